@@ -1,0 +1,39 @@
+/*
+ * log.h - the one logging wrapper.
+ *
+ * Messages go to stderr while the process runs in the foreground and to
+ * syslog once it has daemonised.  LOG_DEBUG lines appear only with -d.
+ * Never pass a secret to these functions: callers redact PASS themselves
+ * (see ctrl_conn_send()).
+ */
+#ifndef FTPSFS_LOG_H
+#define FTPSFS_LOG_H
+
+#include <stdbool.h>
+#include <syslog.h>
+
+void log_init(bool debug);
+/* After daemonising: send further messages to syslog. */
+void log_use_syslog(void);
+bool log_debug_enabled(void);
+
+void log_msg(int level, const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_err(...) log_msg(LOG_ERR, __func__, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARNING, __func__, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __func__, __VA_ARGS__)
+#define log_debug(...)                                                        \
+	do {                                                                  \
+		if (log_debug_enabled())                                      \
+			log_msg(LOG_DEBUG, __func__, __VA_ARGS__);            \
+	} while (0)
+
+/*
+ * Copy @len bytes of untrusted @in into @out (size @outsz) for printing:
+ * control characters and non-ASCII bytes become \xHH.  Always
+ * NUL-terminates; truncates with "..." when too long.  Returns @out.
+ */
+char *log_escape(char *out, size_t outsz, const char *in, size_t len);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * reply.h - FTP reply parsing (RFC 959 section 4.2) and the small parsers
+ * for replies that carry data: EPSV (RFC 2428), PASV, PWD (257) and FEAT
+ * (RFC 2389).  Pure functions over bytes.
+ *
+ * Replies are bounded: a line longer than FTP_LINE_MAX is rejected by the
+ * line reader; a multi-line reply keeps at most FTP_REPLY_TEXT_MAX bytes of
+ * text and may have at most FTP_REPLY_LINES_MAX lines, so a server that
+ * never ends a multi-line reply cannot exhaust memory or hang us.
+ */
+#ifndef FTPSFS_REPLY_H
+#define FTPSFS_REPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FTP_LINE_MAX 4096
+#define FTP_REPLY_TEXT_MAX 16384
+#define FTP_REPLY_LINES_MAX 10000
+
+/* Reply codes we act on (vsftpd's ftpcodes.h names them the same way). */
+enum {
+	FTP_REPLY_DATA_OPENING = 150,
+	FTP_REPLY_DATA_ALREADY_OPEN = 125,
+	FTP_REPLY_OK = 200,
+	FTP_REPLY_FEAT = 211,
+	FTP_REPLY_FILE_STATUS = 213,
+	FTP_REPLY_READY = 220,
+	FTP_REPLY_TRANSFER_OK = 226,
+	FTP_REPLY_PASV_OK = 227,
+	FTP_REPLY_EPSV_OK = 229,
+	FTP_REPLY_LOGGED_IN = 230,
+	FTP_REPLY_AUTH_OK = 234,
+	FTP_REPLY_FILE_OK = 250,
+	FTP_REPLY_PATH_CREATED = 257,
+	FTP_REPLY_NEED_PASS = 331,
+	FTP_REPLY_REST_OK = 350,
+	FTP_REPLY_NOT_AVAILABLE = 421,
+};
+
+struct ftp_reply {
+	int code;
+	/* All lines of the reply, CRLF removed, joined by '\n';
+	 * NUL-terminated; truncated (not failed) at FTP_REPLY_TEXT_MAX. */
+	char text[FTP_REPLY_TEXT_MAX];
+	size_t text_len;
+	unsigned nlines;
+	bool multiline; /* internal: waiting for the closing line */
+};
+
+void ftp_reply_init(struct ftp_reply *r);
+
+/*
+ * Feed one line (without CRLF).  Returns 1 when the reply is complete,
+ * 0 when more lines are needed, -EPROTO for a line that cannot start a
+ * reply, -EMSGSIZE when the reply has too many lines.
+ */
+int ftp_reply_feed_line(struct ftp_reply *r, const char *line, size_t len);
+
+/* First line's text after "NNN " / "NNN-" (for messages). */
+const char *ftp_reply_message(const struct ftp_reply *r, char *buf,
+			      size_t bufsz);
+
+static inline bool ftp_reply_is_prelim(const struct ftp_reply *r)
+{
+	return r->code >= 100 && r->code < 200;
+}
+
+/* 229 "... (|||port|)": port into *port.  0 or -EPROTO. */
+int ftp_parse_epsv(const char *text, uint16_t *port);
+
+/*
+ * 227 "... (h1,h2,h3,h4,p1,p2)": only the port is used; the address is
+ * ignored because a hostile server must not aim us at another host
+ * (DESIGN.md 4).  0 or -EPROTO.
+ */
+int ftp_parse_pasv(const char *text, uint16_t *port);
+
+/* 257 "path" with "" as an escaped quote (RFC 959 appendix II).
+ * 0, -EPROTO, or -ENAMETOOLONG. */
+int ftp_parse_pwd(const char *text, char *out, size_t outsz);
+
+struct ftp_features {
+	bool auth_tls;
+	bool mlst;	  /* MLST and MLSD (RFC 3659 section 7) */
+	bool mlst_unique; /* MLST advertises the unique fact */
+	bool mlst_mode;	  /* MLST advertises UNIX.mode */
+	bool utf8;
+	bool epsv;
+	bool mdtm;
+	bool size;
+	bool rest_stream;
+	bool mfmt;
+	bool tvfs;
+};
+
+/* Parse a FEAT reply's text (RFC 2389 section 3.2). */
+void ftp_parse_feat(const char *text, struct ftp_features *f);
+
+#endif

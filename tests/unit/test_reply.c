@@ -1,0 +1,196 @@
+/* Unit tests for the FTP reply assembler and the 227/229/257/211 parsers. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "ftpsfs/reply.h"
+
+static int feed(struct ftp_reply *r, const char *line)
+{
+	return ftp_reply_feed_line(r, line, strlen(line));
+}
+
+TEST(single_line_reply_completes)
+{
+	struct ftp_reply r;
+
+	ftp_reply_init(&r);
+	CHECK_INT(feed(&r, "220 Welcome"), 1);
+	CHECK_INT(r.code, 220);
+	CHECK_STR(r.text, "220 Welcome");
+}
+
+TEST(bare_code_is_a_reply)
+{
+	struct ftp_reply r;
+
+	ftp_reply_init(&r);
+	CHECK_INT(feed(&r, "200"), 1);
+	CHECK_INT(r.code, 200);
+}
+
+TEST(multiline_reply_ends_with_same_code_and_space)
+{
+	struct ftp_reply r;
+
+	ftp_reply_init(&r);
+	CHECK_INT(feed(&r, "211-Features:"), 0);
+	CHECK_INT(feed(&r, " MLST type*;size*;"), 0);
+	/* RFC 959 4.2: inner lines may start with digits, even the code. */
+	CHECK_INT(feed(&r, "211-not the end"), 0);
+	CHECK_INT(feed(&r, "123 not the end either"), 0);
+	CHECK_INT(feed(&r, "211 End"), 1);
+	CHECK_INT(r.code, 211);
+	CHECK_INT(r.nlines, 5);
+}
+
+TEST(garbage_first_line_is_protocol_error)
+{
+	struct ftp_reply r;
+
+	ftp_reply_init(&r);
+	CHECK_INT(feed(&r, "hello"), -EPROTO);
+	ftp_reply_init(&r);
+	CHECK_INT(feed(&r, "620 bad class"), -EPROTO);
+	ftp_reply_init(&r);
+	CHECK_INT(feed(&r, "22"), -EPROTO);
+	ftp_reply_init(&r);
+	CHECK_INT(feed(&r, "220x"), -EPROTO);
+}
+
+TEST(endless_multiline_reply_is_bounded)
+{
+	struct ftp_reply r;
+	int ret = 0;
+
+	ftp_reply_init(&r);
+	CHECK_INT(feed(&r, "250-start"), 0);
+	for (int i = 0; i < FTP_REPLY_LINES_MAX + 5 && ret == 0; i++)
+		ret = feed(&r, " filler line that never ends the reply");
+	CHECK_INT(ret, -EMSGSIZE);
+	CHECK(r.text_len < sizeof(r.text));
+}
+
+TEST(reply_message_skips_code)
+{
+	struct ftp_reply r;
+	char buf[64];
+
+	ftp_reply_init(&r);
+	feed(&r, "550-No such file");
+	feed(&r, "550 end");
+	CHECK_STR(ftp_reply_message(&r, buf, sizeof(buf)), "No such file");
+}
+
+TEST(epsv_port_parsed)
+{
+	uint16_t port = 0;
+
+	CHECK_INT(ftp_parse_epsv("229 Entering Extended Passive Mode (|||40123|)", &port), 0);
+	CHECK_INT(port, 40123);
+	CHECK_INT(ftp_parse_epsv("229 ok (!!!21!)", &port), 0);
+	CHECK_INT(port, 21);
+}
+
+TEST(epsv_malformed_rejected)
+{
+	uint16_t port = 0;
+
+	CHECK_INT(ftp_parse_epsv("229 Entering (|||99999|)", &port), -EPROTO);
+	CHECK_INT(ftp_parse_epsv("229 Entering (|||0|)", &port), -EPROTO);
+	CHECK_INT(ftp_parse_epsv("229 Entering (||1.2.3.4|21|)", &port), -EPROTO);
+	CHECK_INT(ftp_parse_epsv("229 Entering", &port), -EPROTO);
+	CHECK_INT(ftp_parse_epsv("229 (|||12", &port), -EPROTO);
+}
+
+TEST(pasv_port_parsed_and_address_ignored)
+{
+	uint16_t port = 0;
+
+	CHECK_INT(ftp_parse_pasv("227 Entering Passive Mode (10,9,8,7,156,64).", &port), 0);
+	CHECK_INT(port, 156 * 256 + 64);
+	CHECK_INT(ftp_parse_pasv("227 =127,0,0,1,4,1", &port), 0);
+	CHECK_INT(port, 1025);
+}
+
+TEST(pasv_malformed_rejected)
+{
+	uint16_t port = 0;
+
+	CHECK_INT(ftp_parse_pasv("227 (127,0,0,1,256,1)", &port), -EPROTO);
+	CHECK_INT(ftp_parse_pasv("227 (127,0,0,1,4)", &port), -EPROTO);
+	CHECK_INT(ftp_parse_pasv("227 (127,0,0,1,0,0)", &port), -EPROTO);
+	CHECK_INT(ftp_parse_pasv("227 nothing", &port), -EPROTO);
+}
+
+TEST(pwd_unquotes_doubled_quotes)
+{
+	char buf[64];
+
+	CHECK_INT(ftp_parse_pwd("257 \"/home/a\"\"b\" is current", buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "/home/a\"b");
+	CHECK_INT(ftp_parse_pwd("257 \"/\"", buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "/");
+}
+
+TEST(pwd_malformed_or_too_long)
+{
+	char buf[64], tiny[4];
+
+	CHECK_INT(ftp_parse_pwd("257 no quotes", buf, sizeof(buf)), -EPROTO);
+	CHECK_INT(ftp_parse_pwd("257 \"/unterminated", buf, sizeof(buf)), -EPROTO);
+	CHECK_INT(ftp_parse_pwd("257 \"/long/path\"", tiny, sizeof(tiny)), -ENAMETOOLONG);
+	CHECK_INT(ftp_parse_pwd("250 \"/\"", buf, sizeof(buf)), -EPROTO);
+}
+
+TEST(feat_proftpd_style)
+{
+	struct ftp_features f;
+
+	ftp_parse_feat("211-Features:\n AUTH TLS\n MLST modify*;perm*;size*;type*;unique*;UNIX.mode*;\n"
+		       " MFMT\n EPSV\n REST STREAM\n SIZE\n MDTM\n UTF8\n TVFS\n211 End",
+		       &f);
+	CHECK(f.auth_tls && f.mlst && f.mlst_unique && f.mlst_mode);
+	CHECK(f.mfmt && f.epsv && f.rest_stream && f.size && f.mdtm && f.utf8 && f.tvfs);
+}
+
+TEST(feat_vsftpd_style_has_no_mlst)
+{
+	struct ftp_features f;
+
+	ftp_parse_feat("211-Features:\n AUTH SSL\n AUTH TLS\n EPRT\n EPSV\n MDTM\n PASV\n PBSZ\n"
+		       " PROT\n REST STREAM\n SIZE\n TVFS\n UTF8\n211 End",
+		       &f);
+	CHECK(!f.mlst && !f.mfmt);
+	CHECK(f.auth_tls && f.epsv && f.utf8 && f.rest_stream);
+}
+
+TEST(feat_ignores_code_lines)
+{
+	struct ftp_features f;
+
+	/* "MLST" on a code line is not a feature (RFC 2389: features are
+	 * the lines that start with a space). */
+	ftp_parse_feat("211-MLST\n211 MLST", &f);
+	CHECK(!f.mlst);
+}
+
+static const struct check_case cases[] = {
+	TEST_ENTRY(single_line_reply_completes),
+	TEST_ENTRY(bare_code_is_a_reply),
+	TEST_ENTRY(multiline_reply_ends_with_same_code_and_space),
+	TEST_ENTRY(garbage_first_line_is_protocol_error),
+	TEST_ENTRY(endless_multiline_reply_is_bounded),
+	TEST_ENTRY(reply_message_skips_code),
+	TEST_ENTRY(epsv_port_parsed),
+	TEST_ENTRY(epsv_malformed_rejected),
+	TEST_ENTRY(pasv_port_parsed_and_address_ignored),
+	TEST_ENTRY(pasv_malformed_rejected),
+	TEST_ENTRY(pwd_unquotes_doubled_quotes),
+	TEST_ENTRY(pwd_malformed_or_too_long),
+	TEST_ENTRY(feat_proftpd_style),
+	TEST_ENTRY(feat_vsftpd_style_has_no_mlst),
+	TEST_ENTRY(feat_ignores_code_lines),
+};
+
+CHECK_MAIN(cases)
