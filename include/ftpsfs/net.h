@@ -1,0 +1,51 @@
+/*
+ * net.h - TCP sockets with deadlines.
+ *
+ * Every socket is non-blocking; every wait is bounded by an absolute
+ * deadline on the monotonic clock (milliseconds, see net_now_ms()), so no
+ * call here can block for longer than its caller allows.
+ */
+#ifndef FTPSFS_NET_H
+#define FTPSFS_NET_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t net_now_ms(void);
+
+/* Deadline @ms_from_now milliseconds from now. */
+int64_t net_deadline(int ms_from_now);
+
+/*
+ * Wait until @fd is ready for @events (POLLIN/POLLOUT) or @deadline passes.
+ * Returns 0 when ready, -ETIMEDOUT, or another negative errno.
+ */
+int net_wait(int fd, short events, int64_t deadline);
+
+/*
+ * Resolve @host and connect to @port, trying each address in turn until
+ * @deadline.  On success returns 0, stores the connected non-blocking socket
+ * (TCP_NODELAY set) in *fd_out and the peer address in *peer and *peerlen.
+ * Returns -ENOENT (name does not resolve), -ECONNREFUSED, -ETIMEDOUT or
+ * another negative errno of the last address tried.
+ */
+int net_connect_host(const char *host, uint16_t port, int64_t deadline,
+		     int *fd_out, struct sockaddr_storage *peer,
+		     socklen_t *peerlen);
+
+/*
+ * Connect to the address @peer with its port replaced by @port (used for
+ * passive data connections: always the control connection's peer).
+ * Returns 0 and the socket in *fd_out, or a negative errno.
+ */
+int net_connect_peer_port(const struct sockaddr_storage *peer,
+			  socklen_t peerlen, uint16_t port, int64_t deadline,
+			  int *fd_out);
+
+/* Numeric form of @peer into @buf. */
+const char *net_addr_str(const struct sockaddr_storage *peer, char *buf,
+			 size_t bufsz);
+
+#endif

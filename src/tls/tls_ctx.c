@@ -1,0 +1,276 @@
+/*
+ * tls_ctx.c - the shared SSL_CTX, peer verification and session capture.
+ *
+ * Follows the recipe of tls-resumption.md section 3: one SSL_CTX for all
+ * connections; client session caching with a new-session callback (the
+ * callback only runs when client caching is on) that keeps the newest
+ * session of each CONTROL connection; data connections set that session,
+ * handshake after the 1xx reply, and check SSL_session_reused().
+ */
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ftpsfs/net.h"
+#include "tls_internal.h"
+
+/*
+ * Keep the latest session of a control connection.  In TLS 1.3 this runs
+ * once per NewSessionTicket, inside SSL_read() of a reply; in TLS 1.2
+ * inside the handshake.  Tickets on data connections (vsftpd sends one per
+ * resumed data handshake) are ignored: returning 0 lets OpenSSL free them.
+ */
+static int tls_on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tls_conn *c = SSL_get_app_data(ssl);
+
+	if (!c || !c->is_control)
+		return 0;
+	SSL_SESSION_free(c->latest);
+	c->latest = sess;
+	return 1;
+}
+
+int tls_ctx_new(const struct tls_settings *s, struct tls_ctx **out, char *err,
+		size_t errsz)
+{
+	struct tls_ctx *t = calloc(1, sizeof(*t));
+	SSL_CTX *ctx = NULL;
+
+	if (!t)
+		return -ENOMEM;
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx)
+		goto fail_msg;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (s->max_version)
+		SSL_CTX_set_max_proto_version(ctx, s->max_version);
+	/*
+	 * No TLS 1.2 session tickets: resume by session ID, which every FTP
+	 * server supports and ProFTPD compares (tls-resumption.md 1.2, 3.1).
+	 * Has no effect on TLS 1.3 tickets.
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
+	/* vsftpd and Pure-FTPd offer only P-256: a key share for it first
+	 * saves a HelloRetryRequest round trip per connection. */
+	SSL_CTX_set1_groups_list(ctx, "P-256:X25519:P-384:P-521");
+
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (s->cafile || s->capath) {
+		if (s->cafile && !SSL_CTX_load_verify_file(ctx, s->cafile)) {
+			snprintf(err, errsz, "cannot load CA file %s", s->cafile);
+			goto fail;
+		}
+		if (s->capath && !SSL_CTX_load_verify_dir(ctx, s->capath)) {
+			snprintf(err, errsz, "cannot load CA directory %s",
+				 s->capath);
+			goto fail;
+		}
+	} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
+		snprintf(err, errsz, "cannot load the system CA store");
+		goto fail;
+	}
+
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+						    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, tls_on_new_session);
+
+	t->ssl_ctx = ctx;
+	*out = t;
+	return 0;
+
+fail_msg:
+	snprintf(err, errsz, "cannot create TLS context: %s",
+		 ERR_reason_error_string(ERR_get_error()));
+fail:
+	SSL_CTX_free(ctx);
+	free(t);
+	return -EINVAL;
+}
+
+void tls_ctx_free(struct tls_ctx *t)
+{
+	if (!t)
+		return;
+	SSL_CTX_free(t->ssl_ctx);
+	free(t);
+}
+
+/* Host name checks and SNI, identical for control and data. */
+static int tls_set_peer_name(SSL *ssl, const char *host, bool host_is_ip)
+{
+	if (host_is_ip) {
+		/* SSL_set1_host() checks DNS names only; IPs need this. */
+		if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host))
+			return -EINVAL;
+		return 0;
+	}
+	if (!SSL_set_tlsext_host_name(ssl, host) || !SSL_set1_host(ssl, host))
+		return -EINVAL;
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	return 0;
+}
+
+static void tls_describe_failure(SSL *ssl, int ret, char *err, size_t errsz)
+{
+	long vr = SSL_get_verify_result(ssl);
+	unsigned long e = ERR_peek_last_error();
+
+	if (vr != X509_V_OK) {
+		snprintf(err, errsz, "certificate verification failed: %s",
+			 X509_verify_cert_error_string(vr));
+	} else if (e) {
+		char buf[256];
+
+		ERR_error_string_n(e, buf, sizeof(buf));
+		snprintf(err, errsz, "TLS handshake failed: %s", buf);
+	} else if (ret == -ETIMEDOUT) {
+		snprintf(err, errsz, "TLS handshake timed out");
+	} else {
+		snprintf(err, errsz,
+			 "TLS handshake failed: connection closed by server");
+	}
+}
+
+static int tls_handshake(struct tls_conn *c, int64_t deadline, char *err,
+			 size_t errsz)
+{
+	for (;;) {
+		int r, w;
+
+		ERR_clear_error();
+		r = SSL_connect(c->ssl);
+		if (r == 1)
+			return 0;
+		w = tls_wait_io(c, r, deadline);
+		if (w == 1)
+			continue;
+		c->fatal = true;
+		tls_describe_failure(c->ssl, w, err, errsz);
+		if (SSL_get_verify_result(c->ssl) != X509_V_OK)
+			return -EPERM;
+		return w < 0 ? w : -EPROTO;
+	}
+}
+
+static int tls_conn_new(struct tls_ctx *t, int fd, bool is_control,
+			const char *host, bool host_is_ip,
+			struct tls_conn **out)
+{
+	struct tls_conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->fd = fd;
+	c->is_control = is_control;
+	c->host_is_ip = host_is_ip;
+	snprintf(c->host, sizeof(c->host), "%s", host);
+	c->ssl = SSL_new(t->ssl_ctx);
+	if (!c->ssl || !SSL_set_fd(c->ssl, fd) ||
+	    tls_set_peer_name(c->ssl, host, host_is_ip) < 0) {
+		c->fatal = true;
+		tls_conn_free(c);
+		return -ENOMEM;
+	}
+	SSL_set_app_data(c->ssl, c);
+	*out = c;
+	return 0;
+}
+
+int tls_conn_client_control(struct tls_ctx *t, int fd, const char *host,
+			    bool host_is_ip, int64_t deadline,
+			    struct tls_conn **out, char *err, size_t errsz)
+{
+	struct tls_conn *c;
+	int ret;
+
+	ret = tls_conn_new(t, fd, true, host, host_is_ip, &c);
+	if (ret < 0) {
+		snprintf(err, errsz, "out of memory");
+		return ret;
+	}
+	ret = tls_handshake(c, deadline, err, errsz);
+	if (ret < 0) {
+		tls_conn_free(c);
+		return ret;
+	}
+	*out = c;
+	return 0;
+}
+
+bool tls_conn_has_session(const struct tls_conn *control)
+{
+	return control->latest && SSL_SESSION_is_resumable(control->latest);
+}
+
+int tls_conn_client_data(struct tls_ctx *t, int fd, struct tls_conn *control,
+			 int64_t deadline, struct tls_conn **out,
+			 bool *resumed, char *err, size_t errsz)
+{
+	struct tls_conn *c;
+	int ret;
+
+	ret = tls_conn_new(t, fd, false, control->host, control->host_is_ip,
+			   &c);
+	if (ret < 0) {
+		snprintf(err, errsz, "out of memory");
+		return ret;
+	}
+	if (control->latest) {
+		/*
+		 * Offer a copy: after a TLS 1.3 resumption OpenSSL removes
+		 * the session used from the cache, which marks that very
+		 * object not resumable, and the next data connection would
+		 * then offer nothing.  The control session must stay
+		 * usable for every transfer (tls-resumption.md P9).
+		 */
+		SSL_SESSION *copy = SSL_SESSION_dup(control->latest);
+
+		if (!copy || !SSL_set_session(c->ssl, copy)) {
+			SSL_SESSION_free(copy);
+			snprintf(err, errsz, "cannot set the TLS session");
+			ret = -ENOMEM;
+			goto fail;
+		}
+		SSL_SESSION_free(copy); /* the SSL keeps its own reference */
+	}
+	ret = tls_handshake(c, deadline, err, errsz);
+	if (ret < 0)
+		goto fail;
+
+	*resumed = SSL_session_reused(c->ssl);
+	if (!*resumed) {
+		/*
+		 * A full handshake: the chain and name were verified again,
+		 * and the server must also present the very certificate of
+		 * the control connection (FileZilla's rule), so that a data
+		 * connection is bound to the identity we logged in to.
+		 */
+		X509 *a = SSL_get1_peer_certificate(control->ssl);
+		X509 *b = SSL_get1_peer_certificate(c->ssl);
+		bool same = a && b && X509_cmp(a, b) == 0;
+
+		X509_free(a);
+		X509_free(b);
+		if (!same) {
+			snprintf(err, errsz,
+				 "data connection presented a different "
+				 "certificate than the control connection");
+			ret = -EPERM;
+			goto fail;
+		}
+	}
+	*out = c;
+	return 0;
+
+fail:
+	tls_conn_free(c);
+	return ret;
+}
