@@ -1,0 +1,88 @@
+/*
+ * ftp_conn.h - one logged-in FTP control connection over TLS.
+ *
+ * A connection is used by one thread at a time (the pool hands it out), so
+ * it has no lock of its own.  Any transport error or protocol violation
+ * marks it broken; the pool then discards it.
+ */
+#ifndef FTPSFS_FTP_CONN_H
+#define FTPSFS_FTP_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ftpsfs/hostspec.h"
+#include "ftpsfs/reply.h"
+#include "ftpsfs/secret.h"
+
+struct tls_ctx;
+struct tls_conn;
+
+/* Where and how to log in: fixed at start-up, shared read-only. */
+struct ftp_endpoint {
+	char host[HOSTSPEC_HOST_MAX + 1];
+	bool host_is_ip;
+	uint16_t port;
+	enum tls_mode tls_mode;
+	char user[HOSTSPEC_USER_MAX + 1];
+	const struct secret *password;
+	int connect_timeout_ms;
+	int timeout_ms; /* each reply, each data stall */
+	struct tls_ctx *tls;
+};
+
+struct ftp_conn {
+	unsigned id;
+	const struct ftp_endpoint *ep;
+	int fd;		      /* the socket until TLS owns it */
+	struct tls_conn *tls; /* NULL before AUTH TLS */
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	struct ftp_features feat;
+	bool broken;
+	bool no_epsv;	      /* EPSV refused once: use PASV */
+	bool warned_no_resume;
+	uint64_t data_conns, data_resumed; /* counters for the debug log */
+	char rbuf[FTP_LINE_MAX + 1];
+	size_t rlen;
+	char err[512];	      /* description of the last failure */
+};
+
+/*
+ * Connect, secure (AUTH TLS or implicit), log in, PBSZ 0, PROT P, FEAT,
+ * OPTS UTF8 ON (when offered), TYPE I.  Returns 0 and *out, or a negative
+ * errno with a message in @err: -EACCES (login refused), -EUSERS (too many
+ * connections), -EPERM (certificate), -EPROTONOSUPPORT (no TLS offered),
+ * -ETIMEDOUT, -ECONNREFUSED, -ENOENT (host unknown), -EPROTO.
+ */
+int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
+		  struct ftp_conn **out, char *err, size_t errsz);
+
+/* Send QUIT (when @polite and not broken) and free everything. */
+void ftp_conn_close(struct ftp_conn *c, bool polite);
+
+/*
+ * Send "VERB" or "VERB arg".  -EINVAL when @arg contains CR or LF (it
+ * would smuggle a second command), -ENAMETOOLONG for an overlong line,
+ * else 0 or a transport errno (connection marked broken).  PASS is never
+ * logged.
+ */
+int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg);
+
+/*
+ * Read one complete reply (all lines of a multi-line reply) within the
+ * reply timeout.  Returns 0 or a negative errno (connection marked
+ * broken): -ETIMEDOUT, -ECONNRESET (closed), -EPROTO (malformed),
+ * -EMSGSIZE (line or reply too long).
+ */
+int ftp_conn_read_reply(struct ftp_conn *c, struct ftp_reply *r);
+
+/* ftp_conn_send() then ftp_conn_read_reply(). */
+int ftp_conn_cmd(struct ftp_conn *c, struct ftp_reply *r, const char *verb,
+		 const char *arg);
+
+/* After a 421 or a dead socket: nothing more will work on @c. */
+void ftp_conn_mark_broken(struct ftp_conn *c, const char *why);
+
+#endif

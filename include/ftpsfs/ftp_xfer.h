@@ -1,0 +1,68 @@
+/*
+ * ftp_xfer.h - one data transfer (RETR, LIST, MLSD ...) on a control
+ * connection.
+ *
+ * Sequence (tls-resumption.md section 3.4): EPSV (PASV as fallback, with
+ * the address in its reply ignored), TCP connect to the control peer,
+ * optional REST, the command, its 1xx reply read through the control TLS
+ * connection (TLS 1.3 renewal tickets ride with it), then the data TLS
+ * handshake resuming the control connection's latest session.
+ *
+ * While a transfer is open its control connection can carry no other
+ * command.
+ */
+#ifndef FTPSFS_FTP_XFER_H
+#define FTPSFS_FTP_XFER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ftpsfs/ftp_errno.h"
+
+struct ftp_conn;
+struct tls_conn;
+
+struct ftp_xfer {
+	struct tls_conn *tls;
+	uint64_t bytes; /* received so far */
+	bool eof;	/* the server ended the stream */
+	bool clean_eof; /* ... with close_notify */
+};
+
+/*
+ * Start "VERB [arg]" with "REST @rest" first when @rest > 0.  Returns 0 and
+ * *out, or a negative errno (from the server's reply via ftp_errno(@op,
+ * @target_exists) or the transport) with c->err describing it.  A data
+ * connection that the server refuses because it did not resume the TLS
+ * session is reported as such.
+ */
+int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
+		  uint64_t rest, enum ftp_op op, bool target_exists,
+		  struct ftp_xfer **out);
+
+/*
+ * Read up to @len bytes.  Returns the count, 0 at the end of the stream
+ * (x->eof set; x->clean_eof tells whether it ended with close_notify), or a
+ * negative errno (-ETIMEDOUT on a stall longer than the timeout).
+ */
+ssize_t ftp_xfer_read(struct ftp_conn *c, struct ftp_xfer *x, void *buf,
+		      size_t len);
+
+/*
+ * Finish a transfer that reached its end: close the data connection and
+ * read the final reply.  Returns 0 when the server confirms the transfer
+ * AND the stream ended with close_notify (an unprotected end could be a
+ * truncation), else a negative errno (-EIO).  Frees @x.
+ */
+int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op);
+
+/*
+ * Abandon a transfer before its end (seek, close, interrupt): close the
+ * data connection, read the server's reply (426/226/450/451 are all
+ * expected) and resynchronise the control connection with NOOP.  Marks the
+ * connection broken if it cannot be resynchronised.  Frees @x.
+ */
+void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x);
+
+#endif

@@ -1,0 +1,365 @@
+/*
+ * conn.c - control connection: line I/O, replies, and the login dialogue.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_errno.h"
+#include "ftpsfs/log.h"
+#include "ftpsfs/net.h"
+#include "ftpsfs/tls.h"
+
+void ftp_conn_mark_broken(struct ftp_conn *c, const char *why)
+{
+	if (!c->broken)
+		log_debug("conn %u: broken: %s", c->id, why);
+	c->broken = true;
+}
+
+/* Raw bytes from the socket or the TLS layer. */
+static ssize_t conn_recv(struct ftp_conn *c, char *buf, size_t len,
+			 int64_t deadline)
+{
+	if (c->tls)
+		return tls_conn_read(c->tls, buf, len, deadline);
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, len, 0);
+		int w;
+
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		w = net_wait(c->fd, POLLIN, deadline);
+		if (w < 0)
+			return w;
+	}
+}
+
+static int conn_send_raw(struct ftp_conn *c, const char *buf, size_t len,
+			 int64_t deadline)
+{
+	if (c->tls)
+		return tls_conn_write_all(c->tls, buf, len, deadline);
+	while (len > 0) {
+		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		int w;
+
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		w = net_wait(c->fd, POLLOUT, deadline);
+		if (w < 0)
+			return w;
+	}
+	return 0;
+}
+
+/*
+ * Next line without its CRLF (a bare LF is accepted) into @line.
+ * A line that does not fit FTP_LINE_MAX is a protocol violation.
+ */
+static int conn_read_line(struct ftp_conn *c, char *line, size_t *len,
+			  int64_t deadline)
+{
+	for (;;) {
+		char *nl = memchr(c->rbuf, '\n', c->rlen);
+		ssize_t n;
+
+		if (nl) {
+			size_t l = (size_t)(nl - c->rbuf);
+			size_t consumed = l + 1;
+
+			if (l > 0 && c->rbuf[l - 1] == '\r')
+				l--;
+			memcpy(line, c->rbuf, l);
+			line[l] = '\0';
+			*len = l;
+			c->rlen -= consumed;
+			memmove(c->rbuf, c->rbuf + consumed, c->rlen);
+			return 0;
+		}
+		if (c->rlen >= FTP_LINE_MAX)
+			return -EMSGSIZE;
+		n = conn_recv(c, c->rbuf + c->rlen, FTP_LINE_MAX - c->rlen,
+			      deadline);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0)
+			return (int)n;
+		c->rlen += (size_t)n;
+	}
+}
+
+int ftp_conn_read_reply(struct ftp_conn *c, struct ftp_reply *r)
+{
+	int64_t deadline = net_deadline(c->ep->timeout_ms);
+	char line[FTP_LINE_MAX + 1];
+	char esc[256];
+
+	if (c->broken)
+		return -EIO;
+	ftp_reply_init(r);
+	for (;;) {
+		size_t len = 0;
+		int ret = conn_read_line(c, line, &len, deadline);
+
+		if (ret == 0)
+			ret = ftp_reply_feed_line(r, line, len);
+		if (ret == 1)
+			break;
+		if (ret < 0) {
+			snprintf(c->err, sizeof(c->err), "%s",
+				 ret == -ETIMEDOUT ? "server did not reply in time"
+				 : ret == -EMSGSIZE ? "server reply too long"
+				 : ret == -EPROTO ? "malformed server reply"
+						  : "control connection closed by server");
+			ftp_conn_mark_broken(c, c->err);
+			return ret;
+		}
+	}
+	log_debug("conn %u: < %s", c->id,
+		  log_escape(esc, sizeof(esc), r->text, strcspn(r->text, "\n")));
+	if (r->code == FTP_REPLY_NOT_AVAILABLE) {
+		/* 421: the server is closing this connection (RFC 959 4.2). */
+		ftp_reply_message(r, c->err, sizeof(c->err));
+		ftp_conn_mark_broken(c, "421 from server");
+	}
+	return 0;
+}
+
+int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg)
+{
+	char line[FTP_LINE_MAX + 3];
+	char esc[256];
+	int n, ret;
+
+	if (c->broken)
+		return -EIO;
+	/* A CR or LF would end the command early and smuggle in another. */
+	if (arg && strpbrk(arg, "\r\n"))
+		return -EINVAL;
+	n = arg ? snprintf(line, sizeof(line), "%s %s\r\n", verb, arg)
+		: snprintf(line, sizeof(line), "%s\r\n", verb);
+	if (n < 0 || (size_t)n >= sizeof(line) || n > FTP_LINE_MAX)
+		return -ENAMETOOLONG;
+	if (strcmp(verb, "PASS") == 0)
+		log_debug("conn %u: > PASS ****", c->id);
+	else
+		log_debug("conn %u: > %s", c->id,
+			  log_escape(esc, sizeof(esc), line, (size_t)n - 2));
+	ret = conn_send_raw(c, line, (size_t)n, net_deadline(c->ep->timeout_ms));
+	if (ret < 0) {
+		snprintf(c->err, sizeof(c->err), "cannot send command: %s",
+			 strerror(-ret));
+		ftp_conn_mark_broken(c, c->err);
+	}
+	return ret;
+}
+
+int ftp_conn_cmd(struct ftp_conn *c, struct ftp_reply *r, const char *verb,
+		 const char *arg)
+{
+	int ret = ftp_conn_send(c, verb, arg);
+
+	return ret < 0 ? ret : ftp_conn_read_reply(c, r);
+}
+
+/* Expect a reply of class @cls (2 = 2xx, 3 = 3xx) to @verb; else -errno. */
+static int conn_expect(struct ftp_conn *c, struct ftp_reply *r, int cls,
+		       const char *verb, const char *arg, enum ftp_op op)
+{
+	char msg[256];
+	int ret = ftp_conn_cmd(c, r, verb, arg);
+
+	if (ret < 0)
+		return ret;
+	if (r->code / 100 == cls)
+		return 0;
+	snprintf(c->err, sizeof(c->err), "%s refused: %d %s", verb, r->code,
+		 ftp_reply_message(r, msg, sizeof(msg)));
+	return ftp_errno(op, r, false);
+}
+
+/* RFC 4217 section 4: AUTH TLS on the plain connection, then TLS. */
+static int conn_secure(struct ftp_conn *c, struct ftp_reply *r)
+{
+	char err[256];
+	int fd = c->fd;
+	int ret;
+
+	if (c->ep->tls_mode == TLS_MODE_EXPLICIT) {
+		ret = ftp_conn_cmd(c, r, "AUTH", "TLS");
+		if (ret < 0)
+			return ret;
+		if (r->code != FTP_REPLY_AUTH_OK) {
+			snprintf(c->err, sizeof(c->err),
+				 "server does not offer TLS (AUTH TLS answered "
+				 "%d); refusing to continue without TLS",
+				 r->code);
+			return -EPROTONOSUPPORT;
+		}
+		/* Bytes after 234 would have been sent in the clear and
+		 * then read as if protected: refuse them (STARTTLS
+		 * command injection). */
+		if (c->rlen) {
+			snprintf(c->err, sizeof(c->err),
+				 "server sent data before the TLS handshake");
+			return -EPROTO;
+		}
+	}
+	c->fd = -1; /* the TLS connection owns it now, also on failure */
+	ret = tls_conn_client_control(c->ep->tls, fd, c->ep->host,
+				      c->ep->host_is_ip,
+				      net_deadline(c->ep->connect_timeout_ms),
+				      &c->tls, err, sizeof(err));
+	if (ret < 0)
+		snprintf(c->err, sizeof(c->err), "%s", err);
+	return ret;
+}
+
+static int conn_login(struct ftp_conn *c, struct ftp_reply *r)
+{
+	const char *user = c->ep->user; /* never empty: see main */
+	int ret;
+
+	ret = ftp_conn_cmd(c, r, "USER", user);
+	if (ret < 0)
+		return ret;
+	if (r->code == FTP_REPLY_NEED_PASS) {
+		if (!c->ep->password || !c->ep->password->value) {
+			snprintf(c->err, sizeof(c->err),
+				 "server asks for a password and none was given "
+				 "(use -o password_stdin or ~/.netrc)");
+			return -EACCES;
+		}
+		ret = ftp_conn_cmd(c, r, "PASS", c->ep->password->value);
+		if (ret < 0)
+			return ret;
+	}
+	if (r->code / 100 != 2) {
+		char msg[256];
+
+		snprintf(c->err, sizeof(c->err), "login refused: %d %s",
+			 r->code, ftp_reply_message(r, msg, sizeof(msg)));
+		return ftp_errno(FTP_OP_LOGIN, r, false);
+	}
+	return 0;
+}
+
+static int conn_setup(struct ftp_conn *c, struct ftp_reply *r)
+{
+	int ret;
+
+	/* RFC 4217 section 9: PBSZ 0 must precede PROT P.  A server that
+	 * refuses PROT P would send our files in the clear: fail. */
+	ret = conn_expect(c, r, 2, "PBSZ", "0", FTP_OP_SETUP);
+	if (ret == 0)
+		ret = conn_expect(c, r, 2, "PROT", "P", FTP_OP_SETUP);
+	if (ret < 0)
+		return ret;
+	ret = ftp_conn_cmd(c, r, "FEAT", NULL);
+	if (ret < 0)
+		return ret;
+	if (r->code == FTP_REPLY_FEAT)
+		ftp_parse_feat(r->text, &c->feat);
+	if (c->feat.utf8) {
+		ret = ftp_conn_cmd(c, r, "OPTS", "UTF8 ON");
+		if (ret < 0)
+			return ret;
+	}
+	return conn_expect(c, r, 2, "TYPE", "I", FTP_OP_SETUP);
+}
+
+int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
+		  struct ftp_conn **out, char *err, size_t errsz)
+{
+	struct ftp_conn *c = calloc(1, sizeof(*c));
+	struct ftp_reply *r = malloc(sizeof(*r));
+	int ret;
+
+	if (!c || !r) {
+		free(c);
+		free(r);
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	c->id = id;
+	c->ep = ep;
+	c->fd = -1;
+	ret = net_connect_host(ep->host, ep->port,
+			       net_deadline(ep->connect_timeout_ms), &c->fd,
+			       &c->peer, &c->peerlen);
+	if (ret < 0) {
+		snprintf(c->err, sizeof(c->err), "cannot connect to %s port %u: %s",
+			 ep->host, (unsigned)ep->port,
+			 ret == -ENOENT ? "host name not found" : strerror(-ret));
+		goto fail;
+	}
+	if (ep->tls_mode == TLS_MODE_IMPLICIT) {
+		ret = conn_secure(c, r);
+		if (ret < 0)
+			goto fail;
+	}
+	ret = ftp_conn_read_reply(c, r);
+	if (ret < 0)
+		goto fail;
+	if (r->code != FTP_REPLY_READY) {
+		char msg[256];
+
+		snprintf(c->err, sizeof(c->err), "server greeting: %d %s",
+			 r->code, ftp_reply_message(r, msg, sizeof(msg)));
+		ret = ftp_errno(FTP_OP_LOGIN, r, false);
+		goto fail;
+	}
+	if (ep->tls_mode == TLS_MODE_EXPLICIT) {
+		ret = conn_secure(c, r);
+		if (ret < 0)
+			goto fail;
+	}
+	ret = conn_login(c, r);
+	if (ret == 0)
+		ret = conn_setup(c, r);
+	if (ret < 0)
+		goto fail;
+	log_debug("conn %u: logged in (%s)", c->id, tls_conn_version(c->tls));
+	free(r);
+	*out = c;
+	return 0;
+
+fail:
+	snprintf(err, errsz, "%s", c->err[0] ? c->err : strerror(-ret));
+	free(r);
+	ftp_conn_close(c, false);
+	return ret;
+}
+
+void ftp_conn_close(struct ftp_conn *c, bool polite)
+{
+	if (!c)
+		return;
+	if (polite && !c->broken && c->tls) {
+		struct ftp_reply r;
+
+		if (ftp_conn_send(c, "QUIT", NULL) == 0)
+			(void)ftp_conn_read_reply(c, &r);
+		(void)tls_conn_shutdown(c->tls, false, net_deadline(500));
+	}
+	tls_conn_free(c->tls);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+}

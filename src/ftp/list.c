@@ -1,0 +1,230 @@
+/*
+ * list.c - MLSD/LIST transfers fed line by line to the listing parsers.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_list.h"
+#include "ftpsfs/ftp_xfer.h"
+#include "ftpsfs/log.h"
+
+struct list_state {
+	struct ftp_conn *c;
+	bool mlsd;
+	time_t now;
+	ftp_list_cb cb;
+	void *arg;
+	unsigned long entries;
+	unsigned long dropped;
+	char line[FTP_LIST_LINE_MAX + 1];
+	size_t len;
+	bool overlong; /* discarding the rest of an overlong line */
+};
+
+static int list_one_line(struct list_state *st)
+{
+	struct ftp_entry e = { 0 };
+	char esc[128];
+	int ret;
+
+	if (st->len > 0 && st->line[st->len - 1] == '\r')
+		st->len--;
+	if (st->len == 0)
+		return 0;
+	st->line[st->len] = '\0';
+	ret = st->mlsd ? mlsd_parse_line(st->line, st->len, &e)
+		       : list_parse_line(st->line, st->len, st->now, &e);
+	if (ret == LISTING_SKIP)
+		return 0;
+	if (ret == LISTING_BAD_NAME) {
+		st->dropped++;
+		/* The parser has cut the line up in place: print the name
+		 * it points at, not the line. */
+		log_warn("dropped a directory entry with an unusable name "
+			 "from the server: \"%s\"",
+			 e.name ? log_escape(esc, sizeof(esc), e.name,
+					     strnlen(e.name, 255))
+				: "?");
+		return 0;
+	}
+	if (ret < 0) {
+		log_debug("conn %u: unparsable listing line: %s", st->c->id,
+			  log_escape(esc, sizeof(esc), st->line, st->len));
+		return 0;
+	}
+	if (++st->entries > FTP_LIST_ENTRIES_MAX)
+		return -E2BIG;
+	return st->cb(st->arg, &e);
+}
+
+/* Split received bytes into lines; lines beyond the limit are dropped. */
+static int list_feed(struct list_state *st, const char *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int ret;
+
+		if (buf[i] != '\n') {
+			if (st->len < FTP_LIST_LINE_MAX)
+				st->line[st->len++] = buf[i];
+			else
+				st->overlong = true;
+			continue;
+		}
+		if (st->overlong) {
+			log_warn("dropped an overlong listing line");
+			ret = 0;
+		} else {
+			ret = list_one_line(st);
+		}
+		st->len = 0;
+		st->overlong = false;
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int list_transfer(struct ftp_conn *c, struct list_state *st,
+			 const char *verb, const char *arg, bool dir_known)
+{
+	struct ftp_xfer *x;
+	char *buf;
+	uint64_t total = 0;
+	int ret;
+
+	ret = ftp_xfer_open(c, verb, arg, 0, FTP_OP_LIST, dir_known, &x);
+	if (ret < 0)
+		return ret;
+	buf = malloc(65536);
+	if (!buf) {
+		ftp_xfer_abort(c, x);
+		return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t n = ftp_xfer_read(c, x, buf, 65536);
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			ret = (int)n;
+			goto abort;
+		}
+		total += (uint64_t)n;
+		if (total > FTP_LIST_BYTES_MAX) {
+			snprintf(c->err, sizeof(c->err), "listing too large");
+			ret = -E2BIG;
+			goto abort;
+		}
+		ret = list_feed(st, buf, (size_t)n);
+		if (ret < 0)
+			goto abort;
+	}
+	free(buf);
+	if (st->len > 0 && !st->overlong) { /* last line without LF */
+		ret = list_one_line(st);
+		if (ret < 0) {
+			(void)ftp_xfer_finish(c, x, FTP_OP_LIST);
+			return ret;
+		}
+	}
+	return ftp_xfer_finish(c, x, FTP_OP_LIST);
+
+abort:
+	free(buf);
+	ftp_xfer_abort(c, x);
+	return ret;
+}
+
+int ftp_list_dir(struct ftp_conn *c, const char *path, bool force_list,
+		 bool dir_known, ftp_list_cb cb, void *arg)
+{
+	struct list_state *st = calloc(1, sizeof(*st));
+	struct ftp_reply *r = NULL;
+	int ret;
+
+	if (!st)
+		return -ENOMEM;
+	st->c = c;
+	st->cb = cb;
+	st->arg = arg;
+	st->now = time(NULL);
+	st->mlsd = c->feat.mlst && !force_list;
+	if (st->mlsd) {
+		ret = list_transfer(c, st, "MLSD", path, dir_known);
+		goto out;
+	}
+	/*
+	 * "LIST path" is unreliable: servers parse options out of it, some
+	 * return nothing for names with spaces (Pure-FTPd), and LIST of a
+	 * symlink lists the link.  CWD first, then list ".": -a shows dot
+	 * files on vsftpd, ProFTPD and Pure-FTPd.
+	 */
+	r = malloc(sizeof(*r));
+	if (!r) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = ftp_conn_cmd(c, r, "CWD", path);
+	if (ret < 0)
+		goto out;
+	if (r->code / 100 != 2) {
+		char msg[256];
+
+		snprintf(c->err, sizeof(c->err), "CWD %s: %d %s", path, r->code,
+			 ftp_reply_message(r, msg, sizeof(msg)));
+		ret = ftp_errno(FTP_OP_LIST, r, dir_known);
+		goto out;
+	}
+	ret = list_transfer(c, st, "LIST", "-a", dir_known);
+out:
+	if (st->dropped)
+		log_warn("%lu entries of %s dropped", st->dropped, path);
+	free(r);
+	free(st);
+	return ret;
+}
+
+int ftp_mlst(struct ftp_conn *c, const char *path, struct ftp_entry *e,
+	     char *buf, size_t bufsz)
+{
+	struct ftp_reply *r;
+	const char *line;
+	int ret;
+
+	if (!c->feat.mlst)
+		return -ENOTSUP;
+	r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	ret = ftp_conn_cmd(c, r, "MLST", path);
+	if (ret < 0)
+		goto out;
+	if (r->code / 100 != 2) {
+		ret = ftp_errno(FTP_OP_MLST, r, false);
+		goto out;
+	}
+	/* RFC 3659 7.2: the entry is the one line starting with a space. */
+	ret = -EPROTO;
+	for (line = r->text; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] == '\n')) {
+		size_t len = strcspn(line, "\n");
+
+		if (line[0] != ' ')
+			continue;
+		if (len >= bufsz) {
+			ret = -ENAMETOOLONG;
+			break;
+		}
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		ret = mlst_parse_line(buf, len, e);
+		ret = ret == LISTING_ENTRY ? 0 : -EPROTO;
+		break;
+	}
+out:
+	free(r);
+	return ret;
+}

@@ -1,0 +1,262 @@
+/*
+ * xfer.c - passive data connections with TLS session resumption.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_xfer.h"
+#include "ftpsfs/log.h"
+#include "ftpsfs/net.h"
+#include "ftpsfs/tls.h"
+
+/* EPSV, or PASV when the server does not know EPSV (RFC 2428). */
+static int xfer_passive_port(struct ftp_conn *c, struct ftp_reply *r,
+			     uint16_t *port)
+{
+	int ret;
+
+	if (!c->no_epsv) {
+		ret = ftp_conn_cmd(c, r, "EPSV", NULL);
+		if (ret < 0)
+			return ret;
+		if (r->code == FTP_REPLY_EPSV_OK)
+			goto parse_epsv;
+		if (r->code != 500 && r->code != 501 && r->code != 502)
+			goto refused;
+		c->no_epsv = true;
+	}
+	ret = ftp_conn_cmd(c, r, "PASV", NULL);
+	if (ret < 0)
+		return ret;
+	if (r->code != FTP_REPLY_PASV_OK)
+		goto refused;
+	if (ftp_parse_pasv(r->text, port) < 0)
+		goto malformed;
+	return 0;
+
+parse_epsv:
+	if (ftp_parse_epsv(r->text, port) < 0)
+		goto malformed;
+	return 0;
+malformed:
+	snprintf(c->err, sizeof(c->err), "malformed passive-mode reply");
+	ftp_conn_mark_broken(c, c->err);
+	return -EPROTO;
+refused:
+	snprintf(c->err, sizeof(c->err), "passive mode refused: %d", r->code);
+	return ftp_errno(FTP_OP_DATA, r, false);
+}
+
+static void xfer_describe_reply(struct ftp_conn *c, const char *what,
+				const struct ftp_reply *r)
+{
+	char msg[256];
+
+	snprintf(c->err, sizeof(c->err), "%s: %d %s", what, r->code,
+		 ftp_reply_message(r, msg, sizeof(msg)));
+}
+
+/*
+ * The data handshake failed or was not resumed: the server's reply says
+ * why (vsftpd: "522 SSL connection failed: session reuse required" and it
+ * closes the control connection; ProFTPD: 425).
+ */
+static int xfer_handshake_failed(struct ftp_conn *c, struct ftp_reply *r,
+				 const char *tls_err, int ret)
+{
+	char msg[256];
+	bool had_session = c->tls && tls_conn_has_session(c->tls);
+
+	if (ftp_conn_read_reply(c, r) == 0 && r->code >= 400) {
+		snprintf(c->err, sizeof(c->err),
+			 "server refused the TLS data connection (%s; %s): %d %s",
+			 tls_err,
+			 had_session ? "session offered for resumption"
+				     : "no resumable session was available",
+			 r->code, ftp_reply_message(r, msg, sizeof(msg)));
+	} else {
+		snprintf(c->err, sizeof(c->err), "TLS data connection failed: %s",
+			 tls_err);
+	}
+	/* Whatever the server thinks now, this connection is suspect. */
+	ftp_conn_mark_broken(c, c->err);
+	return ret == -EPERM ? -EPERM : -EIO;
+}
+
+int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
+		  uint64_t rest, enum ftp_op op, bool target_exists,
+		  struct ftp_xfer **out)
+{
+	struct ftp_reply *r = malloc(sizeof(*r));
+	struct ftp_xfer *x = NULL;
+	char tls_err[256], num[24];
+	uint16_t port = 0;
+	bool resumed = false;
+	int fd = -1, ret;
+
+	if (!r)
+		return -ENOMEM;
+	ret = xfer_passive_port(c, r, &port);
+	if (ret < 0)
+		goto out;
+	ret = net_connect_peer_port(&c->peer, c->peerlen, port,
+				    net_deadline(c->ep->connect_timeout_ms), &fd);
+	if (ret < 0) {
+		snprintf(c->err, sizeof(c->err),
+			 "cannot open data connection to port %u: %s",
+			 (unsigned)port, strerror(-ret));
+		/* The server waits for a connection we can't make: resync
+		 * by dropping this control connection. */
+		ftp_conn_mark_broken(c, c->err);
+		goto out;
+	}
+	if (rest > 0) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)rest);
+		ret = ftp_conn_cmd(c, r, "REST", num);
+		if (ret < 0)
+			goto out;
+		if (r->code != FTP_REPLY_REST_OK) {
+			xfer_describe_reply(c, "REST refused", r);
+			ret = ftp_errno(FTP_OP_DATA, r, false);
+			ftp_conn_mark_broken(c, c->err);
+			goto out;
+		}
+	}
+	ret = ftp_conn_cmd(c, r, verb, arg);
+	if (ret < 0)
+		goto out;
+	if (!ftp_reply_is_prelim(r)) {
+		xfer_describe_reply(c, verb, r);
+		ret = ftp_errno(op, r, target_exists);
+		goto out;
+	}
+	/* Handshake only now, after the 1xx (tls-resumption.md P4). */
+	x = calloc(1, sizeof(*x));
+	if (!x) {
+		ret = -ENOMEM;
+		ftp_conn_mark_broken(c, "out of memory");
+		goto out;
+	}
+	ret = tls_conn_client_data(c->ep->tls, fd, c->tls,
+				   net_deadline(c->ep->timeout_ms), &x->tls,
+				   &resumed, tls_err, sizeof(tls_err));
+	fd = -1; /* owned (and on failure closed) by the TLS layer */
+	if (ret < 0) {
+		ret = xfer_handshake_failed(c, r, tls_err, ret);
+		goto out;
+	}
+	c->data_conns++;
+	if (resumed)
+		c->data_resumed++;
+	log_debug("conn %u: data connection %s, TLS session %s "
+		  "(resumed %llu of %llu)",
+		  c->id, tls_conn_version(x->tls),
+		  resumed ? "resumed" : "NOT resumed",
+		  (unsigned long long)c->data_resumed,
+		  (unsigned long long)c->data_conns);
+	if (!resumed && !c->warned_no_resume) {
+		c->warned_no_resume = true;
+		log_warn("data connection did not resume the control "
+			 "connection's TLS session; servers that require "
+			 "session reuse will refuse it");
+	}
+	*out = x;
+	x = NULL;
+out:
+	if (x) {
+		tls_conn_free(x->tls);
+		free(x);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(r);
+	return ret;
+}
+
+ssize_t ftp_xfer_read(struct ftp_conn *c, struct ftp_xfer *x, void *buf,
+		      size_t len)
+{
+	ssize_t n;
+
+	if (x->eof)
+		return 0;
+	/* The deadline bounds one stall, not the whole transfer. */
+	n = tls_conn_read(x->tls, buf, len, net_deadline(c->ep->timeout_ms));
+	if (n > 0) {
+		x->bytes += (uint64_t)n;
+		return n;
+	}
+	if (n == 0 || n == -ECONNRESET) {
+		x->eof = true;
+		x->clean_eof = n == 0;
+		return 0;
+	}
+	snprintf(c->err, sizeof(c->err), "data connection: %s",
+		 n == -ETIMEDOUT ? "stalled longer than the timeout"
+				 : strerror((int)-n));
+	return n;
+}
+
+int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op)
+{
+	struct ftp_reply *r = malloc(sizeof(*r));
+	int ret;
+
+	if (!r) {
+		ftp_xfer_abort(c, x);
+		return -ENOMEM;
+	}
+	/* Answer the server's close_notify with ours: vsftpd sends 226
+	 * only once it has seen it (tls-resumption.md P12). */
+	if (x->clean_eof)
+		(void)tls_conn_shutdown(x->tls, false, net_deadline(1000));
+	tls_conn_free(x->tls);
+	ret = ftp_conn_read_reply(c, r);
+	if (ret == 0 && r->code / 100 != 2) {
+		xfer_describe_reply(c, "transfer failed", r);
+		ret = ftp_errno(op, r, true);
+	} else if (ret == 0 && !x->clean_eof) {
+		snprintf(c->err, sizeof(c->err),
+			 "data stream ended without TLS close_notify after "
+			 "%llu bytes: possible truncation",
+			 (unsigned long long)x->bytes);
+		ret = -EIO;
+	}
+	free(x);
+	free(r);
+	return ret;
+}
+
+void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
+{
+	struct ftp_reply *r = malloc(sizeof(*r));
+	int i;
+
+	/*
+	 * Closing the data connection is the abort: vsftpd ignores ABOR
+	 * during a transfer (SERVERS.md).  The server answers with one
+	 * reply (426 "Failure writing network stream", or 226 if it had
+	 * already sent everything); NOOP's 200 then proves we are in step.
+	 */
+	tls_conn_free(x->tls);
+	free(x);
+	if (!r) {
+		ftp_conn_mark_broken(c, "out of memory");
+		return;
+	}
+	if (ftp_conn_read_reply(c, r) < 0 || ftp_conn_send(c, "NOOP", NULL) < 0)
+		goto out;
+	for (i = 0; i < 3; i++) {
+		if (ftp_conn_read_reply(c, r) < 0)
+			goto out;
+		if (r->code == FTP_REPLY_OK)
+			goto out;
+	}
+	ftp_conn_mark_broken(c, "cannot resynchronise after an abort");
+out:
+	free(r);
+}
