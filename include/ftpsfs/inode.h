@@ -1,0 +1,130 @@
+/*
+ * inode.h - the inode table and the attribute/directory cache.
+ *
+ * Each inode records its parent inode and its own name, not a full path:
+ * paths are built on demand by walking parents (so renaming a directory is
+ * O(1)).  Two uthash indexes find an inode by number and by (parent, name).
+ * An inode lives while the kernel holds lookups on it (nlookup > 0) or it
+ * has children in the table; forget() frees the rest, so memory follows
+ * what the kernel caches.  The root (FUSE_ROOT_ID) is never freed.
+ *
+ * Each directory inode may hold a listing: the names and attributes of
+ * its entries as the server last reported them, with an expiry.  A fresh
+ * listing answers lookups (also negatively: a name absent from a fresh
+ * listing does not exist) without a round trip.
+ *
+ * Locking: one mutex inside the table guards everything; no function
+ * here does I/O.  Results are copied out, never pointers into the table.
+ */
+#ifndef FTPSFS_INODE_H
+#define FTPSFS_INODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+struct itab;
+
+struct itab_config {
+	int attr_timeout_ms; /* how long attributes are trusted */
+	int dir_timeout_ms;  /* how long a directory listing is trusted */
+	const char *root_path; /* absolute remote path of the mount root */
+};
+
+/* One directory entry as the server reported it. */
+struct itab_dirent {
+	char *name;	   /* owned */
+	char *link_target; /* owned, may be NULL */
+	struct stat st;	   /* st_ino unset */
+};
+
+/* A copy of a directory listing taken at opendir. */
+struct itab_snapshot {
+	size_t n;
+	struct itab_dirent *ents;
+};
+
+int itab_new(const struct itab_config *cfg, const struct stat *root_st,
+	     struct itab **out);
+void itab_free(struct itab *t);
+
+/*
+ * Absolute remote path of @ino into @buf.  Returns 0, -ESTALE (unknown
+ * inode), or -ENAMETOOLONG.
+ */
+int itab_path(struct itab *t, uint64_t ino, char *buf, size_t bufsz);
+
+/* Same for the entry @name inside directory @parent. */
+int itab_child_path(struct itab *t, uint64_t parent, const char *name,
+		    char *buf, size_t bufsz);
+
+/*
+ * Answer a lookup from the cache.  Returns 0 (inode found or made, its
+ * lookup count incremented, attributes into *st with st_ino set), -ENOENT
+ * (the parent's fresh listing lacks @name), or -EAGAIN (nothing fresh
+ * known: ask the server).
+ */
+int itab_lookup(struct itab *t, uint64_t parent, const char *name,
+		struct stat *st);
+
+/*
+ * Record what the server said about @name in @parent (from MLST or a
+ * listing) and count a lookup.  Returns 0 with *st (st_ino set), or
+ * -ESTALE if @parent is gone, -ENOMEM.
+ */
+int itab_add_entry(struct itab *t, uint64_t parent, const char *name,
+		   const struct stat *attr, const char *link_target,
+		   struct stat *st);
+
+/*
+ * Fresh attributes of @ino.  Returns 0, -EAGAIN (expired or unknown:
+ * ask the server; *st then holds the stale ones if any), -ESTALE.
+ */
+int itab_getattr(struct itab *t, uint64_t ino, struct stat *st);
+
+/* Replace the attributes of @ino (e.g. after MLST). */
+void itab_set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
+		   const char *link_target);
+
+/* Parent and name of @ino (for refreshing it through its parent's
+ * listing).  Returns 0, -ESTALE, or -EINVAL for the root. */
+int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
+		     char *name, size_t namesz);
+
+/*
+ * Install a new listing for directory @dir.  Takes ownership of @ents
+ * (and of every string in it) on success and on failure.  Attributes of
+ * known child inodes are refreshed from it.  Returns 0, -ESTALE, -ENOMEM.
+ */
+int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
+		     size_t n);
+
+/*
+ * Copy the fresh listing of @dir.  Returns 0 with *out (free with
+ * itab_snapshot_free), -EAGAIN when there is none or it expired, -ESTALE.
+ */
+int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out);
+void itab_snapshot_free(struct itab_snapshot *s);
+
+/*
+ * The cached symlink target of @ino into @buf.  Returns 0, -EAGAIN (not
+ * known: ask the server), -ESTALE, -ENAMETOOLONG.
+ */
+int itab_readlink(struct itab *t, uint64_t ino, char *buf, size_t bufsz);
+
+/* The kernel dropped @n lookups of @ino. */
+void itab_forget(struct itab *t, uint64_t ino, uint64_t n);
+
+/*
+ * Page-cache policy: returns true if (size, mtime) of @ino equal what
+ * they were when it was last opened, then records the current ones.
+ */
+bool itab_open_keep_cache(struct itab *t, uint64_t ino);
+
+/* Number of inodes (for tests of forget). */
+size_t itab_count(struct itab *t);
+
+void itab_dirents_free(struct itab_dirent *ents, size_t n);
+
+#endif

@@ -1,0 +1,249 @@
+/* Unit tests for the inode table and its attribute/listing cache. */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ftpsfs/inode.h"
+
+static struct itab *new_table(int attr_ms, int dir_ms, const char *root)
+{
+	struct itab_config cfg = { attr_ms, dir_ms, root };
+	struct stat root_st = { .st_mode = S_IFDIR | 0755 };
+	struct itab *t = NULL;
+
+	if (itab_new(&cfg, &root_st, &t) < 0)
+		return NULL;
+	return t;
+}
+
+static struct stat file_st(off_t size)
+{
+	struct stat st = { .st_mode = S_IFREG | 0644, .st_size = size };
+
+	return st;
+}
+
+/* A listing of @n regular files named by @names. */
+static int set_listing(struct itab *t, uint64_t dir, const char **names,
+		       size_t n)
+{
+	struct itab_dirent *ents = calloc(n ? n : 1, sizeof(*ents));
+
+	for (size_t i = 0; i < n; i++) {
+		ents[i].name = strdup(names[i]);
+		ents[i].st = file_st((off_t)i);
+	}
+	return itab_set_listing(t, dir, ents, n);
+}
+
+TEST(paths_are_built_from_parents)
+{
+	struct itab *t = new_table(1000, 1000, "/srv/ftp");
+	struct stat st, dir = { .st_mode = S_IFDIR | 0755 };
+	char buf[256];
+	uint64_t a;
+
+	CHECK(t);
+	CHECK_INT(itab_path(t, 1, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "/srv/ftp");
+	CHECK_INT(itab_add_entry(t, 1, "a dir", &dir, NULL, &st), 0);
+	a = st.st_ino;
+	CHECK_INT(itab_add_entry(t, a, "f", &dir, NULL, &st), 0);
+	CHECK_INT(itab_path(t, st.st_ino, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "/srv/ftp/a dir/f");
+	CHECK_INT(itab_child_path(t, a, "x", buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "/srv/ftp/a dir/x");
+	CHECK_INT(itab_path(t, st.st_ino, buf, 10), -ENAMETOOLONG);
+	itab_free(t);
+}
+
+TEST(root_slash_has_no_double_slash)
+{
+	struct itab *t = new_table(1000, 1000, "/");
+	char buf[64];
+
+	CHECK(t);
+	CHECK_INT(itab_path(t, 1, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "/");
+	CHECK_INT(itab_child_path(t, 1, "x", buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "/x");
+	itab_free(t);
+}
+
+TEST(fresh_listing_answers_lookups_and_negatives)
+{
+	struct itab *t = new_table(1000, 60000, "/");
+	const char *names[] = { "a", "b c" };
+	struct stat st;
+
+	CHECK(t);
+	CHECK_INT(itab_lookup(t, 1, "a", &st), -EAGAIN);
+	CHECK_INT(set_listing(t, 1, names, 2), 0);
+	CHECK_INT(itab_lookup(t, 1, "b c", &st), 0);
+	CHECK_INT(st.st_size, 1);
+	CHECK(st.st_ino > 1);
+	CHECK_INT(itab_lookup(t, 1, "missing", &st), -ENOENT);
+	itab_free(t);
+}
+
+TEST(expired_listing_is_not_used)
+{
+	struct itab *t = new_table(0, 0, "/");
+	const char *names[] = { "a" };
+	struct itab_snapshot *s = NULL;
+	struct stat st;
+
+	CHECK(t);
+	CHECK_INT(set_listing(t, 1, names, 1), 0);
+	usleep(2000);
+	CHECK_INT(itab_lookup(t, 1, "a", &st), -EAGAIN);
+	CHECK_INT(itab_snapshot(t, 1, &s), -EAGAIN);
+	itab_free(t);
+}
+
+TEST(same_name_gives_same_inode)
+{
+	struct itab *t = new_table(1000, 1000, "/");
+	struct stat a = file_st(1), st1, st2;
+
+	CHECK(t);
+	CHECK_INT(itab_add_entry(t, 1, "x", &a, NULL, &st1), 0);
+	CHECK_INT(itab_add_entry(t, 1, "x", &a, NULL, &st2), 0);
+	CHECK_INT(st1.st_ino, st2.st_ino);
+	itab_free(t);
+}
+
+TEST(forget_frees_inodes_and_empty_parents)
+{
+	struct itab *t = new_table(1000, 1000, "/");
+	struct stat dir = { .st_mode = S_IFDIR | 0755 }, f = file_st(3), st;
+	uint64_t d, x;
+
+	CHECK(t);
+	CHECK_INT(itab_add_entry(t, 1, "d", &dir, NULL, &st), 0);
+	d = st.st_ino;
+	CHECK_INT(itab_add_entry(t, d, "x", &f, NULL, &st), 0);
+	x = st.st_ino;
+	CHECK_INT(itab_count(t), 3);
+	/* The kernel forgets the directory first: kept for its child. */
+	itab_forget(t, d, 1);
+	CHECK_INT(itab_count(t), 3);
+	itab_forget(t, x, 1);
+	CHECK_INT(itab_count(t), 1);
+	CHECK_INT(itab_getattr(t, x, &st), -ESTALE);
+	/* The root is never freed. */
+	itab_forget(t, 1, 100);
+	CHECK_INT(itab_count(t), 1);
+	itab_free(t);
+}
+
+TEST(getattr_expires)
+{
+	struct itab *t = new_table(0, 1000, "/");
+	struct stat f = file_st(3), st;
+
+	CHECK(t);
+	CHECK_INT(itab_add_entry(t, 1, "x", &f, NULL, &st), 0);
+	usleep(2000);
+	CHECK_INT(itab_getattr(t, st.st_ino, &st), -EAGAIN);
+	CHECK_INT(st.st_size, 3); /* stale values still given */
+	itab_free(t);
+}
+
+TEST(listing_refreshes_known_children)
+{
+	struct itab *t = new_table(0, 60000, "/");
+	struct stat f = file_st(3), st;
+	const char *names[] = { "zero", "x" }; /* x gets size 1 */
+	uint64_t x;
+
+	CHECK(t);
+	CHECK_INT(itab_add_entry(t, 1, "x", &f, NULL, &st), 0);
+	x = st.st_ino;
+	CHECK_INT(set_listing(t, 1, names, 2), 0);
+	CHECK_INT(itab_getattr(t, x, &st), 0);
+	CHECK_INT(st.st_size, 1);
+	itab_free(t);
+}
+
+TEST(snapshot_is_a_copy)
+{
+	struct itab *t = new_table(1000, 60000, "/");
+	const char *names[] = { "a", "b" }, *other[] = { "c" };
+	struct itab_snapshot *s = NULL;
+
+	CHECK(t);
+	CHECK_INT(set_listing(t, 1, names, 2), 0);
+	CHECK_INT(itab_snapshot(t, 1, &s), 0);
+	CHECK_INT(set_listing(t, 1, other, 1), 0);
+	CHECK_INT(s->n, 2);
+	CHECK_STR(s->ents[1].name, "b");
+	itab_snapshot_free(s);
+	itab_free(t);
+}
+
+TEST(readlink_from_cache)
+{
+	struct itab *t = new_table(1000, 1000, "/");
+	struct stat l = { .st_mode = S_IFLNK | 0777, .st_size = 6 }, st;
+	char buf[64];
+
+	CHECK(t);
+	CHECK_INT(itab_add_entry(t, 1, "l", &l, "target", &st), 0);
+	CHECK_INT(itab_readlink(t, st.st_ino, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "target");
+	CHECK_INT(itab_add_entry(t, 1, "m", &l, NULL, &st), 0);
+	CHECK_INT(itab_readlink(t, st.st_ino, buf, sizeof(buf)), -EAGAIN);
+	itab_free(t);
+}
+
+TEST(keep_cache_only_when_unchanged)
+{
+	struct itab *t = new_table(1000, 1000, "/");
+	struct stat f = file_st(3), g = file_st(4), st;
+
+	CHECK(t);
+	CHECK_INT(itab_add_entry(t, 1, "x", &f, NULL, &st), 0);
+	CHECK(!itab_open_keep_cache(t, st.st_ino)); /* first open */
+	CHECK(itab_open_keep_cache(t, st.st_ino));
+	itab_set_attr(t, st.st_ino, &g, NULL);
+	CHECK(!itab_open_keep_cache(t, st.st_ino));
+	itab_free(t);
+}
+
+TEST(many_entries)
+{
+	struct itab *t = new_table(1000, 60000, "/");
+	struct itab_dirent *ents = calloc(5000, sizeof(*ents));
+	struct stat st;
+	char name[32];
+
+	CHECK(t && ents);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ents[i].name = strdup(name);
+		ents[i].st = file_st(i);
+	}
+	CHECK_INT(itab_set_listing(t, 1, ents, 5000), 0);
+	CHECK_INT(itab_lookup(t, 1, "f4321", &st), 0);
+	CHECK_INT(st.st_size, 4321);
+	itab_free(t);
+}
+
+static const struct check_case cases[] = {
+	TEST_ENTRY(paths_are_built_from_parents),
+	TEST_ENTRY(root_slash_has_no_double_slash),
+	TEST_ENTRY(fresh_listing_answers_lookups_and_negatives),
+	TEST_ENTRY(expired_listing_is_not_used),
+	TEST_ENTRY(same_name_gives_same_inode),
+	TEST_ENTRY(forget_frees_inodes_and_empty_parents),
+	TEST_ENTRY(getattr_expires),
+	TEST_ENTRY(listing_refreshes_known_children),
+	TEST_ENTRY(snapshot_is_a_copy),
+	TEST_ENTRY(readlink_from_cache),
+	TEST_ENTRY(keep_cache_only_when_unchanged),
+	TEST_ENTRY(many_entries),
+};
+
+CHECK_MAIN(cases)
