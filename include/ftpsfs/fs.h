@@ -1,0 +1,42 @@
+/*
+ * fs.h - the FUSE low-level operations and the mount context they share.
+ *
+ * The context is the only process-wide state besides the parsed options:
+ * it is handed to libfuse as userdata and reaches every operation through
+ * fuse_req_userdata().
+ */
+#ifndef FTPSFS_FS_H
+#define FTPSFS_FS_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "ftpsfs/reply.h"
+
+struct ftp_pool;
+struct itab;
+
+struct fs_ctx {
+	struct itab *itab;
+	struct ftp_pool *pool;
+	struct ftp_features feat; /* what the server offered at login */
+	uid_t uid;		  /* owner shown for every file */
+	gid_t gid;
+	double attr_timeout;	  /* seconds, for the kernel */
+	double negative_timeout;
+};
+
+struct ftp_entry;
+
+/* Attributes for the kernel from a listing entry (owner: ctx's uid/gid;
+ * default modes where the server gave none). */
+void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
+		      struct stat *st);
+
+/* The operation table (fs_ops.c). */
+extern const struct fuse_lowlevel_ops fs_ops;
+
+#endif

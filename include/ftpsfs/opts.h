@@ -1,0 +1,44 @@
+/*
+ * opts.h - command line and mount options.
+ */
+#ifndef FTPSFS_OPTS_H
+#define FTPSFS_OPTS_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+
+struct ftpsfs_opts {
+	char *remote; /* [user@]host[:port][:/path] or URL */
+	char *cafile;
+	char *capath;
+	char *tls_max; /* "1.2" or "1.3" */
+	char *netrc;   /* path; default ~/.netrc */
+	int password_stdin;
+	unsigned max_conns;
+	double attr_timeout;	 /* s */
+	double dir_timeout;	 /* s */
+	double negative_timeout; /* s */
+	unsigned connect_timeout; /* s */
+	unsigned timeout;	 /* s */
+	int show_help;
+	int show_version;
+	int debug;
+};
+
+/*
+ * Parse our options out of @args (libfuse's generic ones stay in @args
+ * for fuse_parse_cmdline()/fuse_session_new()).  Defaults are filled in.
+ * Returns 0, or -EINVAL after printing what is wrong.
+ */
+int opts_parse(struct fuse_args *args, struct ftpsfs_opts *o);
+
+/* Check ranges and combinations.  Returns 0 or -EINVAL with @msg set. */
+int opts_validate(const struct ftpsfs_opts *o, const char **msg);
+
+/* The option part of --help. */
+void opts_print_help(const char *progname);
+
+void opts_free(struct ftpsfs_opts *o);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * fs_attr.c - lookup, forget, getattr, readlink, statfs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "fs_internal.h"
+#include "ftpsfs/log.h"
+
+static void reply_negative(fuse_req_t req)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct fuse_entry_param e;
+
+	/* ino 0 with a timeout: the kernel caches "does not exist". */
+	memset(&e, 0, sizeof(e));
+	e.entry_timeout = ctx->negative_timeout;
+	fuse_reply_entry(req, &e);
+}
+
+void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct fuse_entry_param e;
+	char link[FS_PATH_MAX];
+	struct stat st, attr;
+	int ret;
+
+	if (strlen(name) > 255) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	ret = itab_lookup(ctx->itab, parent, name, &st);
+	if (ret == -EAGAIN) {
+		ret = fs_stat_remote(ctx, parent, name, &attr, link,
+				     sizeof(link));
+		if (ret == 0)
+			ret = itab_add_entry(ctx->itab, parent, name, &attr,
+					     link[0] ? link : NULL, &st);
+	}
+	if (ret == -ENOENT) {
+		reply_negative(req);
+		return;
+	}
+	if (ret < 0) {
+		fuse_reply_err(req, -fs_kernel_errno(ret));
+		return;
+	}
+	fs_fill_entry(ctx, &st, &e);
+	fuse_reply_entry(req, &e);
+}
+
+void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	itab_forget(fs_ctx_of(req)->itab, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+void fs_op_forget_multi(fuse_req_t req, size_t count,
+			struct fuse_forget_data *forgets)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+
+	for (size_t i = 0; i < count; i++)
+		itab_forget(ctx->itab, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/* Fetch fresh attributes of @ino from the server into the cache. */
+static int refresh_attr(struct fs_ctx *ctx, fuse_ino_t ino, struct stat *st)
+{
+	char name[256], link[FS_PATH_MAX];
+	struct stat attr;
+	uint64_t parent;
+	int ret;
+
+	ret = itab_parent_name(ctx->itab, ino, &parent, name, sizeof(name));
+	if (ret == -EINVAL) {
+		/* The root: its parent may be outside a chroot, so there
+		 * is nothing to list; keep the attributes from mount time
+		 * (documented). */
+		itab_set_attr(ctx->itab, ino, st, NULL);
+		return itab_getattr(ctx->itab, ino, st) == -ESTALE ? -ESTALE : 0;
+	}
+	if (ret < 0)
+		return ret;
+	ret = fs_stat_remote(ctx, parent, name, &attr, link, sizeof(link));
+	if (ret < 0)
+		return ret;
+	/* The server may now report another type under the same name. */
+	if ((attr.st_mode & S_IFMT) != (st->st_mode & S_IFMT))
+		return -ESTALE;
+	itab_set_attr(ctx->itab, ino, &attr, link[0] ? link : NULL);
+	return itab_getattr(ctx->itab, ino, st) == -ESTALE ? -ESTALE : 0;
+}
+
+void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct stat st;
+	int ret;
+
+	(void)fi;
+	ret = itab_getattr(ctx->itab, ino, &st);
+	if (ret == -EAGAIN)
+		ret = refresh_attr(ctx, ino, &st);
+	if (ret < 0) {
+		fuse_reply_err(req, -fs_kernel_errno(ret));
+		return;
+	}
+	fuse_reply_attr(req, &st, ctx->attr_timeout);
+}
+
+void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct itab_snapshot *snap = NULL;
+	const struct itab_dirent *d;
+	char target[FS_PATH_MAX], name[256];
+	uint64_t parent;
+	int ret;
+
+	ret = itab_readlink(ctx->itab, ino, target, sizeof(target));
+	if (ret != -EAGAIN)
+		goto out;
+	/* MLSD may name a symlink without its target (ProFTPD's
+	 * OS.unix=symlink): LIST shows "name -> target". */
+	ret = itab_parent_name(ctx->itab, ino, &parent, name, sizeof(name));
+	if (ret == 0)
+		ret = fs_fetch_listing(ctx, parent, true, &snap);
+	if (ret < 0)
+		goto out;
+	d = fs_snapshot_find(snap, name);
+	if (!d)
+		ret = -ENOENT;
+	else if (!d->link_target)
+		ret = -EIO;
+	else
+		ret = snprintf(target, sizeof(target), "%s", d->link_target) <
+				      (int)sizeof(target)
+			      ? 0
+			      : -ENAMETOOLONG;
+	if (ret == 0)
+		itab_set_attr(ctx->itab, ino, &d->st, d->link_target);
+	itab_snapshot_free(snap);
+out:
+	if (ret < 0)
+		fuse_reply_err(req, -fs_kernel_errno(ret));
+	else
+		fuse_reply_readlink(req, target);
+}
+
+void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	(void)ino;
+	/*
+	 * FTP has no standard way to ask for capacity or free space, so
+	 * every count is 0 ("unknown") instead of an invented number; df
+	 * shows the mount with size 0.  Only the name limit is real.
+	 */
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}

@@ -1,0 +1,114 @@
+/*
+ * fs_dir.c - opendir, readdir, readdirplus, releasedir.
+ *
+ * opendir takes a copy of the directory's listing (from the cache when
+ * fresh, else one MLSD/LIST), so that offsets stay stable while a program
+ * reads the directory even if the cache is refreshed meanwhile.
+ * readdirplus hands the kernel every entry's attributes from that one
+ * listing: ls -l, find and rsync need no LOOKUP per entry.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_internal.h"
+
+/* Offsets: 1 = after ".", 2 = after "..", 2 + i + 1 = after entry i. */
+#define DIR_FIRST_ENTRY 2
+
+void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct itab_snapshot *snap = NULL;
+	int ret;
+
+	ret = itab_snapshot(ctx->itab, ino, &snap);
+	if (ret == -EAGAIN)
+		ret = fs_fetch_listing(ctx, ino, false, &snap);
+	if (ret < 0) {
+		fuse_reply_err(req, -fs_kernel_errno(ret));
+		return;
+	}
+	fi->fh = (uintptr_t)snap;
+	if (fuse_reply_open(req, fi) != 0)
+		itab_snapshot_free(snap);
+}
+
+static void dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi, bool plus)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct itab_snapshot *snap = (struct itab_snapshot *)(uintptr_t)fi->fh;
+	char *buf = calloc(1, size);
+	size_t used = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (off_t i = off; i < (off_t)snap->n + DIR_FIRST_ENTRY; i++) {
+		struct fuse_entry_param e;
+		const char *name;
+		size_t need;
+
+		memset(&e, 0, sizeof(e));
+		if (i < DIR_FIRST_ENTRY) {
+			/* "." and "..": ino 0 in readdirplus means "don't
+			 * instantiate", as libfuse's passthrough_ll does. */
+			name = i == 0 ? "." : "..";
+			e.attr.st_mode = S_IFDIR;
+			e.attr.st_ino = i == 0 ? ino : FUSE_ROOT_ID;
+		} else {
+			const struct itab_dirent *d =
+				&snap->ents[i - DIR_FIRST_ENTRY];
+
+			name = d->name;
+			if (plus) {
+				struct stat st;
+
+				/* Counts a lookup: the kernel now holds it. */
+				if (itab_add_entry(ctx->itab, ino, name, &d->st,
+						   d->link_target, &st) < 0)
+					break;
+				fs_fill_entry(ctx, &st, &e);
+			} else {
+				e.attr = d->st;
+				e.attr.st_ino = FUSE_ROOT_ID + 1 + (uint64_t)i;
+			}
+		}
+		need = plus ? fuse_add_direntry_plus(req, buf + used,
+						     size - used, name, &e,
+						     i + 1)
+			    : fuse_add_direntry(req, buf + used, size - used,
+						name, &e.attr, i + 1);
+		if (need > size - used) {
+			/* Did not fit: the kernel never saw this lookup. */
+			if (plus && e.ino)
+				itab_forget(ctx->itab, e.ino, 1);
+			break;
+		}
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	dir_read(req, ino, size, off, fi, false);
+}
+
+void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	dir_read(req, ino, size, off, fi, true);
+}
+
+void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi)
+{
+	(void)ino;
+	itab_snapshot_free((struct itab_snapshot *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}

@@ -1,0 +1,102 @@
+/*
+ * fs_internal.h - helpers shared by the files of src/fs only.
+ */
+#ifndef FTPSFS_FS_INTERNAL_H
+#define FTPSFS_FS_INTERNAL_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "ftpsfs/fs.h"
+#include "ftpsfs/inode.h"
+#include "ftpsfs/listing.h"
+
+struct ftp_conn;
+
+#define FS_PATH_MAX 4096
+
+static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+
+/*
+ * Run @fn on a pooled connection; when the connection turns out to be
+ * dead (closed by the server while idle, reset), run it once more on a
+ * fresh one.  Returns @fn's result, or the pool's error.
+ */
+typedef int (*fs_conn_fn)(struct ftp_conn *c, void *arg);
+int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg);
+
+/*
+ * List directory @dir on the server, install the listing in the cache and
+ * return a copy of it in *snap (even when the cache keeps listings for 0
+ * seconds).  @force_list asks for LIST even when MLSD is available (for
+ * symlink targets).  Returns 0 or a negative errno.
+ */
+int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
+		     struct itab_snapshot **snap);
+
+/* Find @name in @snap; NULL if absent. */
+const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,
+					   const char *name);
+
+/*
+ * Ask the server about @name in @parent (MLST, else the parent's listing).
+ * Returns 0 with *attr and, for symlinks whose target is known, @link
+ * filled ("" otherwise); -ENOENT; or another negative errno.
+ */
+int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
+		   struct stat *attr, char *link, size_t linksz);
+
+/* Errno for the kernel: transport-level codes become EIO. */
+int fs_kernel_errno(int err);
+
+/* Entry reply from attributes (attr/entry timeouts from the context). */
+void fs_fill_entry(const struct fs_ctx *ctx, const struct stat *st,
+		   struct fuse_entry_param *e);
+
+/* Operations, by file. */
+void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void fs_op_forget_multi(fuse_req_t req, size_t count,
+			struct fuse_forget_data *forgets);
+void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_readlink(fuse_req_t req, fuse_ino_t ino);
+void fs_op_statfs(fuse_req_t req, fuse_ino_t ino);
+
+void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi);
+void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi);
+void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi);
+
+void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		   int to_set, struct fuse_file_info *fi);
+void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode, dev_t rdev);
+void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode);
+void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		   const char *name);
+void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  fuse_ino_t newparent, const char *newname, unsigned int flags);
+void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		const char *newname);
+void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  mode_t mode, struct fuse_file_info *fi);
+void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		 off_t off, struct fuse_file_info *fi);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * fs_ops.c - the operation table and connection set-up with the kernel.
+ */
+#include "fs_internal.h"
+
+static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* One MLSD/LIST gives every entry's attributes: always use
+	 * readdirplus, not only for the first "ls -l" of a directory. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	/*
+	 * Without async reads the kernel sends a file's reads in order, one
+	 * at a time, which keeps a RETR stream sequential instead of being
+	 * restarted by readahead requests arriving out of order.
+	 */
+	conn->want &= ~FUSE_CAP_ASYNC_READ;
+	conn->max_readahead = 1024 * 1024;
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_op_init,
+	.lookup = fs_op_lookup,
+	.forget = fs_op_forget,
+	.forget_multi = fs_op_forget_multi,
+	.getattr = fs_op_getattr,
+	.readlink = fs_op_readlink,
+	.statfs = fs_op_statfs,
+	.opendir = fs_op_opendir,
+	.readdir = fs_op_readdir,
+	.readdirplus = fs_op_readdirplus,
+	.releasedir = fs_op_releasedir,
+	.open = fs_op_open,
+	.read = fs_op_read,
+	.release = fs_op_release,
+	.setattr = fs_op_setattr,
+	.mknod = fs_op_mknod,
+	.mkdir = fs_op_mkdir,
+	.unlink = fs_op_unlink,
+	.rmdir = fs_op_rmdir,
+	.symlink = fs_op_symlink,
+	.rename = fs_op_rename,
+	.link = fs_op_link,
+	.create = fs_op_create,
+	.write = fs_op_write,
+};

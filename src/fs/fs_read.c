@@ -1,0 +1,241 @@
+/*
+ * fs_read.c - open, read, release: streaming RETR with REST on jumps.
+ *
+ * A handle keeps one RETR stream while reads are sequential.  Between
+ * reads the stream is parked in the pool (ftp_pool.h), so an idle open
+ * file never holds a connection hostage.  A jump backwards, or forwards by
+ * more than FS_READ_SKIP_MAX, restarts the transfer with REST offset
+ * (RFC 3659 section 5); a short jump forwards reads and discards.  Bytes
+ * handed to the kernel are always exactly those at the requested offset:
+ * a stream that ends unconfirmed (no close_notify, no 226) is an error,
+ * never a short file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_internal.h"
+#include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_pool.h"
+#include "ftpsfs/ftp_xfer.h"
+#include "ftpsfs/log.h"
+
+#define FS_READ_SKIP_MAX (256 * 1024)
+
+struct fs_file {
+	pthread_mutex_t lock; /* serialises reads of this handle */
+	uint64_t lease;	      /* parked stream, 0 if none */
+	uint64_t pos;	      /* offset the parked stream is at */
+	char path[FS_PATH_MAX];
+};
+
+void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct fs_file *f;
+	struct stat st;
+	int ret;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ret = itab_path(ctx->itab, ino, f->path, sizeof(f->path));
+	if (ret == 0 && itab_getattr(ctx->itab, ino, &st) != -ESTALE &&
+	    !S_ISREG(st.st_mode))
+		ret = -EACCES; /* a device or fifo listed by the server */
+	if (ret < 0) {
+		free(f);
+		fuse_reply_err(req, -fs_kernel_errno(ret));
+		return;
+	}
+	pthread_mutex_init(&f->lock, NULL);
+	/* Keep the page cache only if the file did not change. */
+	fi->keep_cache = itab_open_keep_cache(ctx->itab, ino);
+	fi->fh = (uintptr_t)f;
+	if (fuse_reply_open(req, fi) != 0) {
+		pthread_mutex_destroy(&f->lock);
+		free(f);
+	}
+}
+
+/* State of one read() call: a connection and a stream, if any. */
+struct read_io {
+	struct ftp_conn *c;
+	struct ftp_xfer *x;
+	uint64_t pos;
+};
+
+static void read_io_drop_stream(struct fs_ctx *ctx, struct read_io *io)
+{
+	if (io->x)
+		ftp_xfer_abort(io->c, io->x);
+	io->x = NULL;
+	if (io->c)
+		ftp_pool_release(ctx->pool, io->c);
+	io->c = NULL;
+}
+
+/* Open RETR at @off on a (new) connection. */
+static int read_io_start(struct fs_ctx *ctx, struct fs_file *f,
+			 struct read_io *io, uint64_t off)
+{
+	char err[512];
+	int ret;
+
+	if (!io->c) {
+		ret = ftp_pool_acquire(ctx->pool, &io->c, err, sizeof(err));
+		if (ret < 0) {
+			log_err("%s", err);
+			return ret;
+		}
+	}
+	ret = ftp_xfer_open(io->c, "RETR", f->path, off, FTP_OP_RETR, true,
+			    &io->x);
+	if (ret < 0) {
+		log_debug("RETR %s: %s", f->path, io->c->err);
+		if (io->c->broken)
+			log_warn("%s", io->c->err);
+		ftp_pool_release(ctx->pool, io->c);
+		io->c = NULL;
+		io->x = NULL;
+		return ret;
+	}
+	io->pos = off;
+	return 0;
+}
+
+/* Bring the stream to @off: reuse, skip forward, or restart. */
+static int read_io_seek(struct fs_ctx *ctx, struct fs_file *f,
+			struct read_io *io, uint64_t off)
+{
+	char scratch[16384];
+
+	if (io->x && off > io->pos && off - io->pos <= FS_READ_SKIP_MAX) {
+		while (io->pos < off) {
+			size_t want = off - io->pos < sizeof(scratch)
+					      ? off - io->pos
+					      : sizeof(scratch);
+			ssize_t n = ftp_xfer_read(io->c, io->x, scratch, want);
+
+			if (n <= 0)
+				break;
+			io->pos += (uint64_t)n;
+		}
+	}
+	if (io->x && io->pos == off && !io->x->eof)
+		return 0;
+	if (io->x) {
+		ftp_xfer_abort(io->c, io->x);
+		io->x = NULL;
+		if (io->c->broken) {
+			ftp_pool_release(ctx->pool, io->c);
+			io->c = NULL;
+		}
+	}
+	return read_io_start(ctx, f, io, off);
+}
+
+/*
+ * Fill @buf from @off.  Returns the byte count (short only at the end of
+ * the file) or a negative errno.  A stream that breaks in the middle is
+ * restarted once at the current offset (REST) before giving up.
+ */
+static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
+			 struct read_io *io, char *buf, size_t size,
+			 uint64_t off)
+{
+	size_t got = 0;
+	int retries = 1;
+
+	while (got < size) {
+		ssize_t n;
+		int ret = read_io_seek(ctx, f, io, off + got);
+
+		if (ret < 0)
+			return ret;
+		n = ftp_xfer_read(io->c, io->x, buf + got, size - got);
+		if (n > 0) {
+			got += (size_t)n;
+			io->pos += (uint64_t)n;
+			continue;
+		}
+		if (n == 0) {
+			struct ftp_xfer *x = io->x;
+
+			io->x = NULL;
+			ret = ftp_xfer_finish(io->c, x, FTP_OP_RETR);
+			if (ret == 0)
+				break; /* end of file */
+			log_warn("RETR %s: %s", f->path, io->c->err);
+		} else {
+			ret = (int)n;
+			log_warn("RETR %s: %s", f->path, io->c->err);
+			ftp_xfer_abort(io->c, io->x);
+			io->x = NULL;
+		}
+		ftp_pool_release(ctx->pool, io->c);
+		io->c = NULL;
+		if (retries-- <= 0)
+			return ret;
+	}
+	return (ssize_t)got;
+}
+
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	struct read_io io = { 0 };
+	char *buf = malloc(size ? size : 1);
+	ssize_t n;
+
+	(void)ino;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&f->lock);
+	if (f->lease && ftp_pool_unpark(ctx->pool, f->lease, &io.c, &io.x))
+		io.pos = f->pos;
+	f->lease = 0;
+
+	n = read_fill(ctx, f, &io, buf, size, (uint64_t)off);
+
+	if (n >= 0 && io.x) {
+		f->pos = io.pos;
+		f->lease = ftp_pool_park(ctx->pool, io.c, io.x);
+	} else {
+		read_io_drop_stream(ctx, &io);
+	}
+	pthread_mutex_unlock(&f->lock);
+
+	if (n < 0)
+		fuse_reply_err(req, -fs_kernel_errno((int)n));
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	struct read_io io = { 0 };
+
+	(void)ino;
+	if (f->lease && ftp_pool_unpark(ctx->pool, f->lease, &io.c, &io.x))
+		read_io_drop_stream(ctx, &io);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+	fuse_reply_err(req, 0);
+}

@@ -1,0 +1,311 @@
+/*
+ * fs_remote.c - what the fs operations ask of the server: listings and
+ * single-entry lookups, on pooled connections, feeding the cache.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_internal.h"
+#include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_list.h"
+#include "ftpsfs/ftp_pool.h"
+#include "ftpsfs/log.h"
+
+void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
+		      struct stat *st)
+{
+	mode_t type, perm;
+
+	memset(st, 0, sizeof(*st));
+	switch (e->type) {
+	case FTP_ENTRY_DIR:
+		type = S_IFDIR;
+		perm = 0755;
+		st->st_nlink = 2;
+		break;
+	case FTP_ENTRY_LINK:
+		type = S_IFLNK;
+		perm = 0777;
+		st->st_nlink = 1;
+		break;
+	case FTP_ENTRY_FILE:
+		type = S_IFREG;
+		perm = 0644;
+		st->st_nlink = 1;
+		break;
+	default:
+		/* Devices and fifos are shown as what they are not: an empty
+		 * file nobody may open.  Opening a remote device is
+		 * meaningless over FTP. */
+		type = S_IFREG;
+		perm = 0;
+		st->st_nlink = 1;
+		break;
+	}
+	if (e->has_mode && e->type != FTP_ENTRY_LINK)
+		perm = e->mode & 07777;
+	st->st_mode = type | perm;
+	st->st_uid = ctx->uid;
+	st->st_gid = ctx->gid;
+	if (e->type == FTP_ENTRY_LINK && e->link_target)
+		st->st_size = (off_t)strlen(e->link_target);
+	else if (e->has_size && e->type != FTP_ENTRY_OTHER)
+		st->st_size = (off_t)e->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (st->st_size + 511) / 512;
+	if (e->mtime_prec != FTP_TIME_NONE) {
+		st->st_mtim.tv_sec = (time_t)e->mtime;
+		st->st_mtim.tv_nsec = e->mtime_ns;
+	}
+	st->st_atim = st->st_mtim;
+	st->st_ctim = st->st_mtim;
+}
+
+int fs_kernel_errno(int err)
+{
+	switch (err) {
+	case -ECONNRESET:
+	case -ECONNREFUSED:
+	case -ECONNABORTED:
+	case -EPIPE:
+	case -EPROTO:
+	case -EPROTONOSUPPORT:
+	case -EMSGSIZE:
+	case -E2BIG:
+	case -EUSERS:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+	case -EPERM: /* certificate trouble is not a permission problem */
+		return -EIO;
+	default:
+		return err;
+	}
+}
+
+void fs_fill_entry(const struct fs_ctx *ctx, const struct stat *st,
+		   struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = st->st_ino;
+	e->attr = *st;
+	e->attr_timeout = ctx->attr_timeout;
+	e->entry_timeout = ctx->attr_timeout;
+}
+
+/* Failures that a fresh connection might not repeat. */
+static bool fs_retryable(int err)
+{
+	return err == -EIO || err == -ECONNRESET || err == -EPIPE ||
+	       err == -EPROTO || err == -EMSGSIZE;
+}
+
+int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
+{
+	char err[512];
+	int ret = -EIO;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct ftp_conn *c;
+		bool broken;
+
+		ret = ftp_pool_acquire(ctx->pool, &c, err, sizeof(err));
+		if (ret < 0) {
+			log_err("%s", err);
+			return ret;
+		}
+		ret = fn(c, arg);
+		broken = c->broken;
+		if (ret < 0 && c->err[0])
+			log_debug("conn %u: %s", c->id, c->err);
+		if (ret < 0 && broken && c->err[0])
+			log_warn("%s", c->err);
+		ftp_pool_release(ctx->pool, c);
+		if (!(ret < 0 && broken && fs_retryable(ret)))
+			break;
+	}
+	return ret;
+}
+
+/* ---- listings ---- */
+
+struct fetch_state {
+	struct fs_ctx *ctx;
+	const char *path;
+	bool force_list;
+	struct itab_dirent *ents;
+	size_t n, cap;
+};
+
+static int fetch_add(void *arg, const struct ftp_entry *e)
+{
+	struct fetch_state *st = arg;
+	struct itab_dirent *d;
+
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 64;
+		struct itab_dirent *p = realloc(st->ents, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		st->ents = p;
+		st->cap = cap;
+	}
+	d = &st->ents[st->n];
+	memset(d, 0, sizeof(*d));
+	fs_entry_to_stat(st->ctx, e, &d->st);
+	d->name = strdup(e->name);
+	if (!d->name)
+		return -ENOMEM;
+	if (e->link_target) {
+		d->link_target = strdup(e->link_target);
+		if (!d->link_target) {
+			free(d->name);
+			return -ENOMEM;
+		}
+	}
+	st->n++;
+	return 0;
+}
+
+static int fetch_run(struct ftp_conn *c, void *arg)
+{
+	struct fetch_state *st = arg;
+
+	/* A retry starts from an empty list. */
+	itab_dirents_free(st->ents, st->n);
+	st->ents = NULL;
+	st->n = st->cap = 0;
+	return ftp_list_dir(c, st->path, st->force_list, true, fetch_add, st);
+}
+
+static int fs_snapshot_copy(const struct itab_dirent *ents, size_t n,
+			    struct itab_snapshot **out)
+{
+	struct itab_snapshot *s = calloc(1, sizeof(*s));
+
+	if (!s || (n && !(s->ents = calloc(n, sizeof(*s->ents))))) {
+		free(s);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		s->ents[i].st = ents[i].st;
+		s->ents[i].name = strdup(ents[i].name);
+		s->ents[i].link_target =
+			ents[i].link_target ? strdup(ents[i].link_target) : NULL;
+		s->n = i + 1;
+		if (!s->ents[i].name ||
+		    (ents[i].link_target && !s->ents[i].link_target)) {
+			itab_snapshot_free(s);
+			return -ENOMEM;
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
+		     struct itab_snapshot **snap)
+{
+	struct fetch_state st = { .ctx = ctx, .force_list = force_list };
+	char *path = malloc(FS_PATH_MAX);
+	int ret;
+
+	if (!path)
+		return -ENOMEM;
+	ret = itab_path(ctx->itab, dir, path, FS_PATH_MAX);
+	if (ret < 0)
+		goto out;
+	st.path = path;
+	ret = fs_with_conn(ctx, fetch_run, &st);
+	if (ret < 0)
+		goto out;
+	if (snap) {
+		ret = fs_snapshot_copy(st.ents, st.n, snap);
+		if (ret < 0)
+			goto out;
+	}
+	ret = itab_set_listing(ctx->itab, dir, st.ents, st.n);
+	st.ents = NULL;
+	st.n = 0;
+	if (ret < 0 && snap) {
+		itab_snapshot_free(*snap);
+		*snap = NULL;
+	}
+out:
+	itab_dirents_free(st.ents, st.n);
+	free(path);
+	return ret;
+}
+
+const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,
+					   const char *name)
+{
+	for (size_t i = 0; i < snap->n; i++)
+		if (strcmp(snap->ents[i].name, name) == 0)
+			return &snap->ents[i];
+	return NULL;
+}
+
+/* ---- single entries ---- */
+
+struct mlst_state {
+	struct fs_ctx *ctx;
+	const char *path;
+	struct stat *attr;
+	char *link;
+	size_t linksz;
+};
+
+static int mlst_run(struct ftp_conn *c, void *arg)
+{
+	struct mlst_state *st = arg;
+	char buf[FTP_LIST_LINE_MAX + 1];
+	struct ftp_entry e;
+	int ret;
+
+	ret = ftp_mlst(c, st->path, &e, buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	fs_entry_to_stat(st->ctx, &e, st->attr);
+	if (e.link_target)
+		snprintf(st->link, st->linksz, "%s", e.link_target);
+	return 0;
+}
+
+int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
+		   struct stat *attr, char *link, size_t linksz)
+{
+	struct itab_snapshot *snap = NULL;
+	const struct itab_dirent *d;
+	int ret;
+
+	link[0] = '\0';
+	if (ctx->feat.mlst) {
+		char *path = malloc(FS_PATH_MAX);
+		struct mlst_state st = { ctx, path, attr, link, linksz };
+
+		if (!path)
+			return -ENOMEM;
+		ret = itab_child_path(ctx->itab, parent, name, path, FS_PATH_MAX);
+		if (ret == 0)
+			ret = fs_with_conn(ctx, mlst_run, &st);
+		free(path);
+		if (ret != -ENOTSUP)
+			return ret;
+	}
+	ret = fs_fetch_listing(ctx, parent, false, &snap);
+	if (ret < 0)
+		return ret;
+	d = fs_snapshot_find(snap, name);
+	if (!d) {
+		ret = -ENOENT;
+	} else {
+		*attr = d->st;
+		if (d->link_target)
+			snprintf(link, linksz, "%s", d->link_target);
+	}
+	itab_snapshot_free(snap);
+	return ret;
+}

@@ -1,0 +1,259 @@
+/*
+ * main.c - start-up: options, credentials, TLS, the first login, the
+ * mount, and the FUSE session loop.
+ *
+ * The first connection is made BEFORE mounting, so that a wrong password,
+ * an untrusted certificate or a missing directory is reported on the
+ * terminal and the mount point is never left half-mounted.
+ */
+#include <errno.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ftpsfs/credentials.h"
+#include "ftpsfs/fs.h"
+#include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_list.h"
+#include "ftpsfs/ftp_pool.h"
+#include "ftpsfs/hostspec.h"
+#include "ftpsfs/inode.h"
+#include "ftpsfs/log.h"
+#include "ftpsfs/opts.h"
+#include "ftpsfs/tls.h"
+
+#ifndef FTPSFS_VERSION
+#define FTPSFS_VERSION "0"
+#endif
+
+struct mount_state {
+	struct ftpsfs_opts opts;
+	struct hostspec hs;
+	struct secret password;
+	struct ftp_endpoint ep;
+	struct fs_ctx ctx;
+	char root_path[HOSTSPEC_PATH_MAX + 1];
+};
+
+/* Make the remote path absolute (PWD), check it is a directory we may
+ * enter, and get its attributes. */
+static int resolve_root(struct mount_state *m, struct ftp_conn *c,
+			struct stat *root_st)
+{
+	struct ftp_reply *r = malloc(sizeof(*r));
+	char pwd[HOSTSPEC_PATH_MAX + 1], buf[FTP_LIST_LINE_MAX + 1];
+	struct ftp_entry e;
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	if (m->hs.path[0] == '/') {
+		snprintf(m->root_path, sizeof(m->root_path), "%s", m->hs.path);
+	} else {
+		ret = ftp_conn_cmd(c, r, "PWD", NULL);
+		if (ret == 0 && (r->code != FTP_REPLY_PATH_CREATED ||
+				 ftp_parse_pwd(r->text, pwd, sizeof(pwd)) < 0))
+			ret = -EPROTO;
+		if (ret < 0) {
+			log_err("cannot find the login directory (PWD)");
+			goto out;
+		}
+		if (m->hs.path[0] &&
+		    snprintf(m->root_path, sizeof(m->root_path), "%s%s%s", pwd,
+			     strcmp(pwd, "/") ? "/" : "",
+			     m->hs.path) >= (int)sizeof(m->root_path)) {
+			ret = -ENAMETOOLONG;
+			goto out;
+		}
+		if (!m->hs.path[0])
+			snprintf(m->root_path, sizeof(m->root_path), "%s", pwd);
+	}
+	ret = ftp_conn_cmd(c, r, "CWD", m->root_path);
+	if (ret == 0 && r->code / 100 != 2) {
+		char msg[256];
+
+		log_err("remote directory %s: %d %s", m->root_path, r->code,
+			ftp_reply_message(r, msg, sizeof(msg)));
+		ret = -ENOENT;
+	}
+	if (ret < 0)
+		goto out;
+
+	memset(root_st, 0, sizeof(*root_st));
+	root_st->st_mode = S_IFDIR | 0755;
+	root_st->st_nlink = 2;
+	root_st->st_uid = m->ctx.uid;
+	root_st->st_gid = m->ctx.gid;
+	root_st->st_mtime = time(NULL);
+	if (ftp_mlst(c, m->root_path, &e, buf, sizeof(buf)) == 0) {
+		fs_entry_to_stat(&m->ctx, &e, root_st);
+		root_st->st_mode = S_IFDIR | (root_st->st_mode & 07777);
+	}
+	ret = 0;
+out:
+	free(r);
+	return ret;
+}
+
+static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
+{
+	struct tls_settings ts = { 0 };
+	struct itab_config ic;
+	struct ftp_conn *c = NULL;
+	struct stat root_st;
+	char err[512];
+	int ret;
+
+	ts.cafile = m->opts.cafile;
+	ts.capath = m->opts.capath;
+	if (m->opts.tls_max)
+		ts.max_version = strcmp(m->opts.tls_max, "1.2") == 0
+					 ? TLS1_2_VERSION
+					 : TLS1_3_VERSION;
+	ret = tls_ctx_new(&ts, tls, err, sizeof(err));
+	if (ret < 0) {
+		log_err("%s", err);
+		return ret;
+	}
+	snprintf(m->ep.host, sizeof(m->ep.host), "%s", m->hs.host);
+	m->ep.host_is_ip = m->hs.host_is_ip;
+	m->ep.port = m->hs.port;
+	m->ep.tls_mode = m->hs.tls_mode;
+	snprintf(m->ep.user, sizeof(m->ep.user), "%s", m->hs.user);
+	m->ep.password = &m->password;
+	m->ep.connect_timeout_ms = (int)m->opts.connect_timeout * 1000;
+	m->ep.timeout_ms = (int)m->opts.timeout * 1000;
+	m->ep.tls = *tls;
+
+	ret = ftp_pool_new(&m->ep, m->opts.max_conns, &m->ctx.pool);
+	if (ret < 0)
+		return ret;
+	ret = ftp_pool_acquire(m->ctx.pool, &c, err, sizeof(err));
+	if (ret < 0) {
+		log_err("%s", err);
+		return ret;
+	}
+	m->ctx.feat = c->feat;
+	ret = resolve_root(m, c, &root_st);
+	ftp_pool_release(m->ctx.pool, c);
+	if (ret < 0)
+		return ret;
+
+	ic.attr_timeout_ms = (int)(m->opts.attr_timeout * 1000);
+	ic.dir_timeout_ms = (int)(m->opts.dir_timeout * 1000);
+	ic.root_path = m->root_path;
+	return itab_new(&ic, &root_st, &m->ctx.itab);
+}
+
+static int run_session(struct mount_state *m, struct fuse_args *args,
+		       struct fuse_cmdline_opts *co)
+{
+	struct fuse_loop_config *lc = NULL;
+	struct fuse_session *se;
+	int ret = 1;
+
+	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), &m->ctx);
+	if (!se)
+		return 1;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(se, co->mountpoint) != 0)
+		goto out_signals;
+	if (fuse_daemonize(co->foreground) != 0)
+		goto out_unmount;
+	if (!co->foreground)
+		log_use_syslog();
+	if (co->singlethread) {
+		ret = fuse_session_loop(se) != 0;
+	} else {
+		lc = fuse_loop_cfg_create();
+		if (!lc)
+			goto out_unmount;
+		fuse_loop_cfg_set_clone_fd(lc, (unsigned)co->clone_fd);
+		fuse_loop_cfg_set_idle_threads(lc, co->max_idle_threads);
+		fuse_loop_cfg_set_max_threads(lc, co->max_threads);
+		ret = fuse_session_loop_mt(se, lc) != 0;
+		fuse_loop_cfg_destroy(lc);
+	}
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+	return ret;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts co = { 0 };
+	struct mount_state *m = calloc(1, sizeof(*m));
+	struct tls_ctx *tls = NULL;
+	const char *msg = NULL;
+	char err[512];
+	int ret = 1;
+
+	if (!m)
+		return 1;
+	signal(SIGPIPE, SIG_IGN); /* a dead peer is an errno, not a signal */
+	if (opts_parse(&args, &m->opts) < 0 ||
+	    fuse_parse_cmdline(&args, &co) != 0)
+		goto out;
+	if (m->opts.show_version || co.show_version) {
+		printf("ftpsfs %s\n", FTPSFS_VERSION);
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
+		ret = 0;
+		goto out;
+	}
+	if (m->opts.show_help || co.show_help) {
+		opts_print_help(argv[0]);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out;
+	}
+	log_init(m->opts.debug || co.debug);
+	if (!m->opts.remote || !co.mountpoint) {
+		fprintf(stderr, "usage: %s [user@]host[:port][:/path] mountpoint "
+				"[options]  (see --help)\n",
+			argv[0]);
+		goto out;
+	}
+	if (opts_validate(&m->opts, &msg) < 0) {
+		log_err("%s", msg);
+		goto out;
+	}
+	if (hostspec_parse(m->opts.remote, &m->hs, &msg) < 0) {
+		log_err("%s: %s", m->opts.remote, msg ? msg : "invalid");
+		goto out;
+	}
+	if (credentials_resolve(&m->opts, &m->hs, &m->password, err,
+				sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	m->ctx.uid = getuid();
+	m->ctx.gid = getgid();
+	m->ctx.attr_timeout = m->opts.attr_timeout;
+	m->ctx.negative_timeout = m->opts.negative_timeout;
+	if (setup_remote(m, &tls) < 0)
+		goto out;
+	ret = run_session(m, &args, &co);
+out:
+	ftp_pool_free(m->ctx.pool);
+	itab_free(m->ctx.itab);
+	tls_ctx_free(tls);
+	secret_wipe(&m->password);
+	opts_free(&m->opts);
+	free(co.mountpoint);
+	fuse_opt_free_args(&args);
+	free(m);
+	return ret;
+}
