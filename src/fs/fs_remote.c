@@ -134,13 +134,23 @@ struct fetch_state {
 	struct fs_ctx *ctx;
 	const char *path;
 	bool force_list;
+	bool merging;	      /* second pass: LIST after MLSD */
+	bool untargeted_link; /* MLSD named a symlink without its target */
+	size_t mlsd_n;	      /* entries from the first pass */
 	struct itab_dirent *ents;
 	size_t n, cap;
 };
 
-static int fetch_add(void *arg, const struct ftp_entry *e)
+static struct itab_dirent *fetch_find(struct fetch_state *st, const char *name)
 {
-	struct fetch_state *st = arg;
+	for (size_t i = 0; i < st->mlsd_n; i++)
+		if (strcmp(st->ents[i].name, name) == 0)
+			return &st->ents[i];
+	return NULL;
+}
+
+static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
+{
 	struct itab_dirent *d;
 
 	if (st->n == st->cap) {
@@ -165,19 +175,58 @@ static int fetch_add(void *arg, const struct ftp_entry *e)
 			return -ENOMEM;
 		}
 	}
+	if (e->type == FTP_ENTRY_LINK && !e->link_target)
+		st->untargeted_link = true;
 	st->n++;
 	return 0;
+}
+
+/*
+ * Second pass over LIST for servers whose MLSD names symlinks without
+ * their targets (ProFTPD: type=OS.unix=symlink) and leaves dangling
+ * symlinks out altogether: take the targets, and add the missing links.
+ */
+static int fetch_merge(struct fetch_state *st, const struct ftp_entry *e)
+{
+	struct itab_dirent *d;
+
+	if (e->type != FTP_ENTRY_LINK || !e->link_target)
+		return 0;
+	d = fetch_find(st, e->name);
+	if (!d)
+		return fetch_append(st, e);
+	if (!S_ISLNK(d->st.st_mode) || d->link_target)
+		return 0;
+	d->link_target = strdup(e->link_target);
+	if (!d->link_target)
+		return -ENOMEM;
+	d->st.st_size = (off_t)strlen(e->link_target);
+	return 0;
+}
+
+static int fetch_add(void *arg, const struct ftp_entry *e)
+{
+	struct fetch_state *st = arg;
+
+	return st->merging ? fetch_merge(st, e) : fetch_append(st, e);
 }
 
 static int fetch_run(struct ftp_conn *c, void *arg)
 {
 	struct fetch_state *st = arg;
+	int ret;
 
 	/* A retry starts from an empty list. */
 	itab_dirents_free(st->ents, st->n);
 	st->ents = NULL;
-	st->n = st->cap = 0;
-	return ftp_list_dir(c, st->path, st->force_list, true, fetch_add, st);
+	st->n = st->cap = st->mlsd_n = 0;
+	st->merging = st->untargeted_link = false;
+	ret = ftp_list_dir(c, st->path, st->force_list, true, fetch_add, st);
+	if (ret < 0 || st->force_list || !st->untargeted_link)
+		return ret;
+	st->merging = true;
+	st->mlsd_n = st->n;
+	return ftp_list_dir(c, st->path, true, true, fetch_add, st);
 }
 
 static int fs_snapshot_copy(const struct itab_dirent *ents, size_t n,
