@@ -27,8 +27,8 @@
 #define HOSTSPEC_SPEC_MAX 16384
 
 #define HOSTSPEC_MSG_PASSWORD                                                  \
-	"a password on the command line is refused; use password_stdin, "      \
-	"~/.netrc or credentials=FILE"
+	"a password on the command line is refused; use -o password_stdin "      \
+	"or ~/.netrc"
 
 static int hostspec_fail(const char **msg, const char *text, int err)
 {

@@ -154,7 +154,22 @@ class Mount:
         self.proc = None
         self.exit_status = rc
         self._unmount()  # a killed daemon leaves a dead mount behind
+        report = self.sanitizer_report()
+        if report:
+            raise AssertionError(f"sanitizer report in {self.log_path}:\n{report}")
         return rc
+
+    SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                         "runtime error:")
+
+    def sanitizer_report(self):
+        """The first ASan/LSan/UBSan report in the log, or "" (a binary
+        built with -Db_sanitize=address,undefined prints them at exit)."""
+        lines = self.log_text().splitlines()
+        for i, line in enumerate(lines):
+            if any(m in line for m in self.SANITIZER_MARKERS):
+                return "\n".join(lines[i:i + 40])
+        return ""
 
     def log_text(self):
         try:

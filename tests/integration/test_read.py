@@ -107,10 +107,14 @@ def cell(request, tree, certs, test_user, tmp_path_factory):
     except Exception:
         srv.stop()
         raise
-    yield {"server": srv, "mount": m, "mnt": mnt, "root": root,
-           "hashes": hashes, "tls": tls}
-    m.stop()
-    srv.stop()
+    try:
+        yield {"server": srv, "mount": m, "mnt": mnt, "root": root,
+               "hashes": hashes, "tls": tls}
+    finally:
+        try:
+            m.stop()
+        finally:
+            srv.stop()
 
 
 def _minute(t):

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install what is needed, build, and run every test (as root, on Debian 12).
+#
+#  1. tests/deps.sh: apt packages, ProFTPD unpacked into a private prefix
+#  2. two builds: build/ (normal) and build-asan/ (ASan + UBSan)
+#  3. unit tests of both builds (meson test)
+#  4. fuzz targets, a bounded time each, under ASan + UBSan
+#  5. the fault tests against the ASan + UBSan binary (any sanitizer report
+#     in a mount's log fails the test)
+#  6. all integration tests (real vsftpd and ProFTPD mounts) against the
+#     normal build; pytest's summary is the last line of the output
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "dependencies"
+bash tests/deps.sh
+
+step "build"
+[[ -f build/build.ninja ]] || meson setup build
+ninja -C build
+[[ -f build-asan/build.ninja ]] ||
+    meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
+ninja -C build-asan
+
+step "unit tests"
+meson test -C build --print-errorlogs
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C build-asan --print-errorlogs
+
+step "fuzzing (${FUZZ_SECONDS}s per target)"
+bash tests/fuzz/run.sh "$FUZZ_SECONDS"
+
+step "fault tests under ASan + UBSan"
+FTPSFS_BIN=build-asan/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    tests/integration/test_faults.py tests/integration/test_read.py -k "faults or vsftpd-explicit-tls1.3 or proftpd-implicit-tls1.2"
+
+step "integration tests"
+/usr/bin/python3 -m pytest -p no:cacheprovider tests/integration
