@@ -28,6 +28,7 @@ struct ftp_xfer {
 	uint64_t bytes; /* received so far */
 	bool eof;	/* the server ended the stream */
 	bool clean_eof; /* ... with close_notify */
+	bool timed_out; /* a read stalled longer than the timeout */
 };
 
 /*
@@ -61,7 +62,8 @@ int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op);
  * Abandon a transfer before its end (seek, close, interrupt): close the
  * data connection, read the server's reply (426/226/450/451 are all
  * expected) and resynchronise the control connection with NOOP.  Marks the
- * connection broken if it cannot be resynchronised.  Frees @x.
+ * connection broken if it cannot be resynchronised, and at once, without
+ * waiting for a reply, after a stall (x->timed_out).  Frees @x.
  */
 void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x);
 

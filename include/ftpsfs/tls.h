@@ -94,6 +94,9 @@ void tls_conn_free(struct tls_conn *c);
 /* Negotiated protocol name, e.g. "TLSv1.3". */
 const char *tls_conn_version(const struct tls_conn *c);
 
+/* True if decrypted bytes are buffered, unread. */
+bool tls_conn_pending(const struct tls_conn *c);
+
 /* The socket (for polling). */
 int tls_conn_fd(const struct tls_conn *c);
 

@@ -26,11 +26,28 @@
 #define FS_READ_SKIP_MAX (256 * 1024)
 
 struct fs_file {
+	struct fs_handle h;   /* first: the list links back to us */
+	struct fs_ctx *ctx;
 	pthread_mutex_t lock; /* serialises reads of this handle */
 	uint64_t lease;	      /* parked stream, 0 if none */
 	uint64_t pos;	      /* offset the parked stream is at */
 	char path[FS_PATH_MAX];
 };
+
+/* Give back a parked stream, free the handle. */
+static void file_destroy(struct fs_handle *h)
+{
+	struct fs_file *f = (struct fs_file *)h;
+	struct ftp_conn *c;
+	struct ftp_xfer *x;
+
+	if (f->lease && ftp_pool_unpark(f->ctx->pool, f->lease, &c, &x)) {
+		ftp_xfer_abort(c, x);
+		ftp_pool_release(f->ctx->pool, c);
+	}
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
 
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -58,12 +75,14 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	pthread_mutex_init(&f->lock, NULL);
+	f->ctx = ctx;
+	fs_handle_track(ctx, &f->h, file_destroy);
 	/* Keep the page cache only if the file did not change. */
 	fi->keep_cache = itab_open_keep_cache(ctx->itab, ino);
 	fi->fh = (uintptr_t)f;
 	if (fuse_reply_open(req, fi) != 0) {
-		pthread_mutex_destroy(&f->lock);
-		free(f);
+		fs_handle_untrack(ctx, &f->h);
+		file_destroy(&f->h);
 	}
 }
 
@@ -184,7 +203,9 @@ static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
 		}
 		ftp_pool_release(ctx->pool, io->c);
 		io->c = NULL;
-		if (retries-- <= 0)
+		/* A reset is worth one more try from where we are; a stall
+		 * already cost the whole timeout. */
+		if (retries-- <= 0 || ret == -ETIMEDOUT)
 			return ret;
 	}
 	return (ssize_t)got;
@@ -228,14 +249,10 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
-	struct read_io io = { 0 };
 
 	(void)ino;
-	if (f->lease && ftp_pool_unpark(ctx->pool, f->lease, &io.c, &io.x))
-		read_io_drop_stream(ctx, &io);
-	pthread_mutex_destroy(&f->lock);
-	free(f);
+	fs_handle_untrack(f->ctx, &f->h);
+	file_destroy(&f->h);
 	fuse_reply_err(req, 0);
 }

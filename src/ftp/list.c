@@ -224,6 +224,11 @@ int ftp_mlst(struct ftp_conn *c, const char *path, struct ftp_entry *e,
 		ret = ret == LISTING_ENTRY ? 0 : -EPROTO;
 		break;
 	}
+	if (ret == -EPROTO) {
+		snprintf(c->err, sizeof(c->err), "malformed MLST reply for %s",
+			 path);
+		ftp_conn_mark_broken(c, c->err);
+	}
 out:
 	free(r);
 	return ret;

@@ -79,14 +79,18 @@ void ftp_pool_free(struct ftp_pool *p)
 
 /*
  * An idle connection with something to read was closed by the server
- * (idle timeout: a TLS alert or a bare close, SERVERS.md) or got an
- * unsolicited 421.  Either way it is no use.
+ * (idle timeout: a TLS alert or a bare close, SERVERS.md), got an
+ * unsolicited 421, or is out of step.  Either way it is no use.
  */
 static bool pool_conn_looks_dead(struct ftp_conn *c)
 {
 	struct pollfd pfd = { .fd = -1, .events = POLLIN };
 
 	if (c->broken || !c->tls)
+		return true;
+	/* Bytes nobody asked for: a stray reply that would be taken as the
+	 * answer to the next command. */
+	if (c->rlen > 0 || tls_conn_pending(c->tls))
 		return true;
 	pfd.fd = tls_conn_fd(c->tls);
 	return poll(&pfd, 1, 0) != 0;

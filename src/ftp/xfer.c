@@ -71,7 +71,10 @@ static int xfer_handshake_failed(struct ftp_conn *c, struct ftp_reply *r,
 	char msg[256];
 	bool had_session = c->tls && tls_conn_has_session(c->tls);
 
-	if (ftp_conn_read_reply(c, r) == 0 && r->code >= 400) {
+	/* A handshake that timed out means a silent server: waiting for its
+	 * reply would only double the delay. */
+	if (ret != -ETIMEDOUT && ftp_conn_read_reply(c, r) == 0 &&
+	    r->code >= 400) {
 		snprintf(c->err, sizeof(c->err),
 			 "server refused the TLS data connection (%s; %s): %d %s",
 			 tls_err,
@@ -195,9 +198,10 @@ ssize_t ftp_xfer_read(struct ftp_conn *c, struct ftp_xfer *x, void *buf,
 		x->clean_eof = n == 0;
 		return 0;
 	}
+	x->timed_out = n == -ETIMEDOUT;
 	snprintf(c->err, sizeof(c->err), "data connection: %s",
-		 n == -ETIMEDOUT ? "stalled longer than the timeout"
-				 : strerror((int)-n));
+		 x->timed_out ? "stalled longer than the timeout"
+			      : strerror((int)-n));
 	return n;
 }
 
@@ -242,10 +246,16 @@ void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 	 * reply (426 "Failure writing network stream", or 226 if it had
 	 * already sent everything); NOOP's 200 then proves we are in step.
 	 */
+	bool timed_out = x->timed_out;
+
 	tls_conn_free(x->tls);
 	free(x);
-	if (!r) {
-		ftp_conn_mark_broken(c, "out of memory");
+	/* A server that let the data connection stall is not going to
+	 * answer promptly either: don't spend another timeout waiting. */
+	if (!r || timed_out) {
+		ftp_conn_mark_broken(c, timed_out ? "data connection stalled"
+						  : "out of memory");
+		free(r);
 		return;
 	}
 	if (ftp_conn_read_reply(c, r) < 0 || ftp_conn_send(c, "NOOP", NULL) < 0)

@@ -129,6 +129,11 @@ const char *tls_conn_version(const struct tls_conn *c)
 	return SSL_get_version(c->ssl);
 }
 
+bool tls_conn_pending(const struct tls_conn *c)
+{
+	return SSL_pending(c->ssl) > 0;
+}
+
 int tls_conn_fd(const struct tls_conn *c)
 {
 	return c->fd;
