@@ -239,6 +239,7 @@ int main(int argc, char *argv[])
 		log_err("%s", err);
 		goto out;
 	}
+	fs_ctx_init(&m->ctx);
 	m->ctx.uid = getuid();
 	m->ctx.gid = getgid();
 	m->ctx.attr_timeout = m->opts.attr_timeout;
@@ -247,6 +248,7 @@ int main(int argc, char *argv[])
 		goto out;
 	ret = run_session(m, &args, &co);
 out:
+	fs_ctx_release_handles(&m->ctx);
 	ftp_pool_free(m->ctx.pool);
 	itab_free(m->ctx.itab);
 	tls_ctx_free(tls);

@@ -10,6 +10,7 @@
 
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -19,6 +20,13 @@
 struct ftp_pool;
 struct itab;
 
+/* Open file and directory handles, linked so that those the kernel never
+ * released (a lazy unmount with files open) are freed at exit. */
+struct fs_handle {
+	struct fs_handle *prev, *next;
+	void (*destroy)(struct fs_handle *h);
+};
+
 struct fs_ctx {
 	struct itab *itab;
 	struct ftp_pool *pool;
@@ -27,7 +35,13 @@ struct fs_ctx {
 	gid_t gid;
 	double attr_timeout;	  /* seconds, for the kernel */
 	double negative_timeout;
+	pthread_mutex_t handles_lock;
+	struct fs_handle handles; /* list head; guarded by handles_lock */
 };
+
+void fs_ctx_init(struct fs_ctx *ctx);
+/* Destroy the handles still open; call after the session loop ended. */
+void fs_ctx_release_handles(struct fs_ctx *ctx);
 
 struct ftp_entry;
 

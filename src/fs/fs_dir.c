@@ -16,29 +16,50 @@
 /* Offsets: 1 = after ".", 2 = after "..", 2 + i + 1 = after entry i. */
 #define DIR_FIRST_ENTRY 2
 
+struct fs_dir {
+	struct fs_handle h; /* first: the list links back to us */
+	struct itab_snapshot *snap;
+};
+
+static void dir_destroy(struct fs_handle *h)
+{
+	struct fs_dir *d = (struct fs_dir *)h;
+
+	itab_snapshot_free(d->snap);
+	free(d);
+}
+
 void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
-	struct itab_snapshot *snap = NULL;
+	struct fs_dir *d = calloc(1, sizeof(*d));
 	int ret;
 
-	ret = itab_snapshot(ctx->itab, ino, &snap);
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ret = itab_snapshot(ctx->itab, ino, &d->snap);
 	if (ret == -EAGAIN)
-		ret = fs_fetch_listing(ctx, ino, false, &snap);
+		ret = fs_fetch_listing(ctx, ino, false, &d->snap);
 	if (ret < 0) {
+		free(d);
 		fuse_reply_err(req, -fs_kernel_errno(ret));
 		return;
 	}
-	fi->fh = (uintptr_t)snap;
-	if (fuse_reply_open(req, fi) != 0)
-		itab_snapshot_free(snap);
+	fs_handle_track(ctx, &d->h, dir_destroy);
+	fi->fh = (uintptr_t)d;
+	if (fuse_reply_open(req, fi) != 0) {
+		fs_handle_untrack(ctx, &d->h);
+		dir_destroy(&d->h);
+	}
 }
 
 static void dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi, bool plus)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
-	struct itab_snapshot *snap = (struct itab_snapshot *)(uintptr_t)fi->fh;
+	struct itab_snapshot *snap = ((struct fs_dir *)(uintptr_t)fi->fh)->snap;
 	char *buf = calloc(1, size);
 	size_t used = 0;
 
@@ -108,7 +129,10 @@ void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 		      struct fuse_file_info *fi)
 {
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+
 	(void)ino;
-	itab_snapshot_free((struct itab_snapshot *)(uintptr_t)fi->fh);
+	fs_handle_untrack(fs_ctx_of(req), &d->h);
+	dir_destroy(&d->h);
 	fuse_reply_err(req, 0);
 }

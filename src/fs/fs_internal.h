@@ -51,6 +51,11 @@ const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,
 int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
 		   struct stat *attr, char *link, size_t linksz);
 
+/* Link @h into the context's list of open handles / take it out. */
+void fs_handle_track(struct fs_ctx *ctx, struct fs_handle *h,
+		     void (*destroy)(struct fs_handle *h));
+void fs_handle_untrack(struct fs_ctx *ctx, struct fs_handle *h);
+
 /* Errno for the kernel: transport-level codes become EIO. */
 int fs_kernel_errno(int err);
 

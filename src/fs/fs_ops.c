@@ -3,6 +3,45 @@
  */
 #include "fs_internal.h"
 
+void fs_ctx_init(struct fs_ctx *ctx)
+{
+	pthread_mutex_init(&ctx->handles_lock, NULL);
+	ctx->handles.prev = ctx->handles.next = &ctx->handles;
+}
+
+void fs_handle_track(struct fs_ctx *ctx, struct fs_handle *h,
+		     void (*destroy)(struct fs_handle *h))
+{
+	h->destroy = destroy;
+	pthread_mutex_lock(&ctx->handles_lock);
+	h->next = ctx->handles.next;
+	h->prev = &ctx->handles;
+	h->next->prev = h;
+	ctx->handles.next = h;
+	pthread_mutex_unlock(&ctx->handles_lock);
+}
+
+void fs_handle_untrack(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	pthread_mutex_lock(&ctx->handles_lock);
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
+	pthread_mutex_unlock(&ctx->handles_lock);
+}
+
+void fs_ctx_release_handles(struct fs_ctx *ctx)
+{
+	if (!ctx->handles.next)
+		return; /* never initialised */
+	while (ctx->handles.next != &ctx->handles) {
+		struct fs_handle *h = ctx->handles.next;
+
+		fs_handle_untrack(ctx, h);
+		h->destroy(h);
+	}
+	pthread_mutex_destroy(&ctx->handles_lock);
+}
+
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
