@@ -455,7 +455,6 @@ TEST(url_password_is_refused_with_advice)
 	CHECK_INT(p.ret, -EINVAL);
 	CHECK(msg_has(&p, "password_stdin"));
 	CHECK(msg_has(&p, "netrc"));
-	CHECK(msg_has(&p, "credentials"));
 	parse(&p, "ftps://user:@host/");
 	CHECK_INT(p.ret, -EINVAL);
 }

@@ -1,0 +1,622 @@
+"""A scripted fake FTPS server for fault tests (stdlib only: socket, ssl, threading).
+
+Real servers don't truncate transfers, hang, or send hostile listings on demand; this one does
+whatever a test scripts. It speaks just enough FTP over explicit TLS (RFC 4217: AUTH TLS, then
+PBSZ 0 / PROT P) for ftpsfs to log in, list and read an in-memory tree:
+
+    AUTH USER PASS PBSZ PROT FEAT OPTS TYPE PWD CWD EPSV PASV MLSD LIST MLST RETR REST
+    SIZE NOOP QUIT
+
+Faults are scripted per command with hooks. A hook is called as hook(session, arg) before the
+normal handler; it answers the command itself through the Session helpers (reply, transfer,
+drop, hang, flood_multiline ...) or returns DEFAULT to let the normal handler run:
+
+    srv = FakeFtpsServer(certs, files={"/a.bin": data}).start()
+    srv.on("RETR", lambda s, arg: s.transfer(data[:100], clean=False))  # truncated, no alert
+    ...
+    srv.stop()
+
+Every control and data connection runs in its own thread. All socket waits are bounded, and
+stop() ends every thread (a hanging session included) and closes every socket; it raises if a
+thread survives. Data connections are TLS too, from the same server SSLContext, so a client may
+resume the control connection's session (TLS 1.3 tickets or TLS 1.2 session IDs); the server
+counts resumptions but does not require them.
+"""
+
+import posixpath
+import socket
+import ssl
+import threading
+import time
+import traceback
+
+LOCALHOST = "127.0.0.1"
+
+# A hook returns this to ask for the command's normal handling.
+DEFAULT = object()
+
+POLL = 0.2            # how often blocked reads look at the stop flag
+IO_TIMEOUT = 5.0      # bound on one send, one data accept, one TLS handshake
+JOIN_TIMEOUT = 10.0   # how long stop() waits for each thread
+FLOOD_MAX_SECONDS = 10.0
+LINE_MAX = 8192       # longest command line accepted from the client
+
+MODIFY = "20240101000000"  # MLSD/MLST modify fact of every entry
+LIST_DATE = "Jan 01  2024"
+
+
+class SessionEnd(Exception):
+    """Raised inside a session to end it (client gone, drop(), server stopping)."""
+
+
+class FakeFtpsServer:
+    """One fake FTPS server on 127.0.0.1 (a free port), explicit TLS only.
+
+    files: {absolute path: bytes}; their parent directories exist implicitly.
+    dirs: further (empty) directories.
+    listings: {directory: [bytes line, ...]}: sent verbatim (CRLF-joined) for MLSD and LIST of
+      that directory instead of the generated listing (for hostile listings).
+    mlst: advertise MLST in FEAT (and serve MLSD/MLST); else only LIST.
+    epsv: advertise and serve EPSV; else EPSV is answered 502.
+    pasv_address: the address named in PASV replies (the listener is always on 127.0.0.1);
+      when it is not 127.0.0.1 a decoy listener is bound there on the same port, and any
+      connection to it is counted in decoy_hits.
+    """
+
+    def __init__(self, certs, files=None, dirs=(), listings=None, user="faker",
+                 password="fake-Pw-1", mlst=True, epsv=True, pasv_address=LOCALHOST):
+        self.files = {posixpath.normpath(p): bytes(d) for p, d in (files or {}).items()}
+        self.dirs = {"/"} | {posixpath.normpath(d) for d in dirs}
+        for path in self.files:
+            parent = posixpath.dirname(path)
+            while parent not in self.dirs:
+                self.dirs.add(parent)
+                parent = posixpath.dirname(parent)
+        self.listings = {posixpath.normpath(d): list(lines)
+                         for d, lines in (listings or {}).items()}
+        self.user = user
+        self.password = password
+        self.mlst = mlst
+        self.epsv = epsv
+        self.pasv_address = pasv_address
+        self.hooks = {}
+        self.ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ssl_ctx.load_cert_chain(str(certs.cert_file), str(certs.key_file))
+        self.port = None
+        # Guarded by _lock:
+        self._lock = threading.Lock()
+        self._commands = []       # (session id, verb, arg)
+        self._sessions = []
+        self._errors = []         # unexpected exceptions in session threads
+        self.logins = 0
+        self.data_connections = 0
+        self.data_resumed = 0
+        self.decoy_hits = 0
+        self._next_id = 0
+        self._stopping = threading.Event()
+        self._listener = None
+        self._thread = None
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def start(self):
+        assert self._thread is None, "already started"
+        self._listener = socket.socket()
+        self._listener.bind((LOCALHOST, 0))
+        self._listener.listen(16)
+        self._listener.settimeout(POLL)
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept_loop, name="fakeftps-accept",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """End all sessions and the listener; safe to call twice. Raises RuntimeError if a
+        thread does not end."""
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._thread.join(JOIN_TIMEOUT)
+        with self._lock:
+            sessions = list(self._sessions)
+        for s in sessions:
+            s.thread.join(JOIN_TIMEOUT)
+        self._listener.close()
+        alive = [t.name for t in [self._thread] + [s.thread for s in sessions] if t.is_alive()]
+        self._thread = None
+        if alive:
+            raise RuntimeError(f"fake server threads did not stop: {alive}")
+
+    def url(self, path="/"):
+        """ftp://USER@127.0.0.1:PORT/path (explicit TLS)."""
+        return f"ftp://{self.user}@{LOCALHOST}:{self.port}{path}"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # --- scripting and inspection ------------------------------------------------------------
+
+    def on(self, verb, hook):
+        """Call hook(session, arg) for every `verb` command from now on (replaces a hook)."""
+        self.hooks[verb.upper()] = hook
+
+    def off(self, verb):
+        """Remove the hook of `verb`: normal handling again."""
+        self.hooks.pop(verb.upper(), None)
+
+    def commands(self, verb=None):
+        """[(session id, VERB, arg)] received so far, optionally only those of `verb`."""
+        with self._lock:
+            return [c for c in self._commands if verb is None or c[1] == verb.upper()]
+
+    def errors(self):
+        """Tracebacks of unexpected exceptions in session threads."""
+        with self._lock:
+            return list(self._errors)
+
+    @property
+    def stopping(self):
+        return self._stopping.is_set()
+
+    def _record(self, session, verb, arg):
+        with self._lock:
+            self._commands.append((session.id, verb, arg))
+
+    def _count(self, name, n=1):
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    # --- tree ------------------------------------------------------------------------------
+
+    def children(self, directory):
+        """[(name, is_dir, size)] directly in `directory`, sorted."""
+        prefix = directory.rstrip("/") + "/"
+        out = {}
+        for d in self.dirs:
+            if d != directory and d.startswith(prefix) and "/" not in d[len(prefix):]:
+                out[d[len(prefix):]] = (True, 0)
+        for f, data in self.files.items():
+            if f.startswith(prefix) and "/" not in f[len(prefix):]:
+                out[f[len(prefix):]] = (False, len(data))
+        return [(name, is_dir, size) for name, (is_dir, size) in sorted(out.items())]
+
+    def listing(self, directory, mlsd):
+        if directory in self.listings:
+            lines = self.listings[directory]
+        elif mlsd:
+            lines = [f"type=cdir;modify={MODIFY};UNIX.mode=0755; {directory}".encode()]
+            for name, is_dir, size in self.children(directory):
+                facts = ("type=dir;UNIX.mode=0755;" if is_dir
+                         else f"type=file;size={size};UNIX.mode=0644;")
+                lines.append(f"{facts}modify={MODIFY}; {name}".encode())
+        else:
+            lines = [b"total 8"]
+            for name, is_dir, size in self.children(directory):
+                mode = "drwxr-xr-x" if is_dir else "-rw-r--r--"
+                lines.append(f"{mode}    1 ftp      ftp      {size:10d} {LIST_DATE} "
+                             f"{name}".encode())
+        return b"".join(line + b"\r\n" for line in lines)
+
+    # --- threads ---------------------------------------------------------------------------
+
+    def _accept_loop(self):
+        while not self._stopping.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            _no_delay(sock)
+            with self._lock:
+                self._next_id += 1
+                session = Session(self, sock, self._next_id)
+                self._sessions.append(session)
+            session.thread.start()
+
+    def _session_failed(self, session):
+        with self._lock:
+            self._errors.append(f"session {session.id}:\n{traceback.format_exc()}")
+
+
+class Session:
+    """One control connection. Hooks use the public methods to answer commands."""
+
+    def __init__(self, server, sock, sid):
+        self.server = server
+        self.sock = sock
+        self.id = sid
+        self.secure = False
+        self.user = None
+        self.logged_in = False
+        self.cwd = "/"
+        self.rest = 0
+        self._rbuf = b""
+        self._pasv = None    # listening data socket after EPSV/PASV
+        self._decoy = None   # listener on the foreign PASV address, if any
+        self.thread = threading.Thread(target=self._run, name=f"fakeftps-session-{sid}",
+                                       daemon=True)
+
+    # --- helpers for hooks -----------------------------------------------------------------
+
+    def reply(self, code, text):
+        """Send the one-line reply "CODE text"."""
+        self.send_raw(f"{code} {text}\r\n".encode())
+
+    def send_raw(self, data):
+        """Send bytes on the control connection as they are."""
+        self.sock.settimeout(IO_TIMEOUT)
+        try:
+            self.sock.sendall(data)
+        except OSError as e:
+            raise SessionEnd(f"send failed: {e}") from e
+        finally:
+            self._poll_timeout()
+
+    def take_rest(self):
+        """The offset of the last REST (0 if none), which applies to this transfer only."""
+        rest, self.rest = self.rest, 0
+        return rest
+
+    def drop(self):
+        """Close the control connection at once: no reply, no TLS close_notify."""
+        _close_abruptly(self.sock)
+        raise SessionEnd("dropped by the script")
+
+    def hang(self):
+        """Never answer again: wait until the server stops."""
+        while not self.server._stopping.wait(POLL):
+            pass
+        raise SessionEnd("server stopping")
+
+    def flood_multiline(self, code=211, interval=0.0, max_seconds=FLOOD_MAX_SECONDS):
+        """Send "CODE-x" lines and never the closing line, until the client goes away, the
+        server stops, or max_seconds pass; then end the session."""
+        line = f"{code}-x\r\n".encode()
+        burst = line * (1 if interval else 256)
+        end = time.monotonic() + max_seconds
+        while time.monotonic() < end and not self.server.stopping:
+            self.send_raw(burst)
+            if interval:
+                time.sleep(interval)
+        raise SessionEnd("flood over")
+
+    def transfer(self, data, clean=True, final=(226, "Transfer complete.")):
+        """Run one data transfer: 150, accept the data connection, TLS handshake, send
+        `data`, close it (clean: with close_notify; else the TCP connection just ends), then
+        send the `final` reply (code, text), or none if final is None."""
+        if self._pasv is None:
+            self.reply(425, "Use EPSV or PASV first.")
+            return
+        self.reply(150, "Opening BINARY mode data connection.")
+        conn = self._accept_data()
+        if conn is None:
+            return  # answered 425
+        try:
+            self._send_data(conn, data, clean)
+        finally:
+            conn.close()
+        if final is not None:
+            self.reply(*final)
+
+    def stall_transfer(self, data=b""):
+        """Send 150, accept the data connection, send `data`, then neither send more nor close
+        it nor reply: wait until the server stops."""
+        if self._pasv is None:
+            self.reply(425, "Use EPSV or PASV first.")
+            return
+        self.reply(150, "Opening BINARY mode data connection.")
+        conn = self._accept_data()
+        if conn is None:
+            return  # answered 425
+        try:
+            conn.sendall(data)
+            self.hang()
+        finally:
+            conn.close()
+
+    # --- the connection ---------------------------------------------------------------------
+
+    def _poll_timeout(self):
+        try:
+            self.sock.settimeout(POLL)
+        except OSError:
+            pass
+
+    def _run(self):
+        try:
+            self._poll_timeout()
+            self.reply(220, "fake FTPS server ready")
+            while True:
+                verb, arg = self._read_command()
+                self.server._record(self, verb, arg)
+                self._dispatch(verb, arg)
+        except SessionEnd:
+            pass
+        except Exception:  # a bug in a hook or here: keep it for the test to show
+            self.server._session_failed(self)
+        finally:
+            self._close_pasv()
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    def _read_command(self):
+        while True:
+            nl = self._rbuf.find(b"\n")
+            if nl >= 0:
+                line, self._rbuf = self._rbuf[:nl], self._rbuf[nl + 1:]
+                text = line.rstrip(b"\r").decode("utf-8", "replace")
+                verb, _, arg = text.partition(" ")
+                return verb.upper(), arg
+            if len(self._rbuf) > LINE_MAX:
+                raise SessionEnd("command line too long")
+            try:
+                chunk = self.sock.recv(4096)
+            except (TimeoutError, socket.timeout, ssl.SSLWantReadError):
+                if self.server.stopping:
+                    raise SessionEnd("server stopping")
+                continue
+            except OSError as e:
+                raise SessionEnd(f"recv failed: {e}") from e
+            if not chunk:
+                raise SessionEnd("client closed")
+            self._rbuf += chunk
+
+    def _dispatch(self, verb, arg):
+        hook = self.server.hooks.get(verb)
+        if hook is not None and hook(self, arg) is not DEFAULT:
+            return
+        handler = getattr(self, "_cmd_" + verb.lower(), None)
+        if handler is None:
+            self.reply(502, "Command not implemented.")
+        elif not self.secure and verb not in ("AUTH", "FEAT", "QUIT"):
+            self.reply(530, "Use AUTH TLS first.")
+        elif not self.logged_in and verb not in ("AUTH", "FEAT", "QUIT", "USER", "PASS",
+                                                 "PBSZ", "PROT"):
+            self.reply(530, "Please log in with USER and PASS.")
+        else:
+            handler(arg)
+
+    def _path(self, arg):
+        return posixpath.normpath(posixpath.join(self.cwd, arg or "."))
+
+    # --- data connections --------------------------------------------------------------------
+
+    def _open_pasv(self):
+        self._close_pasv()
+        for _ in range(50):
+            sock = socket.socket()
+            sock.bind((LOCALHOST, 0))
+            sock.listen(1)
+            port = sock.getsockname()[1]
+            if self.server.pasv_address == LOCALHOST:
+                self._pasv = sock
+                return port
+            decoy = socket.socket()
+            try:
+                decoy.bind((self.server.pasv_address, port))
+            except OSError:
+                decoy.close()
+                sock.close()
+                continue
+            decoy.listen(1)
+            decoy.setblocking(False)
+            self._pasv, self._decoy = sock, decoy
+            return port
+        raise RuntimeError("no port free on both passive addresses")
+
+    def _close_pasv(self):
+        if self._decoy is not None:
+            while True:  # count connections that reached the decoy address
+                try:
+                    conn, _ = self._decoy.accept()
+                except OSError:
+                    break
+                conn.close()
+                self.server._count("decoy_hits")
+            self._decoy.close()
+            self._decoy = None
+        if self._pasv is not None:
+            self._pasv.close()
+            self._pasv = None
+
+    def _accept_data(self):
+        """The TLS data connection, or None (after a 425 reply) if it did not come or its
+        handshake failed."""
+        listener = self._pasv
+        listener.settimeout(POLL)
+        end = time.monotonic() + IO_TIMEOUT
+        raw = None
+        while raw is None and time.monotonic() < end and not self.server.stopping:
+            try:
+                raw, _ = listener.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+        self._close_pasv()
+        if raw is None:
+            self.reply(425, "Data connection did not come.")
+            return None
+        _no_delay(raw)
+        raw.settimeout(IO_TIMEOUT)
+        try:
+            conn = self.server.ssl_ctx.wrap_socket(raw, server_side=True)
+        except OSError:
+            raw.close()
+            self.reply(425, "TLS handshake on the data connection failed.")
+            return None
+        self.server._count("data_connections")
+        if conn.session_reused:
+            self.server._count("data_resumed")
+        return conn
+
+    def _send_data(self, conn, data, clean):
+        try:
+            conn.sendall(data)
+            if clean:
+                # close_notify, then wait for the client's (vsftpd sends 226 only after it)
+                conn.unwrap()
+            else:
+                _close_abruptly(conn)
+        except OSError:
+            pass  # the client went away; the final reply still tells what happened
+
+    # --- command handlers --------------------------------------------------------------------
+
+    def _cmd_auth(self, arg):
+        if arg.upper() not in ("TLS", "SSL"):
+            self.reply(504, "Unknown AUTH type.")
+            return
+        if self.secure:
+            self.reply(503, "Already using TLS.")
+            return
+        self.reply(234, "Proceed with negotiation.")
+        self.sock.settimeout(IO_TIMEOUT)
+        try:
+            self.sock = self.server.ssl_ctx.wrap_socket(self.sock, server_side=True)
+        except OSError as e:
+            raise SessionEnd(f"TLS handshake failed: {e}") from e
+        self.secure = True
+        self._poll_timeout()
+
+    def _cmd_user(self, arg):
+        self.user = arg
+        self.logged_in = False
+        self.reply(331, "Please specify the password.")
+
+    def _cmd_pass(self, arg):
+        if self.user == self.server.user and arg == self.server.password:
+            self.logged_in = True
+            self.server._count("logins")
+            self.reply(230, "Login successful.")
+        else:
+            self.reply(530, "Login incorrect.")
+
+    def _cmd_pbsz(self, arg):
+        self.reply(200, "PBSZ=0")
+
+    def _cmd_prot(self, arg):
+        if arg.upper() == "P":
+            self.reply(200, "Protection level set to P.")
+        else:
+            self.reply(536, "Only PROT P is supported.")
+
+    def _cmd_feat(self, arg):
+        feats = ["AUTH TLS", "PBSZ", "PROT", "UTF8", "PASV", "REST STREAM", "SIZE"]
+        if self.server.epsv:
+            feats.append("EPSV")
+        if self.server.mlst:
+            feats.append("MLST type*;size*;modify*;UNIX.mode*;")
+        self.send_raw(("211-Features:\r\n" + "".join(f" {f}\r\n" for f in feats)
+                       + "211 End\r\n").encode())
+
+    def _cmd_opts(self, arg):
+        self.reply(200, "OK.")
+
+    def _cmd_type(self, arg):
+        self.reply(200, "Switching to Binary mode.")
+
+    def _cmd_noop(self, arg):
+        self.reply(200, "NOOP ok.")
+
+    def _cmd_quit(self, arg):
+        self.reply(221, "Goodbye.")
+        raise SessionEnd("QUIT")
+
+    def _cmd_pwd(self, arg):
+        self.reply(257, '"%s" is the current directory' % self.cwd.replace('"', '""'))
+
+    def _cmd_cwd(self, arg):
+        path = self._path(arg)
+        if path in self.server.dirs:
+            self.cwd = path
+            self.reply(250, "Directory successfully changed.")
+        else:
+            self.reply(550, "Failed to change directory.")
+
+    def _cmd_rest(self, arg):
+        if not arg.isdigit():
+            self.reply(501, "REST needs a number.")
+            return
+        self.rest = int(arg)
+        self.reply(350, f"Restart position accepted ({self.rest}).")
+
+    def _cmd_epsv(self, arg):
+        if not self.server.epsv:
+            self.reply(502, "Command not implemented.")
+            return
+        port = self._open_pasv()
+        self.reply(229, f"Entering Extended Passive Mode (|||{port}|)")
+
+    def _cmd_pasv(self, arg):
+        port = self._open_pasv()
+        h = self.server.pasv_address.replace(".", ",")
+        self.reply(227, f"Entering Passive Mode ({h},{port >> 8},{port & 255}).")
+
+    def _cmd_size(self, arg):
+        path = self._path(arg)
+        if path in self.server.files:
+            self.reply(213, str(len(self.server.files[path])))
+        else:
+            self.reply(550, "Could not get file size.")
+
+    def _cmd_mlst(self, arg):
+        path = self._path(arg)
+        if not self.server.mlst:
+            self.reply(502, "Command not implemented.")
+        elif path in self.server.dirs:
+            facts = f"type=dir;modify={MODIFY};UNIX.mode=0755;"
+            self.send_raw(f"250-Listing {path}\r\n {facts} {path}\r\n250 End\r\n".encode())
+        elif path in self.server.files:
+            facts = (f"type=file;size={len(self.server.files[path])};modify={MODIFY};"
+                     "UNIX.mode=0644;")
+            self.send_raw(f"250-Listing {path}\r\n {facts} {path}\r\n250 End\r\n".encode())
+        else:
+            self.reply(550, "No such file or directory.")
+
+    def _list_dir(self, arg, mlsd):
+        path = self._path(arg)
+        if path not in self.server.dirs:
+            self._close_pasv()
+            self.reply(550, "No such directory.")
+            return
+        self.transfer(self.server.listing(path, mlsd))
+
+    def _cmd_mlsd(self, arg):
+        if not self.server.mlst:
+            self.reply(502, "Command not implemented.")
+            return
+        self._list_dir(arg, True)
+
+    def _cmd_list(self, arg):
+        # "LIST -a" and the like: options are not paths
+        words = [w for w in arg.split() if not w.startswith("-")]
+        self._list_dir(" ".join(words), False)
+
+    def _cmd_retr(self, arg):
+        path = self._path(arg)
+        rest = self.take_rest()
+        if path not in self.server.files:
+            self._close_pasv()
+            self.reply(550, "Failed to open file.")
+            return
+        self.transfer(self.server.files[path][rest:])
+
+
+def _no_delay(sock):
+    # Nagle + delayed ACK would add ~40 ms to every small reply
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _close_abruptly(sock):
+    """End a (TLS) socket's TCP connection without a TLS close_notify."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the TCP level, not SSLSocket's
+    except OSError:
+        pass
+    sock.close()

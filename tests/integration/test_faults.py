@@ -1,0 +1,459 @@
+"""Faults that real servers don't produce on demand, scripted with the fake FTPS server.
+
+Every test mounts the real ftpsfs against its own FakeFtpsServer (fakeserver.py) and checks
+the contract for a misbehaving server: a clear error (EIO, or ETIMEDOUT for a silent server),
+never a short file or a forged directory entry returned as success, no hang, and a mount that
+stays usable afterwards. Every access to the mount runs in a child process with a hard time
+limit, so a hang fails the test instead of blocking the run.
+"""
+
+import errno
+import hashlib
+import json
+import random
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakeserver import DEFAULT, FakeFtpsServer  # noqa: E402
+from mount import Mount, is_fuse_mounted  # noqa: E402
+
+TIMEOUT = 3  # ftpsfs -o timeout and connect_timeout, seconds
+HARD_LIMIT = 60  # a filesystem call that takes longer than this is a hang
+
+
+def fault_bound(timeout=TIMEOUT):
+    """A fault must surface within this long: ftpsfs waits `timeout` per reply, and a failed
+    read may be tried twice by the kernel (readahead, then the page itself)."""
+    return timeout * 3
+
+
+DATA = random.Random(1).randbytes(100_000)
+DATA_SHA = hashlib.sha256(DATA).hexdigest()
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def fake_server(certs):
+    """Factory: fake_server(**kw) -> started FakeFtpsServer (kw as for FakeFtpsServer).
+
+    Teardown stops every server (it raises if a server thread survives) and fails the test
+    if a session thread met an unexpected exception (a bug in a hook or the fake server)."""
+    started = []
+
+    def make(**kw):
+        srv = FakeFtpsServer(certs, **kw).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in reversed(started):
+        srv.stop()
+    errors = [e for srv in started for e in srv.errors()]
+    assert not errors, "fake server errors:\n" + "\n".join(errors)
+
+
+@pytest.fixture
+def fake_mount(fake_server, ftpsfs_bin, certs, tmp_path):
+    """Factory: fake_mount(srv, password=None, start=True, timeout=TIMEOUT) -> Mount of `srv`
+    at a fresh mount point, with -o timeout and connect_timeout set to `timeout`. start=False
+    returns it unstarted (for start-up failures).
+    Depends on fake_server so that teardown unmounts before the servers stop."""
+    mounts = []
+
+    def make(srv, password=None, start=True, timeout=TIMEOUT):
+        m = Mount(ftpsfs_bin, srv.url("/"), tmp_path / f"mnt{len(mounts)}",
+                  srv.password if password is None else password,
+                  options=(f"timeout={timeout}", f"connect_timeout={timeout}"),
+                  cafile=certs.ca_file)
+        mounts.append(m)
+        return m.start() if start else m
+
+    yield make
+    for m in reversed(mounts):
+        m.stop()
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+_PROBE = textwrap.dedent("""
+    import hashlib, json, os, sys
+    op, path = sys.argv[1], sys.argv[2]
+    out = {}
+    try:
+        if op == "listdir":
+            out["names"] = sorted(os.listdir(path))
+        elif op == "read":
+            with open(path, "rb") as f:
+                data = f.read()
+            out = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        else:  # "readchunks": what arrived before an error counts too
+            h, size = hashlib.sha256(), 0
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                while True:
+                    out = {"size": size, "sha256": h.hexdigest()}
+                    chunk = os.read(fd, 16384)
+                    if not chunk:
+                        break
+                    h.update(chunk)
+                    size += len(chunk)
+            finally:
+                os.close(fd)
+    except OSError as e:
+        out["errno"] = e.errno
+    print(json.dumps(out))
+""")
+
+
+@dataclass
+class Probe:
+    """The outcome of one filesystem call made by a child process."""
+    elapsed: float
+    errno: int = None
+    names: list = None
+    size: int = None
+    sha256: str = None
+
+
+def probe(op, path, limit=HARD_LIMIT):
+    """Run `op` on `path` in a child process; fail the test if it takes longer than `limit`
+    seconds. op: "read" (the whole file with one read()), "readchunks" (os.read() in 16 KiB
+    chunks until the end or an error; size and sha256 cover what came before an error) or
+    "listdir"."""
+    start = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-c", _PROBE, op, str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        out = None
+    if out is None:
+        proc.kill()
+        try:
+            proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass  # unkillable: report the hang all the same
+        pytest.fail(f"{op} {path}: no result after {limit}s (hang)")
+    assert proc.returncode == 0, err
+    return Probe(elapsed=time.monotonic() - start, **json.loads(out))
+
+
+def errname(probe_result):
+    e = probe_result.errno
+    return "success" if e is None else errno.errorcode.get(e, str(e))
+
+
+def assert_mount_alive(m):
+    assert m.proc is not None and m.proc.poll() is None, "ftpsfs exited:\n" + m.log_text()
+    assert is_fuse_mounted(m.mountpoint)
+
+
+def assert_listing_works(m, expected):
+    r = probe("listdir", m.mountpoint)
+    assert r.names == sorted(expected), errname(r)
+
+
+def session_verbs(srv, verbs):
+    """{session id: [verb, ...]} of the commands among `verbs`, in order."""
+    out = {}
+    for sid, verb, _ in srv.commands():
+        if verb in verbs:
+            out.setdefault(sid, []).append(verb)
+    return out
+
+
+# --- truncated and failed transfers ------------------------------------------------------------
+
+def test_retr_truncated_without_close_notify_is_eio(fake_server, fake_mount):
+    srv = fake_server(files={"/f.bin": DATA})
+
+    def truncate(s, arg):
+        rest = s.take_rest()
+        s.transfer(DATA[rest:rest + 30_000], clean=False)  # then "226 Transfer complete."
+
+    srv.on("RETR", truncate)
+    m = fake_mount(srv)
+    r = probe("readchunks", m.mountpoint / "f.bin")
+    assert r.errno == errno.EIO, errname(r)
+    # What came before the error is the file's own bytes; the end is never confirmed.
+    assert r.size < len(DATA)
+    assert r.sha256 == hashlib.sha256(DATA[:r.size]).hexdigest()
+    assert "possible truncation" in m.log_text()
+    assert_mount_alive(m)
+
+
+def test_retr_truncated_once_is_resumed_with_rest(fake_server, fake_mount):
+    srv = fake_server(files={"/f.bin": DATA})
+    cut = 40_000
+    truncated = []
+
+    def truncate_first(s, arg):
+        if truncated:
+            return DEFAULT
+        truncated.append(s.take_rest())
+        s.transfer(DATA[:cut], clean=False)
+
+    srv.on("RETR", truncate_first)
+    m = fake_mount(srv)
+    r = probe("read", m.mountpoint / "f.bin")
+    assert (r.size, r.sha256) == (len(DATA), DATA_SHA), errname(r)
+    assert truncated == [0]
+    assert [a for _, _, a in srv.commands("REST")] == [str(cut)]
+    assert "possible truncation" in m.log_text()
+
+
+@pytest.mark.parametrize("final", [(426, "Connection closed; transfer aborted."),
+                                   (451, "Requested action aborted: local error.")],
+                         ids=["426", "451"])
+def test_retr_complete_but_failure_reply_is_eio(fake_server, fake_mount, final):
+    srv = fake_server(files={"/f.bin": DATA})
+    srv.on("RETR", lambda s, arg: s.transfer(DATA[s.take_rest():], clean=True, final=final))
+    m = fake_mount(srv)
+    r = probe("read", m.mountpoint / "f.bin")
+    assert r.errno == errno.EIO, errname(r)
+    assert f"transfer failed: {final[0]}" in m.log_text()
+    assert_mount_alive(m)
+
+
+# --- dead and silent servers -------------------------------------------------------------------
+
+def test_control_connection_closed_on_retr_is_eio_and_mount_recovers(fake_server, fake_mount):
+    srv = fake_server(files={"/f.bin": DATA, "/other.txt": b"other\n"})
+    srv.on("RETR", lambda s, arg: s.drop())
+    m = fake_mount(srv)
+    r = probe("read", m.mountpoint / "f.bin")
+    assert r.errno == errno.EIO, errname(r)
+    assert "control connection closed by server" in m.log_text()
+    logins = srv.logins
+    assert_listing_works(m, ["f.bin", "other.txt"])  # not cached yet: needs a new connection
+    assert srv.logins > logins
+    assert_mount_alive(m)
+
+
+def test_silent_server_after_retr_fails_within_timeout(fake_server, fake_mount):
+    srv = fake_server(files={"/f.bin": DATA[:5000], "/other.txt": b"other\n"})
+    srv.on("RETR", lambda s, arg: s.hang())
+    m = fake_mount(srv)
+    r = probe("read", m.mountpoint / "f.bin")
+    assert r.errno in (errno.EIO, errno.ETIMEDOUT), errname(r)
+    assert TIMEOUT * 0.9 < r.elapsed < fault_bound(), r.elapsed
+    assert "server did not reply in time" in m.log_text()
+    assert_listing_works(m, ["f.bin", "other.txt"])
+    assert_mount_alive(m)
+
+
+# --- hostile listings --------------------------------------------------------------------------
+
+NORMAL_NAMES = ["normal.txt", "name with spaces", "subdir"]
+# Names that must never become directory entries, and "." / "..", which are not entries.
+HOSTILE_NAMES = [b"../escape", b"a/b", b"bad\rname", b"L" * 300]
+OVERLONG_NAME = b"W" * 20 * 1024  # makes a 20 KiB line
+
+
+def _mlsd_line(name, is_dir=False):
+    facts = b"type=dir;" if is_dir else b"type=file;size=6;"
+    return facts + b"modify=20240101000000; " + name
+
+
+def _list_line(name, is_dir=False):
+    mode = b"drwxr-xr-x" if is_dir else b"-rw-r--r--"
+    return mode + b"    1 ftp      ftp             6 Jan 01  2024 " + name
+
+
+def _hostile_listing(line):
+    lines = [line(b".", True), line(b"..", True)]
+    lines += [line(name) for name in HOSTILE_NAMES + [OVERLONG_NAME]]
+    lines += [line(b"normal.txt"), line(b"name with spaces"), line(b"subdir", True)]
+    return lines
+
+
+@pytest.mark.parametrize("fmt", ["mlsd", "list"])
+def test_hostile_listing_shows_only_normal_entries(fake_server, fake_mount, fmt):
+    line = _mlsd_line if fmt == "mlsd" else _list_line
+    listing = _hostile_listing(line)
+    if fmt == "list":
+        listing.insert(0, b"total 12")
+    srv = fake_server(files={"/normal.txt": b"hello\n"}, dirs=["/subdir"],
+                      listings={"/": listing}, mlst=fmt == "mlsd")
+    m = fake_mount(srv)
+    assert_listing_works(m, NORMAL_NAMES)
+    assert srv.commands("MLSD" if fmt == "mlsd" else "LIST")
+    log = m.log_text()
+    dropped = re.findall(r"dropped a directory entry with an unusable name from the server: "
+                         r'"(.*)"', log)
+    assert len(dropped) == len(HOSTILE_NAMES), dropped
+    assert {"../escape", "a/b", "bad\\x0dname"} <= set(dropped)
+    assert "dropped an overlong listing line" in log
+    assert "4 entries of / dropped" in log
+    r = probe("read", m.mountpoint / "normal.txt")
+    assert r.size == 6, errname(r)
+    assert_mount_alive(m)
+
+
+def test_mlsd_truncated_without_close_notify_is_eio(fake_server, fake_mount):
+    names = [f"f{i:03d}" for i in range(200)]
+    srv = fake_server(files={"/" + n: b"x" for n in names})
+
+    def truncate(s, arg):
+        listing = s.server.listing("/", mlsd=True)
+        s.transfer(listing[:len(listing) // 2], clean=False)  # then "226 Transfer complete."
+
+    srv.on("MLSD", truncate)
+    m = fake_mount(srv)
+    r = probe("listdir", m.mountpoint)
+    assert r.errno == errno.EIO, errname(r)  # never half a directory
+    assert "possible truncation" in m.log_text()
+    srv.off("MLSD")
+    assert_listing_works(m, names)
+    assert_mount_alive(m)
+
+
+# --- malformed replies -------------------------------------------------------------------------
+
+BAD_PASSIVE_REPLIES = {
+    "epsv-port-0": ("EPSV", True, "229 Entering Extended Passive Mode (|||0|)"),
+    "epsv-port-99999": ("EPSV", True, "229 Entering Extended Passive Mode (|||99999|)"),
+    "pasv-port-0": ("PASV", False, "227 Entering Passive Mode (127,0,0,1,0,0)."),
+    "pasv-byte-300": ("PASV", False, "227 Entering Passive Mode (127,0,0,1,300,1)."),
+}
+
+
+@pytest.mark.parametrize("case", BAD_PASSIVE_REPLIES)
+def test_bad_passive_port_is_eio(fake_server, fake_mount, case):
+    verb, epsv, text = BAD_PASSIVE_REPLIES[case]
+    srv = fake_server(files={"/a.txt": b"a\n"}, epsv=epsv)
+    srv.on(verb, lambda s, arg: s.send_raw(text.encode() + b"\r\n"))
+    m = fake_mount(srv)
+    r = probe("listdir", m.mountpoint)
+    assert r.errno == errno.EIO, errname(r)
+    assert "malformed passive-mode reply" in m.log_text()
+    srv.off(verb)
+    assert_listing_works(m, ["a.txt"])
+    assert_mount_alive(m)
+
+
+def test_overlong_reply_line_is_eio(fake_server, fake_mount):
+    srv = fake_server(files={"/a.txt": b"a\n"})
+    srv.on("EPSV", lambda s, arg: s.send_raw(b"229 " + b"x" * 5000 + b"\r\n"))
+    m = fake_mount(srv)
+    r = probe("listdir", m.mountpoint)
+    assert r.errno == errno.EIO, errname(r)
+    assert "server reply too long" in m.log_text()
+    srv.off("EPSV")
+    assert_listing_works(m, ["a.txt"])
+    assert_mount_alive(m)
+
+
+def test_endless_multiline_reply_is_eio(fake_server, fake_mount):
+    srv = fake_server(files={"/a.txt": b"a\n"})
+    srv.on("EPSV", lambda s, arg: s.flood_multiline(211))
+    m = fake_mount(srv)
+    r = probe("listdir", m.mountpoint)
+    assert r.errno == errno.EIO, errname(r)
+    assert r.elapsed < fault_bound(), r.elapsed
+    assert "server reply too long" in m.log_text()
+    srv.off("EPSV")
+    assert_listing_works(m, ["a.txt"])
+    assert_mount_alive(m)
+
+
+def test_trickled_endless_multiline_reply_times_out(fake_server, fake_mount):
+    """One line every 50 ms never hits the line limit: the reply deadline must end it."""
+    srv = fake_server(files={"/a.txt": b"a\n"})
+    srv.on("EPSV", lambda s, arg: s.flood_multiline(211, interval=0.05))
+    m = fake_mount(srv)
+    r = probe("listdir", m.mountpoint)
+    assert r.errno in (errno.EIO, errno.ETIMEDOUT), errname(r)
+    assert r.elapsed < fault_bound(), r.elapsed
+    assert "server did not reply in time" in m.log_text()
+    srv.off("EPSV")
+    assert_listing_works(m, ["a.txt"])
+    assert_mount_alive(m)
+
+
+# --- passive mode fallback ---------------------------------------------------------------------
+
+def test_pasv_fallback_ignores_foreign_address(fake_server, fake_mount):
+    """No EPSV: the client falls back to PASV and connects to the control connection's peer,
+    never to the address in the 227 reply (a decoy listener there counts connections)."""
+    srv = fake_server(files={"/a.txt": b"hello\n"}, epsv=False, pasv_address="127.0.0.2")
+    m = fake_mount(srv)
+    assert_listing_works(m, ["a.txt"])
+    r = probe("read", m.mountpoint / "a.txt")
+    assert r.size == 6, errname(r)
+    assert srv.decoy_hits == 0
+    assert srv.data_connections == 2
+    # EPSV is tried once per connection; after its 502, PASV only.
+    for verbs in session_verbs(srv, ("EPSV", "PASV")).values():
+        assert verbs[0] == "EPSV" and set(verbs[1:]) == {"PASV"}, verbs
+
+
+# --- refusals at start-up ----------------------------------------------------------------------
+
+def _failed_start(m):
+    with pytest.raises(RuntimeError) as exc:
+        m.start()
+    msg = str(exc.value)
+    rc = re.search(r"ftpsfs exited with (-?\d+) before mounting", msg)
+    assert rc, msg
+    assert int(rc.group(1)) != 0
+    assert not is_fuse_mounted(m.mountpoint)
+    return m.log_text()
+
+
+def test_wrong_password_refuses_to_mount(fake_server, fake_mount):
+    srv = fake_server()
+    m = fake_mount(srv, password="Wrong-Pw-9", start=False)
+    log = _failed_start(m)
+    assert re.search(r"login refused: 530", log), log
+    assert "Wrong-Pw-9" not in log
+    assert srv.logins == 0
+
+
+def test_server_without_tls_gets_no_credentials(fake_server, fake_mount):
+    srv = fake_server()
+    srv.on("AUTH", lambda s, arg: s.reply(502, "Command not implemented."))
+    m = fake_mount(srv, start=False)
+    log = _failed_start(m)
+    assert "does not offer TLS" in log, log
+    # The exact dialogue: nothing after the refused AUTH TLS, above all no USER/PASS.
+    assert [(v, a) for _, v, a in srv.commands()] == [("AUTH", "TLS")]
+
+
+# --- stalls and desynchronised connections --------------------------------------------------
+
+def test_stalled_data_connection_fails_within_timeout(fake_server, fake_mount):
+    srv = fake_server(files={"/f.bin": DATA[:5000]})
+    srv.on("RETR", lambda s, arg: s.stall_transfer())
+    m = fake_mount(srv, timeout=1)
+    r = probe("read", m.mountpoint / "f.bin", limit=fault_bound(1) + 2)
+    assert r.errno in (errno.EIO, errno.ETIMEDOUT), errname(r)
+    assert r.elapsed < fault_bound(1), r.elapsed
+
+
+def test_stray_reply_line_does_not_fail_the_next_operation(fake_server, fake_mount):
+    other = DATA[::-1]
+    srv = fake_server(files={"/f.bin": DATA, "/g.bin": other})
+
+    def stray(s, arg):
+        if arg != "/f.bin":
+            return DEFAULT
+        s.transfer(DATA[s.take_rest():], final=None)
+        s.send_raw(b"226 Transfer complete.\r\n226 Stray second reply.\r\n")
+
+    srv.on("RETR", stray)
+    m = fake_mount(srv)
+    r = probe("read", m.mountpoint / "f.bin")
+    assert r.sha256 == DATA_SHA, errname(r)
+    r = probe("read", m.mountpoint / "g.bin")
+    assert r.sha256 == hashlib.sha256(other).hexdigest(), errname(r)
