@@ -37,6 +37,8 @@ struct itab_dirent {
 	char *name;	   /* owned */
 	char *link_target; /* owned, may be NULL */
 	struct stat st;	   /* st_ino unset */
+	bool mtime_exact;  /* st_mtim is exact (MLSD, MDTM, our own), not
+			    * the minute or day a LIST line shows */
 };
 
 /* A copy of a directory listing taken at opendir. */
@@ -71,7 +73,8 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 /*
  * Record what the server said about @name in @parent (from MLST or a
  * listing) and count a lookup.  Returns 0 with *st (st_ino set), or
- * -ESTALE if @parent is gone, -ENOMEM.
+ * -ESTALE if @parent is gone, -ENOMEM.  The parent's listing, if any,
+ * gets the entry too (a file we created is listed at once).
  */
 int itab_add_entry(struct itab *t, uint64_t parent, const char *name,
 		   const struct stat *attr, const char *link_target,
@@ -83,9 +86,43 @@ int itab_add_entry(struct itab *t, uint64_t parent, const char *name,
  */
 int itab_getattr(struct itab *t, uint64_t ino, struct stat *st);
 
-/* Replace the attributes of @ino (e.g. after MLST). */
+/*
+ * Replace the attributes of @ino (after MLST, or our own change), also in
+ * its parent's listing.  Unless @force, the size and times of a pinned
+ * inode are kept (see itab_pin()).
+ */
 void itab_set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
-		   const char *link_target);
+		   const char *link_target, bool force);
+
+/*
+ * While an inode is pinned (open for writing), what the server reports
+ * about its size and times is stale by definition: only our own updates
+ * (force) change them.  Counted: pin and unpin in pairs.
+ */
+void itab_pin(struct itab *t, uint64_t ino, bool pin);
+
+/* The entry @name of @parent is gone (unlink, rmdir): drop it from the
+ * listing; its inode lives on, unreachable by path, until forgotten. */
+void itab_remove(struct itab *t, uint64_t parent, const char *name);
+
+/*
+ * @name in @parent is now @newname in @newparent, with its inode (so open
+ * files and cached attributes follow); a replaced target is dropped.
+ * Returns 0 or -ESTALE, -ENOMEM.
+ */
+int itab_rename(struct itab *t, uint64_t parent, const char *name,
+		uint64_t newparent, const char *newname);
+
+/* Forget the listing of @dir (the server's state is unknown). */
+void itab_invalidate_dir(struct itab *t, uint64_t dir);
+
+/*
+ * The exact mtime we know for @name in @dir, if it agrees with @listed (a
+ * LIST entry: same size, and its minute-precise mtime is the exact one
+ * cut to the minute).  Returns true and *exact, else false.
+ */
+bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
+		      const struct stat *listed, struct timespec *exact);
 
 /* Parent and name of @ino (for refreshing it through its parent's
  * listing).  Returns 0, -ESTALE, or -EINVAL for the root. */

@@ -2,6 +2,8 @@
  * inode.c - inode table, attribute cache and directory listings.
  *
  * See inode.h for the model and the locking rule (one mutex, no I/O).
+ * A listing is a uthash of records keyed by name; uthash iterates in
+ * insertion order, which keeps readdir in the server's order.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,27 +17,25 @@
 
 #define ITAB_ROOT_INO 1 /* FUSE_ROOT_ID */
 
-struct listing_idx {
-	const char *name; /* key: points into ents[i].name */
-	size_t i;
+struct listing_rec {
+	struct itab_dirent d; /* d.name is the hash key */
 	UT_hash_handle hh;
 };
 
 struct dir_listing {
-	struct itab_dirent *ents;
-	size_t n;
-	struct listing_idx *idx_mem; /* n records */
-	struct listing_idx *by_name; /* uthash head */
+	struct listing_rec *by_name;
 	int64_t expire;
 };
 
 struct inode {
 	uint64_t ino;
-	uint64_t parent; /* 0 for the root */
+	uint64_t parent; /* 0 for the root and for removed inodes */
 	char *name;
 	char *key; /* "<parent hex>/<name>": names never contain '/' */
+	bool named; /* in the by_name index */
 	uint64_t nlookup;
 	unsigned nchildren; /* child inodes in the table */
+	unsigned pinned;    /* open for writing: see itab_pin() */
 	struct stat st;
 	bool st_known;
 	int64_t attr_expire;
@@ -58,16 +58,6 @@ struct itab {
 	uint64_t next_ino;
 };
 
-static void listing_free(struct dir_listing *l)
-{
-	if (!l)
-		return;
-	HASH_CLEAR(hh, l->by_name);
-	free(l->idx_mem);
-	itab_dirents_free(l->ents, l->n);
-	free(l);
-}
-
 void itab_dirents_free(struct itab_dirent *ents, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -75,6 +65,81 @@ void itab_dirents_free(struct itab_dirent *ents, size_t n)
 		free(ents[i].link_target);
 	}
 	free(ents);
+}
+
+static void rec_free(struct listing_rec *r)
+{
+	free(r->d.name);
+	free(r->d.link_target);
+	free(r);
+}
+
+static void listing_free(struct dir_listing *l)
+{
+	struct listing_rec *r, *tmp;
+
+	if (!l)
+		return;
+	HASH_ITER(hh, l->by_name, r, tmp) {
+		HASH_DEL(l->by_name, r);
+		rec_free(r);
+	}
+	free(l);
+}
+
+static struct listing_rec *listing_find(const struct dir_listing *l,
+					const char *name)
+{
+	struct listing_rec *r = NULL;
+
+	if (l)
+		HASH_FIND_STR(l->by_name, name, r);
+	return r;
+}
+
+static int set_string(char **dst, const char *src)
+{
+	char *copy = NULL;
+
+	if (src) {
+		copy = strdup(src);
+		if (!copy)
+			return -ENOMEM;
+	}
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+/* Insert or update @name in @l with @st (and @link for symlinks). */
+static int listing_upsert(struct dir_listing *l, const char *name,
+			  const struct stat *st, const char *link, bool exact)
+{
+	struct listing_rec *r = listing_find(l, name);
+
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r || !(r->d.name = strdup(name))) {
+			free(r);
+			return -ENOMEM;
+		}
+		HASH_ADD_KEYPTR(hh, l->by_name, r->d.name, strlen(r->d.name), r);
+	}
+	r->d.st = *st;
+	r->d.mtime_exact = exact;
+	if (S_ISLNK(st->st_mode) && link)
+		return set_string(&r->d.link_target, link);
+	return 0;
+}
+
+static void listing_remove(struct dir_listing *l, const char *name)
+{
+	struct listing_rec *r = listing_find(l, name);
+
+	if (r) {
+		HASH_DEL(l->by_name, r);
+		rec_free(r);
+	}
 }
 
 static struct inode *inode_get(struct itab *t, uint64_t ino)
@@ -108,26 +173,26 @@ static struct inode *inode_find_child(struct itab *t, uint64_t parent,
 	return in;
 }
 
-static int set_string(char **dst, const char *src)
-{
-	char *copy = NULL;
-
-	if (src) {
-		copy = strdup(src);
-		if (!copy)
-			return -ENOMEM;
-	}
-	free(*dst);
-	*dst = copy;
-	return 0;
-}
-
+/*
+ * Attributes from the server (@force false) or from our own change
+ * (@force true).  A pinned inode keeps its size and times unless forced:
+ * the server's view lags behind our pending writes.
+ */
 static void inode_set_attr_locked(struct itab *t, struct inode *in,
 				  const struct stat *attr,
-				  const char *link_target)
+				  const char *link_target, bool force)
 {
+	struct stat keep = in->st;
+
 	in->st = *attr;
 	in->st.st_ino = in->ino;
+	if (in->pinned && in->st_known && !force) {
+		in->st.st_size = keep.st_size;
+		in->st.st_blocks = keep.st_blocks;
+		in->st.st_mtim = keep.st_mtim;
+		in->st.st_ctim = keep.st_ctim;
+		in->st.st_atim = keep.st_atim;
+	}
 	in->st_known = true;
 	in->attr_expire = net_now_ms() + t->cfg.attr_timeout_ms;
 	if (S_ISLNK(attr->st_mode) && link_target)
@@ -213,7 +278,7 @@ static int path_locked(struct itab *t, struct inode *in, const char *extra,
 		parts[nparts++] = in->name;
 		in = inode_get(t, in->parent);
 		if (!in)
-			return -ESTALE;
+			return -ESTALE; /* removed, or an ancestor was */
 	}
 	if (rl + 1 > bufsz)
 		return -ENAMETOOLONG;
@@ -265,6 +330,47 @@ int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 	return ret;
 }
 
+/* Give @in the name @name in @parent and index it. */
+static int inode_link_locked(struct itab *t, struct inode *in,
+			     struct inode *parent, const char *name)
+{
+	char *nm = strdup(name), *key = inode_key(parent->ino, name);
+
+	if (!nm || !key) {
+		free(nm);
+		free(key);
+		return -ENOMEM;
+	}
+	free(in->name);
+	free(in->key);
+	in->name = nm;
+	in->key = key;
+	in->parent = parent->ino;
+	parent->nchildren++;
+	HASH_ADD_KEYPTR(hh_name, t->by_name, in->key, strlen(in->key), in);
+	in->named = true;
+	return 0;
+}
+
+static void inode_maybe_free_locked(struct itab *t, struct inode *in);
+
+/* Take @in out of its parent (rename source, removed entry). */
+static void inode_unlink_locked(struct itab *t, struct inode *in)
+{
+	struct inode *parent;
+
+	if (!in->named)
+		return;
+	HASH_DELETE(hh_name, t->by_name, in);
+	in->named = false;
+	parent = inode_get(t, in->parent);
+	in->parent = 0;
+	/* The caller frees the parent if this made it unused: it may
+	 * still hold a pointer to it. */
+	if (parent)
+		parent->nchildren--;
+}
+
 /* Find or create the child inode and count one lookup. */
 static struct inode *child_ref_locked(struct itab *t, struct inode *parent,
 				      const char *name)
@@ -278,18 +384,13 @@ static struct inode *child_ref_locked(struct itab *t, struct inode *parent,
 	in = calloc(1, sizeof(*in));
 	if (!in)
 		return NULL;
-	in->name = strdup(name);
-	in->key = inode_key(parent->ino, name);
-	if (!in->name || !in->key) {
-		inode_destroy(in);
+	if (inode_link_locked(t, in, parent, name) < 0) {
+		free(in);
 		return NULL;
 	}
 	in->ino = t->next_ino++;
-	in->parent = parent->ino;
 	in->nlookup = 1;
-	parent->nchildren++;
 	HASH_ADD(hh, t->by_ino, ino, sizeof(in->ino), in);
-	HASH_ADD_KEYPTR(hh_name, t->by_name, in->key, strlen(in->key), in);
 	return in;
 }
 
@@ -298,19 +399,10 @@ static bool listing_fresh(const struct dir_listing *l)
 	return l && l->expire > net_now_ms();
 }
 
-static const struct itab_dirent *listing_find(const struct dir_listing *l,
-					      const char *name)
-{
-	struct listing_idx *x = NULL;
-
-	HASH_FIND(hh, l->by_name, name, strlen(name), x);
-	return x ? &l->ents[x->i] : NULL;
-}
-
 int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 		struct stat *st)
 {
-	const struct itab_dirent *d;
+	const struct listing_rec *r;
 	struct inode *p, *in;
 	int ret = -EAGAIN;
 
@@ -322,8 +414,8 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 	}
 	if (!listing_fresh(p->listing))
 		goto out;
-	d = listing_find(p->listing, name);
-	if (!d) {
+	r = listing_find(p->listing, name);
+	if (!r) {
 		ret = -ENOENT;
 		goto out;
 	}
@@ -332,7 +424,7 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 		ret = -ENOMEM;
 		goto out;
 	}
-	inode_set_attr_locked(t, in, &d->st, d->link_target);
+	inode_set_attr_locked(t, in, &r->d.st, r->d.link_target, false);
 	in->attr_expire = p->listing->expire;
 	*st = in->st;
 	ret = 0;
@@ -359,7 +451,10 @@ int itab_add_entry(struct itab *t, uint64_t parent, const char *name,
 		ret = -ENOMEM;
 		goto out;
 	}
-	inode_set_attr_locked(t, in, attr, link_target);
+	inode_set_attr_locked(t, in, attr, link_target, false);
+	if (p->listing)
+		ret = listing_upsert(p->listing, name, &in->st, link_target,
+				     false);
 	*st = in->st;
 out:
 	pthread_mutex_unlock(&t->lock);
@@ -383,14 +478,33 @@ int itab_getattr(struct itab *t, uint64_t ino, struct stat *st)
 }
 
 void itab_set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
-		   const char *link_target)
+		   const char *link_target, bool force)
+{
+	struct inode *in, *p;
+
+	pthread_mutex_lock(&t->lock);
+	in = inode_get(t, ino);
+	if (!in)
+		goto out;
+	inode_set_attr_locked(t, in, attr, link_target, force);
+	p = in->named ? inode_get(t, in->parent) : NULL;
+	if (p && p->listing)
+		(void)listing_upsert(p->listing, in->name, &in->st,
+				     in->link_target, force);
+out:
+	pthread_mutex_unlock(&t->lock);
+}
+
+void itab_pin(struct itab *t, uint64_t ino, bool pin)
 {
 	struct inode *in;
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
-	if (in)
-		inode_set_attr_locked(t, in, attr, link_target);
+	if (in && pin)
+		in->pinned++;
+	else if (in && in->pinned)
+		in->pinned--;
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -404,7 +518,7 @@ int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
 	in = inode_get(t, ino);
 	if (in && in->ino == ITAB_ROOT_INO) {
 		ret = -EINVAL;
-	} else if (in) {
+	} else if (in && in->named) {
 		*parent = in->parent;
 		ret = snprintf(name, namesz, "%s", in->name) < (int)namesz
 			      ? 0
@@ -421,23 +535,30 @@ int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 	struct inode *p;
 	int ret = 0;
 
-	if (!l || (n && !(l->idx_mem = calloc(n, sizeof(*l->idx_mem))))) {
-		free(l);
+	if (!l) {
 		itab_dirents_free(ents, n);
 		return -ENOMEM;
 	}
-	l->ents = ents;
-	l->n = n;
 	for (size_t i = 0; i < n; i++) {
-		struct listing_idx *x = &l->idx_mem[i], *dup = NULL;
+		struct listing_rec *r = NULL;
 
 		/* A server listing a name twice: keep the first. */
-		HASH_FIND(hh, l->by_name, ents[i].name, strlen(ents[i].name), dup);
-		if (dup)
+		HASH_FIND_STR(l->by_name, ents[i].name, r);
+		if (r)
 			continue;
-		x->name = ents[i].name;
-		x->i = i;
-		HASH_ADD_KEYPTR(hh, l->by_name, x->name, strlen(x->name), x);
+		r = calloc(1, sizeof(*r));
+		if (!r) {
+			ret = -ENOMEM;
+			break;
+		}
+		r->d = ents[i];
+		ents[i].name = ents[i].link_target = NULL; /* moved */
+		HASH_ADD_KEYPTR(hh, l->by_name, r->d.name, strlen(r->d.name), r);
+	}
+	itab_dirents_free(ents, n);
+	if (ret < 0) {
+		listing_free(l);
+		return ret;
 	}
 
 	pthread_mutex_lock(&t->lock);
@@ -447,15 +568,17 @@ int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 		goto out;
 	}
 	l->expire = net_now_ms() + t->cfg.dir_timeout_ms;
-	/* Refresh the attributes of children the kernel knows. */
-	for (size_t i = 0; i < n; i++) {
-		struct inode *in = inode_find_child(t, dir, ents[i].name);
+	/* Refresh the attributes of children the kernel knows; a pinned
+	 * child keeps ours, also in the listing. */
+	for (struct listing_rec *r = l->by_name; r; r = r->hh.next) {
+		struct inode *in = inode_find_child(t, dir, r->d.name);
 
-		if (in) {
-			inode_set_attr_locked(t, in, &ents[i].st,
-					      ents[i].link_target);
-			in->attr_expire = l->expire;
-		}
+		if (!in)
+			continue;
+		inode_set_attr_locked(t, in, &r->d.st, r->d.link_target, false);
+		in->attr_expire = l->expire;
+		if (in->pinned)
+			r->d.st = in->st;
 	}
 	listing_free(p->listing);
 	p->listing = l;
@@ -470,6 +593,7 @@ int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
 {
 	struct itab_snapshot *s = NULL;
 	struct inode *p;
+	size_t n;
 	int ret = 0;
 
 	pthread_mutex_lock(&t->lock);
@@ -482,22 +606,20 @@ int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
 		ret = -EAGAIN;
 		goto out;
 	}
+	n = HASH_COUNT(p->listing->by_name);
 	s = calloc(1, sizeof(*s));
-	if (!s || (p->listing->n &&
-		   !(s->ents = calloc(p->listing->n, sizeof(*s->ents))))) {
+	if (!s || (n && !(s->ents = calloc(n, sizeof(*s->ents))))) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < p->listing->n; i++) {
-		const struct itab_dirent *d = &p->listing->ents[i];
+	for (struct listing_rec *r = p->listing->by_name; r; r = r->hh.next) {
+		struct itab_dirent *d = &s->ents[s->n++];
 
-		s->ents[i].st = d->st;
-		s->ents[i].name = strdup(d->name);
-		if (d->link_target)
-			s->ents[i].link_target = strdup(d->link_target);
-		s->n = i + 1;
-		if (!s->ents[i].name ||
-		    (d->link_target && !s->ents[i].link_target)) {
+		*d = r->d;
+		d->name = strdup(r->d.name);
+		d->link_target = r->d.link_target ? strdup(r->d.link_target)
+						  : NULL;
+		if (!d->name || (r->d.link_target && !d->link_target)) {
 			ret = -ENOMEM;
 			goto out;
 		}
@@ -535,15 +657,119 @@ int itab_readlink(struct itab *t, uint64_t ino, char *buf, size_t bufsz)
 	return ret;
 }
 
+void itab_remove(struct itab *t, uint64_t parent, const char *name)
+{
+	struct inode *p, *in;
+
+	pthread_mutex_lock(&t->lock);
+	p = inode_get(t, parent);
+	if (p)
+		listing_remove(p->listing, name);
+	in = inode_find_child(t, parent, name);
+	if (in) {
+		inode_unlink_locked(t, in);
+		inode_maybe_free_locked(t, in);
+		inode_maybe_free_locked(t, inode_get(t, parent));
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+int itab_rename(struct itab *t, uint64_t parent, const char *name,
+		uint64_t newparent, const char *newname)
+{
+	struct inode *p, *np, *in, *victim;
+	struct listing_rec *r;
+	struct stat st;
+	char *link = NULL;
+	bool have_rec = false, exact = false;
+	int ret = 0;
+
+	pthread_mutex_lock(&t->lock);
+	p = inode_get(t, parent);
+	np = inode_get(t, newparent);
+	if (!p || !np) {
+		ret = -ESTALE;
+		goto out;
+	}
+	r = listing_find(p->listing, name);
+	if (r) {
+		st = r->d.st;
+		exact = r->d.mtime_exact;
+		have_rec = true;
+		link = r->d.link_target ? strdup(r->d.link_target) : NULL;
+	}
+	in = inode_find_child(t, parent, name);
+	if (in && !have_rec && in->st_known) {
+		st = in->st;
+		have_rec = true;
+	}
+	listing_remove(p->listing, name);
+	/* A replaced target: unreachable from now on. */
+	victim = inode_find_child(t, newparent, newname);
+	if (victim && victim != in) {
+		inode_unlink_locked(t, victim);
+		inode_maybe_free_locked(t, victim);
+	}
+	listing_remove(np->listing, newname);
+	if (have_rec && np->listing)
+		ret = listing_upsert(np->listing, newname, &st, link, exact);
+	if (in) {
+		inode_unlink_locked(t, in);
+		ret = inode_link_locked(t, in, np, newname);
+		if (ret < 0)
+			inode_maybe_free_locked(t, in);
+	}
+	inode_maybe_free_locked(t, inode_get(t, newparent));
+	inode_maybe_free_locked(t, inode_get(t, parent));
+out:
+	free(link);
+	pthread_mutex_unlock(&t->lock);
+	return ret;
+}
+
+void itab_invalidate_dir(struct itab *t, uint64_t dir)
+{
+	struct inode *p;
+
+	pthread_mutex_lock(&t->lock);
+	p = inode_get(t, dir);
+	if (p) {
+		listing_free(p->listing);
+		p->listing = NULL;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
+		      const struct stat *listed, struct timespec *exact)
+{
+	const struct listing_rec *r;
+	struct inode *p;
+	bool ok = false;
+
+	pthread_mutex_lock(&t->lock);
+	p = inode_get(t, dir);
+	r = p ? listing_find(p->listing, name) : NULL;
+	if (r && r->d.mtime_exact && r->d.st.st_size == listed->st_size &&
+	    r->d.st.st_mtim.tv_sec / 60 * 60 == listed->st_mtim.tv_sec) {
+		*exact = r->d.st.st_mtim;
+		ok = true;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ok;
+}
+
 /* Free @in if nothing holds it, then its parent if that became free. */
 static void inode_maybe_free_locked(struct itab *t, struct inode *in)
 {
 	while (in && in->ino != ITAB_ROOT_INO && in->nlookup == 0 &&
 	       in->nchildren == 0) {
-		struct inode *parent = inode_get(t, in->parent);
+		struct inode *parent = in->named ? inode_get(t, in->parent)
+						 : NULL;
 
 		HASH_DELETE(hh, t->by_ino, in);
-		HASH_DELETE(hh_name, t->by_name, in);
+		if (in->named)
+			HASH_DELETE(hh_name, t->by_name, in);
 		inode_destroy(in);
 		if (!parent)
 			break;

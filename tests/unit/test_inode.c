@@ -207,7 +207,7 @@ TEST(keep_cache_only_when_unchanged)
 	CHECK_INT(itab_add_entry(t, 1, "x", &f, NULL, &st), 0);
 	CHECK(!itab_open_keep_cache(t, st.st_ino)); /* first open */
 	CHECK(itab_open_keep_cache(t, st.st_ino));
-	itab_set_attr(t, st.st_ino, &g, NULL);
+	itab_set_attr(t, st.st_ino, &g, NULL, true);
 	CHECK(!itab_open_keep_cache(t, st.st_ino));
 	itab_free(t);
 }
@@ -231,7 +231,125 @@ TEST(many_entries)
 	itab_free(t);
 }
 
+TEST(remove_drops_name_keeps_inode_until_forgotten)
+{
+	struct itab *t = new_table(1000, 60000, "/");
+	const char *names[] = { "a" };
+	struct stat st;
+	char buf[64];
+	uint64_t a;
+
+	CHECK(t);
+	CHECK_INT(set_listing(t, 1, names, 1), 0);
+	CHECK_INT(itab_lookup(t, 1, "a", &st), 0);
+	a = st.st_ino;
+	itab_remove(t, 1, "a");
+	CHECK_INT(itab_lookup(t, 1, "a", &st), -ENOENT);
+	CHECK_INT(itab_getattr(t, a, &st), 0);	/* open files still stat */
+	CHECK_INT(itab_path(t, a, buf, sizeof(buf)), -ESTALE);
+	itab_forget(t, a, 1);
+	CHECK_INT(itab_count(t), 1);
+	itab_free(t);
+}
+
+TEST(rename_moves_inode_and_listing_entry)
+{
+	struct itab *t = new_table(1000, 60000, "/r");
+	struct stat dir = { .st_mode = S_IFDIR | 0755 }, st;
+	const char *names[] = { "a", "b" };
+	char buf[64];
+	uint64_t d, a;
+
+	CHECK(t);
+	CHECK_INT(set_listing(t, 1, names, 2), 0);
+	CHECK_INT(itab_add_entry(t, 1, "d", &dir, NULL, &st), 0);
+	d = st.st_ino;
+	CHECK_INT(set_listing(t, d, NULL, 0), 0);
+	CHECK_INT(itab_lookup(t, 1, "a", &st), 0);
+	a = st.st_ino;
+	CHECK_INT(itab_rename(t, 1, "a", d, "z"), 0);
+	CHECK_INT(itab_path(t, a, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "/r/d/z");
+	CHECK_INT(itab_lookup(t, 1, "a", &st), -ENOENT);
+	CHECK_INT(itab_lookup(t, d, "z", &st), 0);
+	CHECK_INT(st.st_ino, a);
+	itab_free(t);
+}
+
+TEST(rename_over_existing_replaces_target)
+{
+	struct itab *t = new_table(1000, 60000, "/");
+	const char *names[] = { "a", "b" };
+	struct stat st;
+	uint64_t a, b;
+
+	CHECK(t);
+	CHECK_INT(set_listing(t, 1, names, 2), 0);
+	CHECK_INT(itab_lookup(t, 1, "a", &st), 0);
+	a = st.st_ino;
+	CHECK_INT(itab_lookup(t, 1, "b", &st), 0);
+	b = st.st_ino;
+	CHECK_INT(itab_rename(t, 1, "a", 1, "b"), 0);
+	CHECK_INT(itab_lookup(t, 1, "b", &st), 0);
+	CHECK_INT(st.st_ino, a);
+	CHECK_INT(st.st_size, 0); /* a's size, not b's */
+	CHECK(st.st_ino != b);
+	itab_free(t);
+}
+
+TEST(pinned_inode_keeps_our_size_against_listings)
+{
+	struct itab *t = new_table(1000, 60000, "/");
+	const char *names[] = { "x", "y" }; /* y gets size 1 */
+	struct stat mine = file_st(500), st;
+	uint64_t y;
+
+	CHECK(t);
+	CHECK_INT(set_listing(t, 1, names, 2), 0);
+	CHECK_INT(itab_lookup(t, 1, "y", &st), 0);
+	y = st.st_ino;
+	itab_pin(t, y, true);
+	itab_set_attr(t, y, &mine, NULL, true);
+	CHECK_INT(set_listing(t, 1, names, 2), 0); /* server still says 1 */
+	CHECK_INT(itab_lookup(t, 1, "y", &st), 0);
+	CHECK_INT(st.st_size, 500);
+	itab_pin(t, y, false);
+	CHECK_INT(set_listing(t, 1, names, 2), 0);
+	CHECK_INT(itab_getattr(t, y, &st), 0);
+	CHECK_INT(st.st_size, 1);
+	itab_free(t);
+}
+
+TEST(exact_mtime_reused_only_when_consistent)
+{
+	struct itab *t = new_table(1000, 60000, "/");
+	struct itab_dirent *e = calloc(1, sizeof(*e));
+	struct stat listed = file_st(10);
+	struct timespec ex;
+
+	CHECK(t && e);
+	e->name = strdup("f");
+	e->st = file_st(10);
+	e->st.st_mtim.tv_sec = 1000000123;
+	e->mtime_exact = true;
+	CHECK_INT(itab_set_listing(t, 1, e, 1), 0);
+	listed.st_mtim.tv_sec = 1000000080; /* 123 s cut to the minute */
+	CHECK(itab_exact_mtime(t, 1, "f", &listed, &ex));
+	CHECK_INT(ex.tv_sec, 1000000123);
+	listed.st_mtim.tv_sec = 1000000140; /* a later minute: changed */
+	CHECK(!itab_exact_mtime(t, 1, "f", &listed, &ex));
+	listed.st_mtim.tv_sec = 1000000080;
+	listed.st_size = 11;
+	CHECK(!itab_exact_mtime(t, 1, "f", &listed, &ex));
+	itab_free(t);
+}
+
 static const struct check_case cases[] = {
+	TEST_ENTRY(remove_drops_name_keeps_inode_until_forgotten),
+	TEST_ENTRY(rename_moves_inode_and_listing_entry),
+	TEST_ENTRY(rename_over_existing_replaces_target),
+	TEST_ENTRY(pinned_inode_keeps_our_size_against_listings),
+	TEST_ENTRY(exact_mtime_reused_only_when_consistent),
 	TEST_ENTRY(paths_are_built_from_parents),
 	TEST_ENTRY(root_slash_has_no_double_slash),
 	TEST_ENTRY(fresh_listing_answers_lookups_and_negatives),
