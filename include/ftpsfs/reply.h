@@ -98,4 +98,15 @@ struct ftp_features {
 /* Parse a FEAT reply's text (RFC 2389 section 3.2). */
 void ftp_parse_feat(const char *text, struct ftp_features *f);
 
+/* 213 "YYYYMMDDHHMMSS[.fff]" (RFC 3659 section 3): UTC time into *sec and
+ * *nsec.  0 or -EPROTO. */
+int ftp_parse_mdtm(const char *text, int64_t *sec, uint32_t *nsec);
+
+/* 213 "N" (RFC 3659 section 4).  0 or -EPROTO. */
+int ftp_parse_size(const char *text, uint64_t *size);
+
+/* Format @sec (UTC) as YYYYMMDDHHMMSS into @buf (at least 15 bytes).
+ * 0, or -EINVAL for a time outside years 1..9999. */
+int ftp_format_time(int64_t sec, char *buf, size_t bufsz);
+
 #endif

@@ -10,6 +10,7 @@
 #include "fs_internal.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_list.h"
+#include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/log.h"
 
@@ -132,6 +133,7 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 
 struct fetch_state {
 	struct fs_ctx *ctx;
+	uint64_t dir;
 	const char *path;
 	bool force_list;
 	bool merging;	      /* second pass: LIST after MLSD */
@@ -175,6 +177,7 @@ static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 			return -ENOMEM;
 		}
 	}
+	d->mtime_exact = e->mtime_prec == FTP_TIME_SECOND;
 	if (e->type == FTP_ENTRY_LINK && !e->link_target)
 		st->untargeted_link = true;
 	st->n++;
@@ -211,9 +214,73 @@ static int fetch_add(void *arg, const struct ftp_entry *e)
 	return st->merging ? fetch_merge(st, e) : fetch_append(st, e);
 }
 
+/*
+ * LIST shows times to the minute (or day); tools that compare mtimes to
+ * the second (rsync, make) need the exact ones.  Reuse what we know where
+ * it agrees with the listing, and ask MDTM for the rest, pipelined: one
+ * round trip for the whole directory.
+ */
+static int fetch_exact_mtimes(struct ftp_conn *c, struct fetch_state *st)
+{
+	const char **paths = NULL;
+	size_t *which = NULL, n = 0, dirlen = strlen(st->path);
+	int64_t *secs = NULL;
+	int *res = NULL, ret = -ENOMEM;
+
+	if (!c->feat.mdtm)
+		return 0;
+	paths = calloc(st->n ? st->n : 1, sizeof(*paths));
+	which = calloc(st->n ? st->n : 1, sizeof(*which));
+	secs = calloc(st->n ? st->n : 1, sizeof(*secs));
+	res = calloc(st->n ? st->n : 1, sizeof(*res));
+	if (!paths || !which || !secs || !res)
+		goto out;
+	for (size_t i = 0; i < st->n; i++) {
+		struct itab_dirent *d = &st->ents[i];
+		size_t len = dirlen + strlen(d->name) + 2;
+		char *p;
+
+		if (d->mtime_exact || !S_ISREG(d->st.st_mode))
+			continue;
+		if (itab_exact_mtime(st->ctx->itab, st->dir, d->name, &d->st,
+				     &d->st.st_mtim)) {
+			d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
+			d->mtime_exact = true;
+			continue;
+		}
+		p = malloc(len);
+		if (!p)
+			goto out;
+		snprintf(p, len, "%s%s%s", st->path,
+			 strcmp(st->path, "/") ? "/" : "", d->name);
+		paths[n] = p;
+		which[n++] = i;
+	}
+	ret = ftp_op_mdtm_many(c, paths, n, secs, res);
+	for (size_t k = 0; ret == 0 && k < n; k++) {
+		struct itab_dirent *d = &st->ents[which[k]];
+
+		if (res[k] < 0)
+			continue; /* keep the listing's time */
+		d->st.st_mtim.tv_sec = (time_t)secs[k];
+		d->st.st_mtim.tv_nsec = 0;
+		d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
+		d->mtime_exact = true;
+	}
+out:
+	for (size_t k = 0; paths && k < n; k++)
+		free((char *)paths[k]);
+	free(paths);
+	free(which);
+	free(secs);
+	free(res);
+	return ret;
+}
+
 static int fetch_run(struct ftp_conn *c, void *arg)
 {
 	struct fetch_state *st = arg;
+	bool used_list = st->force_list || !c->feat.mlst;
 	int ret;
 
 	/* A retry starts from an empty list. */
@@ -222,8 +289,12 @@ static int fetch_run(struct ftp_conn *c, void *arg)
 	st->n = st->cap = st->mlsd_n = 0;
 	st->merging = st->untargeted_link = false;
 	ret = ftp_list_dir(c, st->path, st->force_list, true, fetch_add, st);
-	if (ret < 0 || st->force_list || !st->untargeted_link)
+	if (ret < 0)
 		return ret;
+	if (used_list)
+		return fetch_exact_mtimes(c, st);
+	if (!st->untargeted_link)
+		return 0;
 	st->merging = true;
 	st->mlsd_n = st->n;
 	return ftp_list_dir(c, st->path, true, true, fetch_add, st);
@@ -257,7 +328,8 @@ static int fs_snapshot_copy(const struct itab_dirent *ents, size_t n,
 int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		     struct itab_snapshot **snap)
 {
-	struct fetch_state st = { .ctx = ctx, .force_list = force_list };
+	struct fetch_state st = { .ctx = ctx, .dir = dir,
+				  .force_list = force_list };
 	char *path = malloc(FS_PATH_MAX);
 	int ret;
 

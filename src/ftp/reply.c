@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ftpsfs/listing.h"
 #include "ftpsfs/reply.h"
 
 void ftp_reply_init(struct ftp_reply *r)
@@ -219,4 +220,80 @@ void ftp_parse_feat(const char *text, struct ftp_features *f)
 		if (*line == '\n')
 			line++;
 	}
+}
+
+/* RFC 3659 section 2.3: time-val = 14DIGIT [ "." 1*DIGIT ], always UTC. */
+int ftp_parse_mdtm(const char *text, int64_t *sec, uint32_t *nsec)
+{
+	const char *p = text;
+	int v[6], widths[6] = { 4, 2, 2, 2, 2, 2 };
+	uint32_t ns = 0, scale = 100000000;
+
+	if (strncmp(text, "213 ", 4) != 0)
+		return -EPROTO;
+	p += 4;
+	for (int i = 0; i < 6; i++) {
+		v[i] = 0;
+		for (int k = 0; k < widths[i]; k++, p++) {
+			if (!isdigit((unsigned char)*p))
+				return -EPROTO;
+			v[i] = v[i] * 10 + (*p - '0');
+		}
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -EPROTO;
+		for (; isdigit((unsigned char)*p); p++) {
+			ns += (uint32_t)(*p - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (*p && *p != '\n' && *p != ' ' && *p != '\r')
+		return -EPROTO;
+	if (listing_utc_time(v[0], v[1], v[2], v[3], v[4], v[5], sec) < 0)
+		return -EPROTO;
+	*nsec = ns;
+	return 0;
+}
+
+int ftp_parse_size(const char *text, uint64_t *size)
+{
+	const char *p = text + 4;
+	uint64_t n = 0;
+
+	if (strncmp(text, "213 ", 4) != 0 || !isdigit((unsigned char)*p))
+		return -EPROTO;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			return -EPROTO;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p && *p != '\n' && *p != ' ' && *p != '\r')
+		return -EPROTO;
+	*size = n;
+	return 0;
+}
+
+int ftp_format_time(int64_t sec, char *buf, size_t bufsz)
+{
+	/* Civil from days (proleptic Gregorian), the inverse of
+	 * listing_utc_time(). */
+	int64_t days = sec >= 0 ? sec / 86400 : (sec - 86399) / 86400;
+	int64_t rem = sec - days * 86400;
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int64_t d = doy - (153 * mp + 2) / 5 + 1;
+	int64_t m = mp < 10 ? mp + 3 : mp - 9;
+	int64_t y = yoe + era * 400 + (m <= 2);
+
+	if (y < 1 || y > 9999 || bufsz < 15)
+		return -EINVAL;
+	snprintf(buf, bufsz, "%04d%02d%02d%02d%02d%02d", (int)y, (int)m, (int)d,
+		 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+	return 0;
 }

@@ -175,7 +175,67 @@ TEST(feat_ignores_code_lines)
 	CHECK(!f.mlst);
 }
 
+TEST(mdtm_parsed_with_fraction)
+{
+	int64_t sec = 0;
+	uint32_t ns = 0;
+
+	CHECK_INT(ftp_parse_mdtm("213 20200101123456", &sec, &ns), 0);
+	CHECK_INT(sec, 1577882096);
+	CHECK_INT(ns, 0);
+	CHECK_INT(ftp_parse_mdtm("213 20200101123456.25", &sec, &ns), 0);
+	CHECK_INT(ns, 250000000);
+}
+
+TEST(mdtm_malformed_rejected)
+{
+	int64_t sec;
+	uint32_t ns;
+
+	CHECK_INT(ftp_parse_mdtm("213 2020010112345", &sec, &ns), -EPROTO);
+	CHECK_INT(ftp_parse_mdtm("213 20201301123456", &sec, &ns), -EPROTO);
+	CHECK_INT(ftp_parse_mdtm("550 20200101123456", &sec, &ns), -EPROTO);
+	CHECK_INT(ftp_parse_mdtm("213 20200101123456x", &sec, &ns), -EPROTO);
+	CHECK_INT(ftp_parse_mdtm("213 20200101123456.", &sec, &ns), -EPROTO);
+}
+
+TEST(size_parsed_beyond_4gib)
+{
+	uint64_t size = 0;
+
+	CHECK_INT(ftp_parse_size("213 5368709120", &size), 0);
+	CHECK(size == 5368709120ull);
+	CHECK_INT(ftp_parse_size("213 99999999999999999999999", &size), -EPROTO);
+	CHECK_INT(ftp_parse_size("213 -1", &size), -EPROTO);
+}
+
+TEST(format_time_round_trips)
+{
+	char buf[16];
+	int64_t back;
+	uint32_t ns;
+	char line[32];
+
+	CHECK_INT(ftp_format_time(1577882096, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "20200101123456");
+	CHECK_INT(ftp_format_time(0, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "19700101000000");
+	CHECK_INT(ftp_format_time(951782400, buf, sizeof(buf)), 0); /* leap day */
+	CHECK_STR(buf, "20000229000000");
+	for (int64_t t = -2000000000; t < 4000000000; t += 123456789) {
+		CHECK_INT(ftp_format_time(t, buf, sizeof(buf)), 0);
+		snprintf(line, sizeof(line), "213 %s", buf);
+		CHECK_INT(ftp_parse_mdtm(line, &back, &ns), 0);
+		CHECK(back == t);
+	}
+	CHECK_INT(ftp_format_time(300000000000, buf, sizeof(buf)), -EINVAL);
+}
+
 static const struct check_case cases[] = {
+	TEST_ENTRY(mdtm_parsed_with_fraction),
+	TEST_ENTRY(mdtm_malformed_rejected),
+	TEST_ENTRY(size_parsed_beyond_4gib),
+	TEST_ENTRY(format_time_round_trips),
 	TEST_ENTRY(single_line_reply_completes),
 	TEST_ENTRY(bare_code_is_a_reply),
 	TEST_ENTRY(multiline_reply_ends_with_same_code_and_space),

@@ -1,0 +1,67 @@
+/*
+ * ftp_ops.h - single-command operations on one control connection:
+ * namespace changes and metadata.
+ *
+ * Each returns 0 or a negative errno from ftp_errno() (reply) or the
+ * transport, with c->err describing a failure.  Paths are absolute and are
+ * refused with -EINVAL if they contain CR or LF (ftp_conn_send()).
+ */
+#ifndef FTPSFS_FTP_OPS_H
+#define FTPSFS_FTP_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ftp_conn;
+
+/* How the server lets us set a modification time; probed in this order. */
+enum ftp_mtime_method {
+	FTP_MTIME_UNKNOWN = 0,
+	FTP_MTIME_MFMT,	      /* MFMT time path (draft-somers-ftp-mfxx) */
+	FTP_MTIME_MDTM_WRITE, /* MDTM time path (vsftpd mdtm_write) */
+	FTP_MTIME_SITE_UTIME, /* SITE UTIME time path (ProFTPD mod_site_misc) */
+	FTP_MTIME_NONE,	      /* none works: -EPERM */
+};
+
+int ftp_op_delete(struct ftp_conn *c, const char *path);
+int ftp_op_mkdir(struct ftp_conn *c, const char *path);
+int ftp_op_rmdir(struct ftp_conn *c, const char *path);
+
+/* RNFR @from, RNTO @to (RFC 959 4.1.3).  -ENOENT when @from is missing. */
+int ftp_op_rename(struct ftp_conn *c, const char *from, const char *to);
+
+/* SITE CHMOD with the permission bits of @mode.  -EPERM when refused. */
+int ftp_op_chmod(struct ftp_conn *c, const char *path, mode_t mode);
+
+/* SITE SYMLINK @target @path.  -EPERM when the server has no such command;
+ * -EINVAL for a target with spaces (the command could not carry it). */
+int ftp_op_symlink(struct ftp_conn *c, const char *target, const char *path);
+
+/*
+ * Set the modification time of @path to @sec (UTC seconds) with *method;
+ * when *method is FTP_MTIME_UNKNOWN the methods are tried in order and the
+ * one that worked is stored (FTP_MTIME_NONE if none did: -EPERM).
+ */
+int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
+		     enum ftp_mtime_method *method);
+
+/* SIZE (RFC 3659 section 4). */
+int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size);
+
+/* MDTM (RFC 3659 section 3). */
+int ftp_op_mdtm(struct ftp_conn *c, const char *path, int64_t *sec,
+		uint32_t *nsec);
+
+/*
+ * MDTM of @n paths, pipelined: all commands are sent, then all replies
+ * read, so a directory of N files costs one round trip instead of N
+ * (RFC 959 does not forbid sending the next command before the reply).
+ * For each path, results[i] is 0 with secs[i] set, or a negative errno.
+ * Returns 0 or a transport error (the connection is then broken).
+ */
+int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
+		     int64_t *secs, int *results);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * ops.c - namespace and metadata commands.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_errno.h"
+#include "ftpsfs/ftp_ops.h"
+
+/* Send "VERB arg", expect a reply of class @cls; else map with @op. */
+static int ops_simple(struct ftp_conn *c, const char *verb, const char *arg,
+		      int cls, enum ftp_op op, bool target_exists)
+{
+	struct ftp_reply *r = malloc(sizeof(*r));
+	char msg[256];
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	ret = ftp_conn_cmd(c, r, verb, arg);
+	if (ret == 0 && r->code / 100 != cls) {
+		snprintf(c->err, sizeof(c->err), "%s %s: %d %s", verb, arg,
+			 r->code, ftp_reply_message(r, msg, sizeof(msg)));
+		ret = ftp_errno(op, r, target_exists);
+	}
+	free(r);
+	return ret;
+}
+
+int ftp_op_delete(struct ftp_conn *c, const char *path)
+{
+	return ops_simple(c, "DELE", path, 2, FTP_OP_DELE, false);
+}
+
+int ftp_op_mkdir(struct ftp_conn *c, const char *path)
+{
+	return ops_simple(c, "MKD", path, 2, FTP_OP_MKD, false);
+}
+
+int ftp_op_rmdir(struct ftp_conn *c, const char *path)
+{
+	return ops_simple(c, "RMD", path, 2, FTP_OP_RMD, true);
+}
+
+int ftp_op_rename(struct ftp_conn *c, const char *from, const char *to)
+{
+	int ret = ops_simple(c, "RNFR", from, 3, FTP_OP_RENAME, false);
+
+	if (ret < 0)
+		return ret;
+	return ops_simple(c, "RNTO", to, 2, FTP_OP_RENAME, true);
+}
+
+/* "VERB a b" (or "VERB a b c" with @c) expecting a 2xx reply. */
+static int ops_args(struct ftp_conn *c, const char *verb, const char *a,
+		    const char *b, const char *d, enum ftp_op op)
+{
+	size_t len = strlen(a) + strlen(b) + (d ? strlen(d) : 0) + 3;
+	char *arg = malloc(len);
+	int ret;
+
+	if (!arg)
+		return -ENOMEM;
+	if (d)
+		snprintf(arg, len, "%s %s %s", a, b, d);
+	else
+		snprintf(arg, len, "%s %s", a, b);
+	ret = ops_simple(c, verb, arg, 2, op, true);
+	free(arg);
+	return ret;
+}
+
+/* An unknown SITE command is a missing capability, not a missing file or
+ * a bad argument: report "not permitted", as chmod(1) users expect. */
+static int ops_site_errno(int ret)
+{
+	return ret == -ENOTSUP || ret == -EINVAL ? -EPERM : ret;
+}
+
+int ftp_op_chmod(struct ftp_conn *c, const char *path, mode_t mode)
+{
+	char num[8];
+
+	snprintf(num, sizeof(num), "%04o", (unsigned)(mode & 07777));
+	return ops_site_errno(ops_args(c, "SITE", "CHMOD", num, path,
+				       FTP_OP_ATTR));
+}
+
+int ftp_op_symlink(struct ftp_conn *c, const char *target, const char *path)
+{
+	/* SITE SYMLINK splits its arguments at spaces. */
+	if (strchr(target, ' ') || strchr(path, ' '))
+		return -EINVAL;
+	return ops_site_errno(ops_args(c, "SITE", "SYMLINK", target, path,
+				       FTP_OP_ATTR));
+}
+
+static int ops_mtime_with(struct ftp_conn *c, enum ftp_mtime_method m,
+			  const char *path, const char *stamp)
+{
+	switch (m) {
+	case FTP_MTIME_MFMT:
+		return ops_args(c, "MFMT", stamp, path, NULL, FTP_OP_ATTR);
+	case FTP_MTIME_MDTM_WRITE:
+		return ops_args(c, "MDTM", stamp, path, NULL, FTP_OP_ATTR);
+	case FTP_MTIME_SITE_UTIME:
+		return ops_args(c, "SITE", "UTIME", stamp, path, FTP_OP_ATTR);
+	default:
+		return -EPERM;
+	}
+}
+
+int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
+		     enum ftp_mtime_method *method)
+{
+	char stamp[16];
+	int ret;
+
+	if (ftp_format_time(sec, stamp, sizeof(stamp)) < 0)
+		return -EINVAL;
+	if (*method != FTP_MTIME_UNKNOWN)
+		return ops_mtime_with(c, *method, path, stamp);
+	/*
+	 * Probe: MFMT when FEAT lists it; vsftpd's two-argument MDTM (only
+	 * with mdtm_write=YES; servers without it answer 5xx); SITE UTIME.
+	 * A failure that is about the file itself (missing, forbidden)
+	 * ends the probe without deciding.
+	 */
+	for (enum ftp_mtime_method m = FTP_MTIME_MFMT; m < FTP_MTIME_NONE; m++) {
+		if (m == FTP_MTIME_MFMT && !c->feat.mfmt)
+			continue;
+		if (m == FTP_MTIME_MDTM_WRITE && !c->feat.mdtm)
+			continue;
+		ret = ops_mtime_with(c, m, path, stamp);
+		if (ret == 0) {
+			*method = m;
+			return 0;
+		}
+		if (c->broken || ret == -ENOENT)
+			return ret;
+	}
+	*method = FTP_MTIME_NONE;
+	return -EPERM;
+}
+
+static int ops_reply_213(struct ftp_conn *c, const char *verb,
+			 const char *path, struct ftp_reply *r)
+{
+	char msg[256];
+	int ret = ftp_conn_cmd(c, r, verb, path);
+
+	if (ret == 0 && r->code != FTP_REPLY_FILE_STATUS) {
+		snprintf(c->err, sizeof(c->err), "%s %s: %d %s", verb, path,
+			 r->code, ftp_reply_message(r, msg, sizeof(msg)));
+		ret = ftp_errno(FTP_OP_ATTR, r, false);
+	}
+	return ret;
+}
+
+int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size)
+{
+	struct ftp_reply *r = malloc(sizeof(*r));
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	ret = ops_reply_213(c, "SIZE", path, r);
+	if (ret == 0)
+		ret = ftp_parse_size(r->text, size);
+	free(r);
+	return ret;
+}
+
+int ftp_op_mdtm(struct ftp_conn *c, const char *path, int64_t *sec,
+		uint32_t *nsec)
+{
+	struct ftp_reply *r = malloc(sizeof(*r));
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	ret = ops_reply_213(c, "MDTM", path, r);
+	if (ret == 0)
+		ret = ftp_parse_mdtm(r->text, sec, nsec);
+	free(r);
+	return ret;
+}
+
+/* Replies in flight at most: bounds what the server must buffer. */
+#define OPS_PIPELINE_DEPTH 64
+
+int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
+		     int64_t *secs, int *results)
+{
+	struct ftp_reply *r = malloc(sizeof(*r));
+	size_t sent = 0, done = 0;
+	int ret = 0;
+
+	if (!r)
+		return -ENOMEM;
+	while (done < n) {
+		while (sent < n && sent - done < OPS_PIPELINE_DEPTH) {
+			ret = ftp_conn_send(c, "MDTM", paths[sent]);
+			if (ret == -EINVAL) {
+				/* Not sent at all: no reply will come. */
+				results[sent++] = ret;
+				continue;
+			}
+			if (ret < 0)
+				goto out;
+			results[sent++] = 1; /* a reply is due */
+		}
+		while (done < sent && results[done] != 1)
+			done++;
+		if (done == sent)
+			continue;
+		ret = ftp_conn_read_reply(c, r);
+		if (ret < 0)
+			goto out;
+		if (r->code == FTP_REPLY_FILE_STATUS) {
+			uint32_t ns;
+
+			results[done] = ftp_parse_mdtm(r->text, &secs[done], &ns);
+		} else {
+			results[done] = ftp_errno(FTP_OP_ATTR, r, false);
+		}
+		done++;
+	}
+out:
+	free(r);
+	return ret < 0 ? ret : 0;
+}
