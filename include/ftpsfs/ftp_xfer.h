@@ -25,10 +25,11 @@ struct tls_conn;
 
 struct ftp_xfer {
 	struct tls_conn *tls;
-	uint64_t bytes; /* received so far */
+	uint64_t bytes; /* received or sent so far */
 	bool eof;	/* the server ended the stream */
 	bool clean_eof; /* ... with close_notify */
 	bool timed_out; /* a read stalled longer than the timeout */
+	bool failed;	/* a write failed: the upload is incomplete */
 };
 
 /*
@@ -66,5 +67,23 @@ int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op);
  * waiting for a reply, after a stall (x->timed_out).  Frees @x.
  */
 void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x);
+
+/*
+ * Send all of @buf on an upload (STOR, APPE).  Returns 0 or a negative
+ * errno; after an error the caller still calls ftp_xfer_finish_upload()
+ * to learn the server's reason (e.g. 552 quota).
+ */
+int ftp_xfer_write(struct ftp_conn *c, struct ftp_xfer *x, const void *buf,
+		   size_t len);
+
+/*
+ * End an upload: close_notify, drain the server's late TLS 1.3 ticket
+ * (else close() may become a RST that cuts the tail, tls-resumption.md
+ * P10), close, then read the final reply.  Returns 0 only when every byte
+ * was written and the server confirmed with 2xx; else the server's reason
+ * via ftp_errno(@op) or -EIO.  Frees @x.
+ */
+int ftp_xfer_finish_upload(struct ftp_conn *c, struct ftp_xfer *x,
+			   enum ftp_op op);
 
 #endif

@@ -270,3 +270,64 @@ void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 out:
 	free(r);
 }
+
+int ftp_xfer_write(struct ftp_conn *c, struct ftp_xfer *x, const void *buf,
+		   size_t len)
+{
+	int ret;
+
+	if (x->failed)
+		return -EIO;
+	ret = tls_conn_write_all(x->tls, buf, len, net_deadline(c->ep->timeout_ms));
+	if (ret < 0) {
+		x->failed = true;
+		x->timed_out = ret == -ETIMEDOUT;
+		snprintf(c->err, sizeof(c->err), "data connection: %s",
+			 x->timed_out ? "stalled longer than the timeout"
+				      : strerror(-ret));
+		return ret;
+	}
+	x->bytes += len;
+	return 0;
+}
+
+/* Longest wait for the server's close_notify after ours. */
+#define XFER_UPLOAD_DRAIN_MS 5000
+
+int ftp_xfer_finish_upload(struct ftp_conn *c, struct ftp_xfer *x,
+			   enum ftp_op op)
+{
+	struct ftp_reply *r = malloc(sizeof(*r));
+	int drain_ms = c->ep->timeout_ms < XFER_UPLOAD_DRAIN_MS
+			       ? c->ep->timeout_ms
+			       : XFER_UPLOAD_DRAIN_MS;
+	bool failed = x->failed;
+	int ret;
+
+	if (!x->failed)
+		(void)tls_conn_shutdown(x->tls, true, net_deadline(drain_ms));
+	tls_conn_free(x->tls);
+	if (!r || x->timed_out) {
+		/* Nobody is listening: don't wait another timeout. */
+		ftp_conn_mark_broken(c, x->timed_out ? "upload stalled"
+						     : "out of memory");
+		free(x);
+		free(r);
+		return -EIO;
+	}
+	free(x);
+	ret = ftp_conn_read_reply(c, r);
+	if (ret < 0)
+		goto out;
+	if (r->code / 100 != 2) {
+		xfer_describe_reply(c, "upload failed", r);
+		ret = ftp_errno(op, r, false);
+	} else if (failed) {
+		/* The server confirms what it got, but we know it is not
+		 * everything. */
+		ret = -EIO;
+	}
+out:
+	free(r);
+	return ret;
+}
