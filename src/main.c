@@ -24,6 +24,7 @@
 #include "ftpsfs/inode.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/opts.h"
+#include "ftpsfs/spool.h"
 #include "ftpsfs/tls.h"
 
 #ifndef FTPSFS_VERSION
@@ -242,6 +243,15 @@ int main(int argc, char *argv[])
 	fs_ctx_init(&m->ctx);
 	m->ctx.uid = getuid();
 	m->ctx.gid = getgid();
+	m->ctx.read_only = m->opts.read_only;
+	m->ctx.atomic_upload = m->opts.atomic_upload;
+	m->ctx.ignore_dir_times = m->opts.ignore_dir_times;
+	if (!m->ctx.read_only &&
+	    spool_dir_prepare(m->opts.spool_dir, m->ctx.spool_dir,
+			      sizeof(m->ctx.spool_dir), err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
 	m->ctx.attr_timeout = m->opts.attr_timeout;
 	m->ctx.negative_timeout = m->opts.negative_timeout;
 	if (setup_remote(m, &tls) < 0)

@@ -18,6 +18,7 @@
 #include "ftpsfs/reply.h"
 
 struct ftp_pool;
+struct fs_wfile;
 struct itab;
 
 /* Open file and directory handles, linked so that those the kernel never
@@ -35,6 +36,14 @@ struct fs_ctx {
 	gid_t gid;
 	double attr_timeout;	  /* seconds, for the kernel */
 	double negative_timeout;
+	bool read_only;		  /* -o ro: every change is EROFS */
+	bool atomic_upload;	  /* upload to a temporary name, then rename */
+	bool ignore_dir_times;	  /* directory times the server refuses: no-op */
+	bool warned_dir_times;	  /* wfiles_lock */
+	char spool_dir[4096];	  /* private directory for spool files */
+	pthread_mutex_t wfiles_lock;
+	struct fs_wfile *wfiles;  /* write state by inode; wfiles_lock */
+	int mtime_method;	  /* enum ftp_mtime_method; wfiles_lock */
 	pthread_mutex_t handles_lock;
 	struct fs_handle handles; /* list head; guarded by handles_lock */
 };

@@ -88,11 +88,13 @@ int itab_getattr(struct itab *t, uint64_t ino, struct stat *st);
 
 /*
  * Replace the attributes of @ino (after MLST, or our own change), also in
- * its parent's listing.  Unless @force, the size and times of a pinned
- * inode are kept (see itab_pin()).
+ * its parent's listing.  Without ITAB_FORCE, the size and times of a
+ * pinned inode are kept (see itab_pin()).
  */
+#define ITAB_FORCE 1	    /* our own change: also for pinned inodes */
+#define ITAB_EXACT_MTIME 2 /* st_mtim is exact (set by us, MLST, MDTM) */
 void itab_set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
-		   const char *link_target, bool force);
+		   const char *link_target, unsigned flags);
 
 /*
  * While an inode is pinned (open for writing), what the server reports
@@ -112,6 +114,10 @@ void itab_remove(struct itab *t, uint64_t parent, const char *name);
  */
 int itab_rename(struct itab *t, uint64_t parent, const char *name,
 		uint64_t newparent, const char *newname);
+
+/* An entry of @dir was added, removed or renamed: as on any file system
+ * its modification time is now (the server's own time is not exact). */
+void itab_touch_dir(struct itab *t, uint64_t dir);
 
 /* Forget the listing of @dir (the server's state is unknown). */
 void itab_invalidate_dir(struct itab *t, uint64_t dir);

@@ -14,7 +14,11 @@ struct ftpsfs_opts {
 	char *capath;
 	char *tls_max; /* "1.2" or "1.3" */
 	char *netrc;   /* path; default ~/.netrc */
+	char *spool_dir;
 	int password_stdin;
+	int atomic_upload;
+	int ignore_dir_times;
+	int read_only;
 	unsigned max_conns;
 	double attr_timeout;	 /* s */
 	double dir_timeout;	 /* s */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uthash.h>
 
 #include "ftpsfs/inode.h"
@@ -478,7 +479,7 @@ int itab_getattr(struct itab *t, uint64_t ino, struct stat *st)
 }
 
 void itab_set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
-		   const char *link_target, bool force)
+		   const char *link_target, unsigned flags)
 {
 	struct inode *in, *p;
 
@@ -486,11 +487,11 @@ void itab_set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 	in = inode_get(t, ino);
 	if (!in)
 		goto out;
-	inode_set_attr_locked(t, in, attr, link_target, force);
+	inode_set_attr_locked(t, in, attr, link_target, flags & ITAB_FORCE);
 	p = in->named ? inode_get(t, in->parent) : NULL;
 	if (p && p->listing)
 		(void)listing_upsert(p->listing, in->name, &in->st,
-				     in->link_target, force);
+				     in->link_target, flags & ITAB_EXACT_MTIME);
 out:
 	pthread_mutex_unlock(&t->lock);
 }
@@ -725,6 +726,23 @@ out:
 	free(link);
 	pthread_mutex_unlock(&t->lock);
 	return ret;
+}
+
+void itab_touch_dir(struct itab *t, uint64_t dir)
+{
+	struct inode *in, *p;
+
+	pthread_mutex_lock(&t->lock);
+	in = inode_get(t, dir);
+	if (in && in->st_known) {
+		clock_gettime(CLOCK_REALTIME, &in->st.st_mtim);
+		in->st.st_ctim = in->st.st_mtim;
+		p = in->named ? inode_get(t, in->parent) : NULL;
+		if (p && p->listing)
+			(void)listing_upsert(p->listing, in->name, &in->st,
+					     NULL, false);
+	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 void itab_invalidate_dir(struct itab *t, uint64_t dir)

@@ -81,7 +81,7 @@ static int refresh_attr(struct fs_ctx *ctx, fuse_ino_t ino, struct stat *st)
 		/* The root: its parent may be outside a chroot, so there
 		 * is nothing to list; keep the attributes from mount time
 		 * (documented). */
-		itab_set_attr(ctx->itab, ino, st, NULL, false);
+		itab_set_attr(ctx->itab, ino, st, NULL, 0);
 		return itab_getattr(ctx->itab, ino, st) == -ESTALE ? -ESTALE : 0;
 	}
 	if (ret < 0)
@@ -92,7 +92,7 @@ static int refresh_attr(struct fs_ctx *ctx, fuse_ino_t ino, struct stat *st)
 	/* The server may now report another type under the same name. */
 	if ((attr.st_mode & S_IFMT) != (st->st_mode & S_IFMT))
 		return -ESTALE;
-	itab_set_attr(ctx->itab, ino, &attr, link[0] ? link : NULL, false);
+	itab_set_attr(ctx->itab, ino, &attr, link[0] ? link : NULL, 0);
 	return itab_getattr(ctx->itab, ino, st) == -ESTALE ? -ESTALE : 0;
 }
 
@@ -143,7 +143,7 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 			      ? 0
 			      : -ENAMETOOLONG;
 	if (ret == 0)
-		itab_set_attr(ctx->itab, ino, &d->st, d->link_target, false);
+		itab_set_attr(ctx->itab, ino, &d->st, d->link_target, 0);
 	itab_snapshot_free(snap);
 out:
 	if (ret < 0)

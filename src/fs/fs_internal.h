@@ -13,8 +13,27 @@
 #include "ftpsfs/listing.h"
 
 struct ftp_conn;
+struct fs_wfile;
 
 #define FS_PATH_MAX 4096
+
+/* An open file. */
+struct fs_file {
+	struct fs_handle h;   /* first: the list links back to us */
+	struct fs_ctx *ctx;
+	uint64_t ino;
+	pthread_mutex_t lock; /* serialises reads of this handle */
+	uint64_t lease;	      /* parked read stream, 0 if none */
+	uint64_t pos;	      /* offset the parked stream is at */
+	char path[FS_PATH_MAX];
+	struct fs_wfile *wf;  /* write state when opened for writing */
+};
+
+/* Allocate and track a handle for @ino (path filled in).  Returns 0 or a
+ * negative errno. */
+int fs_file_new(struct fs_ctx *ctx, uint64_t ino, struct fs_file **out);
+/* Untrack and free (parked stream aborted, write state released). */
+void fs_file_free(struct fs_file *f);
 
 static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
 {
@@ -103,5 +122,14 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		  mode_t mode, struct fuse_file_info *fi);
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		 off_t off, struct fuse_file_info *fi);
+void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		 struct fuse_file_info *fi);
+
+/* Upload pending writes of @ino, if any (before rename, utimens ...). */
+int fs_flush_inode(struct fs_ctx *ctx, uint64_t ino);
+
+/* Check a name from the kernel before it becomes part of a command. */
+int fs_check_name(const char *name);
 
 #endif

@@ -6,6 +6,7 @@
 void fs_ctx_init(struct fs_ctx *ctx)
 {
 	pthread_mutex_init(&ctx->handles_lock, NULL);
+	pthread_mutex_init(&ctx->wfiles_lock, NULL);
 	ctx->handles.prev = ctx->handles.next = &ctx->handles;
 }
 
@@ -40,6 +41,7 @@ void fs_ctx_release_handles(struct fs_ctx *ctx)
 		h->destroy(h);
 	}
 	pthread_mutex_destroy(&ctx->handles_lock);
+	pthread_mutex_destroy(&ctx->wfiles_lock);
 }
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
@@ -57,6 +59,8 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	 */
 	conn->want &= ~FUSE_CAP_ASYNC_READ;
 	conn->max_readahead = 1024 * 1024;
+	/* Fewer, larger writes: each is one request and one lock. */
+	conn->max_write = 1024 * 1024;
 }
 
 const struct fuse_lowlevel_ops fs_ops = {
@@ -84,4 +88,6 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.link = fs_op_link,
 	.create = fs_op_create,
 	.write = fs_op_write,
+	.flush = fs_op_flush,
+	.fsync = fs_op_fsync,
 };

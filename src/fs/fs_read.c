@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fs_internal.h"
+#include "fs_wfile.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/ftp_xfer.h"
@@ -25,16 +26,8 @@
 
 #define FS_READ_SKIP_MAX (256 * 1024)
 
-struct fs_file {
-	struct fs_handle h;   /* first: the list links back to us */
-	struct fs_ctx *ctx;
-	pthread_mutex_t lock; /* serialises reads of this handle */
-	uint64_t lease;	      /* parked stream, 0 if none */
-	uint64_t pos;	      /* offset the parked stream is at */
-	char path[FS_PATH_MAX];
-};
 
-/* Give back a parked stream, free the handle. */
+/* Give back a parked stream and the write state, free the handle. */
 static void file_destroy(struct fs_handle *h)
 {
 	struct fs_file *f = (struct fs_file *)h;
@@ -45,45 +38,84 @@ static void file_destroy(struct fs_handle *h)
 		ftp_xfer_abort(c, x);
 		ftp_pool_release(f->ctx->pool, c);
 	}
+	if (f->wf)
+		fs_wfile_put(f->ctx, f->wf);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
+}
+
+int fs_file_new(struct fs_ctx *ctx, uint64_t ino, struct fs_file **out)
+{
+	struct fs_file *f = calloc(1, sizeof(*f));
+	int ret;
+
+	if (!f)
+		return -ENOMEM;
+	ret = itab_path(ctx->itab, ino, f->path, sizeof(f->path));
+	if (ret < 0) {
+		free(f);
+		return ret;
+	}
+	pthread_mutex_init(&f->lock, NULL);
+	f->ctx = ctx;
+	f->ino = ino;
+	fs_handle_track(ctx, &f->h, file_destroy);
+	*out = f;
+	return 0;
+}
+
+void fs_file_free(struct fs_file *f)
+{
+	fs_handle_untrack(f->ctx, &f->h);
+	file_destroy(&f->h);
+}
+
+/* Opening for writing: join (or make) the inode's write state. */
+static int open_for_write(struct fs_ctx *ctx, struct fs_file *f,
+			  const struct stat *st, int flags)
+{
+	bool fresh;
+	int ret;
+
+	if (ctx->read_only)
+		return -EROFS;
+	ret = fs_wfile_get(ctx, f->ino, &f->wf, &fresh);
+	if (ret < 0)
+		return ret;
+	if (fresh)
+		fs_wfile_init_existing(f->wf, (uint64_t)st->st_size);
+	if (flags & O_TRUNC)
+		ret = fs_wfile_truncate(ctx, f->wf, 0);
+	return ret;
 }
 
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
+	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
 	struct fs_file *f;
 	struct stat st;
 	int ret;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
-	f = calloc(1, sizeof(*f));
-	if (!f) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	ret = itab_path(ctx->itab, ino, f->path, sizeof(f->path));
-	if (ret == 0 && itab_getattr(ctx->itab, ino, &st) != -ESTALE &&
-	    !S_ISREG(st.st_mode))
-		ret = -EACCES; /* a device or fifo listed by the server */
+	ret = fs_file_new(ctx, ino, &f);
 	if (ret < 0) {
-		free(f);
 		fuse_reply_err(req, -fs_kernel_errno(ret));
 		return;
 	}
-	pthread_mutex_init(&f->lock, NULL);
-	f->ctx = ctx;
-	fs_handle_track(ctx, &f->h, file_destroy);
-	/* Keep the page cache only if the file did not change. */
-	fi->keep_cache = itab_open_keep_cache(ctx->itab, ino);
-	fi->fh = (uintptr_t)f;
-	if (fuse_reply_open(req, fi) != 0) {
-		fs_handle_untrack(ctx, &f->h);
-		file_destroy(&f->h);
+	if (itab_getattr(ctx->itab, ino, &st) != -ESTALE && !S_ISREG(st.st_mode))
+		ret = -EACCES; /* a device or fifo listed by the server */
+	else if (writing)
+		ret = open_for_write(ctx, f, &st, fi->flags);
+	if (ret < 0) {
+		fs_file_free(f);
+		fuse_reply_err(req, -fs_kernel_errno(ret));
+		return;
 	}
+	/* Keep the page cache only if the file did not change. */
+	fi->keep_cache = !writing && itab_open_keep_cache(ctx->itab, ino);
+	fi->fh = (uintptr_t)f;
+	if (fuse_reply_open(req, fi) != 0)
+		fs_file_free(f);
 }
 
 /* State of one read() call: a connection and a stream, if any. */
@@ -110,6 +142,10 @@ static int read_io_start(struct fs_ctx *ctx, struct fs_file *f,
 	char err[512];
 	int ret;
 
+	/* The file may have been renamed since it was opened. */
+	ret = itab_path(ctx->itab, f->ino, f->path, sizeof(f->path));
+	if (ret < 0)
+		return ret;
 	if (!io->c) {
 		ret = ftp_pool_acquire(ctx->pool, &io->c, err, sizeof(err));
 		if (ret < 0) {
@@ -220,10 +256,21 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf = malloc(size ? size : 1);
 	ssize_t n;
 
+	struct fs_wfile *wf;
+
 	(void)ino;
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
+	}
+	/* Pending writes (of any handle) are part of what we read. */
+	wf = f->wf ? f->wf : fs_wfile_find(ctx, f->ino);
+	if (wf) {
+		n = fs_wfile_read(ctx, wf, buf, size, (uint64_t)off);
+		if (wf != f->wf)
+			fs_wfile_put(ctx, wf);
+		if (n != -EAGAIN)
+			goto reply;
 	}
 	pthread_mutex_lock(&f->lock);
 	if (f->lease && ftp_pool_unpark(ctx->pool, f->lease, &io.c, &io.x))
@@ -239,7 +286,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		read_io_drop_stream(ctx, &io);
 	}
 	pthread_mutex_unlock(&f->lock);
-
+reply:
 	if (n < 0)
 		fuse_reply_err(req, -fs_kernel_errno((int)n));
 	else
@@ -252,7 +299,6 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	fs_handle_untrack(f->ctx, &f->h);
-	file_destroy(&f->h);
+	fs_file_free(f);
 	fuse_reply_err(req, 0);
 }

@@ -78,7 +78,6 @@ int fs_kernel_errno(int err)
 	case -EUSERS:
 	case -EHOSTUNREACH:
 	case -ENETUNREACH:
-	case -EPERM: /* certificate trouble is not a permission problem */
 		return -EIO;
 	default:
 		return err;
@@ -113,8 +112,10 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 
 		ret = ftp_pool_acquire(ctx->pool, &c, err, sizeof(err));
 		if (ret < 0) {
+			/* No connection (server down, certificate changed,
+			 * login refused): the operation could not be tried. */
 			log_err("%s", err);
-			return ret;
+			return ret == -ETIMEDOUT ? ret : -EIO;
 		}
 		ret = fn(c, arg);
 		broken = c->broken;

@@ -13,6 +13,8 @@ enum {
 	KEY_HELP,
 	KEY_VERSION,
 	KEY_DEBUG,
+	KEY_RO,
+	KEY_RW,
 };
 
 #define OPT(t, p) { t, offsetof(struct ftpsfs_opts, p), 1 }
@@ -24,6 +26,9 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("tls_max=%s", tls_max),
 	OPT("netrc=%s", netrc),
 	OPT("password_stdin", password_stdin),
+	OPT("atomic_upload", atomic_upload),
+	OPT("ignore_dir_times", ignore_dir_times),
+	OPT("spool_dir=%s", spool_dir),
 	OPT("max_conns=%u", max_conns),
 	OPT("attr_timeout=%lf", attr_timeout),
 	OPT("dir_timeout=%lf", dir_timeout),
@@ -37,6 +42,9 @@ static const struct fuse_opt opts_spec[] = {
 	FUSE_OPT_KEY("--version", KEY_VERSION),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	/* Also seen by the kernel (mount flags). */
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_END
 };
 
@@ -61,6 +69,12 @@ static int opts_proc(void *data, const char *arg, int key,
 		return 1;
 	case KEY_DEBUG:
 		o->debug = 1;
+		return 1;
+	case KEY_RO:
+		o->read_only = 1;
+		return 1;
+	case KEY_RW:
+		o->read_only = 0;
 		return 1;
 	default:
 		return 1;
@@ -122,6 +136,13 @@ void opts_print_help(const char *progname)
 	       "    -o cafile=FILE         trust the CA certificates in FILE\n"
 	       "    -o capath=DIR          trust the CA certificates in DIR\n"
 	       "    -o tls_max=1.2|1.3     highest TLS version to offer\n"
+	       "    -o ro                  mount read-only (default read-write)\n"
+	       "    -o atomic_upload       upload to a temporary name, rename when\n"
+	       "                           complete (a failed upload keeps the old file)\n"
+	       "    -o ignore_dir_times    accept directory times the server cannot\n"
+	       "                           set (vsftpd) instead of failing with EPERM\n"
+	       "    -o spool_dir=DIR       private directory for local copies of files\n"
+	       "                           being changed (default $TMPDIR or /tmp)\n"
 	       "    -o max_conns=N         control connections (default 4)\n"
 	       "    -o attr_timeout=S      cache attributes for S seconds (20)\n"
 	       "    -o dir_timeout=S       cache listings for S seconds (20)\n"
@@ -139,4 +160,5 @@ void opts_free(struct ftpsfs_opts *o)
 	free(o->capath);
 	free(o->tls_max);
 	free(o->netrc);
+	free(o->spool_dir);
 }

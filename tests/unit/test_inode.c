@@ -207,7 +207,7 @@ TEST(keep_cache_only_when_unchanged)
 	CHECK_INT(itab_add_entry(t, 1, "x", &f, NULL, &st), 0);
 	CHECK(!itab_open_keep_cache(t, st.st_ino)); /* first open */
 	CHECK(itab_open_keep_cache(t, st.st_ino));
-	itab_set_attr(t, st.st_ino, &g, NULL, true);
+	itab_set_attr(t, st.st_ino, &g, NULL, ITAB_FORCE);
 	CHECK(!itab_open_keep_cache(t, st.st_ino));
 	itab_free(t);
 }
@@ -309,7 +309,7 @@ TEST(pinned_inode_keeps_our_size_against_listings)
 	CHECK_INT(itab_lookup(t, 1, "y", &st), 0);
 	y = st.st_ino;
 	itab_pin(t, y, true);
-	itab_set_attr(t, y, &mine, NULL, true);
+	itab_set_attr(t, y, &mine, NULL, ITAB_FORCE);
 	CHECK_INT(set_listing(t, 1, names, 2), 0); /* server still says 1 */
 	CHECK_INT(itab_lookup(t, 1, "y", &st), 0);
 	CHECK_INT(st.st_size, 500);

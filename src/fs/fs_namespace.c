@@ -1,0 +1,332 @@
+/*
+ * fs_namespace.c - mkdir, unlink, rmdir, rename, symlink, link.
+ *
+ * Each maps to one FTP command (RFC 959 4.1.3) and then updates the cache
+ * in place, so that "ls" right after shows the change without a new
+ * listing.  rename over an existing file is done by the server where it
+ * allows it; where it refuses, the target is first moved aside and only
+ * deleted once the rename succeeded, so a failure never loses both files.
+ */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs_internal.h"
+#include "fs_wfile.h"
+#include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_ops.h"
+#include "ftpsfs/log.h"
+
+struct ns_op {
+	const char *path;
+	const char *path2;
+	bool target_exists; /* rename: something is at path2 */
+	bool target_is_dir;
+	mode_t mode;	    /* mkdir */
+	bool chmod_failed;  /* mkdir: the server's mode stands */
+};
+
+/*
+ * MKD, then SITE CHMOD to the mode asked for: the server applies its own
+ * umask, and a mode we only pretend to have misleads programs that
+ * compare (rsync -a skips a chmod it thinks is done).  Without SITE
+ * CHMOD the directory keeps the server's mode; *chmod_failed says so.
+ */
+static int ns_mkdir(struct ftp_conn *c, void *arg)
+{
+	struct ns_op *op = arg;
+	int ret = ftp_op_mkdir(c, op->path);
+
+	if (ret == 0 && ftp_op_chmod(c, op->path, op->mode) < 0)
+		op->chmod_failed = true;
+	return ret;
+}
+
+static int ns_delete(struct ftp_conn *c, void *arg)
+{
+	return ftp_op_delete(c, ((struct ns_op *)arg)->path);
+}
+
+static int ns_rmdir(struct ftp_conn *c, void *arg)
+{
+	return ftp_op_rmdir(c, ((struct ns_op *)arg)->path);
+}
+
+static int ns_symlink(struct ftp_conn *c, void *arg)
+{
+	struct ns_op *op = arg;
+
+	return ftp_op_symlink(c, op->path2, op->path);
+}
+
+/* Both paths of an entry pair, or a negative errno. */
+static int ns_paths(struct fs_ctx *ctx, uint64_t parent, const char *name,
+		    char *path, uint64_t parent2, const char *name2,
+		    char *path2)
+{
+	int ret = fs_check_name(name);
+
+	if (ret == 0)
+		ret = itab_child_path(ctx->itab, parent, name, path, FS_PATH_MAX);
+	if (ret == 0 && name2)
+		ret = fs_check_name(name2);
+	if (ret == 0 && name2)
+		ret = itab_child_path(ctx->itab, parent2, name2, path2,
+				      FS_PATH_MAX);
+	return ret;
+}
+
+static void ns_reply_new_entry(fuse_req_t req, uint64_t parent,
+			       const char *name, struct stat *attr,
+			       const char *link)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct fuse_entry_param e;
+	struct stat st;
+	int ret;
+
+	attr->st_uid = ctx->uid;
+	attr->st_gid = ctx->gid;
+	attr->st_blksize = 4096;
+	clock_gettime(CLOCK_REALTIME, &attr->st_mtim);
+	attr->st_atim = attr->st_ctim = attr->st_mtim;
+	itab_touch_dir(ctx->itab, parent);
+	ret = itab_add_entry(ctx->itab, parent, name, attr, link, &st);
+	if (ret < 0) {
+		/* Done on the server; our cache will learn it later. */
+		itab_invalidate_dir(ctx->itab, parent);
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fs_fill_entry(ctx, &st, &e);
+	fuse_reply_entry(req, &e);
+}
+
+void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	char path[FS_PATH_MAX];
+	struct ns_op op = { .path = path };
+	struct stat attr;
+	int ret;
+
+	op.mode = mode & 07777 & ~(fc ? fc->umask : 022);
+	ret = ctx->read_only ? -EROFS
+			     : ns_paths(ctx, parent, name, path, 0, NULL, NULL);
+	if (ret == 0)
+		ret = fs_with_conn(ctx, ns_mkdir, &op);
+	if (ret < 0) {
+		fuse_reply_err(req, -fs_kernel_errno(ret));
+		return;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.st_mode = S_IFDIR | op.mode;
+	attr.st_nlink = 2;
+	attr.st_size = 4096;
+	ns_reply_new_entry(req, parent, name, &attr, NULL);
+	if (op.chmod_failed) /* the mode above is a guess: ask the server */
+		itab_invalidate_dir(ctx->itab, parent);
+}
+
+void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	char path[FS_PATH_MAX];
+	struct ns_op op = { .path = path };
+	struct fs_wfile *wf = NULL;
+	struct stat st;
+	bool on_server = true;
+	int ret;
+
+	ret = ctx->read_only ? -EROFS
+			     : ns_paths(ctx, parent, name, path, 0, NULL, NULL);
+	if (ret < 0)
+		goto out;
+	/* Data still being written to it has nowhere to go now; a file
+	 * created but not yet uploaded is not on the server at all. */
+	if (itab_lookup(ctx->itab, parent, name, &st) == 0) {
+		wf = fs_wfile_find(ctx, st.st_ino);
+		itab_forget(ctx->itab, st.st_ino, 1);
+	}
+	if (wf) {
+		on_server = fs_wfile_remote_exists(wf);
+		fs_wfile_discard(ctx, wf);
+		fs_wfile_put(ctx, wf);
+	}
+	if (on_server)
+		ret = fs_with_conn(ctx, ns_delete, &op);
+	if (ret == 0) {
+		itab_remove(ctx->itab, parent, name);
+		itab_touch_dir(ctx->itab, parent);
+	}
+out:
+	fuse_reply_err(req, -fs_kernel_errno(ret));
+}
+
+void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	char path[FS_PATH_MAX];
+	struct ns_op op = { .path = path };
+	int ret;
+
+	ret = ctx->read_only ? -EROFS
+			     : ns_paths(ctx, parent, name, path, 0, NULL, NULL);
+	if (ret == 0)
+		ret = fs_with_conn(ctx, ns_rmdir, &op);
+	if (ret == 0) {
+		itab_remove(ctx->itab, parent, name);
+		itab_touch_dir(ctx->itab, parent);
+	}
+	fuse_reply_err(req, -fs_kernel_errno(ret));
+}
+
+/* Directory over directory: rename(2) may replace an empty one. */
+static int ns_rename_over_dir(struct ftp_conn *c, struct ns_op *op)
+{
+	int ret = ftp_op_rmdir(c, op->path2);
+
+	if (ret < 0)
+		return ret == -EACCES ? -ENOTEMPTY : ret;
+	return ftp_op_rename(c, op->path, op->path2);
+}
+
+/*
+ * File over file on a server that refuses to replace: move the target
+ * aside, rename, then delete the old copy - or put it back if the rename
+ * still fails.  Never both copies lost; not atomic (documented).
+ */
+static int ns_rename_over_file(struct ftp_conn *c, struct ns_op *op, int err)
+{
+	const char *slash = strrchr(op->path2, '/');
+	char aside[FS_PATH_MAX];
+	unsigned char rnd[6];
+	int ret;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return err;
+	snprintf(aside, sizeof(aside), "%.*s/.ftpsfs-old-%02x%02x%02x%02x%02x%02x",
+		 slash ? (int)(slash - op->path2) : 0, op->path2, rnd[0], rnd[1],
+		 rnd[2], rnd[3], rnd[4], rnd[5]);
+	if (ftp_op_rename(c, op->path2, aside) < 0)
+		return err; /* the target was not what stood in the way */
+	ret = ftp_op_rename(c, op->path, op->path2);
+	if (ret == 0) {
+		if (ftp_op_delete(c, aside) < 0)
+			log_warn("renamed over %s, but could not delete its old "
+				 "copy %s", op->path2, aside);
+		return 0;
+	}
+	if (ftp_op_rename(c, aside, op->path2) < 0)
+		log_err("rename failed and the old %s is now %s", op->path2,
+			aside);
+	return ret;
+}
+
+static int ns_rename(struct ftp_conn *c, void *arg)
+{
+	struct ns_op *op = arg;
+	int ret = ftp_op_rename(c, op->path, op->path2);
+
+	if (ret == 0 || c->broken || ret == -ENOENT || !op->target_exists)
+		return ret;
+	return op->target_is_dir ? ns_rename_over_dir(c, op)
+				 : ns_rename_over_file(c, op, ret);
+}
+
+void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	char path[FS_PATH_MAX], path2[FS_PATH_MAX];
+	struct ns_op op = { .path = path, .path2 = path2 };
+	struct stat st;
+	int ret, exists;
+
+	if (ctx->read_only) {
+		ret = -EROFS;
+		goto out;
+	}
+	/* RENAME_EXCHANGE cannot be done with FTP commands. */
+	if (flags & ~RENAME_NOREPLACE) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = ns_paths(ctx, parent, name, path, newparent, newname, path2);
+	if (ret < 0)
+		goto out;
+	/* The server must have the file before it can rename it. */
+	if (itab_lookup(ctx->itab, parent, name, &st) == 0) {
+		ret = fs_flush_inode(ctx, st.st_ino);
+		itab_forget(ctx->itab, st.st_ino, 1);
+		if (ret < 0)
+			goto out;
+	}
+	exists = itab_lookup(ctx->itab, newparent, newname, &st);
+	if (exists == 0) {
+		itab_forget(ctx->itab, st.st_ino, 1);
+		if (flags & RENAME_NOREPLACE) {
+			ret = -EEXIST;
+			goto out;
+		}
+		op.target_exists = true;
+		op.target_is_dir = S_ISDIR(st.st_mode);
+	}
+	ret = fs_with_conn(ctx, ns_rename, &op);
+	if (ret == 0)
+		ret = itab_rename(ctx->itab, parent, name, newparent, newname);
+	if (ret == 0) {
+		itab_touch_dir(ctx->itab, parent);
+		itab_touch_dir(ctx->itab, newparent);
+	}
+	if (ret < 0) {
+		/* What the server now has is uncertain: ask again later. */
+		itab_invalidate_dir(ctx->itab, parent);
+		itab_invalidate_dir(ctx->itab, newparent);
+	}
+out:
+	fuse_reply_err(req, -fs_kernel_errno(ret));
+}
+
+void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		   const char *name)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	char path[FS_PATH_MAX];
+	struct ns_op op = { .path = path, .path2 = link };
+	struct stat attr;
+	int ret;
+
+	ret = ctx->read_only ? -EROFS
+			     : ns_paths(ctx, parent, name, path, 0, NULL, NULL);
+	if (ret == 0 && strpbrk(link, "\r\n"))
+		ret = -EINVAL;
+	if (ret == 0)
+		ret = fs_with_conn(ctx, ns_symlink, &op);
+	if (ret < 0) {
+		fuse_reply_err(req, -fs_kernel_errno(ret));
+		return;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.st_mode = S_IFLNK | 0777;
+	attr.st_nlink = 1;
+	attr.st_size = (off_t)strlen(link);
+	ns_reply_new_entry(req, parent, name, &attr, link);
+}
+
+void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	/* FTP has no hard links.  EPERM is what link(2) returns for a file
+	 * system that does not support them (and what makes git fall back
+	 * to rename). */
+	fuse_reply_err(req, fs_ctx_of(req)->read_only ? EROFS : EPERM);
+}

@@ -1,0 +1,85 @@
+/*
+ * fs_wfile.h - the write state of one inode, shared by its open handles.
+ *
+ * Three modes (DESIGN.md 5):
+ *  - STREAM: new content written from the start (create, O_TRUNC) or
+ *    appended at the server's end goes straight into STOR or APPE:
+ *    constant memory, no local copy, any size.
+ *  - SPOOL: anything else (writes elsewhere, O_RDWR reads of our own
+ *    writes, truncate to a non-zero size) goes to a local spool that is
+ *    uploaded on flush/fsync/release, only the changed tail where the
+ *    server allows (spool.h).
+ *  - IDLE: the server has exactly our content.
+ * A write that breaks a stream's order ends the stream (the server then
+ * has everything so far) and continues in the spool.
+ *
+ * Errors: a failed upload is remembered and returned by the next write,
+ * flush or fsync of every handle; the upload is never reported as done.
+ *
+ * Locking: ctx->wfiles_lock guards the table and reference counts;
+ * wf->lock guards everything else and is held across network I/O (one
+ * writer at a time per file).  Lock order: wf->lock, then the pool's and
+ * the inode table's own locks.
+ */
+#ifndef FTPSFS_FS_WFILE_H
+#define FTPSFS_FS_WFILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fs_internal.h"
+
+/*
+ * The write state of @ino with one more reference; made if absent (then
+ * *fresh is true and the caller initialises it with one of the
+ * fs_wfile_init_* calls).  Pins the inode's attributes while it exists.
+ */
+int fs_wfile_get(struct fs_ctx *ctx, uint64_t ino, struct fs_wfile **out,
+		 bool *fresh);
+
+/* The write state of @ino if there is one (with a reference), else NULL. */
+struct fs_wfile *fs_wfile_find(struct fs_ctx *ctx, uint64_t ino);
+
+/* Drop a reference; the last one uploads what is pending (errors are
+ * logged: nobody is left to tell) and frees. */
+void fs_wfile_put(struct fs_ctx *ctx, struct fs_wfile *wf);
+
+/* The file is new or truncated to 0: empty content, to be streamed.
+ * @remote_size: what the server has under the name now (0 if nothing). */
+void fs_wfile_init_empty(struct fs_wfile *wf, bool remote_exists,
+			 uint64_t remote_size, mode_t create_mode);
+
+/* The server has the file with @size bytes, and so do we. */
+void fs_wfile_init_existing(struct fs_wfile *wf, uint64_t size);
+
+int fs_wfile_write(struct fs_ctx *ctx, struct fs_wfile *wf, const char *buf,
+		   size_t len, uint64_t off);
+
+/*
+ * Serve a read from our pending content: from the spool if there is one;
+ * a running stream is first completed so that the server has it.  Returns
+ * the byte count, or -EAGAIN when the caller should read from the server.
+ */
+ssize_t fs_wfile_read(struct fs_ctx *ctx, struct fs_wfile *wf, char *buf,
+		      size_t len, uint64_t off);
+
+int fs_wfile_truncate(struct fs_ctx *ctx, struct fs_wfile *wf, uint64_t size);
+
+/* Upload what is pending; returns the first error not yet reported. */
+int fs_wfile_flush(struct fs_ctx *ctx, struct fs_wfile *wf);
+
+/* The file was deleted: pending data has nowhere to go. */
+void fs_wfile_discard(struct fs_ctx *ctx, struct fs_wfile *wf);
+
+/*
+ * chmod of a file that is not on the server yet: remember @mode and set it
+ * after the first upload.  Returns true if deferred so, false if the
+ * caller should send SITE CHMOD now.
+ */
+bool fs_wfile_defer_chmod(struct fs_wfile *wf, mode_t mode);
+
+/* True if the server has (or had, before a pending O_TRUNC) the file. */
+bool fs_wfile_remote_exists(struct fs_wfile *wf);
+
+#endif
