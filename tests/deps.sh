@@ -20,7 +20,7 @@ APT_PACKAGES=(
     build-essential meson ninja-build pkg-config libfuse3-dev libssl-dev uthash-dev
     clang libclang-rt-14-dev
     # test
-    fuse3 openssl vsftpd python3-pytest curl rsync
+    fuse3 openssl vsftpd python3-pytest curl rsync git unzip
     # shared libraries the dpkg -x'd proftpd-core links against (checked with ldd below)
     libhiredis0.14 libmemcached11 libmemcachedutil2 libsodium23
 )

@@ -289,7 +289,10 @@ class _Server:
 
     def start(self):
         assert self.proc is None, "already started"
-        self.port = free_port()
+        # A restart after stop() keeps the port, so that a client (a mount) can reconnect.
+        if self.port is None:
+            self.port = free_port()
+        self.workdir.mkdir(parents=True, exist_ok=True)  # stop() removes a private one
         self.pasv_range = reserve_port_range()
         self.user.set_home(self.root_dir)
         self._write_config()
