@@ -14,6 +14,9 @@ declare -A SOURCES=(
     [list]="src/ftp/listing_unix.c src/ftp/listing_time.c"
     [hostspec]="src/opts/hostspec.c"
     [netrc]="src/opts/netrc.c"
+    [known_hosts]="src/opts/known_hosts.c src/opts/fingerprint.c"
+    [credfile]="src/opts/credfile.c"
+    [symlink]="src/fs/symlink_policy.c"
 )
 CFLAGS=(-std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
