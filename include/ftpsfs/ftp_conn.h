@@ -26,7 +26,11 @@ struct ftp_endpoint {
 	uint16_t port;
 	enum tls_mode tls_mode;
 	char user[HOSTSPEC_USER_MAX + 1];
-	const struct secret *password;
+	const struct secret *password; /* NULL or empty: none known */
+	bool anonymous;		       /* asked for: user anonymous/ftp */
+	bool allow_plaintext;	       /* go on in the clear if AUTH TLS is
+					* refused (never for implicit TLS) */
+	bool allow_plaintext_password; /* ... and send PASS in the clear */
 	int connect_timeout_ms;
 	int timeout_ms; /* each reply, each data stall */
 	struct tls_ctx *tls;
@@ -52,9 +56,19 @@ struct ftp_conn {
 /*
  * Connect, secure (AUTH TLS or implicit), log in, PBSZ 0, PROT P, FEAT,
  * OPTS UTF8 ON (when offered), TYPE I.  Returns 0 and *out, or a negative
- * errno with a message in @err: -EACCES (login refused), -EUSERS (too many
- * connections), -EPERM (certificate), -EPROTONOSUPPORT (no TLS offered),
- * -ETIMEDOUT, -ECONNREFUSED, -ENOENT (host unknown), -EPROTO.
+ * errno with a message in @err: -EACCES (login refused, or a password
+ * that policy forbids sending), -EUSERS (too many connections), -EPERM
+ * (the server's identity is not proved), -EPROTONOSUPPORT (no TLS
+ * offered, and allow_plaintext not given), -ETIMEDOUT, -ECONNREFUSED,
+ * -ENOENT (host unknown), -EPROTO.
+ *
+ * Login policy, like a SASL client choosing a mechanism: the client
+ * certificate (if any) is presented in the TLS handshake; then USER.  A
+ * 230 or 232 reply (RFC 2228: authorized by the security exchange) ends
+ * the login; a 331 gets PASS with the password, or "anonymous@" for an
+ * anonymous login without one.  Over a connection without TLS
+ * (allow_plaintext) nothing but an anonymous login is attempted unless
+ * allow_plaintext_password is set: the refusal comes before USER.
  */
 int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 		  struct ftp_conn **out, char *err, size_t errsz);

@@ -23,30 +23,83 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ftpsfs/fingerprint.h"
+
+struct secret;
 struct tls_ctx;
 struct tls_conn;
+
+/*
+ * How the server proves its identity (tls-resumption.md 3.6).  In every
+ * mode the control connection is checked right after its handshake,
+ * before any byte of FTP is sent over it, and a data connection that was
+ * not resumed must present the very certificate of its control
+ * connection.
+ */
+enum tls_verify {
+	TLS_VERIFY_CA,	 /* chain to a trusted CA + host name (default) */
+	TLS_VERIFY_PIN,	 /* SHA-256 of the certificate or of its public key
+			  * equals a pin; no CA, no host name, no expiry */
+	TLS_VERIFY_TOFU, /* as PIN, the pin learned on first use */
+	TLS_VERIFY_NONE, /* no_verify: any certificate */
+};
+
+/*
+ * TOFU without a recorded pin: called once, for the first control
+ * connection that completes a handshake, with the SHA-256 of the server's
+ * public key (SubjectPublicKeyInfo, DER).  Return 0 to trust it (it then
+ * becomes the pin for every later connection), or a negative errno with
+ * a message in @err to refuse.  Runs under the context's lock.
+ */
+typedef int (*tls_first_use_fn)(void *arg,
+				const uint8_t spki_sha256[FINGERPRINT_LEN],
+				char *err, size_t errsz);
 
 struct tls_settings {
 	const char *cafile; /* NULL: system trust store */
 	const char *capath; /* NULL: none */
 	int max_version;    /* 0 (library maximum) or TLS1_2_VERSION... */
+	const char *ciphers;	  /* TLS 1.2 cipher list; NULL: OpenSSL's */
+	const char *ciphersuites; /* TLS 1.3 suites; NULL: OpenSSL's */
+	enum tls_verify verify;
+	bool have_pin;			   /* PIN; TOFU with a recorded pin */
+	uint8_t pin[FINGERPRINT_LEN];	   /* certificate or key hash */
+	const char *pin_origin;		   /* for messages: "-o fingerprint",
+					    * "FILE line N" */
+	tls_first_use_fn first_use;	   /* TOFU without a recorded pin */
+	void *first_use_arg;
+	const char *cert_file;		   /* client certificate chain (PEM) */
+	const char *key_file;		   /* its key (PEM); NULL: cert_file */
+	const struct secret *key_password; /* for an encrypted key, or NULL */
 };
 
 /*
  * Create the shared context.  Returns 0 and *out, or -EINVAL with a
- * message in @err (e.g. an unreadable CA file).
+ * message in @err (an unreadable CA file, a client key that does not
+ * load or match its certificate, a cipher list with no usable cipher).
+ * @s->key_password is used only inside this call.
  */
 int tls_ctx_new(const struct tls_settings *s, struct tls_ctx **out, char *err,
 		size_t errsz);
 void tls_ctx_free(struct tls_ctx *ctx);
 
 /*
+ * Whether the PEM private key in @key_file is encrypted (needs a
+ * passphrase).  Returns 0 with *encrypted, or a negative errno with a
+ * message in @err (unreadable file, no private key in it).
+ */
+int tls_key_file_encrypted(const char *key_file, bool *encrypted, char *err,
+			   size_t errsz);
+
+/*
  * Handshake as a client on the connected socket @fd for a control
  * connection to @host (checked as an IP address when @host_is_ip, else as
- * a DNS name, and sent as SNI).  The tls_conn takes ownership of @fd
- * (closed by tls_conn_free(), also on failure).  Returns 0 and *out, or a
- * negative errno with the reason in @err: -EPERM when the certificate does
- * not verify, -ETIMEDOUT, -ECONNRESET, -EPROTO.
+ * a DNS name, and sent as SNI), then check the server's identity as the
+ * context's mode says.  The tls_conn takes ownership of @fd (closed by
+ * tls_conn_free(), also on failure).  Returns 0 and *out, or a negative
+ * errno with the reason in @err: -EPERM when the server's identity is not
+ * proved (the message names the reason and the server's public key
+ * fingerprint), -ETIMEDOUT, -ECONNRESET, -EPROTO.
  */
 int tls_conn_client_control(struct tls_ctx *ctx, int fd, const char *host,
 			    bool host_is_ip, int64_t deadline,
@@ -63,6 +116,24 @@ int tls_conn_client_control(struct tls_ctx *ctx, int fd, const char *host,
 int tls_conn_client_data(struct tls_ctx *ctx, int fd, struct tls_conn *control,
 			 int64_t deadline, struct tls_conn **out,
 			 bool *resumed, char *err, size_t errsz);
+
+/*
+ * allow_plaintext, after the server refused AUTH TLS: the same interface
+ * over the bare socket @fd (owned from now on), so that the FTP layer
+ * needs no second code path.  Reads end with 0 at EOF (plaintext has no
+ * close_notify: the FTP reply is the only proof of completeness).
+ * Returns 0 or -ENOMEM (@fd closed).
+ */
+int tls_conn_plain(int fd, struct tls_conn **out);
+
+/* True for a connection made by tls_conn_plain(). */
+bool tls_conn_is_plain(const struct tls_conn *c);
+
+/*
+ * AUTH TLS: take the socket back out of the plaintext connection @c (to
+ * hand it to tls_conn_client_control()) and free @c.  Returns the socket.
+ */
+int tls_conn_plain_release(struct tls_conn *c);
 
 /* True if @control holds a resumable session (TLS 1.3: a ticket arrived). */
 bool tls_conn_has_session(const struct tls_conn *control);
@@ -91,7 +162,13 @@ int tls_conn_shutdown(struct tls_conn *c, bool drain, int64_t deadline);
 /* Free the SSL object and close the socket. */
 void tls_conn_free(struct tls_conn *c);
 
-/* Negotiated protocol name, e.g. "TLSv1.3". */
+/*
+ * What the last fatal TLS error on @c was (OpenSSL's reason, with a hint
+ * when it is about certificates), or "" if there was none.
+ */
+const char *tls_conn_error(const struct tls_conn *c);
+
+/* Negotiated protocol name, e.g. "TLSv1.3"; "plaintext" if not TLS. */
 const char *tls_conn_version(const struct tls_conn *c);
 
 /* True if decrypted bytes are buffered, unread. */

@@ -2,7 +2,6 @@
  * conn.c - control connection: line I/O, replies, and the login dialogue.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,58 +13,18 @@
 #include "ftpsfs/net.h"
 #include "ftpsfs/tls.h"
 
+/* Login replies beyond reply.h's (RFC 959 4.2, RFC 2228 section 4). */
+#define FTP_REPLY_NEED_ACCOUNT 332
+
+/* What an anonymous login sends when the user gave no password: the
+ * customary "e-mail address", which identifies nothing. */
+#define FTP_ANONYMOUS_PASSWORD "anonymous@"
+
 void ftp_conn_mark_broken(struct ftp_conn *c, const char *why)
 {
 	if (!c->broken)
 		log_debug("conn %u: broken: %s", c->id, why);
 	c->broken = true;
-}
-
-/* Raw bytes from the socket or the TLS layer. */
-static ssize_t conn_recv(struct ftp_conn *c, char *buf, size_t len,
-			 int64_t deadline)
-{
-	if (c->tls)
-		return tls_conn_read(c->tls, buf, len, deadline);
-	for (;;) {
-		ssize_t n = recv(c->fd, buf, len, 0);
-		int w;
-
-		if (n >= 0)
-			return n;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
-		w = net_wait(c->fd, POLLIN, deadline);
-		if (w < 0)
-			return w;
-	}
-}
-
-static int conn_send_raw(struct ftp_conn *c, const char *buf, size_t len,
-			 int64_t deadline)
-{
-	if (c->tls)
-		return tls_conn_write_all(c->tls, buf, len, deadline);
-	while (len > 0) {
-		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
-		int w;
-
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
-		w = net_wait(c->fd, POLLOUT, deadline);
-		if (w < 0)
-			return w;
-	}
-	return 0;
 }
 
 /*
@@ -94,8 +53,8 @@ static int conn_read_line(struct ftp_conn *c, char *line, size_t *len,
 		}
 		if (c->rlen >= FTP_LINE_MAX)
 			return -EMSGSIZE;
-		n = conn_recv(c, c->rbuf + c->rlen, FTP_LINE_MAX - c->rlen,
-			      deadline);
+		n = tls_conn_read(c->tls, c->rbuf + c->rlen,
+				  FTP_LINE_MAX - c->rlen, deadline);
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0)
@@ -116,11 +75,23 @@ int ftp_conn_read_reply(struct ftp_conn *c, struct ftp_reply *r)
 	for (;;) {
 		size_t len = 0;
 		int ret = conn_read_line(c, line, &len, deadline);
+		const char *tls_err = ret == -EPROTO && c->tls
+					      ? tls_conn_error(c->tls)
+					      : NULL;
 
 		if (ret == 0)
 			ret = ftp_reply_feed_line(r, line, len);
 		if (ret == 1)
 			break;
+		if (tls_err && tls_err[0]) {
+			/* E.g. TLS 1.3: the server rejects our client
+			 * certificate only after the handshake. */
+			snprintf(c->err, sizeof(c->err),
+				 "TLS error on the control connection: %s",
+				 tls_err);
+			ftp_conn_mark_broken(c, c->err);
+			return ret;
+		}
 		if (ret < 0) {
 			snprintf(c->err, sizeof(c->err), "%s",
 				 ret == -ETIMEDOUT ? "server did not reply in time"
@@ -161,7 +132,8 @@ int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg)
 	else
 		log_debug("conn %u: > %s", c->id,
 			  log_escape(esc, sizeof(esc), line, (size_t)n - 2));
-	ret = conn_send_raw(c, line, (size_t)n, net_deadline(c->ep->timeout_ms));
+	ret = tls_conn_write_all(c->tls, line, (size_t)n,
+				 net_deadline(c->ep->timeout_ms));
 	if (ret < 0) {
 		snprintf(c->err, sizeof(c->err), "cannot send command: %s",
 			 strerror(-ret));
@@ -197,18 +169,31 @@ static int conn_expect(struct ftp_conn *c, struct ftp_reply *r, int cls,
 /* RFC 4217 section 4: AUTH TLS on the plain connection, then TLS. */
 static int conn_secure(struct ftp_conn *c, struct ftp_reply *r)
 {
-	char err[256];
-	int fd = c->fd;
-	int ret;
+	char err[512];
+	int fd, ret;
 
 	if (c->ep->tls_mode == TLS_MODE_EXPLICIT) {
 		ret = ftp_conn_cmd(c, r, "AUTH", "TLS");
 		if (ret < 0)
 			return ret;
+		if (r->code != FTP_REPLY_AUTH_OK && c->ep->allow_plaintext &&
+		    !c->rlen) {
+			/* Go on in the clear, on the plaintext connection
+			 * we have.  Anyone on the path could have caused
+			 * the refusal (a downgrade): hence the opt-in and
+			 * the warning. */
+			log_warn("conn %u: the server refused AUTH TLS (%d): "
+				 "continuing WITHOUT encryption "
+				 "(allow_plaintext); everything, file contents "
+				 "included, travels in the clear",
+				 c->id, r->code);
+			return 0;
+		}
 		if (r->code != FTP_REPLY_AUTH_OK) {
 			snprintf(c->err, sizeof(c->err),
 				 "server does not offer TLS (AUTH TLS answered "
-				 "%d); refusing to continue without TLS",
+				 "%d); refusing to continue without TLS (-o "
+				 "allow_plaintext would allow it)",
 				 r->code);
 			return -EPROTONOSUPPORT;
 		}
@@ -221,7 +206,9 @@ static int conn_secure(struct ftp_conn *c, struct ftp_reply *r)
 			return -EPROTO;
 		}
 	}
-	c->fd = -1; /* the TLS connection owns it now, also on failure */
+	/* The TLS connection owns the socket now, also on failure. */
+	fd = tls_conn_plain_release(c->tls);
+	c->tls = NULL;
 	ret = tls_conn_client_control(c->ep->tls, fd, c->ep->host,
 				      c->ep->host_is_ip,
 				      net_deadline(c->ep->connect_timeout_ms),
@@ -231,33 +218,78 @@ static int conn_secure(struct ftp_conn *c, struct ftp_reply *r)
 	return ret;
 }
 
+/*
+ * Which password, if any, may answer a 331 on this connection.  NULL with
+ * c->err set when none may (see the policy in ftp_conn.h).
+ */
+static const char *conn_password(struct ftp_conn *c)
+{
+	const struct secret *pw = c->ep->password;
+	bool have = pw && pw->value && pw->len > 0;
+	bool clear = tls_conn_is_plain(c->tls);
+
+	/* In the clear, an anonymous login never sends the user's own
+	 * secret, only the customary placeholder. */
+	if (c->ep->anonymous && (!have || (clear &&
+					   !c->ep->allow_plaintext_password)))
+		return FTP_ANONYMOUS_PASSWORD;
+	if (clear && !c->ep->allow_plaintext_password) {
+		snprintf(c->err, sizeof(c->err),
+			 "refusing to send a password over a connection "
+			 "without TLS (-o allow_plaintext_password would)");
+		return NULL;
+	}
+	if (!have) {
+		snprintf(c->err, sizeof(c->err),
+			 "server asks for a password and none was given "
+			 "(use -o password_stdin, credentials=, askpass= or "
+			 "~/.netrc)");
+		return NULL;
+	}
+	return pw->value;
+}
+
 static int conn_login(struct ftp_conn *c, struct ftp_reply *r)
 {
 	const char *user = c->ep->user; /* never empty: see main */
+	const char *pass;
+	char msg[256];
 	int ret;
 
+	/* Without TLS, only an anonymous login may even start: USER
+	 * would tell the name to every listener for nothing. */
+	if (tls_conn_is_plain(c->tls) && !c->ep->anonymous &&
+	    !c->ep->allow_plaintext_password) {
+		snprintf(c->err, sizeof(c->err),
+			 "the server has no TLS: refusing to log in as %s in "
+			 "the clear (-o allow_plaintext_password would send "
+			 "the password unencrypted)",
+			 user);
+		return -EACCES;
+	}
 	ret = ftp_conn_cmd(c, r, "USER", user);
 	if (ret < 0)
 		return ret;
 	if (r->code == FTP_REPLY_NEED_PASS) {
-		if (!c->ep->password || !c->ep->password->value) {
-			snprintf(c->err, sizeof(c->err),
-				 "server asks for a password and none was given "
-				 "(use -o password_stdin or ~/.netrc)");
+		pass = conn_password(c);
+		if (!pass)
 			return -EACCES;
-		}
-		ret = ftp_conn_cmd(c, r, "PASS", c->ep->password->value);
+		ret = ftp_conn_cmd(c, r, "PASS", pass);
 		if (ret < 0)
 			return ret;
 	}
-	if (r->code / 100 != 2) {
-		char msg[256];
-
-		snprintf(c->err, sizeof(c->err), "login refused: %d %s",
-			 r->code, ftp_reply_message(r, msg, sizeof(msg)));
-		return ftp_errno(FTP_OP_LOGIN, r, false);
+	/* 230, 232, or another 2xx some server thinks fitting */
+	if (r->code / 100 == 2)
+		return 0;
+	if (r->code == FTP_REPLY_NEED_ACCOUNT) {
+		snprintf(c->err, sizeof(c->err),
+			 "server wants an account (ACCT) after login: not "
+			 "supported");
+		return -EACCES;
 	}
-	return 0;
+	snprintf(c->err, sizeof(c->err), "login refused: %d %s", r->code,
+		 ftp_reply_message(r, msg, sizeof(msg)));
+	return ftp_errno(FTP_OP_LOGIN, r, false);
 }
 
 static int conn_setup(struct ftp_conn *c, struct ftp_reply *r)
@@ -265,12 +297,15 @@ static int conn_setup(struct ftp_conn *c, struct ftp_reply *r)
 	int ret;
 
 	/* RFC 4217 section 9: PBSZ 0 must precede PROT P.  A server that
-	 * refuses PROT P would send our files in the clear: fail. */
-	ret = conn_expect(c, r, 2, "PBSZ", "0", FTP_OP_SETUP);
-	if (ret == 0)
-		ret = conn_expect(c, r, 2, "PROT", "P", FTP_OP_SETUP);
-	if (ret < 0)
-		return ret;
+	 * refuses PROT P would send our files in the clear: fail.  (Over a
+	 * plaintext control connection there is nothing to protect with.) */
+	if (!tls_conn_is_plain(c->tls)) {
+		ret = conn_expect(c, r, 2, "PBSZ", "0", FTP_OP_SETUP);
+		if (ret == 0)
+			ret = conn_expect(c, r, 2, "PROT", "P", FTP_OP_SETUP);
+		if (ret < 0)
+			return ret;
+	}
 	ret = ftp_conn_cmd(c, r, "FEAT", NULL);
 	if (ret < 0)
 		return ret;
@@ -309,6 +344,12 @@ int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 			 ret == -ENOENT ? "host name not found" : strerror(-ret));
 		goto fail;
 	}
+	/* Plaintext until AUTH TLS (or for good, with allow_plaintext):
+	 * the same reading and writing code either way. */
+	ret = tls_conn_plain(c->fd, &c->tls);
+	c->fd = -1;
+	if (ret < 0)
+		goto fail;
 	if (ep->tls_mode == TLS_MODE_IMPLICIT) {
 		ret = conn_secure(c, r);
 		if (ret < 0)

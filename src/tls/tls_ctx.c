@@ -6,9 +6,17 @@
  * callback only runs when client caching is on) that keeps the newest
  * session of each CONTROL connection; data connections set that session,
  * handshake after the 1xx reply, and check SSL_session_reused().
+ *
+ * The server's identity is checked in tls_pin.c right after each
+ * handshake; here the context is set up for the chosen mode: CA mode lets
+ * OpenSSL verify chain and host name (SSL_VERIFY_PEER aborts the
+ * handshake), the other modes take any chain (SSL_VERIFY_NONE) and rely
+ * on the post-handshake pin check, which runs before the caller sends
+ * anything.
  */
 #include <errno.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
@@ -17,6 +25,7 @@
 #include <unistd.h>
 
 #include "ftpsfs/net.h"
+#include "ftpsfs/secret.h"
 #include "tls_internal.h"
 
 /*
@@ -34,6 +43,91 @@ static int tls_on_new_session(SSL *ssl, SSL_SESSION *sess)
 	SSL_SESSION_free(c->latest);
 	c->latest = sess;
 	return 1;
+}
+
+/* OpenSSL asks for the client key's passphrase: hand over the secret. */
+static int tls_key_password_cb(char *buf, int size, int rwflag, void *u)
+{
+	const struct secret *pw = u;
+
+	(void)rwflag;
+	if (!pw || !pw->value || pw->len > (size_t)size)
+		return -1;
+	memcpy(buf, pw->value, pw->len);
+	return (int)pw->len;
+}
+
+static void tls_openssl_reason(char *buf, size_t bufsz)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	snprintf(buf, bufsz, "%s", r ? r : "unknown error");
+}
+
+/* Client certificate authentication (vsftpd require_cert): the same
+ * certificate on every connection, data ones included. */
+static int tls_ctx_client_cert(SSL_CTX *ctx, const struct tls_settings *s,
+			       char *err, size_t errsz)
+{
+	const char *key = s->key_file ? s->key_file : s->cert_file;
+	char why[128];
+	int ok;
+
+	ERR_clear_error();
+	if (SSL_CTX_use_certificate_chain_file(ctx, s->cert_file) != 1) {
+		tls_openssl_reason(why, sizeof(why));
+		snprintf(err, errsz, "cannot load client certificate %s: %s",
+			 s->cert_file, why);
+		return -EINVAL;
+	}
+	SSL_CTX_set_default_passwd_cb(ctx, tls_key_password_cb);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)s->key_password);
+	ok = SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM);
+	/* The passphrase is needed only here: forget where it lives. */
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+	SSL_CTX_set_default_passwd_cb(ctx, NULL);
+	if (ok != 1) {
+		tls_openssl_reason(why, sizeof(why));
+		snprintf(err, errsz, "cannot load client key %s: %s%s", key,
+			 why,
+			 s->key_password ? " (wrong passphrase?)" : "");
+		return -EINVAL;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errsz,
+			 "client key %s does not belong to certificate %s",
+			 key, s->cert_file);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int tls_ctx_trust(SSL_CTX *ctx, const struct tls_settings *s,
+			 char *err, size_t errsz)
+{
+	if (s->verify != TLS_VERIFY_CA) {
+		/* The pin (or nothing, with no_verify) is the identity:
+		 * the chain is not checked, see tls_pin.c. */
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		return 0;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (s->cafile || s->capath) {
+		if (s->cafile && !SSL_CTX_load_verify_file(ctx, s->cafile)) {
+			snprintf(err, errsz, "cannot load CA file %s", s->cafile);
+			return -EINVAL;
+		}
+		if (s->capath && !SSL_CTX_load_verify_dir(ctx, s->capath)) {
+			snprintf(err, errsz, "cannot load CA directory %s",
+				 s->capath);
+			return -EINVAL;
+		}
+	} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
+		snprintf(err, errsz, "cannot load the system CA store");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int tls_ctx_new(const struct tls_settings *s, struct tls_ctx **out, char *err,
@@ -59,28 +153,36 @@ int tls_ctx_new(const struct tls_settings *s, struct tls_ctx **out, char *err,
 	/* vsftpd and Pure-FTPd offer only P-256: a key share for it first
 	 * saves a HelloRetryRequest round trip per connection. */
 	SSL_CTX_set1_groups_list(ctx, "P-256:X25519:P-384:P-521");
-
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (s->cafile || s->capath) {
-		if (s->cafile && !SSL_CTX_load_verify_file(ctx, s->cafile)) {
-			snprintf(err, errsz, "cannot load CA file %s", s->cafile);
-			goto fail;
-		}
-		if (s->capath && !SSL_CTX_load_verify_dir(ctx, s->capath)) {
-			snprintf(err, errsz, "cannot load CA directory %s",
-				 s->capath);
-			goto fail;
-		}
-	} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
-		snprintf(err, errsz, "cannot load the system CA store");
+	/* Once, on the context: control and data must offer the same
+	 * (tls-resumption.md P7). */
+	if (s->ciphers && !SSL_CTX_set_cipher_list(ctx, s->ciphers)) {
+		snprintf(err, errsz, "ciphers=%s: no usable TLS 1.2 cipher",
+			 s->ciphers);
 		goto fail;
 	}
+	if (s->ciphersuites && !SSL_CTX_set_ciphersuites(ctx, s->ciphersuites)) {
+		snprintf(err, errsz, "tls13_ciphersuites=%s: not a valid list",
+			 s->ciphersuites);
+		goto fail;
+	}
+	if (tls_ctx_trust(ctx, s, err, errsz) < 0)
+		goto fail;
+	if (s->cert_file && tls_ctx_client_cert(ctx, s, err, errsz) < 0)
+		goto fail;
 
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
 						    SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx, tls_on_new_session);
 
 	t->ssl_ctx = ctx;
+	t->verify = s->verify;
+	pthread_mutex_init(&t->pin_lock, NULL);
+	t->have_pin = s->have_pin;
+	memcpy(t->pin, s->pin, sizeof(t->pin));
+	snprintf(t->pin_origin, sizeof(t->pin_origin), "%s",
+		 s->pin_origin ? s->pin_origin : "the pin");
+	t->first_use = s->first_use;
+	t->first_use_arg = s->first_use_arg;
 	*out = t;
 	return 0;
 
@@ -93,17 +195,66 @@ fail:
 	return -EINVAL;
 }
 
+/* PEM callback that only notes that a passphrase was asked for. */
+static int tls_note_password_cb(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	*(bool *)u = true;
+	return -1;
+}
+
+int tls_key_file_encrypted(const char *key_file, bool *encrypted, char *err,
+			   size_t errsz)
+{
+	BIO *bio = BIO_new_file(key_file, "r");
+	EVP_PKEY *key;
+	bool asked = false;
+	char why[128];
+
+	if (!bio) {
+		snprintf(err, errsz, "cannot read key file %s", key_file);
+		return -ENOENT;
+	}
+	ERR_clear_error();
+	key = PEM_read_bio_PrivateKey(bio, NULL, tls_note_password_cb, &asked);
+	BIO_free(bio);
+	if (key) {
+		EVP_PKEY_free(key);
+		*encrypted = false;
+		return 0;
+	}
+	if (asked) {
+		ERR_clear_error();
+		*encrypted = true;
+		return 0;
+	}
+	tls_openssl_reason(why, sizeof(why));
+	snprintf(err, errsz, "no private key in %s: %s", key_file, why);
+	ERR_clear_error();
+	return -EINVAL;
+}
+
 void tls_ctx_free(struct tls_ctx *t)
 {
 	if (!t)
 		return;
 	SSL_CTX_free(t->ssl_ctx);
+	pthread_mutex_destroy(&t->pin_lock);
+	OPENSSL_cleanse(t, sizeof(*t));
 	free(t);
 }
 
-/* Host name checks and SNI, identical for control and data. */
-static int tls_set_peer_name(SSL *ssl, const char *host, bool host_is_ip)
+/* Host name checks and SNI, identical for control and data.  Outside CA
+ * mode the pin is the identity: no name check, but SNI all the same
+ * (vsftpd's ssl_sni_hostname refuses a ClientHello without it). */
+static int tls_set_peer_name(SSL *ssl, const char *host, bool host_is_ip,
+			     bool check_name)
 {
+	if (!check_name)
+		return host_is_ip || SSL_set_tlsext_host_name(ssl, host) ? 0
+								  : -EINVAL;
 	if (host_is_ip) {
 		/* SSL_set1_host() checks DNS names only; IPs need this. */
 		if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host))
@@ -121,13 +272,12 @@ static void tls_describe_failure(SSL *ssl, int ret, char *err, size_t errsz)
 	long vr = SSL_get_verify_result(ssl);
 	unsigned long e = ERR_peek_last_error();
 
-	if (vr != X509_V_OK) {
-		snprintf(err, errsz, "certificate verification failed: %s",
-			 X509_verify_cert_error_string(vr));
+	if (vr != X509_V_OK && (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER)) {
+		tls_describe_verify_failure(ssl, vr, err, errsz);
 	} else if (e) {
 		char buf[256];
 
-		ERR_error_string_n(e, buf, sizeof(buf));
+		tls_error_text(e, buf, sizeof(buf));
 		snprintf(err, errsz, "TLS handshake failed: %s", buf);
 	} else if (ret == -ETIMEDOUT) {
 		snprintf(err, errsz, "TLS handshake timed out");
@@ -152,7 +302,8 @@ static int tls_handshake(struct tls_conn *c, int64_t deadline, char *err,
 			continue;
 		c->fatal = true;
 		tls_describe_failure(c->ssl, w, err, errsz);
-		if (SSL_get_verify_result(c->ssl) != X509_V_OK)
+		if (SSL_get_verify_result(c->ssl) != X509_V_OK &&
+		    (SSL_get_verify_mode(c->ssl) & SSL_VERIFY_PEER))
 			return -EPERM;
 		return w < 0 ? w : -EPROTO;
 	}
@@ -174,7 +325,8 @@ static int tls_conn_new(struct tls_ctx *t, int fd, bool is_control,
 	snprintf(c->host, sizeof(c->host), "%s", host);
 	c->ssl = SSL_new(t->ssl_ctx);
 	if (!c->ssl || !SSL_set_fd(c->ssl, fd) ||
-	    tls_set_peer_name(c->ssl, host, host_is_ip) < 0) {
+	    tls_set_peer_name(c->ssl, host, host_is_ip,
+			      t->verify == TLS_VERIFY_CA) < 0) {
 		c->fatal = true;
 		tls_conn_free(c);
 		return -ENOMEM;
@@ -197,6 +349,8 @@ int tls_conn_client_control(struct tls_ctx *t, int fd, const char *host,
 		return ret;
 	}
 	ret = tls_handshake(c, deadline, err, errsz);
+	if (ret == 0)
+		ret = tls_check_identity(t, c, err, errsz);
 	if (ret < 0) {
 		tls_conn_free(c);
 		return ret;
@@ -205,9 +359,37 @@ int tls_conn_client_control(struct tls_ctx *t, int fd, const char *host,
 	return 0;
 }
 
+int tls_conn_plain(int fd, struct tls_conn **out)
+{
+	struct tls_conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->fd = fd;
+	*out = c;
+	return 0;
+}
+
+bool tls_conn_is_plain(const struct tls_conn *c)
+{
+	return c->ssl == NULL;
+}
+
+int tls_conn_plain_release(struct tls_conn *c)
+{
+	int fd = c->fd;
+
+	c->fd = -1;
+	tls_conn_free(c);
+	return fd;
+}
+
 bool tls_conn_has_session(const struct tls_conn *control)
 {
-	return control->latest && SSL_SESSION_is_resumable(control->latest);
+	return control->ssl && control->latest &&
+	       SSL_SESSION_is_resumable(control->latest);
 }
 
 int tls_conn_client_data(struct tls_ctx *t, int fd, struct tls_conn *control,
@@ -217,6 +399,13 @@ int tls_conn_client_data(struct tls_ctx *t, int fd, struct tls_conn *control,
 	struct tls_conn *c;
 	int ret;
 
+	if (tls_conn_is_plain(control)) {
+		*resumed = true; /* nothing to resume */
+		ret = tls_conn_plain(fd, out);
+		if (ret < 0)
+			snprintf(err, errsz, "out of memory");
+		return ret;
+	}
 	ret = tls_conn_new(t, fd, false, control->host, control->host_is_ip,
 			   &c);
 	if (ret < 0) {
@@ -267,6 +456,11 @@ int tls_conn_client_data(struct tls_ctx *t, int fd, struct tls_conn *control,
 			goto fail;
 		}
 	}
+	/* Pin mode: the data connection matches the pin as well (after a
+	 * resumption the certificate is the session's: it matches). */
+	ret = tls_check_identity(t, c, err, errsz);
+	if (ret < 0)
+		goto fail;
 	*out = c;
 	return 0;
 

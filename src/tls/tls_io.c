@@ -1,10 +1,13 @@
 /*
- * tls_io.c - reading, writing and closing TLS connections with deadlines.
+ * tls_io.c - reading, writing and closing TLS connections with deadlines,
+ * and the same for plaintext connections (allow_plaintext, ssl == NULL).
  */
 #include <errno.h>
 #include <openssl/err.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ftpsfs/net.h"
@@ -32,6 +35,8 @@ int tls_wait_io(struct tls_conn *c, int ret, int64_t deadline)
 		if (ERR_GET_REASON(ERR_peek_last_error()) ==
 		    SSL_R_UNEXPECTED_EOF_WHILE_READING)
 			return -ECONNRESET;
+		tls_error_text(ERR_peek_last_error(), c->error,
+			       sizeof(c->error));
 		return -EPROTO;
 	default:
 		c->fatal = true;
@@ -39,11 +44,59 @@ int tls_wait_io(struct tls_conn *c, int ret, int64_t deadline)
 	}
 }
 
+static ssize_t plain_read(struct tls_conn *c, void *buf, size_t len,
+			  int64_t deadline)
+{
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, len, 0);
+		int w;
+
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			c->fatal = true;
+			return -errno;
+		}
+		w = net_wait(c->fd, POLLIN, deadline);
+		if (w < 0)
+			return w;
+	}
+}
+
+static int plain_write_all(struct tls_conn *c, const char *p, size_t len,
+			   int64_t deadline)
+{
+	while (len > 0) {
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+		int w;
+
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			c->fatal = true;
+			return -errno;
+		}
+		w = net_wait(c->fd, POLLOUT, deadline);
+		if (w < 0)
+			return w;
+	}
+	return 0;
+}
+
 ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len,
 		      int64_t deadline)
 {
 	if (c->fatal)
 		return -EIO;
+	if (!c->ssl)
+		return plain_read(c, buf, len, deadline);
 	for (;;) {
 		size_t n = 0;
 		int r, w;
@@ -65,6 +118,8 @@ int tls_conn_write_all(struct tls_conn *c, const void *buf, size_t len,
 
 	if (c->fatal)
 		return -EIO;
+	if (!c->ssl)
+		return plain_write_all(c, p, len, deadline);
 	while (len > 0) {
 		size_t n = 0;
 		int r, w;
@@ -92,7 +147,12 @@ int tls_conn_shutdown(struct tls_conn *c, bool drain, int64_t deadline)
 
 	if (c->fatal)
 		return -EIO;
-	for (;;) {
+	if (!c->ssl) {
+		/* The FIN is all plaintext has to say "done". */
+		if (shutdown(c->fd, SHUT_WR) < 0)
+			return -errno;
+	}
+	while (c->ssl) {
 		ERR_clear_error();
 		r = SSL_shutdown(c->ssl);
 		if (r == 1)
@@ -113,6 +173,27 @@ int tls_conn_shutdown(struct tls_conn *c, bool drain, int64_t deadline)
 	}
 }
 
+void tls_error_text(unsigned long e, char *buf, size_t bufsz)
+{
+	int reason = ERR_GET_REASON(e);
+	const char *r = ERR_reason_error_string(e);
+	bool about_our_cert =
+		reason == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED ||
+		reason == SSL_R_TLSV1_ALERT_UNKNOWN_CA ||
+		reason == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE ||
+		reason == SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN;
+
+	snprintf(buf, bufsz, "%s%s", r ? r : "unknown error",
+		 about_our_cert ? " (the server did not accept our client "
+				  "certificate, or wants one: -o cert=)"
+				: "");
+}
+
+const char *tls_conn_error(const struct tls_conn *c)
+{
+	return c->error;
+}
+
 void tls_conn_free(struct tls_conn *c)
 {
 	if (!c)
@@ -126,12 +207,12 @@ void tls_conn_free(struct tls_conn *c)
 
 const char *tls_conn_version(const struct tls_conn *c)
 {
-	return SSL_get_version(c->ssl);
+	return c->ssl ? SSL_get_version(c->ssl) : "plaintext";
 }
 
 bool tls_conn_pending(const struct tls_conn *c)
 {
-	return SSL_pending(c->ssl) > 0;
+	return c->ssl && SSL_pending(c->ssl) > 0;
 }
 
 int tls_conn_fd(const struct tls_conn *c)
