@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "ftpsfs/opts.h"
 #include "ftpsfs/spool.h"
 #include "ftpsfs/tls.h"
+#include "ftpsfs/tofu.h"
 
 #ifndef FTPSFS_VERSION
 #define FTPSFS_VERSION "0"
@@ -34,7 +36,8 @@
 struct mount_state {
 	struct ftpsfs_opts opts;
 	struct hostspec hs;
-	struct secret password;
+	struct credentials cred;
+	struct tofu tofu; /* -o tofu: where the server's key is recorded */
 	struct ftp_endpoint ep;
 	struct fs_ctx ctx;
 	char root_path[HOSTSPEC_PATH_MAX + 1];
@@ -100,13 +103,31 @@ out:
 	return ret;
 }
 
-static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
+/* -o tofu, first connection to this server: record its key.  Runs
+ * inside the TLS context's lock (tls.h). */
+static int tofu_first_use(void *arg, const uint8_t spki[FINGERPRINT_LEN],
+			  char *err, size_t errsz)
+{
+	struct tofu *t = arg;
+	char fp[FINGERPRINT_TEXT_LEN + 1];
+	int ret = tofu_record(t, spki, err, errsz);
+
+	if (ret < 0)
+		return ret;
+	fingerprint_format(spki, fp);
+	log_warn("first connection to %s: trusting its public key %s and "
+		 "recording it in %s line %u; compare it with what the "
+		 "server's administrator says it is",
+		 t->key, fp, t->path, t->line);
+	return 0;
+}
+
+/* The TLS context: how the server proves itself, the client certificate,
+ * versions and ciphers. */
+static int setup_tls(struct mount_state *m, struct tls_ctx **tls)
 {
 	struct tls_settings ts = { 0 };
-	struct itab_config ic;
-	struct ftp_conn *c = NULL;
-	struct stat root_st;
-	char err[512];
+	char origin[sizeof(m->tofu.path) + 32], err[512];
 	int ret;
 
 	ts.cafile = m->opts.cafile;
@@ -115,17 +136,71 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 		ts.max_version = strcmp(m->opts.tls_max, "1.2") == 0
 					 ? TLS1_2_VERSION
 					 : TLS1_3_VERSION;
-	ret = tls_ctx_new(&ts, tls, err, sizeof(err));
-	if (ret < 0) {
-		log_err("%s", err);
-		return ret;
+	ts.ciphers = m->opts.ciphers;
+	ts.ciphersuites = m->opts.tls13_ciphersuites;
+	ts.cert_file = m->opts.cert;
+	ts.key_file = m->opts.key;
+	if (m->cred.key_password.value)
+		ts.key_password = &m->cred.key_password;
+	if (m->opts.fingerprint) {
+		ts.verify = TLS_VERIFY_PIN;
+		ts.have_pin = fingerprint_parse(m->opts.fingerprint,
+						strlen(m->opts.fingerprint),
+						ts.pin) == 0;
+		ts.pin_origin = "-o fingerprint";
+	} else if (m->opts.tofu) {
+		ret = tofu_load(&m->tofu, m->hs.host, m->hs.host_is_ip,
+				m->hs.port, err, sizeof(err));
+		if (ret < 0) {
+			log_err("%s", err);
+			return ret;
+		}
+		ts.verify = TLS_VERIFY_TOFU;
+		ts.have_pin = m->tofu.known;
+		memcpy(ts.pin, m->tofu.pin, sizeof(ts.pin));
+		if (m->tofu.known)
+			snprintf(origin, sizeof(origin), "%s line %u",
+				 m->tofu.path, m->tofu.line);
+		else
+			snprintf(origin, sizeof(origin), "%s", m->tofu.path);
+		ts.pin_origin = origin;
+		ts.first_use = tofu_first_use;
+		ts.first_use_arg = &m->tofu;
+	} else if (m->opts.no_verify) {
+		ts.verify = TLS_VERIFY_NONE;
+		log_warn("no_verify: the server's certificate is NOT checked: "
+			 "anyone on the network path can pose as %s and read "
+			 "your password and files",
+			 m->hs.host);
 	}
+	ret = tls_ctx_new(&ts, tls, err, sizeof(err));
+	/* The client key is loaded: its passphrase has done its job. */
+	secret_wipe(&m->cred.key_password);
+	if (ret < 0)
+		log_err("%s", err);
+	return ret;
+}
+
+static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
+{
+	struct itab_config ic;
+	struct ftp_conn *c = NULL;
+	struct stat root_st;
+	char err[512];
+	int ret;
+
+	ret = setup_tls(m, tls);
+	if (ret < 0)
+		return ret;
 	snprintf(m->ep.host, sizeof(m->ep.host), "%s", m->hs.host);
 	m->ep.host_is_ip = m->hs.host_is_ip;
 	m->ep.port = m->hs.port;
 	m->ep.tls_mode = m->hs.tls_mode;
 	snprintf(m->ep.user, sizeof(m->ep.user), "%s", m->hs.user);
-	m->ep.password = &m->password;
+	m->ep.password = &m->cred.password;
+	m->ep.anonymous = m->cred.anonymous;
+	m->ep.allow_plaintext = m->opts.allow_plaintext;
+	m->ep.allow_plaintext_password = m->opts.allow_plaintext_password;
 	m->ep.connect_timeout_ms = (int)m->opts.connect_timeout * 1000;
 	m->ep.timeout_ms = (int)m->opts.timeout * 1000;
 	m->ep.tls = *tls;
@@ -148,6 +223,26 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	ic.dir_timeout_ms = (int)(m->opts.dir_timeout * 1000);
 	ic.root_path = m->root_path;
 	return itab_new(&ic, &root_st, &m->ctx.itab);
+}
+
+/* Who logs in, and the secrets for it (credentials.h). */
+static int setup_login(struct mount_state *m)
+{
+	const char *key = m->opts.key ? m->opts.key : m->opts.cert;
+	bool key_encrypted = false;
+	char err[512];
+
+	if (key && tls_key_file_encrypted(key, &key_encrypted, err,
+					  sizeof(err)) < 0) {
+		log_err("%s", err);
+		return -EINVAL;
+	}
+	if (credentials_resolve(&m->opts, &m->hs, key_encrypted, &m->cred,
+				err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int run_session(struct mount_state *m, struct fuse_args *args,
@@ -202,6 +297,9 @@ int main(int argc, char *argv[])
 	if (!m)
 		return 1;
 	signal(SIGPIPE, SIG_IGN); /* a dead peer is an errno, not a signal */
+	/* The password stays in memory for reconnects: no core dumps of it,
+	 * and no ptrace or /proc/PID/mem by other processes of the user. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (opts_parse(&args, &m->opts) < 0 ||
 	    fuse_parse_cmdline(&args, &co) != 0)
 		goto out;
@@ -235,11 +333,8 @@ int main(int argc, char *argv[])
 		log_err("%s: %s", m->opts.remote, msg ? msg : "invalid");
 		goto out;
 	}
-	if (credentials_resolve(&m->opts, &m->hs, &m->password, err,
-				sizeof(err)) < 0) {
-		log_err("%s", err);
+	if (setup_login(m) < 0)
 		goto out;
-	}
 	fs_ctx_init(&m->ctx);
 	m->ctx.uid = getuid();
 	m->ctx.gid = getgid();
@@ -262,7 +357,7 @@ out:
 	ftp_pool_free(m->ctx.pool);
 	itab_free(m->ctx.itab);
 	tls_ctx_free(tls);
-	secret_wipe(&m->password);
+	credentials_wipe(&m->cred);
 	opts_free(&m->opts);
 	free(co.mountpoint);
 	fuse_opt_free_args(&args);

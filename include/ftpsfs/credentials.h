@@ -1,25 +1,59 @@
 /*
- * credentials.h - find the user name and password for the mount.
+ * credentials.h - who logs in, and the secrets for it.
  *
- * Sources, never argv: -o password_stdin (one line on standard input), or
- * the netrc file (-o netrc=FILE, default ~/.netrc), which may also supply
- * the user name.
+ * Secrets never come from argv.  The login password comes from ONE
+ * explicit source, or else from the netrc file, or else from a person:
+ *
+ *   -o password_stdin      the first line of standard input
+ *   -o credentials=FILE    user=, password=, key_password= (credfile.h);
+ *                          refused unless only its owner (you or root) can
+ *                          read or write it, as ssh treats private keys
+ *   -o askpass=PROGRAM     the first line PROGRAM prints
+ *   netrc (-o netrc=FILE, default ~/.netrc): user name and password, when
+ *                          none of the three above is given
+ *   a prompt               when still nothing: on the terminal (echo off)
+ *                          if standard input is one, else through
+ *                          $FTPSFS_ASKPASS or $SSH_ASKPASS if set
+ *
+ * The passphrase of an encrypted client key (cert=/key=) comes from
+ * key_password_stdin (the line after the password, if password_stdin is
+ * also given), the credentials file, askpass=, or a prompt as above.
+ *
+ * Anonymous login happens only when asked for: the user name is
+ * "anonymous" or "ftp", or -o anonymous is given.  It never replaces a
+ * missing user name or password.
  */
 #ifndef FTPSFS_CREDENTIALS_H
 #define FTPSFS_CREDENTIALS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ftpsfs/hostspec.h"
 #include "ftpsfs/opts.h"
 #include "ftpsfs/secret.h"
 
+struct credentials {
+	struct secret password;	    /* value NULL when none was found */
+	struct secret key_password; /* only for an encrypted client key */
+	bool anonymous;
+};
+
 /*
- * Fill @pw (and hs->user if it is empty and netrc has a login).  Returns 0,
- * or a negative errno with a message in @err (no user name known, stdin
- * empty, unreadable netrc).
+ * Settle hs->user (from the command line, the credentials file or netrc;
+ * "anonymous" with -o anonymous) and find the secrets into @cr (zeroed by
+ * the caller).  @key_encrypted says whether the client key needs a
+ * passphrase.  Returns 0, or a negative errno with a message in @err: no
+ * user name known, conflicting user names, a credentials file that others
+ * may read, stdin or askpass gave nothing, an encrypted key without a
+ * passphrase, an unreadable file.  @cr may hold secrets also on failure:
+ * wipe it.
  */
 int credentials_resolve(const struct ftpsfs_opts *o, struct hostspec *hs,
-			struct secret *pw, char *err, size_t errsz);
+			bool key_encrypted, struct credentials *cr, char *err,
+			size_t errsz);
+
+/* Wipe and free the secrets.  Safe on a zeroed struct. */
+void credentials_wipe(struct credentials *cr);
 
 #endif

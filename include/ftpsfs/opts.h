@@ -16,6 +16,20 @@ struct ftpsfs_opts {
 	char *netrc;   /* path; default ~/.netrc */
 	char *spool_dir;
 	int password_stdin;
+	/* Security (see the SECURITY section of ftpsfs(1)). */
+	char *fingerprint;	/* "sha256:HEX": pin certificate or key */
+	int tofu;		/* trust on first use, known_hosts file */
+	int no_verify;		/* accept any certificate (warns) */
+	char *ciphers;		/* TLS 1.2 cipher list */
+	char *tls13_ciphersuites;
+	char *cert;		/* client certificate (PEM) */
+	char *key;		/* its private key (PEM); default: cert */
+	int key_password_stdin; /* key passphrase: a line of stdin */
+	char *credentials;	/* user=/password=/key_password= file */
+	char *askpass;		/* program that prints the password */
+	int anonymous;		/* log in as "anonymous" */
+	int allow_plaintext;	/* go on without TLS if AUTH TLS is refused */
+	int allow_plaintext_password; /* ... and then even send PASS */
 	int atomic_upload;
 	int ignore_dir_times;
 	int read_only;

@@ -7,6 +7,7 @@
 #ifndef FTPSFS_SECRET_H
 #define FTPSFS_SECRET_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #define SECRET_MAX 1023
@@ -26,6 +27,13 @@ int secret_set(struct secret *s, const char *value, size_t len);
  * than SECRET_MAX, or a negative errno.
  */
 int secret_read_line(struct secret *s, int fd);
+
+/*
+ * The same, but a read interrupted by a signal ends it with -ECANCELED
+ * when *@cancel is set (a prompt that Ctrl-C must be able to stop).
+ */
+int secret_read_line_cancel(struct secret *s, int fd,
+			    const volatile sig_atomic_t *cancel);
 
 /* Wipe and free.  Safe on a zeroed struct. */
 void secret_wipe(struct secret *s);

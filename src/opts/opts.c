@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ftpsfs/fingerprint.h"
 #include "ftpsfs/opts.h"
 
 enum {
@@ -26,6 +27,19 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("tls_max=%s", tls_max),
 	OPT("netrc=%s", netrc),
 	OPT("password_stdin", password_stdin),
+	OPT("fingerprint=%s", fingerprint),
+	OPT("tofu", tofu),
+	OPT("no_verify", no_verify),
+	OPT("ciphers=%s", ciphers),
+	OPT("tls13_ciphersuites=%s", tls13_ciphersuites),
+	OPT("cert=%s", cert),
+	OPT("key=%s", key),
+	OPT("key_password_stdin", key_password_stdin),
+	OPT("credentials=%s", credentials),
+	OPT("askpass=%s", askpass),
+	OPT("anonymous", anonymous),
+	OPT("allow_plaintext", allow_plaintext),
+	OPT("allow_plaintext_password", allow_plaintext_password),
 	OPT("atomic_upload", atomic_upload),
 	OPT("ignore_dir_times", ignore_dir_times),
 	OPT("spool_dir=%s", spool_dir),
@@ -95,8 +109,61 @@ int opts_parse(struct fuse_args *args, struct ftpsfs_opts *o)
 	return 0;
 }
 
+/* Combinations that contradict each other, and values we can check
+ * without I/O.  Returns 0 or -EINVAL with @msg set. */
+static int opts_validate_security(const struct ftpsfs_opts *o,
+				  const char **msg)
+{
+	uint8_t pin[FINGERPRINT_LEN];
+	int sources;
+
+	if (!!o->fingerprint + !!o->tofu + !!o->no_verify > 1) {
+		*msg = "fingerprint=, tofu and no_verify exclude each other";
+		return -EINVAL;
+	}
+	if (o->fingerprint && fingerprint_parse(o->fingerprint,
+						strlen(o->fingerprint),
+						pin) < 0) {
+		*msg = "fingerprint must be sha256: and 64 hex digits (colons "
+		       "between bytes allowed)";
+		return -EINVAL;
+	}
+	if ((o->fingerprint || o->tofu || o->no_verify) &&
+	    (o->cafile || o->capath)) {
+		*msg = "cafile=/capath= have no effect with fingerprint=, tofu "
+		       "or no_verify: choose one way to trust the server";
+		return -EINVAL;
+	}
+	sources = !!o->password_stdin + !!o->credentials + !!o->askpass;
+	if (sources > 1) {
+		*msg = "choose one password source: password_stdin, "
+		       "credentials= or askpass=";
+		return -EINVAL;
+	}
+	if (o->key && !o->cert) {
+		*msg = "key= needs cert=";
+		return -EINVAL;
+	}
+	if (o->key_password_stdin && !o->cert) {
+		*msg = "key_password_stdin needs cert= (and an encrypted key)";
+		return -EINVAL;
+	}
+	if (o->allow_plaintext_password && !o->allow_plaintext) {
+		*msg = "allow_plaintext_password needs allow_plaintext";
+		return -EINVAL;
+	}
+	if (o->allow_plaintext && (o->fingerprint || o->tofu || o->cert)) {
+		*msg = "allow_plaintext cannot be combined with fingerprint=, "
+		       "tofu or cert=: they only make sense over TLS";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int opts_validate(const struct ftpsfs_opts *o, const char **msg)
 {
+	if (opts_validate_security(o, msg) < 0)
+		return -EINVAL;
 	if (o->max_conns < 1 || o->max_conns > 64) {
 		*msg = "max_conns must be between 1 and 64";
 		return -EINVAL;
@@ -128,7 +195,8 @@ void opts_print_help(const char *progname)
 	       "       %s ftps://[user@]host[:port]/path mountpoint [options]\n"
 	       "\n"
 	       "ftp:// and the plain form use explicit TLS (AUTH TLS, port 21);\n"
-	       "ftps:// uses implicit TLS (port 990).  TLS is always required.\n"
+	       "ftps:// uses implicit TLS (port 990).  TLS is required, and the\n"
+	       "server's certificate is verified, unless options below say otherwise.\n"
 	       "\n"
 	       "ftpsfs options:\n"
 	       "    -o password_stdin      read the password from standard input\n"
@@ -136,6 +204,28 @@ void opts_print_help(const char *progname)
 	       "    -o cafile=FILE         trust the CA certificates in FILE\n"
 	       "    -o capath=DIR          trust the CA certificates in DIR\n"
 	       "    -o tls_max=1.2|1.3     highest TLS version to offer\n"
+	       "    -o fingerprint=sha256:HEX  trust only the server whose "
+	       "certificate\n"
+	       "                           or public key has this SHA-256 (no CA, no\n"
+	       "                           host name check)\n"
+	       "    -o tofu                trust the server's key on first use, record it\n"
+	       "                           in ~/.config/ftpsfs/known_hosts, refuse if it\n"
+	       "                           changes\n"
+	       "    -o no_verify           accept ANY certificate (insecure; warns)\n"
+	       "    -o ciphers=LIST        TLS 1.2 ciphers (OpenSSL syntax)\n"
+	       "    -o tls13_ciphersuites=LIST  TLS 1.3 cipher suites\n"
+	       "    -o cert=FILE           client certificate (PEM) for servers that\n"
+	       "                           require one\n"
+	       "    -o key=FILE            its private key (PEM; default: in cert=)\n"
+	       "    -o key_password_stdin  read the key's passphrase from standard input\n"
+	       "                           (the line after the password, if any)\n"
+	       "    -o credentials=FILE    user=, password=, key_password= lines; the file\n"
+	       "                           must not be accessible by group or others\n"
+	       "    -o askpass=PROGRAM     run PROGRAM to get the password\n"
+	       "    -o anonymous           log in anonymously\n"
+	       "    -o allow_plaintext     continue WITHOUT encryption if the server\n"
+	       "                           refuses AUTH TLS (anonymous logins only ...)\n"
+	       "    -o allow_plaintext_password  ... or also send the password in clear\n"
 	       "    -o ro                  mount read-only (default read-write)\n"
 	       "    -o atomic_upload       upload to a temporary name, rename when\n"
 	       "                           complete (a failed upload keeps the old file)\n"
@@ -161,4 +251,11 @@ void opts_free(struct ftpsfs_opts *o)
 	free(o->tls_max);
 	free(o->netrc);
 	free(o->spool_dir);
+	free(o->fingerprint);
+	free(o->ciphers);
+	free(o->tls13_ciphersuites);
+	free(o->cert);
+	free(o->key);
+	free(o->credentials);
+	free(o->askpass);
 }

@@ -48,6 +48,12 @@ int secret_set(struct secret *s, const char *value, size_t len)
 
 int secret_read_line(struct secret *s, int fd)
 {
+	return secret_read_line_cancel(s, fd, NULL);
+}
+
+int secret_read_line_cancel(struct secret *s, int fd,
+			    const volatile sig_atomic_t *cancel)
+{
 	size_t len = 0;
 	int ret = secret_alloc(s);
 
@@ -58,8 +64,13 @@ int secret_read_line(struct secret *s, int fd)
 		char ch;
 		ssize_t n = read(fd, &ch, 1);
 
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR) {
+			if (cancel && *cancel) {
+				OPENSSL_cleanse(s->value, SECRET_BUF_SIZE);
+				return -ECANCELED;
+			}
 			continue;
+		}
 		if (n < 0)
 			return -errno;
 		if (n == 0 || ch == '\n')
