@@ -26,6 +26,7 @@
 #include "ftpsfs/log.h"
 #include "ftpsfs/opts.h"
 #include "ftpsfs/spool.h"
+#include "ftpsfs/symlink_policy.h"
 #include "ftpsfs/tls.h"
 #include "ftpsfs/tofu.h"
 
@@ -341,6 +342,9 @@ int main(int argc, char *argv[])
 	m->ctx.read_only = m->opts.read_only;
 	m->ctx.atomic_upload = m->opts.atomic_upload;
 	m->ctx.ignore_dir_times = m->opts.ignore_dir_times;
+	m->ctx.symlink_flags =
+		(m->opts.contain_symlinks ? SYMLINK_CONTAIN : 0) |
+		(m->opts.transform_symlinks ? SYMLINK_TRANSFORM : 0);
 	if (!m->ctx.read_only &&
 	    spool_dir_prepare(m->opts.spool_dir, m->ctx.spool_dir,
 			      sizeof(m->ctx.spool_dir), err, sizeof(err)) < 0) {

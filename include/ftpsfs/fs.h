@@ -39,6 +39,7 @@ struct fs_ctx {
 	bool read_only;		  /* -o ro: every change is EROFS */
 	bool atomic_upload;	  /* upload to a temporary name, then rename */
 	bool ignore_dir_times;	  /* directory times the server refuses: no-op */
+	unsigned symlink_flags;	  /* SYMLINK_CONTAIN, SYMLINK_TRANSFORM */
 	bool warned_dir_times;	  /* wfiles_lock */
 	char spool_dir[4096];	  /* private directory for spool files */
 	pthread_mutex_t wfiles_lock;

@@ -30,6 +30,8 @@ struct ftpsfs_opts {
 	int anonymous;		/* log in as "anonymous" */
 	int allow_plaintext;	/* go on without TLS if AUTH TLS is refused */
 	int allow_plaintext_password; /* ... and then even send PASS */
+	int contain_symlinks;	/* hide symlinks leaving the mount (1) */
+	int transform_symlinks; /* absolute targets made relative (1) */
 	int atomic_upload;
 	int ignore_dir_times;
 	int read_only;

@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 
 #include "fs_internal.h"
+#include "fs_symlink.h"
 #include "ftpsfs/log.h"
 
 static void reply_negative(fuse_req_t req)
@@ -118,7 +119,7 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct itab_snapshot *snap = NULL;
 	const struct itab_dirent *d;
-	char target[FS_PATH_MAX], name[256];
+	char target[FS_PATH_MAX], shown[FS_PATH_MAX], name[256];
 	uint64_t parent;
 	int ret;
 
@@ -146,10 +147,13 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 		itab_set_attr(ctx->itab, ino, &d->st, d->link_target, 0);
 	itab_snapshot_free(snap);
 out:
+	/* The server's target as-is could point anywhere on this machine. */
+	if (ret == 0)
+		ret = fs_symlink_present(ctx, ino, target, shown, sizeof(shown));
 	if (ret < 0)
 		fuse_reply_err(req, -fs_kernel_errno(ret));
 	else
-		fuse_reply_readlink(req, target);
+		fuse_reply_readlink(req, shown);
 }
 
 void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)

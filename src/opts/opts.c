@@ -40,6 +40,10 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("anonymous", anonymous),
 	OPT("allow_plaintext", allow_plaintext),
 	OPT("allow_plaintext_password", allow_plaintext_password),
+	OPTV("contain_symlinks", contain_symlinks, 1),
+	OPTV("no_contain_symlinks", contain_symlinks, 0),
+	OPTV("transform_symlinks", transform_symlinks, 1),
+	OPTV("no_transform_symlinks", transform_symlinks, 0),
 	OPT("atomic_upload", atomic_upload),
 	OPT("ignore_dir_times", ignore_dir_times),
 	OPT("spool_dir=%s", spool_dir),
@@ -104,6 +108,8 @@ int opts_parse(struct fuse_args *args, struct ftpsfs_opts *o)
 	o->negative_timeout = 5;
 	o->connect_timeout = 15;
 	o->timeout = 30;
+	o->contain_symlinks = 1;
+	o->transform_symlinks = 1;
 	if (fuse_opt_parse(args, o, opts_spec, opts_proc) == -1)
 		return -EINVAL;
 	return 0;
@@ -226,6 +232,8 @@ void opts_print_help(const char *progname)
 	       "    -o allow_plaintext     continue WITHOUT encryption if the server\n"
 	       "                           refuses AUTH TLS (anonymous logins only ...)\n"
 	       "    -o allow_plaintext_password  ... or also send the password in clear\n"
+	       "    -o no_contain_symlinks show symlinks that point outside the mount\n"
+	       "    -o no_transform_symlinks  keep absolute symlink targets absolute\n"
 	       "    -o ro                  mount read-only (default read-write)\n"
 	       "    -o atomic_upload       upload to a temporary name, rename when\n"
 	       "                           complete (a failed upload keeps the old file)\n"
