@@ -104,6 +104,31 @@ out:
 	return ret;
 }
 
+/*
+ * delay_connect: the first operation logs in, learns the server's
+ * features and, for a relative path, the login directory.
+ */
+static int late_setup(struct fs_ctx *ctx, void *arg)
+{
+	struct mount_state *m = arg;
+	struct ftp_conn *c;
+	struct stat root_st;
+	char err[512];
+	int ret;
+
+	ret = ftp_pool_acquire(ctx->pool, FTP_POOL_META, &c, err, sizeof(err));
+	if (ret < 0) {
+		log_err("%s", err);
+		return ret;
+	}
+	ctx->feat = c->feat;
+	ret = resolve_root(m, c, &root_st);
+	ftp_pool_release(ctx->pool, c);
+	if (ret == 0)
+		ret = itab_set_root_path(ctx->itab, m->root_path);
+	return ret;
+}
+
 /* -o tofu, first connection to this server: record its key.  Runs
  * inside the TLS context's lock (tls.h). */
 static int tofu_first_use(void *arg, const uint8_t spki[FINGERPRINT_LEN],
@@ -209,7 +234,26 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	ret = ftp_pool_new(&m->ep, m->opts.max_conns, &m->ctx.pool);
 	if (ret < 0)
 		return ret;
-	ret = ftp_pool_acquire(m->ctx.pool, &c, err, sizeof(err));
+	ftp_pool_set_maintenance(m->ctx.pool, (int)m->opts.keepalive * 1000,
+				 (int)m->opts.idle_close * 1000);
+	ic.attr_timeout_ms = (int)(m->opts.attr_timeout * 1000);
+	ic.dir_timeout_ms = (int)(m->opts.dir_timeout * 1000);
+	ic.root_path = m->root_path;
+	if (m->opts.delay_connect) {
+		/* fstab at boot: mount now, log in at the first operation. */
+		snprintf(m->root_path, sizeof(m->root_path), "%s",
+			 m->hs.path[0] == '/' ? m->hs.path : "/");
+		memset(&root_st, 0, sizeof(root_st));
+		root_st.st_mode = S_IFDIR | 0755;
+		root_st.st_nlink = 2;
+		root_st.st_uid = m->ctx.uid;
+		root_st.st_gid = m->ctx.gid;
+		root_st.st_mtime = time(NULL);
+		m->ctx.late_setup = late_setup;
+		m->ctx.late_setup_arg = m;
+		return itab_new(&ic, &root_st, &m->ctx.itab);
+	}
+	ret = ftp_pool_acquire(m->ctx.pool, FTP_POOL_META, &c, err, sizeof(err));
 	if (ret < 0) {
 		log_err("%s", err);
 		return ret;
@@ -219,10 +263,6 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	ftp_pool_release(m->ctx.pool, c);
 	if (ret < 0)
 		return ret;
-
-	ic.attr_timeout_ms = (int)(m->opts.attr_timeout * 1000);
-	ic.dir_timeout_ms = (int)(m->opts.dir_timeout * 1000);
-	ic.root_path = m->root_path;
 	return itab_new(&ic, &root_st, &m->ctx.itab);
 }
 
@@ -264,6 +304,9 @@ static int run_session(struct mount_state *m, struct fuse_args *args,
 		goto out_unmount;
 	if (!co->foreground)
 		log_use_syslog();
+	/* Threads do not survive fuse_daemonize()'s fork: start it now. */
+	if (ftp_pool_start(m->ctx.pool) < 0)
+		goto out_unmount;
 	if (co->singlethread) {
 		ret = fuse_session_loop(se) != 0;
 	} else {

@@ -47,7 +47,17 @@ struct fs_ctx {
 	int mtime_method;	  /* enum ftp_mtime_method; wfiles_lock */
 	pthread_mutex_t handles_lock;
 	struct fs_handle handles; /* list head; guarded by handles_lock */
+	/* delay_connect: run once, at the first operation, before any path
+	 * is built (log in, learn features and the root path). */
+	int (*late_setup)(struct fs_ctx *ctx, void *arg);
+	void *late_setup_arg;
+	pthread_mutex_t ready_lock;
+	bool ready; /* late_setup done (or not needed); ready_lock */
 };
+
+/* 0 once the mount can reach paths on the server; runs late_setup the
+ * first time.  A failure is returned (EIO) and retried next time. */
+int fs_ready(struct fs_ctx *ctx);
 
 void fs_ctx_init(struct fs_ctx *ctx);
 /* Destroy the handles still open; call after the session loop ended. */

@@ -48,6 +48,8 @@ struct ftp_conn {
 	bool no_epsv;	      /* EPSV refused once: use PASV */
 	bool warned_no_resume;
 	uint64_t data_conns, data_resumed; /* counters for the debug log */
+	bool pool_xfer;	      /* pool.c: held for a transfer */
+	int64_t pool_idle_since; /* pool.c: when it became idle */
 	char rbuf[FTP_LINE_MAX + 1];
 	size_t rlen;
 	char err[512];	      /* description of the last failure */

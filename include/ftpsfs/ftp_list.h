@@ -14,7 +14,7 @@ struct ftp_conn;
 /* Limits on what one listing may cost us (hostile servers). */
 #define FTP_LIST_LINE_MAX 8192
 #define FTP_LIST_BYTES_MAX (256ull << 20)
-#define FTP_LIST_ENTRIES_MAX 1000000
+#define FTP_LIST_ENTRIES_MAX 500000
 
 /*
  * Called once per entry; return 0 to go on or a negative errno to stop.

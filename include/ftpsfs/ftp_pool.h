@@ -3,8 +3,12 @@
  *
  * Locking: one mutex guards the idle list, the parked list and the
  * counters; it is never held across network I/O (logging in, aborting a
- * transfer).  A connection handed out by ftp_pool_acquire() belongs to the
- * caller alone until it is released or parked.
+ * transfer, NOOP).  A connection handed out by ftp_pool_acquire() belongs
+ * to the caller alone until it is released or parked.
+ *
+ * Capacity: transfers (file reads and writes) may hold at most
+ * max_conns - 1 connections, so a metadata request (ls, stat) never waits
+ * behind long transfers; with max_conns 1 they share the one.
  *
  * Parking: a reader that streams a file keeps its transfer open between
  * read() calls.  Instead of holding the connection hostage, it parks it
@@ -12,11 +16,23 @@
  * reclaims the longest-parked connection: it aborts that transfer and uses
  * the connection; the reader later finds its lease gone and restarts with
  * REST at its offset.  So open files never deadlock the pool.
+ *
+ * Adapting: a server that refuses another login as "too many
+ * connections" (421, or 530 at PASS) shrinks the pool to what it accepts;
+ * the operation waits for a connection instead of failing.
+ *
+ * Failing fast, healing by itself: after a failed connect, new connects
+ * are tried only after a back-off (0.5 s doubling to 5 s); operations that
+ * need a new connection meanwhile fail at once with EIO.  A maintenance
+ * thread sends NOOP on idle connections (keepalive), closes surplus ones
+ * after idle_close, and reconnects in the background while the server is
+ * down, so the mount recovers without a remount.
  */
 #ifndef FTPSFS_FTP_POOL_H
 #define FTPSFS_FTP_POOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct ftp_conn;
@@ -24,23 +40,42 @@ struct ftp_endpoint;
 struct ftp_pool;
 struct ftp_xfer;
 
+enum ftp_pool_use {
+	FTP_POOL_META, /* short commands and listings */
+	FTP_POOL_XFER, /* file transfers, held for long */
+};
+
 int ftp_pool_new(const struct ftp_endpoint *ep, unsigned max_conns,
 		 struct ftp_pool **out);
-/* Close every connection politely (QUIT) and free the pool. */
+
+/* NOOP every @keepalive_ms on idle connections (0: never); close idle
+ * connections beyond the first after @idle_close_ms. */
+void ftp_pool_set_maintenance(struct ftp_pool *p, int keepalive_ms,
+			      int idle_close_ms);
+
+/* Start the maintenance thread (after daemonising: threads do not survive
+ * fork).  Returns 0 or a negative errno. */
+int ftp_pool_start(struct ftp_pool *p);
+
+/* Stop the thread, close every connection politely (QUIT), free. */
 void ftp_pool_free(struct ftp_pool *p);
 
 /*
  * A connection ready for commands: an idle one, a new one (logs in), or a
  * reclaimed parked one.  Waits at most the endpoint's timeout for a free
- * slot.  Returns 0 and *out, or a negative errno with a message in @err.
+ * slot.  Returns 0 and *out, or a negative errno with a message in @err:
+ * -ETIMEDOUT (no slot), -EIO (server unreachable, within the back-off),
+ * or the login's error.
  */
-int ftp_pool_acquire(struct ftp_pool *p, struct ftp_conn **out, char *err,
-		     size_t errsz);
+int ftp_pool_acquire(struct ftp_pool *p, enum ftp_pool_use use,
+		     struct ftp_conn **out, char *err, size_t errsz);
 
 /* Give @c back; a broken connection is closed instead. */
 void ftp_pool_release(struct ftp_pool *p, struct ftp_conn *c);
 
-/* Park @c with its open transfer @x; returns the lease (never 0). */
+/* Park @c (a transfer connection) with its open transfer @x; returns the
+ * lease (0 if it could not be parked: then @x was aborted and @c
+ * released). */
 uint64_t ftp_pool_park(struct ftp_pool *p, struct ftp_conn *c,
 		       struct ftp_xfer *x);
 

@@ -51,6 +51,10 @@ int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	     struct itab **out);
 void itab_free(struct itab *t);
 
+/* Change the remote path of the root (delay_connect learns it late).
+ * Returns 0 or -ENOMEM. */
+int itab_set_root_path(struct itab *t, const char *root_path);
+
 /*
  * Absolute remote path of @ino into @buf.  Returns 0, -ESTALE (unknown
  * inode), or -ENAMETOOLONG.

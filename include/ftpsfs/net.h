@@ -20,9 +20,17 @@ int64_t net_deadline(int ms_from_now);
 
 /*
  * Wait until @fd is ready for @events (POLLIN/POLLOUT) or @deadline passes.
- * Returns 0 when ready, -ETIMEDOUT, or another negative errno.
+ * Returns 0 when ready, -ETIMEDOUT, -EINTR when this thread's cancel flag
+ * (net_set_cancel()) is set, or another negative errno.
  */
 int net_wait(int fd, short events, int64_t deadline);
+
+/*
+ * Make every wait of the calling thread return -EINTR once *@flag is
+ * non-zero (checked at least every 100 ms); NULL turns it off.  Used for
+ * FUSE interrupts: a program killed in the middle of a read.
+ */
+void net_set_cancel(volatile int *flag);
 
 /*
  * Resolve @host and connect to @port, trying each address in turn until

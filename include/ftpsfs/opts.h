@@ -41,6 +41,9 @@ struct ftpsfs_opts {
 	double negative_timeout; /* s */
 	unsigned connect_timeout; /* s */
 	unsigned timeout;	 /* s */
+	unsigned keepalive;	 /* s between NOOPs on idle connections; 0 off */
+	unsigned idle_close;	 /* s before a surplus idle connection closes */
+	int delay_connect;	 /* mount first, connect on first use */
 	int show_help;
 	int show_version;
 	int debug;

@@ -239,6 +239,20 @@ fail:
 	return -ENOMEM;
 }
 
+int itab_set_root_path(struct itab *t, const char *root_path)
+{
+	char *copy = strdup(root_path);
+
+	if (!copy)
+		return -ENOMEM;
+	pthread_mutex_lock(&t->lock);
+	free(t->root_path);
+	t->root_path = copy;
+	t->cfg.root_path = copy;
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
 static void inode_destroy(struct inode *in)
 {
 	listing_free(in->listing);

@@ -29,6 +29,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct stat st, attr;
 	int ret;
 
+	FS_READY_OR_REPLY(req, ctx);
 	if (strlen(name) > 255) {
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
@@ -103,6 +104,7 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct stat st;
 	int ret;
 
+	FS_READY_OR_REPLY(req, ctx);
 	(void)fi;
 	ret = itab_getattr(ctx->itab, ino, &st);
 	if (ret == -EAGAIN)
@@ -123,6 +125,7 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	uint64_t parent;
 	int ret;
 
+	FS_READY_OR_REPLY(req, ctx);
 	ret = itab_readlink(ctx->itab, ino, target, sizeof(target));
 	if (ret != -EAGAIN)
 		goto out;

@@ -32,16 +32,22 @@ static void dir_destroy(struct fs_handle *h)
 void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
-	struct fs_dir *d = calloc(1, sizeof(*d));
+	struct fs_intr intr;
+	struct fs_dir *d;
 	int ret;
 
+	FS_READY_OR_REPLY(req, ctx);
+	d = calloc(1, sizeof(*d));
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	ret = itab_snapshot(ctx->itab, ino, &d->snap);
-	if (ret == -EAGAIN)
+	if (ret == -EAGAIN) {
+		fs_intr_begin(req, &intr);
 		ret = fs_fetch_listing(ctx, ino, false, &d->snap);
+		fs_intr_end(req);
+	}
 	if (ret < 0) {
 		free(d);
 		fuse_reply_err(req, -fs_kernel_errno(ret));

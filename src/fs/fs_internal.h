@@ -82,6 +82,27 @@ int fs_kernel_errno(int err);
 void fs_fill_entry(const struct fs_ctx *ctx, const struct stat *st,
 		   struct fuse_entry_param *e);
 
+/* The first line of every operation that reaches the server. */
+#define FS_READY_OR_REPLY(req, ctx)                                           \
+	do {                                                                  \
+		int fs_ready_ret_ = fs_ready(ctx);                            \
+		if (fs_ready_ret_ < 0) {                                      \
+			fuse_reply_err(req, -fs_ready_ret_);                  \
+			return;                                               \
+		}                                                             \
+	} while (0)
+
+/*
+ * FUSE interrupts (a program killed or Ctrl-C'd in a read or readdir):
+ * between begin and end, network waits of this thread return -EINTR once
+ * the kernel interrupts @req.
+ */
+struct fs_intr {
+	volatile int flag;
+};
+void fs_intr_begin(fuse_req_t req, struct fs_intr *intr);
+void fs_intr_end(fuse_req_t req);
+
 /* Operations, by file. */
 void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);

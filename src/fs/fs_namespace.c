@@ -115,6 +115,7 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct stat attr;
 	int ret;
 
+	FS_READY_OR_REPLY(req, ctx);
 	op.mode = mode & 07777 & ~(fc ? fc->umask : 022);
 	ret = ctx->read_only ? -EROFS
 			     : ns_paths(ctx, parent, name, path, 0, NULL, NULL);
@@ -143,6 +144,7 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	bool on_server = true;
 	int ret;
 
+	FS_READY_OR_REPLY(req, ctx);
 	ret = ctx->read_only ? -EROFS
 			     : ns_paths(ctx, parent, name, path, 0, NULL, NULL);
 	if (ret < 0)
@@ -175,6 +177,7 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct ns_op op = { .path = path };
 	int ret;
 
+	FS_READY_OR_REPLY(req, ctx);
 	ret = ctx->read_only ? -EROFS
 			     : ns_paths(ctx, parent, name, path, 0, NULL, NULL);
 	if (ret == 0)
@@ -248,6 +251,7 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct stat st;
 	int ret, exists;
 
+	FS_READY_OR_REPLY(req, ctx);
 	if (ctx->read_only) {
 		ret = -EROFS;
 		goto out;
@@ -302,6 +306,7 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	struct stat attr;
 	int ret;
 
+	FS_READY_OR_REPLY(req, ctx);
 	ret = ctx->read_only ? -EROFS
 			     : ns_paths(ctx, parent, name, path, 0, NULL, NULL);
 	if (ret == 0 && strpbrk(link, "\r\n"))

@@ -1,13 +1,54 @@
 /*
  * fs_ops.c - the operation table and connection set-up with the kernel.
  */
+#include <errno.h>
+
 #include "fs_internal.h"
+#include "ftpsfs/net.h"
 
 void fs_ctx_init(struct fs_ctx *ctx)
 {
 	pthread_mutex_init(&ctx->handles_lock, NULL);
 	pthread_mutex_init(&ctx->wfiles_lock, NULL);
+	pthread_mutex_init(&ctx->ready_lock, NULL);
 	ctx->handles.prev = ctx->handles.next = &ctx->handles;
+}
+
+int fs_ready(struct fs_ctx *ctx)
+{
+	int ret = 0;
+
+	if (!ctx->late_setup)
+		return 0;
+	pthread_mutex_lock(&ctx->ready_lock);
+	if (!ctx->ready) {
+		ret = ctx->late_setup(ctx, ctx->late_setup_arg);
+		ctx->ready = ret == 0;
+	}
+	pthread_mutex_unlock(&ctx->ready_lock);
+	return ret < 0 ? -EIO : 0;
+}
+
+static void fs_intr_cb(fuse_req_t req, void *data)
+{
+	struct fs_intr *intr = data;
+
+	(void)req;
+	intr->flag = 1;
+}
+
+void fs_intr_begin(fuse_req_t req, struct fs_intr *intr)
+{
+	intr->flag = 0;
+	net_set_cancel(&intr->flag);
+	/* Calls fs_intr_cb at once if the interrupt came already. */
+	fuse_req_interrupt_func(req, fs_intr_cb, intr);
+}
+
+void fs_intr_end(fuse_req_t req)
+{
+	fuse_req_interrupt_func(req, NULL, NULL);
+	net_set_cancel(NULL);
 }
 
 void fs_handle_track(struct fs_ctx *ctx, struct fs_handle *h,

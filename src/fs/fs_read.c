@@ -97,6 +97,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct stat st;
 	int ret;
 
+	FS_READY_OR_REPLY(req, ctx);
 	ret = fs_file_new(ctx, ino, &f);
 	if (ret < 0) {
 		fuse_reply_err(req, -fs_kernel_errno(ret));
@@ -147,7 +148,8 @@ static int read_io_start(struct fs_ctx *ctx, struct fs_file *f,
 	if (ret < 0)
 		return ret;
 	if (!io->c) {
-		ret = ftp_pool_acquire(ctx->pool, &io->c, err, sizeof(err));
+		ret = ftp_pool_acquire(ctx->pool, FTP_POOL_XFER, &io->c, err,
+				       sizeof(err));
 		if (ret < 0) {
 			log_err("%s", err);
 			return ret;
@@ -233,6 +235,10 @@ static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
 			log_warn("RETR %s: %s", f->path, io->c->err);
 		} else {
 			ret = (int)n;
+			/* Interrupted: the caller ends the stream once the
+			 * interrupt no longer cuts its waits short. */
+			if (ret == -EINTR)
+				return ret;
 			log_warn("RETR %s: %s", f->path, io->c->err);
 			ftp_xfer_abort(io->c, io->x);
 			io->x = NULL;
@@ -241,7 +247,7 @@ static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
 		io->c = NULL;
 		/* A reset is worth one more try from where we are; a stall
 		 * already cost the whole timeout. */
-		if (retries-- <= 0 || ret == -ETIMEDOUT)
+		if (retries-- <= 0 || ret == -ETIMEDOUT || ret == -EINTR)
 			return ret;
 	}
 	return (ssize_t)got;
@@ -254,6 +260,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	struct read_io io = { 0 };
 	char *buf = malloc(size ? size : 1);
+	struct fs_intr intr;
 	ssize_t n;
 
 	struct fs_wfile *wf;
@@ -277,7 +284,10 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		io.pos = f->pos;
 	f->lease = 0;
 
+	fs_intr_begin(req, &intr);
 	n = read_fill(ctx, f, &io, buf, size, (uint64_t)off);
+	/* Abort and resynchronise below without the interrupt flag. */
+	fs_intr_end(req);
 
 	if (n >= 0 && io.x) {
 		f->pos = io.pos;

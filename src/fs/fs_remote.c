@@ -110,7 +110,7 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 		struct ftp_conn *c;
 		bool broken;
 
-		ret = ftp_pool_acquire(ctx->pool, &c, err, sizeof(err));
+		ret = ftp_pool_acquire(ctx->pool, FTP_POOL_META, &c, err, sizeof(err));
 		if (ret < 0) {
 			/* No connection (server down, certificate changed,
 			 * login refused): the operation could not be tried. */
@@ -372,30 +372,6 @@ const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,
 
 /* ---- single entries ---- */
 
-struct mlst_state {
-	struct fs_ctx *ctx;
-	const char *path;
-	struct stat *attr;
-	char *link;
-	size_t linksz;
-};
-
-static int mlst_run(struct ftp_conn *c, void *arg)
-{
-	struct mlst_state *st = arg;
-	char buf[FTP_LIST_LINE_MAX + 1];
-	struct ftp_entry e;
-	int ret;
-
-	ret = ftp_mlst(c, st->path, &e, buf, sizeof(buf));
-	if (ret < 0)
-		return ret;
-	fs_entry_to_stat(st->ctx, &e, st->attr);
-	if (e.link_target)
-		snprintf(st->link, st->linksz, "%s", e.link_target);
-	return 0;
-}
-
 int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
 		   struct stat *attr, char *link, size_t linksz)
 {
@@ -403,20 +379,12 @@ int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
 	const struct itab_dirent *d;
 	int ret;
 
+	/*
+	 * One listing of the parent, not MLST: it answers the lookups of
+	 * the directory's other entries too (programs rarely stat just one
+	 * name), and MLST describes a symlink as its target on ProFTPD.
+	 */
 	link[0] = '\0';
-	if (ctx->feat.mlst) {
-		char *path = malloc(FS_PATH_MAX);
-		struct mlst_state st = { ctx, path, attr, link, linksz };
-
-		if (!path)
-			return -ENOMEM;
-		ret = itab_child_path(ctx->itab, parent, name, path, FS_PATH_MAX);
-		if (ret == 0)
-			ret = fs_with_conn(ctx, mlst_run, &st);
-		free(path);
-		if (ret != -ENOTSUP)
-			return ret;
-	}
 	ret = fs_fetch_listing(ctx, parent, false, &snap);
 	if (ret < 0)
 		return ret;

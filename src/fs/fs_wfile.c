@@ -150,10 +150,11 @@ static void wf_update_attr(struct fs_ctx *ctx, struct fs_wfile *wf)
 	itab_set_attr(ctx->itab, wf->ino, &st, NULL, ITAB_FORCE);
 }
 
-static int wf_acquire(struct fs_ctx *ctx, struct ftp_conn **c)
+static int wf_acquire(struct fs_ctx *ctx, enum ftp_pool_use use,
+		      struct ftp_conn **c)
 {
 	char err[512];
-	int ret = ftp_pool_acquire(ctx->pool, c, err, sizeof(err));
+	int ret = ftp_pool_acquire(ctx->pool, use, c, err, sizeof(err));
 
 	if (ret < 0)
 		log_err("%s", err);
@@ -225,7 +226,7 @@ static int wf_stream_start(struct fs_ctx *ctx, struct fs_wfile *wf)
 		target = wf->tmp_path;
 	}
 	for (int attempt = 0; attempt < 2; attempt++) {
-		ret = wf_acquire(ctx, &wf->c);
+		ret = wf_acquire(ctx, FTP_POOL_XFER, &wf->c);
 		if (ret < 0)
 			return ret;
 		ret = ftp_xfer_open(wf->c, wf->appending ? "APPE" : "STOR",
@@ -291,7 +292,7 @@ static int wf_download(struct fs_ctx *ctx, struct fs_wfile *wf,
 
 	if (!buf)
 		return -ENOMEM;
-	ret = wf_acquire(ctx, &c);
+	ret = wf_acquire(ctx, FTP_POOL_XFER, &c);
 	if (ret < 0)
 		goto out;
 	ret = ftp_xfer_open(c, "RETR", path, 0, FTP_OP_RETR, true, &x);
@@ -404,7 +405,7 @@ static int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
 			return ret;
 		target = tmp;
 	}
-	ret = wf_acquire(ctx, &c);
+	ret = wf_acquire(ctx, FTP_POOL_XFER, &c);
 	if (ret < 0)
 		return ret;
 	ret = ftp_xfer_open(c, plan.how == UPLOAD_APPE ? "APPE" : "STOR", target,
@@ -586,7 +587,7 @@ static int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf)
 		struct ftp_conn *c;
 
 		wf->chmod_pending = false;
-		if (wf_acquire(ctx, &c) == 0) {
+		if (wf_acquire(ctx, FTP_POOL_META, &c) == 0) {
 			int r = ftp_op_chmod(c, path, wf->create_mode);
 
 			if (r < 0)

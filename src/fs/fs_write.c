@@ -143,6 +143,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct stat st;
 	int ret;
 
+	FS_READY_OR_REPLY(req, ctx);
 	ret = create_common(req, parent, name, mode, fi->flags, &f, &st);
 	if (ret < 0) {
 		fuse_reply_err(req, -fs_kernel_errno(ret));
@@ -165,6 +166,7 @@ void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct stat st;
 	int ret;
 
+	FS_READY_OR_REPLY(req, ctx);
 	(void)rdev;
 	/* FTP stores files; devices, fifos and sockets cannot exist there. */
 	if (!S_ISREG(mode)) {
@@ -325,6 +327,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct stat st;
 	int ret;
 
+	FS_READY_OR_REPLY(req, ctx);
 	if (ctx->read_only) {
 		fuse_reply_err(req, EROFS);
 		return;

@@ -56,8 +56,11 @@ static int list_one_line(struct list_state *st)
 			  log_escape(esc, sizeof(esc), st->line, st->len));
 		return 0;
 	}
-	if (++st->entries > FTP_LIST_ENTRIES_MAX)
+	if (++st->entries > FTP_LIST_ENTRIES_MAX) {
+		snprintf(st->c->err, sizeof(st->c->err),
+			 "listing has more than %d entries", FTP_LIST_ENTRIES_MAX);
 		return -E2BIG;
+	}
 	return st->cb(st->arg, &e);
 }
 

@@ -1,5 +1,6 @@
 /*
- * pool.c - control connection pool with parking of streaming readers.
+ * pool.c - control connection pool: reservation, parking, adapting to
+ * connection limits, back-off, keepalive.  See ftp_pool.h.
  */
 #include <errno.h>
 #include <poll.h>
@@ -13,7 +14,12 @@
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/ftp_xfer.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/net.h"
 #include "ftpsfs/tls.h"
+
+#define POOL_BACKOFF_FIRST_MS 500
+#define POOL_BACKOFF_MAX_MS 5000
+#define POOL_TICK_MS 500
 
 struct pool_parked {
 	struct ftp_conn *c;
@@ -24,16 +30,27 @@ struct pool_parked {
 
 struct ftp_pool {
 	const struct ftp_endpoint *ep;
-	unsigned max_conns;
+	int keepalive_ms;
+	int idle_close_ms;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;	    /* a slot or connection became free */
+	pthread_cond_t tick;	    /* wakes the maintenance thread */
+	pthread_t thread;
+	bool thread_started;
 	/* guarded by lock: */
-	struct ftp_conn **idle;	       /* stack of max_conns slots */
+	unsigned max_conns;	    /* may shrink (server limits) */
+	struct ftp_conn **idle;	    /* stack; slots for the initial max */
 	unsigned nidle;
-	unsigned nconns;	       /* idle + busy + parked + connecting */
-	struct pool_parked *parked;    /* oldest first */
+	unsigned nconns;	    /* idle + busy + parked + connecting */
+	unsigned nxfer;		    /* held for transfers, parked included */
+	struct pool_parked *parked; /* oldest first */
 	unsigned next_id;
 	uint64_t next_lease;
+	int64_t next_attempt;	    /* no connect before (back-off) */
+	int backoff_ms;		    /* 0 while the server is reachable */
+	char down_reason[256];
+	bool shrunk_logged;
+	bool stopping;
 };
 
 int ftp_pool_new(const struct ftp_endpoint *ep, unsigned max_conns,
@@ -53,28 +70,22 @@ int ftp_pool_new(const struct ftp_endpoint *ep, unsigned max_conns,
 	p->next_lease = 1;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	pthread_cond_init(&p->tick, NULL);
 	*out = p;
 	return 0;
 }
 
-void ftp_pool_free(struct ftp_pool *p)
+void ftp_pool_set_maintenance(struct ftp_pool *p, int keepalive_ms,
+			      int idle_close_ms)
 {
-	if (!p)
-		return;
-	while (p->parked) {
-		struct pool_parked *pk = p->parked;
+	p->keepalive_ms = keepalive_ms;
+	p->idle_close_ms = idle_close_ms;
+}
 
-		p->parked = pk->next;
-		ftp_xfer_abort(pk->c, pk->x);
-		ftp_conn_close(pk->c, true);
-		free(pk);
-	}
-	for (unsigned i = 0; i < p->nidle; i++)
-		ftp_conn_close(p->idle[i], true);
-	pthread_mutex_destroy(&p->lock);
-	pthread_cond_destroy(&p->cond);
-	free(p->idle);
-	free(p);
+/* Transfers leave one connection for metadata (see ftp_pool.h). */
+static unsigned pool_xfer_limit(const struct ftp_pool *p)
+{
+	return p->max_conns > 1 ? p->max_conns - 1 : 1;
 }
 
 /*
@@ -96,14 +107,111 @@ static bool pool_conn_looks_dead(struct ftp_conn *c)
 	return poll(&pfd, 1, 0) != 0;
 }
 
-static void pool_drop_locked(struct ftp_pool *p)
+static void pool_drop_locked(struct ftp_pool *p, struct ftp_conn *c)
 {
 	p->nconns--;
-	pthread_cond_signal(&p->cond);
+	if (c && c->pool_xfer)
+		p->nxfer--;
+	pthread_cond_broadcast(&p->cond);
 }
 
-int ftp_pool_acquire(struct ftp_pool *p, struct ftp_conn **out, char *err,
-		     size_t errsz)
+/* Hand @c out for @use (lock held). */
+static void pool_take_locked(struct ftp_pool *p, struct ftp_conn *c,
+			     enum ftp_pool_use use)
+{
+	bool xfer = use == FTP_POOL_XFER;
+
+	if (xfer && !c->pool_xfer)
+		p->nxfer++;
+	else if (!xfer && c->pool_xfer)
+		p->nxfer--;
+	c->pool_xfer = xfer;
+}
+
+/* Drop @c and close it outside the lock (held on entry and on return). */
+static void pool_discard_locked(struct ftp_pool *p, struct ftp_conn *c)
+{
+	pool_drop_locked(p, c);
+	pthread_mutex_unlock(&p->lock);
+	ftp_conn_close(c, false);
+	pthread_mutex_lock(&p->lock);
+}
+
+/* Give @c to the caller for @use and unlock. */
+static int pool_hand_out(struct ftp_pool *p, struct ftp_conn *c,
+			 enum ftp_pool_use use, struct ftp_conn **out)
+{
+	pool_take_locked(p, c, use);
+	pthread_mutex_unlock(&p->lock);
+	*out = c;
+	return 0;
+}
+
+/* The outcome of a connect attempt, for the back-off (lock held). */
+static void pool_note_connect_locked(struct ftp_pool *p, int ret,
+				     const char *err)
+{
+	if (ret == 0) {
+		if (p->backoff_ms)
+			log_info("connected to the server again");
+		p->backoff_ms = 0;
+		p->next_attempt = 0;
+		return;
+	}
+	/* Unreachable, refused, timed out: wait before trying again.  A
+	 * wrong password or certificate would only fail again too. */
+	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_FIRST_MS;
+	if (p->backoff_ms > POOL_BACKOFF_MAX_MS)
+		p->backoff_ms = POOL_BACKOFF_MAX_MS;
+	p->next_attempt = net_now_ms() + p->backoff_ms;
+	snprintf(p->down_reason, sizeof(p->down_reason), "%s", err);
+	pthread_cond_signal(&p->tick);
+}
+
+/*
+ * The server refused one more login as "too many connections": it allows
+ * what we have.  Shrink (lock held).  Returns true if the caller should
+ * wait for a connection instead of failing.
+ */
+static bool pool_shrink_locked(struct ftp_pool *p, const char *err)
+{
+	unsigned allowed = p->nconns; /* this attempt's slot is released */
+
+	if (allowed == 0)
+		return false; /* not even one: other clients use them all */
+	if (allowed < p->max_conns) {
+		if (!p->shrunk_logged)
+			log_warn("server allows %u connections (%s); pool "
+				 "shrunk from %u", allowed, err, p->max_conns);
+		p->shrunk_logged = true;
+		p->max_conns = allowed;
+	}
+	return true;
+}
+
+/* Log in a new connection for @use; the slot is already counted. */
+static int pool_connect(struct ftp_pool *p, enum ftp_pool_use use,
+			unsigned id, struct ftp_conn **out, char *err,
+			size_t errsz)
+{
+	int ret = ftp_conn_open(p->ep, id, out, err, errsz);
+
+	pthread_mutex_lock(&p->lock);
+	if (ret == 0) {
+		(*out)->pool_xfer = false;
+		pool_take_locked(p, *out, use);
+	} else {
+		pool_drop_locked(p, NULL);
+	}
+	pool_note_connect_locked(p, ret == -EUSERS || ret == -EACCES ||
+					    ret == -EPERM ? 0 : ret,
+				 err);
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+int ftp_pool_acquire(struct ftp_pool *p, enum ftp_pool_use use,
+		     struct ftp_conn **out, char *err, size_t errsz)
 {
 	struct timespec until;
 	unsigned id;
@@ -114,24 +222,42 @@ int ftp_pool_acquire(struct ftp_pool *p, struct ftp_conn **out, char *err,
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		if (p->nidle > 0) {
+		bool xfer_full = use == FTP_POOL_XFER &&
+				 p->nxfer >= pool_xfer_limit(p);
+
+		if (p->nidle > 0 && !xfer_full) {
 			struct ftp_conn *c = p->idle[--p->nidle];
 
 			if (pool_conn_looks_dead(c)) {
-				pool_drop_locked(p);
-				pthread_mutex_unlock(&p->lock);
 				log_debug("conn %u: closed by server while idle",
 					  c->id);
-				ftp_conn_close(c, false);
-				pthread_mutex_lock(&p->lock);
+				pool_discard_locked(p, c);
 				continue;
 			}
-			pthread_mutex_unlock(&p->lock);
-			*out = c;
-			return 0;
+			return pool_hand_out(p, c, use, out);
 		}
-		if (p->nconns < p->max_conns)
-			break;
+		if (p->nconns < p->max_conns && !xfer_full) {
+			if (net_now_ms() < p->next_attempt) {
+				snprintf(err, errsz,
+					 "server unreachable (%s); retrying in "
+					 "the background",
+					 p->down_reason);
+				pthread_mutex_unlock(&p->lock);
+				return -EIO;
+			}
+			p->nconns++;
+			id = ++p->next_id;
+			pthread_mutex_unlock(&p->lock);
+			ret = pool_connect(p, use, id, out, err, errsz);
+			if (ret != -EUSERS)
+				return ret;
+			pthread_mutex_lock(&p->lock);
+			if (!pool_shrink_locked(p, err)) {
+				pthread_mutex_unlock(&p->lock);
+				return ret;
+			}
+			continue; /* wait for one of ours */
+		}
 		if (p->parked) {
 			struct pool_parked *pk = p->parked;
 			struct ftp_conn *c = pk->c;
@@ -142,14 +268,12 @@ int ftp_pool_acquire(struct ftp_pool *p, struct ftp_conn **out, char *err,
 				  c->id);
 			ftp_xfer_abort(c, pk->x);
 			free(pk);
-			if (!c->broken) {
-				*out = c;
-				return 0;
-			}
-			ftp_conn_close(c, false);
 			pthread_mutex_lock(&p->lock);
-			p->nconns--;
-			break;
+			if (c->broken) {
+				pool_discard_locked(p, c);
+				continue;
+			}
+			return pool_hand_out(p, c, use, out);
 		}
 		if (pthread_cond_timedwait(&p->cond, &p->lock, &until) ==
 		    ETIMEDOUT) {
@@ -159,31 +283,24 @@ int ftp_pool_acquire(struct ftp_pool *p, struct ftp_conn **out, char *err,
 			return -ETIMEDOUT;
 		}
 	}
-	p->nconns++;
-	id = ++p->next_id;
-	pthread_mutex_unlock(&p->lock);
-
-	ret = ftp_conn_open(p->ep, id, out, err, errsz);
-	if (ret < 0) {
-		pthread_mutex_lock(&p->lock);
-		pool_drop_locked(p);
-		pthread_mutex_unlock(&p->lock);
-	}
-	return ret;
 }
 
 void ftp_pool_release(struct ftp_pool *p, struct ftp_conn *c)
 {
-	if (c->broken) {
-		ftp_conn_close(c, false);
-		pthread_mutex_lock(&p->lock);
-		pool_drop_locked(p);
+	pthread_mutex_lock(&p->lock);
+	/* Broken, or beyond what the server now allows. */
+	if (c->broken || p->nconns > p->max_conns || p->stopping) {
+		pool_drop_locked(p, c);
 		pthread_mutex_unlock(&p->lock);
+		ftp_conn_close(c, !c->broken);
 		return;
 	}
-	pthread_mutex_lock(&p->lock);
+	if (c->pool_xfer)
+		p->nxfer--;
+	c->pool_xfer = false;
+	c->pool_idle_since = net_now_ms();
 	p->idle[p->nidle++] = c;
-	pthread_cond_signal(&p->cond);
+	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -208,7 +325,7 @@ uint64_t ftp_pool_park(struct ftp_pool *p, struct ftp_conn *c,
 		;
 	*tail = pk;
 	/* A waiter may now reclaim it. */
-	pthread_cond_signal(&p->cond);
+	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return lease;
 }
@@ -235,4 +352,155 @@ bool ftp_pool_unpark(struct ftp_pool *p, uint64_t lease, struct ftp_conn **c,
 	*x = pk->x;
 	free(pk);
 	return true;
+}
+
+/* ---- maintenance ---- */
+
+/* Take the idle connection at @i out of the list (lock held). */
+static struct ftp_conn *pool_take_idle_locked(struct ftp_pool *p, unsigned i)
+{
+	struct ftp_conn *c = p->idle[i];
+
+	p->idle[i] = p->idle[--p->nidle];
+	return c;
+}
+
+/* NOOP on one idle connection that has waited keepalive_ms. */
+static bool pool_keepalive_one(struct ftp_pool *p)
+{
+	struct ftp_conn *c = NULL;
+	struct ftp_reply *r;
+	int64_t now = net_now_ms();
+
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; p->keepalive_ms && i < p->nidle; i++) {
+		if (now - p->idle[i]->pool_idle_since >= p->keepalive_ms) {
+			c = pool_take_idle_locked(p, i);
+			pool_take_locked(p, c, FTP_POOL_META);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!c)
+		return false;
+	r = malloc(sizeof(*r));
+	if (!r || pool_conn_looks_dead(c) || ftp_conn_cmd(c, r, "NOOP", NULL) < 0)
+		ftp_conn_mark_broken(c, "keepalive failed");
+	free(r);
+	ftp_pool_release(p, c); /* closes it if broken */
+	return true;
+}
+
+/* Close one idle connection beyond the first that waited idle_close_ms. */
+static bool pool_close_surplus_one(struct ftp_pool *p)
+{
+	struct ftp_conn *c = NULL;
+	int64_t now = net_now_ms();
+
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; p->nidle > 1 && i < p->nidle; i++) {
+		if (now - p->idle[i]->pool_idle_since >= p->idle_close_ms) {
+			c = pool_take_idle_locked(p, i);
+			pool_drop_locked(p, c);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!c)
+		return false;
+	log_debug("conn %u: closing surplus idle connection", c->id);
+	ftp_conn_close(c, true);
+	return true;
+}
+
+/* While the server is down, try to reconnect when the back-off allows. */
+static void pool_reconnect(struct ftp_pool *p)
+{
+	struct ftp_conn *c;
+	char err[512];
+	unsigned id;
+
+	pthread_mutex_lock(&p->lock);
+	if (!p->backoff_ms || net_now_ms() < p->next_attempt ||
+	    p->nconns >= p->max_conns || p->stopping) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	p->nconns++;
+	id = ++p->next_id;
+	pthread_mutex_unlock(&p->lock);
+	if (pool_connect(p, FTP_POOL_META, id, &c, err, sizeof(err)) == 0)
+		ftp_pool_release(p, c);
+	else
+		log_debug("background reconnect: %s", err);
+}
+
+static void *pool_thread(void *arg)
+{
+	struct ftp_pool *p = arg;
+
+	for (;;) {
+		struct timespec ts;
+
+		pthread_mutex_lock(&p->lock);
+		if (p->stopping) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += POOL_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->tick, &p->lock, &ts);
+		if (p->stopping) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		pthread_mutex_unlock(&p->lock);
+		while (pool_keepalive_one(p))
+			;
+		while (pool_close_surplus_one(p))
+			;
+		pool_reconnect(p);
+	}
+	return NULL;
+}
+
+int ftp_pool_start(struct ftp_pool *p)
+{
+	int ret = pthread_create(&p->thread, NULL, pool_thread, p);
+
+	if (ret)
+		return -ret;
+	p->thread_started = true;
+	return 0;
+}
+
+void ftp_pool_free(struct ftp_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_broadcast(&p->tick);
+	pthread_mutex_unlock(&p->lock);
+	if (p->thread_started)
+		pthread_join(p->thread, NULL);
+	while (p->parked) {
+		struct pool_parked *pk = p->parked;
+
+		p->parked = pk->next;
+		ftp_xfer_abort(pk->c, pk->x);
+		ftp_conn_close(pk->c, true);
+		free(pk);
+	}
+	for (unsigned i = 0; i < p->nidle; i++)
+		ftp_conn_close(p->idle[i], true);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+	pthread_cond_destroy(&p->tick);
+	free(p->idle);
+	free(p);
 }

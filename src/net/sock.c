@@ -28,6 +28,14 @@ int64_t net_deadline(int ms_from_now)
 	return net_now_ms() + ms_from_now;
 }
 
+/* Per thread: set while a FUSE request that may be interrupted runs. */
+static __thread volatile int *net_cancel;
+
+void net_set_cancel(volatile int *flag)
+{
+	net_cancel = flag;
+}
+
 int net_wait(int fd, short events, int64_t deadline)
 {
 	for (;;) {
@@ -35,10 +43,14 @@ int net_wait(int fd, short events, int64_t deadline)
 		int64_t left = deadline - net_now_ms();
 		int n;
 
+		if (net_cancel && *net_cancel)
+			return -EINTR;
 		if (left <= 0)
 			return -ETIMEDOUT;
 		if (left > 60000)
 			left = 60000;
+		if (net_cancel && left > 100)
+			left = 100; /* look at the flag again soon */
 		n = poll(&pfd, 1, (int)left);
 		if (n > 0)
 			return 0; /* also on POLLERR/POLLHUP: the I/O call reports it */

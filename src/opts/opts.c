@@ -53,6 +53,9 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("negative_timeout=%lf", negative_timeout),
 	OPT("connect_timeout=%u", connect_timeout),
 	OPT("timeout=%u", timeout),
+	OPT("keepalive=%u", keepalive),
+	OPT("idle_close=%u", idle_close),
+	OPT("delay_connect", delay_connect),
 	/* Also seen by libfuse (they stay in args). */
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -102,7 +105,7 @@ static int opts_proc(void *data, const char *arg, int key,
 int opts_parse(struct fuse_args *args, struct ftpsfs_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->max_conns = 4;
+	o->max_conns = 5;
 	o->attr_timeout = 20;
 	o->dir_timeout = 20;
 	o->negative_timeout = 5;
@@ -110,6 +113,8 @@ int opts_parse(struct fuse_args *args, struct ftpsfs_opts *o)
 	o->timeout = 30;
 	o->contain_symlinks = 1;
 	o->transform_symlinks = 1;
+	o->keepalive = 60;
+	o->idle_close = 120;
 	if (fuse_opt_parse(args, o, opts_spec, opts_proc) == -1)
 		return -EINVAL;
 	return 0;
@@ -186,6 +191,11 @@ int opts_validate(const struct ftpsfs_opts *o, const char **msg)
 		       "3600 seconds";
 		return -EINVAL;
 	}
+	if (o->keepalive > 86400 || o->idle_close < 1 || o->idle_close > 86400) {
+		*msg = "keepalive must be 0 to 86400 and idle_close 1 to 86400 "
+		       "seconds";
+		return -EINVAL;
+	}
 	if (o->tls_max && strcmp(o->tls_max, "1.2") != 0 &&
 	    strcmp(o->tls_max, "1.3") != 0) {
 		*msg = "tls_max must be 1.2 or 1.3";
@@ -241,12 +251,19 @@ void opts_print_help(const char *progname)
 	       "                           set (vsftpd) instead of failing with EPERM\n"
 	       "    -o spool_dir=DIR       private directory for local copies of files\n"
 	       "                           being changed (default $TMPDIR or /tmp)\n"
-	       "    -o max_conns=N         control connections (default 4)\n"
+	       "    -o max_conns=N         control connections (default 5; one is\n"
+	       "                           kept free of transfers for metadata)\n"
 	       "    -o attr_timeout=S      cache attributes for S seconds (20)\n"
 	       "    -o dir_timeout=S       cache listings for S seconds (20)\n"
 	       "    -o negative_timeout=S  cache missing names for S seconds (5)\n"
 	       "    -o connect_timeout=S   connect/handshake limit (15)\n"
 	       "    -o timeout=S           limit for each reply or stall (30)\n"
+	       "    -o keepalive=S         NOOP on idle connections every S seconds\n"
+	       "                           (60; 0 = never)\n"
+	       "    -o idle_close=S        close surplus idle connections after S\n"
+	       "                           seconds (120)\n"
+	       "    -o delay_connect       mount at once, connect on first use (for\n"
+	       "                           fstab at boot before the network is up)\n"
 	       "\n",
 	       progname, progname, progname);
 }
