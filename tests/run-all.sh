@@ -5,7 +5,7 @@
 #  2. two builds: build/ (normal) and build-asan/ (ASan + UBSan)
 #  3. unit tests of both builds (meson test)
 #  4. fuzz targets, a bounded time each, under ASan + UBSan
-#  5. the fault and write tests and part of the read tests against the
+#  5. the fault, resilience and write tests and part of the read tests against the
 #     ASan + UBSan binary (any sanitizer report in a mount's log fails the test)
 #  6. all integration tests (real vsftpd and ProFTPD mounts) against the
 #     normal build; pytest's summary is the last line of the output
@@ -33,9 +33,10 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 step "fuzzing (${FUZZ_SECONDS}s per target)"
 bash tests/fuzz/run.sh "$FUZZ_SECONDS"
 
-step "fault and write tests, and part of the read matrix, under ASan + UBSan"
+step "fault, resilience, write and security tests, and part of the read matrix, under ASan + UBSan"
 FTPSFS_BIN=build-asan/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-    tests/integration/test_faults.py tests/integration/test_write.py \
+    tests/integration/test_faults.py tests/integration/test_resilience.py \
+    tests/integration/test_write.py tests/integration/test_security.py \
     tests/integration/test_read.py -k "not test_read or vsftpd-explicit-tls1.3 or proftpd-implicit-tls1.2"
 
 step "integration tests"

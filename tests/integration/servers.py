@@ -207,7 +207,7 @@ class Certs:
             "basicConstraints = CA:FALSE\n"
             "keyUsage = critical, digitalSignature%s\n"
             "extendedKeyUsage = serverAuth\n"
-            "subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1\n"
+            "subjectAltName = DNS:localhost, IP:127.0.0.1, IP:127.0.0.2, IP:::1\n"
             % ("" if self.key_type == "ec" else ", keyEncipherment"))
         _openssl("req", *self._newkey(), "-nodes", "-keyout", "server.key",
                  "-out", "server.csr", "-subj", "/CN=localhost", cwd=self.dir)

@@ -1,0 +1,83 @@
+"""Filesystem calls made from a child process with a hard time limit, so that a
+hang fails the test instead of blocking the run (shared by the fault tests)."""
+
+import errno
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+
+import pytest
+
+HARD_LIMIT = 60  # a filesystem call that takes longer than this is a hang
+
+_PROBE = textwrap.dedent("""
+    import hashlib, json, os, sys
+    op, path = sys.argv[1], sys.argv[2]
+    out = {}
+    try:
+        if op == "listdir":
+            out["names"] = sorted(os.listdir(path))
+        elif op == "read":
+            with open(path, "rb") as f:
+                data = f.read()
+            out = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        else:  # "readchunks": what arrived before an error counts too
+            h, size = hashlib.sha256(), 0
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                while True:
+                    out = {"size": size, "sha256": h.hexdigest()}
+                    chunk = os.read(fd, 16384)
+                    if not chunk:
+                        break
+                    h.update(chunk)
+                    size += len(chunk)
+            finally:
+                os.close(fd)
+    except OSError as e:
+        out["errno"] = e.errno
+    print(json.dumps(out))
+""")
+
+
+@dataclass
+class Probe:
+    """The outcome of one filesystem call made by a child process."""
+    elapsed: float
+    errno: int = None
+    names: list = None
+    size: int = None
+    sha256: str = None
+
+
+def probe(op, path, limit=HARD_LIMIT):
+    """Run `op` on `path` in a child process; fail the test if it takes longer than `limit`
+    seconds. op: "read" (the whole file with one read()), "readchunks" (os.read() in 16 KiB
+    chunks until the end or an error; size and sha256 cover what came before an error) or
+    "listdir"."""
+    start = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-c", _PROBE, op, str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        out = None
+    if out is None:
+        proc.kill()
+        try:
+            proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass  # unkillable: report the hang all the same
+        pytest.fail(f"{op} {path}: no result after {limit}s (hang)")
+    assert proc.returncode == 0, err
+    return Probe(elapsed=time.monotonic() - start, **json.loads(out))
+
+
+def errname(probe_result):
+    e = probe_result.errno
+    return "success" if e is None else errno.errorcode.get(e, str(e))
+
+

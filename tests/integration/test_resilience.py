@@ -1,0 +1,295 @@
+"""Connection pool, concurrency and faults against a real vsftpd
+(require_ssl_reuse=YES): never hang, adapt to the server, recover alone.
+
+Some tests put a loopback TCP proxy (tcpproxy.py) between ftpsfs and the
+server to stall, slow down or reset control and data connections.  Every
+access to the mount that could hang runs in a child process with a hard
+time limit (probes.py).  Timings are asserted only as generous bounds that
+prove "no hang"; speed belongs to the benchmarks.
+"""
+
+import errno
+import hashlib
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from mount import Mount, default_binary  # noqa: E402
+from probes import errname, probe  # noqa: E402
+from tcpproxy import PROXY_HOST, Proxy  # noqa: E402
+
+MIB = 1024 * 1024
+TIMEOUT = 3  # -o timeout and connect_timeout for the fault tests
+
+
+def _payload(seed, size):
+    return random.Random(seed).randbytes(size)
+
+
+@pytest.fixture
+def vsftpd(ftp_server, new_root):
+    """Factory: vsftpd(extra={...}) -> a started vsftpd on a fresh root."""
+    def make(extra=None):
+        return ftp_server("vsftpd", root=new_root(), extra=extra or {})
+    return make
+
+
+@pytest.fixture
+def mount_of(certs, test_user, tmp_path):
+    """Factory: mount_of(server, *options, host=None) -> started Mount;
+    `host` replaces 127.0.0.1 in the URL (the proxy).  Unmounted at
+    teardown (before the servers stop: this fixture is requested after
+    them)."""
+    mounts = []
+
+    def make(server, *options, host=None):
+        url = server.url("/")
+        if host:
+            url = url.replace("127.0.0.1", host)
+        m = Mount(default_binary(), url, tmp_path / f"mnt{len(mounts)}",
+                  test_user.password, options=options, cafile=certs.ca_file)
+        mounts.append(m)
+        return m.start()
+
+    yield make
+    for m in reversed(mounts):
+        m.stop()
+
+
+def _sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_all_while_listing(m, names, listdir):
+    """Read every file of `names` concurrently (one child process each)
+    and list `listdir` meanwhile; returns ({name: Probe}, listing Probe)."""
+    results = {}
+
+    def reader(name):
+        results[name] = probe("read", m.mountpoint / name, limit=120)
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)  # the readers are under way
+    ls = probe("listdir", listdir, limit=60)
+    for t in threads:
+        t.join()
+    return results, ls
+
+
+# --- concurrency -------------------------------------------------------------------------------
+
+def test_concurrent_readers_get_exact_bytes_and_ls_answers(vsftpd, mount_of):
+    srv = vsftpd()
+    files = {f"big{i}.bin": _payload(i, 50 * MIB) for i in range(4)}
+    for name, data in files.items():
+        srv.put(name, data)
+    for i in range(30):
+        srv.put(f"other/f{i}", b"x")
+    m = mount_of(srv)
+    results, ls = _read_all_while_listing(m, files, m.mountpoint / "other")
+    assert ls.names == sorted(f"f{i}" for i in range(30)), errname(ls)
+    for name, data in files.items():
+        assert results[name].sha256 == _sha(data), (name, errname(results[name]))
+
+
+def test_pool_shrinks_when_server_limits_connections(vsftpd, mount_of):
+    srv = vsftpd(extra={"max_per_ip": 2})
+    files = {f"f{i}.bin": _payload(10 + i, 2 * MIB) for i in range(6)}
+    for name, data in files.items():
+        srv.put(name, data)
+    m = mount_of(srv, "max_conns=6")
+    results, ls = _read_all_while_listing(m, files, m.mountpoint)
+    assert ls.names == sorted(files), errname(ls)
+    for name, data in files.items():
+        assert results[name].sha256 == _sha(data), (name, errname(results[name]))
+    log = m.log_text()
+    assert "pool shrunk" in log
+    assert log.count("pool shrunk") == 1  # said once
+
+
+# --- idle connections --------------------------------------------------------------------------
+
+def test_idle_timeout_of_server_is_survived(vsftpd, mount_of):
+    srv = vsftpd(extra={"idle_session_timeout": 3})
+    srv.put("a.txt", b"hello\n")
+    m = mount_of(srv, "attr_timeout=1", "dir_timeout=1")
+    assert probe("listdir", m.mountpoint).names == ["a.txt"]
+    time.sleep(10)  # the server closes our idle connections
+    r = probe("listdir", m.mountpoint)
+    assert r.names == ["a.txt"], errname(r)
+    r = probe("read", m.mountpoint / "a.txt")
+    assert r.sha256 == _sha(b"hello\n"), errname(r)
+
+
+def test_keepalive_keeps_connections_through_idle_timeout(vsftpd, mount_of):
+    srv = vsftpd(extra={"idle_session_timeout": 3})
+    srv.put("a.txt", b"hello\n")
+    m = mount_of(srv, "keepalive=1", "attr_timeout=1", "dir_timeout=1")
+    assert probe("listdir", m.mountpoint).names == ["a.txt"]
+    time.sleep(6)
+    assert probe("listdir", m.mountpoint).names == ["a.txt"]
+    log = m.log_text()
+    assert "> NOOP" in log
+    assert "closed by server while idle" not in log
+
+
+def test_surplus_idle_connections_are_closed(vsftpd, mount_of):
+    srv = vsftpd()
+    for i in range(3):
+        srv.put(f"f{i}", _payload(i, 4 * MIB))
+    m = mount_of(srv, "idle_close=1")
+    # Three files open and partly read hold three connections (parked
+    # streams); closing them leaves three idle ones, two of them surplus.
+    script = ("import sys\n"
+              "fs = [open(p, 'rb') for p in sys.argv[1:]]\n"
+              "for f in fs: f.read(65536)\n"
+              "for f in fs: f.close()\n")
+    subprocess.run([sys.executable, "-c", script] +
+                   [str(m.mountpoint / f"f{i}") for i in range(3)], check=True, timeout=60)
+    deadline = time.monotonic() + 10
+    while m.log_text().count("closing surplus idle connection") < 2:
+        assert time.monotonic() < deadline, "surplus idle connections not closed"
+        time.sleep(0.5)
+
+
+# --- server down and back ----------------------------------------------------------------------
+
+def test_dead_server_fails_fast_and_mount_recovers(vsftpd, mount_of):
+    srv = vsftpd()
+    srv.put("a.txt", b"hello\n")
+    srv.put("d/b.txt", b"b\n")
+    m = mount_of(srv, f"timeout={TIMEOUT}", f"connect_timeout={TIMEOUT}",
+                 "attr_timeout=0", "dir_timeout=0", "negative_timeout=0")
+    assert probe("listdir", m.mountpoint).names == ["a.txt", "d"]
+    srv.stop()
+    worst = 0.0
+    for op, path in (("listdir", m.mountpoint / "d"), ("read", m.mountpoint / "a.txt"),
+                     ("listdir", m.mountpoint)):
+        r = probe(op, path, limit=60)
+        assert r.errno in (errno.EIO, errno.ETIMEDOUT, errno.ECONNREFUSED), errname(r)
+        worst = max(worst, r.elapsed)
+    assert worst < TIMEOUT * 3 + 2, worst
+    print(f"worst time to error with the server down: {worst:.2f} s")
+    srv.start()  # same port
+    deadline = time.monotonic() + 20
+    while True:  # back-off: the first tries may still fail fast
+        r = probe("listdir", m.mountpoint / "d")
+        if r.errno is None or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert r.names == ["b.txt"], errname(r)
+    assert probe("read", m.mountpoint / "a.txt").sha256 == _sha(b"hello\n")
+
+
+# --- faults through the proxy ------------------------------------------------------------------
+
+@pytest.fixture
+def proxied(vsftpd, mount_of):
+    """Factory: proxied(files, *options) -> (server, proxy, mount) with ftpsfs
+    connecting through the proxy."""
+    proxies = []
+
+    def make(files, *options):
+        srv = vsftpd()
+        for name, data in files.items():
+            srv.put(name, data)
+        px = Proxy(srv.port, srv.pasv_range).start()
+        proxies.append(px)
+        m = mount_of(srv, *options, host=PROXY_HOST)
+        return srv, px, m
+
+    yield make
+    for px in proxies:
+        px.stop()
+
+
+def test_stalled_data_connection_fails_or_resumes_with_exact_bytes(proxied):
+    data = _payload(3, 20 * MIB)
+    _, px, m = proxied({"big.bin": data}, f"timeout={TIMEOUT}")
+    px.data_rate = 20 * MIB  # about a second for the file
+
+    def stall_soon():
+        time.sleep(0.3)
+        px.stall_data.set()
+        time.sleep(TIMEOUT * 3)
+        px.stall_data.clear()
+
+    t = threading.Thread(target=stall_soon)
+    t.start()
+    r = probe("readchunks", m.mountpoint / "big.bin", limit=60)
+    t.join()
+    assert r.errno in (None, errno.EIO, errno.ETIMEDOUT), errname(r)
+    assert r.elapsed < TIMEOUT * 3 + 10, r.elapsed
+    # Whatever arrived is exactly the file's beginning.
+    assert r.sha256 == _sha(data[:r.size])
+    if r.errno is None:
+        assert r.size == len(data)
+
+
+def test_control_reset_during_read_gives_exact_bytes_or_error(proxied):
+    data = _payload(4, 30 * MIB)
+    _, px, m = proxied({"big.bin": data})
+    px.data_rate = 30 * MIB
+
+    def reset_soon():
+        time.sleep(0.4)
+        px.reset("control")
+
+    t = threading.Thread(target=reset_soon)
+    t.start()
+    r = probe("readchunks", m.mountpoint / "big.bin", limit=60)
+    t.join()
+    assert r.errno in (None, errno.EIO), errname(r)
+    assert r.sha256 == _sha(data[:r.size])
+    if r.errno is None:
+        assert r.size == len(data)
+
+
+def test_interrupted_read_leaves_the_mount_usable(proxied):
+    big = _payload(5, 50 * MIB)
+    _, px, m = proxied({"big.bin": big, "small.txt": b"small\n"})
+    px.data_rate = 10 * MIB  # five seconds for the whole file
+    res = subprocess.run(["timeout", "-s", "INT", "1", "cat", str(m.mountpoint / "big.bin")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+    assert res.returncode == 124  # killed by timeout(1), not finished
+    px.data_rate = None
+    start = time.monotonic()
+    out = subprocess.run(["cat", str(m.mountpoint / "small.txt")], capture_output=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == b"small\n"
+    assert time.monotonic() - start < 10
+    r = probe("read", m.mountpoint / "big.bin", limit=60)
+    assert r.sha256 == _sha(big), errname(r)
+
+
+# --- lazy connect ------------------------------------------------------------------------------
+
+def test_delay_connect_mounts_before_the_server_is_up(vsftpd, mount_of):
+    srv = vsftpd()
+    srv.put("a.txt", b"hello\n")
+    port = srv.port
+    srv.stop()
+    m = mount_of(srv, "delay_connect", f"timeout={TIMEOUT}", f"connect_timeout={TIMEOUT}")
+    r = probe("listdir", m.mountpoint, limit=60)
+    assert r.errno == errno.EIO, errname(r)
+    srv.start()
+    assert srv.port == port
+    deadline = time.monotonic() + 20
+    while True:
+        r = probe("listdir", m.mountpoint)
+        if r.errno is None or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert r.names == ["a.txt"], errname(r)
+    assert os.path.getsize(m.mountpoint / "a.txt") == 6
