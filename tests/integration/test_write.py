@@ -644,6 +644,8 @@ def test_1gib_sequential_write_arrives_exact_with_bounded_memory(w):
     expect_ok(r, "1 GiB write")
     # Growth over the idle RSS, so that a sanitizer build's larger baseline does not count.
     assert rss.samples > 10
+    print(f"1 GiB write: ftpsfs RSS {rss.baseline / MIB:.1f} MiB idle, "
+          f"{rss.peak / MIB:.1f} MiB peak")
     assert rss.peak - rss.baseline < RSS_GROWTH_LIMIT, (
         f"ftpsfs RSS grew from {rss.baseline // MIB} MiB to {rss.peak // MIB} MiB")
     assert os.stat(w.sdir / "big.bin").st_size == 1024 * MIB
