@@ -50,10 +50,6 @@ int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 /* SIZE (RFC 3659 section 4). */
 int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size);
 
-/* MDTM (RFC 3659 section 3). */
-int ftp_op_mdtm(struct ftp_conn *c, const char *path, int64_t *sec,
-		uint32_t *nsec);
-
 /*
  * MDTM of @n paths, pipelined: all commands are sent, then all replies
  * read, so a directory of N files costs one round trip instead of N

@@ -52,8 +52,4 @@ int net_connect_peer_port(const struct sockaddr_storage *peer,
 			  socklen_t peerlen, uint16_t port, int64_t deadline,
 			  int *fd_out);
 
-/* Numeric form of @peer into @buf. */
-const char *net_addr_str(const struct sockaddr_storage *peer, char *buf,
-			 size_t bufsz);
-
 #endif

@@ -174,21 +174,6 @@ int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size)
 	return ret;
 }
 
-int ftp_op_mdtm(struct ftp_conn *c, const char *path, int64_t *sec,
-		uint32_t *nsec)
-{
-	struct ftp_reply *r = malloc(sizeof(*r));
-	int ret;
-
-	if (!r)
-		return -ENOMEM;
-	ret = ops_reply_213(c, "MDTM", path, r);
-	if (ret == 0)
-		ret = ftp_parse_mdtm(r->text, sec, nsec);
-	free(r);
-	return ret;
-}
-
 /* Replies in flight at most: bounds what the server must buffer. */
 #define OPS_PIPELINE_DEPTH 64
 

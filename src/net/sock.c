@@ -146,15 +146,3 @@ int net_connect_peer_port(const struct sockaddr_storage *peer,
 	return net_connect_addr((struct sockaddr *)&sa, peerlen, deadline,
 				fd_out);
 }
-
-const char *net_addr_str(const struct sockaddr_storage *peer, char *buf,
-			 size_t bufsz)
-{
-	const void *addr = peer->ss_family == AF_INET6
-				   ? (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr
-				   : (const void *)&((const struct sockaddr_in *)peer)->sin_addr;
-
-	if (!inet_ntop(peer->ss_family, addr, buf, (socklen_t)bufsz))
-		snprintf(buf, bufsz, "?");
-	return buf;
-}
