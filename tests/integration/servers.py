@@ -1,7 +1,7 @@
 """Real FTPS servers on 127.0.0.1 for the integration tests (stdlib only).
 
-vsftpd is the installed Debian package; ProFTPD runs from the private prefix that
-tests/deps.sh unpacks with `dpkg -x` (the packages conflict, see shared/SERVERS.md).
+vsftpd is the installed Debian package; ProFTPD and Pure-FTPd run from the private prefix
+that tests/deps.sh unpacks with `dpkg -x` (the packages conflict, see shared/SERVERS.md).
 Every server gets its own config, logs and pid in a private work directory, a free
 control port, a private passive-port range and its own root directory; stop() ends the
 listener and every per-connection process it forked.
@@ -134,7 +134,7 @@ def _reap_orphaned_servers():
     listener: its Popen does that)."""
     me = os.getpid()
     for pid, (comm, state, ppid) in _proc_table().items():
-        if (ppid == me and state == "Z" and comm in ("vsftpd", "proftpd")
+        if (ppid == me and state == "Z" and comm in ("vsftpd", "proftpd", "pure-ftpd")
                 and pid not in _server_leaders):
             try:
                 os.waitpid(pid, os.WNOHANG)
@@ -552,4 +552,92 @@ class Proftpd(_Server):
         return [str(self.prefix / "usr/sbin/proftpd"), "-n", "-c", str(self.conf_path)]
 
 
-SERVER_KINDS = {"vsftpd": Vsftpd, "proftpd": Proftpd}
+class PureFtpd(_Server):
+    """Pure-FTPd 1.0.50 (Debian build) from the dpkg -x prefix, in the foreground.
+
+    - TLS: `--tls=3` refuses a cleartext control connection *and* cleartext (PROT C) data
+      connections (`--tls=2` would only require TLS for the control connection). Certificate
+      and key are passed as `-2 CERT,KEY`, so /etc/ssl/private/pure-ftpd.pem is not needed.
+      The build has no TLS-version switch: tls_max caps it through OPENSSL_CONF (as for
+      vsftpd). It does not require data connections to resume the control session.
+    - No implicit TLS in this build (upstream has it only as the compile-time option
+      --with-implicittls): implicit=True raises NotImplementedError.
+    - Login: a PureDB virtual user with the test user's name and password that maps to its
+      uid/gid and has this server's root as home (`-l puredb:FILE`, chrooted). Unlike the
+      system account's home (one per machine, re-pointed by every server start), the root
+      stays this server's even when other servers start meanwhile. auth="unix" uses the
+      system account instead (`-l unix`; the root then is its home, set at start).
+    - Logs: syslog is not running here and Pure-FTPd logs only there, so syslog is off
+      (`-f none`). What remains is the transfer log (`-O clf:FILE`, xfer.log): one line per
+      completed transfer, `127.0.0.1 - USER [date] "GET|PUT /abs/path" 200 BYTES`; and its
+      stdout/stderr (stdout.log, normally empty). Nothing there shows TLS, commands or session
+      reuse: count_resumed_data() and count_rejected_data() return None.
+    """
+
+    name = "pureftpd"
+    RESUMED_RE = None
+    REJECTED_RE = None
+
+    def __init__(self, root_dir, certs, user, implicit=False, auth="puredb", extra_args=(),
+                 **kw):
+        if implicit:
+            raise NotImplementedError(
+                "Pure-FTPd 1.0.50 (Debian) has no implicit TLS: use implicit=False")
+        if auth not in ("puredb", "unix"):
+            raise ValueError(f"auth must be 'puredb' or 'unix', not {auth!r}")
+        super().__init__(root_dir, certs, user, implicit, **kw)
+        self.auth = auth
+        self.extra_args = list(extra_args)
+        self.prefix = PREFIX / "pure-ftpd"
+        self.conf_path = self.workdir / "pureftpd.passwd"  # the PureDB source file
+        self.pdb_path = self.workdir / "pureftpd.pdb"
+        self.pid_path = self.workdir / "pure-ftpd.pid"
+        self.xferlog_path = self.workdir / "xfer.log"
+        binary = self.prefix / "usr/sbin/pure-ftpd"
+        if not binary.exists():
+            raise RuntimeError(f"{binary} missing: run tests/deps.sh")
+
+    def _write_config(self):
+        if self.auth != "puredb":
+            return
+        # A SHA-512 crypt() hash (Pure-FTPd checks it with crypt()). `pure-pw useradd` would
+        # store argon2id, which made each login take 4-5 s here.
+        pwhash = subprocess.run(["openssl", "passwd", "-6", "-stdin"],
+                                input=self.user.password, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        # login:hash:uid:gid:gecos:home/./ and 12 empty limit fields; "/./" marks the chroot
+        self.conf_path.write_text(f"{self.user.name}:{pwhash}:{self.user.uid}:{self.user.gid}"
+                                  f"::{self.root_dir}/./" + ":" * 12 + "\n")
+        self.conf_path.chmod(0o600)
+        subprocess.run([str(self.prefix / "usr/bin/pure-pw"), "mkdb", str(self.pdb_path),
+                        "-f", str(self.conf_path)], check=True, capture_output=True)
+
+    def _argv(self):
+        low, high = self.pasv_range
+        login = f"puredb:{self.pdb_path}" if self.auth == "puredb" else "unix"
+        return [str(self.prefix / "usr/sbin/pure-ftpd"),
+                "--bind", f"{LOCALHOST},{self.port}", "--ipv4only",
+                "--tls", "3",
+                "--certfile", f"{self.certs.cert_file},{self.certs.key_file}",
+                "--login", login,
+                "--chrooteveryone", "--noanonymous", "--dontresolve",
+                "--displaydotfiles",  # a plain LIST shows dot files too (MLSD, LIST -a do anyway)
+                "--passiveportrange", f"{low}:{high}", "--forcepassiveip", LOCALHOST,
+                "--pidfile", str(self.pid_path),
+                "--altlog", f"clf:{self.xferlog_path}",
+                "--syslogfacility", "none",
+                *self.extra_args]
+
+    def _env(self):
+        return Vsftpd._env(self)  # the same OPENSSL_CONF cap (uses only workdir, tls_max)
+
+    def count_resumed_data(self):
+        """Not available: Pure-FTPd logs nothing about TLS session reuse (see the class)."""
+        return None
+
+    def count_rejected_data(self):
+        """Not available, and nothing to count: Pure-FTPd never requires session reuse."""
+        return None
+
+
+SERVER_KINDS = {"vsftpd": Vsftpd, "proftpd": Proftpd, "pureftpd": PureFtpd}
