@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <openssl/ssl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ struct mount_state {
 	struct ftp_endpoint ep;
 	struct fs_ctx ctx;
 	char root_path[HOSTSPEC_PATH_MAX + 1];
+	atomic_bool warned_no_resume;
 };
 
 /* Make the remote path absolute (PWD), check it is a directory we may
@@ -230,6 +232,7 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	m->ep.connect_timeout_ms = (int)m->opts.connect_timeout * 1000;
 	m->ep.timeout_ms = (int)m->opts.timeout * 1000;
 	m->ep.tls = *tls;
+	m->ep.warned_no_resume = &m->warned_no_resume;
 
 	ret = ftp_pool_new(&m->ep, m->opts.max_conns, &m->ctx.pool);
 	if (ret < 0)

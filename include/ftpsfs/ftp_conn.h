@@ -8,6 +8,7 @@
 #ifndef FTPSFS_FTP_CONN_H
 #define FTPSFS_FTP_CONN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -33,6 +34,8 @@ struct ftp_endpoint {
 	bool allow_plaintext_password; /* ... and send PASS in the clear */
 	int connect_timeout_ms;
 	int timeout_ms; /* each reply, each data stall */
+	atomic_bool *warned_no_resume; /* shared by all connections: a
+					* warning said once per mount */
 	struct tls_ctx *tls;
 };
 
@@ -46,7 +49,6 @@ struct ftp_conn {
 	struct ftp_features feat;
 	bool broken;
 	bool no_epsv;	      /* EPSV refused once: use PASV */
-	bool warned_no_resume;
 	uint64_t data_conns, data_resumed; /* counters for the debug log */
 	bool pool_xfer;	      /* pool.c: held for a transfer */
 	int64_t pool_idle_since; /* pool.c: when it became idle */

@@ -83,10 +83,14 @@ static int ops_site_errno(int ret)
 int ftp_op_chmod(struct ftp_conn *c, const char *path, mode_t mode)
 {
 	char num[8];
+	int ret;
 
 	snprintf(num, sizeof(num), "%04o", (unsigned)(mode & 07777));
-	return ops_site_errno(ops_args(c, "SITE", "CHMOD", num, path,
-				       FTP_OP_ATTR));
+	ret = ops_site_errno(ops_args(c, "SITE", "CHMOD", num, path,
+				      FTP_OP_ATTR));
+	/* chmod(2): a change the caller may not make is EPERM; EACCES
+	 * would mean a directory on the path cannot be searched. */
+	return ret == -EACCES ? -EPERM : ret;
 }
 
 int ftp_op_symlink(struct ftp_conn *c, const char *target, const char *path)

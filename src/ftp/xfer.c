@@ -2,6 +2,7 @@
  * xfer.c - passive data connections with TLS session resumption.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,8 +162,7 @@ int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
 		  resumed ? "resumed" : "NOT resumed",
 		  (unsigned long long)c->data_resumed,
 		  (unsigned long long)c->data_conns);
-	if (!resumed && !c->warned_no_resume) {
-		c->warned_no_resume = true;
+	if (!resumed && !atomic_exchange(c->ep->warned_no_resume, true)) {
 		log_warn("data connection did not resume the control "
 			 "connection's TLS session; servers that require "
 			 "session reuse will refuse it");

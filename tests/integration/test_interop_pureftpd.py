@@ -320,10 +320,6 @@ def test_concurrent_transfers_on_several_connections(concurrent):
         assert 1 <= log.count(NO_RESUME_WARNING) <= len(used)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ftpsfs warns once per control connection, not once per mount: the flag "
-    "warned_no_resume lives in struct ftp_conn (include/ftpsfs/ftp_conn.h), checked in "
-    "ftp_xfer_open() (src/ftp/xfer.c), so each new pooled connection repeats the warning"))
 @pytest.mark.parametrize("concurrent", ["1.3"], indirect=True, ids=_tls_id)
 def test_tls13_no_resume_warning_is_logged_once_per_mount(concurrent):
     """Pure-FTPd on TLS 1.3 never lets a data connection resume: say so once, not once for
@@ -459,11 +455,6 @@ def test_chmod_refused_by_server_fails_and_keeps_mode(ftp_server, mounted):
     assert server_perm(path) == "0o644"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a SITE CHMOD refused with 550 becomes EACCES: errno_550() (src/ftp/errmap.c) gives "
-    "EACCES for an existing target and ops_site_errno() (src/ftp/ops.c) only turns "
-    "ENOTSUP/EINVAL into EPERM; chmod(2) reports a mode change the caller may not make as "
-    "EPERM (EACCES is for path search only)"))
 def test_chmod_refused_by_server_is_eperm(ftp_server, mounted):
     r, _ = _chmod_on_nochmod_server(ftp_server, mounted)
     assert r.errname == "EPERM"
