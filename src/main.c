@@ -289,6 +289,33 @@ static int setup_login(struct mount_state *m)
 	return 0;
 }
 
+/*
+ * /proc/mounts and df show "user@host:/path" as the source and
+ * "fuse.ftpsfs" as the type.  Commas and backslashes would be read as
+ * option syntax: they are left out of the shown name.
+ */
+static int mount_names(struct mount_state *m, struct fuse_args *args)
+{
+	char name[HOSTSPEC_USER_MAX + HOSTSPEC_HOST_MAX + HOSTSPEC_PATH_MAX + 8];
+	char opt[sizeof(name) + 16];
+	size_t o = 0;
+	int n;
+
+	n = snprintf(name, sizeof(name), "%s%s%s:%s", m->hs.user,
+		     m->hs.user[0] ? "@" : "", m->hs.host, m->root_path);
+	if (n < 0)
+		return -EINVAL;
+	for (size_t i = 0; name[i]; i++)
+		if (name[i] != ',' && name[i] != '\\')
+			name[o++] = name[i];
+	name[o] = '\0';
+	snprintf(opt, sizeof(opt), "-ofsname=%s", name);
+	if (fuse_opt_add_arg(args, "-osubtype=ftpsfs") < 0 ||
+	    fuse_opt_add_arg(args, opt) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static int run_session(struct mount_state *m, struct fuse_args *args,
 		       struct fuse_cmdline_opts *co)
 {
@@ -401,7 +428,7 @@ int main(int argc, char *argv[])
 	m->ctx.negative_timeout = m->opts.negative_timeout;
 	if (setup_remote(m, &tls) < 0)
 		goto out;
-	ret = run_session(m, &args, &co);
+	ret = mount_names(m, &args) < 0 ? 1 : run_session(m, &args, &co);
 out:
 	fs_ctx_release_handles(&m->ctx);
 	ftp_pool_free(m->ctx.pool);
