@@ -154,6 +154,11 @@ int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
 		goto out;
 	}
 	c->data_conns++;
+	if (tls_conn_is_plain(x->tls)) {
+		/* allow_plaintext against a server without TLS */
+		log_debug("conn %u: data connection in the clear", c->id);
+		goto done;
+	}
 	if (resumed)
 		c->data_resumed++;
 	log_debug("conn %u: data connection %s, TLS session %s "
@@ -167,6 +172,7 @@ int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
 			 "connection's TLS session; servers that require "
 			 "session reuse will refuse it");
 	}
+done:
 	*out = x;
 	x = NULL;
 out:
