@@ -81,3 +81,19 @@ def errname(probe_result):
     return "success" if e is None else errno.errorcode.get(e, str(e))
 
 
+
+
+def assert_random_reads_match(mounted, reference, count, seed=7):
+    """`count` reads at random offsets (some past the end) and of random
+    sizes from the mounted file give exactly the reference file's bytes."""
+    import random
+
+    size = reference.stat().st_size
+    rnd = random.Random(seed)
+    with open(mounted, "rb") as f, open(reference, "rb") as ref:
+        for _ in range(count):
+            off = rnd.randrange(0, size + 10)
+            n = rnd.choice([1, 17, 4096, 65537, 300000, 2 * 1024 * 1024])
+            f.seek(off)
+            ref.seek(off)
+            assert f.read(n) == ref.read(n), (off, n)

@@ -21,7 +21,6 @@ nothing on Pure-FTPd (shared/SERVERS.md).
 """
 
 import os
-import random
 import re
 import shutil
 import stat
@@ -34,6 +33,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from mount import Mount, default_binary  # noqa: E402
+from probes import assert_random_reads_match  # noqa: E402
 from servers import PureFtpd  # noqa: E402
 from test_write import (TOUCH_EPOCH, TOUCH_WHEN, Workspace, expect_ok,  # noqa: E402
                         server_perm)
@@ -188,16 +188,7 @@ def test_sha256_matches_server(rcell, name):
 
 
 def test_random_offset_reads(rcell):
-    src = rcell["root"] / "twenty_mib"
-    size = src.stat().st_size
-    rnd = random.Random(7)
-    with open(rcell["mnt"] / "twenty_mib", "rb") as f, open(src, "rb") as ref:
-        for _ in range(60):
-            off = rnd.randrange(0, size + 10)
-            n = rnd.choice([1, 17, 4096, 65537, 300000, 2 * MIB])
-            f.seek(off)
-            ref.seek(off)
-            assert f.read(n) == ref.read(n), (off, n)
+    assert_random_reads_match(rcell["mnt"] / "twenty_mib", rcell["root"] / "twenty_mib", 60)
 
 
 def test_odd_names_readable(rcell):

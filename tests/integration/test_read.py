@@ -21,6 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from mount import Mount, default_binary  # noqa: E402
+from probes import assert_random_reads_match  # noqa: E402
 from servers import SERVER_KINDS  # noqa: E402
 
 MIB = 1024 * 1024
@@ -194,17 +195,7 @@ def test_sha256_matches_server(cell, name):
 
 
 def test_random_offset_reads(cell):
-    name = "big"
-    src = cell["root"] / name
-    rnd = random.Random(7)
-    size = src.stat().st_size
-    with open(cell["mnt"] / name, "rb") as f, open(src, "rb") as ref:
-        for _ in range(150):
-            off = rnd.randrange(0, size + 10)
-            n = rnd.choice([1, 17, 4096, 65537, 300000, 2 * MIB])
-            f.seek(off)
-            ref.seek(off)
-            assert f.read(n) == ref.read(n), (off, n)
+    assert_random_reads_match(cell["mnt"] / "big", cell["root"] / "big", 150)
 
 
 def test_interleaved_handles_on_one_file(cell):
