@@ -50,6 +50,8 @@ struct ftp_conn {
 	bool broken;
 	bool no_epsv;	      /* EPSV refused once: use PASV */
 	uint64_t data_conns, data_resumed; /* counters for the debug log */
+	int prelim_rest;      /* code of a 1xx reply read only to its first
+			       * line (ftp_conn_read_prelim()), else 0 */
 	bool pool_xfer;	      /* pool.c: held for a transfer */
 	int64_t pool_idle_since; /* pool.c: when it became idle */
 	char rbuf[FTP_LINE_MAX + 1];
@@ -95,6 +97,14 @@ int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg);
  * -EMSGSIZE (line or reply too long).
  */
 int ftp_conn_read_reply(struct ftp_conn *c, struct ftp_reply *r);
+
+/*
+ * The reply to a transfer command: like ftp_conn_read_reply(), except that
+ * a multi-line 1xx reply returns at its first line (the data handshake must
+ * not wait for a closing line some servers send only after the transfer);
+ * the next ftp_conn_read_reply() skips the rest of it.
+ */
+int ftp_conn_read_prelim(struct ftp_conn *c, struct ftp_reply *r);
 
 /* ftp_conn_send() then ftp_conn_read_reply(). */
 int ftp_conn_cmd(struct ftp_conn *c, struct ftp_reply *r, const char *verb,

@@ -61,10 +61,10 @@ int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op);
 
 /*
  * Abandon a transfer before its end (seek, close, interrupt): close the
- * data connection, read the server's reply (426/226/450/451 are all
- * expected) and resynchronise the control connection with NOOP.  Marks the
- * connection broken if it cannot be resynchronised, and at once, without
- * waiting for a reply, after a stall (x->timed_out).  Frees @x.
+ * data connection, send ABOR and NOOP, and read replies (426/226/225/450/
+ * 451 are all expected) up to NOOP's 200.  Marks the connection broken if
+ * it cannot be resynchronised, and at once, without waiting for a reply,
+ * after a stall (x->timed_out).  Frees @x.
  */
 void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x);
 

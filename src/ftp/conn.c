@@ -63,15 +63,31 @@ static int conn_read_line(struct ftp_conn *c, char *line, size_t *len,
 	}
 }
 
-int ftp_conn_read_reply(struct ftp_conn *c, struct ftp_reply *r)
+/*
+ * Read one reply.  With @prelim, a multi-line 1xx reply counts as read at
+ * its first line: Pure-FTPd sends "150-Accepted data connection" at once
+ * but the closing "150 ..." line only after the transfer, so waiting for
+ * it before the data handshake would wait for ever.  The rest of that
+ * reply is skipped before the next one is read.
+ */
+static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
+			   bool prelim)
 {
 	int64_t deadline = net_deadline(c->ep->timeout_ms);
 	char line[FTP_LINE_MAX + 1];
 	char esc[256];
 
+	bool skipping = c->prelim_rest != 0;
+
 	if (c->broken)
 		return -EIO;
 	ftp_reply_init(r);
+	if (skipping) {
+		/* Continue the 1xx reply whose first line we acted on. */
+		r->code = c->prelim_rest;
+		r->multiline = true;
+		c->prelim_rest = 0;
+	}
 	for (;;) {
 		size_t len = 0;
 		int ret = conn_read_line(c, line, &len, deadline);
@@ -81,8 +97,21 @@ int ftp_conn_read_reply(struct ftp_conn *c, struct ftp_reply *r)
 
 		if (ret == 0)
 			ret = ftp_reply_feed_line(r, line, len);
+		if (ret == 1 && skipping) {
+			/* End of the 1xx reply already acted on: now the
+			 * reply the caller asked for. */
+			skipping = false;
+			ftp_reply_init(r);
+			continue;
+		}
 		if (ret == 1)
 			break;
+		if (ret == 0 && prelim && r->nlines == 1 && r->multiline &&
+		    r->code / 100 == 1) {
+			c->prelim_rest = r->code;
+			r->multiline = false;
+			break;
+		}
 		if (tls_err && tls_err[0]) {
 			/* E.g. TLS 1.3: the server rejects our client
 			 * certificate only after the handshake. */
@@ -110,6 +139,16 @@ int ftp_conn_read_reply(struct ftp_conn *c, struct ftp_reply *r)
 		ftp_conn_mark_broken(c, "421 from server");
 	}
 	return 0;
+}
+
+int ftp_conn_read_reply(struct ftp_conn *c, struct ftp_reply *r)
+{
+	return conn_read_reply(c, r, false);
+}
+
+int ftp_conn_read_prelim(struct ftp_conn *c, struct ftp_reply *r)
+{
+	return conn_read_reply(c, r, true);
 }
 
 int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg)

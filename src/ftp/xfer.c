@@ -130,7 +130,9 @@ int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
 			goto out;
 		}
 	}
-	ret = ftp_conn_cmd(c, r, verb, arg);
+	ret = ftp_conn_send(c, verb, arg);
+	if (ret == 0)
+		ret = ftp_conn_read_prelim(c, r);
 	if (ret < 0)
 		goto out;
 	if (!ftp_reply_is_prelim(r)) {
@@ -244,16 +246,17 @@ int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op)
 void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 {
 	struct ftp_reply *r = malloc(sizeof(*r));
+	bool timed_out = x->timed_out;
 	int i;
 
 	/*
-	 * Closing the data connection is the abort: vsftpd ignores ABOR
-	 * during a transfer (SERVERS.md).  The server answers with one
-	 * reply (426 "Failure writing network stream", or 226 if it had
-	 * already sent everything); NOOP's 200 then proves we are in step.
+	 * Close the data connection first (vsftpd ignores ABOR during a
+	 * transfer, SERVERS.md), then ABOR (RFC 959 4.1.3) for servers that
+	 * wait for it before answering (Pure-FTPd on TLS 1.2), then NOOP.
+	 * The transfer's reply (426, or 226 if everything was sent) and
+	 * ABOR's (225/226) come in server-specific order; NOOP's 200, which
+	 * neither of them is, proves we are in step again.
 	 */
-	bool timed_out = x->timed_out;
-
 	tls_conn_free(x->tls);
 	free(x);
 	/* A server that let the data connection stall is not going to
@@ -264,9 +267,10 @@ void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 		free(r);
 		return;
 	}
-	if (ftp_conn_read_reply(c, r) < 0 || ftp_conn_send(c, "NOOP", NULL) < 0)
+	if (ftp_conn_send(c, "ABOR", NULL) < 0 ||
+	    ftp_conn_send(c, "NOOP", NULL) < 0)
 		goto out;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 5; i++) {
 		if (ftp_conn_read_reply(c, r) < 0)
 			goto out;
 		if (r->code == FTP_REPLY_OK)
