@@ -285,14 +285,20 @@ class Session:
                 time.sleep(interval)
         raise SessionEnd("flood over")
 
-    def transfer(self, data, clean=True, final=(226, "Transfer complete.")):
+    def transfer(self, data, clean=True, final=(226, "Transfer complete."),
+                 split_150=False):
         """Run one data transfer: 150, accept the data connection, TLS handshake, send
         `data`, close it (clean: with close_notify; else the TCP connection just ends), then
-        send the `final` reply (code, text), or none if final is None."""
+        send the `final` reply (code, text), or none if final is None.  split_150: as
+        Pure-FTPd does, send only the first line of a multi-line 150 before the transfer
+        and its closing line after it."""
         if self._pasv is None:
             self.reply(425, "Use EPSV or PASV first.")
             return
-        self.reply(150, "Opening BINARY mode data connection.")
+        if split_150:
+            self.send_raw(b"150-Accepted data connection\r\n")
+        else:
+            self.reply(150, "Opening BINARY mode data connection.")
         conn = self._accept_data()
         if conn is None:
             return  # answered 425
@@ -300,6 +306,8 @@ class Session:
             self._send_data(conn, data, clean)
         finally:
             conn.close()
+        if split_150:
+            self.send_raw(b"150 0.001 seconds (measured here)\r\n")
         if final is not None:
             self.reply(*final)
 

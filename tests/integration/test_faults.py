@@ -385,3 +385,15 @@ def test_stray_reply_line_does_not_fail_the_next_operation(fake_server, fake_mou
     assert r.sha256 == DATA_SHA, errname(r)
     r = probe("read", m.mountpoint / "g.bin")
     assert r.sha256 == hashlib.sha256(other).hexdigest(), errname(r)
+
+
+def test_split_multiline_150_does_not_hold_up_the_transfer(fake_server, fake_mount):
+    """Pure-FTPd sends the closing line of its multi-line 150 only after the
+    transfer: the data handshake must start at the first line."""
+    srv = fake_server(files={"/f.bin": DATA})
+    srv.on("RETR", lambda s, arg: s.transfer(DATA[s.take_rest():], split_150=True))
+    m = fake_mount(srv)
+    r = probe("read", m.mountpoint / "f.bin")
+    assert r.sha256 == DATA_SHA, errname(r)
+    assert r.elapsed < TIMEOUT, r.elapsed
+    assert_listing_works(m, ["f.bin"])  # and the control connection is in step
