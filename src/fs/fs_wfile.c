@@ -427,7 +427,8 @@ static int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
 	return ret;
 }
 
-/* Upload what the spool holds that the server lacks. */
+/* Upload what the spool holds that the server lacks: 1 if something was
+ * sent, 0 if the server had it all. */
 static int wf_spool_upload(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
 	struct upload_plan plan = upload_plan(&wf->sp, wf->remote_exists,
@@ -456,7 +457,7 @@ static int wf_spool_upload(struct fs_ctx *ctx, struct fs_wfile *wf)
 	spool_mark_clean(&wf->sp);
 	wf->remote_exists = true;
 	wf->remote_size = wf->size;
-	return 0;
+	return 1;
 }
 
 /* ---- operations ---- */
@@ -574,14 +575,20 @@ int fs_wfile_truncate(struct fs_ctx *ctx, struct fs_wfile *wf, uint64_t size)
 static int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
 	char path[FS_PATH_MAX];
+	bool sent = false;
 	int ret = 0;
 
 	if (wf->discarded || wf->failed)
 		goto report;
-	if (wf->mode == WF_STREAM)
+	if (wf->mode == WF_STREAM) {
 		ret = wf_stream_end(ctx, wf);
-	else if (wf->mode == WF_SPOOL)
+		sent = ret == 0;
+	} else if (wf->mode == WF_SPOOL) {
 		ret = wf_spool_upload(ctx, wf);
+		sent = ret == 1;
+		if (ret > 0)
+			ret = 0;
+	}
 	if (ret == 0 && wf->chmod_pending &&
 	    itab_path(ctx->itab, wf->ino, path, sizeof(path)) == 0) {
 		struct ftp_conn *c;
@@ -596,7 +603,10 @@ static int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf)
 			wf_release(ctx, c, r);
 		}
 	}
-	if (ret == 0)
+	/* Only an upload makes the server's time "now": a close with nothing
+	 * to send (also the kernel's late RELEASE after a utimens) must not
+	 * undo a time set meanwhile. */
+	if (sent)
 		wf_update_attr(ctx, wf);
 report:
 	/* Each failure is reported once; a failed stream keeps failing. */

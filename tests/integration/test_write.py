@@ -413,6 +413,30 @@ def test_touch_d_mtime_reads_back_exact_through_mount(w):
     assert int(w.run(["stat", "-c", "%Y", mnt / "f"]).stdout) == TOUCH_EPOCH
 
 
+@on_all_servers
+@pytest.mark.parametrize("size", [0, 5], ids=["empty", "data"])
+def test_time_set_before_last_close_survives_it(w, size):
+    # rsync's order, made deterministic: the file is written and closed, its time set, and
+    # only then the kernel's RELEASE of the file arrives (it is asynchronous; here another
+    # writable handle closes last). That close changes nothing and must not make the time
+    # "now" again; the rename makes the kernel ask ftpsfs for the attributes afresh, as
+    # rsync's next run would.
+    mnt = w.mount()
+    r = pycall("""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, b"x" * size)
+        other = os.open(path, os.O_RDWR)
+        os.close(fd)
+        os.utime(path, (when, when))
+        os.close(other)
+        os.rename(path, path + ".renamed")
+        result = os.stat(path + ".renamed").st_mtime
+    """, path=mnt / "f", size=size, when=TOUCH_EPOCH)
+    expect_ok(r, "write, utime, close, rename")
+    assert int(r.result) == TOUCH_EPOCH
+    assert int(os.stat(w.sdir / "f.renamed").st_mtime) == TOUCH_EPOCH
+
+
 def test_touch_atime_only_is_accepted_and_keeps_mtime(w):
     # FTP has no atime: setting only it succeeds and changes nothing.
     w.put("f", b"content\n", mtime=OLD_MTIME)
