@@ -15,7 +15,10 @@
  * with its open transfer.  When the pool is exhausted, ftp_pool_acquire()
  * reclaims the longest-parked connection: it aborts that transfer and uses
  * the connection; the reader later finds its lease gone and restarts with
- * REST at its offset.  So open files never deadlock the pool.
+ * REST at its offset.  A writer streaming into STOR/APPE parks the same
+ * way between write() calls; reclaiming it *ends* the upload (the server
+ * confirms what it got) instead of aborting, and the writer goes on later
+ * with APPE.  So open files never deadlock the pool.
  *
  * Adapting: a server that refuses another login as "too many
  * connections" (421, or 530 at PASS) shrinks the pool to what it accepts;
@@ -34,6 +37,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "ftpsfs/ftp_errno.h"
 
 struct ftp_conn;
 struct ftp_endpoint;
@@ -73,17 +78,24 @@ int ftp_pool_acquire(struct ftp_pool *p, enum ftp_pool_use use,
 /* Give @c back; a broken connection is closed instead. */
 void ftp_pool_release(struct ftp_pool *p, struct ftp_conn *c);
 
-/* Park @c (a transfer connection) with its open transfer @x; returns the
+/* Park @c (a transfer connection) with its open download @x; returns the
  * lease (0 if it could not be parked: then @x was aborted and @c
  * released). */
 uint64_t ftp_pool_park(struct ftp_pool *p, struct ftp_conn *c,
 		       struct ftp_xfer *x);
 
+/* Park @c with its open upload @x (opened for @op); returns the lease, or
+ * 0 if it could not be parked: then the caller keeps @c and @x. */
+uint64_t ftp_pool_park_upload(struct ftp_pool *p, struct ftp_conn *c,
+			      struct ftp_xfer *x, enum ftp_op op);
+
 /*
- * Take back a parked connection.  Returns true and sets *c, *x if @lease is
- * still parked; false if the pool reclaimed it meanwhile.
+ * Take back a parked connection.  Returns 1 and sets *c, *x if @lease is
+ * still parked.  Otherwise the pool reclaimed it: a download was aborted
+ * (0); an upload was ended, and this waits until it is, then returns 0 if
+ * the server confirmed everything sent, else the negative errno.
  */
-bool ftp_pool_unpark(struct ftp_pool *p, uint64_t lease, struct ftp_conn **c,
-		     struct ftp_xfer **x);
+int ftp_pool_unpark(struct ftp_pool *p, uint64_t lease, struct ftp_conn **c,
+		    struct ftp_xfer **x);
 
 #endif

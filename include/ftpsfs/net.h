@@ -28,9 +28,10 @@ int net_wait(int fd, short events, int64_t deadline);
 /*
  * Make every wait of the calling thread return -EINTR once *@flag is
  * non-zero (checked at least every 100 ms); NULL turns it off.  Used for
- * FUSE interrupts: a program killed in the middle of a read.
+ * FUSE interrupts: a program killed in the middle of a read.  Returns the
+ * flag set before, to put back after work done on another's behalf.
  */
-void net_set_cancel(volatile int *flag);
+volatile int *net_set_cancel(volatile int *flag);
 
 /*
  * Resolve @host and connect to @port, trying each address in turn until

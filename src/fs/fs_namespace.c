@@ -156,8 +156,7 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		itab_forget(ctx->itab, st.st_ino, 1);
 	}
 	if (wf) {
-		on_server = fs_wfile_remote_exists(wf);
-		fs_wfile_discard(ctx, wf);
+		on_server = fs_wfile_discard(ctx, wf);
 		fs_wfile_put(ctx, wf);
 	}
 	if (on_server)

@@ -34,7 +34,7 @@ static void file_destroy(struct fs_handle *h)
 	struct ftp_conn *c;
 	struct ftp_xfer *x;
 
-	if (f->lease && ftp_pool_unpark(f->ctx->pool, f->lease, &c, &x)) {
+	if (f->lease && ftp_pool_unpark(f->ctx->pool, f->lease, &c, &x) == 1) {
 		ftp_xfer_abort(c, x);
 		ftp_pool_release(f->ctx->pool, c);
 	}
@@ -280,7 +280,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			goto reply;
 	}
 	pthread_mutex_lock(&f->lock);
-	if (f->lease && ftp_pool_unpark(ctx->pool, f->lease, &io.c, &io.x))
+	if (f->lease && ftp_pool_unpark(ctx->pool, f->lease, &io.c, &io.x) == 1)
 		io.pos = f->pos;
 	f->lease = 0;
 

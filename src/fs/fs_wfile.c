@@ -35,8 +35,10 @@ struct fs_wfile {
 	uint64_t size;
 	/* STREAM */
 	bool appending;	   /* APPE at remote_size, else STOR from 0 */
-	struct ftp_conn *c; /* while the stream runs */
+	struct ftp_conn *c; /* while an operation drives the stream */
 	struct ftp_xfer *x;
+	uint64_t lease;	   /* the stream, parked in the pool between writes */
+	bool paused;	   /* the pool ended the upload: go on with APPE */
 	char tmp_path[FS_PATH_MAX]; /* atomic_upload target, "" if none */
 	/* SPOOL */
 	struct spool sp; /* sp.fd >= 0 in SPOOL mode */
@@ -124,16 +126,6 @@ bool fs_wfile_defer_chmod(struct fs_wfile *wf, mode_t mode)
 	return deferred;
 }
 
-bool fs_wfile_remote_exists(struct fs_wfile *wf)
-{
-	bool e;
-
-	pthread_mutex_lock(&wf->lock);
-	e = wf->remote_exists;
-	pthread_mutex_unlock(&wf->lock);
-	return e;
-}
-
 /* ---- helpers ---- */
 
 /* Our content's size and "modified now" into the cache. */
@@ -210,29 +202,97 @@ static int wf_commit_tmp(struct ftp_conn *c, const char *tmp,
 
 /* ---- streams ---- */
 
+/*
+ * A stream is parked in the pool between writes (ftp_pool.h), so that
+ * more files than the pool has connections can be written at once.  The
+ * pool may end the upload to use the connection; the next write then goes
+ * on with APPE to the same target.
+ */
+static bool wf_stream_started(const struct fs_wfile *wf)
+{
+	return wf->x || wf->lease || wf->paused;
+}
+
+/* Delete the atomic upload's temporary file, if any (best effort). */
+static void wf_drop_tmp(struct fs_ctx *ctx, struct fs_wfile *wf)
+{
+	struct ftp_conn *c;
+
+	if (!wf->tmp_path[0] || wf_acquire(ctx, FTP_POOL_META, &c) < 0)
+		return;
+	(void)ftp_op_delete(c, wf->tmp_path);
+	ftp_pool_release(ctx->pool, c);
+	wf->tmp_path[0] = '\0';
+}
+
+/* Take the stream back from the pool: then wf->c and wf->x drive it, or
+ * it is paused; or the pool's ending of the upload failed (< 0). */
+static int wf_stream_unpark(struct fs_ctx *ctx, struct fs_wfile *wf)
+{
+	int ret;
+
+	if (!wf->lease)
+		return 0;
+	ret = ftp_pool_unpark(ctx->pool, wf->lease, &wf->c, &wf->x);
+	wf->lease = 0;
+	if (ret == 1)
+		return 0;
+	wf->c = NULL;
+	wf->x = NULL;
+	if (ret < 0) {
+		wf_drop_tmp(ctx, wf);
+		return ret;
+	}
+	wf->paused = true;
+	return 0;
+}
+
+static void wf_stream_park(struct fs_ctx *ctx, struct fs_wfile *wf)
+{
+	uint64_t lease = ftp_pool_park_upload(ctx->pool, wf->c, wf->x,
+					      FTP_OP_STOR);
+
+	if (lease) { /* else we keep holding it */
+		wf->lease = lease;
+		wf->c = NULL;
+		wf->x = NULL;
+	}
+}
+
 static int wf_stream_start(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
 	char path[FS_PATH_MAX];
 	const char *target = path;
+	const char *verb = wf->appending ? "APPE" : "STOR";
 	int ret = itab_path(ctx->itab, wf->ino, path, sizeof(path));
 
 	if (ret < 0)
 		return ret;
-	wf->tmp_path[0] = '\0';
-	if (ctx->atomic_upload && !wf->appending) {
-		ret = wf_make_tmp_path(path, wf->tmp_path, sizeof(wf->tmp_path));
-		if (ret < 0)
-			return ret;
-		target = wf->tmp_path;
+	if (wf->paused) {
+		/* Where the pool ended the upload: its end is ours. */
+		verb = "APPE";
+		if (wf->tmp_path[0])
+			target = wf->tmp_path;
+	} else {
+		wf->tmp_path[0] = '\0';
+		if (ctx->atomic_upload && !wf->appending) {
+			ret = wf_make_tmp_path(path, wf->tmp_path,
+					       sizeof(wf->tmp_path));
+			if (ret < 0)
+				return ret;
+			target = wf->tmp_path;
+		}
 	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		ret = wf_acquire(ctx, FTP_POOL_XFER, &wf->c);
 		if (ret < 0)
 			return ret;
-		ret = ftp_xfer_open(wf->c, wf->appending ? "APPE" : "STOR",
-				    target, 0, FTP_OP_STOR, false, &wf->x);
-		if (ret == 0)
+		ret = ftp_xfer_open(wf->c, verb, target, 0, FTP_OP_STOR, false,
+				    &wf->x);
+		if (ret == 0) {
+			wf->paused = false;
 			return 0;
+		}
 		/* A connection that died while idle: one fresh try. */
 		bool again = wf->c->broken && attempt == 0;
 
@@ -250,13 +310,16 @@ static int wf_stream_start(struct fs_ctx *ctx, struct fs_wfile *wf)
 static int wf_stream_end(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
 	char path[FS_PATH_MAX];
-	int ret = 0;
+	int ret = wf_stream_unpark(ctx, wf);
 
-	if (!wf->x)
+	if (ret == 0 && !wf->x && !wf->paused)
 		ret = wf_stream_start(ctx, wf); /* nothing written: empty file */
-	if (ret == 0)
+	if (ret == 0 && wf->x)
 		ret = ftp_xfer_finish_upload(wf->c, wf->x, FTP_OP_STOR);
 	wf->x = NULL;
+	wf->paused = false;
+	if (ret == 0 && wf->tmp_path[0] && !wf->c)
+		ret = wf_acquire(ctx, FTP_POOL_META, &wf->c);
 	if (ret == 0 && wf->tmp_path[0]) {
 		ret = itab_path(ctx->itab, wf->ino, path, sizeof(path));
 		if (ret == 0)
@@ -264,6 +327,7 @@ static int wf_stream_end(struct fs_ctx *ctx, struct fs_wfile *wf)
 	} else if (ret < 0 && wf->tmp_path[0] && wf->c && !wf->c->broken) {
 		(void)ftp_op_delete(wf->c, wf->tmp_path);
 	}
+	wf->tmp_path[0] = '\0';
 	if (wf->c)
 		wf_release(ctx, wf->c, ret);
 	wf->c = NULL;
@@ -329,7 +393,7 @@ static int wf_to_spool(struct fs_ctx *ctx, struct fs_wfile *wf)
 
 	if (wf->mode == WF_SPOOL)
 		return 0;
-	if (wf->mode == WF_STREAM && wf->x) {
+	if (wf->mode == WF_STREAM && wf_stream_started(wf)) {
 		ret = wf_stream_end(ctx, wf);
 		if (ret < 0)
 			return ret;
@@ -491,14 +555,21 @@ int fs_wfile_write(struct fs_ctx *ctx, struct fs_wfile *wf, const char *buf,
 		wf->x = NULL;
 	}
 	if (wf->mode == WF_STREAM && !wf->discarded && off == wf->size) {
-		if (!wf->x)
+		ret = wf_stream_unpark(ctx, wf);
+		if (ret == 0 && !wf->x)
 			ret = wf_stream_start(ctx, wf);
 		if (ret == 0)
 			ret = ftp_xfer_write(wf->c, wf->x, buf, len);
 		if (ret < 0) {
-			/* The server's reply says why (quota, disk full). */
-			int why = wf->x ? wf_stream_end(ctx, wf) : ret;
+			int why = ret;
 
+			/* The server's reply says why (quota, disk full);
+			 * a temporary file goes. */
+			if (wf->x)
+				why = wf_stream_end(ctx, wf);
+			else
+				wf_drop_tmp(ctx, wf);
+			wf->paused = false;
 			wf->mode = WF_IDLE;
 			wf->failed = true;
 			ret = why < 0 ? why : ret;
@@ -506,6 +577,7 @@ int fs_wfile_write(struct fs_ctx *ctx, struct fs_wfile *wf, const char *buf,
 			goto out;
 		}
 		wf->size += len;
+		wf_stream_park(ctx, wf);
 		goto out;
 	}
 	ret = wf_to_spool(ctx, wf);
@@ -528,7 +600,7 @@ ssize_t fs_wfile_read(struct fs_ctx *ctx, struct fs_wfile *wf, char *buf,
 	pthread_mutex_lock(&wf->lock);
 	if (wf->mode == WF_SPOOL) {
 		ret = spool_pread(&wf->sp, buf, len, off);
-	} else if (wf->mode == WF_STREAM && !wf->x) {
+	} else if (wf->mode == WF_STREAM && !wf_stream_started(wf)) {
 		ret = 0; /* new, empty content not yet sent */
 	} else if (wf->mode == WF_STREAM) {
 		/* Let the server have it all, then read it back from there. */
@@ -549,7 +621,7 @@ int fs_wfile_truncate(struct fs_ctx *ctx, struct fs_wfile *wf, uint64_t size)
 		ret = -EIO;
 	} else if (size == 0) {
 		/* Whatever was there: new, empty content to stream. */
-		if (wf->mode == WF_STREAM && wf->x)
+		if (wf->mode == WF_STREAM && wf_stream_started(wf))
 			ret = wf_stream_end(ctx, wf);
 		if (wf->mode == WF_SPOOL)
 			spool_close(&wf->sp);
@@ -625,21 +697,34 @@ int fs_wfile_flush(struct fs_ctx *ctx, struct fs_wfile *wf)
 	return ret;
 }
 
-void fs_wfile_discard(struct fs_ctx *ctx, struct fs_wfile *wf)
+bool fs_wfile_discard(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
+	bool on_server;
+
 	pthread_mutex_lock(&wf->lock);
 	wf->discarded = true;
-	if (wf->mode == WF_STREAM && wf->x) {
-		/* Let the server finish what it got; it is deleted next. */
-		(void)ftp_xfer_finish_upload(wf->c, wf->x, FTP_OP_STOR);
-		wf->x = NULL;
-		wf_release(ctx, wf->c, 0);
+	on_server = wf->remote_exists;
+	if (wf->mode == WF_STREAM && wf_stream_started(wf)) {
+		/* Let the server finish what it got; it is deleted next
+		 * (a temporary file of atomic_upload here). */
+		(void)wf_stream_unpark(ctx, wf);
+		if (wf->x) {
+			(void)ftp_xfer_finish_upload(wf->c, wf->x, FTP_OP_STOR);
+			wf_release(ctx, wf->c, 0);
+		}
 		wf->c = NULL;
+		wf->x = NULL;
+		wf->paused = false;
+		if (wf->tmp_path[0])
+			wf_drop_tmp(ctx, wf);
+		else
+			on_server = true;
 	}
 	if (wf->mode == WF_STREAM)
 		wf->mode = WF_IDLE;
 	wf->error = 0;
 	pthread_mutex_unlock(&wf->lock);
+	return on_server;
 }
 
 void fs_wfile_put(struct fs_ctx *ctx, struct fs_wfile *wf)

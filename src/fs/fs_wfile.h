@@ -11,7 +11,9 @@
  *    server allows (spool.h).
  *  - IDLE: the server has exactly our content.
  * A write that breaks a stream's order ends the stream (the server then
- * has everything so far) and continues in the spool.
+ * has everything so far) and continues in the spool.  Between writes a
+ * stream is parked in the pool (ftp_pool.h): the pool may end the upload
+ * to use the connection, and the next write goes on with APPE.
  *
  * Errors: a failed upload is remembered and returned by the next write,
  * flush or fsync of every handle; the upload is never reported as done.
@@ -69,8 +71,9 @@ int fs_wfile_truncate(struct fs_ctx *ctx, struct fs_wfile *wf, uint64_t size);
 /* Upload what is pending; returns the first error not yet reported. */
 int fs_wfile_flush(struct fs_ctx *ctx, struct fs_wfile *wf);
 
-/* The file was deleted: pending data has nowhere to go. */
-void fs_wfile_discard(struct fs_ctx *ctx, struct fs_wfile *wf);
+/* The file is being deleted: pending data has nowhere to go.  Returns
+ * whether the server has the file (then the caller deletes it there). */
+bool fs_wfile_discard(struct fs_ctx *ctx, struct fs_wfile *wf);
 
 /*
  * chmod of a file that is not on the server yet: remember @mode and set it
@@ -78,8 +81,5 @@ void fs_wfile_discard(struct fs_ctx *ctx, struct fs_wfile *wf);
  * caller should send SITE CHMOD now.
  */
 bool fs_wfile_defer_chmod(struct fs_wfile *wf, mode_t mode);
-
-/* True if the server has (or had, before a pending O_TRUNC) the file. */
-bool fs_wfile_remote_exists(struct fs_wfile *wf);
 
 #endif

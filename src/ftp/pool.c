@@ -25,6 +25,10 @@ struct pool_parked {
 	struct ftp_conn *c;
 	struct ftp_xfer *x;
 	uint64_t lease;
+	bool upload;	  /* reclaiming ends it (226) instead of aborting */
+	enum ftp_op op;	  /* of the upload */
+	bool ended;	  /* reclaimed upload: ending done, result valid */
+	int result;
 	struct pool_parked *next;
 };
 
@@ -44,6 +48,7 @@ struct ftp_pool {
 	unsigned nconns;	    /* idle + busy + parked + connecting */
 	unsigned nxfer;		    /* held for transfers, parked included */
 	struct pool_parked *parked; /* oldest first */
+	struct pool_parked *reclaimed; /* uploads, until the owner asks */
 	unsigned next_id;
 	uint64_t next_lease;
 	int64_t next_attempt;	    /* no connect before (back-off) */
@@ -210,6 +215,59 @@ static int pool_connect(struct ftp_pool *p, enum ftp_pool_use use,
 	return ret;
 }
 
+/* End the transfer parked on @pk's connection (lock not held). */
+static int pool_end_parked(struct pool_parked *pk)
+{
+	volatile int *cancel;
+	int ret;
+
+	if (!pk->upload) {
+		ftp_xfer_abort(pk->c, pk->x);
+		return 0;
+	}
+	/* Someone else's data: an interrupt of the request that happens to
+	 * need this connection must not cut that upload short. */
+	cancel = net_set_cancel(NULL);
+	ret = ftp_xfer_finish_upload(pk->c, pk->x, pk->op);
+	net_set_cancel(cancel);
+	if (ret < 0 && pk->c->err[0])
+		log_warn("%s", pk->c->err);
+	return ret;
+}
+
+/*
+ * Take the longest-parked connection and end its transfer (lock held on
+ * entry and on return, dropped meanwhile).  A reclaimed upload's outcome
+ * is kept for its owner (ftp_pool_unpark).
+ */
+static struct ftp_conn *pool_reclaim_locked(struct ftp_pool *p)
+{
+	struct pool_parked *pk = p->parked;
+	struct ftp_conn *c = pk->c;
+	int ret;
+
+	p->parked = pk->next;
+	if (pk->upload) {
+		pk->next = p->reclaimed;
+		p->reclaimed = pk;
+	}
+	pthread_mutex_unlock(&p->lock);
+	log_debug("conn %u: reclaiming from a parked %s", c->id,
+		  pk->upload ? "writer (ending its upload)" : "reader");
+	ret = pool_end_parked(pk);
+	pthread_mutex_lock(&p->lock);
+	if (pk->upload) {
+		pk->c = NULL;
+		pk->x = NULL;
+		pk->result = ret;
+		pk->ended = true;
+		pthread_cond_broadcast(&p->cond);
+	} else {
+		free(pk);
+	}
+	return c;
+}
+
 int ftp_pool_acquire(struct ftp_pool *p, enum ftp_pool_use use,
 		     struct ftp_conn **out, char *err, size_t errsz)
 {
@@ -259,16 +317,8 @@ int ftp_pool_acquire(struct ftp_pool *p, enum ftp_pool_use use,
 			continue; /* wait for one of ours */
 		}
 		if (p->parked) {
-			struct pool_parked *pk = p->parked;
-			struct ftp_conn *c = pk->c;
+			struct ftp_conn *c = pool_reclaim_locked(p);
 
-			p->parked = pk->next;
-			pthread_mutex_unlock(&p->lock);
-			log_debug("conn %u: reclaiming from a parked reader",
-				  c->id);
-			ftp_xfer_abort(c, pk->x);
-			free(pk);
-			pthread_mutex_lock(&p->lock);
 			if (c->broken) {
 				pool_discard_locked(p, c);
 				continue;
@@ -304,21 +354,11 @@ void ftp_pool_release(struct ftp_pool *p, struct ftp_conn *c)
 	pthread_mutex_unlock(&p->lock);
 }
 
-uint64_t ftp_pool_park(struct ftp_pool *p, struct ftp_conn *c,
-		       struct ftp_xfer *x)
+static uint64_t pool_park(struct ftp_pool *p, struct pool_parked *pk)
 {
-	struct pool_parked *pk = calloc(1, sizeof(*pk));
 	struct pool_parked **tail;
 	uint64_t lease;
 
-	if (!pk) {
-		/* Can't park: end the transfer and release instead. */
-		ftp_xfer_abort(c, x);
-		ftp_pool_release(p, c);
-		return 0;
-	}
-	pk->c = c;
-	pk->x = x;
 	pthread_mutex_lock(&p->lock);
 	lease = pk->lease = p->next_lease++;
 	for (tail = &p->parked; *tail; tail = &(*tail)->next)
@@ -330,28 +370,85 @@ uint64_t ftp_pool_park(struct ftp_pool *p, struct ftp_conn *c,
 	return lease;
 }
 
-bool ftp_pool_unpark(struct ftp_pool *p, uint64_t lease, struct ftp_conn **c,
-		     struct ftp_xfer **x)
+uint64_t ftp_pool_park(struct ftp_pool *p, struct ftp_conn *c,
+		       struct ftp_xfer *x)
 {
-	struct pool_parked **pp, *pk = NULL;
+	struct pool_parked *pk = calloc(1, sizeof(*pk));
 
-	if (lease == 0)
-		return false;
-	pthread_mutex_lock(&p->lock);
-	for (pp = &p->parked; *pp; pp = &(*pp)->next) {
-		if ((*pp)->lease == lease) {
-			pk = *pp;
+	if (!pk) {
+		/* Can't park: end the transfer and release instead. */
+		ftp_xfer_abort(c, x);
+		ftp_pool_release(p, c);
+		return 0;
+	}
+	pk->c = c;
+	pk->x = x;
+	return pool_park(p, pk);
+}
+
+uint64_t ftp_pool_park_upload(struct ftp_pool *p, struct ftp_conn *c,
+			      struct ftp_xfer *x, enum ftp_op op)
+{
+	struct pool_parked *pk = calloc(1, sizeof(*pk));
+
+	if (!pk)
+		return 0;
+	pk->c = c;
+	pk->x = x;
+	pk->upload = true;
+	pk->op = op;
+	return pool_park(p, pk);
+}
+
+/* Unlink and return the entry of @lease from @list, or NULL (lock held). */
+static struct pool_parked *pool_unlink_lease(struct pool_parked **list,
+					     uint64_t lease)
+{
+	for (struct pool_parked **pp = list; *pp; pp = &(*pp)->next) {
+		struct pool_parked *pk = *pp;
+
+		if (pk->lease == lease) {
 			*pp = pk->next;
-			break;
+			return pk;
 		}
 	}
+	return NULL;
+}
+
+int ftp_pool_unpark(struct ftp_pool *p, uint64_t lease, struct ftp_conn **c,
+		    struct ftp_xfer **x)
+{
+	struct pool_parked *pk;
+	int ret = 0;
+
+	if (lease == 0)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	pk = pool_unlink_lease(&p->parked, lease);
+	if (pk) {
+		*c = pk->c;
+		*x = pk->x;
+		ret = 1;
+	} else {
+		/* A reclaimed upload: its outcome, once the reclaimer has it
+		 * (ending an upload is bounded by the timeouts). */
+		for (;;) {
+			struct pool_parked *r;
+
+			for (r = p->reclaimed; r && r->lease != lease;
+			     r = r->next)
+				;
+			if (!r || r->ended)
+				break;
+			pthread_cond_wait(&p->cond, &p->lock);
+		}
+		pk = pool_unlink_lease(&p->reclaimed, lease);
+		if (pk)
+			ret = pk->result;
+	}
 	pthread_mutex_unlock(&p->lock);
-	if (!pk)
-		return false;
-	*c = pk->c;
-	*x = pk->x;
 	free(pk);
-	return true;
+	return ret;
 }
 
 /* ---- maintenance ---- */
@@ -492,8 +589,14 @@ void ftp_pool_free(struct ftp_pool *p)
 		struct pool_parked *pk = p->parked;
 
 		p->parked = pk->next;
-		ftp_xfer_abort(pk->c, pk->x);
+		(void)pool_end_parked(pk);
 		ftp_conn_close(pk->c, true);
+		free(pk);
+	}
+	while (p->reclaimed) {
+		struct pool_parked *pk = p->reclaimed;
+
+		p->reclaimed = pk->next;
 		free(pk);
 	}
 	for (unsigned i = 0; i < p->nidle; i++)

@@ -31,9 +31,12 @@ int64_t net_deadline(int ms_from_now)
 /* Per thread: set while a FUSE request that may be interrupted runs. */
 static __thread volatile int *net_cancel;
 
-void net_set_cancel(volatile int *flag)
+volatile int *net_set_cancel(volatile int *flag)
 {
+	volatile int *before = net_cancel;
+
 	net_cancel = flag;
+	return before;
 }
 
 int net_wait(int fd, short events, int64_t deadline)

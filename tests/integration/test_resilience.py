@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from mount import Mount, default_binary  # noqa: E402
 from probes import errname, probe  # noqa: E402
 from tcpproxy import PROXY_HOST, Proxy  # noqa: E402
+from writehelpers import pycall  # noqa: E402
 
 MIB = 1024 * 1024
 TIMEOUT = 3  # -o timeout and connect_timeout for the fault tests
@@ -115,6 +116,46 @@ def test_pool_shrinks_when_server_limits_connections(vsftpd, mount_of):
     log = m.log_text()
     assert "pool shrunk" in log
     assert log.count("pool shrunk") == 1  # said once
+
+
+# Several files open for writing at once, written in turns (a download manager, a build, tar -x
+# of interleaved members): every write takes the one transfer connection from another writer's
+# stream, which the pool ends with 226; that writer goes on with APPE at its next write.
+_INTERLEAVED_WRITERS = """
+    fds = {n: os.open(os.path.join(d, n), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+           for n in seeds}
+    data = {n: random.Random(seed).randbytes(size + seed) for n, seed in seeds.items()}
+    stage = "write"
+    for off in range(0, size + max(seeds.values()), chunk):
+        for n in seeds:
+            part = data[n][off:off + chunk]
+            if part:
+                os.write(fds[n], part)
+    stage = "close"
+    for fd in fds.values():
+        os.close(fd)
+    stage = "done"
+"""
+
+
+@pytest.mark.parametrize("atomic", [False, True], ids=["plain", "atomic_upload"])
+def test_more_streaming_writers_than_connections_all_arrive(vsftpd, mount_of, atomic):
+    srv = vsftpd()
+    # max_conns=2: one connection for transfers, one kept for metadata.
+    m = mount_of(srv, "max_conns=2", f"timeout={TIMEOUT}", f"connect_timeout={TIMEOUT}",
+                 *(["atomic_upload"] if atomic else []))
+    seeds = {f"w{i}.bin": 200 + i for i in range(3)}
+    size = 2 * MIB
+    r = pycall(_INTERLEAVED_WRITERS, timeout=120, d=m.mountpoint, seeds=seeds, size=size,
+               chunk=256 * 1024)
+    assert r.errno is None, (r.stage, r.error)
+    for name, seed in seeds.items():
+        want = random.Random(seed).randbytes(size + seed)
+        assert _sha((srv.root_dir / name).read_bytes()) == _sha(want), name
+    assert sorted(os.listdir(srv.root_dir)) == sorted(seeds)  # no temporary files left
+    log = m.log_text()
+    assert "reclaiming from a parked writer" in log
+    assert "APPE" in log
 
 
 # --- idle connections --------------------------------------------------------------------------

@@ -696,6 +696,28 @@ def test_stat_after_close_shows_new_size(w):
     assert w.run(["stat", "-c", "%s", mnt / "f.bin"]).stdout.strip() == "1010"
 
 
+@pytest.mark.parametrize("atomic", [False, True], ids=["plain", "atomic_upload"])
+def test_file_deleted_while_written_leaves_nothing_on_server(w, atomic):
+    # The stream already sent part of the file: deleting it must remove that part (or the
+    # temporary file of atomic_upload) from the server; later writes succeed and go nowhere.
+    mnt = w.mount(*(["atomic_upload"] if atomic else []))
+    r = pycall("""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        stage = "write"
+        os.write(fd, b"x" * 300000)
+        stage = "unlink"
+        os.unlink(path)
+        stage = "write after unlink"
+        os.write(fd, b"y" * 1000)
+        stage = "close"
+        os.close(fd)
+        result = os.path.exists(path)
+    """, path=mnt / "f")
+    expect_ok(r, "write, unlink, write, close")
+    assert r.result is False
+    assert os.listdir(w.sdir) == []
+
+
 def test_o_excl_create_of_existing_file_is_eexist(w):
     w.put("f", b"keep\n")
     mnt = w.mount()
@@ -798,6 +820,43 @@ def test_disk_full_fails_the_writer_at_write_or_close(full_disk, big_source):
     r = write_file(ws.mnt / "big.bin", source=big_source)
     assert r.errno in DISK_FULL_ERRNOS, f"{r.errname} at {r.stage}: the upload can't fit"
     assert r.stage in ("write", "close")
+
+
+def test_disk_full_with_interleaved_writers_never_reports_lost_data(full_disk):
+    # One transfer connection (max_conns=2) for three writers taking turns: uploads are ended
+    # and continued with APPE in between, and the 8 MiB disk fills up on the way. Whatever
+    # each program was told must be true: a file whose writes and close all succeeded is
+    # complete on the server (the small one should be); the others got an error.
+    ws = full_disk("max_conns=2")
+    sizes = {"small.bin": 1 * MIB, "big1.bin": 5 * MIB, "big2.bin": 5 * MIB}
+    r = pycall("""
+        data = {n: random.Random(n).randbytes(size) for n, size in sizes.items()}
+        fds = {n: os.open(os.path.join(d, n), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+               for n in sizes}
+        errs = {}
+        for off in range(0, max(sizes.values()), chunk):
+            for n in sizes:
+                if n not in errs and off < sizes[n]:
+                    try:
+                        os.write(fds[n], data[n][off:off + chunk])
+                    except OSError as e:
+                        errs[n] = ["write", e.errno]
+        for n, fd in fds.items():
+            try:
+                os.close(fd)
+            except OSError as e:
+                errs.setdefault(n, ["close", e.errno])
+        result = errs
+    """, d=ws.mnt, sizes=sizes, chunk=256 * 1024)
+    expect_ok(r, "interleaved writes")
+    assert r.result, "11 MiB can't fit on an 8 MiB disk: some writer must get an error"
+    for name, (stage, err) in r.result.items():
+        assert err in DISK_FULL_ERRNOS, f"{name}: {errno.errorcode.get(err)} at {stage}"
+    for name, size in sizes.items():
+        if name not in r.result:
+            want = random_bytes(size, name)
+            assert sha256((ws.sdir / name).read_bytes()) == sha256(want), name
+    assert "small.bin" not in r.result
 
 
 def _overwrite_on_full_disk(full_disk, big_source, tmp_path):
