@@ -229,6 +229,7 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	m->ep.anonymous = m->cred.anonymous;
 	m->ep.allow_plaintext = m->opts.allow_plaintext;
 	m->ep.allow_plaintext_password = m->opts.allow_plaintext_password;
+	m->ep.active = m->opts.active;
 	m->ep.connect_timeout_ms = (int)m->opts.connect_timeout * 1000;
 	m->ep.timeout_ms = (int)m->opts.timeout * 1000;
 	m->ep.tls = *tls;

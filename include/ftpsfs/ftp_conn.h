@@ -32,6 +32,7 @@ struct ftp_endpoint {
 	bool allow_plaintext;	       /* go on in the clear if AUTH TLS is
 					* refused (never for implicit TLS) */
 	bool allow_plaintext_password; /* ... and send PASS in the clear */
+	bool active;		       /* data connections by EPRT/PORT */
 	int connect_timeout_ms;
 	int timeout_ms; /* each reply, each data stall */
 	atomic_bool *warned_no_resume; /* shared by all connections: a
@@ -49,6 +50,7 @@ struct ftp_conn {
 	struct ftp_features feat;
 	bool broken;
 	bool no_epsv;	      /* EPSV refused once: use PASV */
+	bool no_eprt;	      /* EPRT refused once: use PORT */
 	uint64_t data_conns, data_resumed; /* counters for the debug log */
 	int prelim_rest;      /* code of a 1xx reply read only to its first
 			       * line (ftp_conn_read_prelim()), else 0 */

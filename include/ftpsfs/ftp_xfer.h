@@ -6,7 +6,10 @@
  * the address in its reply ignored), TCP connect to the control peer,
  * optional REST, the command, its 1xx reply read through the control TLS
  * connection (TLS 1.3 renewal tickets ride with it), then the data TLS
- * handshake resuming the control connection's latest session.
+ * handshake resuming the control connection's latest session.  With
+ * -o active: listen, EPRT (PORT as fallback), ..., the 1xx, then accept
+ * the server's connection (from its address only); we are the TLS client
+ * all the same.
  *
  * While a transfer is open its control connection can carry no other
  * command.

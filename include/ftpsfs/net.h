@@ -8,6 +8,7 @@
 #ifndef FTPSFS_NET_H
 #define FTPSFS_NET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -52,5 +53,27 @@ int net_connect_host(const char *host, uint16_t port, int64_t deadline,
 int net_connect_peer_port(const struct sockaddr_storage *peer,
 			  socklen_t peerlen, uint16_t port, int64_t deadline,
 			  int *fd_out);
+
+/*
+ * Listen for one connection on the local address of the connected socket
+ * @ctrl_fd, on a free port (active-mode data connections: the address the
+ * server reached us on is the one it can reach again).  Returns 0, the
+ * listening socket in *lfd and its address in *addr, or a negative errno.
+ */
+int net_listen_beside(int ctrl_fd, int *lfd, struct sockaddr_storage *addr);
+
+/*
+ * Accept on @lfd a connection from @peer's address (any port) until
+ * @deadline.  Connections from any other address are closed and counted
+ * in *strangers: whoever reaches the port first must not become our data
+ * connection.  Returns 0 and the socket (non-blocking, TCP_NODELAY) in
+ * *fd_out, or a negative errno (-ETIMEDOUT: the server never came).
+ */
+int net_accept_from(int lfd, const struct sockaddr_storage *peer,
+		    int64_t deadline, int *fd_out, unsigned *strangers);
+
+/* True if @a and @b hold the same IP address (ports are not compared). */
+bool net_same_ip(const struct sockaddr_storage *a,
+		 const struct sockaddr_storage *b);
 
 #endif

@@ -44,6 +44,7 @@ struct ftpsfs_opts {
 	unsigned keepalive;	 /* s between NOOPs on idle connections; 0 off */
 	unsigned idle_close;	 /* s before a surplus idle connection closes */
 	int delay_connect;	 /* mount first, connect on first use */
+	int active;		 /* data connections by EPRT/PORT */
 	int show_help;
 	int show_version;
 	int debug;

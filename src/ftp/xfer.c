@@ -1,6 +1,8 @@
 /*
- * xfer.c - passive data connections with TLS session resumption.
+ * xfer.c - data connections (passive, or active on request) with TLS
+ * session resumption.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -52,6 +54,106 @@ refused:
 	return ftp_errno(FTP_OP_DATA, r, false);
 }
 
+/* Connect to the port a passive-mode reply names, at the control peer. */
+static int xfer_passive_connect(struct ftp_conn *c, struct ftp_reply *r,
+				int *fd)
+{
+	uint16_t port = 0;
+	int ret = xfer_passive_port(c, r, &port);
+
+	if (ret < 0)
+		return ret;
+	ret = net_connect_peer_port(&c->peer, c->peerlen, port,
+				    net_deadline(c->ep->connect_timeout_ms), fd);
+	if (ret < 0) {
+		snprintf(c->err, sizeof(c->err),
+			 "cannot open data connection to port %u: %s",
+			 (unsigned)port, strerror(-ret));
+		/* The server waits for a connection we can't make: resync
+		 * by dropping this control connection. */
+		ftp_conn_mark_broken(c, c->err);
+	}
+	return ret;
+}
+
+/*
+ * Active mode: listen beside the control connection and tell the server
+ * where, with EPRT (RFC 2428 section 2) or, for IPv4 servers that don't
+ * know it, PORT (RFC 959).  The argument is made of digits, dots, colons
+ * and bars only.
+ */
+static int xfer_active_listen(struct ftp_conn *c, struct ftp_reply *r,
+			      int *lfd)
+{
+	struct sockaddr_storage a;
+	char host[INET6_ADDRSTRLEN], arg[INET6_ADDRSTRLEN + 16];
+	bool v4;
+	unsigned port;
+	int ret = net_listen_beside(tls_conn_fd(c->tls), lfd, &a);
+
+	if (ret < 0) {
+		snprintf(c->err, sizeof(c->err),
+			 "cannot listen for an active-mode data connection: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	v4 = a.ss_family == AF_INET;
+	port = ntohs(v4 ? ((struct sockaddr_in *)&a)->sin_port
+			: ((struct sockaddr_in6 *)&a)->sin6_port);
+	inet_ntop(a.ss_family,
+		  v4 ? (void *)&((struct sockaddr_in *)&a)->sin_addr
+		     : (void *)&((struct sockaddr_in6 *)&a)->sin6_addr,
+		  host, sizeof(host));
+	if (!c->no_eprt) {
+		snprintf(arg, sizeof(arg), "|%d|%s|%u|", v4 ? 1 : 2, host, port);
+		ret = ftp_conn_cmd(c, r, "EPRT", arg);
+		if (ret < 0)
+			goto fail;
+		if (r->code == FTP_REPLY_OK)
+			return 0;
+		if (!v4 || (r->code != 500 && r->code != 501 && r->code != 502))
+			goto refused;
+		c->no_eprt = true;
+	}
+	for (char *dot = host; (dot = strchr(dot, '.')); )
+		*dot = ',';
+	snprintf(arg, sizeof(arg), "%s,%u,%u", host, port >> 8, port & 0xff);
+	ret = ftp_conn_cmd(c, r, "PORT", arg);
+	if (ret < 0)
+		goto fail;
+	if (r->code == FTP_REPLY_OK)
+		return 0;
+refused:
+	snprintf(c->err, sizeof(c->err), "active mode refused: %d", r->code);
+	ret = ftp_errno(FTP_OP_DATA, r, false);
+fail:
+	close(*lfd);
+	*lfd = -1;
+	return ret;
+}
+
+/* Active mode, after the 1xx: the server's connection, from its address
+ * only. */
+static int xfer_active_accept(struct ftp_conn *c, int lfd, int *fd)
+{
+	unsigned strangers = 0;
+	int ret = net_accept_from(lfd, &c->peer,
+				  net_deadline(c->ep->connect_timeout_ms), fd,
+				  &strangers);
+
+	if (strangers)
+		log_warn("conn %u: refused %u data connection%s not coming "
+			 "from the server's address", c->id, strangers,
+			 strangers == 1 ? "" : "s");
+	if (ret < 0) {
+		snprintf(c->err, sizeof(c->err),
+			 "the server did not open the active-mode data "
+			 "connection: %s", strerror(-ret));
+		ftp_conn_mark_broken(c, c->err);
+	}
+	return ret;
+}
+
 static void xfer_describe_reply(struct ftp_conn *c, const char *what,
 				const struct ftp_reply *r)
 {
@@ -98,26 +200,17 @@ int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
 	struct ftp_reply *r = malloc(sizeof(*r));
 	struct ftp_xfer *x = NULL;
 	char tls_err[256], num[24];
-	uint16_t port = 0;
 	bool resumed = false;
-	int fd = -1, ret;
+	int fd = -1, lfd = -1, ret;
 
 	if (!r)
 		return -ENOMEM;
-	ret = xfer_passive_port(c, r, &port);
+	if (c->ep->active)
+		ret = xfer_active_listen(c, r, &lfd);
+	else
+		ret = xfer_passive_connect(c, r, &fd);
 	if (ret < 0)
 		goto out;
-	ret = net_connect_peer_port(&c->peer, c->peerlen, port,
-				    net_deadline(c->ep->connect_timeout_ms), &fd);
-	if (ret < 0) {
-		snprintf(c->err, sizeof(c->err),
-			 "cannot open data connection to port %u: %s",
-			 (unsigned)port, strerror(-ret));
-		/* The server waits for a connection we can't make: resync
-		 * by dropping this control connection. */
-		ftp_conn_mark_broken(c, c->err);
-		goto out;
-	}
 	if (rest > 0) {
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)rest);
 		ret = ftp_conn_cmd(c, r, "REST", num);
@@ -139,6 +232,11 @@ int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
 		xfer_describe_reply(c, verb, r);
 		ret = ftp_errno(op, r, target_exists);
 		goto out;
+	}
+	if (lfd >= 0) {
+		ret = xfer_active_accept(c, lfd, &fd);
+		if (ret < 0)
+			goto out;
 	}
 	/* Handshake only now, after the 1xx (tls-resumption.md P4). */
 	x = calloc(1, sizeof(*x));
@@ -184,6 +282,8 @@ out:
 	}
 	if (fd >= 0)
 		close(fd);
+	if (lfd >= 0)
+		close(lfd);
 	free(r);
 	return ret;
 }

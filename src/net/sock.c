@@ -149,3 +149,75 @@ int net_connect_peer_port(const struct sockaddr_storage *peer,
 	return net_connect_addr((struct sockaddr *)&sa, peerlen, deadline,
 				fd_out);
 }
+
+int net_listen_beside(int ctrl_fd, int *lfd, struct sockaddr_storage *addr)
+{
+	socklen_t len = sizeof(*addr);
+	int fd, ret;
+
+	if (getsockname(ctrl_fd, (struct sockaddr *)addr, &len) < 0)
+		return -errno;
+	if (addr->ss_family == AF_INET)
+		((struct sockaddr_in *)addr)->sin_port = 0;
+	else if (addr->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)addr)->sin6_port = 0;
+	else
+		return -EAFNOSUPPORT;
+	fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    IPPROTO_TCP);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)addr, len) < 0 || listen(fd, 4) < 0 ||
+	    getsockname(fd, (struct sockaddr *)addr, &len) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	*lfd = fd;
+	return 0;
+}
+
+bool net_same_ip(const struct sockaddr_storage *a,
+		 const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+int net_accept_from(int lfd, const struct sockaddr_storage *peer,
+		    int64_t deadline, int *fd_out, unsigned *strangers)
+{
+	for (;;) {
+		struct sockaddr_storage from;
+		socklen_t len = sizeof(from);
+		int one = 1, fd, ret;
+
+		ret = net_wait(lfd, POLLIN, deadline);
+		if (ret < 0)
+			return ret;
+		fd = accept4(lfd, (struct sockaddr *)&from, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EINTR ||
+			    errno == ECONNABORTED)
+				continue;
+			return -errno;
+		}
+		if (!net_same_ip(&from, peer)) {
+			close(fd);
+			(*strangers)++;
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		*fd_out = fd;
+		return 0;
+	}
+}

@@ -56,6 +56,7 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("keepalive=%u", keepalive),
 	OPT("idle_close=%u", idle_close),
 	OPT("delay_connect", delay_connect),
+	OPT("active", active),
 	/* Also seen by libfuse (they stay in args). */
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -264,6 +265,8 @@ void opts_print_help(const char *progname)
 	       "                           seconds (120)\n"
 	       "    -o delay_connect       mount at once, connect on first use (for\n"
 	       "                           fstab at boot before the network is up)\n"
+	       "    -o active              active-mode data connections (EPRT/PORT:\n"
+	       "                           the server connects to us)\n"
 	       "\n",
 	       progname, progname, progname);
 }

@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from fakeserver import FakeFtpsServer  # noqa: E402
 from mount import Mount, default_binary  # noqa: E402
 from servers import SERVER_KINDS, Certs, TestUser  # noqa: E402
 
@@ -132,3 +133,25 @@ def mounted(ftp_server, certs, test_user, tmp_path):
     yield make
     for m in reversed(mounts):
         m.stop()
+
+
+@pytest.fixture
+def fake_server(certs):
+    """Factory: fake_server(server_certs=None, setup=None, **kw) -> started FakeFtpsServer (kw
+    as for FakeFtpsServer); `setup` (a function of the server) runs before start. Teardown
+    stops every server (it raises if a server thread survives) and fails the test if a
+    session thread met an unexpected exception (a bug in a hook or the fake server)."""
+    started = []
+
+    def make(server_certs=None, setup=None, **kw):
+        srv = FakeFtpsServer(server_certs or certs, **kw)
+        if setup:
+            setup(srv)
+        started.append(srv.start())
+        return srv
+
+    yield make
+    for srv in reversed(started):
+        srv.stop()
+    errors = [e for srv in started for e in srv.errors()]
+    assert not errors, "fake server errors:\n" + "\n".join(errors)

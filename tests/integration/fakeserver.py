@@ -4,8 +4,8 @@ Real servers don't truncate transfers, hang, or send hostile listings on demand;
 whatever a test scripts. It speaks just enough FTP over explicit TLS (RFC 4217: AUTH TLS, then
 PBSZ 0 / PROT P) for ftpsfs to log in, list and read an in-memory tree:
 
-    AUTH USER PASS PBSZ PROT FEAT OPTS TYPE PWD CWD EPSV PASV MLSD LIST MLST RETR REST
-    SIZE NOOP QUIT
+    AUTH USER PASS PBSZ PROT FEAT OPTS TYPE PWD CWD EPSV PASV EPRT PORT MLSD LIST MLST RETR
+    REST SIZE NOOP QUIT
 
 Faults are scripted per command with hooks. A hook is called as hook(session, arg) before the
 normal handler; it answers the command itself through the Session helpers (reply, transfer,
@@ -31,6 +31,7 @@ import time
 import traceback
 
 LOCALHOST = "127.0.0.1"
+INTRUDER = "127.0.0.2"  # another loopback address: to the client, another host
 
 # A hook returns this to ask for the command's normal handling.
 DEFAULT = object()
@@ -61,10 +62,15 @@ class FakeFtpsServer:
     pasv_address: the address named in PASV replies (the listener is always on 127.0.0.1);
       when it is not 127.0.0.1 a decoy listener is bound there on the same port, and any
       connection to it is counted in decoy_hits.
+    eprt: serve EPRT (active mode, RFC 2428); else it is answered 502 (PORT is always served).
+    active_intruder: in active mode, before connecting to the client from 127.0.0.1, connect
+      to the same port from 127.0.0.2 (another host, to the client) and send junk on it;
+      counted in intruder_connections.
     """
 
     def __init__(self, certs, files=None, dirs=(), listings=None, user="faker",
-                 password="fake-Pw-1", mlst=True, epsv=True, pasv_address=LOCALHOST):
+                 password="fake-Pw-1", mlst=True, epsv=True, pasv_address=LOCALHOST,
+                 eprt=True, active_intruder=False):
         self.files = {posixpath.normpath(p): bytes(d) for p, d in (files or {}).items()}
         self.dirs = {"/"} | {posixpath.normpath(d) for d in dirs}
         for path in self.files:
@@ -79,6 +85,8 @@ class FakeFtpsServer:
         self.mlst = mlst
         self.epsv = epsv
         self.pasv_address = pasv_address
+        self.eprt = eprt
+        self.active_intruder = active_intruder
         self.hooks = {}
         self.ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ssl_ctx.load_cert_chain(str(certs.cert_file), str(certs.key_file))
@@ -92,6 +100,7 @@ class FakeFtpsServer:
         self.data_connections = 0
         self.data_resumed = 0
         self.decoy_hits = 0
+        self.intruder_connections = 0
         self._next_id = 0
         self._stopping = threading.Event()
         self._listener = None
@@ -238,6 +247,7 @@ class Session:
         self._rbuf = b""
         self._pasv = None    # listening data socket after EPSV/PASV
         self._decoy = None   # listener on the foreign PASV address, if any
+        self._active = None  # (host, port) named by EPRT/PORT
         self.thread = threading.Thread(target=self._run, name=f"fakeftps-session-{sid}",
                                        daemon=True)
 
@@ -292,7 +302,7 @@ class Session:
         send the `final` reply (code, text), or none if final is None.  split_150: as
         Pure-FTPd does, send only the first line of a multi-line 150 before the transfer
         and its closing line after it."""
-        if self._pasv is None:
+        if self._pasv is None and self._active is None:
             self.reply(425, "Use EPSV or PASV first.")
             return
         if split_150:
@@ -314,7 +324,7 @@ class Session:
     def stall_transfer(self, data=b""):
         """Send 150, accept the data connection, send `data`, then neither send more nor close
         it nor reply: wait until the server stops."""
-        if self._pasv is None:
+        if self._pasv is None and self._active is None:
             self.reply(425, "Use EPSV or PASV first.")
             return
         self.reply(150, "Opening BINARY mode data connection.")
@@ -434,19 +444,41 @@ class Session:
             self._pasv.close()
             self._pasv = None
 
+    def _connect_active(self):
+        """Active mode: connect to the address EPRT/PORT named (after an intruder's
+        connection from 127.0.0.2 if so scripted); the socket or None."""
+        target, self._active = self._active, None
+        intruder = None
+        try:
+            if self.server.active_intruder:
+                intruder = socket.create_connection(target, timeout=IO_TIMEOUT,
+                                                    source_address=(INTRUDER, 0))
+                intruder.sendall(b"\x16\x03\x01 not the server\r\n")
+                self.server._count("intruder_connections")
+            return socket.create_connection(target, timeout=IO_TIMEOUT,
+                                            source_address=(LOCALHOST, 0))
+        except OSError:
+            return None
+        finally:
+            if intruder is not None:
+                intruder.close()
+
     def _accept_data(self):
         """The TLS data connection, or None (after a 425 reply) if it did not come or its
         handshake failed."""
-        listener = self._pasv
-        listener.settimeout(POLL)
-        end = time.monotonic() + IO_TIMEOUT
         raw = None
-        while raw is None and time.monotonic() < end and not self.server.stopping:
-            try:
-                raw, _ = listener.accept()
-            except (TimeoutError, socket.timeout):
-                continue
-        self._close_pasv()
+        if self._active is not None:
+            raw = self._connect_active()
+        else:
+            listener = self._pasv
+            listener.settimeout(POLL)
+            end = time.monotonic() + IO_TIMEOUT
+            while raw is None and time.monotonic() < end and not self.server.stopping:
+                try:
+                    raw, _ = listener.accept()
+                except (TimeoutError, socket.timeout):
+                    continue
+            self._close_pasv()
         if raw is None:
             self.reply(425, "Data connection did not come.")
             return None
@@ -565,6 +597,28 @@ class Session:
         port = self._open_pasv()
         h = self.server.pasv_address.replace(".", ",")
         self.reply(227, f"Entering Passive Mode ({h},{port >> 8},{port & 255}).")
+
+    def _set_active(self, host, port):
+        self._close_pasv()
+        self._active = (host, port)
+        self.reply(200, "Active mode on.")
+
+    def _cmd_eprt(self, arg):
+        # RFC 2428: <d>af<d>address<d>port<d>, the delimiter being the first character.
+        parts = arg.split(arg[:1]) if arg else []
+        if not self.server.eprt:
+            self.reply(502, "Command not implemented.")
+        elif len(parts) != 5 or parts[1] not in ("1", "2") or not parts[3].isdigit():
+            self.reply(501, "Bad EPRT argument.")
+        else:
+            self._set_active(parts[2], int(parts[3]))
+
+    def _cmd_port(self, arg):
+        nums = arg.split(",")
+        if len(nums) != 6 or not all(n.isdigit() and int(n) < 256 for n in nums):
+            self.reply(501, "Bad PORT argument.")
+        else:
+            self._set_active(".".join(nums[:4]), int(nums[4]) * 256 + int(nums[5]))
 
     def _cmd_size(self, arg):
         path = self._path(arg)

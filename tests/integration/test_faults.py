@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakeserver import DEFAULT, FakeFtpsServer  # noqa: E402
+from fakeserver import DEFAULT  # noqa: E402
 from mount import Mount, is_fuse_mounted  # noqa: E402
 from probes import errname, probe  # noqa: E402
 
@@ -36,26 +36,6 @@ DATA_SHA = hashlib.sha256(DATA).hexdigest()
 
 
 # --- fixtures ----------------------------------------------------------------------------------
-
-@pytest.fixture
-def fake_server(certs):
-    """Factory: fake_server(**kw) -> started FakeFtpsServer (kw as for FakeFtpsServer).
-
-    Teardown stops every server (it raises if a server thread survives) and fails the test
-    if a session thread met an unexpected exception (a bug in a hook or the fake server)."""
-    started = []
-
-    def make(**kw):
-        srv = FakeFtpsServer(certs, **kw).start()
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in reversed(started):
-        srv.stop()
-    errors = [e for srv in started for e in srv.errors()]
-    assert not errors, "fake server errors:\n" + "\n".join(errors)
-
 
 @pytest.fixture
 def fake_mount(fake_server, ftpsfs_bin, certs, tmp_path):

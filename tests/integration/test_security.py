@@ -26,7 +26,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakeserver import FakeFtpsServer  # noqa: E402
 from mount import Mount, is_fuse_mounted  # noqa: E402
 from securityhelpers import (CASignedServerCert, ClientCert, SelfSignedCerts, cert_sha256, fp_text,  # noqa: E402
                              self_signed_client_cert, spki_sha256, visible_process_text,
@@ -73,26 +72,6 @@ def mount(ftp_server, ftpsfs_bin, tmp_path):
     yield make
     for m in reversed(mounts):
         m.stop()
-
-
-@pytest.fixture
-def fake_server(certs):
-    """Factory: fake_server(server_certs=None, **kw) -> started FakeFtpsServer; `setup` (a
-    function of the server) runs before start. Teardown fails the test on a server error."""
-    started = []
-
-    def make(server_certs=None, setup=None, **kw):
-        srv = FakeFtpsServer(server_certs or certs, **kw)
-        if setup:
-            setup(srv)
-        started.append(srv.start())
-        return srv
-
-    yield make
-    for srv in reversed(started):
-        srv.stop()
-    errors = [e for srv in started for e in srv.errors()]
-    assert not errors, "fake server errors:\n" + "\n".join(errors)
 
 
 def _xdg_env(tmp_path):
