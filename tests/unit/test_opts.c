@@ -1,0 +1,171 @@
+/*
+ * test_opts.c - mount option parsing and validation (src/opts/opts.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "ftpsfs/opts.h"
+
+#define PIN "sha256:" \
+	"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+static struct ftpsfs_opts o;
+static struct fuse_args args;
+static char kept[1024]; /* what stays for libfuse, space-separated */
+
+/* Parse "ftpsfs" + @argv (NULL-terminated); the rest is in o, args, kept. */
+static int parse(const char *const *argv)
+{
+	int argc = 0, ret;
+
+	opts_free(&o);
+	fuse_opt_free_args(&args);
+	while (argv[argc])
+		argc++;
+	args = (struct fuse_args)FUSE_ARGS_INIT(0, NULL);
+	fuse_opt_add_arg(&args, "ftpsfs");
+	for (int i = 0; i < argc; i++)
+		fuse_opt_add_arg(&args, argv[i]);
+	ret = opts_parse(&args, &o);
+	kept[0] = '\0';
+	for (int i = 1; i < args.argc; i++) {
+		strncat(kept, args.argv[i], sizeof(kept) - strlen(kept) - 2);
+		strcat(kept, " ");
+	}
+	return ret;
+}
+
+/* opts_validate() of "-o @optstr" (after the remote and mount point). */
+static const char *invalid(const char *optstr)
+{
+	const char *argv[] = { "u@h", "/mnt", "-o", optstr, NULL };
+	const char *msg = NULL;
+
+	if (parse(argv) < 0)
+		return "parse failed";
+	return opts_validate(&o, &msg) < 0 ? msg : NULL;
+}
+
+TEST(defaults_are_filled_in_and_valid)
+{
+	const char *argv[] = { "u@h:/dir", "/mnt", NULL };
+	const char *msg = NULL;
+
+	CHECK_INT(parse(argv), 0);
+	CHECK_STR(o.remote, "u@h:/dir");
+	CHECK_INT(o.max_conns, 5);
+	CHECK_INT(o.connect_timeout, 15);
+	CHECK_INT(o.timeout, 30);
+	CHECK_INT(o.keepalive, 60);
+	CHECK_INT(o.idle_close, 120);
+	CHECK(o.attr_timeout == 20 && o.dir_timeout == 20);
+	CHECK(o.negative_timeout == 5);
+	CHECK_INT(o.contain_symlinks, 1);
+	CHECK_INT(o.transform_symlinks, 1);
+	CHECK_INT(o.read_only, 0);
+	CHECK_INT(o.active, 0);
+	CHECK_INT(o.atomic_upload, 0);
+	CHECK_INT(opts_validate(&o, &msg), 0);
+	/* The mount point stays for fuse_parse_cmdline(). */
+	CHECK(strstr(kept, "/mnt") != NULL);
+}
+
+TEST(our_options_are_taken_out_generic_ones_stay)
+{
+	const char *argv[] = { "u@h", "/mnt", "-o",
+			       "max_conns=3,timeout=7,active,atomic_upload,"
+			       "allow_other,ro,attr_timeout=1.5",
+			       "-d", NULL };
+
+	CHECK_INT(parse(argv), 0);
+	CHECK_INT(o.max_conns, 3);
+	CHECK_INT(o.timeout, 7);
+	CHECK_INT(o.active, 1);
+	CHECK_INT(o.atomic_upload, 1);
+	CHECK(o.attr_timeout == 1.5);
+	CHECK_INT(o.read_only, 1);
+	CHECK_INT(o.debug, 1);
+	CHECK(strstr(kept, "max_conns") == NULL);
+	CHECK(strstr(kept, "atomic_upload") == NULL);
+	CHECK(strstr(kept, "active") == NULL);
+	CHECK(strstr(kept, "allow_other") != NULL);
+	CHECK(strstr(kept, "ro") != NULL); /* also a kernel mount flag */
+	CHECK(strstr(kept, "-d") != NULL);
+}
+
+TEST(later_option_wins)
+{
+	const char *argv[] = { "u@h", "/mnt", "-o", "ro", "-o", "rw,max_conns=2",
+			       "-o", "max_conns=9,no_contain_symlinks", NULL };
+
+	CHECK_INT(parse(argv), 0);
+	CHECK_INT(o.read_only, 0);
+	CHECK_INT(o.max_conns, 9);
+	CHECK_INT(o.contain_symlinks, 0);
+}
+
+TEST(string_options_are_copied)
+{
+	const char *argv[] = { "u@h", "/mnt", "-o",
+			       "cafile=/etc/ca.pem,tls_max=1.2,spool_dir=/var/x,"
+			       "fingerprint=" PIN,
+			       NULL };
+
+	CHECK_INT(parse(argv), 0);
+	CHECK_STR(o.cafile, "/etc/ca.pem");
+	CHECK_STR(o.tls_max, "1.2");
+	CHECK_STR(o.spool_dir, "/var/x");
+	CHECK_STR(o.fingerprint, PIN);
+}
+
+TEST(a_number_that_is_not_one_is_refused)
+{
+	const char *argv[] = { "u@h", "/mnt", "-o", "max_conns=lots", NULL };
+
+	CHECK_INT(parse(argv), -EINVAL);
+}
+
+TEST(ranges_are_checked)
+{
+	CHECK(invalid("max_conns=0") != NULL);
+	CHECK(invalid("max_conns=65") != NULL);
+	CHECK(invalid("max_conns=64") == NULL);
+	CHECK(invalid("timeout=0") != NULL);
+	CHECK(invalid("connect_timeout=3601") != NULL);
+	CHECK(invalid("attr_timeout=-1") != NULL);
+	CHECK(invalid("dir_timeout=86401") != NULL);
+	CHECK(invalid("attr_timeout=0,dir_timeout=0") == NULL);
+	CHECK(invalid("idle_close=0") != NULL);
+	CHECK(invalid("keepalive=0") == NULL);
+	CHECK(invalid("tls_max=1.1") != NULL);
+	CHECK(invalid("tls_max=1.3") == NULL);
+}
+
+TEST(contradicting_security_options_are_refused)
+{
+	CHECK(strstr(invalid("fingerprint=" PIN ",tofu"), "exclude") != NULL);
+	CHECK(invalid("tofu,no_verify") != NULL);
+	CHECK(invalid("fingerprint=sha256:00") != NULL);
+	CHECK(invalid("no_verify,cafile=/x") != NULL);
+	CHECK(invalid("password_stdin,askpass=/bin/p") != NULL);
+	CHECK(invalid("key=/k.pem") != NULL);
+	CHECK(invalid("key_password_stdin") != NULL);
+	CHECK(invalid("allow_plaintext_password") != NULL);
+	CHECK(invalid("allow_plaintext,tofu") != NULL);
+	CHECK(invalid("allow_plaintext,allow_plaintext_password") == NULL);
+	CHECK(invalid("cert=/c.pem,key=/k.pem,key_password_stdin") == NULL);
+}
+
+static const struct check_case cases[] = {
+	TEST_ENTRY(defaults_are_filled_in_and_valid),
+	TEST_ENTRY(our_options_are_taken_out_generic_ones_stay),
+	TEST_ENTRY(later_option_wins),
+	TEST_ENTRY(string_options_are_copied),
+	TEST_ENTRY(a_number_that_is_not_one_is_refused),
+	TEST_ENTRY(ranges_are_checked),
+	TEST_ENTRY(contradicting_security_options_are_refused),
+};
+
+CHECK_MAIN(cases)
