@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ftpsfs/ftp_hash.h"
+
 struct ftp_conn;
 
 /* How the server lets us set a modification time; probed in this order. */
@@ -49,6 +51,14 @@ int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 
 /* SIZE (RFC 3659 section 4). */
 int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size);
+
+/*
+ * The server's @a digest of the file @path (HASH), in lower-case hex in
+ * @hex (FTP_HASH_HEX_MAX bytes will do).  -ENOTSUP when the server does
+ * not offer @a, else 0 or the negative errno of its reply.
+ */
+int ftp_op_hash(struct ftp_conn *c, const char *path, enum ftp_hash_algo a,
+		char *hex, size_t hexsz);
 
 /*
  * MDTM of @n paths, pipelined: all commands are sent, then all replies

@@ -93,6 +93,9 @@ struct ftp_features {
 	bool rest_stream;
 	bool mfmt;
 	bool tvfs;
+	/* HASH (ftp_hash.h): bits 1 << enum ftp_hash_algo */
+	unsigned hash_algos;
+	int hash_selected; /* HASH's algorithm now, -1 if unknown */
 };
 
 /* Parse a FEAT reply's text (RFC 2389 section 3.2). */

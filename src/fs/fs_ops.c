@@ -131,4 +131,6 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.write = fs_op_write,
 	.flush = fs_op_flush,
 	.fsync = fs_op_fsync,
+	.getxattr = fs_op_getxattr,
+	.listxattr = fs_op_listxattr,
 };

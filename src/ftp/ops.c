@@ -8,6 +8,7 @@
 
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_errno.h"
+#include "ftpsfs/ftp_hash.h"
 #include "ftpsfs/ftp_ops.h"
 
 /* Send "VERB arg", expect a reply of class @cls; else map with @op. */
@@ -174,6 +175,44 @@ int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size)
 	ret = ops_reply_213(c, "SIZE", path, r);
 	if (ret == 0)
 		ret = ftp_parse_size(r->text, size);
+	free(r);
+	return ret;
+}
+
+int ftp_op_hash(struct ftp_conn *c, const char *path, enum ftp_hash_algo a,
+		char *hex, size_t hexsz)
+{
+	const struct ftp_hash_info *info = ftp_hash_info(a);
+	struct ftp_reply *r;
+	char arg[32], msg[256];
+	int ret;
+
+	if (!(c->feat.hash_algos & (1u << a)))
+		return -ENOTSUP;
+	r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	/* The algorithm is the connection's state (draft-bryan-ftpext-hash
+	 * section 5): choose it only when it differs. */
+	if (c->feat.hash_selected != (int)a) {
+		snprintf(arg, sizeof(arg), "HASH %s", info->hash_name);
+		ret = ftp_conn_cmd(c, r, "OPTS", arg);
+		if (ret < 0)
+			goto out;
+		if (r->code != FTP_REPLY_OK) {
+			snprintf(c->err, sizeof(c->err), "OPTS %s: %d %s", arg,
+				 r->code, ftp_reply_message(r, msg, sizeof(msg)));
+			ret = ftp_errno(FTP_OP_ATTR, r, false);
+			goto out;
+		}
+		c->feat.hash_selected = (int)a;
+	}
+	ret = ops_reply_213(c, "HASH", path, r);
+	if (ret == 0 && ftp_parse_hash(r->text, a, hex, hexsz) < 0) {
+		snprintf(c->err, sizeof(c->err), "HASH %s: malformed reply", path);
+		ret = -EPROTO;
+	}
+out:
 	free(r);
 	return ret;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ftpsfs/ftp_hash.h"
 #include "ftpsfs/listing.h"
 #include "ftpsfs/reply.h"
 
@@ -180,6 +181,7 @@ void ftp_parse_feat(const char *text, struct ftp_features *f)
 	const char *line = text;
 
 	memset(f, 0, sizeof(*f));
+	f->hash_selected = -1;
 	while (*line) {
 		size_t len = strcspn(line, "\n");
 		const char *s = line;
@@ -191,7 +193,10 @@ void ftp_parse_feat(const char *text, struct ftp_features *f)
 			s++;
 			sl--;
 		}
-		if (s != line) {
+		if (s != line && ftp_hash_feat_line(s, sl, &f->hash_algos,
+						    &f->hash_selected)) {
+			/* taken */
+		} else if (s != line) {
 			if (feat_is(s, sl, "MLST")) {
 				f->mlst = true;
 				f->mlst_unique = memmem(s, sl, "unique", 6) ||

@@ -1,12 +1,13 @@
 /*
  * fuzz_reply.c - libFuzzer target for the reply assembler and the parsers
- * of 227/229/257/211 replies.  Input: lines separated by '\n', fed to one
+ * of 227/229/257/211/213 (HASH) replies.  Input: lines separated by '\n', fed to one
  * reply until it completes; then its text goes to every data parser.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ftpsfs/ftp_hash.h"
 #include "ftpsfs/reply.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,5 +38,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    strnlen(pwd, sizeof(pwd)) >= sizeof(pwd))
 		abort();
 	ftp_parse_feat(r.text, &f);
+	if (f.hash_algos >= 1u << FTP_HASH_COUNT ||
+	    f.hash_selected >= FTP_HASH_COUNT)
+		abort();
+	for (int a = 0; a < FTP_HASH_COUNT; a++) {
+		char hex[FTP_HASH_HEX_MAX];
+
+		if (ftp_parse_hash(r.text, (enum ftp_hash_algo)a, hex,
+				   sizeof(hex)) == 0 &&
+		    strlen(hex) != ftp_hash_info((enum ftp_hash_algo)a)->hexlen)
+			abort();
+	}
 	return 0;
 }

@@ -1,0 +1,87 @@
+/*
+ * fs_xattr.c - the server's checksums of a file as read-only extended
+ * attributes: getfattr -n user.ftpsfs.sha256 FILE asks the server (HASH)
+ * instead of downloading the file.
+ *
+ * The names are not listed by listxattr: cp -a, rsync -X and tar --xattrs
+ * would otherwise make the server hash every file they copy, in every
+ * algorithm.  FTP has no extended attributes of its own, so there is
+ * nothing else to list, and nothing can be set.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fs_internal.h"
+#include "ftpsfs/ftp_hash.h"
+#include "ftpsfs/ftp_ops.h"
+#include "ftpsfs/inode.h"
+
+#define XATTR_HASH_PREFIX "user.ftpsfs."
+
+struct hash_op {
+	const char *path;
+	enum ftp_hash_algo algo;
+	char hex[FTP_HASH_HEX_MAX];
+};
+
+static int hash_fn(struct ftp_conn *c, void *arg)
+{
+	struct hash_op *op = arg;
+
+	return ftp_op_hash(c, op->path, op->algo, op->hex, sizeof(op->hex));
+}
+
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    size_t size)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	char path[FS_PATH_MAX];
+	struct hash_op op = { .path = path };
+	struct stat st;
+	size_t len;
+	int algo, ret;
+
+	/* Everything but our names, at once and without the server (the
+	 * kernel asks for security.capability before writes). */
+	if (strncmp(name, XATTR_HASH_PREFIX, strlen(XATTR_HASH_PREFIX)) != 0 ||
+	    (algo = ftp_hash_by_name(name + strlen(XATTR_HASH_PREFIX))) < 0) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	FS_READY_OR_REPLY(req, ctx);
+	op.algo = (enum ftp_hash_algo)algo;
+	ret = itab_getattr(ctx->itab, ino, &st);
+	if (ret == 0 && !S_ISREG(st.st_mode))
+		ret = -ENODATA;
+	else if (ret == 0 && !(ctx->feat.hash_algos & (1u << algo)))
+		ret = -ENOTSUP; /* the server can't: say so, don't pretend */
+	/* The server's file must be what the program sees. */
+	if (ret == 0)
+		ret = fs_flush_inode(ctx, ino);
+	if (ret == 0)
+		ret = itab_path(ctx->itab, ino, path, sizeof(path));
+	if (ret == 0)
+		ret = fs_with_conn(ctx, hash_fn, &op);
+	if (ret < 0) {
+		fuse_reply_err(req, -fs_kernel_errno(ret));
+		return;
+	}
+	len = strlen(op.hex);
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, op.hex, len);
+}
+
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	(void)ino;
+	/* No attribute to list (see above). */
+	if (size == 0)
+		fuse_reply_xattr(req, 0);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
