@@ -415,6 +415,7 @@ int main(int argc, char *argv[])
 	m->ctx.gid = getgid();
 	m->ctx.read_only = m->opts.read_only;
 	m->ctx.atomic_upload = m->opts.atomic_upload;
+	m->ctx.verify = m->opts.verify;
 	m->ctx.ignore_dir_times = m->opts.ignore_dir_times;
 	m->ctx.symlink_flags =
 		(m->opts.contain_symlinks ? SYMLINK_CONTAIN : 0) |

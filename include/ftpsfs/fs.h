@@ -38,6 +38,7 @@ struct fs_ctx {
 	double negative_timeout;
 	bool read_only;		  /* -o ro: every change is EROFS */
 	bool atomic_upload;	  /* upload to a temporary name, then rename */
+	bool verify;		  /* check SIZE and HASH after each upload */
 	bool ignore_dir_times;	  /* directory times the server refuses: no-op */
 	unsigned symlink_flags;	  /* SYMLINK_CONTAIN, SYMLINK_TRANSFORM */
 	bool warned_dir_times;	  /* wfiles_lock */

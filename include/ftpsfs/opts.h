@@ -33,6 +33,7 @@ struct ftpsfs_opts {
 	int contain_symlinks;	/* hide symlinks leaving the mount (1) */
 	int transform_symlinks; /* absolute targets made relative (1) */
 	int atomic_upload;
+	int verify;		/* check each upload (SIZE, HASH) */
 	int ignore_dir_times;
 	int read_only;
 	unsigned max_conns;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <uthash.h>
 
+#include "fs_verify.h"
 #include "fs_wfile.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_ops.h"
@@ -40,6 +41,7 @@ struct fs_wfile {
 	uint64_t lease;	   /* the stream, parked in the pool between writes */
 	bool paused;	   /* the pool ended the upload: go on with APPE */
 	char tmp_path[FS_PATH_MAX]; /* atomic_upload target, "" if none */
+	struct fs_verify verify;    /* -o verify: digest of the stream */
 	/* SPOOL */
 	struct spool sp; /* sp.fd >= 0 in SPOOL mode */
 	/* outcome */
@@ -274,6 +276,14 @@ static int wf_stream_start(struct fs_ctx *ctx, struct fs_wfile *wf)
 		if (wf->tmp_path[0])
 			target = wf->tmp_path;
 	} else {
+		if (ctx->verify) {
+			ret = fs_verify_start(ctx, &wf->verify);
+			if (ret < 0)
+				return ret;
+			/* Appended to a start we never read. */
+			if (wf->appending)
+				fs_verify_size_only(&wf->verify);
+		}
 		wf->tmp_path[0] = '\0';
 		if (ctx->atomic_upload && !wf->appending) {
 			ret = wf_make_tmp_path(path, wf->tmp_path,
@@ -318,8 +328,17 @@ static int wf_stream_end(struct fs_ctx *ctx, struct fs_wfile *wf)
 		ret = ftp_xfer_finish_upload(wf->c, wf->x, FTP_OP_STOR);
 	wf->x = NULL;
 	wf->paused = false;
-	if (ret == 0 && wf->tmp_path[0] && !wf->c)
+	if (ret == 0 && (wf->tmp_path[0] || ctx->verify) && !wf->c)
 		ret = wf_acquire(ctx, FTP_POOL_META, &wf->c);
+	if (ret == 0 && ctx->verify) {
+		ret = itab_path(ctx->itab, wf->ino, path, sizeof(path));
+		if (ret == 0)
+			ret = fs_verify_check(&wf->verify, wf->c,
+					      wf->tmp_path[0] ? wf->tmp_path
+							      : path,
+					      wf->size);
+	}
+	fs_verify_free(&wf->verify);
 	if (ret == 0 && wf->tmp_path[0]) {
 		ret = itab_path(ctx->itab, wf->ino, path, sizeof(path));
 		if (ret == 0)
@@ -456,6 +475,7 @@ static int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
 {
 	char path[FS_PATH_MAX], tmp[FS_PATH_MAX];
 	const char *target = path;
+	struct fs_verify v = { 0 };
 	struct ftp_conn *c;
 	struct ftp_xfer *x;
 	int ret, sret;
@@ -469,9 +489,22 @@ static int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
 			return ret;
 		target = tmp;
 	}
+	if (ctx->verify) {
+		/* The spool holds the whole content: its digest is the
+		 * file's, however little is sent. */
+		ret = fs_verify_start(ctx, &v);
+		if (ret == 0)
+			ret = fs_verify_spool(&v, &wf->sp);
+		if (ret < 0) {
+			fs_verify_free(&v);
+			return ret;
+		}
+	}
 	ret = wf_acquire(ctx, FTP_POOL_XFER, &c);
-	if (ret < 0)
+	if (ret < 0) {
+		fs_verify_free(&v);
 		return ret;
+	}
 	ret = ftp_xfer_open(c, plan.how == UPLOAD_APPE ? "APPE" : "STOR", target,
 			    plan.how == UPLOAD_REST_STOR ? plan.offset : 0,
 			    FTP_OP_STOR, false, &x);
@@ -481,6 +514,9 @@ static int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
 		if (ret == 0)
 			ret = sret;
 	}
+	if (ret == 0 && ctx->verify)
+		ret = fs_verify_check(&v, c, target, wf->sp.size);
+	fs_verify_free(&v);
 	if (ret == 0 && ctx->atomic_upload)
 		ret = wf_commit_tmp(c, tmp, path, wf->sp.size);
 	else if (ret < 0 && ctx->atomic_upload && !c->broken)
@@ -560,6 +596,8 @@ int fs_wfile_write(struct fs_ctx *ctx, struct fs_wfile *wf, const char *buf,
 			ret = wf_stream_start(ctx, wf);
 		if (ret == 0)
 			ret = ftp_xfer_write(wf->c, wf->x, buf, len);
+		if (ret == 0)
+			fs_verify_update(&wf->verify, buf, len);
 		if (ret < 0) {
 			int why = ret;
 
@@ -749,6 +787,7 @@ void fs_wfile_put(struct fs_ctx *ctx, struct fs_wfile *wf)
 			strerror(-ret));
 	}
 	spool_close(&wf->sp);
+	fs_verify_free(&wf->verify);
 	itab_pin(ctx->itab, wf->ino, false);
 	pthread_mutex_destroy(&wf->lock);
 	free(wf);

@@ -45,6 +45,7 @@ static const struct fuse_opt opts_spec[] = {
 	OPTV("transform_symlinks", transform_symlinks, 1),
 	OPTV("no_transform_symlinks", transform_symlinks, 0),
 	OPT("atomic_upload", atomic_upload),
+	OPT("verify", verify),
 	OPT("ignore_dir_times", ignore_dir_times),
 	OPT("spool_dir=%s", spool_dir),
 	OPT("max_conns=%u", max_conns),
@@ -248,6 +249,8 @@ void opts_print_help(const char *progname)
 	       "    -o ro                  mount read-only (default read-write)\n"
 	       "    -o atomic_upload       upload to a temporary name, rename when\n"
 	       "                           complete (a failed upload keeps the old file)\n"
+	       "    -o verify              check each upload: SIZE, and the server's\n"
+	       "                           HASH against ours where it offers one\n"
 	       "    -o ignore_dir_times    accept directory times the server cannot\n"
 	       "                           set (vsftpd) instead of failing with EPERM\n"
 	       "    -o spool_dir=DIR       private directory for local copies of files\n"

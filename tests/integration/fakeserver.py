@@ -5,7 +5,7 @@ whatever a test scripts. It speaks just enough FTP over explicit TLS (RFC 4217: 
 PBSZ 0 / PROT P) for ftpsfs to log in, list and read an in-memory tree:
 
     AUTH USER PASS PBSZ PROT FEAT OPTS TYPE PWD CWD EPSV PASV EPRT PORT MLSD LIST MLST RETR
-    REST SIZE NOOP QUIT
+    STOR APPE REST SIZE HASH NOOP QUIT
 
 Faults are scripted per command with hooks. A hook is called as hook(session, arg) before the
 normal handler; it answers the command itself through the Session helpers (reply, transfer,
@@ -23,6 +23,7 @@ resume the control connection's session (TLS 1.3 tickets or TLS 1.2 session IDs)
 counts resumptions but does not require them.
 """
 
+import hashlib
 import posixpath
 import socket
 import ssl
@@ -66,11 +67,14 @@ class FakeFtpsServer:
     active_intruder: in active mode, before connecting to the client from 127.0.0.1, connect
       to the same port from 127.0.0.2 (another host, to the client) and send junk on it;
       counted in intruder_connections.
+    hash_sha256: advertise "HASH SHA-256*" in FEAT and serve HASH of the stored files.
+    corrupt_uploads: flip the first byte of what every STOR or APPE stores (a server or disk
+      that damages data without saying so).
     """
 
     def __init__(self, certs, files=None, dirs=(), listings=None, user="faker",
                  password="fake-Pw-1", mlst=True, epsv=True, pasv_address=LOCALHOST,
-                 eprt=True, active_intruder=False):
+                 eprt=True, active_intruder=False, hash_sha256=False, corrupt_uploads=False):
         self.files = {posixpath.normpath(p): bytes(d) for p, d in (files or {}).items()}
         self.dirs = {"/"} | {posixpath.normpath(d) for d in dirs}
         for path in self.files:
@@ -87,6 +91,8 @@ class FakeFtpsServer:
         self.pasv_address = pasv_address
         self.eprt = eprt
         self.active_intruder = active_intruder
+        self.hash_sha256 = hash_sha256
+        self.corrupt_uploads = corrupt_uploads
         self.hooks = {}
         self.ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ssl_ctx.load_cert_chain(str(certs.cert_file), str(certs.key_file))
@@ -552,6 +558,8 @@ class Session:
             feats.append("EPSV")
         if self.server.mlst:
             feats.append("MLST type*;size*;modify*;UNIX.mode*;")
+        if self.server.hash_sha256:
+            feats.append("HASH SHA-256*")
         self.send_raw(("211-Features:\r\n" + "".join(f" {f}\r\n" for f in feats)
                        + "211 End\r\n").encode())
 
@@ -659,6 +667,67 @@ class Session:
         # "LIST -a" and the like: options are not paths
         words = [w for w in arg.split() if not w.startswith("-")]
         self._list_dir(" ".join(words), False)
+
+    def _receive(self):
+        """Run one upload: 150, accept the data connection, read to the client's
+        close_notify, answer with ours. The bytes, or None (after a 425 reply)."""
+        if self._pasv is None and self._active is None:
+            self.reply(425, "Use EPSV or PASV first.")
+            return None
+        self.reply(150, "Ok to send data.")
+        conn = self._accept_data()
+        if conn is None:
+            return None
+        chunks = []
+        try:
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            conn.unwrap()
+        except OSError:
+            pass  # what came is stored; the client knows whether it sent it all
+        finally:
+            conn.close()
+        data = b"".join(chunks)
+        if self.server.corrupt_uploads and data:
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        return data
+
+    def _store(self, arg, append):
+        path = self._path(arg)
+        if posixpath.dirname(path) not in self.server.dirs or path in self.server.dirs:
+            self._close_pasv()
+            self.reply(553, "Could not create file.")
+            return
+        rest = self.take_rest()
+        data = self._receive()
+        if data is None:
+            return
+        old = self.server.files.get(path, b"")
+        if append:
+            self.server.files[path] = old + data
+        else:  # REST + STOR overwrites from the offset, like vsftpd
+            self.server.files[path] = old[:rest] + data + old[rest + len(data):]
+        self.reply(226, "Transfer complete.")
+
+    def _cmd_stor(self, arg):
+        self._store(arg, append=False)
+
+    def _cmd_appe(self, arg):
+        self._store(arg, append=True)
+
+    def _cmd_hash(self, arg):
+        path = self._path(arg)
+        if not self.server.hash_sha256:
+            self.reply(502, "Command not implemented.")
+        elif path not in self.server.files:
+            self.reply(550, "No such file.")
+        else:
+            data = self.server.files[path]
+            digest = hashlib.sha256(data).hexdigest()
+            self.reply(213, f"SHA-256 0-{len(data)} {digest} {arg}")
 
     def _cmd_retr(self, arg):
         path = self._path(arg)

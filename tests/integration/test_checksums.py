@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from writehelpers import MIB, pycall, random_bytes  # noqa: E402
+from writehelpers import INTERLEAVED_WRITERS, MIB, pycall, random_bytes  # noqa: E402
 
 DIGEST = ["LoadModule mod_digest.c"]
 
@@ -118,3 +118,81 @@ def test_server_without_hash_says_enotsup(ftp_server, mounted):
     srv.put("f.bin", b"data\n")
     m = mounted(srv)
     assert getxattr(m.mountpoint / "f.bin", "user.ftpsfs.sha256") == "ENOTSUP"
+
+
+# --- -o verify ---------------------------------------------------------------------------------
+
+def _verified(log):
+    return log.count("upload verified")
+
+
+def test_verify_checks_every_kind_of_upload_on_proftpd(ftp_server, mounted, tmp_path):
+    srv = ftp_server("proftpd", extra_lines=DIGEST)
+    old = random_bytes(2 * MIB, "old")
+    srv.put("edit.bin", old)
+    srv.put("log.txt", b"line 1\n")
+    m = mounted(srv, options=["verify"])
+    new = random_bytes(3 * MIB + 5, "new")
+    (tmp_path / "new").write_bytes(new)
+    r = pycall("""
+        stage = "stream"
+        with open(d + "/new.bin", "wb") as f:
+            f.write(open(src, "rb").read())
+        stage = "spool"
+        with open(d + "/edit.bin", "r+b") as f:
+            f.seek(1000000)
+            f.write(b"patched")
+        stage = "append"
+        with open(d + "/log.txt", "ab") as f:
+            f.write(b"line 2\\n")
+        stage = "done"
+    """, d=m.mountpoint, src=tmp_path / "new")
+    assert r.errno is None, f"{r.error} at {r.stage}"
+    assert (srv.root_dir / "new.bin").read_bytes() == new
+    assert (srv.root_dir / "edit.bin").read_bytes() == old[:1000000] + b"patched" + old[1000007:]
+    assert (srv.root_dir / "log.txt").read_bytes() == b"line 1\nline 2\n"
+    log = m.log_text()
+    assert log.count("upload verified (") == 3, log
+    assert "/new.bin: upload verified (3145733 bytes, sha256)" in log
+    assert "/edit.bin: upload verified (2097152 bytes, sha256)" in log
+    # the start of log.txt was never read here: its size is all we can compare
+    assert "/log.txt: upload verified (14 bytes; the server offers no digest" in log
+
+
+@pytest.mark.parametrize("verify", [True, False], ids=["verify", "no-verify"])
+@pytest.mark.parametrize("kind", ["stream", "spool"])
+def test_verify_catches_a_server_that_damages_uploads(fake_server, mounted, certs, verify, kind):
+    srv = fake_server(files={"/old.bin": random_bytes(200000, "old")}, hash_sha256=True,
+                      corrupt_uploads=True)
+    m = mounted(srv, options=["timeout=5"] + (["verify"] if verify else []),
+                password=srv.password, cafile=certs.ca_file)
+    r = pycall("""
+        if kind == "stream":
+            fd = os.open(d + "/new.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        else:
+            fd = os.open(d + "/old.bin", os.O_RDWR)
+            os.lseek(fd, 1000, 0)
+        os.write(fd, b"payload" * 1000)
+        stage = "close"
+        os.close(fd)
+    """, d=m.mountpoint, kind=kind)
+    if verify:
+        assert r.errname == "EIO" and r.stage == "close", r.error
+        assert "upload not verified: the server's sha256 is" in m.log_text()
+    else:
+        assert r.errno is None, r.error  # nothing asks, nothing sees the damage
+
+
+def test_verify_follows_streams_the_pool_ends_and_continues(ftp_server, mounted):
+    # One transfer connection for three writers taking turns: each upload is ended and
+    # continued with APPE several times; the digest runs on across the pieces.
+    srv = ftp_server("proftpd", extra_lines=DIGEST)
+    m = mounted(srv, options=["verify", "max_conns=2"])
+    seeds = {f"w{i}.bin": 400 + i for i in range(3)}
+    r = pycall(INTERLEAVED_WRITERS, d=m.mountpoint, seeds=seeds, size=MIB, chunk=128 * 1024)
+    assert r.errno is None, (r.stage, r.error)
+    log = m.log_text()
+    assert "reclaiming from a parked writer" in log
+    for name, seed in seeds.items():
+        assert (srv.root_dir / name).read_bytes() == random_bytes(MIB + seed, seed)
+        assert f"/{name}: upload verified ({MIB + seed} bytes, sha256)" in log

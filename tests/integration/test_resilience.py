@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from mount import Mount, default_binary  # noqa: E402
 from probes import errname, probe  # noqa: E402
 from tcpproxy import PROXY_HOST, Proxy  # noqa: E402
-from writehelpers import pycall  # noqa: E402
+from writehelpers import INTERLEAVED_WRITERS, pycall  # noqa: E402
 
 MIB = 1024 * 1024
 TIMEOUT = 3  # -o timeout and connect_timeout for the fault tests
@@ -121,23 +121,6 @@ def test_pool_shrinks_when_server_limits_connections(vsftpd, mount_of):
 # Several files open for writing at once, written in turns (a download manager, a build, tar -x
 # of interleaved members): every write takes the one transfer connection from another writer's
 # stream, which the pool ends with 226; that writer goes on with APPE at its next write.
-_INTERLEAVED_WRITERS = """
-    fds = {n: os.open(os.path.join(d, n), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-           for n in seeds}
-    data = {n: random.Random(seed).randbytes(size + seed) for n, seed in seeds.items()}
-    stage = "write"
-    for off in range(0, size + max(seeds.values()), chunk):
-        for n in seeds:
-            part = data[n][off:off + chunk]
-            if part:
-                os.write(fds[n], part)
-    stage = "close"
-    for fd in fds.values():
-        os.close(fd)
-    stage = "done"
-"""
-
-
 @pytest.mark.parametrize("atomic", [False, True], ids=["plain", "atomic_upload"])
 def test_more_streaming_writers_than_connections_all_arrive(vsftpd, mount_of, atomic):
     srv = vsftpd()
@@ -146,7 +129,7 @@ def test_more_streaming_writers_than_connections_all_arrive(vsftpd, mount_of, at
                  *(["atomic_upload"] if atomic else []))
     seeds = {f"w{i}.bin": 200 + i for i in range(3)}
     size = 2 * MIB
-    r = pycall(_INTERLEAVED_WRITERS, timeout=120, d=m.mountpoint, seeds=seeds, size=size,
+    r = pycall(INTERLEAVED_WRITERS, timeout=120, d=m.mountpoint, seeds=seeds, size=size,
                chunk=256 * 1024)
     assert r.errno is None, (r.stage, r.error)
     for name, seed in seeds.items():

@@ -346,3 +346,22 @@ def wait_for(predicate, timeout, interval=0.05):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+# Files `seeds` ({name: seed}) under `d`, all open at once and written in turns of `chunk`
+# bytes: file n gets random.Random(seed).randbytes(size + seed).
+INTERLEAVED_WRITERS = """
+    fds = {n: os.open(os.path.join(d, n), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+           for n in seeds}
+    data = {n: random.Random(seed).randbytes(size + seed) for n, seed in seeds.items()}
+    stage = "write"
+    for off in range(0, size + max(seeds.values()), chunk):
+        for n in seeds:
+            part = data[n][off:off + chunk]
+            if part:
+                os.write(fds[n], part)
+    stage = "close"
+    for fd in fds.values():
+        os.close(fd)
+    stage = "done"
+"""
