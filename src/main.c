@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ftpsfs/charset.h"
 #include "ftpsfs/credentials.h"
 #include "ftpsfs/fs.h"
 #include "ftpsfs/ftp_conn.h"
@@ -65,6 +66,15 @@ static int resolve_root(struct mount_state *m, struct ftp_conn *c,
 		if (ret == 0 && (r->code != FTP_REPLY_PATH_CREATED ||
 				 ftp_parse_pwd(r->text, pwd, sizeof(pwd)) < 0))
 			ret = -EPROTO;
+		/* Paths are kept in UTF-8 (codepage=). */
+		if (ret == 0 && m->ep.charset) {
+			char local[sizeof(pwd)];
+
+			ret = charset_to_local(m->ep.charset, pwd, local,
+					       sizeof(local));
+			if (ret == 0)
+				memcpy(pwd, local, sizeof(pwd));
+		}
 		if (ret < 0) {
 			log_err("cannot find the login directory (PWD)");
 			goto out;
@@ -230,6 +240,12 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	m->ep.allow_plaintext = m->opts.allow_plaintext;
 	m->ep.allow_plaintext_password = m->opts.allow_plaintext_password;
 	m->ep.active = m->opts.active;
+	if (m->opts.codepage &&
+	    charset_new(m->opts.codepage, &m->ep.charset) < 0) {
+		log_err("codepage=%s: a charset iconv does not know (see "
+			"iconv --list)", m->opts.codepage);
+		return -EINVAL;
+	}
 	m->ep.connect_timeout_ms = (int)m->opts.connect_timeout * 1000;
 	m->ep.timeout_ms = (int)m->opts.timeout * 1000;
 	m->ep.tls = *tls;
@@ -435,6 +451,7 @@ out:
 	fs_ctx_release_handles(&m->ctx);
 	ftp_pool_free(m->ctx.pool);
 	itab_free(m->ctx.itab);
+	charset_free(m->ep.charset);
 	tls_ctx_free(tls);
 	credentials_wipe(&m->cred);
 	opts_free(&m->opts);

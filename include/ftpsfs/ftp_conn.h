@@ -33,6 +33,7 @@ struct ftp_endpoint {
 					* refused (never for implicit TLS) */
 	bool allow_plaintext_password; /* ... and send PASS in the clear */
 	bool active;		       /* data connections by EPRT/PORT */
+	struct charset *charset;       /* names not in UTF-8; NULL: as is */
 	int connect_timeout_ms;
 	int timeout_ms; /* each reply, each data stall */
 	atomic_bool *warned_no_resume; /* shared by all connections: a

@@ -46,6 +46,7 @@ struct ftpsfs_opts {
 	unsigned idle_close;	 /* s before a surplus idle connection closes */
 	int delay_connect;	 /* mount first, connect on first use */
 	int active;		 /* data connections by EPRT/PORT */
+	char *codepage;		 /* the server's charset for names */
 	int show_help;
 	int show_version;
 	int debug;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ftpsfs/charset.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_errno.h"
 #include "ftpsfs/log.h"
@@ -153,12 +154,26 @@ int ftp_conn_read_prelim(struct ftp_conn *c, struct ftp_reply *r)
 
 int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg)
 {
-	char line[FTP_LINE_MAX + 3];
+	char line[FTP_LINE_MAX + 3], conv[FTP_LINE_MAX + 1];
 	char esc[256];
 	int n, ret;
 
 	if (c->broken)
 		return -EIO;
+	/* Paths are UTF-8 up to here; this is where they become the
+	 * server's bytes (codepage=).  Login names go as given. */
+	if (arg && c->ep->charset && strcmp(verb, "USER") != 0 &&
+	    strcmp(verb, "PASS") != 0) {
+		ret = charset_to_server(c->ep->charset, arg, conv,
+					sizeof(conv));
+		if (ret < 0) {
+			snprintf(c->err, sizeof(c->err),
+				 "%s: a name with no form in the server's "
+				 "charset", verb);
+			return ret;
+		}
+		arg = conv;
+	}
 	/* A CR or LF would end the command early and smuggle in another. */
 	if (arg && strpbrk(arg, "\r\n"))
 		return -EINVAL;
@@ -350,7 +365,8 @@ static int conn_setup(struct ftp_conn *c, struct ftp_reply *r)
 		return ret;
 	if (r->code == FTP_REPLY_FEAT)
 		ftp_parse_feat(r->text, &c->feat);
-	if (c->feat.utf8) {
+	/* With codepage= the user says which charset the names are in. */
+	if (c->feat.utf8 && !c->ep->charset) {
 		ret = ftp_conn_cmd(c, r, "OPTS", "UTF8 ON");
 		if (ret < 0)
 			return ret;

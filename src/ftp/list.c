@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ftpsfs/charset.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_xfer.h"
@@ -22,8 +23,28 @@ struct list_state {
 	unsigned long dropped;
 	char line[FTP_LIST_LINE_MAX + 1];
 	size_t len;
+	/* codepage=: the entry's name and link target in UTF-8 */
+	char name[1024];
+	char target[FTP_LIST_LINE_MAX + 1];
 	bool overlong; /* discarding the rest of an overlong line */
 };
+
+/* codepage=: the entry's names from the server's charset to UTF-8. */
+static int list_to_local(struct list_state *st, struct ftp_entry *e)
+{
+	struct charset *cs = st->c->ep->charset;
+	int ret = charset_to_local(cs, e->name, st->name, sizeof(st->name));
+
+	if (ret == 0 && e->link_target)
+		ret = charset_to_local(cs, e->link_target, st->target,
+				       sizeof(st->target));
+	if (ret < 0)
+		return ret;
+	e->name = st->name;
+	if (e->link_target)
+		e->link_target = st->target;
+	return 0;
+}
 
 static int list_one_line(struct list_state *st)
 {
@@ -54,6 +75,14 @@ static int list_one_line(struct list_state *st)
 	if (ret < 0) {
 		log_debug("conn %u: unparsable listing line: %s", st->c->id,
 			  log_escape(esc, sizeof(esc), st->line, st->len));
+		return 0;
+	}
+	if (st->c->ep->charset && list_to_local(st, &e) < 0) {
+		st->dropped++;
+		log_warn("dropped a directory entry whose name is not valid in "
+			 "the server's charset (codepage=): \"%s\"",
+			 log_escape(esc, sizeof(esc), e.name,
+				    strnlen(e.name, 255)));
 		return 0;
 	}
 	if (++st->entries > FTP_LIST_ENTRIES_MAX) {

@@ -58,6 +58,7 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("idle_close=%u", idle_close),
 	OPT("delay_connect", delay_connect),
 	OPT("active", active),
+	OPT("codepage=%s", codepage),
 	/* Also seen by libfuse (they stay in args). */
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -270,6 +271,8 @@ void opts_print_help(const char *progname)
 	       "                           fstab at boot before the network is up)\n"
 	       "    -o active              active-mode data connections (EPRT/PORT:\n"
 	       "                           the server connects to us)\n"
+	       "    -o codepage=CHARSET    the server's names are in CHARSET, not\n"
+	       "                           UTF-8 (ISO-8859-1, CP1251, GBK ...)\n"
 	       "\n",
 	       progname, progname, progname);
 }
@@ -289,4 +292,5 @@ void opts_free(struct ftpsfs_opts *o)
 	free(o->key);
 	free(o->credentials);
 	free(o->askpass);
+	free(o->codepage);
 }
