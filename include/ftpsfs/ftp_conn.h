@@ -86,10 +86,12 @@ int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 void ftp_conn_close(struct ftp_conn *c, bool polite);
 
 /*
- * Send "VERB" or "VERB arg".  -EINVAL when @arg contains CR or LF (it
- * would smuggle a second command), -ENAMETOOLONG for an overlong line,
- * else 0 or a transport errno (connection marked broken).  PASS is never
- * logged.
+ * Send "VERB" or "VERB arg", @arg converted to the server's charset first
+ * with codepage= (not for USER and PASS).  Refused without sending, the
+ * connection still fine: -EINVAL when @arg contains CR or LF (it would
+ * smuggle a second command), -ENAMETOOLONG for an overlong line, -EILSEQ
+ * for a name with no form in the server's charset.  Else 0 or a transport
+ * errno (connection marked broken).  PASS is never logged.
  */
 int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg);
 

@@ -232,9 +232,12 @@ int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 	while (done < n) {
 		while (sent < n && sent - done < OPS_PIPELINE_DEPTH) {
 			ret = ftp_conn_send(c, "MDTM", paths[sent]);
-			if (ret == -EINVAL) {
-				/* Not sent at all: no reply will come. */
+			if (ret < 0 && !c->broken) {
+				/* Not sent at all (CR/LF, too long, not in
+				 * the server's charset): no reply will come,
+				 * and those already due must still be read. */
 				results[sent++] = ret;
+				ret = 0;
 				continue;
 			}
 			if (ret < 0)
