@@ -140,6 +140,23 @@ def rcell(request, pure, certs, test_user, tmp_path_factory):
         m.stop()
 
 
+@pytest.mark.parametrize("tls", TLS_VERSIONS, ids=_tls_id)
+def test_active_mode_reads(pure, certs, test_user, tmp_path_factory, tls):
+    srv, hashes = pure
+    mnt = tmp_path_factory.mktemp(f"pureftpd-active-{_tls_id(tls)}") / "mnt"
+    m = Mount(default_binary(), srv.url("/read/"), mnt, test_user.password,
+              options=["ro", "active"] + _tls_options(tls), cafile=certs.ca_file).start()
+    try:
+        assert sorted(os.listdir(mnt)) == sorted(os.listdir(srv.root_dir / "read"))
+        assert sha256_file(mnt / "mib_plus_one") == hashes["mib_plus_one"]
+        log = m.log_text()
+        assert "> EPRT |1|127.0.0.1|" in log
+        assert "> EPSV" not in log and "> PASV" not in log
+        assert len(_data_connections(log)) >= 2
+    finally:
+        m.stop()
+
+
 def test_negotiated_tls_version(rcell):
     want = "TLSv1.2" if rcell["tls"] == "1.2" else "TLSv1.3"
     assert f"logged in ({want})" in rcell["mount"].log_text()
