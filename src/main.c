@@ -20,6 +20,7 @@
 #include "ftpsfs/charset.h"
 #include "ftpsfs/credentials.h"
 #include "ftpsfs/fs.h"
+#include "ftpsfs/fs_refresh.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_pool.h"
@@ -337,6 +338,7 @@ static int run_session(struct mount_state *m, struct fuse_args *args,
 		       struct fuse_cmdline_opts *co)
 {
 	struct fuse_loop_config *lc = NULL;
+	struct fs_refresh *refresh = NULL;
 	struct fuse_session *se;
 	int ret = 1;
 
@@ -352,7 +354,8 @@ static int run_session(struct mount_state *m, struct fuse_args *args,
 	if (!co->foreground)
 		log_use_syslog();
 	/* Threads do not survive fuse_daemonize()'s fork: start it now. */
-	if (ftp_pool_start(m->ctx.pool) < 0)
+	if (ftp_pool_start(m->ctx.pool) < 0 ||
+	    fs_refresh_start(&m->ctx, se, &refresh) < 0)
 		goto out_unmount;
 	if (co->singlethread) {
 		ret = fuse_session_loop(se) != 0;
@@ -367,6 +370,7 @@ static int run_session(struct mount_state *m, struct fuse_args *args,
 		fuse_loop_cfg_destroy(lc);
 	}
 out_unmount:
+	fs_refresh_stop(refresh);
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -39,6 +39,7 @@ FTPSFS_BIN=build-asan/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     tests/integration/test_write.py tests/integration/test_security.py \
     tests/integration/test_interop_pureftpd.py tests/integration/test_active.py \
     tests/integration/test_checksums.py tests/integration/test_codepage.py \
+    tests/integration/test_refresh.py \
     tests/integration/test_read.py -k "not test_read or vsftpd-explicit-tls1.3 or proftpd-implicit-tls1.2"
 
 step "integration tests"

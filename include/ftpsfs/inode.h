@@ -126,6 +126,23 @@ void itab_touch_dir(struct itab *t, uint64_t dir);
 /* Forget the listing of @dir (the server's state is unknown). */
 void itab_invalidate_dir(struct itab *t, uint64_t dir);
 
+/* An inode and where the kernel knows it (name NULL for the root and
+ * removed inodes). */
+struct itab_name {
+	uint64_t ino;
+	uint64_t parent;
+	char *name;
+};
+
+/*
+ * Forget every listing and make every attribute stale, except those of
+ * pinned inodes (writes pending), so that the next access asks the server.
+ * The inodes are returned in *out (for the kernel's caches; free with
+ * itab_names_free()).  Returns their count or -ENOMEM (nothing changed).
+ */
+ssize_t itab_expire_all(struct itab *t, struct itab_name **out);
+void itab_names_free(struct itab_name *v, size_t n);
+
 /*
  * The exact mtime we know for @name in @dir, if it agrees with @listed (a
  * LIST entry: same size, and its minute-precise mtime is the exact one

@@ -344,12 +344,49 @@ TEST(exact_mtime_reused_only_when_consistent)
 	itab_free(t);
 }
 
+TEST(expire_all_forgets_listings_and_attributes_but_not_pinned)
+{
+	struct itab *t = new_table(60000, 60000, "/");
+	const char *names[] = { "a", "b" };
+	struct itab_snapshot *s = NULL;
+	struct itab_name *v = NULL;
+	struct stat a, b, st;
+	ssize_t n;
+	int named = 0;
+
+	CHECK(t);
+	CHECK_INT(set_listing(t, 1, names, 2), 0);
+	CHECK_INT(itab_lookup(t, 1, "a", &a), 0);
+	CHECK_INT(itab_lookup(t, 1, "b", &b), 0);
+	itab_pin(t, b.st_ino, true); /* writes pending */
+	n = itab_expire_all(t, &v);
+	CHECK_INT(n, 3); /* the root, a, b */
+	for (ssize_t i = 0; i < n; i++) {
+		if (v[i].ino == a.st_ino) {
+			CHECK_INT(v[i].parent, 1);
+			CHECK_STR(v[i].name, "a");
+			named++;
+		} else if (v[i].ino == 1) {
+			CHECK(v[i].name == NULL);
+		}
+	}
+	CHECK_INT(named, 1);
+	itab_names_free(v, (size_t)n);
+	CHECK_INT(itab_lookup(t, 1, "a", &st), -EAGAIN);
+	CHECK_INT(itab_snapshot(t, 1, &s), -EAGAIN);
+	CHECK_INT(itab_getattr(t, a.st_ino, &st), -EAGAIN);
+	CHECK_INT(itab_getattr(t, b.st_ino, &st), 0);
+	itab_pin(t, b.st_ino, false);
+	itab_free(t);
+}
+
 static const struct check_case cases[] = {
 	TEST_ENTRY(remove_drops_name_keeps_inode_until_forgotten),
 	TEST_ENTRY(rename_moves_inode_and_listing_entry),
 	TEST_ENTRY(rename_over_existing_replaces_target),
 	TEST_ENTRY(pinned_inode_keeps_our_size_against_listings),
 	TEST_ENTRY(exact_mtime_reused_only_when_consistent),
+	TEST_ENTRY(expire_all_forgets_listings_and_attributes_but_not_pinned),
 	TEST_ENTRY(paths_are_built_from_parents),
 	TEST_ENTRY(root_slash_has_no_double_slash),
 	TEST_ENTRY(fresh_listing_answers_lookups_and_negatives),
