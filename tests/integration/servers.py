@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 PREFIX = Path(os.environ.get("FTPSFS_TEST_PREFIX", "/var/tmp/ftpsfs-test-prefix"))
 LOCALHOST = "127.0.0.1"
+LOCALHOST6 = "::1"
 
 
 # --- ports --------------------------------------------------------------------------------------
@@ -72,9 +73,14 @@ def release_port_range(rng):
 
 def is_listening(port, addr=LOCALHOST):
     """True if something listens on addr:port (read from /proc, without connecting: a probe
-    connection would show up in the server's log and could spoil log-line counts)."""
-    want = "%s:%04X" % ("".join("%02X" % int(b) for b in reversed(addr.split("."))), port)
-    with open("/proc/net/tcp") as f:
+    connection would show up in the server's log and could spoil log-line counts). addr is
+    127.0.0.1 or ::1."""
+    if addr == LOCALHOST6:
+        want, table = "00000000000000000000000001000000:%04X" % port, "/proc/net/tcp6"
+    else:
+        want = "%s:%04X" % ("".join("%02X" % int(b) for b in reversed(addr.split("."))), port)
+        table = "/proc/net/tcp"
+    with open(table) as f:
         next(f)
         for line in f:
             fields = line.split()
@@ -280,12 +286,16 @@ class _Server:
     def scheme(self):
         return "ftps" if self.implicit else "ftp"
 
+    # The address the server listens on (a subclass may offer ::1).
+    host = LOCALHOST
+
     def url(self, path="/", with_password=False):
-        """ftp://USER@127.0.0.1:PORT/path (ftps:// when implicit)."""
+        """ftp://USER@127.0.0.1:PORT/path (ftps:// when implicit; [::1] on IPv6)."""
         cred = quote(self.user.name, safe="")
         if with_password:
             cred += ":" + quote(self.user.password, safe="")
-        return f"{self.scheme}://{cred}@{LOCALHOST}:{self.port}{path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{cred}@{host}:{self.port}{path}"
 
     def start(self):
         assert self.proc is None, "already started"
@@ -304,7 +314,7 @@ class _Server:
                                          env=self._env(), start_new_session=True)
         _server_leaders.add(self.proc.pid)
         deadline = time.monotonic() + self.START_TIMEOUT
-        while not is_listening(self.port):
+        while not is_listening(self.port, self.host):
             if self.proc.poll() is not None:
                 msg = (f"{self.name} exited with {self.proc.returncode} at start "
                        f"(config {self.conf_path}):\n" + self._tail())
@@ -400,9 +410,10 @@ class Vsftpd(_Server):
     # which vsftpd closes the control connection.
     REJECTED_RE = r'"No SSL session reuse on data channel\."'
 
-    def __init__(self, root_dir, certs, user, implicit=False, extra=None, **kw):
+    def __init__(self, root_dir, certs, user, implicit=False, extra=None, ipv6=False, **kw):
         super().__init__(root_dir, certs, user, implicit, **kw)
         self.extra = dict(extra or {})
+        self.host = LOCALHOST6 if ipv6 else LOCALHOST
         self.conf_path = self.workdir / "vsftpd.conf"
         self.log_path = self.workdir / "vsftpd.log"
         self.xferlog_path = self.workdir / "xferlog.log"
@@ -438,6 +449,9 @@ class Vsftpd(_Server):
             "log_ftp_protocol": "YES", "debug_ssl": "YES",
             "seccomp_sandbox": "NO",
         }
+        if self.host == LOCALHOST6:
+            del opts["listen_address"]
+            opts.update({"listen": "NO", "listen_ipv6": "YES", "listen_address6": LOCALHOST6})
         opts.update(self.extra)
         self.conf_path.write_text("".join(f"{k}={v}\n" for k, v in opts.items()))
 
