@@ -431,8 +431,10 @@ int main(int argc, char *argv[])
 	if (setup_login(m) < 0)
 		goto out;
 	fs_ctx_init(&m->ctx);
-	m->ctx.uid = getuid();
-	m->ctx.gid = getgid();
+	/* uid=/gid=: a root mount (fstab) shown as the user's own files
+	 * (git refuses repositories owned by someone else). */
+	m->ctx.uid = m->opts.uid_set ? (uid_t)m->opts.uid : getuid();
+	m->ctx.gid = m->opts.gid_set ? (gid_t)m->opts.gid : getgid();
 	m->ctx.read_only = m->opts.read_only;
 	m->ctx.atomic_upload = m->opts.atomic_upload;
 	m->ctx.verify = m->opts.verify;

@@ -46,6 +46,8 @@ struct ftpsfs_opts {
 	unsigned idle_close;	 /* s before a surplus idle connection closes */
 	int delay_connect;	 /* mount first, connect on first use */
 	int active;		 /* data connections by EPRT/PORT */
+	unsigned uid, gid;	 /* owner shown for every file ... */
+	int uid_set, gid_set;	 /* ... if given (else the mounting user) */
 	char *codepage;		 /* the server's charset for names */
 	int show_help;
 	int show_version;

@@ -58,6 +58,10 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("idle_close=%u", idle_close),
 	OPT("delay_connect", delay_connect),
 	OPT("active", active),
+	OPT("uid=%u", uid),
+	OPT("uid=", uid_set),
+	OPT("gid=%u", gid),
+	OPT("gid=", gid_set),
 	OPT("codepage=%s", codepage),
 	/* Also seen by libfuse (they stay in args). */
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -271,6 +275,8 @@ void opts_print_help(const char *progname)
 	       "                           fstab at boot before the network is up)\n"
 	       "    -o active              active-mode data connections (EPRT/PORT:\n"
 	       "                           the server connects to us)\n"
+	       "    -o uid=N,gid=N         show files as owned by N (default: the\n"
+	       "                           mounting user)\n"
 	       "    -o codepage=CHARSET    the server's names are in CHARSET, not\n"
 	       "                           UTF-8 (ISO-8859-1, CP1251, GBK ...)\n"
 	       "\n",

@@ -478,6 +478,27 @@ def test_chown_to_other_uid_is_eperm(w):
     assert r.errname == "EPERM"
 
 
+def test_uid_gid_options_set_the_shown_owner(w):
+    # A root mount from fstab shown as a user's own files (git refuses repositories owned by
+    # someone else): existing, new and renamed files all show that owner; chown to it is
+    # accepted, to anyone else refused.
+    w.put("f", b"x\n")
+    w.put("d/g", b"y\n")
+    mnt = w.mount("uid=4321", "gid=8765")
+    r = pycall("""
+        with open(d + "/new", "w") as f:
+            f.write("new")
+        os.rename(d + "/f", d + "/f2")
+        os.chown(d + "/f2", 4321, 8765)
+        result = [[os.stat(d + "/" + n).st_uid, os.stat(d + "/" + n).st_gid]
+                  for n in (".", "f2", "d", "d/g", "new")]
+        stage = "chown to another"
+        os.chown(d + "/f2", 1, -1)
+    """, d=mnt)
+    assert r.errname == "EPERM" and r.stage == "chown to another", r.error
+    assert r.result == [[4321, 8765]] * 5
+
+
 def test_symlink_is_eperm_on_vsftpd(w):
     w.put("f", b"x\n")
     mnt = w.mount()

@@ -67,6 +67,8 @@ TEST(defaults_are_filled_in_and_valid)
 	CHECK_INT(o.read_only, 0);
 	CHECK_INT(o.active, 0);
 	CHECK_INT(o.atomic_upload, 0);
+	CHECK_INT(o.uid_set, 0);
+	CHECK_INT(o.gid_set, 0);
 	CHECK_INT(opts_validate(&o, &msg), 0);
 	/* The mount point stays for fuse_parse_cmdline(). */
 	CHECK(strstr(kept, "/mnt") != NULL);
@@ -93,6 +95,21 @@ TEST(our_options_are_taken_out_generic_ones_stay)
 	CHECK(strstr(kept, "allow_other") != NULL);
 	CHECK(strstr(kept, "ro") != NULL); /* also a kernel mount flag */
 	CHECK(strstr(kept, "-d") != NULL);
+}
+
+TEST(owner_options_are_set_only_when_given)
+{
+	const char *uid_only[] = { "u@h", "/mnt", "-o", "uid=1000", NULL };
+	const char *both[] = { "u@h", "/mnt", "-o", "uid=0,gid=33", NULL };
+
+	CHECK_INT(parse(uid_only), 0);
+	CHECK_INT(o.uid_set, 1);
+	CHECK_INT(o.uid, 1000);
+	CHECK_INT(o.gid_set, 0);
+	CHECK(strstr(kept, "uid") == NULL); /* ours, not the kernel's */
+	CHECK_INT(parse(both), 0);
+	CHECK(o.uid_set && o.uid == 0);
+	CHECK(o.gid_set && o.gid == 33);
 }
 
 TEST(later_option_wins)
@@ -161,6 +178,7 @@ TEST(contradicting_security_options_are_refused)
 static const struct check_case cases[] = {
 	TEST_ENTRY(defaults_are_filled_in_and_valid),
 	TEST_ENTRY(our_options_are_taken_out_generic_ones_stay),
+	TEST_ENTRY(owner_options_are_set_only_when_given),
 	TEST_ENTRY(later_option_wins),
 	TEST_ENTRY(string_options_are_copied),
 	TEST_ENTRY(a_number_that_is_not_one_is_refused),
