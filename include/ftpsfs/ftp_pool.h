@@ -20,6 +20,13 @@
  * confirms what it got) instead of aborting, and the writer goes on later
  * with APPE.  So open files never deadlock the pool.
  *
+ * Reads and uploads of one file: vsftpd (lock_upload_files, its default)
+ * holds a read lock on a file while a download of it is open and makes
+ * an upload wait for it; a parked download of our own would stall the
+ * upload until the timeout.  ftp_pool_upload_begin() therefore ends the
+ * parked downloads of the file (tagged at parking) and keeps new ones from
+ * parking until ftp_pool_upload_end().
+ *
  * Adapting: a server that refuses another login as "too many
  * connections" (421, or 530 at PASS) shrinks the pool to what it accepts;
  * the operation waits for a connection instead of failing.
@@ -78,11 +85,17 @@ int ftp_pool_acquire(struct ftp_pool *p, enum ftp_pool_use use,
 /* Give @c back; a broken connection is closed instead. */
 void ftp_pool_release(struct ftp_pool *p, struct ftp_conn *c);
 
-/* Park @c (a transfer connection) with its open download @x; returns the
- * lease (0 if it could not be parked: then @x was aborted and @c
+/* Park @c (a transfer connection) with its open download @x of the file
+ * @tag (an inode number); returns the lease (0 if it could not be parked,
+ * also while that file is being uploaded: then @x was aborted and @c
  * released). */
 uint64_t ftp_pool_park(struct ftp_pool *p, struct ftp_conn *c,
-		       struct ftp_xfer *x);
+		       struct ftp_xfer *x, uint64_t tag);
+
+/* An upload of the file @tag begins / has ended (see above); calls nest.
+ * Returns 0 or -ENOMEM. */
+int ftp_pool_upload_begin(struct ftp_pool *p, uint64_t tag);
+void ftp_pool_upload_end(struct ftp_pool *p, uint64_t tag);
 
 /* Park @c with its open upload @x (opened for @op); returns the lease, or
  * 0 if it could not be parked: then the caller keeps @c and @x. */

@@ -291,7 +291,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	if (n >= 0 && io.x) {
 		f->pos = io.pos;
-		f->lease = ftp_pool_park(ctx->pool, io.c, io.x);
+		f->lease = ftp_pool_park(ctx->pool, io.c, io.x, f->ino);
 	} else {
 		read_io_drop_stream(ctx, &io);
 	}

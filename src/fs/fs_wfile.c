@@ -40,6 +40,7 @@ struct fs_wfile {
 	struct ftp_xfer *x;
 	uint64_t lease;	   /* the stream, parked in the pool between writes */
 	bool paused;	   /* the pool ended the upload: go on with APPE */
+	bool upload_held;  /* ftp_pool_upload_begin() done for the stream */
 	char tmp_path[FS_PATH_MAX]; /* atomic_upload target, "" if none */
 	struct fs_verify verify;    /* -o verify: digest of the stream */
 	/* SPOOL */
@@ -215,6 +216,21 @@ static bool wf_stream_started(const struct fs_wfile *wf)
 	return wf->x || wf->lease || wf->paused;
 }
 
+/* While a stream runs, our own downloads of the file must not park (a
+ * vsftpd lock would stall the upload: ftp_pool.h). */
+static int wf_hold_upload(struct fs_ctx *ctx, struct fs_wfile *wf, bool on)
+{
+	int ret = 0;
+
+	if (on && !wf->upload_held)
+		ret = ftp_pool_upload_begin(ctx->pool, wf->ino);
+	else if (!on && wf->upload_held)
+		ftp_pool_upload_end(ctx->pool, wf->ino);
+	if (ret == 0)
+		wf->upload_held = on;
+	return ret;
+}
+
 /* Delete the atomic upload's temporary file, if any (best effort). */
 static void wf_drop_tmp(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
@@ -268,6 +284,9 @@ static int wf_stream_start(struct fs_ctx *ctx, struct fs_wfile *wf)
 	const char *verb = wf->appending ? "APPE" : "STOR";
 	int ret = itab_path(ctx->itab, wf->ino, path, sizeof(path));
 
+	if (ret < 0)
+		return ret;
+	ret = wf_hold_upload(ctx, wf, true);
 	if (ret < 0)
 		return ret;
 	if (wf->paused) {
@@ -350,6 +369,7 @@ static int wf_stream_end(struct fs_ctx *ctx, struct fs_wfile *wf)
 	if (wf->c)
 		wf_release(ctx, wf->c, ret);
 	wf->c = NULL;
+	(void)wf_hold_upload(ctx, wf, false);
 	wf->mode = WF_IDLE;
 	if (ret < 0) {
 		/* Without atomic_upload the server may hold a part. */
@@ -500,7 +520,12 @@ static int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
 			return ret;
 		}
 	}
-	ret = wf_acquire(ctx, FTP_POOL_XFER, &c);
+	ret = ftp_pool_upload_begin(ctx->pool, wf->ino);
+	if (ret == 0) {
+		ret = wf_acquire(ctx, FTP_POOL_XFER, &c);
+		if (ret < 0)
+			ftp_pool_upload_end(ctx->pool, wf->ino);
+	}
 	if (ret < 0) {
 		fs_verify_free(&v);
 		return ret;
@@ -524,6 +549,7 @@ static int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
 	if (ret < 0)
 		log_debug("upload of %s: %s", path, c->err);
 	wf_release(ctx, c, ret);
+	ftp_pool_upload_end(ctx->pool, wf->ino);
 	return ret;
 }
 
@@ -607,6 +633,7 @@ int fs_wfile_write(struct fs_ctx *ctx, struct fs_wfile *wf, const char *buf,
 				why = wf_stream_end(ctx, wf);
 			else
 				wf_drop_tmp(ctx, wf);
+			(void)wf_hold_upload(ctx, wf, false);
 			wf->paused = false;
 			wf->mode = WF_IDLE;
 			wf->failed = true;
@@ -758,6 +785,7 @@ bool fs_wfile_discard(struct fs_ctx *ctx, struct fs_wfile *wf)
 		else
 			on_server = true;
 	}
+	(void)wf_hold_upload(ctx, wf, false);
 	if (wf->mode == WF_STREAM)
 		wf->mode = WF_IDLE;
 	wf->error = 0;
@@ -788,6 +816,7 @@ void fs_wfile_put(struct fs_ctx *ctx, struct fs_wfile *wf)
 	}
 	spool_close(&wf->sp);
 	fs_verify_free(&wf->verify);
+	(void)wf_hold_upload(ctx, wf, false);
 	itab_pin(ctx->itab, wf->ino, false);
 	pthread_mutex_destroy(&wf->lock);
 	free(wf);

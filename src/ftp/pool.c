@@ -25,11 +25,19 @@ struct pool_parked {
 	struct ftp_conn *c;
 	struct ftp_xfer *x;
 	uint64_t lease;
+	uint64_t tag;	  /* the file of a download (ftp_pool_park) */
 	bool upload;	  /* reclaiming ends it (226) instead of aborting */
 	enum ftp_op op;	  /* of the upload */
 	bool ended;	  /* reclaimed upload: ending done, result valid */
 	int result;
 	struct pool_parked *next;
+};
+
+/* A file being uploaded, and how many uploads of it run. */
+struct pool_upload {
+	uint64_t tag;
+	unsigned n;
+	struct pool_upload *next;
 };
 
 struct ftp_pool {
@@ -49,6 +57,7 @@ struct ftp_pool {
 	unsigned nxfer;		    /* held for transfers, parked included */
 	struct pool_parked *parked; /* oldest first */
 	struct pool_parked *reclaimed; /* uploads, until the owner asks */
+	struct pool_upload *uploads;   /* files whose downloads don't park */
 	unsigned next_id;
 	uint64_t next_lease;
 	int64_t next_attempt;	    /* no connect before (back-off) */
@@ -370,20 +379,98 @@ static uint64_t pool_park(struct ftp_pool *p, struct pool_parked *pk)
 	return lease;
 }
 
+static struct pool_upload *pool_find_upload_locked(struct ftp_pool *p,
+						   uint64_t tag)
+{
+	struct pool_upload *u;
+
+	for (u = p->uploads; u && u->tag != tag; u = u->next)
+		;
+	return u;
+}
+
 uint64_t ftp_pool_park(struct ftp_pool *p, struct ftp_conn *c,
-		       struct ftp_xfer *x)
+		       struct ftp_xfer *x, uint64_t tag)
 {
 	struct pool_parked *pk = calloc(1, sizeof(*pk));
+	bool uploading;
 
-	if (!pk) {
+	pthread_mutex_lock(&p->lock);
+	uploading = pool_find_upload_locked(p, tag) != NULL;
+	pthread_mutex_unlock(&p->lock);
+	if (!pk || uploading) {
 		/* Can't park: end the transfer and release instead. */
+		free(pk);
 		ftp_xfer_abort(c, x);
 		ftp_pool_release(p, c);
 		return 0;
 	}
 	pk->c = c;
 	pk->x = x;
+	pk->tag = tag;
 	return pool_park(p, pk);
+}
+
+int ftp_pool_upload_begin(struct ftp_pool *p, uint64_t tag)
+{
+	struct pool_parked **pp, *ended = NULL;
+	struct pool_upload *u;
+
+	pthread_mutex_lock(&p->lock);
+	u = pool_find_upload_locked(p, tag);
+	if (!u) {
+		u = calloc(1, sizeof(*u));
+		if (!u) {
+			pthread_mutex_unlock(&p->lock);
+			return -ENOMEM;
+		}
+		u->tag = tag;
+		u->next = p->uploads;
+		p->uploads = u;
+	}
+	u->n++;
+	for (pp = &p->parked; *pp;) {
+		struct pool_parked *pk = *pp;
+
+		if (pk->upload || pk->tag != tag) {
+			pp = &pk->next;
+			continue;
+		}
+		*pp = pk->next;
+		pk->next = ended;
+		ended = pk;
+	}
+	pthread_mutex_unlock(&p->lock);
+	while (ended) {
+		struct pool_parked *pk = ended;
+
+		ended = pk->next;
+		log_debug("conn %u: ending a parked download of the file about "
+			  "to be uploaded", pk->c->id);
+		ftp_xfer_abort(pk->c, pk->x);
+		ftp_pool_release(p, pk->c);
+		free(pk);
+	}
+	return 0;
+}
+
+void ftp_pool_upload_end(struct ftp_pool *p, uint64_t tag)
+{
+	struct pool_upload **up;
+
+	pthread_mutex_lock(&p->lock);
+	for (up = &p->uploads; *up; up = &(*up)->next) {
+		struct pool_upload *u = *up;
+
+		if (u->tag == tag) {
+			if (--u->n == 0) {
+				*up = u->next;
+				free(u);
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
 }
 
 uint64_t ftp_pool_park_upload(struct ftp_pool *p, struct ftp_conn *c,
@@ -598,6 +685,12 @@ void ftp_pool_free(struct ftp_pool *p)
 
 		p->reclaimed = pk->next;
 		free(pk);
+	}
+	while (p->uploads) {
+		struct pool_upload *u = p->uploads;
+
+		p->uploads = u->next;
+		free(u);
 	}
 	for (unsigned i = 0; i < p->nidle; i++)
 		ftp_conn_close(p->idle[i], true);

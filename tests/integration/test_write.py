@@ -739,6 +739,90 @@ def test_file_deleted_while_written_leaves_nothing_on_server(w, atomic):
     assert os.listdir(w.sdir) == []
 
 
+@pytest.mark.parametrize("msync", [True, False], ids=["msync", "munmap-only"])
+def test_mmap_writes_reach_the_server(w, msync):
+    # Writes through a shared mapping arrive as page writebacks at any offset (into the
+    # spool), before close() returns - with or without msync.
+    w.put("f.bin", b"a" * 100000)
+    mnt = w.mount()
+    r = pycall("""
+        import mmap
+        fd = os.open(path, os.O_RDWR)
+        m = mmap.mmap(fd, 0)
+        m[5000:5005] = b"HELLO"
+        m[99990:100000] = b"0123456789"
+        if msync:
+            m.flush()
+        m.close()
+        stage = "close"
+        os.close(fd)
+    """, path=mnt / "f.bin", msync=msync)
+    expect_ok(r, "write through mmap")
+    want = bytearray(b"a" * 100000)
+    want[5000:5005] = b"HELLO"
+    want[99990:] = b"0123456789"
+    assert (w.sdir / "f.bin").read_bytes() == bytes(want)
+
+
+@pytest.mark.parametrize("how", ["stream", "spool"])
+def test_upload_while_a_read_of_the_file_is_open_does_not_stall(w, how):
+    # vsftpd (lock_upload_files=YES, its default) makes an upload wait while a download of
+    # the file is open: the reader's parked RETR must give way, and the reader then sees
+    # the new content.
+    w.put("f.bin", b"o" * (8 * MIB))
+    mnt = w.mount("timeout=5")
+    r = pycall("""
+        rd = os.open(path, os.O_RDONLY)
+        os.read(rd, 65536)
+        stage = "write"
+        if how == "stream":
+            with open(path, "wb") as f:
+                f.write(b"new content")
+        else:
+            with open(path, "r+b") as f:
+                f.seek(100)
+                f.write(b"NEW")
+        stage = "read again"
+        result = os.pread(rd, 16, 96).decode()
+        os.close(rd)
+    """, path=mnt / "f.bin", how=how)
+    expect_ok(r, "read, write, read")
+    if how == "stream":
+        assert r.result == "" and (w.sdir / "f.bin").read_bytes() == b"new content"
+    else:
+        assert r.result == "ooooNEWooooooooo"
+        assert (w.sdir / "f.bin").read_bytes()[96:112] == b"ooooNEWooooooooo"
+
+
+def test_sqlite_database_in_the_mount_survives_a_remount(w):
+    # Page-sized random writes, fsync, a rollback journal created and deleted per
+    # transaction: the database on the server must be whole and consistent.
+    mnt = w.mount()
+    r = pycall("""
+        import sqlite3
+        db = sqlite3.connect(path)
+        db.execute("create table t (k integer primary key, v text)")
+        for i in range(20):
+            with db:
+                db.executemany("insert into t (v) values (?)",
+                               [(f"row {i}-{j} " + "x" * 200,) for j in range(50)])
+        with db:
+            db.execute("delete from t where k % 3 = 0")
+        db.close()
+    """, path=mnt / "app.db")
+    expect_ok(r, "sqlite writes")
+    w.m.stop()
+    r = pycall("""
+        import sqlite3
+        db = sqlite3.connect(path)
+        result = [db.execute("pragma integrity_check").fetchone()[0],
+                  db.execute("select count(*) from t").fetchone()[0]]
+    """, path=w.sdir / "app.db")
+    expect_ok(r, "sqlite read on the server")
+    assert r.result == ["ok", 1000 - 333]
+    assert sorted(os.listdir(w.sdir)) == ["app.db"]  # no journal left behind
+
+
 def test_o_excl_create_of_existing_file_is_eexist(w):
     w.put("f", b"keep\n")
     mnt = w.mount()
