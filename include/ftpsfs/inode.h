@@ -45,7 +45,20 @@ struct itab_dirent {
 struct itab_snapshot {
 	size_t n;
 	struct itab_dirent *ents;
+	uint64_t gen; /* the table's generation when the server said this */
 };
+
+/*
+ * Generations order what the server says against our own changes.  A
+ * listing may be on its way while we change the directory or a file in
+ * it; applied afterwards, it would undo what we know (a file just
+ * appended to shows its old size, one just created is missing).  So
+ * every change of ours takes a new generation, and server data is tagged
+ * with the generation read before it was asked for: data older than our
+ * last change of an inode does not replace what we know of it.
+ */
+#define ITAB_NOW UINT64_MAX /* data as current as anything we know */
+uint64_t itab_generation(struct itab *t);
 
 int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	     struct itab **out);
@@ -75,14 +88,22 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 		struct stat *st);
 
 /*
- * Record what the server said about @name in @parent (from MLST or a
- * listing) and count a lookup.  Returns 0 with *st (st_ino set), or
- * -ESTALE if @parent is gone, -ENOMEM.  The parent's listing, if any,
- * gets the entry too (a file we created is listed at once).
+ * Record an entry @name of @parent that we made (create, mkdir: a change
+ * of ours, see generations) and count a lookup.  Returns 0 with *st
+ * (st_ino set), or -ESTALE if @parent is gone, -ENOMEM.  The parent's
+ * listing, if any, gets the entry too (a file we created is listed at
+ * once).
  */
 int itab_add_entry(struct itab *t, uint64_t parent, const char *name,
 		   const struct stat *attr, const char *link_target,
 		   struct stat *st);
+
+/* The same for what the server said about @name in a listing asked for at
+ * generation @since: an inode we changed later keeps what we know, and
+ * *st shows that. */
+int itab_add_listed(struct itab *t, uint64_t parent, const char *name,
+		    const struct stat *attr, const char *link_target,
+		    uint64_t since, struct stat *st);
 
 /*
  * Fresh attributes of @ino.  Returns 0, -EAGAIN (expired or unknown:
@@ -99,6 +120,12 @@ int itab_getattr(struct itab *t, uint64_t ino, struct stat *st);
 #define ITAB_EXACT_MTIME 2 /* st_mtim is exact (set by us, MLST, MDTM) */
 void itab_set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 		   const char *link_target, unsigned flags);
+
+/* Attributes the server gave in a listing asked for at generation
+ * @since: ignored if we changed the inode after that. */
+void itab_set_listed_attr(struct itab *t, uint64_t ino,
+			  const struct stat *attr, const char *link_target,
+			  uint64_t since);
 
 /*
  * While an inode is pinned (open for writing), what the server reports
@@ -157,12 +184,14 @@ int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
 		     char *name, size_t namesz);
 
 /*
- * Install a new listing for directory @dir.  Takes ownership of @ents
- * (and of every string in it) on success and on failure.  Attributes of
- * known child inodes are refreshed from it.  Returns 0, -ESTALE, -ENOMEM.
+ * Install a new listing for directory @dir, asked for at generation
+ * @since.  Takes ownership of @ents (and of every string in it) on
+ * success and on failure.  Attributes of known child inodes are refreshed
+ * from it.  Returns 0, -ESTALE, -ENOMEM, or -EAGAIN (nothing installed)
+ * if we changed the directory after @since: ask again.
  */
 int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
-		     size_t n);
+		     size_t n, uint64_t since);
 
 /*
  * Copy the fresh listing of @dir.  Returns 0 with *out (free with

@@ -26,6 +26,7 @@ struct listing_rec {
 struct dir_listing {
 	struct listing_rec *by_name;
 	int64_t expire;
+	uint64_t gen; /* generation it was asked for at */
 };
 
 struct inode {
@@ -42,6 +43,8 @@ struct inode {
 	int64_t attr_expire;
 	char *link_target;
 	struct dir_listing *listing;
+	uint64_t local_gen; /* our last change of it (files: attributes;
+			     * directories: their entries too) */
 	bool open_seen;
 	off_t open_size;
 	struct timespec open_mtime;
@@ -57,6 +60,7 @@ struct itab {
 	struct inode *by_ino;
 	struct inode *by_name;
 	uint64_t next_ino;
+	uint64_t gen; /* of our last change (see inode.h) */
 };
 
 void itab_dirents_free(struct itab_dirent *ents, size_t n)
@@ -172,6 +176,22 @@ static struct inode *inode_find_child(struct itab *t, uint64_t parent,
 	HASH_FIND(hh_name, t->by_name, key, strlen(key), in);
 	free(key);
 	return in;
+}
+
+/* A change of ours to @in: a new generation for it and its directory. */
+static void local_change_locked(struct itab *t, struct inode *in)
+{
+	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
+
+	in->local_gen = ++t->gen;
+	if (p)
+		p->local_gen = t->gen;
+}
+
+/* Is server data asked for at @since older than our last change? */
+static bool older_than_ours(const struct inode *in, uint64_t since)
+{
+	return since != ITAB_NOW && in->local_gen > since;
 }
 
 /*
@@ -448,9 +468,10 @@ out:
 	return ret;
 }
 
-int itab_add_entry(struct itab *t, uint64_t parent, const char *name,
-		   const struct stat *attr, const char *link_target,
-		   struct stat *st)
+/* itab_add_entry() (@since ITAB_NOW, @ours) and itab_add_listed(). */
+static int add_entry(struct itab *t, uint64_t parent, const char *name,
+		     const struct stat *attr, const char *link_target,
+		     uint64_t since, bool ours, struct stat *st)
 {
 	struct inode *p, *in;
 	int ret = 0;
@@ -466,14 +487,43 @@ int itab_add_entry(struct itab *t, uint64_t parent, const char *name,
 		ret = -ENOMEM;
 		goto out;
 	}
-	inode_set_attr_locked(t, in, attr, link_target, false);
-	if (p->listing)
-		ret = listing_upsert(p->listing, name, &in->st, link_target,
-				     false);
+	if (!in->st_known || !older_than_ours(in, since)) {
+		inode_set_attr_locked(t, in, attr, link_target, false);
+		if (ours)
+			local_change_locked(t, in);
+		if (p->listing)
+			ret = listing_upsert(p->listing, name, &in->st,
+					     link_target, false);
+	}
 	*st = in->st;
 out:
 	pthread_mutex_unlock(&t->lock);
 	return ret;
+}
+
+int itab_add_entry(struct itab *t, uint64_t parent, const char *name,
+		   const struct stat *attr, const char *link_target,
+		   struct stat *st)
+{
+	return add_entry(t, parent, name, attr, link_target, ITAB_NOW, true,
+			 st);
+}
+
+int itab_add_listed(struct itab *t, uint64_t parent, const char *name,
+		    const struct stat *attr, const char *link_target,
+		    uint64_t since, struct stat *st)
+{
+	return add_entry(t, parent, name, attr, link_target, since, false, st);
+}
+
+uint64_t itab_generation(struct itab *t)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&t->lock);
+	gen = t->gen;
+	pthread_mutex_unlock(&t->lock);
+	return gen;
 }
 
 int itab_getattr(struct itab *t, uint64_t ino, struct stat *st)
@@ -492,22 +542,38 @@ int itab_getattr(struct itab *t, uint64_t ino, struct stat *st)
 	return ret;
 }
 
-void itab_set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
-		   const char *link_target, unsigned flags)
+/* itab_set_attr() and itab_set_listed_attr(). */
+static void set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
+		     const char *link_target, unsigned flags, uint64_t since)
 {
 	struct inode *in, *p;
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
-	if (!in)
+	if (!in || (!(flags & ITAB_FORCE) && older_than_ours(in, since)))
 		goto out;
 	inode_set_attr_locked(t, in, attr, link_target, flags & ITAB_FORCE);
+	if (flags & ITAB_FORCE)
+		local_change_locked(t, in);
 	p = in->named ? inode_get(t, in->parent) : NULL;
 	if (p && p->listing)
 		(void)listing_upsert(p->listing, in->name, &in->st,
 				     in->link_target, flags & ITAB_EXACT_MTIME);
 out:
 	pthread_mutex_unlock(&t->lock);
+}
+
+void itab_set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
+		   const char *link_target, unsigned flags)
+{
+	set_attr(t, ino, attr, link_target, flags, ITAB_NOW);
+}
+
+void itab_set_listed_attr(struct itab *t, uint64_t ino,
+			  const struct stat *attr, const char *link_target,
+			  uint64_t since)
+{
+	set_attr(t, ino, attr, link_target, 0, since);
 }
 
 void itab_pin(struct itab *t, uint64_t ino, bool pin)
@@ -544,7 +610,7 @@ int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
 }
 
 int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
-		     size_t n)
+		     size_t n, uint64_t since)
 {
 	struct dir_listing *l = calloc(1, sizeof(*l));
 	struct inode *p;
@@ -582,7 +648,12 @@ int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 		ret = -ESTALE;
 		goto out;
 	}
+	if (older_than_ours(p, since)) {
+		ret = -EAGAIN; /* we changed it meanwhile */
+		goto out;
+	}
 	l->expire = net_now_ms() + t->cfg.dir_timeout_ms;
+	l->gen = since;
 	/* Refresh the attributes of children the kernel knows; a pinned
 	 * child keeps ours, also in the listing. */
 	for (struct listing_rec *r = l->by_name; r; r = r->hh.next) {
@@ -627,6 +698,7 @@ int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
 		ret = -ENOMEM;
 		goto out;
 	}
+	s->gen = p->listing->gen;
 	for (struct listing_rec *r = p->listing->by_name; r; r = r->hh.next) {
 		struct itab_dirent *d = &s->ents[s->n++];
 
@@ -678,8 +750,10 @@ void itab_remove(struct itab *t, uint64_t parent, const char *name)
 
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, parent);
-	if (p)
+	if (p) {
 		listing_remove(p->listing, name);
+		p->local_gen = ++t->gen;
+	}
 	in = inode_find_child(t, parent, name);
 	if (in) {
 		inode_unlink_locked(t, in);
@@ -706,6 +780,7 @@ int itab_rename(struct itab *t, uint64_t parent, const char *name,
 		ret = -ESTALE;
 		goto out;
 	}
+	p->local_gen = np->local_gen = ++t->gen;
 	r = listing_find(p->listing, name);
 	if (r) {
 		st = r->d.st;
@@ -748,6 +823,8 @@ void itab_touch_dir(struct itab *t, uint64_t dir)
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, dir);
+	if (in)
+		local_change_locked(t, in); /* its parent lists its time */
 	if (in && in->st_known) {
 		clock_gettime(CLOCK_REALTIME, &in->st.st_mtim);
 		in->st.st_ctim = in->st.st_mtim;
@@ -768,6 +845,8 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 	if (p) {
 		listing_free(p->listing);
 		p->listing = NULL;
+		/* a listing on its way may predate what made us forget */
+		p->local_gen = ++t->gen;
 	}
 	pthread_mutex_unlock(&t->lock);
 }

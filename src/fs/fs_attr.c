@@ -36,11 +36,13 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	ret = itab_lookup(ctx->itab, parent, name, &st);
 	if (ret == -EAGAIN) {
+		uint64_t gen;
+
 		ret = fs_stat_remote(ctx, parent, name, &attr, link,
-				     sizeof(link));
+				     sizeof(link), &gen);
 		if (ret == 0)
-			ret = itab_add_entry(ctx->itab, parent, name, &attr,
-					     link[0] ? link : NULL, &st);
+			ret = itab_add_listed(ctx->itab, parent, name, &attr,
+					      link[0] ? link : NULL, gen, &st);
 	}
 	if (ret == -ENOENT) {
 		reply_negative(req);
@@ -75,7 +77,7 @@ static int refresh_attr(struct fs_ctx *ctx, fuse_ino_t ino, struct stat *st)
 {
 	char name[256], link[FS_PATH_MAX];
 	struct stat attr;
-	uint64_t parent;
+	uint64_t parent, gen;
 	int ret;
 
 	ret = itab_parent_name(ctx->itab, ino, &parent, name, sizeof(name));
@@ -88,13 +90,14 @@ static int refresh_attr(struct fs_ctx *ctx, fuse_ino_t ino, struct stat *st)
 	}
 	if (ret < 0)
 		return ret;
-	ret = fs_stat_remote(ctx, parent, name, &attr, link, sizeof(link));
+	ret = fs_stat_remote(ctx, parent, name, &attr, link, sizeof(link),
+			     &gen);
 	if (ret < 0)
 		return ret;
 	/* The server may now report another type under the same name. */
 	if ((attr.st_mode & S_IFMT) != (st->st_mode & S_IFMT))
 		return -ESTALE;
-	itab_set_attr(ctx->itab, ino, &attr, link[0] ? link : NULL, 0);
+	itab_set_listed_attr(ctx->itab, ino, &attr, link[0] ? link : NULL, gen);
 	return itab_getattr(ctx->itab, ino, st) == -ESTALE ? -ESTALE : 0;
 }
 
@@ -147,7 +150,8 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 			      ? 0
 			      : -ENAMETOOLONG;
 	if (ret == 0)
-		itab_set_attr(ctx->itab, ino, &d->st, d->link_target, 0);
+		itab_set_listed_attr(ctx->itab, ino, &d->st, d->link_target,
+				     snap->gen);
 	itab_snapshot_free(snap);
 out:
 	/* The server's target as-is could point anywhere on this machine. */

@@ -94,8 +94,9 @@ static void dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				struct stat st;
 
 				/* Counts a lookup: the kernel now holds it. */
-				if (itab_add_entry(ctx->itab, ino, name, &d->st,
-						   d->link_target, &st) < 0)
+				if (itab_add_listed(ctx->itab, ino, name,
+						    &d->st, d->link_target,
+						    snap->gen, &st) < 0)
 					break;
 				fs_fill_entry(ctx, &st, &e);
 			} else {

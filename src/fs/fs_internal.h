@@ -68,7 +68,7 @@ const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,
  * filled ("" otherwise); -ENOENT; or another negative errno.
  */
 int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
-		   struct stat *attr, char *link, size_t linksz);
+		   struct stat *attr, char *link, size_t linksz, uint64_t *gen);
 
 /* Link @h into the context's list of open handles / take it out. */
 void fs_handle_track(struct fs_ctx *ctx, struct fs_handle *h,

@@ -340,17 +340,36 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 	if (ret < 0)
 		goto out;
 	st.path = path;
-	ret = fs_with_conn(ctx, fetch_run, &st);
-	if (ret < 0)
-		goto out;
-	if (snap) {
-		ret = fs_snapshot_copy(st.ents, st.n, snap);
+	/* A change of ours while the listing was on its way makes it stale
+	 * (itab generations): ask again, a few times. */
+	for (int attempt = 0;; attempt++) {
+		uint64_t gen = itab_generation(ctx->itab);
+
+		ret = fs_with_conn(ctx, fetch_run, &st);
 		if (ret < 0)
 			goto out;
+		if (snap) {
+			ret = fs_snapshot_copy(st.ents, st.n, snap);
+			if (ret < 0)
+				goto out;
+			(*snap)->gen = gen;
+		}
+		ret = itab_set_listing(ctx->itab, dir, st.ents, st.n, gen);
+		st.ents = NULL;
+		st.n = 0;
+		if (ret != -EAGAIN)
+			break;
+		if (attempt == 2) {
+			/* Still racing: this one serves the caller, not the
+			 * cache; its generation keeps our newer changes. */
+			ret = 0;
+			break;
+		}
+		if (snap) {
+			itab_snapshot_free(*snap);
+			*snap = NULL;
+		}
 	}
-	ret = itab_set_listing(ctx->itab, dir, st.ents, st.n);
-	st.ents = NULL;
-	st.n = 0;
 	if (ret < 0 && snap) {
 		itab_snapshot_free(*snap);
 		*snap = NULL;
@@ -373,7 +392,7 @@ const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,
 /* ---- single entries ---- */
 
 int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
-		   struct stat *attr, char *link, size_t linksz)
+		   struct stat *attr, char *link, size_t linksz, uint64_t *gen)
 {
 	struct itab_snapshot *snap = NULL;
 	const struct itab_dirent *d;
@@ -388,6 +407,8 @@ int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
 	ret = fs_fetch_listing(ctx, parent, false, &snap);
 	if (ret < 0)
 		return ret;
+	if (gen)
+		*gen = snap->gen;
 	d = fs_snapshot_find(snap, name);
 	if (!d) {
 		ret = -ENOENT;

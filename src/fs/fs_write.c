@@ -59,7 +59,8 @@ static int fs_exists(struct fs_ctx *ctx, uint64_t parent, const char *name,
 		return 1;
 	}
 	if (ret == -EAGAIN)
-		ret = fs_stat_remote(ctx, parent, name, st, link, sizeof(link));
+		ret = fs_stat_remote(ctx, parent, name, st, link, sizeof(link),
+				     NULL);
 	if (ret == -ENOENT)
 		return 0;
 	return ret < 0 ? ret : 1;

@@ -1,16 +1,18 @@
-"""Changes made by another client of the server, and SIGUSR1 (forget the caches now).
-
-Mounted with hour-long cache timeouts so that only the signal can make the change visible.
+"""The caches against change: changes made by another client of the server and SIGUSR1
+(forget the caches now), mounted with hour-long cache timeouts so that only the signal can
+make the change visible; and our own changes racing a listing that is on its way.
 """
 
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from writehelpers import pycall, wait_for  # noqa: E402
+from fakeserver import DEFAULT  # noqa: E402
+from writehelpers import pycall, pystart, wait_for  # noqa: E402
 
 LONG_CACHE = ["attr_timeout=3600", "dir_timeout=3600", "negative_timeout=3600"]
 
@@ -57,3 +59,35 @@ def test_sigusr1_keeps_pending_writes(ftp_server, mounted):
     assert r.errno is None, f"{r.error} at {r.stage}"
     assert r.result == 101000
     assert (srv.root_dir / "f").read_bytes() == b"x" * 100000 + b"y" * 1000
+
+
+def test_listing_on_its_way_does_not_undo_our_append(fake_server, mounted, certs):
+    # The listing of d/ is taken (log: 2 bytes), then held back while another program appends
+    # to d/log; applied afterwards it would tell the kernel the file is 2 bytes long again,
+    # and a reader would see the append vanish.
+    srv = fake_server(files={"/d/log": b"a\n"})
+    held = []
+
+    def slow_first_mlsd(session, arg):
+        if held or session._path(arg) != "/d":
+            return DEFAULT
+        held.append(arg)
+        data = srv.listing(session._path(arg), mlsd=True)  # before the append
+        time.sleep(1.5)
+        session.transfer(data)
+        return None
+
+    srv.on("MLSD", slow_first_mlsd)
+    m = mounted(srv, options=["timeout=10"], password=srv.password, cafile=certs.ca_file)
+    lister = pystart("result = sorted(os.listdir(d))", d=m.mountpoint / "d")
+    assert wait_for(lambda: held, timeout=10)
+    r = pycall("""
+        with open(path, "ab") as f:
+            f.write(b"b\\n")
+    """, path=m.mountpoint / "d" / "log")
+    assert r.errno is None, r.error
+    assert lister.finish().result == ["log"]
+    assert srv.files["/d/log"] == b"a\nb\n"
+    r = pycall("result = [os.stat(path).st_size, open(path, 'rb').read().decode()]",
+               path=m.mountpoint / "d" / "log")
+    assert r.result == [4, "a\nb\n"]

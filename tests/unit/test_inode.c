@@ -34,7 +34,7 @@ static int set_listing(struct itab *t, uint64_t dir, const char **names,
 		ents[i].name = strdup(names[i]);
 		ents[i].st = file_st((off_t)i);
 	}
-	return itab_set_listing(t, dir, ents, n);
+	return itab_set_listing(t, dir, ents, n, itab_generation(t));
 }
 
 TEST(paths_are_built_from_parents)
@@ -225,7 +225,7 @@ TEST(many_entries)
 		ents[i].name = strdup(name);
 		ents[i].st = file_st(i);
 	}
-	CHECK_INT(itab_set_listing(t, 1, ents, 5000), 0);
+	CHECK_INT(itab_set_listing(t, 1, ents, 5000, itab_generation(t)), 0);
 	CHECK_INT(itab_lookup(t, 1, "f4321", &st), 0);
 	CHECK_INT(st.st_size, 4321);
 	itab_free(t);
@@ -332,7 +332,7 @@ TEST(exact_mtime_reused_only_when_consistent)
 	e->st = file_st(10);
 	e->st.st_mtim.tv_sec = 1000000123;
 	e->mtime_exact = true;
-	CHECK_INT(itab_set_listing(t, 1, e, 1), 0);
+	CHECK_INT(itab_set_listing(t, 1, e, 1, itab_generation(t)), 0);
 	listed.st_mtim.tv_sec = 1000000080; /* 123 s cut to the minute */
 	CHECK(itab_exact_mtime(t, 1, "f", &listed, &ex));
 	CHECK_INT(ex.tv_sec, 1000000123);
@@ -380,6 +380,54 @@ TEST(expire_all_forgets_listings_and_attributes_but_not_pinned)
 	itab_free(t);
 }
 
+TEST(listing_asked_before_our_change_is_not_installed)
+{
+	struct itab *t = new_table(60000, 60000, "/");
+	const char *names[] = { "old" };
+	struct itab_dirent *ents = calloc(1, sizeof(*ents));
+	struct stat f = file_st(5), st;
+	uint64_t gen;
+
+	CHECK(t && ents);
+	gen = itab_generation(t);
+	/* meanwhile we create "new": the listing on its way lacks it */
+	CHECK_INT(itab_add_entry(t, 1, "new", &f, NULL, &st), 0);
+	ents[0].name = strdup(names[0]);
+	ents[0].st = file_st(1);
+	CHECK_INT(itab_set_listing(t, 1, ents, 1, gen), -EAGAIN);
+	CHECK_INT(itab_lookup(t, 1, "old", &st), -EAGAIN); /* ask again */
+	/* asked again after the change: installed */
+	CHECK_INT(set_listing(t, 1, names, 1), 0);
+	CHECK_INT(itab_lookup(t, 1, "old", &st), 0);
+	itab_free(t);
+}
+
+TEST(server_attributes_older_than_our_change_are_ignored)
+{
+	struct itab *t = new_table(60000, 60000, "/");
+	struct stat f = file_st(14), ours = file_st(100), st;
+	uint64_t before, x;
+
+	CHECK(t);
+	CHECK_INT(itab_add_entry(t, 1, "log", &f, NULL, &st), 0);
+	x = st.st_ino;
+	before = itab_generation(t);
+	itab_set_attr(t, x, &ours, NULL, ITAB_FORCE); /* we appended */
+	/* a listing asked for before the append says 14 bytes */
+	CHECK_INT(itab_add_listed(t, 1, "log", &f, NULL, before, &st), 0);
+	CHECK_INT(st.st_size, 100);
+	itab_set_listed_attr(t, x, &f, NULL, before);
+	CHECK_INT(itab_getattr(t, x, &st), 0);
+	CHECK_INT(st.st_size, 100);
+	/* what the server says later is taken */
+	CHECK_INT(itab_add_listed(t, 1, "log", &f, NULL, itab_generation(t),
+				  &st),
+		  0);
+	CHECK_INT(st.st_size, 14);
+	itab_forget(t, x, 3);
+	itab_free(t);
+}
+
 static const struct check_case cases[] = {
 	TEST_ENTRY(remove_drops_name_keeps_inode_until_forgotten),
 	TEST_ENTRY(rename_moves_inode_and_listing_entry),
@@ -387,6 +435,8 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(pinned_inode_keeps_our_size_against_listings),
 	TEST_ENTRY(exact_mtime_reused_only_when_consistent),
 	TEST_ENTRY(expire_all_forgets_listings_and_attributes_but_not_pinned),
+	TEST_ENTRY(listing_asked_before_our_change_is_not_installed),
+	TEST_ENTRY(server_attributes_older_than_our_change_are_ignored),
 	TEST_ENTRY(paths_are_built_from_parents),
 	TEST_ENTRY(root_slash_has_no_double_slash),
 	TEST_ENTRY(fresh_listing_answers_lookups_and_negatives),
