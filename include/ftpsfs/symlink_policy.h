@@ -49,4 +49,19 @@
 int symlink_present(const char *root, const char *linkdir, const char *target,
 		    unsigned flags, char *out, size_t outsz);
 
+/*
+ * The other way: the target to send when a program creates a symlink to
+ * @target in @linkdir (remote, at or below @root).  SITE SYMLINK (ProFTPD)
+ * resolves a relative target against the connection's working directory,
+ * not the link's, so it is sent as an absolute path: @linkdir joined with
+ * @target, "." and ".." resolved lexically; the server shows it back as
+ * that absolute path, which symlink_present() turns into the relative one
+ * again.  Refused with -EPERM: an absolute @target (a path on this machine
+ * names nothing on the server) and one that climbs above @root (outside
+ * the mount).  Also -EIO for an empty target, -EINVAL when @linkdir is not
+ * below @root, -ENAMETOOLONG.
+ */
+int symlink_server_target(const char *root, const char *linkdir,
+			  const char *target, char *out, size_t outsz);
+
 #endif

@@ -19,6 +19,7 @@
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/symlink_policy.h"
 
 struct ns_op {
 	const char *path;
@@ -296,12 +297,29 @@ out:
 	fuse_reply_err(req, -fs_kernel_errno(ret));
 }
 
+/* The target to send for a new link in @parent (symlink_policy.h). */
+static int ns_symlink_target(struct fs_ctx *ctx, uint64_t parent,
+			     const char *link, char *out, size_t outsz)
+{
+	char root[FS_PATH_MAX], dir[FS_PATH_MAX];
+	int ret = itab_path(ctx->itab, FUSE_ROOT_ID, root, sizeof(root));
+
+	if (ret == 0)
+		ret = itab_path(ctx->itab, parent, dir, sizeof(dir));
+	if (ret == 0)
+		ret = symlink_server_target(root, dir, link, out, outsz);
+	if (ret == -EPERM)
+		log_info("symlink to %s refused: only targets inside the mount, "
+			 "given relative, can be created on the server", link);
+	return ret;
+}
+
 void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		   const char *name)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
-	char path[FS_PATH_MAX];
-	struct ns_op op = { .path = path, .path2 = link };
+	char path[FS_PATH_MAX], target[FS_PATH_MAX];
+	struct ns_op op = { .path = path, .path2 = target };
 	struct stat attr;
 	int ret;
 
@@ -311,7 +329,17 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (ret == 0 && strpbrk(link, "\r\n"))
 		ret = -EINVAL;
 	if (ret == 0)
+		ret = ns_symlink_target(ctx, parent, link, target,
+					sizeof(target));
+	if (ret == 0)
 		ret = fs_with_conn(ctx, ns_symlink, &op);
+	if (ret == -ENOENT) {
+		/* The parent exists (the kernel looked it up): ProFTPD makes
+		 * links only to files that exist. */
+		log_info("the server refused a symlink to %s, which does not "
+			 "exist there", link);
+		ret = -EPERM;
+	}
 	if (ret < 0) {
 		fuse_reply_err(req, -fs_kernel_errno(ret));
 		return;

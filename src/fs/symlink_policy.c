@@ -151,17 +151,23 @@ static bool contained(const char *target, size_t depth)
 	return true;
 }
 
-int symlink_present(const char *root, const char *linkdir, const char *target,
-		    unsigned flags, char *out, size_t outsz)
+/* What both directions refuse alike; *depth as depth_below(). */
+static int check_link(const char *root, const char *linkdir,
+		      const char *target, size_t outsz, size_t *depth)
 {
-	size_t depth, o = 0;
-	int ret;
-
 	if (outsz == 0)
 		return -ENAMETOOLONG;
 	if (!target[0])
 		return -EIO;
-	ret = depth_below(root, linkdir, &depth);
+	return depth_below(root, linkdir, depth);
+}
+
+int symlink_present(const char *root, const char *linkdir, const char *target,
+		    unsigned flags, char *out, size_t outsz)
+{
+	size_t depth, o = 0;
+	int ret = check_link(root, linkdir, target, outsz, &depth);
+
 	if (ret < 0)
 		return ret;
 	if (target[0] == '/' && (flags & SYMLINK_TRANSFORM)) {
@@ -173,4 +179,44 @@ int symlink_present(const char *root, const char *linkdir, const char *target,
 		return -EPERM;
 	out[0] = '\0';
 	return put(out, outsz, &o, target, strlen(target));
+}
+
+int symlink_server_target(const char *root, const char *linkdir,
+			  const char *target, char *out, size_t outsz)
+{
+	const char *p = linkdir, *c;
+	size_t depth, n, o = 0, lens[4096 / 2];
+	size_t nlens = 0, floor;
+	int ret = check_link(root, linkdir, target, outsz, &depth);
+
+	if (ret < 0)
+		return ret;
+	if (target[0] == '/')
+		return -EPERM;
+	/* @linkdir's components, then @target's onto them; ".." pops one,
+	 * never below @root's. */
+	out[0] = '\0';
+	floor = count_comps(root);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			p = target;
+		while ((n = next_comp(&p, &c)) != 0) {
+			if (is_dotdot(c, n)) {
+				if (nlens == floor)
+					return -EPERM;
+				o = lens[--nlens];
+				out[o] = '\0';
+				continue;
+			}
+			if (nlens == sizeof(lens) / sizeof(lens[0]))
+				return -ENAMETOOLONG;
+			lens[nlens++] = o;
+			ret = put(out, outsz, &o, "/", 1);
+			if (ret == 0)
+				ret = put(out, outsz, &o, c, n);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return o == 0 ? put(out, outsz, &o, "/", 1) : 0;
 }

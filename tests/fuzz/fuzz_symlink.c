@@ -1,11 +1,13 @@
 /*
- * fuzz_symlink.c - libFuzzer target for symlink_present().
+ * fuzz_symlink.c - libFuzzer target for symlink_present() and
+ * symlink_server_target().
  *
  * Input: a flags byte, then root, link directory and target separated by
  * NUL bytes.  Whatever the input, a target shown under SYMLINK_CONTAIN
  * must stay inside the mount when the kernel resolves it from the link's
  * directory: relative, ".." only in front, and no more of them than the
- * directory's depth below the root.
+ * directory's depth below the root.  A target sent for a new link must
+ * be absolute, free of "." and "..", and at or below the root.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -80,6 +82,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)shape(dir, &dir_up, &dir_names);
 		if (out[0] == '/' || !shape(out, &up, &names) ||
 		    up > dir_names - root_names)
+			abort();
+	}
+	ret = symlink_server_target(root, dir, target, out, sizeof(out));
+	if (ret != 0 && ret != -EPERM && ret != -EIO && ret != -EINVAL &&
+	    ret != -ENAMETOOLONG)
+		abort();
+	if (ret == 0) {
+		(void)shape(root, &root_up, &root_names);
+		if (out[0] != '/' || strstr(out, "/./") || strstr(out, "/../") ||
+		    !shape(out, &up, &names) || up != 0 || names < root_names)
 			abort();
 	}
 	free(buf);

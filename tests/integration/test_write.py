@@ -499,6 +499,41 @@ def test_uid_gid_options_set_the_shown_owner(w):
     assert r.result == [[4321, 8765]] * 5
 
 
+def test_symlinks_created_on_proftpd_point_where_asked(ftp_server, mounted):
+    # SITE SYMLINK resolves a relative target against the connection's working directory
+    # and stores it absolute; ftpsfs sends the target resolved from the link's directory, so
+    # the link points where the program asked, and reads back relative - also in a fresh
+    # mount that knows it only from the server's listing. ProFTPD links only to existing
+    # files: the rest is EPERM, as are targets outside the mount.
+    srv = ftp_server("proftpd")
+    srv.put("a/f1", b"one\n")
+    srv.put("a/b/keep", b"")
+    look = """
+        result = {"l1": os.readlink(d + "/a/b/l1"), "l2": os.readlink(d + "/a/l2"),
+                  "via": open(d + "/a/b/l1").read()}
+    """
+    r = pycall("""
+        import errno
+        os.symlink("../f1", d + "/a/b/l1")
+        os.symlink("f1", d + "/a/l2")
+        errs = {}
+        for name, target in [("l3", "nowhere"), ("l4", "/etc/passwd"), ("l5", "../../x")]:
+            try:
+                os.symlink(target, d + "/a/" + name)
+                errs[name] = "success"
+            except OSError as e:
+                errs[name] = errno.errorcode[e.errno]
+        result = errs
+    """, d=mounted(srv).mountpoint)
+    assert r.errno is None, r.error
+    assert r.result == {"l3": "EPERM", "l4": "EPERM", "l5": "EPERM"}
+    # on the server's disk: absolute within its chroot, as ProFTPD stores every link
+    assert os.readlink(srv.root_dir / "a" / "b" / "l1") == "/a/f1"
+    fresh = pycall(look, d=mounted(srv).mountpoint)
+    assert fresh.errno is None, fresh.error
+    assert fresh.result == {"l1": "../f1", "l2": "f1", "via": "one\n"}
+
+
 def test_symlink_is_eperm_on_vsftpd(w):
     w.put("f", b"x\n")
     mnt = w.mount()

@@ -141,7 +141,65 @@ TEST(small_buffer_is_enametoolong)
 		  -ENAMETOOLONG);
 }
 
+static char sent[256];
+
+static int server_target(const char *root, const char *dir, const char *target)
+{
+	memset(sent, 'Z', sizeof(sent));
+	return symlink_server_target(root, dir, target, sent, sizeof(sent));
+}
+
+TEST(created_relative_target_is_sent_absolute)
+{
+	CHECK_INT(server_target("/srv", "/srv/a/b", "../f1"), 0);
+	CHECK_STR(sent, "/srv/a/f1");
+	CHECK_INT(server_target("/srv", "/srv/a", "f"), 0);
+	CHECK_STR(sent, "/srv/a/f");
+	CHECK_INT(server_target("/", "/t1/a/b", "./x/../y//z"), 0);
+	CHECK_STR(sent, "/t1/a/b/y/z");
+	CHECK_INT(server_target("/", "/", "x"), 0);
+	CHECK_STR(sent, "/x");
+	CHECK_INT(server_target("/srv", "/srv/a", ".."), 0);
+	CHECK_STR(sent, "/srv");
+	CHECK_INT(server_target("/", "/a", ".."), 0);
+	CHECK_STR(sent, "/");
+}
+
+TEST(created_target_must_stay_in_the_mount)
+{
+	CHECK_INT(server_target("/srv", "/srv/a", "../../etc/passwd"), -EPERM);
+	CHECK_INT(server_target("/", "/a", "../.."), -EPERM);
+	CHECK_INT(server_target("/srv", "/srv", "/etc/passwd"), -EPERM);
+	CHECK_INT(server_target("/srv", "/srv", ""), -EIO);
+	CHECK_INT(server_target("/srv", "/other", "x"), -EINVAL);
+}
+
+TEST(created_target_round_trips_through_present)
+{
+	char shown[256];
+
+	/* what the server lists back reads as what was created */
+	CHECK_INT(server_target("/srv", "/srv/a/b", "../c/f"), 0);
+	CHECK_INT(symlink_present("/srv", "/srv/a/b", sent, DEFAULT, shown,
+				  sizeof(shown)),
+		  0);
+	CHECK_STR(shown, "../c/f");
+}
+
+TEST(created_target_too_long_is_enametoolong)
+{
+	char small[8];
+
+	CHECK_INT(symlink_server_target("/", "/abcdef", "ghij", small,
+					sizeof(small)),
+		  -ENAMETOOLONG);
+}
+
 static const struct check_case cases[] = {
+	TEST_ENTRY(created_relative_target_is_sent_absolute),
+	TEST_ENTRY(created_target_must_stay_in_the_mount),
+	TEST_ENTRY(created_target_round_trips_through_present),
+	TEST_ENTRY(created_target_too_long_is_enametoolong),
 	TEST_ENTRY(relative_target_inside_is_unchanged),
 	TEST_ENTRY(leading_dotdots_up_to_the_root_are_contained),
 	TEST_ENTRY(climbing_above_the_root_is_refused),
