@@ -26,6 +26,7 @@ struct pool_parked {
 	struct ftp_xfer *x;
 	uint64_t lease;
 	uint64_t tag;	  /* the file of a download (ftp_pool_park) */
+	int64_t since;	  /* parked at (net_now_ms) */
 	bool upload;	  /* reclaiming ends it (226) instead of aborting */
 	enum ftp_op op;	  /* of the upload */
 	bool ended;	  /* reclaimed upload: ending done, result valid */
@@ -245,17 +246,18 @@ static int pool_end_parked(struct pool_parked *pk)
 }
 
 /*
- * Take the longest-parked connection and end its transfer (lock held on
- * entry and on return, dropped meanwhile).  A reclaimed upload's outcome
- * is kept for its owner (ftp_pool_unpark).
+ * Take the parked connection *@pp (a link of the parked list) and end its
+ * transfer (lock held on entry and on return, dropped meanwhile).  A
+ * reclaimed upload's outcome is kept for its owner (ftp_pool_unpark).
  */
-static struct ftp_conn *pool_reclaim_locked(struct ftp_pool *p)
+static struct ftp_conn *pool_reclaim_locked(struct ftp_pool *p,
+					    struct pool_parked **pp)
 {
-	struct pool_parked *pk = p->parked;
+	struct pool_parked *pk = *pp;
 	struct ftp_conn *c = pk->c;
 	int ret;
 
-	p->parked = pk->next;
+	*pp = pk->next;
 	if (pk->upload) {
 		pk->next = p->reclaimed;
 		p->reclaimed = pk;
@@ -326,7 +328,8 @@ int ftp_pool_acquire(struct ftp_pool *p, enum ftp_pool_use use,
 			continue; /* wait for one of ours */
 		}
 		if (p->parked) {
-			struct ftp_conn *c = pool_reclaim_locked(p);
+			/* the longest-parked one */
+			struct ftp_conn *c = pool_reclaim_locked(p, &p->parked);
 
 			if (c->broken) {
 				pool_discard_locked(p, c);
@@ -370,6 +373,7 @@ static uint64_t pool_park(struct ftp_pool *p, struct pool_parked *pk)
 
 	pthread_mutex_lock(&p->lock);
 	lease = pk->lease = p->next_lease++;
+	pk->since = net_now_ms();
 	for (tail = &p->parked; *tail; tail = &(*tail)->next)
 		;
 	*tail = pk;
@@ -575,6 +579,34 @@ static bool pool_keepalive_one(struct ftp_pool *p)
 	return true;
 }
 
+/*
+ * End one transfer parked for keepalive_ms: an open file nobody reads or
+ * writes must not be cut by the server's own timer for stalled transfers
+ * (vsftpd data_connection_timeout: a writer's next write would fail).  A
+ * writer goes on with APPE, a reader with REST, when they come back.
+ */
+static bool pool_end_idle_parked_one(struct ftp_pool *p)
+{
+	struct pool_parked **pp;
+	struct ftp_conn *c = NULL;
+	int64_t now = net_now_ms();
+
+	pthread_mutex_lock(&p->lock);
+	for (pp = &p->parked; p->keepalive_ms && *pp; pp = &(*pp)->next) {
+		if (now - (*pp)->since >= p->keepalive_ms) {
+			log_debug("conn %u: ending a transfer parked for %d s",
+				  (*pp)->c->id, p->keepalive_ms / 1000);
+			c = pool_reclaim_locked(p, pp);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!c)
+		return false;
+	ftp_pool_release(p, c); /* closes it if broken */
+	return true;
+}
+
 /* Close one idle connection beyond the first that waited idle_close_ms. */
 static bool pool_close_surplus_one(struct ftp_pool *p)
 {
@@ -644,6 +676,8 @@ static void *pool_thread(void *arg)
 		}
 		pthread_mutex_unlock(&p->lock);
 		while (pool_keepalive_one(p))
+			;
+		while (pool_end_idle_parked_one(p))
 			;
 		while (pool_close_surplus_one(p))
 			;

@@ -167,6 +167,41 @@ def test_keepalive_keeps_connections_through_idle_timeout(vsftpd, mount_of):
     assert "closed by server while idle" not in log
 
 
+def test_open_files_idle_longer_than_the_servers_data_timeout(vsftpd, mount_of, tmp_path):
+    # vsftpd cuts a transfer that stalls data_connection_timeout seconds. A writer and a
+    # reader pausing longer than that between two calls must not notice: their parked
+    # transfers are ended after `keepalive` seconds and resumed (APPE / REST) when they
+    # come back.
+    srv = vsftpd(extra={"data_connection_timeout": 3})
+    data = _payload(77, 8 * MIB)
+    srv.put("big.bin", data)
+    m = mount_of(srv, "keepalive=1", f"timeout={TIMEOUT}")
+    r = pycall("""
+        w = os.open(d + "/new.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        rd = os.open(d + "/big.bin", os.O_RDONLY)
+        os.write(w, b"first " * 20000)
+        got = os.read(rd, 65536)
+        stage = "pause"
+        time.sleep(6)
+        stage = "write after the pause"
+        os.write(w, b"second " * 20000)
+        stage = "read after the pause"
+        while True:
+            chunk = os.read(rd, 1 << 20)
+            if not chunk:
+                break
+            got += chunk
+        stage = "close"
+        os.close(w)
+        os.close(rd)
+        result = hashlib.sha256(got).hexdigest()
+    """, d=m.mountpoint)
+    assert r.errno is None, f"{r.error} at {r.stage}"
+    assert r.result == _sha(data)
+    assert (srv.root_dir / "new.bin").read_bytes() == b"first " * 20000 + b"second " * 20000
+    assert "ending a transfer parked for 1 s" in m.log_text()
+
+
 def test_surplus_idle_connections_are_closed(vsftpd, mount_of):
     srv = vsftpd()
     for i in range(3):
