@@ -37,8 +37,8 @@ from probes import assert_random_reads_match  # noqa: E402
 from servers import PureFtpd  # noqa: E402
 from test_write import (TOUCH_EPOCH, TOUCH_WHEN, Workspace, expect_ok,  # noqa: E402
                         server_perm)
-from writehelpers import (MIB, make_tree, pycall, random_bytes, run, sha256,  # noqa: E402
-                          sha256_file, snapshot)
+from writehelpers import (INTERLEAVED_WRITERS, MIB, make_tree, pycall,  # noqa: E402
+                          random_bytes, run, sha256, sha256_file, snapshot)
 
 TLS_VERSIONS = ["1.2", "1.3"]
 
@@ -354,6 +354,31 @@ def test_cp_r_copies_tree(w, tmp_path):
     w.run(["cp", "-r", src, mnt / "copy"])
     assert (snapshot(w.sdir / "copy", modes=False, mtimes=False)
             == snapshot(src, modes=False, mtimes=False))
+
+
+def test_interleaved_writers_and_a_reader_with_one_transfer_connection(w):
+    # Parked uploads ended and continued with APPE, size-verified (Pure-FTPd has no HASH),
+    # while the file being rewritten is also open for reading.
+    w.put("old.bin", random_bytes(3 * MIB, "pure-old"))
+    mnt = w.mount("max_conns=2", "verify")
+    seeds = {f"w{i}.bin": 500 + i for i in range(3)}
+    r = pycall(INTERLEAVED_WRITERS, d=mnt, seeds=seeds, size=MIB, chunk=128 * 1024)
+    assert r.errno is None, (r.stage, r.error)
+    for name, seed in seeds.items():
+        assert (w.sdir / name).read_bytes() == random_bytes(MIB + seed, seed)
+    r = pycall("""
+        rd = os.open(path, os.O_RDONLY)
+        os.read(rd, 65536)
+        with open(path, "wb") as f:
+            f.write(b"replaced")
+        result = os.pread(rd, 100, 0).decode()
+        os.close(rd)
+    """, path=mnt / "old.bin")
+    assert r.errno is None, (r.stage, r.error)
+    assert r.result == "replaced"
+    log = w.m.log_text()
+    assert "reclaiming from a parked writer" in log
+    assert log.count("upload verified (") >= 4
 
 
 RANDOM_WRITES = """
