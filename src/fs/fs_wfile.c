@@ -312,7 +312,7 @@ static int wf_stream_start(struct fs_ctx *ctx, struct fs_wfile *wf)
 			target = wf->tmp_path;
 		}
 	}
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt < 3; attempt++) {
 		ret = wf_acquire(ctx, FTP_POOL_XFER, &wf->c);
 		if (ret < 0)
 			return ret;
@@ -322,8 +322,10 @@ static int wf_stream_start(struct fs_ctx *ctx, struct fs_wfile *wf)
 			wf->paused = false;
 			return 0;
 		}
-		/* A connection that died while idle: one fresh try. */
-		bool again = wf->c->broken && attempt == 0;
+		/* A connection that died while idle (a network hiccup can
+		 * take all idle ones at once): nothing is sent yet, so try
+		 * a fresh one, twice at most. */
+		bool again = wf->c->broken && attempt < 2;
 
 		wf_release(ctx, wf->c, ret);
 		wf->c = NULL;
@@ -709,6 +711,18 @@ int fs_wfile_truncate(struct fs_ctx *ctx, struct fs_wfile *wf, uint64_t size)
 	return ret;
 }
 
+struct wf_chmod_op {
+	const char *path;
+	mode_t mode;
+};
+
+static int wf_chmod_fn(struct ftp_conn *c, void *arg)
+{
+	struct wf_chmod_op *op = arg;
+
+	return ftp_op_chmod(c, op->path, op->mode);
+}
+
 static int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
 	char path[FS_PATH_MAX];
@@ -728,17 +742,15 @@ static int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf)
 	}
 	if (ret == 0 && wf->chmod_pending &&
 	    itab_path(ctx->itab, wf->ino, path, sizeof(path)) == 0) {
-		struct ftp_conn *c;
+		struct wf_chmod_op op = { path, wf->create_mode };
+		int r;
 
 		wf->chmod_pending = false;
-		if (wf_acquire(ctx, FTP_POOL_META, &c) == 0) {
-			int r = ftp_op_chmod(c, path, wf->create_mode);
-
-			if (r < 0)
-				log_warn("%s: cannot set mode %04o: %s", path,
-					 (unsigned)wf->create_mode, strerror(-r));
-			wf_release(ctx, c, r);
-		}
+		/* Once more on a fresh connection if this one was dead. */
+		r = fs_with_conn(ctx, wf_chmod_fn, &op);
+		if (r < 0)
+			log_warn("%s: cannot set mode %04o: %s", path,
+				 (unsigned)wf->create_mode, strerror(-r));
 	}
 	/* Only an upload makes the server's time "now": a close with nothing
 	 * to send (also the kernel's late RELEASE after a utimens) must not

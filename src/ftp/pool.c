@@ -205,11 +205,27 @@ static bool pool_shrink_locked(struct ftp_pool *p, const char *err)
 }
 
 /* Log in a new connection for @use; the slot is already counted. */
+/* Was the connection cut on its way (reset, closed without a reply: a
+ * network hiccup, a server restarting), rather than refused, silent,
+ * unreachable, or refusing us (TLS, login), which a retry would not
+ * change? */
+static bool pool_connect_cut(int ret)
+{
+	return ret == -ECONNRESET || ret == -EPIPE || ret == -ECONNABORTED;
+}
+
 static int pool_connect(struct ftp_pool *p, enum ftp_pool_use use,
 			unsigned id, struct ftp_conn **out, char *err,
 			size_t errsz)
 {
 	int ret = ftp_conn_open(p->ep, id, out, err, errsz);
+
+	/* A login cut short is tried once more at once: only a second
+	 * failure makes operations fail fast during the back-off. */
+	if (ret < 0 && pool_connect_cut(ret)) {
+		log_debug("conn %u: %s; trying once more", id, err);
+		ret = ftp_conn_open(p->ep, id, out, err, errsz);
+	}
 
 	pthread_mutex_lock(&p->lock);
 	if (ret == 0) {

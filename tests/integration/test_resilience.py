@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from mount import Mount, default_binary  # noqa: E402
 from probes import errname, probe  # noqa: E402
 from tcpproxy import PROXY_HOST, Proxy  # noqa: E402
-from writehelpers import INTERLEAVED_WRITERS, pycall  # noqa: E402
+from writehelpers import INTERLEAVED_WRITERS, pycall, pystart  # noqa: E402
 
 MIB = 1024 * 1024
 TIMEOUT = 3  # -o timeout and connect_timeout for the fault tests
@@ -352,3 +352,51 @@ def test_delay_connect_mounts_before_the_server_is_up(vsftpd, mount_of):
         time.sleep(0.5)
     assert r.names == ["a.txt"], errname(r)
     assert os.path.getsize(m.mountpoint / "a.txt") == 6
+
+
+# Rounds of: write w<k>.bin (seeded), then read r<k % 3>.bin whole; each step's outcome is kept.
+_MIXED_WORK = """
+    out = []
+    for k in range(rounds):
+        data = random.Random(1000 + k).randbytes(MIB + k)
+        try:
+            with open(f"{d}/w{k}.bin", "wb") as f:
+                f.write(data)
+            out.append(["w", k, "ok"])
+        except OSError as e:
+            out.append(["w", k, e.errno])
+        try:
+            with open(f"{d}/r{k % 3}.bin", "rb") as f:
+                got = f.read()
+            out.append(["r", k % 3, hashlib.sha256(got).hexdigest()])
+        except OSError as e:
+            out.append(["r", k % 3, e.errno])
+        time.sleep(0.1)
+    result = out
+"""
+
+
+def test_connection_resets_during_mixed_work_never_report_wrong_data(proxied):
+    # Control and data connections are reset again and again while a program writes and
+    # reads: an operation may fail (EIO), but one reported as done must have done it exactly,
+    # and the mount must work again once the resets stop.
+    files = {f"r{i}.bin": _payload(300 + i, 2 * MIB) for i in range(3)}
+    srv, px, m = proxied(files, f"timeout={TIMEOUT}", f"connect_timeout={TIMEOUT}")
+    work = pystart(_MIXED_WORK, d=str(m.mountpoint), rounds=16)
+    for k in range(10):
+        time.sleep(0.35)
+        px.reset("data" if k % 2 else "control")
+    outcome = work.finish(timeout=240).result
+    assert len(outcome) == 32
+    for kind, k, res in outcome:
+        if kind == "w" and res == "ok":
+            assert (srv.root_dir / f"w{k}.bin").read_bytes() == \
+                random.Random(1000 + k).randbytes(MIB + k), f"w{k}.bin reported written"
+        elif kind == "r" and isinstance(res, str):
+            assert res == _sha(files[f"r{k}.bin"]), f"r{k}.bin reported read"
+        else:
+            assert res in (errno.EIO, errno.ETIMEDOUT), (kind, k, res)
+    # after the resets: everything works again
+    after = pycall(_MIXED_WORK.replace("range(rounds)", "range(100, 101)"),
+                   d=str(m.mountpoint), rounds=1)
+    assert after.result == [["w", 100, "ok"], ["r", 1, _sha(files["r1.bin"])]]
