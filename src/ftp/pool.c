@@ -382,12 +382,28 @@ void ftp_pool_release(struct ftp_pool *p, struct ftp_conn *c)
 	pthread_mutex_unlock(&p->lock);
 }
 
+static struct pool_upload *pool_find_upload_locked(struct ftp_pool *p,
+						   uint64_t tag)
+{
+	struct pool_upload *u;
+
+	for (u = p->uploads; u && u->tag != tag; u = u->next)
+		;
+	return u;
+}
+
+/* Append @pk to the parked list; 0 (not parked) for a download of a file
+ * being uploaded, checked under the same lock as upload_begin's sweep. */
 static uint64_t pool_park(struct ftp_pool *p, struct pool_parked *pk)
 {
 	struct pool_parked **tail;
 	uint64_t lease;
 
 	pthread_mutex_lock(&p->lock);
+	if (!pk->upload && pool_find_upload_locked(p, pk->tag)) {
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
 	lease = pk->lease = p->next_lease++;
 	pk->since = net_now_ms();
 	for (tail = &p->parked; *tail; tail = &(*tail)->next)
@@ -399,36 +415,25 @@ static uint64_t pool_park(struct ftp_pool *p, struct pool_parked *pk)
 	return lease;
 }
 
-static struct pool_upload *pool_find_upload_locked(struct ftp_pool *p,
-						   uint64_t tag)
-{
-	struct pool_upload *u;
-
-	for (u = p->uploads; u && u->tag != tag; u = u->next)
-		;
-	return u;
-}
-
 uint64_t ftp_pool_park(struct ftp_pool *p, struct ftp_conn *c,
 		       struct ftp_xfer *x, uint64_t tag)
 {
 	struct pool_parked *pk = calloc(1, sizeof(*pk));
-	bool uploading;
+	uint64_t lease = 0;
 
-	pthread_mutex_lock(&p->lock);
-	uploading = pool_find_upload_locked(p, tag) != NULL;
-	pthread_mutex_unlock(&p->lock);
-	if (!pk || uploading) {
+	if (pk) {
+		pk->c = c;
+		pk->x = x;
+		pk->tag = tag;
+		lease = pool_park(p, pk);
+	}
+	if (!lease) {
 		/* Can't park: end the transfer and release instead. */
 		free(pk);
 		ftp_xfer_abort(c, x);
 		ftp_pool_release(p, c);
-		return 0;
 	}
-	pk->c = c;
-	pk->x = x;
-	pk->tag = tag;
-	return pool_park(p, pk);
+	return lease;
 }
 
 int ftp_pool_upload_begin(struct ftp_pool *p, uint64_t tag)
