@@ -93,8 +93,16 @@ int fs_refresh_start(struct fs_ctx *ctx, struct fuse_session *se,
 		return -ENOMEM;
 	r->ctx = ctx;
 	r->se = se;
-	if (pipe2(refresh_pipe, O_CLOEXEC) < 0) {
+	/* The handler's end never blocks: a full pipe holds a request
+	 * already. */
+	if (pipe2(refresh_pipe, O_CLOEXEC) < 0 ||
+	    fcntl(refresh_pipe[1], F_SETFL, O_NONBLOCK) < 0) {
 		ret = -errno;
+		if (refresh_pipe[0] >= 0) {
+			close(refresh_pipe[0]);
+			close(refresh_pipe[1]);
+			refresh_pipe[0] = refresh_pipe[1] = -1;
+		}
 		free(r);
 		return ret;
 	}
