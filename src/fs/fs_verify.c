@@ -105,12 +105,9 @@ static void verify_hex(const unsigned char *d, unsigned n, char *out)
 	out[2 * n] = '\0';
 }
 
-int fs_verify_check(struct fs_verify *v, struct ftp_conn *c, const char *path,
-		    uint64_t size)
+/* The server's SIZE of @path against @size: 0 or -EIO (logged). */
+static int verify_size(struct ftp_conn *c, const char *path, uint64_t size)
 {
-	unsigned char d[EVP_MAX_MD_SIZE];
-	char ours[FTP_HASH_HEX_MAX], theirs[FTP_HASH_HEX_MAX];
-	unsigned dlen = 0;
 	uint64_t got = 0;
 	int ret = ftp_op_size(c, path, &got);
 
@@ -118,17 +115,25 @@ int fs_verify_check(struct fs_verify *v, struct ftp_conn *c, const char *path,
 		log_err("%s: upload not verified: the server has %" PRIu64
 			" bytes, we sent %" PRIu64, path, got, size);
 		ret = -EIO;
-	}
-	if (ret == 0 && !v->md)
+	} else if (ret == 0) {
 		log_debug("%s: upload verified (%" PRIu64 " bytes; the server "
 			  "offers no digest of the whole file we know)", path,
 			  size);
-	if (ret < 0 || !v->md)
-		goto out;
-	if (!EVP_DigestFinal_ex(v->md, d, &dlen)) {
-		ret = -EIO;
-		goto out;
 	}
+	return ret;
+}
+
+/* The server's HASH of @path against our digest: 0 or -EIO (logged). */
+static int verify_digest(struct fs_verify *v, struct ftp_conn *c,
+			 const char *path, uint64_t size)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	char ours[FTP_HASH_HEX_MAX], theirs[FTP_HASH_HEX_MAX];
+	unsigned dlen = 0;
+	int ret;
+
+	if (!EVP_DigestFinal_ex(v->md, d, &dlen))
+		return -EIO;
 	verify_hex(d, dlen, ours);
 	ret = ftp_op_hash(c, path, (enum ftp_hash_algo)v->algo, theirs,
 			  sizeof(theirs));
@@ -140,7 +145,17 @@ int fs_verify_check(struct fs_verify *v, struct ftp_conn *c, const char *path,
 		log_debug("%s: upload verified (%" PRIu64 " bytes, %s)", path,
 			  size, ftp_hash_info(v->algo)->name);
 	}
-out:
+	return ret;
+}
+
+int fs_verify_check(struct fs_verify *v, struct ftp_conn *c, const char *path,
+		    uint64_t size)
+{
+	/* The digest of the whole file covers its size too: one round
+	 * trip, not two. */
+	int ret = v->md ? verify_digest(v, c, path, size)
+			: verify_size(c, path, size);
+
 	fs_verify_free(v);
 	return ret;
 }

@@ -182,13 +182,14 @@ static int wf_make_tmp_path(const char *path, char *out, size_t outsz)
 /*
  * Atomic upload, second half: the temporary file must have exactly our
  * size (SIZE, RFC 3659 section 4) before it replaces the target; else it
- * is deleted and the target keeps its old content.
+ * is deleted and the target keeps its old content.  -o verify has checked
+ * it already (@verified): no second SIZE.
  */
 static int wf_commit_tmp(struct ftp_conn *c, const char *tmp,
-			 const char *path, uint64_t size)
+			 const char *path, uint64_t size, bool verified)
 {
-	uint64_t got = 0;
-	int ret = ftp_op_size(c, tmp, &got);
+	uint64_t got = size;
+	int ret = verified ? 0 : ftp_op_size(c, tmp, &got);
 
 	if (ret == 0 && got != size) {
 		snprintf(c->err, sizeof(c->err),
@@ -351,19 +352,16 @@ static int wf_stream_end(struct fs_ctx *ctx, struct fs_wfile *wf)
 	wf->paused = false;
 	if (ret == 0 && (wf->tmp_path[0] || ctx->verify) && !wf->c)
 		ret = wf_acquire(ctx, FTP_POOL_META, &wf->c);
-	if (ret == 0 && ctx->verify) {
+	if (ret == 0 && (wf->tmp_path[0] || ctx->verify))
 		ret = itab_path(ctx->itab, wf->ino, path, sizeof(path));
-		if (ret == 0)
-			ret = fs_verify_check(&wf->verify, wf->c,
-					      wf->tmp_path[0] ? wf->tmp_path
-							      : path,
-					      wf->size);
-	}
+	if (ret == 0 && ctx->verify)
+		ret = fs_verify_check(&wf->verify, wf->c,
+				      wf->tmp_path[0] ? wf->tmp_path : path,
+				      wf->size);
 	fs_verify_free(&wf->verify);
 	if (ret == 0 && wf->tmp_path[0]) {
-		ret = itab_path(ctx->itab, wf->ino, path, sizeof(path));
-		if (ret == 0)
-			ret = wf_commit_tmp(wf->c, wf->tmp_path, path, wf->size);
+		ret = wf_commit_tmp(wf->c, wf->tmp_path, path, wf->size,
+				    ctx->verify);
 	} else if (ret < 0 && wf->tmp_path[0] && wf->c && !wf->c->broken) {
 		(void)ftp_op_delete(wf->c, wf->tmp_path);
 	}
@@ -545,7 +543,7 @@ static int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
 		ret = fs_verify_check(&v, c, target, wf->sp.size);
 	fs_verify_free(&v);
 	if (ret == 0 && ctx->atomic_upload)
-		ret = wf_commit_tmp(c, tmp, path, wf->sp.size);
+		ret = wf_commit_tmp(c, tmp, path, wf->sp.size, ctx->verify);
 	else if (ret < 0 && ctx->atomic_upload && !c->broken)
 		(void)ftp_op_delete(c, tmp);
 	if (ret < 0)
