@@ -37,8 +37,9 @@ int ftp_op_rename(struct ftp_conn *c, const char *from, const char *to);
 /* SITE CHMOD with the permission bits of @mode.  -EPERM when refused. */
 int ftp_op_chmod(struct ftp_conn *c, const char *path, mode_t mode);
 
-/* SITE SYMLINK @target @path.  -EPERM when the server has no such command;
- * -EINVAL for a target with spaces (the command could not carry it). */
+/* SITE SYMLINK @target @path.  -EPERM when the server has no such command
+ * or refuses the target (ProFTPD: one that does not exist); -EINVAL for a
+ * target with spaces (the command could not carry it). */
 int ftp_op_symlink(struct ftp_conn *c, const char *target, const char *path);
 
 /*

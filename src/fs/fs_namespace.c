@@ -333,13 +333,6 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 					sizeof(target));
 	if (ret == 0)
 		ret = fs_with_conn(ctx, ns_symlink, &op);
-	if (ret == -ENOENT) {
-		/* The parent exists (the kernel looked it up): ProFTPD makes
-		 * links only to files that exist. */
-		log_info("the server refused a symlink to %s, which does not "
-			 "exist there", link);
-		ret = -EPERM;
-	}
 	if (ret < 0) {
 		fuse_reply_err(req, -fs_kernel_errno(ret));
 		return;

@@ -96,11 +96,21 @@ int ftp_op_chmod(struct ftp_conn *c, const char *path, mode_t mode)
 
 int ftp_op_symlink(struct ftp_conn *c, const char *target, const char *path)
 {
+	int ret;
+
 	/* SITE SYMLINK splits its arguments at spaces. */
 	if (strchr(target, ' ') || strchr(path, ' '))
 		return -EINVAL;
-	return ops_site_errno(ops_args(c, "SITE", "SYMLINK", target, path,
-				       FTP_OP_ATTR));
+	ret = ops_site_errno(ops_args(c, "SITE", "SYMLINK", target, path,
+				      FTP_OP_ATTR));
+	/* ProFTPD links only to files that exist: its "no such file" is
+	 * about the target, which symlink(2) allows; the link's directory
+	 * exists (the kernel looked it up). */
+	if (ret == -ENOENT)
+		snprintf(c->err, sizeof(c->err),
+			 "the server refused a symlink to %s, which does not "
+			 "exist there", target);
+	return ret == -ENOENT ? -EPERM : ret;
 }
 
 static int ops_mtime_with(struct ftp_conn *c, enum ftp_mtime_method m,
