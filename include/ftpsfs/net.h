@@ -8,7 +8,6 @@
 #ifndef FTPSFS_NET_H
 #define FTPSFS_NET_H
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -71,9 +70,5 @@ int net_listen_beside(int ctrl_fd, int *lfd, struct sockaddr_storage *addr);
  */
 int net_accept_from(int lfd, const struct sockaddr_storage *peer,
 		    int64_t deadline, int *fd_out, unsigned *strangers);
-
-/* True if @a and @b hold the same IP address (ports are not compared). */
-bool net_same_ip(const struct sockaddr_storage *a,
-		 const struct sockaddr_storage *b);
 
 #endif

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -177,8 +178,9 @@ int net_listen_beside(int ctrl_fd, int *lfd, struct sockaddr_storage *addr)
 	return 0;
 }
 
-bool net_same_ip(const struct sockaddr_storage *a,
-		 const struct sockaddr_storage *b)
+/* Do @a and @b hold the same IP address (ports not compared)? */
+static bool net_same_ip(const struct sockaddr_storage *a,
+			const struct sockaddr_storage *b)
 {
 	if (a->ss_family != b->ss_family)
 		return false;

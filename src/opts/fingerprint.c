@@ -5,17 +5,7 @@
 #include <strings.h>
 
 #include "ftpsfs/fingerprint.h"
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "ftpsfs/hexdigit.h"
 
 int fingerprint_parse(const char *text, size_t len,
 		      uint8_t out[FINGERPRINT_LEN])
@@ -36,8 +26,8 @@ int fingerprint_parse(const char *text, size_t len,
 		}
 		if (i + 1 >= len || n == FINGERPRINT_LEN)
 			return -EINVAL;
-		hi = hex_value(text[i]);
-		lo = hex_value(text[i + 1]);
+		hi = hex_digit_value(text[i]);
+		lo = hex_digit_value(text[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		out[n++] = (uint8_t)(hi << 4 | lo);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ftpsfs/hexdigit.h"
 #include "ftpsfs/hostspec.h"
 
 #define HOSTSPEC_PORT_EXPLICIT 21
@@ -98,17 +99,6 @@ static int hostspec_copy(char *dst, size_t size, const char *src, size_t len)
 	return 0;
 }
 
-static int hostspec_hex(char c)
-{
-	if (hostspec_is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode (RFC 3986 section 2.1) into a buffer of @size bytes.  A
  * decoded control character is refused like a literal one: "%0d%0a" must
@@ -128,8 +118,8 @@ static int hostspec_decode(char *dst, size_t size, const char *src, size_t len,
 			if (len - i < 3)
 				return hostspec_fail(msg, "bad percent escape",
 						     -EINVAL);
-			hi = hostspec_hex(src[i + 1]);
-			lo = hostspec_hex(src[i + 2]);
+			hi = hex_digit_value(src[i + 1]);
+			lo = hex_digit_value(src[i + 2]);
 			if (hi < 0 || lo < 0)
 				return hostspec_fail(msg, "bad percent escape",
 						     -EINVAL);
