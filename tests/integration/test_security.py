@@ -349,20 +349,16 @@ def test_contradicting_trust_options_are_refused(ftp_server, mount, test_user, c
 
 # --- ciphers -----------------------------------------------------------------------------------
 
-def test_tls12_cipher_option_is_used(ftp_server, mount, certs, test_user):
-    srv = start_vsftpd(ftp_server, tls_max="1.2")
-    m = mount(srv.url(), options=["ciphers=ECDHE-ECDSA-AES256-GCM-SHA384"],
+@pytest.mark.parametrize("tls_max,option,cipher", [
+    ("1.2", "ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384"),
+    (None, "tls13_ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"),
+], ids=["tls12_cipher", "tls13_ciphersuite"])
+def test_cipher_option_is_used(ftp_server, mount, certs, test_user, tls_max, option, cipher):
+    srv = start_vsftpd(ftp_server, tls_max=tls_max)
+    m = mount(srv.url(), options=[f"{option}={cipher}"],
               password=test_user.password, cafile=certs.ca_file)
     assert fs("read", m.mountpoint / "hello.txt")["data"].encode() == CONTENT
-    assert "SSL cipher: ECDHE-ECDSA-AES256-GCM-SHA384" in srv.log_text()
-
-
-def test_tls13_ciphersuite_option_is_used(ftp_server, mount, certs, test_user):
-    srv = start_vsftpd(ftp_server)
-    m = mount(srv.url(), options=["tls13_ciphersuites=TLS_CHACHA20_POLY1305_SHA256"],
-              password=test_user.password, cafile=certs.ca_file)
-    assert fs("read", m.mountpoint / "hello.txt")["data"].encode() == CONTENT
-    assert "SSL cipher: TLS_CHACHA20_POLY1305_SHA256" in srv.log_text()
+    assert f"SSL cipher: {cipher}" in srv.log_text()
 
 
 def test_unusable_cipher_list_is_refused(ftp_server, mount, certs, test_user):
