@@ -52,6 +52,8 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	FS_READY_OR_REPLY(req, ctx);
 	op.algo = (enum ftp_hash_algo)algo;
 	ret = itab_getattr(ctx->itab, ino, &st);
+	if (ret == -EAGAIN)
+		ret = 0; /* expired attributes still tell the file's type */
 	if (ret == 0 && !S_ISREG(st.st_mode))
 		ret = -ENODATA;
 	else if (ret == 0 && !(ctx->feat.hash_algos & (1u << algo)))

@@ -62,6 +62,16 @@ def test_server_checksum_matches_the_file(proftpd_digest, algo):
     assert "> HASH /d/f.bin" in m.log_text()
 
 
+def test_checksum_with_attributes_expired_at_once(ftp_server, mounted):
+    # attr_timeout=0: the cached attributes have always expired; the file's type is still
+    # known, and the checksum must not fail with EAGAIN.
+    srv = ftp_server("proftpd", extra_lines=DIGEST)
+    srv.put("f.bin", b"expired attributes\n")
+    m = mounted(srv, options=["attr_timeout=0"])
+    assert getxattr(m.mountpoint / "f.bin", "user.ftpsfs.sha256") == \
+        ORACLES["sha256"](b"expired attributes\n")
+
+
 def test_checksum_sees_writes_not_yet_closed(proftpd_digest, tmp_path):
     # Asking for the checksum uploads pending writes first; writing then goes on (APPE).
     srv, m = proftpd_digest
