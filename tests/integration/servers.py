@@ -234,7 +234,9 @@ class TestUser:
 
     __test__ = False  # not a pytest test class despite the name
 
-    name = "ftpsfstest"
+    # Another name lets two test runs share a machine: each server start points the account's
+    # home at its own root.
+    name = os.environ.get("FTPSFS_TEST_USER", "ftpsfstest")
     password = "Pw-ftpsfs-t3st!"
 
     def __init__(self):
@@ -378,6 +380,16 @@ class _Server:
     def count_rejected_data(self):
         """Data connections the server refused because the session was not resumed."""
         return len(re.findall(self.REJECTED_RE, self.log_text(), re.M))
+
+    def wait_for_log(self, text, timeout=10.0):
+        """True once `text` is in the server's logs (a server may write a line a moment after
+        the reply it records has reached the client), False after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_text():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def log_text(self):
         """All of the server's logs concatenated (also after stop())."""

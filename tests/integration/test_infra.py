@@ -141,7 +141,7 @@ def test_data_connection_without_session_reuse_is_refused(server, tls):
     assert server.count_resumed_data() == 0
     refusal = {"vsftpd": "522 SSL connection failed: session reuse required",
                "proftpd": "425 Unable to build data connection: Operation not permitted"}
-    assert refusal[server.name] in server.log_text()
+    assert server.wait_for_log(refusal[server.name]), server.log_text()
 
 
 @pytest.mark.parametrize("kind", ["vsftpd", "proftpd"])

@@ -496,7 +496,7 @@ def test_allow_plaintext_alone_never_sends_a_password(ftp_server, mount, certs, 
     srv = _plain_vsftpd(ftp_server)
     log = failed_start(mount(srv.url(), options=["allow_plaintext"],
                              password=test_user.password, cafile=certs.ca_file, start=False))
-    assert "refusing to log in as ftpsfstest in the clear" in log
+    assert f"refusing to log in as {test_user.name} in the clear" in log
     assert vsftpd_commands(srv, "USER") == [] and vsftpd_commands(srv, "PASS") == []
 
 
