@@ -19,10 +19,14 @@
 #define FTP_REPLY_TEXT_MAX 16384
 #define FTP_REPLY_LINES_MAX 10000
 
-/* Reply codes we act on (vsftpd's ftpcodes.h names them the same way). */
+/*
+ * Reply codes we act on (RFC 959 section 4.2; named the way vsftpd's
+ * ftpcodes.h names them).  1yz preliminary, 2yz done, 3yz more needed,
+ * 4yz refused for now (may work if asked again), 5yz refused.
+ */
 enum {
-	FTP_REPLY_DATA_OPENING = 150,
 	FTP_REPLY_DATA_ALREADY_OPEN = 125,
+	FTP_REPLY_DATA_OPENING = 150,
 	FTP_REPLY_OK = 200,
 	FTP_REPLY_FEAT = 211,
 	FTP_REPLY_FILE_STATUS = 213,
@@ -35,8 +39,24 @@ enum {
 	FTP_REPLY_FILE_OK = 250,
 	FTP_REPLY_PATH_CREATED = 257,
 	FTP_REPLY_NEED_PASS = 331,
+	FTP_REPLY_NEED_ACCOUNT = 332,
 	FTP_REPLY_REST_OK = 350,
-	FTP_REPLY_NOT_AVAILABLE = 421,
+	FTP_REPLY_NOT_AVAILABLE = 421,	/* closing the control connection */
+	FTP_REPLY_CANT_OPEN_DATA = 425, /* no data connection (now) */
+	FTP_REPLY_XFER_ABORTED = 426,	/* data connection closed */
+	FTP_REPLY_FILE_BUSY = 450,
+	FTP_REPLY_LOCAL_ERROR = 451,
+	FTP_REPLY_NO_STORAGE = 452,
+	FTP_REPLY_SYNTAX_ERROR = 500,	/* unknown command */
+	FTP_REPLY_BAD_ARGS = 501,
+	FTP_REPLY_NOT_IMPLEMENTED = 502,
+	FTP_REPLY_BAD_SEQUENCE = 503,
+	FTP_REPLY_BAD_PARAM = 504,	/* not implemented for that argument */
+	FTP_REPLY_NOT_LOGGED_IN = 530,
+	FTP_REPLY_NEED_ACCOUNT_STORE = 532,
+	FTP_REPLY_FILE_UNAVAILABLE = 550,
+	FTP_REPLY_EXCEEDED_STORAGE = 552,
+	FTP_REPLY_BAD_FILENAME = 553,
 };
 
 struct ftp_reply {
@@ -65,6 +85,15 @@ const char *ftp_reply_message(const struct ftp_reply *r, char *buf,
 static inline bool ftp_reply_is_prelim(const struct ftp_reply *r)
 {
 	return r->code >= 100 && r->code < 200;
+}
+
+/* The server does not know the command (or that form of it): a missing
+ * feature, not a refusal of what it names. */
+static inline bool ftp_reply_is_unknown_command(const struct ftp_reply *r)
+{
+	return r->code == FTP_REPLY_SYNTAX_ERROR ||
+	       r->code == FTP_REPLY_BAD_ARGS ||
+	       r->code == FTP_REPLY_NOT_IMPLEMENTED;
 }
 
 /* 229 "... (|||port|)": port into *port.  0 or -EPROTO. */

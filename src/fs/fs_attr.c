@@ -49,7 +49,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (ret < 0) {
-		fuse_reply_err(req, -fs_kernel_errno(ret));
+		fuse_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	fs_fill_entry(ctx, &st, &e);
@@ -113,7 +113,7 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (ret == -EAGAIN)
 		ret = refresh_attr(ctx, ino, &st);
 	if (ret < 0) {
-		fuse_reply_err(req, -fs_kernel_errno(ret));
+		fuse_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	fuse_reply_attr(req, &st, ctx->attr_timeout);
@@ -158,7 +158,7 @@ out:
 	if (ret == 0)
 		ret = fs_symlink_present(ctx, ino, target, shown, sizeof(shown));
 	if (ret < 0)
-		fuse_reply_err(req, -fs_kernel_errno(ret));
+		fuse_reply_err(req, -ftp_errno_kernel(ret));
 	else
 		fuse_reply_readlink(req, shown);
 }

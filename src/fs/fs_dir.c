@@ -50,7 +50,7 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (ret < 0) {
 		free(d);
-		fuse_reply_err(req, -fs_kernel_errno(ret));
+		fuse_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	fs_handle_track(ctx, &d->h, dir_destroy);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "ftpsfs/fs.h"
+#include "ftpsfs/ftp_errno.h"
 #include "ftpsfs/inode.h"
 #include "ftpsfs/listing.h"
 
@@ -75,8 +76,6 @@ void fs_handle_track(struct fs_ctx *ctx, struct fs_handle *h,
 		     void (*destroy)(struct fs_handle *h));
 void fs_handle_untrack(struct fs_ctx *ctx, struct fs_handle *h);
 
-/* Errno for the kernel: transport-level codes become EIO. */
-int fs_kernel_errno(int err);
 
 /* Entry reply from attributes (attr/entry timeouts from the context). */
 void fs_fill_entry(const struct fs_ctx *ctx, const struct stat *st,

@@ -123,7 +123,7 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (ret == 0)
 		ret = fs_with_conn(ctx, ns_mkdir, &op);
 	if (ret < 0) {
-		fuse_reply_err(req, -fs_kernel_errno(ret));
+		fuse_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	memset(&attr, 0, sizeof(attr));
@@ -167,7 +167,7 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		itab_touch_dir(ctx->itab, parent);
 	}
 out:
-	fuse_reply_err(req, -fs_kernel_errno(ret));
+	fuse_reply_err(req, -ftp_errno_kernel(ret));
 }
 
 void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -186,7 +186,7 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		itab_remove(ctx->itab, parent, name);
 		itab_touch_dir(ctx->itab, parent);
 	}
-	fuse_reply_err(req, -fs_kernel_errno(ret));
+	fuse_reply_err(req, -ftp_errno_kernel(ret));
 }
 
 /* Directory over directory: rename(2) may replace an empty one. */
@@ -294,7 +294,7 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		itab_invalidate_dir(ctx->itab, newparent);
 	}
 out:
-	fuse_reply_err(req, -fs_kernel_errno(ret));
+	fuse_reply_err(req, -ftp_errno_kernel(ret));
 }
 
 /* The target to send for a new link in @parent (symlink_policy.h). */
@@ -334,7 +334,7 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (ret == 0)
 		ret = fs_with_conn(ctx, ns_symlink, &op);
 	if (ret < 0) {
-		fuse_reply_err(req, -fs_kernel_errno(ret));
+		fuse_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	memset(&attr, 0, sizeof(attr));

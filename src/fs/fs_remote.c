@@ -64,26 +64,6 @@ void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
 	st->st_ctim = st->st_mtim;
 }
 
-int fs_kernel_errno(int err)
-{
-	switch (err) {
-	case -ECONNRESET:
-	case -ECONNREFUSED:
-	case -ECONNABORTED:
-	case -EPIPE:
-	case -EPROTO:
-	case -EPROTONOSUPPORT:
-	case -EMSGSIZE:
-	case -E2BIG:
-	case -EUSERS:
-	case -EHOSTUNREACH:
-	case -ENETUNREACH:
-		return -EIO;
-	default:
-		return err;
-	}
-}
-
 void fs_fill_entry(const struct fs_ctx *ctx, const struct stat *st,
 		   struct fuse_entry_param *e)
 {
@@ -97,8 +77,8 @@ void fs_fill_entry(const struct fs_ctx *ctx, const struct stat *st,
 /* Failures that a fresh connection might not repeat. */
 static bool fs_retryable(int err)
 {
-	return err == -EIO || err == -ECONNRESET || err == -EPIPE ||
-	       err == -EPROTO || err == -EMSGSIZE;
+	return err == -EIO || ftp_errno_transient(err) || err == -EPROTO ||
+	       err == -EMSGSIZE;
 }
 
 int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)

@@ -66,7 +66,7 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (ret == 0)
 		ret = fs_with_conn(ctx, hash_fn, &op);
 	if (ret < 0) {
-		fuse_reply_err(req, -fs_kernel_errno(ret));
+		fuse_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	len = strlen(op.hex);

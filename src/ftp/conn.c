@@ -14,9 +14,6 @@
 #include "ftpsfs/net.h"
 #include "ftpsfs/tls.h"
 
-/* Login replies beyond reply.h's (RFC 959 4.2, RFC 2228 section 4). */
-#define FTP_REPLY_NEED_ACCOUNT 332
-
 /* What an anonymous login sends when the user gave no password: the
  * customary "e-mail address", which identifies nothing. */
 #define FTP_ANONYMOUS_PASSWORD "anonymous@"

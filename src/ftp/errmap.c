@@ -45,10 +45,11 @@ static int errno_from_text(const struct ftp_reply *r)
  * wrong password, so that the pool can shrink instead of failing. */
 static int errno_login(const struct ftp_reply *r)
 {
-	if (r->code == 421 || text_has(r, "too many") ||
+	if (r->code == FTP_REPLY_NOT_AVAILABLE || text_has(r, "too many") ||
 	    text_has(r, "maximum number"))
 		return -EUSERS;
-	if (r->code == 530 || r->code == 532)
+	if (r->code == FTP_REPLY_NOT_LOGGED_IN ||
+	    r->code == FTP_REPLY_NEED_ACCOUNT_STORE)
 		return -EACCES;
 	return -EPROTO;
 }
@@ -68,43 +69,120 @@ static int errno_550(enum ftp_op op, bool target_exists)
 	}
 }
 
+/* What every operation means by these codes, whatever the text says. */
+static int errno_by_code(int code)
+{
+	switch (code) {
+	case FTP_REPLY_NOT_AVAILABLE:
+		return -EIO; /* connection closing; the pool reconnects */
+	case FTP_REPLY_CANT_OPEN_DATA:
+		return -ECONNREFUSED;
+	case FTP_REPLY_XFER_ABORTED:
+		return -ECONNABORTED;
+	case FTP_REPLY_NO_STORAGE:
+		return -ENOSPC;
+	case FTP_REPLY_EXCEEDED_STORAGE:
+		return -EDQUOT;
+	case FTP_REPLY_SYNTAX_ERROR:
+	case FTP_REPLY_NOT_IMPLEMENTED:
+	case FTP_REPLY_BAD_PARAM:
+		return -ENOTSUP;
+	case FTP_REPLY_BAD_ARGS:
+		return -EINVAL;
+	case FTP_REPLY_NOT_LOGGED_IN:
+	case FTP_REPLY_NEED_ACCOUNT_STORE:
+		return -EACCES;
+	default:
+		return 0;
+	}
+}
+
+static int errno_general(enum ftp_op op, const struct ftp_reply *r,
+			 bool target_exists)
+{
+	int e = errno_by_code(r->code);
+
+	if (e)
+		return e;
+	e = errno_from_text(r);
+	if (e)
+		return e;
+	switch (r->code) {
+	case FTP_REPLY_FILE_UNAVAILABLE:
+		return errno_550(op, target_exists);
+	case FTP_REPLY_BAD_FILENAME:
+		return -EACCES; /* file name not allowed */
+	case FTP_REPLY_FILE_BUSY:
+		return -EBUSY;
+	default:
+		return -EIO;
+	}
+}
+
+/*
+ * SITE CHMOD and SITE SYMLINK stand for chmod(2) and symlink(2), whose
+ * callers expect EPERM for a change they may not make: an unknown SITE
+ * command or argument is a missing capability, and EACCES would mean a
+ * directory on the path cannot be searched.  ProFTPD links only to files
+ * that exist: its "no such file" after SITE SYMLINK is about the target,
+ * which symlink(2) allows (the link's directory exists: the kernel
+ * looked it up).
+ */
+static int errno_site(enum ftp_op op, int e)
+{
+	switch (e) {
+	case -ENOTSUP:
+	case -EINVAL:
+	case -EACCES:
+		return -EPERM;
+	case -ENOENT:
+		return op == FTP_OP_SYMLINK ? -EPERM : e;
+	default:
+		return e;
+	}
+}
+
 int ftp_errno(enum ftp_op op, const struct ftp_reply *r, bool target_exists)
 {
 	int e;
 
 	if (op == FTP_OP_LOGIN)
 		return errno_login(r);
-	switch (r->code) {
-	case 421:
-		return -EIO; /* connection closing; the pool reconnects */
-	case 425:
-	case 426:
-		return -EIO;
-	case 452:
-		return -ENOSPC;
-	case 552:
-		return -EDQUOT;
-	case 500:
-	case 502:
-	case 504:
-		return -ENOTSUP;
-	case 501:
-		return -EINVAL;
-	case 530:
-	case 532:
-		return -EACCES;
-	}
-	e = errno_from_text(r);
-	if (e)
-		return e;
-	switch (r->code) {
-	case 550:
-		return errno_550(op, target_exists);
-	case 553:
-		return -EACCES; /* file name not allowed */
-	case 450:
-		return -EBUSY;
+	e = errno_general(op, r, target_exists);
+	if (op == FTP_OP_CHMOD || op == FTP_OP_SYMLINK)
+		e = errno_site(op, e);
+	return e;
+}
+
+bool ftp_errno_transient(int err)
+{
+	switch (err) {
+	case -ECONNREFUSED:
+	case -ECONNABORTED:
+	case -ECONNRESET:
+	case -EPIPE:
+		return true;
 	default:
+		return false;
+	}
+}
+
+int ftp_errno_kernel(int err)
+{
+	switch (err) {
+	case -ECONNRESET:
+	case -ECONNREFUSED:
+	case -ECONNABORTED:
+	case -EPIPE:
+	case -EPROTO:
+	case -EPROTONOSUPPORT:
+	case -EMSGSIZE:
+	case -E2BIG:
+	case -EUSERS:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
 		return -EIO;
+	default:
+		return err;
 	}
 }

@@ -74,43 +74,20 @@ static int ops_args(struct ftp_conn *c, const char *verb, const char *a,
 	return ret;
 }
 
-/* An unknown SITE command is a missing capability, not a missing file or
- * a bad argument: report "not permitted", as chmod(1) users expect. */
-static int ops_site_errno(int ret)
-{
-	return ret == -ENOTSUP || ret == -EINVAL ? -EPERM : ret;
-}
-
 int ftp_op_chmod(struct ftp_conn *c, const char *path, mode_t mode)
 {
 	char num[8];
-	int ret;
 
 	snprintf(num, sizeof(num), "%04o", (unsigned)(mode & 07777));
-	ret = ops_site_errno(ops_args(c, "SITE", "CHMOD", num, path,
-				      FTP_OP_ATTR));
-	/* chmod(2): a change the caller may not make is EPERM; EACCES
-	 * would mean a directory on the path cannot be searched. */
-	return ret == -EACCES ? -EPERM : ret;
+	return ops_args(c, "SITE", "CHMOD", num, path, FTP_OP_CHMOD);
 }
 
 int ftp_op_symlink(struct ftp_conn *c, const char *target, const char *path)
 {
-	int ret;
-
 	/* SITE SYMLINK splits its arguments at spaces. */
 	if (strchr(target, ' ') || strchr(path, ' '))
 		return -EINVAL;
-	ret = ops_site_errno(ops_args(c, "SITE", "SYMLINK", target, path,
-				      FTP_OP_ATTR));
-	/* ProFTPD links only to files that exist: its "no such file" is
-	 * about the target, which symlink(2) allows; the link's directory
-	 * exists (the kernel looked it up). */
-	if (ret == -ENOENT)
-		snprintf(c->err, sizeof(c->err),
-			 "the server refused a symlink to %s, which does not "
-			 "exist there", target);
-	return ret == -ENOENT ? -EPERM : ret;
+	return ops_args(c, "SITE", "SYMLINK", target, path, FTP_OP_SYMLINK);
 }
 
 static int ops_mtime_with(struct ftp_conn *c, enum ftp_mtime_method m,

@@ -28,7 +28,7 @@ static int xfer_passive_port(struct ftp_conn *c, struct ftp_reply *r,
 			return ret;
 		if (r->code == FTP_REPLY_EPSV_OK)
 			goto parse_epsv;
-		if (r->code != 500 && r->code != 501 && r->code != 502)
+		if (!ftp_reply_is_unknown_command(r))
 			goto refused;
 		c->no_epsv = true;
 	}
@@ -111,7 +111,7 @@ static int xfer_active_listen(struct ftp_conn *c, struct ftp_reply *r,
 			goto fail;
 		if (r->code == FTP_REPLY_OK)
 			return 0;
-		if (!v4 || (r->code != 500 && r->code != 501 && r->code != 502))
+		if (!v4 || !ftp_reply_is_unknown_command(r))
 			goto refused;
 		c->no_eprt = true;
 	}

@@ -57,11 +57,45 @@ TEST(unsupported_commands)
 	CHECK_INT(map(FTP_OP_ATTR, "502 Command not implemented.", false), -ENOTSUP);
 }
 
-TEST(transfer_failures_are_eio)
+TEST(data_connection_failures_are_transient)
 {
-	CHECK_INT(map(FTP_OP_RETR, "426 Failure writing network stream.", true), -EIO);
-	CHECK_INT(map(FTP_OP_RETR, "425 Unable to build data connection", true), -EIO);
+	CHECK_INT(map(FTP_OP_RETR, "426 Failure writing network stream.", true), -ECONNABORTED);
+	CHECK_INT(map(FTP_OP_DATA, "425 EPSV: Address already in use", false), -ECONNREFUSED);
+	CHECK(ftp_errno_transient(map(FTP_OP_STOR, "426 Connection closed; transfer aborted.", false)));
+	CHECK(ftp_errno_transient(map(FTP_OP_DATA, "425 Unable to build data connection", false)));
+	CHECK(ftp_errno_transient(-ECONNRESET));
+}
+
+TEST(refusals_and_stalls_are_not_transient)
+{
 	CHECK_INT(map(FTP_OP_RETR, "451 Local error", true), -EIO);
+	CHECK(!ftp_errno_transient(map(FTP_OP_STOR, "552 Quota exceeded", false)));
+	CHECK(!ftp_errno_transient(map(FTP_OP_STOR, "451 Local error", false)));
+	CHECK(!ftp_errno_transient(-ETIMEDOUT));
+	CHECK(!ftp_errno_transient(-EIO));
+}
+
+TEST(kernel_sees_transport_failures_as_eio)
+{
+	CHECK_INT(ftp_errno_kernel(-ECONNREFUSED), -EIO);
+	CHECK_INT(ftp_errno_kernel(-ECONNABORTED), -EIO);
+	CHECK_INT(ftp_errno_kernel(-EPROTO), -EIO);
+	CHECK_INT(ftp_errno_kernel(-ENOENT), -ENOENT);
+	CHECK_INT(ftp_errno_kernel(-EDQUOT), -EDQUOT);
+}
+
+TEST(site_chmod_refusals_are_eperm)
+{
+	CHECK_INT(map(FTP_OP_CHMOD, "500 Unknown SITE command.", false), -EPERM);
+	CHECK_INT(map(FTP_OP_CHMOD, "550 x: Permission denied", true), -EPERM);
+	CHECK_INT(map(FTP_OP_CHMOD, "501 Bad mode", true), -EPERM);
+	CHECK_INT(map(FTP_OP_CHMOD, "550 x: No such file or directory", false), -ENOENT);
+}
+
+TEST(site_symlink_to_a_missing_target_is_eperm)
+{
+	CHECK_INT(map(FTP_OP_SYMLINK, "550 target: No such file or directory", false), -EPERM);
+	CHECK_INT(map(FTP_OP_SYMLINK, "502 Command not implemented.", false), -EPERM);
 }
 
 static const struct check_case cases[] = {
@@ -72,7 +106,11 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(rmd_not_empty),
 	TEST_ENTRY(login_refusals),
 	TEST_ENTRY(unsupported_commands),
-	TEST_ENTRY(transfer_failures_are_eio),
+	TEST_ENTRY(data_connection_failures_are_transient),
+	TEST_ENTRY(refusals_and_stalls_are_not_transient),
+	TEST_ENTRY(kernel_sees_transport_failures_as_eio),
+	TEST_ENTRY(site_chmod_refusals_are_eperm),
+	TEST_ENTRY(site_symlink_to_a_missing_target_is_eperm),
 };
 
 CHECK_MAIN(cases)
