@@ -51,10 +51,15 @@ struct ftp_conn;
 struct ftp_endpoint;
 struct ftp_pool;
 struct ftp_xfer;
+struct ftp_xfer_cmd;
 
 enum ftp_pool_use {
-	FTP_POOL_META, /* short commands and listings */
-	FTP_POOL_XFER, /* file transfers, held for long */
+	FTP_POOL_META = 1,  /* short commands and listings */
+	FTP_POOL_XFER = 2,  /* file transfers, held for long */
+	/* Or'ed in: data would be lost by failing fast (an upload), so
+	 * while the server is unreachable wait for it to come back, up to
+	 * the endpoint's timeout, instead of failing at once. */
+	FTP_POOL_PATIENT = 0x10,
 };
 
 int ftp_pool_new(const struct ftp_endpoint *ep, unsigned max_conns,
@@ -74,16 +79,32 @@ void ftp_pool_free(struct ftp_pool *p);
 
 /*
  * A connection ready for commands: an idle one, a new one (logs in), or a
- * reclaimed parked one.  Waits at most the endpoint's timeout for a free
- * slot.  Returns 0 and *out, or a negative errno with a message in @err:
- * -ETIMEDOUT (no slot), -EIO (server unreachable, within the back-off),
- * or the login's error.
+ * reclaimed parked one, for @use (FTP_POOL_META or FTP_POOL_XFER, maybe
+ * with FTP_POOL_PATIENT).  Waits at most the endpoint's timeout for a
+ * free slot.  Returns 0 and *out, or a negative errno with a message in
+ * @err: -ETIMEDOUT (no slot; or, patient, the server stayed away), -EIO
+ * (server unreachable, within the back-off), or the login's error.
  */
-int ftp_pool_acquire(struct ftp_pool *p, enum ftp_pool_use use,
-		     struct ftp_conn **out, char *err, size_t errsz);
+int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
+		     char *err, size_t errsz);
 
 /* Give @c back; a broken connection is closed instead. */
 void ftp_pool_release(struct ftp_pool *p, struct ftp_conn *c);
+
+/*
+ * Open the transfer @cmd (ftp_xfer.h) on a pooled connection for @use: on
+ * *c if the caller holds one, else on one acquired here.  A failure that
+ * cost the connection for a reason a fresh one may not meet (a data
+ * connection reset before its handshake, a control connection closed by a
+ * network fault: ftp_errno_transient()) is tried again on a fresh
+ * connection, three attempts in all; transient refusals on a connection
+ * still in step are retried by ftp_xfer_open() itself.  Returns 0 with *c
+ * and *x, or a negative errno with *c released and NULL and @err saying
+ * why.
+ */
+int ftp_pool_xfer_open(struct ftp_pool *p, unsigned use,
+		       const struct ftp_xfer_cmd *cmd, struct ftp_conn **c,
+		       struct ftp_xfer **x, char *err, size_t errsz);
 
 /* Park @c (a transfer connection) with its open download @x of the file
  * @tag (an inode number); returns the lease (0 if it could not be parked,

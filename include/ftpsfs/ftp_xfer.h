@@ -33,17 +33,28 @@ struct ftp_xfer {
 	bool clean_eof; /* ... with close_notify */
 	bool timed_out; /* a read stalled longer than the timeout */
 	bool failed;	/* a write failed: the upload is incomplete */
+	int write_err;	/* ... with this negative errno */
+};
+
+/* A transfer command: "VERB [arg]", after "REST rest" when rest > 0; the
+ * server's refusal is mapped by ftp_errno(op, target_exists). */
+struct ftp_xfer_cmd {
+	const char *verb;
+	const char *arg;
+	uint64_t rest;
+	enum ftp_op op;
+	bool target_exists;
 };
 
 /*
- * Start "VERB [arg]" with "REST @rest" first when @rest > 0.  Returns 0 and
- * *out, or a negative errno (from the server's reply via ftp_errno(@op,
- * @target_exists) or the transport) with c->err describing it.  A data
- * connection that the server refuses because it did not resume the TLS
- * session is reported as such.
+ * Start the transfer @cmd.  Returns 0 and *out, or a negative errno (from
+ * the server's reply or the transport) with c->err describing it.  A
+ * transient refusal (425, 426: ftp_errno_transient()) that leaves the
+ * connection in step is asked again a few times after short pauses.  A
+ * data connection that the server refuses because it did not resume the
+ * TLS session is reported as such.
  */
-int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
-		  uint64_t rest, enum ftp_op op, bool target_exists,
+int ftp_xfer_open(struct ftp_conn *c, const struct ftp_xfer_cmd *cmd,
 		  struct ftp_xfer **out);
 
 /*
@@ -84,7 +95,8 @@ int ftp_xfer_write(struct ftp_conn *c, struct ftp_xfer *x, const void *buf,
  * (else close() may become a RST that cuts the tail, tls-resumption.md
  * P10), close, then read the final reply.  Returns 0 only when every byte
  * was written and the server confirmed with 2xx; else the server's reason
- * via ftp_errno(@op) or -EIO.  Frees @x.
+ * via ftp_errno(@op), the transport's error, or the failed write's error
+ * when the server confirmed what it got.  Frees @x.
  */
 int ftp_xfer_finish_upload(struct ftp_conn *c, struct ftp_xfer *x,
 			   enum ftp_op op);

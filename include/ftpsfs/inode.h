@@ -107,7 +107,9 @@ int itab_add_listed(struct itab *t, uint64_t parent, const char *name,
 
 /*
  * Fresh attributes of @ino.  Returns 0, -EAGAIN (expired or unknown:
- * ask the server; *st then holds the stale ones if any), -ESTALE.
+ * ask the server; *st then holds the stale ones if any), -ESTALE.  The
+ * attributes of a pinned inode (open for writing) and of a deleted one
+ * never expire: they are ours.
  */
 int itab_getattr(struct itab *t, uint64_t ino, struct stat *st);
 
@@ -134,8 +136,33 @@ void itab_set_listed_attr(struct itab *t, uint64_t ino,
  */
 void itab_pin(struct itab *t, uint64_t ino, bool pin);
 
+/*
+ * @ino was created by us and is not on the server yet (@on true), or now
+ * is there or gone (false).  While set, listings of its directory fetched
+ * from the server keep it (itab_add_local_entries()): a file exists from
+ * create() on, whatever the cache timeouts, until it is deleted.
+ */
+void itab_set_local_only(struct itab *t, uint64_t ino, bool on);
+
+/*
+ * Append to the @n entries of @ents (capacity *@cap, grown with realloc)
+ * the entries of @dir that are local only (see above).  Names may repeat
+ * server entries: the caller keeps the first.  Returns 0 or -ENOMEM.
+ */
+int itab_add_local_entries(struct itab *t, uint64_t dir,
+			   struct itab_dirent **ents, size_t *n, size_t *cap);
+
+/*
+ * The inode named @name in @parent, if the table has one, whether or not
+ * the parent's listing is fresh (no lookup counted).  Returns 0 with
+ * *ino, or -ENOENT.
+ */
+int itab_find_child(struct itab *t, uint64_t parent, const char *name,
+		    uint64_t *ino);
+
 /* The entry @name of @parent is gone (unlink, rmdir): drop it from the
- * listing; its inode lives on, unreachable by path, until forgotten. */
+ * listing; its inode lives on, unreachable by path, until forgotten, and
+ * shows no links. */
 void itab_remove(struct itab *t, uint64_t parent, const char *name);
 
 /*

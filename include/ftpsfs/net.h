@@ -25,6 +25,10 @@ int64_t net_deadline(int ms_from_now);
  */
 int net_wait(int fd, short events, int64_t deadline);
 
+/* Sleep @ms milliseconds.  Returns 0, or -EINTR once this thread's cancel
+ * flag is set. */
+int net_sleep(int ms);
+
 /*
  * Make every wait of the calling thread return -EINTR once *@flag is
  * non-zero (checked at least every 100 ms); NULL turns it off.  Used for

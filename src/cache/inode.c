@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <uthash.h>
+#include <utlist.h>
 
 #include "ftpsfs/inode.h"
 #include "ftpsfs/net.h"
@@ -48,6 +49,10 @@ struct inode {
 	bool open_seen;
 	off_t open_size;
 	struct timespec open_mtime;
+	bool local_only;   /* created by us, not on the server yet */
+	struct inode *local_prev, *local_next; /* t->local_only list */
+	bool subdirs_known; /* directories: nsubdirs is from a listing */
+	unsigned nsubdirs;  /* ... and kept up to date by our changes */
 	UT_hash_handle hh;
 	UT_hash_handle hh_name;
 };
@@ -61,6 +66,7 @@ struct itab {
 	struct inode *by_name;
 	uint64_t next_ino;
 	uint64_t gen; /* of our last change (see inode.h) */
+	struct inode *local_only; /* inodes with local_only set */
 };
 
 void itab_dirents_free(struct itab_dirent *ents, size_t n)
@@ -194,26 +200,56 @@ static bool older_than_ours(const struct inode *in, uint64_t since)
 	return since != ITAB_NOW && in->local_gen > since;
 }
 
+/* @in's attributes changed: its record in its parent's listing follows. */
+static void listed_sync_locked(struct itab *t, struct inode *in)
+{
+	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
+	struct listing_rec *r = p ? listing_find(p->listing, in->name) : NULL;
+
+	if (r)
+		r->d.st = in->st;
+}
+
+/* Our change gave directory @p one more (@delta 1) or one fewer (-1)
+ * subdirectory: its link count follows, once it was counted. */
+static void dir_subdirs_add_locked(struct itab *t, struct inode *p, int delta)
+{
+	if (!p || !p->subdirs_known || (delta < 0 && p->nsubdirs == 0))
+		return;
+	p->nsubdirs = (unsigned)((int)p->nsubdirs + delta);
+	p->st.st_nlink = 2 + p->nsubdirs;
+	listed_sync_locked(t, p);
+}
+
+/* Is the entry @name of @p a directory, as far as we know? */
+static bool entry_is_dir_locked(struct inode *p, struct inode *in,
+				const char *name)
+{
+	const struct listing_rec *r = listing_find(p ? p->listing : NULL, name);
+
+	if (in && in->st_known)
+		return S_ISDIR(in->st.st_mode);
+	return r && S_ISDIR(r->d.st.st_mode);
+}
+
 /*
  * Attributes from the server (@force false) or from our own change
- * (@force true).  A pinned inode keeps its size and times unless forced:
- * the server's view lags behind our pending writes.
+ * (@force true).  A pinned inode keeps its attributes unless forced: the
+ * server's view lags behind our pending writes.  A directory whose
+ * subdirectories we counted shows 2 + their number as its link count.
  */
 static void inode_set_attr_locked(struct itab *t, struct inode *in,
 				  const struct stat *attr,
 				  const char *link_target, bool force)
 {
-	struct stat keep = in->st;
-
-	in->st = *attr;
-	in->st.st_ino = in->ino;
-	if (in->pinned && in->st_known && !force) {
-		in->st.st_size = keep.st_size;
-		in->st.st_blocks = keep.st_blocks;
-		in->st.st_mtim = keep.st_mtim;
-		in->st.st_ctim = keep.st_ctim;
-		in->st.st_atim = keep.st_atim;
+	/* Pinned: ours, whatever the server says (size and times lag behind
+	 * pending writes; a mode change may wait for the upload). */
+	if (!(in->pinned && in->st_known && !force)) {
+		in->st = *attr;
+		in->st.st_ino = in->ino;
 	}
+	if (S_ISDIR(in->st.st_mode) && in->subdirs_known)
+		in->st.st_nlink = 2 + in->nsubdirs;
 	in->st_known = true;
 	in->attr_expire = net_now_ms() + t->cfg.attr_timeout_ms;
 	if (S_ISLNK(attr->st_mode) && link_target)
@@ -273,8 +309,10 @@ int itab_set_root_path(struct itab *t, const char *root_path)
 	return 0;
 }
 
-static void inode_destroy(struct inode *in)
+static void inode_destroy(struct itab *t, struct inode *in)
 {
+	if (in->local_only)
+		DL_DELETE2(t->local_only, in, local_prev, local_next);
 	listing_free(in->listing);
 	free(in->name);
 	free(in->key);
@@ -291,7 +329,7 @@ void itab_free(struct itab *t)
 	HASH_CLEAR(hh_name, t->by_name);
 	HASH_ITER(hh, t->by_ino, in, tmp) {
 		HASH_DELETE(hh, t->by_ino, in);
-		inode_destroy(in);
+		inode_destroy(t, in);
 	}
 	pthread_mutex_destroy(&t->lock);
 	free(t->root_path);
@@ -487,6 +525,8 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 		ret = -ENOMEM;
 		goto out;
 	}
+	if (ours && S_ISDIR(attr->st_mode) && !entry_is_dir_locked(p, in, name))
+		dir_subdirs_add_locked(t, p, 1);
 	if (!in->st_known || !older_than_ours(in, since)) {
 		inode_set_attr_locked(t, in, attr, link_target, false);
 		if (ours)
@@ -534,9 +574,14 @@ int itab_getattr(struct itab *t, uint64_t ino, struct stat *st)
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
 	if (in) {
+		/* Open for writing, or deleted (no name to ask the server
+		 * about): what we know is all there is. */
+		bool ours = in->pinned || (!in->named && in->ino != ITAB_ROOT_INO);
+
 		*st = in->st;
-		ret = in->st_known && in->attr_expire > net_now_ms() ? 0
-								   : -EAGAIN;
+		ret = in->st_known && (ours || in->attr_expire > net_now_ms())
+			      ? 0
+			      : -EAGAIN;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return ret;
@@ -654,6 +699,12 @@ int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 	}
 	l->expire = net_now_ms() + t->cfg.dir_timeout_ms;
 	l->gen = since;
+	p->nsubdirs = 0;
+	for (struct listing_rec *r = l->by_name; r; r = r->hh.next)
+		p->nsubdirs += S_ISDIR(r->d.st.st_mode);
+	p->subdirs_known = true;
+	p->st.st_nlink = 2 + p->nsubdirs;
+	listed_sync_locked(t, p);
 	/* Refresh the attributes of children the kernel knows; a pinned
 	 * child keeps ours, also in the listing. */
 	for (struct listing_rec *r = l->by_name; r; r = r->hh.next) {
@@ -744,18 +795,89 @@ int itab_readlink(struct itab *t, uint64_t ino, char *buf, size_t bufsz)
 	return ret;
 }
 
+void itab_set_local_only(struct itab *t, uint64_t ino, bool on)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = inode_get(t, ino);
+	if (in && in->local_only != on) {
+		in->local_only = on;
+		if (on)
+			DL_APPEND2(t->local_only, in, local_prev, local_next);
+		else
+			DL_DELETE2(t->local_only, in, local_prev, local_next);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+int itab_add_local_entries(struct itab *t, uint64_t dir,
+			   struct itab_dirent **ents, size_t *n, size_t *cap)
+{
+	struct inode *in;
+	int ret = 0;
+
+	pthread_mutex_lock(&t->lock);
+	DL_FOREACH2(t->local_only, in, local_next) {
+		struct itab_dirent *d;
+
+		if (!in->named || in->parent != dir || !in->st_known)
+			continue;
+		if (*n == *cap) {
+			size_t c = *cap ? *cap * 2 : 16;
+			struct itab_dirent *p = realloc(*ents, c * sizeof(*p));
+
+			if (!p) {
+				ret = -ENOMEM;
+				break;
+			}
+			*ents = p;
+			*cap = c;
+		}
+		d = &(*ents)[*n];
+		memset(d, 0, sizeof(*d));
+		d->st = in->st;
+		d->mtime_exact = true;
+		d->name = strdup(in->name);
+		if (!d->name) {
+			ret = -ENOMEM;
+			break;
+		}
+		(*n)++;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ret;
+}
+
+int itab_find_child(struct itab *t, uint64_t parent, const char *name,
+		    uint64_t *ino)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = inode_find_child(t, parent, name);
+	if (in)
+		*ino = in->ino;
+	pthread_mutex_unlock(&t->lock);
+	return in ? 0 : -ENOENT;
+}
+
 void itab_remove(struct itab *t, uint64_t parent, const char *name)
 {
 	struct inode *p, *in;
 
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, parent);
+	in = inode_find_child(t, parent, name);
 	if (p) {
+		if (entry_is_dir_locked(p, in, name))
+			dir_subdirs_add_locked(t, p, -1);
 		listing_remove(p->listing, name);
 		p->local_gen = ++t->gen;
 	}
-	in = inode_find_child(t, parent, name);
 	if (in) {
+		/* Open files see it as deleted (fstat: no links). */
+		in->st.st_nlink = 0;
 		inode_unlink_locked(t, in);
 		inode_maybe_free_locked(t, in);
 		inode_maybe_free_locked(t, inode_get(t, parent));
@@ -793,10 +915,17 @@ int itab_rename(struct itab *t, uint64_t parent, const char *name,
 		st = in->st;
 		have_rec = true;
 	}
+	if (entry_is_dir_locked(p, in, name)) {
+		dir_subdirs_add_locked(t, p, -1);
+		dir_subdirs_add_locked(t, np, 1);
+	}
 	listing_remove(p->listing, name);
 	/* A replaced target: unreachable from now on. */
 	victim = inode_find_child(t, newparent, newname);
+	if (entry_is_dir_locked(np, victim, newname))
+		dir_subdirs_add_locked(t, np, -1);
 	if (victim && victim != in) {
+		victim->st.st_nlink = 0;
 		inode_unlink_locked(t, victim);
 		inode_maybe_free_locked(t, victim);
 	}
@@ -921,7 +1050,7 @@ static void inode_maybe_free_locked(struct itab *t, struct inode *in)
 		HASH_DELETE(hh, t->by_ino, in);
 		if (in->named)
 			HASH_DELETE(hh_name, t->by_name, in);
-		inode_destroy(in);
+		inode_destroy(t, in);
 		if (!parent)
 			break;
 		parent->nchildren--;

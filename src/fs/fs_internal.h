@@ -152,6 +152,10 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 /* Upload pending writes of @ino, if any (before rename, utimens ...). */
 int fs_flush_inode(struct fs_ctx *ctx, uint64_t ino);
 
+/* @ino is gone from the server (replaced by a rename): writes still
+ * coming through its open handles have nowhere to go. */
+void fs_discard_inode(struct fs_ctx *ctx, uint64_t ino);
+
 /* Check a name from the kernel before it becomes part of a command. */
 int fs_check_name(const char *name);
 

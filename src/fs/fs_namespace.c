@@ -141,8 +141,8 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	char path[FS_PATH_MAX];
 	struct ns_op op = { .path = path };
 	struct fs_wfile *wf = NULL;
-	struct stat st;
 	bool on_server = true;
+	uint64_t ino;
 	int ret;
 
 	FS_READY_OR_REPLY(req, ctx);
@@ -151,11 +151,10 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (ret < 0)
 		goto out;
 	/* Data still being written to it has nowhere to go now; a file
-	 * created but not yet uploaded is not on the server at all. */
-	if (itab_lookup(ctx->itab, parent, name, &st) == 0) {
-		wf = fs_wfile_find(ctx, st.st_ino);
-		itab_forget(ctx->itab, st.st_ino, 1);
-	}
+	 * created but not yet uploaded is not on the server at all.  (The
+	 * inode is found by name, also when the listing expired.) */
+	if (itab_find_child(ctx->itab, parent, name, &ino) == 0)
+		wf = fs_wfile_find(ctx, ino);
 	if (wf) {
 		on_server = fs_wfile_discard(ctx, wf);
 		fs_wfile_put(ctx, wf);
@@ -248,6 +247,7 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	char path[FS_PATH_MAX], path2[FS_PATH_MAX];
 	struct ns_op op = { .path = path, .path2 = path2 };
+	uint64_t ino = 0, victim = 0;
 	struct stat st;
 	int ret, exists;
 
@@ -264,12 +264,21 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ret = ns_paths(ctx, parent, name, path, newparent, newname, path2);
 	if (ret < 0)
 		goto out;
-	/* The server must have the file before it can rename it. */
-	if (itab_lookup(ctx->itab, parent, name, &st) == 0) {
-		ret = fs_flush_inode(ctx, st.st_ino);
-		itab_forget(ctx->itab, st.st_ino, 1);
+	/* The server must have the file before it can rename it, and a
+	 * file open for writing at the target its content, in case the
+	 * rename fails. */
+	if (itab_find_child(ctx->itab, parent, name, &ino) == 0) {
+		ret = fs_flush_inode(ctx, ino);
 		if (ret < 0)
 			goto out;
+	}
+	if (itab_find_child(ctx->itab, newparent, newname, &victim) == 0 &&
+	    victim != ino) {
+		ret = fs_flush_inode(ctx, victim);
+		if (ret < 0)
+			goto out;
+	} else {
+		victim = 0;
 	}
 	exists = itab_lookup(ctx->itab, newparent, newname, &st);
 	if (exists == 0) {
@@ -282,6 +291,8 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		op.target_is_dir = S_ISDIR(st.st_mode);
 	}
 	ret = fs_with_conn(ctx, ns_rename, &op);
+	if (ret == 0 && victim)
+		fs_discard_inode(ctx, victim); /* replaced: like unlinked */
 	if (ret == 0)
 		ret = itab_rename(ctx->itab, parent, name, newparent, newname);
 	if (ret == 0) {

@@ -136,7 +136,7 @@ static void read_io_drop_stream(struct fs_ctx *ctx, struct read_io *io)
 	io->c = NULL;
 }
 
-/* Open RETR at @off on a (new) connection. */
+/* Open RETR at @off (on io->c if there is one, else a pooled one). */
 static int read_io_start(struct fs_ctx *ctx, struct fs_file *f,
 			 struct read_io *io, uint64_t off)
 {
@@ -147,22 +147,16 @@ static int read_io_start(struct fs_ctx *ctx, struct fs_file *f,
 	ret = itab_path(ctx->itab, f->ino, f->path, sizeof(f->path));
 	if (ret < 0)
 		return ret;
-	if (!io->c) {
-		ret = ftp_pool_acquire(ctx->pool, FTP_POOL_XFER, &io->c, err,
-				       sizeof(err));
-		if (ret < 0) {
-			log_err("%s", err);
-			return ret;
-		}
-	}
-	ret = ftp_xfer_open(io->c, "RETR", f->path, off, FTP_OP_RETR, true,
-			    &io->x);
+	ret = ftp_pool_xfer_open(ctx->pool, FTP_POOL_XFER,
+				 &(struct ftp_xfer_cmd){ .verb = "RETR",
+							 .arg = f->path,
+							 .rest = off,
+							 .op = FTP_OP_RETR,
+							 .target_exists = true },
+				 &io->c, &io->x, err, sizeof(err));
 	if (ret < 0) {
-		log_debug("RETR %s: %s", f->path, io->c->err);
-		if (io->c->broken)
-			log_warn("%s", io->c->err);
-		ftp_pool_release(ctx->pool, io->c);
-		io->c = NULL;
+		if (ret != -EINTR)
+			log_warn("RETR %s: %s", f->path, err);
 		io->x = NULL;
 		return ret;
 	}

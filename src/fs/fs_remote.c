@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uthash.h>
 
 #include "fs_internal.h"
 #include "ftpsfs/ftp_conn.h"
@@ -112,6 +113,13 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 
 /* ---- listings ---- */
 
+/* A name already in the listing being fetched, and where. */
+struct fetch_name {
+	const char *name; /* the entry's own string */
+	size_t idx;
+	UT_hash_handle hh;
+};
+
 struct fetch_state {
 	struct fs_ctx *ctx;
 	uint64_t dir;
@@ -119,32 +127,87 @@ struct fetch_state {
 	bool force_list;
 	bool merging;	      /* second pass: LIST after MLSD */
 	bool untargeted_link; /* MLSD named a symlink without its target */
-	size_t mlsd_n;	      /* entries from the first pass */
+	unsigned long dups;   /* names the server listed more than once */
 	struct itab_dirent *ents;
 	size_t n, cap;
+	struct fetch_name *names; /* index of ents by name */
+	struct fetch_name *slots; /* its records, one per entry */
+	size_t nslots;
 };
+
+static void fetch_reset(struct fetch_state *st)
+{
+	HASH_CLEAR(hh, st->names);
+	free(st->slots);
+	st->slots = NULL;
+	st->nslots = 0;
+	itab_dirents_free(st->ents, st->n);
+	st->ents = NULL;
+	st->n = st->cap = 0;
+}
 
 static struct itab_dirent *fetch_find(struct fetch_state *st, const char *name)
 {
-	for (size_t i = 0; i < st->mlsd_n; i++)
-		if (strcmp(st->ents[i].name, name) == 0)
-			return &st->ents[i];
-	return NULL;
+	struct fetch_name *f = NULL;
+
+	HASH_FIND_STR(st->names, name, f);
+	return f ? &st->ents[f->idx] : NULL;
+}
+
+/* Make room for one more entry (and its index record). */
+static int fetch_grow(struct fetch_state *st)
+{
+	size_t cap = st->cap ? st->cap * 2 : 64;
+	struct itab_dirent *e;
+	struct fetch_name *f;
+
+	if (st->n < st->cap)
+		return 0;
+	e = realloc(st->ents, cap * sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	st->ents = e;
+	/* The index's records move: index them again (the old table is
+	 * freed while its records are still there to read). */
+	f = malloc(cap * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	HASH_CLEAR(hh, st->names);
+	for (size_t i = 0; i < st->nslots; i++) {
+		f[i] = st->slots[i];
+		HASH_ADD_KEYPTR(hh, st->names, f[i].name, strlen(f[i].name),
+				&f[i]);
+	}
+	free(st->slots);
+	st->slots = f;
+	st->cap = cap;
+	return 0;
+}
+
+/* Index the entry just appended at st->n - 1. */
+static void fetch_index_last(struct fetch_state *st)
+{
+	struct fetch_name *f = &st->slots[st->nslots++];
+
+	f->name = st->ents[st->n - 1].name;
+	f->idx = st->n - 1;
+	HASH_ADD_KEYPTR(hh, st->names, f->name, strlen(f->name), f);
 }
 
 static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 {
 	struct itab_dirent *d;
 
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 64;
-		struct itab_dirent *p = realloc(st->ents, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		st->ents = p;
-		st->cap = cap;
+	/* A server that lists a name twice: the first one counts. */
+	if (fetch_find(st, e->name)) {
+		st->dups++;
+		return 0;
 	}
+	/* One limit per directory, whatever passes it takes. */
+	if (st->n >= FTP_LIST_ENTRIES_MAX)
+		return -E2BIG;
+	if (fetch_grow(st) < 0)
+		return -ENOMEM;
 	d = &st->ents[st->n];
 	memset(d, 0, sizeof(*d));
 	fs_entry_to_stat(st->ctx, e, &d->st);
@@ -162,6 +225,7 @@ static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 	if (e->type == FTP_ENTRY_LINK && !e->link_target)
 		st->untargeted_link = true;
 	st->n++;
+	fetch_index_last(st);
 	return 0;
 }
 
@@ -265,11 +329,13 @@ static int fetch_run(struct ftp_conn *c, void *arg)
 	int ret;
 
 	/* A retry starts from an empty list. */
-	itab_dirents_free(st->ents, st->n);
-	st->ents = NULL;
-	st->n = st->cap = st->mlsd_n = 0;
+	fetch_reset(st);
 	st->merging = st->untargeted_link = false;
+	st->dups = 0;
 	ret = ftp_list_dir(c, st->path, st->force_list, true, fetch_add, st);
+	if (ret == -E2BIG)
+		snprintf(c->err, sizeof(c->err), "%.300s: more than %d entries",
+			 st->path, FTP_LIST_ENTRIES_MAX);
 	if (ret < 0)
 		return ret;
 	if (used_list)
@@ -277,8 +343,32 @@ static int fetch_run(struct ftp_conn *c, void *arg)
 	if (!st->untargeted_link)
 		return 0;
 	st->merging = true;
-	st->mlsd_n = st->n;
-	return ftp_list_dir(c, st->path, true, true, fetch_add, st);
+	ret = ftp_list_dir(c, st->path, true, true, fetch_add, st);
+	if (ret == -E2BIG)
+		snprintf(c->err, sizeof(c->err), "%.300s: more than %d entries",
+			 st->path, FTP_LIST_ENTRIES_MAX);
+	return ret;
+}
+
+/* Files we created that are not uploaded yet exist too (unless the
+ * server lists the name already). */
+static int fetch_add_local(struct fetch_state *st)
+{
+	size_t first = st->n, kept = st->n;
+	int ret = itab_add_local_entries(st->ctx->itab, st->dir, &st->ents,
+					 &st->n, &st->cap);
+
+	for (size_t i = first; i < st->n; i++) {
+		if (ret == 0 && !fetch_find(st, st->ents[i].name)) {
+			st->ents[kept++] = st->ents[i];
+			continue;
+		}
+		free(st->ents[i].name);
+		free(st->ents[i].link_target);
+	}
+	st->n = kept;
+	HASH_CLEAR(hh, st->names); /* not needed any more */
+	return ret;
 }
 
 static int fs_snapshot_copy(const struct itab_dirent *ents, size_t n,
@@ -328,6 +418,12 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		ret = fs_with_conn(ctx, fetch_run, &st);
 		if (ret < 0)
 			goto out;
+		if (st.dups)
+			log_warn("%s: the server listed %lu names more than "
+				 "once; showing each once", path, st.dups);
+		ret = fetch_add_local(&st);
+		if (ret < 0)
+			goto out;
 		if (snap) {
 			ret = fs_snapshot_copy(st.ents, st.n, snap);
 			if (ret < 0)
@@ -336,7 +432,7 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		}
 		ret = itab_set_listing(ctx->itab, dir, st.ents, st.n, gen);
 		st.ents = NULL;
-		st.n = 0;
+		st.n = st.cap = 0;
 		if (ret != -EAGAIN)
 			break;
 		if (attempt == 2) {
@@ -355,7 +451,7 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		*snap = NULL;
 	}
 out:
-	itab_dirents_free(st.ents, st.n);
+	fetch_reset(&st);
 	free(path);
 	return ret;
 }

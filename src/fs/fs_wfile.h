@@ -4,16 +4,14 @@
  * Three modes (DESIGN.md 5):
  *  - STREAM: new content written from the start (create, O_TRUNC) or
  *    appended at the server's end goes straight into STOR or APPE:
- *    constant memory, no local copy, any size.
+ *    constant memory, no local copy, any size (fs_wstream.h).
  *  - SPOOL: anything else (writes elsewhere, O_RDWR reads of our own
  *    writes, truncate to a non-zero size) goes to a local spool that is
  *    uploaded on flush/fsync/release, only the changed tail where the
  *    server allows (spool.h).
  *  - IDLE: the server has exactly our content.
  * A write that breaks a stream's order ends the stream (the server then
- * has everything so far) and continues in the spool.  Between writes a
- * stream is parked in the pool (ftp_pool.h): the pool may end the upload
- * to use the connection, and the next write goes on with APPE.
+ * has everything so far) and continues in the spool.
  *
  * Errors: a failed upload is remembered and returned by the next write,
  * flush or fsync of every handle; the upload is never reported as done.
@@ -48,9 +46,12 @@ struct fs_wfile *fs_wfile_find(struct fs_ctx *ctx, uint64_t ino);
 void fs_wfile_put(struct fs_ctx *ctx, struct fs_wfile *wf);
 
 /* The file is new or truncated to 0: empty content, to be streamed.
- * @remote_size: what the server has under the name now (0 if nothing). */
-void fs_wfile_init_empty(struct fs_wfile *wf, bool remote_exists,
-			 uint64_t remote_size, mode_t create_mode);
+ * @remote_size: what the server has under the name now (0 if nothing).
+ * A file not on the server yet stays in its directory's listings until
+ * uploaded (itab_set_local_only()). */
+void fs_wfile_init_empty(struct fs_ctx *ctx, struct fs_wfile *wf,
+			 bool remote_exists, uint64_t remote_size,
+			 mode_t create_mode);
 
 /* The server has the file with @size bytes, and so do we. */
 void fs_wfile_init_existing(struct fs_wfile *wf, uint64_t size);
@@ -76,9 +77,11 @@ int fs_wfile_flush(struct fs_ctx *ctx, struct fs_wfile *wf);
 bool fs_wfile_discard(struct fs_ctx *ctx, struct fs_wfile *wf);
 
 /*
- * chmod of a file that is not on the server yet: remember @mode and set it
- * after the first upload.  Returns true if deferred so, false if the
- * caller should send SITE CHMOD now.
+ * chmod of a file open for writing: a file not on the server yet, or a
+ * mode that takes away the owner's write permission, is set after the
+ * upload by the last writer (the server would refuse the upload of what
+ * is still to come).  Returns true if deferred so, false if the caller
+ * should send SITE CHMOD now (a mode deferred earlier is then dropped).
  */
 bool fs_wfile_defer_chmod(struct fs_wfile *wf, mode_t mode);
 

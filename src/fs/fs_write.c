@@ -38,6 +38,16 @@ int fs_flush_inode(struct fs_ctx *ctx, uint64_t ino)
 	return ret;
 }
 
+void fs_discard_inode(struct fs_ctx *ctx, uint64_t ino)
+{
+	struct fs_wfile *wf = fs_wfile_find(ctx, ino);
+
+	if (wf) {
+		(void)fs_wfile_discard(ctx, wf);
+		fs_wfile_put(ctx, wf);
+	}
+}
+
 /* Mode for a new file or directory, with the caller's umask applied. */
 static mode_t fs_new_mode(fuse_req_t req, mode_t mode)
 {
@@ -115,7 +125,8 @@ static int create_common(fuse_req_t req, uint64_t parent, const char *name,
 		ret = fs_wfile_get(ctx, st->st_ino, &f->wf, &fresh);
 	if (ret == 0 && (!exists || (flags & O_TRUNC))) {
 		if (fresh)
-			fs_wfile_init_empty(f->wf, exists, (uint64_t)attr.st_size,
+			fs_wfile_init_empty(ctx, f->wf, exists,
+					    (uint64_t)attr.st_size,
 					    fs_new_mode(req, mode));
 		else
 			ret = fs_wfile_truncate(ctx, f->wf, 0);

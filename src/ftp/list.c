@@ -128,7 +128,10 @@ static int list_transfer(struct ftp_conn *c, struct list_state *st,
 	uint64_t total = 0;
 	int ret;
 
-	ret = ftp_xfer_open(c, verb, arg, 0, FTP_OP_LIST, dir_known, &x);
+	ret = ftp_xfer_open(c, &(struct ftp_xfer_cmd){ .verb = verb, .arg = arg,
+					      .op = FTP_OP_LIST,
+					      .target_exists = dir_known },
+			    &x);
 	if (ret < 0)
 		return ret;
 	buf = malloc(65536);

@@ -72,6 +72,7 @@ int ftp_pool_new(const struct ftp_endpoint *ep, unsigned max_conns,
 		 struct ftp_pool **out)
 {
 	struct ftp_pool *p = calloc(1, sizeof(*p));
+	pthread_condattr_t ca;
 
 	if (!p)
 		return -ENOMEM;
@@ -84,8 +85,13 @@ int ftp_pool_new(const struct ftp_endpoint *ep, unsigned max_conns,
 	p->max_conns = max_conns;
 	p->next_lease = 1;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
-	pthread_cond_init(&p->tick, NULL);
+	/* Deadlines on the monotonic clock: a step of the wall clock must
+	 * not stretch a wait. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_cond_init(&p->tick, &ca);
+	pthread_condattr_destroy(&ca);
 	*out = p;
 	return 0;
 }
@@ -95,6 +101,15 @@ void ftp_pool_set_maintenance(struct ftp_pool *p, int keepalive_ms,
 {
 	p->keepalive_ms = keepalive_ms;
 	p->idle_close_ms = idle_close_ms;
+}
+
+/* @ms (net_now_ms() clock) as an absolute time for the condvars. */
+static struct timespec pool_abstime(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
+			       .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	return ts;
 }
 
 /* Transfers leave one connection for metadata (see ftp_pool.h). */
@@ -132,7 +147,7 @@ static void pool_drop_locked(struct ftp_pool *p, struct ftp_conn *c)
 
 /* Hand @c out for @use (lock held). */
 static void pool_take_locked(struct ftp_pool *p, struct ftp_conn *c,
-			     enum ftp_pool_use use)
+			     unsigned use)
 {
 	bool xfer = use == FTP_POOL_XFER;
 
@@ -154,7 +169,7 @@ static void pool_discard_locked(struct ftp_pool *p, struct ftp_conn *c)
 
 /* Give @c to the caller for @use and unlock. */
 static int pool_hand_out(struct ftp_pool *p, struct ftp_conn *c,
-			 enum ftp_pool_use use, struct ftp_conn **out)
+			 unsigned use, struct ftp_conn **out)
 {
 	pool_take_locked(p, c, use);
 	pthread_mutex_unlock(&p->lock);
@@ -214,7 +229,7 @@ static bool pool_connect_cut(int ret)
 	return ret == -ECONNRESET || ret == -EPIPE || ret == -ECONNABORTED;
 }
 
-static int pool_connect(struct ftp_pool *p, enum ftp_pool_use use,
+static int pool_connect(struct ftp_pool *p, unsigned use,
 			unsigned id, struct ftp_conn **out, char *err,
 			size_t errsz)
 {
@@ -295,20 +310,21 @@ static struct ftp_conn *pool_reclaim_locked(struct ftp_pool *p,
 	return c;
 }
 
-int ftp_pool_acquire(struct ftp_pool *p, enum ftp_pool_use use,
-		     struct ftp_conn **out, char *err, size_t errsz)
+int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
+		     char *err, size_t errsz)
 {
+	int64_t deadline = net_deadline(p->ep->timeout_ms);
+	bool patient = use & FTP_POOL_PATIENT;
 	struct timespec until;
 	unsigned id;
 	int ret;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += p->ep->timeout_ms / 1000;
-
+	use &= ~(unsigned)FTP_POOL_PATIENT;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		bool xfer_full = use == FTP_POOL_XFER &&
 				 p->nxfer >= pool_xfer_limit(p);
+		int64_t wake = deadline;
 
 		if (p->nidle > 0 && !xfer_full) {
 			struct ftp_conn *c = p->idle[--p->nidle];
@@ -321,7 +337,13 @@ int ftp_pool_acquire(struct ftp_pool *p, enum ftp_pool_use use,
 			}
 			return pool_hand_out(p, c, use, out);
 		}
-		if (p->nconns < p->max_conns && !xfer_full) {
+		if (p->nconns < p->max_conns && !xfer_full &&
+		    net_now_ms() < p->next_attempt && patient) {
+			/* Wait for the background reconnect, or try again
+			 * ourselves when the back-off allows. */
+			wake = p->next_attempt < deadline ? p->next_attempt
+							  : deadline;
+		} else if (p->nconns < p->max_conns && !xfer_full) {
 			if (net_now_ms() < p->next_attempt) {
 				snprintf(err, errsz,
 					 "server unreachable (%s); retrying in "
@@ -343,7 +365,7 @@ int ftp_pool_acquire(struct ftp_pool *p, enum ftp_pool_use use,
 			}
 			continue; /* wait for one of ours */
 		}
-		if (p->parked) {
+		if (p->parked && wake == deadline) {
 			/* the longest-parked one */
 			struct ftp_conn *c = pool_reclaim_locked(p, &p->parked);
 
@@ -353,13 +375,19 @@ int ftp_pool_acquire(struct ftp_pool *p, enum ftp_pool_use use,
 			}
 			return pool_hand_out(p, c, use, out);
 		}
-		if (pthread_cond_timedwait(&p->cond, &p->lock, &until) ==
-		    ETIMEDOUT) {
+		if (net_now_ms() >= deadline) {
 			pthread_mutex_unlock(&p->lock);
-			snprintf(err, errsz,
-				 "no FTP connection became free in time");
+			if (net_now_ms() < p->next_attempt)
+				snprintf(err, errsz,
+					 "server unreachable (%s) for longer "
+					 "than the timeout", p->down_reason);
+			else
+				snprintf(err, errsz,
+					 "no FTP connection became free in time");
 			return -ETIMEDOUT;
 		}
+		until = pool_abstime(wake);
+		pthread_cond_timedwait(&p->cond, &p->lock, &until);
 	}
 }
 
@@ -684,12 +712,7 @@ static void *pool_thread(void *arg)
 			pthread_mutex_unlock(&p->lock);
 			break;
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += POOL_TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = pool_abstime(net_deadline(POOL_TICK_MS));
 		pthread_cond_timedwait(&p->tick, &p->lock, &ts);
 		if (p->stopping) {
 			pthread_mutex_unlock(&p->lock);

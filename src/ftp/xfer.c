@@ -193,26 +193,24 @@ static int xfer_handshake_failed(struct ftp_conn *c, struct ftp_reply *r,
 	return ret == -EPERM ? -EPERM : -EIO;
 }
 
-int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
-		  uint64_t rest, enum ftp_op op, bool target_exists,
-		  struct ftp_xfer **out)
+/* One attempt at opening the transfer. */
+static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
+			  const struct ftp_xfer_cmd *cmd,
+			  struct ftp_xfer **out)
 {
-	struct ftp_reply *r = malloc(sizeof(*r));
 	struct ftp_xfer *x = NULL;
 	char tls_err[256], num[24];
 	bool resumed = false;
 	int fd = -1, lfd = -1, ret;
 
-	if (!r)
-		return -ENOMEM;
 	if (c->ep->active)
 		ret = xfer_active_listen(c, r, &lfd);
 	else
 		ret = xfer_passive_connect(c, r, &fd);
 	if (ret < 0)
 		goto out;
-	if (rest > 0) {
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)rest);
+	if (cmd->rest > 0) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)cmd->rest);
 		ret = ftp_conn_cmd(c, r, "REST", num);
 		if (ret < 0)
 			goto out;
@@ -223,14 +221,14 @@ int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
 			goto out;
 		}
 	}
-	ret = ftp_conn_send(c, verb, arg);
+	ret = ftp_conn_send(c, cmd->verb, cmd->arg);
 	if (ret == 0)
 		ret = ftp_conn_read_prelim(c, r);
 	if (ret < 0)
 		goto out;
 	if (!ftp_reply_is_prelim(r)) {
-		xfer_describe_reply(c, verb, r);
-		ret = ftp_errno(op, r, target_exists);
+		xfer_describe_reply(c, cmd->verb, r);
+		ret = ftp_errno(cmd->op, r, cmd->target_exists);
 		goto out;
 	}
 	if (lfd >= 0) {
@@ -284,6 +282,38 @@ out:
 		close(fd);
 	if (lfd >= 0)
 		close(lfd);
+	return ret;
+}
+
+/*
+ * Pauses before asking again after a transient refusal: ProFTPD answers
+ * "425 EPSV: Address already in use" when two sessions pick the same
+ * passive port in the same millisecond, and the next EPSV works.
+ */
+static const int xfer_retry_ms[] = { 10, 50, 200, 500 };
+
+int ftp_xfer_open(struct ftp_conn *c, const struct ftp_xfer_cmd *cmd,
+		  struct ftp_xfer **out)
+{
+	struct ftp_reply *r = malloc(sizeof(*r));
+	size_t attempt = 0;
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	for (;;) {
+		ret = xfer_open_once(c, r, cmd, out);
+		/* Nothing moved yet and the connection is in step: a 425
+		 * or 426 is "not now", worth asking again here. */
+		if (ret == 0 || c->broken || !ftp_errno_transient(ret) ||
+		    attempt == sizeof(xfer_retry_ms) / sizeof(xfer_retry_ms[0]))
+			break;
+		log_debug("conn %u: %s; trying again", c->id, c->err);
+		if (net_sleep(xfer_retry_ms[attempt++]) < 0) {
+			ret = -EINTR;
+			break;
+		}
+	}
 	free(r);
 	return ret;
 }
@@ -387,10 +417,11 @@ int ftp_xfer_write(struct ftp_conn *c, struct ftp_xfer *x, const void *buf,
 	int ret;
 
 	if (x->failed)
-		return -EIO;
+		return x->write_err;
 	ret = tls_conn_write_all(x->tls, buf, len, net_deadline(c->ep->timeout_ms));
 	if (ret < 0) {
 		x->failed = true;
+		x->write_err = ret;
 		x->timed_out = ret == -ETIMEDOUT;
 		snprintf(c->err, sizeof(c->err), "data connection: %s",
 			 x->timed_out ? "stalled longer than the timeout"
@@ -412,6 +443,7 @@ int ftp_xfer_finish_upload(struct ftp_conn *c, struct ftp_xfer *x,
 			       ? c->ep->timeout_ms
 			       : XFER_UPLOAD_DRAIN_MS;
 	bool failed = x->failed;
+	int write_err = x->write_err;
 	int ret;
 
 	if (!x->failed)
@@ -435,7 +467,7 @@ int ftp_xfer_finish_upload(struct ftp_conn *c, struct ftp_xfer *x,
 	} else if (failed) {
 		/* The server confirms what it got, but we know it is not
 		 * everything. */
-		ret = -EIO;
+		ret = write_err;
 	}
 out:
 	free(r);

@@ -63,6 +63,14 @@ int net_wait(int fd, short events, int64_t deadline)
 	}
 }
 
+int net_sleep(int ms)
+{
+	/* poll() ignores a negative fd: only the clock and the flag count. */
+	int ret = net_wait(-1, 0, net_deadline(ms));
+
+	return ret == -ETIMEDOUT ? 0 : ret;
+}
+
 static int net_connect_addr(const struct sockaddr *sa, socklen_t salen,
 			    int64_t deadline, int *fd_out)
 {

@@ -1,0 +1,53 @@
+/*
+ * pool_xfer.c - opening transfers on pooled connections, surviving the
+ * faults a fresh connection does not meet.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_pool.h"
+#include "ftpsfs/ftp_xfer.h"
+#include "ftpsfs/log.h"
+
+/* Attempts in all, each on a fresh connection after the first. */
+#define POOL_XFER_TRIES 3
+
+/* Did @ret cost the connection for a reason another one may not meet? */
+static bool pool_xfer_retry_elsewhere(const struct ftp_conn *c, int ret)
+{
+	return c->broken &&
+	       (ftp_errno_transient(ret) || ret == -EIO || ret == -EPROTO);
+}
+
+int ftp_pool_xfer_open(struct ftp_pool *p, unsigned use,
+		       const struct ftp_xfer_cmd *cmd, struct ftp_conn **c,
+		       struct ftp_xfer **x, char *err, size_t errsz)
+{
+	int ret = 0;
+
+	for (int attempt = 1;; attempt++) {
+		if (!*c) {
+			ret = ftp_pool_acquire(p, use, c, err, errsz);
+			if (ret < 0) {
+				*c = NULL;
+				return ret;
+			}
+		}
+		ret = ftp_xfer_open(*c, cmd, x);
+		if (ret == 0)
+			return 0;
+		snprintf(err, errsz, "%s", (*c)->err[0] ? (*c)->err
+							: "transfer failed");
+		if (!pool_xfer_retry_elsewhere(*c, ret) ||
+		    attempt == POOL_XFER_TRIES) {
+			ftp_pool_release(p, *c);
+			*c = NULL;
+			return ret;
+		}
+		log_debug("conn %u: %s; trying %s on a fresh connection",
+			  (*c)->id, err, cmd->verb);
+		ftp_pool_release(p, *c); /* broken: closed */
+		*c = NULL;
+	}
+}
