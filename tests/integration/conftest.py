@@ -17,6 +17,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fakeserver import FakeFtpsServer  # noqa: E402
 from mount import Mount, default_binary  # noqa: E402
 from servers import SERVER_KINDS, Certs, TestUser  # noqa: E402
+# Workspace fixtures for the write tests, usable by every module.
+from workspace import shared_servers, w, workspace  # noqa: E402,F401
 
 # The {vsftpd, proftpd} x {explicit, implicit} matrix of the `server` fixture.
 SERVER_MATRIX = [(kind, implicit) for kind in ("vsftpd", "proftpd") for implicit in (False, True)]

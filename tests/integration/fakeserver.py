@@ -27,6 +27,7 @@ import hashlib
 import posixpath
 import socket
 import ssl
+import struct
 import threading
 import time
 import traceback
@@ -469,9 +470,23 @@ class Session:
             if intruder is not None:
                 intruder.close()
 
-    def _accept_data(self):
-        """The TLS data connection, or None (after a 425 reply) if it did not come or its
-        handshake failed."""
+    def reset_data_connection(self, final=(425, "Cannot open data connection.")):
+        """Answer a transfer command with 150, accept the data connection and reset it (RST)
+        before its TLS handshake, then send the `final` reply (none if None): a server or a
+        middlebox dropping a data connection as it opens."""
+        if self._pasv is None and self._active is None:
+            self.reply(425, "Use EPSV or PASV first.")
+            return
+        self.reply(150, "Opening BINARY mode data connection.")
+        raw = self._accept_raw()
+        if raw is not None:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            raw.close()
+        if final is not None:
+            self.reply(*final)
+
+    def _accept_raw(self):
+        """The data connection's TCP socket, or None if it did not come."""
         raw = None
         if self._active is not None:
             raw = self._connect_active()
@@ -485,6 +500,12 @@ class Session:
                 except (TimeoutError, socket.timeout):
                     continue
             self._close_pasv()
+        return raw
+
+    def _accept_data(self):
+        """The TLS data connection, or None (after a 425 reply) if it did not come or its
+        handshake failed."""
+        raw = self._accept_raw()
         if raw is None:
             self.reply(425, "Data connection did not come.")
             return None

@@ -27,6 +27,7 @@ class _Link:
         self.server = None
         self.closed = threading.Event()
         self.bytes_down = 0
+        self.bytes_up = 0
 
     def start(self, target_port):
         try:
@@ -57,6 +58,13 @@ class _Link:
                     break
                 if down and self.kind == "data" and p.data_rate:
                     time.sleep(len(data) / p.data_rate)
+                if not down:
+                    self.bytes_up += len(data)
+                    if p._cut_due(self):
+                        # Part of this chunk is lost with the connection, as in a
+                        # real cut: what sits in buffers never arrives.
+                        self.close(reset=True)
+                        break
                 dst.sendall(data)
                 if down:
                     self.bytes_down += len(data)
@@ -88,13 +96,17 @@ class _Link:
 class Proxy:
     """Forward PROXY_HOST:port -> TARGET_HOST:port for the control port and
     the passive range.  Faults: stall_data (Event), data_rate (bytes/s on
-    data downloads, None = unlimited), reset(kind), connection counts."""
+    data downloads, None = unlimited), reset(kind), cut_upload(bytes...),
+    connection counts."""
 
     def __init__(self, control_port, pasv_range):
         self.control_port = control_port
         self.ports = [control_port] + list(range(pasv_range[0], pasv_range[1] + 1))
         self.stall_data = threading.Event()
         self.data_rate = None
+        self._cuts = []  # pending cut_upload() thresholds, in bytes
+        self._cut_control = False
+        self.cuts_done = 0
         self.control_bytes_down = 0
         self.data_bytes_down = 0
         self._links = []
@@ -129,6 +141,26 @@ class Proxy:
             with self._lock:
                 self._links.append(link)
             link.start(port)
+
+    def cut_upload(self, *after_bytes, with_control=False):
+        """Reset (RST) a data connection once its upload has carried more than each of
+        `after_bytes` bytes: the first threshold applies to the next data connection that
+        reaches it, and so on; with_control resets every control connection with it.
+        cuts_done counts the resets made."""
+        with self._lock:
+            self._cuts.extend(after_bytes)
+            self._cut_control = with_control
+
+    def _cut_due(self, link):
+        with self._lock:
+            if link.kind != "data" or not self._cuts or link.bytes_up <= self._cuts[0]:
+                return False
+            self._cuts.pop(0)
+            self.cuts_done += 1
+            with_control = self._cut_control
+        if with_control:
+            self.reset("control")
+        return True
 
     def links(self, kind):
         with self._lock:

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fakeserver import DEFAULT  # noqa: E402
 from mount import Mount, is_fuse_mounted  # noqa: E402
 from probes import errname, probe  # noqa: E402
+from writehelpers import pycall  # noqa: E402
 
 TIMEOUT = 3  # ftpsfs -o timeout and connect_timeout, seconds
 
@@ -377,3 +378,95 @@ def test_split_multiline_150_does_not_hold_up_the_transfer(fake_server, fake_mou
     assert r.sha256 == DATA_SHA, errname(r)
     assert r.elapsed < TIMEOUT, r.elapsed
     assert_listing_works(m, ["f.bin"])  # and the control connection is in step
+
+
+# --- transient refusals ------------------------------------------------------------------------
+#
+# ProFTPD under concurrent transfers sometimes answers EPSV with "425 EPSV: Address already in
+# use" (two sessions picked one passive port in the same millisecond; the next EPSV works), and
+# a data connection may be dropped as it opens.  Neither may cost a read, a listing or a write.
+
+_WRITE_BOTH_WAYS = """
+    stage = "stream"
+    with open(os.path.join(d, "new.bin"), "wb") as f:
+        f.write(random.Random(9).randbytes(200_000))
+    stage = "spool"
+    fd = os.open(os.path.join(d, "a.bin"), os.O_WRONLY)
+    os.pwrite(fd, b"patched", 1000)
+    stage = "close"
+    os.close(fd)
+"""
+
+
+def _exercise(m, srv, data):
+    """List, read, stream a new file and patch an old one through the mount."""
+    new = random.Random(9).randbytes(200_000)
+    assert probe("listdir", m.mountpoint / "d").names == ["x"]
+    r = probe("read", m.mountpoint / "a.bin")
+    assert r.sha256 == hashlib.sha256(data).hexdigest(), errname(r)
+    out = pycall(_WRITE_BOTH_WAYS, d=str(m.mountpoint))
+    assert out.errno is None, f"{out.error} at {out.stage}"
+    assert srv.files["/new.bin"] == new
+    assert srv.files["/a.bin"] == data[:1000] + b"patched" + data[1007:]
+
+
+def test_transient_epsv_refusals_are_asked_again(fake_server, fake_mount):
+    data = random.Random(8).randbytes(300_000)
+    srv = fake_server(files={"/a.bin": data, "/d/x": b"x"})
+    calls = {"n": 0}
+
+    def flaky(s, arg):
+        calls["n"] += 1
+        if calls["n"] % 3 != 0:  # two refusals before every success
+            s.reply(425, "EPSV: Address already in use")
+            return None
+        return DEFAULT
+
+    srv.on("EPSV", flaky)
+    m = fake_mount(srv)
+    _exercise(m, srv, data)
+    assert calls["n"] >= 12  # the refusals did happen, for each kind of transfer
+    assert_mount_alive(m)
+
+
+def test_persistent_epsv_refusal_fails_in_bounded_time(fake_server, fake_mount):
+    srv = fake_server(files={"/a.bin": b"a"})
+    srv.on("EPSV", lambda s, arg: s.reply(425, "EPSV: Address already in use"))
+    m = fake_mount(srv)
+    r = probe("read", m.mountpoint / "a.bin", limit=20)
+    assert r.errno == errno.EIO, errname(r)
+    assert r.elapsed < 10, r.elapsed
+    assert "425 EPSV: Address already in use" in m.log_text()
+
+
+def test_data_connection_reset_before_its_handshake_is_tried_again(fake_server, fake_mount):
+    data = random.Random(7).randbytes(300_000)
+    srv = fake_server(files={"/a.bin": data, "/d/x": b"x"})
+    pending = {"MLSD", "RETR", "STOR"}
+
+    def reset_once(verb):
+        def hook(s, arg):
+            if verb not in pending:
+                return DEFAULT
+            pending.discard(verb)
+            s.take_rest()
+            s.reset_data_connection()
+            return None
+        return hook
+
+    for verb in list(pending):
+        srv.on(verb, reset_once(verb))
+    m = fake_mount(srv)
+    _exercise(m, srv, data)
+    assert not pending  # each kind of transfer met one reset
+    assert_mount_alive(m)
+
+
+def test_a_name_listed_twice_is_shown_once(fake_server, fake_mount):
+    lines = [b"type=file;size=1;modify=20240101000000; twice",
+             b"type=file;size=2;modify=20240101000000; once",
+             b"type=file;size=3;modify=20240101000000; twice"]
+    srv = fake_server(files={"/twice": b"1", "/once": b"22"}, listings={"/": lines})
+    m = fake_mount(srv)
+    assert probe("listdir", m.mountpoint).names == ["once", "twice"]
+    assert "listed 1 names more than once" in m.log_text()

@@ -407,3 +407,40 @@ def test_connection_resets_during_mixed_work_never_report_wrong_data(proxied):
             break
         time.sleep(1)
     assert after.result == want
+
+
+# --- streaming uploads cut by the network ------------------------------------------------------
+
+_STREAM_WRITER = """
+    stage = "open"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    rnd = random.Random(seed)
+    stage = "write"
+    for i in range(chunks):
+        os.write(fd, rnd.randbytes(MIB))
+    stage = "close"
+    os.close(fd)
+"""
+
+
+@pytest.mark.parametrize("with_control", [False, True], ids=["data", "data+control"])
+@pytest.mark.parametrize("atomic", [False, True], ids=["plain", "atomic"])
+def test_streaming_upload_cut_by_resets_goes_on_byte_exact(proxied, atomic, with_control):
+    # A reset cuts the upload three times; each time it goes on from what the server holds,
+    # and close() succeeds with the server's file exact.
+    opts = [f"timeout={TIMEOUT}", f"connect_timeout={TIMEOUT}"] + (
+        ["atomic_upload"] if atomic else [])
+    srv, px, m = proxied({}, *opts)
+    px.cut_upload(5 * MIB, 9 * MIB, 2 * MIB, with_control=with_control)
+    r = pycall(_STREAM_WRITER, path=str(m.mountpoint / "big.bin"), seed=21, chunks=32,
+               timeout=180)
+    assert r.errno is None, f"{r.error} at {r.stage}\n" + m.log_text()[-3000:]
+    assert px.cuts_done == 3
+    assert (srv.root_dir / "big.bin").read_bytes() == _payload_chunks(21, 32)
+    assert m.log_text().count("upload cut by a network fault") == 3
+    assert not [p for p in srv.root_dir.iterdir() if p.name.startswith(".ftpsfs-tmp-")]
+
+
+def _payload_chunks(seed, chunks):
+    rnd = random.Random(seed)
+    return b"".join(rnd.randbytes(MIB) for _ in range(chunks))
