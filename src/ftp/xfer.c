@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,18 +194,51 @@ static int xfer_handshake_failed(struct ftp_conn *c, struct ftp_reply *r,
 	return ret == -EPERM ? -EPERM : -EIO;
 }
 
+/*
+ * How long to wait for the 1xx before starting the data handshake anyway.
+ * The handshake belongs after the 1xx (tls-resumption.md rule 3), but some
+ * servers answer the transfer command only once the data connection's TLS
+ * handshake is done (ftp-srv: its 150 waits for the secure data socket, and
+ * after 5 s it gives up with 425).  lftp has the same fallback
+ * (ftp:waiting-150-timeout).
+ */
+#define XFER_PRELIM_WAIT_MS 1000
+
+/* Does a reply arrive on @c within @ms?  (Bytes already buffered count.) */
+static bool xfer_reply_comes(struct ftp_conn *c, int ms)
+{
+	if (c->rlen > 0 || tls_conn_pending(c->tls))
+		return true;
+	return net_wait(tls_conn_fd(c->tls), POLLIN, net_deadline(ms)) == 0;
+}
+
+/* The data connection's TLS handshake on @fd (owned from here on). */
+static int xfer_handshake(struct ftp_conn *c, struct ftp_reply *r, int fd,
+			  struct ftp_xfer *x, bool *resumed)
+{
+	char tls_err[256];
+	int ret = tls_conn_client_data(c->ep->tls, fd, c->tls,
+				       net_deadline(c->ep->timeout_ms), &x->tls,
+				       resumed, tls_err, sizeof(tls_err));
+
+	return ret < 0 ? xfer_handshake_failed(c, r, tls_err, ret) : 0;
+}
+
 int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
 		  uint64_t rest, enum ftp_op op, bool target_exists,
 		  struct ftp_xfer **out)
 {
 	struct ftp_reply *r = malloc(sizeof(*r));
-	struct ftp_xfer *x = NULL;
-	char tls_err[256], num[24];
-	bool resumed = false;
+	struct ftp_xfer *x = calloc(1, sizeof(*x));
+	char num[24];
+	bool resumed = false, early = false;
 	int fd = -1, lfd = -1, ret;
 
-	if (!r)
+	if (!r || !x) {
+		free(r);
+		free(x);
 		return -ENOMEM;
+	}
 	if (c->ep->active)
 		ret = xfer_active_listen(c, r, &lfd);
 	else
@@ -224,8 +258,24 @@ int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
 		}
 	}
 	ret = ftp_conn_send(c, verb, arg);
-	if (ret == 0)
-		ret = ftp_conn_read_prelim(c, r);
+	if (ret < 0)
+		goto out;
+	/* A server known (on this connection) to wait for the handshake
+	 * gets it at once; otherwise only if its 1xx does not come. */
+	if (fd >= 0 && (c->handshake_first ||
+			!xfer_reply_comes(c, XFER_PRELIM_WAIT_MS))) {
+		if (!c->handshake_first)
+			log_debug("conn %u: no reply to %s within %d ms: TLS "
+				  "handshake on the data connection first",
+				  c->id, verb, XFER_PRELIM_WAIT_MS);
+		c->handshake_first = true;
+		early = true;
+		ret = xfer_handshake(c, r, fd, x, &resumed);
+		fd = -1; /* owned (and on failure closed) by the TLS layer */
+		if (ret < 0)
+			goto out;
+	}
+	ret = ftp_conn_read_prelim(c, r);
 	if (ret < 0)
 		goto out;
 	if (!ftp_reply_is_prelim(r)) {
@@ -239,19 +289,11 @@ int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
 			goto out;
 	}
 	/* Handshake only now, after the 1xx (tls-resumption.md P4). */
-	x = calloc(1, sizeof(*x));
-	if (!x) {
-		ret = -ENOMEM;
-		ftp_conn_mark_broken(c, "out of memory");
-		goto out;
-	}
-	ret = tls_conn_client_data(c->ep->tls, fd, c->tls,
-				   net_deadline(c->ep->timeout_ms), &x->tls,
-				   &resumed, tls_err, sizeof(tls_err));
-	fd = -1; /* owned (and on failure closed) by the TLS layer */
-	if (ret < 0) {
-		ret = xfer_handshake_failed(c, r, tls_err, ret);
-		goto out;
+	if (!early) {
+		ret = xfer_handshake(c, r, fd, x, &resumed);
+		fd = -1;
+		if (ret < 0)
+			goto out;
 	}
 	c->data_conns++;
 	if (tls_conn_is_plain(x->tls)) {
