@@ -385,11 +385,14 @@ int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op)
 	return ret;
 }
 
+/* How long a reply that a server sends out of order may lag behind. */
+#define XFER_ABORT_LATE_MS 1000
+
 void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 {
 	struct ftp_reply *r = malloc(sizeof(*r));
-	bool timed_out = x->timed_out;
-	int i;
+	bool timed_out = x->timed_out, noop_seen = false;
+	int others = 0, i;
 
 	/*
 	 * Close the data connection first (vsftpd ignores ABOR during a
@@ -397,7 +400,10 @@ void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 	 * wait for it before answering (Pure-FTPd on TLS 1.2), then NOOP.
 	 * The transfer's reply (426, or 226 if everything was sent) and
 	 * ABOR's (225/226) come in server-specific order; NOOP's 200, which
-	 * neither of them is, proves we are in step again.
+	 * neither of them is, proves we are in step again - once both of
+	 * the others came too: ftp-srv runs commands concurrently and may
+	 * answer ABOR after NOOP, and that late 225 would be taken as the
+	 * reply to the next command.
 	 */
 	tls_conn_free(x->tls);
 	free(x);
@@ -412,11 +418,17 @@ void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 	if (ftp_conn_send(c, "ABOR", NULL) < 0 ||
 	    ftp_conn_send(c, "NOOP", NULL) < 0)
 		goto out;
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 6; i++) {
+		if (noop_seen && others >= 2)
+			goto out;
+		if (noop_seen && !xfer_reply_comes(c, XFER_ABORT_LATE_MS))
+			break;
 		if (ftp_conn_read_reply(c, r) < 0)
 			goto out;
-		if (r->code == FTP_REPLY_OK)
-			goto out;
+		if (r->code == FTP_REPLY_OK && !noop_seen)
+			noop_seen = true;
+		else
+			others++;
 	}
 	ftp_conn_mark_broken(c, "cannot resynchronise after an abort");
 out:
