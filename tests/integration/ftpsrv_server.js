@@ -41,6 +41,33 @@ tls.createServer = function (options, listener) {
 
 const FtpSrv = require('ftp-srv');
 
+// ftp-srv 4.6.3 races on AUTH TLS: it wraps the socket in TLS only some event-loop turns
+// after "234" has been written (a promise chain), so a quick client's ClientHello can reach
+// the plain-text command parser, which answers "502 Command not allowed" in the clear, and
+// the client's handshake fails ("wrong version number": about one mount in ten here). That
+// race is not what these tests are about: this handler is ftp-srv's handleTLS() (same reply,
+// same TLSSocket, same forwarded events) with the wrapping done synchronously after the 234
+// is queued, so no read can come in between.
+const auth = require('ftp-srv/src/commands/registration/auth');
+const authHandler = auth.handler;
+auth.handler = function (args) {
+  const method = String((args && args.command && args.command.arg) || '').toUpperCase();
+  if (method !== 'TLS' || !this.server.options.tls || this.secure) {
+    return authHandler.call(this, args);
+  }
+  const raw = this.commandSocket;
+  raw.write('234 Honored\r\n', this.encoding);
+  const secureSocket = new tls.TLSSocket(raw, {
+    isServer: true, secureContext: tls.createSecureContext(this.server.options.tls),
+  });
+  ['data', 'timeout', 'end', 'close', 'drain', 'error'].forEach((event) => {
+    secureSocket.on(event, (...a) => raw.emit(event, ...a));
+  });
+  this.commandSocket = secureSocket;
+  this.secure = true;
+  return Promise.resolve();
+};
+
 const tlsOptions = {
   key: fs.readFileSync(cfg.key),
   cert: fs.readFileSync(cfg.cert),
@@ -74,5 +101,6 @@ server.listen().then(() => {
   process.setgroups([]);
   process.setgid(cfg.gid);
   process.setuid(cfg.uid);
+  process.chdir(cfg.root);
   events.write('listening\n');
 });

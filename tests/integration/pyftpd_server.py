@@ -74,6 +74,8 @@ def main():
     os.setgid(cfg["gid"])
     os.setuid(cfg["uid"])
     os.umask(0o022)
+    # pyftpdlib's CWD goes back to os.getcwd() after a failure: one the user may enter.
+    os.chdir(cfg["root"])
     server.serve_forever(handle_exit=True)
 
 

@@ -16,6 +16,7 @@ import re
 import signal
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -251,8 +252,36 @@ class TestUser:
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
 
     def set_home(self, path):
-        if pwd.getpwnam(self.name).pw_dir != str(path):
-            subprocess.run(["usermod", "--home", str(path), self.name], check=True)
+        if pwd.getpwnam(self.name).pw_dir == str(path):
+            return
+        res = subprocess.run(["usermod", "--home", str(path), self.name],
+                             capture_output=True, text=True)
+        if res.returncode == 8:
+            # "user is currently used by process": pyftpdlib and ftp-srv run as the test
+            # user, and usermod refuses to touch an account with processes. Only the home
+            # field changes, so write it under the passwd lock ourselves.
+            self._set_home_in_passwd(str(path))
+        elif res.returncode != 0:
+            raise RuntimeError(f"usermod --home failed: {res.stderr.strip()}")
+
+    def _set_home_in_passwd(self, home):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.lckpwdf() != 0:
+            raise RuntimeError("cannot lock /etc/passwd")
+        try:
+            lines = Path("/etc/passwd").read_text().splitlines(keepends=True)
+            for i, line in enumerate(lines):
+                fields = line.rstrip("\n").split(":")
+                if fields[0] == self.name and len(fields) == 7:
+                    fields[5] = home
+                    lines[i] = ":".join(fields) + "\n"
+            tmp = Path("/etc/passwd.ftpsfs-tmp")
+            tmp.write_text("".join(lines))
+            st = os.stat("/etc/passwd")
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+            os.replace(tmp, "/etc/passwd")
+        finally:
+            libc.ulckpwdf()
 
     def chown_tree(self, path):
         """Give `path` and everything below it to the test user."""

@@ -41,7 +41,26 @@ from writehelpers import (MIB, TOOL_ENV, make_small_files, make_tree, pycall,  #
                           sha256_file, snapshot, wait_for, write_file)
 
 VSFTPD = [("vsftpd", "1.2"), ("vsftpd", "1.3")]
-ALL_SERVERS = VSFTPD + [("proftpd", "1.3")]
+ALL_SERVERS = VSFTPD + [("proftpd", "1.3"), ("pyftpdlib", "1.3"), ("ftpsrv", "1.3")]
+
+# What a server truly cannot do. A test that needs it is skipped there with the reason
+# (see require()); the honest error instead is checked by a test of its own.
+SERVER_LIMITS = {
+    "ftpsrv": {"set_times": "ftp-srv has no MFMT, no MDTM with a time, no SITE UTIME: "
+                            "it cannot set any time (test_utime_is_eperm_where_server_"
+                            "cannot_set_times)"},
+}
+# Servers that cannot set a directory's time: mounted with ignore_dir_times by the tool
+# tests, and directory times are not compared there (vsftpd: MDTM answers 550 for
+# directories; pyftpdlib: its MFMT refuses directories; ftp-srv: no times at all).
+NO_DIR_TIMES = {"vsftpd", "pyftpdlib", "ftpsrv"}
+
+
+def require(w, what):
+    """Skip the test on a server that cannot do `what` (SERVER_LIMITS), saying why."""
+    reason = SERVER_LIMITS.get(w.kind, {}).get(what)
+    if reason:
+        pytest.skip(reason)
 
 
 def _cell_id(cell):
@@ -125,7 +144,7 @@ class Workspace:
         # vsftpd cannot set directory times; by default ftpsfs says so with EPERM (see
         # test_directory_time_on_vsftpd_is_eperm_by_default), which makes tar, unzip and
         # rsync -a exit non-zero.  The tools' tests use the documented opt-out.
-        if self.kind == "vsftpd" and "strict_dir_times" not in opts:
+        if self.kind in NO_DIR_TIMES and "strict_dir_times" not in opts:
             opts.append("ignore_dir_times")
         opts = [o for o in opts if o != "strict_dir_times"]
         self.m = self._mounted(self.server, options=opts, path=f"/{self.name}/")
@@ -186,12 +205,13 @@ def test_cp_r_copies_tree_byte_exact(w, tmp_path):
 
 @on_all_servers
 def test_rsync_a_copies_tree_with_modes_and_mtimes(w, tmp_path):
+    require(w, "set_times")
     src = make_tree(tmp_path / "src")
     mnt = w.mount()
     w.run(["rsync", "-a", f"{src}/", f"{mnt}/dst/"])
-    # vsftpd can't set (or tell) a directory's mtime: compared on ProFTPD only. The equality
-    # also proves that no rsync temporary file (.name.XXXXXX) was left behind.
-    dir_mtimes = w.kind != "vsftpd"
+    # Directory mtimes are compared where the server can set them (NO_DIR_TIMES). The
+    # equality also proves that no rsync temporary file (.name.XXXXXX) was left behind.
+    dir_mtimes = w.kind not in NO_DIR_TIMES
     assert (snapshot(w.sdir / "dst", dir_mtimes=dir_mtimes)
             == snapshot(src, dir_mtimes=dir_mtimes))
 
@@ -219,6 +239,7 @@ def test_rsync_inplace_updates_existing_file(w, tmp_path, transfer):
 
 @on_all_servers
 def test_rsync_second_run_transfers_nothing(w, tmp_path):
+    require(w, "set_times")
     src = make_tree(tmp_path / "src")
     mnt = w.mount()
     w.run(["rsync", "-a", f"{src}/", f"{mnt}/dst/"])
@@ -416,6 +437,7 @@ def test_touch_d_mtime_reads_back_exact_through_mount(w):
 @on_all_servers
 @pytest.mark.parametrize("size", [0, 5], ids=["empty", "data"])
 def test_time_set_before_last_close_survives_it(w, size):
+    require(w, "set_times")
     # rsync's order, made deterministic: the file is written and closed, its time set, and
     # only then the kernel's RELEASE of the file arrives (it is asynchronous; here another
     # writable handle closes last). That close changes nothing and must not make the time
@@ -435,6 +457,15 @@ def test_time_set_before_last_close_survives_it(w, size):
     expect_ok(r, "write, utime, close, rename")
     assert int(r.result) == TOUCH_EPOCH
     assert int(os.stat(w.sdir / "f.renamed").st_mtime) == TOUCH_EPOCH
+
+
+@pytest.mark.parametrize("w", [("ftpsrv", "1.3")], indirect=True, ids=_cell_id)
+def test_utime_is_eperm_where_server_cannot_set_times(w):
+    w.put("f", b"x\n", mtime=OLD_MTIME)
+    mnt = w.mount()
+    r = pycall("os.utime(path, (when, when))", path=mnt / "f", when=TOUCH_EPOCH)
+    assert r.errname == "EPERM"
+    assert int(os.stat(w.sdir / "f").st_mtime) == OLD_MTIME
 
 
 def test_touch_atime_only_is_accepted_and_keeps_mtime(w):
