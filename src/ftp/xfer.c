@@ -212,15 +212,17 @@ static bool xfer_reply_comes(struct ftp_conn *c, int ms)
 	return net_wait(tls_conn_fd(c->tls), POLLIN, net_deadline(ms)) == 0;
 }
 
-/* The data connection's TLS handshake on @fd (owned from here on). */
+/* The data connection's TLS handshake on @fd (owned from here on).  Sets
+ * *@timed_out when the server did not take part in time. */
 static int xfer_handshake(struct ftp_conn *c, struct ftp_reply *r, int fd,
-			  struct ftp_xfer *x, bool *resumed)
+			  struct ftp_xfer *x, bool *resumed, bool *timed_out)
 {
 	char tls_err[256];
 	int ret = tls_conn_client_data(c->ep->tls, fd, c->tls,
 				       net_deadline(c->ep->timeout_ms), &x->tls,
 				       resumed, tls_err, sizeof(tls_err));
 
+	*timed_out = ret == -ETIMEDOUT;
 	return ret < 0 ? xfer_handshake_failed(c, r, tls_err, ret) : 0;
 }
 
@@ -231,7 +233,7 @@ int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
 	struct ftp_reply *r = malloc(sizeof(*r));
 	struct ftp_xfer *x = calloc(1, sizeof(*x));
 	char num[24];
-	bool resumed = false, early = false;
+	bool resumed = false, early = false, timed_out = false;
 	int fd = -1, lfd = -1, ret;
 
 	if (!r || !x) {
@@ -270,8 +272,13 @@ int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
 				  c->id, verb, XFER_PRELIM_WAIT_MS);
 		c->handshake_first = true;
 		early = true;
-		ret = xfer_handshake(c, r, fd, x, &resumed);
+		ret = xfer_handshake(c, r, fd, x, &resumed, &timed_out);
 		fd = -1; /* owned (and on failure closed) by the TLS layer */
+		if (timed_out)
+			snprintf(c->err, sizeof(c->err),
+				 "server did not reply in time: no reply to %s "
+				 "and no TLS handshake on the data connection",
+				 verb);
 		if (ret < 0)
 			goto out;
 	}
@@ -290,7 +297,7 @@ int ftp_xfer_open(struct ftp_conn *c, const char *verb, const char *arg,
 	}
 	/* Handshake only now, after the 1xx (tls-resumption.md P4). */
 	if (!early) {
-		ret = xfer_handshake(c, r, fd, x, &resumed);
+		ret = xfer_handshake(c, r, fd, x, &resumed, &timed_out);
 		fd = -1;
 		if (ret < 0)
 			goto out;
