@@ -292,3 +292,35 @@ def test_no_utf8_sends_no_opts_utf8(fake_server, fake_mount):
     r = pycall("result = sorted(os.listdir(d))", d=m.mountpoint)
     assert r.result == ["grüße.txt"], r.error
     assert not [a for _, v, a in srv.commands("OPTS") if a.upper().startswith("UTF8")]
+
+
+# --- LIST in the server's local time, MDTM in UTC -----------------------------------------------
+
+MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+def _list_time(t):
+    """(month, day, "HH:MM") as ls shows epoch second `t` read as UTC."""
+    tm = __import__("time").gmtime(t)
+    return (MONTHS[tm.tm_mon - 1], tm.tm_mday, f"{tm.tm_hour:02d}:{tm.tm_min:02d}")
+
+
+def _mdtm(t):
+    return __import__("time").strftime("%Y%m%d%H%M%S", __import__("time").gmtime(t))
+
+
+@pytest.mark.parametrize("offset", [2 * 3600, -5 * 3600, 19800], ids=["utc+2", "utc-5", "utc+5:30"])
+def test_list_in_local_time_is_corrected_by_mdtm(fake_server, fake_mount, offset):
+    """A server in another zone lists local times; MDTM (UTC) shows by how much: the
+    directory, which only LIST dates, must not be `offset` off."""
+    import time
+    file_t = int(time.time()) - 3 * 86400 + 37  # recent: listed to the minute
+    dir_t = file_t // 60 * 60 - 3600
+    srv = fake_server(files={"/f.bin": DATA, "/d/x": b"x"}, mlst=False, mdtm=True,
+                      list_times={"/f.bin": _list_time(file_t + offset),
+                                  "/d": _list_time(dir_t + offset)})
+    srv.mtimes["/f.bin"] = _mdtm(file_t)
+    m = fake_mount(srv)
+    r = pycall("result = [int(os.stat(d + '/f.bin').st_mtime), int(os.stat(d + '/d').st_mtime)]",
+               d=m.mountpoint)
+    assert r.result == [file_t, dir_t], (r.error, m.log_text()[-2000:])
