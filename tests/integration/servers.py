@@ -524,9 +524,10 @@ class Proftpd(_Server):
     # reply is "425 Unable to build data connection: Operation not permitted".
     REJECTED_RE = r"rejecting data connection"
 
-    def __init__(self, root_dir, certs, user, implicit=False, extra_lines=(), **kw):
+    def __init__(self, root_dir, certs, user, implicit=False, extra_lines=(), tz=None, **kw):
         super().__init__(root_dir, certs, user, implicit, **kw)
         self.extra_lines = list(extra_lines)
+        self.tz = tz  # TZ of the server process (with "TimesGMT off": LIST's zone)
         self.prefix = PREFIX / "proftpd"
         self.conf_path = self.workdir / "proftpd.conf"
         self.log_path = self.workdir / "system.log"
@@ -606,6 +607,9 @@ class Proftpd(_Server):
 
     def _argv(self):
         return [str(self.prefix / "usr/sbin/proftpd"), "-n", "-c", str(self.conf_path)]
+
+    def _env(self):
+        return None if self.tz is None else dict(os.environ, TZ=self.tz)
 
 
 class PureFtpd(_Server):

@@ -324,3 +324,24 @@ def test_list_in_local_time_is_corrected_by_mdtm(fake_server, fake_mount, offset
     r = pycall("result = [int(os.stat(d + '/f.bin').st_mtime), int(os.stat(d + '/d').st_mtime)]",
                d=m.mountpoint)
     assert r.result == [file_t, dir_t], (r.error, m.log_text()[-2000:])
+
+
+def test_proftpd_listing_in_another_zone_keeps_utc_times(ftp_server, mounted):
+    """A real server in UTC+3 (POSIX TZ "XXX-3", no zone file needed in its chroot) with
+    `TimesGMT off` lists local times; MLSD is hidden (FactsAdvertise off) so that ftpsfs
+    must use LIST, and MDTM stays UTC. (The zone is learnt per listing, from its files:
+    the directory has a file beside it.)"""
+    import time
+    srv = ftp_server("proftpd", tz="XXX-3", extra_lines=["TimesGMT off", "FactsAdvertise off"])
+    t = int(time.time()) - 2 * 86400
+    f = srv.put("d/f.txt", b"x\n")
+    os.utime(f, (t, t))
+    g = srv.put("g.txt", b"y\n")
+    os.utime(g, (t, t))
+    os.utime(f.parent, (t - 600, t - 600))
+    m = mounted(srv, options=["ro"])
+    r = pycall("result = [int(os.stat(d + '/d/f.txt').st_mtime), int(os.stat(d + '/d').st_mtime)]",
+               d=m.mountpoint)
+    log = m.log_text()
+    assert "> MLSD" not in log and "> LIST" in log
+    assert r.result == [t, (t - 600) // 60 * 60], (r.error, log[-2000:])
