@@ -5,6 +5,7 @@
 #   - apt packages: build toolchain, FUSE, OpenSSL, vsftpd, curl, pytest, ...
 #   - ProFTPD and Pure-FTPd: they conflict with vsftpd (all provide ftp-server), so their .debs
 #     are downloaded and unpacked with `dpkg -x` into a private prefix, never installed.
+#   - ftp-srv (npm): `npm install --prefix` into the same private prefix, a pinned version.
 #
 # Environment:
 #   FTPSFS_TEST_PREFIX  where the unpacked servers go (default /var/tmp/ftpsfs-test-prefix)
@@ -21,6 +22,8 @@ APT_PACKAGES=(
     clang libclang-rt-14-dev
     # test
     fuse3 openssl vsftpd python3-pytest curl rsync git unzip
+    # pyftpdlib's TLS server; Node.js for ftp-srv (the npm client: below)
+    python3-pyftpdlib python3-openssl nodejs
     # shared libraries the dpkg -x'd proftpd-core links against (checked with ldd below)
     libhiredis0.14 libmemcached11 libmemcachedutil2 libsodium23
 )
@@ -132,4 +135,31 @@ if [[ -n "$missing_libs" ]]; then
     exit 1
 fi
 say "unpacked servers: all shared libraries present"
+
+# --- 4. ftp-srv from the npm registry into the private prefix ---------------------------------
+FTP_SRV_VERSION=4.6.3
+ftp_srv_dir="$PREFIX/ftp-srv"
+# Node.js from NodeSource brings npm along (and conflicts with Debian's npm package); Debian's
+# nodejs does not.
+if ! command -v npm >/dev/null; then
+    say "installing npm (log: $APT_LOG)"
+    if ! apt-get install -y -qq --no-install-recommends npm </dev/null >>"$APT_LOG" 2>&1; then
+        tail -n 40 "$APT_LOG" >&2
+        echo "deps: apt-get install npm failed" >&2
+        exit 1
+    fi
+fi
+if [[ "$(node -p "require('$ftp_srv_dir/node_modules/ftp-srv/package.json').version" \
+        2>/dev/null)" == "$FTP_SRV_VERSION" ]]; then
+    say "$ftp_srv_dir: ftp-srv $FTP_SRV_VERSION ok"
+else
+    say "installing ftp-srv $FTP_SRV_VERSION into $ftp_srv_dir"
+    mkdir -p "$ftp_srv_dir"
+    if ! npm install --prefix "$ftp_srv_dir" --no-audit --no-fund --ignore-scripts \
+        "ftp-srv@$FTP_SRV_VERSION" </dev/null >"$PREFIX/npm.log" 2>&1; then
+        tail -n 40 "$PREFIX/npm.log" >&2
+        echo "deps: npm install ftp-srv failed" >&2
+        exit 1
+    fi
+fi
 say "done (prefix $PREFIX)"

@@ -5,7 +5,7 @@
 #  2. two builds: build/ (normal) and build-asan/ (ASan + UBSan)
 #  3. unit tests of both builds (meson test)
 #  4. fuzz targets, a bounded time each, under ASan + UBSan
-#  5. the fault, resilience and write tests and part of the read tests against the
+#  5. the fault, resilience, write and server-quirk tests and part of the read tests against the
 #     ASan + UBSan binary (any sanitizer report in a mount's log fails the test)
 #  6. all integration tests (real vsftpd and ProFTPD mounts) against the
 #     normal build; pytest's summary is the last line of the output
@@ -39,7 +39,7 @@ FTPSFS_BIN=build-asan/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     tests/integration/test_write.py tests/integration/test_security.py \
     tests/integration/test_interop_pureftpd.py tests/integration/test_active.py \
     tests/integration/test_checksums.py tests/integration/test_codepage.py \
-    tests/integration/test_refresh.py \
+    tests/integration/test_refresh.py tests/integration/test_server_quirks.py \
     tests/integration/test_read.py -k "not test_read or vsftpd-explicit-tls1.3 or proftpd-implicit-tls1.2"
 
 step "integration tests"

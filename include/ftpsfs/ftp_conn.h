@@ -52,6 +52,9 @@ struct ftp_conn {
 	bool broken;
 	bool no_epsv;	      /* EPSV refused once: use PASV */
 	bool no_eprt;	      /* EPRT refused once: use PORT */
+	bool handshake_first; /* the server answers a transfer command only
+			       * after the data connection's TLS handshake
+			       * (xfer.c: ftp-srv) */
 	uint64_t data_conns, data_resumed; /* counters for the debug log */
 	int prelim_rest;      /* code of a 1xx reply read only to its first
 			       * line (ftp_conn_read_prelim()), else 0 */

@@ -115,6 +115,11 @@ struct ftp_features {
 	bool mlst;	  /* MLST and MLSD (RFC 3659 section 7) */
 	bool mlst_unique; /* MLST advertises the unique fact */
 	bool mlst_mode;	  /* MLST advertises UNIX.mode */
+	/* Facts we use that the server knows but does not send unless asked
+	 * (no "*" in FEAT): the argument for "OPTS MLST" (RFC 3659 7.9),
+	 * e.g. "type;size;modify;unix.mode;unique;" spelled as the server
+	 * spells them; "" when nothing needs switching on. */
+	char mlst_opts[96];
 	bool utf8;
 	bool epsv;
 	bool mdtm;

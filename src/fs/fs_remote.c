@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uthash.h>
 
 #include "fs_internal.h"
@@ -13,6 +14,7 @@
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_pool.h"
+#include "ftpsfs/list_tz.h"
 #include "ftpsfs/log.h"
 
 void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
@@ -260,6 +262,44 @@ static int fetch_add(void *arg, const struct ftp_entry *e)
 }
 
 /*
+ * LIST times are the server's local time; MDTM's are UTC (list_tz.h).
+ * From the files MDTM answered for (@secs/@res, the entries @which),
+ * work out the listing's zone and move the times only LIST gives (those
+ * MDTM is not asked or does not answer for: directories above all) to
+ * UTC.  Runs before the MDTM times replace the LIST ones.
+ */
+static void fetch_fix_list_zone(struct fetch_state *st, const size_t *which,
+				const int64_t *secs, const int *res, size_t n)
+{
+	struct list_tz_sample *samples = calloc(n ? n : 1, sizeof(*samples));
+	size_t m = 0;
+	int off;
+
+	if (!samples)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		if (res[k] < 0)
+			continue;
+		samples[m].list_time = st->ents[which[k]].st.st_mtim.tv_sec;
+		samples[m++].mdtm_time = secs[k];
+	}
+	if (list_tz_detect(samples, m, time(NULL), &off) == 0 && off != 0) {
+		log_debug("%s: LIST times are UTC%+d:%02d (from MDTM): "
+			  "corrected", st->path, off / 3600,
+			  (off < 0 ? -off : off) / 60 % 60);
+		for (size_t i = 0; i < st->n; i++) {
+			struct itab_dirent *d = &st->ents[i];
+
+			if (d->mtime_exact)
+				continue;
+			d->st.st_mtim.tv_sec -= off;
+			d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
+		}
+	}
+	free(samples);
+}
+
+/*
  * LIST shows times to the minute (or day); tools that compare mtimes to
  * the second (rsync, make) need the exact ones.  Reuse what we know where
  * it agrees with the listing, and ask MDTM for the rest, pipelined: one
@@ -302,6 +342,8 @@ static int fetch_exact_mtimes(struct ftp_conn *c, struct fetch_state *st)
 		which[n++] = i;
 	}
 	ret = ftp_op_mdtm_many(c, paths, n, secs, res);
+	if (ret == 0)
+		fetch_fix_list_zone(st, which, secs, res, n);
 	for (size_t k = 0; ret == 0 && k < n; k++) {
 		struct itab_dirent *d = &st->ents[which[k]];
 

@@ -362,6 +362,17 @@ static int conn_setup(struct ftp_conn *c, struct ftp_reply *r)
 		return ret;
 	if (r->code == FTP_REPLY_FEAT)
 		ftp_parse_feat(r->text, &c->feat);
+	/* RFC 3659 7.9: switch on the MLSD facts we use that the server
+	 * knows but leaves off (pyftpdlib: unix.mode).  A refusal only
+	 * costs those facts. */
+	if (c->feat.mlst && c->feat.mlst_opts[0]) {
+		char arg[sizeof(c->feat.mlst_opts) + 8];
+
+		snprintf(arg, sizeof(arg), "MLST %s", c->feat.mlst_opts);
+		ret = ftp_conn_cmd(c, r, "OPTS", arg);
+		if (ret < 0)
+			return ret;
+	}
 	/* With codepage= the user says which charset the names are in. */
 	if (c->feat.utf8 && !c->ep->charset) {
 		ret = ftp_conn_cmd(c, r, "OPTS", "UTF8 ON");

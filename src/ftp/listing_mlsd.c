@@ -113,11 +113,16 @@ static bool mlsd_parse_time(const char *v, size_t len, struct ftp_entry *out)
 	return true;
 }
 
-/* "UNIX.mode": octal; some servers include the file type bits (100644). */
+/* "UNIX.mode": octal; some servers include the file type bits (100644);
+ * pyftpdlib writes Python's "0o751". */
 static void mlsd_parse_mode(const char *v, size_t len, struct ftp_entry *out)
 {
 	uint32_t mode = 0;
 
+	if (len > 2 && v[0] == '0' && (v[1] == 'o' || v[1] == 'O')) {
+		v += 2;
+		len -= 2;
+	}
 	/* 7 octal digits hold any st_mode; more is garbage */
 	if (len == 0 || len > 7)
 		return;

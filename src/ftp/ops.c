@@ -105,6 +105,22 @@ static int ops_mtime_with(struct ftp_conn *c, enum ftp_mtime_method m,
 	}
 }
 
+/* -ENOENT if "MDTM path" says @path is missing, else 0 (or a transport
+ * error). */
+static int ops_mtime_probe_missing(struct ftp_conn *c, const char *path)
+{
+	struct ftp_reply *r = malloc(sizeof(*r));
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	ret = ftp_conn_cmd(c, r, "MDTM", path);
+	if (ret == 0 && r->code != FTP_REPLY_FILE_STATUS)
+		ret = ftp_errno(FTP_OP_ATTR, r, false) == -ENOENT ? -ENOENT : 0;
+	free(r);
+	return ret;
+}
+
 int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 		     enum ftp_mtime_method *method)
 {
@@ -131,6 +147,11 @@ int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 			*method = m;
 			return 0;
 		}
+		/* A server without MDTM-with-a-time reads "MDTM stamp path"
+		 * as the name "stamp path" and says it does not exist
+		 * (ftp-srv): only if plain MDTM agrees is the file missing. */
+		if (ret == -ENOENT && m == FTP_MTIME_MDTM_WRITE && !c->broken)
+			ret = ops_mtime_probe_missing(c, path);
 		if (c->broken || ret == -ENOENT)
 			return ret;
 	}

@@ -176,6 +176,45 @@ static bool feat_is(const char *line, size_t len, const char *name)
 	       (len == n || line[n] == ' ');
 }
 
+/*
+ * The MLST feature line lists the facts the server knows, those it sends
+ * now marked with "*" (RFC 3659 7.8).  Collect the facts we use that it
+ * knows, spelled as it spells them (pyftpdlib compares OPTS MLST facts
+ * case-sensitively), and keep them as the OPTS MLST argument if any of
+ * them is off (pyftpdlib: unix.mode and unique are off by default).
+ */
+static void feat_mlst_facts(const char *s, size_t len, struct ftp_features *f)
+{
+	static const char *const used[] = { "type", "size", "modify",
+					    "unix.mode", "unique" };
+	const char *p = s + 4, *end = s + len; /* after "MLST" */
+	bool some_off = false;
+	size_t o = 0;
+
+	while (p < end && *p == ' ')
+		p++;
+	while (p < end) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		size_t flen = semi ? (size_t)(semi - p) : (size_t)(end - p);
+		bool on = flen > 0 && p[flen - 1] == '*';
+		size_t nlen = on ? flen - 1 : flen;
+
+		for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++) {
+			if (strlen(used[i]) != nlen ||
+			    strncasecmp(p, used[i], nlen) != 0)
+				continue;
+			some_off |= !on;
+			if (o + nlen + 2 <= sizeof(f->mlst_opts)) {
+				memcpy(f->mlst_opts + o, p, nlen);
+				o += nlen;
+				f->mlst_opts[o++] = ';';
+			}
+		}
+		p = semi ? semi + 1 : end;
+	}
+	f->mlst_opts[some_off ? o : 0] = '\0';
+}
+
 void ftp_parse_feat(const char *text, struct ftp_features *f)
 {
 	const char *line = text;
@@ -203,6 +242,7 @@ void ftp_parse_feat(const char *text, struct ftp_features *f)
 						 memmem(s, sl, "Unique", 6);
 				f->mlst_mode = memmem(s, sl, "UNIX.mode", 9) ||
 					       memmem(s, sl, "unix.mode", 9);
+				feat_mlst_facts(s, sl, f);
 			} else if (feat_is(s, sl, "AUTH")) {
 				f->auth_tls = memmem(s, sl, "TLS", 3) != NULL;
 			} else if (feat_is(s, sl, "UTF8")) {

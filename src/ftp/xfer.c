@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,7 +191,43 @@ static int xfer_handshake_failed(struct ftp_conn *c, struct ftp_reply *r,
 	}
 	/* Whatever the server thinks now, this connection is suspect. */
 	ftp_conn_mark_broken(c, c->err);
-	return ret == -EPERM ? -EPERM : -EIO;
+	/* A stall stays a stall (another try would cost another timeout), a
+	 * reset stays transient; other failures are the server's refusal. */
+	if (ret == -EPERM || ret == -ETIMEDOUT || ftp_errno_transient(ret))
+		return ret;
+	return -EIO;
+}
+
+/*
+ * How long to wait for the 1xx before starting the data handshake anyway.
+ * The handshake belongs after the 1xx (tls-resumption.md rule 3), but some
+ * servers answer the transfer command only once the data connection's TLS
+ * handshake is done (ftp-srv: its 150 waits for the secure data socket, and
+ * after 5 s it gives up with 425).  lftp has the same fallback
+ * (ftp:waiting-150-timeout).
+ */
+#define XFER_PRELIM_WAIT_MS 1000
+
+/* Does a reply arrive on @c within @ms?  (Bytes already buffered count.) */
+static bool xfer_reply_comes(struct ftp_conn *c, int ms)
+{
+	if (c->rlen > 0 || tls_conn_pending(c->tls))
+		return true;
+	return net_wait(tls_conn_fd(c->tls), POLLIN, net_deadline(ms)) == 0;
+}
+
+/* The data connection's TLS handshake on @fd (owned from here on).  Sets
+ * *@timed_out when the server did not take part in time. */
+static int xfer_handshake(struct ftp_conn *c, struct ftp_reply *r, int fd,
+			  struct ftp_xfer *x, bool *resumed, bool *timed_out)
+{
+	char tls_err[256];
+	int ret = tls_conn_client_data(c->ep->tls, fd, c->tls,
+				       net_deadline(c->ep->timeout_ms), &x->tls,
+				       resumed, tls_err, sizeof(tls_err));
+
+	*timed_out = ret == -ETIMEDOUT;
+	return ret < 0 ? xfer_handshake_failed(c, r, tls_err, ret) : 0;
 }
 
 /* One attempt at opening the transfer. */
@@ -198,11 +235,13 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 			  const struct ftp_xfer_cmd *cmd,
 			  struct ftp_xfer **out)
 {
-	struct ftp_xfer *x = NULL;
-	char tls_err[256], num[24];
-	bool resumed = false;
+	struct ftp_xfer *x = calloc(1, sizeof(*x));
+	char num[24];
+	bool resumed = false, early = false, timed_out = false;
 	int fd = -1, lfd = -1, ret;
 
+	if (!x)
+		return -ENOMEM;
 	if (c->ep->active)
 		ret = xfer_active_listen(c, r, &lfd);
 	else
@@ -222,8 +261,29 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 		}
 	}
 	ret = ftp_conn_send(c, cmd->verb, cmd->arg);
-	if (ret == 0)
-		ret = ftp_conn_read_prelim(c, r);
+	if (ret < 0)
+		goto out;
+	/* A server known (on this connection) to wait for the handshake
+	 * gets it at once; otherwise only if its 1xx does not come. */
+	if (fd >= 0 && (c->handshake_first ||
+			!xfer_reply_comes(c, XFER_PRELIM_WAIT_MS))) {
+		if (!c->handshake_first)
+			log_debug("conn %u: no reply to %s within %d ms: TLS "
+				  "handshake on the data connection first",
+				  c->id, cmd->verb, XFER_PRELIM_WAIT_MS);
+		c->handshake_first = true;
+		early = true;
+		ret = xfer_handshake(c, r, fd, x, &resumed, &timed_out);
+		fd = -1; /* owned (and on failure closed) by the TLS layer */
+		if (timed_out)
+			snprintf(c->err, sizeof(c->err),
+				 "server did not reply in time: no reply to %s "
+				 "and no TLS handshake on the data connection",
+				 cmd->verb);
+		if (ret < 0)
+			goto out;
+	}
+	ret = ftp_conn_read_prelim(c, r);
 	if (ret < 0)
 		goto out;
 	if (!ftp_reply_is_prelim(r)) {
@@ -237,19 +297,11 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 			goto out;
 	}
 	/* Handshake only now, after the 1xx (tls-resumption.md P4). */
-	x = calloc(1, sizeof(*x));
-	if (!x) {
-		ret = -ENOMEM;
-		ftp_conn_mark_broken(c, "out of memory");
-		goto out;
-	}
-	ret = tls_conn_client_data(c->ep->tls, fd, c->tls,
-				   net_deadline(c->ep->timeout_ms), &x->tls,
-				   &resumed, tls_err, sizeof(tls_err));
-	fd = -1; /* owned (and on failure closed) by the TLS layer */
-	if (ret < 0) {
-		ret = xfer_handshake_failed(c, r, tls_err, ret);
-		goto out;
+	if (!early) {
+		ret = xfer_handshake(c, r, fd, x, &resumed, &timed_out);
+		fd = -1;
+		if (ret < 0)
+			goto out;
 	}
 	c->data_conns++;
 	if (tls_conn_is_plain(x->tls)) {
@@ -373,11 +425,14 @@ int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op)
 	return ret;
 }
 
+/* How long a reply that a server sends out of order may lag behind. */
+#define XFER_ABORT_LATE_MS 1000
+
 void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 {
 	struct ftp_reply *r = malloc(sizeof(*r));
-	bool timed_out = x->timed_out;
-	int i;
+	bool timed_out = x->timed_out, noop_seen = false;
+	int others = 0, i;
 
 	/*
 	 * Close the data connection first (vsftpd ignores ABOR during a
@@ -385,7 +440,10 @@ void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 	 * wait for it before answering (Pure-FTPd on TLS 1.2), then NOOP.
 	 * The transfer's reply (426, or 226 if everything was sent) and
 	 * ABOR's (225/226) come in server-specific order; NOOP's 200, which
-	 * neither of them is, proves we are in step again.
+	 * neither of them is, proves we are in step again - once both of
+	 * the others came too: ftp-srv runs commands concurrently and may
+	 * answer ABOR after NOOP, and that late 225 would be taken as the
+	 * reply to the next command.
 	 */
 	tls_conn_free(x->tls);
 	free(x);
@@ -400,11 +458,17 @@ void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 	if (ftp_conn_send(c, "ABOR", NULL) < 0 ||
 	    ftp_conn_send(c, "NOOP", NULL) < 0)
 		goto out;
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 6; i++) {
+		if (noop_seen && others >= 2)
+			goto out;
+		if (noop_seen && !xfer_reply_comes(c, XFER_ABORT_LATE_MS))
+			break;
 		if (ftp_conn_read_reply(c, r) < 0)
 			goto out;
-		if (r->code == FTP_REPLY_OK)
-			goto out;
+		if (r->code == FTP_REPLY_OK && !noop_seen)
+			noop_seen = true;
+		else
+			others++;
 	}
 	ftp_conn_mark_broken(c, "cannot resynchronise after an abort");
 out:

@@ -5,7 +5,7 @@ whatever a test scripts. It speaks just enough FTP over explicit TLS (RFC 4217: 
 PBSZ 0 / PROT P) for ftpsfs to log in, list and read an in-memory tree:
 
     AUTH USER PASS PBSZ PROT FEAT OPTS TYPE PWD CWD EPSV PASV EPRT PORT MLSD LIST MLST RETR
-    STOR APPE REST SIZE HASH NOOP QUIT
+    STOR APPE REST SIZE HASH NOOP QUIT DELE MKD RMD RNFR RNTO MDTM
 
 Faults are scripted per command with hooks. A hook is called as hook(session, arg) before the
 normal handler; it answers the command itself through the Session helpers (reply, transfer,
@@ -44,8 +44,12 @@ JOIN_TIMEOUT = 10.0   # how long stop() waits for each thread
 FLOOD_MAX_SECONDS = 10.0
 LINE_MAX = 8192       # longest command line accepted from the client
 
-MODIFY = "20240101000000"  # MLSD/MLST modify fact of every entry
+MODIFY = "20240101000000"  # MLSD/MLST modify fact of every entry (UTC)
 LIST_DATE = "Jan 01  2024"
+DOS_DATE = "01-01-24  12:00AM"  # the same time in an IIS listing
+# FileZilla Server's refusal of a data connection that did not resume (versions differ in code)
+FILEZILLA_REFUSAL = (450, "TLS session of data connection has not resumed or the session "
+                          "does not match the control connection")
 
 
 class SessionEnd(Exception):
@@ -75,7 +79,10 @@ class FakeFtpsServer:
 
     def __init__(self, certs, files=None, dirs=(), listings=None, user="faker",
                  password="fake-Pw-1", mlst=True, epsv=True, pasv_address=LOCALHOST,
-                 eprt=True, active_intruder=False, hash_sha256=False, corrupt_uploads=False):
+                 eprt=True, active_intruder=False, hash_sha256=False, corrupt_uploads=False,
+                 session_rule=None, tls13_tickets=2, list_style="unix", prelim=None,
+                 size=True, rest_stream=True, utf8=True, mlsd_facts="ordered", tls_max=None,
+                 mdtm=False, list_times=None):
         self.files = {posixpath.normpath(p): bytes(d) for p, d in (files or {}).items()}
         self.dirs = {"/"} | {posixpath.normpath(d) for d in dirs}
         for path in self.files:
@@ -94,9 +101,23 @@ class FakeFtpsServer:
         self.active_intruder = active_intruder
         self.hash_sha256 = hash_sha256
         self.corrupt_uploads = corrupt_uploads
+        self.session_rule = session_rule
+        self.tls13_tickets = tls13_tickets
+        self.list_style = list_style
+        self.prelim = prelim
+        self.size = size
+        self.rest_stream = rest_stream
+        self.utf8 = utf8
+        self.mlsd_facts = mlsd_facts
+        self.tls_max = tls_max
+        self.mdtm = mdtm
+        # {path: "YYYYMMDDhhmmss"}: times of files (MLSD/MDTM, UTC); list_times: the same
+        # files' LIST time as (month, day, "HH:MM" or year), e.g. in a server's local zone
+        self.mtimes = {}
+        self.list_times = dict(list_times or {})
         self.hooks = {}
-        self.ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ssl_ctx.load_cert_chain(str(certs.cert_file), str(certs.key_file))
+        self._certs = certs
+        self.ssl_ctx = self.new_ssl_context()
         self.port = None
         # Guarded by _lock:
         self._lock = threading.Lock()
@@ -106,6 +127,7 @@ class FakeFtpsServer:
         self.logins = 0
         self.data_connections = 0
         self.data_resumed = 0
+        self.data_refused = 0
         self.decoy_hits = 0
         self.intruder_connections = 0
         self._next_id = 0
@@ -143,6 +165,15 @@ class FakeFtpsServer:
         self._thread = None
         if alive:
             raise RuntimeError(f"fake server threads did not stop: {alive}")
+
+    def new_ssl_context(self):
+        """A server SSLContext with the certificate, the TLS cap and tls13_tickets."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(self._certs.cert_file), str(self._certs.key_file))
+        if self.tls_max == "1.2":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.num_tickets = self.tls13_tickets
+        return ctx
 
     def url(self, path="/"):
         """ftp://USER@127.0.0.1:PORT/path (explicit TLS)."""
@@ -204,18 +235,36 @@ class FakeFtpsServer:
         if directory in self.listings:
             lines = self.listings[directory]
         elif mlsd:
-            lines = [f"type=cdir;modify={MODIFY};UNIX.mode=0755; {directory}".encode()]
+            lines = [self._mlsd_line(f"type=cdir;modify={MODIFY};UNIX.mode=0755;", directory)]
             for name, is_dir, size in self.children(directory):
+                path = posixpath.join(directory, name)
                 facts = ("type=dir;UNIX.mode=0755;" if is_dir
                          else f"type=file;size={size};UNIX.mode=0644;")
-                lines.append(f"{facts}modify={MODIFY}; {name}".encode())
+                modify = self.mtimes.get(path, MODIFY)
+                lines.append(self._mlsd_line(f"{facts}modify={modify};", name))
+        elif self.list_style == "dos":
+            lines = []
+            for name, is_dir, size in self.children(directory):
+                col = "<DIR>         " if is_dir else f"{size:14d}"
+                lines.append(f"{DOS_DATE}       {col} {name}".encode())
         else:
             lines = [b"total 8"]
             for name, is_dir, size in self.children(directory):
                 mode = "drwxr-xr-x" if is_dir else "-rw-r--r--"
-                lines.append(f"{mode}    1 ftp      ftp      {size:10d} {LIST_DATE} "
+                when = self.list_times.get(posixpath.join(directory, name))
+                date = f"{when[0]} {when[1]:>2} {when[2]:>5}" if when else LIST_DATE
+                lines.append(f"{mode}    1 ftp      ftp      {size:10d} {date} "
                              f"{name}".encode())
         return b"".join(line + b"\r\n" for line in lines)
+
+    def _mlsd_line(self, facts, name):
+        """One MLSD line, its facts as mlsd_facts says (RFC 3659: any order, any case)."""
+        parts = [f for f in facts.split(";") if f]
+        if self.mlsd_facts == "shuffled":
+            parts.reverse()
+        elif self.mlsd_facts == "upper":
+            parts = [k.upper() + "=" + v for k, _, v in (f.partition("=") for f in parts)]
+        return (";".join(parts) + "; " + name).encode()
 
     # --- threads ---------------------------------------------------------------------------
 
@@ -255,6 +304,9 @@ class Session:
         self._pasv = None    # listening data socket after EPSV/PASV
         self._decoy = None   # listener on the foreign PASV address, if any
         self._active = None  # (host, port) named by EPRT/PORT
+        # session_rule: this control connection's own context (its sessions only)
+        self.ssl_ctx = server.ssl_ctx
+        self._rename_from = None
         self.thread = threading.Thread(target=self._run, name=f"fakeftps-session-{sid}",
                                        daemon=True)
 
@@ -315,7 +367,7 @@ class Session:
         if split_150:
             self.send_raw(b"150-Accepted data connection\r\n")
         else:
-            self.reply(150, "Opening BINARY mode data connection.")
+            self.reply(*(self.server.prelim or (150, "Opening BINARY mode data connection.")))
         conn = self._accept_data()
         if conn is None:
             return  # answered 425
@@ -512,7 +564,7 @@ class Session:
         _no_delay(raw)
         raw.settimeout(IO_TIMEOUT)
         try:
-            conn = self.server.ssl_ctx.wrap_socket(raw, server_side=True)
+            conn = self.ssl_ctx.wrap_socket(raw, server_side=True)
         except OSError:
             raw.close()
             self.reply(425, "TLS handshake on the data connection failed.")
@@ -520,6 +572,11 @@ class Session:
         self.server._count("data_connections")
         if conn.session_reused:
             self.server._count("data_resumed")
+        elif self.server.session_rule:
+            self.server._count("data_refused")
+            _close_abruptly(conn)
+            self.reply(*self.server.session_rule)
+            return None
         return conn
 
     def _send_data(self, conn, data, clean):
@@ -544,8 +601,10 @@ class Session:
             return
         self.reply(234, "Proceed with negotiation.")
         self.sock.settimeout(IO_TIMEOUT)
+        if self.server.session_rule:
+            self.ssl_ctx = self.server.new_ssl_context()
         try:
-            self.sock = self.server.ssl_ctx.wrap_socket(self.sock, server_side=True)
+            self.sock = self.ssl_ctx.wrap_socket(self.sock, server_side=True)
         except OSError as e:
             raise SessionEnd(f"TLS handshake failed: {e}") from e
         self.secure = True
@@ -574,7 +633,12 @@ class Session:
             self.reply(536, "Only PROT P is supported.")
 
     def _cmd_feat(self, arg):
-        feats = ["AUTH TLS", "PBSZ", "PROT", "UTF8", "PASV", "REST STREAM", "SIZE"]
+        srv = self.server
+        feats = ["AUTH TLS", "PBSZ", "PROT", "PASV"]
+        feats += ["MDTM"] if srv.mdtm else []
+        feats += ["UTF8"] if srv.utf8 else []
+        feats += ["REST STREAM"] if srv.rest_stream else []
+        feats += ["SIZE"] if srv.size else []
         if self.server.epsv:
             feats.append("EPSV")
         if self.server.mlst:
@@ -585,7 +649,10 @@ class Session:
                        + "211 End\r\n").encode())
 
     def _cmd_opts(self, arg):
-        self.reply(200, "OK.")
+        if arg.upper().startswith("UTF8") and not self.server.utf8:
+            self.reply(501, "Option not understood.")
+        else:
+            self.reply(200, "OK.")
 
     def _cmd_type(self, arg):
         self.reply(200, "Switching to Binary mode.")
@@ -609,11 +676,14 @@ class Session:
             self.reply(550, "Failed to change directory.")
 
     def _cmd_rest(self, arg):
-        if not arg.isdigit():
+        if not self.server.rest_stream:
+            self.reply(502, "Command not implemented.")
+        elif not arg.isdigit():
             self.reply(501, "REST needs a number.")
             return
-        self.rest = int(arg)
-        self.reply(350, f"Restart position accepted ({self.rest}).")
+        else:
+            self.rest = int(arg)
+            self.reply(350, f"Restart position accepted ({self.rest}).")
 
     def _cmd_epsv(self, arg):
         if not self.server.epsv:
@@ -651,7 +721,9 @@ class Session:
 
     def _cmd_size(self, arg):
         path = self._path(arg)
-        if path in self.server.files:
+        if not self.server.size:
+            self.reply(502, "Command not implemented.")
+        elif path in self.server.files:
             self.reply(213, str(len(self.server.files[path])))
         else:
             self.reply(550, "Could not get file size.")
@@ -695,7 +767,7 @@ class Session:
         if self._pasv is None and self._active is None:
             self.reply(425, "Use EPSV or PASV first.")
             return None
-        self.reply(150, "Ok to send data.")
+        self.reply(*(self.server.prelim or (150, "Ok to send data.")))
         conn = self._accept_data()
         if conn is None:
             return None
@@ -729,8 +801,11 @@ class Session:
         old = self.server.files.get(path, b"")
         if append:
             self.server.files[path] = old + data
-        else:  # REST + STOR overwrites from the offset, like vsftpd
+        elif rest:  # REST + STOR overwrites from the offset, like vsftpd
             self.server.files[path] = old[:rest] + data + old[rest + len(data):]
+        else:
+            self.server.files[path] = data
+        self.server.mtimes.pop(path, None)
         self.reply(226, "Transfer complete.")
 
     def _cmd_stor(self, arg):
@@ -749,6 +824,66 @@ class Session:
             data = self.server.files[path]
             digest = hashlib.sha256(data).hexdigest()
             self.reply(213, f"SHA-256 0-{len(data)} {digest} {arg}")
+
+    def _cmd_mdtm(self, arg):
+        path = self._path(arg)
+        if path in self.server.files:
+            self.reply(213, self.server.mtimes.get(path, MODIFY))
+        else:
+            self.reply(550, "Could not get file modification time.")
+
+    def _cmd_dele(self, arg):
+        path = self._path(arg)
+        if path in self.server.files:
+            del self.server.files[path]
+            self.reply(250, "Delete operation successful.")
+        else:
+            self.reply(550, "Delete operation failed.")
+
+    def _cmd_mkd(self, arg):
+        path = self._path(arg)
+        if path in self.server.dirs or path in self.server.files or \
+                posixpath.dirname(path) not in self.server.dirs:
+            self.reply(550, "Create directory operation failed.")
+        else:
+            self.server.dirs.add(path)
+            self.reply(257, '"%s" created' % path.replace('"', '""'))
+
+    def _cmd_rmd(self, arg):
+        path = self._path(arg)
+        if path not in self.server.dirs or path == "/" or \
+                self.server.children(path):
+            self.reply(550, "Remove directory operation failed.")
+        else:
+            self.server.dirs.discard(path)
+            self.reply(250, "Remove directory operation successful.")
+
+    def _cmd_rnfr(self, arg):
+        path = self._path(arg)
+        if path in self.server.files or (path in self.server.dirs and path != "/"):
+            self._rename_from = path
+            self.reply(350, "Ready for RNTO.")
+        else:
+            self.reply(550, "RNFR command failed.")
+
+    def _cmd_rnto(self, arg):
+        src, dst = self._rename_from, self._path(arg)
+        self._rename_from = None
+        srv = self.server
+        if src is None:
+            self.reply(503, "RNFR required first.")
+        elif posixpath.dirname(dst) not in srv.dirs or dst in srv.dirs:
+            self.reply(550, "Rename failed.")
+        elif src in srv.files:
+            srv.files[dst] = srv.files.pop(src)
+            self.reply(250, "Rename successful.")
+        else:  # a directory and everything below it
+            prefix = src + "/"
+            srv.dirs = {dst + d[len(src):] if d == src or d.startswith(prefix) else d
+                        for d in srv.dirs}
+            srv.files = {dst + f[len(src):] if f.startswith(prefix) else f: data
+                         for f, data in srv.files.items()}
+            self.reply(250, "Rename successful.")
 
     def _cmd_retr(self, arg):
         path = self._path(arg)

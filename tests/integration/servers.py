@@ -8,6 +8,7 @@ listener and every per-connection process it forked.
 """
 
 import ctypes
+import json
 import os
 import pwd
 import random
@@ -15,6 +16,7 @@ import re
 import signal
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -250,8 +252,36 @@ class TestUser:
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
 
     def set_home(self, path):
-        if pwd.getpwnam(self.name).pw_dir != str(path):
-            subprocess.run(["usermod", "--home", str(path), self.name], check=True)
+        if pwd.getpwnam(self.name).pw_dir == str(path):
+            return
+        res = subprocess.run(["usermod", "--home", str(path), self.name],
+                             capture_output=True, text=True)
+        if res.returncode == 8:
+            # "user is currently used by process": pyftpdlib and ftp-srv run as the test
+            # user, and usermod refuses to touch an account with processes. Only the home
+            # field changes, so write it under the passwd lock ourselves.
+            self._set_home_in_passwd(str(path))
+        elif res.returncode != 0:
+            raise RuntimeError(f"usermod --home failed: {res.stderr.strip()}")
+
+    def _set_home_in_passwd(self, home):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.lckpwdf() != 0:
+            raise RuntimeError("cannot lock /etc/passwd")
+        try:
+            lines = Path("/etc/passwd").read_text().splitlines(keepends=True)
+            for i, line in enumerate(lines):
+                fields = line.rstrip("\n").split(":")
+                if fields[0] == self.name and len(fields) == 7:
+                    fields[5] = home
+                    lines[i] = ":".join(fields) + "\n"
+            tmp = Path("/etc/passwd.ftpsfs-tmp")
+            tmp.write_text("".join(lines))
+            st = os.stat("/etc/passwd")
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+            os.replace(tmp, "/etc/passwd")
+        finally:
+            libc.ulckpwdf()
 
     def chown_tree(self, path):
         """Give `path` and everything below it to the test user."""
@@ -494,9 +524,10 @@ class Proftpd(_Server):
     # reply is "425 Unable to build data connection: Operation not permitted".
     REJECTED_RE = r"rejecting data connection"
 
-    def __init__(self, root_dir, certs, user, implicit=False, extra_lines=(), **kw):
+    def __init__(self, root_dir, certs, user, implicit=False, extra_lines=(), tz=None, **kw):
         super().__init__(root_dir, certs, user, implicit, **kw)
         self.extra_lines = list(extra_lines)
+        self.tz = tz  # TZ of the server process (with "TimesGMT off": LIST's zone)
         self.prefix = PREFIX / "proftpd"
         self.conf_path = self.workdir / "proftpd.conf"
         self.log_path = self.workdir / "system.log"
@@ -576,6 +607,9 @@ class Proftpd(_Server):
 
     def _argv(self):
         return [str(self.prefix / "usr/sbin/proftpd"), "-n", "-c", str(self.conf_path)]
+
+    def _env(self):
+        return None if self.tz is None else dict(os.environ, TZ=self.tz)
 
 
 class PureFtpd(_Server):
@@ -666,4 +700,90 @@ class PureFtpd(_Server):
         return None
 
 
-SERVER_KINDS = {"vsftpd": Vsftpd, "proftpd": Proftpd, "pureftpd": PureFtpd}
+class _ScriptServer(_Server):
+    """A server run by one of our launcher scripts (pyftpd_server.py, ftpsrv_server.js) from a
+    JSON config: explicit TLS only, one virtual user with the test user's name and password
+    whose home is the root, TLS required on control and data connections. The launcher binds
+    and reads the certificate as root, then becomes the test user. Its logs: LOG_NAME (every
+    command and reply) and one line per TLS data connection saying whether it resumed a
+    session (RESUMED_RE / NOT_RESUMED_RE); neither server requires reuse."""
+
+    LOG_NAME = None
+    RESUMED_RE = r"data connection TLSv1\.\d, session reused"
+    NOT_RESUMED_RE = r"data connection TLSv1\.\d, session NOT reused"
+    REJECTED_RE = None
+
+    def __init__(self, root_dir, certs, user, implicit=False, **kw):
+        if implicit:
+            raise NotImplementedError(f"{self.name}: explicit TLS only in this test setup")
+        super().__init__(root_dir, certs, user, implicit, **kw)
+        self.conf_path = self.workdir / f"{self.name}.json"
+        self.log_path = self.workdir / self.LOG_NAME
+
+    def _config(self):
+        low, high = self.pasv_range
+        return {"port": self.port, "root": str(self.root_dir), "user": self.user.name,
+                "password": self.user.password, "uid": self.user.uid, "gid": self.user.gid,
+                "cert": str(self.certs.cert_file), "key": str(self.certs.key_file),
+                "pasv_min": low, "pasv_max": high, "log": str(self.log_path),
+                "tls_max": self.tls_max}
+
+    def _write_config(self):
+        self.conf_path.write_text(json.dumps(self._config()))
+        self.conf_path.chmod(0o600)  # holds the password
+
+    def count_not_resumed_data(self):
+        """Data connections that did not resume a TLS session (accepted all the same)."""
+        return len(re.findall(self.NOT_RESUMED_RE, self.log_text(), re.M))
+
+    def count_rejected_data(self):
+        """Nothing to count: this server never requires session reuse."""
+        return None
+
+
+class Pyftpdlib(_ScriptServer):
+    """pyftpdlib 1.5.7 (Debian python3-pyftpdlib with python3-openssl): TLS_FTPHandler with
+    tls_control_required and tls_data_required, run by pyftpd_server.py. MLSD/MLST, MFMT,
+    SITE CHMOD, SIZE, MDTM, REST STREAM, APPE. Control and data connections share one
+    SSL context, so data connections can resume (not required)."""
+
+    name = "pyftpdlib"
+    LOG_NAME = "pyftpdlib.log"
+
+    def _argv(self):
+        return ["/usr/bin/python3", str(Path(__file__).with_name("pyftpd_server.py")),
+                str(self.conf_path)]
+
+
+class FtpSrv(_ScriptServer):
+    """ftp-srv 4.6 (npm; Node's TLS stack), installed by tests/deps.sh into PREFIX/ftp-srv and
+    run by ftpsrv_server.js. EPSV and PASV, SIZE, MDTM (read only), REST (not advertised as
+    "REST STREAM": its REST+STOR truncates the file first), APPE, SITE CHMOD, UTF8. No
+    MLSD/MLST, no MFMT, no way to set a time. It sends 150 only once the data connection's
+    TLS handshake is done.
+
+    Session reuse: every passive data connection gets a new tls.Server, i.e. a new context
+    with its own ticket keys and Node's default session id context, while the control
+    connection's context (AUTH TLS) has none: a data connection can never resume the control
+    connection's session, even with `ticketKeys` shared in the options (tried: tickets then
+    resume between data connections, never from control to data, as the session id contexts
+    differ). It does not require reuse."""
+
+    name = "ftpsrv"
+    LOG_NAME = "ftp-srv.log"
+
+    def __init__(self, root_dir, certs, user, implicit=False, **kw):
+        super().__init__(root_dir, certs, user, implicit, **kw)
+        self.prefix = PREFIX / "ftp-srv"
+        if not (self.prefix / "node_modules/ftp-srv/package.json").exists():
+            raise RuntimeError(f"{self.prefix}/node_modules/ftp-srv missing: run tests/deps.sh")
+
+    def _argv(self):
+        return ["node", str(Path(__file__).with_name("ftpsrv_server.js")), str(self.conf_path)]
+
+    def _env(self):
+        return dict(os.environ, NODE_PATH=str(self.prefix / "node_modules"))
+
+
+SERVER_KINDS = {"vsftpd": Vsftpd, "proftpd": Proftpd, "pureftpd": PureFtpd,
+                "pyftpdlib": Pyftpdlib, "ftpsrv": FtpSrv}

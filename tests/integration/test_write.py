@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from mount import is_fuse_mounted  # noqa: E402
 from servers import SERVER_KINDS  # noqa: E402
-from workspace import (ALL_SERVERS, expect_ok, on_all_servers,  # noqa: E402
-                       on_vsftpd_tls13, server_perm)
+from workspace import (ALL_SERVERS, NO_DIR_TIMES, _cell_id, expect_ok,  # noqa: E402
+                       on_all_servers, on_vsftpd_tls13, require, server_perm)
 from writehelpers import (MIB, TOOL_ENV, make_small_files, make_tree, pycall,  # noqa: E402
                           pystart, random_bytes, read_file, run, RssSampler, sha256,
                           sha256_file, snapshot, wait_for, write_file)
@@ -60,12 +60,13 @@ def test_cp_r_copies_tree_byte_exact(w, tmp_path):
 
 @on_all_servers
 def test_rsync_a_copies_tree_with_modes_and_mtimes(w, tmp_path):
+    require(w, "set_times")
     src = make_tree(tmp_path / "src")
     mnt = w.mount()
     w.run(["rsync", "-a", f"{src}/", f"{mnt}/dst/"])
-    # vsftpd can't set (or tell) a directory's mtime: compared on ProFTPD only. The equality
-    # also proves that no rsync temporary file (.name.XXXXXX) was left behind.
-    dir_mtimes = w.kind != "vsftpd"
+    # Directory mtimes are compared where the server can set them (NO_DIR_TIMES). The
+    # equality also proves that no rsync temporary file (.name.XXXXXX) was left behind.
+    dir_mtimes = w.kind not in NO_DIR_TIMES
     assert (snapshot(w.sdir / "dst", dir_mtimes=dir_mtimes)
             == snapshot(src, dir_mtimes=dir_mtimes))
 
@@ -93,6 +94,7 @@ def test_rsync_inplace_updates_existing_file(w, tmp_path, transfer):
 
 @on_all_servers
 def test_rsync_second_run_transfers_nothing(w, tmp_path):
+    require(w, "set_times")
     src = make_tree(tmp_path / "src")
     mnt = w.mount()
     w.run(["rsync", "-a", f"{src}/", f"{mnt}/dst/"])
@@ -290,6 +292,7 @@ def test_touch_d_mtime_reads_back_exact_through_mount(w):
 @on_all_servers
 @pytest.mark.parametrize("size", [0, 5], ids=["empty", "data"])
 def test_time_set_before_last_close_survives_it(w, size):
+    require(w, "set_times")
     # rsync's order, made deterministic: the file is written and closed, its time set, and
     # only then the kernel's RELEASE of the file arrives (it is asynchronous; here another
     # writable handle closes last). That close changes nothing and must not make the time
@@ -309,6 +312,15 @@ def test_time_set_before_last_close_survives_it(w, size):
     expect_ok(r, "write, utime, close, rename")
     assert int(r.result) == TOUCH_EPOCH
     assert int(os.stat(w.sdir / "f.renamed").st_mtime) == TOUCH_EPOCH
+
+
+@pytest.mark.parametrize("w", [("ftpsrv", "1.3")], indirect=True, ids=_cell_id)
+def test_utime_is_eperm_where_server_cannot_set_times(w):
+    w.put("f", b"x\n", mtime=OLD_MTIME)
+    mnt = w.mount()
+    r = pycall("os.utime(path, (when, when))", path=mnt / "f", when=TOUCH_EPOCH)
+    assert r.errname == "EPERM"
+    assert int(os.stat(w.sdir / "f").st_mtime) == OLD_MTIME
 
 
 def test_touch_atime_only_is_accepted_and_keeps_mtime(w):

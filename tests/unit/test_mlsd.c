@@ -381,6 +381,18 @@ TEST(unix_mode_keeps_permission_bits_only)
 	CHECK_INT(p.e.mode, 0644);
 }
 
+TEST(unix_mode_in_python_octal_notation)
+{
+	struct parsed p;
+
+	/* pyftpdlib 1.5: oct(st_mode & 0o777) */
+	parse_mlsd(&p, "type=file;unix.mode=0o751; f");
+	CHECK(p.e.has_mode);
+	CHECK_INT(p.e.mode, 0751);
+	parse_mlsd(&p, "type=file;unix.mode=0o; f");
+	CHECK(!p.e.has_mode);
+}
+
 TEST(bad_unix_mode_is_ignored)
 {
 	struct parsed p;
@@ -630,6 +642,7 @@ static const struct check_case cases[] = {
     TEST_ENTRY(sizd_gives_directory_size),
     TEST_ENTRY(size_wins_over_sizd),
     TEST_ENTRY(unix_mode_keeps_permission_bits_only),
+    TEST_ENTRY(unix_mode_in_python_octal_notation),
     TEST_ENTRY(bad_unix_mode_is_ignored),
     TEST_ENTRY(unknown_facts_and_perm_are_ignored),
     TEST_ENTRY(real_vsftpd_like_pureftpd_line),

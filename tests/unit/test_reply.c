@@ -154,6 +154,34 @@ TEST(feat_proftpd_style)
 	CHECK(f.mfmt && f.epsv && f.rest_stream && f.size && f.mdtm && f.utf8 && f.tvfs);
 }
 
+TEST(feat_mlst_all_used_facts_on_needs_no_opts)
+{
+	struct ftp_features f;
+
+	ftp_parse_feat("211-Features:\n MLST modify*;perm*;size*;type*;unique*;UNIX.mode*;\n"
+		       "211 End", &f);
+	CHECK_STR(f.mlst_opts, "");
+}
+
+TEST(feat_mlst_facts_off_are_asked_for_in_server_spelling)
+{
+	struct ftp_features f;
+
+	/* pyftpdlib: unix.mode known but off; its OPTS MLST is case-sensitive */
+	ftp_parse_feat("211-Features:\n MLST type*;perm*;size*;modify*;unique*;unix.mode;"
+		       "unix.uid;unix.gid;\n211 End", &f);
+	CHECK(f.mlst_mode);
+	CHECK_STR(f.mlst_opts, "type;size;modify;unique;unix.mode;");
+}
+
+TEST(feat_mlst_facts_in_other_case_and_without_final_semicolon)
+{
+	struct ftp_features f;
+
+	ftp_parse_feat("211-Features:\n MLST Size*;Modify*;Type*;UNIX.MODE\n211 End", &f);
+	CHECK_STR(f.mlst_opts, "Size;Modify;Type;UNIX.MODE;");
+}
+
 TEST(feat_vsftpd_style_has_no_mlst)
 {
 	struct ftp_features f;
@@ -249,6 +277,9 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(pwd_unquotes_doubled_quotes),
 	TEST_ENTRY(pwd_malformed_or_too_long),
 	TEST_ENTRY(feat_proftpd_style),
+	TEST_ENTRY(feat_mlst_all_used_facts_on_needs_no_opts),
+	TEST_ENTRY(feat_mlst_facts_off_are_asked_for_in_server_spelling),
+	TEST_ENTRY(feat_mlst_facts_in_other_case_and_without_final_semicolon),
 	TEST_ENTRY(feat_vsftpd_style_has_no_mlst),
 	TEST_ENTRY(feat_ignores_code_lines),
 };
