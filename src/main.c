@@ -7,6 +7,7 @@
  * terminal and the mount point is never left half-mounted.
  */
 #include <errno.h>
+#include <limits.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -364,7 +365,11 @@ static int run_session(struct mount_state *m, struct fuse_args *args,
 		if (!lc)
 			goto out_unmount;
 		fuse_loop_cfg_set_clone_fd(lc, (unsigned)co->clone_fd);
-		fuse_loop_cfg_set_idle_threads(lc, co->max_idle_threads);
+		/* UINT_MAX is fuse_parse_cmdline()'s "not given"; libfuse
+		 * 3.14 would log it as an invalid value.  The loop's own
+		 * default is the same: no limit on idle threads. */
+		if (co->max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, co->max_idle_threads);
 		fuse_loop_cfg_set_max_threads(lc, co->max_threads);
 		ret = fuse_session_loop_mt(se, lc) != 0;
 		fuse_loop_cfg_destroy(lc);
