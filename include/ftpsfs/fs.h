@@ -40,6 +40,7 @@ struct fs_ctx {
 	bool atomic_upload;	  /* upload to a temporary name, then rename */
 	bool verify;		  /* check SIZE and HASH after each upload */
 	bool ignore_dir_times;	  /* directory times the server refuses: no-op */
+	bool show_suid;		  /* allow_suid: keep setuid/setgid bits */
 	unsigned symlink_flags;	  /* SYMLINK_CONTAIN, SYMLINK_TRANSFORM */
 	bool warned_dir_times;	  /* wfiles_lock */
 	char spool_dir[4096];	  /* private directory for spool files */
