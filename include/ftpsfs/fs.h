@@ -55,6 +55,11 @@ struct fs_ctx {
 	void *late_setup_arg;
 	pthread_mutex_t ready_lock;
 	bool ready; /* late_setup done (or not needed); ready_lock */
+	/* statfs: the server's AVBL answer, trusted for attr_timeout. */
+	pthread_mutex_t space_lock;
+	bool space_known;	/* space_lock */
+	uint64_t space_avail;	/* bytes; space_lock */
+	int64_t space_until_ms; /* net_now_ms() until which both hold */
 };
 
 /* 0 once the mount can reach paths on the server; runs late_setup the
