@@ -40,13 +40,20 @@ def ftpsfs_on_path():
     if found and Path(found).resolve() == binary:
         yield binary
         return
-    if found:
-        if str(binary.parent) in HELPER_PATH.split(":"):
-            pytest.fail(f"mount.fuse3 would run {found}, not the installed {binary}: "
-                        f"remove {found} (meson install puts one in /usr/local/bin)")
+    if str(binary.parent) in HELPER_PATH.split(":"):
+        if not found:
+            pytest.fail(f"{binary} is not installed")
+        pytest.fail(f"mount.fuse3 would run {found}, not the installed {binary}: "
+                    f"remove {found} (meson install puts one in /usr/local/bin)")
+    # The link comes before /usr/bin in the PATH: it also wins over an installed package,
+    # not over one in /usr/local/sbin.
+    dirs = HELPER_PATH.split(":")
+    if LINK.exists() or LINK.is_symlink() or (
+            found and dirs.index(str(Path(found).parent)) < dirs.index(str(LINK.parent))):
         pytest.skip(f"{found} is not this build ({binary}): mount.fuse3 would run it")
     LINK.symlink_to(binary)
     try:
+        assert Path(shutil.which("ftpsfs", path=HELPER_PATH)).resolve() == binary
         yield binary
     finally:
         LINK.unlink()
