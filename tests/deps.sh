@@ -51,32 +51,44 @@ POLICY_RC_D=/usr/sbin/policy-rc.d
 
 # invoke-rc.d and deb-systemd-invoke ask policy-rc.d before starting a service from a package's
 # postinst; exit status 101 means "not now". Only if there is none already (a Docker image has
-# one), and removed again on exit.
+# one); removed as soon as the installation is over (and on exit).
+OWN_POLICY_RC_D=0
 forbid_service_starts() {
     [[ -e "$POLICY_RC_D" ]] && return 0
     printf '#!/bin/sh\n# tests/deps.sh: no service starts while it installs packages\nexit 101\n' \
         >"$POLICY_RC_D"
     chmod 755 "$POLICY_RC_D"
-    trap 'rm -f "$POLICY_RC_D"' EXIT
+    OWN_POLICY_RC_D=1
+    trap allow_service_starts EXIT
 }
 
-# Disable (and stop, where an init system runs) the service of a package this run installed.
+allow_service_starts() {
+    if ((OWN_POLICY_RC_D)); then
+        rm -f "$POLICY_RC_D"
+        OWN_POLICY_RC_D=0
+    fi
+}
+
+# Disable, and stop if it was started anyway (a policy-rc.d of someone else's that allows it),
+# the service of a package this run installed.
 quiet_service() {
     local svc=$1
-    if command -v systemctl >/dev/null; then
-        # Works without a running systemd too: it removes the enablement links (and, through
-        # systemd-sysv-install, the init script's start links).
-        if [[ -d /run/systemd/system ]]; then
-            systemctl disable --now --quiet "$svc.service" || true
-        else
-            systemctl disable --quiet "$svc.service" || true
+    if [[ -d /run/systemd/system ]]; then
+        systemctl disable --now --quiet "$svc.service" || true
+    else
+        # Without a running systemd, systemctl still removes the enablement links (and,
+        # through systemd-sysv-install, the init script's start links).
+        if command -v systemctl >/dev/null; then
+            systemctl disable --quiet "$svc.service" >/dev/null 2>&1 || true
         fi
-    elif [[ -x "/etc/init.d/$svc" ]]; then
-        invoke-rc.d "$svc" stop >/dev/null 2>&1 || true
-        update-rc.d "$svc" disable >/dev/null 2>&1 || true
+        if [[ -x "/etc/init.d/$svc" ]]; then
+            # The init script stops the instance in its own pid file, nothing else.
+            "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+            update-rc.d "$svc" disable >/dev/null 2>&1 || true
+        fi
     fi
-    say "$svc: installed for its binary only; its system service is disabled and stopped" \
-        "(the tests run their own servers). To use it as a system service:" \
+    say "$svc: installed for its binary only; its system service is disabled and not" \
+        "running (the tests run their own servers). To use it as a system service:" \
         "systemctl enable --now $svc"
 }
 
@@ -96,8 +108,11 @@ if ((${#missing[@]})); then
         echo "deps: apt-get failed" >&2
         exit 1
     fi
+    allow_service_starts
     for svc in "${QUIET_SERVICES[@]}"; do
-        [[ " ${missing[*]} " == *" $svc "* ]] && quiet_service "$svc"
+        if [[ " ${missing[*]} " == *" $svc "* ]]; then
+            quiet_service "$svc"
+        fi
     done
 else
     say "apt packages: ok"
