@@ -38,17 +38,29 @@ def start(base):
     print(srv.port, user.password, certs.ca_file, user.name)
 
 
+def is_demo_server(pid, base):
+    """True if `pid` is the vsftpd that start() ran with its config under `base`: a stale pid
+    file (a reboot, a crash) must never make us signal someone else's process."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    conf_dir = bytes(base / "vsftpd") + b"/"
+    return len(argv) >= 2 and argv[0] == b"/usr/sbin/vsftpd" and argv[1].startswith(conf_dir)
+
+
 def stop(base):
     pidfile = base / "vsftpd.pid"
     if not pidfile.exists():
         return
     pid = int(pidfile.read_text())
-    try:
+    if is_demo_server(pid, base):
         # vsftpd runs in its own session: its group ends with it; the
         # per-connection children end when their connections close.
         os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
+    else:
+        print(f"demo_server: pid {pid} is no longer the demo's vsftpd: nothing to stop",
+              file=sys.stderr)
     pidfile.unlink()
 
 

@@ -10,8 +10,14 @@ cd "$(dirname "$0")/.."
 DEMO=/tmp/ftpsfs-demo
 MNT=$DEMO/mnt
 
+# Only what this script started: the ftpsfs mount at the demo's mount point, and the vsftpd
+# whose PID demo_server.py recorded (it checks that the PID is still that vsftpd).
+demo_mounted() {
+    [[ "$(findmnt -n -o FSTYPE --mountpoint "$MNT" 2>/dev/null)" == fuse.ftpsfs ]]
+}
+
 stop() {
-    if mountpoint -q "$MNT" 2>/dev/null; then
+    if demo_mounted; then
         fusermount3 -u "$MNT" || umount -l "$MNT"
     fi
     /usr/bin/python3 scripts/demo_server.py stop "$DEMO"
@@ -26,7 +32,7 @@ fi
 bash tests/deps.sh
 [[ -f build/build.ninja ]] || meson setup build
 ninja -C build
-mountpoint -q "$MNT" 2>/dev/null && stop
+if demo_mounted || [[ -e "$DEMO/vsftpd.pid" ]]; then stop; fi
 read -r port password cafile user < <(/usr/bin/python3 scripts/demo_server.py start "$DEMO")
 mkdir -p "$MNT"
 # The password goes in on standard input, never on the command line.

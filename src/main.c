@@ -2,11 +2,13 @@
  * main.c - start-up: options, credentials, TLS, the first login, the
  * mount, and the FUSE session loop.
  *
- * The first connection is made BEFORE mounting, so that a wrong password,
- * an untrusted certificate or a missing directory is reported on the
- * terminal and the mount point is never left half-mounted.
+ * The FUSE session is created (and so every option checked) before any
+ * network traffic; the first connection is made BEFORE mounting, so that
+ * a wrong password, an untrusted certificate or a missing directory is
+ * reported on the terminal and the mount point is never left half-mounted.
  */
 #include <errno.h>
+#include <limits.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -307,46 +309,17 @@ static int setup_login(struct mount_state *m)
 	return 0;
 }
 
-/*
- * /proc/mounts and df show "user@host:/path" as the source and
- * "fuse.ftpsfs" as the type.  Commas and backslashes would be read as
- * option syntax: they are left out of the shown name.
- */
-static int mount_names(struct mount_state *m, struct fuse_args *args)
-{
-	char name[HOSTSPEC_USER_MAX + HOSTSPEC_HOST_MAX + HOSTSPEC_PATH_MAX + 8];
-	char opt[sizeof(name) + 16];
-	size_t o = 0;
-	int n;
-
-	n = snprintf(name, sizeof(name), "%s%s%s:%s", m->hs.user,
-		     m->hs.user[0] ? "@" : "", m->hs.host, m->root_path);
-	if (n < 0)
-		return -EINVAL;
-	for (size_t i = 0; name[i]; i++)
-		if (name[i] != ',' && name[i] != '\\')
-			name[o++] = name[i];
-	name[o] = '\0';
-	snprintf(opt, sizeof(opt), "-ofsname=%s", name);
-	if (fuse_opt_add_arg(args, "-osubtype=ftpsfs") < 0 ||
-	    fuse_opt_add_arg(args, opt) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-static int run_session(struct mount_state *m, struct fuse_args *args,
+/* Mount @se (made by fuse_session_new() before connecting), detach and
+ * serve requests until unmounted.  @se stays the caller's. */
+static int run_session(struct mount_state *m, struct fuse_session *se,
 		       struct fuse_cmdline_opts *co)
 {
 	struct fuse_loop_config *lc = NULL;
 	struct fs_refresh *refresh = NULL;
-	struct fuse_session *se;
 	int ret = 1;
 
-	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), &m->ctx);
-	if (!se)
-		return 1;
 	if (fuse_set_signal_handlers(se) != 0)
-		goto out_destroy;
+		return 1;
 	if (fuse_session_mount(se, co->mountpoint) != 0)
 		goto out_signals;
 	if (fuse_daemonize(co->foreground) != 0)
@@ -364,7 +337,11 @@ static int run_session(struct mount_state *m, struct fuse_args *args,
 		if (!lc)
 			goto out_unmount;
 		fuse_loop_cfg_set_clone_fd(lc, (unsigned)co->clone_fd);
-		fuse_loop_cfg_set_idle_threads(lc, co->max_idle_threads);
+		/* UINT_MAX is fuse_parse_cmdline()'s "not given"; libfuse
+		 * 3.14 would log it as an invalid value.  The loop's own
+		 * default is the same: no limit on idle threads. */
+		if (co->max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, co->max_idle_threads);
 		fuse_loop_cfg_set_max_threads(lc, co->max_threads);
 		ret = fuse_session_loop_mt(se, lc) != 0;
 		fuse_loop_cfg_destroy(lc);
@@ -374,9 +351,35 @@ out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
-out_destroy:
-	fuse_session_destroy(se);
 	return ret;
+}
+
+/*
+ * Say what a mount shared with other users exposes, before it is made
+ * (see opts_mount_args() for what is enforced).
+ */
+static void warn_about_sharing(const struct ftpsfs_opts *o)
+{
+	/* Without allow_other the kernel lets only the mounting user in,
+	 * whoever the files are shown as owned by. */
+	if (o->uid_set && o->uid != getuid() && !o->allow_other)
+		log_warn("uid=%u without allow_other: only the mounting user "
+			 "(uid %u) can use this mount, user %u gets "
+			 "\"Permission denied\"; add allow_other",
+			 o->uid, (unsigned)getuid(), o->uid);
+	if (o->allow_other && o->no_default_permissions)
+		log_warn("allow_other with no_default_permissions: every local "
+			 "user may read, change and delete every file the login "
+			 "may");
+	if (o->allow_suid && geteuid() != 0)
+		log_warn("allow_suid: only root can mount with suid; setuid "
+			 "and setgid bits are shown but have no effect");
+	else if (o->allow_suid && o->nosuid)
+		log_warn("allow_suid with nosuid: the mount is nosuid");
+	else if (o->allow_suid)
+		log_warn("allow_suid: setuid files on the server run with "
+			 "their owner's rights here; whoever can write to the "
+			 "server can become root on this machine");
 }
 
 int main(int argc, char *argv[])
@@ -384,6 +387,7 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts co = { 0 };
 	struct mount_state *m = calloc(1, sizeof(*m));
+	struct fuse_session *se = NULL;
 	struct tls_ctx *tls = NULL;
 	const char *msg = NULL;
 	char err[512];
@@ -428,6 +432,14 @@ int main(int argc, char *argv[])
 		log_err("%s: %s", m->opts.remote, msg ? msg : "invalid");
 		goto out;
 	}
+	warn_about_sharing(&m->opts);
+	if (opts_mount_args(&m->opts, geteuid() == 0, &args) < 0)
+		goto out;
+	/* Before any prompt or network traffic: libfuse refuses options
+	 * that neither it nor we know. */
+	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &m->ctx);
+	if (!se)
+		goto out;
 	if (setup_login(m) < 0)
 		goto out;
 	fs_ctx_init(&m->ctx);
@@ -439,6 +451,7 @@ int main(int argc, char *argv[])
 	m->ctx.atomic_upload = m->opts.atomic_upload;
 	m->ctx.verify = m->opts.verify;
 	m->ctx.ignore_dir_times = m->opts.ignore_dir_times;
+	m->ctx.show_suid = m->opts.allow_suid;
 	m->ctx.symlink_flags =
 		(m->opts.contain_symlinks ? SYMLINK_CONTAIN : 0) |
 		(m->opts.transform_symlinks ? SYMLINK_TRANSFORM : 0);
@@ -452,8 +465,10 @@ int main(int argc, char *argv[])
 	m->ctx.negative_timeout = m->opts.negative_timeout;
 	if (setup_remote(m, &tls) < 0)
 		goto out;
-	ret = mount_names(m, &args) < 0 ? 1 : run_session(m, &args, &co);
+	ret = run_session(m, se, &co);
 out:
+	if (se)
+		fuse_session_destroy(se);
 	fs_ctx_release_handles(&m->ctx);
 	ftp_pool_free(m->ctx.pool);
 	itab_free(m->ctx.itab);

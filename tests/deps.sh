@@ -2,10 +2,17 @@
 # Install everything needed to build ftpsfs and run its tests on Debian 12 (as root).
 #
 # Idempotent: a second run only checks and prints "ok" lines.
-#   - apt packages: build toolchain, FUSE, OpenSSL, vsftpd, curl, pytest, ...
+#   - apt packages: build toolchain, FUSE, OpenSSL, vsftpd, curl, pytest, debhelper, ...
 #   - ProFTPD and Pure-FTPd: they conflict with vsftpd (all provide ftp-server), so their .debs
 #     are downloaded and unpacked with `dpkg -x` into a private prefix, never installed.
 #   - ftp-srv (npm): `npm install --prefix` into the same private prefix, a pinned version.
+#
+# The tests need only the vsftpd binary: they start their own servers on 127.0.0.1 and stop
+# them by PID. Installing Debian's vsftpd package would also enable and start a system FTP
+# service with Debian's default configuration (plain-text logins for local accounts, port 21):
+# when this script installs it, no service is started during the installation and the service
+# is disabled (and stopped) afterwards. A vsftpd installed before is left alone. Nothing here
+# stops or kills a process this script did not start.
 #
 # Environment:
 #   FTPSFS_TEST_PREFIX  where the unpacked servers go (default /var/tmp/ftpsfs-test-prefix)
@@ -24,6 +31,8 @@ APT_PACKAGES=(
     fuse3 openssl vsftpd python3-pytest curl rsync git unzip
     # pyftpdlib's TLS server; Node.js for ftp-srv (the npm client: below)
     python3-pyftpdlib python3-openssl nodejs
+    # packaging (packaging/build-deb.sh)
+    debhelper
     # shared libraries the dpkg -x'd proftpd-core links against (checked with ldd below)
     libhiredis0.14 libmemcached11 libmemcachedutil2 libsodium23
 )
@@ -39,23 +48,51 @@ is_installed() {
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]
 }
 
-# PIDs of processes holding a listening TCP socket on port $1 (no ss/netstat needed).
-listener_pids() {
-    local port_hex inodes pid fd
-    port_hex=$(printf ':%04X' "$1")
-    # /proc/net/tcp columns: 2 local addr:port, 4 state (0A = LISTEN), 10 inode
-    inodes=$(awk -v p="$port_hex" '$2 ~ p"$" && $4 == "0A" { print $10 }' \
-        /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u)
-    [[ -z "$inodes" ]] && return 0
-    for pid in /proc/[0-9]*; do
-        for fd in "$pid"/fd/*; do
-            local link
-            link=$(readlink "$fd" 2>/dev/null) || continue
-            for ino in $inodes; do
-                [[ "$link" == "socket:[$ino]" ]] && { echo "${pid#/proc/}"; break 2; }
-            done
-        done
-    done | sort -u
+# Packages whose installation must not leave a system service running or enabled.
+QUIET_SERVICES=(vsftpd)
+POLICY_RC_D=/usr/sbin/policy-rc.d
+
+# invoke-rc.d and deb-systemd-invoke ask policy-rc.d before starting a service from a package's
+# postinst; exit status 101 means "not now". Only if there is none already (a Docker image has
+# one); removed as soon as the installation is over (and on exit).
+OWN_POLICY_RC_D=0
+forbid_service_starts() {
+    [[ -e "$POLICY_RC_D" ]] && return 0
+    printf '#!/bin/sh\n# tests/deps.sh: no service starts while it installs packages\nexit 101\n' \
+        >"$POLICY_RC_D"
+    chmod 755 "$POLICY_RC_D"
+    OWN_POLICY_RC_D=1
+    trap allow_service_starts EXIT
+}
+
+allow_service_starts() {
+    if ((OWN_POLICY_RC_D)); then
+        rm -f "$POLICY_RC_D"
+        OWN_POLICY_RC_D=0
+    fi
+}
+
+# Disable, and stop if it was started anyway (a policy-rc.d of someone else's that allows it),
+# the service of a package this run installed.
+quiet_service() {
+    local svc=$1
+    if [[ -d /run/systemd/system ]]; then
+        systemctl disable --now --quiet "$svc.service" || true
+    else
+        # Without a running systemd, systemctl still removes the enablement links (and,
+        # through systemd-sysv-install, the init script's start links).
+        if command -v systemctl >/dev/null; then
+            systemctl disable --quiet "$svc.service" >/dev/null 2>&1 || true
+        fi
+        if [[ -x "/etc/init.d/$svc" ]]; then
+            # The init script stops the instance in its own pid file, nothing else.
+            "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+            update-rc.d "$svc" disable >/dev/null 2>&1 || true
+        fi
+    fi
+    say "$svc: installed for its binary only; its system service is disabled and not" \
+        "running (the tests run their own servers). To use it as a system service:" \
+        "systemctl enable --now $svc"
 }
 
 # --- 1. apt packages ---------------------------------------------------------------------------
@@ -66,8 +103,7 @@ done
 if ((${#missing[@]})); then
     say "installing: ${missing[*]} (log: $APT_LOG)"
     mkdir -p "$PREFIX"
-    # vsftpd's postinst may try to start the service; without an init system that either fails
-    # (harmless) or starts a daemon on port 21, which we stop below.
+    forbid_service_starts
     if ! { apt-get update -qq &&
         apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
         </dev/null >"$APT_LOG" 2>&1; then
@@ -75,25 +111,24 @@ if ((${#missing[@]})); then
         echo "deps: apt-get failed" >&2
         exit 1
     fi
+    allow_service_starts
+    for svc in "${QUIET_SERVICES[@]}"; do
+        if [[ " ${missing[*]} " == *" $svc "* ]]; then
+            quiet_service "$svc"
+        fi
+    done
 else
     say "apt packages: ok"
 fi
-
-# --- 2. no packaged vsftpd on port 21 ---------------------------------------------------------
-for pid in $(listener_pids 21); do
-    if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == vsftpd ]]; then
-        say "stopping packaged vsftpd on port 21 (pid $pid)"
-        kill "$pid" 2>/dev/null || true
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.2
-        done
-        kill -9 "$pid" 2>/dev/null || true
+for svc in "${QUIET_SERVICES[@]}"; do
+    if command -v systemctl >/dev/null &&
+        [[ "$(systemctl is-enabled "$svc.service" 2>/dev/null)" == enabled ]]; then
+        say "note: $svc.service is enabled (it was installed before this run, so it is left" \
+            "alone); if only the tests need it: systemctl disable --now $svc"
     fi
 done
-say "port 21: no packaged vsftpd listening"
 
-# --- 3. ProFTPD / Pure-FTPd unpacked into a private prefix --------------------------------------
+# --- 2. ProFTPD / Pure-FTPd unpacked into a private prefix --------------------------------------
 # $1 = prefix subdirectory, $2 = binary that proves it is unpacked, rest = packages
 unpack() {
     local dest="$PREFIX/$1" probe="$1/$2" pkg deb debs

@@ -4,10 +4,12 @@
 #  1. tests/deps.sh: apt packages, ProFTPD unpacked into a private prefix
 #  2. two builds: build/ (normal) and build-asan/ (ASan + UBSan)
 #  3. unit tests of both builds (meson test)
-#  4. fuzz targets, a bounded time each, under ASan + UBSan
-#  5. the fault, resilience, write and server-quirk tests and part of the read tests against the
+#  4. the Debian package: built, installed, the fstab tests run with the installed
+#     /usr/bin/ftpsfs, removed again (skipped if an ftpsfs package was installed before)
+#  5. fuzz targets, a bounded time each, under ASan + UBSan
+#  6. the fault, resilience, write and server-quirk tests and part of the read tests against the
 #     ASan + UBSan binary (any sanitizer report in a mount's log fails the test)
-#  6. all integration tests (real vsftpd and ProFTPD mounts) against the
+#  7. all integration tests (real vsftpd and ProFTPD mounts) against the
 #     normal build; pytest's summary is the last line of the output
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,22 @@ step "unit tests"
 meson test -C build --print-errorlogs
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --print-errorlogs
+
+step "Debian package: build, install, fstab tests with the installed binary, remove"
+if [[ "$(dpkg-query -W -f='${db:Status-Status}' ftpsfs 2>/dev/null)" == installed ]]; then
+    echo "an ftpsfs package is installed on this machine already: not replacing it, skipped"
+else
+    rm -f build-deb/ftpsfs_*.deb
+    # The unit tests ran above; no debug-symbols package: only what the test installs.
+    DEB_BUILD_OPTIONS="nocheck noddebs parallel=$(nproc)" bash packaging/build-deb.sh build-deb
+    trap 'dpkg --purge ftpsfs >/dev/null 2>&1 || true' EXIT
+    dpkg -i build-deb/ftpsfs_*_"$(dpkg --print-architecture)".deb
+    dpkg -L ftpsfs | grep -qx /usr/share/man/man1/ftpsfs.1.gz
+    FTPSFS_BIN=/usr/bin/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+        tests/integration/test_fstab.py
+    dpkg --purge ftpsfs
+    trap - EXIT
+fi
 
 step "fuzzing (${FUZZ_SECONDS}s per target)"
 bash tests/fuzz/run.sh "$FUZZ_SECONDS"

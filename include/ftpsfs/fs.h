@@ -40,6 +40,7 @@ struct fs_ctx {
 	bool atomic_upload;	  /* upload to a temporary name, then rename */
 	bool verify;		  /* check SIZE and HASH after each upload */
 	bool ignore_dir_times;	  /* directory times the server refuses: no-op */
+	bool show_suid;		  /* allow_suid: keep setuid/setgid bits */
 	unsigned symlink_flags;	  /* SYMLINK_CONTAIN, SYMLINK_TRANSFORM */
 	bool warned_dir_times;	  /* wfiles_lock */
 	char spool_dir[4096];	  /* private directory for spool files */
@@ -54,6 +55,11 @@ struct fs_ctx {
 	void *late_setup_arg;
 	pthread_mutex_t ready_lock;
 	bool ready; /* late_setup done (or not needed); ready_lock */
+	/* statfs: the server's AVBL answer, trusted for attr_timeout. */
+	pthread_mutex_t space_lock;
+	bool space_known;	/* space_lock */
+	uint64_t space_avail;	/* bytes; space_lock */
+	int64_t space_until_ms; /* net_now_ms() until which both hold */
 };
 
 /* 0 once the mount can reach paths on the server; runs late_setup the

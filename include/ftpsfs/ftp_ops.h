@@ -53,6 +53,11 @@ int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 /* SIZE (RFC 3659 section 4). */
 int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size);
 
+/* AVBL @path: the bytes this login may still store there ("213 N",
+ * draft-peterson-streamlined-ftp-command-extensions-10 section 4).
+ * -ENOTSUP when FEAT did not offer it. */
+int ftp_op_avbl(struct ftp_conn *c, const char *path, uint64_t *bytes);
+
 /*
  * The server's @a digest of the file @path (HASH), in lower-case hex in
  * @hex (FTP_HASH_HEX_MAX bytes will do).  -ENOTSUP when the server does

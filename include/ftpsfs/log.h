@@ -30,6 +30,13 @@ void log_msg(int level, const char *func, const char *fmt, ...)
 	} while (0)
 
 /*
+ * Log each '\n'-separated line of untrusted @text (a multi-line FTP reply)
+ * as its own message, escaped like log_escape() and after @prefix.
+ */
+void log_lines(int level, const char *func, const char *prefix,
+	       const char *text);
+
+/*
  * Copy @len bytes of untrusted @in into @out (size @outsz) for printing:
  * control characters and non-ASCII bytes become \xHH.  Always
  * NUL-terminates; truncates with "..." when too long.  Returns @out.

@@ -49,6 +49,13 @@ struct ftpsfs_opts {
 	unsigned uid, gid;	 /* owner shown for every file ... */
 	int uid_set, gid_set;	 /* ... if given (else the mounting user) */
 	char *codepage;		 /* the server's charset for names */
+	/* A mount other users can reach (allow_other, often root's fstab) is
+	 * a privilege boundary: see opts_mount_args(). */
+	int allow_other;	 /* given; stays in the args for libfuse */
+	int default_permissions; /* given; stays in the args for libfuse */
+	int no_default_permissions; /* allow_other without the kernel's checks */
+	int allow_suid;		 /* mount suid, show setuid/setgid bits */
+	int nosuid;		 /* "nosuid" given (mount(8) for user mounts) */
 	int show_help;
 	int show_version;
 	int debug;
@@ -63,6 +70,24 @@ int opts_parse(struct fuse_args *args, struct ftpsfs_opts *o);
 
 /* Check ranges and combinations.  Returns 0 or -EINVAL with @msg set. */
 int opts_validate(const struct ftpsfs_opts *o, const char **msg);
+
+/*
+ * Add to @args what ftpsfs decides about the kernel mount, after every
+ * option of the user (libfuse applies mount flags in order: the last
+ * wins):
+ *  - fsname= the remote argument exactly as given (fstab's first field),
+ *    so that mount(8) recognises the mount as the fstab line's (mount -a
+ *    twice mounts once; umount SOURCE works); ',' and '\' escaped for
+ *    libfuse's option parser; subtype=ftpsfs;
+ *  - default_permissions with allow_other, unless no_default_permissions:
+ *    other users meet the kernel's permission checks;
+ *  - nodev always, and nosuid unless allow_suid, given to a root mount
+ *    without "nosuid" (mount.fuse3 passes "dev,suid" for root's fstab
+ *    mounts; fusermount3 never mounts suid for other users anyway).
+ * Returns 0 or -ENOMEM.
+ */
+int opts_mount_args(const struct ftpsfs_opts *o, bool root,
+		    struct fuse_args *args);
 
 /* The option part of --help. */
 void opts_print_help(const char *progname);

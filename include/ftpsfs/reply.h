@@ -127,6 +127,7 @@ struct ftp_features {
 	bool rest_stream;
 	bool mfmt;
 	bool tvfs;
+	bool avbl; /* AVBL: space left (draft-peterson-streamlined-ftp-command-extensions) */
 	/* HASH (ftp_hash.h): bits 1 << enum ftp_hash_algo */
 	unsigned hash_algos;
 	int hash_selected; /* HASH's algorithm now, -1 if unknown */

@@ -1,10 +1,9 @@
 /*
- * fs_attr.c - lookup, forget, getattr, readlink, statfs.
+ * fs_attr.c - lookup, forget, getattr, readlink.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #include "fs_internal.h"
 #include "fs_symlink.h"
@@ -161,21 +160,4 @@ out:
 		fuse_reply_err(req, -ftp_errno_kernel(ret));
 	else
 		fuse_reply_readlink(req, shown);
-}
-
-void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
-{
-	struct statvfs sv;
-
-	(void)ino;
-	/*
-	 * FTP has no standard way to ask for capacity or free space, so
-	 * every count is 0 ("unknown") instead of an invented number; df
-	 * shows the mount with size 0.  Only the name limit is real.
-	 */
-	memset(&sv, 0, sizeof(sv));
-	sv.f_bsize = 4096;
-	sv.f_frsize = 4096;
-	sv.f_namemax = 255;
-	fuse_reply_statfs(req, &sv);
 }

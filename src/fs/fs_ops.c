@@ -11,6 +11,7 @@ void fs_ctx_init(struct fs_ctx *ctx)
 	pthread_mutex_init(&ctx->handles_lock, NULL);
 	pthread_mutex_init(&ctx->wfiles_lock, NULL);
 	pthread_mutex_init(&ctx->ready_lock, NULL);
+	pthread_mutex_init(&ctx->space_lock, NULL);
 	ctx->handles.prev = ctx->handles.next = &ctx->handles;
 }
 

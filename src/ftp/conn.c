@@ -73,7 +73,6 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 {
 	int64_t deadline = net_deadline(c->ep->timeout_ms);
 	char line[FTP_LINE_MAX + 1];
-	char esc[256];
 
 	bool skipping = c->prelim_rest != 0;
 
@@ -129,8 +128,12 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 			return ret;
 		}
 	}
-	log_debug("conn %u: < %s", c->id,
-		  log_escape(esc, sizeof(esc), r->text, strcspn(r->text, "\n")));
+	if (log_debug_enabled()) { /* every line: FEAT's matter */
+		char pfx[32];
+
+		snprintf(pfx, sizeof(pfx), "conn %u: < ", c->id);
+		log_lines(LOG_DEBUG, __func__, pfx, r->text);
+	}
 	if (r->code == FTP_REPLY_NOT_AVAILABLE) {
 		/* 421: the server is closing this connection (RFC 959 4.2). */
 		ftp_reply_message(r, c->err, sizeof(c->err));

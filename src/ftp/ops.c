@@ -187,6 +187,23 @@ int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size)
 	return ret;
 }
 
+int ftp_op_avbl(struct ftp_conn *c, const char *path, uint64_t *bytes)
+{
+	struct ftp_reply *r;
+	int ret;
+
+	if (!c->feat.avbl)
+		return -ENOTSUP;
+	r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	ret = ops_reply_213(c, "AVBL", path, r);
+	if (ret == 0)
+		ret = ftp_parse_size(r->text, bytes); /* the same "213 N" */
+	free(r);
+	return ret;
+}
+
 int ftp_op_hash(struct ftp_conn *c, const char *path, enum ftp_hash_algo a,
 		char *hex, size_t hexsz)
 {

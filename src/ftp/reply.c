@@ -259,6 +259,8 @@ void ftp_parse_feat(const char *text, struct ftp_features *f)
 				f->mfmt = true;
 			} else if (feat_is(s, sl, "TVFS")) {
 				f->tvfs = true;
+			} else if (feat_is(s, sl, "AVBL")) {
+				f->avbl = true;
 			}
 		}
 		line += len;

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,10 @@ enum {
 	KEY_DEBUG,
 	KEY_RO,
 	KEY_RW,
+	KEY_ALLOW_OTHER,
+	KEY_DEFAULT_PERMISSIONS,
+	KEY_NOSUID,
+	KEY_DROP,
 };
 
 #define OPT(t, p) { t, offsetof(struct ftpsfs_opts, p), 1 }
@@ -63,7 +68,11 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("gid=%u", gid),
 	OPT("gid=", gid_set),
 	OPT("codepage=%s", codepage),
+	OPT("allow_suid", allow_suid),
+	OPT("no_default_permissions", no_default_permissions),
 	/* Also seen by libfuse (they stay in args). */
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -73,6 +82,27 @@ static const struct fuse_opt opts_spec[] = {
 	/* Also seen by the kernel (mount flags). */
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("rw", KEY_RW),
+	/* Decided by opts_mount_args(), not taken from the caller:
+	 * mount.fuse3 adds "dev,suid" to every root mount from fstab. */
+	FUSE_OPT_KEY("suid", KEY_DROP),
+	FUSE_OPT_KEY("dev", KEY_DROP),
+	FUSE_OPT_KEY("nodev", KEY_DROP),
+	FUSE_OPT_KEY("nosuid", KEY_NOSUID),
+	/* fstab's own options, for mount(8) and systemd: mount.fuse3 and
+	 * mount(8) filter most of them, but a unit or script that runs
+	 * ftpsfs with the fstab line's options must not fail on them
+	 * (x-* in opts_proc()). */
+	FUSE_OPT_KEY("_netdev", KEY_DROP),
+	FUSE_OPT_KEY("auto", KEY_DROP),
+	FUSE_OPT_KEY("noauto", KEY_DROP),
+	FUSE_OPT_KEY("nofail", KEY_DROP),
+	FUSE_OPT_KEY("user", KEY_DROP),
+	FUSE_OPT_KEY("nouser", KEY_DROP),
+	FUSE_OPT_KEY("users", KEY_DROP),
+	FUSE_OPT_KEY("owner", KEY_DROP),
+	FUSE_OPT_KEY("group", KEY_DROP),
+	FUSE_OPT_KEY("defaults", KEY_DROP),
+	FUSE_OPT_KEY("comment=", KEY_DROP),
 	FUSE_OPT_END
 };
 
@@ -104,6 +134,21 @@ static int opts_proc(void *data, const char *arg, int key,
 	case KEY_RW:
 		o->read_only = 0;
 		return 1;
+	case KEY_ALLOW_OTHER:
+		o->allow_other = 1;
+		return 1;
+	case KEY_DEFAULT_PERMISSIONS:
+		o->default_permissions = 1;
+		return 1;
+	case KEY_NOSUID:
+		o->nosuid = 1;
+		return 0;
+	case KEY_DROP:
+		return 0;
+	case FUSE_OPT_KEY_OPT:
+		/* x-systemd.automount, x-mount.mkdir ...: userspace options
+		 * (mount(8) "x-*"), never meant for a file system. */
+		return strncmp(arg, "x-", 2) == 0 ? 0 : 1;
 	default:
 		return 1;
 	}
@@ -203,11 +248,62 @@ int opts_validate(const struct ftpsfs_opts *o, const char **msg)
 		       "seconds";
 		return -EINVAL;
 	}
+	if (o->no_default_permissions && o->default_permissions) {
+		*msg = "default_permissions and no_default_permissions exclude "
+		       "each other";
+		return -EINVAL;
+	}
 	if (o->tls_max && strcmp(o->tls_max, "1.2") != 0 &&
 	    strcmp(o->tls_max, "1.3") != 0) {
 		*msg = "tls_max must be 1.2 or 1.3";
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* "-ofsname=" + @remote with commas and backslashes escaped: libfuse's option
+ * parser splits at commas and takes a backslash as "the next character
+ * as it is". */
+static int opts_add_fsname(const char *remote, struct fuse_args *args)
+{
+	static const char prefix[] = "-ofsname=";
+	size_t len = strlen(remote), o = sizeof(prefix) - 1;
+	char *opt;
+	int ret;
+
+	if (len > (SIZE_MAX - sizeof(prefix)) / 2)
+		return -ENOMEM;
+	opt = malloc(sizeof(prefix) + 2 * len);
+	if (!opt)
+		return -ENOMEM;
+	memcpy(opt, prefix, o);
+	for (size_t i = 0; i < len; i++) {
+		if (remote[i] == ',' || remote[i] == '\\')
+			opt[o++] = '\\';
+		opt[o++] = remote[i];
+	}
+	opt[o] = '\0';
+	ret = fuse_opt_add_arg(args, opt) < 0 ? -ENOMEM : 0;
+	free(opt);
+	return ret;
+}
+
+int opts_mount_args(const struct ftpsfs_opts *o, bool root,
+		    struct fuse_args *args)
+{
+	bool suid = o->allow_suid && root && !o->nosuid;
+
+	if (opts_add_fsname(o->remote, args) < 0 ||
+	    fuse_opt_add_arg(args, "-osubtype=ftpsfs") < 0)
+		return -ENOMEM;
+	if (o->allow_other && !o->no_default_permissions &&
+	    !o->default_permissions &&
+	    fuse_opt_add_arg(args, "-odefault_permissions") < 0)
+		return -ENOMEM;
+	/* Device files are never needed: FTP has none (fs_entry_to_stat()
+	 * shows them as empty files). */
+	if (fuse_opt_add_arg(args, suid ? "-onodev,suid" : "-onodev,nosuid") < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -277,9 +373,24 @@ void opts_print_help(const char *progname)
 	       "    -o active              active-mode data connections (EPRT/PORT:\n"
 	       "                           the server connects to us)\n"
 	       "    -o uid=N,gid=N         show files as owned by N (default: the\n"
-	       "                           mounting user)\n"
+	       "                           mounting user); for a user other than the\n"
+	       "                           one mounting, add allow_other\n"
+	       "    -o allow_other         let other users use the mount (generic FUSE\n"
+	       "                           option); turns on default_permissions: the\n"
+	       "                           kernel checks the shown owner and mode\n"
+	       "    -o no_default_permissions  with allow_other: no checks by the\n"
+	       "                           kernel; every user may do what the login may\n"
+	       "    -o allow_suid          mount suid (root only) and show setuid and\n"
+	       "                           setgid bits: whoever can write to the server\n"
+	       "                           can become root here (default: nosuid, and\n"
+	       "                           the bits are hidden; always nodev)\n"
 	       "    -o codepage=CHARSET    the server's names are in CHARSET, not\n"
 	       "                           UTF-8 (ISO-8859-1, CP1251, GBK ...)\n"
+	       "\n"
+	       "fstab's own options (_netdev, noauto, nofail, user, users, x-*,\n"
+	       "comment=...) are accepted and ignored; any other unknown option is\n"
+	       "refused before connecting.  Detached, ftpsfs logs to syslog (facility\n"
+	       "daemon, tag ftpsfs: journalctl -t ftpsfs).\n"
 	       "\n",
 	       progname, progname, progname);
 }

@@ -103,9 +103,22 @@ static int tls_ctx_client_cert(SSL_CTX *ctx, const struct tls_settings *s,
 	return 0;
 }
 
+/* Why the CA file or directory @path was not loaded: the system's reason
+ * when it cannot be read (a typo, permissions: access(@mode)), else
+ * OpenSSL's. */
+static void tls_ca_reason(const char *path, int mode, char *buf, size_t bufsz)
+{
+	if (access(path, mode) < 0)
+		snprintf(buf, bufsz, "%s", strerror(errno));
+	else
+		tls_openssl_reason(buf, bufsz);
+}
+
 static int tls_ctx_trust(SSL_CTX *ctx, const struct tls_settings *s,
 			 char *err, size_t errsz)
 {
+	char why[128];
+
 	if (s->verify != TLS_VERIFY_CA) {
 		/* The pin (or nothing, with no_verify) is the identity:
 		 * the chain is not checked, see tls_pin.c. */
@@ -114,13 +127,20 @@ static int tls_ctx_trust(SSL_CTX *ctx, const struct tls_settings *s,
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (s->cafile || s->capath) {
+		ERR_clear_error();
 		if (s->cafile && !SSL_CTX_load_verify_file(ctx, s->cafile)) {
-			snprintf(err, errsz, "cannot load CA file %s", s->cafile);
+			tls_ca_reason(s->cafile, R_OK, why, sizeof(why));
+			snprintf(err, errsz, "cannot load CA file %s: %s",
+				 s->cafile, why);
 			return -EINVAL;
 		}
-		if (s->capath && !SSL_CTX_load_verify_dir(ctx, s->capath)) {
-			snprintf(err, errsz, "cannot load CA directory %s",
-				 s->capath);
+		/* OpenSSL reads the directory only when it verifies: check
+		 * now that it can. */
+		if (s->capath && (access(s->capath, R_OK | X_OK) < 0 ||
+				  !SSL_CTX_load_verify_dir(ctx, s->capath))) {
+			tls_ca_reason(s->capath, R_OK | X_OK, why, sizeof(why));
+			snprintf(err, errsz, "cannot load CA directory %s: %s",
+				 s->capath, why);
 			return -EINVAL;
 		}
 	} else if (!SSL_CTX_set_default_verify_paths(ctx)) {

@@ -56,15 +56,35 @@ void log_msg(int level, const char *func, const char *fmt, ...)
 		return;
 	}
 	if (log_debug_on) {
+		/* Local wall-clock time to the millisecond, to set beside
+		 * the server's log and the user's own notes. */
 		struct timespec ts;
+		struct tm tm;
+		char when[32];
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		fprintf(stderr, "%lld.%03ld ftpsfs %s: %s: %s\n",
-			(long long)ts.tv_sec, ts.tv_nsec / 1000000,
-			log_level_name(level), func, msg);
+		if (!localtime_r(&ts.tv_sec, &tm) ||
+		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm) == 0)
+			snprintf(when, sizeof(when), "%lld", (long long)ts.tv_sec);
+		fprintf(stderr, "%s.%03ld ftpsfs %s: %s: %s\n", when,
+			ts.tv_nsec / 1000000, log_level_name(level), func, msg);
 	} else {
 		fprintf(stderr, "ftpsfs: %s\n", msg);
 	}
+}
+
+void log_lines(int level, const char *func, const char *prefix,
+	       const char *text)
+{
+	char esc[512];
+
+	do {
+		size_t len = strcspn(text, "\n");
+
+		log_msg(level, func, "%s%s", prefix,
+			log_escape(esc, sizeof(esc), text, len));
+		text += len;
+	} while (*text++ == '\n' && *text);
 }
 
 char *log_escape(char *out, size_t outsz, const char *in, size_t len)

@@ -175,6 +175,109 @@ TEST(contradicting_security_options_are_refused)
 	CHECK(invalid("cert=/c.pem,key=/k.pem,key_password_stdin") == NULL);
 }
 
+TEST(fstab_only_options_are_accepted_and_dropped)
+{
+	const char *argv[] = { "u@h", "/mnt", "-o",
+			       "_netdev,noauto,nofail,user,users,defaults,"
+			       "x-systemd.automount,x-systemd.idle-timeout=60,"
+			       "comment=backup,allow_other", NULL };
+
+	CHECK_INT(parse(argv), 0);
+	CHECK_INT(o.allow_other, 1);
+	CHECK(strstr(kept, "allow_other") != NULL);
+	CHECK(strstr(kept, "_netdev") == NULL);
+	CHECK(strstr(kept, "noauto") == NULL);
+	CHECK(strstr(kept, "nofail") == NULL);
+	CHECK(strstr(kept, "user") == NULL);
+	CHECK(strstr(kept, "defaults") == NULL);
+	CHECK(strstr(kept, "x-systemd") == NULL);
+	CHECK(strstr(kept, "comment") == NULL);
+}
+
+TEST(unknown_options_stay_for_libfuse_to_refuse)
+{
+	const char *argv[] = { "u@h", "/mnt", "-o", "foo=bar,xattr", NULL };
+
+	CHECK_INT(parse(argv), 0);
+	CHECK(strstr(kept, "foo=bar") != NULL);
+	CHECK(strstr(kept, "xattr") != NULL);
+}
+
+TEST(suid_and_dev_from_the_mount_helper_are_dropped)
+{
+	/* What mount.fuse3 passes for root's fstab line. */
+	const char *argv[] = { "u@h", "/mnt", "-o", "rw,allow_other,dev,suid",
+			       NULL };
+
+	CHECK_INT(parse(argv), 0);
+	CHECK(strstr(kept, "rw") != NULL);
+	CHECK(strstr(kept, "dev") == NULL);
+	CHECK(strstr(kept, "suid") == NULL);
+	CHECK_INT(o.nosuid, 0);
+}
+
+/* What opts_mount_args() adds to the args of "-o @optstr", as root or
+ * not: the text after the last argument the user gave. */
+static const char *added(const char *remote, const char *optstr, bool root)
+{
+	const char *argv[] = { remote, "/mnt", "-o", optstr, NULL };
+	size_t before;
+
+	if (parse(argv) < 0)
+		return "parse failed";
+	before = strlen(kept);
+	if (opts_mount_args(&o, root, &args) < 0)
+		return "opts_mount_args failed";
+	kept[0] = '\0';
+	for (int i = 1; i < args.argc; i++) {
+		strncat(kept, args.argv[i], sizeof(kept) - strlen(kept) - 2);
+		strcat(kept, " ");
+	}
+	return kept + before;
+}
+
+TEST(a_root_mount_is_nosuid_and_nodev_whatever_the_helper_said)
+{
+	CHECK_STR(added("h:/", "rw,dev,suid", true),
+		  "-ofsname=h:/ -osubtype=ftpsfs -onodev,nosuid ");
+	CHECK_STR(added("h:/", "rw", false),
+		  "-ofsname=h:/ -osubtype=ftpsfs -onodev,nosuid ");
+}
+
+TEST(allow_suid_mounts_suid_only_as_root_and_without_nosuid)
+{
+	CHECK(strstr(added("h:/", "allow_suid,suid", true), "-onodev,suid ") !=
+	      NULL);
+	CHECK(strstr(added("h:/", "allow_suid", false), "-onodev,nosuid ") !=
+	      NULL);
+	/* mount(8) passes nosuid for "user" and "users" lines. */
+	CHECK(strstr(added("h:/", "allow_suid,nosuid", true),
+		     "-onodev,nosuid ") != NULL);
+}
+
+TEST(allow_other_turns_on_default_permissions)
+{
+	CHECK(strstr(added("h:/", "allow_other", true),
+		     " -odefault_permissions ") != NULL);
+	CHECK(strstr(added("h:/", "allow_other,no_default_permissions", true),
+		     "default_permissions") == NULL);
+	/* Given by the user: stays where it is, not added twice. */
+	CHECK(strstr(added("h:/", "allow_other,default_permissions", true),
+		     "-odefault_permissions") == NULL);
+	CHECK(strstr(added("h:/", "ro", true), "default_permissions") == NULL);
+	CHECK(strstr(invalid("default_permissions,no_default_permissions"),
+		     "exclude") != NULL);
+}
+
+TEST(fsname_is_the_remote_as_given_with_commas_and_backslashes_escaped)
+{
+	CHECK_STR(added("me@h:2121:/a,b\\c", "ro", false),
+		  "-ofsname=me@h:2121:/a\\,b\\\\c -osubtype=ftpsfs "
+		  "-onodev,nosuid ");
+	CHECK(strncmp(added("ftps://u@[::1]:990/x", "ro", false),
+		      "-ofsname=ftps://u@[::1]:990/x ", 30) == 0);
+}
+
 static const struct check_case cases[] = {
 	TEST_ENTRY(defaults_are_filled_in_and_valid),
 	TEST_ENTRY(our_options_are_taken_out_generic_ones_stay),
@@ -184,6 +287,13 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(a_number_that_is_not_one_is_refused),
 	TEST_ENTRY(ranges_are_checked),
 	TEST_ENTRY(contradicting_security_options_are_refused),
+	TEST_ENTRY(fstab_only_options_are_accepted_and_dropped),
+	TEST_ENTRY(unknown_options_stay_for_libfuse_to_refuse),
+	TEST_ENTRY(suid_and_dev_from_the_mount_helper_are_dropped),
+	TEST_ENTRY(a_root_mount_is_nosuid_and_nodev_whatever_the_helper_said),
+	TEST_ENTRY(allow_suid_mounts_suid_only_as_root_and_without_nosuid),
+	TEST_ENTRY(allow_other_turns_on_default_permissions),
+	TEST_ENTRY(fsname_is_the_remote_as_given_with_commas_and_backslashes_escaped),
 };
 
 CHECK_MAIN(cases)

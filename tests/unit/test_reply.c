@@ -189,8 +189,19 @@ TEST(feat_vsftpd_style_has_no_mlst)
 	ftp_parse_feat("211-Features:\n AUTH SSL\n AUTH TLS\n EPRT\n EPSV\n MDTM\n PASV\n PBSZ\n"
 		       " PROT\n REST STREAM\n SIZE\n TVFS\n UTF8\n211 End",
 		       &f);
-	CHECK(!f.mlst && !f.mfmt);
+	CHECK(!f.mlst && !f.mfmt && !f.avbl);
 	CHECK(f.auth_tls && f.epsv && f.utf8 && f.rest_stream);
+}
+
+TEST(feat_avbl)
+{
+	struct ftp_features f;
+
+	ftp_parse_feat("211-Extensions supported:\n AVBL\n SIZE\n211 END", &f);
+	CHECK(f.avbl && f.size);
+	/* Only the whole word. */
+	ftp_parse_feat("211-Features:\n AVBLX\n211 End", &f);
+	CHECK(!f.avbl);
 }
 
 TEST(feat_ignores_code_lines)
@@ -282,6 +293,7 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(feat_mlst_facts_in_other_case_and_without_final_semicolon),
 	TEST_ENTRY(feat_vsftpd_style_has_no_mlst),
 	TEST_ENTRY(feat_ignores_code_lines),
+	TEST_ENTRY(feat_avbl),
 };
 
 CHECK_MAIN(cases)

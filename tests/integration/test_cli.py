@@ -1,0 +1,83 @@
+"""What ftpsfs says to the person running it: --help against the docs, start-up errors, the
+debug log."""
+
+import re
+import subprocess
+from pathlib import Path
+
+from mount import REPO_ROOT
+
+MAN_PAGE = REPO_ROOT / "packaging" / "ftpsfs.1"
+README = REPO_ROOT / "README.md"
+
+
+def help_text(binary):
+    res = subprocess.run([str(binary), "--help"], capture_output=True, text=True, timeout=10)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def names(spec):
+    """Option names in "uid=N,gid=N", "tls_max=1.2|1.3", "cafile=FILE": uid, gid, ..."""
+    return {part.split("=")[0] for part in spec.split(",") if part}
+
+
+def help_options(binary):
+    """The -o options ftpsfs's own part of --help lists (before "FUSE options:")."""
+    ours = help_text(binary).split("FUSE options:")[0]
+    found = set()
+    for line in ours.splitlines():
+        m = re.match(r"\s+-o (\S+)", line)
+        if m:
+            found |= names(m.group(1))
+    return found
+
+
+def man_options():
+    """The -o options the OPTIONS section of ftpsfs(1) describes (.B/.BI lines)."""
+    text = MAN_PAGE.read_text()
+    section = text.split(".SH OPTIONS")[1].split(".SH ")[0]
+    found = set()
+    for line in section.splitlines():
+        if line.startswith((".B ", ".BI ")):
+            found |= set(re.findall(r'(?:\\-o |", )([a-z0-9_]+)', line))
+    return found
+
+
+def readme_options():
+    """The options named in the first cell of README's option tables."""
+    found = set()
+    for line in README.read_text().splitlines():
+        if line.startswith("| `"):
+            first_cell = line.replace("\\|", "/").split("|")[1]  # "1.2\|1.3" is one cell
+            for token in re.findall(r"`([^`]+)`", first_cell):
+                if not token.startswith("-"):
+                    found |= names(token)
+    return found
+
+
+def test_help_man_page_and_readme_list_the_same_options(ftpsfs_bin):
+    in_help = help_options(ftpsfs_bin)
+    assert {"allow_suid", "no_default_permissions", "allow_other", "uid", "cafile"} <= in_help
+    assert in_help == man_options(), "--help and ftpsfs(1) differ"
+    missing = in_help - readme_options()
+    assert not missing, f"in --help but not in README's tables: {sorted(missing)}"
+
+
+def test_a_missing_ca_file_says_why(ftpsfs_bin, tmp_path):
+    res = subprocess.run([str(ftpsfs_bin), "u@127.0.0.1:1:/", str(tmp_path),
+                          "-o", f"cafile={tmp_path}/nope.pem,password_stdin"],
+                         input="pw\n", capture_output=True, text=True, timeout=10)
+    assert res.returncode != 0
+    assert f"cannot load CA file {tmp_path}/nope.pem: No such file or directory" in res.stderr
+
+
+def test_debug_log_has_local_time_and_every_line_of_feat(ftp_server, mounted):
+    m = mounted(ftp_server("vsftpd"))
+    log = m.log_text()
+    stamped = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ftpsfs debug: ", re.M)
+    assert len(stamped.findall(log)) > 10
+    # vsftpd's FEAT: the first line, the feature lines, the last line.
+    for line in ("< 211-Features:", "<  EPSV", "<  REST STREAM", "< 211 End"):
+        assert line in log, line
+    assert "Ignoring invalid max threads" not in log
