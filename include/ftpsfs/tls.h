@@ -162,6 +162,18 @@ int tls_conn_shutdown(struct tls_conn *c, bool drain, int64_t deadline);
 /* Free the SSL object and close the socket. */
 void tls_conn_free(struct tls_conn *c);
 
+/* What a connection refused for want of a client certificate says. */
+#define TLS_CERT_REQUESTED_MSG                                                \
+	"the server asked for a client certificate and none was given "       \
+	"(-o cert=FILE, key=FILE)"
+
+/*
+ * Did the server ask for a client certificate that we did not have (no
+ * cert= given)?  Known once the handshake is done: with TLS 1.3 the
+ * refusal itself comes later and may be lost to a reset.
+ */
+bool tls_conn_cert_requested(const struct tls_conn *c);
+
 /*
  * What the last fatal TLS error on @c was (OpenSSL's reason, with a hint
  * when it is about certificates), or "" if there was none.

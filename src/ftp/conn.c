@@ -109,6 +109,18 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 			r->multiline = false;
 			break;
 		}
+		if (ret < 0 && c->tls && tls_conn_cert_requested(c->tls)) {
+			/* Whatever the transport did then: an alert, or a
+			 * reset that swallowed it. */
+			snprintf(c->err, sizeof(c->err),
+				 "control connection closed: %s%s%s%s",
+				 TLS_CERT_REQUESTED_MSG,
+				 tls_err && tls_err[0] ? " (" : "",
+				 tls_err ? tls_err : "",
+				 tls_err && tls_err[0] ? ")" : "");
+			ftp_conn_mark_broken(c, c->err);
+			return ret;
+		}
 		if (tls_err && tls_err[0]) {
 			/* E.g. TLS 1.3: the server rejects our client
 			 * certificate only after the handshake. */
@@ -118,10 +130,17 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 			ftp_conn_mark_broken(c, c->err);
 			return ret;
 		}
+		if (ret == -ETIMEDOUT) {
+			snprintf(c->err, sizeof(c->err),
+				 "server %s did not reply within %d s (-o "
+				 "timeout= sets the limit)",
+				 c->ep->host, c->ep->timeout_ms / 1000);
+			ftp_conn_mark_broken(c, c->err);
+			return ret;
+		}
 		if (ret < 0) {
 			snprintf(c->err, sizeof(c->err), "%s",
-				 ret == -ETIMEDOUT ? "server did not reply in time"
-				 : ret == -EMSGSIZE ? "server reply too long"
+				 ret == -EMSGSIZE ? "server reply too long"
 				 : ret == -EPROTO ? "malformed server reply"
 						  : "control connection closed by server");
 			ftp_conn_mark_broken(c, c->err);

@@ -45,6 +45,24 @@ static int tls_on_new_session(SSL *ssl, SSL_SESSION *sess)
 	return 1;
 }
 
+/*
+ * The server sent a CertificateRequest and no client certificate is
+ * configured (OpenSSL asks only then).  Remember it: with TLS 1.3 the
+ * server's refusal comes after the handshake, as an alert that a reset
+ * may well swallow, and "the server wants a certificate" is the one thing
+ * the user needs to hear.  Returning 0 sends no certificate.
+ */
+static int tls_on_cert_request(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
+{
+	struct tls_conn *c = SSL_get_app_data(ssl);
+
+	(void)x509;
+	(void)pkey;
+	if (c)
+		c->cert_requested = true;
+	return 0;
+}
+
 /* OpenSSL asks for the client key's passphrase: hand over the secret. */
 static int tls_key_password_cb(char *buf, int size, int rwflag, void *u)
 {
@@ -189,6 +207,8 @@ int tls_ctx_new(const struct tls_settings *s, struct tls_ctx **out, char *err,
 		goto fail;
 	if (s->cert_file && tls_ctx_client_cert(ctx, s, err, errsz) < 0)
 		goto fail;
+	if (!s->cert_file)
+		SSL_CTX_set_client_cert_cb(ctx, tls_on_cert_request);
 
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
 						    SSL_SESS_CACHE_NO_INTERNAL_STORE);
@@ -307,6 +327,15 @@ static void tls_describe_failure(SSL *ssl, int ret, char *err, size_t errsz)
 	}
 }
 
+/* Say what the server wanted, whatever the transport said after it. */
+static void tls_add_cert_hint(char *err, size_t errsz)
+{
+	size_t len = strlen(err);
+
+	snprintf(err + len, errsz - len, "%s%s", len ? "; " : "",
+		 TLS_CERT_REQUESTED_MSG);
+}
+
 static int tls_handshake(struct tls_conn *c, int64_t deadline, char *err,
 			 size_t errsz)
 {
@@ -322,6 +351,8 @@ static int tls_handshake(struct tls_conn *c, int64_t deadline, char *err,
 			continue;
 		c->fatal = true;
 		tls_describe_failure(c->ssl, w, err, errsz);
+		if (c->cert_requested)
+			tls_add_cert_hint(err, errsz);
 		if (SSL_get_verify_result(c->ssl) != X509_V_OK &&
 		    (SSL_get_verify_mode(c->ssl) & SSL_VERIFY_PEER))
 			return -EPERM;

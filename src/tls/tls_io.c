@@ -194,6 +194,11 @@ const char *tls_conn_error(const struct tls_conn *c)
 	return c->error;
 }
 
+bool tls_conn_cert_requested(const struct tls_conn *c)
+{
+	return c->cert_requested;
+}
+
 void tls_conn_free(struct tls_conn *c)
 {
 	if (!c)
