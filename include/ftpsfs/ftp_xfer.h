@@ -2,7 +2,7 @@
  * ftp_xfer.h - one data transfer (RETR, LIST, MLSD ...) on a control
  * connection.
  *
- * Sequence (tls-resumption.md section 3.4): EPSV (PASV as fallback, with
+ * Sequence (docs/DESIGN.md 4, TLS point 3): EPSV (PASV as fallback, with
  * the address in its reply ignored), TCP connect to the control peer,
  * optional REST, the command, its 1xx reply read through the control TLS
  * connection (TLS 1.3 renewal tickets ride with it), then the data TLS
@@ -92,8 +92,8 @@ int ftp_xfer_write(struct ftp_conn *c, struct ftp_xfer *x, const void *buf,
 
 /*
  * End an upload: close_notify, drain the server's late TLS 1.3 ticket
- * (else close() may become a RST that cuts the tail, tls-resumption.md
- * P10), close, then read the final reply.  Returns 0 only when every byte
+ * (else close() may become a RST that cuts the tail, docs/DESIGN.md
+ * 4, TLS point 4), close, then read the final reply.  Returns 0 only when every byte
  * was written and the server confirmed with 2xx; else the server's reason
  * via ftp_errno(@op), the transport's error, or the failed write's error
  * when the server confirmed what it got.  Frees @x.

@@ -4,9 +4,9 @@
  * One tls_ctx (one SSL_CTX) serves every connection of the mount, so that
  * control and data connections offer the same versions, ciphers and
  * options: a data connection can only resume a session negotiated with the
- * same parameters (tls-resumption.md, P7).
+ * same parameters (docs/DESIGN.md 4, TLS point 1).
  *
- * Session rule (DESIGN.md 4, tls-resumption.md section 0): each control
+ * Session rule (docs/DESIGN.md 4, TLS point 2): each control
  * connection remembers the LATEST session issued on it - in TLS 1.3 tickets
  * arrive after the handshake, while replies are read - and every data
  * connection resumes exactly that session.  Sessions are never shared
@@ -30,7 +30,7 @@ struct tls_ctx;
 struct tls_conn;
 
 /*
- * How the server proves its identity (tls-resumption.md 3.6).  In every
+ * How the server proves its identity (docs/DESIGN.md 4, TLS point 1; 6).  In every
  * mode the control connection is checked right after its handshake,
  * before any byte of FTP is sent over it, and a data connection that was
  * not resumed must present the very certificate of its control
@@ -154,7 +154,7 @@ int tls_conn_write_all(struct tls_conn *c, const void *buf, size_t len,
  * Send close_notify.  With @drain, then read and discard until the peer's
  * close_notify, EOF or @deadline (consumes a late TLS 1.3 ticket so that
  * close() cannot turn into a RST that cuts an upload's tail,
- * tls-resumption.md P10).  Returns 0, or a negative errno (only
+ * docs/DESIGN.md 4, TLS point 4).  Returns 0, or a negative errno (only
  * informative: the caller decides from the FTP reply).
  */
 int tls_conn_shutdown(struct tls_conn *c, bool drain, int64_t deadline);

@@ -51,9 +51,7 @@ void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
 	if (e->has_mode && e->type != FTP_ENTRY_LINK)
 		perm = e->mode & 07777;
 	/* The server's setuid bit must not become root here (allow_suid). */
-	if (!ctx->show_suid)
-		perm &= ~(mode_t)(S_ISUID | S_ISGID);
-	st->st_mode = type | perm;
+	st->st_mode = type | fs_shown_perm(ctx, perm);
 	st->st_uid = ctx->uid;
 	st->st_gid = ctx->gid;
 	if (e->type == FTP_ENTRY_LINK && e->link_target)

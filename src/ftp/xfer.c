@@ -200,7 +200,7 @@ static int xfer_handshake_failed(struct ftp_conn *c, struct ftp_reply *r,
 
 /*
  * How long to wait for the 1xx before starting the data handshake anyway.
- * The handshake belongs after the 1xx (tls-resumption.md rule 3), but some
+ * The handshake belongs after the 1xx (docs/DESIGN.md 4, TLS session resumption, point 3), but some
  * servers answer the transfer command only once the data connection's TLS
  * handshake is done (ftp-srv: its 150 waits for the secure data socket, and
  * after 5 s it gives up with 425).  lftp has the same fallback
@@ -296,7 +296,7 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 		if (ret < 0)
 			goto out;
 	}
-	/* Handshake only now, after the 1xx (tls-resumption.md P4). */
+	/* Handshake only now, after the 1xx (docs/DESIGN.md 4, TLS point 3). */
 	if (!early) {
 		ret = xfer_handshake(c, r, fd, x, &resumed, &timed_out);
 		fd = -1;
@@ -405,7 +405,7 @@ int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op)
 		return -ENOMEM;
 	}
 	/* Answer the server's close_notify with ours: vsftpd sends 226
-	 * only once it has seen it (tls-resumption.md P12). */
+	 * only once it has seen it (docs/DESIGN.md 4, TLS point 4). */
 	if (x->clean_eof)
 		(void)tls_conn_shutdown(x->tls, false, net_deadline(1000));
 	tls_conn_free(x->tls);

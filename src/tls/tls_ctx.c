@@ -1,7 +1,7 @@
 /*
  * tls_ctx.c - the shared SSL_CTX, peer verification and session capture.
  *
- * Follows the recipe of tls-resumption.md section 3: one SSL_CTX for all
+ * Follows the recipe of docs/DESIGN.md 4 (TLS session resumption): one SSL_CTX for all
  * connections; client session caching with a new-session callback (the
  * callback only runs when client caching is on) that keeps the newest
  * session of each CONTROL connection; data connections set that session,
@@ -184,7 +184,7 @@ int tls_ctx_new(const struct tls_settings *s, struct tls_ctx **out, char *err,
 		SSL_CTX_set_max_proto_version(ctx, s->max_version);
 	/*
 	 * No TLS 1.2 session tickets: resume by session ID, which every FTP
-	 * server supports and ProFTPD compares (tls-resumption.md 1.2, 3.1).
+	 * server supports and ProFTPD compares (docs/DESIGN.md 4, TLS point 1).
 	 * Has no effect on TLS 1.3 tickets.
 	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
@@ -192,7 +192,7 @@ int tls_ctx_new(const struct tls_settings *s, struct tls_ctx **out, char *err,
 	 * saves a HelloRetryRequest round trip per connection. */
 	SSL_CTX_set1_groups_list(ctx, "P-256:X25519:P-384:P-521");
 	/* Once, on the context: control and data must offer the same
-	 * (tls-resumption.md P7). */
+	 * (docs/DESIGN.md 4, TLS point 1). */
 	if (s->ciphers && !SSL_CTX_set_cipher_list(ctx, s->ciphers)) {
 		snprintf(err, errsz, "ciphers=%s: no usable TLS 1.2 cipher",
 			 s->ciphers);
@@ -469,7 +469,7 @@ int tls_conn_client_data(struct tls_ctx *t, int fd, struct tls_conn *control,
 		 * the session used from the cache, which marks that very
 		 * object not resumable, and the next data connection would
 		 * then offer nothing.  The control session must stay
-		 * usable for every transfer (tls-resumption.md P9).
+		 * usable for every transfer (docs/DESIGN.md 4, TLS point 3).
 		 */
 		SSL_SESSION *copy = SSL_SESSION_dup(control->latest);
 

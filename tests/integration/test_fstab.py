@@ -382,3 +382,18 @@ def test_uid_with_allow_other_gives_the_user_the_files(ftp_server, certs, tmp_pa
         assert res.stdout.split("\n")[:1] == ["create ok"], res.stdout + res.stderr
     finally:
         unmount(mnt)
+
+
+def test_setuid_bits_set_through_the_mount_are_not_shown(ftp_server, mounted):
+    # The mount is nosuid anyway; what it shows must not claim bits it will not honour,
+    # whether they came from the server's listing or from our own chmod, create or mkdir.
+    srv = ftp_server("vsftpd")
+    srv.put("f", b"#!/bin/sh\n")
+    m = mounted(srv)
+    os.chmod(m.mountpoint / "f", 0o4755)
+    assert os.stat(m.mountpoint / "f").st_mode & 0o7777 == 0o755
+    fd = os.open(m.mountpoint / "g", os.O_WRONLY | os.O_CREAT, 0o6755)
+    os.close(fd)
+    assert os.stat(m.mountpoint / "g").st_mode & 0o6000 == 0
+    os.mkdir(m.mountpoint / "d", 0o2755)
+    assert os.stat(m.mountpoint / "d").st_mode & 0o6000 == 0
