@@ -4,6 +4,32 @@
  * The context is the only process-wide state besides the parsed options:
  * it is handed to libfuse as userdata and reaches every operation through
  * fuse_req_userdata().
+ *
+ * Locks, and the one order they are taken in.  FUSE runs operations on
+ * several threads; each lock guards one thing:
+ *
+ *   ready_lock    delay_connect's first login (held across it: I/O)
+ *   f->lock       one open file's read stream (fs_internal.h; held across
+ *                 network I/O: one reader of a handle at a time)
+ *   wf->lock      one file's write state (fs_wfile.c; held across network
+ *                 I/O: one writer of a file at a time)
+ *   wfiles_lock   the table of write states and their reference counts
+ *   handles_lock  the list of open handles
+ *   space_lock    statfs's cached AVBL answer
+ *   pool.lock     the connection pool (ftp_pool.h; never held across I/O)
+ *   itab.lock     the inode table (inode.h; a leaf, no I/O)
+ *   pin_lock      the TLS pin (tls_internal.h; TOFU's first recording does
+ *                 local file I/O under it)
+ *   charset.lock  iconv's state (a leaf)
+ *
+ * Order: ready_lock, then f->lock or wf->lock (never both: a read looks
+ * at the write state before it takes f->lock), then wfiles_lock, then
+ * handles_lock or space_lock, then pool.lock, then the leaves (itab.lock,
+ * pin_lock, charset.lock).  A thread holding a lock may take only locks
+ * after it.  Besides the locks, each thread has a cancel flag (net.h,
+ * net_set_cancel()): set by the fs layer for FUSE interrupts, read by
+ * every network wait, saved and restored by the pool when it ends another
+ * thread's parked upload.
  */
 #ifndef FTPSFS_FS_H
 #define FTPSFS_FS_H
@@ -11,6 +37,7 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -42,11 +69,11 @@ struct fs_ctx {
 	bool ignore_dir_times;	  /* directory times the server refuses: no-op */
 	bool show_suid;		  /* allow_suid: keep setuid/setgid bits */
 	unsigned symlink_flags;	  /* SYMLINK_CONTAIN, SYMLINK_TRANSFORM */
-	bool warned_dir_times;	  /* wfiles_lock */
+	atomic_bool warned_dir_times; /* said once: ignore_dir_times */
 	char spool_dir[4096];	  /* private directory for spool files */
 	pthread_mutex_t wfiles_lock;
 	struct fs_wfile *wfiles;  /* write state by inode; wfiles_lock */
-	int mtime_method;	  /* enum ftp_mtime_method; wfiles_lock */
+	atomic_int mtime_method;  /* enum ftp_mtime_method, learnt once */
 	pthread_mutex_t handles_lock;
 	struct fs_handle handles; /* list head; guarded by handles_lock */
 	/* delay_connect: run once, at the first operation, before any path

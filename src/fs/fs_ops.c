@@ -84,6 +84,8 @@ void fs_ctx_release_handles(struct fs_ctx *ctx)
 	}
 	pthread_mutex_destroy(&ctx->handles_lock);
 	pthread_mutex_destroy(&ctx->wfiles_lock);
+	pthread_mutex_destroy(&ctx->ready_lock);
+	pthread_mutex_destroy(&ctx->space_lock);
 }
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)

@@ -18,8 +18,7 @@
  *
  * Locking: ctx->wfiles_lock guards the table and reference counts;
  * wf->lock guards everything else and is held across network I/O (one
- * writer at a time per file).  Lock order: wf->lock, then the pool's and
- * the inode table's own locks.
+ * writer at a time per file).  The order of all locks: fs.h.
  */
 #ifndef FTPSFS_FS_WFILE_H
 #define FTPSFS_FS_WFILE_H

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -56,9 +57,10 @@ static mode_t fs_new_mode(fuse_req_t req, mode_t mode)
 	return mode & 07777 & ~(fc ? fc->umask : 022);
 }
 
-/* Does @name exist in @parent?  Returns 1 (with *st), 0, or -errno. */
+/* Does @name exist in @parent?  Returns 0 with *exists (and *st when it
+ * does), or a negative errno. */
 static int fs_exists(struct fs_ctx *ctx, uint64_t parent, const char *name,
-		     struct stat *st)
+		     bool *exists, struct stat *st)
 {
 	char link[FS_PATH_MAX];
 	int ret = itab_lookup(ctx->itab, parent, name, st);
@@ -66,14 +68,12 @@ static int fs_exists(struct fs_ctx *ctx, uint64_t parent, const char *name,
 	if (ret == 0) {
 		/* itab_lookup counted a lookup: give it back. */
 		itab_forget(ctx->itab, st->st_ino, 1);
-		return 1;
-	}
-	if (ret == -EAGAIN)
+	} else if (ret == -EAGAIN) {
 		ret = fs_stat_remote(ctx, parent, name, st, link, sizeof(link),
 				     NULL);
-	if (ret == -ENOENT)
-		return 0;
-	return ret < 0 ? ret : 1;
+	}
+	*exists = ret == 0;
+	return ret == -ENOENT ? 0 : ret;
 }
 
 /*
@@ -95,10 +95,9 @@ static int create_common(fuse_req_t req, uint64_t parent, const char *name,
 		return -EROFS;
 	ret = fs_check_name(name);
 	if (ret == 0)
-		ret = fs_exists(ctx, parent, name, &attr);
+		ret = fs_exists(ctx, parent, name, &exists, &attr);
 	if (ret < 0)
 		return ret;
-	exists = ret == 1;
 	/* O_EXCL is checked against what we know of the server; FTP offers
 	 * no atomic exclusive create (documented). */
 	if (exists && (flags & O_EXCL))
@@ -291,20 +290,13 @@ static int attr_chmod(struct ftp_conn *c, void *arg)
 static int attr_mtime(struct ftp_conn *c, void *arg)
 {
 	struct attr_op *op = arg;
-	enum ftp_mtime_method m;
-	int ret;
+	enum ftp_mtime_method m = atomic_load(&op->ctx->mtime_method);
+	int ret = ftp_op_set_mtime(c, op->path, op->mtime, &m);
 
-	pthread_mutex_lock(&op->ctx->wfiles_lock);
-	m = (enum ftp_mtime_method)op->ctx->mtime_method;
-	pthread_mutex_unlock(&op->ctx->wfiles_lock);
-	ret = ftp_op_set_mtime(c, op->path, op->mtime, &m);
 	/* Servers that set file times may still refuse directories
 	 * (vsftpd): only a file decides how - or that - times are set. */
-	if (ret == 0 || !op->is_dir) {
-		pthread_mutex_lock(&op->ctx->wfiles_lock);
-		op->ctx->mtime_method = m;
-		pthread_mutex_unlock(&op->ctx->wfiles_lock);
-	}
+	if (ret == 0 || !op->is_dir)
+		atomic_store(&op->ctx->mtime_method, m);
 	return ret;
 }
 
@@ -312,22 +304,18 @@ static int attr_mtime(struct ftp_conn *c, void *arg)
  * A server that keeps file times may still refuse to set a directory's
  * (vsftpd).  That is EPERM - unless the user chose ignore_dir_times,
  * which lets tar and rsync -a finish cleanly at the price of directory
- * times (said once in the log).
+ * times (said once in the log): then 0, with nothing more to do.
  */
 static int setattr_dir_time_refused(struct fs_ctx *ctx, const char *path,
 				    int err)
 {
 	if (!ctx->ignore_dir_times)
 		return -EPERM;
-	pthread_mutex_lock(&ctx->wfiles_lock);
-	if (!ctx->warned_dir_times) {
-		ctx->warned_dir_times = true;
+	if (!atomic_exchange(&ctx->warned_dir_times, true))
 		log_warn("the server cannot set directory times (%s: %s); "
 			 "ignoring them as ignore_dir_times asks",
 			 path, strerror(-err));
-	}
-	pthread_mutex_unlock(&ctx->wfiles_lock);
-	return 1; /* done: nothing more to do for the time */
+	return 0;
 }
 
 void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -389,14 +377,13 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		(void)itab_getattr(ctx->itab, ino, &st);
 		op.is_dir = S_ISDIR(st.st_mode);
 		ret = fs_with_conn(ctx, attr_mtime, &op);
-		if (ret < 0 && op.is_dir && ret != -ENOENT)
+		if (ret < 0 && op.is_dir && ret != -ENOENT) {
+			/* Nothing was set: the cache keeps the old time. */
 			ret = setattr_dir_time_refused(ctx, path, ret);
-		if (ret < 0)
-			goto out;
-		if (ret == 1) {
-			ret = 0;
 			goto out;
 		}
+		if (ret < 0)
+			goto out;
 		(void)itab_getattr(ctx->itab, ino, &st);
 		/* FTP keeps whole seconds. */
 		st.st_mtim.tv_sec = (time_t)op.mtime;
