@@ -31,6 +31,7 @@
 #include "ftpsfs/log.h"
 #include "ftpsfs/opts.h"
 #include "ftpsfs/spool.h"
+#include "ftpsfs/stats.h"
 #include "ftpsfs/symlink_policy.h"
 #include "ftpsfs/tls.h"
 #include "ftpsfs/tofu.h"
@@ -418,6 +419,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	log_init(m->opts.debug || co.debug);
+	log_set_error_hook(stats_note_error);
 	if (!m->opts.remote || !co.mountpoint) {
 		fprintf(stderr, "usage: %s [user@]host[:port][:/path] mountpoint "
 				"[options]  (see --help)\n",

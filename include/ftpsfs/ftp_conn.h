@@ -56,6 +56,9 @@ struct ftp_conn {
 			       * after the data connection's TLS handshake
 			       * (xfer.c: ftp-srv) */
 	uint64_t data_conns, data_resumed; /* counters for the debug log */
+	/* Round trips (stats.h): commands sent, commands with their final
+	 * reply read, and cmds_sent when we last waited for the server. */
+	uint64_t cmds_sent, cmds_answered, rtt_mark;
 	int prelim_rest;      /* code of a 1xx reply read only to its first
 			       * line (ftp_conn_read_prelim()), else 0 */
 	bool pool_xfer;	      /* pool.c: held for a transfer */

@@ -74,6 +74,11 @@ void ftp_pool_set_maintenance(struct ftp_pool *p, int keepalive_ms,
  * fork).  Returns 0 or a negative errno. */
 int ftp_pool_start(struct ftp_pool *p);
 
+struct stats_pool;
+
+/* The pool's connections now, for the statistics (stats.h). */
+void ftp_pool_counts(struct ftp_pool *p, struct stats_pool *out);
+
 /* Stop the thread, close every connection politely (QUIT), free. */
 void ftp_pool_free(struct ftp_pool *p);
 

@@ -17,6 +17,10 @@ void log_init(bool debug);
 void log_use_syslog(void);
 bool log_debug_enabled(void);
 
+/* Also hand every warning and error to @hook (the statistics' "last
+ * error"); set before threads start. */
+void log_set_error_hook(void (*hook)(const char *msg));
+
 void log_msg(int level, const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -8,6 +8,7 @@
 #include "fs_internal.h"
 #include "fs_symlink.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/stats.h"
 
 static void reply_negative(fuse_req_t req)
 {
@@ -30,10 +31,11 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	FS_READY_OR_REPLY(req, ctx);
 	if (strlen(name) > 255) {
-		fuse_reply_err(req, ENAMETOOLONG);
+		fs_reply_err(req, ENAMETOOLONG);
 		return;
 	}
 	ret = itab_lookup(ctx->itab, parent, name, &st);
+	stats_add(ret == -EAGAIN ? STATS_CACHE_MISSES : STATS_CACHE_HITS, 1);
 	if (ret == -EAGAIN) {
 		uint64_t gen;
 
@@ -48,7 +50,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (ret < 0) {
-		fuse_reply_err(req, -ftp_errno_kernel(ret));
+		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	fs_fill_entry(ctx, &st, &e);
@@ -109,10 +111,11 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	FS_READY_OR_REPLY(req, ctx);
 	(void)fi;
 	ret = itab_getattr(ctx->itab, ino, &st);
+	stats_add(ret == -EAGAIN ? STATS_CACHE_MISSES : STATS_CACHE_HITS, 1);
 	if (ret == -EAGAIN)
 		ret = refresh_attr(ctx, ino, &st);
 	if (ret < 0) {
-		fuse_reply_err(req, -ftp_errno_kernel(ret));
+		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	fuse_reply_attr(req, &st, ctx->attr_timeout);
@@ -157,7 +160,7 @@ out:
 	if (ret == 0)
 		ret = fs_symlink_present(ctx, ino, target, shown, sizeof(shown));
 	if (ret < 0)
-		fuse_reply_err(req, -ftp_errno_kernel(ret));
+		fs_reply_err(req, -ftp_errno_kernel(ret));
 	else
 		fuse_reply_readlink(req, shown);
 }

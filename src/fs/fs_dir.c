@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fs_internal.h"
+#include "ftpsfs/stats.h"
 
 /* Offsets: 1 = after ".", 2 = after "..", 2 + i + 1 = after entry i. */
 #define DIR_FIRST_ENTRY 2
@@ -39,10 +40,11 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	FS_READY_OR_REPLY(req, ctx);
 	d = calloc(1, sizeof(*d));
 	if (!d) {
-		fuse_reply_err(req, ENOMEM);
+		fs_reply_err(req, ENOMEM);
 		return;
 	}
 	ret = itab_snapshot(ctx->itab, ino, &d->snap);
+	stats_add(ret == -EAGAIN ? STATS_CACHE_MISSES : STATS_CACHE_HITS, 1);
 	if (ret == -EAGAIN) {
 		fs_intr_begin(req, &intr);
 		ret = fs_fetch_listing(ctx, ino, false, &d->snap);
@@ -50,7 +52,7 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (ret < 0) {
 		free(d);
-		fuse_reply_err(req, -ftp_errno_kernel(ret));
+		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	fs_handle_track(ctx, &d->h, dir_destroy);
@@ -70,7 +72,7 @@ static void dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t used = 0;
 
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		fs_reply_err(req, ENOMEM);
 		return;
 	}
 	for (off_t i = off; i < (off_t)snap->n + DIR_FIRST_ENTRY; i++) {
@@ -141,5 +143,5 @@ void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 	(void)ino;
 	fs_handle_untrack(fs_ctx_of(req), &d->h);
 	dir_destroy(&d->h);
-	fuse_reply_err(req, 0);
+	fs_reply_err(req, 0);
 }

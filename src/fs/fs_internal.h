@@ -88,12 +88,15 @@ void fs_handle_untrack(struct fs_ctx *ctx, struct fs_handle *h);
 void fs_fill_entry(const struct fs_ctx *ctx, const struct stat *st,
 		   struct fuse_entry_param *e);
 
+/* fuse_reply_err() that counts the failure in the statistics. */
+int fs_reply_err(fuse_req_t req, int err);
+
 /* The first line of every operation that reaches the server. */
 #define FS_READY_OR_REPLY(req, ctx)                                           \
 	do {                                                                  \
 		int fs_ready_ret_ = fs_ready(ctx);                            \
 		if (fs_ready_ret_ < 0) {                                      \
-			fuse_reply_err(req, -fs_ready_ret_);                  \
+			fs_reply_err(req, -fs_ready_ret_);                    \
 			return;                                               \
 		}                                                             \
 	} while (0)

@@ -99,7 +99,7 @@ static void ns_reply_new_entry(fuse_req_t req, uint64_t parent,
 	if (ret < 0) {
 		/* Done on the server; our cache will learn it later. */
 		itab_invalidate_dir(ctx->itab, parent);
-		fuse_reply_err(req, -ret);
+		fs_reply_err(req, -ret);
 		return;
 	}
 	fs_fill_entry(ctx, &st, &e);
@@ -123,7 +123,7 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (ret == 0)
 		ret = fs_with_conn(ctx, ns_mkdir, &op);
 	if (ret < 0) {
-		fuse_reply_err(req, -ftp_errno_kernel(ret));
+		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	memset(&attr, 0, sizeof(attr));
@@ -166,7 +166,7 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		itab_touch_dir(ctx->itab, parent);
 	}
 out:
-	fuse_reply_err(req, -ftp_errno_kernel(ret));
+	fs_reply_err(req, -ftp_errno_kernel(ret));
 }
 
 void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -185,7 +185,7 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		itab_remove(ctx->itab, parent, name);
 		itab_touch_dir(ctx->itab, parent);
 	}
-	fuse_reply_err(req, -ftp_errno_kernel(ret));
+	fs_reply_err(req, -ftp_errno_kernel(ret));
 }
 
 /* Directory over directory: rename(2) may replace an empty one. */
@@ -305,7 +305,7 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		itab_invalidate_dir(ctx->itab, newparent);
 	}
 out:
-	fuse_reply_err(req, -ftp_errno_kernel(ret));
+	fs_reply_err(req, -ftp_errno_kernel(ret));
 }
 
 /* The target to send for a new link in @parent (symlink_policy.h). */
@@ -345,7 +345,7 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (ret == 0)
 		ret = fs_with_conn(ctx, ns_symlink, &op);
 	if (ret < 0) {
-		fuse_reply_err(req, -ftp_errno_kernel(ret));
+		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	memset(&attr, 0, sizeof(attr));
@@ -364,5 +364,5 @@ void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	/* FTP has no hard links.  EPERM is what link(2) returns for a file
 	 * system that does not support them (and what makes git fall back
 	 * to rename). */
-	fuse_reply_err(req, fs_ctx_of(req)->read_only ? EROFS : EPERM);
+	fs_reply_err(req, fs_ctx_of(req)->read_only ? EROFS : EPERM);
 }

@@ -5,6 +5,7 @@
 
 #include "fs_internal.h"
 #include "ftpsfs/net.h"
+#include "ftpsfs/stats.h"
 
 void fs_ctx_init(struct fs_ctx *ctx)
 {
@@ -107,33 +108,132 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = 1024 * 1024;
 }
 
+/*
+ * Every operation counted in the statistics by kind, with the round trips
+ * it made (stats.h): a thin wrapper per operation.
+ */
+#define FS_COUNTED(name, kind, params, args)                                  \
+	static void counted_##name params                                     \
+	{                                                                     \
+		stats_op_begin(kind);                                         \
+		fs_op_##name args;                                            \
+		stats_op_end();                                               \
+	}
+
+FS_COUNTED(lookup, STATS_OP_LOOKUP,
+	   (fuse_req_t req, fuse_ino_t parent, const char *name),
+	   (req, parent, name))
+FS_COUNTED(getattr, STATS_OP_GETATTR,
+	   (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	   (req, ino, fi))
+FS_COUNTED(readlink, STATS_OP_OTHER, (fuse_req_t req, fuse_ino_t ino),
+	   (req, ino))
+FS_COUNTED(statfs, STATS_OP_OTHER, (fuse_req_t req, fuse_ino_t ino),
+	   (req, ino))
+FS_COUNTED(opendir, STATS_OP_READDIR,
+	   (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	   (req, ino, fi))
+FS_COUNTED(readdir, STATS_OP_READDIR,
+	   (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	    struct fuse_file_info *fi),
+	   (req, ino, size, off, fi))
+FS_COUNTED(readdirplus, STATS_OP_READDIR,
+	   (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	    struct fuse_file_info *fi),
+	   (req, ino, size, off, fi))
+FS_COUNTED(open, STATS_OP_OPEN,
+	   (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	   (req, ino, fi))
+FS_COUNTED(read, STATS_OP_READ,
+	   (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	    struct fuse_file_info *fi),
+	   (req, ino, size, off, fi))
+FS_COUNTED(release, STATS_OP_FLUSH,
+	   (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	   (req, ino, fi))
+FS_COUNTED(setattr, STATS_OP_SETATTR,
+	   (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+	    struct fuse_file_info *fi),
+	   (req, ino, attr, to_set, fi))
+FS_COUNTED(mknod, STATS_OP_WRITE,
+	   (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	    dev_t rdev),
+	   (req, parent, name, mode, rdev))
+FS_COUNTED(mkdir, STATS_OP_NAMESPACE,
+	   (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode),
+	   (req, parent, name, mode))
+FS_COUNTED(unlink, STATS_OP_NAMESPACE,
+	   (fuse_req_t req, fuse_ino_t parent, const char *name),
+	   (req, parent, name))
+FS_COUNTED(rmdir, STATS_OP_NAMESPACE,
+	   (fuse_req_t req, fuse_ino_t parent, const char *name),
+	   (req, parent, name))
+FS_COUNTED(symlink, STATS_OP_NAMESPACE,
+	   (fuse_req_t req, const char *link, fuse_ino_t parent,
+	    const char *name),
+	   (req, link, parent, name))
+FS_COUNTED(rename, STATS_OP_NAMESPACE,
+	   (fuse_req_t req, fuse_ino_t parent, const char *name,
+	    fuse_ino_t newparent, const char *newname, unsigned int flags),
+	   (req, parent, name, newparent, newname, flags))
+FS_COUNTED(link, STATS_OP_NAMESPACE,
+	   (fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	    const char *newname),
+	   (req, ino, newparent, newname))
+FS_COUNTED(create, STATS_OP_WRITE,
+	   (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	    struct fuse_file_info *fi),
+	   (req, parent, name, mode, fi))
+FS_COUNTED(write, STATS_OP_WRITE,
+	   (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+	    off_t off, struct fuse_file_info *fi),
+	   (req, ino, buf, size, off, fi))
+FS_COUNTED(flush, STATS_OP_FLUSH,
+	   (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+	   (req, ino, fi))
+FS_COUNTED(fsync, STATS_OP_FLUSH,
+	   (fuse_req_t req, fuse_ino_t ino, int datasync,
+	    struct fuse_file_info *fi),
+	   (req, ino, datasync, fi))
+FS_COUNTED(getxattr, STATS_OP_XATTR,
+	   (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size),
+	   (req, ino, name, size))
+FS_COUNTED(listxattr, STATS_OP_XATTR,
+	   (fuse_req_t req, fuse_ino_t ino, size_t size), (req, ino, size))
+
+int fs_reply_err(fuse_req_t req, int err)
+{
+	stats_op_failed(err);
+	return fuse_reply_err(req, err);
+}
+
 const struct fuse_lowlevel_ops fs_ops = {
 	.init = fs_op_init,
-	.lookup = fs_op_lookup,
+	.lookup = counted_lookup,
 	.forget = fs_op_forget,
 	.forget_multi = fs_op_forget_multi,
-	.getattr = fs_op_getattr,
-	.readlink = fs_op_readlink,
-	.statfs = fs_op_statfs,
-	.opendir = fs_op_opendir,
-	.readdir = fs_op_readdir,
-	.readdirplus = fs_op_readdirplus,
+	.getattr = counted_getattr,
+	.readlink = counted_readlink,
+	.statfs = counted_statfs,
+	.opendir = counted_opendir,
+	.readdir = counted_readdir,
+	.readdirplus = counted_readdirplus,
 	.releasedir = fs_op_releasedir,
-	.open = fs_op_open,
-	.read = fs_op_read,
-	.release = fs_op_release,
-	.setattr = fs_op_setattr,
-	.mknod = fs_op_mknod,
-	.mkdir = fs_op_mkdir,
-	.unlink = fs_op_unlink,
-	.rmdir = fs_op_rmdir,
-	.symlink = fs_op_symlink,
-	.rename = fs_op_rename,
-	.link = fs_op_link,
-	.create = fs_op_create,
-	.write = fs_op_write,
-	.flush = fs_op_flush,
-	.fsync = fs_op_fsync,
-	.getxattr = fs_op_getxattr,
-	.listxattr = fs_op_listxattr,
+	.open = counted_open,
+	.read = counted_read,
+	.release = counted_release,
+	.setattr = counted_setattr,
+	.mknod = counted_mknod,
+	.mkdir = counted_mkdir,
+	.unlink = counted_unlink,
+	.rmdir = counted_rmdir,
+	.symlink = counted_symlink,
+	.rename = counted_rename,
+	.link = counted_link,
+	.create = counted_create,
+	.write = counted_write,
+	.flush = counted_flush,
+	.fsync = counted_fsync,
+	.getxattr = counted_getxattr,
+	.listxattr = counted_listxattr,
 };

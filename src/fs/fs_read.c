@@ -100,7 +100,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	FS_READY_OR_REPLY(req, ctx);
 	ret = fs_file_new(ctx, ino, &f);
 	if (ret < 0) {
-		fuse_reply_err(req, -ftp_errno_kernel(ret));
+		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	if (itab_getattr(ctx->itab, ino, &st) != -ESTALE && !S_ISREG(st.st_mode))
@@ -109,7 +109,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ret = open_for_write(ctx, f, &st, fi->flags);
 	if (ret < 0) {
 		fs_file_free(f);
-		fuse_reply_err(req, -ftp_errno_kernel(ret));
+		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	/* Keep the page cache only if the file did not change. */
@@ -261,7 +261,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		fs_reply_err(req, ENOMEM);
 		return;
 	}
 	/* Pending writes (of any handle) are part of what we read. */
@@ -292,7 +292,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_mutex_unlock(&f->lock);
 reply:
 	if (n < 0)
-		fuse_reply_err(req, -ftp_errno_kernel((int)n));
+		fs_reply_err(req, -ftp_errno_kernel((int)n));
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
 	free(buf);
@@ -304,5 +304,5 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	fs_file_free(f);
-	fuse_reply_err(req, 0);
+	fs_reply_err(req, 0);
 }

@@ -157,7 +157,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	FS_READY_OR_REPLY(req, ctx);
 	ret = create_common(req, parent, name, mode, fi->flags, &f, &st);
 	if (ret < 0) {
-		fuse_reply_err(req, -ftp_errno_kernel(ret));
+		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	fs_fill_entry(ctx, &st, &e);
@@ -181,12 +181,12 @@ void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	(void)rdev;
 	/* FTP stores files; devices, fifos and sockets cannot exist there. */
 	if (!S_ISREG(mode)) {
-		fuse_reply_err(req, EPERM);
+		fs_reply_err(req, EPERM);
 		return;
 	}
 	ret = create_common(req, parent, name, mode, O_CREAT | O_EXCL, &f, &st);
 	if (ret < 0) {
-		fuse_reply_err(req, -ftp_errno_kernel(ret));
+		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	/* mknod returns no open file: store the empty file now. */
@@ -195,7 +195,7 @@ void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (ret < 0) {
 		itab_remove(ctx->itab, parent, name);
 		itab_forget(ctx->itab, st.st_ino, 1);
-		fuse_reply_err(req, -ftp_errno_kernel(ret));
+		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	(void)itab_getattr(ctx->itab, st.st_ino, &st);
@@ -212,12 +212,12 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 
 	(void)ino;
 	if (!f->wf) {
-		fuse_reply_err(req, EBADF);
+		fs_reply_err(req, EBADF);
 		return;
 	}
 	ret = fs_wfile_write(ctx, f->wf, buf, size, (uint64_t)off);
 	if (ret < 0)
-		fuse_reply_err(req, -ftp_errno_kernel(ret));
+		fs_reply_err(req, -ftp_errno_kernel(ret));
 	else
 		fuse_reply_write(req, size);
 }
@@ -231,7 +231,7 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* close(): this is where a failed upload must be reported. */
 	if (f->wf)
 		ret = fs_wfile_flush(fs_ctx_of(req), f->wf);
-	fuse_reply_err(req, -ftp_errno_kernel(ret));
+	fs_reply_err(req, -ftp_errno_kernel(ret));
 }
 
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -329,7 +329,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	FS_READY_OR_REPLY(req, ctx);
 	if (ctx->read_only) {
-		fuse_reply_err(req, EROFS);
+		fs_reply_err(req, EROFS);
 		return;
 	}
 	ret = itab_path(ctx->itab, ino, path, sizeof(path));
@@ -396,7 +396,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	 * request to set it alone changes nothing there is to change. */
 out:
 	if (ret < 0) {
-		fuse_reply_err(req, -ftp_errno_kernel(ret));
+		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
 	(void)itab_getattr(ctx->itab, ino, &st);

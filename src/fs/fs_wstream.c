@@ -12,6 +12,7 @@
 #include "ftpsfs/ftp_xfer.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
+#include "ftpsfs/stats.h"
 
 /* Fresh connections a cut stream may use to go on. */
 #define WS_RECOVER_TRIES 3
@@ -230,6 +231,7 @@ static int ws_recover_once(struct fs_ctx *ctx, struct fs_wstream *ws)
 		ret = ws_end_transfer(ws, ret);
 		goto fail;
 	}
+	stats_add(STATS_UPLOADS_RESUMED, 1);
 	log_info("%s: upload cut by a network fault after %" PRIu64
 		 " bytes; went on from the server's %" PRIu64,
 		 ws->up.path, ws->base + ws->sent, off);

@@ -12,6 +12,7 @@
 #include "ftpsfs/ftp_errno.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
+#include "ftpsfs/stats.h"
 #include "ftpsfs/tls.h"
 
 /* What an anonymous login sends when the user gave no password: the
@@ -51,6 +52,15 @@ static int conn_read_line(struct ftp_conn *c, char *line, size_t *len,
 		}
 		if (c->rlen >= FTP_LINE_MAX)
 			return -EMSGSIZE;
+		/* A wait is a round trip if the reply it waits for answers
+		 * a command sent after the last wait: a pipelined batch
+		 * costs one, not one per command. */
+		if (c->cmds_answered >= c->rtt_mark &&
+		    c->cmds_answered < c->cmds_sent &&
+		    !tls_conn_pending(c->tls)) {
+			stats_round_trip();
+			c->rtt_mark = c->cmds_sent;
+		}
 		n = tls_conn_read(c->tls, c->rbuf + c->rlen,
 				  FTP_LINE_MAX - c->rlen, deadline);
 		if (n == 0)
@@ -153,6 +163,8 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 		snprintf(pfx, sizeof(pfx), "conn %u: < ", c->id);
 		log_lines(LOG_DEBUG, __func__, pfx, r->text);
 	}
+	if (!ftp_reply_is_prelim(r) && c->cmds_answered < c->cmds_sent)
+		c->cmds_answered++;
 	if (r->code == FTP_REPLY_NOT_AVAILABLE) {
 		/* 421: the server is closing this connection (RFC 959 4.2). */
 		ftp_reply_message(r, c->err, sizeof(c->err));
@@ -207,6 +219,8 @@ int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg)
 			  log_escape(esc, sizeof(esc), line, (size_t)n - 2));
 	ret = tls_conn_write_all(c->tls, line, (size_t)n,
 				 net_deadline(c->ep->timeout_ms));
+	c->cmds_sent++;
+	stats_add(STATS_COMMANDS, 1);
 	if (ret < 0) {
 		snprintf(c->err, sizeof(c->err), "cannot send command: %s",
 			 strerror(-ret));

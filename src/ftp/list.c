@@ -12,6 +12,7 @@
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_xfer.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/stats.h"
 
 struct list_state {
 	struct ftp_conn *c;
@@ -134,6 +135,7 @@ static int list_transfer(struct ftp_conn *c, struct list_state *st,
 			    &x);
 	if (ret < 0)
 		return ret;
+	stats_add(STATS_LISTINGS, 1);
 	buf = malloc(65536);
 	if (!buf) {
 		ftp_xfer_abort(c, x);

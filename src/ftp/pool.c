@@ -15,6 +15,7 @@
 #include "ftpsfs/ftp_xfer.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
+#include "ftpsfs/stats.h"
 #include "ftpsfs/tls.h"
 
 #define POOL_BACKOFF_FIRST_MS 500
@@ -161,6 +162,7 @@ static void pool_take_locked(struct ftp_pool *p, struct ftp_conn *c,
 /* Drop @c and close it outside the lock (held on entry and on return). */
 static void pool_discard_locked(struct ftp_pool *p, struct ftp_conn *c)
 {
+	stats_add(STATS_CONNS_LOST, 1);
 	pool_drop_locked(p, c);
 	pthread_mutex_unlock(&p->lock);
 	ftp_conn_close(c, false);
@@ -242,6 +244,7 @@ static int pool_connect(struct ftp_pool *p, unsigned use,
 		ret = ftp_conn_open(p->ep, id, out, err, errsz);
 	}
 
+	stats_add(ret == 0 ? STATS_LOGINS : STATS_LOGIN_FAILURES, 1);
 	pthread_mutex_lock(&p->lock);
 	if (ret == 0) {
 		(*out)->pool_xfer = false;
@@ -396,6 +399,8 @@ void ftp_pool_release(struct ftp_pool *p, struct ftp_conn *c)
 	pthread_mutex_lock(&p->lock);
 	/* Broken, or beyond what the server now allows. */
 	if (c->broken || p->nconns > p->max_conns || p->stopping) {
+		if (c->broken)
+			stats_add(STATS_CONNS_LOST, 1);
 		pool_drop_locked(p, c);
 		pthread_mutex_unlock(&p->lock);
 		ftp_conn_close(c, !c->broken);
@@ -589,6 +594,21 @@ int ftp_pool_unpark(struct ftp_pool *p, uint64_t lease, struct ftp_conn **c,
 	pthread_mutex_unlock(&p->lock);
 	free(pk);
 	return ret;
+}
+
+void ftp_pool_counts(struct ftp_pool *p, struct stats_pool *out)
+{
+	unsigned parked = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (struct pool_parked *pk = p->parked; pk; pk = pk->next)
+		parked++;
+	out->open = p->nconns;
+	out->idle = p->nidle;
+	out->parked = parked;
+	out->busy = p->nconns - p->nidle - parked;
+	out->max = p->max_conns;
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* ---- maintenance ---- */

@@ -9,6 +9,7 @@
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/ftp_xfer.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/stats.h"
 
 /* Attempts in all, each on a fresh connection after the first. */
 #define POOL_XFER_TRIES 3
@@ -47,6 +48,7 @@ int ftp_pool_xfer_open(struct ftp_pool *p, unsigned use,
 		}
 		log_debug("conn %u: %s; trying %s on a fresh connection",
 			  (*c)->id, err, cmd->verb);
+		stats_add(STATS_RETRIES, 1);
 		ftp_pool_release(p, *c); /* broken: closed */
 		*c = NULL;
 	}

@@ -15,6 +15,7 @@
 #include "ftpsfs/ftp_xfer.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
+#include "ftpsfs/stats.h"
 #include "ftpsfs/tls.h"
 
 /* EPSV, or PASV when the server does not know EPSV (RFC 2428). */
@@ -304,6 +305,7 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 			goto out;
 	}
 	c->data_conns++;
+	stats_add(STATS_DATA_CONNS, 1);
 	if (tls_conn_is_plain(x->tls)) {
 		/* allow_plaintext against a server without TLS */
 		log_debug("conn %u: data connection in the clear", c->id);
@@ -311,6 +313,7 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 	}
 	if (resumed)
 		c->data_resumed++;
+	stats_add(resumed ? STATS_DATA_RESUMED : STATS_DATA_NOT_RESUMED, 1);
 	log_debug("conn %u: data connection %s, TLS session %s "
 		  "(resumed %llu of %llu)",
 		  c->id, tls_conn_version(x->tls),
@@ -361,6 +364,7 @@ int ftp_xfer_open(struct ftp_conn *c, const struct ftp_xfer_cmd *cmd,
 		    attempt == sizeof(xfer_retry_ms) / sizeof(xfer_retry_ms[0]))
 			break;
 		log_debug("conn %u: %s; trying again", c->id, c->err);
+		stats_add(STATS_RETRIES, 1);
 		if (net_sleep(xfer_retry_ms[attempt++]) < 0) {
 			ret = -EINTR;
 			break;
@@ -381,6 +385,7 @@ ssize_t ftp_xfer_read(struct ftp_conn *c, struct ftp_xfer *x, void *buf,
 	n = tls_conn_read(x->tls, buf, len, net_deadline(c->ep->timeout_ms));
 	if (n > 0) {
 		x->bytes += (uint64_t)n;
+		stats_add(STATS_BYTES_READ, (uint64_t)n);
 		return n;
 	}
 	if (n == 0 || n == -ECONNRESET) {
@@ -493,6 +498,7 @@ int ftp_xfer_write(struct ftp_conn *c, struct ftp_xfer *x, const void *buf,
 		return ret;
 	}
 	x->bytes += len;
+	stats_add(STATS_BYTES_WRITTEN, len);
 	return 0;
 }
 

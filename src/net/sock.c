@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ftpsfs/net.h"
+#include "ftpsfs/stats.h"
 
 int64_t net_now_ms(void)
 {
@@ -84,6 +85,7 @@ static int net_connect_addr(const struct sockaddr *sa, socklen_t salen,
 	/* Nagle + delayed ACK costs 15-45 ms per small command (SERVERS.md). */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
+	stats_round_trip(); /* SYN, SYN-ACK */
 	if (connect(fd, sa, salen) < 0) {
 		if (errno != EINPROGRESS) {
 			err = -errno;

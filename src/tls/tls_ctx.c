@@ -26,6 +26,7 @@
 
 #include "ftpsfs/net.h"
 #include "ftpsfs/secret.h"
+#include "ftpsfs/stats.h"
 #include "tls_internal.h"
 
 /*
@@ -346,6 +347,9 @@ static int tls_handshake(struct tls_conn *c, int64_t deadline, char *err,
 		r = SSL_connect(c->ssl);
 		if (r == 1)
 			return 0;
+		/* Each flight we wait for is a round trip. */
+		if (SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ)
+			stats_round_trip();
 		w = tls_wait_io(c, r, deadline);
 		if (w == 1)
 			continue;

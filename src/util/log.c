@@ -11,6 +11,7 @@
 /* Set once at start-up, before any thread exists; read-only afterwards. */
 static bool log_debug_on;
 static bool log_to_syslog;
+static void (*log_error_hook)(const char *msg); /* set once at start */
 
 void log_init(bool debug)
 {
@@ -42,6 +43,11 @@ static const char *log_level_name(int level)
 	}
 }
 
+void log_set_error_hook(void (*hook)(const char *msg))
+{
+	log_error_hook = hook;
+}
+
 void log_msg(int level, const char *func, const char *fmt, ...)
 {
 	char msg[2048];
@@ -51,6 +57,8 @@ void log_msg(int level, const char *func, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 
+	if (level <= LOG_WARNING && log_error_hook)
+		log_error_hook(msg);
 	if (log_to_syslog) {
 		syslog(level, "%s", msg);
 		return;
