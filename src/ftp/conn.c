@@ -237,22 +237,6 @@ int ftp_conn_cmd(struct ftp_conn *c, struct ftp_reply *r, const char *verb,
 	return ret < 0 ? ret : ftp_conn_read_reply(c, r);
 }
 
-/* Expect a reply of class @cls (2 = 2xx, 3 = 3xx) to @verb; else -errno. */
-static int conn_expect(struct ftp_conn *c, struct ftp_reply *r, int cls,
-		       const char *verb, const char *arg, enum ftp_op op)
-{
-	char msg[256];
-	int ret = ftp_conn_cmd(c, r, verb, arg);
-
-	if (ret < 0)
-		return ret;
-	if (r->code / 100 == cls)
-		return 0;
-	snprintf(c->err, sizeof(c->err), "%s refused: %d %s", verb, r->code,
-		 ftp_reply_message(r, msg, sizeof(msg)));
-	return ftp_errno(op, r, false);
-}
-
 /* RFC 4217 section 4: AUTH TLS on the plain connection, then TLS. */
 static int conn_secure(struct ftp_conn *c, struct ftp_reply *r)
 {
@@ -336,35 +320,11 @@ static const char *conn_password(struct ftp_conn *c)
 	return pw->value;
 }
 
-static int conn_login(struct ftp_conn *c, struct ftp_reply *r)
+/* Did the login succeed?  0, or -errno with c->err describing @r. */
+static int conn_login_result(struct ftp_conn *c, const struct ftp_reply *r)
 {
-	const char *user = c->ep->user; /* never empty: see main */
-	const char *pass;
 	char msg[256];
-	int ret;
 
-	/* Without TLS, only an anonymous login may even start: USER
-	 * would tell the name to every listener for nothing. */
-	if (tls_conn_is_plain(c->tls) && !c->ep->anonymous &&
-	    !c->ep->allow_plaintext_password) {
-		snprintf(c->err, sizeof(c->err),
-			 "the server has no TLS: refusing to log in as %s in "
-			 "the clear (-o allow_plaintext_password would send "
-			 "the password unencrypted)",
-			 user);
-		return -EACCES;
-	}
-	ret = ftp_conn_cmd(c, r, "USER", user);
-	if (ret < 0)
-		return ret;
-	if (r->code == FTP_REPLY_NEED_PASS) {
-		pass = conn_password(c);
-		if (!pass)
-			return -EACCES;
-		ret = ftp_conn_cmd(c, r, "PASS", pass);
-		if (ret < 0)
-			return ret;
-	}
 	/* 230, 232, or another 2xx some server thinks fitting */
 	if (r->code / 100 == 2)
 		return 0;
@@ -379,43 +339,154 @@ static int conn_login(struct ftp_conn *c, struct ftp_reply *r)
 	return ftp_errno(FTP_OP_LOGIN, r, false);
 }
 
-static int conn_setup(struct ftp_conn *c, struct ftp_reply *r)
+/*
+ * Log in (RFC 959 4.1.1), asking FEAT on the way: RFC 2389 section 3
+ * allows it at any time, and the servers we know answer the same before
+ * login as after.  Over TLS, with a password to give, FEAT, USER and PASS
+ * go in one flight: the server answers them in order, and a PASS it did
+ * not ask for (USER answered 230/232, or refused) is answered 503 and
+ * ignored.  *feat_done says whether FEAT was answered.
+ */
+static int conn_login(struct ftp_conn *c, struct ftp_reply *r,
+		      bool *feat_done)
 {
-	int ret;
+	const struct secret *pw = c->ep->password;
+	const char *user = c->ep->user; /* never empty: see main */
+	const char *pass = NULL;
+	int ret, result;
 
-	/* RFC 4217 section 9: PBSZ 0 must precede PROT P.  A server that
-	 * refuses PROT P would send our files in the clear: fail.  (Over a
-	 * plaintext control connection there is nothing to protect with.) */
-	if (!tls_conn_is_plain(c->tls)) {
-		ret = conn_expect(c, r, 2, "PBSZ", "0", FTP_OP_SETUP);
-		if (ret == 0)
-			ret = conn_expect(c, r, 2, "PROT", "P", FTP_OP_SETUP);
-		if (ret < 0)
-			return ret;
+	/* Without TLS, only an anonymous login may even start: USER
+	 * would tell the name to every listener for nothing. */
+	if (tls_conn_is_plain(c->tls) && !c->ep->anonymous &&
+	    !c->ep->allow_plaintext_password) {
+		snprintf(c->err, sizeof(c->err),
+			 "the server has no TLS: refusing to log in as %s in "
+			 "the clear (-o allow_plaintext_password would send "
+			 "the password unencrypted)",
+			 user);
+		return -EACCES;
 	}
-	ret = ftp_conn_cmd(c, r, "FEAT", NULL);
+	if (!tls_conn_is_plain(c->tls) && pw && pw->value && pw->len > 0)
+		pass = conn_password(c);
+	ret = ftp_conn_send(c, "FEAT", NULL);
+	if (ret == 0)
+		ret = ftp_conn_send(c, "USER", user);
+	if (ret == 0 && pass)
+		ret = ftp_conn_send(c, "PASS", pass);
+	if (ret == 0)
+		ret = ftp_conn_read_reply(c, r);
 	if (ret < 0)
 		return ret;
-	if (r->code == FTP_REPLY_FEAT)
+	*feat_done = r->code == FTP_REPLY_FEAT;
+	if (*feat_done)
 		ftp_parse_feat(r->text, &c->feat);
-	/* RFC 3659 7.9: switch on the MLSD facts we use that the server
-	 * knows but leaves off (pyftpdlib: unix.mode).  A refusal only
-	 * costs those facts. */
+	ret = ftp_conn_read_reply(c, r); /* to USER */
+	if (ret < 0)
+		return ret;
+	if (r->code == FTP_REPLY_NEED_PASS) {
+		if (pass) { /* its answer is on its way */
+			ret = ftp_conn_read_reply(c, r);
+		} else {
+			pass = conn_password(c);
+			if (!pass)
+				return -EACCES;
+			ret = ftp_conn_cmd(c, r, "PASS", pass);
+		}
+		return ret < 0 ? ret : conn_login_result(c, r);
+	}
+	result = conn_login_result(c, r);
+	if (pass) /* the unasked PASS's 503 */
+		ret = ftp_conn_read_reply(c, r);
+	return ret < 0 ? ret : result;
+}
+
+/* The server's preferences we set: MLSD facts (RFC 3659 7.9: switch on
+ * those we use that it knows but leaves off, pyftpdlib's unix.mode; a
+ * refusal only costs those facts) and UTF-8 names (not with codepage=,
+ * where the user says which charset the names are in).  Sent, not read:
+ * returns how many replies are due, or -errno. */
+static int conn_send_opts(struct ftp_conn *c)
+{
+	int due = 0, ret = 0;
+
 	if (c->feat.mlst && c->feat.mlst_opts[0]) {
 		char arg[sizeof(c->feat.mlst_opts) + 8];
 
 		snprintf(arg, sizeof(arg), "MLST %s", c->feat.mlst_opts);
-		ret = ftp_conn_cmd(c, r, "OPTS", arg);
-		if (ret < 0)
-			return ret;
+		ret = ftp_conn_send(c, "OPTS", arg);
+		due++;
 	}
-	/* With codepage= the user says which charset the names are in. */
-	if (c->feat.utf8 && !c->ep->charset) {
-		ret = ftp_conn_cmd(c, r, "OPTS", "UTF8 ON");
-		if (ret < 0)
-			return ret;
+	if (ret == 0 && c->feat.utf8 && !c->ep->charset) {
+		ret = ftp_conn_send(c, "OPTS", "UTF8 ON");
+		due++;
 	}
-	return conn_expect(c, r, 2, "TYPE", "I", FTP_OP_SETUP);
+	return ret < 0 ? ret : due;
+}
+
+/* Read @n replies whose content does not matter (only that they came). */
+static int conn_skip_replies(struct ftp_conn *c, struct ftp_reply *r, int n)
+{
+	int ret = 0;
+
+	while (ret == 0 && n-- > 0)
+		ret = ftp_conn_read_reply(c, r);
+	return ret;
+}
+
+/* Expect the next reply to be 2xx for @verb; else -errno. */
+static int conn_expect_2xx(struct ftp_conn *c, struct ftp_reply *r,
+			   const char *verb)
+{
+	char msg[256];
+	int ret = ftp_conn_read_reply(c, r);
+
+	if (ret < 0 || r->code / 100 == 2)
+		return ret;
+	snprintf(c->err, sizeof(c->err), "%s refused: %d %s", verb, r->code,
+		 ftp_reply_message(r, msg, sizeof(msg)));
+	return ftp_errno(FTP_OP_SETUP, r, false);
+}
+
+/*
+ * After login, in one flight: PBSZ 0 and PROT P (RFC 4217 section 9: in
+ * that order; a server that refuses PROT P would send our files in the
+ * clear: fail), FEAT if it was not answered before login, the options,
+ * TYPE I.  Over a plaintext control connection there is nothing to
+ * protect with.
+ */
+static int conn_setup(struct ftp_conn *c, struct ftp_reply *r, bool feat_done)
+{
+	bool tls = !tls_conn_is_plain(c->tls);
+	int opts = 0, ret = 0;
+
+	if (tls) {
+		ret = ftp_conn_send(c, "PBSZ", "0");
+		if (ret == 0)
+			ret = ftp_conn_send(c, "PROT", "P");
+	}
+	if (ret == 0)
+		ret = feat_done ? (opts = conn_send_opts(c))
+				: ftp_conn_send(c, "FEAT", NULL);
+	if (ret >= 0)
+		ret = ftp_conn_send(c, "TYPE", "I");
+	if (ret == 0 && tls)
+		ret = conn_expect_2xx(c, r, "PBSZ");
+	if (ret == 0 && tls)
+		ret = conn_expect_2xx(c, r, "PROT");
+	if (ret == 0 && !feat_done) {
+		ret = ftp_conn_read_reply(c, r);
+		if (ret == 0 && r->code == FTP_REPLY_FEAT)
+			ftp_parse_feat(r->text, &c->feat);
+	}
+	if (ret == 0)
+		ret = conn_skip_replies(c, r, opts);
+	if (ret == 0)
+		ret = conn_expect_2xx(c, r, "TYPE");
+	if (ret == 0 && !feat_done) { /* learnt only now */
+		opts = conn_send_opts(c);
+		ret = opts < 0 ? opts : conn_skip_replies(c, r, opts);
+	}
+	return ret;
 }
 
 int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
@@ -423,6 +494,7 @@ int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 {
 	struct ftp_conn *c = calloc(1, sizeof(*c));
 	struct ftp_reply *r = malloc(sizeof(*r));
+	bool feat_done = false;
 	int ret;
 
 	if (!c || !r) {
@@ -470,9 +542,9 @@ int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 		if (ret < 0)
 			goto fail;
 	}
-	ret = conn_login(c, r);
+	ret = conn_login(c, r, &feat_done);
 	if (ret == 0)
-		ret = conn_setup(c, r);
+		ret = conn_setup(c, r, feat_done);
 	if (ret < 0)
 		goto fail;
 	log_debug("conn %u: logged in (%s)", c->id, tls_conn_version(c->tls));

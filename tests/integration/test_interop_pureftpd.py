@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from mount import Mount, default_binary  # noqa: E402
 from probes import assert_random_reads_match  # noqa: E402
 from servers import PureFtpd  # noqa: E402
-from test_write import (TOUCH_EPOCH, TOUCH_WHEN, Workspace, expect_ok,  # noqa: E402
-                        server_perm)
+from test_write import TOUCH_EPOCH, TOUCH_WHEN  # noqa: E402
+from workspace import Workspace, expect_ok, server_perm  # noqa: E402
 from writehelpers import (INTERLEAVED_WRITERS, MIB, make_tree, pycall,  # noqa: E402
                           random_bytes, run, sha256, sha256_file, snapshot)
 
