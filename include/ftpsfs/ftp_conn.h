@@ -52,6 +52,8 @@ struct ftp_conn {
 	bool broken;
 	bool no_epsv;	      /* EPSV refused once: use PASV */
 	bool no_eprt;	      /* EPRT refused once: use PORT */
+	bool pipeline;	      /* passive mode worked: send EPSV (or PASV),
+			       * REST and the transfer command in one flight */
 	bool handshake_first; /* the server answers a transfer command only
 			       * after the data connection's TLS handshake
 			       * (xfer.c: ftp-srv) */

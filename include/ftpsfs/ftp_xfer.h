@@ -66,6 +66,15 @@ ssize_t ftp_xfer_read(struct ftp_conn *c, struct ftp_xfer *x, void *buf,
 		      size_t len);
 
 /*
+ * Has the server ended the stream after the bytes read so far?  Waits at
+ * most @ms for it.  Returns 1 (ended: finish it with ftp_xfer_finish()),
+ * 0 (not yet; nothing consumed, the stream goes on), -EAGAIN (more data
+ * came: a byte was consumed, so the stream is past x->bytes - 1: abort
+ * it), or another negative errno.
+ */
+int ftp_xfer_probe_end(struct ftp_conn *c, struct ftp_xfer *x, int ms);
+
+/*
  * Finish a transfer that reached its end: close the data connection and
  * read the final reply.  Returns 0 when the server confirms the transfer
  * AND the stream ended with close_notify (an unprotected end could be a

@@ -247,6 +247,37 @@ static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
 	return (ssize_t)got;
 }
 
+/*
+ * The stream has given all of the file we know of: look for the server's
+ * end of it now, so that the transfer is finished (226) instead of aborted
+ * at close (ABOR and NOOP: another round trip), and its connection is free
+ * at once.  A file that grew meanwhile loses its stream (the next read
+ * starts again at its offset).
+ */
+#define FS_READ_END_PROBE_MS 200
+
+static void read_io_try_finish(struct fs_ctx *ctx, struct fs_file *f,
+			       struct read_io *io)
+{
+	struct ftp_xfer *x = io->x;
+	struct stat st;
+	int ret;
+
+	if (!x || itab_getattr(ctx->itab, f->ino, &st) == -ESTALE ||
+	    io->pos < (uint64_t)st.st_size)
+		return;
+	ret = ftp_xfer_probe_end(io->c, x, FS_READ_END_PROBE_MS);
+	if (ret == 0)
+		return; /* not yet: park it as usual */
+	io->x = NULL;
+	if (ret == 1 && ftp_xfer_finish(io->c, x, FTP_OP_RETR) < 0)
+		log_debug("RETR %s: %s", f->path, io->c->err);
+	else if (ret != 1)
+		ftp_xfer_abort(io->c, x);
+	ftp_pool_release(ctx->pool, io->c);
+	io->c = NULL;
+}
+
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
@@ -280,6 +311,8 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	fs_intr_begin(req, &intr);
 	n = read_fill(ctx, f, &io, buf, size, (uint64_t)off);
+	if (n >= 0)
+		read_io_try_finish(ctx, f, &io);
 	/* Abort and resynchronise below without the interrupt flag. */
 	fs_intr_end(req);
 

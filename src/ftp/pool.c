@@ -66,6 +66,7 @@ struct ftp_pool {
 	int backoff_ms;		    /* 0 while the server is reachable */
 	char down_reason[256];
 	bool shrunk_logged;
+	bool ever_connected;	    /* a login worked: spares make sense */
 	bool stopping;
 };
 
@@ -174,6 +175,9 @@ static int pool_hand_out(struct ftp_pool *p, struct ftp_conn *c,
 			 unsigned use, struct ftp_conn **out)
 {
 	pool_take_locked(p, c, use);
+	/* The last idle one: have a spare logged in meanwhile. */
+	if (p->nidle == 0 && p->nconns < p->max_conns)
+		pthread_cond_signal(&p->tick);
 	pthread_mutex_unlock(&p->lock);
 	*out = c;
 	return 0;
@@ -184,6 +188,7 @@ static void pool_note_connect_locked(struct ftp_pool *p, int ret,
 				     const char *err)
 {
 	if (ret == 0) {
+		p->ever_connected = true;
 		if (p->backoff_ms)
 			log_info("connected to the server again");
 		p->backoff_ms = 0;
@@ -699,25 +704,48 @@ static bool pool_close_surplus_one(struct ftp_pool *p)
 }
 
 /* While the server is down, try to reconnect when the back-off allows. */
-static void pool_reconnect(struct ftp_pool *p)
+/*
+ * Log in one connection in the background (lock held on entry, dropped):
+ * while the server is down, when the back-off allows; and otherwise to
+ * keep a spare: once every connection is in use, the next request should
+ * find one logged in rather than wait for a login (a dozen round trips).
+ */
+static void pool_connect_background(struct ftp_pool *p)
 {
+	bool down = p->backoff_ms != 0;
 	struct ftp_conn *c;
 	char err[512];
 	unsigned id;
+	int ret;
 
-	pthread_mutex_lock(&p->lock);
-	if (!p->backoff_ms || net_now_ms() < p->next_attempt ||
-	    p->nconns >= p->max_conns || p->stopping) {
+	if (p->nconns >= p->max_conns || p->stopping ||
+	    (down && net_now_ms() < p->next_attempt) ||
+	    (!down && (p->nidle > 0 || !p->ever_connected))) {
 		pthread_mutex_unlock(&p->lock);
 		return;
 	}
 	p->nconns++;
 	id = ++p->next_id;
 	pthread_mutex_unlock(&p->lock);
-	if (pool_connect(p, FTP_POOL_META, id, &c, err, sizeof(err)) == 0)
+	ret = pool_connect(p, FTP_POOL_META, id, &c, err, sizeof(err));
+	if (ret == 0) {
+		if (!down)
+			log_debug("conn %u: logged in as a spare", id);
 		ftp_pool_release(p, c);
-	else
-		log_debug("background reconnect: %s", err);
+		return;
+	}
+	log_debug("background login: %s", err);
+	if (ret == -EUSERS) { /* the server's limit: no more spares */
+		pthread_mutex_lock(&p->lock);
+		(void)pool_shrink_locked(p, err);
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
+static void pool_reconnect(struct ftp_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	pool_connect_background(p);
 }
 
 static void *pool_thread(void *arg)

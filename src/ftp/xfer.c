@@ -18,6 +18,22 @@
 #include "ftpsfs/stats.h"
 #include "ftpsfs/tls.h"
 
+/* The port of a 229 (EPSV) or 227 (PASV) reply in @r; a malformed one
+ * breaks the connection. */
+static int xfer_passive_reply(struct ftp_conn *c, const struct ftp_reply *r,
+			      uint16_t *port)
+{
+	int ret = r->code == FTP_REPLY_EPSV_OK ? ftp_parse_epsv(r->text, port)
+					       : ftp_parse_pasv(r->text, port);
+
+	if (ret < 0) {
+		snprintf(c->err, sizeof(c->err), "malformed passive-mode reply");
+		ftp_conn_mark_broken(c, c->err);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 /* EPSV, or PASV when the server does not know EPSV (RFC 2428). */
 static int xfer_passive_port(struct ftp_conn *c, struct ftp_reply *r,
 			     uint16_t *port)
@@ -39,34 +55,19 @@ static int xfer_passive_port(struct ftp_conn *c, struct ftp_reply *r,
 		return ret;
 	if (r->code != FTP_REPLY_PASV_OK)
 		goto refused;
-	if (ftp_parse_pasv(r->text, port) < 0)
-		goto malformed;
-	return 0;
-
 parse_epsv:
-	if (ftp_parse_epsv(r->text, port) < 0)
-		goto malformed;
-	return 0;
-malformed:
-	snprintf(c->err, sizeof(c->err), "malformed passive-mode reply");
-	ftp_conn_mark_broken(c, c->err);
-	return -EPROTO;
+	return xfer_passive_reply(c, r, port);
 refused:
 	snprintf(c->err, sizeof(c->err), "passive mode refused: %d", r->code);
 	return ftp_errno(FTP_OP_DATA, r, false);
 }
 
-/* Connect to the port a passive-mode reply names, at the control peer. */
-static int xfer_passive_connect(struct ftp_conn *c, struct ftp_reply *r,
-				int *fd)
+/* Connect to @port at the control peer (never where a reply says). */
+static int xfer_connect_port(struct ftp_conn *c, uint16_t port, int *fd)
 {
-	uint16_t port = 0;
-	int ret = xfer_passive_port(c, r, &port);
-
-	if (ret < 0)
-		return ret;
-	ret = net_connect_peer_port(&c->peer, c->peerlen, port,
-				    net_deadline(c->ep->connect_timeout_ms), fd);
+	int ret = net_connect_peer_port(&c->peer, c->peerlen, port,
+					net_deadline(c->ep->connect_timeout_ms),
+					fd);
 	if (ret < 0) {
 		snprintf(c->err, sizeof(c->err),
 			 "cannot open data connection to port %u: %s",
@@ -76,6 +77,16 @@ static int xfer_passive_connect(struct ftp_conn *c, struct ftp_reply *r,
 		ftp_conn_mark_broken(c, c->err);
 	}
 	return ret;
+}
+
+/* Connect to the port a passive-mode reply names, at the control peer. */
+static int xfer_passive_connect(struct ftp_conn *c, struct ftp_reply *r,
+				int *fd)
+{
+	uint16_t port = 0;
+	int ret = xfer_passive_port(c, r, &port);
+
+	return ret < 0 ? ret : xfer_connect_port(c, port, fd);
 }
 
 /*
@@ -231,36 +242,125 @@ static int xfer_handshake(struct ftp_conn *c, struct ftp_reply *r, int fd,
 	return ret < 0 ? xfer_handshake_failed(c, r, tls_err, ret) : 0;
 }
 
+/* "REST n" for @cmd, sent only (its reply is read by xfer_rest_reply). */
+static int xfer_send_rest(struct ftp_conn *c, const struct ftp_xfer_cmd *cmd)
+{
+	char num[24];
+
+	if (cmd->rest == 0)
+		return 0;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)cmd->rest);
+	return ftp_conn_send(c, "REST", num);
+}
+
+/* The reply to REST: anything but 350 leaves the server about to send
+ * from 0, so the connection is given up. */
+static int xfer_rest_reply(struct ftp_conn *c, struct ftp_reply *r,
+			   const struct ftp_xfer_cmd *cmd)
+{
+	int ret;
+
+	if (cmd->rest == 0)
+		return 0;
+	ret = ftp_conn_read_reply(c, r);
+	if (ret < 0 || r->code == FTP_REPLY_REST_OK)
+		return ret;
+	xfer_describe_reply(c, "REST refused", r);
+	ret = ftp_errno(FTP_OP_DATA, r, false);
+	ftp_conn_mark_broken(c, c->err);
+	return ret;
+}
+
+/* The reply to the transfer command: a 1xx, else its refusal. */
+static int xfer_prelim_reply(struct ftp_conn *c, struct ftp_reply *r,
+			     const struct ftp_xfer_cmd *cmd)
+{
+	int ret = ftp_conn_read_prelim(c, r);
+
+	if (ret < 0 || ftp_reply_is_prelim(r))
+		return ret;
+	xfer_describe_reply(c, cmd->verb, r);
+	return ftp_errno(cmd->op, r, cmd->target_exists);
+}
+
+/*
+ * Passive mode in one flight, once it worked on this connection: "EPSV"
+ * (or "PASV"), "REST n", "VERB arg" together - RFC 959 lets a client send
+ * a command before the previous reply, and the server answers in order:
+ * it opens its port, then waits for us on it.  So the command's round
+ * trip overlaps the passive one, and the 1xx arrives as the connect
+ * completes.  Returns 0 with *fd connected and the 1xx in @r, or -errno.
+ */
+static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
+			       const struct ftp_xfer_cmd *cmd, int *fd)
+{
+	uint16_t port = 0;
+	int ret = ftp_conn_send(c, c->no_epsv ? "PASV" : "EPSV", NULL);
+
+	if (ret == 0)
+		ret = xfer_send_rest(c, cmd);
+	if (ret == 0)
+		ret = ftp_conn_send(c, cmd->verb, cmd->arg);
+	if (ret == 0)
+		ret = ftp_conn_read_reply(c, r);
+	if (ret < 0)
+		return ret;
+	if (r->code != FTP_REPLY_EPSV_OK && r->code != FTP_REPLY_PASV_OK) {
+		/* Refused (a 425 "address in use" is asked again by the
+		 * caller): the rest of the flight is answered with errors,
+		 * or the connection is out of step. */
+		snprintf(c->err, sizeof(c->err), "passive mode refused: %d",
+			 r->code);
+		ret = ftp_errno(FTP_OP_DATA, r, false);
+		c->pipeline = false;
+		if (xfer_rest_reply(c, r, cmd) < 0 ||
+		    ftp_conn_read_reply(c, r) < 0 || ftp_reply_is_prelim(r))
+			ftp_conn_mark_broken(c, "out of step after a refused "
+						"pipelined transfer");
+		return ret;
+	}
+	ret = xfer_passive_reply(c, r, &port);
+	if (ret == 0)
+		ret = xfer_connect_port(c, port, fd);
+	if (ret == 0)
+		ret = xfer_rest_reply(c, r, cmd);
+	if (ret == 0)
+		ret = xfer_prelim_reply(c, r, cmd);
+	if (ret < 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return ret;
+}
+
 /* One attempt at opening the transfer. */
 static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 			  const struct ftp_xfer_cmd *cmd,
 			  struct ftp_xfer **out)
 {
 	struct ftp_xfer *x = calloc(1, sizeof(*x));
-	char num[24];
 	bool resumed = false, early = false, timed_out = false;
 	int fd = -1, lfd = -1, ret;
 
 	if (!x)
 		return -ENOMEM;
+	if (c->pipeline && !c->handshake_first && !c->ep->active) {
+		ret = xfer_open_pipelined(c, r, cmd, &fd);
+		if (ret < 0)
+			goto out;
+		goto handshake;
+	}
 	if (c->ep->active)
 		ret = xfer_active_listen(c, r, &lfd);
 	else
 		ret = xfer_passive_connect(c, r, &fd);
+	if (ret == 0 && cmd->rest > 0) {
+		ret = xfer_send_rest(c, cmd);
+		if (ret == 0)
+			ret = xfer_rest_reply(c, r, cmd);
+	}
 	if (ret < 0)
 		goto out;
-	if (cmd->rest > 0) {
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)cmd->rest);
-		ret = ftp_conn_cmd(c, r, "REST", num);
-		if (ret < 0)
-			goto out;
-		if (r->code != FTP_REPLY_REST_OK) {
-			xfer_describe_reply(c, "REST refused", r);
-			ret = ftp_errno(FTP_OP_DATA, r, false);
-			ftp_conn_mark_broken(c, c->err);
-			goto out;
-		}
-	}
 	ret = ftp_conn_send(c, cmd->verb, cmd->arg);
 	if (ret < 0)
 		goto out;
@@ -284,19 +384,18 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 		if (ret < 0)
 			goto out;
 	}
-	ret = ftp_conn_read_prelim(c, r);
+	ret = xfer_prelim_reply(c, r, cmd);
 	if (ret < 0)
 		goto out;
-	if (!ftp_reply_is_prelim(r)) {
-		xfer_describe_reply(c, cmd->verb, r);
-		ret = ftp_errno(cmd->op, r, cmd->target_exists);
-		goto out;
-	}
 	if (lfd >= 0) {
 		ret = xfer_active_accept(c, lfd, &fd);
 		if (ret < 0)
 			goto out;
 	}
+	/* Passive mode works here: the next transfers go in one flight. */
+	if (fd >= 0 && !early)
+		c->pipeline = true;
+handshake:
 	/* Handshake only now, after the 1xx (docs/DESIGN.md 4, TLS point 3). */
 	if (!early) {
 		ret = xfer_handshake(c, r, fd, x, &resumed, &timed_out);
@@ -398,6 +497,29 @@ ssize_t ftp_xfer_read(struct ftp_conn *c, struct ftp_xfer *x, void *buf,
 		 x->timed_out ? "stalled longer than the timeout"
 			      : strerror((int)-n));
 	return n;
+}
+
+int ftp_xfer_probe_end(struct ftp_conn *c, struct ftp_xfer *x, int ms)
+{
+	char b;
+	ssize_t n;
+
+	(void)c;
+	if (x->eof)
+		return 1;
+	n = tls_conn_read(x->tls, &b, 1, net_deadline(ms));
+	if (n == 0 || n == -ECONNRESET) {
+		x->eof = true;
+		x->clean_eof = n == 0;
+		return 1;
+	}
+	if (n == -ETIMEDOUT)
+		return 0; /* a slow end, not a stall: nothing is lost */
+	if (n > 0) {
+		x->bytes++;
+		return -EAGAIN;
+	}
+	return (int)n;
 }
 
 int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op)
