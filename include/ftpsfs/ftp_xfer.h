@@ -36,9 +36,11 @@ struct ftp_xfer {
 	int write_err;	/* ... with this negative errno */
 };
 
-/* A transfer command: "VERB [arg]", after "REST rest" when rest > 0; the
- * server's refusal is mapped by ftp_errno(op, target_exists). */
+/* A transfer command: "VERB [arg]", after "CWD cwd" when cwd is set and
+ * "REST rest" when rest > 0; the server's refusal is mapped by
+ * ftp_errno(op, target_exists) (a refused CWD with FTP_OP_LIST). */
 struct ftp_xfer_cmd {
+	const char *cwd;
 	const char *verb;
 	const char *arg;
 	uint64_t rest;

@@ -122,15 +122,16 @@ static int list_feed(struct list_state *st, const char *buf, size_t n)
 }
 
 static int list_transfer(struct ftp_conn *c, struct list_state *st,
-			 const char *verb, const char *arg, bool dir_known)
+			 const char *cwd, const char *verb, const char *arg,
+			 bool dir_known)
 {
 	struct ftp_xfer *x;
 	char *buf;
 	uint64_t total = 0;
 	int ret;
 
-	ret = ftp_xfer_open(c, &(struct ftp_xfer_cmd){ .verb = verb, .arg = arg,
-					      .op = FTP_OP_LIST,
+	ret = ftp_xfer_open(c, &(struct ftp_xfer_cmd){ .cwd = cwd, .verb = verb,
+					      .arg = arg, .op = FTP_OP_LIST,
 					      .target_exists = dir_known },
 			    &x);
 	if (ret < 0)
@@ -180,7 +181,6 @@ int ftp_list_dir(struct ftp_conn *c, const char *path, bool force_list,
 		 bool dir_known, ftp_list_cb cb, void *arg)
 {
 	struct list_state *st = calloc(1, sizeof(*st));
-	struct ftp_reply *r = NULL;
 	int ret;
 
 	if (!st)
@@ -191,36 +191,19 @@ int ftp_list_dir(struct ftp_conn *c, const char *path, bool force_list,
 	st->now = time(NULL);
 	st->mlsd = c->feat.mlst && !force_list;
 	if (st->mlsd) {
-		ret = list_transfer(c, st, "MLSD", path, dir_known);
+		ret = list_transfer(c, st, NULL, "MLSD", path, dir_known);
 		goto out;
 	}
 	/*
 	 * "LIST path" is unreliable: servers parse options out of it, some
 	 * return nothing for names with spaces (Pure-FTPd), and LIST of a
-	 * symlink lists the link.  CWD first, then list ".": -a shows dot
-	 * files on vsftpd, ProFTPD and Pure-FTPd.
+	 * symlink lists the link.  CWD first (in the same flight), then
+	 * list ".": -a shows dot files on vsftpd, ProFTPD and Pure-FTPd.
 	 */
-	r = malloc(sizeof(*r));
-	if (!r) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = ftp_conn_cmd(c, r, "CWD", path);
-	if (ret < 0)
-		goto out;
-	if (r->code / 100 != 2) {
-		char msg[256];
-
-		snprintf(c->err, sizeof(c->err), "CWD %s: %d %s", path, r->code,
-			 ftp_reply_message(r, msg, sizeof(msg)));
-		ret = ftp_errno(FTP_OP_LIST, r, dir_known);
-		goto out;
-	}
-	ret = list_transfer(c, st, "LIST", "-a", dir_known);
+	ret = list_transfer(c, st, path, "LIST", "-a", dir_known);
 out:
 	if (st->dropped)
 		log_warn("%lu entries of %s dropped", st->dropped, path);
-	free(r);
 	free(st);
 	return ret;
 }

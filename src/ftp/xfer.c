@@ -242,6 +242,18 @@ static int xfer_handshake(struct ftp_conn *c, struct ftp_reply *r, int fd,
 	return ret < 0 ? xfer_handshake_failed(c, r, tls_err, ret) : 0;
 }
 
+/* The reply to "CWD cmd->cwd": 2xx, else its refusal (a LIST's). */
+static int xfer_cwd_reply(struct ftp_conn *c, struct ftp_reply *r,
+			  const struct ftp_xfer_cmd *cmd)
+{
+	int ret = ftp_conn_read_reply(c, r);
+
+	if (ret < 0 || r->code / 100 == 2)
+		return ret;
+	xfer_describe_reply(c, "CWD", r);
+	return ftp_errno(FTP_OP_LIST, r, cmd->target_exists);
+}
+
 /* "REST n" for @cmd, sent only (its reply is read by xfer_rest_reply). */
 static int xfer_send_rest(struct ftp_conn *c, const struct ftp_xfer_cmd *cmd)
 {
@@ -295,12 +307,23 @@ static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
 			       const struct ftp_xfer_cmd *cmd, int *fd)
 {
 	uint16_t port = 0;
-	int ret = ftp_conn_send(c, c->no_epsv ? "PASV" : "EPSV", NULL);
+	int ret = cmd->cwd ? ftp_conn_send(c, "CWD", cmd->cwd) : 0;
 
+	if (ret == 0)
+		ret = ftp_conn_send(c, c->no_epsv ? "PASV" : "EPSV", NULL);
 	if (ret == 0)
 		ret = xfer_send_rest(c, cmd);
 	if (ret == 0)
 		ret = ftp_conn_send(c, cmd->verb, cmd->arg);
+	if (ret == 0 && cmd->cwd) {
+		ret = xfer_cwd_reply(c, r, cmd);
+		if (ret < 0 && !c->broken) {
+			/* The server now lists the wrong directory and waits
+			 * for a data connection we won't make: nothing puts
+			 * it back in step sooner than a new connection. */
+			ftp_conn_mark_broken(c, c->err);
+		}
+	}
 	if (ret == 0)
 		ret = ftp_conn_read_reply(c, r);
 	if (ret < 0)
@@ -350,6 +373,11 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 			goto out;
 		goto handshake;
 	}
+	ret = cmd->cwd ? ftp_conn_send(c, "CWD", cmd->cwd) : 0;
+	if (ret == 0 && cmd->cwd)
+		ret = xfer_cwd_reply(c, r, cmd);
+	if (ret < 0)
+		goto out;
 	if (c->ep->active)
 		ret = xfer_active_listen(c, r, &lfd);
 	else
