@@ -49,6 +49,7 @@ struct mount_state {
 	struct fs_ctx ctx;
 	char root_path[HOSTSPEC_PATH_MAX + 1];
 	atomic_bool warned_no_resume;
+	atomic_bool no_pipelining;
 };
 
 /* Make the remote path absolute (PWD), check it is a directory we may
@@ -254,6 +255,7 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	m->ep.timeout_ms = (int)m->opts.timeout * 1000;
 	m->ep.tls = *tls;
 	m->ep.warned_no_resume = &m->warned_no_resume;
+	m->ep.no_pipelining = &m->no_pipelining;
 
 	ret = ftp_pool_new(&m->ep, m->opts.max_conns, &m->ctx.pool);
 	if (ret < 0)

@@ -38,6 +38,9 @@ struct ftp_endpoint {
 	int timeout_ms; /* each reply, each data stall */
 	atomic_bool *warned_no_resume; /* shared by all connections: a
 					* warning said once per mount */
+	atomic_bool *no_pipelining;    /* the server answered pipelined
+					* commands out of order: never
+					* again on this mount */
 	struct tls_ctx *tls;
 };
 

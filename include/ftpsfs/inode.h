@@ -214,11 +214,53 @@ int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
  * Install a new listing for directory @dir, asked for at generation
  * @since.  Takes ownership of @ents (and of every string in it) on
  * success and on failure.  Attributes of known child inodes are refreshed
- * from it.  Returns 0, -ESTALE, -ENOMEM, or -EAGAIN (nothing installed)
- * if we changed the directory after @since: ask again.
+ * from it.  With ITAB_TIMES_ASKABLE, files whose times are not exact
+ * (LIST minutes) can have them asked later (itab_mtimes_claim()).
+ * Returns 0, -ESTALE, -ENOMEM, or -EAGAIN (nothing installed) if we
+ * changed the directory after @since: ask again.
  */
+#define ITAB_TIMES_ASKABLE 1
 int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
-		     size_t n, uint64_t since);
+		     size_t n, uint64_t since, unsigned flags);
+
+/*
+ * Exact times on demand.  A listing from LIST gives times to the minute;
+ * tools that compare times (rsync, make, ls -l) need seconds, which MDTM
+ * gives one file at a time.  Rather than ask them for every file of every
+ * listing (find and ls -f don't need them), they are asked for a whole
+ * directory when its first file's attributes are asked for
+ * (itab_needs_exact_mtime()), or in the background.
+ */
+
+/* Is @ino a file whose exact time its directory's listing still lacks?
+ * Returns true with *dir. */
+bool itab_needs_exact_mtime(struct itab *t, uint64_t ino, uint64_t *dir);
+
+struct itab_mtime_req {
+	char *name;
+	off_t size;	/* as listed */
+	int64_t listed; /* the listed (minute) time */
+	int64_t exact;	/* the answer ... */
+	bool got;	/* ... if there is one */
+};
+
+/*
+ * Take on asking the exact times of @dir's files.  Returns 1 with the
+ * files in *reqs (*n of them; free with itab_mtime_reqs_free()) and the
+ * table's generation in *gen; then the caller must call
+ * itab_mtimes_done().  Returns 0 when there is nothing to ask - also
+ * after waiting for another thread that was asking them - or -ENOMEM.
+ */
+int itab_mtimes_claim(struct itab *t, uint64_t dir,
+		      struct itab_mtime_req **reqs, size_t *n, uint64_t *gen);
+
+/* The answers: installed where the listing still says what was asked
+ * about and our own changes after @gen know no better.  @ok false (asking
+ * failed): the times stay to be asked. */
+void itab_mtimes_done(struct itab *t, uint64_t dir,
+		      const struct itab_mtime_req *reqs, size_t n,
+		      uint64_t gen, bool ok);
+void itab_mtime_reqs_free(struct itab_mtime_req *reqs, size_t n);
 
 /*
  * Copy the fresh listing of @dir.  Returns 0 with *out (free with

@@ -28,6 +28,9 @@ struct dir_listing {
 	struct listing_rec *by_name;
 	int64_t expire;
 	uint64_t gen; /* generation it was asked for at */
+	bool times_pending;  /* files with minute-precise times (LIST) whose
+			      * exact ones can be asked (MDTM) */
+	bool times_fetching; /* a thread asks them now (itab_mtimes_claim) */
 };
 
 struct inode {
@@ -51,6 +54,7 @@ struct inode {
 	struct timespec open_mtime;
 	bool local_only;   /* created by us, not on the server yet */
 	struct inode *local_prev, *local_next; /* t->local_only list */
+	bool mtime_exact;   /* st_mtim to the second (not a LIST minute) */
 	bool subdirs_known; /* directories: nsubdirs is from a listing */
 	unsigned nsubdirs;  /* ... and kept up to date by our changes */
 	UT_hash_handle hh;
@@ -67,6 +71,7 @@ struct itab {
 	uint64_t next_ino;
 	uint64_t gen; /* of our last change (see inode.h) */
 	struct inode *local_only; /* inodes with local_only set */
+	pthread_cond_t times_cond; /* a listing's times_fetching ended */
 };
 
 void itab_dirents_free(struct itab_dirent *ents, size_t n)
@@ -200,6 +205,15 @@ static bool older_than_ours(const struct inode *in, uint64_t since)
 	return since != ITAB_NOW && in->local_gen > since;
 }
 
+/* Is the time the listing of @p gives @name exact?  (No listing, or no
+ * record: the attributes came from MLST or our own change.) */
+static bool listed_exact_locked(const struct inode *p, const char *name)
+{
+	const struct listing_rec *r = p ? listing_find(p->listing, name) : NULL;
+
+	return !r || r->d.mtime_exact;
+}
+
 /* @in's attributes changed: its record in its parent's listing follows. */
 static void listed_sync_locked(struct itab *t, struct inode *in)
 {
@@ -240,13 +254,15 @@ static bool entry_is_dir_locked(struct inode *p, struct inode *in,
  */
 static void inode_set_attr_locked(struct itab *t, struct inode *in,
 				  const struct stat *attr,
-				  const char *link_target, bool force)
+				  const char *link_target, bool force,
+				  bool exact)
 {
 	/* Pinned: ours, whatever the server says (size and times lag behind
 	 * pending writes; a mode change may wait for the upload). */
 	if (!(in->pinned && in->st_known && !force)) {
 		in->st = *attr;
 		in->st.st_ino = in->ino;
+		in->mtime_exact = exact || force;
 	}
 	if (S_ISDIR(in->st.st_mode) && in->subdirs_known)
 		in->st.st_nlink = 2 + in->nsubdirs;
@@ -272,11 +288,13 @@ int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 		goto fail;
 	t->cfg.root_path = t->root_path;
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->times_cond, NULL);
 	root->ino = ITAB_ROOT_INO;
 	root->nlookup = 1;
 	root->st = *root_st;
 	root->st.st_ino = ITAB_ROOT_INO;
 	root->st_known = true;
+	root->mtime_exact = true;
 	root->attr_expire = net_now_ms() + cfg->attr_timeout_ms;
 	t->next_ino = ITAB_ROOT_INO + 1;
 	HASH_ADD(hh, t->by_ino, ino, sizeof(root->ino), root);
@@ -332,6 +350,7 @@ void itab_free(struct itab *t)
 		inode_destroy(t, in);
 	}
 	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->times_cond);
 	free(t->root_path);
 	free(t);
 }
@@ -497,7 +516,8 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 		ret = -ENOMEM;
 		goto out;
 	}
-	inode_set_attr_locked(t, in, &r->d.st, r->d.link_target, false);
+	inode_set_attr_locked(t, in, &r->d.st, r->d.link_target, false,
+			      r->d.mtime_exact);
 	in->attr_expire = p->listing->expire;
 	*st = in->st;
 	ret = 0;
@@ -528,7 +548,8 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 	if (ours && S_ISDIR(attr->st_mode) && !entry_is_dir_locked(p, in, name))
 		dir_subdirs_add_locked(t, p, 1);
 	if (!in->st_known || !older_than_ours(in, since)) {
-		inode_set_attr_locked(t, in, attr, link_target, false);
+		inode_set_attr_locked(t, in, attr, link_target, false,
+				      ours || listed_exact_locked(p, name));
 		if (ours)
 			local_change_locked(t, in);
 		if (p->listing)
@@ -597,7 +618,12 @@ static void set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 	in = inode_get(t, ino);
 	if (!in || (!(flags & ITAB_FORCE) && older_than_ours(in, since)))
 		goto out;
-	inode_set_attr_locked(t, in, attr, link_target, flags & ITAB_FORCE);
+	inode_set_attr_locked(t, in, attr, link_target, flags & ITAB_FORCE,
+			      (flags & ITAB_EXACT_MTIME) ||
+				      listed_exact_locked(
+					      in->named ? inode_get(t, in->parent)
+							: NULL,
+					      in->name));
 	if (flags & ITAB_FORCE)
 		local_change_locked(t, in);
 	p = in->named ? inode_get(t, in->parent) : NULL;
@@ -655,7 +681,7 @@ int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
 }
 
 int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
-		     size_t n, uint64_t since)
+		     size_t n, uint64_t since, unsigned flags)
 {
 	struct dir_listing *l = calloc(1, sizeof(*l));
 	struct inode *p;
@@ -699,6 +725,10 @@ int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 	}
 	l->expire = net_now_ms() + t->cfg.dir_timeout_ms;
 	l->gen = since;
+	for (struct listing_rec *r = l->by_name;
+	     (flags & ITAB_TIMES_ASKABLE) && r && !l->times_pending;
+	     r = r->hh.next)
+		l->times_pending = S_ISREG(r->d.st.st_mode) && !r->d.mtime_exact;
 	p->nsubdirs = 0;
 	for (struct listing_rec *r = l->by_name; r; r = r->hh.next)
 		p->nsubdirs += S_ISDIR(r->d.st.st_mode);
@@ -712,7 +742,8 @@ int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 
 		if (!in)
 			continue;
-		inode_set_attr_locked(t, in, &r->d.st, r->d.link_target, false);
+		inode_set_attr_locked(t, in, &r->d.st, r->d.link_target, false,
+				      r->d.mtime_exact);
 		in->attr_expire = l->expire;
 		if (in->pinned)
 			r->d.st = in->st;
@@ -1098,4 +1129,121 @@ size_t itab_count(struct itab *t)
 	n = HASH_CNT(hh, t->by_ino);
 	pthread_mutex_unlock(&t->lock);
 	return n;
+}
+
+bool itab_needs_exact_mtime(struct itab *t, uint64_t ino, uint64_t *dir)
+{
+	struct inode *in, *p;
+	bool needs = false;
+
+	pthread_mutex_lock(&t->lock);
+	in = inode_get(t, ino);
+	p = in && in->named ? inode_get(t, in->parent) : NULL;
+	if (p && p->listing && p->listing->times_pending && in->st_known &&
+	    !in->mtime_exact && !in->pinned && S_ISREG(in->st.st_mode)) {
+		*dir = p->ino;
+		needs = true;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return needs;
+}
+
+void itab_mtime_reqs_free(struct itab_mtime_req *reqs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(reqs[i].name);
+	free(reqs);
+}
+
+/* The files of @l whose times are to be asked, into *out. */
+static int mtimes_collect_locked(struct dir_listing *l,
+				 struct itab_mtime_req **out, size_t *nout)
+{
+	size_t n = 0, k = 0;
+	struct itab_mtime_req *reqs;
+
+	for (struct listing_rec *r = l->by_name; r; r = r->hh.next)
+		n += S_ISREG(r->d.st.st_mode) && !r->d.mtime_exact;
+	reqs = calloc(n ? n : 1, sizeof(*reqs));
+	if (!reqs)
+		return -ENOMEM;
+	for (struct listing_rec *r = l->by_name; r && k < n; r = r->hh.next) {
+		if (!S_ISREG(r->d.st.st_mode) || r->d.mtime_exact)
+			continue;
+		reqs[k].name = strdup(r->d.name);
+		reqs[k].size = r->d.st.st_size;
+		reqs[k].listed = r->d.st.st_mtim.tv_sec;
+		if (!reqs[k++].name) {
+			itab_mtime_reqs_free(reqs, k);
+			return -ENOMEM;
+		}
+	}
+	*out = reqs;
+	*nout = k;
+	return 0;
+}
+
+int itab_mtimes_claim(struct itab *t, uint64_t dir,
+		      struct itab_mtime_req **reqs, size_t *n, uint64_t *gen)
+{
+	struct inode *p;
+	int ret = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (;;) {
+		p = inode_get(t, dir);
+		if (!p || !p->listing || !p->listing->times_pending)
+			break;
+		if (!p->listing->times_fetching) {
+			ret = mtimes_collect_locked(p->listing, reqs, n);
+			if (ret == 0) {
+				p->listing->times_fetching = true;
+				*gen = t->gen;
+				ret = 1;
+			}
+			break;
+		}
+		/* Another thread asks them: its answers serve us too. */
+		pthread_cond_wait(&t->times_cond, &t->lock);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ret;
+}
+
+void itab_mtimes_done(struct itab *t, uint64_t dir,
+		      const struct itab_mtime_req *reqs, size_t n,
+		      uint64_t gen, bool ok)
+{
+	struct inode *p;
+
+	pthread_mutex_lock(&t->lock);
+	p = inode_get(t, dir);
+	for (size_t i = 0; p && p->listing && i < n; i++) {
+		struct listing_rec *r = listing_find(p->listing, reqs[i].name);
+		struct inode *in;
+
+		/* Only where the listing still says what was asked about. */
+		if (!reqs[i].got || !r || r->d.mtime_exact ||
+		    r->d.st.st_size != reqs[i].size ||
+		    r->d.st.st_mtim.tv_sec != reqs[i].listed)
+			continue;
+		r->d.st.st_mtim.tv_sec = (time_t)reqs[i].exact;
+		r->d.st.st_mtim.tv_nsec = 0;
+		r->d.st.st_atim = r->d.st.st_ctim = r->d.st.st_mtim;
+		r->d.mtime_exact = true;
+		in = inode_find_child(t, dir, reqs[i].name);
+		if (in && !in->pinned && !in->mtime_exact &&
+		    !older_than_ours(in, gen)) {
+			in->st.st_mtim = r->d.st.st_mtim;
+			in->st.st_atim = in->st.st_ctim = in->st.st_mtim;
+			in->mtime_exact = true;
+		}
+	}
+	if (p && p->listing) {
+		p->listing->times_fetching = false;
+		if (ok)
+			p->listing->times_pending = false;
+	}
+	pthread_cond_broadcast(&t->times_cond);
+	pthread_mutex_unlock(&t->lock);
 }

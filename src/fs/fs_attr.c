@@ -106,6 +106,7 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct stat st;
+	uint64_t dir;
 	int ret;
 
 	FS_READY_OR_REPLY(req, ctx);
@@ -114,6 +115,11 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	stats_add(ret == -EAGAIN ? STATS_CACHE_MISSES : STATS_CACHE_HITS, 1);
 	if (ret == -EAGAIN)
 		ret = refresh_attr(ctx, ino, &st);
+	/* Someone looks at a time LIST gave to the minute: ask the exact
+	 * ones of the whole directory (one round trip for all). */
+	if (ret == 0 && itab_needs_exact_mtime(ctx->itab, ino, &dir) &&
+	    fs_fetch_exact_mtimes(ctx, dir) == 0)
+		ret = itab_getattr(ctx->itab, ino, &st) == -ESTALE ? -ESTALE : 0;
 	if (ret < 0) {
 		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;

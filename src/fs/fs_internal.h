@@ -66,6 +66,14 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg);
 int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		     struct itab_snapshot **snap);
 
+/*
+ * Ask the server the exact times of @dir's files whose listing gives them
+ * to the minute (LIST; inode.h "Exact times on demand"), once for the
+ * whole directory.  Returns 0 (also when there was nothing to ask) or a
+ * negative errno.
+ */
+int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir);
+
 /* Find @name in @snap; NULL if absent. */
 const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,
 					   const char *name);

@@ -3,6 +3,7 @@
  * single-entry lookups, on pooled connections, feeding the cache.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,11 +72,18 @@ void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
 void fs_fill_entry(const struct fs_ctx *ctx, const struct stat *st,
 		   struct fuse_entry_param *e)
 {
+	uint64_t dir;
+
 	memset(e, 0, sizeof(*e));
 	e->ino = st->st_ino;
 	e->attr = *st;
-	e->attr_timeout = ctx->attr_timeout;
 	e->entry_timeout = ctx->attr_timeout;
+	/* A time only to the minute (LIST): the kernel must ask again when
+	 * someone looks at it (getattr then asks the exact one), while
+	 * readdir and lookups go on without waiting for it. */
+	e->attr_timeout = itab_needs_exact_mtime(ctx->itab, st->st_ino, &dir)
+				  ? 0
+				  : ctx->attr_timeout;
 }
 
 /* Failures that a fresh connection might not repeat. */
@@ -130,6 +138,7 @@ struct fetch_state {
 	bool force_list;
 	bool merging;	      /* second pass: LIST after MLSD */
 	bool untargeted_link; /* MLSD named a symlink without its target */
+	bool times_askable;   /* LIST times, MDTM can give exact ones */
 	unsigned long dups;   /* names the server listed more than once */
 	struct itab_dirent *ents;
 	size_t n, cap;
@@ -262,106 +271,185 @@ static int fetch_add(void *arg, const struct ftp_entry *e)
 	return st->merging ? fetch_merge(st, e) : fetch_append(st, e);
 }
 
+/* "@dir/@name" into a new string, or NULL. */
+static char *fetch_child_path(const char *dir, const char *name)
+{
+	size_t len = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(len);
+
+	if (p)
+		snprintf(p, len, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "",
+			 name);
+	return p;
+}
+
+/* MDTM of @n names in @dir, pipelined (one round trip): secs[i] and
+ * res[i] (0 or -errno) for each.  Returns 0 or a transport error. */
+static int fetch_mdtm(struct ftp_conn *c, const char *dir,
+		      const char *const *names, size_t n, int64_t *secs,
+		      int *res)
+{
+	const char **paths = calloc(n ? n : 1, sizeof(*paths));
+	size_t k = 0;
+	int ret = -ENOMEM;
+
+	if (!paths)
+		return -ENOMEM;
+	for (; k < n; k++) {
+		paths[k] = fetch_child_path(dir, names[k]);
+		if (!paths[k])
+			goto out;
+	}
+	ret = ftp_op_mdtm_many(c, paths, n, secs, res);
+out:
+	for (size_t i = 0; i < k; i++)
+		free((char *)paths[i]);
+	free(paths);
+	return ret;
+}
+
+/* Exact times we know already (our own uploads, an earlier MDTM) where
+ * they agree with what LIST shows: no need to ask again. */
+static void fetch_known_mtimes(struct fetch_state *st)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		struct itab_dirent *d = &st->ents[i];
+
+		if (d->mtime_exact || !S_ISREG(d->st.st_mode) ||
+		    !itab_exact_mtime(st->ctx->itab, st->dir, d->name, &d->st,
+				      &d->st.st_mtim))
+			continue;
+		d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
+		d->mtime_exact = true;
+	}
+}
+
+/* Files to learn the LIST zone from, and attempts before giving up on a
+ * server whose samples never agree. */
+#define FETCH_TZ_SAMPLES 4
+#define FETCH_TZ_TRIES 3
+
 /*
  * LIST times are the server's local time; MDTM's are UTC (list_tz.h).
- * From the files MDTM answered for (@secs/@res, the entries @which),
- * work out the listing's zone and move the times only LIST gives (those
- * MDTM is not asked or does not answer for: directories above all) to
- * UTC.  Runs before the MDTM times replace the LIST ones.
+ * The zone is learnt once per mount from a few files MDTM answers for
+ * (one pipelined round trip, at the first listing that has recent files),
+ * then applied to every time only LIST gives.  A zone with summer time
+ * shifts files from the other season by an hour until their exact time is
+ * asked; directories keep that hour (documented).
  */
-static void fetch_fix_list_zone(struct fetch_state *st, const size_t *which,
-				const int64_t *secs, const int *res, size_t n)
+static int fetch_list_zone(struct ftp_conn *c, struct fetch_state *st)
 {
-	struct list_tz_sample *samples = calloc(n ? n : 1, sizeof(*samples));
-	size_t m = 0;
-	int off;
+	struct fs_ctx *ctx = st->ctx;
+	struct list_tz_sample samples[FETCH_TZ_SAMPLES];
+	const char *names[FETCH_TZ_SAMPLES];
+	int64_t secs[FETCH_TZ_SAMPLES];
+	int res[FETCH_TZ_SAMPLES], off, ret;
+	size_t which[FETCH_TZ_SAMPLES], n = 0, m = 0;
+	time_t now = time(NULL);
 
-	if (!samples)
-		return;
+	if (atomic_load(&ctx->list_tz_tries) >= FETCH_TZ_TRIES ||
+	    !c->feat.mdtm)
+		goto apply;
+	for (size_t i = 0; i < st->n && n < FETCH_TZ_SAMPLES; i++) {
+		const struct itab_dirent *d = &st->ents[i];
+
+		/* Recent files: ls shows them to the minute. */
+		if (S_ISREG(d->st.st_mode) && !d->mtime_exact &&
+		    d->st.st_mtim.tv_sec > now - 150L * 86400) {
+			names[n] = d->name;
+			which[n++] = i;
+		}
+	}
+	if (n == 0)
+		goto apply;
+	ret = fetch_mdtm(c, st->path, names, n, secs, res);
+	if (ret < 0)
+		return ret;
 	for (size_t k = 0; k < n; k++) {
 		if (res[k] < 0)
 			continue;
 		samples[m].list_time = st->ents[which[k]].st.st_mtim.tv_sec;
 		samples[m++].mdtm_time = secs[k];
 	}
-	if (list_tz_detect(samples, m, time(NULL), &off) == 0 && off != 0) {
-		log_debug("%s: LIST times are UTC%+d:%02d (from MDTM): "
-			  "corrected", st->path, off / 3600,
-			  (off < 0 ? -off : off) / 60 % 60);
-		for (size_t i = 0; i < st->n; i++) {
-			struct itab_dirent *d = &st->ents[i];
-
-			if (d->mtime_exact)
-				continue;
-			d->st.st_mtim.tv_sec -= off;
-			d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
-		}
+	ret = list_tz_detect(samples, m, now, &off);
+	if (ret == 0) {
+		atomic_store(&ctx->list_tz_offset, off);
+		atomic_store(&ctx->list_tz_tries, FETCH_TZ_TRIES);
+		if (off)
+			log_info("the server's LIST times are UTC%+d:%02d (from "
+				 "MDTM): corrected", off / 3600,
+				 (off < 0 ? -off : off) / 60 % 60);
+	} else if (ret == -EINVAL) {
+		atomic_fetch_add(&ctx->list_tz_tries, 1);
 	}
-	free(samples);
-}
-
-/*
- * LIST shows times to the minute (or day); tools that compare mtimes to
- * the second (rsync, make) need the exact ones.  Reuse what we know where
- * it agrees with the listing, and ask MDTM for the rest, pipelined: one
- * round trip for the whole directory.
- */
-static int fetch_exact_mtimes(struct ftp_conn *c, struct fetch_state *st)
-{
-	const char **paths = NULL;
-	size_t *which = NULL, n = 0, dirlen = strlen(st->path);
-	int64_t *secs = NULL;
-	int *res = NULL, ret = -ENOMEM;
-
-	if (!c->feat.mdtm)
-		return 0;
-	paths = calloc(st->n ? st->n : 1, sizeof(*paths));
-	which = calloc(st->n ? st->n : 1, sizeof(*which));
-	secs = calloc(st->n ? st->n : 1, sizeof(*secs));
-	res = calloc(st->n ? st->n : 1, sizeof(*res));
-	if (!paths || !which || !secs || !res)
-		goto out;
-	for (size_t i = 0; i < st->n; i++) {
-		struct itab_dirent *d = &st->ents[i];
-		size_t len = dirlen + strlen(d->name) + 2;
-		char *p;
-
-		if (d->mtime_exact || !S_ISREG(d->st.st_mode))
-			continue;
-		if (itab_exact_mtime(st->ctx->itab, st->dir, d->name, &d->st,
-				     &d->st.st_mtim)) {
-			d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
-			d->mtime_exact = true;
-			continue;
-		}
-		p = malloc(len);
-		if (!p)
-			goto out;
-		snprintf(p, len, "%s%s%s", st->path,
-			 strcmp(st->path, "/") ? "/" : "", d->name);
-		paths[n] = p;
-		which[n++] = i;
-	}
-	ret = ftp_op_mdtm_many(c, paths, n, secs, res);
-	if (ret == 0)
-		fetch_fix_list_zone(st, which, secs, res, n);
-	for (size_t k = 0; ret == 0 && k < n; k++) {
+	/* What MDTM answered is exact already. */
+	for (size_t k = 0; k < n; k++) {
 		struct itab_dirent *d = &st->ents[which[k]];
 
 		if (res[k] < 0)
-			continue; /* keep the listing's time */
+			continue;
 		d->st.st_mtim.tv_sec = (time_t)secs[k];
 		d->st.st_mtim.tv_nsec = 0;
 		d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
 		d->mtime_exact = true;
 	}
-out:
-	for (size_t k = 0; paths && k < n; k++)
-		free((char *)paths[k]);
-	free(paths);
-	free(which);
+apply:
+	off = atomic_load(&ctx->list_tz_offset);
+	for (size_t i = 0; off && i < st->n; i++) {
+		struct itab_dirent *d = &st->ents[i];
+
+		if (d->mtime_exact)
+			continue;
+		d->st.st_mtim.tv_sec -= off;
+		d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
+	}
+	return 0;
+}
+
+/* The exact times of @dir's files, asked with MDTM (see inode.h). */
+struct mtimes_op {
+	const char *path;
+	struct itab_mtime_req *reqs;
+	size_t n;
+};
+
+static int mtimes_run(struct ftp_conn *c, void *arg)
+{
+	struct mtimes_op *op = arg;
+	const char **names = calloc(op->n ? op->n : 1, sizeof(*names));
+	int64_t *secs = calloc(op->n ? op->n : 1, sizeof(*secs));
+	int *res = calloc(op->n ? op->n : 1, sizeof(*res));
+	int ret = -ENOMEM;
+
+	if (names && secs && res) {
+		for (size_t i = 0; i < op->n; i++)
+			names[i] = op->reqs[i].name;
+		ret = fetch_mdtm(c, op->path, names, op->n, secs, res);
+	}
+	for (size_t i = 0; ret == 0 && i < op->n; i++) {
+		op->reqs[i].got = res[i] == 0;
+		op->reqs[i].exact = secs[i];
+	}
+	free(names);
 	free(secs);
 	free(res);
+	return ret;
+}
+
+int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir)
+{
+	char path[FS_PATH_MAX];
+	struct mtimes_op op = { .path = path };
+	uint64_t gen = 0;
+	int ret = itab_path(ctx->itab, dir, path, sizeof(path));
+
+	if (ret == 0)
+		ret = itab_mtimes_claim(ctx->itab, dir, &op.reqs, &op.n, &gen);
+	if (ret <= 0)
+		return ret;
+	ret = fs_with_conn(ctx, mtimes_run, &op);
+	itab_mtimes_done(ctx->itab, dir, op.reqs, op.n, gen, ret == 0);
+	itab_mtime_reqs_free(op.reqs, op.n);
 	return ret;
 }
 
@@ -381,8 +469,12 @@ static int fetch_run(struct ftp_conn *c, void *arg)
 			 st->path, FTP_LIST_ENTRIES_MAX);
 	if (ret < 0)
 		return ret;
-	if (used_list)
-		return fetch_exact_mtimes(c, st);
+	if (used_list) {
+		/* Exact times are asked later, when someone needs them. */
+		fetch_known_mtimes(st);
+		st->times_askable = c->feat.mdtm;
+		return fetch_list_zone(c, st);
+	}
 	if (!st->untargeted_link)
 		return 0;
 	st->merging = true;
@@ -473,7 +565,9 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 				goto out;
 			(*snap)->gen = gen;
 		}
-		ret = itab_set_listing(ctx->itab, dir, st.ents, st.n, gen);
+		ret = itab_set_listing(ctx->itab, dir, st.ents, st.n, gen,
+				       st.times_askable ? ITAB_TIMES_ASKABLE
+							: 0);
 		st.ents = NULL;
 		st.n = st.cap = 0;
 		if (ret != -EAGAIN)

@@ -340,20 +340,19 @@ static int conn_login_result(struct ftp_conn *c, const struct ftp_reply *r)
 }
 
 /*
- * Log in (RFC 959 4.1.1), asking FEAT on the way: RFC 2389 section 3
- * allows it at any time, and the servers we know answer the same before
- * login as after.  Over TLS, with a password to give, FEAT, USER and PASS
- * go in one flight: the server answers them in order, and a PASS it did
- * not ask for (USER answered 230/232, or refused) is answered 503 and
- * ignored.  *feat_done says whether FEAT was answered.
+ * Log in (RFC 959 4.1.1), asking FEAT first: RFC 2389 section 3 allows it
+ * at any time, and the servers we know answer the same before login as
+ * after.  One command at a time: some servers (ftp-srv) answer pipelined
+ * commands out of order, and a FEAT reply interleaved with USER's would
+ * leave us out of step; the spare connections of the pool hide the cost.
+ * *feat_done says whether FEAT was answered.
  */
 static int conn_login(struct ftp_conn *c, struct ftp_reply *r,
 		      bool *feat_done)
 {
-	const struct secret *pw = c->ep->password;
 	const char *user = c->ep->user; /* never empty: see main */
-	const char *pass = NULL;
-	int ret, result;
+	const char *pass;
+	int ret;
 
 	/* Without TLS, only an anonymous login may even start: USER
 	 * would tell the name to every listener for nothing. */
@@ -366,38 +365,24 @@ static int conn_login(struct ftp_conn *c, struct ftp_reply *r,
 			 user);
 		return -EACCES;
 	}
-	if (!tls_conn_is_plain(c->tls) && pw && pw->value && pw->len > 0)
-		pass = conn_password(c);
-	ret = ftp_conn_send(c, "FEAT", NULL);
-	if (ret == 0)
-		ret = ftp_conn_send(c, "USER", user);
-	if (ret == 0 && pass)
-		ret = ftp_conn_send(c, "PASS", pass);
-	if (ret == 0)
-		ret = ftp_conn_read_reply(c, r);
+	ret = ftp_conn_cmd(c, r, "FEAT", NULL);
 	if (ret < 0)
 		return ret;
 	*feat_done = r->code == FTP_REPLY_FEAT;
 	if (*feat_done)
 		ftp_parse_feat(r->text, &c->feat);
-	ret = ftp_conn_read_reply(c, r); /* to USER */
+	ret = ftp_conn_cmd(c, r, "USER", user);
 	if (ret < 0)
 		return ret;
 	if (r->code == FTP_REPLY_NEED_PASS) {
-		if (pass) { /* its answer is on its way */
-			ret = ftp_conn_read_reply(c, r);
-		} else {
-			pass = conn_password(c);
-			if (!pass)
-				return -EACCES;
-			ret = ftp_conn_cmd(c, r, "PASS", pass);
-		}
-		return ret < 0 ? ret : conn_login_result(c, r);
+		pass = conn_password(c);
+		if (!pass)
+			return -EACCES;
+		ret = ftp_conn_cmd(c, r, "PASS", pass);
+		if (ret < 0)
+			return ret;
 	}
-	result = conn_login_result(c, r);
-	if (pass) /* the unasked PASS's 503 */
-		ret = ftp_conn_read_reply(c, r);
-	return ret < 0 ? ret : result;
+	return conn_login_result(c, r);
 }
 
 /* The server's preferences we set: MLSD facts (RFC 3659 7.9: switch on
@@ -450,8 +435,10 @@ static int conn_expect_2xx(struct ftp_conn *c, struct ftp_reply *r,
 /*
  * After login, in one flight: PBSZ 0 and PROT P (RFC 4217 section 9: in
  * that order; a server that refuses PROT P would send our files in the
- * clear: fail), FEAT if it was not answered before login, the options,
- * TYPE I.  Over a plaintext control connection there is nothing to
+ * clear: fail), the options, TYPE I - single-line 2xx replies, checked
+ * for their class only, so a server that answers them out of order does
+ * no harm.  FEAT, if it was not answered before login, comes first and on
+ * its own.  Over a plaintext control connection there is nothing to
  * protect with.
  */
 static int conn_setup(struct ftp_conn *c, struct ftp_reply *r, bool feat_done)
@@ -459,33 +446,30 @@ static int conn_setup(struct ftp_conn *c, struct ftp_reply *r, bool feat_done)
 	bool tls = !tls_conn_is_plain(c->tls);
 	int opts = 0, ret = 0;
 
+	if (!feat_done) {
+		ret = ftp_conn_cmd(c, r, "FEAT", NULL);
+		if (ret < 0)
+			return ret;
+		if (r->code == FTP_REPLY_FEAT)
+			ftp_parse_feat(r->text, &c->feat);
+	}
 	if (tls) {
 		ret = ftp_conn_send(c, "PBSZ", "0");
 		if (ret == 0)
 			ret = ftp_conn_send(c, "PROT", "P");
 	}
 	if (ret == 0)
-		ret = feat_done ? (opts = conn_send_opts(c))
-				: ftp_conn_send(c, "FEAT", NULL);
+		ret = opts = conn_send_opts(c);
 	if (ret >= 0)
 		ret = ftp_conn_send(c, "TYPE", "I");
 	if (ret == 0 && tls)
 		ret = conn_expect_2xx(c, r, "PBSZ");
 	if (ret == 0 && tls)
 		ret = conn_expect_2xx(c, r, "PROT");
-	if (ret == 0 && !feat_done) {
-		ret = ftp_conn_read_reply(c, r);
-		if (ret == 0 && r->code == FTP_REPLY_FEAT)
-			ftp_parse_feat(r->text, &c->feat);
-	}
 	if (ret == 0)
 		ret = conn_skip_replies(c, r, opts);
 	if (ret == 0)
 		ret = conn_expect_2xx(c, r, "TYPE");
-	if (ret == 0 && !feat_done) { /* learnt only now */
-		opts = conn_send_opts(c);
-		ret = opts < 0 ? opts : conn_skip_replies(c, r, opts);
-	}
 	return ret;
 }
 

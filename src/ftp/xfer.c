@@ -328,6 +328,18 @@ static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
 		ret = ftp_conn_read_reply(c, r);
 	if (ret < 0)
 		return ret;
+	if (r->code / 100 < 4 && r->code != FTP_REPLY_EPSV_OK &&
+	    r->code != FTP_REPLY_PASV_OK) {
+		/* Not an answer to EPSV: the server answers out of order.
+		 * No more pipelining with it. */
+		if (c->ep->no_pipelining)
+			atomic_store(c->ep->no_pipelining, true);
+		snprintf(c->err, sizeof(c->err),
+			 "the server answered pipelined commands out of order "
+			 "(%d): sending one at a time from now on", r->code);
+		ftp_conn_mark_broken(c, c->err);
+		return -ECONNABORTED;
+	}
 	if (r->code != FTP_REPLY_EPSV_OK && r->code != FTP_REPLY_PASV_OK) {
 		/* Refused (a 425 "address in use" is asked again by the
 		 * caller): the rest of the flight is answered with errors,
@@ -367,7 +379,8 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 
 	if (!x)
 		return -ENOMEM;
-	if (c->pipeline && !c->handshake_first && !c->ep->active) {
+	if (c->pipeline && !c->handshake_first && !c->ep->active &&
+	    !(c->ep->no_pipelining && atomic_load(c->ep->no_pipelining))) {
 		ret = xfer_open_pipelined(c, r, cmd, &fd);
 		if (ret < 0)
 			goto out;

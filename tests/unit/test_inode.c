@@ -34,7 +34,7 @@ static int set_listing(struct itab *t, uint64_t dir, const char **names,
 		ents[i].name = strdup(names[i]);
 		ents[i].st = file_st((off_t)i);
 	}
-	return itab_set_listing(t, dir, ents, n, itab_generation(t));
+	return itab_set_listing(t, dir, ents, n, itab_generation(t), 0);
 }
 
 TEST(paths_are_built_from_parents)
@@ -225,7 +225,7 @@ TEST(many_entries)
 		ents[i].name = strdup(name);
 		ents[i].st = file_st(i);
 	}
-	CHECK_INT(itab_set_listing(t, 1, ents, 5000, itab_generation(t)), 0);
+	CHECK_INT(itab_set_listing(t, 1, ents, 5000, itab_generation(t), 0), 0);
 	CHECK_INT(itab_lookup(t, 1, "f4321", &st), 0);
 	CHECK_INT(st.st_size, 4321);
 	itab_free(t);
@@ -332,7 +332,7 @@ TEST(exact_mtime_reused_only_when_consistent)
 	e->st = file_st(10);
 	e->st.st_mtim.tv_sec = 1000000123;
 	e->mtime_exact = true;
-	CHECK_INT(itab_set_listing(t, 1, e, 1, itab_generation(t)), 0);
+	CHECK_INT(itab_set_listing(t, 1, e, 1, itab_generation(t), 0), 0);
 	listed.st_mtim.tv_sec = 1000000080; /* 123 s cut to the minute */
 	CHECK(itab_exact_mtime(t, 1, "f", &listed, &ex));
 	CHECK_INT(ex.tv_sec, 1000000123);
@@ -394,7 +394,7 @@ TEST(listing_asked_before_our_change_is_not_installed)
 	CHECK_INT(itab_add_entry(t, 1, "new", &f, NULL, &st), 0);
 	ents[0].name = strdup(names[0]);
 	ents[0].st = file_st(1);
-	CHECK_INT(itab_set_listing(t, 1, ents, 1, gen), -EAGAIN);
+	CHECK_INT(itab_set_listing(t, 1, ents, 1, gen, 0), -EAGAIN);
 	CHECK_INT(itab_lookup(t, 1, "old", &st), -EAGAIN); /* ask again */
 	/* asked again after the change: installed */
 	CHECK_INT(set_listing(t, 1, names, 1), 0);
