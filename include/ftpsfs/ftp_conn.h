@@ -39,6 +39,11 @@ struct ftp_endpoint {
 	atomic_bool *warned_no_resume; /* shared by all connections: a
 					* warning said once per mount */
 	struct tls_ctx *tls;
+	/* ftpsfs --probe only (NULL for a mount): shown every complete
+	 * reply read on connection @conn_id, the greeting first. */
+	void (*reply_seen)(void *arg, unsigned conn_id,
+			   const struct ftp_reply *r);
+	void *reply_seen_arg;
 };
 
 struct ftp_conn {

@@ -134,6 +134,8 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 		snprintf(pfx, sizeof(pfx), "conn %u: < ", c->id);
 		log_lines(LOG_DEBUG, __func__, pfx, r->text);
 	}
+	if (c->ep->reply_seen)
+		c->ep->reply_seen(c->ep->reply_seen_arg, c->id, r);
 	if (r->code == FTP_REPLY_NOT_AVAILABLE) {
 		/* 421: the server is closing this connection (RFC 959 4.2). */
 		ftp_reply_message(r, c->err, sizeof(c->err));
