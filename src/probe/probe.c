@@ -83,8 +83,16 @@ static void probe_reply_seen(void *arg, unsigned conn_id,
 int probe_connect(struct probe *p, struct ftp_conn **out, char *err,
 		  size_t errsz)
 {
+	char raw[512];
+	int ret;
+
 	p->peer_seen = false;
-	return ftp_conn_open(&p->ep, p->next_id++, out, err, errsz);
+	ret = ftp_conn_open(&p->ep, p->next_id++, out, raw, sizeof(raw));
+	/* The message may quote the server (a refused login): escaped
+	 * here, once, for every caller that prints it. */
+	if (ret < 0)
+		probe_esc(err, errsz, raw);
+	return ret;
 }
 
 int probe_main_conn(struct probe *p, struct ftp_conn **out, char *err,
@@ -141,9 +149,7 @@ static int probe_endpoint(struct probe *p)
 static int probe_login_failed(struct probe *p, int ret, const char *err)
 {
 	const struct tls_peer_info *pi = p->peer_seen ? p->peer : NULL;
-	char esc[1024];
 
-	probe_esc(esc, sizeof(esc), err);
 	if (pi && !pi->identity_ok) {
 		/* Nothing was sent after the handshake: no USER, no PASS. */
 		probe_fact("login", "not attempted: %s",
@@ -157,11 +163,11 @@ static int probe_login_failed(struct probe *p, int ret, const char *err)
 				 "certificate does not verify (%s)",
 				 pi->chain_error);
 		else
-			snprintf(p->why, sizeof(p->why), "%s", esc);
+			snprintf(p->why, sizeof(p->why), "%s", err);
 		return PROBE_EXIT_TLS;
 	}
-	probe_fact("login", "FAILED: %s", esc);
-	snprintf(p->why, sizeof(p->why), "%s", esc);
+	probe_fact("login", "FAILED: %s", err);
+	snprintf(p->why, sizeof(p->why), "%s", err);
 	if (ret == -EPROTONOSUPPORT)
 		return PROBE_EXIT_TLS;
 	if (!p->peer_seen || ret == -EUSERS || ret == -ETIMEDOUT ||
@@ -203,8 +209,8 @@ static int probe_login_tls12(struct probe *p, char *err, size_t errsz)
 static int probe_login(struct probe *p)
 {
 	struct ftp_reply *r = NULL;
-	char err[512] = "", esc[300];
-	int ret, status = PROBE_EXIT_OK;
+	char err[512] = "", esc[2048];
+	int ret;
 
 	ret = probe_connect(p, &p->c, err, sizeof(err));
 	if (ret < 0 && ret != -EPERM && !p->o->tls_max && p->peer_seen &&
@@ -219,13 +225,14 @@ static int probe_login(struct probe *p)
 	/* Once more, to show it whole: the login kept only what it uses. */
 	r = malloc(sizeof(*r));
 	if (!r || ftp_conn_cmd(p->c, r, "FEAT", NULL) < 0)
-		probe_fact("feat", "no reply (%s)", p->c->err);
+		probe_fact("feat", "no reply (%s)",
+			   probe_esc(esc, sizeof(esc), p->c->err));
 	else if (r->code == FTP_REPLY_FEAT)
 		probe_fact_lines("feat", r->text);
 	else
 		probe_fact("feat", "not supported (%s)", p->last_text);
 	free(r);
-	return status;
+	return PROBE_EXIT_OK;
 }
 
 /* The remote directory a mount would show (main.c: resolve_root()). */

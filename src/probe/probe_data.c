@@ -32,6 +32,7 @@ static const char probe_tmp_text[] =
 	"ftpsfs --probe: a temporary test file, deleted at once.\n";
 
 #define PROBE_READ_MAX 65536
+#define PROBE_LIST_MAX (1u << 20)
 
 static void probe_mode_test(struct probe *p, enum probe_mode m)
 {
@@ -220,9 +221,12 @@ static void probe_data_stor(struct probe *p, enum probe_mode mode)
 	struct probe_xfer list;
 	struct ftp_conn *c;
 
-	if (p->o->probe_readonly || probe_tmp_name(p) < 0 ||
-	    probe_main_conn(p, &c, p->stor.err, sizeof(p->stor.err)) < 0)
+	if (p->o->probe_readonly || probe_tmp_name(p) < 0)
 		return;
+	if (probe_main_conn(p, &c, p->stor.err, sizeof(p->stor.err)) < 0) {
+		p->stor.tried = true;
+		return;
+	}
 	/* Chosen at random, and checked against the listing: never an
 	 * existing file's name. */
 	probe_list(p, c, mode, false, &list, NULL);
@@ -244,9 +248,12 @@ static void probe_data_retr(struct probe *p, enum probe_mode mode)
 	if (!p->stor.ok && !p->have_file)
 		return;
 	p->content = malloc(PROBE_READ_MAX);
-	if (!p->content ||
-	    probe_main_conn(p, &c, p->retr.err, sizeof(p->retr.err)) < 0)
+	if (!p->content)
 		return;
+	if (probe_main_conn(p, &c, p->retr.err, sizeof(p->retr.err)) < 0) {
+		p->retr.tried = true;
+		return;
+	}
 	probe_retr(p, c, mode, path, 0, p->content, PROBE_READ_MAX, &got,
 		   &p->retr);
 	p->content_len = got;
@@ -254,8 +261,9 @@ static void probe_data_retr(struct probe *p, enum probe_mode mode)
 	if (p->stor.ok && p->retr.ok &&
 	    (got != sizeof(probe_tmp_text) - 1 ||
 	     memcmp(p->content, probe_tmp_text, got) != 0))
-		probe_fact("temporary file", "READ BACK DIFFERENTLY: %zu bytes "
-			   "stored, %zu read", sizeof(probe_tmp_text) - 1, got);
+		probe_fact("read back", "DIFFERENT from what was stored: %zu "
+			   "bytes stored, %zu read", sizeof(probe_tmp_text) - 1,
+			   got);
 }
 
 /*
@@ -270,6 +278,7 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 	struct ftp_xfer *x = NULL;
 	struct ftp_conn *c = NULL;
 	char err[512], answer[600], buf[4096];
+	size_t total = 0;
 	ssize_t n = 1;
 	int ret;
 
@@ -288,12 +297,17 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 						      .target_exists = true,
 						      .no_session = true },
 			    &x);
-	while (ret == 0 && n > 0)
+	/* Bounded: a listing that does not end has been accepted anyway. */
+	while (ret == 0 && n > 0 && total < PROBE_LIST_MAX) {
 		n = ftp_xfer_read(c, x, buf, sizeof(buf));
-	if (x)
-		ret = n == 0 ? ftp_xfer_finish(c, x, FTP_OP_LIST) : (int)n;
-	if (x && n < 0)
+		total += n > 0 ? (size_t)n : 0;
+	}
+	if (x && n == 0) {
+		ret = ftp_xfer_finish(c, x, FTP_OP_LIST);
+	} else if (x) {
+		ret = n < 0 ? (int)n : 0;
 		ftp_xfer_abort(c, x);
+	}
 	if (ret == 0) {
 		p->enforced = 0;
 		probe_fact("reuse enforced", "no (a data connection that did "
@@ -302,17 +316,22 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 	}
 	/* A refusal after the server took the command (its 1xx) is about
 	 * the data connection; anything else may be something else. */
-	snprintf(answer, sizeof(answer), "%s",
-		 p->last_code >= 400 ? p->last_text : c->err);
-	p->enforced = p->saw_prelim && p->last_code >= 400 ? 1 : -1;
+	if (p->last_code < 400) {
+		probe_esc(answer, sizeof(answer), c->err);
+		probe_fact("reuse enforced", "unknown (the data connection "
+			   "without resumption failed with no refusal from the "
+			   "server: %s)", answer);
+		goto out;
+	}
+	snprintf(answer, sizeof(answer), "%s", p->last_text);
+	p->enforced = p->saw_prelim ? 1 : -1;
 	/* vsftpd ends the session after its 522. */
 	if (!c->broken && ftp_conn_cmd(c, r, "NOOP", NULL) < 0)
 		snprintf(answer + strlen(answer), sizeof(answer) - strlen(answer),
 			 "; then the server closed the control connection");
 	probe_fact("reuse enforced", "%s (a data connection that did not "
 		   "resume the TLS session was refused: %s)",
-		   p->enforced == 1 ? "yes" : "probably",
-		   answer);
+		   p->enforced == 1 ? "yes" : "probably", answer);
 out:
 	ftp_conn_close(c, true);
 	free(r);

@@ -184,7 +184,7 @@ void probe_tls_report(struct probe *p)
 	if (p->tls13_failed)
 		probe_fact("tls 1.3", "the handshake failed (%s); with TLS "
 			   "1.2 it works, and the probe went on with TLS 1.2",
-			   probe_esc(esc, sizeof(esc), p->tls13_error));
+			   p->tls13_error);
 	if (!pi) {
 		probe_fact("tls", "no TLS handshake took place");
 		return;

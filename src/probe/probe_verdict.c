@@ -27,7 +27,7 @@ void probe_conn_limit(struct probe *p)
 	struct ftp_conn *extra[PROBE_CONN_BOUND], *c;
 	unsigned n = 0, open = 1; /* the main connection */
 	bool retried = false;
-	char err[512], esc[1024];
+	char err[512];
 	int ret;
 
 	probe_section("Connections");
@@ -47,7 +47,6 @@ void probe_conn_limit(struct probe *p)
 			break;
 		}
 	}
-	probe_esc(esc, sizeof(esc), err);
 	if (open == PROBE_CONN_BOUND) {
 		probe_fact("connection limit", "none met (%u connections at "
 			   "once were accepted; the probe tries no more)",
@@ -55,10 +54,10 @@ void probe_conn_limit(struct probe *p)
 	} else if (ret == -EUSERS) {
 		p->conn_limit = open;
 		probe_fact("connection limit", "%u (connection %u was refused: "
-			   "%s)", open, open + 1, esc);
+			   "%s)", open, open + 1, err);
 	} else {
 		probe_fact("connection limit", "not found: connection %u "
-			   "failed (%s)", open + 1, esc);
+			   "failed (%s)", open + 1, err);
 	}
 	while (n > 0)
 		ftp_conn_close(extra[--n], true);

@@ -56,9 +56,10 @@ static int probe_end(struct ftp_conn *c, enum probe_mode mode,
 	f->unknown = (mode == PROBE_EPSV && c->no_epsv) ||
 		     (mode == PROBE_EPRT && c->no_eprt);
 	f->ok = ret == 0;
+	/* c->err may quote the server's reply: escaped for printing. */
 	if (ret < 0)
-		snprintf(f->err, sizeof(f->err), "%s",
-			 c->err[0] ? c->err : strerror(-ret));
+		probe_esc(f->err, sizeof(f->err),
+			  c->err[0] ? c->err : strerror(-ret));
 	return ret;
 }
 

@@ -445,12 +445,19 @@ def test_unreachable_server_exit_2(certs):
     assert "Connection refused" in r["login"]
 
 
-def test_hostile_feat_is_escaped(fake_server, certs):
+def test_hostile_server_text_is_escaped(fake_server, certs):
+    """Server text reaches the report escaped: in FEAT, and in a refusal it quotes."""
     def hostile_feat(session, arg):
-        session.send_raw(b"211-Features:\r\n \x1b[2J\x07EVIL\xff\r\n EPSV\r\n211 End\r\n")
+        session.send_raw(b"211-Features:\r\n \x1b[2J\x07EVIL\xff\r\n EPSV\r\n"
+                         b" MLST type*;size*;\r\n211 End\r\n")
+
+    def hostile_mlsd(session, arg):
+        session.send_raw(b"550 \x1b]0;pwned\x07 no\r\n")
 
     srv = fake_server(files={"/f.bin": HELLO})
     srv.on("FEAT", hostile_feat)
+    srv.on("MLSD", hostile_mlsd)
     r = probe_fake(srv, certs)
     assert " \\x1b[2J\\x07EVIL\\xff" in r.all("feat"), str(r)
+    assert r["MLSD"].startswith("offered, but fails: ") and "550 \\x1b]0;pwned\\x07 no" in r["MLSD"]
     assert "\x1b" not in r.stdout and "\x07" not in r.stdout
