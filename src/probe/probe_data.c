@@ -31,7 +31,7 @@ static const char *const probe_mode_names[PROBE_MODES] = {
 static const char probe_tmp_text[] =
 	"ftpsfs --probe: a temporary test file, deleted at once.\n";
 
-#define PROBE_READ_MAX 65536
+/* Most of the deliberate unresumed listing read: accepted is accepted. */
 #define PROBE_LIST_MAX (1u << 20)
 
 static void probe_mode_test(struct probe *p, enum probe_mode m)
@@ -309,7 +309,6 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 		ftp_xfer_abort(c, x);
 	}
 	if (ret == 0) {
-		p->enforced = 0;
 		probe_fact("reuse enforced", "no (a data connection that did "
 			   "not resume the TLS session was accepted)");
 		goto out;
@@ -324,14 +323,13 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 		goto out;
 	}
 	snprintf(answer, sizeof(answer), "%s", p->last_text);
-	p->enforced = p->saw_prelim ? 1 : -1;
 	/* vsftpd ends the session after its 522. */
 	if (!c->broken && ftp_conn_cmd(c, r, "NOOP", NULL) < 0)
 		snprintf(answer + strlen(answer), sizeof(answer) - strlen(answer),
 			 "; then the server closed the control connection");
 	probe_fact("reuse enforced", "%s (a data connection that did not "
 		   "resume the TLS session was refused: %s)",
-		   p->enforced == 1 ? "yes" : "probably", answer);
+		   p->saw_prelim ? "yes" : "probably", answer);
 out:
 	ftp_conn_close(c, true);
 	free(r);

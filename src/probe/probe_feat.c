@@ -21,8 +21,6 @@
 #include "ftpsfs/hexdigit.h"
 #include "probe_internal.h"
 
-#define PROBE_READ_MAX 65536
-
 /* The main connection, or "KEY: not checked: why" and NULL. */
 static struct ftp_conn *probe_conn_for(struct probe *p, const char *key)
 {

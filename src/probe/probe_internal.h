@@ -39,6 +39,10 @@ struct probe_xfer {
 	char err[512];
 };
 
+/* Most bytes of a file the probe reads (its beginning, for the checks
+ * that compare content). */
+#define PROBE_READ_MAX 65536
+
 /* Most suggestions a report can make (see probe_verdict.c). */
 #define PROBE_SUGGEST_MAX 8
 
@@ -79,7 +83,6 @@ struct probe {
 	bool mount_mode_ok;	     /* the mode the options choose works */
 	bool other_mode_ok;	     /* ... the other one (passive/active) */
 	struct probe_xfer list, retr, stor;
-	int enforced;		     /* 1 yes, 0 no, -1 unknown */
 	char file[HOSTSPEC_PATH_MAX + 1]; /* a file to read (readonly) */
 	uint64_t file_size;
 	bool have_file;

@@ -353,6 +353,19 @@ def test_no_tls13_ticket_and_reuse_enforced_suggests_tls12(fake_server, certs):
     assert r["result"].startswith("a mount with these options would fail: with TLS 1.3")
 
 
+def test_tls13_handshake_failure_suggests_tls12(fake_server, certs):
+    """A TLS 1.3 suite the server does not have: the 1.3 handshake fails, 1.2 works; the probe
+    goes on with 1.2 and says a mount needs tls_max=1.2."""
+    srv = fake_server(files={"/f.bin": HELLO})
+    r = probe_fake(srv, certs, "tls13_ciphersuites=TLS_AES_128_CCM_8_SHA256")
+    assert r.rc == TLS, str(r)
+    assert r["tls 1.3"].startswith("the handshake failed ("), str(r)
+    assert r["tls version"] == "TLSv1.2"
+    assert r["resumed LIST"].startswith("yes ")
+    assert r.suggested() == ["tls_max=1.2"]
+    assert r["result"] == "a mount with these options would fail: the TLS 1.3 handshake fails"
+
+
 def _closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
