@@ -103,6 +103,7 @@ SCENARIOS = {
     "proftpd-no-passive": ("proftpd",
                            {"extra_lines": ["<Limit EPSV PASV>", "  DenyAll", "</Limit>"]}, []),
     "proftpd-readonly": ("proftpd", {}, ["probe_readonly"]),
+    "vsftpd-implicit": ("vsftpd", {"implicit": True}, []),
 }
 
 
@@ -303,6 +304,15 @@ def test_probe_readonly_changes_nothing(probed):
     for verb in ("STOR", "APPE", "MKD", "DELE", "RMD", "MFMT", "SITE"):
         assert not re.search(rf"dispatching CMD command '{verb}\b", log), verb
     assert_nothing_left(p.server.root_dir, p.root_before)
+
+
+def test_implicit_tls(probed):
+    r = probed("vsftpd-implicit").report
+    assert r.rc == OK, str(r)
+    assert r["server"].endswith(", implicit TLS")
+    assert r.all("greeting")[0].startswith("220")
+    assert r["resumed LIST"].startswith("yes ") and r["reuse enforced"].startswith("yes ")
+    assert r.fstab()[0].startswith("ftps://")
 
 
 def test_unknown_option_refused_before_any_traffic(fake_server):
