@@ -258,10 +258,13 @@ static int probe_root(struct probe *p)
 		    charset_to_local(p->ep.charset, pwd, local,
 				     sizeof(local)) == 0)
 			memcpy(pwd, local, sizeof(pwd));
-		n = snprintf(p->root, sizeof(p->root), "%s%s%s", pwd,
-			     path[0] && strcmp(pwd, "/") ? "/" : "", path);
-		if (ret == 0 && (n < 0 || (size_t)n >= sizeof(p->root)))
-			ret = -ENAMETOOLONG;
+		if (ret == 0) {
+			n = snprintf(p->root, sizeof(p->root), "%s%s%s", pwd,
+				     path[0] && strcmp(pwd, "/") ? "/" : "",
+				     path);
+			if (n < 0 || (size_t)n >= sizeof(p->root))
+				ret = -ENAMETOOLONG;
+		}
 	}
 	if (ret == 0)
 		ret = ftp_conn_cmd(p->c, r, "CWD", p->root);

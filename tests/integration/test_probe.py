@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import require_ftpsfs_binary  # noqa: E402
 from fakeserver import FILEZILLA_REFUSAL  # noqa: E402
+from mount import Mount  # noqa: E402
 from servers import SERVER_KINDS  # noqa: E402
 
 PROBE_TIMEOUT = 240  # 8 logins on a loaded vsftpd take seconds each
@@ -75,7 +76,10 @@ def run_probe(url, password, options=(), extra_args=(), stdin=None):
         argv += ["-o", ",".join(opts)]
     res = subprocess.run(argv, input=stdin if stdin is not None else f"{password}\n",
                          capture_output=True, text=True, timeout=PROBE_TIMEOUT)
-    return Report(res, argv)
+    report = Report(res, argv)
+    # An ASan/UBSan build (FTPSFS_BIN) reports on stderr: that fails the test.
+    assert not any(m in res.stderr for m in Mount.SANITIZER_MARKERS), str(report)
+    return report
 
 
 def spki_fingerprint(cert_file):
