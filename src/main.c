@@ -30,6 +30,7 @@
 #include "ftpsfs/inode.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/opts.h"
+#include "ftpsfs/probe.h"
 #include "ftpsfs/spool.h"
 #include "ftpsfs/stats.h"
 #include "ftpsfs/symlink_policy.h"
@@ -385,6 +386,47 @@ static void warn_about_sharing(const struct ftpsfs_opts *o)
 			 "server can become root on this machine");
 }
 
+/*
+ * ftpsfs --probe REMOTE [-o ...]: the options, the remote argument and
+ * the credentials are checked as for a mount - unknown options included,
+ * by libfuse's parser in fuse_session_new(), which mounts nothing - and
+ * then the probe runs instead of a mount (probe.h).  Returns its exit
+ * status.
+ */
+static int run_probe(struct mount_state *m, struct fuse_args *args,
+		     const struct fuse_cmdline_opts *co, int argc,
+		     char *argv[])
+{
+	struct fuse_session *se;
+	const char *msg = NULL;
+
+	if (!m->opts.remote || co->mountpoint) {
+		fprintf(stderr, "usage: %s --probe [user@]host[:port][:/path] "
+				"[options]  (no mount point; see --help)\n",
+			argv[0]);
+		return PROBE_EXIT_USAGE;
+	}
+	if (opts_validate(&m->opts, &msg) < 0) {
+		log_err("%s", msg);
+		return PROBE_EXIT_USAGE;
+	}
+	if (hostspec_parse(m->opts.remote, &m->hs, &msg) < 0) {
+		log_err("%s: %s", m->opts.remote, msg ? msg : "invalid");
+		return PROBE_EXIT_USAGE;
+	}
+	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), NULL);
+	if (!se)
+		return PROBE_EXIT_USAGE;
+	fuse_session_destroy(se);
+	if (setup_login(m) < 0)
+		return PROBE_EXIT_USAGE;
+	return probe_run(&(struct probe_args){ .opts = &m->opts,
+					       .hs = &m->hs,
+					       .cred = &m->cred,
+					       .argc = argc,
+					       .argv = argv });
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -422,6 +464,10 @@ int main(int argc, char *argv[])
 	}
 	log_init(m->opts.debug || co.debug);
 	log_set_error_hook(stats_note_error);
+	if (m->opts.probe) {
+		ret = run_probe(m, &args, &co, argc, argv);
+		goto out;
+	}
 	if (!m->opts.remote || !co.mountpoint) {
 		fprintf(stderr, "usage: %s [user@]host[:port][:/path] mountpoint "
 				"[options]  (see --help)\n",

@@ -42,6 +42,11 @@ struct ftp_endpoint {
 					* commands out of order: never
 					* again on this mount */
 	struct tls_ctx *tls;
+	/* ftpsfs --probe only (NULL for a mount): shown every complete
+	 * reply read on connection @conn_id, the greeting first. */
+	void (*reply_seen)(void *arg, unsigned conn_id,
+			   const struct ftp_reply *r);
+	void *reply_seen_arg;
 };
 
 struct ftp_conn {

@@ -46,6 +46,10 @@ struct ftp_xfer_cmd {
 	uint64_t rest;
 	enum ftp_op op;
 	bool target_exists;
+	/* ftpsfs --probe only, never set on a mount's path: offer no TLS
+	 * session on the data connection, to see whether the server
+	 * enforces resumption (tls_conn_client_data_unresumed()). */
+	bool no_session;
 };
 
 /*

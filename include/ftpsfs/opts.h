@@ -59,6 +59,8 @@ struct ftpsfs_opts {
 	int show_help;
 	int show_version;
 	int debug;
+	int probe;		 /* --probe: report on the server, no mount */
+	int probe_readonly;	 /* ... without the checks that write */
 };
 
 /*

@@ -55,6 +55,48 @@ typedef int (*tls_first_use_fn)(void *arg,
 				const uint8_t spki_sha256[FINGERPRINT_LEN],
 				char *err, size_t errsz);
 
+/*
+ * What a control connection's TLS handshake showed of the server, for
+ * ftpsfs --probe (tls_settings.on_peer).  Every string is NUL-terminated
+ * printable ASCII: whatever the certificate holds outside that is escaped
+ * (\xHH, or RFC 2253's \HH in names), so it can be printed as it is.
+ */
+#define TLS_PEER_CHAIN_MAX 8
+
+struct tls_peer_cert {
+	char subject[256]; /* RFC 2253 */
+	char issuer[256];
+	char not_before[32]; /* "2024-01-31 12:00:00 UTC" */
+	char not_after[32];
+	bool expired, not_yet_valid;
+	char names[512]; /* subjectAltName: "DNS:a, IP:127.0.0.1" */
+};
+
+struct tls_peer_info {
+	bool handshake_ok;  /* the TLS handshake completed */
+	bool identity_ok;   /* ... and the server is the one we trust */
+	char error[512];    /* why not, as the connection reports it */
+	char version[16];   /* "TLSv1.3"; "" before the ServerHello */
+	char cipher[64];
+	unsigned chain_len; /* certificates in chain[], leaf first ... */
+	unsigned chain_sent; /* ... of this many the server sent */
+	struct tls_peer_cert chain[TLS_PEER_CHAIN_MAX];
+	bool have_leaf;	    /* the digests below are set */
+	uint8_t cert_sha256[FINGERPRINT_LEN];
+	uint8_t spki_sha256[FINGERPRINT_LEN];
+	/* OpenSSL's verification of the chain against the CA store; only
+	 * meaningful in TLS_VERIFY_CA mode (the others load no CAs). */
+	bool chain_ok;
+	char chain_error[128];
+	/* Whether the leaf names the host we connected to (as a DNS name,
+	 * or as an IP address for an IP literal), whatever the mode. */
+	bool name_ok;
+};
+
+/* Called once per control connection handshake (also a failed one) with
+ * what it showed; @info lives only for the call. */
+typedef void (*tls_peer_fn)(void *arg, const struct tls_peer_info *info);
+
 struct tls_settings {
 	const char *cafile; /* NULL: system trust store */
 	const char *capath; /* NULL: none */
@@ -71,6 +113,9 @@ struct tls_settings {
 	const char *cert_file;		   /* client certificate chain (PEM) */
 	const char *key_file;		   /* its key (PEM); NULL: cert_file */
 	const struct secret *key_password; /* for an encrypted key, or NULL */
+	/* ftpsfs --probe only: told what each control handshake showed. */
+	tls_peer_fn on_peer;
+	void *on_peer_arg;
 };
 
 /*
@@ -116,6 +161,17 @@ int tls_conn_client_control(struct tls_ctx *ctx, int fd, const char *host,
 int tls_conn_client_data(struct tls_ctx *ctx, int fd, struct tls_conn *control,
 			 int64_t deadline, struct tls_conn **out,
 			 bool *resumed, char *err, size_t errsz);
+
+/*
+ * ftpsfs --probe only, never on a mount's path: like
+ * tls_conn_client_data() but offering NO session, so that the probe can
+ * see whether the server enforces resumption (vsftpd 522, ProFTPD 425,
+ * FileZilla Server 450).  The certificate checks are the same.
+ */
+int tls_conn_client_data_unresumed(struct tls_ctx *ctx, int fd,
+				   struct tls_conn *control, int64_t deadline,
+				   struct tls_conn **out, bool *resumed,
+				   char *err, size_t errsz);
 
 /*
  * allow_plaintext, after the server refused AUTH TLS: the same interface

@@ -165,6 +165,8 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 	}
 	if (!ftp_reply_is_prelim(r) && c->cmds_answered < c->cmds_sent)
 		c->cmds_answered++;
+	if (c->ep->reply_seen)
+		c->ep->reply_seen(c->ep->reply_seen_arg, c->id, r);
 	if (r->code == FTP_REPLY_NOT_AVAILABLE) {
 		/* 421: the server is closing this connection (RFC 959 4.2). */
 		ftp_reply_message(r, c->err, sizeof(c->err));

@@ -228,15 +228,25 @@ static bool xfer_reply_comes(struct ftp_conn *c, int ms)
 	return net_wait(tls_conn_fd(c->tls), POLLIN, net_deadline(ms)) == 0;
 }
 
-/* The data connection's TLS handshake on @fd (owned from here on).  Sets
- * *@timed_out when the server did not take part in time. */
+/* The data connection's TLS handshake on @fd (owned from here on),
+ * resuming the control connection's session unless @cmd says otherwise
+ * (--probe).  Sets *@timed_out when the server did not take part in time. */
 static int xfer_handshake(struct ftp_conn *c, struct ftp_reply *r, int fd,
-			  struct ftp_xfer *x, bool *resumed, bool *timed_out)
+			  const struct ftp_xfer_cmd *cmd, struct ftp_xfer *x,
+			  bool *resumed, bool *timed_out)
 {
+	int64_t deadline = net_deadline(c->ep->timeout_ms);
 	char tls_err[256];
-	int ret = tls_conn_client_data(c->ep->tls, fd, c->tls,
-				       net_deadline(c->ep->timeout_ms), &x->tls,
-				       resumed, tls_err, sizeof(tls_err));
+	int ret;
+
+	if (cmd->no_session)
+		ret = tls_conn_client_data_unresumed(c->ep->tls, fd, c->tls,
+						     deadline, &x->tls, resumed,
+						     tls_err, sizeof(tls_err));
+	else
+		ret = tls_conn_client_data(c->ep->tls, fd, c->tls, deadline,
+					   &x->tls, resumed, tls_err,
+					   sizeof(tls_err));
 
 	*timed_out = ret == -ETIMEDOUT;
 	return ret < 0 ? xfer_handshake_failed(c, r, tls_err, ret) : 0;
@@ -415,7 +425,7 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 				  c->id, cmd->verb, XFER_PRELIM_WAIT_MS);
 		c->handshake_first = true;
 		early = true;
-		ret = xfer_handshake(c, r, fd, x, &resumed, &timed_out);
+		ret = xfer_handshake(c, r, fd, cmd, x, &resumed, &timed_out);
 		fd = -1; /* owned (and on failure closed) by the TLS layer */
 		if (timed_out)
 			snprintf(c->err, sizeof(c->err),
@@ -439,7 +449,7 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 handshake:
 	/* Handshake only now, after the 1xx (docs/DESIGN.md 4, TLS point 3). */
 	if (!early) {
-		ret = xfer_handshake(c, r, fd, x, &resumed, &timed_out);
+		ret = xfer_handshake(c, r, fd, cmd, x, &resumed, &timed_out);
 		fd = -1;
 		if (ret < 0)
 			goto out;

@@ -21,6 +21,7 @@ enum {
 	KEY_DEFAULT_PERMISSIONS,
 	KEY_NOSUID,
 	KEY_DROP,
+	KEY_PROBE,
 };
 
 #define OPT(t, p) { t, offsetof(struct ftpsfs_opts, p), 1 }
@@ -70,6 +71,7 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("codepage=%s", codepage),
 	OPT("allow_suid", allow_suid),
 	OPT("no_default_permissions", no_default_permissions),
+	OPT("probe_readonly", probe_readonly),
 	/* Also seen by libfuse (they stay in args). */
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
@@ -77,6 +79,7 @@ static const struct fuse_opt opts_spec[] = {
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("--probe", KEY_PROBE),
 	FUSE_OPT_KEY("-d", KEY_DEBUG),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
 	/* Also seen by the kernel (mount flags). */
@@ -144,6 +147,9 @@ static int opts_proc(void *data, const char *arg, int key,
 		o->nosuid = 1;
 		return 0;
 	case KEY_DROP:
+		return 0;
+	case KEY_PROBE:
+		o->probe = 1;
 		return 0;
 	case FUSE_OPT_KEY_OPT:
 		/* x-systemd.automount, x-mount.mkdir ...: userspace options
@@ -253,6 +259,10 @@ int opts_validate(const struct ftpsfs_opts *o, const char **msg)
 		       "each other";
 		return -EINVAL;
 	}
+	if (o->probe_readonly && !o->probe) {
+		*msg = "probe_readonly goes with --probe only";
+		return -EINVAL;
+	}
 	if (o->tls_max && strcmp(o->tls_max, "1.2") != 0 &&
 	    strcmp(o->tls_max, "1.3") != 0) {
 		*msg = "tls_max must be 1.2 or 1.3";
@@ -312,6 +322,7 @@ void opts_print_help(const char *progname)
 	printf("usage: %s [user@]host[:port][:/path] mountpoint [options]\n"
 	       "       %s ftp://[user@]host[:port]/path mountpoint [options]\n"
 	       "       %s ftps://[user@]host[:port]/path mountpoint [options]\n"
+	       "       %s --probe REMOTE [options]   (no mount point)\n"
 	       "\n"
 	       "ftp:// and the plain form use explicit TLS (AUTH TLS, port 21);\n"
 	       "ftps:// uses implicit TLS (port 990).  TLS is required, and the\n"
@@ -386,13 +397,28 @@ void opts_print_help(const char *progname)
 	       "                           the bits are hidden; always nodev)\n"
 	       "    -o codepage=CHARSET    the server's names are in CHARSET, not\n"
 	       "                           UTF-8 (ISO-8859-1, CP1251, GBK ...)\n"
+	       "    -o probe_readonly      with --probe: skip the checks that write\n"
+	       "\n"
+	       "--probe connects as a mount with these options would and reports on\n"
+	       "standard output: greeting and FEAT, TLS (certificate chain,\n"
+	       "fingerprint, verification), whether data connections resume the TLS\n"
+	       "session and whether the server insists on it (one data connection is\n"
+	       "opened deliberately without resumption), passive and active mode,\n"
+	       "the commands a mount uses, the server's connection limit (at most 8\n"
+	       "connections are tried), then suggested options and an fstab line.\n"
+	       "To test writing it creates, changes and deletes a temporary file,\n"
+	       "directory and symlink named .ftpsfs-probe-* in the remote directory;\n"
+	       "nothing else on the server is changed (-o probe_readonly: nothing).\n"
+	       "Exit status: 0 if a mount would work; 2 server unreachable, 3 TLS\n"
+	       "failed or not verified, 4 login refused, 5 remote directory missing,\n"
+	       "6 no data connection possible; 1 for bad options.\n"
 	       "\n"
 	       "fstab's own options (_netdev, noauto, nofail, user, users, x-*,\n"
 	       "comment=...) are accepted and ignored; any other unknown option is\n"
 	       "refused before connecting.  Detached, ftpsfs logs to syslog (facility\n"
 	       "daemon, tag ftpsfs: journalctl -t ftpsfs).\n"
 	       "\n",
-	       progname, progname, progname);
+	       progname, progname, progname, progname);
 }
 
 void opts_free(struct ftpsfs_opts *o)

@@ -224,6 +224,8 @@ int tls_ctx_new(const struct tls_settings *s, struct tls_ctx **out, char *err,
 		 s->pin_origin ? s->pin_origin : "the pin");
 	t->first_use = s->first_use;
 	t->first_use_arg = s->first_use_arg;
+	t->on_peer = s->on_peer;
+	t->on_peer_arg = s->on_peer_arg;
 	*out = t;
 	return 0;
 
@@ -396,6 +398,7 @@ int tls_conn_client_control(struct tls_ctx *t, int fd, const char *host,
 			    struct tls_conn **out, char *err, size_t errsz)
 {
 	struct tls_conn *c;
+	bool handshake_ok;
 	int ret;
 
 	ret = tls_conn_new(t, fd, true, host, host_is_ip, &c);
@@ -404,8 +407,11 @@ int tls_conn_client_control(struct tls_ctx *t, int fd, const char *host,
 		return ret;
 	}
 	ret = tls_handshake(c, deadline, err, errsz);
+	handshake_ok = ret == 0;
 	if (ret == 0)
 		ret = tls_check_identity(t, c, err, errsz);
+	if (t->on_peer)
+		tls_peer_report(t, c, handshake_ok, ret < 0 ? err : NULL);
 	if (ret < 0) {
 		tls_conn_free(c);
 		return ret;
@@ -447,9 +453,12 @@ bool tls_conn_has_session(const struct tls_conn *control)
 	       SSL_SESSION_is_resumable(control->latest);
 }
 
-int tls_conn_client_data(struct tls_ctx *t, int fd, struct tls_conn *control,
-			 int64_t deadline, struct tls_conn **out,
-			 bool *resumed, char *err, size_t errsz)
+/* A data connection's handshake, offering @control's session if
+ * @offer_session (always, on a mount's path). */
+static int tls_data_handshake(struct tls_ctx *t, int fd,
+			      struct tls_conn *control, bool offer_session,
+			      int64_t deadline, struct tls_conn **out,
+			      bool *resumed, char *err, size_t errsz)
 {
 	struct tls_conn *c;
 	int ret;
@@ -467,7 +476,7 @@ int tls_conn_client_data(struct tls_ctx *t, int fd, struct tls_conn *control,
 		snprintf(err, errsz, "out of memory");
 		return ret;
 	}
-	if (control->latest) {
+	if (offer_session && control->latest) {
 		/*
 		 * Offer a copy: after a TLS 1.3 resumption OpenSSL removes
 		 * the session used from the cache, which marks that very
@@ -522,4 +531,21 @@ int tls_conn_client_data(struct tls_ctx *t, int fd, struct tls_conn *control,
 fail:
 	tls_conn_free(c);
 	return ret;
+}
+
+int tls_conn_client_data(struct tls_ctx *t, int fd, struct tls_conn *control,
+			 int64_t deadline, struct tls_conn **out,
+			 bool *resumed, char *err, size_t errsz)
+{
+	return tls_data_handshake(t, fd, control, true, deadline, out, resumed,
+				  err, errsz);
+}
+
+int tls_conn_client_data_unresumed(struct tls_ctx *t, int fd,
+				   struct tls_conn *control, int64_t deadline,
+				   struct tls_conn **out, bool *resumed,
+				   char *err, size_t errsz)
+{
+	return tls_data_handshake(t, fd, control, false, deadline, out,
+				  resumed, err, errsz);
 }

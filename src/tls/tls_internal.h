@@ -24,6 +24,8 @@ struct tls_ctx {
 	char pin_origin[512];
 	tls_first_use_fn first_use;
 	void *first_use_arg;
+	tls_peer_fn on_peer; /* --probe: see tls_settings */
+	void *on_peer_arg;
 };
 
 /*
@@ -71,5 +73,23 @@ int tls_check_identity(struct tls_ctx *t, struct tls_conn *c, char *err,
  * how to pin it, into @err.
  */
 void tls_describe_verify_failure(SSL *ssl, long vr, char *err, size_t errsz);
+
+/* The server's certificate, also after a failed verification (when
+ * OpenSSL has not stored it as the peer certificate yet), or NULL. */
+X509 *tls_leaf(SSL *ssl);
+
+/* SHA-256 of @x (DER) into @cert and of its public key into @spki.
+ * 0 or -EIO. */
+int tls_cert_digests(X509 *x, uint8_t cert[FINGERPRINT_LEN],
+		     uint8_t spki[FINGERPRINT_LEN]);
+
+/* tls_peer.c */
+
+/*
+ * --probe: describe the handshake of control connection @c (completed if
+ * @handshake_ok; @err the failure, NULL if none) to t->on_peer.
+ */
+void tls_peer_report(struct tls_ctx *t, struct tls_conn *c, bool handshake_ok,
+		     const char *err);
 
 #endif

@@ -18,9 +18,7 @@
 
 #include "tls_internal.h"
 
-/* The server's certificate, also after a failed verification (when
- * OpenSSL has not stored it as the peer certificate yet). */
-static X509 *tls_leaf(SSL *ssl)
+X509 *tls_leaf(SSL *ssl)
 {
 	STACK_OF(X509) *chain;
 	X509 *x = SSL_get0_peer_certificate(ssl);
@@ -31,8 +29,8 @@ static X509 *tls_leaf(SSL *ssl)
 	return chain && sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0) : NULL;
 }
 
-static int tls_cert_digests(X509 *x, uint8_t cert[FINGERPRINT_LEN],
-			    uint8_t spki[FINGERPRINT_LEN])
+int tls_cert_digests(X509 *x, uint8_t cert[FINGERPRINT_LEN],
+		     uint8_t spki[FINGERPRINT_LEN])
 {
 	unsigned char *der = NULL;
 	unsigned int n = 0;

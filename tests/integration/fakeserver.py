@@ -75,6 +75,8 @@ class FakeFtpsServer:
     hash_sha256: advertise "HASH SHA-256*" in FEAT and serve HASH of the stored files.
     corrupt_uploads: flip the first byte of what every STOR or APPE stores (a server or disk
       that damages data without saying so).
+    max_sessions: at most this many control connections at once; one more is answered
+      "421 Too many connections" and closed before TLS, as vsftpd and Pure-FTPd do.
     """
 
     def __init__(self, certs, files=None, dirs=(), listings=None, user="faker",
@@ -82,7 +84,7 @@ class FakeFtpsServer:
                  eprt=True, active_intruder=False, hash_sha256=False, corrupt_uploads=False,
                  session_rule=None, tls13_tickets=2, list_style="unix", prelim=None,
                  size=True, rest_stream=True, utf8=True, mlsd_facts="ordered", tls_max=None,
-                 mdtm=False, list_times=None):
+                 mdtm=False, list_times=None, max_sessions=None):
         self.files = {posixpath.normpath(p): bytes(d) for p, d in (files or {}).items()}
         self.dirs = {"/"} | {posixpath.normpath(d) for d in dirs}
         for path in self.files:
@@ -111,6 +113,8 @@ class FakeFtpsServer:
         self.mlsd_facts = mlsd_facts
         self.tls_max = tls_max
         self.mdtm = mdtm
+        self.max_sessions = max_sessions
+        self.sessions_refused = 0
         # {path: "YYYYMMDDhhmmss"}: times of files (MLSD/MDTM, UTC); list_times: the same
         # files' LIST time as (month, day, "HH:MM" or year), e.g. in a server's local zone
         self.mtimes = {}
@@ -277,11 +281,27 @@ class FakeFtpsServer:
             except OSError:
                 return
             _no_delay(sock)
+            if self._too_many_sessions():
+                self._count("sessions_refused")
+                try:
+                    sock.settimeout(IO_TIMEOUT)
+                    sock.sendall(b"421 Too many connections from this IP.\r\n")
+                except OSError:
+                    pass
+                sock.close()
+                continue
             with self._lock:
                 self._next_id += 1
                 session = Session(self, sock, self._next_id)
                 self._sessions.append(session)
             session.thread.start()
+
+    def _too_many_sessions(self):
+        if self.max_sessions is None:
+            return False
+        with self._lock:
+            alive = [s for s in self._sessions if s.thread.is_alive()]
+        return len(alive) >= self.max_sessions
 
     def _session_failed(self, session):
         with self._lock:

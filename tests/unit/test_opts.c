@@ -278,6 +278,22 @@ TEST(fsname_is_the_remote_as_given_with_commas_and_backslashes_escaped)
 		      "-ofsname=ftps://u@[::1]:990/x ", 30) == 0);
 }
 
+TEST(probe_is_taken_out_and_probe_readonly_needs_it)
+{
+	const char *argv[] = { "--probe", "u@h:/dir", "-o",
+			       "probe_readonly,max_conns=2", NULL };
+	const char *msg = NULL;
+
+	CHECK_INT(parse(argv), 0);
+	CHECK_INT(o.probe, 1);
+	CHECK_INT(o.probe_readonly, 1);
+	CHECK_STR(o.remote, "u@h:/dir");
+	CHECK_INT(o.max_conns, 2);
+	CHECK(strstr(kept, "probe") == NULL);
+	CHECK_INT(opts_validate(&o, &msg), 0);
+	CHECK(strstr(invalid("probe_readonly"), "--probe") != NULL);
+}
+
 static const struct check_case cases[] = {
 	TEST_ENTRY(defaults_are_filled_in_and_valid),
 	TEST_ENTRY(our_options_are_taken_out_generic_ones_stay),
@@ -294,6 +310,7 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(allow_suid_mounts_suid_only_as_root_and_without_nosuid),
 	TEST_ENTRY(allow_other_turns_on_default_permissions),
 	TEST_ENTRY(fsname_is_the_remote_as_given_with_commas_and_backslashes_escaped),
+	TEST_ENTRY(probe_is_taken_out_and_probe_readonly_needs_it),
 };
 
 CHECK_MAIN(cases)

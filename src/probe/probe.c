@@ -1,0 +1,341 @@
+/*
+ * probe.c - ftpsfs --probe: the order of the checks, the connections they
+ * use, and the printing helpers.
+ *
+ * Order: log in as a mount would (and if the TLS handshake fails while no
+ * tls_max= was given, again with TLS 1.2 to see whether that is why);
+ * greeting and FEAT; TLS; the remote directory; data connections
+ * (probe_data.c); commands (probe_feat.c); the connection limit and the
+ * verdict (probe_verdict.c).  What would stop a mount stops the probe
+ * there: in particular nothing is sent after a TLS handshake whose server
+ * is not verified - no USER, no password.
+ */
+#include <errno.h>
+#include <openssl/ssl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ftpsfs/charset.h"
+#include "ftpsfs/log.h"
+#include "probe_internal.h"
+
+void probe_section(const char *title)
+{
+	printf("\n%s\n", title);
+}
+
+void probe_fact(const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s: ", key);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+char *probe_esc(char *out, size_t outsz, const char *in)
+{
+	return log_escape(out, outsz, in, strlen(in));
+}
+
+/* Each line of the server's multi-line @text as "key: line", escaped. */
+static void probe_fact_lines(const char *key, const char *text)
+{
+	char esc[4 * 256 + 8];
+
+	do {
+		size_t len = strcspn(text, "\n");
+
+		probe_fact(key, "%s", log_escape(esc, sizeof(esc), text, len));
+		text += len;
+	} while (*text++ == '\n' && *text);
+}
+
+/* The endpoint's observer: the greeting (the first reply of all) and the
+ * last reply, whose text explains a refusal. */
+static void probe_reply_seen(void *arg, unsigned conn_id,
+			     const struct ftp_reply *r)
+{
+	struct probe *p = arg;
+	char msg[256], esc[400];
+
+	(void)conn_id;
+	if (!p->have_greeting) {
+		/* A greeting longer than this is cut: it is only shown. */
+		size_t len = strnlen(r->text, sizeof(p->greeting) - 1);
+
+		memcpy(p->greeting, r->text, len);
+		p->greeting[len] = '\0';
+		p->have_greeting = true;
+	}
+	p->last_code = r->code;
+	p->saw_prelim |= ftp_reply_is_prelim(r);
+	snprintf(p->last_text, sizeof(p->last_text), "%d %s", r->code,
+		 probe_esc(esc, sizeof(esc),
+			   ftp_reply_message(r, msg, sizeof(msg))));
+}
+
+int probe_connect(struct probe *p, struct ftp_conn **out, char *err,
+		  size_t errsz)
+{
+	char raw[512];
+	int ret;
+
+	p->peer_seen = false;
+	ret = ftp_conn_open(&p->ep, p->next_id++, out, raw, sizeof(raw));
+	/* The message may quote the server (a refused login): escaped
+	 * here, once, for every caller that prints it. */
+	if (ret < 0)
+		probe_esc(err, errsz, raw);
+	return ret;
+}
+
+int probe_main_conn(struct probe *p, struct ftp_conn **out, char *err,
+		    size_t errsz)
+{
+	int ret;
+
+	if (p->c && p->c->broken) {
+		ftp_conn_close(p->c, false);
+		p->c = NULL;
+	}
+	if (!p->c) {
+		ret = probe_connect(p, &p->c, err, errsz);
+		if (ret < 0)
+			return ret;
+	}
+	*out = p->c;
+	return 0;
+}
+
+/* The endpoint of a mount with these options (main.c: setup_remote()). */
+static int probe_endpoint(struct probe *p)
+{
+	const struct hostspec *hs = p->a->hs;
+	const struct credentials *cred = p->a->cred;
+
+	snprintf(p->ep.host, sizeof(p->ep.host), "%s", hs->host);
+	p->ep.host_is_ip = hs->host_is_ip;
+	p->ep.port = hs->port;
+	p->ep.tls_mode = hs->tls_mode;
+	snprintf(p->ep.user, sizeof(p->ep.user), "%s", hs->user);
+	p->ep.password = &cred->password;
+	p->ep.anonymous = cred->anonymous;
+	p->ep.allow_plaintext = p->o->allow_plaintext;
+	p->ep.allow_plaintext_password = p->o->allow_plaintext_password;
+	p->ep.active = p->o->active;
+	if (p->o->codepage && charset_new(p->o->codepage, &p->ep.charset) < 0) {
+		log_err("codepage=%s: a charset iconv does not know (see "
+			"iconv --list)", p->o->codepage);
+		return -EINVAL;
+	}
+	p->ep.connect_timeout_ms = (int)p->o->connect_timeout * 1000;
+	p->ep.timeout_ms = (int)p->o->timeout * 1000;
+	/* The report says whether data connections resumed: no warning on
+	 * stderr besides (xfer.c says it once per mount). */
+	atomic_store(&p->warned_no_resume, true);
+	p->ep.warned_no_resume = &p->warned_no_resume;
+	p->ep.reply_seen = probe_reply_seen;
+	p->ep.reply_seen_arg = p;
+	return 0;
+}
+
+/* Why the first login failed, as the exit status says it. */
+static int probe_login_failed(struct probe *p, int ret, const char *err)
+{
+	const struct tls_peer_info *pi = p->peer_seen ? p->peer : NULL;
+
+	if (pi && !pi->identity_ok) {
+		/* Nothing was sent after the handshake: no USER, no PASS. */
+		probe_fact("login", "not attempted: %s",
+			   pi->handshake_ok || pi->chain_error[0]
+				   ? "the server's identity is not proved "
+				     "(see TLS)"
+				   : "the TLS handshake failed (see TLS)");
+		if (pi->have_leaf && pi->chain_error[0] && !p->o->fingerprint &&
+		    !p->o->tofu && !p->o->no_verify)
+			snprintf(p->why, sizeof(p->why), "the server's "
+				 "certificate does not verify (%s)",
+				 pi->chain_error);
+		else
+			snprintf(p->why, sizeof(p->why), "%s", err);
+		return PROBE_EXIT_TLS;
+	}
+	probe_fact("login", "FAILED: %s", err);
+	snprintf(p->why, sizeof(p->why), "%s", err);
+	if (ret == -EPROTONOSUPPORT)
+		return PROBE_EXIT_TLS;
+	if (!p->peer_seen || ret == -EUSERS || ret == -ETIMEDOUT ||
+	    ret == -ECONNRESET)
+		return PROBE_EXIT_CONNECT;
+	return PROBE_EXIT_LOGIN;
+}
+
+/*
+ * TLS 1.3 handshake failed (not a verification failure): the same with
+ * TLS 1.2.  If that works, the probe goes on with it and suggests
+ * tls_max=1.2; otherwise the first failure stands.
+ */
+static int probe_login_tls12(struct probe *p, char *err, size_t errsz)
+{
+	struct tls_ctx *tls12 = NULL;
+	char err12[512];
+	int ret = probe_tls_new(p, TLS1_2_VERSION, &tls12);
+
+	if (ret < 0)
+		return ret;
+	p->ep.tls = tls12;
+	ret = probe_connect(p, &p->c, err12, sizeof(err12));
+	if (ret < 0) {
+		p->ep.tls = p->tls;
+		tls_ctx_free(tls12);
+		return ret;
+	}
+	snprintf(p->tls13_error, sizeof(p->tls13_error), "%s", err);
+	snprintf(err, errsz, "%s", err12);
+	tls_ctx_free(p->tls);
+	p->tls = tls12;
+	p->tls_max = TLS1_2_VERSION;
+	p->tls13_failed = true;
+	return 0;
+}
+
+/* Log in, then the Server section: greeting, login, FEAT. */
+static int probe_login(struct probe *p)
+{
+	struct ftp_reply *r = NULL;
+	char err[512] = "", esc[2048];
+	int ret;
+
+	ret = probe_connect(p, &p->c, err, sizeof(err));
+	if (ret < 0 && ret != -EPERM && !p->o->tls_max && p->peer_seen &&
+	    !p->peer->handshake_ok && probe_login_tls12(p, err, sizeof(err)) == 0)
+		ret = 0;
+	if (p->have_greeting)
+		probe_fact_lines("greeting", p->greeting);
+	if (ret < 0)
+		return probe_login_failed(p, ret, err);
+	probe_fact("login", "accepted (user %s)",
+		   probe_esc(esc, sizeof(esc), p->ep.user));
+	/* Once more, to show it whole: the login kept only what it uses. */
+	r = malloc(sizeof(*r));
+	if (!r || ftp_conn_cmd(p->c, r, "FEAT", NULL) < 0)
+		probe_fact("feat", "no reply (%s)",
+			   probe_esc(esc, sizeof(esc), p->c->err));
+	else if (r->code == FTP_REPLY_FEAT)
+		probe_fact_lines("feat", r->text);
+	else
+		probe_fact("feat", "not supported (%s)", p->last_text);
+	free(r);
+	return PROBE_EXIT_OK;
+}
+
+/* The remote directory a mount would show (main.c: resolve_root()). */
+static int probe_root(struct probe *p)
+{
+	const char *path = p->a->hs->path;
+	struct ftp_reply *r = malloc(sizeof(*r));
+	char pwd[HOSTSPEC_PATH_MAX + 1], local[HOSTSPEC_PATH_MAX + 1];
+	char esc[1024];
+	int ret = 0, n;
+
+	if (!r)
+		return PROBE_EXIT_USAGE;
+	probe_section("Remote directory");
+	if (path[0] == '/') {
+		snprintf(p->root, sizeof(p->root), "%s", path);
+	} else {
+		ret = ftp_conn_cmd(p->c, r, "PWD", NULL);
+		if (ret == 0 && (r->code != FTP_REPLY_PATH_CREATED ||
+				 ftp_parse_pwd(r->text, pwd, sizeof(pwd)) < 0))
+			ret = -EPROTO;
+		if (ret == 0 && p->ep.charset &&
+		    charset_to_local(p->ep.charset, pwd, local,
+				     sizeof(local)) == 0)
+			memcpy(pwd, local, sizeof(pwd));
+		if (ret == 0) {
+			n = snprintf(p->root, sizeof(p->root), "%s%s%s", pwd,
+				     path[0] && strcmp(pwd, "/") ? "/" : "",
+				     path);
+			if (n < 0 || (size_t)n >= sizeof(p->root))
+				ret = -ENAMETOOLONG;
+		}
+	}
+	if (ret == 0)
+		ret = ftp_conn_cmd(p->c, r, "CWD", p->root);
+	if (ret == 0 && r->code / 100 != 2)
+		ret = -ENOENT;
+	free(r);
+	if (ret < 0) {
+		snprintf(p->why, sizeof(p->why), "the remote directory %s: %s",
+			 probe_esc(esc, sizeof(esc), p->root),
+			 ret == -ENOENT ? p->last_text : strerror(-ret));
+		probe_fact("remote directory", "FAILED: %s", p->why);
+		return PROBE_EXIT_PATH;
+	}
+	probe_fact("remote directory", "%s%s",
+		   probe_esc(esc, sizeof(esc), p->root),
+		   path[0] ? "" : " (the login directory)");
+	return PROBE_EXIT_OK;
+}
+
+static int probe_setup(struct probe *p)
+{
+	int ret = probe_endpoint(p);
+
+	if (ret == 0)
+		ret = probe_tls_new(p, 0, &p->tls);
+	p->ep.tls = p->tls;
+	p->next_id = 1;
+	p->work_mode = -1;
+	p->file_times = -1;
+	p->dir_times = -1;
+	return ret;
+}
+
+int probe_run(const struct probe_args *a)
+{
+	struct probe *p = calloc(1, sizeof(*p));
+	char esc[1024];
+	int status;
+
+	if (!p)
+		return PROBE_EXIT_USAGE;
+	p->a = a;
+	p->o = a->opts;
+	if (probe_setup(p) < 0) {
+		status = PROBE_EXIT_USAGE;
+		goto out;
+	}
+	printf("ftpsfs probe of %s\n",
+	       probe_esc(esc, sizeof(esc), a->opts->remote));
+	probe_section("Server");
+	probe_fact("server", "%s port %u, %s TLS",
+		   probe_esc(esc, sizeof(esc), p->ep.host), (unsigned)p->ep.port,
+		   p->ep.tls_mode == TLS_MODE_IMPLICIT ? "implicit" : "explicit");
+	status = probe_login(p);
+	probe_tls_report(p);
+	if (status == PROBE_EXIT_OK)
+		status = probe_root(p);
+	if (status == PROBE_EXIT_OK) {
+		probe_data_run(p);
+		probe_feat_run(p);
+		probe_conn_limit(p);
+	}
+	status = probe_verdict(p, status);
+out:
+	probe_tmp_cleanup(p);
+	ftp_conn_close(p->c, true);
+	tls_ctx_free(p->tls);
+	charset_free(p->ep.charset);
+	free(p->peer);
+	free(p->content);
+	free(p);
+	fflush(stdout);
+	return status;
+}
