@@ -22,6 +22,7 @@
 #include "ftpsfs/charset.h"
 #include "ftpsfs/credentials.h"
 #include "ftpsfs/fs.h"
+#include "ftpsfs/fs_prefetch.h"
 #include "ftpsfs/fs_refresh.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_list.h"
@@ -320,6 +321,7 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 {
 	struct fuse_loop_config *lc = NULL;
 	struct fs_refresh *refresh = NULL;
+	struct fs_prefetch *prefetch = NULL;
 	int ret = 1;
 
 	if (fuse_set_signal_handlers(se) != 0)
@@ -332,7 +334,8 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 		log_use_syslog();
 	/* Threads do not survive fuse_daemonize()'s fork: start it now. */
 	if (ftp_pool_start(m->ctx.pool) < 0 ||
-	    fs_refresh_start(&m->ctx, se, &refresh) < 0)
+	    fs_refresh_start(&m->ctx, se, &refresh) < 0 ||
+	    fs_prefetch_start(&m->ctx, &prefetch) < 0)
 		goto out_unmount;
 	if (co->singlethread) {
 		ret = fuse_session_loop(se) != 0;
@@ -351,6 +354,7 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 		fuse_loop_cfg_destroy(lc);
 	}
 out_unmount:
+	fs_prefetch_stop(prefetch);
 	fs_refresh_stop(refresh);
 	fuse_session_unmount(se);
 out_signals:

@@ -45,6 +45,7 @@
 #include "ftpsfs/reply.h"
 
 struct ftp_pool;
+struct fs_prefetch;
 struct fs_wfile;
 struct itab;
 
@@ -58,6 +59,7 @@ struct fs_handle {
 struct fs_ctx {
 	struct itab *itab;
 	struct ftp_pool *pool;
+	struct fs_prefetch *prefetch; /* background fetching, or NULL */
 	struct ftp_features feat; /* what the server offered at login */
 	uid_t uid;		  /* owner shown for every file */
 	gid_t gid;

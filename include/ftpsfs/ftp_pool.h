@@ -76,6 +76,10 @@ int ftp_pool_start(struct ftp_pool *p);
 
 struct stats_pool;
 
+/* Is a connection idle (for background work that must not make a
+ * request wait)? */
+bool ftp_pool_has_idle(struct ftp_pool *p);
+
 /* The pool's connections now, for the statistics (stats.h). */
 void ftp_pool_counts(struct ftp_pool *p, struct stats_pool *out);
 

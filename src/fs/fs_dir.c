@@ -44,6 +44,11 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	ret = itab_snapshot(ctx->itab, ino, &d->snap);
+	if (ret == -EAGAIN) {
+		/* Being fetched ahead right now: that listing will do. */
+		fs_prefetch_wait(ctx, ino);
+		ret = itab_snapshot(ctx->itab, ino, &d->snap);
+	}
 	stats_add(ret == -EAGAIN ? STATS_CACHE_MISSES : STATS_CACHE_HITS, 1);
 	if (ret == -EAGAIN) {
 		fs_intr_begin(req, &intr);
@@ -101,6 +106,9 @@ static void dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 						    snap->gen, &st) < 0)
 					break;
 				fs_fill_entry(ctx, &st, &e);
+				/* A walk may go there next: list it ahead. */
+				if (S_ISDIR(st.st_mode))
+					fs_prefetch_listing(ctx, st.st_ino);
 			} else {
 				e.attr = d->st;
 				e.attr.st_ino = FUSE_ROOT_ID + 1 + (uint64_t)i;

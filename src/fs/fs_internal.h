@@ -74,6 +74,12 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
  */
 int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir);
 
+/* Fetch the listing of @dir ahead, in the background (fs_prefetch.h); a
+ * no-op when nothing runs. */
+void fs_prefetch_listing(struct fs_ctx *ctx, uint64_t dir);
+/* If a worker is fetching the listing of @dir right now, wait for it. */
+void fs_prefetch_wait(struct fs_ctx *ctx, uint64_t dir);
+
 /* Find @name in @snap; NULL if absent. */
 const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,
 					   const char *name);

@@ -601,6 +601,16 @@ int ftp_pool_unpark(struct ftp_pool *p, uint64_t lease, struct ftp_conn **c,
 	return ret;
 }
 
+bool ftp_pool_has_idle(struct ftp_pool *p)
+{
+	bool idle;
+
+	pthread_mutex_lock(&p->lock);
+	idle = p->nidle > 0 && p->backoff_ms == 0;
+	pthread_mutex_unlock(&p->lock);
+	return idle;
+}
+
 void ftp_pool_counts(struct ftp_pool *p, struct stats_pool *out)
 {
 	unsigned parked = 0;

@@ -1,0 +1,206 @@
+/*
+ * fs_prefetch.c - listings fetched ahead in the background.  See
+ * fs_prefetch.h.
+ *
+ * Locking: pf->lock guards the queue and the in-flight marks; it is a
+ * leaf (never held across I/O or while taking another lock).  Workers do
+ * the fetching with the same function as requests (fs_fetch_listing),
+ * which keeps the cache consistent with its generations.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "fs_internal.h"
+#include "ftpsfs/fs_prefetch.h"
+#include "ftpsfs/ftp_pool.h"
+#include "ftpsfs/log.h"
+#include "ftpsfs/net.h"
+
+#define PF_QUEUE 64	/* jobs waiting; more are dropped */
+#define PF_WORKERS 2
+/* How long a job waits for an idle connection before it is dropped. */
+#define PF_IDLE_WAIT_MS 2000
+
+struct pf_job {
+	uint64_t ino; /* a directory */
+};
+
+struct fs_prefetch {
+	struct fs_ctx *ctx;
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* a job was queued, or stop */
+	pthread_cond_t done; /* a job ended */
+	/* guarded by lock: */
+	struct pf_job queue[PF_QUEUE];
+	unsigned head, len;
+	struct pf_job running[PF_WORKERS];
+	bool busy[PF_WORKERS];
+	bool stopping;
+	pthread_t threads[PF_WORKERS];
+	unsigned started;
+};
+
+static bool pf_same(const struct pf_job *a, const struct pf_job *b)
+{
+	return a->ino == b->ino;
+}
+
+/* Is @job queued or running already?  (lock held) */
+static bool pf_known_locked(struct fs_prefetch *pf, const struct pf_job *job)
+{
+	for (unsigned i = 0; i < pf->len; i++)
+		if (pf_same(&pf->queue[(pf->head + i) % PF_QUEUE], job))
+			return true;
+	for (unsigned w = 0; w < PF_WORKERS; w++)
+		if (pf->busy[w] && pf_same(&pf->running[w], job))
+			return true;
+	return false;
+}
+
+void fs_prefetch_listing(struct fs_ctx *ctx, uint64_t ino)
+{
+	struct fs_prefetch *pf = ctx->prefetch;
+	struct pf_job job = { ino };
+
+	if (!pf)
+		return;
+	pthread_mutex_lock(&pf->lock);
+	if (!pf->stopping && pf->len < PF_QUEUE &&
+	    !pf_known_locked(pf, &job)) {
+		pf->queue[(pf->head + pf->len++) % PF_QUEUE] = job;
+		pthread_cond_signal(&pf->work);
+	}
+	pthread_mutex_unlock(&pf->lock);
+}
+
+void fs_prefetch_wait(struct fs_ctx *ctx, uint64_t dir)
+{
+	struct fs_prefetch *pf = ctx->prefetch;
+	struct pf_job job = { dir };
+
+	if (!pf)
+		return;
+	pthread_mutex_lock(&pf->lock);
+	for (;;) {
+		bool running = false;
+
+		for (unsigned w = 0; w < PF_WORKERS; w++)
+			running |= pf->busy[w] && pf_same(&pf->running[w], &job);
+		if (!running)
+			break;
+		/* A worker is fetching it: its listing serves us too. */
+		pthread_cond_wait(&pf->done, &pf->lock);
+	}
+	pthread_mutex_unlock(&pf->lock);
+}
+
+/* Wait (bounded) until the pool has an idle connection to spare. */
+static bool pf_connection_free(struct fs_prefetch *pf)
+{
+	int64_t until = net_deadline(PF_IDLE_WAIT_MS);
+
+	while (!ftp_pool_has_idle(pf->ctx->pool)) {
+		if (net_now_ms() >= until || pf->stopping)
+			return false;
+		(void)net_sleep(20);
+	}
+	return true;
+}
+
+static void pf_run(struct fs_prefetch *pf, const struct pf_job *job)
+{
+	struct fs_ctx *ctx = pf->ctx;
+	struct itab_snapshot *snap = NULL;
+
+	if (!pf_connection_free(pf))
+		return; /* busy: requests come first */
+	if (itab_snapshot(ctx->itab, job->ino, &snap) == 0) {
+		itab_snapshot_free(snap); /* cached already */
+		return;
+	}
+	if (fs_fetch_listing(ctx, job->ino, false, NULL) < 0)
+		log_debug("prefetch of the listing of inode %llu failed",
+			  (unsigned long long)job->ino);
+}
+
+struct pf_worker {
+	struct fs_prefetch *pf;
+	unsigned id;
+};
+
+static void *pf_thread(void *arg)
+{
+	struct pf_worker *wk = arg;
+	struct fs_prefetch *pf = wk->pf;
+	unsigned w = wk->id;
+
+	free(wk);
+	pthread_mutex_lock(&pf->lock);
+	while (!pf->stopping) {
+		if (pf->len == 0) {
+			pthread_cond_wait(&pf->work, &pf->lock);
+			continue;
+		}
+		pf->running[w] = pf->queue[pf->head];
+		pf->head = (pf->head + 1) % PF_QUEUE;
+		pf->len--;
+		pf->busy[w] = true;
+		pthread_mutex_unlock(&pf->lock);
+		pf_run(pf, &pf->running[w]);
+		pthread_mutex_lock(&pf->lock);
+		pf->busy[w] = false;
+		pthread_cond_broadcast(&pf->done);
+	}
+	pthread_mutex_unlock(&pf->lock);
+	return NULL;
+}
+
+int fs_prefetch_start(struct fs_ctx *ctx, struct fs_prefetch **out)
+{
+	struct fs_prefetch *pf = calloc(1, sizeof(*pf));
+
+	if (!pf)
+		return -ENOMEM;
+	pf->ctx = ctx;
+	pthread_mutex_init(&pf->lock, NULL);
+	pthread_cond_init(&pf->work, NULL);
+	pthread_cond_init(&pf->done, NULL);
+	for (unsigned w = 0; w < PF_WORKERS; w++) {
+		struct pf_worker *wk = malloc(sizeof(*wk));
+
+		if (!wk)
+			break;
+		wk->pf = pf;
+		wk->id = w;
+		if (pthread_create(&pf->threads[w], NULL, pf_thread, wk) != 0) {
+			free(wk);
+			break;
+		}
+		pf->started++;
+	}
+	ctx->prefetch = pf;
+	*out = pf;
+	return 0;
+}
+
+void fs_prefetch_stop(struct fs_prefetch *pf)
+{
+	if (!pf)
+		return;
+	pthread_mutex_lock(&pf->lock);
+	pf->stopping = true;
+	pf->len = 0;
+	pthread_cond_broadcast(&pf->work);
+	pthread_cond_broadcast(&pf->done);
+	pthread_mutex_unlock(&pf->lock);
+	for (unsigned w = 0; w < pf->started; w++)
+		pthread_join(pf->threads[w], NULL);
+	pf->ctx->prefetch = NULL;
+	pthread_mutex_destroy(&pf->lock);
+	pthread_cond_destroy(&pf->work);
+	pthread_cond_destroy(&pf->done);
+	free(pf);
+}
