@@ -1,0 +1,156 @@
+"""A hostile server (valid certificate, so trust is not the question) must cost bounded time and
+print nothing to the terminal but escaped text.
+
+Each test mounts ftpsfs against its own scripted FakeFtpsServer (fakeserver.py) and checks one
+bound: absurd sizes and times give no undefined behaviour and a working stat; control characters
+from the server reach the log only escaped; an interrupted read or listing returns within about a
+second, whatever the server does; and no operation outlasts op_timeout, however each reply
+arrives just inside `timeout`. Run them with the ASan+UBSan build as well (FTPSFS_BIN=
+build-asan/ftpsfs): Mount.stop() fails a test on any sanitizer report in the log.
+"""
+
+import errno
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakeserver import DEFAULT  # noqa: E402
+from mount import Mount, is_fuse_mounted  # noqa: E402
+from probes import errname, probe  # noqa: E402
+
+OFF_MAX = 2**63 - 1
+# How long an interrupted request may take to return: the kernel's interrupt reaches us, our
+# waits notice it within 100 ms, and nothing else is waited for.
+INTERRUPT_BOUND = 1.5
+
+
+# --- fixtures and helpers ----------------------------------------------------------------------
+
+@pytest.fixture
+def hostile_mount(fake_server, ftpsfs_bin, certs, tmp_path):
+    """Factory: hostile_mount(srv, timeout=3, options=(), start=True) -> Mount of `srv` with
+    -o timeout and connect_timeout set to `timeout`, plus `options`. Depends on fake_server so
+    that teardown unmounts before the servers stop."""
+    mounts = []
+
+    def make(srv, timeout=3, options=(), start=True, password=None):
+        m = Mount(ftpsfs_bin, srv.url("/"), tmp_path / f"mnt{len(mounts)}",
+                  srv.password if password is None else password,
+                  options=(f"timeout={timeout}", f"connect_timeout={timeout}", *options),
+                  cafile=certs.ca_file)
+        mounts.append(m)
+        return m.start() if start else m
+
+    yield make
+    for m in reversed(mounts):
+        m.stop()
+
+
+def log_bytes(m):
+    try:
+        return m.log_path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+# Bytes a terminal acts on: C0 controls but LF, DEL, and C1 controls (raw or as UTF-8).
+RAW_CONTROL = re.compile(rb"[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
+
+
+def assert_log_escaped(m, *escaped):
+    """The log holds no byte a terminal would act on, and holds each of `escaped` (the escaped
+    forms of what the server sent)."""
+    log = log_bytes(m)
+    raw = RAW_CONTROL.search(log)
+    assert raw is None, f"raw control byte {raw.group()!r} in the log: " + repr(
+        log[max(0, raw.start() - 200):raw.end() + 200])
+    for text in escaped:
+        assert text.encode() in log, f"{text!r} not in the log:\n{log.decode(errors='replace')}"
+
+
+_STAT = textwrap.dedent("""
+    import json, os, sys
+    out = {}
+    for name in sys.argv[2:]:
+        try:
+            st = os.lstat(os.path.join(sys.argv[1], name))
+            out[name] = {"size": st.st_size, "blocks": st.st_blocks, "mtime": st.st_mtime_ns}
+        except OSError as e:
+            out[name] = {"errno": e.errno}
+    print(json.dumps(out))
+""")
+
+
+def stat_names(directory, *names):
+    """{name: {"size", "blocks", "mtime"} or {"errno"}} from lstat() in a child process."""
+    res = subprocess.run([sys.executable, "-c", _STAT, str(directory), *names],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+DATA = os.urandom(64 * 1024)
+
+
+# --- sizes and times ---------------------------------------------------------------------------
+
+HUGE = 2**64 - 1  # not an off_t: some servers mean "unknown"
+HUGE_NAME = b"huge\x1b[31m"  # the log must show it escaped
+
+
+def _sized_listing(fmt):
+    if fmt == "mlsd":
+        line = lambda size, name: b"type=file;size=%d;modify=20240101000000; %s" % (size, name)
+    else:
+        line = lambda size, name: (b"-rw-r--r--    1 ftp ftp %d Jan 01  2024 %s"
+                                   % (size, name))
+    return [line(HUGE, HUGE_NAME), line(OFF_MAX, b"max"), line(6, b"normal")]
+
+
+@pytest.mark.parametrize("fmt", ["mlsd", "list"])
+def test_absurd_sizes_are_clamped_and_logged(fake_server, hostile_mount, fmt):
+    files = {"/huge\x1b[31m": b"hello\n", "/max": b"hello\n", "/normal": b"hello\n"}
+    srv = fake_server(files=files, listings={"/": _sized_listing(fmt)}, mlst=fmt == "mlsd")
+    m = hostile_mount(srv)
+    st = stat_names(m.mountpoint, "huge\x1b[31m", "max", "normal")
+    assert st["huge\x1b[31m"]["size"] == OFF_MAX, st  # was negative: EIO
+    assert st["max"]["size"] == OFF_MAX, st
+    assert st["max"]["blocks"] == OFF_MAX // 512 + 1, st  # (size + 511) / 512 overflowed
+    assert st["normal"]["size"] == 6, st
+    # The content is still there: the read ends at the server's end of file.
+    r = probe("read", m.mountpoint / "max")
+    assert (r.size, r.sha256) == (6, hashlib.sha256(b"hello\n").hexdigest()), errname(r)
+    assert_log_escaped(m, '/: 1 entry with a size of 2^63 bytes or more (the first: '
+                          '"huge\\x1b[31m"): shown as 9223372036854775807 bytes')
+
+
+def test_far_past_and_future_times_are_kept(fake_server, hostile_mount):
+    listing = [b"type=file;size=1;modify=00000101000000; past",
+               b"type=file;size=1;modify=99991231235959.999; future"]
+    srv = fake_server(files={"/past": b"p", "/future": b"f"}, listings={"/": listing})
+    m = hostile_mount(srv)
+    st = stat_names(m.mountpoint, "past", "future")
+    assert st["past"]["mtime"] == -62167219200 * 10**9, st
+    assert st["future"]["mtime"] == 253402300799 * 10**9 + 999 * 10**6, st
+
+
+def test_far_mdtm_times_are_kept(fake_server, hostile_mount):
+    """LIST gives minutes; MDTM the seconds, far in the past and future."""
+    srv = fake_server(files={"/past": b"p", "/future": b"f"}, mlst=False, mdtm=True)
+    srv.mtimes.update({"/past": "00000101000000", "/future": "99991231235959"})
+    m = hostile_mount(srv)
+    st = stat_names(m.mountpoint, "past", "future")
+    assert st["past"]["mtime"] == -62167219200 * 10**9, st
+    assert st["future"]["mtime"] == 253402300799 * 10**9, st
