@@ -75,6 +75,8 @@ class FakeFtpsServer:
     hash_sha256: advertise "HASH SHA-256*" in FEAT and serve HASH of the stored files.
     corrupt_uploads: flip the first byte of what every STOR or APPE stores (a server or disk
       that damages data without saying so).
+    greeting: bytes sent as they are instead of "220 fake FTPS server ready\r\n" (a hostile
+      greeting: any code, control characters).
     """
 
     def __init__(self, certs, files=None, dirs=(), listings=None, user="faker",
@@ -82,7 +84,7 @@ class FakeFtpsServer:
                  eprt=True, active_intruder=False, hash_sha256=False, corrupt_uploads=False,
                  session_rule=None, tls13_tickets=2, list_style="unix", prelim=None,
                  size=True, rest_stream=True, utf8=True, mlsd_facts="ordered", tls_max=None,
-                 mdtm=False, list_times=None):
+                 mdtm=False, list_times=None, greeting=None):
         self.files = {posixpath.normpath(p): bytes(d) for p, d in (files or {}).items()}
         self.dirs = {"/"} | {posixpath.normpath(d) for d in dirs}
         for path in self.files:
@@ -105,6 +107,7 @@ class FakeFtpsServer:
         self.tls13_tickets = tls13_tickets
         self.list_style = list_style
         self.prelim = prelim
+        self.greeting = greeting
         self.size = size
         self.rest_stream = rest_stream
         self.utf8 = utf8
@@ -407,7 +410,10 @@ class Session:
     def _run(self):
         try:
             self._poll_timeout()
-            self.reply(220, "fake FTPS server ready")
+            if self.server.greeting is not None:
+                self.send_raw(self.server.greeting)
+            else:
+                self.reply(220, "fake FTPS server ready")
             while True:
                 verb, arg = self._read_command()
                 self.server._record(self, verb, arg)

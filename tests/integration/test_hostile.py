@@ -80,6 +80,12 @@ def assert_log_escaped(m, *escaped):
         assert text.encode() in log, f"{text!r} not in the log:\n{log.decode(errors='replace')}"
 
 
+def failed_start(m):
+    with pytest.raises(RuntimeError, match="before mounting"):
+        m.start()
+    assert not is_fuse_mounted(m.mountpoint)
+
+
 _STAT = textwrap.dedent("""
     import json, os, sys
     out = {}
@@ -154,3 +160,64 @@ def test_far_mdtm_times_are_kept(fake_server, hostile_mount):
     st = stat_names(m.mountpoint, "past", "future")
     assert st["past"]["mtime"] == -62167219200 * 10**9, st
     assert st["future"]["mtime"] == 253402300799 * 10**9, st
+
+
+# --- terminal injection --------------------------------------------------------------------------
+
+# Sets the terminal's title (OSC ... BEL), then a bare CR and a forged log line.
+INJECTION = "\x1b]0;owned\x07\rftpsfs info: all fine"
+INJECTION_ESCAPED = "\\x1b]0;owned\\x07\\x0dftpsfs info: all fine"
+
+
+def test_greeting_refusal_text_is_escaped(fake_server, hostile_mount):
+    srv = fake_server(greeting=f"421 {INJECTION}\r\n".encode())
+    m = hostile_mount(srv, start=False)
+    failed_start(m)
+    assert_log_escaped(m, f"server greeting: 421 {INJECTION_ESCAPED}")
+
+
+def test_login_refusal_text_is_escaped(fake_server, hostile_mount):
+    srv = fake_server()
+    srv.on("PASS", lambda s, arg: s.reply(530, INJECTION))
+    m = hostile_mount(srv, start=False)
+    failed_start(m)
+    assert_log_escaped(m, f"login refused: 530 {INJECTION_ESCAPED}")
+
+
+def test_transfer_failure_text_is_escaped(fake_server, hostile_mount):
+    srv = fake_server(files={"/f.bin": b"x" * 1000})
+    srv.on("RETR", lambda s, arg: s.transfer(b"x" * 1000, final=(451, INJECTION)))
+    m = hostile_mount(srv)
+    r = probe("read", m.mountpoint / "f.bin")
+    assert r.errno == errno.EIO, errname(r)
+    assert_log_escaped(m, f"transfer failed: 451 {INJECTION_ESCAPED}")
+
+
+def test_names_with_control_characters_are_escaped(fake_server, hostile_mount):
+    """A name with ESC and BEL is a valid name (shown); one with CR is dropped. Both reach the
+    log only escaped, also inside a path in another message."""
+    listing = [b"type=file;size=1;modify=20240101000000; esc\x1b]0;t\x07name",
+               b"type=file;size=1;modify=20240101000000; cr\rname",
+               b"type=file;size=1;modify=20240101000000; c1\xc2\x9b2Jname"]
+    srv = fake_server(files={"/esc\x1b]0;t\x07name": b"e"}, listings={"/": listing})
+    srv.on("RETR", lambda s, arg: s.reply(550, "No such file."))
+    m = hostile_mount(srv)
+    names = probe("listdir", m.mountpoint).names
+    assert names == ["c1\u009b2Jname", "esc\x1b]0;t\x07name"], names
+    r = probe("read", m.mountpoint / "esc\x1b]0;t\x07name")
+    assert r.errno is not None, errname(r)
+    assert_log_escaped(m, '"cr\\x0dname"', "RETR /esc\\x1b]0;t\\x07name")
+
+
+def test_multiline_feat_with_control_characters_is_escaped(fake_server, hostile_mount):
+    feat = (b"211-Features \x1b[2J\r\n"
+            b" EPSV\r\n"
+            b" MLST type*;size*;modify*;UNIX.mode*;\r\n"
+            b" X-EVIL \x07\x1b]2;title\x07\rftpsfs info: forged\r\n"
+            b"211 End\r\n")
+    srv = fake_server(files={"/a": b"a"})
+    srv.on("FEAT", lambda s, arg: s.send_raw(feat))
+    m = hostile_mount(srv)
+    assert probe("listdir", m.mountpoint).names == ["a"]
+    assert_log_escaped(m, "< 211-Features \\x1b[2J",
+                       "<  X-EVIL \\x07\\x1b]2;title\\x07\\x0dftpsfs info: forged")
