@@ -281,7 +281,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fs_intr_begin(req, &intr);
 	n = read_fill(ctx, f, &io, buf, size, (uint64_t)off);
 	/* Abort and resynchronise below without the interrupt flag. */
-	fs_intr_end(req);
+	fs_intr_end(req, &intr);
 
 	if (n >= 0 && io.x) {
 		f->pos = io.pos;

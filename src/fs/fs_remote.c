@@ -90,6 +90,7 @@ static bool fs_retryable(int err)
 
 int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 {
+	int64_t saved = fs_op_deadline_begin(ctx);
 	char err[512];
 	int ret = -EIO;
 
@@ -101,8 +102,10 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 		if (ret < 0) {
 			/* No connection (server down, certificate changed,
 			 * login refused): the operation could not be tried. */
-			log_err("%s", err);
-			return ret == -ETIMEDOUT ? ret : -EIO;
+			if (ret != -EINTR)
+				log_err("%s", err);
+			ret = ret == -ETIMEDOUT || ret == -EINTR ? ret : -EIO;
+			break;
 		}
 		ret = fn(c, arg);
 		broken = c->broken;
@@ -114,6 +117,7 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 		if (!(ret < 0 && broken && fs_retryable(ret)))
 			break;
 	}
+	fs_op_deadline_end(saved);
 	return ret;
 }
 
@@ -455,10 +459,13 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 	struct fetch_state st = { .ctx = ctx, .dir = dir,
 				  .force_list = force_list };
 	char *path = malloc(FS_PATH_MAX);
+	int64_t saved;
 	int ret;
 
 	if (!path)
 		return -ENOMEM;
+	/* One deadline for every try, however many a race costs. */
+	saved = fs_op_deadline_begin(ctx);
 	ret = itab_path(ctx->itab, dir, path, FS_PATH_MAX);
 	if (ret < 0)
 		goto out;
@@ -509,6 +516,7 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		*snap = NULL;
 	}
 out:
+	fs_op_deadline_end(saved);
 	fetch_reset(&st);
 	free(path);
 	return ret;

@@ -120,7 +120,10 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 		}
 		if (ret < 0) {
 			snprintf(c->err, sizeof(c->err), "%s",
-				 ret == -ETIMEDOUT ? "server did not reply in time"
+				 ret == -ETIMEDOUT && net_op_expired()
+					 ? "operation not done within op_timeout"
+				 : ret == -ETIMEDOUT ? "server did not reply in time"
+				 : ret == -EINTR ? "interrupted waiting for a reply"
 				 : ret == -EMSGSIZE ? "server reply too long"
 				 : ret == -EPROTO ? "malformed server reply"
 						  : "control connection closed by server");

@@ -260,16 +260,20 @@ static int pool_connect(struct ftp_pool *p, unsigned use,
 static int pool_end_parked(struct pool_parked *pk)
 {
 	volatile int *cancel;
+	int64_t deadline;
 	int ret;
 
 	if (!pk->upload) {
 		ftp_xfer_abort(pk->c, pk->x);
 		return 0;
 	}
-	/* Someone else's data: an interrupt of the request that happens to
-	 * need this connection must not cut that upload short. */
+	/* Someone else's data: an interrupt or the deadline of the request
+	 * that happens to need this connection must not cut that upload
+	 * short. */
 	cancel = net_set_cancel(NULL);
+	deadline = net_set_op_deadline(0);
 	ret = ftp_xfer_finish_upload(pk->c, pk->x, pk->op);
+	net_set_op_deadline(deadline);
 	net_set_cancel(cancel);
 	if (ret < 0 && pk->c->err[0])
 		log_warn("%s", pk->c->err);
@@ -313,7 +317,7 @@ static struct ftp_conn *pool_reclaim_locked(struct ftp_pool *p,
 int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 		     char *err, size_t errsz)
 {
-	int64_t deadline = net_deadline(p->ep->timeout_ms);
+	int64_t deadline = net_bound(net_deadline(p->ep->timeout_ms));
 	bool patient = use & FTP_POOL_PATIENT;
 	struct timespec until;
 	unsigned id;
@@ -381,6 +385,10 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 				snprintf(err, errsz,
 					 "server unreachable (%s) for longer "
 					 "than the timeout", p->down_reason);
+			else if (net_op_expired())
+				snprintf(err, errsz,
+					 "operation not done within op_timeout "
+					 "(waiting for a connection)");
 			else
 				snprintf(err, errsz,
 					 "no FTP connection became free in time");
@@ -638,8 +646,11 @@ static bool pool_end_idle_parked_one(struct ftp_pool *p)
 {
 	struct pool_parked **pp;
 	struct ftp_conn *c = NULL;
-	int64_t now = net_now_ms();
+	int64_t now = net_now_ms(), before;
 
+	/* A download's abort gets one `timeout` in all (uploads are ended
+	 * without this bound: pool_end_parked()). */
+	before = net_set_op_deadline(net_deadline(p->ep->timeout_ms));
 	pthread_mutex_lock(&p->lock);
 	for (pp = &p->parked; p->keepalive_ms && *pp; pp = &(*pp)->next) {
 		if (now - (*pp)->since >= p->keepalive_ms) {
@@ -650,6 +661,7 @@ static bool pool_end_idle_parked_one(struct ftp_pool *p)
 		}
 	}
 	pthread_mutex_unlock(&p->lock);
+	net_set_op_deadline(before);
 	if (!c)
 		return false;
 	ftp_pool_release(p, c); /* closes it if broken */

@@ -107,6 +107,14 @@ def stat_names(directory, *names):
     return json.loads(res.stdout)
 
 
+def slow(seconds):
+    """A hook that answers `seconds` late (then normally): each reply inside the timeout."""
+    def hook(s, arg):
+        s.pause(seconds)
+        return DEFAULT
+    return hook
+
+
 DATA = os.urandom(64 * 1024)
 
 
@@ -221,3 +229,79 @@ def test_multiline_feat_with_control_characters_is_escaped(fake_server, hostile_
     assert probe("listdir", m.mountpoint).names == ["a"]
     assert_log_escaped(m, "< 211-Features \\x1b[2J",
                        "<  X-EVIL \\x07\\x1b]2;title\\x07\\x0dftpsfs info: forged")
+
+
+# --- the operation deadline --------------------------------------------------------------------
+
+SLOW_VERBS = ("CWD", "EPSV", "LIST", "MDTM")
+
+
+def _slow_ls_server(fake_server):
+    """A LIST server with MDTM: `ls -l` of 10 files costs CWD, EPSV, LIST (150 and 226) and 10
+    MDTM; slow_ls() makes each reply `delay` late."""
+    files = {f"/d/f{i}": b"x" for i in range(10)}
+    return fake_server(files=files, mlst=False, mdtm=True)
+
+
+def slow_ls(srv, delay):
+    for verb in SLOW_VERBS:
+        srv.on(verb, slow(delay))
+
+
+def fast_again(srv):
+    for verb in SLOW_VERBS:
+        srv.off(verb)
+
+
+def test_replies_each_inside_timeout_are_bounded_by_op_timeout(fake_server, hostile_mount):
+    srv = _slow_ls_server(fake_server)
+    m = hostile_mount(srv, timeout=1, options=("op_timeout=3",))
+    assert probe("listdir", m.mountpoint).names == ["d"]  # no lookup of d needed later
+    slow_ls(srv, 0.8)  # 14 replies 0.8 s late each: 11 s without a deadline
+    r = probe("listdir", m.mountpoint / "d", limit=30)
+    assert r.errno in (errno.ETIMEDOUT, errno.EIO), errname(r)
+    assert r.elapsed < 3 + 1, r.elapsed
+    assert "operation not done within op_timeout" in m.log_text()
+    fast_again(srv)
+    assert probe("listdir", m.mountpoint / "d").names == [f"f{i}" for i in range(10)]
+
+
+def test_op_timeout_defaults_to_four_times_timeout(fake_server, hostile_mount):
+    srv = _slow_ls_server(fake_server)
+    m = hostile_mount(srv, timeout=1)
+    assert probe("listdir", m.mountpoint).names == ["d"]
+    slow_ls(srv, 0.8)
+    r = probe("listdir", m.mountpoint / "d", limit=30)
+    assert r.errno in (errno.ETIMEDOUT, errno.EIO), errname(r)
+    assert 4 - 0.5 < r.elapsed < 4 + 1, r.elapsed
+
+
+def test_op_timeout_0_means_no_limit(fake_server, hostile_mount):
+    srv = _slow_ls_server(fake_server)
+    m = hostile_mount(srv, timeout=1, options=("op_timeout=0",))
+    assert probe("listdir", m.mountpoint).names == ["d"]
+    slow_ls(srv, 0.4)  # 14 replies 0.4 s late: beyond 4 x timeout in all
+    r = probe("listdir", m.mountpoint / "d", limit=30)
+    assert r.names == [f"f{i}" for i in range(10)], errname(r)
+    assert r.elapsed > 4, r.elapsed
+
+
+def test_trickled_data_is_bounded_by_op_timeout(fake_server, hostile_mount):
+    """100 bytes every 0.5 s, forever, on a 1 s stall limit: without a deadline on the whole
+    operation the read would never end."""
+    srv = fake_server(files={"/f.bin": DATA, "/g.bin": b"other\n"})
+
+    def trickle(s, arg):
+        if arg != "/f.bin":
+            return DEFAULT
+        s.trickle_transfer(b"x" * 100, interval=0.5)
+
+    srv.on("RETR", trickle)
+    m = hostile_mount(srv, timeout=1, options=("op_timeout=3",))
+    r = probe("read", m.mountpoint / "f.bin", limit=30)
+    assert r.errno in (errno.ETIMEDOUT, errno.EIO), errname(r)
+    # The kernel may ask twice (readahead, then the page itself).
+    assert r.elapsed < 2 * 3 + 1, r.elapsed
+    assert "operation not done within op_timeout" in m.log_text()
+    r = probe("read", m.mountpoint / "g.bin")
+    assert r.size == 6, errname(r)
