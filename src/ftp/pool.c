@@ -20,6 +20,8 @@
 #define POOL_BACKOFF_FIRST_MS 500
 #define POOL_BACKOFF_MAX_MS 5000
 #define POOL_TICK_MS 500
+/* How often a wait for a free connection looks at the interrupt flag. */
+#define POOL_POLL_MS 100
 
 struct pool_parked {
 	struct ftp_conn *c;
@@ -32,6 +34,14 @@ struct pool_parked {
 	bool ended;	  /* reclaimed upload: ending done, result valid */
 	int result;
 	struct pool_parked *next;
+};
+
+/* A transfer its reader gave up (ftp_pool_abandon), waiting for the
+ * maintenance thread. */
+struct pool_abandoned {
+	struct ftp_conn *c;
+	struct ftp_xfer *x;
+	struct pool_abandoned *next;
 };
 
 /* A file being uploaded, and how many uploads of it run. */
@@ -50,6 +60,7 @@ struct ftp_pool {
 	pthread_cond_t tick;	    /* wakes the maintenance thread */
 	pthread_t thread;
 	bool thread_started;
+	volatile int stop_io;	    /* set: the thread's network waits end */
 	/* guarded by lock: */
 	unsigned max_conns;	    /* may shrink (server limits) */
 	struct ftp_conn **idle;	    /* stack; slots for the initial max */
@@ -59,6 +70,7 @@ struct ftp_pool {
 	struct pool_parked *parked; /* oldest first */
 	struct pool_parked *reclaimed; /* uploads, until the owner asks */
 	struct pool_upload *uploads;   /* files whose downloads don't park */
+	struct pool_abandoned *abandoned; /* for the maintenance thread */
 	unsigned next_id;
 	uint64_t next_lease;
 	int64_t next_attempt;	    /* no connect before (back-off) */
@@ -330,6 +342,15 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 				 p->nxfer >= pool_xfer_limit(p);
 		int64_t wake = deadline;
 
+		/* The request was interrupted while it waited: it must not
+		 * wait for a connection any longer. */
+		if (net_cancelled()) {
+			pthread_mutex_unlock(&p->lock);
+			snprintf(err, errsz, "interrupted while waiting for a "
+					     "connection");
+			return -EINTR;
+		}
+
 		if (p->nidle > 0 && !xfer_full) {
 			struct ftp_conn *c = p->idle[--p->nidle];
 
@@ -394,6 +415,8 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 					 "no FTP connection became free in time");
 			return -ETIMEDOUT;
 		}
+		if (wake > net_now_ms() + POOL_POLL_MS)
+			wake = net_now_ms() + POOL_POLL_MS;
 		until = pool_abstime(wake);
 		pthread_cond_timedwait(&p->cond, &p->lock, &until);
 	}
@@ -464,10 +487,9 @@ uint64_t ftp_pool_park(struct ftp_pool *p, struct ftp_conn *c,
 		lease = pool_park(p, pk);
 	}
 	if (!lease) {
-		/* Can't park: end the transfer and release instead. */
+		/* Can't park: end the transfer (in the background) instead. */
 		free(pk);
-		ftp_xfer_abort(c, x);
-		ftp_pool_release(p, c);
+		ftp_pool_abandon(p, c, x);
 	}
 	return lease;
 }
@@ -599,6 +621,63 @@ int ftp_pool_unpark(struct ftp_pool *p, uint64_t lease, struct ftp_conn **c,
 	return ret;
 }
 
+/* ---- abandoned transfers ---- */
+
+/*
+ * Resynchronising a connection after an abort costs up to five replies of
+ * `timeout` when the server is slow or silent (ftp_xfer_abort()).  An
+ * interrupted reader must not pay that: it hands the connection over and
+ * replies to the kernel at once, and the maintenance thread does the
+ * work, within one `timeout` in all, then gives the connection back to
+ * the pool or closes it.  Until then the connection counts as in use, so
+ * the pool's limits hold.
+ */
+void ftp_pool_abandon(struct ftp_pool *p, struct ftp_conn *c,
+		      struct ftp_xfer *x)
+{
+	struct pool_abandoned *a = calloc(1, sizeof(*a));
+
+	pthread_mutex_lock(&p->lock);
+	if (a && p->thread_started && !p->stopping) {
+		a->c = c;
+		a->x = x;
+		a->next = p->abandoned;
+		p->abandoned = a;
+		pthread_cond_signal(&p->tick);
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	pthread_mutex_unlock(&p->lock);
+	free(a);
+	/* Nobody to hand it to: drop the connection rather than wait. */
+	ftp_conn_mark_broken(c, "transfer abandoned");
+	ftp_xfer_abort(c, x);
+	ftp_pool_release(p, c);
+}
+
+/* Resynchronise (or close) one abandoned connection; false if none. */
+static bool pool_resync_one(struct ftp_pool *p)
+{
+	struct pool_abandoned *a;
+	int64_t before;
+
+	pthread_mutex_lock(&p->lock);
+	a = p->abandoned;
+	if (a)
+		p->abandoned = a->next;
+	pthread_mutex_unlock(&p->lock);
+	if (!a)
+		return false;
+	log_debug("conn %u: ending an abandoned transfer in the background",
+		  a->c->id);
+	before = net_set_op_deadline(net_deadline(p->ep->timeout_ms));
+	ftp_xfer_abort(a->c, a->x);
+	net_set_op_deadline(before);
+	ftp_pool_release(p, a->c); /* closes it if broken */
+	free(a);
+	return true;
+}
+
 /* ---- maintenance ---- */
 
 /* Take the idle connection at @i out of the list (lock held). */
@@ -716,6 +795,10 @@ static void *pool_thread(void *arg)
 {
 	struct ftp_pool *p = arg;
 
+	/* Unmounting must not wait for a slow server's answer to a NOOP or
+	 * an ABOR (uploads are ended without this: pool_end_parked()). */
+	net_set_cancel(&p->stop_io);
+
 	for (;;) {
 		struct timespec ts;
 
@@ -731,6 +814,8 @@ static void *pool_thread(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&p->lock);
+		while (pool_resync_one(p))
+			;
 		while (pool_keepalive_one(p))
 			;
 		while (pool_end_idle_parked_one(p))
@@ -748,7 +833,9 @@ int ftp_pool_start(struct ftp_pool *p)
 
 	if (ret)
 		return -ret;
+	pthread_mutex_lock(&p->lock); /* ftp_pool_abandon() reads it */
 	p->thread_started = true;
+	pthread_mutex_unlock(&p->lock);
 	return 0;
 }
 
@@ -758,6 +845,7 @@ void ftp_pool_free(struct ftp_pool *p)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
+	p->stop_io = 1;
 	pthread_cond_broadcast(&p->tick);
 	pthread_mutex_unlock(&p->lock);
 	if (p->thread_started)
@@ -769,6 +857,16 @@ void ftp_pool_free(struct ftp_pool *p)
 		(void)pool_end_parked(pk);
 		ftp_conn_close(pk->c, true);
 		free(pk);
+	}
+	while (p->abandoned) {
+		struct pool_abandoned *a = p->abandoned;
+
+		/* Stopping: no time for the server to answer an abort. */
+		p->abandoned = a->next;
+		ftp_conn_mark_broken(a->c, "unmounting");
+		ftp_xfer_abort(a->c, a->x);
+		ftp_conn_close(a->c, false);
+		free(a);
 	}
 	while (p->reclaimed) {
 		struct pool_parked *pk = p->reclaimed;

@@ -107,6 +107,40 @@ def stat_names(directory, *names):
     return json.loads(res.stdout)
 
 
+_BLOCKED = textwrap.dedent("""
+    import os, sys
+    op, path = sys.argv[1], sys.argv[2]
+    if op == "read":
+        fd = os.open(path, os.O_RDONLY)
+        while os.read(fd, 1 << 20):
+            pass
+    elif op == "stat":
+        os.stat(path)
+    else:
+        os.listdir(path)
+""")
+
+
+def time_to_die(op, path, started, sig=signal.SIGTERM, limit=30):
+    """Start a child that runs `op` ("read", "stat" or "listdir") on `path`; once `started` (an Event the
+    server sets) is set and the child has waited in the kernel a little, send it `sig`. Returns
+    the seconds from the signal to the child's exit."""
+    proc = subprocess.Popen([sys.executable, "-c", _BLOCKED, op, str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert started.wait(15), f"the server never started the {op}"
+        time.sleep(0.7)  # now it waits in the middle of the transfer
+        assert proc.poll() is None, f"{op} ended before the signal"
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        proc.wait(limit)
+        return time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 def slow(seconds):
     """A hook that answers `seconds` late (then normally): each reply inside the timeout."""
     def hook(s, arg):
@@ -229,6 +263,100 @@ def test_multiline_feat_with_control_characters_is_escaped(fake_server, hostile_
     assert probe("listdir", m.mountpoint).names == ["a"]
     assert_log_escaped(m, "< 211-Features \\x1b[2J",
                        "<  X-EVIL \\x07\\x1b]2;title\\x07\\x0dftpsfs info: forged")
+
+
+# --- interrupts --------------------------------------------------------------------------------
+
+
+def test_interrupted_read_of_a_silent_server_returns_at_once(fake_server, hostile_mount):
+    """150, some data, then silence: the read blocks; SIGTERM must not wait for the server's
+    answer to ABOR (the timeout, 5 s here)."""
+    started = threading.Event()
+    srv = fake_server(files={"/f.bin": DATA, "/g.bin": b"other\n"})
+
+    def silent(s, arg):
+        if arg != "/f.bin":
+            return DEFAULT
+        started.set()
+        s.stall_transfer(DATA[:1000])
+
+    srv.on("RETR", silent)
+    m = hostile_mount(srv, timeout=5)
+    took = time_to_die("read", m.mountpoint / "f.bin", started)
+    assert took < INTERRUPT_BOUND, took
+    r = probe("read", m.mountpoint / "g.bin")  # the next operation works
+    assert r.size == 6, errname(r)
+
+
+def test_interrupted_read_of_a_slow_server_returns_at_once(fake_server, hostile_mount):
+    """The server trickles data, then answers the abort slowly, each reply inside the timeout:
+    426, ABOR's reply and NOOP's each 2.5 s late (7.5 s in all for a caller that waits)."""
+    started = threading.Event()
+    srv = fake_server(files={"/f.bin": DATA, "/g.bin": b"other\n"})
+
+    def trickle(s, arg):
+        if arg != "/f.bin":
+            return DEFAULT
+        s.trickle_transfer(b"x" * 100, interval=0.3, started=started, aborted=None)
+        s.pause(2.5)
+        s.reply(426, "Transfer aborted.")
+
+    srv.on("RETR", trickle)
+    srv.on("ABOR", lambda s, arg: (s.pause(2.5), s.reply(226, "ABOR done.")))
+    srv.on("NOOP", slow(2.5))
+    m = hostile_mount(srv, timeout=5)
+    took = time_to_die("read", m.mountpoint / "f.bin", started)
+    assert took < INTERRUPT_BOUND, took
+    r = probe("read", m.mountpoint / "g.bin")
+    assert r.size == 6, errname(r)
+
+
+def test_interrupted_read_puts_the_connection_back_in_step(fake_server, hostile_mount):
+    """In the background the aborted connection gets ABOR and NOOP, and once in step it serves
+    the next transfer."""
+    started = threading.Event()
+    srv = fake_server(files={"/f.bin": DATA, "/g.bin": b"other\n"})
+
+    def trickle(s, arg):
+        if arg != "/f.bin":
+            return DEFAULT
+        s.trickle_transfer(b"x" * 100, interval=0.3, started=started)
+
+    srv.on("RETR", trickle)
+    srv.on("ABOR", lambda s, arg: s.reply(225, "ABOR done."))
+    m = hostile_mount(srv, timeout=5)
+    took = time_to_die("read", m.mountpoint / "f.bin", started)
+    assert took < INTERRUPT_BOUND, took
+    retr_session = srv.commands("RETR")[-1][0]
+    deadline = time.monotonic() + 5
+    while not any(sid == retr_session for sid, _, _ in srv.commands("NOOP")):
+        assert time.monotonic() < deadline, srv.commands()
+        time.sleep(0.05)
+    time.sleep(0.3)  # the NOOP's reply read, the connection back in the pool
+    r = probe("read", m.mountpoint / "g.bin")
+    assert r.size == 6, errname(r)
+    assert srv.commands("RETR")[-1] == (retr_session, "RETR", "/g.bin"), srv.commands()
+    assert "cannot resynchronise" not in m.log_text()
+
+
+def test_interrupted_listing_returns_at_once(fake_server, hostile_mount):
+    started = threading.Event()
+    lines = b"".join(b"type=file;size=1;modify=20240101000000; f%05d\r\n" % i
+                     for i in range(2000))
+    srv = fake_server(files={"/d/a": b"a", "/e/b": b"b"})
+
+    def trickle(s, arg):
+        if arg != "/d":
+            return DEFAULT
+        s.trickle_transfer(lines[:64], interval=0.3, started=started)
+
+    srv.on("MLSD", trickle)
+    srv.on("ABOR", lambda s, arg: (s.pause(2.5), s.reply(226, "ABOR done.")))
+    srv.on("NOOP", slow(2.5))
+    m = hostile_mount(srv, timeout=5)
+    took = time_to_die("listdir", m.mountpoint / "d", started)
+    assert took < INTERRUPT_BOUND, took
+    assert probe("listdir", m.mountpoint / "e").names == ["b"]
 
 
 # --- the operation deadline --------------------------------------------------------------------
