@@ -35,10 +35,13 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	ret = itab_lookup(ctx->itab, parent, name, &st);
 	if (ret == -EAGAIN) {
+		struct fs_intr intr;
 		uint64_t gen;
 
+		fs_intr_begin(req, &intr);
 		ret = fs_stat_remote(ctx, parent, name, &attr, link,
 				     sizeof(link), &gen);
+		fs_intr_end(req, &intr);
 		if (ret == 0)
 			ret = itab_add_listed(ctx->itab, parent, name, &attr,
 					      link[0] ? link : NULL, gen, &st);
@@ -109,8 +112,13 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	FS_READY_OR_REPLY(req, ctx);
 	(void)fi;
 	ret = itab_getattr(ctx->itab, ino, &st);
-	if (ret == -EAGAIN)
+	if (ret == -EAGAIN) {
+		struct fs_intr intr;
+
+		fs_intr_begin(req, &intr);
 		ret = refresh_attr(ctx, ino, &st);
+		fs_intr_end(req, &intr);
+	}
 	if (ret < 0) {
 		fuse_reply_err(req, -ftp_errno_kernel(ret));
 		return;

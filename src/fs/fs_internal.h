@@ -103,7 +103,8 @@ int64_t fs_op_deadline_begin(const struct fs_ctx *ctx);
 void fs_op_deadline_end(int64_t saved);
 
 /*
- * FUSE interrupts (a program killed or Ctrl-C'd in a read or readdir):
+ * FUSE interrupts (a program killed or Ctrl-C'd in a read, an opendir, a
+ * lookup or a getattr that waits for the server):
  * between begin and end, network waits of this thread return -EINTR once
  * the kernel interrupts @req; the request's operation deadline runs
  * meanwhile too.

@@ -359,6 +359,26 @@ def test_interrupted_listing_returns_at_once(fake_server, hostile_mount):
     assert probe("listdir", m.mountpoint / "e").names == ["b"]
 
 
+def test_interrupted_lookup_returns_at_once(fake_server, hostile_mount):
+    """stat of a name not cached yet lists its directory: that listing trickles."""
+    started = threading.Event()
+    lines = b"".join(b"type=file;size=1;modify=20240101000000; f%05d\r\n" % i
+                     for i in range(2000))
+    srv = fake_server(files={"/d/a": b"a", "/e/b": b"b"})
+
+    def trickle(s, arg):
+        if arg != "/d":
+            return DEFAULT
+        s.trickle_transfer(lines[:64], interval=0.3, started=started)
+
+    srv.on("MLSD", trickle)
+    m = hostile_mount(srv, timeout=5)
+    assert probe("listdir", m.mountpoint).names == ["d", "e"]
+    took = time_to_die("stat", m.mountpoint / "d" / "a", started)
+    assert took < INTERRUPT_BOUND, took
+    assert probe("listdir", m.mountpoint / "e").names == ["b"]
+
+
 # --- the operation deadline --------------------------------------------------------------------
 
 SLOW_VERBS = ("CWD", "EPSV", "LIST", "MDTM")
