@@ -516,6 +516,10 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	m->ctx.attr_timeout = m->opts.attr_timeout;
+	/* DESIGN.md 4: each request's wait for the server is bounded. */
+	m->ctx.op_timeout_ms = 1000 * (int)(m->opts.op_timeout_set
+						    ? m->opts.op_timeout
+						    : 4 * m->opts.timeout);
 	m->ctx.negative_timeout = m->opts.negative_timeout;
 	if (setup_remote(m, &tls) < 0)
 		goto out;

@@ -64,6 +64,7 @@ struct fs_ctx {
 	uid_t uid;		  /* owner shown for every file */
 	gid_t gid;
 	double attr_timeout;	  /* seconds, for the kernel */
+	int op_timeout_ms;	  /* one request's work for the server; 0 none */
 	double negative_timeout;
 	bool read_only;		  /* -o ro: every change is EROFS */
 	bool atomic_upload;	  /* upload to a temporary name, then rename */

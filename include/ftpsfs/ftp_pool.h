@@ -31,6 +31,11 @@
  * connections" (421, or 530 at PASS) shrinks the pool to what it accepts;
  * the operation waits for a connection instead of failing.
  *
+ * Interrupts: a request interrupted while it waits for a free connection
+ * gives up at once (-EINTR); an abandoned transfer is ended in the
+ * background (ftp_pool_abandon()).  Waits for a connection also end at
+ * the calling thread's operation deadline (net_set_op_deadline()).
+ *
  * Failing fast, healing by itself: after a failed connect, new connects
  * are tried only after a back-off (0.5 s doubling to 5 s); operations that
  * need a new connection meanwhile fail at once with EIO.  A maintenance
@@ -99,6 +104,17 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 
 /* Give @c back; a broken connection is closed instead. */
 void ftp_pool_release(struct ftp_pool *p, struct ftp_conn *c);
+
+/*
+ * Give @c back with its open download @x that the caller gives up (an
+ * interrupted read, a closed file) without waiting for the server: the
+ * maintenance thread aborts the transfer and puts the connection back in
+ * step (ABOR, NOOP), within the endpoint's timeout in all, or closes it.
+ * Before ftp_pool_start() the connection is closed at once.  Takes @c and
+ * @x.
+ */
+void ftp_pool_abandon(struct ftp_pool *p, struct ftp_conn *c,
+		      struct ftp_xfer *x);
 
 /*
  * Open the transfer @cmd (ftp_xfer.h) on a pooled connection for @use: on

@@ -5,6 +5,13 @@
  * syslog once it has daemonised.  LOG_DEBUG lines appear only with -d.
  * Never pass a secret to these functions: callers redact PASS themselves
  * (see ctrl_conn_send()).
+ *
+ * Server text reaches messages (reply texts, names in paths): whatever a
+ * message holds, log_msg() prints it through log_sanitize(), so no byte
+ * from the server can move the cursor, set the terminal's title or start
+ * a forged "ftpsfs ..." line, on a terminal or in the journal.  Callers
+ * still escape untrusted text with log_escape() where they can, which also
+ * shows where it starts and ends.
  */
 #ifndef FTPSFS_LOG_H
 #define FTPSFS_LOG_H
@@ -46,5 +53,15 @@ void log_lines(int level, const char *func, const char *prefix,
  * NUL-terminates; truncates with "..." when too long.  Returns @out.
  */
 char *log_escape(char *out, size_t outsz, const char *in, size_t len);
+
+/*
+ * Copy the NUL-terminated @in into @out (size @outsz) fit for a terminal
+ * and a log line: C0 controls (CR, LF, ESC, BEL ... also TAB), DEL, C1
+ * controls (U+0080-U+009F, which some terminals obey) and bytes that are
+ * not valid UTF-8 become \xHH; valid UTF-8 and everything printable stay
+ * as they are, so text escaped by log_escape() passes unchanged.  Always
+ * NUL-terminates; truncates with "..." when too long.  Returns @out.
+ */
+char *log_sanitize(char *out, size_t outsz, const char *in);
 
 #endif

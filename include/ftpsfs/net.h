@@ -8,6 +8,7 @@
 #ifndef FTPSFS_NET_H
 #define FTPSFS_NET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -19,7 +20,8 @@ int64_t net_now_ms(void);
 int64_t net_deadline(int ms_from_now);
 
 /*
- * Wait until @fd is ready for @events (POLLIN/POLLOUT) or @deadline passes.
+ * Wait until @fd is ready for @events (POLLIN/POLLOUT) or @deadline (or
+ * this thread's operation deadline, net_set_op_deadline()) passes.
  * Returns 0 when ready, -ETIMEDOUT, -EINTR when this thread's cancel flag
  * (net_set_cancel()) is set, or another negative errno.
  */
@@ -36,6 +38,28 @@ int net_sleep(int ms);
  * flag set before, to put back after work done on another's behalf.
  */
 volatile int *net_set_cancel(volatile int *flag);
+
+/* True when this thread's cancel flag is set (see net_set_cancel()). */
+bool net_cancelled(void);
+
+/*
+ * The calling thread's operation deadline (op_timeout): every wait of
+ * the thread also ends, with -ETIMEDOUT, at @deadline (net_now_ms()
+ * clock), whatever the deadline it was given; 0 turns it off.  A hostile
+ * server answering each reply just inside its own limit still cannot
+ * stretch one operation beyond it.  Returns the deadline set before (0:
+ * none), to put back when the operation ends.
+ */
+int64_t net_set_op_deadline(int64_t deadline);
+
+/* This thread's operation deadline, 0 if none. */
+int64_t net_op_deadline(void);
+
+/* True once this thread's operation deadline has passed. */
+bool net_op_expired(void);
+
+/* @deadline, or this thread's operation deadline if that comes first. */
+int64_t net_bound(int64_t deadline);
 
 /*
  * Resolve @host and connect to @port, trying each address in turn until

@@ -42,6 +42,8 @@ struct ftpsfs_opts {
 	double negative_timeout; /* s */
 	unsigned connect_timeout; /* s */
 	unsigned timeout;	 /* s */
+	unsigned op_timeout;	 /* s for one request's server work; 0 off */
+	int op_timeout_set;	 /* given (else 4 * timeout) */
 	unsigned keepalive;	 /* s between NOOPs on idle connections; 0 off */
 	unsigned idle_close;	 /* s before a surplus idle connection closes */
 	int delay_connect;	 /* mount first, connect on first use */

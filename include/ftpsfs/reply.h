@@ -78,7 +78,9 @@ void ftp_reply_init(struct ftp_reply *r);
  */
 int ftp_reply_feed_line(struct ftp_reply *r, const char *line, size_t len);
 
-/* First line's text after "NNN " / "NNN-" (for messages). */
+/* First line's text after "NNN " / "NNN-", for messages: escaped
+ * (log_escape(): control characters, non-ASCII bytes and '\\' as \xHH),
+ * truncated with "..." to @bufsz.  Returns @buf. */
 const char *ftp_reply_message(const struct ftp_reply *r, char *buf,
 			      size_t bufsz);
 

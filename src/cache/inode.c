@@ -16,6 +16,7 @@
 
 #include "ftpsfs/inode.h"
 #include "ftpsfs/net.h"
+#include "ftpsfs/stat_clamp.h"
 
 #define ITAB_ROOT_INO 1 /* FUSE_ROOT_ID */
 
@@ -1227,7 +1228,7 @@ void itab_mtimes_done(struct itab *t, uint64_t dir,
 		    r->d.st.st_size != reqs[i].size ||
 		    r->d.st.st_mtim.tv_sec != reqs[i].listed)
 			continue;
-		r->d.st.st_mtim.tv_sec = (time_t)reqs[i].exact;
+		r->d.st.st_mtim.tv_sec = stat_time_from(reqs[i].exact);
 		r->d.st.st_mtim.tv_nsec = 0;
 		r->d.st.st_atim = r->d.st.st_ctim = r->d.st.st_mtim;
 		r->d.mtime_exact = true;

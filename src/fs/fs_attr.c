@@ -37,10 +37,13 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ret = itab_lookup(ctx->itab, parent, name, &st);
 	stats_add(ret == -EAGAIN ? STATS_CACHE_MISSES : STATS_CACHE_HITS, 1);
 	if (ret == -EAGAIN) {
+		struct fs_intr intr;
 		uint64_t gen;
 
+		fs_intr_begin(req, &intr);
 		ret = fs_stat_remote(ctx, parent, name, &attr, link,
 				     sizeof(link), &gen);
+		fs_intr_end(req, &intr);
 		if (ret == 0)
 			ret = itab_add_listed(ctx->itab, parent, name, &attr,
 					      link[0] ? link : NULL, gen, &st);
@@ -113,12 +116,19 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)fi;
 	ret = itab_getattr(ctx->itab, ino, &st);
 	stats_add(ret == -EAGAIN ? STATS_CACHE_MISSES : STATS_CACHE_HITS, 1);
-	if (ret == -EAGAIN)
+	if (ret == -EAGAIN) {
+		struct fs_intr intr;
+
+		fs_intr_begin(req, &intr);
 		ret = refresh_attr(ctx, ino, &st);
+		fs_intr_end(req, &intr);
+	}
 	/* Someone looks at a time LIST gave to the minute: ask the exact
-	 * ones of the whole directory (one round trip for all). */
-	if (ret == 0 && itab_needs_exact_mtime(ctx->itab, ino, &dir) &&
-	    fs_fetch_exact_mtimes(ctx, dir) == 0)
+	 * ones of the whole directory (one round trip for all).  If that
+	 * fails, so does this: a minute-precise time would pass for exact. */
+	if (ret == 0 && itab_needs_exact_mtime(ctx->itab, ino, &dir))
+		ret = fs_fetch_exact_mtimes(ctx, dir);
+	if (ret == 0)
 		ret = itab_getattr(ctx->itab, ino, &st) == -ESTALE ? -ESTALE : 0;
 	if (ret < 0) {
 		fs_reply_err(req, -ftp_errno_kernel(ret));

@@ -53,7 +53,7 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (ret == -EAGAIN) {
 		fs_intr_begin(req, &intr);
 		ret = fs_fetch_listing(ctx, ino, false, &d->snap);
-		fs_intr_end(req);
+		fs_intr_end(req, &intr);
 	}
 	if (ret < 0) {
 		free(d);

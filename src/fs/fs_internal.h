@@ -116,15 +116,29 @@ int fs_reply_err(fuse_req_t req, int err);
 	} while (0)
 
 /*
- * FUSE interrupts (a program killed or Ctrl-C'd in a read or readdir):
+ * The operation deadline (op_timeout, DESIGN.md 4): what one kernel
+ * request may spend waiting for the server, however each reply arrives
+ * within `timeout`.  begin sets it on the calling thread unless a deadline
+ * is set already (the outermost call of a request wins); pass what it
+ * returns to end.  When it passes, waits fail with -ETIMEDOUT and the
+ * connection is dropped.
+ */
+int64_t fs_op_deadline_begin(const struct fs_ctx *ctx);
+void fs_op_deadline_end(int64_t saved);
+
+/*
+ * FUSE interrupts (a program killed or Ctrl-C'd in a read, an opendir, a
+ * lookup or a getattr that waits for the server):
  * between begin and end, network waits of this thread return -EINTR once
- * the kernel interrupts @req.
+ * the kernel interrupts @req; the request's operation deadline runs
+ * meanwhile too.
  */
 struct fs_intr {
 	volatile int flag;
+	int64_t saved_deadline;
 };
 void fs_intr_begin(fuse_req_t req, struct fs_intr *intr);
-void fs_intr_end(fuse_req_t req);
+void fs_intr_end(fuse_req_t req, struct fs_intr *intr);
 
 /* Operations, by file. */
 void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

@@ -24,7 +24,11 @@ int fs_ready(struct fs_ctx *ctx)
 		return 0;
 	pthread_mutex_lock(&ctx->ready_lock);
 	if (!ctx->ready) {
+		/* Logging in at the first operation: bounded like it. */
+		int64_t saved = fs_op_deadline_begin(ctx);
+
 		ret = ctx->late_setup(ctx, ctx->late_setup_arg);
+		fs_op_deadline_end(saved);
 		ctx->ready = ret == 0;
 	}
 	pthread_mutex_unlock(&ctx->ready_lock);
@@ -39,18 +43,34 @@ static void fs_intr_cb(fuse_req_t req, void *data)
 	intr->flag = 1;
 }
 
+int64_t fs_op_deadline_begin(const struct fs_ctx *ctx)
+{
+	int64_t saved = net_op_deadline();
+
+	if (!saved && ctx->op_timeout_ms > 0)
+		net_set_op_deadline(net_deadline(ctx->op_timeout_ms));
+	return saved;
+}
+
+void fs_op_deadline_end(int64_t saved)
+{
+	net_set_op_deadline(saved);
+}
+
 void fs_intr_begin(fuse_req_t req, struct fs_intr *intr)
 {
 	intr->flag = 0;
+	intr->saved_deadline = fs_op_deadline_begin(fs_ctx_of(req));
 	net_set_cancel(&intr->flag);
 	/* Calls fs_intr_cb at once if the interrupt came already. */
 	fuse_req_interrupt_func(req, fs_intr_cb, intr);
 }
 
-void fs_intr_end(fuse_req_t req)
+void fs_intr_end(fuse_req_t req, struct fs_intr *intr)
 {
 	fuse_req_interrupt_func(req, NULL, NULL);
 	net_set_cancel(NULL);
+	fs_op_deadline_end(intr->saved_deadline);
 }
 
 void fs_handle_track(struct fs_ctx *ctx, struct fs_handle *h,

@@ -34,10 +34,10 @@ static void file_destroy(struct fs_handle *h)
 	struct ftp_conn *c;
 	struct ftp_xfer *x;
 
-	if (f->lease && ftp_pool_unpark(f->ctx->pool, f->lease, &c, &x) == 1) {
-		ftp_xfer_abort(c, x);
-		ftp_pool_release(f->ctx->pool, c);
-	}
+	/* Ended in the background: a release must not wait for the server's
+	 * answer to ABOR. */
+	if (f->lease && ftp_pool_unpark(f->ctx->pool, f->lease, &c, &x) == 1)
+		ftp_pool_abandon(f->ctx->pool, c, x);
 	if (f->wf)
 		fs_wfile_put(f->ctx, f->wf);
 	pthread_mutex_destroy(&f->lock);
@@ -125,16 +125,6 @@ struct read_io {
 	struct ftp_xfer *x;
 	uint64_t pos;
 };
-
-static void read_io_drop_stream(struct fs_ctx *ctx, struct read_io *io)
-{
-	if (io->x)
-		ftp_xfer_abort(io->c, io->x);
-	io->x = NULL;
-	if (io->c)
-		ftp_pool_release(ctx->pool, io->c);
-	io->c = NULL;
-}
 
 /* Open RETR at @off (on io->c if there is one, else a pooled one). */
 static int read_io_start(struct fs_ctx *ctx, struct fs_file *f,
@@ -229,8 +219,8 @@ static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
 			log_warn("RETR %s: %s", f->path, io->c->err);
 		} else {
 			ret = (int)n;
-			/* Interrupted: the caller ends the stream once the
-			 * interrupt no longer cuts its waits short. */
+			/* Interrupted: the caller hands the stream to the
+			 * pool to end (ftp_pool_abandon()). */
 			if (ret == -EINTR)
 				return ret;
 			log_warn("RETR %s: %s", f->path, io->c->err);
@@ -314,13 +304,18 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (n >= 0)
 		read_io_try_finish(ctx, f, &io);
 	/* Abort and resynchronise below without the interrupt flag. */
-	fs_intr_end(req);
+	fs_intr_end(req, &intr);
 
 	if (n >= 0 && io.x) {
 		f->pos = io.pos;
 		f->lease = ftp_pool_park(ctx->pool, io.c, io.x, f->ino);
-	} else {
-		read_io_drop_stream(ctx, &io);
+	} else if (io.x) {
+		/* Interrupted in the middle of the stream: reply now, and
+		 * let the pool put the connection back in step (ABOR, NOOP:
+		 * up to five replies of `timeout` from a slow server). */
+		ftp_pool_abandon(ctx->pool, io.c, io.x);
+	} else if (io.c) {
+		ftp_pool_release(ctx->pool, io.c);
 	}
 	pthread_mutex_unlock(&f->lock);
 reply:

@@ -17,6 +17,7 @@
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/list_tz.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/stat_clamp.h"
 
 void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
 		      struct stat *st)
@@ -58,11 +59,11 @@ void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
 	if (e->type == FTP_ENTRY_LINK && e->link_target)
 		st->st_size = (off_t)strlen(e->link_target);
 	else if (e->has_size && e->type != FTP_ENTRY_OTHER)
-		st->st_size = (off_t)e->size;
+		(void)stat_size_from(e->size, &st->st_size); /* saturates */
 	st->st_blksize = 4096;
-	st->st_blocks = (st->st_size + 511) / 512;
+	st->st_blocks = stat_blocks_of(st->st_size);
 	if (e->mtime_prec != FTP_TIME_NONE) {
-		st->st_mtim.tv_sec = (time_t)e->mtime;
+		st->st_mtim.tv_sec = stat_time_from(e->mtime);
 		st->st_mtim.tv_nsec = e->mtime_ns;
 	}
 	st->st_atim = st->st_mtim;
@@ -95,6 +96,7 @@ static bool fs_retryable(int err)
 
 int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 {
+	int64_t saved = fs_op_deadline_begin(ctx);
 	char err[512];
 	int ret = -EIO;
 
@@ -106,8 +108,10 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 		if (ret < 0) {
 			/* No connection (server down, certificate changed,
 			 * login refused): the operation could not be tried. */
-			log_err("%s", err);
-			return ret == -ETIMEDOUT ? ret : -EIO;
+			if (ret != -EINTR)
+				log_err("%s", err);
+			ret = ret == -ETIMEDOUT || ret == -EINTR ? ret : -EIO;
+			break;
 		}
 		ret = fn(c, arg);
 		broken = c->broken;
@@ -119,6 +123,7 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 		if (!(ret < 0 && broken && fs_retryable(ret)))
 			break;
 	}
+	fs_op_deadline_end(saved);
 	return ret;
 }
 
@@ -140,6 +145,8 @@ struct fetch_state {
 	bool untargeted_link; /* MLSD named a symlink without its target */
 	bool times_askable;   /* LIST times, MDTM can give exact ones */
 	unsigned long dups;   /* names the server listed more than once */
+	unsigned long clamped;	/* sizes beyond STAT_OFF_MAX */
+	char clamped_name[128]; /* the first of them, escaped */
 	struct itab_dirent *ents;
 	size_t n, cap;
 	struct fetch_name *names; /* index of ents by name */
@@ -223,6 +230,10 @@ static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 	d = &st->ents[st->n];
 	memset(d, 0, sizeof(*d));
 	fs_entry_to_stat(st->ctx, e, &d->st);
+	if (e->has_size && e->size > (uint64_t)STAT_OFF_MAX &&
+	    st->clamped++ == 0)
+		log_escape(st->clamped_name, sizeof(st->clamped_name), e->name,
+			   strlen(e->name));
 	d->name = strdup(e->name);
 	if (!d->name)
 		return -ENOMEM;
@@ -387,8 +398,8 @@ static int fetch_list_zone(struct ftp_conn *c, struct fetch_state *st)
 		struct itab_dirent *d = &st->ents[which[k]];
 
 		if (res[k] < 0)
-			continue;
-		d->st.st_mtim.tv_sec = (time_t)secs[k];
+			continue; /* keep the listing's time */
+		d->st.st_mtim.tv_sec = stat_time_from(secs[k]);
 		d->st.st_mtim.tv_nsec = 0;
 		d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
 		d->mtime_exact = true;
@@ -463,6 +474,7 @@ static int fetch_run(struct ftp_conn *c, void *arg)
 	fetch_reset(st);
 	st->merging = st->untargeted_link = false;
 	st->dups = 0;
+	st->clamped = 0;
 	ret = ftp_list_dir(c, st->path, st->force_list, true, fetch_add, st);
 	if (ret == -E2BIG)
 		snprintf(c->err, sizeof(c->err), "%.300s: more than %d entries",
@@ -537,10 +549,13 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 	struct fetch_state st = { .ctx = ctx, .dir = dir,
 				  .force_list = force_list };
 	char *path = malloc(FS_PATH_MAX);
+	int64_t saved;
 	int ret;
 
 	if (!path)
 		return -ENOMEM;
+	/* One deadline for every try, however many a race costs. */
+	saved = fs_op_deadline_begin(ctx);
 	ret = itab_path(ctx->itab, dir, path, FS_PATH_MAX);
 	if (ret < 0)
 		goto out;
@@ -556,6 +571,11 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		if (st.dups)
 			log_warn("%s: the server listed %lu names more than "
 				 "once; showing each once", path, st.dups);
+		if (st.clamped)
+			log_warn("%s: %lu entr%s with a size of 2^63 bytes or "
+				 "more (the first: \"%s\"): shown as %lld bytes",
+				 path, st.clamped, st.clamped == 1 ? "y" : "ies",
+				 st.clamped_name, (long long)STAT_OFF_MAX);
 		ret = fetch_add_local(&st);
 		if (ret < 0)
 			goto out;
@@ -588,6 +608,7 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		*snap = NULL;
 	}
 out:
+	fs_op_deadline_end(saved);
 	fetch_reset(&st);
 	free(path);
 	return ret;

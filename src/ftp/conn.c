@@ -140,6 +140,12 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 			ftp_conn_mark_broken(c, c->err);
 			return ret;
 		}
+		if (ret == -ETIMEDOUT && net_op_expired()) {
+			snprintf(c->err, sizeof(c->err),
+				 "operation not done within op_timeout");
+			ftp_conn_mark_broken(c, c->err);
+			return ret;
+		}
 		if (ret == -ETIMEDOUT) {
 			snprintf(c->err, sizeof(c->err),
 				 "server %s did not reply within %d s (-o "
@@ -150,7 +156,8 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 		}
 		if (ret < 0) {
 			snprintf(c->err, sizeof(c->err), "%s",
-				 ret == -EMSGSIZE ? "server reply too long"
+				 ret == -EINTR ? "interrupted waiting for a reply"
+				 : ret == -EMSGSIZE ? "server reply too long"
 				 : ret == -EPROTO ? "malformed server reply"
 						  : "control connection closed by server");
 			ftp_conn_mark_broken(c, c->err);

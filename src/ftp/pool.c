@@ -21,6 +21,8 @@
 #define POOL_BACKOFF_FIRST_MS 500
 #define POOL_BACKOFF_MAX_MS 5000
 #define POOL_TICK_MS 500
+/* How often a wait for a free connection looks at the interrupt flag. */
+#define POOL_POLL_MS 100
 
 struct pool_parked {
 	struct ftp_conn *c;
@@ -33,6 +35,14 @@ struct pool_parked {
 	bool ended;	  /* reclaimed upload: ending done, result valid */
 	int result;
 	struct pool_parked *next;
+};
+
+/* A transfer its reader gave up (ftp_pool_abandon), waiting for the
+ * maintenance thread. */
+struct pool_abandoned {
+	struct ftp_conn *c;
+	struct ftp_xfer *x;
+	struct pool_abandoned *next;
 };
 
 /* A file being uploaded, and how many uploads of it run. */
@@ -51,6 +61,7 @@ struct ftp_pool {
 	pthread_cond_t tick;	    /* wakes the maintenance thread */
 	pthread_t thread;
 	bool thread_started;
+	volatile int stop_io;	    /* set: the thread's network waits end */
 	/* guarded by lock: */
 	unsigned max_conns;	    /* may shrink (server limits) */
 	struct ftp_conn **idle;	    /* stack; slots for the initial max */
@@ -60,6 +71,7 @@ struct ftp_pool {
 	struct pool_parked *parked; /* oldest first */
 	struct pool_parked *reclaimed; /* uploads, until the owner asks */
 	struct pool_upload *uploads;   /* files whose downloads don't park */
+	struct pool_abandoned *abandoned; /* for the maintenance thread */
 	unsigned next_id;
 	uint64_t next_lease;
 	int64_t next_attempt;	    /* no connect before (back-off) */
@@ -268,16 +280,20 @@ static int pool_connect(struct ftp_pool *p, unsigned use,
 static int pool_end_parked(struct pool_parked *pk)
 {
 	volatile int *cancel;
+	int64_t deadline;
 	int ret;
 
 	if (!pk->upload) {
 		ftp_xfer_abort(pk->c, pk->x);
 		return 0;
 	}
-	/* Someone else's data: an interrupt of the request that happens to
-	 * need this connection must not cut that upload short. */
+	/* Someone else's data: an interrupt or the deadline of the request
+	 * that happens to need this connection must not cut that upload
+	 * short. */
 	cancel = net_set_cancel(NULL);
+	deadline = net_set_op_deadline(0);
 	ret = ftp_xfer_finish_upload(pk->c, pk->x, pk->op);
+	net_set_op_deadline(deadline);
 	net_set_cancel(cancel);
 	if (ret < 0 && pk->c->err[0])
 		log_warn("%s", pk->c->err);
@@ -321,7 +337,7 @@ static struct ftp_conn *pool_reclaim_locked(struct ftp_pool *p,
 int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 		     char *err, size_t errsz)
 {
-	int64_t deadline = net_deadline(p->ep->timeout_ms);
+	int64_t deadline = net_bound(net_deadline(p->ep->timeout_ms));
 	bool patient = use & FTP_POOL_PATIENT;
 	struct timespec until;
 	unsigned id;
@@ -333,6 +349,15 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 		bool xfer_full = use == FTP_POOL_XFER &&
 				 p->nxfer >= pool_xfer_limit(p);
 		int64_t wake = deadline;
+
+		/* The request was interrupted while it waited: it must not
+		 * wait for a connection any longer. */
+		if (net_cancelled()) {
+			pthread_mutex_unlock(&p->lock);
+			snprintf(err, errsz, "interrupted while waiting for a "
+					     "connection");
+			return -EINTR;
+		}
 
 		if (p->nidle > 0 && !xfer_full) {
 			struct ftp_conn *c = p->idle[--p->nidle];
@@ -389,11 +414,17 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 				snprintf(err, errsz,
 					 "server unreachable (%s) for longer "
 					 "than the timeout", p->down_reason);
+			else if (net_op_expired())
+				snprintf(err, errsz,
+					 "operation not done within op_timeout "
+					 "(waiting for a connection)");
 			else
 				snprintf(err, errsz,
 					 "no FTP connection became free in time");
 			return -ETIMEDOUT;
 		}
+		if (wake > net_now_ms() + POOL_POLL_MS)
+			wake = net_now_ms() + POOL_POLL_MS;
 		until = pool_abstime(wake);
 		pthread_cond_timedwait(&p->cond, &p->lock, &until);
 	}
@@ -466,10 +497,9 @@ uint64_t ftp_pool_park(struct ftp_pool *p, struct ftp_conn *c,
 		lease = pool_park(p, pk);
 	}
 	if (!lease) {
-		/* Can't park: end the transfer and release instead. */
+		/* Can't park: end the transfer (in the background) instead. */
 		free(pk);
-		ftp_xfer_abort(c, x);
-		ftp_pool_release(p, c);
+		ftp_pool_abandon(p, c, x);
 	}
 	return lease;
 }
@@ -626,6 +656,63 @@ void ftp_pool_counts(struct ftp_pool *p, struct stats_pool *out)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* ---- abandoned transfers ---- */
+
+/*
+ * Resynchronising a connection after an abort costs up to five replies of
+ * `timeout` when the server is slow or silent (ftp_xfer_abort()).  An
+ * interrupted reader must not pay that: it hands the connection over and
+ * replies to the kernel at once, and the maintenance thread does the
+ * work, within one `timeout` in all, then gives the connection back to
+ * the pool or closes it.  Until then the connection counts as in use, so
+ * the pool's limits hold.
+ */
+void ftp_pool_abandon(struct ftp_pool *p, struct ftp_conn *c,
+		      struct ftp_xfer *x)
+{
+	struct pool_abandoned *a = calloc(1, sizeof(*a));
+
+	pthread_mutex_lock(&p->lock);
+	if (a && p->thread_started && !p->stopping) {
+		a->c = c;
+		a->x = x;
+		a->next = p->abandoned;
+		p->abandoned = a;
+		pthread_cond_signal(&p->tick);
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	pthread_mutex_unlock(&p->lock);
+	free(a);
+	/* Nobody to hand it to: drop the connection rather than wait. */
+	ftp_conn_mark_broken(c, "transfer abandoned");
+	ftp_xfer_abort(c, x);
+	ftp_pool_release(p, c);
+}
+
+/* Resynchronise (or close) one abandoned connection; false if none. */
+static bool pool_resync_one(struct ftp_pool *p)
+{
+	struct pool_abandoned *a;
+	int64_t before;
+
+	pthread_mutex_lock(&p->lock);
+	a = p->abandoned;
+	if (a)
+		p->abandoned = a->next;
+	pthread_mutex_unlock(&p->lock);
+	if (!a)
+		return false;
+	log_debug("conn %u: ending an abandoned transfer in the background",
+		  a->c->id);
+	before = net_set_op_deadline(net_deadline(p->ep->timeout_ms));
+	ftp_xfer_abort(a->c, a->x);
+	net_set_op_deadline(before);
+	ftp_pool_release(p, a->c); /* closes it if broken */
+	free(a);
+	return true;
+}
+
 /* ---- maintenance ---- */
 
 /* Take the idle connection at @i out of the list (lock held). */
@@ -673,8 +760,11 @@ static bool pool_end_idle_parked_one(struct ftp_pool *p)
 {
 	struct pool_parked **pp;
 	struct ftp_conn *c = NULL;
-	int64_t now = net_now_ms();
+	int64_t now = net_now_ms(), before;
 
+	/* A download's abort gets one `timeout` in all (uploads are ended
+	 * without this bound: pool_end_parked()). */
+	before = net_set_op_deadline(net_deadline(p->ep->timeout_ms));
 	pthread_mutex_lock(&p->lock);
 	for (pp = &p->parked; p->keepalive_ms && *pp; pp = &(*pp)->next) {
 		if (now - (*pp)->since >= p->keepalive_ms) {
@@ -685,6 +775,7 @@ static bool pool_end_idle_parked_one(struct ftp_pool *p)
 		}
 	}
 	pthread_mutex_unlock(&p->lock);
+	net_set_op_deadline(before);
 	if (!c)
 		return false;
 	ftp_pool_release(p, c); /* closes it if broken */
@@ -762,6 +853,10 @@ static void *pool_thread(void *arg)
 {
 	struct ftp_pool *p = arg;
 
+	/* Unmounting must not wait for a slow server's answer to a NOOP or
+	 * an ABOR (uploads are ended without this: pool_end_parked()). */
+	net_set_cancel(&p->stop_io);
+
 	for (;;) {
 		struct timespec ts;
 
@@ -777,6 +872,8 @@ static void *pool_thread(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&p->lock);
+		while (pool_resync_one(p))
+			;
 		while (pool_keepalive_one(p))
 			;
 		while (pool_end_idle_parked_one(p))
@@ -794,7 +891,9 @@ int ftp_pool_start(struct ftp_pool *p)
 
 	if (ret)
 		return -ret;
+	pthread_mutex_lock(&p->lock); /* ftp_pool_abandon() reads it */
 	p->thread_started = true;
+	pthread_mutex_unlock(&p->lock);
 	return 0;
 }
 
@@ -804,6 +903,7 @@ void ftp_pool_free(struct ftp_pool *p)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
+	p->stop_io = 1;
 	pthread_cond_broadcast(&p->tick);
 	pthread_mutex_unlock(&p->lock);
 	if (p->thread_started)
@@ -815,6 +915,16 @@ void ftp_pool_free(struct ftp_pool *p)
 		(void)pool_end_parked(pk);
 		ftp_conn_close(pk->c, true);
 		free(pk);
+	}
+	while (p->abandoned) {
+		struct pool_abandoned *a = p->abandoned;
+
+		/* Stopping: no time for the server to answer an abort. */
+		p->abandoned = a->next;
+		ftp_conn_mark_broken(a->c, "unmounting");
+		ftp_xfer_abort(a->c, a->x);
+		ftp_conn_close(a->c, false);
+		free(a);
 	}
 	while (p->reclaimed) {
 		struct pool_parked *pk = p->reclaimed;

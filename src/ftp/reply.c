@@ -9,6 +9,7 @@
 
 #include "ftpsfs/ftp_hash.h"
 #include "ftpsfs/listing.h"
+#include "ftpsfs/log.h"
 #include "ftpsfs/reply.h"
 
 void ftp_reply_init(struct ftp_reply *r)
@@ -77,13 +78,10 @@ const char *ftp_reply_message(const struct ftp_reply *r, char *buf,
 			      size_t bufsz)
 {
 	const char *s = r->text_len > 4 ? r->text + 4 : "";
-	size_t n = strcspn(s, "\n");
 
-	if (n >= bufsz)
-		n = bufsz - 1;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return buf;
+	/* Escaped here, where server text becomes message text: an ESC,
+	 * BEL or bare CR must not reach the user's terminal or the log. */
+	return log_escape(buf, bufsz, s, strcspn(s, "\n"));
 }
 
 int ftp_parse_epsv(const char *text, uint16_t *port)

@@ -545,8 +545,10 @@ ssize_t ftp_xfer_read(struct ftp_conn *c, struct ftp_xfer *x, void *buf,
 	}
 	x->timed_out = n == -ETIMEDOUT;
 	snprintf(c->err, sizeof(c->err), "data connection: %s",
-		 x->timed_out ? "stalled longer than the timeout"
-			      : strerror((int)-n));
+		 x->timed_out && net_op_expired()
+			 ? "operation not done within op_timeout"
+		 : x->timed_out ? "stalled longer than the timeout"
+				: strerror((int)-n));
 	return n;
 }
 
@@ -626,10 +628,12 @@ void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 	tls_conn_free(x->tls);
 	free(x);
 	/* A server that let the data connection stall is not going to
-	 * answer promptly either: don't spend another timeout waiting. */
-	if (!r || timed_out) {
-		ftp_conn_mark_broken(c, timed_out ? "data connection stalled"
-						  : "out of memory");
+	 * answer promptly either: don't spend another timeout waiting.  Nor
+	 * after the operation's deadline: no time is left to wait in. */
+	if (!r || timed_out || net_op_expired()) {
+		ftp_conn_mark_broken(c, !r	    ? "out of memory"
+					: timed_out ? "data connection stalled"
+						    : "op_timeout passed");
 		free(r);
 		return;
 	}

@@ -41,8 +41,41 @@ volatile int *net_set_cancel(volatile int *flag)
 	return before;
 }
 
+bool net_cancelled(void)
+{
+	return net_cancel && *net_cancel;
+}
+
+/* Per thread: when the operation this thread works for must end (0: no
+ * limit but each wait's own). */
+static __thread int64_t net_op_end;
+
+int64_t net_set_op_deadline(int64_t deadline)
+{
+	int64_t before = net_op_end;
+
+	net_op_end = deadline;
+	return before;
+}
+
+int64_t net_op_deadline(void)
+{
+	return net_op_end;
+}
+
+bool net_op_expired(void)
+{
+	return net_op_end && net_now_ms() >= net_op_end;
+}
+
+int64_t net_bound(int64_t deadline)
+{
+	return net_op_end && net_op_end < deadline ? net_op_end : deadline;
+}
+
 int net_wait(int fd, short events, int64_t deadline)
 {
+	deadline = net_bound(deadline);
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = events };
 		int64_t left = deadline - net_now_ms();

@@ -60,6 +60,8 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("negative_timeout=%lf", negative_timeout),
 	OPT("connect_timeout=%u", connect_timeout),
 	OPT("timeout=%u", timeout),
+	OPT("op_timeout=%u", op_timeout),
+	OPT("op_timeout=", op_timeout_set),
 	OPT("keepalive=%u", keepalive),
 	OPT("idle_close=%u", idle_close),
 	OPT("delay_connect", delay_connect),
@@ -249,6 +251,11 @@ int opts_validate(const struct ftpsfs_opts *o, const char **msg)
 		       "3600 seconds";
 		return -EINVAL;
 	}
+	if (o->op_timeout > 86400) {
+		*msg = "op_timeout must be between 0 (no limit) and 86400 "
+		       "seconds";
+		return -EINVAL;
+	}
 	if (o->keepalive > 86400 || o->idle_close < 1 || o->idle_close > 86400) {
 		*msg = "keepalive must be 0 to 86400 and idle_close 1 to 86400 "
 		       "seconds";
@@ -374,6 +381,9 @@ void opts_print_help(const char *progname)
 	       "    -o negative_timeout=S  cache missing names for S seconds (5)\n"
 	       "    -o connect_timeout=S   connect/handshake limit (15)\n"
 	       "    -o timeout=S           limit for each reply or stall (30)\n"
+	       "    -o op_timeout=S        limit for the server's part of one request\n"
+	       "                           (lookup, listing, one read): 4 x timeout\n"
+	       "                           (120); 0 = none\n"
 	       "    -o keepalive=S         NOOP on idle connections every S seconds,\n"
 	       "                           end transfers of files idle that long\n"
 	       "                           (60; 0 = never)\n"

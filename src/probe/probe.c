@@ -40,7 +40,10 @@ void probe_fact(const char *key, const char *fmt, ...)
 
 char *probe_esc(char *out, size_t outsz, const char *in)
 {
-	return log_escape(out, outsz, in, strlen(in));
+	/* Messages may hold reply text the ftp layer escaped already
+	 * (ftp_reply_message()): control characters are escaped, escapes
+	 * are left alone. */
+	return log_sanitize(out, outsz, in);
 }
 
 /* Each line of the server's multi-line @text as "key: line", escaped. */

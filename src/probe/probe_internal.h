@@ -120,7 +120,7 @@ void probe_fact(const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void probe_section(const char *title);
 
-/* @in escaped for printing into @out (log_escape()); returns @out. */
+/* @in fit for printing into @out (log_sanitize()); returns @out. */
 char *probe_esc(char *out, size_t outsz, const char *in);
 
 /* probe_tls.c */

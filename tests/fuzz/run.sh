@@ -9,7 +9,7 @@ OUT=build-fuzz
 mkdir -p "$OUT"
 
 declare -A SOURCES=(
-    [reply]="src/ftp/reply.c src/ftp/hash_reply.c src/ftp/listing_time.c"
+    [reply]="src/ftp/reply.c src/ftp/hash_reply.c src/ftp/listing_time.c src/util/log.c"
     [mlsd]="src/ftp/listing_mlsd.c src/ftp/listing_time.c"
     [list]="src/ftp/listing_unix.c src/ftp/listing_time.c"
     [hostspec]="src/opts/hostspec.c"

@@ -25,6 +25,7 @@ counts resumptions but does not require them.
 
 import hashlib
 import posixpath
+import select
 import socket
 import ssl
 import struct
@@ -77,6 +78,8 @@ class FakeFtpsServer:
       that damages data without saying so).
     max_sessions: at most this many control connections at once; one more is answered
       "421 Too many connections" and closed before TLS, as vsftpd and Pure-FTPd do.
+    greeting: bytes sent as they are instead of "220 fake FTPS server ready\r\n" (a hostile
+      greeting: any code, control characters).
     """
 
     def __init__(self, certs, files=None, dirs=(), listings=None, user="faker",
@@ -84,7 +87,7 @@ class FakeFtpsServer:
                  eprt=True, active_intruder=False, hash_sha256=False, corrupt_uploads=False,
                  session_rule=None, tls13_tickets=2, list_style="unix", prelim=None,
                  size=True, rest_stream=True, utf8=True, mlsd_facts="ordered", tls_max=None,
-                 mdtm=False, list_times=None, max_sessions=None):
+                 mdtm=False, list_times=None, max_sessions=None, greeting=None):
         self.files = {posixpath.normpath(p): bytes(d) for p, d in (files or {}).items()}
         self.dirs = {"/"} | {posixpath.normpath(d) for d in dirs}
         for path in self.files:
@@ -107,6 +110,7 @@ class FakeFtpsServer:
         self.tls13_tickets = tls13_tickets
         self.list_style = list_style
         self.prelim = prelim
+        self.greeting = greeting
         self.size = size
         self.rest_stream = rest_stream
         self.utf8 = utf8
@@ -400,6 +404,63 @@ class Session:
         if final is not None:
             self.reply(*final)
 
+    def pause(self, seconds):
+        """Wait `seconds` (a slow server), or less if the server stops."""
+        if self.server._stopping.wait(seconds):
+            raise SessionEnd("server stopping")
+
+    def command_waiting(self):
+        """Has the client sent (part of) another command on the control connection?"""
+        if self._rbuf:
+            return True
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        return bool(readable)
+
+    def trickle_transfer(self, chunk, interval, count=None, aborted=(426, "Transfer aborted."),
+                         started=None):
+        """Send 150, accept the data connection and send `chunk` every `interval` seconds,
+        `count` times (None: until something stops it), then end cleanly with 226. A server
+        that keeps each wait just inside the client's stall limit. The transfer stops early
+        when the client closes the data connection or sends another command (ABOR); the
+        `aborted` reply (none if None) then ends it. `started` (a threading.Event) is set once
+        the first chunk is sent."""
+        if self._pasv is None and self._active is None:
+            self.reply(425, "Use EPSV or PASV first.")
+            return
+        self.reply(150, "Opening BINARY mode data connection.")
+        conn = self._accept_data()
+        if conn is None:
+            return  # answered 425
+        sent, cut = 0, False
+        try:
+            while count is None or sent < count:
+                try:
+                    conn.sendall(chunk)
+                except OSError:
+                    cut = True
+                    break
+                sent += 1
+                if started is not None:
+                    started.set()
+                end = time.monotonic() + interval
+                while time.monotonic() < end and not self.command_waiting():
+                    self.pause(min(POLL, max(0.0, end - time.monotonic())))
+                if self.command_waiting():
+                    cut = True
+                    break
+            if not cut:
+                conn.unwrap()
+        except OSError:
+            cut = True
+        finally:
+            conn.close()
+        if not cut:
+            self.reply(226, "Transfer complete.")
+        elif aborted is not None:
+            self.reply(*aborted)
+
     def stall_transfer(self, data=b""):
         """Send 150, accept the data connection, send `data`, then neither send more nor close
         it nor reply: wait until the server stops."""
@@ -427,7 +488,10 @@ class Session:
     def _run(self):
         try:
             self._poll_timeout()
-            self.reply(220, "fake FTPS server ready")
+            if self.server.greeting is not None:
+                self.send_raw(self.server.greeting)
+            else:
+                self.reply(220, "fake FTPS server ready")
             while True:
                 verb, arg = self._read_command()
                 self.server._record(self, verb, arg)

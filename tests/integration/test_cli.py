@@ -81,3 +81,34 @@ def test_debug_log_has_local_time_and_every_line_of_feat(ftp_server, mounted):
     for line in ("< 211-Features:", "<  EPSV", "<  REST STREAM", "< 211 End"):
         assert line in log, line
     assert "Ignoring invalid max threads" not in log
+
+
+def _header_constant(header, name):
+    """The value of `#define NAME expr` in include/ftpsfs/`header` (integer expressions)."""
+    text = (REPO_ROOT / "include" / "ftpsfs" / header).read_text()
+    expr = re.search(rf"^#define {name} (.+)$", text, re.M).group(1)
+    return eval(re.sub(r"(\d+)ull", r"\1", expr))  # "(256ull << 20)" and plain numbers
+
+
+def _plain(text):
+    """Man page or Markdown source with the font changes and escapes taken out."""
+    return re.sub(r"\\f[BIRP]|\\\(..|\\|`|\*\*", "", text)
+
+
+def test_the_bounds_in_the_docs_are_the_code_s():
+    """ftpsfs(1) SECURITY and the README state the limits on what a server may send: they must
+    say what the code does (the page once claimed a million entries where the code said
+    another number)."""
+    bounds = {
+        f"{_header_constant('reply.h', 'FTP_LINE_MAX')} bytes",
+        f"{_header_constant('reply.h', 'FTP_REPLY_LINES_MAX'):,} lines per reply",
+        f"{_header_constant('ftp_list.h', 'FTP_LIST_LINE_MAX')} bytes",
+        f"{_header_constant('ftp_list.h', 'FTP_LIST_BYTES_MAX') >> 20} MiB",
+        f"{_header_constant('ftp_list.h', 'FTP_LIST_ENTRIES_MAX'):,} entries per directory",
+    }
+    man = " ".join(_plain(MAN_PAGE.read_text().split(".SH SECURITY")[1]).split())
+    readme = " ".join(_plain(README.read_text().split("## Security")[1]).split())
+    assert f"{_header_constant('reply.h', 'FTP_REPLY_TEXT_MAX') >> 10} KiB" in man
+    for bound in bounds:
+        assert bound in man, bound
+        assert bound in readme, bound

@@ -112,6 +112,22 @@ TEST(owner_options_are_set_only_when_given)
 	CHECK(o.gid_set && o.gid == 33);
 }
 
+TEST(op_timeout_is_set_only_when_given_and_zero_means_none)
+{
+	const char *none[] = { "u@h", "/mnt", NULL };
+	const char *off[] = { "u@h", "/mnt", "-o", "op_timeout=0", NULL };
+
+	CHECK_INT(parse(none), 0);
+	CHECK_INT(o.op_timeout_set, 0); /* main: 4 * timeout */
+	CHECK_INT(parse(off), 0);
+	CHECK_INT(o.op_timeout_set, 1);
+	CHECK_INT(o.op_timeout, 0);
+	CHECK(strstr(kept, "op_timeout") == NULL);
+	CHECK(invalid("op_timeout=0") == NULL);
+	CHECK(invalid("op_timeout=86400") == NULL);
+	CHECK(invalid("op_timeout=86401") != NULL);
+}
+
 TEST(later_option_wins)
 {
 	const char *argv[] = { "u@h", "/mnt", "-o", "ro", "-o", "rw,max_conns=2",
@@ -298,6 +314,7 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(defaults_are_filled_in_and_valid),
 	TEST_ENTRY(our_options_are_taken_out_generic_ones_stay),
 	TEST_ENTRY(owner_options_are_set_only_when_given),
+	TEST_ENTRY(op_timeout_is_set_only_when_given_and_zero_means_none),
 	TEST_ENTRY(later_option_wins),
 	TEST_ENTRY(string_options_are_copied),
 	TEST_ENTRY(a_number_that_is_not_one_is_refused),

@@ -82,6 +82,27 @@ TEST(reply_message_skips_code)
 	CHECK_STR(ftp_reply_message(&r, buf, sizeof(buf)), "No such file");
 }
 
+TEST(reply_message_escapes_terminal_controls)
+{
+	struct ftp_reply r;
+	char buf[128];
+
+	ftp_reply_init(&r);
+	CHECK_INT(feed(&r, "530 \x1b]0;owned\x07\rftpsfs: forged \\"), 1);
+	CHECK_STR(ftp_reply_message(&r, buf, sizeof(buf)),
+		  "\\x1b]0;owned\\x07\\x0dftpsfs: forged \\x5c");
+}
+
+TEST(reply_message_is_truncated_to_its_buffer)
+{
+	struct ftp_reply r;
+	char buf[12];
+
+	ftp_reply_init(&r);
+	CHECK_INT(feed(&r, "550 \x1b\x1b\x1b\x1b"), 1);
+	CHECK_STR(ftp_reply_message(&r, buf, sizeof(buf)), "\\x1b\\x1b...");
+}
+
 TEST(epsv_port_parsed)
 {
 	uint16_t port = 0;
@@ -281,6 +302,8 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(garbage_first_line_is_protocol_error),
 	TEST_ENTRY(endless_multiline_reply_is_bounded),
 	TEST_ENTRY(reply_message_skips_code),
+	TEST_ENTRY(reply_message_escapes_terminal_controls),
+	TEST_ENTRY(reply_message_is_truncated_to_its_buffer),
 	TEST_ENTRY(epsv_port_parsed),
 	TEST_ENTRY(epsv_malformed_rejected),
 	TEST_ENTRY(pasv_port_parsed_and_address_ignored),
