@@ -140,7 +140,7 @@ static int late_setup(struct fs_ctx *ctx, void *arg)
 		log_err("%s", err);
 		return ret;
 	}
-	ctx->feat = c->feat;
+	ctx->feat = *ftp_conn_feat(c);
 	ret = resolve_root(m, c, &root_st);
 	ftp_pool_release(ctx->pool, c);
 	if (ret == 0)
@@ -286,7 +286,7 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 		log_err("%s", err);
 		return ret;
 	}
-	m->ctx.feat = c->feat;
+	m->ctx.feat = *ftp_conn_feat(c);
 	ret = resolve_root(m, c, &root_st);
 	ftp_pool_release(m->ctx.pool, c);
 	if (ret < 0)

@@ -49,34 +49,45 @@ struct ftp_endpoint {
 	void *reply_seen_arg;
 };
 
-struct ftp_conn {
-	unsigned id;
-	const struct ftp_endpoint *ep;
-	int fd;		      /* the socket until TLS owns it */
-	struct tls_conn *tls; /* NULL before AUTH TLS */
-	struct sockaddr_storage peer;
-	socklen_t peerlen;
-	struct ftp_features feat;
-	bool broken;
-	bool no_epsv;	      /* EPSV refused once: use PASV */
-	bool no_eprt;	      /* EPRT refused once: use PORT */
-	bool pipeline;	      /* passive mode worked: send EPSV (or PASV),
-			       * REST and the transfer command in one flight */
-	bool handshake_first; /* the server answers a transfer command only
-			       * after the data connection's TLS handshake
-			       * (xfer.c: ftp-srv) */
-	uint64_t data_conns, data_resumed; /* counters for the debug log */
-	/* Round trips (stats.h): commands sent, commands with their final
-	 * reply read, and cmds_sent when we last waited for the server. */
-	uint64_t cmds_sent, cmds_answered, rtt_mark;
-	int prelim_rest;      /* code of a 1xx reply read only to its first
-			       * line (ftp_conn_read_prelim()), else 0 */
-	bool pool_xfer;	      /* pool.c: held for a transfer */
-	int64_t pool_idle_since; /* pool.c: when it became idle */
-	char rbuf[FTP_LINE_MAX + 1];
-	size_t rlen;
-	char err[512];	      /* description of the last failure */
-};
+/*
+ * One control connection.  Its fields are the ftp module's own
+ * (src/ftp/conn_internal.h); everything else uses the functions below.
+ */
+struct ftp_conn;
+
+/* Its number (for messages). */
+unsigned ftp_conn_id(const struct ftp_conn *c);
+
+/* What the server offered (FEAT, RFC 2389). */
+const struct ftp_features *ftp_conn_feat(const struct ftp_conn *c);
+
+/* The description of the last failure ("" if none); escaped server text
+ * (ftp_reply_message()). */
+const char *ftp_conn_err(const struct ftp_conn *c);
+
+/* After a 421, a transport error or a protocol violation: nothing more
+ * will work on @c (the pool closes it). */
+bool ftp_conn_broken(const struct ftp_conn *c);
+
+/* The connection's reply buffer (one per connection: commands on it run
+ * one at a time), valid until the next command on @c. */
+struct ftp_reply *ftp_conn_reply(struct ftp_conn *c);
+
+/* Its TLS connection (NULL before AUTH TLS) - for the probe's report. */
+struct tls_conn *ftp_conn_tls(const struct ftp_conn *c);
+
+/* Passive and active modes this connection uses: the probe tries each
+ * (@no_epsv: PASV instead of EPSV; @no_eprt: PORT instead of EPRT). */
+void ftp_conn_force_modes(struct ftp_conn *c, bool no_epsv, bool no_eprt);
+void ftp_conn_modes(const struct ftp_conn *c, bool *no_epsv, bool *no_eprt);
+
+/* The address family of the server's address (AF_INET, AF_INET6). */
+int ftp_conn_peer_family(const struct ftp_conn *c);
+
+/* Data connections opened on @c, and how many resumed its TLS session. */
+void ftp_conn_data_counts(const struct ftp_conn *c, uint64_t *conns,
+			  uint64_t *resumed);
+
 
 /*
  * Connect, secure (AUTH TLS or implicit), log in, PBSZ 0, PROT P, FEAT,
@@ -97,6 +108,11 @@ struct ftp_conn {
  */
 int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 		  struct ftp_conn **out, char *err, size_t errsz);
+
+/* Is an idle connection no use any more: closed by the server while
+ * idle (a TLS alert or a bare close), an unsolicited reply (421), or
+ * out of step?  Looks without waiting. */
+bool ftp_conn_looks_dead(struct ftp_conn *c);
 
 /* Send QUIT (when @polite and not broken) and free everything. */
 void ftp_conn_close(struct ftp_conn *c, bool polite);

@@ -70,6 +70,27 @@ enum ftp_pool_use {
 int ftp_pool_new(const struct ftp_endpoint *ep, unsigned max_conns,
 		 struct ftp_pool **out);
 
+/*
+ * What the pool does to connections: ftp_conn_open(), ftp_conn_close(),
+ * ftp_conn_looks_dead(), a NOOP, ftp_xfer_abort() and
+ * ftp_xfer_finish_upload() - replaceable, so that the pool's logic can be
+ * tested with a fake connector (tests/unit/test_pool.c).
+ */
+struct ftp_pool_ops {
+	int (*open)(const struct ftp_endpoint *ep, unsigned id,
+		    struct ftp_conn **out, char *err, size_t errsz);
+	void (*close)(struct ftp_conn *c, bool polite);
+	bool (*looks_dead)(struct ftp_conn *c);
+	int (*noop)(struct ftp_conn *c);
+	void (*abort_xfer)(struct ftp_conn *c, struct ftp_xfer *x);
+	int (*finish_upload)(struct ftp_conn *c, struct ftp_xfer *x,
+			     enum ftp_op op);
+};
+
+/* ftp_pool_new() with other @ops (NULL: the real ones). */
+int ftp_pool_new_with(const struct ftp_endpoint *ep, unsigned max_conns,
+		      const struct ftp_pool_ops *ops, struct ftp_pool **out);
+
 /* NOOP every @keepalive_ms on idle connections (0: never); close idle
  * connections beyond the first after @idle_close_ms. */
 void ftp_pool_set_maintenance(struct ftp_pool *p, int keepalive_ms,

@@ -235,7 +235,7 @@ static int ns_rename(struct ftp_conn *c, void *arg)
 	struct ns_op *op = arg;
 	int ret = ftp_op_rename(c, op->path, op->path2);
 
-	if (ret == 0 || c->broken || ret == -ENOENT || !op->target_exists)
+	if (ret == 0 || ftp_conn_broken(c) || ret == -ENOENT || !op->target_exists)
 		return ret;
 	return op->target_is_dir ? ns_rename_over_dir(c, op)
 				 : ns_rename_over_file(c, op, ret);

@@ -177,7 +177,7 @@ static int read_io_seek(struct fs_ctx *ctx, struct fs_file *f,
 	if (io->x) {
 		ftp_xfer_abort(io->c, io->x);
 		io->x = NULL;
-		if (io->c->broken) {
+		if (ftp_conn_broken(io->c)) {
 			ftp_pool_release(ctx->pool, io->c);
 			io->c = NULL;
 		}
@@ -216,14 +216,14 @@ static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
 			ret = ftp_xfer_finish(io->c, x, FTP_OP_RETR);
 			if (ret == 0)
 				break; /* end of file */
-			log_warn("RETR %s: %s", f->path, io->c->err);
+			log_warn("RETR %s: %s", f->path, ftp_conn_err(io->c));
 		} else {
 			ret = (int)n;
 			/* Interrupted: the caller hands the stream to the
 			 * pool to end (ftp_pool_abandon()). */
 			if (ret == -EINTR)
 				return ret;
-			log_warn("RETR %s: %s", f->path, io->c->err);
+			log_warn("RETR %s: %s", f->path, ftp_conn_err(io->c));
 			ftp_xfer_abort(io->c, io->x);
 			io->x = NULL;
 		}
@@ -261,7 +261,7 @@ static void read_io_try_finish(struct fs_ctx *ctx, struct fs_file *f,
 		return; /* not yet: park it as usual */
 	io->x = NULL;
 	if (ret == 1 && ftp_xfer_finish(io->c, x, FTP_OP_RETR) < 0)
-		log_debug("RETR %s: %s", f->path, io->c->err);
+		log_debug("RETR %s: %s", f->path, ftp_conn_err(io->c));
 	else if (ret != 1)
 		ftp_xfer_abort(io->c, x);
 	ftp_pool_release(ctx->pool, io->c);

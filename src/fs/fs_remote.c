@@ -114,11 +114,11 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 			break;
 		}
 		ret = fn(c, arg);
-		broken = c->broken;
-		if (ret < 0 && c->err[0])
-			log_debug("conn %u: %s", c->id, c->err);
-		if (ret < 0 && broken && c->err[0])
-			log_warn("%s", c->err);
+		broken = ftp_conn_broken(c);
+		if (ret < 0 && ftp_conn_err(c)[0])
+			log_debug("conn %u: %s", ftp_conn_id(c), ftp_conn_err(c));
+		if (ret < 0 && broken && ftp_conn_err(c)[0])
+			log_warn("%s", ftp_conn_err(c));
 		ftp_pool_release(ctx->pool, c);
 		if (!(ret < 0 && broken && fs_retryable(ret)))
 			break;
@@ -359,7 +359,7 @@ static int fetch_list_zone(struct ftp_conn *c, struct fetch_state *st)
 	time_t now = time(NULL);
 
 	if (atomic_load(&ctx->list_tz_tries) >= FETCH_TZ_TRIES ||
-	    !c->feat.mdtm)
+	    !ftp_conn_feat(c)->mdtm)
 		goto apply;
 	for (size_t i = 0; i < st->n && n < FETCH_TZ_SAMPLES; i++) {
 		const struct itab_dirent *d = &st->ents[i];
@@ -467,7 +467,7 @@ int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir)
 static int fetch_run(struct ftp_conn *c, void *arg)
 {
 	struct fetch_state *st = arg;
-	bool used_list = st->force_list || !c->feat.mlst;
+	bool used_list = st->force_list || !ftp_conn_feat(c)->mlst;
 	int ret;
 
 	/* A retry starts from an empty list. */
@@ -476,25 +476,18 @@ static int fetch_run(struct ftp_conn *c, void *arg)
 	st->dups = 0;
 	st->clamped = 0;
 	ret = ftp_list_dir(c, st->path, st->force_list, true, fetch_add, st);
-	if (ret == -E2BIG)
-		snprintf(c->err, sizeof(c->err), "%.300s: more than %d entries",
-			 st->path, FTP_LIST_ENTRIES_MAX);
 	if (ret < 0)
 		return ret;
 	if (used_list) {
 		/* Exact times are asked later, when someone needs them. */
 		fetch_known_mtimes(st);
-		st->times_askable = c->feat.mdtm;
+		st->times_askable = ftp_conn_feat(c)->mdtm;
 		return fetch_list_zone(c, st);
 	}
 	if (!st->untargeted_link)
 		return 0;
 	st->merging = true;
-	ret = ftp_list_dir(c, st->path, true, true, fetch_add, st);
-	if (ret == -E2BIG)
-		snprintf(c->err, sizeof(c->err), "%.300s: more than %d entries",
-			 st->path, FTP_LIST_ENTRIES_MAX);
-	return ret;
+	return ftp_list_dir(c, st->path, true, true, fetch_add, st);
 }
 
 /* Files we created that are not uploaded yet exist too (unless the

@@ -266,8 +266,8 @@ static int wf_download(struct fs_ctx *ctx, struct fs_wfile *wf,
 			}
 			got += (uint64_t)n;
 		}
-		if (ret < 0 && c->err[0])
-			log_warn("RETR %s: %s", path, c->err);
+		if (ret < 0 && ftp_conn_err(c)[0])
+			log_warn("RETR %s: %s", path, ftp_conn_err(c));
 		ftp_pool_release(ctx->pool, c);
 		c = NULL;
 		if (ret == 0 || !ftp_errno_transient(ret))
@@ -413,7 +413,7 @@ static int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
 	else
 		ftp_upload_abandon(c, &up);
 	if (ret < 0)
-		log_warn("upload of %s: %s", path, c->err);
+		log_warn("upload of %s: %s", path, ftp_conn_err(c));
 	ftp_pool_release(ctx->pool, c);
 out:
 	ftp_pool_upload_end(ctx->pool, wf->ino);

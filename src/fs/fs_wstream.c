@@ -154,7 +154,7 @@ static int ws_end_transfer(struct fs_wstream *ws, int ret)
 	ws->x = NULL;
 	/* A control connection lost with the data one adds nothing: the
 	 * cut stands. */
-	if (why < 0 && ws->c->broken && ftp_errno_transient(ret))
+	if (why < 0 && ftp_conn_broken(ws->c) && ftp_errno_transient(ret))
 		return ret;
 	return why < 0 ? why : ret;
 }
@@ -190,7 +190,7 @@ static int ws_resume_point(struct fs_ctx *ctx, struct fs_wstream *ws,
 	uint64_t hi = ws->base + ws->sent, again;
 	int ret = ftp_upload_resume_point(ws->c, &ws->up, lo, hi, off);
 
-	if (ret < 0 || ws->c->feat.rest_stream)
+	if (ret < 0 || ftp_conn_feat(ws->c)->rest_stream)
 		return ret;
 	if (net_sleep(WS_APPE_SETTLE_MS) < 0)
 		return -EINTR;
@@ -217,7 +217,7 @@ static int ws_recover_once(struct fs_ctx *ctx, struct fs_wstream *ws)
 	ret = ws_resume_point(ctx, ws, &off);
 	if (ret < 0)
 		goto fail;
-	rest = ws->c->feat.rest_stream;
+	rest = ftp_conn_feat(ws->c)->rest_stream;
 	ret = ftp_xfer_open(ws->c, &(struct ftp_xfer_cmd){
 				    .verb = rest ? "STOR" : "APPE",
 				    .arg = ftp_upload_target(&ws->up),
@@ -237,8 +237,8 @@ static int ws_recover_once(struct fs_ctx *ctx, struct fs_wstream *ws)
 		 ws->up.path, ws->base + ws->sent, off);
 	return 0;
 fail:
-	if (ws->c->err[0])
-		log_warn("upload of %s: %s", ws->up.path, ws->c->err);
+	if (ftp_conn_err(ws->c)[0])
+		log_warn("upload of %s: %s", ws->up.path, ftp_conn_err(ws->c));
 	return ret;
 }
 
@@ -283,8 +283,8 @@ int fs_wstream_write(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino,
 	}
 	if (ret < 0) {
 		(void)ws_end_transfer(ws, ret);
-		if (ws->c && ws->c->err[0])
-			log_warn("upload of %s: %s", ws->up.path, ws->c->err);
+		if (ws->c && ftp_conn_err(ws->c)[0])
+			log_warn("upload of %s: %s", ws->up.path, ftp_conn_err(ws->c));
 		ftp_upload_abandon(ws->c, &ws->up);
 		ws_finish(ctx, ws, ino);
 		return ret;
@@ -321,8 +321,8 @@ int fs_wstream_end(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino)
 		ret = ftp_upload_commit(ws->c, &ws->up, ws->base + ws->sent);
 	else
 		ftp_upload_abandon(ws->c, &ws->up);
-	if (ret < 0 && ws->c && ws->c->err[0])
-		log_warn("upload of %s: %s", ws->up.path, ws->c->err);
+	if (ret < 0 && ws->c && ftp_conn_err(ws->c)[0])
+		log_warn("upload of %s: %s", ws->up.path, ftp_conn_err(ws->c));
 	ws_finish(ctx, ws, ino);
 	return ret;
 }

@@ -2,12 +2,14 @@
  * conn.c - control connection: line I/O, replies, and the login dialogue.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ftpsfs/charset.h"
+#include "conn_internal.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_errno.h"
 #include "ftpsfs/log.h"
@@ -236,6 +238,80 @@ int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg)
 		ftp_conn_mark_broken(c, c->err);
 	}
 	return ret;
+}
+
+struct ftp_reply *ftp_conn_reply(struct ftp_conn *c)
+{
+	return &c->reply;
+}
+
+unsigned ftp_conn_id(const struct ftp_conn *c)
+{
+	return c->id;
+}
+
+const struct ftp_features *ftp_conn_feat(const struct ftp_conn *c)
+{
+	return &c->feat;
+}
+
+const char *ftp_conn_err(const struct ftp_conn *c)
+{
+	return c->err;
+}
+
+bool ftp_conn_broken(const struct ftp_conn *c)
+{
+	return c->broken;
+}
+
+struct tls_conn *ftp_conn_tls(const struct ftp_conn *c)
+{
+	return c->tls;
+}
+
+void ftp_conn_force_modes(struct ftp_conn *c, bool no_epsv, bool no_eprt)
+{
+	c->no_epsv = no_epsv;
+	c->no_eprt = no_eprt;
+	c->pipeline = false; /* what worked before may not now */
+}
+
+void ftp_conn_modes(const struct ftp_conn *c, bool *no_epsv, bool *no_eprt)
+{
+	*no_epsv = c->no_epsv;
+	*no_eprt = c->no_eprt;
+}
+
+/*
+ * An idle connection with something to read was closed by the server
+ * (idle timeout: a TLS alert or a bare close, SERVERS.md), got an
+ * unsolicited 421, or is out of step.  Either way it is no use.
+ */
+bool ftp_conn_looks_dead(struct ftp_conn *c)
+{
+	struct pollfd pfd = { .fd = -1, .events = POLLIN };
+
+	if (c->broken || !c->tls)
+		return true;
+	/* Bytes nobody asked for: a stray reply that would be taken as the
+	 * answer to the next command. */
+	if (c->rlen > 0 || tls_conn_pending(c->tls))
+		return true;
+	pfd.fd = tls_conn_fd(c->tls);
+	return poll(&pfd, 1, 0) != 0;
+}
+
+int ftp_conn_peer_family(const struct ftp_conn *c)
+{
+	return c->peer.ss_family;
+}
+
+void ftp_conn_data_counts(const struct ftp_conn *c, uint64_t *conns,
+			  uint64_t *resumed)
+{
+	*conns = c->data_conns;
+	*resumed = c->data_resumed;
 }
 
 int ftp_conn_cmd(struct ftp_conn *c, struct ftp_reply *r, const char *verb,
@@ -486,16 +562,15 @@ int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 		  struct ftp_conn **out, char *err, size_t errsz)
 {
 	struct ftp_conn *c = calloc(1, sizeof(*c));
-	struct ftp_reply *r = malloc(sizeof(*r));
+	struct ftp_reply *r;
 	bool feat_done = false;
 	int ret;
 
-	if (!c || !r) {
-		free(c);
-		free(r);
+	if (!c) {
 		snprintf(err, errsz, "out of memory");
 		return -ENOMEM;
 	}
+	r = &c->reply;
 	c->id = id;
 	c->ep = ep;
 	c->fd = -1;
@@ -541,13 +616,11 @@ int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 	if (ret < 0)
 		goto fail;
 	log_debug("conn %u: logged in (%s)", c->id, tls_conn_version(c->tls));
-	free(r);
 	*out = c;
 	return 0;
 
 fail:
 	snprintf(err, errsz, "%s", c->err[0] ? c->err : strerror(-ret));
-	free(r);
 	ftp_conn_close(c, false);
 	return ret;
 }
@@ -557,10 +630,8 @@ void ftp_conn_close(struct ftp_conn *c, bool polite)
 	if (!c)
 		return;
 	if (polite && !c->broken && c->tls) {
-		struct ftp_reply r;
-
 		if (ftp_conn_send(c, "QUIT", NULL) == 0)
-			(void)ftp_conn_read_reply(c, &r);
+			(void)ftp_conn_read_reply(c, &c->reply);
 		(void)tls_conn_shutdown(c->tls, false, net_deadline(500));
 	}
 	tls_conn_free(c->tls);

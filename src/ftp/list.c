@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "ftpsfs/charset.h"
+#include "conn_internal.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_xfer.h"
@@ -91,7 +92,12 @@ static int list_one_line(struct list_state *st)
 			 "listing has more than %d entries", FTP_LIST_ENTRIES_MAX);
 		return -E2BIG;
 	}
-	return st->cb(st->arg, &e);
+	ret = st->cb(st->arg, &e);
+	if (ret == -E2BIG) /* the caller counts over every pass */
+		snprintf(st->c->err, sizeof(st->c->err),
+			 "listing has more than %d entries",
+			 FTP_LIST_ENTRIES_MAX);
+	return ret;
 }
 
 /* Split received bytes into lines; lines beyond the limit are dropped. */
@@ -211,22 +217,17 @@ out:
 int ftp_mlst(struct ftp_conn *c, const char *path, struct ftp_entry *e,
 	     char *buf, size_t bufsz)
 {
-	struct ftp_reply *r;
+	struct ftp_reply *r = ftp_conn_reply(c);
 	const char *line;
 	int ret;
 
 	if (!c->feat.mlst)
 		return -ENOTSUP;
-	r = malloc(sizeof(*r));
-	if (!r)
-		return -ENOMEM;
 	ret = ftp_conn_cmd(c, r, "MLST", path);
 	if (ret < 0)
-		goto out;
-	if (r->code / 100 != 2) {
-		ret = ftp_errno(FTP_OP_MLST, r, false);
-		goto out;
-	}
+		return ret;
+	if (r->code / 100 != 2)
+		return ftp_errno(FTP_OP_MLST, r, false);
 	/* RFC 3659 7.2: the entry is the one line starting with a space. */
 	ret = -EPROTO;
 	for (line = r->text; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] == '\n')) {
@@ -249,7 +250,5 @@ int ftp_mlst(struct ftp_conn *c, const char *path, struct ftp_entry *e,
 			 path);
 		ftp_conn_mark_broken(c, c->err);
 	}
-out:
-	free(r);
 	return ret;
 }

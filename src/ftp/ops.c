@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn_internal.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_errno.h"
 #include "ftpsfs/ftp_hash.h"
@@ -15,19 +16,15 @@
 static int ops_simple(struct ftp_conn *c, const char *verb, const char *arg,
 		      int cls, enum ftp_op op, bool target_exists)
 {
-	struct ftp_reply *r = malloc(sizeof(*r));
+	struct ftp_reply *r = ftp_conn_reply(c);
 	char msg[256];
-	int ret;
+	int ret = ftp_conn_cmd(c, r, verb, arg);
 
-	if (!r)
-		return -ENOMEM;
-	ret = ftp_conn_cmd(c, r, verb, arg);
 	if (ret == 0 && r->code / 100 != cls) {
 		snprintf(c->err, sizeof(c->err), "%s %s: %d %s", verb, arg,
 			 r->code, ftp_reply_message(r, msg, sizeof(msg)));
 		ret = ftp_errno(op, r, target_exists);
 	}
-	free(r);
 	return ret;
 }
 
@@ -109,15 +106,11 @@ static int ops_mtime_with(struct ftp_conn *c, enum ftp_mtime_method m,
  * error). */
 static int ops_mtime_probe_missing(struct ftp_conn *c, const char *path)
 {
-	struct ftp_reply *r = malloc(sizeof(*r));
-	int ret;
+	struct ftp_reply *r = ftp_conn_reply(c);
+	int ret = ftp_conn_cmd(c, r, "MDTM", path);
 
-	if (!r)
-		return -ENOMEM;
-	ret = ftp_conn_cmd(c, r, "MDTM", path);
 	if (ret == 0 && r->code != FTP_REPLY_FILE_STATUS)
 		ret = ftp_errno(FTP_OP_ATTR, r, false) == -ENOENT ? -ENOENT : 0;
-	free(r);
 	return ret;
 }
 
@@ -175,32 +168,24 @@ static int ops_reply_213(struct ftp_conn *c, const char *verb,
 
 int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size)
 {
-	struct ftp_reply *r = malloc(sizeof(*r));
-	int ret;
+	struct ftp_reply *r = ftp_conn_reply(c);
+	int ret = ops_reply_213(c, "SIZE", path, r);
 
-	if (!r)
-		return -ENOMEM;
-	ret = ops_reply_213(c, "SIZE", path, r);
 	if (ret == 0)
 		ret = ftp_parse_size(r->text, size);
-	free(r);
 	return ret;
 }
 
 int ftp_op_avbl(struct ftp_conn *c, const char *path, uint64_t *bytes)
 {
-	struct ftp_reply *r;
+	struct ftp_reply *r = ftp_conn_reply(c);
 	int ret;
 
 	if (!c->feat.avbl)
 		return -ENOTSUP;
-	r = malloc(sizeof(*r));
-	if (!r)
-		return -ENOMEM;
 	ret = ops_reply_213(c, "AVBL", path, r);
 	if (ret == 0)
 		ret = ftp_parse_size(r->text, bytes); /* the same "213 N" */
-	free(r);
 	return ret;
 }
 
@@ -208,15 +193,12 @@ int ftp_op_hash(struct ftp_conn *c, const char *path, enum ftp_hash_algo a,
 		char *hex, size_t hexsz)
 {
 	const struct ftp_hash_info *info = ftp_hash_info(a);
-	struct ftp_reply *r;
+	struct ftp_reply *r = ftp_conn_reply(c);
 	char arg[32], msg[256];
 	int ret;
 
 	if (!(c->feat.hash_algos & (1u << a)))
 		return -ENOTSUP;
-	r = malloc(sizeof(*r));
-	if (!r)
-		return -ENOMEM;
 	/* The algorithm is the connection's state (draft-bryan-ftpext-hash
 	 * section 5): choose it only when it differs. */
 	if (c->feat.hash_selected != (int)a) {
@@ -238,7 +220,6 @@ int ftp_op_hash(struct ftp_conn *c, const char *path, enum ftp_hash_algo a,
 		ret = -EPROTO;
 	}
 out:
-	free(r);
 	return ret;
 }
 
@@ -248,12 +229,10 @@ out:
 int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 		     int64_t *secs, int *results)
 {
-	struct ftp_reply *r = malloc(sizeof(*r));
+	struct ftp_reply *r = ftp_conn_reply(c);
 	size_t sent = 0, done = 0;
 	int ret = 0;
 
-	if (!r)
-		return -ENOMEM;
 	while (done < n) {
 		while (sent < n && sent - done < OPS_PIPELINE_DEPTH) {
 			ret = ftp_conn_send(c, "MDTM", paths[sent]);
@@ -286,6 +265,5 @@ int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 		done++;
 	}
 out:
-	free(r);
 	return ret < 0 ? ret : 0;
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "conn_internal.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/ftp_xfer.h"

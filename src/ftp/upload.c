@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conn_internal.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_hash.h"
 #include "ftpsfs/ftp_ops.h"

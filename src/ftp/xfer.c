@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conn_internal.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_xfer.h"
 #include "ftpsfs/log.h"
@@ -500,12 +501,10 @@ static const int xfer_retry_ms[] = { 10, 50, 200, 500 };
 int ftp_xfer_open(struct ftp_conn *c, const struct ftp_xfer_cmd *cmd,
 		  struct ftp_xfer **out)
 {
-	struct ftp_reply *r = malloc(sizeof(*r));
+	struct ftp_reply *r = ftp_conn_reply(c);
 	size_t attempt = 0;
 	int ret;
 
-	if (!r)
-		return -ENOMEM;
 	for (;;) {
 		ret = xfer_open_once(c, r, cmd, out);
 		/* Nothing moved yet and the connection is in step: a 425
@@ -520,7 +519,6 @@ int ftp_xfer_open(struct ftp_conn *c, const struct ftp_xfer_cmd *cmd,
 			break;
 		}
 	}
-	free(r);
 	return ret;
 }
 
@@ -577,13 +575,9 @@ int ftp_xfer_probe_end(struct ftp_conn *c, struct ftp_xfer *x, int ms)
 
 int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op)
 {
-	struct ftp_reply *r = malloc(sizeof(*r));
+	struct ftp_reply *r = ftp_conn_reply(c);
 	int ret;
 
-	if (!r) {
-		ftp_xfer_abort(c, x);
-		return -ENOMEM;
-	}
 	/* Answer the server's close_notify with ours: vsftpd sends 226
 	 * only once it has seen it (docs/DESIGN.md 4, TLS point 4). */
 	if (x->clean_eof)
@@ -601,7 +595,6 @@ int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op)
 		ret = -EIO;
 	}
 	free(x);
-	free(r);
 	return ret;
 }
 
@@ -610,7 +603,7 @@ int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op)
 
 void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 {
-	struct ftp_reply *r = malloc(sizeof(*r));
+	struct ftp_reply *r = ftp_conn_reply(c);
 	bool timed_out = x->timed_out, noop_seen = false;
 	int others = 0, i;
 
@@ -630,31 +623,27 @@ void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 	/* A server that let the data connection stall is not going to
 	 * answer promptly either: don't spend another timeout waiting.  Nor
 	 * after the operation's deadline: no time is left to wait in. */
-	if (!r || timed_out || net_op_expired()) {
-		ftp_conn_mark_broken(c, !r	    ? "out of memory"
-					: timed_out ? "data connection stalled"
-						    : "op_timeout passed");
-		free(r);
+	if (timed_out || net_op_expired()) {
+		ftp_conn_mark_broken(c, timed_out ? "data connection stalled"
+						  : "op_timeout passed");
 		return;
 	}
 	if (ftp_conn_send(c, "ABOR", NULL) < 0 ||
 	    ftp_conn_send(c, "NOOP", NULL) < 0)
-		goto out;
+		return;
 	for (i = 0; i < 6; i++) {
 		if (noop_seen && others >= 2)
-			goto out;
+			return;
 		if (noop_seen && !xfer_reply_comes(c, XFER_ABORT_LATE_MS))
 			break;
 		if (ftp_conn_read_reply(c, r) < 0)
-			goto out;
+			return;
 		if (r->code == FTP_REPLY_OK && !noop_seen)
 			noop_seen = true;
 		else
 			others++;
 	}
 	ftp_conn_mark_broken(c, "cannot resynchronise after an abort");
-out:
-	free(r);
 }
 
 int ftp_xfer_write(struct ftp_conn *c, struct ftp_xfer *x, const void *buf,
@@ -685,7 +674,7 @@ int ftp_xfer_write(struct ftp_conn *c, struct ftp_xfer *x, const void *buf,
 int ftp_xfer_finish_upload(struct ftp_conn *c, struct ftp_xfer *x,
 			   enum ftp_op op)
 {
-	struct ftp_reply *r = malloc(sizeof(*r));
+	struct ftp_reply *r = ftp_conn_reply(c);
 	int drain_ms = c->ep->timeout_ms < XFER_UPLOAD_DRAIN_MS
 			       ? c->ep->timeout_ms
 			       : XFER_UPLOAD_DRAIN_MS;
@@ -696,18 +685,16 @@ int ftp_xfer_finish_upload(struct ftp_conn *c, struct ftp_xfer *x,
 	if (!x->failed)
 		(void)tls_conn_shutdown(x->tls, true, net_deadline(drain_ms));
 	tls_conn_free(x->tls);
-	if (!r || x->timed_out) {
+	if (x->timed_out) {
 		/* Nobody is listening: don't wait another timeout. */
-		ftp_conn_mark_broken(c, x->timed_out ? "upload stalled"
-						     : "out of memory");
+		ftp_conn_mark_broken(c, "upload stalled");
 		free(x);
-		free(r);
 		return -EIO;
 	}
 	free(x);
 	ret = ftp_conn_read_reply(c, r);
 	if (ret < 0)
-		goto out;
+		return ret;
 	if (r->code / 100 != 2) {
 		xfer_describe_reply(c, "upload failed", r);
 		ret = ftp_errno(op, r, false);
@@ -716,7 +703,5 @@ int ftp_xfer_finish_upload(struct ftp_conn *c, struct ftp_xfer *x,
 		 * everything. */
 		ret = write_err;
 	}
-out:
-	free(r);
 	return ret;
 }

@@ -103,7 +103,7 @@ int probe_main_conn(struct probe *p, struct ftp_conn **out, char *err,
 {
 	int ret;
 
-	if (p->c && p->c->broken) {
+	if (p->c && ftp_conn_broken(p->c)) {
 		ftp_conn_close(p->c, false);
 		p->c = NULL;
 	}
@@ -229,7 +229,7 @@ static int probe_login(struct probe *p)
 	r = malloc(sizeof(*r));
 	if (!r || ftp_conn_cmd(p->c, r, "FEAT", NULL) < 0)
 		probe_fact("feat", "no reply (%s)",
-			   probe_esc(esc, sizeof(esc), p->c->err));
+			   probe_esc(esc, sizeof(esc), ftp_conn_err(p->c)));
 	else if (r->code == FTP_REPLY_FEAT)
 		probe_fact_lines("feat", r->text);
 	else

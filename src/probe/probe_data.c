@@ -43,7 +43,7 @@ static void probe_mode_test(struct probe *p, enum probe_mode m)
 	f->tried = true;
 	if (probe_main_conn(p, &c, f->err, sizeof(f->err)) < 0)
 		return;
-	if (m == PROBE_PORT && c->peer.ss_family != AF_INET) {
+	if (m == PROBE_PORT && ftp_conn_peer_family(c) != AF_INET) {
 		snprintf(f->err, sizeof(f->err), "PORT cannot name an IPv6 "
 			 "address");
 		return;
@@ -111,7 +111,7 @@ static void probe_try_tls12(struct probe *p)
 	bool saved_mount = p->mount_mode_ok, saved_other = p->other_mode_ok;
 
 	if (p->o->tls_max || p->tls_max || !p->c ||
-	    strcmp(tls_conn_version(p->c->tls), "TLSv1.3") != 0 ||
+	    strcmp(tls_conn_version(ftp_conn_tls(p->c)), "TLSv1.3") != 0 ||
 	    !probe_refused_unresumed(p) ||
 	    probe_tls_new(p, TLS1_2_VERSION, &tls12) < 0)
 		return;
@@ -174,7 +174,7 @@ static void probe_print_work_mode(const struct probe *p)
 static void probe_print_resumed(const struct probe *p, const char *verb,
 				const struct probe_xfer *f, const char *skipped)
 {
-	bool tls13 = p->c && strcmp(tls_conn_version(p->c->tls),
+	bool tls13 = p->c && strcmp(tls_conn_version(ftp_conn_tls(p->c)),
 				    "TLSv1.3") == 0;
 	char key[32], failed[600] = "";
 
@@ -288,8 +288,7 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 		goto out;
 	}
 	p->ep.active = mode == PROBE_EPRT || mode == PROBE_PORT;
-	c->no_epsv = mode == PROBE_PASV;
-	c->no_eprt = mode == PROBE_PORT;
+	ftp_conn_force_modes(c, mode == PROBE_PASV, mode == PROBE_PORT);
 	p->last_code = 0;
 	p->saw_prelim = false;
 	ret = ftp_xfer_open(c, &(struct ftp_xfer_cmd){ .verb = "LIST",
@@ -316,7 +315,7 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 	/* A refusal after the server took the command (its 1xx) is about
 	 * the data connection; anything else may be something else. */
 	if (p->last_code < 400) {
-		probe_esc(answer, sizeof(answer), c->err);
+		probe_esc(answer, sizeof(answer), ftp_conn_err(c));
 		probe_fact("reuse enforced", "unknown (the data connection "
 			   "without resumption failed with no refusal from the "
 			   "server: %s)", answer);
@@ -324,7 +323,7 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 	}
 	snprintf(answer, sizeof(answer), "%s", p->last_text);
 	/* vsftpd ends the session after its 522. */
-	if (!c->broken && ftp_conn_cmd(c, r, "NOOP", NULL) < 0)
+	if (!ftp_conn_broken(c) && ftp_conn_cmd(c, r, "NOOP", NULL) < 0)
 		snprintf(answer + strlen(answer), sizeof(answer) - strlen(answer),
 			 "; then the server closed the control connection");
 	probe_fact("reuse enforced", "%s (a data connection that did not "

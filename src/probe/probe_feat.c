@@ -55,7 +55,7 @@ static void probe_feat_mlsd(struct probe *p)
 
 	if (!c)
 		return;
-	if (!c->feat.mlst) {
+	if (!ftp_conn_feat(c)->mlst) {
 		probe_fact("MLSD", "no (FEAT does not offer MLST): listings "
 			   "come from LIST, times to the minute at best");
 		probe_fact("MLST", "no");
@@ -135,7 +135,7 @@ static void probe_feat_rest(struct probe *p, const char *path, uint64_t size)
 	if (f.ok && same)
 		probe_fact("REST STREAM", "yes (a RETR from byte %llu got the "
 			   "rest of the file)%s", (unsigned long long)rest,
-			   c->feat.rest_stream ? "" : ", though FEAT does not "
+			   ftp_conn_feat(c)->rest_stream ? "" : ", though FEAT does not "
 			   "say so");
 	else if (f.ok)
 		probe_fact("REST STREAM", "no (a RETR from byte %llu got %zu "
@@ -170,19 +170,19 @@ static void probe_feat_hash(struct probe *p, const char *path)
 
 	if (!c)
 		return;
-	if (!c->feat.hash_algos) {
+	if (!ftp_conn_feat(c)->hash_algos) {
 		probe_fact("HASH", "no (not in FEAT): the user.ftpsfs.* "
 			   "checksums and -o verify's digest are not "
 			   "available");
 		return;
 	}
 	for (a = 0; a < FTP_HASH_COUNT; a++)
-		if (c->feat.hash_algos & (1u << a))
+		if (ftp_conn_feat(c)->hash_algos & (1u << a))
 			snprintf(names + strlen(names),
 				 sizeof(names) - strlen(names), "%s%s",
 				 names[0] ? ", " : "",
 				 ftp_hash_info((enum ftp_hash_algo)a)->hash_name);
-	a = probe_hash_algo(c->feat.hash_algos);
+	a = probe_hash_algo(ftp_conn_feat(c)->hash_algos);
 	if (a < 0 || !path || !p->content_whole ||
 	    !EVP_Digest(p->content, p->content_len, md, &mdlen,
 			EVP_get_digestbyname(
@@ -209,7 +209,7 @@ static void probe_feat_utf8(struct probe *p)
 
 	if (c && p->o->codepage)
 		probe_fact("UTF8", "not used (codepage=%s)", p->o->codepage);
-	else if (c && !c->feat.utf8)
+	else if (c && !ftp_conn_feat(c)->utf8)
 		probe_fact("UTF8", "not in FEAT: names are sent as the bytes "
 			   "they are (-o codepage= if they are not UTF-8)");
 	else if (c && r && ftp_conn_cmd(c, r, "OPTS", "UTF8 ON") == 0)

@@ -115,9 +115,9 @@ static enum ftp_mtime_method probe_write_file_times(struct probe *p)
 
 	if (!c)
 		return m;
-	if (mfmt && c->feat.mfmt)
+	if (mfmt && ftp_conn_feat(c)->mfmt)
 		m = FTP_MTIME_MFMT;
-	else if (mdtm && c->feat.mdtm)
+	else if (mdtm && ftp_conn_feat(c)->mdtm)
 		m = FTP_MTIME_MDTM_WRITE;
 	else if (utime)
 		m = FTP_MTIME_SITE_UTIME;

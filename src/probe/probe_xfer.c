@@ -30,8 +30,7 @@ static void probe_set_mode(struct probe *p, struct ftp_conn *c,
 			   enum probe_mode mode)
 {
 	p->ep.active = mode == PROBE_EPRT || mode == PROBE_PORT;
-	c->no_epsv = mode == PROBE_PASV;
-	c->no_eprt = mode == PROBE_PORT;
+	ftp_conn_force_modes(c, mode == PROBE_PASV, mode == PROBE_PORT);
 }
 
 static void probe_begin(struct probe *p, struct ftp_conn *c,
@@ -41,25 +40,29 @@ static void probe_begin(struct probe *p, struct ftp_conn *c,
 	memset(f, 0, sizeof(*f));
 	f->tried = true;
 	probe_set_mode(p, c, mode);
-	f->offered = tls_conn_has_session(c->tls);
-	s->conns = c->data_conns;
-	s->resumed = c->data_resumed;
+	f->offered = tls_conn_has_session(ftp_conn_tls(c));
+	ftp_conn_data_counts(c, &s->conns, &s->resumed);
 }
 
 static int probe_end(struct ftp_conn *c, enum probe_mode mode,
 		     struct probe_xfer *f, const struct probe_snap *s, int ret)
 {
-	f->reached = c->data_conns > s->conns;
-	f->resumed = c->data_resumed > s->resumed;
+	uint64_t conns, resumed;
+	bool no_epsv, no_eprt;
+
+	ftp_conn_data_counts(c, &conns, &resumed);
+	ftp_conn_modes(c, &no_epsv, &no_eprt);
+	f->reached = conns > s->conns;
+	f->resumed = resumed > s->resumed;
 	/* The fallback ran: that is PASV's or PORT's result, not this
 	 * command's. */
-	f->unknown = (mode == PROBE_EPSV && c->no_epsv) ||
-		     (mode == PROBE_EPRT && c->no_eprt);
+	f->unknown = (mode == PROBE_EPSV && no_epsv) ||
+		     (mode == PROBE_EPRT && no_eprt);
 	f->ok = ret == 0;
-	/* c->err may quote the server's reply: escaped for printing. */
+	/* ftp_conn_err(c) may quote the server's reply: escaped for printing. */
 	if (ret < 0)
 		probe_esc(f->err, sizeof(f->err),
-			  c->err[0] ? c->err : strerror(-ret));
+			  ftp_conn_err(c)[0] ? ftp_conn_err(c) : strerror(-ret));
 	return ret;
 }
 

@@ -1,0 +1,40 @@
+/*
+ * conn_internal.h - the control connection's state, for the files of the
+ * ftp module only (conn.c, xfer.c, ops.c, list.c, pool*.c, upload.c).
+ */
+#ifndef FTPSFS_CONN_INTERNAL_H
+#define FTPSFS_CONN_INTERNAL_H
+
+#include "ftpsfs/ftp_conn.h"
+
+struct ftp_conn {
+	unsigned id;
+	const struct ftp_endpoint *ep;
+	int fd;		      /* the socket until TLS owns it */
+	struct tls_conn *tls; /* NULL before AUTH TLS */
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	struct ftp_features feat;
+	bool broken;
+	bool no_epsv;	      /* EPSV refused once: use PASV */
+	bool no_eprt;	      /* EPRT refused once: use PORT */
+	bool pipeline;	      /* passive mode worked: send EPSV (or PASV),
+			       * REST and the transfer command in one flight */
+	bool handshake_first; /* the server answers a transfer command only
+			       * after the data connection's TLS handshake
+			       * (xfer.c: ftp-srv) */
+	uint64_t data_conns, data_resumed; /* counters for the debug log */
+	/* Round trips (stats.h): commands sent, commands with their final
+	 * reply read, and cmds_sent when we last waited for the server. */
+	uint64_t cmds_sent, cmds_answered, rtt_mark;
+	int prelim_rest;      /* code of a 1xx reply read only to its first
+			       * line (ftp_conn_read_prelim()), else 0 */
+	bool pool_xfer;	      /* pool.c: held for a transfer */
+	int64_t pool_idle_since; /* pool.c: when it became idle */
+	char rbuf[FTP_LINE_MAX + 1];
+	size_t rlen;
+	char err[512];	      /* description of the last failure */
+	struct ftp_reply reply; /* the reply being read (ftp_conn_reply()) */
+};
+
+#endif

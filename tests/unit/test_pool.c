@@ -1,0 +1,338 @@
+/*
+ * Unit tests for the connection pool, with a fake connector
+ * (struct ftp_pool_ops): acquire and release, the capacity kept for
+ * metadata, shrinking to a server's limit, back-off, parking and
+ * reclaiming, the download/upload interlock, spares.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../../src/ftp/conn_internal.h"
+#include "check.h"
+#include "ftpsfs/ftp_pool.h"
+#include "ftpsfs/net.h"
+#include "ftpsfs/stats.h"
+
+static struct {
+	int opens, closes, live, limit, fail_next;
+	int aborts, finishes, finish_result;
+} fake;
+
+static int fake_open(const struct ftp_endpoint *ep, unsigned id,
+		     struct ftp_conn **out, char *err, size_t errsz)
+{
+	struct ftp_conn *c;
+
+	fake.opens++;
+	if (fake.fail_next) {
+		int e = fake.fail_next;
+
+		fake.fail_next = 0;
+		snprintf(err, errsz, "fake failure");
+		return e;
+	}
+	if (fake.limit && fake.live >= fake.limit) {
+		snprintf(err, errsz, "421 Too many connections");
+		return -EUSERS;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->id = id;
+	c->ep = ep;
+	fake.live++;
+	*out = c;
+	return 0;
+}
+
+static void fake_close(struct ftp_conn *c, bool polite)
+{
+	(void)polite;
+	fake.closes++;
+	fake.live--;
+	free(c);
+}
+
+static bool fake_dead(struct ftp_conn *c)
+{
+	return c->broken;
+}
+
+static int fake_noop(struct ftp_conn *c)
+{
+	(void)c;
+	return 0;
+}
+
+static void fake_abort(struct ftp_conn *c, struct ftp_xfer *x)
+{
+	(void)c;
+	(void)x;
+	fake.aborts++;
+}
+
+static int fake_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op)
+{
+	(void)c;
+	(void)x;
+	(void)op;
+	fake.finishes++;
+	return fake.finish_result;
+}
+
+static const struct ftp_pool_ops fake_ops = {
+	.open = fake_open,
+	.close = fake_close,
+	.looks_dead = fake_dead,
+	.noop = fake_noop,
+	.abort_xfer = fake_abort,
+	.finish_upload = fake_finish,
+};
+
+static struct ftp_endpoint ep = { .timeout_ms = 300,
+				  .connect_timeout_ms = 300 };
+
+/* A fake transfer: the pool only passes it to the ops. */
+static struct ftp_xfer *dummy_xfer = (struct ftp_xfer *)&ep;
+
+static struct ftp_pool *pool_of(unsigned max)
+{
+	struct ftp_pool *p = NULL;
+
+	memset(&fake, 0, sizeof(fake));
+	if (ftp_pool_new_with(&ep, max, &fake_ops, &p) < 0)
+		return NULL;
+	return p;
+}
+
+static struct ftp_conn *get(struct ftp_pool *p, unsigned use, int *ret)
+{
+	struct ftp_conn *c = NULL;
+	char err[256];
+
+	*ret = ftp_pool_acquire(p, use, &c, err, sizeof(err));
+	return c;
+}
+
+TEST(released_connections_are_used_again)
+{
+	struct ftp_pool *p = pool_of(3);
+	struct ftp_conn *c1, *c2;
+	int ret;
+
+	CHECK(p);
+	c1 = get(p, FTP_POOL_META, &ret);
+	CHECK_INT(ret, 0);
+	ftp_pool_release(p, c1);
+	c2 = get(p, FTP_POOL_META, &ret);
+	CHECK_INT(ret, 0);
+	CHECK(c1 == c2);
+	CHECK_INT(fake.opens, 1);
+	ftp_pool_release(p, c2);
+	ftp_pool_free(p);
+	CHECK_INT(fake.live, 0);
+}
+
+TEST(transfers_leave_one_connection_for_metadata)
+{
+	struct ftp_pool *p = pool_of(3);
+	struct ftp_conn *x1, *x2, *x3, *m;
+	int ret;
+
+	x1 = get(p, FTP_POOL_XFER, &ret);
+	CHECK_INT(ret, 0);
+	x2 = get(p, FTP_POOL_XFER, &ret);
+	CHECK_INT(ret, 0);
+	x3 = get(p, FTP_POOL_XFER, &ret); /* waits the timeout */
+	CHECK_INT(ret, -ETIMEDOUT);
+	CHECK(!x3);
+	m = get(p, FTP_POOL_META, &ret); /* at once */
+	CHECK_INT(ret, 0);
+	ftp_pool_release(p, m);
+	ftp_pool_release(p, x1);
+	ftp_pool_release(p, x2);
+	ftp_pool_free(p);
+	CHECK_INT(fake.live, 0);
+}
+
+TEST(pool_shrinks_to_the_servers_limit)
+{
+	struct ftp_pool *p = pool_of(4);
+	struct ftp_conn *a, *b, *c;
+	struct stats_pool s;
+	int ret;
+
+	fake.limit = 2;
+	a = get(p, FTP_POOL_META, &ret);
+	CHECK_INT(ret, 0);
+	b = get(p, FTP_POOL_META, &ret);
+	CHECK_INT(ret, 0);
+	c = get(p, FTP_POOL_META, &ret); /* refused: waits for one of ours */
+	CHECK_INT(ret, -ETIMEDOUT);
+	CHECK(!c);
+	ftp_pool_counts(p, &s);
+	CHECK_INT(s.max, 2);
+	ftp_pool_release(p, a);
+	c = get(p, FTP_POOL_META, &ret);
+	CHECK_INT(ret, 0);
+	CHECK(c == a);
+	ftp_pool_release(p, b);
+	ftp_pool_release(p, c);
+	ftp_pool_free(p);
+}
+
+TEST(a_failed_connect_fails_fast_during_the_back_off)
+{
+	struct ftp_pool *p = pool_of(2);
+	struct ftp_conn *c;
+	int64_t t0;
+	int ret;
+
+	fake.fail_next = -ECONNREFUSED;
+	c = get(p, FTP_POOL_META, &ret);
+	CHECK_INT(ret, -ECONNREFUSED);
+	CHECK(!c);
+	t0 = net_now_ms();
+	c = get(p, FTP_POOL_META, &ret);
+	CHECK_INT(ret, -EIO);
+	CHECK(net_now_ms() - t0 < 100);
+	CHECK_INT(fake.opens, 1); /* not tried again */
+	ftp_pool_free(p);
+}
+
+TEST(a_patient_request_waits_out_the_back_off)
+{
+	struct ftp_pool *p = pool_of(2);
+	struct ftp_conn *c;
+	int64_t t0;
+	int ret;
+
+	ep.timeout_ms = 2000;
+	fake.fail_next = -ECONNREFUSED;
+	(void)get(p, FTP_POOL_META, &ret);
+	t0 = net_now_ms();
+	c = get(p, FTP_POOL_XFER | FTP_POOL_PATIENT, &ret);
+	ep.timeout_ms = 300;
+	CHECK_INT(ret, 0);
+	CHECK(net_now_ms() - t0 >= 400); /* the first back-off: 500 ms */
+	CHECK_INT(fake.opens, 2);
+	ftp_pool_release(p, c);
+	ftp_pool_free(p);
+}
+
+TEST(a_parked_download_is_reclaimed_and_aborted)
+{
+	struct ftp_pool *p = pool_of(2); /* one transfer at a time */
+	struct ftp_conn *c, *again, *back = NULL;
+	struct ftp_xfer *x = NULL;
+	uint64_t lease;
+	int ret;
+
+	c = get(p, FTP_POOL_XFER, &ret);
+	CHECK_INT(ret, 0);
+	lease = ftp_pool_park(p, c, dummy_xfer, 42);
+	CHECK(lease != 0);
+	again = get(p, FTP_POOL_XFER, &ret); /* reclaims it */
+	CHECK_INT(ret, 0);
+	CHECK(again == c);
+	CHECK_INT(fake.aborts, 1);
+	CHECK_INT(ftp_pool_unpark(p, lease, &back, &x), 0); /* gone */
+	ftp_pool_release(p, again);
+	ftp_pool_free(p);
+}
+
+TEST(a_parked_download_is_taken_back_by_its_owner)
+{
+	struct ftp_pool *p = pool_of(2);
+	struct ftp_conn *c, *back = NULL;
+	struct ftp_xfer *x = NULL;
+	uint64_t lease;
+	int ret;
+
+	c = get(p, FTP_POOL_XFER, &ret);
+	lease = ftp_pool_park(p, c, dummy_xfer, 42);
+	CHECK_INT(ftp_pool_unpark(p, lease, &back, &x), 1);
+	CHECK(back == c && x == dummy_xfer);
+	CHECK_INT(fake.aborts, 0);
+	ftp_pool_release(p, c);
+	ftp_pool_free(p);
+}
+
+TEST(a_reclaimed_upload_reports_how_it_ended)
+{
+	struct ftp_pool *p = pool_of(2);
+	struct ftp_conn *c, *again, *back = NULL;
+	struct ftp_xfer *x = NULL;
+	uint64_t lease;
+	int ret;
+
+	c = get(p, FTP_POOL_XFER, &ret);
+	lease = ftp_pool_park_upload(p, c, dummy_xfer, FTP_OP_STOR);
+	CHECK(lease != 0);
+	fake.finish_result = -EDQUOT;
+	again = get(p, FTP_POOL_XFER, &ret); /* ends the upload */
+	CHECK_INT(ret, 0);
+	CHECK_INT(fake.finishes, 1);
+	CHECK_INT(fake.aborts, 0); /* ended, never aborted */
+	CHECK_INT(ftp_pool_unpark(p, lease, &back, &x), -EDQUOT);
+	ftp_pool_release(p, again);
+	ftp_pool_free(p);
+}
+
+TEST(downloads_of_a_file_being_uploaded_do_not_park)
+{
+	struct ftp_pool *p = pool_of(3);
+	struct ftp_conn *c;
+	struct stats_pool s;
+	int ret;
+
+	CHECK_INT(ftp_pool_upload_begin(p, 7), 0);
+	c = get(p, FTP_POOL_XFER, &ret);
+	CHECK_INT(ftp_pool_park(p, c, dummy_xfer, 7), 0); /* aborted */
+	CHECK_INT(fake.aborts, 1);
+	ftp_pool_counts(p, &s);
+	CHECK_INT(s.parked, 0);
+	ftp_pool_upload_end(p, 7);
+	c = get(p, FTP_POOL_XFER, &ret);
+	CHECK(ftp_pool_park(p, c, dummy_xfer, 7) != 0);
+	ftp_pool_free(p);
+}
+
+TEST(a_spare_is_logged_in_when_the_last_idle_one_is_taken)
+{
+	struct ftp_pool *p = pool_of(3);
+	struct ftp_conn *c;
+	struct stats_pool s = { 0 };
+	int ret;
+
+	CHECK_INT(ftp_pool_start(p), 0);
+	c = get(p, FTP_POOL_META, &ret);
+	CHECK_INT(ret, 0);
+	for (int i = 0; i < 100 && s.idle == 0; i++) {
+		usleep(20000);
+		ftp_pool_counts(p, &s);
+	}
+	CHECK_INT(s.idle, 1);
+	CHECK_INT(s.open, 2);
+	ftp_pool_release(p, c);
+	ftp_pool_free(p);
+	CHECK_INT(fake.live, 0);
+}
+
+static const struct check_case cases[] = {
+	TEST_ENTRY(released_connections_are_used_again),
+	TEST_ENTRY(transfers_leave_one_connection_for_metadata),
+	TEST_ENTRY(pool_shrinks_to_the_servers_limit),
+	TEST_ENTRY(a_failed_connect_fails_fast_during_the_back_off),
+	TEST_ENTRY(a_patient_request_waits_out_the_back_off),
+	TEST_ENTRY(a_parked_download_is_reclaimed_and_aborted),
+	TEST_ENTRY(a_parked_download_is_taken_back_by_its_owner),
+	TEST_ENTRY(a_reclaimed_upload_reports_how_it_ended),
+	TEST_ENTRY(downloads_of_a_file_being_uploaded_do_not_park),
+	TEST_ENTRY(a_spare_is_logged_in_when_the_last_idle_one_is_taken),
+};
+
+CHECK_MAIN(cases)
