@@ -78,6 +78,8 @@ struct fs_ctx {
 	struct fs_wfile *wfiles;  /* write state by inode; wfiles_lock */
 	atomic_int mtime_method;  /* enum ftp_mtime_method, learnt once */
 	atomic_int list_tz_offset; /* LIST time = UTC + this (fs_remote.c) */
+	atomic_llong times_wanted_ms; /* when a stat last asked exact times
+				       * (net_now_ms; fs_prefetch.c) */
 	atomic_int list_tz_tries;  /* attempts to learn it; done at 3 */
 	pthread_mutex_t handles_lock;
 	struct fs_handle handles; /* list head; guarded by handles_lock */

@@ -6,9 +6,10 @@
  * and each listing costs round trips - on a real network the cost that
  * matters.  When readdirplus hands the kernel subdirectories, their
  * listings are fetched ahead by a few worker threads on idle connections,
- * so that the walk finds them cached.  (Exact times of LIST listings are
- * not asked ahead: measured on loopback, asking them for every listing
- * of a find made it 2.5 times slower; a stat asks them on demand.)
+ * so that the walk finds them cached.  The exact times of LIST listings
+ * (inode.h) are asked ahead only while the walk looks at times (a stat
+ * asked for them in the last seconds: ls -lR, rsync): asking them for
+ * every listing of a find made it 2.5 times slower on loopback.
  * Bounded: a small queue
  * (further work is dropped, not queued), two workers, and only while the
  * pool has an idle connection - background work never makes a request

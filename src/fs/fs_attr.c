@@ -8,6 +8,7 @@
 #include "fs_internal.h"
 #include "fs_symlink.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/net.h"
 #include "ftpsfs/stats.h"
 
 static void reply_negative(fuse_req_t req)
@@ -126,8 +127,10 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Someone looks at a time LIST gave to the minute: ask the exact
 	 * ones of the whole directory (one round trip for all).  If that
 	 * fails, so does this: a minute-precise time would pass for exact. */
-	if (ret == 0 && itab_needs_exact_mtime(ctx->itab, ino, &dir))
+	if (ret == 0 && itab_needs_exact_mtime(ctx->itab, ino, &dir)) {
+		atomic_store(&ctx->times_wanted_ms, net_now_ms());
 		ret = fs_fetch_exact_mtimes(ctx, dir);
+	}
 	if (ret == 0)
 		ret = itab_getattr(ctx->itab, ino, &st) == -ESTALE ? -ESTALE : 0;
 	if (ret < 0) {

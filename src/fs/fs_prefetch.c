@@ -23,6 +23,9 @@
 #define PF_WORKERS 2
 /* How long a job waits for an idle connection before it is dropped. */
 #define PF_IDLE_WAIT_MS 2000
+/* A walk that looks at times (ls -lR, rsync, du) asked for them this
+ * recently: the listings fetched ahead get theirs too. */
+#define PF_TIMES_RECENT_MS 5000
 
 struct pf_job {
 	uint64_t ino; /* a directory */
@@ -121,9 +124,14 @@ static void pf_run(struct fs_prefetch *pf, const struct pf_job *job)
 		itab_snapshot_free(snap); /* cached already */
 		return;
 	}
-	if (fs_fetch_listing(ctx, job->ino, false, NULL) < 0)
+	if (fs_fetch_listing(ctx, job->ino, false, NULL) < 0) {
 		log_debug("prefetch of the listing of inode %llu failed",
 			  (unsigned long long)job->ino);
+		return;
+	}
+	if (net_now_ms() - atomic_load(&ctx->times_wanted_ms) <
+	    PF_TIMES_RECENT_MS)
+		(void)fs_fetch_exact_mtimes(ctx, job->ino);
 }
 
 struct pf_worker {
