@@ -121,9 +121,14 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 			r->multiline = false;
 			break;
 		}
-		if (ret < 0 && c->tls && tls_conn_cert_requested(c->tls)) {
-			/* Whatever the transport did then: an alert, or a
-			 * reset that swallowed it. */
+		if (ret < 0 && c->tls && !c->tls_answered &&
+		    tls_conn_cert_requested(c->tls)) {
+			/* The first reply over TLS never came, and the server
+			 * had asked for a certificate we lack: that is why,
+			 * whatever the transport did then (an alert, or a
+			 * reset that swallowed it).  Later failures are not
+			 * blamed on it: vsftpd asks for a certificate it does
+			 * not require (ssl_request_cert). */
 			snprintf(c->err, sizeof(c->err),
 				 "control connection closed: %s%s%s%s",
 				 TLS_CERT_REQUESTED_MSG,
@@ -174,6 +179,7 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 	}
 	if (!ftp_reply_is_prelim(r) && c->cmds_answered < c->cmds_sent)
 		c->cmds_answered++;
+	c->tls_answered = c->tls && !tls_conn_is_plain(c->tls);
 	if (c->ep->reply_seen)
 		c->ep->reply_seen(c->ep->reply_seen_arg, c->id, r);
 	if (r->code == FTP_REPLY_NOT_AVAILABLE) {

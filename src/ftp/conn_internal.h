@@ -27,6 +27,7 @@ struct ftp_conn {
 	/* Round trips (stats.h): commands sent, commands with their final
 	 * reply read, and cmds_sent when we last waited for the server. */
 	uint64_t cmds_sent, cmds_answered, rtt_mark;
+	bool tls_answered;    /* a reply came over TLS (conn_read_reply) */
 	int prelim_rest;      /* code of a 1xx reply read only to its first
 			       * line (ftp_conn_read_prelim()), else 0 */
 	bool pool_xfer;	      /* pool.c: held for a transfer */
