@@ -29,6 +29,8 @@ APT_PACKAGES=(
     clang libclang-rt-14-dev
     # test
     fuse3 openssl vsftpd python3-pytest curl rsync git unzip
+    # stress tests (test_stress.py, tests/stress.sh): dbench and its loadfile
+    dbench
     # pyftpdlib's TLS server; Node.js for ftp-srv (the npm client: below)
     python3-pyftpdlib python3-openssl nodejs
     # packaging (packaging/build-deb.sh)
