@@ -8,9 +8,11 @@
 #     /usr/bin/ftpsfs, removed again (skipped if an ftpsfs package was installed before)
 #  5. fuzz targets, a bounded time each, under ASan + UBSan
 #  6. the fault, resilience, write and server-quirk tests and part of the read tests against the
-#     ASan + UBSan binary (any sanitizer report in a mount's log fails the test)
+#     ASan + UBSan binary (any sanitizer report in a mount's log fails the test), and the
+#     concurrent part of the stress tests (parallel exercisers, dbench with 4 clients)
 #  7. all integration tests (real vsftpd and ProFTPD mounts) against the
-#     normal build; pytest's summary is the last line of the output
+#     normal build, the stress tests in their bounded CI form among them (tests/stress.sh
+#     runs them longer); pytest's summary is the last line of the output
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
@@ -59,6 +61,10 @@ FTPSFS_BIN=build-asan/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     tests/integration/test_checksums.py tests/integration/test_codepage.py \
     tests/integration/test_refresh.py tests/integration/test_server_quirks.py \
     tests/integration/test_read.py -k "not test_read or vsftpd-explicit-tls1.3 or proftpd-implicit-tls1.2"
+
+step "stress tests under ASan + UBSan: parallel exercisers, dbench with 4 clients"
+FTPSFS_BIN=build-asan/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    tests/integration/test_stress.py -k "parallel_runs or 4clients"
 
 step "integration tests"
 /usr/bin/python3 -m pytest -p no:cacheprovider tests/integration
