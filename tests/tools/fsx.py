@@ -123,7 +123,6 @@ class Exerciser:
         self.writes = {t.index: [] for t in self.targets}  # per file: (opno, off, len)
         self.opno = 0
         self.current = None  # text of the operation in progress (for a hang report)
-        self.op_started = None
         self.counts = collections.Counter()
         self.closes = 0  # reopens so far (for --pause-after-close)
 
@@ -170,7 +169,10 @@ class Exerciser:
             base = os.path.join(self.args.dump, f"fsx-{self.args.seed}-{t.index or 0}")
             with open(base + ".expected", "wb") as f:
                 f.write(t.model)
-            lines.append(f"  model of the whole file written to {base}.expected")
+            with open(base + f".actual-from-0x{offset:x}", "wb") as f:
+                f.write(actual)
+            lines.append(f"  the model of the whole file and the bytes read are in "
+                         f"{base}.expected and {base}.actual-from-0x{offset:x}")
         raise Failure("\n".join(lines))
 
     def check_size(self, t, what, size):
