@@ -6,11 +6,12 @@
 #   bash tests/stress.sh [--load] [FORM | FSX_OPS PARALLEL_OPS DBENCH_SECONDS [PARALLEL]] \
 #       [-- PYTEST_ARGS...]
 #
-# FORM      single fsx run  6 in parallel   dbench -t   wall time (2 idle cores; x1.5 loaded)
-#   ci      1500 ops        6 x 400         20 s        ~4 min (what run-all.sh runs)
-#   long    5000 ops        6 x 2000        60 s        ~15 min (the default)
-#   soak    20000 ops       6 x 8000        300 s       ~60 min
-# The unprivileged-user dbench runs half as long as the others.
+# FORM      single fsx run  6 in parallel   dbench -t   wall time (2 idle cores; +40% loaded)
+#   ci      3000 ops        6 x 1000        30 s        ~4 min (what run-all.sh runs)
+#   long    5000 ops        6 x 2000        60 s        ~9 min (the default)
+#   soak    20000 ops       6 x 8000        300 s       ~40 min (estimated from long's rates)
+# Most of the time is dbench's (4 runs of -t plus its cleanup). The unprivileged-user runs
+# (fsx 2 processes, dbench 2 clients) are half as long as the others.
 #
 # --load    runs `stress-ng --cpu 2` (package stress-ng) alongside and stops it at the end.
 # A failing exerciser prints its seed and a replay command; FTPSFS_STRESS_SEED=N (printed in
@@ -34,7 +35,7 @@ done
 
 case ${#sizes[@]}:${sizes[0]:-long} in
 0:long | 1:long) set_sizes=(5000 2000 60 6) ;;
-1:ci) set_sizes=(1500 400 20 6) ;;
+1:ci) set_sizes=(3000 1000 30 6) ;;
 1:soak) set_sizes=(20000 8000 300 6) ;;
 3:* | 4:*) set_sizes=("${sizes[@]}") ;;
 *) usage ;;
