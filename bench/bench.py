@@ -5,7 +5,8 @@ Not a test: it prints medians, ratios, round trips and the issue's targets, meas
 run with the clients interleaved, and never fails on a number. See bench/README.md.
 
     /usr/bin/python3 bench/bench.py [--quick] [--runs N] [--only W,...] [--ftpsfs PATH]
-                                    [--json FILE] [--keep] [--delay-ms MS] [--list]
+                                    [--json FILE] [--keep] [--delay-ms MS] [--step-limit S]
+                                    [--size-mib M] [--list]
 """
 
 import argparse
@@ -17,6 +18,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -72,10 +74,6 @@ class Row:
         self.key, self.label, self.unit = key, label, unit
         self.target, self.rt_target, self.items = target, rt_target, items
 
-    @property
-    def higher_better(self):
-        return self.unit in ("MiB/s", "files/s", "IOPS")
-
 
 def default_target(unit):
     """The issue's blanket loopback target: every workload at least as fast as rclone."""
@@ -103,7 +101,6 @@ def pasv_range(taken, size=256):
 
 
 def _bindable_on(host, port):
-    import socket
     with socket.socket() as s:
         try:
             s.bind((host, port))
@@ -122,7 +119,15 @@ class Result:
 
 
 class Over(float):
-    """A step stopped at the step limit: the value is a bound (shown as >N)."""
+    """A step stopped at the step limit: the value is a bound (shown as >N). skipped: not run
+    again because an earlier run of it was stopped (nothing to count)."""
+    skipped = False
+
+
+def skipped_over(limit):
+    v = Over(limit)
+    v.skipped = True
+    return v
 
 
 class StepTimeout(RuntimeError):
@@ -456,23 +461,28 @@ class Bench:
         self.need("big")
         mib = min(self.n["big_mib"], 256)
         rates = {}
-        for host in (DIRECT_HOST, PROXY_HOST, DIRECT_HOST, PROXY_HOST):
-            r = self.curl(self.servers["A"], "big", "-r", f"0-{mib * MiB - 1}", *CURL_GET,
-                          host=host)
-            rates[host] = max(rates.get(host, 0), mib / r.secs)
-        self.notes.append(f"delay proxy alone (0 ms delay): curl reads {mib} MiB at "
-                          f"{rates[PROXY_HOST]:.0f} MiB/s through it, {rates[DIRECT_HOST]:.0f} "
-                          "MiB/s direct (best of 2, login included)")
+        try:
+            for host in (DIRECT_HOST, PROXY_HOST, DIRECT_HOST, PROXY_HOST):
+                r = self.curl(self.servers["A"], "big", "-r", f"0-{mib * MiB - 1}",
+                              *CURL_GET, host=host, timeout=120)
+                rates[host] = max(rates.get(host, 0), mib / r.secs)
+            self.notes.append(f"delay proxy alone (0 ms delay): curl reads {mib} MiB at "
+                              f"{rates[PROXY_HOST]:.0f} MiB/s through it, "
+                              f"{rates[DIRECT_HOST]:.0f} MiB/s direct (best of 2, login "
+                              "included)")
+        except (CmdError, StepTimeout) as e:
+            self.notes.append(f"delay proxy alone (0 ms delay): curl failed: {e}")
         self.proxy.set_delay(self.args.delay_ms)
 
     # --- clients ------------------------------------------------------------------------------
 
-    def curl(self, srv, path, *extra, cwd=None, tls12=False, host=DIRECT_HOST, capture=False):
+    def curl(self, srv, path, *extra, cwd=None, tls12=False, host=DIRECT_HOST, capture=False,
+             timeout=None):
         # -sS: only errors on stderr. curl goes on after a failed file of a glob (exit 0 if
         # the last one worked), so any stderr output counts as a failure.
         return run(["curl", "-sS", *self.curl_opts(tls12), *extra,
                     f"ftp://{host}:{srv.port}/{path}"], quiet=True, cwd=cwd, capture=capture,
-                   timeout=self.args.step_limit)
+                   timeout=timeout or self.args.step_limit)
 
     def curl_opts(self, tls12=False):
         return ["--ssl-reqd", "--cacert", self.certs.ca_file, "--netrc-file",
@@ -552,6 +562,8 @@ class Bench:
         s0 = self.proxy.quiesce()
         own0 = own_round_trips(path) if path else None
         secs = fn()
+        if getattr(secs, "skipped", False):
+            return secs
         s1 = self.proxy.quiesce()
         own1 = own_round_trips(path) if path else None
         own = own1 - own0 if own0 is not None and own1 is not None else None
@@ -806,10 +818,17 @@ class Bench:
         out = {}
         with self.mounted(col) as m:
             out["huge_lsf"] = self.timed("huge_lsf", col, ["ls", "-f", m.path / "huge"])
+        if ("huge_lsl", col) in self.over:  # stopped before: nothing new to learn
+            return {**out, "huge_lsl": skipped_over(2 * self.args.step_limit)}
         with self.mounted(col) as m:
-            out["huge_lsl"] = self.timed("huge_lsl", col, ["ls", "-l", m.path / "huge"])
+            # twice the step limit: rclone needed ~70 s here
+            out["huge_lsl"] = t = self.timed("huge_lsl", col, ["ls", "-l", m.path / "huge"],
+                                             limit=2 * self.args.step_limit)
             st = proc_status(m.pid)
-            out["huge_rss"], out["huge_hwm"] = st["VmRSS"] / 1024, st["VmHWM"] / 1024
+            rss, hwm = st["VmRSS"] / 1024, st["VmHWM"] / 1024
+            if isinstance(t, Over):  # ls -l was stopped: what the daemon held by then
+                rss, hwm = Over(rss), Over(hwm)
+            out["huge_rss"], out["huge_hwm"] = rss, hwm
         return out
 
     def w_login(self, col, i):
@@ -896,18 +915,19 @@ class Bench:
             out[f"{row}_files"] = int(got.group(1).replace(",", "")) if got else None
         return out
 
-    def timed(self, row, col, argv, **kw):
+    def timed(self, row, col, argv, limit=None, **kw):
         """Seconds of a command; at the step limit it is stopped and the value is
         Over(limit); later runs of the same row and column are not tried again."""
+        limit = limit or self.args.step_limit
         if (row, col) in self.over:
-            return Over(self.args.step_limit)
+            return skipped_over(limit)
         try:
-            return run(argv, timeout=self.args.step_limit, **kw).secs
+            return run(argv, timeout=limit, **kw).secs
         except StepTimeout:
             self.over.add((row, col))
             self.notes.append(f"{row} with {col_name(col)}: stopped at the step limit "
-                              f"({self.args.step_limit:g} s)")
-            return Over(self.args.step_limit)
+                              f"({limit:g} s)")
+            return Over(limit)
 
     def note_once(self, text):
         if text not in self.notes:
@@ -920,7 +940,11 @@ class Bench:
         print(f"# {w.name} ({time.monotonic() - self.started:.0f} s)", file=sys.stderr,
               flush=True)
         if w.proxied:
-            self.start_proxy()
+            try:
+                self.start_proxy()
+            except (RuntimeError, OSError) as e:
+                self.notes.append(f"FAILED {w.name}: no delay proxy: {e}")
+                return
         failed = set()
         for i in range(self.args.runs):
             for col in self.cols:
