@@ -83,9 +83,15 @@ def default_target(unit):
 
 class BenchUser(TestUser):
     """An account of our own: vsftpd chdirs into the user's home at login, and the test
-    suites running meanwhile keep pointing ftpsfstest's home at their (short-lived) roots."""
+    suites running meanwhile keep pointing ftpsfstest's home at their (short-lived) roots.
+    Its home stays "/": vsftpd only needs it to exist (it then enters and chroots into
+    local_root, each server's own root). Pointed at a run's root, a second benchmark run
+    would break the first one's logins ("500 OOPS: cannot change directory") by deleting it."""
     name = "ftpsfsbench"
     password = "Pw-ftpsfs-b3nch!"
+
+    def set_home(self, path):
+        super().set_home("/")
 
 
 def pasv_range(taken, size=256):
