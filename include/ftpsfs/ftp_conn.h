@@ -41,6 +41,9 @@ struct ftp_endpoint {
 	atomic_bool *no_pipelining;    /* the server answered pipelined
 					* commands out of order: never
 					* again on this mount */
+	atomic_bool *pipelining_works; /* a connection's passive transfers
+					* went in one flight: new ones start
+					* that way too */
 	struct tls_ctx *tls;
 	/* ftpsfs --probe only (NULL for a mount): shown every complete
 	 * reply read on connection @conn_id, the greeting first. */

@@ -191,6 +191,11 @@ int fs_prefetch_start(struct fs_ctx *ctx, struct fs_prefetch **out)
 	}
 	ctx->prefetch = pf;
 	*out = pf;
+	/* The first lookup will need the root's listing: have it ready (and
+	 * passive mode learnt, so that later transfers go in one flight).
+	 * Not with delay_connect: the network may not be up yet. */
+	if (!ctx->late_setup)
+		fs_prefetch_listing(ctx, FUSE_ROOT_ID);
 	return 0;
 }
 

@@ -241,31 +241,52 @@ static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
  * The stream has given all of the file we know of: look for the server's
  * end of it now, so that the transfer is finished (226) instead of aborted
  * at close (ABOR and NOOP: another round trip), and its connection is free
- * at once.  A file that grew meanwhile loses its stream (the next read
- * starts again at its offset).
+ * at once.  Returns true when the stream ended cleanly (close_notify)
+ * right at the file's size: every byte is here, so the kernel gets them
+ * before the server's 226 is read (a round trip later; the caller reads
+ * it then).  A file that grew meanwhile loses its stream (the next read
+ * starts again at its offset); an unclean end is finished now, and its
+ * error returned in *err.
  */
 #define FS_READ_END_PROBE_MS 200
 
-static void read_io_try_finish(struct fs_ctx *ctx, struct fs_file *f,
-			       struct read_io *io)
+static bool read_io_at_end(struct fs_ctx *ctx, struct fs_file *f,
+			   struct read_io *io, int *err)
 {
 	struct ftp_xfer *x = io->x;
 	struct stat st;
 	int ret;
 
 	if (!x || itab_getattr(ctx->itab, f->ino, &st) == -ESTALE ||
-	    io->pos < (uint64_t)st.st_size)
-		return;
+	    io->pos != (uint64_t)st.st_size)
+		return false;
 	ret = ftp_xfer_probe_end(io->c, x, FS_READ_END_PROBE_MS);
 	if (ret == 0)
-		return; /* not yet: park it as usual */
+		return false; /* not yet: park it as usual */
+	if (ret == 1 && x->clean_eof)
+		return true;
 	io->x = NULL;
-	if (ret == 1 && ftp_xfer_finish(io->c, x, FTP_OP_RETR) < 0)
-		log_debug("RETR %s: %s", f->path, ftp_conn_err(io->c));
-	else if (ret != 1)
+	if (ret == 1)
+		*err = ftp_xfer_finish(io->c, x, FTP_OP_RETR);
+	else
 		ftp_xfer_abort(io->c, x);
+	if (*err < 0)
+		log_warn("RETR %s: %s", f->path, ftp_conn_err(io->c));
 	ftp_pool_release(ctx->pool, io->c);
 	io->c = NULL;
+	return false;
+}
+
+/* After the reply (the handle may be gone by now: only @c and @x are
+ * ours): the 226 of a stream that ended at the file's end. */
+static void read_io_finish_late(struct fs_ctx *ctx, struct ftp_conn *c,
+				struct ftp_xfer *x)
+{
+	if (ftp_xfer_finish(c, x, FTP_OP_RETR) < 0)
+		log_warn("RETR: the server did not confirm a transfer that "
+			 "ended cleanly at the file's size: %s",
+			 ftp_conn_err(c));
+	ftp_pool_release(ctx->pool, c);
 }
 
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -275,7 +296,11 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	struct read_io io = { 0 };
 	char *buf = malloc(size ? size : 1);
+	struct ftp_conn *late_c = NULL;
+	struct ftp_xfer *late_x = NULL;
+	bool at_end = false;
 	struct fs_intr intr;
+	int end_err = 0;
 	ssize_t n;
 
 	struct fs_wfile *wf;
@@ -302,11 +327,16 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fs_intr_begin(req, &intr);
 	n = read_fill(ctx, f, &io, buf, size, (uint64_t)off);
 	if (n >= 0)
-		read_io_try_finish(ctx, f, &io);
+		at_end = read_io_at_end(ctx, f, &io, &end_err);
+	if (end_err < 0)
+		n = end_err;
 	/* Abort and resynchronise below without the interrupt flag. */
 	fs_intr_end(req, &intr);
 
-	if (n >= 0 && io.x) {
+	if (at_end) {
+		late_c = io.c;
+		late_x = io.x;
+	} else if (n >= 0 && io.x) {
 		f->pos = io.pos;
 		f->lease = ftp_pool_park(ctx->pool, io.c, io.x, f->ino);
 	} else if (io.x) {
@@ -324,6 +354,8 @@ reply:
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
 	free(buf);
+	if (late_x)
+		read_io_finish_late(ctx, late_c, late_x);
 }
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -281,6 +281,7 @@ void ftp_conn_force_modes(struct ftp_conn *c, bool no_epsv, bool no_eprt)
 	c->no_epsv = no_epsv;
 	c->no_eprt = no_eprt;
 	c->pipeline = false; /* what worked before may not now */
+	c->no_pipeline = true;
 }
 
 void ftp_conn_modes(const struct ftp_conn *c, bool *no_epsv, bool *no_eprt)

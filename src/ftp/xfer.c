@@ -358,7 +358,10 @@ static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
 		snprintf(c->err, sizeof(c->err), "passive mode refused: %d",
 			 r->code);
 		ret = ftp_errno(FTP_OP_DATA, r, false);
-		c->pipeline = false;
+		if (!c->no_epsv && ftp_reply_is_unknown_command(r))
+			c->no_epsv = true; /* PASV from now on (RFC 2428) */
+		else
+			c->no_pipeline = true; /* one at a time from now on */
 		if (xfer_rest_reply(c, r, cmd) < 0 ||
 		    ftp_conn_read_reply(c, r) < 0 || ftp_reply_is_prelim(r))
 			ftp_conn_mark_broken(c, "out of step after a refused "
@@ -390,12 +393,17 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 
 	if (!x)
 		return -ENOMEM;
-	if (c->pipeline && !c->handshake_first && !c->ep->active &&
+	if ((c->pipeline || (c->ep->pipelining_works &&
+			     atomic_load(c->ep->pipelining_works))) &&
+	    !c->no_pipeline && !c->handshake_first && !c->ep->active &&
 	    !(c->ep->no_pipelining && atomic_load(c->ep->no_pipelining))) {
 		ret = xfer_open_pipelined(c, r, cmd, &fd);
-		if (ret < 0)
+		if (ret == 0)
+			goto handshake;
+		/* EPSV unknown here: one command at a time falls back to
+		 * PASV; other failures are the caller's. */
+		if (ret != -ENOTSUP || c->broken)
 			goto out;
-		goto handshake;
 	}
 	ret = cmd->cwd ? ftp_conn_send(c, "CWD", cmd->cwd) : 0;
 	if (ret == 0 && cmd->cwd)
@@ -444,9 +452,13 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 		if (ret < 0)
 			goto out;
 	}
-	/* Passive mode works here: the next transfers go in one flight. */
-	if (fd >= 0 && !early)
+	/* Passive mode works here: the next transfers go in one flight, on
+	 * the connections opened from now on too. */
+	if (fd >= 0 && !early) {
 		c->pipeline = true;
+		if (c->ep->pipelining_works)
+			atomic_store(c->ep->pipelining_works, true);
+	}
 handshake:
 	/* Handshake only now, after the 1xx (docs/DESIGN.md 4, TLS point 3). */
 	if (!early) {

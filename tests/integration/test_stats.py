@@ -43,7 +43,8 @@ def test_reading_files_adds_resumed_data_connections(ftp_server, mounted, kind):
     assert r.result == [700, 700, 700]
     after = stats(m.mountpoint)
     grew = {k: after[k] - before[k] for k in before if isinstance(before[k], int)}
-    assert grew["data_connections"] >= 3 + 1  # three RETR and a listing
+    # Three RETR (the root listing may have been fetched ahead, at mount time).
+    assert grew["data_connections"] >= 3
     assert grew["data_connections_resumed"] == grew["data_connections"]
     assert after["data_connections_not_resumed"] == 0
     assert grew["bytes_read"] >= 2100
