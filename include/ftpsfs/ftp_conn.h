@@ -146,6 +146,23 @@ int ftp_conn_read_reply(struct ftp_conn *c, struct ftp_reply *r);
  */
 int ftp_conn_read_prelim(struct ftp_conn *c, struct ftp_reply *r);
 
+/*
+ * Hold the commands sent from now on and write them together, in one TLS
+ * record when they fit, at ftp_conn_flush() or at the next read of a
+ * reply.  RFC 959 servers answer in order however commands arrive; some
+ * (ftp-srv) handle each network read concurrently and answer commands
+ * that came in separate reads out of order, but those of one read in
+ * order.  Fewer writes also mean fewer packets.
+ */
+void ftp_conn_cork(struct ftp_conn *c);
+
+/* Write what ftp_conn_cork() held back: 0 or a transport errno (broken). */
+int ftp_conn_flush(struct ftp_conn *c);
+
+/* Forget the commands held back and end the cork: none of them goes.
+ * Only while they all still fit in one write (a 16 KiB flight). */
+void ftp_conn_drop_held(struct ftp_conn *c);
+
 /* ftp_conn_send() then ftp_conn_read_reply(). */
 int ftp_conn_cmd(struct ftp_conn *c, struct ftp_reply *r, const char *verb,
 		 const char *arg);

@@ -190,14 +190,57 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 	return 0;
 }
 
+void ftp_conn_cork(struct ftp_conn *c)
+{
+	c->corked = true;
+}
+
+/* Write out the held-back commands; the cork stays as it is. */
+static int conn_write_held(struct ftp_conn *c)
+{
+	int ret = 0;
+
+	if (c->olen == 0 || c->broken)
+		goto out;
+	ret = tls_conn_write_all(c->tls, c->obuf, c->olen,
+				 net_deadline(c->ep->timeout_ms));
+	if (ret < 0) {
+		snprintf(c->err, sizeof(c->err), "cannot send command: %s",
+			 strerror(-ret));
+		ftp_conn_mark_broken(c, c->err);
+	}
+out:
+	c->olen = 0;
+	c->oheld = 0;
+	return c->broken ? (ret < 0 ? ret : -EIO) : ret;
+}
+
+int ftp_conn_flush(struct ftp_conn *c)
+{
+	c->corked = false;
+	return conn_write_held(c);
+}
+
+void ftp_conn_drop_held(struct ftp_conn *c)
+{
+	c->cmds_sent -= c->oheld; /* never sent after all */
+	c->oheld = 0;
+	c->olen = 0;
+	c->corked = false;
+}
+
 int ftp_conn_read_reply(struct ftp_conn *c, struct ftp_reply *r)
 {
-	return conn_read_reply(c, r, false);
+	int ret = ftp_conn_flush(c);
+
+	return ret < 0 ? ret : conn_read_reply(c, r, false);
 }
 
 int ftp_conn_read_prelim(struct ftp_conn *c, struct ftp_reply *r)
 {
-	return conn_read_reply(c, r, true);
+	int ret = ftp_conn_flush(c);
+
+	return ret < 0 ? ret : conn_read_reply(c, r, true);
 }
 
 int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg)
@@ -234,10 +277,22 @@ int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg)
 	else
 		log_debug("conn %u: > %s", c->id,
 			  log_escape(esc, sizeof(esc), line, (size_t)n - 2));
-	ret = tls_conn_write_all(c->tls, line, (size_t)n,
-				 net_deadline(c->ep->timeout_ms));
 	c->cmds_sent++;
 	stats_add(STATS_COMMANDS, 1);
+	if (c->corked) {
+		if (c->olen + (size_t)n > sizeof(c->obuf))
+			ret = conn_write_held(c);
+		else
+			ret = 0;
+		if (ret == 0) {
+			memcpy(c->obuf + c->olen, line, (size_t)n);
+			c->olen += (size_t)n;
+			c->oheld++;
+		}
+		return ret;
+	}
+	ret = tls_conn_write_all(c->tls, line, (size_t)n,
+				 net_deadline(c->ep->timeout_ms));
 	if (ret < 0) {
 		snprintf(c->err, sizeof(c->err), "cannot send command: %s",
 			 strerror(-ret));
@@ -545,6 +600,7 @@ static int conn_setup(struct ftp_conn *c, struct ftp_reply *r, bool feat_done)
 		if (r->code == FTP_REPLY_FEAT)
 			ftp_parse_feat(r->text, &c->feat);
 	}
+	ftp_conn_cork(c);
 	if (tls) {
 		ret = ftp_conn_send(c, "PBSZ", "0");
 		if (ret == 0)

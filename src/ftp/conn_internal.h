@@ -34,6 +34,11 @@ struct ftp_conn {
 			       * line (ftp_conn_read_prelim()), else 0 */
 	bool pool_xfer;	      /* pool.c: held for a transfer */
 	int64_t pool_idle_since; /* pool.c: when it became idle */
+	/* Commands held back by ftp_conn_cork() to go in one write. */
+	bool corked;
+	unsigned oheld;	      /* commands in obuf */
+	size_t olen;
+	char obuf[16384];     /* one TLS record at most */
 	char rbuf[FTP_LINE_MAX + 1];
 	size_t rlen;
 	char err[512];	      /* description of the last failure */

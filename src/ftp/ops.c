@@ -223,18 +223,24 @@ out:
 	return ret;
 }
 
-/* Replies in flight at most: bounds what the server must buffer. */
+/* Commands in one batch at most: bounds what the server must buffer. */
 #define OPS_PIPELINE_DEPTH 64
 
 int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 		     int64_t *secs, int *results)
 {
 	struct ftp_reply *r = ftp_conn_reply(c);
+	size_t depth = c->ep->no_pipelining && atomic_load(c->ep->no_pipelining)
+			       ? 1 : OPS_PIPELINE_DEPTH;
 	size_t sent = 0, done = 0;
 	int ret = 0;
 
+	/* In batches, each written at once and answered in full before the
+	 * next: the replies name no path, so their order is all that ties
+	 * them to the files (see ftp_conn_cork()). */
 	while (done < n) {
-		while (sent < n && sent - done < OPS_PIPELINE_DEPTH) {
+		ftp_conn_cork(c);
+		while (sent < n && sent - done < depth) {
 			ret = ftp_conn_send(c, "MDTM", paths[sent]);
 			if (ret < 0 && !c->broken) {
 				/* Not sent at all (CR/LF, too long, not in
@@ -248,22 +254,24 @@ int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 				goto out;
 			results[sent++] = 1; /* a reply is due */
 		}
-		while (done < sent && results[done] != 1)
-			done++;
-		if (done == sent)
-			continue;
-		ret = ftp_conn_read_reply(c, r);
-		if (ret < 0)
-			goto out;
-		if (r->code == FTP_REPLY_FILE_STATUS) {
+		for (; done < sent; done++) {
 			uint32_t ns;
 
-			results[done] = ftp_parse_mdtm(r->text, &secs[done], &ns);
-		} else {
-			results[done] = ftp_errno(FTP_OP_ATTR, r, false);
+			if (results[done] != 1)
+				continue;
+			ret = ftp_conn_read_reply(c, r);
+			if (ret < 0)
+				goto out;
+			if (r->code == FTP_REPLY_FILE_STATUS)
+				results[done] = ftp_parse_mdtm(r->text,
+							       &secs[done], &ns);
+			else
+				results[done] = ftp_errno(FTP_OP_ATTR, r,
+							  false);
 		}
-		done++;
 	}
 out:
+	if (ftp_conn_flush(c) < 0 && ret == 0)
+		ret = -EIO;
 	return ret < 0 ? ret : 0;
 }

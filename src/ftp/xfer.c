@@ -318,14 +318,23 @@ static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
 			       const struct ftp_xfer_cmd *cmd, int *fd)
 {
 	uint16_t port = 0;
-	int ret = cmd->cwd ? ftp_conn_send(c, "CWD", cmd->cwd) : 0;
+	int ret;
 
+	ftp_conn_cork(c); /* one write: see ftp_conn_cork() */
+	ret = cmd->cwd ? ftp_conn_send(c, "CWD", cmd->cwd) : 0;
 	if (ret == 0)
 		ret = ftp_conn_send(c, c->no_epsv ? "PASV" : "EPSV", NULL);
 	if (ret == 0)
 		ret = xfer_send_rest(c, cmd);
 	if (ret == 0)
 		ret = ftp_conn_send(c, cmd->verb, cmd->arg);
+	if (ret < 0 && !c->broken) {
+		/* Refused before sending (an overlong name): the commands
+		 * held so far must not go either, or their replies would be
+		 * taken for the next command's. */
+		ftp_conn_drop_held(c);
+		return ret;
+	}
 	if (ret == 0 && cmd->cwd) {
 		ret = xfer_cwd_reply(c, r, cmd);
 		if (ret < 0 && !c->broken) {

@@ -76,6 +76,8 @@ class FakeFtpsServer:
     hash_sha256: advertise "HASH SHA-256*" in FEAT and serve HASH of the stored files.
     corrupt_uploads: flip the first byte of what every STOR or APPE stores (a server or disk
       that damages data without saying so).
+    reorder_reads: answer MDTM commands that came in separate network reads in reverse order,
+      as ftp-srv may (it handles each read concurrently); those of one read stay in order.
     max_sessions: at most this many control connections at once; one more is answered
       "421 Too many connections" and closed before TLS, as vsftpd and Pure-FTPd do.
     greeting: bytes sent as they are instead of "220 fake FTPS server ready\r\n" (a hostile
@@ -87,7 +89,8 @@ class FakeFtpsServer:
                  eprt=True, active_intruder=False, hash_sha256=False, corrupt_uploads=False,
                  session_rule=None, tls13_tickets=2, list_style="unix", prelim=None,
                  size=True, rest_stream=True, utf8=True, mlsd_facts="ordered", tls_max=None,
-                 mdtm=False, list_times=None, max_sessions=None, greeting=None):
+                 mdtm=False, list_times=None, max_sessions=None, greeting=None,
+                 reorder_reads=False):
         self.files = {posixpath.normpath(p): bytes(d) for p, d in (files or {}).items()}
         self.dirs = {"/"} | {posixpath.normpath(d) for d in dirs}
         for path in self.files:
@@ -117,6 +120,7 @@ class FakeFtpsServer:
         self.mlsd_facts = mlsd_facts
         self.tls_max = tls_max
         self.mdtm = mdtm
+        self.reorder_reads = reorder_reads
         self.max_sessions = max_sessions
         self.sessions_refused = 0
         # {path: "YYYYMMDDhhmmss"}: times of files (MLSD/MDTM, UTC); list_times: the same
@@ -325,6 +329,10 @@ class Session:
         self.cwd = "/"
         self.rest = 0
         self._rbuf = b""
+        self._reads = 0      # network reads so far (reorder_reads)
+        self._lines = []     # complete command lines not handled yet, with their read
+        self._line_read = 0  # the read that completed the command being handled
+        self._held = {}      # reorder_reads: {read number: [MDTM reply, ...]}
         self._pasv = None    # listening data socket after EPSV/PASV
         self._decoy = None   # listener on the foreign PASV address, if any
         self._active = None  # (host, port) named by EPRT/PORT
@@ -411,12 +419,7 @@ class Session:
 
     def command_waiting(self):
         """Has the client sent (part of) another command on the control connection?"""
-        if self._rbuf:
-            return True
-        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
-            return True
-        readable, _, _ = select.select([self.sock], [], [], 0)
-        return bool(readable)
+        return bool(self._lines or self._rbuf) or self._more_to_read(wait=0)
 
     def trickle_transfer(self, chunk, interval, count=None, aborted=(426, "Transfer aborted."),
                          started=None):
@@ -509,14 +512,15 @@ class Session:
 
     def _read_command(self):
         while True:
-            nl = self._rbuf.find(b"\n")
-            if nl >= 0:
-                line, self._rbuf = self._rbuf[:nl], self._rbuf[nl + 1:]
+            if self._lines:
+                line, self._line_read = self._lines.pop(0)
                 text = line.rstrip(b"\r").decode("utf-8", "replace")
                 verb, _, arg = text.partition(" ")
                 return verb.upper(), arg
             if len(self._rbuf) > LINE_MAX:
                 raise SessionEnd("command line too long")
+            if self._held and not self._more_to_read():
+                self._send_held()
             try:
                 chunk = self.sock.recv(4096)
             except (TimeoutError, socket.timeout, ssl.SSLWantReadError):
@@ -527,9 +531,25 @@ class Session:
                 raise SessionEnd(f"recv failed: {e}") from e
             if not chunk:
                 raise SessionEnd("client closed")
-            self._rbuf += chunk
+            self._reads += 1
+            *complete, self._rbuf = (self._rbuf + chunk).split(b"\n")
+            self._lines += [(line, self._reads) for line in complete]
+
+    def _more_to_read(self, wait=0.05):
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return True
+        return bool(select.select([self.sock], [], [], wait)[0])
+
+    def _send_held(self):
+        """reorder_reads: the held MDTM replies, later reads first."""
+        held, self._held = self._held, {}
+        for read in sorted(held, reverse=True):
+            for data in held[read]:
+                self.send_raw(data)
 
     def _dispatch(self, verb, arg):
+        if self._held and verb != "MDTM":
+            self._send_held()
         hook = self.server.hooks.get(verb)
         if hook is not None and hook(self, arg) is not DEFAULT:
             return
@@ -912,9 +932,14 @@ class Session:
     def _cmd_mdtm(self, arg):
         path = self._path(arg)
         if path in self.server.files:
-            self.reply(213, self.server.mtimes.get(path, MODIFY))
+            code, text = 213, self.server.mtimes.get(path, MODIFY)
         else:
-            self.reply(550, "Could not get file modification time.")
+            code, text = 550, "Could not get file modification time."
+        if self.server.reorder_reads:
+            # Which read the command came in is all that orders the reply.
+            self._held.setdefault(self._line_read, []).append(f"{code} {text}\r\n".encode())
+        else:
+            self.reply(code, text)
 
     def _cmd_dele(self, arg):
         path = self._path(arg)

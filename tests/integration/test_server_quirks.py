@@ -345,3 +345,24 @@ def test_proftpd_listing_in_another_zone_keeps_utc_times(ftp_server, mounted):
     log = m.log_text()
     assert "> MLSD" not in log and "> LIST" in log
     assert r.result == [t, (t - 600) // 60 * 60], (r.error, log[-2000:])
+
+
+# --- replies to pipelined commands -------------------------------------------------------------
+
+def test_mdtm_replies_of_separate_reads_out_of_order(fake_server, fake_mount):
+    """ftp-srv handles each network read on its own and may answer commands of separate reads
+    out of order. MDTM replies name no file: a batch must reach the server in one read, or
+    each file gets another's time."""
+    import time
+    now = int(time.time())
+    names = [f"f{i}.bin" for i in range(12)]
+    times = {name: now - 86400 - 37 * i for i, name in enumerate(names)}
+    srv = fake_server(files={"/" + n: DATA for n in names}, mlst=False, mdtm=True,
+                      reorder_reads=True,
+                      list_times={"/" + n: _list_time(t) for n, t in times.items()})
+    srv.mtimes.update({"/" + n: _mdtm(t) for n, t in times.items()})
+    m = fake_mount(srv)
+    r = pycall("result = {n: int(os.stat(os.path.join(d, n)).st_mtime) for n in names}",
+               d=m.mountpoint, names=names)
+    assert r.result == times, (r.error, m.log_text()[-2000:])
+    assert len(srv.commands("MDTM")) >= len(names)
