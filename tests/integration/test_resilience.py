@@ -276,6 +276,9 @@ def test_stalled_data_connection_fails_or_resumes_with_exact_bytes(proxied):
     data = _payload(3, 20 * MIB)
     _, px, m = proxied({"big.bin": data}, f"timeout={TIMEOUT}")
     px.data_rate = 20 * MIB  # about a second for the file
+    # Look the file up first: the stall is for the transfer, not for the listing that a
+    # lookup 0.3 s late on a busy machine would need.
+    assert (m.mountpoint / "big.bin").stat().st_size == len(data)
 
     def stall_soon():
         time.sleep(0.3)
