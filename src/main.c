@@ -269,6 +269,7 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	ic.attr_timeout_ms = (int)(m->opts.attr_timeout * 1000);
 	ic.dir_timeout_ms = (int)(m->opts.dir_timeout * 1000);
 	ic.root_path = m->root_path;
+	ic.listing_budget = (size_t)m->opts.dir_cache_mb << 20;
 	if (m->opts.delay_connect) {
 		/* fstab at boot: mount now, log in at the first operation. */
 		snprintf(m->root_path, sizeof(m->root_path), "%s",

@@ -11,7 +11,9 @@
  * Each directory inode may hold a listing: the names and attributes of
  * its entries as the server last reported them, with an expiry.  A fresh
  * listing answers lookups (also negatively: a name absent from a fresh
- * listing does not exist) without a round trip.
+ * listing does not exist) without a round trip.  All listings together
+ * stay within a budget: the least recently used are dropped (asked again
+ * when needed).
  *
  * Locking: one mutex inside the table guards everything; no function
  * here does I/O.  Results are copied out, never pointers into the table.
@@ -30,6 +32,9 @@ struct itab_config {
 	int attr_timeout_ms; /* how long attributes are trusted */
 	int dir_timeout_ms;  /* how long a directory listing is trusted */
 	const char *root_path; /* absolute remote path of the mount root */
+	size_t listing_budget; /* bytes all listings may hold together (the
+				* least recently used go first; 0: no
+				* limit), see itab_listing_bytes() */
 };
 
 /* One directory entry as the server reported it. */
@@ -286,6 +291,10 @@ bool itab_open_keep_cache(struct itab *t, uint64_t ino);
 
 /* Number of inodes (for tests of forget). */
 size_t itab_count(struct itab *t);
+
+/* What the listings held cost, in bytes (approximate: records, names and
+ * link targets with allocator overhead), and how many are held. */
+size_t itab_listing_bytes(struct itab *t, size_t *nlistings);
 
 void itab_dirents_free(struct itab_dirent *ents, size_t n);
 

@@ -36,6 +36,7 @@ enum stats_counter {
 	STATS_CACHE_MISSES,	/* ... that had to ask the server */
 	STATS_RETRIES,		/* transient failures tried again */
 	STATS_UPLOADS_RESUMED,	/* uploads that went on after a cut */
+	STATS_LISTINGS_DROPPED, /* cached listings dropped for the budget */
 	STATS_COUNTER_COUNT
 };
 
@@ -89,11 +90,17 @@ struct stats_pool {
 	unsigned open, idle, busy, parked, max;
 };
 
+/* What the inode table holds when printed. */
+struct stats_cache {
+	size_t inodes, listings, listing_bytes;
+};
+
 /*
  * The statistics as "name=value" lines into @buf.  Returns the length
  * (which may exceed @bufsz: then call again with a bigger buffer), or a
  * negative errno.
  */
-int stats_format(const struct stats_pool *pool, char *buf, size_t bufsz);
+int stats_format(const struct stats_pool *pool,
+		 const struct stats_cache *cache, char *buf, size_t bufsz);
 
 #endif

@@ -17,6 +17,7 @@
 #include "ftpsfs/inode.h"
 #include "ftpsfs/net.h"
 #include "ftpsfs/stat_clamp.h"
+#include "ftpsfs/stats.h"
 
 #define ITAB_ROOT_INO 1 /* FUSE_ROOT_ID */
 
@@ -27,6 +28,9 @@ struct listing_rec {
 
 struct dir_listing {
 	struct listing_rec *by_name;
+	uint64_t dir;	/* the directory's inode */
+	size_t bytes;	/* what its records cost (rec_bytes()) */
+	struct dir_listing *lru_prev, *lru_next; /* t->listings */
 	int64_t expire;
 	uint64_t gen; /* generation it was asked for at */
 	bool times_pending;  /* files with minute-precise times (LIST) whose
@@ -72,6 +76,10 @@ struct itab {
 	uint64_t next_ino;
 	uint64_t gen; /* of our last change (see inode.h) */
 	struct inode *local_only; /* inodes with local_only set */
+	/* Listings held, least recently used first, and what they cost:
+	 * kept within cfg.listing_budget (see listing_attach_locked()). */
+	struct dir_listing *listings;
+	size_t listing_bytes;
 	pthread_cond_t times_cond; /* a listing's times_fetching ended */
 };
 
@@ -89,6 +97,16 @@ static void rec_free(struct listing_rec *r)
 	free(r->d.name);
 	free(r->d.link_target);
 	free(r);
+}
+
+/* The memory one record takes, allocator overhead counted roughly. */
+static size_t rec_bytes(const struct listing_rec *r)
+{
+	size_t n = sizeof(*r) + strlen(r->d.name) + 1 + 32;
+
+	if (r->d.link_target)
+		n += strlen(r->d.link_target) + 1 + 16;
+	return n;
 }
 
 static void listing_free(struct dir_listing *l)
@@ -128,11 +146,29 @@ static int set_string(char **dst, const char *src)
 	return 0;
 }
 
+/* Add @r's cost to its listing and the table (@sign +1) or take it
+ * off (-1). */
+static void listing_count(struct itab *t, struct dir_listing *l,
+			  const struct listing_rec *r, int sign)
+{
+	size_t n = rec_bytes(r);
+
+	if (sign > 0) {
+		l->bytes += n;
+		t->listing_bytes += n;
+	} else {
+		l->bytes -= n;
+		t->listing_bytes -= n;
+	}
+}
+
 /* Insert or update @name in @l with @st (and @link for symlinks). */
-static int listing_upsert(struct dir_listing *l, const char *name,
-			  const struct stat *st, const char *link, bool exact)
+static int listing_upsert(struct itab *t, struct dir_listing *l,
+			  const char *name, const struct stat *st,
+			  const char *link, bool exact)
 {
 	struct listing_rec *r = listing_find(l, name);
+	int ret = 0;
 
 	if (!r) {
 		r = calloc(1, sizeof(*r));
@@ -141,19 +177,24 @@ static int listing_upsert(struct dir_listing *l, const char *name,
 			return -ENOMEM;
 		}
 		HASH_ADD_KEYPTR(hh, l->by_name, r->d.name, strlen(r->d.name), r);
+	} else {
+		listing_count(t, l, r, -1);
 	}
 	r->d.st = *st;
 	r->d.mtime_exact = exact;
 	if (S_ISLNK(st->st_mode) && link)
-		return set_string(&r->d.link_target, link);
-	return 0;
+		ret = set_string(&r->d.link_target, link);
+	listing_count(t, l, r, +1);
+	return ret;
 }
 
-static void listing_remove(struct dir_listing *l, const char *name)
+static void listing_remove(struct itab *t, struct dir_listing *l,
+			   const char *name)
 {
 	struct listing_rec *r = listing_find(l, name);
 
 	if (r) {
+		listing_count(t, l, r, -1);
 		HASH_DEL(l->by_name, r);
 		rec_free(r);
 	}
@@ -165,6 +206,60 @@ static struct inode *inode_get(struct itab *t, uint64_t ino)
 
 	HASH_FIND(hh, t->by_ino, &ino, sizeof(ino), in);
 	return in;
+}
+
+/* Forget @p's listing (the next lookup or readdir asks the server). */
+static void listing_drop_locked(struct itab *t, struct inode *p)
+{
+	struct dir_listing *l = p->listing;
+
+	if (!l)
+		return;
+	DL_DELETE2(t->listings, l, lru_prev, lru_next);
+	t->listing_bytes -= l->bytes;
+	listing_free(l);
+	p->listing = NULL;
+}
+
+/* @p's listing was used: the last to be dropped for the budget. */
+static void listing_used_locked(struct itab *t, struct inode *p)
+{
+	DL_DELETE2(t->listings, p->listing, lru_prev, lru_next);
+	DL_APPEND2(t->listings, p->listing, lru_prev, lru_next);
+}
+
+/*
+ * Make @l @p's listing and keep all listings within the budget: drop
+ * the least recently used others until they fit.  A listing is a cache
+ * of what the server says, so dropping one costs a round trip later,
+ * nothing else: names created here and not uploaded yet live in their
+ * inodes and come back with the next listing (itab_add_local_entries()).
+ * @l itself stays whatever it costs (the entry limit bounds it), and so
+ * does one whose exact times are being asked.
+ */
+static void listing_attach_locked(struct itab *t, struct inode *p,
+				  struct dir_listing *l)
+{
+	struct dir_listing *old, *tmp;
+
+	listing_drop_locked(t, p);
+	l->dir = p->ino;
+	p->listing = l;
+	DL_APPEND2(t->listings, l, lru_prev, lru_next);
+	t->listing_bytes += l->bytes;
+	DL_FOREACH_SAFE2(t->listings, old, tmp, lru_next) {
+		struct inode *owner;
+
+		if (t->listing_bytes <= t->cfg.listing_budget)
+			break;
+		if (old == l || old->times_fetching)
+			continue;
+		owner = inode_get(t, old->dir);
+		if (owner) {
+			listing_drop_locked(t, owner);
+			stats_add(STATS_LISTINGS_DROPPED, 1);
+		}
+	}
 }
 
 static char *inode_key(uint64_t parent, const char *name)
@@ -282,6 +377,8 @@ int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	if (!t || !root)
 		goto fail;
 	t->cfg = *cfg;
+	if (t->cfg.listing_budget == 0)
+		t->cfg.listing_budget = SIZE_MAX;
 	t->root_path = strdup(cfg->root_path);
 	root->name = strdup("");
 	root->key = strdup("root");
@@ -332,7 +429,7 @@ static void inode_destroy(struct itab *t, struct inode *in)
 {
 	if (in->local_only)
 		DL_DELETE2(t->local_only, in, local_prev, local_next);
-	listing_free(in->listing);
+	listing_drop_locked(t, in);
 	free(in->name);
 	free(in->key);
 	free(in->link_target);
@@ -507,6 +604,7 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 	}
 	if (!listing_fresh(p->listing))
 		goto out;
+	listing_used_locked(t, p);
 	r = listing_find(p->listing, name);
 	if (!r) {
 		ret = -ENOENT;
@@ -554,7 +652,7 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 		if (ours)
 			local_change_locked(t, in);
 		if (p->listing)
-			ret = listing_upsert(p->listing, name, &in->st,
+			ret = listing_upsert(t, p->listing, name, &in->st,
 					     link_target, false);
 	}
 	*st = in->st;
@@ -629,7 +727,7 @@ static void set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 		local_change_locked(t, in);
 	p = in->named ? inode_get(t, in->parent) : NULL;
 	if (p && p->listing)
-		(void)listing_upsert(p->listing, in->name, &in->st,
+		(void)listing_upsert(t, p->listing, in->name, &in->st,
 				     in->link_target, flags & ITAB_EXACT_MTIME);
 out:
 	pthread_mutex_unlock(&t->lock);
@@ -731,8 +829,10 @@ int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 	     r = r->hh.next)
 		l->times_pending = S_ISREG(r->d.st.st_mode) && !r->d.mtime_exact;
 	p->nsubdirs = 0;
-	for (struct listing_rec *r = l->by_name; r; r = r->hh.next)
+	for (struct listing_rec *r = l->by_name; r; r = r->hh.next) {
 		p->nsubdirs += S_ISDIR(r->d.st.st_mode);
+		l->bytes += rec_bytes(r);
+	}
 	p->subdirs_known = true;
 	p->st.st_nlink = 2 + p->nsubdirs;
 	listed_sync_locked(t, p);
@@ -749,8 +849,7 @@ int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 		if (in->pinned)
 			r->d.st = in->st;
 	}
-	listing_free(p->listing);
-	p->listing = l;
+	listing_attach_locked(t, p, l);
 	l = NULL;
 out:
 	pthread_mutex_unlock(&t->lock);
@@ -775,6 +874,7 @@ int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
 		ret = -EAGAIN;
 		goto out;
 	}
+	listing_used_locked(t, p);
 	n = HASH_COUNT(p->listing->by_name);
 	s = calloc(1, sizeof(*s));
 	if (!s || (n && !(s->ents = calloc(n, sizeof(*s->ents))))) {
@@ -904,7 +1004,7 @@ void itab_remove(struct itab *t, uint64_t parent, const char *name)
 	if (p) {
 		if (entry_is_dir_locked(p, in, name))
 			dir_subdirs_add_locked(t, p, -1);
-		listing_remove(p->listing, name);
+		listing_remove(t, p->listing, name);
 		p->local_gen = ++t->gen;
 	}
 	if (in) {
@@ -951,7 +1051,7 @@ int itab_rename(struct itab *t, uint64_t parent, const char *name,
 		dir_subdirs_add_locked(t, p, -1);
 		dir_subdirs_add_locked(t, np, 1);
 	}
-	listing_remove(p->listing, name);
+	listing_remove(t, p->listing, name);
 	/* A replaced target: unreachable from now on. */
 	victim = inode_find_child(t, newparent, newname);
 	if (entry_is_dir_locked(np, victim, newname))
@@ -961,9 +1061,9 @@ int itab_rename(struct itab *t, uint64_t parent, const char *name,
 		inode_unlink_locked(t, victim);
 		inode_maybe_free_locked(t, victim);
 	}
-	listing_remove(np->listing, newname);
+	listing_remove(t, np->listing, newname);
 	if (have_rec && np->listing)
-		ret = listing_upsert(np->listing, newname, &st, link, exact);
+		ret = listing_upsert(t, np->listing, newname, &st, link, exact);
 	if (in) {
 		inode_unlink_locked(t, in);
 		ret = inode_link_locked(t, in, np, newname);
@@ -991,7 +1091,7 @@ void itab_touch_dir(struct itab *t, uint64_t dir)
 		in->st.st_ctim = in->st.st_mtim;
 		p = in->named ? inode_get(t, in->parent) : NULL;
 		if (p && p->listing)
-			(void)listing_upsert(p->listing, in->name, &in->st,
+			(void)listing_upsert(t, p->listing, in->name, &in->st,
 					     NULL, false);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -1004,8 +1104,7 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, dir);
 	if (p) {
-		listing_free(p->listing);
-		p->listing = NULL;
+		listing_drop_locked(t, p);
 		/* a listing on its way may predate what made us forget */
 		p->local_gen = ++t->gen;
 	}
@@ -1035,8 +1134,7 @@ ssize_t itab_expire_all(struct itab *t, struct itab_name **out)
 		n++;
 	}
 	HASH_ITER(hh, t->by_ino, in, tmp) {
-		listing_free(in->listing);
-		in->listing = NULL;
+		listing_drop_locked(t, in);
 		if (!in->pinned)
 			in->attr_expire = 0;
 	}
@@ -1130,6 +1228,20 @@ size_t itab_count(struct itab *t)
 	n = HASH_CNT(hh, t->by_ino);
 	pthread_mutex_unlock(&t->lock);
 	return n;
+}
+
+size_t itab_listing_bytes(struct itab *t, size_t *nlistings)
+{
+	struct dir_listing *l;
+	size_t bytes, n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	bytes = t->listing_bytes;
+	DL_COUNT2(t->listings, l, n, lru_next);
+	pthread_mutex_unlock(&t->lock);
+	if (nlistings)
+		*nlistings = n;
+	return bytes;
 }
 
 bool itab_needs_exact_mtime(struct itab *t, uint64_t ino, uint64_t *dir)

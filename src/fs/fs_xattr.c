@@ -42,12 +42,15 @@ static void xattr_stats(fuse_req_t req, size_t size)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct stats_pool pool = { 0 };
+	struct stats_cache cache = { 0 };
 	char *buf = NULL;
 	int len;
 
 	if (ctx->pool)
 		ftp_pool_counts(ctx->pool, &pool);
-	len = stats_format(&pool, NULL, 0);
+	cache.inodes = itab_count(ctx->itab);
+	cache.listing_bytes = itab_listing_bytes(ctx->itab, &cache.listings);
+	len = stats_format(&pool, &cache, NULL, 0);
 	if (len >= 0 && size == 0) {
 		fuse_reply_xattr(req, (size_t)len);
 		return;
@@ -59,7 +62,7 @@ static void xattr_stats(fuse_req_t req, size_t size)
 		fs_reply_err(req, ENOMEM);
 		return;
 	}
-	len = stats_format(&pool, buf, (size_t)len + 1);
+	len = stats_format(&pool, &cache, buf, (size_t)len + 1);
 	if (len < 0 || (size_t)len > size)
 		fs_reply_err(req, len < 0 ? -len : ERANGE);
 	else

@@ -58,6 +58,7 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("attr_timeout=%lf", attr_timeout),
 	OPT("dir_timeout=%lf", dir_timeout),
 	OPT("negative_timeout=%lf", negative_timeout),
+	OPT("dir_cache_mb=%u", dir_cache_mb),
 	OPT("connect_timeout=%u", connect_timeout),
 	OPT("timeout=%u", timeout),
 	OPT("op_timeout=%u", op_timeout),
@@ -169,6 +170,7 @@ int opts_parse(struct fuse_args *args, struct ftpsfs_opts *o)
 	o->attr_timeout = 20;
 	o->dir_timeout = 20;
 	o->negative_timeout = 5;
+	o->dir_cache_mb = 64;
 	o->connect_timeout = 15;
 	o->timeout = 30;
 	o->contain_symlinks = 1;
@@ -243,6 +245,10 @@ int opts_validate(const struct ftpsfs_opts *o, const char **msg)
 	    o->negative_timeout < 0 || o->attr_timeout > 86400 ||
 	    o->dir_timeout > 86400 || o->negative_timeout > 86400) {
 		*msg = "cache timeouts must be between 0 and 86400 seconds";
+		return -EINVAL;
+	}
+	if (o->dir_cache_mb < 1 || o->dir_cache_mb > 65536) {
+		*msg = "dir_cache_mb must be between 1 and 65536";
 		return -EINVAL;
 	}
 	if (o->connect_timeout < 1 || o->connect_timeout > 3600 ||
@@ -379,6 +385,8 @@ void opts_print_help(const char *progname)
 	       "    -o attr_timeout=S      cache attributes for S seconds (20)\n"
 	       "    -o dir_timeout=S       cache listings for S seconds (20)\n"
 	       "    -o negative_timeout=S  cache missing names for S seconds (5)\n"
+	       "    -o dir_cache_mb=N      MiB for cached listings of all directories\n"
+	       "                           together (64); the least used are dropped\n"
 	       "    -o connect_timeout=S   connect/handshake limit (15)\n"
 	       "    -o timeout=S           limit for each reply or stall (30)\n"
 	       "    -o op_timeout=S        limit for the server's part of one request\n"

@@ -44,6 +44,7 @@ static const char *const counter_names[STATS_COUNTER_COUNT] = {
 	[STATS_CACHE_MISSES] = "cache_misses",
 	[STATS_RETRIES] = "retries",
 	[STATS_UPLOADS_RESUMED] = "uploads_resumed",
+	[STATS_LISTINGS_DROPPED] = "listings_dropped",
 };
 
 static const char *const op_names[STATS_OP_COUNT] = {
@@ -170,7 +171,8 @@ static unsigned long long stats_get(atomic_ullong *v)
 	return atomic_load_explicit(v, memory_order_relaxed);
 }
 
-int stats_format(const struct stats_pool *pool, char *buf, size_t bufsz)
+int stats_format(const struct stats_pool *pool,
+		 const struct stats_cache *cache, char *buf, size_t bufsz)
 {
 	char when[32] = "";
 	size_t len = 0;
@@ -181,6 +183,10 @@ int stats_format(const struct stats_pool *pool, char *buf, size_t bufsz)
 		  "connections_busy=%u\nconnections_parked=%u\n"
 		  "connections_max=%u\n",
 		  pool->open, pool->idle, pool->busy, pool->parked, pool->max);
+	stats_put(buf, bufsz, &len,
+		  "cached_inodes=%zu\ncached_listings=%zu\n"
+		  "cached_listing_bytes=%zu\n",
+		  cache->inodes, cache->listings, cache->listing_bytes);
 	for (int i = 0; i < STATS_COUNTER_COUNT; i++)
 		stats_put(buf, bufsz, &len, "%s=%llu\n", counter_names[i],
 			  stats_get(&stats.counters[i]));

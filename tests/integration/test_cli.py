@@ -109,6 +109,10 @@ def test_the_bounds_in_the_docs_are_the_code_s():
     man = " ".join(_plain(MAN_PAGE.read_text().split(".SH SECURITY")[1]).split())
     readme = " ".join(_plain(README.read_text().split("## Security")[1]).split())
     assert f"{_header_constant('reply.h', 'FTP_REPLY_TEXT_MAX') >> 10} KiB" in man
+    # The memory budget of cached listings, with the default the option parser sets.
+    opts_c = (REPO_ROOT / "src" / "opts" / "opts.c").read_text()
+    mb = re.search(r"o->dir_cache_mb = (\d+);", opts_c).group(1)
+    bounds.add(f"dir_cache_mb ({mb} MiB")
     for bound in bounds:
         assert bound in man, bound
         assert bound in readme, bound

@@ -87,3 +87,39 @@ def test_the_last_error_carries_the_servers_reply(ftp_server, mounted):
     assert s["errors_refused"] + s["errors_transport"] >= 1
     assert "550" in s["last_error"], s["last_error"]
     assert s["last_error_time"]
+
+
+def test_listings_stay_within_dir_cache_mb(ftp_server, mounted):
+    """Listings of all directories together keep within dir_cache_mb: the least recently
+    used are dropped and asked again when needed, and nothing is missing afterwards."""
+    srv = ftp_server("vsftpd")
+    dirs, per_dir = 6, 4000  # about 1.2 MiB of cached listing each
+    for d in range(dirs):
+        for i in range(per_dir):
+            srv.put(f"d{d}/file-with-a-longer-name-{i:05d}.txt", b"")
+    m = mounted(srv, ["dir_cache_mb=2", "dir_timeout=3600", "attr_timeout=3600"])
+    # The directories stay open (the kernel keeps their inodes): only the budget drops them.
+    fds = [os.open(m.mountpoint / f"d{d}", os.O_RDONLY | os.O_DIRECTORY) for d in range(dirs)]
+    try:
+        for d in range(dirs):
+            assert len(os.listdir(m.mountpoint / f"d{d}")) == per_dir
+            s = stats(m.mountpoint)
+            assert s["cached_listing_bytes"] <= 2 << 20 or s["cached_listings"] == 1, s
+        s = stats(m.mountpoint)
+        assert s["listings_dropped"] >= dirs - 2, s
+        listings = s["listings"]
+        # The first directory's listing went: asked again, complete.
+        names = os.listdir(m.mountpoint / "d0")
+        assert len(names) == per_dir
+        assert "file-with-a-longer-name-03999.txt" in names
+        assert stats(m.mountpoint)["listings"] > listings
+        # A file created in a dropped directory is there at once and after more drops.
+        (m.mountpoint / "d1" / "new.txt").write_bytes(b"new")
+        for d in range(2, dirs):
+            os.listdir(m.mountpoint / f"d{d}")
+        assert (m.mountpoint / "d1" / "new.txt").read_bytes() == b"new"
+        assert "new.txt" in os.listdir(m.mountpoint / "d1")
+        assert (srv.root_dir / "d1" / "new.txt").read_bytes() == b"new"
+    finally:
+        for fd in fds:
+            os.close(fd)

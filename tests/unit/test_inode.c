@@ -6,15 +6,21 @@
 #include "check.h"
 #include "ftpsfs/inode.h"
 
-static struct itab *new_table(int attr_ms, int dir_ms, const char *root)
+static struct itab *new_table_budget(int attr_ms, int dir_ms,
+				     const char *root, size_t budget)
 {
-	struct itab_config cfg = { attr_ms, dir_ms, root };
+	struct itab_config cfg = { attr_ms, dir_ms, root, budget };
 	struct stat root_st = { .st_mode = S_IFDIR | 0755 };
 	struct itab *t = NULL;
 
 	if (itab_new(&cfg, &root_st, &t) < 0)
 		return NULL;
 	return t;
+}
+
+static struct itab *new_table(int attr_ms, int dir_ms, const char *root)
+{
+	return new_table_budget(attr_ms, dir_ms, root, 0);
 }
 
 static struct stat file_st(off_t size)
@@ -428,7 +434,102 @@ TEST(server_attributes_older_than_our_change_are_ignored)
 	itab_free(t);
 }
 
+/* @n files "f0" ... in @dir. */
+static int set_numbered_listing(struct itab *t, uint64_t dir, size_t n)
+{
+	struct itab_dirent *ents = calloc(n, sizeof(*ents));
+	char name[32];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%zu", i);
+		ents[i].name = strdup(name);
+		ents[i].st = file_st((off_t)i);
+	}
+	return itab_set_listing(t, dir, ents, n, itab_generation(t), 0);
+}
+
+TEST(listings_stay_within_budget_least_recently_used_dropped)
+{
+	struct itab *t;
+	struct stat st, dir_st = { .st_mode = S_IFDIR | 0755 };
+	uint64_t d[4], ino;
+	size_t one, held;
+	char name[8];
+
+	/* What one listing of 100 files costs, measured. */
+	t = new_table(1000, 60000, "/");
+	CHECK(t);
+	CHECK_INT(set_numbered_listing(t, 1, 100), 0);
+	one = itab_listing_bytes(t, &held);
+	CHECK_INT(held, 1);
+	CHECK(one > 100 * 20 && one < 100 * 400);
+	itab_free(t);
+
+	/* Room for the root's small listing and two of those. */
+	t = new_table_budget(1000, 60000, "/", 2 * one + one / 2);
+	CHECK(t);
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "d%d", i);
+		CHECK_INT(itab_add_entry(t, 1, name, &dir_st, NULL, &st), 0);
+		d[i] = st.st_ino;
+	}
+	CHECK_INT(set_numbered_listing(t, d[0], 100), 0);
+	CHECK_INT(set_numbered_listing(t, d[1], 100), 0);
+	CHECK_INT(itab_lookup(t, d[0], "f1", &st), 0); /* d0 used: d1 older */
+	CHECK_INT(set_numbered_listing(t, d[2], 100), 0);
+	CHECK(itab_listing_bytes(t, &held) <= 2 * one + one / 2);
+	CHECK_INT(itab_lookup(t, d[1], "f1", &st), -EAGAIN); /* dropped */
+	CHECK_INT(itab_lookup(t, d[0], "f1", &st), 0);
+	CHECK_INT(itab_lookup(t, d[2], "f99", &st), 0);
+	/* The inodes the kernel holds stay; only the listing went. */
+	CHECK_INT(itab_find_child(t, 1, "d1", &ino), 0);
+	CHECK_INT(ino, d[1]);
+
+	/* One listing bigger than the budget is kept alone. */
+	CHECK_INT(set_numbered_listing(t, d[3], 1000), 0);
+	CHECK_INT(itab_lookup(t, d[3], "f999", &st), 0);
+	CHECK_INT(itab_lookup(t, d[0], "f1", &st), -EAGAIN);
+	CHECK_INT(itab_lookup(t, d[2], "f1", &st), -EAGAIN);
+
+	/* Changes keep the count exact: all gone, nothing counted. */
+	itab_remove(t, d[3], "f5");
+	CHECK_INT(itab_add_entry(t, d[3], "new", &dir_st, NULL, &st), 0);
+	for (int i = 0; i < 4; i++)
+		itab_invalidate_dir(t, d[i]);
+	itab_invalidate_dir(t, 1);
+	CHECK_INT(itab_listing_bytes(t, &held), 0);
+	CHECK_INT(held, 0);
+	itab_free(t);
+}
+
+TEST(dropped_listing_keeps_local_only_files)
+{
+	struct itab *t;
+	struct stat st, f = file_st(0);
+	struct itab_dirent *ents = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t ino;
+
+	t = new_table_budget(1000, 60000, "/", 1);
+	CHECK(t);
+	CHECK_INT(set_numbered_listing(t, 1, 10), 0);
+	CHECK_INT(itab_add_entry(t, 1, "new.txt", &f, NULL, &st), 0);
+	itab_set_local_only(t, st.st_ino, true);
+	itab_invalidate_dir(t, 1); /* as if dropped for the budget */
+	CHECK_INT(itab_find_child(t, 1, "new.txt", &ino), 0);
+	CHECK_INT(ino, st.st_ino);
+	CHECK_INT(itab_add_local_entries(t, 1, &ents, &n, &cap), 0);
+	CHECK_INT(n, 1);
+	CHECK(strcmp(ents[0].name, "new.txt") == 0);
+	CHECK_INT(itab_set_listing(t, 1, ents, n, itab_generation(t), 0), 0);
+	CHECK_INT(itab_lookup(t, 1, "new.txt", &st), 0);
+	itab_forget(t, ino, 2);
+	itab_free(t);
+}
+
 static const struct check_case cases[] = {
+	TEST_ENTRY(listings_stay_within_budget_least_recently_used_dropped),
+	TEST_ENTRY(dropped_listing_keeps_local_only_files),
 	TEST_ENTRY(remove_drops_name_keeps_inode_until_forgotten),
 	TEST_ENTRY(rename_moves_inode_and_listing_entry),
 	TEST_ENTRY(rename_over_existing_replaces_target),
