@@ -152,15 +152,16 @@ int ftp_conn_read_prelim(struct ftp_conn *c, struct ftp_reply *r);
  * reply.  RFC 959 servers answer in order however commands arrive; some
  * (ftp-srv) handle each network read concurrently and answer commands
  * that came in separate reads out of order, but those of one read in
- * order.  Fewer writes also mean fewer packets.
+ * order.  Fewer writes also mean fewer packets.  A command that would
+ * not fit into the held flight (16 KiB) is refused with -ENOBUFS, neither
+ * sent nor counted: a flight is never split.
  */
 void ftp_conn_cork(struct ftp_conn *c);
 
 /* Write what ftp_conn_cork() held back: 0 or a transport errno (broken). */
 int ftp_conn_flush(struct ftp_conn *c);
 
-/* Forget the commands held back and end the cork: none of them goes.
- * Only while they all still fit in one write (a 16 KiB flight). */
+/* Forget the commands held back and end the cork: none of them goes. */
 void ftp_conn_drop_held(struct ftp_conn *c);
 
 /* ftp_conn_send() then ftp_conn_read_reply(). */

@@ -245,13 +245,14 @@ static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
  * right at the file's size: every byte is here, so the kernel gets them
  * before the server's 226 is read (a round trip later; the caller reads
  * it then).  A file that grew meanwhile loses its stream (the next read
- * starts again at its offset); an unclean end is finished now, and its
- * error returned in *err.
+ * starts again at its offset).  An end without close_notify is finished
+ * now; at the file's size it is not an error for the bytes already read
+ * (docs/DESIGN.md 4), so the read keeps them.
  */
 #define FS_READ_END_PROBE_MS 200
 
 static bool read_io_at_end(struct fs_ctx *ctx, struct fs_file *f,
-			   struct read_io *io, int *err)
+			   struct read_io *io)
 {
 	struct ftp_xfer *x = io->x;
 	struct stat st;
@@ -266,12 +267,10 @@ static bool read_io_at_end(struct fs_ctx *ctx, struct fs_file *f,
 	if (ret == 1 && x->clean_eof)
 		return true;
 	io->x = NULL;
-	if (ret == 1)
-		*err = ftp_xfer_finish(io->c, x, FTP_OP_RETR);
-	else
+	if (ret != 1)
 		ftp_xfer_abort(io->c, x);
-	if (*err < 0)
-		log_warn("RETR %s: %s", f->path, ftp_conn_err(io->c));
+	else if (ftp_xfer_finish(io->c, x, FTP_OP_RETR) < 0)
+		log_debug("RETR %s: %s", f->path, ftp_conn_err(io->c));
 	ftp_pool_release(ctx->pool, io->c);
 	io->c = NULL;
 	return false;
@@ -300,7 +299,6 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct ftp_xfer *late_x = NULL;
 	bool at_end = false;
 	struct fs_intr intr;
-	int end_err = 0;
 	ssize_t n;
 
 	struct fs_wfile *wf;
@@ -327,9 +325,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fs_intr_begin(req, &intr);
 	n = read_fill(ctx, f, &io, buf, size, (uint64_t)off);
 	if (n >= 0)
-		at_end = read_io_at_end(ctx, f, &io, &end_err);
-	if (end_err < 0)
-		n = end_err;
+		at_end = read_io_at_end(ctx, f, &io);
 	/* Abort and resynchronise below without the interrupt flag. */
 	fs_intr_end(req, &intr);
 

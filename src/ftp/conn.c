@@ -272,6 +272,11 @@ int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg)
 		: snprintf(line, sizeof(line), "%s\r\n", verb);
 	if (n < 0 || (size_t)n >= sizeof(line) || n > FTP_LINE_MAX)
 		return -ENAMETOOLONG;
+	/* A corked flight goes in one write or not at all (see
+	 * ftp_conn_cork()): the caller reads the replies of what it holds
+	 * before sending more. */
+	if (c->corked && c->olen + (size_t)n > sizeof(c->obuf))
+		return -ENOBUFS;
 	if (strcmp(verb, "PASS") == 0)
 		log_debug("conn %u: > PASS ****", c->id);
 	else
@@ -280,16 +285,10 @@ int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg)
 	c->cmds_sent++;
 	stats_add(STATS_COMMANDS, 1);
 	if (c->corked) {
-		if (c->olen + (size_t)n > sizeof(c->obuf))
-			ret = conn_write_held(c);
-		else
-			ret = 0;
-		if (ret == 0) {
-			memcpy(c->obuf + c->olen, line, (size_t)n);
-			c->olen += (size_t)n;
-			c->oheld++;
-		}
-		return ret;
+		memcpy(c->obuf + c->olen, line, (size_t)n);
+		c->olen += (size_t)n;
+		c->oheld++;
+		return 0;
 	}
 	ret = tls_conn_write_all(c->tls, line, (size_t)n,
 				 net_deadline(c->ep->timeout_ms));

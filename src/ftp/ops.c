@@ -242,6 +242,10 @@ int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 		ftp_conn_cork(c);
 		while (sent < n && sent - done < depth) {
 			ret = ftp_conn_send(c, "MDTM", paths[sent]);
+			if (ret == -ENOBUFS && sent > done) {
+				ret = 0;
+				break; /* the batch is full: its replies first */
+			}
 			if (ret < 0 && !c->broken) {
 				/* Not sent at all (CR/LF, too long, not in
 				 * the server's charset): no reply will come,

@@ -406,12 +406,14 @@ static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
 			     atomic_load(c->ep->pipelining_works))) &&
 	    !c->no_pipeline && !c->handshake_first && !c->ep->active &&
 	    !(c->ep->no_pipelining && atomic_load(c->ep->no_pipelining))) {
+		bool had_epsv = !c->no_epsv;
+
 		ret = xfer_open_pipelined(c, r, cmd, &fd);
 		if (ret == 0)
 			goto handshake;
-		/* EPSV unknown here: one command at a time falls back to
-		 * PASV; other failures are the caller's. */
-		if (ret != -ENOTSUP || c->broken)
+		/* EPSV found unknown just now (500/501/502): one command at
+		 * a time with PASV; other failures are the caller's. */
+		if (c->broken || !(had_epsv && c->no_epsv))
 			goto out;
 	}
 	ret = cmd->cwd ? ftp_conn_send(c, "CWD", cmd->cwd) : 0;

@@ -522,7 +522,9 @@ class Session:
             if self._held and not self._more_to_read():
                 self._send_held()
             try:
-                chunk = self.sock.recv(4096)
+                # One TLS record (16 KiB at most) per read, as Node's TLS
+                # stack gives ftp-srv: reorder_reads counts reads so.
+                chunk = self.sock.recv(16384)
             except (TimeoutError, socket.timeout, ssl.SSLWantReadError):
                 if self.server.stopping:
                     raise SessionEnd("server stopping")

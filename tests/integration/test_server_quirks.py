@@ -244,6 +244,35 @@ def test_no_epsv_uses_pasv_for_every_transfer(fake_server, fake_mount):
     assert len(srv.commands("PASV")) >= 4
 
 
+@pytest.mark.parametrize("code", [501, 502])
+def test_epsv_refused_on_every_new_connection_falls_back_to_pasv(fake_server, fake_mount,
+                                                                  code):
+    """A server that offers EPSV in FEAT but answers it 501/502: once one connection
+    learnt passive mode, connections opened later send EPSV in one flight with the transfer;
+    each must fall back to PASV on its first transfer instead of failing it."""
+    files = {f"/f{i}.bin": bytes([i]) * 70_000 for i in range(6)}
+    srv = fake_server(files=files)
+    srv.on("EPSV", lambda s, arg: s.reply(code, "EPSV not understood."))
+    m = fake_mount(srv, "max_conns=5")
+    r = pycall("""
+        import concurrent.futures
+        names = sorted(os.listdir(d))
+        def read(name):
+            with open(os.path.join(d, name), "rb") as f:
+                return len(f.read())
+        with concurrent.futures.ThreadPoolExecutor(6) as ex:
+            result = list(ex.map(read, names))
+    """, d=m.mountpoint)
+    assert r.errno is None, f"{r.errname}: {r.error}"
+    assert r.result == [70_000] * 6
+    logins = len(srv.commands("PASS"))
+    assert logins >= 3, logins  # several connections, each learning it
+    assert len(srv.commands("EPSV")) <= logins  # learnt once per connection
+    assert len(srv.commands("PASV")) >= 7
+    # No request failed on the way (the kernel may read again after a failed read).
+    assert "passive mode refused" not in m.log_text()
+
+
 def test_no_size_still_reads_and_writes(fake_server, fake_mount):
     srv = fake_server(files={"/f.bin": DATA}, size=False)
     m = fake_mount(srv)
@@ -349,20 +378,27 @@ def test_proftpd_listing_in_another_zone_keeps_utc_times(ftp_server, mounted):
 
 # --- replies to pipelined commands -------------------------------------------------------------
 
-def test_mdtm_replies_of_separate_reads_out_of_order(fake_server, fake_mount):
+@pytest.mark.parametrize("long_paths", [False, True])
+def test_mdtm_replies_of_separate_reads_out_of_order(fake_server, fake_mount, long_paths):
     """ftp-srv handles each network read on its own and may answer commands of separate reads
     out of order. MDTM replies name no file: a batch must reach the server in one read, or
-    each file gets another's time."""
+    each file gets another's time. With long paths a batch of 64 does not fit in one write
+    (16 KiB): it must end where the write ends."""
     import time
     now = int(time.time())
-    names = [f"f{i}.bin" for i in range(12)]
+    if long_paths:
+        top = "/" + "d" * 200
+        names = [f"f{i}.bin".rjust(240, "x") for i in range(80)]
+    else:
+        top, names = "", [f"f{i}.bin" for i in range(12)]
     times = {name: now - 86400 - 37 * i for i, name in enumerate(names)}
-    srv = fake_server(files={"/" + n: DATA for n in names}, mlst=False, mdtm=True,
+    paths = {name: f"{top}/{name}" for name in names}
+    srv = fake_server(files={p: DATA for p in paths.values()}, mlst=False, mdtm=True,
                       reorder_reads=True,
-                      list_times={"/" + n: _list_time(t) for n, t in times.items()})
-    srv.mtimes.update({"/" + n: _mdtm(t) for n, t in times.items()})
+                      list_times={paths[n]: _list_time(t) for n, t in times.items()})
+    srv.mtimes.update({paths[n]: _mdtm(t) for n, t in times.items()})
     m = fake_mount(srv)
     r = pycall("result = {n: int(os.stat(os.path.join(d, n)).st_mtime) for n in names}",
-               d=m.mountpoint, names=names)
+               d=str(m.mountpoint) + top, names=names)
     assert r.result == times, (r.error, m.log_text()[-2000:])
     assert len(srv.commands("MDTM")) >= len(names)
