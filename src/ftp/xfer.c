@@ -307,6 +307,37 @@ static int xfer_prelim_reply(struct ftp_conn *c, struct ftp_reply *r,
 }
 
 /*
+ * The data connection of a pipelined transfer could not be made (@err),
+ * but the transfer command was sent with the passive one.  A server that
+ * refused the command (a file it may not read) has closed its port before
+ * we came: that refusal is the answer, and the connection stays in step.
+ * A server that answers nothing soon, or a 1xx, waits for a connection we
+ * can't make: the control connection is given up (the caller may retry).
+ */
+static int xfer_pipelined_connect_failed(struct ftp_conn *c,
+					 struct ftp_reply *r,
+					 const struct ftp_xfer_cmd *cmd,
+					 uint16_t port, int err)
+{
+	int ret = 0;
+
+	if (cmd->rest > 0 && xfer_reply_comes(c, XFER_PRELIM_WAIT_MS))
+		ret = xfer_rest_reply(c, r, cmd);
+	if (ret < 0)
+		return ret;
+	if (!c->broken && xfer_reply_comes(c, XFER_PRELIM_WAIT_MS)) {
+		ret = xfer_prelim_reply(c, r, cmd);
+		if (ret < 0)
+			return ret; /* its refusal, described by the above */
+	}
+	snprintf(c->err, sizeof(c->err),
+		 "cannot open data connection to port %u: %s", (unsigned)port,
+		 strerror(-err));
+	ftp_conn_mark_broken(c, c->err);
+	return err;
+}
+
+/*
  * Passive mode in one flight, once it worked on this connection: "EPSV"
  * (or "PASV"), "REST n", "VERB arg" together - RFC 959 lets a client send
  * a command before the previous reply, and the server answers in order:
@@ -378,8 +409,14 @@ static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
 		return ret;
 	}
 	ret = xfer_passive_reply(c, r, &port);
-	if (ret == 0)
-		ret = xfer_connect_port(c, port, fd);
+	if (ret == 0) {
+		ret = net_connect_peer_port(&c->peer, c->peerlen, port,
+					    net_deadline(c->ep->connect_timeout_ms),
+					    fd);
+		if (ret < 0)
+			return xfer_pipelined_connect_failed(c, r, cmd, port,
+							     ret);
+	}
 	if (ret == 0)
 		ret = xfer_rest_reply(c, r, cmd);
 	if (ret == 0)

@@ -441,6 +441,26 @@ def test_persistent_epsv_refusal_fails_in_bounded_time(fake_server, fake_mount):
     assert "425 EPSV: Address already in use" in m.log_text()
 
 
+def test_refused_pipelined_retr_is_its_refusal_not_a_connect_failure(fake_server, fake_mount):
+    """EPSV and RETR go in one flight; a server that refuses the RETR (a file it may not
+    read) closes its passive port before the data connection arrives. The refusal (EACCES)
+    is the answer, not the refused connect (which was retried on new connections, then EIO)."""
+    import socket
+    srv = fake_server(files={"/a.txt": b"a\n", "/secret.txt": b"s\n"})
+    m = fake_mount(srv)
+    assert (m.mountpoint / "a.txt").read_bytes() == b"a\n"  # passive mode learnt
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    srv.on("EPSV", lambda sess, arg: sess.reply(229, f"Entering Extended Passive Mode "
+                                                     f"(|||{dead}|)"))
+    srv.on("RETR", lambda sess, arg: sess.reply(550, f"{arg}: Permission denied"))
+    r = probe("read", m.mountpoint / "secret.txt", limit=30)
+    assert r.errno == errno.EACCES, errname(r)
+    assert "cannot open data connection" not in m.log_text()  # no connection given up
+    assert_mount_alive(m)
+
+
 def test_data_connection_reset_before_its_handshake_is_tried_again(fake_server, fake_mount):
     data = random.Random(7).randbytes(300_000)
     srv = fake_server(files={"/a.bin": data, "/d/x": b"x"})
