@@ -289,6 +289,18 @@ void itab_forget(struct itab *t, uint64_t ino, uint64_t n);
  */
 bool itab_open_keep_cache(struct itab *t, uint64_t ino);
 
+/*
+ * Data of @ino given to the kernel before the server confirmed its
+ * transfer: @delta +1 before the reply; then -1 when the server confirmed
+ * it, or -2 when it did not (the next open drops the kernel's page cache,
+ * and the attributes are asked again).  Meanwhile opens do not keep the
+ * page cache either.
+ */
+#define ITAB_DATA_SENT 1
+#define ITAB_DATA_CONFIRMED (-1)
+#define ITAB_DATA_REFUSED (-2)
+void itab_data_unconfirmed(struct itab *t, uint64_t ino, int delta);
+
 /* Number of inodes (for tests of forget). */
 size_t itab_count(struct itab *t);
 

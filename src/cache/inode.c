@@ -55,6 +55,7 @@ struct inode {
 	uint64_t local_gen; /* our last change of it (files: attributes;
 			     * directories: their entries too) */
 	bool open_seen;
+	unsigned unconfirmed; /* reads given out before the server's 226 */
 	off_t open_size;
 	struct timespec open_mtime;
 	bool local_only;   /* created by us, not on the server yet */
@@ -1209,7 +1210,8 @@ bool itab_open_keep_cache(struct itab *t, uint64_t ino)
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
 	if (in) {
-		keep = in->open_seen && in->open_size == in->st.st_size &&
+		keep = in->open_seen && in->unconfirmed == 0 &&
+		       in->open_size == in->st.st_size &&
 		       in->open_mtime.tv_sec == in->st.st_mtim.tv_sec &&
 		       in->open_mtime.tv_nsec == in->st.st_mtim.tv_nsec;
 		in->open_seen = true;
@@ -1218,6 +1220,25 @@ bool itab_open_keep_cache(struct itab *t, uint64_t ino)
 	}
 	pthread_mutex_unlock(&t->lock);
 	return keep;
+}
+
+void itab_data_unconfirmed(struct itab *t, uint64_t ino, int delta)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = inode_get(t, ino);
+	if (in && delta > 0) {
+		in->unconfirmed++;
+	} else if (in && in->unconfirmed > 0) {
+		in->unconfirmed--;
+		if (delta < -1) {
+			in->open_seen = false;
+			if (!in->pinned)
+				in->attr_expire = 0;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 size_t itab_count(struct itab *t)

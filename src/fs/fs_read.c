@@ -277,14 +277,19 @@ static bool read_io_at_end(struct fs_ctx *ctx, struct fs_file *f,
 }
 
 /* After the reply (the handle may be gone by now: only @c and @x are
- * ours): the 226 of a stream that ended at the file's end. */
-static void read_io_finish_late(struct fs_ctx *ctx, struct ftp_conn *c,
-				struct ftp_xfer *x)
+ * ours): the 226 of a stream that ended at the file's end.  Without it the
+ * bytes the kernel got are not to be kept beyond this open. */
+static void read_io_finish_late(struct fs_ctx *ctx, fuse_ino_t ino,
+				struct ftp_conn *c, struct ftp_xfer *x)
 {
-	if (ftp_xfer_finish(c, x, FTP_OP_RETR) < 0)
+	int ret = ftp_xfer_finish(c, x, FTP_OP_RETR);
+
+	if (ret < 0)
 		log_warn("RETR: the server did not confirm a transfer that "
 			 "ended cleanly at the file's size: %s",
 			 ftp_conn_err(c));
+	itab_data_unconfirmed(ctx->itab, ino,
+			      ret < 0 ? ITAB_DATA_REFUSED : ITAB_DATA_CONFIRMED);
 	ftp_pool_release(ctx->pool, c);
 }
 
@@ -332,6 +337,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (at_end) {
 		late_c = io.c;
 		late_x = io.x;
+		itab_data_unconfirmed(ctx->itab, ino, ITAB_DATA_SENT);
 	} else if (n >= 0 && io.x) {
 		f->pos = io.pos;
 		f->lease = ftp_pool_park(ctx->pool, io.c, io.x, f->ino);
@@ -351,7 +357,7 @@ reply:
 		fuse_reply_buf(req, buf, (size_t)n);
 	free(buf);
 	if (late_x)
-		read_io_finish_late(ctx, late_c, late_x);
+		read_io_finish_late(ctx, ino, late_c, late_x);
 }
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

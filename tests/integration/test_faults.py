@@ -441,6 +441,30 @@ def test_persistent_epsv_refusal_fails_in_bounded_time(fake_server, fake_mount):
     assert "425 EPSV: Address already in use" in m.log_text()
 
 
+def test_data_the_server_did_not_confirm_is_not_kept_in_the_page_cache(fake_server, fake_mount):
+    """The bytes of a download that ended cleanly at the file's size reach the program before
+    the server's final reply. When that reply is a refusal, the kernel must not keep those
+    bytes for the next open (same size, same time: it otherwise would)."""
+    old, new = b"A" * 131072, b"B" * 131072  # one kernel read: its end is the file's
+    srv = fake_server(files={"/f.bin": old})
+    calls = {"n": 0}
+
+    def unconfirmed_once(sess, arg):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            return DEFAULT
+        sess.take_rest()
+        sess.transfer(old, final=(451, "Local error in processing."))
+        return None
+
+    srv.on("RETR", unconfirmed_once)
+    m = fake_mount(srv)
+    assert (m.mountpoint / "f.bin").read_bytes() == old
+    srv.files["/f.bin"] = new  # same size, same time
+    assert (m.mountpoint / "f.bin").read_bytes() == new
+    assert "451 Local error in processing." in m.log_text()
+
+
 def test_refused_pipelined_retr_is_its_refusal_not_a_connect_failure(fake_server, fake_mount):
     """EPSV and RETR go in one flight; a server that refuses the RETR (a file it may not
     read) closes its passive port before the data connection arrives. The refusal (EACCES)

@@ -215,6 +215,17 @@ TEST(keep_cache_only_when_unchanged)
 	CHECK(itab_open_keep_cache(t, st.st_ino));
 	itab_set_attr(t, st.st_ino, &g, NULL, ITAB_FORCE);
 	CHECK(!itab_open_keep_cache(t, st.st_ino));
+	CHECK(itab_open_keep_cache(t, st.st_ino));
+	/* Data given out before the server confirmed it: not kept meanwhile,
+	 * kept once confirmed, dropped once refused. */
+	itab_data_unconfirmed(t, st.st_ino, ITAB_DATA_SENT);
+	CHECK(!itab_open_keep_cache(t, st.st_ino));
+	itab_data_unconfirmed(t, st.st_ino, ITAB_DATA_CONFIRMED);
+	CHECK(itab_open_keep_cache(t, st.st_ino));
+	itab_data_unconfirmed(t, st.st_ino, ITAB_DATA_SENT);
+	itab_data_unconfirmed(t, st.st_ino, ITAB_DATA_REFUSED);
+	CHECK(!itab_open_keep_cache(t, st.st_ino));
+	CHECK(itab_open_keep_cache(t, st.st_ino));
 	itab_free(t);
 }
 
