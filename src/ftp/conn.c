@@ -195,11 +195,11 @@ void ftp_conn_cork(struct ftp_conn *c)
 	c->corked = true;
 }
 
-/* Write out the held-back commands; the cork stays as it is. */
-static int conn_write_held(struct ftp_conn *c)
+int ftp_conn_flush(struct ftp_conn *c)
 {
 	int ret = 0;
 
+	c->corked = false;
 	if (c->olen == 0 || c->broken)
 		goto out;
 	ret = tls_conn_write_all(c->tls, c->obuf, c->olen,
@@ -213,12 +213,6 @@ out:
 	c->olen = 0;
 	c->oheld = 0;
 	return c->broken ? (ret < 0 ? ret : -EIO) : ret;
-}
-
-int ftp_conn_flush(struct ftp_conn *c)
-{
-	c->corked = false;
-	return conn_write_held(c);
 }
 
 void ftp_conn_drop_held(struct ftp_conn *c)

@@ -64,20 +64,24 @@ refused:
 }
 
 /* Connect to @port at the control peer (never where a reply says). */
+/* The server waits for a data connection we can't make: resync by
+ * dropping this control connection.  Returns @err. */
+static int xfer_connect_failed(struct ftp_conn *c, uint16_t port, int err)
+{
+	snprintf(c->err, sizeof(c->err),
+		 "cannot open data connection to port %u: %s", (unsigned)port,
+		 strerror(-err));
+	ftp_conn_mark_broken(c, c->err);
+	return err;
+}
+
 static int xfer_connect_port(struct ftp_conn *c, uint16_t port, int *fd)
 {
 	int ret = net_connect_peer_port(&c->peer, c->peerlen, port,
 					net_deadline(c->ep->connect_timeout_ms),
 					fd);
-	if (ret < 0) {
-		snprintf(c->err, sizeof(c->err),
-			 "cannot open data connection to port %u: %s",
-			 (unsigned)port, strerror(-ret));
-		/* The server waits for a connection we can't make: resync
-		 * by dropping this control connection. */
-		ftp_conn_mark_broken(c, c->err);
-	}
-	return ret;
+
+	return ret < 0 ? xfer_connect_failed(c, port, ret) : 0;
 }
 
 /* Connect to the port a passive-mode reply names, at the control peer. */
@@ -330,11 +334,7 @@ static int xfer_pipelined_connect_failed(struct ftp_conn *c,
 		if (ret < 0)
 			return ret; /* its refusal, described by the above */
 	}
-	snprintf(c->err, sizeof(c->err),
-		 "cannot open data connection to port %u: %s", (unsigned)port,
-		 strerror(-err));
-	ftp_conn_mark_broken(c, c->err);
-	return err;
+	return xfer_connect_failed(c, port, err);
 }
 
 /*
