@@ -1,9 +1,8 @@
 /*
- * inode.c - inode table, attribute cache and directory listings.
+ * inode.c - inode table and attribute cache; the listings they hold are
+ * listing.c's (data shared through itab_internal.h).
  *
  * See inode.h for the model and the locking rule (one mutex, no I/O).
- * A listing is a uthash of records keyed by name; uthash iterates in
- * insertion order, which keeps readdir in the server's order.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,70 +18,7 @@
 #include "ftpsfs/stat_clamp.h"
 #include "ftpsfs/stats.h"
 
-#define ITAB_ROOT_INO 1 /* FUSE_ROOT_ID */
-
-struct listing_rec {
-	struct itab_dirent d; /* d.name is the hash key */
-	UT_hash_handle hh;
-};
-
-struct dir_listing {
-	struct listing_rec *by_name;
-	uint64_t dir;	/* the directory's inode */
-	size_t bytes;	/* what its records cost (rec_bytes()) */
-	struct dir_listing *lru_prev, *lru_next; /* t->listings */
-	int64_t expire;
-	uint64_t gen; /* generation it was asked for at */
-	bool times_pending;  /* files with minute-precise times (LIST) whose
-			      * exact ones can be asked (MDTM) */
-	bool times_fetching; /* a thread asks them now (itab_mtimes_claim) */
-};
-
-struct inode {
-	uint64_t ino;
-	uint64_t parent; /* 0 for the root and for removed inodes */
-	char *name;
-	char *key; /* "<parent hex>/<name>": names never contain '/' */
-	bool named; /* in the by_name index */
-	uint64_t nlookup;
-	unsigned nchildren; /* child inodes in the table */
-	unsigned pinned;    /* open for writing: see itab_pin() */
-	struct stat st;
-	bool st_known;
-	int64_t attr_expire;
-	char *link_target;
-	struct dir_listing *listing;
-	uint64_t local_gen; /* our last change of it (files: attributes;
-			     * directories: their entries too) */
-	bool open_seen;
-	unsigned unconfirmed; /* reads given out before the server's 226 */
-	off_t open_size;
-	struct timespec open_mtime;
-	bool local_only;   /* created by us, not on the server yet */
-	struct inode *local_prev, *local_next; /* t->local_only list */
-	bool mtime_exact;   /* st_mtim to the second (not a LIST minute) */
-	bool subdirs_known; /* directories: nsubdirs is from a listing */
-	unsigned nsubdirs;  /* ... and kept up to date by our changes */
-	UT_hash_handle hh;
-	UT_hash_handle hh_name;
-};
-
-struct itab {
-	pthread_mutex_t lock;
-	struct itab_config cfg;
-	char *root_path;
-	/* guarded by lock: */
-	struct inode *by_ino;
-	struct inode *by_name;
-	uint64_t next_ino;
-	uint64_t gen; /* of our last change (see inode.h) */
-	struct inode *local_only; /* inodes with local_only set */
-	/* Listings held, least recently used first, and what they cost:
-	 * kept within cfg.listing_budget (see listing_attach_locked()). */
-	struct dir_listing *listings;
-	size_t listing_bytes;
-	pthread_cond_t times_cond; /* a listing's times_fetching ended */
-};
+#include "itab_internal.h"
 
 void itab_dirents_free(struct itab_dirent *ents, size_t n)
 {
@@ -93,47 +29,7 @@ void itab_dirents_free(struct itab_dirent *ents, size_t n)
 	free(ents);
 }
 
-static void rec_free(struct listing_rec *r)
-{
-	free(r->d.name);
-	free(r->d.link_target);
-	free(r);
-}
-
-/* The memory one record takes, allocator overhead counted roughly. */
-static size_t rec_bytes(const struct listing_rec *r)
-{
-	size_t n = sizeof(*r) + strlen(r->d.name) + 1 + 32;
-
-	if (r->d.link_target)
-		n += strlen(r->d.link_target) + 1 + 16;
-	return n;
-}
-
-static void listing_free(struct dir_listing *l)
-{
-	struct listing_rec *r, *tmp;
-
-	if (!l)
-		return;
-	HASH_ITER(hh, l->by_name, r, tmp) {
-		HASH_DEL(l->by_name, r);
-		rec_free(r);
-	}
-	free(l);
-}
-
-static struct listing_rec *listing_find(const struct dir_listing *l,
-					const char *name)
-{
-	struct listing_rec *r = NULL;
-
-	if (l)
-		HASH_FIND_STR(l->by_name, name, r);
-	return r;
-}
-
-static int set_string(char **dst, const char *src)
+int set_string(char **dst, const char *src)
 {
 	char *copy = NULL;
 
@@ -145,122 +41,6 @@ static int set_string(char **dst, const char *src)
 	free(*dst);
 	*dst = copy;
 	return 0;
-}
-
-/* Add @r's cost to its listing and the table (@sign +1) or take it
- * off (-1). */
-static void listing_count(struct itab *t, struct dir_listing *l,
-			  const struct listing_rec *r, int sign)
-{
-	size_t n = rec_bytes(r);
-
-	if (sign > 0) {
-		l->bytes += n;
-		t->listing_bytes += n;
-	} else {
-		l->bytes -= n;
-		t->listing_bytes -= n;
-	}
-}
-
-/* Insert or update @name in @l with @st (and @link for symlinks). */
-static int listing_upsert(struct itab *t, struct dir_listing *l,
-			  const char *name, const struct stat *st,
-			  const char *link, bool exact)
-{
-	struct listing_rec *r = listing_find(l, name);
-	int ret = 0;
-
-	if (!r) {
-		r = calloc(1, sizeof(*r));
-		if (!r || !(r->d.name = strdup(name))) {
-			free(r);
-			return -ENOMEM;
-		}
-		HASH_ADD_KEYPTR(hh, l->by_name, r->d.name, strlen(r->d.name), r);
-	} else {
-		listing_count(t, l, r, -1);
-	}
-	r->d.st = *st;
-	r->d.mtime_exact = exact;
-	if (S_ISLNK(st->st_mode) && link)
-		ret = set_string(&r->d.link_target, link);
-	listing_count(t, l, r, +1);
-	return ret;
-}
-
-static void listing_remove(struct itab *t, struct dir_listing *l,
-			   const char *name)
-{
-	struct listing_rec *r = listing_find(l, name);
-
-	if (r) {
-		listing_count(t, l, r, -1);
-		HASH_DEL(l->by_name, r);
-		rec_free(r);
-	}
-}
-
-static struct inode *inode_get(struct itab *t, uint64_t ino)
-{
-	struct inode *in = NULL;
-
-	HASH_FIND(hh, t->by_ino, &ino, sizeof(ino), in);
-	return in;
-}
-
-/* Forget @p's listing (the next lookup or readdir asks the server). */
-static void listing_drop_locked(struct itab *t, struct inode *p)
-{
-	struct dir_listing *l = p->listing;
-
-	if (!l)
-		return;
-	DL_DELETE2(t->listings, l, lru_prev, lru_next);
-	t->listing_bytes -= l->bytes;
-	listing_free(l);
-	p->listing = NULL;
-}
-
-/* @p's listing was used: the last to be dropped for the budget. */
-static void listing_used_locked(struct itab *t, struct inode *p)
-{
-	DL_DELETE2(t->listings, p->listing, lru_prev, lru_next);
-	DL_APPEND2(t->listings, p->listing, lru_prev, lru_next);
-}
-
-/*
- * Make @l @p's listing and keep all listings within the budget: drop
- * the least recently used others until they fit.  A listing is a cache
- * of what the server says, so dropping one costs a round trip later,
- * nothing else: names created here and not uploaded yet live in their
- * inodes and come back with the next listing (itab_add_local_entries()).
- * @l itself stays whatever it costs (the entry limit bounds it), and so
- * does one whose exact times are being asked.
- */
-static void listing_attach_locked(struct itab *t, struct inode *p,
-				  struct dir_listing *l)
-{
-	struct dir_listing *old, *tmp;
-
-	listing_drop_locked(t, p);
-	l->dir = p->ino;
-	p->listing = l;
-	DL_APPEND2(t->listings, l, lru_prev, lru_next);
-	t->listing_bytes += l->bytes;
-	DL_FOREACH_SAFE2(t->listings, old, tmp, lru_next) {
-		struct inode *owner;
-
-		if (t->listing_bytes <= t->cfg.listing_budget)
-			break;
-		if (old == l || old->times_fetching)
-			continue;
-		owner = inode_get(t, old->dir);
-		if (owner) {
-			listing_drop_locked(t, owner);
-			stats_add(STATS_LISTINGS_DROPPED, 1);
-		}
-	}
 }
 
 static char *inode_key(uint64_t parent, const char *name)
@@ -583,11 +363,6 @@ static struct inode *child_ref_locked(struct itab *t, struct inode *parent,
 	in->nlookup = 1;
 	HASH_ADD(hh, t->by_ino, ino, sizeof(in->ino), in);
 	return in;
-}
-
-static bool listing_fresh(const struct dir_listing *l)
-{
-	return l && l->expire > net_now_ms();
 }
 
 int itab_lookup(struct itab *t, uint64_t parent, const char *name,
