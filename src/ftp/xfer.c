@@ -63,7 +63,6 @@ refused:
 	return ftp_errno(FTP_OP_DATA, r, false);
 }
 
-/* Connect to @port at the control peer (never where a reply says). */
 /* The server waits for a data connection we can't make: resync by
  * dropping this control connection.  Returns @err. */
 static int xfer_connect_failed(struct ftp_conn *c, uint16_t port, int err)
@@ -75,6 +74,7 @@ static int xfer_connect_failed(struct ftp_conn *c, uint16_t port, int err)
 	return err;
 }
 
+/* Connect to @port at the control peer (never where a reply says). */
 static int xfer_connect_port(struct ftp_conn *c, uint16_t port, int *fd)
 {
 	int ret = net_connect_peer_port(&c->peer, c->peerlen, port,
