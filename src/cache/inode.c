@@ -1,6 +1,7 @@
 /*
  * inode.c - inode table and attribute cache; the listings they hold are
- * listing.c's (data shared through itab_internal.h).
+ * listing.c's, exact modification times mtimes.c's (data shared through
+ * itab_internal.h).
  *
  * See inode.h for the model and the locking rule (one mutex, no I/O).
  */
@@ -53,7 +54,7 @@ static char *inode_key(uint64_t parent, const char *name)
 	return key;
 }
 
-static struct inode *inode_find_child(struct itab *t, uint64_t parent,
+struct inode *inode_find_child(struct itab *t, uint64_t parent,
 				      const char *name)
 {
 	struct inode *in = NULL;
@@ -74,12 +75,6 @@ static void local_change_locked(struct itab *t, struct inode *in)
 	in->local_gen = ++t->gen;
 	if (p)
 		p->local_gen = t->gen;
-}
-
-/* Is server data asked for at @since older than our last change? */
-static bool older_than_ours(const struct inode *in, uint64_t since)
-{
-	return since != ITAB_NOW && in->local_gen > since;
 }
 
 /* Is the time the listing of @p gives @name exact?  (No listing, or no
@@ -926,25 +921,6 @@ void itab_names_free(struct itab_name *v, size_t n)
 	free(v);
 }
 
-bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
-		      const struct stat *listed, struct timespec *exact)
-{
-	const struct listing_rec *r;
-	struct inode *p;
-	bool ok = false;
-
-	pthread_mutex_lock(&t->lock);
-	p = inode_get(t, dir);
-	r = p ? listing_find(p->listing, name) : NULL;
-	if (r && r->d.mtime_exact && r->d.st.st_size == listed->st_size &&
-	    r->d.st.st_mtim.tv_sec / 60 * 60 == listed->st_mtim.tv_sec) {
-		*exact = r->d.st.st_mtim;
-		ok = true;
-	}
-	pthread_mutex_unlock(&t->lock);
-	return ok;
-}
-
 /* Free @in if nothing holds it, then its parent if that became free. */
 static void inode_maybe_free_locked(struct itab *t, struct inode *in)
 {
@@ -1038,121 +1014,4 @@ size_t itab_listing_bytes(struct itab *t, size_t *nlistings)
 	if (nlistings)
 		*nlistings = n;
 	return bytes;
-}
-
-bool itab_needs_exact_mtime(struct itab *t, uint64_t ino, uint64_t *dir)
-{
-	struct inode *in, *p;
-	bool needs = false;
-
-	pthread_mutex_lock(&t->lock);
-	in = inode_get(t, ino);
-	p = in && in->named ? inode_get(t, in->parent) : NULL;
-	if (p && p->listing && p->listing->times_pending && in->st_known &&
-	    !in->mtime_exact && !in->pinned && S_ISREG(in->st.st_mode)) {
-		*dir = p->ino;
-		needs = true;
-	}
-	pthread_mutex_unlock(&t->lock);
-	return needs;
-}
-
-void itab_mtime_reqs_free(struct itab_mtime_req *reqs, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(reqs[i].name);
-	free(reqs);
-}
-
-/* The files of @l whose times are to be asked, into *out. */
-static int mtimes_collect_locked(struct dir_listing *l,
-				 struct itab_mtime_req **out, size_t *nout)
-{
-	size_t n = 0, k = 0;
-	struct itab_mtime_req *reqs;
-
-	for (struct listing_rec *r = l->by_name; r; r = r->hh.next)
-		n += S_ISREG(r->d.st.st_mode) && !r->d.mtime_exact;
-	reqs = calloc(n ? n : 1, sizeof(*reqs));
-	if (!reqs)
-		return -ENOMEM;
-	for (struct listing_rec *r = l->by_name; r && k < n; r = r->hh.next) {
-		if (!S_ISREG(r->d.st.st_mode) || r->d.mtime_exact)
-			continue;
-		reqs[k].name = strdup(r->d.name);
-		reqs[k].size = r->d.st.st_size;
-		reqs[k].listed = r->d.st.st_mtim.tv_sec;
-		if (!reqs[k++].name) {
-			itab_mtime_reqs_free(reqs, k);
-			return -ENOMEM;
-		}
-	}
-	*out = reqs;
-	*nout = k;
-	return 0;
-}
-
-int itab_mtimes_claim(struct itab *t, uint64_t dir,
-		      struct itab_mtime_req **reqs, size_t *n, uint64_t *gen)
-{
-	struct inode *p;
-	int ret = 0;
-
-	pthread_mutex_lock(&t->lock);
-	for (;;) {
-		p = inode_get(t, dir);
-		if (!p || !p->listing || !p->listing->times_pending)
-			break;
-		if (!p->listing->times_fetching) {
-			ret = mtimes_collect_locked(p->listing, reqs, n);
-			if (ret == 0) {
-				p->listing->times_fetching = true;
-				*gen = t->gen;
-				ret = 1;
-			}
-			break;
-		}
-		/* Another thread asks them: its answers serve us too. */
-		pthread_cond_wait(&t->times_cond, &t->lock);
-	}
-	pthread_mutex_unlock(&t->lock);
-	return ret;
-}
-
-void itab_mtimes_done(struct itab *t, uint64_t dir,
-		      const struct itab_mtime_req *reqs, size_t n,
-		      uint64_t gen, bool ok)
-{
-	struct inode *p;
-
-	pthread_mutex_lock(&t->lock);
-	p = inode_get(t, dir);
-	for (size_t i = 0; p && p->listing && i < n; i++) {
-		struct listing_rec *r = listing_find(p->listing, reqs[i].name);
-		struct inode *in;
-
-		/* Only where the listing still says what was asked about. */
-		if (!reqs[i].got || !r || r->d.mtime_exact ||
-		    r->d.st.st_size != reqs[i].size ||
-		    r->d.st.st_mtim.tv_sec != reqs[i].listed)
-			continue;
-		r->d.st.st_mtim.tv_sec = stat_time_from(reqs[i].exact);
-		r->d.st.st_mtim.tv_nsec = 0;
-		r->d.st.st_atim = r->d.st.st_ctim = r->d.st.st_mtim;
-		r->d.mtime_exact = true;
-		in = inode_find_child(t, dir, reqs[i].name);
-		if (in && !in->pinned && !in->mtime_exact &&
-		    !older_than_ours(in, gen)) {
-			in->st.st_mtim = r->d.st.st_mtim;
-			in->st.st_atim = in->st.st_ctim = in->st.st_mtim;
-			in->mtime_exact = true;
-		}
-	}
-	if (p && p->listing) {
-		p->listing->times_fetching = false;
-		if (ok)
-			p->listing->times_pending = false;
-	}
-	pthread_cond_broadcast(&t->times_cond);
-	pthread_mutex_unlock(&t->lock);
 }

@@ -86,8 +86,18 @@ static inline struct inode *inode_get(struct itab *t, uint64_t ino)
 	return in;
 }
 
+/* Is server data asked for at @since older than our last change? */
+static inline bool older_than_ours(const struct inode *in, uint64_t since)
+{
+	return since != ITAB_NOW && in->local_gen > since;
+}
+
 /* Replace *@dst by a copy of @src (NULL allowed): 0 or -ENOMEM. */
 int set_string(char **dst, const char *src);
+
+/* inode.c */
+struct inode *inode_find_child(struct itab *t, uint64_t parent,
+			       const char *name);
 
 /* listing.c */
 void listing_free(struct dir_listing *l);
