@@ -36,12 +36,17 @@
  * background (ftp_pool_abandon()).  Waits for a connection also end at
  * the calling thread's operation deadline (net_set_op_deadline()).
  *
- * Failing fast, healing by itself: after a failed connect, new connects
- * are tried only after a back-off (0.5 s doubling to 5 s); operations that
- * need a new connection meanwhile fail at once with EIO.  A maintenance
- * thread sends NOOP on idle connections (keepalive), closes surplus ones
- * after idle_close, and reconnects in the background while the server is
- * down, so the mount recovers without a remount.
+ * Outages: after a failed connect the server counts as down, and new
+ * connects are tried only after a back-off (0.5 s doubling to 5 s), one
+ * at a time (the prober: a request's own attempt, or the maintenance
+ * thread's), so that many waiting requests never become a storm of
+ * logins.  A request that needs a new connection meanwhile waits for the
+ * server to come back, to its operation deadline (op_timeout) - unless
+ * the mount is soft (ftp_pool_set_soft()), or the connect failed for a
+ * reason waiting does not mend (a refused login or certificate): then it
+ * fails at once.  The log says once that the server went away and once
+ * that it is back; the maintenance thread also sends NOOP on idle
+ * connections (keepalive) and closes surplus ones after idle_close.
  */
 #ifndef FTPSFS_FTP_POOL_H
 #define FTPSFS_FTP_POOL_H
@@ -62,8 +67,8 @@ enum ftp_pool_use {
 	FTP_POOL_META = 1,  /* short commands and listings */
 	FTP_POOL_XFER = 2,  /* file transfers, held for long */
 	/* Or'ed in: data would be lost by failing fast (an upload), so
-	 * while the server is unreachable wait for it to come back, up to
-	 * the endpoint's timeout, instead of failing at once. */
+	 * while the server is unreachable wait for it to come back even on
+	 * a soft mount. */
 	FTP_POOL_PATIENT = 0x10,
 };
 
@@ -91,6 +96,13 @@ struct ftp_pool_ops {
 int ftp_pool_new_with(const struct ftp_endpoint *ep, unsigned max_conns,
 		      const struct ftp_pool_ops *ops, struct ftp_pool **out);
 
+/* @soft: while the server is down, requests that need a new connection
+ * fail at once (EIO) instead of waiting for it (see above). */
+void ftp_pool_set_soft(struct ftp_pool *p, bool soft);
+
+/* Is the mount soft (retry little, fail fast)? */
+bool ftp_pool_is_soft(const struct ftp_pool *p);
+
 /* NOOP every @keepalive_ms on idle connections (0: never); close idle
  * connections beyond the first after @idle_close_ms. */
 void ftp_pool_set_maintenance(struct ftp_pool *p, int keepalive_ms,
@@ -116,9 +128,12 @@ void ftp_pool_free(struct ftp_pool *p);
  * A connection ready for commands: an idle one, a new one (logs in), or a
  * reclaimed parked one, for @use (FTP_POOL_META or FTP_POOL_XFER, maybe
  * with FTP_POOL_PATIENT).  Waits at most the endpoint's timeout for a
- * free slot.  Returns 0 and *out, or a negative errno with a message in
- * @err: -ETIMEDOUT (no slot; or, patient, the server stayed away), -EIO
- * (server unreachable, within the back-off), or the login's error.
+ * free slot, and while the server is down until the calling thread's
+ * operation deadline (net_set_op_deadline(); without one, the timeout).
+ * Returns 0 and *out, or a negative errno with a message in @err:
+ * -ETIMEDOUT (no slot; or the server stayed away), -EINTR (interrupted),
+ * -EIO (server unreachable on a soft mount, or refusing us), or the
+ * login's error.
  */
 int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 		     char *err, size_t errsz);
@@ -143,8 +158,9 @@ void ftp_pool_abandon(struct ftp_pool *p, struct ftp_conn *c,
  * cost the connection for a reason a fresh one may not meet (a data
  * connection reset before its handshake, a control connection closed by a
  * network fault: ftp_errno_transient()) is tried again on a fresh
- * connection, three attempts in all; transient refusals on a connection
- * still in step are retried by ftp_xfer_open() itself.  Returns 0 with *c
+ * connection: three attempts in all on a soft mount, eight otherwise
+ * (within op_timeout); transient refusals on a connection still in step
+ * are retried by ftp_xfer_open() itself.  Returns 0 with *c
  * and *x, or a negative errno with *c released and NULL and @err saying
  * why.
  */

@@ -48,6 +48,7 @@ struct ftpsfs_opts {
 	unsigned keepalive;	 /* s between NOOPs on idle connections; 0 off */
 	unsigned idle_close;	 /* s before a surplus idle connection closes */
 	int delay_connect;	 /* mount first, connect on first use */
+	int soft;		 /* fail at once while the server is down */
 	int active;		 /* data connections by EPRT/PORT */
 	unsigned uid, gid;	 /* owner shown for every file ... */
 	int uid_set, gid_set;	 /* ... if given (else the mounting user) */

@@ -17,6 +17,7 @@
 #ifndef FTPSFS_STATS_H
 #define FTPSFS_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,7 @@ enum stats_counter {
 	STATS_RETRIES,		/* transient failures tried again */
 	STATS_UPLOADS_RESUMED,	/* uploads that went on after a cut */
 	STATS_LISTINGS_DROPPED, /* cached listings dropped for the budget */
+	STATS_OUTAGES,		/* times the server became unreachable */
 	STATS_COUNTER_COUNT
 };
 
@@ -88,6 +90,7 @@ void stats_note_error(const char *msg);
 /* What the connection pool says of its connections when printed. */
 struct stats_pool {
 	unsigned open, idle, busy, parked, max;
+	bool server_down; /* unreachable now (an outage) */
 };
 
 /* What the inode table holds when printed. */

@@ -68,6 +68,16 @@ int ftp_pool_new_with(const struct ftp_endpoint *ep, unsigned max_conns,
 	return 0;
 }
 
+void ftp_pool_set_soft(struct ftp_pool *p, bool soft)
+{
+	p->soft = soft;
+}
+
+bool ftp_pool_is_soft(const struct ftp_pool *p)
+{
+	return p->soft;
+}
+
 void ftp_pool_set_maintenance(struct ftp_pool *p, int keepalive_ms,
 			      int idle_close_ms)
 {
@@ -134,25 +144,94 @@ int pool_hand_out(struct ftp_pool *p, struct ftp_conn *c,
 	return 0;
 }
 
-/* The outcome of a connect attempt, for the back-off (lock held). */
-static void pool_note_connect_locked(struct ftp_pool *p, int ret,
+bool pool_down_locked(const struct ftp_pool *p)
+{
+	return p->backoff_ms != 0;
+}
+
+/*
+ * Does the failed connect @err say that the server is not there now - a
+ * restart, a network outage - rather than refusing us (TLS, login),
+ * which waiting would not change?  A name that no longer resolves is an
+ * outage only for a host that did resolve before (DNS is part of the
+ * network that went away).
+ */
+static bool pool_unreachable_err(const struct ftp_pool *p, int err)
+{
+	switch (err) {
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -ECONNABORTED:
+	case -EPIPE:
+	case -ETIMEDOUT:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+	case -EHOSTDOWN:
+	case -ENETDOWN:
+	case -EUSERS: /* 421 to every login: shutting down, or full */
+		return true;
+	case -ENOENT:
+		return p->ever_connected;
+	default:
+		return false;
+	}
+}
+
+/* The server came back (lock held): say so once, with what it cost. */
+static void pool_note_back_locked(struct ftp_pool *p)
+{
+	double secs = (double)(net_now_ms() - p->down_since) / 1000.0;
+
+	log_info("server reachable again after %.1f s (%u operation%s "
+		 "waited for it)", secs, p->down_waiters,
+		 p->down_waiters == 1 ? "" : "s");
+	p->backoff_ms = 0;
+	p->next_attempt = 0;
+	p->down_waiters = 0;
+	p->down_err = 0;
+}
+
+/* The server went away (lock held): say so once. */
+static void pool_note_down_locked(struct ftp_pool *p, const char *err)
+{
+	p->down_since = net_now_ms();
+	stats_add(STATS_OUTAGES, 1);
+	if (p->soft)
+		log_warn("server unreachable: %s; operations fail until it is "
+			 "back (soft mount), reconnecting in the background",
+			 err);
+	else
+		log_warn("server unreachable: %s; operations wait for it "
+			 "(at most op_timeout each), reconnecting", err);
+}
+
+/* The outcome of a connect attempt, for the back-off (lock held).  @ret
+ * is 0 for an answer that says nothing of reachability; @probe: the
+ * attempt was made while the server was known to be down. */
+static void pool_note_connect_locked(struct ftp_pool *p, int ret, bool probe,
 				     const char *err)
 {
+	pthread_cond_broadcast(&p->cond); /* waiters look again */
 	if (ret == 0) {
 		p->ever_connected = true;
-		if (p->backoff_ms)
-			log_info("connected to the server again");
-		p->backoff_ms = 0;
-		p->next_attempt = 0;
+		if (pool_down_locked(p))
+			pool_note_back_locked(p);
 		return;
 	}
 	/* Unreachable, refused, timed out: wait before trying again.  A
 	 * wrong password or certificate would only fail again too. */
+	p->down_err = ret;
+	snprintf(p->down_reason, sizeof(p->down_reason), "%s", err);
+	/* Attempts that set out together before the first failure was
+	 * known fail together: one step of the back-off, not one each. */
+	if (pool_down_locked(p) && !probe)
+		return;
+	if (!pool_down_locked(p))
+		pool_note_down_locked(p, err);
 	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_FIRST_MS;
 	if (p->backoff_ms > POOL_BACKOFF_MAX_MS)
 		p->backoff_ms = POOL_BACKOFF_MAX_MS;
 	p->next_attempt = net_now_ms() + p->backoff_ms;
-	snprintf(p->down_reason, sizeof(p->down_reason), "%s", err);
 	pthread_cond_signal(&p->tick);
 }
 
@@ -177,8 +256,6 @@ bool pool_shrink_locked(struct ftp_pool *p, const char *err)
 	return true;
 }
 
-/* Log in a new connection for @use; the slot is already counted. */
-
 /* Was the connection cut on its way (reset, closed without a reply: a
  * network hiccup, a server restarting), rather than refused, silent,
  * unreachable, or refusing us (TLS, login), which a retry would not
@@ -188,14 +265,26 @@ static bool pool_connect_cut(int ret)
 	return ret == -ECONNRESET || ret == -EPIPE || ret == -ECONNABORTED;
 }
 
-int pool_connect(struct ftp_pool *p, unsigned use,
-			unsigned id, struct ftp_conn **out, char *err,
-			size_t errsz)
+/* What a failed login says of reachability: a refusal of us or of one
+ * more connection says the server is there. */
+static int pool_reach_of(int ret, bool alone)
+{
+	if (ret == -EACCES || ret == -EPERM)
+		return 0;
+	if (ret == -EUSERS && !alone)
+		return 0; /* it has room for the ones we hold */
+	return ret;
+}
+
+/* Log in a new connection for @use; the slot is already counted, and
+ * p->probing set if @probe (the one attempt while the server is down). */
+int pool_connect(struct ftp_pool *p, unsigned use, unsigned id, bool probe,
+		 struct ftp_conn **out, char *err, size_t errsz)
 {
 	int ret = p->ops->open(p->ep, id, out, err, errsz);
 
 	/* A login cut short is tried once more at once: only a second
-	 * failure makes operations fail fast during the back-off. */
+	 * failure counts as the server being away. */
 	if (ret < 0 && pool_connect_cut(ret)) {
 		log_debug("conn %u: %s; trying once more", id, err);
 		ret = p->ops->open(p->ep, id, out, err, errsz);
@@ -203,34 +292,132 @@ int pool_connect(struct ftp_pool *p, unsigned use,
 
 	stats_add(ret == 0 ? STATS_LOGINS : STATS_LOGIN_FAILURES, 1);
 	pthread_mutex_lock(&p->lock);
+	if (probe)
+		p->probing = false;
 	if (ret == 0) {
 		(*out)->pool_xfer = false;
 		pool_take_locked(p, *out, use);
 	} else {
 		pool_drop_locked(p, NULL);
 	}
-	pool_note_connect_locked(p, ret == -EUSERS || ret == -EACCES ||
-					    ret == -EPERM ? 0 : ret,
+	pool_note_connect_locked(p, pool_reach_of(ret, p->nconns == 0), probe,
 				 err);
 	pthread_mutex_unlock(&p->lock);
 	return ret;
 }
 
-int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
-		     char *err, size_t errsz)
+/* One caller's wait for a connection (ftp_pool_acquire). */
+struct pool_wait {
+	unsigned use;	     /* FTP_POOL_META or FTP_POOL_XFER */
+	bool patient;	     /* waits out an outage even on a soft mount */
+	int64_t deadline;    /* for a free slot */
+	int64_t outage_end;  /* for the server to come back */
+	bool for_server;     /* waiting for the server now, not a slot */
+	bool counted;	     /* among p->down_waiters */
+};
+
+/* Does @w wait while the server is down, or fail at once (lock held)? */
+static bool pool_waits_out(struct ftp_pool *p, struct pool_wait *w)
 {
-	int64_t deadline = net_bound(net_deadline(p->ep->timeout_ms));
-	bool patient = use & FTP_POOL_PATIENT;
-	struct timespec until;
+	if ((p->soft && !w->patient) || !pool_unreachable_err(p, p->down_err))
+		return false;
+	if (!w->counted)
+		p->down_waiters++;
+	w->counted = true;
+	w->for_server = true;
+	return true;
+}
+
+/* Open a new connection for @w, or decide to wait for the server (lock
+ * held; unlocked on return if it returns other than 1).  Returns 0 and
+ * *out, 1 to wait (@wake set), or a negative errno. */
+static int pool_open_or_wait(struct ftp_pool *p, struct pool_wait *w,
+			     struct ftp_conn **out, int64_t *wake,
+			     char *err, size_t errsz)
+{
+	bool down = pool_down_locked(p);
 	unsigned id;
 	int ret;
 
-	use &= ~(unsigned)FTP_POOL_PATIENT;
+	if (down && (p->probing || net_now_ms() < p->next_attempt)) {
+		if (!pool_waits_out(p, w)) {
+			if (p->soft)
+				snprintf(err, errsz, "server unreachable (%s); "
+					 "retrying in the background (soft "
+					 "mount)", p->down_reason);
+			else
+				snprintf(err, errsz, "cannot connect to the "
+					 "server: %s", p->down_reason);
+			pthread_mutex_unlock(&p->lock);
+			return -EIO;
+		}
+		/* The prober's outcome broadcasts; else the back-off. */
+		*wake = p->probing || p->next_attempt > w->outage_end
+				? w->outage_end
+				: p->next_attempt;
+		return 1;
+	}
+	p->nconns++;
+	p->probing = down;
+	id = ++p->next_id;
+	pthread_mutex_unlock(&p->lock);
+	ret = pool_connect(p, w->use, id, down, out, err, errsz);
+	if (ret == 0)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	if (ret == -EUSERS && pool_shrink_locked(p, err)) {
+		*wake = w->deadline; /* for one of ours */
+		return 1;
+	}
+	if (pool_down_locked(p) && net_now_ms() < w->outage_end &&
+	    pool_waits_out(p, w)) {
+		*wake = net_now_ms(); /* look again at once */
+		return 1;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+/* The message of a wait that ran out (lock held). */
+static int pool_wait_expired(struct ftp_pool *p, const struct pool_wait *w,
+			     char *err, size_t errsz)
+{
+	if (w->for_server && pool_down_locked(p))
+		snprintf(err, errsz,
+			 "server unreachable (%s) for longer than %s",
+			 p->down_reason,
+			 w->outage_end == net_op_deadline() ? "op_timeout"
+							    : "the timeout");
+	else if (net_op_expired())
+		snprintf(err, errsz, "operation not done within op_timeout "
+				     "(waiting for a connection)");
+	else
+		snprintf(err, errsz, "no FTP connection became free in time");
+	pthread_mutex_unlock(&p->lock);
+	return -ETIMEDOUT;
+}
+
+int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
+		     char *err, size_t errsz)
+{
+	struct pool_wait w = {
+		.use = use & ~(unsigned)FTP_POOL_PATIENT,
+		.patient = use & FTP_POOL_PATIENT,
+		.deadline = net_bound(net_deadline(p->ep->timeout_ms)),
+	};
+	struct timespec until;
+	int ret;
+
+	/* An outage is waited out to the operation's own deadline (a
+	 * thread without one: the timeout). */
+	w.outage_end = net_op_deadline() ? net_op_deadline() : w.deadline;
+	if (w.outage_end < w.deadline)
+		w.outage_end = w.deadline;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		bool xfer_full = use == FTP_POOL_XFER &&
+		bool xfer_full = w.use == FTP_POOL_XFER &&
 				 p->nxfer >= pool_xfer_limit(p);
-		int64_t wake = deadline;
+		int64_t wake = w.deadline;
 
 		/* The request was interrupted while it waited: it must not
 		 * wait for a connection any longer. */
@@ -240,7 +427,7 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 					     "connection");
 			return -EINTR;
 		}
-
+		w.for_server = false;
 		if (p->nidle > 0 && !xfer_full) {
 			struct ftp_conn *c = p->idle[--p->nidle];
 
@@ -250,37 +437,14 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 				pool_discard_locked(p, c);
 				continue;
 			}
-			return pool_hand_out(p, c, use, out);
+			return pool_hand_out(p, c, w.use, out);
 		}
-		if (p->nconns < p->max_conns && !xfer_full &&
-		    net_now_ms() < p->next_attempt && patient) {
-			/* Wait for the background reconnect, or try again
-			 * ourselves when the back-off allows. */
-			wake = p->next_attempt < deadline ? p->next_attempt
-							  : deadline;
-		} else if (p->nconns < p->max_conns && !xfer_full) {
-			if (net_now_ms() < p->next_attempt) {
-				snprintf(err, errsz,
-					 "server unreachable (%s); retrying in "
-					 "the background",
-					 p->down_reason);
-				pthread_mutex_unlock(&p->lock);
-				return -EIO;
-			}
-			p->nconns++;
-			id = ++p->next_id;
-			pthread_mutex_unlock(&p->lock);
-			ret = pool_connect(p, use, id, out, err, errsz);
-			if (ret != -EUSERS)
+		if (p->nconns < p->max_conns && !xfer_full) {
+			ret = pool_open_or_wait(p, &w, out, &wake, err, errsz);
+			if (ret <= 0)
 				return ret;
-			pthread_mutex_lock(&p->lock);
-			if (!pool_shrink_locked(p, err)) {
-				pthread_mutex_unlock(&p->lock);
-				return ret;
-			}
-			continue; /* wait for one of ours */
 		}
-		if (p->parked && wake == deadline) {
+		if (p->parked && !w.for_server) {
 			/* the longest-parked one */
 			struct ftp_conn *c = pool_reclaim_locked(p, &p->parked);
 
@@ -288,23 +452,10 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 				pool_discard_locked(p, c);
 				continue;
 			}
-			return pool_hand_out(p, c, use, out);
+			return pool_hand_out(p, c, w.use, out);
 		}
-		if (net_now_ms() >= deadline) {
-			pthread_mutex_unlock(&p->lock);
-			if (net_now_ms() < p->next_attempt)
-				snprintf(err, errsz,
-					 "server unreachable (%s) for longer "
-					 "than the timeout", p->down_reason);
-			else if (net_op_expired())
-				snprintf(err, errsz,
-					 "operation not done within op_timeout "
-					 "(waiting for a connection)");
-			else
-				snprintf(err, errsz,
-					 "no FTP connection became free in time");
-			return -ETIMEDOUT;
-		}
+		if (net_now_ms() >= (w.for_server ? w.outage_end : w.deadline))
+			return pool_wait_expired(p, &w, err, errsz);
 		if (wake > net_now_ms() + POOL_POLL_MS)
 			wake = net_now_ms() + POOL_POLL_MS;
 		until = pool_abstime(wake);
@@ -338,7 +489,7 @@ bool ftp_pool_has_idle(struct ftp_pool *p)
 	bool idle;
 
 	pthread_mutex_lock(&p->lock);
-	idle = p->nidle > 0 && p->backoff_ms == 0;
+	idle = p->nidle > 0 && !pool_down_locked(p);
 	pthread_mutex_unlock(&p->lock);
 	return idle;
 }
@@ -355,6 +506,7 @@ void ftp_pool_counts(struct ftp_pool *p, struct stats_pool *out)
 	out->parked = parked;
 	out->busy = p->nconns - p->nidle - parked;
 	out->max = p->max_conns;
+	out->server_down = pool_down_locked(p);
 	pthread_mutex_unlock(&p->lock);
 }
 

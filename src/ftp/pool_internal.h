@@ -77,6 +77,11 @@ struct ftp_pool {
 	int64_t next_attempt;	    /* no connect before (back-off) */
 	int backoff_ms;		    /* 0 while the server is reachable */
 	char down_reason[256];
+	int down_err;		    /* the last failed connect's errno */
+	int64_t down_since;	    /* when the outage began (net_now_ms) */
+	unsigned down_waiters;	    /* operations that waited for it */
+	bool probing;		    /* while down: the one connect in flight */
+	bool soft;		    /* fail at once while the server is down */
 	bool shrunk_logged;
 	bool ever_connected;	    /* a login worked: spares make sense */
 	bool stopping;
@@ -91,8 +96,9 @@ void pool_discard_locked(struct ftp_pool *p, struct ftp_conn *c);
 int pool_hand_out(struct ftp_pool *p, struct ftp_conn *c, unsigned use,
 		  struct ftp_conn **out);
 bool pool_shrink_locked(struct ftp_pool *p, const char *err);
-int pool_connect(struct ftp_pool *p, unsigned use, unsigned id,
+int pool_connect(struct ftp_pool *p, unsigned use, unsigned id, bool probe,
 		 struct ftp_conn **out, char *err, size_t errsz);
+bool pool_down_locked(const struct ftp_pool *p);
 int pool_end_parked(struct ftp_pool *p, struct pool_parked *pk);
 struct ftp_conn *pool_reclaim_locked(struct ftp_pool *p,
 				     struct pool_parked **pp);

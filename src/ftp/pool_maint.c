@@ -106,8 +106,6 @@ static bool pool_close_surplus_one(struct ftp_pool *p)
 	return true;
 }
 
-/* While the server is down, try to reconnect when the back-off allows. */
-
 /*
  * Log in one connection in the background (lock held on entry, dropped):
  * while the server is down, when the back-off allows; and otherwise to
@@ -116,22 +114,23 @@ static bool pool_close_surplus_one(struct ftp_pool *p)
  */
 static void pool_connect_background(struct ftp_pool *p)
 {
-	bool down = p->backoff_ms != 0;
+	bool down = pool_down_locked(p);
 	struct ftp_conn *c;
 	char err[512];
 	unsigned id;
 	int ret;
 
 	if (p->nconns >= p->max_conns || p->stopping ||
-	    (down && net_now_ms() < p->next_attempt) ||
+	    (down && (p->probing || net_now_ms() < p->next_attempt)) ||
 	    (!down && (p->nidle > 0 || !p->ever_connected))) {
 		pthread_mutex_unlock(&p->lock);
 		return;
 	}
 	p->nconns++;
+	p->probing = down; /* the one attempt while it is down */
 	id = ++p->next_id;
 	pthread_mutex_unlock(&p->lock);
-	ret = pool_connect(p, FTP_POOL_META, id, &c, err, sizeof(err));
+	ret = pool_connect(p, FTP_POOL_META, id, down, &c, err, sizeof(err));
 	if (ret == 0) {
 		if (!down)
 			log_debug("conn %u: logged in as a spare", id);

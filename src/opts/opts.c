@@ -66,6 +66,7 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("keepalive=%u", keepalive),
 	OPT("idle_close=%u", idle_close),
 	OPT("delay_connect", delay_connect),
+	OPT("soft", soft),
 	OPT("active", active),
 	OPT("uid=%u", uid),
 	OPT("uid=", uid_set),
@@ -392,6 +393,9 @@ void opts_print_help(const char *progname)
 	       "    -o op_timeout=S        limit for the server's part of one request\n"
 	       "                           (lookup, listing, one read): 4 x timeout\n"
 	       "                           (120); 0 = none\n"
+	       "    -o soft                while the server is unreachable, fail\n"
+	       "                           requests at once (EIO) instead of waiting\n"
+	       "                           for it up to op_timeout (the default)\n"
 	       "    -o keepalive=S         NOOP on idle connections every S seconds,\n"
 	       "                           end transfers of files idle that long\n"
 	       "                           (60; 0 = never)\n"

@@ -45,6 +45,7 @@ static const char *const counter_names[STATS_COUNTER_COUNT] = {
 	[STATS_RETRIES] = "retries",
 	[STATS_UPLOADS_RESUMED] = "uploads_resumed",
 	[STATS_LISTINGS_DROPPED] = "listings_dropped",
+	[STATS_OUTAGES] = "outages",
 };
 
 static const char *const op_names[STATS_OP_COUNT] = {
@@ -178,6 +179,8 @@ int stats_format(const struct stats_pool *pool,
 	size_t len = 0;
 	struct tm tm;
 
+	stats_put(buf, bufsz, &len, "server_state=%s\n",
+		  pool->server_down ? "down" : "up");
 	stats_put(buf, bufsz, &len,
 		  "connections_open=%u\nconnections_idle=%u\n"
 		  "connections_busy=%u\nconnections_parked=%u\n"

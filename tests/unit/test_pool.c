@@ -1,7 +1,8 @@
 /*
  * Unit tests for the connection pool, with a fake connector
  * (struct ftp_pool_ops): acquire and release, the capacity kept for
- * metadata, shrinking to a server's limit, back-off, parking and
+ * metadata, shrinking to a server's limit, back-off and waiting out an
+ * outage (one prober), parking and
  * reclaiming, the download/upload interlock, spares.
  */
 #include <errno.h>
@@ -17,7 +18,9 @@
 #include "ftpsfs/stats.h"
 
 static struct {
-	int opens, closes, live, limit, fail_next;
+	atomic_int opens;
+	int closes, live, limit, fail_next, fail_all;
+	int open_ms; /* each connect takes this long */
 	int aborts, finishes, finish_result;
 } fake;
 
@@ -27,6 +30,12 @@ static int fake_open(const struct ftp_endpoint *ep, unsigned id,
 	struct ftp_conn *c;
 
 	fake.opens++;
+	if (fake.open_ms)
+		usleep((useconds_t)fake.open_ms * 1000);
+	if (fake.fail_all) {
+		snprintf(err, errsz, "fake outage");
+		return fake.fail_all;
+	}
 	if (fake.fail_next) {
 		int e = fake.fail_next;
 
@@ -184,13 +193,14 @@ TEST(pool_shrinks_to_the_servers_limit)
 	ftp_pool_free(p);
 }
 
-TEST(a_failed_connect_fails_fast_during_the_back_off)
+TEST(a_soft_pool_fails_fast_during_the_back_off)
 {
 	struct ftp_pool *p = pool_of(2);
 	struct ftp_conn *c;
 	int64_t t0;
 	int ret;
 
+	ftp_pool_set_soft(p, true);
 	fake.fail_next = -ECONNREFUSED;
 	c = get(p, FTP_POOL_META, &ret);
 	CHECK_INT(ret, -ECONNREFUSED);
@@ -203,13 +213,14 @@ TEST(a_failed_connect_fails_fast_during_the_back_off)
 	ftp_pool_free(p);
 }
 
-TEST(a_patient_request_waits_out_the_back_off)
+TEST(a_patient_request_waits_out_the_back_off_even_when_soft)
 {
 	struct ftp_pool *p = pool_of(2);
 	struct ftp_conn *c;
 	int64_t t0;
 	int ret;
 
+	ftp_pool_set_soft(p, true);
 	ep.timeout_ms = 2000;
 	fake.fail_next = -ECONNREFUSED;
 	(void)get(p, FTP_POOL_META, &ret);
@@ -220,6 +231,111 @@ TEST(a_patient_request_waits_out_the_back_off)
 	CHECK(net_now_ms() - t0 >= 400); /* the first back-off: 500 ms */
 	CHECK_INT(fake.opens, 2);
 	ftp_pool_release(p, c);
+	ftp_pool_free(p);
+}
+
+TEST(a_request_waits_for_an_unreachable_server_to_come_back)
+{
+	struct ftp_pool *p = pool_of(2);
+	struct ftp_conn *c;
+	struct stats_pool s = { 0 };
+	int64_t t0 = net_now_ms(), before;
+	int ret;
+
+	/* The operation may take 2 s; the endpoint's timeout is 300 ms. */
+	before = net_set_op_deadline(net_deadline(2000));
+	fake.fail_next = -ECONNREFUSED;
+	c = get(p, FTP_POOL_META, &ret);
+	net_set_op_deadline(before);
+	CHECK_INT(ret, 0);
+	CHECK(net_now_ms() - t0 >= 400); /* the first back-off: 500 ms */
+	CHECK_INT(fake.opens, 2);
+	ftp_pool_counts(p, &s);
+	CHECK(!s.server_down);
+	ftp_pool_release(p, c);
+	ftp_pool_free(p);
+}
+
+TEST(a_refused_login_is_not_waited_for)
+{
+	struct ftp_pool *p = pool_of(2);
+	struct ftp_conn *c;
+	int64_t before;
+	int ret;
+
+	before = net_set_op_deadline(net_deadline(2000));
+	fake.fail_all = -EPROTO; /* a certificate that changed */
+	c = get(p, FTP_POOL_META, &ret);
+	CHECK_INT(ret, -EPROTO);
+	CHECK(!c);
+	c = get(p, FTP_POOL_META, &ret);
+	net_set_op_deadline(before);
+	CHECK_INT(ret, -EIO);
+	CHECK_INT(fake.opens, 1);
+	ftp_pool_free(p);
+}
+
+TEST(an_outage_longer_than_the_operation_deadline_times_out)
+{
+	struct ftp_pool *p = pool_of(2);
+	struct ftp_conn *c;
+	struct stats_pool s = { 0 };
+	int64_t t0 = net_now_ms(), before;
+	int ret;
+
+	before = net_set_op_deadline(net_deadline(800));
+	fake.fail_all = -ECONNREFUSED;
+	c = get(p, FTP_POOL_META, &ret);
+	net_set_op_deadline(before);
+	CHECK_INT(ret, -ETIMEDOUT);
+	CHECK(!c);
+	CHECK(net_now_ms() - t0 >= 750);
+	CHECK(net_now_ms() - t0 < 800 + 1000);
+	ftp_pool_counts(p, &s);
+	CHECK(s.server_down);
+	ftp_pool_free(p);
+}
+
+/* Many requests waiting for a server that is down: one connect attempt
+ * per back-off step, not one per request. */
+struct waiter {
+	struct ftp_pool *p;
+	int ret;
+};
+
+static void *wait_for_server(void *arg)
+{
+	struct waiter *w = arg;
+	struct ftp_conn *c = NULL;
+	char err[256];
+
+	net_set_op_deadline(net_deadline(2500));
+	w->ret = ftp_pool_acquire(w->p, FTP_POOL_META, &c, err, sizeof(err));
+	if (c)
+		ftp_pool_release(w->p, c);
+	return NULL;
+}
+
+TEST(waiting_requests_share_one_prober)
+{
+	struct ftp_pool *p = pool_of(4);
+	struct waiter w[4];
+	pthread_t t[4];
+
+	fake.fail_all = -ECONNREFUSED;
+	fake.open_ms = 200; /* a slow network: attempts overlap */
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct waiter){ .p = p };
+		CHECK(pthread_create(&t[i], NULL, wait_for_server, &w[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 4; i++)
+		CHECK_INT(w[i].ret, -ETIMEDOUT);
+	/* Each request may try once before the first failure is known
+	 * (they end at 0.2 s); then one attempt a step of the back-off, at
+	 * 0.7 and 1.9 s (12 in all if each request tried at each step). */
+	CHECK(fake.opens <= 6);
 	ftp_pool_free(p);
 }
 
@@ -326,8 +442,12 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(released_connections_are_used_again),
 	TEST_ENTRY(transfers_leave_one_connection_for_metadata),
 	TEST_ENTRY(pool_shrinks_to_the_servers_limit),
-	TEST_ENTRY(a_failed_connect_fails_fast_during_the_back_off),
-	TEST_ENTRY(a_patient_request_waits_out_the_back_off),
+	TEST_ENTRY(a_soft_pool_fails_fast_during_the_back_off),
+	TEST_ENTRY(a_patient_request_waits_out_the_back_off_even_when_soft),
+	TEST_ENTRY(a_request_waits_for_an_unreachable_server_to_come_back),
+	TEST_ENTRY(a_refused_login_is_not_waited_for),
+	TEST_ENTRY(an_outage_longer_than_the_operation_deadline_times_out),
+	TEST_ENTRY(waiting_requests_share_one_prober),
 	TEST_ENTRY(a_parked_download_is_reclaimed_and_aborted),
 	TEST_ENTRY(a_parked_download_is_taken_back_by_its_owner),
 	TEST_ENTRY(a_reclaimed_upload_reports_how_it_ended),
