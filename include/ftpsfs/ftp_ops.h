@@ -50,6 +50,14 @@ int ftp_op_symlink(struct ftp_conn *c, const char *target, const char *path);
 int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 		     enum ftp_mtime_method *method);
 
+/*
+ * What is at @path now (to learn whether a command whose reply was lost
+ * was carried out): its enum ftp_entry_type (listing.h), -ENOENT when
+ * nothing is there, or another negative errno when the server would not
+ * say.  MLST where offered, else SIZE and CWD.
+ */
+int ftp_op_what_is(struct ftp_conn *c, const char *path);
+
 /* SIZE (RFC 3659 section 4). */
 int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size);
 

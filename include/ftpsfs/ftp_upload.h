@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ftpsfs/ftp_hash.h"
+
 struct evp_md_ctx_st;
 struct ftp_conn;
 
@@ -40,6 +42,8 @@ struct ftp_upload {
 	struct evp_md_ctx_st *md; /* verify: digest of bytes from 0, or NULL */
 	int algo;		  /* enum ftp_hash_algo of md */
 	bool check_size;	  /* commit compares SIZE even without verify */
+	char digest[FTP_HASH_HEX_MAX]; /* md's final value, once taken */
+	bool cut;		  /* the commit lost its connection */
 };
 
 /*
@@ -71,9 +75,15 @@ bool ftp_upload_needs_commit(const struct ftp_upload *u);
  * them as the flags say, rename the temporary file over the file.
  * Returns 0, -EIO (the server holds something else: c->err says what), or
  * the error of a command; on failure a temporary file is deleted (if the
- * connection still works).  Ends the upload.
+ * connection still works).  Ends the upload - except when the connection
+ * broke on the way (ftp_upload_cut()): then call it again on a fresh
+ * connection (it first learns whether the rename was done before its
+ * reply was lost), or give up with ftp_upload_abandon().
  */
 int ftp_upload_commit(struct ftp_conn *c, struct ftp_upload *u, uint64_t size);
+
+/* Did the last ftp_upload_commit() lose its connection (see above)? */
+bool ftp_upload_cut(const struct ftp_upload *u);
 
 /* Give up: delete the temporary file if there is one and @c (may be
  * NULL) still works.  Ends the upload. */

@@ -41,6 +41,15 @@ int spool_dir_prepare(const char *dir, char *out, size_t outsz, char *err,
 int spool_open(const char *dir, uint64_t remote_size, struct spool *sp);
 void spool_close(struct spool *sp);
 
+/*
+ * Give the spool's content a name in @dir, so that it outlives the spool
+ * (an upload that could not be done): "unsaved-DATE-TIME-N-NAME", NAME
+ * the last component of @path, N the first number free.  The name goes to @out.  Returns 0 or a
+ * negative errno.
+ */
+int spool_keep(const struct spool *sp, const char *dir, const char *path,
+	       char *out, size_t outsz);
+
 /* Write or read at @off.  Writes move changed_from down. */
 int spool_pwrite(struct spool *sp, const void *buf, size_t len, uint64_t off);
 ssize_t spool_pread(struct spool *sp, void *buf, size_t len, uint64_t off);

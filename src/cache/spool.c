@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ftpsfs/spool.h"
@@ -59,6 +60,38 @@ void spool_close(struct spool *sp)
 	if (sp->fd >= 0)
 		close(sp->fd);
 	sp->fd = -1;
+}
+
+int spool_keep(const struct spool *sp, const char *dir, const char *path,
+	       char *out, size_t outsz)
+{
+	const char *base = strrchr(path, '/');
+	char proc[64], when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int n;
+
+	base = base && base[1] ? base + 1 : "file";
+	if (!localtime_r(&now, &tm) ||
+	    !strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm))
+		snprintf(when, sizeof(when), "%lld", (long long)now);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", sp->fd);
+	for (unsigned i = 0; i < 100; i++) {
+		n = snprintf(out, outsz, "%s/unsaved-%s-%u-%.160s", dir, when,
+			     i, base);
+		if (n < 0 || (size_t)n >= outsz)
+			return -ENAMETOOLONG;
+		/* An O_TMPFILE file gets a name by linkat() of its /proc
+		 * link (as any user; AT_EMPTY_PATH would need
+		 * CAP_DAC_READ_SEARCH). */
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, out, AT_SYMLINK_FOLLOW) ==
+			    0 ||
+		    linkat(sp->fd, "", AT_FDCWD, out, AT_EMPTY_PATH) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
 }
 
 static int spool_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)

@@ -50,9 +50,22 @@ static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
 
 
 /*
+ * How often an operation whose connection broke is tried in all, each
+ * time on a new one: on a soft mount twice; otherwise a few times more,
+ * each try waiting for the server while it is away (ftp_pool.h), all
+ * within op_timeout - a flapping link or a server restarting costs time,
+ * not the operation.
+ */
+#define FS_TRIES_SOFT 2
+#define FS_TRIES_HARD 8
+int fs_tries(const struct fs_ctx *ctx);
+
+/*
  * Run @fn on a pooled connection; when the connection turns out to be
- * dead (closed by the server while idle, reset), run it once more on a
- * fresh one.  Returns @fn's result, or the pool's error.
+ * dead (closed by the server while idle, reset), run it again on a fresh
+ * one (fs_tries() in all).  @fn must be safe to run again after a lost
+ * reply (fs_namespace.c checks what the first try did).  Returns @fn's
+ * result, or the pool's error.
  */
 typedef int (*fs_conn_fn)(struct ftp_conn *c, void *arg);
 int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg);

@@ -18,6 +18,7 @@
 #include "fs_wfile.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_ops.h"
+#include "ftpsfs/listing.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/symlink_policy.h"
 
@@ -28,7 +29,37 @@ struct ns_op {
 	bool target_is_dir;
 	mode_t mode;	    /* mkdir */
 	bool chmod_failed;  /* mkdir: the server's mode stands */
+	bool maybe_done;    /* a try lost its reply with its connection */
 };
+
+/*
+ * A command whose connection broke before its reply came may have been
+ * carried out: fs_with_conn() tries again on a fresh connection, and
+ * that try must not report the work as failed ("no such file" for a DELE
+ * done the first time) nor do it twice.  Each operation below checks,
+ * on its next try, what the server now holds (@done says whether the
+ * work is there); a failure that says nothing of it stays a failure.
+ */
+static int ns_settle(struct ftp_conn *c, struct ns_op *op, int ret,
+		     bool done)
+{
+	if (ret < 0 && op->maybe_done && done) {
+		log_info("%s: done before the connection was lost (its reply "
+			 "never came)", op->path);
+		return 0;
+	}
+	if (ret < 0 && ftp_conn_broken(c))
+		op->maybe_done = true;
+	return ret;
+}
+
+/* Is something (of @type, or anything if negative) at @path now? */
+static bool ns_is_there(struct ftp_conn *c, const char *path, int type)
+{
+	int what = ftp_op_what_is(c, path);
+
+	return what >= 0 && (type < 0 || what == type);
+}
 
 /*
  * MKD, then SITE CHMOD to the mode asked for: the server applies its own
@@ -41,26 +72,42 @@ static int ns_mkdir(struct ftp_conn *c, void *arg)
 	struct ns_op *op = arg;
 	int ret = ftp_op_mkdir(c, op->path);
 
+	if (ret < 0 && op->maybe_done && !ftp_conn_broken(c))
+		ret = ns_settle(c, op, ret,
+				ns_is_there(c, op->path, FTP_ENTRY_DIR));
+	else
+		ret = ns_settle(c, op, ret, false);
 	if (ret == 0 && ftp_op_chmod(c, op->path, op->mode) < 0)
 		op->chmod_failed = true;
 	return ret;
 }
 
+/* DELE and RMD: "no such file" on a later try is the first one's work. */
 static int ns_delete(struct ftp_conn *c, void *arg)
 {
-	return ftp_op_delete(c, ((struct ns_op *)arg)->path);
+	struct ns_op *op = arg;
+	int ret = ftp_op_delete(c, op->path);
+
+	return ns_settle(c, op, ret, ret == -ENOENT);
 }
 
 static int ns_rmdir(struct ftp_conn *c, void *arg)
 {
-	return ftp_op_rmdir(c, ((struct ns_op *)arg)->path);
+	struct ns_op *op = arg;
+	int ret = ftp_op_rmdir(c, op->path);
+
+	return ns_settle(c, op, ret, ret == -ENOENT);
 }
 
 static int ns_symlink(struct ftp_conn *c, void *arg)
 {
 	struct ns_op *op = arg;
+	int ret = ftp_op_symlink(c, op->path2, op->path);
 
-	return ftp_op_symlink(c, op->path2, op->path);
+	if (ret < 0 && op->maybe_done && !ftp_conn_broken(c))
+		return ns_settle(c, op, ret,
+				 ns_is_there(c, op->path, -1));
+	return ns_settle(c, op, ret, false);
 }
 
 /* Both paths of an entry pair, or a negative errno. */
@@ -230,11 +277,22 @@ static int ns_rename_over_file(struct ftp_conn *c, struct ns_op *op, int err)
 	return ret;
 }
 
+/* RNFR refused on a later try: done if the source is gone and the
+ * target is there. */
+static bool ns_renamed(struct ftp_conn *c, const struct ns_op *op)
+{
+	return ftp_op_what_is(c, op->path) == -ENOENT &&
+	       ns_is_there(c, op->path2, -1);
+}
+
 static int ns_rename(struct ftp_conn *c, void *arg)
 {
 	struct ns_op *op = arg;
 	int ret = ftp_op_rename(c, op->path, op->path2);
 
+	if (ret == -ENOENT && op->maybe_done && !ftp_conn_broken(c))
+		return ns_settle(c, op, ret, ns_renamed(c, op));
+	ret = ns_settle(c, op, ret, false);
 	if (ret == 0 || ftp_conn_broken(c) || ret == -ENOENT || !op->target_exists)
 		return ret;
 	return op->target_is_dir ? ns_rename_over_dir(c, op)

@@ -23,6 +23,7 @@
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/ftp_xfer.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/net.h"
 
 #define FS_READ_SKIP_MAX (256 * 1024)
 
@@ -188,14 +189,15 @@ static int read_io_seek(struct fs_ctx *ctx, struct fs_file *f,
 /*
  * Fill @buf from @off.  Returns the byte count (short only at the end of
  * the file) or a negative errno.  A stream that breaks in the middle is
- * restarted once at the current offset (REST) before giving up.
+ * restarted at the current offset (REST), fs_tries() times in all, within
+ * op_timeout: while the server is away each restart waits for it.
  */
 static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
 			 struct read_io *io, char *buf, size_t size,
 			 uint64_t off)
 {
+	int retries = fs_tries(ctx) - 1;
 	size_t got = 0;
-	int retries = 1;
 
 	while (got < size) {
 		ssize_t n;
@@ -229,9 +231,10 @@ static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
 		}
 		ftp_pool_release(ctx->pool, io->c);
 		io->c = NULL;
-		/* A reset is worth one more try from where we are; a stall
+		/* A reset is worth another try from where we are; a stall
 		 * already cost the whole timeout. */
-		if (retries-- <= 0 || ret == -ETIMEDOUT || ret == -EINTR)
+		if (retries-- <= 0 || ret == -ETIMEDOUT || ret == -EINTR ||
+		    net_op_expired())
 			return ret;
 	}
 	return (ssize_t)got;

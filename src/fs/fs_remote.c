@@ -17,6 +17,7 @@
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/list_tz.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/net.h"
 #include "ftpsfs/stat_clamp.h"
 
 void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
@@ -94,13 +95,21 @@ static bool fs_retryable(int err)
 	       err == -EMSGSIZE;
 }
 
+int fs_tries(const struct fs_ctx *ctx)
+{
+	return ftp_pool_is_soft(ctx->pool) ? FS_TRIES_SOFT : FS_TRIES_HARD;
+}
+
 int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 {
 	int64_t saved = fs_op_deadline_begin(ctx);
+	int tries = fs_tries(ctx);
 	char err[512];
 	int ret = -EIO;
 
-	for (int attempt = 0; attempt < 2; attempt++) {
+	/* A broken connection is tried again on a fresh one; while the
+	 * server is away, the pool makes the next try wait for it. */
+	for (int attempt = 0; attempt < tries && !net_op_expired(); attempt++) {
 		struct ftp_conn *c;
 		bool broken;
 

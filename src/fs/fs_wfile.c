@@ -22,16 +22,23 @@
 #include "ftpsfs/ftp_upload.h"
 #include "ftpsfs/ftp_xfer.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/net.h"
 #include "ftpsfs/spool.h"
 
 #define WF_CHUNK (1024 * 1024)
-/* Attempts at a spool upload or download cut by network faults. */
+/* Attempts at a spool upload or download cut by network faults, on a
+ * soft mount (a hard one: fs_tries(), each waiting for the server). */
 #define WF_TRIES 3
 /* Uploads (and the download a change needs first) wait for a server that
  * is briefly away rather than failing at once: failing loses data. */
 #define WF_UPLOAD_USE (FTP_POOL_XFER | FTP_POOL_PATIENT)
 
 enum wf_mode { WF_IDLE, WF_STREAM, WF_SPOOL };
+
+static int wf_tries(const struct fs_ctx *ctx)
+{
+	return ftp_pool_is_soft(ctx->pool) ? WF_TRIES : fs_tries(ctx);
+}
 
 struct fs_wfile {
 	uint64_t ino;
@@ -237,10 +244,11 @@ static int wf_download(struct fs_ctx *ctx, struct fs_wfile *wf,
 	char *buf = malloc(WF_CHUNK), err[512];
 	struct ftp_conn *c = NULL;
 	struct ftp_xfer *x = NULL;
+	int tries = wf_tries(ctx);
 	uint64_t got = 0;
 	int ret = -ENOMEM;
 
-	for (int attempt = 0; buf && attempt < WF_TRIES; attempt++) {
+	for (int attempt = 0; buf && attempt < tries; attempt++) {
 		ret = ftp_pool_xfer_open(ctx->pool, WF_UPLOAD_USE,
 					 &(struct ftp_xfer_cmd){
 						 .verb = "RETR", .arg = path,
@@ -409,12 +417,13 @@ static int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
 	if (ret == 0)
 		ret = sret;
 	if (ret == 0)
-		ret = ftp_upload_commit(c, &up, wf->sp.size);
+		ret = fs_upload_commit(ctx, &c, &up, wf->sp.size);
 	else
 		ftp_upload_abandon(c, &up);
-	if (ret < 0)
+	if (ret < 0 && c)
 		log_warn("upload of %s: %s", path, ftp_conn_err(c));
-	ftp_pool_release(ctx->pool, c);
+	if (c)
+		ftp_pool_release(ctx->pool, c);
 out:
 	ftp_pool_upload_end(ctx->pool, wf->ino);
 	return ret;
@@ -428,6 +437,7 @@ static int wf_spool_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
 	struct upload_plan plan = upload_plan(&wf->sp, wf->remote_exists,
 					      ctx->feat.rest_stream,
 					      ctx->atomic_upload);
+	int tries = wf_tries(ctx);
 	int ret = 0;
 
 	*sent = false;
@@ -435,7 +445,7 @@ static int wf_spool_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
 		bool partial = plan.how != UPLOAD_STOR;
 
 		ret = wf_upload_plan(ctx, wf, plan);
-		if (ret == 0 || attempt + 1 == WF_TRIES)
+		if (ret == 0 || attempt + 1 == tries || net_op_expired())
 			break;
 		/* A refused APPE or REST (or anything but a full disk,
 		 * quota or stall) gets one whole STOR; a cut upload is sent
@@ -647,6 +657,27 @@ bool fs_wfile_discard(struct fs_ctx *ctx, struct fs_wfile *wf)
 	return on_server;
 }
 
+/* The last close could not upload @wf (the file at @path): what the
+ * user wrote stays in the spool directory under a name of its own,
+ * rather than going with the spool file. */
+static void wf_keep_spool(struct fs_ctx *ctx, struct fs_wfile *wf,
+			  const char *path)
+{
+	char kept[FS_PATH_MAX];
+	int ret;
+
+	if (wf->mode != WF_SPOOL || wf->sp.fd < 0 || wf->discarded ||
+	    wf->sp.changed_from == SPOOL_CLEAN)
+		return;
+	ret = spool_keep(&wf->sp, ctx->spool_dir, path, kept, sizeof(kept));
+	if (ret < 0)
+		log_err("%s: could not keep the unsaved content in %s: %s",
+			path, ctx->spool_dir, strerror(-ret));
+	else
+		log_err("%s: the unsaved content (%llu bytes) is kept in %s",
+			path, (unsigned long long)wf->sp.size, kept);
+}
+
 void fs_wfile_put(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
 	char path[FS_PATH_MAX];
@@ -667,6 +698,7 @@ void fs_wfile_put(struct fs_ctx *ctx, struct fs_wfile *wf)
 				 (unsigned long long)wf->ino);
 		log_err("%s: changes not saved on the server: %s", path,
 			strerror(-ret));
+		wf_keep_spool(ctx, wf, path);
 	}
 	if (wf->ws.active)
 		(void)fs_wstream_abandon(ctx, &wf->ws, wf->ino);

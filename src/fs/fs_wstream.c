@@ -14,7 +14,8 @@
 #include "ftpsfs/net.h"
 #include "ftpsfs/stats.h"
 
-/* Fresh connections a cut stream may use to go on. */
+/* Fresh connections a cut stream may use to go on (a soft mount's; a
+ * hard one's are fs_tries(), each waiting for a server that is away). */
 #define WS_RECOVER_TRIES 3
 /* Without REST STREAM the stream goes on with APPE, which is only right
  * once the server has stopped writing what the cut connection carried:
@@ -245,9 +246,13 @@ fail:
 /* The stream was cut (@why): go on if a fresh connection can. */
 static int ws_recover(struct fs_ctx *ctx, struct fs_wstream *ws, int why)
 {
+	int tries = ftp_pool_is_soft(ctx->pool) ? WS_RECOVER_TRIES
+						: fs_tries(ctx);
 	int ret = why;
 
-	for (int i = 0; i < WS_RECOVER_TRIES && ftp_errno_transient(ret); i++) {
+	for (int i = 0; i < tries && ftp_errno_transient(ret) &&
+			!net_op_expired();
+	     i++) {
 		ws_release(ctx, ws);
 		ret = ws_recover_once(ctx, ws);
 	}
@@ -293,6 +298,35 @@ int fs_wstream_write(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino,
 	return 0;
 }
 
+int fs_upload_commit(struct fs_ctx *ctx, struct ftp_conn **c,
+		     struct ftp_upload *up, uint64_t size)
+{
+	int tries = ftp_pool_is_soft(ctx->pool) ? WS_RECOVER_TRIES
+						: fs_tries(ctx);
+	char err[512];
+	int ret = ftp_upload_commit(*c, up, size);
+
+	for (int i = 1; ret < 0 && ftp_upload_cut(up) && i < tries &&
+			!net_op_expired();
+	     i++) {
+		log_debug("upload of %s: %s; committing on a fresh connection",
+			  up->path, ftp_conn_err(*c));
+		ftp_pool_release(ctx->pool, *c); /* broken: closed */
+		ret = ftp_pool_acquire(ctx->pool,
+				       FTP_POOL_META | FTP_POOL_PATIENT, c, err,
+				       sizeof(err));
+		if (ret < 0) {
+			*c = NULL;
+			log_err("%s", err);
+			break;
+		}
+		ret = ftp_upload_commit(*c, up, size);
+	}
+	if (ftp_upload_cut(up) || ret < 0)
+		ftp_upload_abandon(*c, up); /* ends it; no-op if ended */
+	return ret;
+}
+
 int fs_wstream_end(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino)
 {
 	char err[512];
@@ -318,7 +352,8 @@ int fs_wstream_end(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino)
 		}
 	}
 	if (ret == 0)
-		ret = ftp_upload_commit(ws->c, &ws->up, ws->base + ws->sent);
+		ret = fs_upload_commit(ctx, &ws->c, &ws->up,
+				       ws->base + ws->sent);
 	else
 		ftp_upload_abandon(ws->c, &ws->up);
 	if (ret < 0 && ws->c && ftp_conn_err(ws->c)[0])

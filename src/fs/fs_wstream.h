@@ -66,6 +66,16 @@ int fs_wstream_write(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino,
 int fs_wstream_end(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino);
 
 /*
+ * ftp_upload_commit() of @up on *c; when the connection breaks on the
+ * way, again on fresh ones (waiting for a server that is away, within
+ * op_timeout), so that a lost reply neither fails the upload nor renames
+ * twice.  *c may be replaced (NULL if none could be had).  Returns 0 or
+ * a negative errno; the upload is ended either way.
+ */
+int fs_upload_commit(struct fs_ctx *ctx, struct ftp_conn **c,
+		     struct ftp_upload *up, uint64_t size);
+
+/*
  * The file is being deleted: stop, keeping nothing.  Returns whether the
  * file's own name may now exist on the server (a non-atomic stream
  * created it), for the caller to delete.

@@ -10,6 +10,7 @@
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_errno.h"
 #include "ftpsfs/ftp_hash.h"
+#include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_ops.h"
 
 /* Send "VERB arg", expect a reply of class @cls; else map with @op. */
@@ -278,4 +279,28 @@ out:
 	if (ftp_conn_flush(c) < 0 && ret == 0)
 		ret = -EIO;
 	return ret < 0 ? ret : 0;
+}
+
+int ftp_op_what_is(struct ftp_conn *c, const char *path)
+{
+	struct ftp_reply *r = ftp_conn_reply(c);
+	char line[FTP_LINE_MAX + 1];
+	struct ftp_entry e;
+	uint64_t size;
+	int ret;
+
+	if (c->feat.mlst) {
+		ret = ftp_mlst(c, path, &e, line, sizeof(line));
+		return ret < 0 ? ret : (int)e.type;
+	}
+	/* Without MLST (RFC 3659 7): SIZE answers for files, CWD for
+	 * directories; our paths are absolute, so the working directory
+	 * left behind matters to no later command. */
+	ret = ftp_op_size(c, path, &size);
+	if (ret == 0 || c->broken)
+		return ret < 0 ? ret : FTP_ENTRY_FILE;
+	ret = ftp_conn_cmd(c, r, "CWD", path);
+	if (ret < 0)
+		return ret;
+	return r->code / 100 == 2 ? FTP_ENTRY_DIR : -ENOENT;
 }

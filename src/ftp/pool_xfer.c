@@ -10,10 +10,13 @@
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/ftp_xfer.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/net.h"
 #include "ftpsfs/stats.h"
 
-/* Attempts in all, each on a fresh connection after the first. */
-#define POOL_XFER_TRIES 3
+/* Attempts in all, each on a fresh connection after the first; more
+ * on a hard mount, where each waits for a server that is away. */
+#define POOL_XFER_TRIES_SOFT 3
+#define POOL_XFER_TRIES_HARD 8
 
 /* Did @ret cost the connection for a reason another one may not meet? */
 static bool pool_xfer_retry_elsewhere(const struct ftp_conn *c, int ret)
@@ -26,6 +29,8 @@ int ftp_pool_xfer_open(struct ftp_pool *p, unsigned use,
 		       const struct ftp_xfer_cmd *cmd, struct ftp_conn **c,
 		       struct ftp_xfer **x, char *err, size_t errsz)
 {
+	int tries = ftp_pool_is_soft(p) ? POOL_XFER_TRIES_SOFT
+					: POOL_XFER_TRIES_HARD;
 	int ret = 0;
 
 	for (int attempt = 1;; attempt++) {
@@ -41,8 +46,8 @@ int ftp_pool_xfer_open(struct ftp_pool *p, unsigned use,
 			return 0;
 		snprintf(err, errsz, "%s", (*c)->err[0] ? (*c)->err
 							: "transfer failed");
-		if (!pool_xfer_retry_elsewhere(*c, ret) ||
-		    attempt == POOL_XFER_TRIES) {
+		if (!pool_xfer_retry_elsewhere(*c, ret) || attempt == tries ||
+		    net_op_expired()) {
 			ftp_pool_release(p, *c);
 			*c = NULL;
 			return ret;

@@ -113,6 +113,7 @@ void ftp_upload_size_only(struct ftp_upload *u)
 void ftp_upload_end(struct ftp_upload *u)
 {
 	ftp_upload_size_only(u);
+	u->cut = false;
 }
 
 /* The server's SIZE of the target against @size: 0 or -EIO. */
@@ -143,19 +144,22 @@ static int upload_check_digest(struct ftp_conn *c, struct ftp_upload *u,
 {
 	const struct ftp_hash_info *info = ftp_hash_info(u->algo);
 	unsigned char d[EVP_MAX_MD_SIZE];
-	char ours[FTP_HASH_HEX_MAX], theirs[FTP_HASH_HEX_MAX];
+	char theirs[FTP_HASH_HEX_MAX];
 	unsigned dlen = 0;
 	int ret;
 
-	if (!EVP_DigestFinal_ex(u->md, d, &dlen))
-		return -EIO;
-	hex_encode(d, dlen, ours);
+	/* Taken once: a commit cut with its connection checks again. */
+	if (!u->digest[0]) {
+		if (!EVP_DigestFinal_ex(u->md, d, &dlen))
+			return -EIO;
+		hex_encode(d, dlen, u->digest);
+	}
 	ret = ftp_op_hash(c, ftp_upload_target(u),
 			  (enum ftp_hash_algo)u->algo, theirs, sizeof(theirs));
-	if (ret == 0 && strcmp(ours, theirs) != 0) {
+	if (ret == 0 && strcmp(u->digest, theirs) != 0) {
 		snprintf(c->err, sizeof(c->err),
 			 "upload not verified: the server's %s is %s, ours %s",
-			 info->name, theirs, ours);
+			 info->name, theirs, u->digest);
 		return -EIO;
 	}
 	if (ret == 0)
@@ -170,20 +174,47 @@ bool ftp_upload_needs_commit(const struct ftp_upload *u)
 	       (u->flags & FTP_UPLOAD_VERIFY);
 }
 
+/* A commit tried again after its connection broke: was the temporary
+ * file renamed into place before the reply was lost?  (The rename comes
+ * after every check.) */
+static bool upload_renamed(struct ftp_conn *c, const struct ftp_upload *u)
+{
+	if (ftp_op_what_is(c, u->tmp) != -ENOENT ||
+	    ftp_op_what_is(c, u->path) < 0)
+		return false;
+	log_info("%s: renamed into place before the connection was lost (its "
+		 "reply never came)", u->path);
+	return true;
+}
+
 int ftp_upload_commit(struct ftp_conn *c, struct ftp_upload *u, uint64_t size)
 {
+	bool again = u->cut;
 	int ret = 0;
 
+	u->cut = false;
+	if (again && u->tmp[0] && upload_renamed(c, u))
+		goto done;
 	if (u->md)
 		ret = upload_check_digest(c, u, size);
 	else if (u->check_size || (u->flags & FTP_UPLOAD_VERIFY))
 		ret = upload_check_size(c, u, size);
 	if (ret == 0 && u->tmp[0])
 		ret = ftp_op_rename(c, u->tmp, u->path);
+	if (ret < 0 && c->broken) {
+		u->cut = true; /* the caller may go on elsewhere */
+		return ret;
+	}
 	if (ret < 0)
 		ftp_upload_abandon(c, u);
+done:
 	ftp_upload_end(u);
 	return ret;
+}
+
+bool ftp_upload_cut(const struct ftp_upload *u)
+{
+	return u->cut;
 }
 
 void ftp_upload_abandon(struct ftp_conn *c, struct ftp_upload *u)

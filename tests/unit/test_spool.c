@@ -1,6 +1,8 @@
 /* Unit tests for spool files and the upload plan. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,6 +115,30 @@ TEST(spool_write_beyond_end_leaves_zero_hole)
 	spool_close(&sp);
 }
 
+TEST(kept_spool_outlives_its_file_under_new_names)
+{
+	char kept[512], kept2[512], buf[8] = { 0 };
+	struct spool sp;
+	FILE *f;
+
+	CHECK_INT(spool_open(spool_dir, 0, &sp), 0);
+	CHECK_INT(spool_pwrite(&sp, "unsaved", 7, 0), 0);
+	CHECK_INT(spool_keep(&sp, spool_dir, "/dir/report.txt", kept,
+			     sizeof(kept)), 0);
+	CHECK_INT(spool_keep(&sp, spool_dir, "/dir/report.txt", kept2,
+			     sizeof(kept2)), 0);
+	spool_close(&sp);
+	CHECK(strstr(kept, "/unsaved-") && strstr(kept, "-report.txt"));
+	CHECK(strcmp(kept, kept2) != 0); /* the same second: the next number */
+	f = fopen(kept, "rb");
+	CHECK(f);
+	CHECK_INT(fread(buf, 1, sizeof(buf), f), 7);
+	fclose(f);
+	CHECK(memcmp(buf, "unsaved", 7) == 0);
+	CHECK_INT(unlink(kept), 0);
+	CHECK_INT(unlink(kept2), 0);
+}
+
 TEST(spool_truncate_marks_change)
 {
 	struct spool sp;
@@ -164,6 +190,7 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(atomic_upload_is_always_whole),
 	TEST_ENTRY(spool_tracks_lowest_change),
 	TEST_ENTRY(spool_write_beyond_end_leaves_zero_hole),
+	TEST_ENTRY(kept_spool_outlives_its_file_under_new_names),
 	TEST_ENTRY(spool_truncate_marks_change),
 	TEST_ENTRY(empty_spool_of_existing_file_differs_from_start),
 	TEST_ENTRY(spool_dir_must_be_private),
