@@ -338,6 +338,25 @@ static int xfer_pipelined_connect_failed(struct ftp_conn *c,
 }
 
 /*
+ * The passive command of a flight was refused: read the rest of the
+ * flight's replies (REST's, the transfer command's refusal) if they come
+ * soon.  Under load ProFTPD answers "425 EPSV: Address already in use",
+ * then 350 to the REST, then nothing at all for the command behind them;
+ * waiting a whole timeout for that reply stalls the operation, where a
+ * fresh connection costs a login.  Returns true when the connection is
+ * in step again.
+ */
+static bool xfer_refused_flight_settles(struct ftp_conn *c, struct ftp_reply *r,
+					const struct ftp_xfer_cmd *cmd)
+{
+	if (cmd->rest > 0 && (!xfer_reply_comes(c, XFER_PRELIM_WAIT_MS) ||
+			      xfer_rest_reply(c, r, cmd) < 0))
+		return false;
+	return xfer_reply_comes(c, XFER_PRELIM_WAIT_MS) &&
+	       ftp_conn_read_reply(c, r) == 0 && !ftp_reply_is_prelim(r);
+}
+
+/*
  * Passive mode in one flight, once it worked on this connection: "EPSV"
  * (or "PASV"), "REST n", "VERB arg" together - RFC 959 lets a client send
  * a command before the previous reply, and the server answers in order:
@@ -402,8 +421,7 @@ static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
 			c->no_epsv = true; /* PASV from now on (RFC 2428) */
 		else
 			c->no_pipeline = true; /* one at a time from now on */
-		if (xfer_rest_reply(c, r, cmd) < 0 ||
-		    ftp_conn_read_reply(c, r) < 0 || ftp_reply_is_prelim(r))
+		if (!xfer_refused_flight_settles(c, r, cmd))
 			ftp_conn_mark_broken(c, "out of step after a refused "
 						"pipelined transfer");
 		return ret;

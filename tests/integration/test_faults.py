@@ -441,6 +441,38 @@ def test_persistent_epsv_refusal_fails_in_bounded_time(fake_server, fake_mount):
     assert "425 EPSV: Address already in use" in m.log_text()
 
 
+def test_refused_epsv_in_a_flight_whose_command_goes_unanswered_costs_no_timeout(
+        fake_server, fake_mount):
+    """ProFTPD under load: 425 to the EPSV of a pipelined flight, then no reply at all to the
+    RETR behind it. The mount must not wait its whole timeout for that reply: a fresh
+    connection gets the file."""
+    srv = fake_server(files={"/a.bin": DATA})
+    calls = {"epsv": 0, "swallow": False}
+
+    def epsv(s, arg):
+        calls["epsv"] += 1
+        if calls["epsv"] == 2:  # the first was the root listing's: pipelining is on now
+            calls["swallow"] = True
+            s.reply(425, "EPSV: Address already in use")
+            return None
+        return DEFAULT
+
+    def retr(s, arg):
+        if calls["swallow"]:
+            calls["swallow"] = False
+            s.hang()
+        return DEFAULT
+
+    srv.on("EPSV", epsv)
+    srv.on("RETR", retr)
+    m = fake_mount(srv, timeout=10)
+    r = probe("read", m.mountpoint / "a.bin", limit=40)
+    assert r.sha256 == DATA_SHA, errname(r)
+    assert calls["epsv"] >= 3 and not calls["swallow"]  # the refusal did happen
+    assert r.elapsed < 6, r.elapsed  # not the 10 s timeout
+    assert_mount_alive(m)
+
+
 def test_data_the_server_did_not_confirm_is_not_kept_in_the_page_cache(fake_server, fake_mount):
     """The bytes of a download that ended cleanly at the file's size reach the program before
     the server's final reply. When that reply is a refusal, the kernel must not keep those
