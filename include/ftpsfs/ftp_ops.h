@@ -79,7 +79,9 @@ int ftp_op_hash(struct ftp_conn *c, const char *path, enum ftp_hash_algo a,
  * read, so a directory of N files costs one round trip instead of N
  * (RFC 959 does not forbid sending the next command before the reply).
  * For each path, results[i] is 0 with secs[i] set, or a negative errno.
- * Returns 0 or a transport error (the connection is then broken).
+ * Returns 0, also when a transport error or the operation's deadline
+ * cut the batch short after some answers came (those stand, the rest
+ * carry the error, the connection is broken); else the transport error.
  */
 int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 		     int64_t *secs, int *results);

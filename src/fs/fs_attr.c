@@ -113,6 +113,8 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	uint64_t dir;
 	int ret;
 
+	double timeout = ctx->attr_timeout;
+
 	FS_READY_OR_REPLY(req, ctx);
 	(void)fi;
 	ret = itab_getattr(ctx->itab, ino, &st);
@@ -126,10 +128,15 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* Someone looks at a time LIST gave to the minute: ask the exact
 	 * ones of the whole directory (one round trip for all).  If that
-	 * fails, so does this: a minute-precise time would pass for exact. */
+	 * fails, so does this: a minute-precise time would pass for exact.
+	 * A batch that op_timeout cut short after some answers (a slow
+	 * server) is progress, not failure: until this file's answer comes,
+	 * its listed time is shown, for the kernel not to keep. */
 	if (ret == 0 && itab_needs_exact_mtime(ctx->itab, ino, &dir)) {
 		atomic_store(&ctx->times_wanted_ms, net_now_ms());
 		ret = fs_fetch_exact_mtimes(ctx, dir);
+		if (ret == 0 && itab_needs_exact_mtime(ctx->itab, ino, &dir))
+			timeout = 0;
 	}
 	if (ret == 0)
 		ret = itab_getattr(ctx->itab, ino, &st) == -ESTALE ? -ESTALE : 0;
@@ -137,7 +144,7 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
-	fuse_reply_attr(req, &st, ctx->attr_timeout);
+	fuse_reply_attr(req, &st, timeout);
 }
 
 void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)

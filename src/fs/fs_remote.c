@@ -431,6 +431,7 @@ struct mtimes_op {
 	const char *path;
 	struct itab_mtime_req *reqs;
 	size_t n;
+	bool cut; /* the batch ended early: not every file was answered */
 };
 
 static int mtimes_run(struct ftp_conn *c, void *arg)
@@ -445,6 +446,7 @@ static int mtimes_run(struct ftp_conn *c, void *arg)
 		for (size_t i = 0; i < op->n; i++)
 			names[i] = op->reqs[i].name;
 		ret = fetch_mdtm(c, op->path, names, op->n, secs, res);
+		op->cut = ftp_conn_broken(c);
 	}
 	for (size_t i = 0; ret == 0 && i < op->n; i++) {
 		op->reqs[i].got = res[i] == 0;
@@ -468,7 +470,9 @@ int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir)
 	if (ret <= 0)
 		return ret;
 	ret = fs_with_conn(ctx, mtimes_run, &op);
-	itab_mtimes_done(ctx->itab, dir, op.reqs, op.n, gen, ret == 0);
+	/* A batch cut short keeps what it got; the rest stay to be asked. */
+	itab_mtimes_done(ctx->itab, dir, op.reqs, op.n, gen,
+			 ret == 0 && !op.cut);
 	itab_mtime_reqs_free(op.reqs, op.n);
 	return ret;
 }

@@ -234,6 +234,7 @@ int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 	size_t depth = c->ep->no_pipelining && atomic_load(c->ep->no_pipelining)
 			       ? 1 : OPS_PIPELINE_DEPTH;
 	size_t sent = 0, done = 0;
+	bool answered = false;
 	int ret = 0;
 
 	/* In batches, each written at once and answered in full before the
@@ -267,6 +268,7 @@ int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 			ret = ftp_conn_read_reply(c, r);
 			if (ret < 0)
 				goto out;
+			answered = true;
 			if (r->code == FTP_REPLY_FILE_STATUS)
 				results[done] = ftp_parse_mdtm(r->text,
 							       &secs[done], &ns);
@@ -278,7 +280,14 @@ int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 out:
 	if (ftp_conn_flush(c) < 0 && ret == 0)
 		ret = -EIO;
-	return ret < 0 ? ret : 0;
+	if (ret == 0)
+		return 0;
+	/* Cut short (a deadline, a lost connection): the answers that came
+	 * stand; the rest fail with the cause. */
+	for (size_t k = done; k < n; k++)
+		if (k >= sent || results[k] == 1)
+			results[k] = ret;
+	return answered ? 0 : ret;
 }
 
 int ftp_op_what_is(struct ftp_conn *c, const char *path)

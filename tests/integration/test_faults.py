@@ -40,16 +40,16 @@ DATA_SHA = hashlib.sha256(DATA).hexdigest()
 
 @pytest.fixture
 def fake_mount(fake_server, ftpsfs_bin, certs, tmp_path):
-    """Factory: fake_mount(srv, password=None, start=True, timeout=TIMEOUT) -> Mount of `srv`
-    at a fresh mount point, with -o timeout and connect_timeout set to `timeout`. start=False
-    returns it unstarted (for start-up failures).
+    """Factory: fake_mount(srv, password=None, start=True, timeout=TIMEOUT, options=()) ->
+    Mount of `srv` at a fresh mount point, with -o timeout and connect_timeout set to `timeout`
+    and the other -o `options`. start=False returns it unstarted (for start-up failures).
     Depends on fake_server so that teardown unmounts before the servers stop."""
     mounts = []
 
-    def make(srv, password=None, start=True, timeout=TIMEOUT):
+    def make(srv, password=None, start=True, timeout=TIMEOUT, options=()):
         m = Mount(ftpsfs_bin, srv.url("/"), tmp_path / f"mnt{len(mounts)}",
                   srv.password if password is None else password,
-                  options=(f"timeout={timeout}", f"connect_timeout={timeout}"),
+                  options=(f"timeout={timeout}", f"connect_timeout={timeout}", *options),
                   cafile=certs.ca_file)
         mounts.append(m)
         return m.start() if start else m
@@ -470,6 +470,43 @@ def test_refused_epsv_in_a_flight_whose_command_goes_unanswered_costs_no_timeout
     assert r.sha256 == DATA_SHA, errname(r)
     assert calls["epsv"] >= 3 and not calls["swallow"]  # the refusal did happen
     assert r.elapsed < 6, r.elapsed  # not the 10 s timeout
+    assert_mount_alive(m)
+
+
+_STAT_ALL = """
+import os
+result = {}
+for name in sorted(os.listdir(d)):
+    st = os.stat(os.path.join(d, name))
+    result[name] = st.st_mtime
+"""
+
+
+def test_slow_server_answers_every_stat_though_op_timeout_cuts_the_time_batch(
+        fake_server, fake_mount):
+    """Each MDTM answered a second late, op_timeout 4 s: a stat that asks the exact times of
+    its directory's 10 files gets only some answers in time. Those are kept and the stat
+    answers (with the listed time for now): every stat succeeds and, stat by stat, every time
+    becomes exact."""
+    names = [f"f{i}.txt" for i in range(10)]
+    srv = fake_server(files={f"/{n}": b"x" for n in names}, mlst=False, mdtm=True)
+    srv.mtimes.update({f"/{n}": f"2023010203040{i}" for i, n in enumerate(names)})
+
+    def late(s, arg):
+        s.pause(1.0)
+        return DEFAULT
+
+    srv.on("MDTM", late)
+    m = fake_mount(srv, options=("op_timeout=4", "attr_timeout=60"))
+    exact = {n: 1672628640 + i for i, n in enumerate(names)}  # 2023-01-02 03:04:0i UTC
+    seen = {}
+    for _ in range(8):
+        out = pycall(_STAT_ALL, d=str(m.mountpoint), timeout=120)
+        assert out.errno is None, f"{out.error}"
+        seen = out.result
+        if seen == exact:
+            break
+    assert seen == exact
     assert_mount_alive(m)
 
 
