@@ -74,7 +74,8 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg);
  * List directory @dir on the server, install the listing in the cache and
  * return a copy of it in *snap (even when the cache keeps listings for 0
  * seconds).  @force_list asks for LIST even when MLSD is available (for
- * symlink targets).  Returns 0 or a negative errno.
+ * symlink targets): that listing only goes to *snap, never to the cache.
+ * Returns 0 or a negative errno.
  */
 int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		     struct itab_snapshot **snap);

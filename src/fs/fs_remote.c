@@ -591,6 +591,11 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 				goto out;
 			(*snap)->gen = gen;
 		}
+		/* A LIST asked for what MLSD lacks serves its caller only: a
+		 * server whose LIST shows less than its MLSD (or nothing)
+		 * must not hide the directory's files from the cache. */
+		if (force_list && snap)
+			break;
 		ret = itab_set_listing(ctx->itab, dir, st.ents, st.n, gen,
 				       st.times_askable ? ITAB_TIMES_ASKABLE
 							: 0);

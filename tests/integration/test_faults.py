@@ -510,6 +510,23 @@ def test_slow_server_answers_every_stat_though_op_timeout_cuts_the_time_batch(
     assert_mount_alive(m)
 
 
+def test_list_asked_for_a_symlink_target_does_not_hide_the_mlsd_listing(fake_server, fake_mount):
+    """MLSD names a symlink without its target; reading the link asks LIST, which this server
+    answers with nothing. That answer serves readlink only: the directory's files stay listed."""
+    srv = fake_server(files={"/d/a.txt": b"hello\n"},
+                      listings={"/d": [_mlsd_line(b"a.txt"),
+                                       b"type=OS.unix=symlink;modify=20240101000000; lnk"]})
+    srv.on("LIST", lambda s, arg: s.transfer(b""))
+    m = fake_mount(srv)
+    assert probe("listdir", m.mountpoint / "d").names == ["a.txt", "lnk"]
+    assert pycall("result = os.readlink(os.path.join(d, 'lnk'))",
+                  d=str(m.mountpoint / "d")).errno is not None  # no target anywhere
+    assert srv.commands("LIST")
+    assert probe("listdir", m.mountpoint / "d").names == ["a.txt", "lnk"]
+    assert probe("read", m.mountpoint / "d" / "a.txt").size == 6
+    assert_mount_alive(m)
+
+
 def test_data_the_server_did_not_confirm_is_not_kept_in_the_page_cache(fake_server, fake_mount):
     """The bytes of a download that ended cleanly at the file's size reach the program before
     the server's final reply. When that reply is a refusal, the kernel must not keep those
