@@ -264,7 +264,12 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	ret = ftp_pool_new(&m->ep, m->opts.max_conns, &m->ctx.pool);
 	if (ret < 0)
 		return ret;
-	ftp_pool_set_soft(m->ctx.pool, m->opts.soft);
+	/* Uploads at close have no op deadline (ending them early would
+	 * lose data), but wait for a server that is away as long as any
+	 * request does. */
+	ftp_pool_set_soft(m->ctx.pool, m->opts.soft,
+			  m->ctx.op_timeout_ms ? m->ctx.op_timeout_ms
+					       : m->ep.timeout_ms);
 	ftp_pool_set_maintenance(m->ctx.pool, (int)m->opts.keepalive * 1000,
 				 (int)m->opts.idle_close * 1000);
 	ic.attr_timeout_ms = (int)(m->opts.attr_timeout * 1000);

@@ -97,8 +97,11 @@ int ftp_pool_new_with(const struct ftp_endpoint *ep, unsigned max_conns,
 		      const struct ftp_pool_ops *ops, struct ftp_pool **out);
 
 /* @soft: while the server is down, requests that need a new connection
- * fail at once (EIO) instead of waiting for it (see above). */
-void ftp_pool_set_soft(struct ftp_pool *p, bool soft);
+ * fail at once (EIO) instead of waiting for it (see above).  A request
+ * without an operation deadline waits at most @outage_wait_ms for it
+ * (patient ones on a soft mount too).  Defaults: hard, the endpoint's
+ * timeout. */
+void ftp_pool_set_soft(struct ftp_pool *p, bool soft, int outage_wait_ms);
 
 /* Is the mount soft (retry little, fail fast)? */
 bool ftp_pool_is_soft(const struct ftp_pool *p);
@@ -129,7 +132,8 @@ void ftp_pool_free(struct ftp_pool *p);
  * reclaimed parked one, for @use (FTP_POOL_META or FTP_POOL_XFER, maybe
  * with FTP_POOL_PATIENT).  Waits at most the endpoint's timeout for a
  * free slot, and while the server is down until the calling thread's
- * operation deadline (net_set_op_deadline(); without one, the timeout).
+ * operation deadline (net_set_op_deadline(); without one, the pool's
+ * outage wait: ftp_pool_set_soft()).
  * Returns 0 and *out, or a negative errno with a message in @err:
  * -ETIMEDOUT (no slot; or the server stayed away), -EINTR (interrupted),
  * -EIO (server unreachable on a soft mount, or refusing us), or the

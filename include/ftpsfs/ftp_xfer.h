@@ -83,8 +83,9 @@ int ftp_xfer_probe_end(struct ftp_conn *c, struct ftp_xfer *x, int ms);
 /*
  * Finish a transfer that reached its end: close the data connection and
  * read the final reply.  Returns 0 when the server confirms the transfer
- * AND the stream ended with close_notify (an unprotected end could be a
- * truncation), else a negative errno (-EIO).  Frees @x.
+ * AND the stream ended with close_notify, else a negative errno: the
+ * refusal's, or -ECONNABORTED for an end without close_notify (a
+ * truncation, maybe by the network: ftp_errno_transient()).  Frees @x.
  */
 int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op);
 

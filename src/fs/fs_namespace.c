@@ -82,21 +82,28 @@ static int ns_mkdir(struct ftp_conn *c, void *arg)
 	return ret;
 }
 
-/* DELE and RMD: "no such file" on a later try is the first one's work. */
+/* DELE and RMD refused on a later try: done if nothing is there now
+ * (vsftpd's 550 does not say whether the name is missing). */
+static int ns_removed(struct ftp_conn *c, struct ns_op *op, int ret)
+{
+	if (ret < 0 && op->maybe_done && !ftp_conn_broken(c))
+		return ns_settle(c, op, ret,
+				 ftp_op_what_is(c, op->path) == -ENOENT);
+	return ns_settle(c, op, ret, false);
+}
+
 static int ns_delete(struct ftp_conn *c, void *arg)
 {
 	struct ns_op *op = arg;
-	int ret = ftp_op_delete(c, op->path);
 
-	return ns_settle(c, op, ret, ret == -ENOENT);
+	return ns_removed(c, op, ftp_op_delete(c, op->path));
 }
 
 static int ns_rmdir(struct ftp_conn *c, void *arg)
 {
 	struct ns_op *op = arg;
-	int ret = ftp_op_rmdir(c, op->path);
 
-	return ns_settle(c, op, ret, ret == -ENOENT);
+	return ns_removed(c, op, ftp_op_rmdir(c, op->path));
 }
 
 static int ns_symlink(struct ftp_conn *c, void *arg)

@@ -129,7 +129,11 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 		if (ret < 0 && broken && ftp_conn_err(c)[0])
 			log_warn("%s", ftp_conn_err(c));
 		ftp_pool_release(ctx->pool, c);
-		if (!(ret < 0 && broken && fs_retryable(ret)))
+		/* A connection lost, or a data connection cut on its way
+		 * (the control connection still in step; refusals were
+		 * asked again by the transfer layer already). */
+		if (!(ret < 0 && fs_retryable(ret) &&
+		      (broken || ret == -ECONNABORTED || ret == -ECONNRESET)))
 			break;
 	}
 	fs_op_deadline_end(saved);

@@ -55,6 +55,7 @@ int ftp_pool_new_with(const struct ftp_endpoint *ep, unsigned max_conns,
 	p->ep = ep;
 	p->ops = ops ? ops : &pool_real_ops;
 	p->max_conns = max_conns;
+	p->outage_wait_ms = ep->timeout_ms;
 	p->next_lease = 1;
 	pthread_mutex_init(&p->lock, NULL);
 	/* Deadlines on the monotonic clock: a step of the wall clock must
@@ -68,9 +69,10 @@ int ftp_pool_new_with(const struct ftp_endpoint *ep, unsigned max_conns,
 	return 0;
 }
 
-void ftp_pool_set_soft(struct ftp_pool *p, bool soft)
+void ftp_pool_set_soft(struct ftp_pool *p, bool soft, int outage_wait_ms)
 {
 	p->soft = soft;
+	p->outage_wait_ms = outage_wait_ms;
 }
 
 bool ftp_pool_is_soft(const struct ftp_pool *p)
@@ -386,8 +388,8 @@ static int pool_wait_expired(struct ftp_pool *p, const struct pool_wait *w,
 		snprintf(err, errsz,
 			 "server unreachable (%s) for longer than %s",
 			 p->down_reason,
-			 w->outage_end == net_op_deadline() ? "op_timeout"
-							    : "the timeout");
+			 w->outage_end == w->deadline ? "the timeout"
+						      : "op_timeout");
 	else if (net_op_expired())
 		snprintf(err, errsz, "operation not done within op_timeout "
 				     "(waiting for a connection)");
@@ -408,9 +410,10 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 	struct timespec until;
 	int ret;
 
-	/* An outage is waited out to the operation's own deadline (a
-	 * thread without one: the timeout). */
-	w.outage_end = net_op_deadline() ? net_op_deadline() : w.deadline;
+	/* An outage is waited out to the operation's own deadline; a
+	 * thread without one (an upload at close) waits outage_wait_ms. */
+	w.outage_end = net_op_deadline() ? net_op_deadline()
+					 : net_deadline(p->outage_wait_ms);
 	if (w.outage_end < w.deadline)
 		w.outage_end = w.deadline;
 	pthread_mutex_lock(&p->lock);

@@ -82,6 +82,8 @@ struct ftp_pool {
 	unsigned down_waiters;	    /* operations that waited for it */
 	bool probing;		    /* while down: the one connect in flight */
 	bool soft;		    /* fail at once while the server is down */
+	int outage_wait_ms;	    /* without an operation deadline: how
+				     * long to wait for a down server */
 	bool shrunk_logged;
 	bool ever_connected;	    /* a login worked: spares make sense */
 	bool stopping;

@@ -670,7 +670,7 @@ int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op)
 			 "data stream ended without TLS close_notify after "
 			 "%llu bytes: possible truncation",
 			 (unsigned long long)x->bytes);
-		ret = -EIO;
+		ret = -ECONNABORTED; /* cut on its way: worth another try */
 	}
 	free(x);
 	return ret;

@@ -157,3 +157,27 @@ def fake_server(certs):
         srv.stop()
     errors = [e for srv in started for e in srv.errors()]
     assert not errors, "fake server errors:\n" + "\n".join(errors)
+
+
+FAKE_TIMEOUT = 3  # -o timeout and connect_timeout of fake_mount, seconds
+
+
+@pytest.fixture
+def fake_mount(fake_server, ftpsfs_bin, certs, tmp_path):
+    """Factory: fake_mount(srv, *options, password=None, start=True, timeout=FAKE_TIMEOUT) ->
+    Mount of the fake server `srv` at a fresh mount point, with -o timeout and connect_timeout
+    set to `timeout` and the other -o `options`. start=False returns it unstarted (for start-up
+    failures). Depends on fake_server so that teardown unmounts before the servers stop."""
+    mounts = []
+
+    def make(srv, *options, password=None, start=True, timeout=FAKE_TIMEOUT):
+        m = Mount(ftpsfs_bin, srv.url("/"), tmp_path / f"mnt{len(mounts)}",
+                  srv.password if password is None else password,
+                  options=(f"timeout={timeout}", f"connect_timeout={timeout}", *options),
+                  cafile=certs.ca_file)
+        mounts.append(m)
+        return m.start() if start else m
+
+    yield make
+    for m in reversed(mounts):
+        m.stop()

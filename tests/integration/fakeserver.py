@@ -9,7 +9,8 @@ PBSZ 0 / PROT P) for ftpsfs to log in, list and read an in-memory tree:
 
 Faults are scripted per command with hooks. A hook is called as hook(session, arg) before the
 normal handler; it answers the command itself through the Session helpers (reply, transfer,
-drop, hang, flood_multiline ...) or returns DEFAULT to let the normal handler run:
+drop, apply_then_drop, hang, flood_multiline ...) or returns DEFAULT to let the normal handler
+run:
 
     srv = FakeFtpsServer(certs, files={"/a.bin": data}).start()
     srv.on("RETR", lambda s, arg: s.transfer(data[:100], clean=False))  # truncated, no alert
@@ -339,6 +340,7 @@ class Session:
         # session_rule: this control connection's own context (its sessions only)
         self.ssl_ctx = server.ssl_ctx
         self._rename_from = None
+        self._mute = False   # apply_then_drop(): replies are not sent
         self.thread = threading.Thread(target=self._run, name=f"fakeftps-session-{sid}",
                                        daemon=True)
 
@@ -350,6 +352,8 @@ class Session:
 
     def send_raw(self, data):
         """Send bytes on the control connection as they are."""
+        if self._mute:
+            return
         self.sock.settimeout(IO_TIMEOUT)
         try:
             self.sock.sendall(data)
@@ -367,6 +371,17 @@ class Session:
         """Close the control connection at once: no reply, no TLS close_notify."""
         _close_abruptly(self.sock)
         raise SessionEnd("dropped by the script")
+
+    def apply_then_drop(self, verb, arg):
+        """Carry the command out as the normal handler does, but instead of its reply close
+        the control connection (no reply, no TLS close_notify): the work is done and the
+        client cannot know it, as when a connection dies with the reply under way."""
+        self._mute = True
+        try:
+            getattr(self, "_cmd_" + verb.lower())(arg)
+        finally:
+            self._mute = False
+        self.drop()
 
     def hang(self):
         """Never answer again: wait until the server stops."""

@@ -19,11 +19,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fakeserver import DEFAULT  # noqa: E402
-from mount import Mount, is_fuse_mounted  # noqa: E402
+from conftest import FAKE_TIMEOUT  # noqa: E402
+from mount import is_fuse_mounted  # noqa: E402
 from probes import errname, probe  # noqa: E402
 from writehelpers import pycall  # noqa: E402
 
-TIMEOUT = 3  # ftpsfs -o timeout and connect_timeout, seconds
+TIMEOUT = FAKE_TIMEOUT  # fake_mount's -o timeout and connect_timeout, seconds
 
 
 def fault_bound(timeout=TIMEOUT):
@@ -37,27 +38,6 @@ DATA_SHA = hashlib.sha256(DATA).hexdigest()
 
 
 # --- fixtures ----------------------------------------------------------------------------------
-
-@pytest.fixture
-def fake_mount(fake_server, ftpsfs_bin, certs, tmp_path):
-    """Factory: fake_mount(srv, password=None, start=True, timeout=TIMEOUT, options=()) ->
-    Mount of `srv` at a fresh mount point, with -o timeout and connect_timeout set to `timeout`
-    and the other -o `options`. start=False returns it unstarted (for start-up failures).
-    Depends on fake_server so that teardown unmounts before the servers stop."""
-    mounts = []
-
-    def make(srv, password=None, start=True, timeout=TIMEOUT, options=()):
-        m = Mount(ftpsfs_bin, srv.url("/"), tmp_path / f"mnt{len(mounts)}",
-                  srv.password if password is None else password,
-                  options=(f"timeout={timeout}", f"connect_timeout={timeout}", *options),
-                  cafile=certs.ca_file)
-        mounts.append(m)
-        return m.start() if start else m
-
-    yield make
-    for m in reversed(mounts):
-        m.stop()
-
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -497,7 +477,7 @@ def test_slow_server_answers_every_stat_though_op_timeout_cuts_the_time_batch(
         return DEFAULT
 
     srv.on("MDTM", late)
-    m = fake_mount(srv, options=("op_timeout=4", "attr_timeout=60"))
+    m = fake_mount(srv, "op_timeout=4", "attr_timeout=60")
     exact = {n: 1672628640 + i for i, n in enumerate(names)}  # 2023-01-02 03:04:0i UTC
     seen = {}
     for _ in range(8):

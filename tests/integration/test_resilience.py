@@ -224,10 +224,12 @@ def test_surplus_idle_connections_are_closed(vsftpd, mount_of):
 # --- server down and back ----------------------------------------------------------------------
 
 def test_dead_server_fails_fast_and_mount_recovers(vsftpd, mount_of):
+    # -o soft: fail at once while the server is down (by default operations wait for it,
+    # see test_outage.py).
     srv = vsftpd()
     srv.put("a.txt", b"hello\n")
     srv.put("d/b.txt", b"b\n")
-    m = mount_of(srv, f"timeout={TIMEOUT}", f"connect_timeout={TIMEOUT}",
+    m = mount_of(srv, "soft", f"timeout={TIMEOUT}", f"connect_timeout={TIMEOUT}",
                  "attr_timeout=0", "dir_timeout=0", "negative_timeout=0")
     assert probe("listdir", m.mountpoint).names == ["a.txt", "d"]
     srv.stop()

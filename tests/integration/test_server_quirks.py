@@ -17,7 +17,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fakeserver import FILEZILLA_REFUSAL  # noqa: E402
-from mount import Mount  # noqa: E402
 from writehelpers import pycall  # noqa: E402
 
 DATA = bytes(range(256)) * 400  # 102400 bytes
@@ -25,19 +24,10 @@ TLS_VERSIONS = ["1.2", "1.3"]
 
 
 @pytest.fixture
-def fake_mount(fake_server, ftpsfs_bin, certs, tmp_path):
-    """Factory: fake_mount(srv, *options) -> started Mount of `srv` (explicit TLS)."""
-    mounts = []
-
-    def make(srv, *options):
-        m = Mount(ftpsfs_bin, srv.url("/"), tmp_path / f"mnt{len(mounts)}", srv.password,
-                  options=("timeout=5", "connect_timeout=5") + options, cafile=certs.ca_file)
-        mounts.append(m)
-        return m.start()
-
-    yield make
-    for m in reversed(mounts):
-        m.stop()
+def fake_mount(fake_mount):
+    """Factory: fake_mount(srv, *options) -> started Mount of `srv` (explicit TLS), with
+    timeout and connect_timeout 5."""
+    return lambda srv, *options: fake_mount(srv, *options, timeout=5)
 
 
 def _tls_options(tls):

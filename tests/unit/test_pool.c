@@ -200,7 +200,7 @@ TEST(a_soft_pool_fails_fast_during_the_back_off)
 	int64_t t0;
 	int ret;
 
-	ftp_pool_set_soft(p, true);
+	ftp_pool_set_soft(p, true, ep.timeout_ms);
 	fake.fail_next = -ECONNREFUSED;
 	c = get(p, FTP_POOL_META, &ret);
 	CHECK_INT(ret, -ECONNREFUSED);
@@ -220,7 +220,7 @@ TEST(a_patient_request_waits_out_the_back_off_even_when_soft)
 	int64_t t0;
 	int ret;
 
-	ftp_pool_set_soft(p, true);
+	ftp_pool_set_soft(p, true, ep.timeout_ms);
 	ep.timeout_ms = 2000;
 	fake.fail_next = -ECONNREFUSED;
 	(void)get(p, FTP_POOL_META, &ret);
