@@ -189,18 +189,21 @@ static int read_io_seek(struct fs_ctx *ctx, struct fs_file *f,
 /*
  * Fill @buf from @off.  Returns the byte count (short only at the end of
  * the file) or a negative errno.  A stream that breaks in the middle is
- * restarted at the current offset (REST), fs_tries() times in all, within
- * op_timeout: while the server is away each restart waits for it.
+ * restarted at the current offset (REST): after a cut (a reset, a lost
+ * connection) fs_tries() times in all, within op_timeout - while the
+ * server is away each restart waits for it; after the server's own
+ * failure reply once.
  */
 static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
 			 struct read_io *io, char *buf, size_t size,
 			 uint64_t off)
 {
-	int retries = fs_tries(ctx) - 1;
+	int cuts = fs_tries(ctx) - 1, refusals = 1;
 	size_t got = 0;
 
 	while (got < size) {
 		ssize_t n;
+		bool cut;
 		int ret = read_io_seek(ctx, f, io, off + got);
 
 		if (ret < 0)
@@ -229,12 +232,13 @@ static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
 			ftp_xfer_abort(io->c, io->x);
 			io->x = NULL;
 		}
+		cut = ftp_errno_transient(ret) || ftp_conn_broken(io->c);
 		ftp_pool_release(ctx->pool, io->c);
 		io->c = NULL;
 		/* A reset is worth another try from where we are; a stall
 		 * already cost the whole timeout. */
-		if (retries-- <= 0 || ret == -ETIMEDOUT || ret == -EINTR ||
-		    net_op_expired())
+		if (ret == -ETIMEDOUT || ret == -EINTR || net_op_expired() ||
+		    (cut ? cuts-- : refusals--) <= 0)
 			return ret;
 	}
 	return (ssize_t)got;

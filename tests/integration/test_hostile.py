@@ -27,7 +27,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fakeserver import DEFAULT  # noqa: E402
-from mount import Mount, is_fuse_mounted  # noqa: E402
+from mount import is_fuse_mounted  # noqa: E402
 from probes import errname, probe  # noqa: E402
 
 OFF_MAX = 2**63 - 1
@@ -37,26 +37,6 @@ INTERRUPT_BOUND = 1.5
 
 
 # --- fixtures and helpers ----------------------------------------------------------------------
-
-@pytest.fixture
-def hostile_mount(fake_server, ftpsfs_bin, certs, tmp_path):
-    """Factory: hostile_mount(srv, timeout=3, options=(), start=True) -> Mount of `srv` with
-    -o timeout and connect_timeout set to `timeout`, plus `options`. Depends on fake_server so
-    that teardown unmounts before the servers stop."""
-    mounts = []
-
-    def make(srv, timeout=3, options=(), start=True, password=None):
-        m = Mount(ftpsfs_bin, srv.url("/"), tmp_path / f"mnt{len(mounts)}",
-                  srv.password if password is None else password,
-                  options=(f"timeout={timeout}", f"connect_timeout={timeout}", *options),
-                  cafile=certs.ca_file)
-        mounts.append(m)
-        return m.start() if start else m
-
-    yield make
-    for m in reversed(mounts):
-        m.stop()
-
 
 def log_bytes(m):
     try:
@@ -168,10 +148,10 @@ def _sized_listing(fmt):
 
 
 @pytest.mark.parametrize("fmt", ["mlsd", "list"])
-def test_absurd_sizes_are_clamped_and_logged(fake_server, hostile_mount, fmt):
+def test_absurd_sizes_are_clamped_and_logged(fake_server, fake_mount, fmt):
     files = {"/huge\x1b[31m": b"hello\n", "/max": b"hello\n", "/normal": b"hello\n"}
     srv = fake_server(files=files, listings={"/": _sized_listing(fmt)}, mlst=fmt == "mlsd")
-    m = hostile_mount(srv)
+    m = fake_mount(srv)
     st = stat_names(m.mountpoint, "huge\x1b[31m", "max", "normal")
     assert st["huge\x1b[31m"]["size"] == OFF_MAX, st  # was negative: EIO
     assert st["max"]["size"] == OFF_MAX, st
@@ -184,21 +164,21 @@ def test_absurd_sizes_are_clamped_and_logged(fake_server, hostile_mount, fmt):
                           '"huge\\x1b[31m"): shown as 9223372036854775807 bytes')
 
 
-def test_far_past_and_future_times_are_kept(fake_server, hostile_mount):
+def test_far_past_and_future_times_are_kept(fake_server, fake_mount):
     listing = [b"type=file;size=1;modify=00000101000000; past",
                b"type=file;size=1;modify=99991231235959.999; future"]
     srv = fake_server(files={"/past": b"p", "/future": b"f"}, listings={"/": listing})
-    m = hostile_mount(srv)
+    m = fake_mount(srv)
     st = stat_names(m.mountpoint, "past", "future")
     assert st["past"]["mtime"] == -62167219200 * 10**9, st
     assert st["future"]["mtime"] == 253402300799 * 10**9 + 999 * 10**6, st
 
 
-def test_far_mdtm_times_are_kept(fake_server, hostile_mount):
+def test_far_mdtm_times_are_kept(fake_server, fake_mount):
     """LIST gives minutes; MDTM the seconds, far in the past and future."""
     srv = fake_server(files={"/past": b"p", "/future": b"f"}, mlst=False, mdtm=True)
     srv.mtimes.update({"/past": "00000101000000", "/future": "99991231235959"})
-    m = hostile_mount(srv)
+    m = fake_mount(srv)
     st = stat_names(m.mountpoint, "past", "future")
     assert st["past"]["mtime"] == -62167219200 * 10**9, st
     assert st["future"]["mtime"] == 253402300799 * 10**9, st
@@ -211,31 +191,31 @@ INJECTION = "\x1b]0;owned\x07\rftpsfs info: all fine"
 INJECTION_ESCAPED = "\\x1b]0;owned\\x07\\x0dftpsfs info: all fine"
 
 
-def test_greeting_refusal_text_is_escaped(fake_server, hostile_mount):
+def test_greeting_refusal_text_is_escaped(fake_server, fake_mount):
     srv = fake_server(greeting=f"421 {INJECTION}\r\n".encode())
-    m = hostile_mount(srv, start=False)
+    m = fake_mount(srv, start=False)
     failed_start(m)
     assert_log_escaped(m, f"server greeting: 421 {INJECTION_ESCAPED}")
 
 
-def test_login_refusal_text_is_escaped(fake_server, hostile_mount):
+def test_login_refusal_text_is_escaped(fake_server, fake_mount):
     srv = fake_server()
     srv.on("PASS", lambda s, arg: s.reply(530, INJECTION))
-    m = hostile_mount(srv, start=False)
+    m = fake_mount(srv, start=False)
     failed_start(m)
     assert_log_escaped(m, f"login refused: 530 {INJECTION_ESCAPED}")
 
 
-def test_transfer_failure_text_is_escaped(fake_server, hostile_mount):
+def test_transfer_failure_text_is_escaped(fake_server, fake_mount):
     srv = fake_server(files={"/f.bin": b"x" * 1000})
     srv.on("RETR", lambda s, arg: s.transfer(b"x" * 1000, final=(451, INJECTION)))
-    m = hostile_mount(srv)
+    m = fake_mount(srv)
     r = probe("read", m.mountpoint / "f.bin")
     assert r.errno == errno.EIO, errname(r)
     assert_log_escaped(m, f"transfer failed: 451 {INJECTION_ESCAPED}")
 
 
-def test_names_with_control_characters_are_escaped(fake_server, hostile_mount):
+def test_names_with_control_characters_are_escaped(fake_server, fake_mount):
     """A name with ESC and BEL is a valid name (shown); one with CR is dropped. Both reach the
     log only escaped, also inside a path in another message."""
     listing = [b"type=file;size=1;modify=20240101000000; esc\x1b]0;t\x07name",
@@ -243,7 +223,7 @@ def test_names_with_control_characters_are_escaped(fake_server, hostile_mount):
                b"type=file;size=1;modify=20240101000000; c1\xc2\x9b2Jname"]
     srv = fake_server(files={"/esc\x1b]0;t\x07name": b"e"}, listings={"/": listing})
     srv.on("RETR", lambda s, arg: s.reply(550, "No such file."))
-    m = hostile_mount(srv)
+    m = fake_mount(srv)
     names = probe("listdir", m.mountpoint).names
     assert names == ["c1\u009b2Jname", "esc\x1b]0;t\x07name"], names
     r = probe("read", m.mountpoint / "esc\x1b]0;t\x07name")
@@ -251,7 +231,7 @@ def test_names_with_control_characters_are_escaped(fake_server, hostile_mount):
     assert_log_escaped(m, '"cr\\x0dname"', "RETR /esc\\x1b]0;t\\x07name")
 
 
-def test_multiline_feat_with_control_characters_is_escaped(fake_server, hostile_mount):
+def test_multiline_feat_with_control_characters_is_escaped(fake_server, fake_mount):
     feat = (b"211-Features \x1b[2J\r\n"
             b" EPSV\r\n"
             b" MLST type*;size*;modify*;UNIX.mode*;\r\n"
@@ -259,7 +239,7 @@ def test_multiline_feat_with_control_characters_is_escaped(fake_server, hostile_
             b"211 End\r\n")
     srv = fake_server(files={"/a": b"a"})
     srv.on("FEAT", lambda s, arg: s.send_raw(feat))
-    m = hostile_mount(srv)
+    m = fake_mount(srv)
     assert probe("listdir", m.mountpoint).names == ["a"]
     assert_log_escaped(m, "< 211-Features \\x1b[2J",
                        "<  X-EVIL \\x07\\x1b]2;title\\x07\\x0dftpsfs info: forged")
@@ -268,7 +248,7 @@ def test_multiline_feat_with_control_characters_is_escaped(fake_server, hostile_
 # --- interrupts --------------------------------------------------------------------------------
 
 
-def test_interrupted_read_of_a_silent_server_returns_at_once(fake_server, hostile_mount):
+def test_interrupted_read_of_a_silent_server_returns_at_once(fake_server, fake_mount):
     """150, some data, then silence: the read blocks; SIGTERM must not wait for the server's
     answer to ABOR (the timeout, 5 s here)."""
     started = threading.Event()
@@ -281,14 +261,14 @@ def test_interrupted_read_of_a_silent_server_returns_at_once(fake_server, hostil
         s.stall_transfer(DATA[:1000])
 
     srv.on("RETR", silent)
-    m = hostile_mount(srv, timeout=5)
+    m = fake_mount(srv, timeout=5)
     took = time_to_die("read", m.mountpoint / "f.bin", started)
     assert took < INTERRUPT_BOUND, took
     r = probe("read", m.mountpoint / "g.bin")  # the next operation works
     assert r.size == 6, errname(r)
 
 
-def test_interrupted_read_of_a_slow_server_returns_at_once(fake_server, hostile_mount):
+def test_interrupted_read_of_a_slow_server_returns_at_once(fake_server, fake_mount):
     """The server trickles data, then answers the abort slowly, each reply inside the timeout:
     426, ABOR's reply and NOOP's each 2.5 s late (7.5 s in all for a caller that waits)."""
     started = threading.Event()
@@ -304,14 +284,14 @@ def test_interrupted_read_of_a_slow_server_returns_at_once(fake_server, hostile_
     srv.on("RETR", trickle)
     srv.on("ABOR", lambda s, arg: (s.pause(2.5), s.reply(226, "ABOR done.")))
     srv.on("NOOP", slow(2.5))
-    m = hostile_mount(srv, timeout=5)
+    m = fake_mount(srv, timeout=5)
     took = time_to_die("read", m.mountpoint / "f.bin", started)
     assert took < INTERRUPT_BOUND, took
     r = probe("read", m.mountpoint / "g.bin")
     assert r.size == 6, errname(r)
 
 
-def test_interrupted_read_puts_the_connection_back_in_step(fake_server, hostile_mount):
+def test_interrupted_read_puts_the_connection_back_in_step(fake_server, fake_mount):
     """In the background the aborted connection gets ABOR and NOOP, and once in step it serves
     the next transfer."""
     started = threading.Event()
@@ -324,7 +304,7 @@ def test_interrupted_read_puts_the_connection_back_in_step(fake_server, hostile_
 
     srv.on("RETR", trickle)
     srv.on("ABOR", lambda s, arg: s.reply(225, "ABOR done."))
-    m = hostile_mount(srv, timeout=5)
+    m = fake_mount(srv, timeout=5)
     took = time_to_die("read", m.mountpoint / "f.bin", started)
     assert took < INTERRUPT_BOUND, took
     retr_session = srv.commands("RETR")[-1][0]
@@ -339,7 +319,7 @@ def test_interrupted_read_puts_the_connection_back_in_step(fake_server, hostile_
     assert "cannot resynchronise" not in m.log_text()
 
 
-def test_interrupted_listing_returns_at_once(fake_server, hostile_mount):
+def test_interrupted_listing_returns_at_once(fake_server, fake_mount):
     started = threading.Event()
     lines = b"".join(b"type=file;size=1;modify=20240101000000; f%05d\r\n" % i
                      for i in range(2000))
@@ -353,13 +333,13 @@ def test_interrupted_listing_returns_at_once(fake_server, hostile_mount):
     srv.on("MLSD", trickle)
     srv.on("ABOR", lambda s, arg: (s.pause(2.5), s.reply(226, "ABOR done.")))
     srv.on("NOOP", slow(2.5))
-    m = hostile_mount(srv, timeout=5)
+    m = fake_mount(srv, timeout=5)
     took = time_to_die("listdir", m.mountpoint / "d", started)
     assert took < INTERRUPT_BOUND, took
     assert probe("listdir", m.mountpoint / "e").names == ["b"]
 
 
-def test_interrupted_lookup_returns_at_once(fake_server, hostile_mount):
+def test_interrupted_lookup_returns_at_once(fake_server, fake_mount):
     """stat of a name not cached yet lists its directory: that listing trickles."""
     started = threading.Event()
     lines = b"".join(b"type=file;size=1;modify=20240101000000; f%05d\r\n" % i
@@ -372,7 +352,7 @@ def test_interrupted_lookup_returns_at_once(fake_server, hostile_mount):
         s.trickle_transfer(lines[:64], interval=0.3, started=started)
 
     srv.on("MLSD", trickle)
-    m = hostile_mount(srv, timeout=5)
+    m = fake_mount(srv, timeout=5)
     assert probe("listdir", m.mountpoint).names == ["d", "e"]
     took = time_to_die("stat", m.mountpoint / "d" / "a", started)
     assert took < INTERRUPT_BOUND, took
@@ -407,32 +387,35 @@ def _listed_fast(m):
     assert probe("listdir", m.mountpoint / "d").names == [f"f{i}" for i in range(10)]
 
 
-def test_replies_each_inside_timeout_are_bounded_by_op_timeout(fake_server, hostile_mount):
+# A stat waiting for its directory's MDTM times answers when op_timeout ends the batch: with
+# the listed time if its own answer did not come (progress is kept, see test_faults.py).
+
+def test_replies_each_inside_timeout_are_bounded_by_op_timeout(fake_server, fake_mount):
     srv = _slow_ls_server(fake_server)
-    m = hostile_mount(srv, timeout=1, options=("op_timeout=3",))
+    m = fake_mount(srv, "op_timeout=3", timeout=1)
     _listed_fast(m)
     slow_ls(srv, 0.8)  # 10 MDTM replies 0.8 s late each: 8 s without a deadline
     r = probe("stat", m.mountpoint / "d" / "f0", limit=30)
-    assert r.errno in (errno.ETIMEDOUT, errno.EIO), errname(r)
+    assert r.size == 1, errname(r)
     assert r.elapsed < 3 + 1, r.elapsed
     assert "operation not done within op_timeout" in m.log_text()
     fast_again(srv)
     assert probe("stat", m.mountpoint / "d" / "f0").size == 1
 
 
-def test_op_timeout_defaults_to_four_times_timeout(fake_server, hostile_mount):
+def test_op_timeout_defaults_to_four_times_timeout(fake_server, fake_mount):
     srv = _slow_ls_server(fake_server)
-    m = hostile_mount(srv, timeout=1)
+    m = fake_mount(srv, timeout=1)
     _listed_fast(m)
     slow_ls(srv, 0.8)
     r = probe("stat", m.mountpoint / "d" / "f0", limit=30)
-    assert r.errno in (errno.ETIMEDOUT, errno.EIO), errname(r)
+    assert r.size == 1, errname(r)
     assert 4 - 0.5 < r.elapsed < 4 + 1, r.elapsed
 
 
-def test_op_timeout_0_means_no_limit(fake_server, hostile_mount):
+def test_op_timeout_0_means_no_limit(fake_server, fake_mount):
     srv = _slow_ls_server(fake_server)
-    m = hostile_mount(srv, timeout=1, options=("op_timeout=0",))
+    m = fake_mount(srv, "op_timeout=0", timeout=1)
     _listed_fast(m)
     slow_ls(srv, 0.5)  # 10 replies 0.5 s late: beyond 4 x timeout in all
     r = probe("stat", m.mountpoint / "d" / "f0", limit=30)
@@ -440,7 +423,7 @@ def test_op_timeout_0_means_no_limit(fake_server, hostile_mount):
     assert r.elapsed > 4, r.elapsed
 
 
-def test_trickled_data_is_bounded_by_op_timeout(fake_server, hostile_mount):
+def test_trickled_data_is_bounded_by_op_timeout(fake_server, fake_mount):
     """100 bytes every 0.5 s, forever, on a 1 s stall limit: without a deadline on the whole
     operation the read would never end."""
     srv = fake_server(files={"/f.bin": DATA, "/g.bin": b"other\n"})
@@ -451,7 +434,7 @@ def test_trickled_data_is_bounded_by_op_timeout(fake_server, hostile_mount):
         s.trickle_transfer(b"x" * 100, interval=0.5)
 
     srv.on("RETR", trickle)
-    m = hostile_mount(srv, timeout=1, options=("op_timeout=3",))
+    m = fake_mount(srv, "op_timeout=3", timeout=1)
     r = probe("read", m.mountpoint / "f.bin", limit=30)
     assert r.errno in (errno.ETIMEDOUT, errno.EIO), errname(r)
     # The kernel may ask twice (readahead, then the page itself).
