@@ -43,6 +43,17 @@ volatile int *net_set_cancel(volatile int *flag);
 bool net_cancelled(void);
 
 /*
+ * A flag that ends only the calling thread's waits for a connection (the
+ * pool's: a server that is away), not its waits for the server's replies:
+ * for operations that must not be cut between a command and its reply.
+ * NULL turns it off.  Returns the flag set before.
+ */
+volatile int *net_set_wait_cancel(volatile int *flag);
+
+/* True when this thread's cancel flag or wait-cancel flag is set. */
+bool net_wait_cancelled(void);
+
+/*
  * The calling thread's operation deadline (op_timeout): every wait of
  * the thread also ends, with -ETIMEDOUT, at @deadline (net_now_ms()
  * clock), whatever the deadline it was given; 0 turns it off.  A hostile

@@ -70,6 +70,11 @@ int fs_tries(const struct fs_ctx *ctx);
 typedef int (*fs_conn_fn)(struct ftp_conn *c, void *arg);
 int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg);
 
+/* fs_with_conn() for the kernel's request @req: an interrupt ends its
+ * wait for a server that is away (fs_intr_waits_begin()). */
+int fs_with_conn_for(fuse_req_t req, struct fs_ctx *ctx, fs_conn_fn fn,
+		     void *arg);
+
 /*
  * List directory @dir on the server, install the listing in the cache and
  * return a copy of it in *snap (even when the cache keeps listings for 0
@@ -153,6 +158,16 @@ struct fs_intr {
 };
 void fs_intr_begin(fuse_req_t req, struct fs_intr *intr);
 void fs_intr_end(fuse_req_t req, struct fs_intr *intr);
+
+/*
+ * The same for a request whose commands must not be cut between command
+ * and reply (mkdir, unlink, rename, chmod ...: the server may have done
+ * the work): an interrupt ends only its wait for a connection, while the
+ * server is away (net_set_wait_cancel()).  No deadline is set here:
+ * fs_with_conn() does.
+ */
+void fs_intr_waits_begin(fuse_req_t req, struct fs_intr *intr);
+void fs_intr_waits_end(fuse_req_t req, struct fs_intr *intr);
 
 /* Operations, by file. */
 void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

@@ -175,7 +175,7 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ret = ctx->read_only ? -EROFS
 			     : ns_paths(ctx, parent, name, path, 0, NULL, NULL);
 	if (ret == 0)
-		ret = fs_with_conn(ctx, ns_mkdir, &op);
+		ret = fs_with_conn_for(req, ctx, ns_mkdir, &op);
 	if (ret < 0) {
 		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
@@ -214,7 +214,7 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fs_wfile_put(ctx, wf);
 	}
 	if (on_server)
-		ret = fs_with_conn(ctx, ns_delete, &op);
+		ret = fs_with_conn_for(req, ctx, ns_delete, &op);
 	if (ret == 0) {
 		itab_remove(ctx->itab, parent, name);
 		itab_touch_dir(ctx->itab, parent);
@@ -234,7 +234,7 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ret = ctx->read_only ? -EROFS
 			     : ns_paths(ctx, parent, name, path, 0, NULL, NULL);
 	if (ret == 0)
-		ret = fs_with_conn(ctx, ns_rmdir, &op);
+		ret = fs_with_conn_for(req, ctx, ns_rmdir, &op);
 	if (ret == 0) {
 		itab_remove(ctx->itab, parent, name);
 		itab_touch_dir(ctx->itab, parent);
@@ -355,7 +355,7 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		op.target_exists = true;
 		op.target_is_dir = S_ISDIR(st.st_mode);
 	}
-	ret = fs_with_conn(ctx, ns_rename, &op);
+	ret = fs_with_conn_for(req, ctx, ns_rename, &op);
 	if (ret == 0 && victim)
 		fs_discard_inode(ctx, victim); /* replaced: like unlinked */
 	if (ret == 0)
@@ -408,7 +408,7 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		ret = ns_symlink_target(ctx, parent, link, target,
 					sizeof(target));
 	if (ret == 0)
-		ret = fs_with_conn(ctx, ns_symlink, &op);
+		ret = fs_with_conn_for(req, ctx, ns_symlink, &op);
 	if (ret < 0) {
 		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;

@@ -73,6 +73,19 @@ void fs_intr_end(fuse_req_t req, struct fs_intr *intr)
 	fs_op_deadline_end(intr->saved_deadline);
 }
 
+void fs_intr_waits_begin(fuse_req_t req, struct fs_intr *intr)
+{
+	intr->flag = 0;
+	net_set_wait_cancel(&intr->flag);
+	fuse_req_interrupt_func(req, fs_intr_cb, intr);
+}
+
+void fs_intr_waits_end(fuse_req_t req, struct fs_intr *intr)
+{
+	fuse_req_interrupt_func(req, NULL, NULL);
+	net_set_wait_cancel(NULL);
+}
+
 void fs_handle_track(struct fs_ctx *ctx, struct fs_handle *h,
 		     void (*destroy)(struct fs_handle *h))
 {

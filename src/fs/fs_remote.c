@@ -140,6 +140,18 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 	return ret;
 }
 
+int fs_with_conn_for(fuse_req_t req, struct fs_ctx *ctx, fs_conn_fn fn,
+		     void *arg)
+{
+	struct fs_intr intr;
+	int ret;
+
+	fs_intr_waits_begin(req, &intr);
+	ret = fs_with_conn(ctx, fn, arg);
+	fs_intr_waits_end(req, &intr);
+	return ret;
+}
+
 /* ---- listings ---- */
 
 /* A name already in the listing being fetched, and where. */

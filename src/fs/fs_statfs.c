@@ -37,7 +37,7 @@ static int statfs_avbl(struct ftp_conn *c, void *arg)
 /* The server's free space for the mount root, asked at most once per
  * attr_timeout.  Returns 0 with *avail, or -ENOTSUP when it is not known
  * (no AVBL, not logged in yet, or the last answer was a refusal). */
-static int statfs_space(struct fs_ctx *ctx, uint64_t *avail)
+static int statfs_space(fuse_req_t req, struct fs_ctx *ctx, uint64_t *avail)
 {
 	struct statfs_op op = { .avail = 0 };
 	int64_t now = net_now_ms();
@@ -57,7 +57,7 @@ static int statfs_space(struct fs_ctx *ctx, uint64_t *avail)
 
 	ret = itab_path(ctx->itab, FUSE_ROOT_ID, op.path, sizeof(op.path));
 	if (ret == 0)
-		ret = fs_with_conn(ctx, statfs_avbl, &op);
+		ret = fs_with_conn_for(req, ctx, statfs_avbl, &op);
 	if (ret < 0)
 		log_debug("AVBL %s: %s", op.path, strerror(-ret));
 	pthread_mutex_lock(&ctx->space_lock);
@@ -80,7 +80,7 @@ void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_bsize = FS_STATFS_BLOCK;
 	sv.f_frsize = FS_STATFS_BLOCK;
 	sv.f_namemax = 255;
-	if (statfs_space(ctx, &avail) == 0) {
+	if (statfs_space(req, ctx, &avail) == 0) {
 		sv.f_bavail = avail / FS_STATFS_BLOCK;
 		sv.f_bfree = sv.f_bavail;
 		/* A full quota still lists the mount: one block, used. */

@@ -354,7 +354,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		op.mode = attr->st_mode;
 		/* A file created but not uploaded yet gets it afterwards. */
 		if (!wf || !fs_wfile_defer_chmod(wf, op.mode))
-			ret = fs_with_conn(ctx, attr_chmod, &op);
+			ret = fs_with_conn_for(req, ctx, attr_chmod, &op);
 		if (wf)
 			fs_wfile_put(ctx, wf);
 		if (ret < 0)
@@ -376,7 +376,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 							       : attr->st_mtim.tv_sec;
 		(void)itab_getattr(ctx->itab, ino, &st);
 		op.is_dir = S_ISDIR(st.st_mode);
-		ret = fs_with_conn(ctx, attr_mtime, &op);
+		ret = fs_with_conn_for(req, ctx, attr_mtime, &op);
 		if (ret < 0 && op.is_dir && ret != -ENOENT) {
 			/* Nothing was set: the cache keeps the old time. */
 			ret = setattr_dir_time_refused(ctx, path, ret);

@@ -424,7 +424,7 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 
 		/* The request was interrupted while it waited: it must not
 		 * wait for a connection any longer. */
-		if (net_cancelled()) {
+		if (net_wait_cancelled()) {
 			pthread_mutex_unlock(&p->lock);
 			snprintf(err, errsz, "interrupted while waiting for a "
 					     "connection");

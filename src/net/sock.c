@@ -46,6 +46,23 @@ bool net_cancelled(void)
 	return net_cancel && *net_cancel;
 }
 
+/* Per thread: set while a request whose commands must not be cut waits
+ * for a connection (see net.h). */
+static __thread volatile int *net_wait_cancel;
+
+volatile int *net_set_wait_cancel(volatile int *flag)
+{
+	volatile int *before = net_wait_cancel;
+
+	net_wait_cancel = flag;
+	return before;
+}
+
+bool net_wait_cancelled(void)
+{
+	return net_cancelled() || (net_wait_cancel && *net_wait_cancel);
+}
+
 /* Per thread: when the operation this thread works for must end (0: no
  * limit but each wait's own). */
 static __thread int64_t net_op_end;

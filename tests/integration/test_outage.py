@@ -473,28 +473,37 @@ READ_ONE = textwrap.dedent("""
 """)
 
 
+# What waits: a read (a lookup and an open first), and an unlink of a file whose lookup is
+# cached (an interrupt may end only its wait for a connection, never cut DELE from its reply).
+WAITERS = {"read": READ_ONE,
+           "unlink": "import os, sys\nos.unlink(sys.argv[1])\n"}
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
-def test_operation_waiting_for_the_server_is_interruptible(ftp_server, mount_of, sig):
+@pytest.mark.parametrize("op", sorted(WAITERS))
+def test_operation_waiting_for_the_server_is_interruptible(ftp_server, mount_of, op, sig):
     srv = ftp_server("vsftpd")
     srv.put("a.txt", b"hello\n")
-    m = mount_of(srv, *FRESH)  # op_timeout: the default, 120 s
+    # op_timeout: the default, 120 s; the unlink's lookup must come from the cache.
+    m = mount_of(srv, *(FRESH if op == "read" else ()))
     assert probe("listdir", m.mountpoint).names == ["a.txt"]
+    assert probe("stat", m.mountpoint / "a.txt").size == 6
     srv.stop()
-    child = subprocess.Popen([sys.executable, "-c", READ_ONE, str(m.mountpoint / "a.txt")],
+    child = subprocess.Popen([sys.executable, "-c", WAITERS[op], str(m.mountpoint / "a.txt")],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(2)
-        assert child.poll() is None, ("the read did not wait for the server: "
+        assert child.poll() is None, (f"the {op} did not wait for the server: "
                                       f"{child.communicate()}" + log_tail(m))
         start = time.monotonic()
         child.send_signal(sig)
         try:
             child.communicate(timeout=30)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"the read still waits 30 s after {sig.name}" + log_tail(m),
+            pytest.fail(f"the {op} still waits 30 s after {sig.name}" + log_tail(m),
                         pytrace=False)
         took = time.monotonic() - start
-        assert took < 5, f"{sig.name} ended the waiting read only after {took:.1f} s"
+        assert took < 5, f"{sig.name} ended the waiting {op} only after {took:.1f} s"
         assert child.returncode != 0
     finally:
         if child.poll() is None:
