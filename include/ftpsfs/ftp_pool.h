@@ -37,7 +37,7 @@
  * the calling thread's operation deadline (net_set_op_deadline()).
  *
  * Outages: after a failed connect the server counts as down, and new
- * connects are tried only after a back-off (0.5 s doubling to 5 s), one
+ * connects are tried only after a back-off (0.5 s doubling to 2 s), one
  * at a time (the prober: a request's own attempt, or the maintenance
  * thread's), so that many waiting requests never become a storm of
  * logins.  A request that needs a new connection meanwhile waits for the

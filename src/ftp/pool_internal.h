@@ -18,7 +18,7 @@ struct ftp_endpoint;
 struct ftp_xfer;
 
 #define POOL_BACKOFF_FIRST_MS 500
-#define POOL_BACKOFF_MAX_MS 5000
+#define POOL_BACKOFF_MAX_MS 2000
 #define POOL_TICK_MS 500
 /* How often a wait for a free connection looks at the interrupt flag. */
 #define POOL_POLL_MS 100
