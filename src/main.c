@@ -248,6 +248,8 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	m->ep.allow_plaintext = m->opts.allow_plaintext;
 	m->ep.allow_plaintext_password = m->opts.allow_plaintext_password;
 	m->ep.active = m->opts.active;
+	m->ep.no_epsv = m->opts.no_epsv;
+	m->ep.no_mlsd = m->opts.no_mlsd;
 	if (m->opts.codepage &&
 	    charset_new(m->opts.codepage, &m->ep.charset) < 0) {
 		log_err("codepage=%s: a charset iconv does not know (see "

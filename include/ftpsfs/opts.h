@@ -50,6 +50,8 @@ struct ftpsfs_opts {
 	int delay_connect;	 /* mount first, connect on first use */
 	int soft;		 /* fail at once while the server is down */
 	int active;		 /* data connections by EPRT/PORT */
+	int no_epsv;		 /* passive mode with PASV from the start */
+	int no_mlsd;		 /* list with LIST, never MLSD/MLST */
 	unsigned uid, gid;	 /* owner shown for every file ... */
 	int uid_set, gid_set;	 /* ... if given (else the mounting user) */
 	char *codepage;		 /* the server's charset for names */

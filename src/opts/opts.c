@@ -68,6 +68,8 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("delay_connect", delay_connect),
 	OPT("soft", soft),
 	OPT("active", active),
+	OPT("no_epsv", no_epsv),
+	OPT("no_mlsd", no_mlsd),
 	OPT("uid=%u", uid),
 	OPT("uid=", uid_set),
 	OPT("gid=%u", gid),
@@ -234,9 +236,22 @@ static int opts_validate_security(const struct ftpsfs_opts *o,
 	return 0;
 }
 
+/* The options about what the server is asked, and how. */
+static int opts_validate_protocol(const struct ftpsfs_opts *o,
+				  const char **msg)
+{
+	if (o->no_epsv && o->active) {
+		*msg = "no_epsv has no effect with active (EPRT/PORT): choose "
+		       "one";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int opts_validate(const struct ftpsfs_opts *o, const char **msg)
 {
-	if (opts_validate_security(o, msg) < 0)
+	if (opts_validate_security(o, msg) < 0 ||
+	    opts_validate_protocol(o, msg) < 0)
 		return -EINVAL;
 	if (o->max_conns < 1 || o->max_conns > 64) {
 		*msg = "max_conns must be between 1 and 64";
@@ -405,6 +420,12 @@ void opts_print_help(const char *progname)
 	       "                           fstab at boot before the network is up)\n"
 	       "    -o active              active-mode data connections (EPRT/PORT:\n"
 	       "                           the server connects to us)\n"
+	       "    -o no_epsv             passive mode with PASV from the start, not\n"
+	       "                           EPSV (for servers and middleboxes that\n"
+	       "                           mishandle EPSV)\n"
+	       "    -o no_mlsd             never use MLSD/MLST, even if FEAT offers\n"
+	       "                           them: list with LIST -a (for servers whose\n"
+	       "                           MLSD is broken)\n"
 	       "    -o uid=N,gid=N         show files as owned by N (default: the\n"
 	       "                           mounting user); for a user other than the\n"
 	       "                           one mounting, add allow_other\n"

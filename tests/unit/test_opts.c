@@ -314,6 +314,28 @@ TEST(probe_is_taken_out_and_probe_readonly_needs_it)
 	CHECK(strstr(invalid("probe_readonly"), "--probe") != NULL);
 }
 
+TEST(escape_hatches_are_ours_and_off_by_default)
+{
+	const char *none[] = { "u@h", "/mnt", NULL };
+	const char *all[] = { "u@h", "/mnt", "-o", "no_epsv,no_mlsd", NULL };
+
+	CHECK_INT(parse(none), 0);
+	CHECK_INT(o.no_epsv, 0);
+	CHECK_INT(o.no_mlsd, 0);
+	CHECK_INT(parse(all), 0);
+	CHECK_INT(o.no_epsv, 1);
+	CHECK_INT(o.no_mlsd, 1);
+	CHECK(strstr(kept, "epsv") == NULL);
+	CHECK(strstr(kept, "mlsd") == NULL);
+}
+
+TEST(escape_hatches_without_effect_together_are_refused)
+{
+	CHECK(strstr(invalid("no_epsv,active"), "no_epsv") != NULL);
+	CHECK(invalid("no_epsv,no_mlsd") == NULL);
+	CHECK(invalid("no_mlsd") == NULL);
+}
+
 static const struct check_case cases[] = {
 	TEST_ENTRY(defaults_are_filled_in_and_valid),
 	TEST_ENTRY(our_options_are_taken_out_generic_ones_stay),
@@ -332,6 +354,8 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(allow_other_turns_on_default_permissions),
 	TEST_ENTRY(fsname_is_the_remote_as_given_with_commas_and_backslashes_escaped),
 	TEST_ENTRY(probe_is_taken_out_and_probe_readonly_needs_it),
+	TEST_ENTRY(escape_hatches_are_ours_and_off_by_default),
+	TEST_ENTRY(escape_hatches_without_effect_together_are_refused),
 };
 
 CHECK_MAIN(cases)

@@ -1,0 +1,177 @@
+"""Escape hatches for servers that mishandle a feature, through real mounts of real servers:
+
+- no_epsv: PASV from the start. vsftpd logs every command (log_ftp_protocol=YES), ProFTPD
+  every command it dispatches (TraceLog command:9): they show PASV and no EPSV. The case the
+  option is for, an EPSV answer that leads nowhere (not an "unknown command", so a mount does
+  not fall back by itself), is played by the scripted fake server: no real server here does it
+  (ProFTPD's `<Limit EPSV> DenyAll` answers 501, and a mount falls back).
+- no_mlsd: LIST (and SIZE/MDTM) instead of MLSD/MLST even where FEAT offers them. ProFTPD
+  logs the commands; a ProFTPD whose MLSD is refused (`<Limit MLSD MLST> DenyAll`) while FEAT
+  offers it is the broken case. Pure-FTPd logs no commands: ftpsfs's debug log is the evidence.
+
+Every access to a mount runs in a child process with a time limit (writehelpers).
+"""
+
+import errno
+import os
+import re
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from writehelpers import pycall, read_file, write_file  # noqa: E402
+
+DATA = bytes(range(256)) * 300  # 76800 bytes: more than one read of a small buffer
+
+# Through the mount: the sorted names of `d`, the content of `d/name`, and its stat.
+LIST_READ_STAT = """
+    stage = "list"
+    names = sorted(os.listdir(d))
+    stage = "read"
+    with open(os.path.join(d, name), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    stage = "stat"
+    st = os.stat(os.path.join(d, name))
+    result = {"names": names, "sha256": digest, "size": st.st_size, "mtime": st.st_mtime}
+"""
+
+
+def sha256(data):
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+
+def vsftpd_verbs(srv):
+    """The verbs of every command vsftpd logged (log_ftp_protocol=YES)."""
+    return re.findall(r'FTP command: Client "[^"]*", "(\w+)', srv.log_text())
+
+
+def proftpd_verbs(srv):
+    """The verbs of every command ProFTPD dispatched (its TraceLog, command:9 and response:9)."""
+    return re.findall(r"clearing response lists before dispatching command '(\w+)'",
+                      srv.log_text())
+
+
+def ftpsfs_verbs(m):
+    """The verbs of every command in ftpsfs's debug log ("conn N: > VERB ...")."""
+    return re.findall(r"conn \d+: > (\w+)", m.log_text())
+
+
+def list_read_stat(m, name, d=None):
+    r = pycall(LIST_READ_STAT, d=d or m.mountpoint, name=name)
+    assert r.errno is None, f"{r.errname} at {r.stage}: {r.error}\n{m.log_text()[-3000:]}"
+    return r.result
+
+
+def write_and_read_back(m, srv, name, data=DATA):
+    """A new file written through the mount arrives on the server whole, and reads back."""
+    w = write_file(m.mountpoint / name, data)
+    assert w.errno is None, f"{w.errname} at {w.stage}: {w.error}"
+    assert (srv.root_dir / name).read_bytes() == data
+    r = read_file(m.mountpoint / name)
+    assert r.errno is None and r.result["sha256"] == sha256(data)
+
+
+# --- no_epsv ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["vsftpd", "proftpd"])
+def test_no_epsv_sends_pasv_and_never_epsv(ftp_server, mounted, kind):
+    srv = ftp_server(kind)
+    srv.put("sub/f.bin", DATA)
+    m = mounted(srv, options=["no_epsv"])
+    got = list_read_stat(m, "f.bin", d=m.mountpoint / "sub")
+    assert got["names"] == ["f.bin"] and got["sha256"] == sha256(DATA)
+    write_and_read_back(m, srv, "new.bin")
+    verbs = (vsftpd_verbs if kind == "vsftpd" else proftpd_verbs)(srv)
+    assert "PASV" in verbs and "EPSV" not in verbs, verbs
+    assert {"LIST" if kind == "vsftpd" else "MLSD", "RETR", "STOR"} <= set(verbs)
+
+
+def test_without_no_epsv_epsv_is_used(ftp_server, mounted):
+    """The default stays EPSV (the evidence above means something)."""
+    srv = ftp_server("vsftpd")
+    srv.put("f.bin", DATA)
+    m = mounted(srv)
+    list_read_stat(m, "f.bin")
+    verbs = vsftpd_verbs(srv)
+    assert "EPSV" in verbs and "PASV" not in verbs, verbs
+
+
+def _closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _unusable_epsv(srv):
+    """EPSV answered 229 with a port nothing listens on (a middlebox that forwards the ports
+    PASV names but not EPSV's; a server whose EPSV reply is wrong): not an "unknown command",
+    so a mount does not fall back to PASV by itself."""
+    srv.on("EPSV", lambda s, arg: s.reply(229, f"Extended Passive Mode (|||{_closed_port()}|)"))
+
+
+def test_an_unusable_epsv_answer_needs_no_epsv(fake_server, fake_mount):
+    """ProFTPD with `<Limit EPSV> DenyAll` answers 501, and the mount falls back by itself;
+    an EPSV answer that leads nowhere is the case the option is for."""
+    plain_srv = fake_server(files={"/f.bin": DATA}, setup=_unusable_epsv)
+    plain = fake_mount(plain_srv)
+    r = pycall("names = os.listdir(d)", d=plain.mountpoint, timeout=60)
+    assert r.errno == errno.EIO, r
+    srv = fake_server(files={"/f.bin": DATA}, setup=_unusable_epsv)
+    hatch = fake_mount(srv, "no_epsv")
+    got = list_read_stat(hatch, "f.bin")
+    assert got["names"] == ["f.bin"] and got["sha256"] == sha256(DATA)
+    assert srv.commands("PASV") and not srv.commands("EPSV")
+
+
+# --- no_mlsd ------------------------------------------------------------------------------------
+
+def test_no_mlsd_lists_with_list_on_proftpd(ftp_server, mounted):
+    srv = ftp_server("proftpd")
+    srv.put("dir/f.bin", DATA)
+    srv.put("dir/.dot", b"dot\n")
+    os.utime(srv.root_dir / "dir/f.bin", (1577882096, 1577882096))  # only the date in LIST
+    m = mounted(srv, options=["no_mlsd"])
+    got = list_read_stat(m, "f.bin", d=m.mountpoint / "dir")
+    assert got["names"] == [".dot", "f.bin"]
+    assert got["sha256"] == sha256(DATA) and got["size"] == len(DATA)
+    assert got["mtime"] == 1577882096  # exact, from MDTM
+    write_and_read_back(m, srv, "dir/new.bin")
+    verbs = proftpd_verbs(srv)
+    assert "LIST" in verbs and "MDTM" in verbs, verbs
+    assert not {"MLSD", "MLST"} & set(verbs), verbs
+
+
+def test_no_mlsd_lists_with_list_on_pureftpd(ftp_server, mounted):
+    """Pure-FTPd logs no commands: ftpsfs's debug log (every command it sends) is the
+    evidence."""
+    srv = ftp_server("pureftpd")
+    srv.put("f.bin", DATA)
+    m = mounted(srv, options=["no_mlsd"])
+    got = list_read_stat(m, "f.bin")
+    assert got["names"] == ["f.bin"] and got["sha256"] == sha256(DATA)
+    write_and_read_back(m, srv, "new.bin")
+    verbs = ftpsfs_verbs(m)
+    assert "LIST" in verbs and "RETR" in verbs and "STOR" in verbs, verbs
+    assert not {"MLSD", "MLST"} & set(verbs), verbs
+
+
+MLSD_DENIED = ["<Limit MLSD MLST>", "  DenyAll", "</Limit>"]
+
+
+def test_a_broken_mlsd_needs_no_mlsd(ftp_server, mounted):
+    """ProFTPD offers MLST in FEAT but refuses MLSD and MLST: listings through a mount fail;
+    with no_mlsd they work."""
+    srv = ftp_server("proftpd", extra_lines=MLSD_DENIED)
+    srv.put("f.bin", DATA)
+    plain = mounted(srv)
+    r = pycall("names = os.listdir(d)", d=plain.mountpoint, timeout=60)
+    assert r.errno is not None, r
+    hatch = mounted(srv, options=["no_mlsd"])
+    got = list_read_stat(hatch, "f.bin")
+    assert got["names"] == ["f.bin"] and got["sha256"] == sha256(DATA)
+
