@@ -517,6 +517,7 @@ int main(int argc, char *argv[])
 	m->ctx.verify = m->opts.verify;
 	m->ctx.ignore_dir_times = m->opts.ignore_dir_times;
 	m->ctx.show_suid = m->opts.allow_suid;
+	m->ctx.list_hidden = m->opts.list_hidden;
 	m->ctx.symlink_flags =
 		(m->opts.contain_symlinks ? SYMLINK_CONTAIN : 0) |
 		(m->opts.transform_symlinks ? SYMLINK_TRANSFORM : 0);

@@ -71,6 +71,7 @@ struct fs_ctx {
 	bool verify;		  /* check SIZE and HASH after each upload */
 	bool ignore_dir_times;	  /* directory times the server refuses: no-op */
 	bool show_suid;		  /* allow_suid: keep setuid/setgid bits */
+	bool list_hidden;	  /* MLSD hides dot files: LIST -a adds them */
 	unsigned symlink_flags;	  /* SYMLINK_CONTAIN, SYMLINK_TRANSFORM */
 	atomic_bool warned_dir_times; /* said once: ignore_dir_times */
 	char spool_dir[4096];	  /* private directory for spool files */

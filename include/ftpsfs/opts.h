@@ -52,6 +52,7 @@ struct ftpsfs_opts {
 	int active;		 /* data connections by EPRT/PORT */
 	int no_epsv;		 /* passive mode with PASV from the start */
 	int no_mlsd;		 /* list with LIST, never MLSD/MLST */
+	int list_hidden;	 /* add the dot files MLSD leaves out */
 	unsigned uid, gid;	 /* owner shown for every file ... */
 	int uid_set, gid_set;	 /* ... if given (else the mounting user) */
 	char *codepage;		 /* the server's charset for names */

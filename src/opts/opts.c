@@ -70,6 +70,7 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("active", active),
 	OPT("no_epsv", no_epsv),
 	OPT("no_mlsd", no_mlsd),
+	OPT("list_hidden", list_hidden),
 	OPT("uid=%u", uid),
 	OPT("uid=", uid_set),
 	OPT("gid=%u", gid),
@@ -243,6 +244,11 @@ static int opts_validate_protocol(const struct ftpsfs_opts *o,
 	if (o->no_epsv && o->active) {
 		*msg = "no_epsv has no effect with active (EPRT/PORT): choose "
 		       "one";
+		return -EINVAL;
+	}
+	if (o->list_hidden && o->no_mlsd) {
+		*msg = "list_hidden has no effect with no_mlsd: LIST -a shows "
+		       "dot files already";
 		return -EINVAL;
 	}
 	return 0;
@@ -426,6 +432,8 @@ void opts_print_help(const char *progname)
 	       "    -o no_mlsd             never use MLSD/MLST, even if FEAT offers\n"
 	       "                           them: list with LIST -a (for servers whose\n"
 	       "                           MLSD is broken)\n"
+	       "    -o list_hidden         add the dot files a server's MLSD leaves out\n"
+	       "                           (one more LIST -a per listing)\n"
 	       "    -o uid=N,gid=N         show files as owned by N (default: the\n"
 	       "                           mounting user); for a user other than the\n"
 	       "                           one mounting, add allow_other\n"

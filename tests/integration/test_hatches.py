@@ -8,6 +8,10 @@
 - no_mlsd: LIST (and SIZE/MDTM) instead of MLSD/MLST even where FEAT offers them. ProFTPD
   logs the commands; a ProFTPD whose MLSD is refused (`<Limit MLSD MLST> DenyAll`) while FEAT
   offers it is the broken case. Pure-FTPd logs no commands: ftpsfs's debug log is the evidence.
+- list_hidden: dot files MLSD leaves out, added from `LIST -a`. None of the servers here hides
+  them (vsftpd has no MLSD; ProFTPD 1.3.8, Pure-FTPd 1.0.50 and pyftpdlib list every name), so
+  pyftpdlib is run with its MLSD made to hide them as Apache FtpServer's does
+  (servers.Pyftpdlib, mlsd_hides_dot_files).
 
 Every access to a mount runs in a child process with a time limit (writehelpers).
 """
@@ -174,4 +178,53 @@ def test_a_broken_mlsd_needs_no_mlsd(ftp_server, mounted):
     hatch = mounted(srv, options=["no_mlsd"])
     got = list_read_stat(hatch, "f.bin")
     assert got["names"] == ["f.bin"] and got["sha256"] == sha256(DATA)
+
+
+# --- list_hidden --------------------------------------------------------------------------------
+
+@pytest.fixture
+def dot_hiding_server(ftp_server):
+    """pyftpdlib whose MLSD leaves out dot files (as Apache FtpServer's does), with a visible
+    file, a dot file and a dot directory holding a file."""
+    srv = ftp_server("pyftpdlib", mlsd_hides_dot_files=True)
+    srv.put("visible.txt", b"visible\n")
+    srv.put(".hidden", DATA)
+    srv.put(".config/settings", b"key=value\n")
+    os.utime(srv.root_dir / ".hidden", (1577882096, 1577882096))
+    return srv
+
+
+def test_without_list_hidden_mlsd_hides_dot_files(dot_hiding_server, mounted):
+    """The documented limit: what the server's MLSD leaves out does not exist in the mount."""
+    m = mounted(dot_hiding_server)
+    r = pycall("result = sorted(os.listdir(d))", d=m.mountpoint)
+    assert r.result == ["visible.txt"]
+    r = pycall("os.stat(p)", p=m.mountpoint / ".hidden")
+    assert r.errno == errno.ENOENT
+
+
+def test_list_hidden_shows_and_reads_dot_files(dot_hiding_server, mounted):
+    m = mounted(dot_hiding_server, options=["list_hidden"])
+    got = list_read_stat(m, ".hidden")
+    assert got["names"] == [".config", ".hidden", "visible.txt"]
+    assert got["sha256"] == sha256(DATA) and got["size"] == len(DATA)
+    assert got["mtime"] == 1577882096  # LIST shows the date only: MDTM's exact time
+    got = list_read_stat(m, "settings", d=m.mountpoint / ".config")
+    assert got["names"] == ["settings"]
+    w = write_file(m.mountpoint / ".config/settings", b"key=new\n")
+    assert w.errno is None, w
+    assert (dot_hiding_server.root_dir / ".config/settings").read_bytes() == b"key=new\n"
+
+
+def test_list_hidden_adds_nothing_where_mlsd_shows_dot_files(ftp_server, mounted):
+    """ProFTPD lists dot files in MLSD: the LIST pass finds nothing to add, and the entries keep
+    MLSD's facts (no duplicates, exact times without MDTM)."""
+    srv = ftp_server("proftpd")
+    srv.put(".dot", b"dot\n")
+    srv.put("f.bin", DATA)
+    m = mounted(srv, options=["list_hidden"])
+    got = list_read_stat(m, ".dot")
+    assert got["names"] == [".dot", "f.bin"]
+    verbs = proftpd_verbs(srv)
+    assert "MLSD" in verbs and "LIST" in verbs and "MDTM" not in verbs, verbs
 

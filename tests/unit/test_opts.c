@@ -322,6 +322,7 @@ TEST(escape_hatches_are_ours_and_off_by_default)
 	CHECK_INT(parse(none), 0);
 	CHECK_INT(o.no_epsv, 0);
 	CHECK_INT(o.no_mlsd, 0);
+	CHECK_INT(o.list_hidden, 0);
 	CHECK_INT(parse(all), 0);
 	CHECK_INT(o.no_epsv, 1);
 	CHECK_INT(o.no_mlsd, 1);
@@ -332,8 +333,9 @@ TEST(escape_hatches_are_ours_and_off_by_default)
 TEST(escape_hatches_without_effect_together_are_refused)
 {
 	CHECK(strstr(invalid("no_epsv,active"), "no_epsv") != NULL);
+	CHECK(strstr(invalid("list_hidden,no_mlsd"), "list_hidden") != NULL);
 	CHECK(invalid("no_epsv,no_mlsd") == NULL);
-	CHECK(invalid("no_mlsd") == NULL);
+	CHECK(invalid("list_hidden") == NULL);
 }
 
 static const struct check_case cases[] = {
