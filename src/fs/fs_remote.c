@@ -23,7 +23,7 @@
 void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
 		      struct stat *st)
 {
-	mode_t type, perm;
+	mode_t type, perm, kind;
 
 	memset(st, 0, sizeof(*st));
 	switch (e->type) {
@@ -53,8 +53,10 @@ void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
 	}
 	if (e->has_mode && e->type != FTP_ENTRY_LINK)
 		perm = e->mode & 07777;
+	/* A device is no regular file: file_mode= is not for it. */
+	kind = e->type == FTP_ENTRY_OTHER ? 0 : type;
 	/* The server's setuid bit must not become root here (allow_suid). */
-	st->st_mode = type | fs_shown_perm(ctx, perm);
+	st->st_mode = type | fs_shown_perm(ctx, kind, perm);
 	st->st_uid = ctx->uid;
 	st->st_gid = ctx->gid;
 	if (e->type == FTP_ENTRY_LINK && e->link_target)

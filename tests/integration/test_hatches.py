@@ -1,4 +1,5 @@
-"""Escape hatches for servers that mishandle a feature, through real mounts of real servers:
+"""Escape hatches for servers that mishandle a feature, and the permission bits shown, through
+real mounts of real servers:
 
 - no_epsv: PASV from the start. vsftpd logs every command (log_ftp_protocol=YES), ProFTPD
   every command it dispatches (TraceLog command:9): they show PASV and no EPSV. The case the
@@ -12,6 +13,8 @@
   them (vsftpd has no MLSD; ProFTPD 1.3.8, Pure-FTPd 1.0.50 and pyftpdlib list every name), so
   pyftpdlib is run with its MLSD made to hide them as Apache FtpServer's does
   (servers.Pyftpdlib, mlsd_hides_dot_files).
+- file_mode=, dir_mode=, umask=: what stat shows; with default_permissions the kernel enforces
+  it (run as the test user: root passes every permission check); chmod still reaches the server.
 
 Every access to a mount runs in a child process with a time limit (writehelpers).
 """
@@ -19,15 +22,19 @@ Every access to a mount runs in a child process with a time limit (writehelpers)
 import errno
 import os
 import re
+import shutil
 import socket
+import stat
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from writehelpers import pycall, read_file, write_file  # noqa: E402
+from mount import Mount  # noqa: E402
+from writehelpers import pycall, read_file, run, write_file  # noqa: E402
 
 DATA = bytes(range(256)) * 300  # 76800 bytes: more than one read of a small buffer
 
@@ -227,4 +234,158 @@ def test_list_hidden_adds_nothing_where_mlsd_shows_dot_files(ftp_server, mounted
     assert got["names"] == [".dot", "f.bin"]
     verbs = proftpd_verbs(srv)
     assert "MLSD" in verbs and "LIST" in verbs and "MDTM" not in verbs, verbs
+
+
+# --- file_mode, dir_mode, umask -----------------------------------------------------------------
+
+STAT_MODES = """
+    result = {n: oct(os.stat(os.path.join(d, n)).st_mode & 0o7777) for n in names}
+"""
+
+
+def shown_modes(m, names):
+    r = pycall(STAT_MODES, d=m.mountpoint, names=names)
+    assert r.errno is None, r
+    return r.result
+
+
+@pytest.fixture
+def moded_files(ftp_server):
+    """Factory: a started server of `kind` with file f (0640), x (0755) and directory d (0750)."""
+    def make(kind):
+        srv = ftp_server(kind)
+        srv.put("f", b"f\n")
+        srv.put("x", b"#!/bin/sh\n")
+        srv.put("d/inner", b"i\n")
+        os.chmod(srv.root_dir / "f", 0o640)
+        os.chmod(srv.root_dir / "x", 0o755)
+        os.chmod(srv.root_dir / "d", 0o750)
+        return srv
+    return make
+
+
+@pytest.mark.parametrize("kind", ["vsftpd", "proftpd"])
+def test_by_default_the_server_s_bits_are_shown(moded_files, mounted, kind):
+    m = mounted(moded_files(kind))
+    assert shown_modes(m, ["f", "x", "d"]) == {"f": "0o640", "x": "0o755", "d": "0o750"}
+
+
+@pytest.mark.parametrize("kind", ["vsftpd", "proftpd"])
+def test_file_mode_and_dir_mode_replace_the_server_s_bits(moded_files, mounted, kind):
+    m = mounted(moded_files(kind), options=["file_mode=0604", "dir_mode=0711"])
+    assert shown_modes(m, ["f", "x", "d"]) == {"f": "0o604", "x": "0o604", "d": "0o711"}
+    root = pycall("result = oct(os.stat(d).st_mode & 0o7777)", d=m.mountpoint)
+    assert root.result == "0o711"
+
+
+@pytest.mark.parametrize("kind", ["vsftpd", "proftpd"])
+def test_umask_clears_bits_of_what_is_shown(moded_files, mounted, kind):
+    m = mounted(moded_files(kind), options=["umask=027"])
+    assert shown_modes(m, ["f", "x", "d"]) == {"f": "0o640", "x": "0o750", "d": "0o750"}
+    m2 = mounted(moded_files(kind), options=["umask=077", "file_mode=0666"])
+    assert shown_modes(m2, ["f", "x", "d"]) == {"f": "0o600", "x": "0o600", "d": "0o700"}
+
+
+def test_new_files_and_directories_show_the_configured_modes(ftp_server, mounted):
+    srv = ftp_server("proftpd")
+    m = mounted(srv, options=["file_mode=0600", "dir_mode=0700"])
+    r = pycall("""
+        os.mkdir(os.path.join(d, "newdir"), 0o755)
+        with open(os.path.join(d, "newfile"), "wb") as f:
+            f.write(b"x")
+        result = [oct(os.stat(os.path.join(d, n)).st_mode & 0o7777) for n in ("newdir", "newfile")]
+    """, d=m.mountpoint)
+    assert r.errno is None, r
+    assert r.result == ["0o700", "0o600"]
+    # The server got the modes the program asked for (SITE CHMOD), less its umask.
+    assert stat.S_IMODE(os.stat(srv.root_dir / "newdir").st_mode) == 0o755
+
+
+@pytest.mark.parametrize("kind", ["vsftpd", "proftpd"])
+def test_chmod_changes_the_server_s_bits_but_not_the_configured_ones(moded_files, mounted,
+                                                                     kind):
+    """With file_mode= the shown bits are the option's: chmod still goes to the server (SITE
+    CHMOD) and succeeds only if the server did it, but stat keeps showing file_mode."""
+    srv = moded_files(kind)
+    m = mounted(srv, options=["file_mode=0644"])
+    r = pycall("os.chmod(p, 0o600); result = oct(os.stat(p).st_mode & 0o7777)",
+               p=m.mountpoint / "f")
+    assert r.errno is None, r
+    assert r.result == "0o644"
+    assert stat.S_IMODE(os.stat(srv.root_dir / "f").st_mode) == 0o600
+    # Directories keep the server's bits (no dir_mode=): chmod shows as usual.
+    r = pycall("os.chmod(p, 0o700); result = oct(os.stat(p).st_mode & 0o7777)",
+               p=m.mountpoint / "d")
+    assert r.result == "0o700"
+    assert stat.S_IMODE(os.stat(srv.root_dir / "d").st_mode) == 0o700
+
+
+# The kernel's checks (default_permissions) as the test user: root would pass them all.
+AS_USER = """
+import errno, os, sys
+path, what = sys.argv[1], sys.argv[2]
+try:
+    if what == "write":
+        with open(path, "ab") as f:
+            f.write(b"more\\n")
+    elif what == "create":
+        with open(path, "wb") as f:
+            f.write(b"new\\n")
+    else:
+        with open(path, "rb") as f:
+            f.read()
+    print("ok")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+"""
+
+
+def as_user(user, path, what):
+    res = run(["runuser", "-u", user.name, "--", sys.executable, "-c", AS_USER, path, what])
+    return res.stdout.strip()
+
+
+@pytest.fixture
+def shared_mount(ftp_server, certs, test_user):
+    """Factory: shared_mount(srv, *options) -> a mount with allow_other,default_permissions and
+    uid/gid of the test user, at a mount point the test user can reach (pytest's tmp dirs are
+    private to root). Unmounted at teardown, before the servers stop."""
+    made = []
+
+    def make(srv, *options):
+        base = Path(tempfile.mkdtemp(prefix="ftpsfs-hatches-"))
+        base.chmod(0o755)
+        m = Mount(None, srv.url("/"), base / "mnt", test_user.password,
+                  options=["allow_other", "default_permissions", f"uid={test_user.uid}",
+                           f"gid={test_user.gid}", *options],
+                  cafile=certs.ca_file, log_path=base / "mnt.log")
+        made.append((m, base))
+        return m.start()
+
+    yield make
+    for m, base in reversed(made):
+        m.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_default_permissions_enforce_file_mode_locally(ftp_server, shared_mount, test_user):
+    srv = ftp_server("vsftpd")
+    srv.put("f", b"original\n")
+    m = shared_mount(srv, "file_mode=0444")
+    assert as_user(test_user, str(m.mountpoint / "f"), "read") == "ok"
+    assert as_user(test_user, str(m.mountpoint / "f"), "write") == "EACCES"
+    assert (srv.root_dir / "f").read_bytes() == b"original\n"
+    assert "STOR" not in vsftpd_verbs(srv) and "APPE" not in vsftpd_verbs(srv)
+
+
+def test_default_permissions_enforce_dir_mode_locally(ftp_server, shared_mount, test_user):
+    srv = ftp_server("proftpd")
+    srv.put("d/f", b"f\n")
+    m = shared_mount(srv, "dir_mode=0555")
+    assert as_user(test_user, str(m.mountpoint / "d/new"), "create") == "EACCES"
+    assert not (srv.root_dir / "d/new").exists()
+    # The same without the option: the server's 0755 lets the owner in.
+    m2 = shared_mount(srv)
+    assert as_user(test_user, str(m2.mountpoint / "d/new"), "create") == "ok"
+    assert (srv.root_dir / "d/new").read_bytes() == b"new\n"
 
