@@ -389,3 +389,52 @@ def test_default_permissions_enforce_dir_mode_locally(ftp_server, shared_mount, 
     assert as_user(test_user, str(m2.mountpoint / "d/new"), "create") == "ok"
     assert (srv.root_dir / "d/new").read_bytes() == b"new\n"
 
+
+# --- --probe names each hatch when it sees the problem --------------------------------------
+
+def probe(srv, certs, test_user, *options, password=None):
+    from test_probe import run_probe  # the probe tests' runner and report parser
+    return run_probe(srv.url("/"), test_user.password if password is None else password,
+                     [f"cafile={certs.ca_file}", "timeout=5", "connect_timeout=5", *options])
+
+
+def test_probe_suggests_no_epsv_when_epsv_leads_nowhere(fake_server, certs, test_user):
+    srv = fake_server(files={"/f.bin": DATA}, setup=_unusable_epsv)
+    r = probe(srv, certs, test_user, password=srv.password)
+    assert r["passive EPSV"].startswith("fails: cannot open data connection"), str(r)
+    assert r["passive PASV"] == "works"
+    assert r.suggested() == ["no_epsv"], str(r)  # not "active": PASV is enough
+    assert "no_epsv" in r.fstab()[3].split(",")
+    ok = probe(srv, certs, test_user, "no_epsv", password=srv.password)
+    assert ok.rc == 0 and ok.suggested() == [], str(ok)
+
+
+def test_probe_suggests_no_mlsd_when_mlsd_fails(ftp_server, certs, test_user):
+    srv = ftp_server("proftpd", extra_lines=MLSD_DENIED)
+    srv.put("f.bin", DATA)
+    r = probe(srv, certs, test_user)
+    assert r["MLSD"].startswith("offered, but fails: "), str(r)
+    assert "no_mlsd" in r.suggested(), str(r)
+    given = probe(srv, certs, test_user, "no_mlsd")
+    assert given["MLSD"].endswith("; not used (no_mlsd)"), str(given)
+    assert "no_mlsd" not in given.suggested()
+
+
+def test_probe_suggests_list_hidden_when_mlsd_hides_dot_files(dot_hiding_server, certs,
+                                                              test_user):
+    r = probe(dot_hiding_server, certs, test_user)
+    assert "leaves out dot files: 0, where LIST -a shows 2" in r["MLSD"], str(r)
+    assert "list_hidden" in r.suggested(), str(r)
+    given = probe(dot_hiding_server, certs, test_user, "list_hidden")
+    assert "list_hidden" not in given.suggested(), str(given)
+
+
+@pytest.mark.parametrize("kind", ["proftpd", "pureftpd"])
+def test_probe_suggests_no_hatch_where_mlsd_shows_dot_files(ftp_server, certs, test_user,
+                                                             kind):
+    srv = ftp_server(kind)
+    srv.put(".dot", b"dot\n")
+    srv.put("f.bin", DATA)
+    r = probe(srv, certs, test_user)
+    assert r["MLSD"].startswith("yes ("), str(r)
+    assert not {"no_mlsd", "list_hidden", "no_epsv"} & set(r.suggested()), str(r)
