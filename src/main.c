@@ -55,6 +55,18 @@ struct mount_state {
 	atomic_bool pipelining_works;
 };
 
+/* The mount root's attributes where the server tells none (no MLST,
+ * delay_connect): a directory of the mounting user, 0755, as of now. */
+static void root_stat_default(const struct fs_ctx *ctx, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFDIR | fs_shown_perm(ctx, S_IFDIR, 0755);
+	st->st_nlink = 2;
+	st->st_uid = ctx->uid;
+	st->st_gid = ctx->gid;
+	st->st_mtime = time(NULL);
+}
+
 /* Make the remote path absolute (PWD), check it is a directory we may
  * enter, and get its attributes. */
 static int resolve_root(struct mount_state *m, struct ftp_conn *c,
@@ -108,15 +120,11 @@ static int resolve_root(struct mount_state *m, struct ftp_conn *c,
 	if (ret < 0)
 		goto out;
 
-	memset(root_st, 0, sizeof(*root_st));
-	root_st->st_mode = S_IFDIR | 0755;
-	root_st->st_nlink = 2;
-	root_st->st_uid = m->ctx.uid;
-	root_st->st_gid = m->ctx.gid;
-	root_st->st_mtime = time(NULL);
+	root_stat_default(&m->ctx, root_st);
 	if (ftp_mlst(c, m->root_path, &e, buf, sizeof(buf)) == 0) {
+		/* A directory, whatever type the server's facts say. */
+		e.type = FTP_ENTRY_DIR;
 		fs_entry_to_stat(&m->ctx, &e, root_st);
-		root_st->st_mode = S_IFDIR | (root_st->st_mode & 07777);
 	}
 	ret = 0;
 out:
@@ -248,6 +256,8 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	m->ep.allow_plaintext = m->opts.allow_plaintext;
 	m->ep.allow_plaintext_password = m->opts.allow_plaintext_password;
 	m->ep.active = m->opts.active;
+	m->ep.no_epsv = m->opts.no_epsv;
+	m->ep.no_mlsd = m->opts.no_mlsd;
 	if (m->opts.codepage &&
 	    charset_new(m->opts.codepage, &m->ep.charset) < 0) {
 		log_err("codepage=%s: a charset iconv does not know (see "
@@ -280,12 +290,7 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 		/* fstab at boot: mount now, log in at the first operation. */
 		snprintf(m->root_path, sizeof(m->root_path), "%s",
 			 m->hs.path[0] == '/' ? m->hs.path : "/");
-		memset(&root_st, 0, sizeof(root_st));
-		root_st.st_mode = S_IFDIR | 0755;
-		root_st.st_nlink = 2;
-		root_st.st_uid = m->ctx.uid;
-		root_st.st_gid = m->ctx.gid;
-		root_st.st_mtime = time(NULL);
+		root_stat_default(&m->ctx, &root_st);
 		m->ctx.late_setup = late_setup;
 		m->ctx.late_setup_arg = m;
 		return itab_new(&ic, &root_st, &m->ctx.itab);
@@ -369,6 +374,19 @@ out_unmount:
 out_signals:
 	fuse_remove_signal_handlers(se);
 	return ret;
+}
+
+/* umask=, file_mode=, dir_mode= into the context (checked already by
+ * opts_validate()). */
+static void set_shown_modes(const struct ftpsfs_opts *o, struct fs_ctx *ctx)
+{
+	ctx->umask = 0;
+	if (o->umask)
+		(void)opts_parse_mode(o->umask, &ctx->umask);
+	ctx->file_mode_set = o->file_mode &&
+			     opts_parse_mode(o->file_mode, &ctx->file_mode) == 0;
+	ctx->dir_mode_set = o->dir_mode &&
+			    opts_parse_mode(o->dir_mode, &ctx->dir_mode) == 0;
 }
 
 /*
@@ -515,6 +533,8 @@ int main(int argc, char *argv[])
 	m->ctx.verify = m->opts.verify;
 	m->ctx.ignore_dir_times = m->opts.ignore_dir_times;
 	m->ctx.show_suid = m->opts.allow_suid;
+	m->ctx.list_hidden = m->opts.list_hidden;
+	set_shown_modes(&m->opts, &m->ctx);
 	m->ctx.symlink_flags =
 		(m->opts.contain_symlinks ? SYMLINK_CONTAIN : 0) |
 		(m->opts.transform_symlinks ? SYMLINK_TRANSFORM : 0);

@@ -71,6 +71,10 @@ struct fs_ctx {
 	bool verify;		  /* check SIZE and HASH after each upload */
 	bool ignore_dir_times;	  /* directory times the server refuses: no-op */
 	bool show_suid;		  /* allow_suid: keep setuid/setgid bits */
+	/* -o file_mode=, dir_mode=, umask= (fs_shown_perm()). */
+	bool file_mode_set, dir_mode_set;
+	mode_t file_mode, dir_mode, umask;
+	bool list_hidden;	  /* MLSD hides dot files: LIST -a adds them */
 	unsigned symlink_flags;	  /* SYMLINK_CONTAIN, SYMLINK_TRANSFORM */
 	atomic_bool warned_dir_times; /* said once: ignore_dir_times */
 	char spool_dir[4096];	  /* private directory for spool files */
@@ -105,6 +109,27 @@ void fs_ctx_init(struct fs_ctx *ctx);
 void fs_ctx_release_handles(struct fs_ctx *ctx);
 
 struct ftp_entry;
+
+/*
+ * The permission bits shown for an entry of type @type (S_IFREG, S_IFDIR,
+ * S_IFLNK; 0 for what is shown as a file but is none on the server) whose
+ * own bits are @perm: file_mode= or dir_mode= instead of them where given,
+ * less umask=; setuid and setgid only with allow_suid (a shared mount must
+ * not show root's bits it won't honour).  Symlinks keep @perm: Linux never
+ * checks a link's own bits.
+ */
+static inline mode_t fs_shown_perm(const struct fs_ctx *ctx, mode_t type,
+				   mode_t perm)
+{
+	if (S_ISLNK(type))
+		return perm & 07777;
+	if (S_ISREG(type) && ctx->file_mode_set)
+		perm = ctx->file_mode;
+	else if (S_ISDIR(type) && ctx->dir_mode_set)
+		perm = ctx->dir_mode;
+	perm &= ~ctx->umask;
+	return perm & (ctx->show_suid ? 07777 : 01777);
+}
 
 /* Attributes for the kernel from a listing entry (owner: ctx's uid/gid;
  * default modes where the server gave none). */

@@ -33,6 +33,11 @@ struct ftp_endpoint {
 					* refused (never for implicit TLS) */
 	bool allow_plaintext_password; /* ... and send PASS in the clear */
 	bool active;		       /* data connections by EPRT/PORT */
+	bool no_epsv;		       /* passive mode: PASV from the start
+					* (-o no_epsv) */
+	bool no_mlsd;		       /* MLSD/MLST unused even where FEAT
+					* offers them: every connection's
+					* features say "no MLST" */
 	struct charset *charset;       /* names not in UTF-8; NULL: as is */
 	int connect_timeout_ms;
 	int timeout_ms; /* each reply, each data stall */

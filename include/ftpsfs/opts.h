@@ -7,6 +7,7 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 struct ftpsfs_opts {
 	char *remote; /* [user@]host[:port][:/path] or URL */
@@ -50,6 +51,14 @@ struct ftpsfs_opts {
 	int delay_connect;	 /* mount first, connect on first use */
 	int soft;		 /* fail at once while the server is down */
 	int active;		 /* data connections by EPRT/PORT */
+	int no_epsv;		 /* passive mode with PASV from the start */
+	int no_mlsd;		 /* list with LIST, never MLSD/MLST */
+	int list_hidden;	 /* add the dot files MLSD leaves out */
+	/* Permission bits shown (octal text as given; opts_parse_mode()). */
+	char *umask;		 /* cleared from every shown mode */
+	char *file_mode;	 /* shown for regular files instead of the
+				  * server's bits */
+	char *dir_mode;		 /* ... for directories */
 	unsigned uid, gid;	 /* owner shown for every file ... */
 	int uid_set, gid_set;	 /* ... if given (else the mounting user) */
 	char *codepage;		 /* the server's charset for names */
@@ -76,6 +85,13 @@ int opts_parse(struct fuse_args *args, struct ftpsfs_opts *o);
 
 /* Check ranges and combinations.  Returns 0 or -EINVAL with @msg set. */
 int opts_validate(const struct ftpsfs_opts *o, const char **msg);
+
+/*
+ * The value of a umask=, file_mode= or dir_mode= option: octal digits
+ * only (no sign, space or "0x"), at most 07777.  Returns 0 with *mode set,
+ * or -EINVAL.
+ */
+int opts_parse_mode(const char *text, mode_t *mode);
 
 /*
  * Add to @args what ftpsfs decides about the kernel mount, after every

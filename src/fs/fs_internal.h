@@ -36,13 +36,6 @@ int fs_file_new(struct fs_ctx *ctx, uint64_t ino, struct fs_file **out);
 /* Untrack and free (parked stream aborted, write state released). */
 void fs_file_free(struct fs_file *f);
 
-/* The permission bits shown for @mode: setuid and setgid only with
- * allow_suid (a shared mount must not show root's bits it won't honour). */
-static inline mode_t fs_shown_perm(const struct fs_ctx *ctx, mode_t mode)
-{
-	return mode & (ctx->show_suid ? 07777 : 01777);
-}
-
 static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);

@@ -181,7 +181,7 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	memset(&attr, 0, sizeof(attr));
-	attr.st_mode = S_IFDIR | fs_shown_perm(ctx, op.mode);
+	attr.st_mode = S_IFDIR | fs_shown_perm(ctx, S_IFDIR, op.mode);
 	attr.st_nlink = 2;
 	attr.st_size = 4096;
 	ns_reply_new_entry(req, parent, name, &attr, NULL);

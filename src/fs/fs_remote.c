@@ -23,7 +23,7 @@
 void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
 		      struct stat *st)
 {
-	mode_t type, perm;
+	mode_t type, perm, kind;
 
 	memset(st, 0, sizeof(*st));
 	switch (e->type) {
@@ -53,8 +53,10 @@ void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
 	}
 	if (e->has_mode && e->type != FTP_ENTRY_LINK)
 		perm = e->mode & 07777;
+	/* A device is no regular file: file_mode= is not for it. */
+	kind = e->type == FTP_ENTRY_OTHER ? 0 : type;
 	/* The server's setuid bit must not become root here (allow_suid). */
-	st->st_mode = type | fs_shown_perm(ctx, perm);
+	st->st_mode = type | fs_shown_perm(ctx, kind, perm);
 	st->st_uid = ctx->uid;
 	st->st_gid = ctx->gid;
 	if (e->type == FTP_ENTRY_LINK && e->link_target)
@@ -168,6 +170,8 @@ struct fetch_state {
 	bool force_list;
 	bool merging;	      /* second pass: LIST after MLSD */
 	bool untargeted_link; /* MLSD named a symlink without its target */
+	bool from_list;	      /* an entry came from LIST (times to the
+			       * minute at best) */
 	bool times_askable;   /* LIST times, MDTM can give exact ones */
 	unsigned long dups;   /* names the server listed more than once */
 	unsigned long clamped;	/* sizes beyond STAT_OFF_MAX */
@@ -277,21 +281,36 @@ static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 	return 0;
 }
 
+/* An entry of the LIST pass that MLSD left out and that we add:
+ * dangling symlinks (ProFTPD), dot files with list_hidden. */
+static bool fetch_merge_adds(const struct fetch_state *st,
+			     const struct ftp_entry *e)
+{
+	if (e->type == FTP_ENTRY_LINK && e->link_target)
+		return true;
+	return st->ctx->list_hidden && e->name[0] == '.';
+}
+
 /*
  * Second pass over LIST for servers whose MLSD names symlinks without
  * their targets (ProFTPD: type=OS.unix=symlink) and leaves dangling
  * symlinks out altogether: take the targets, and add the missing links.
+ * With list_hidden, also for servers whose MLSD hides dot files (Apache
+ * FtpServer, unless asked with a non-standard "-a"): add those LIST -a
+ * shows.  Only dot names: LIST's ls -l lines are a guess at the name
+ * where MLSD's are exact, and a name parsed otherwise must not become a
+ * second entry.
  */
 static int fetch_merge(struct fetch_state *st, const struct ftp_entry *e)
 {
-	struct itab_dirent *d;
+	struct itab_dirent *d = fetch_find(st, e->name);
 
-	if (e->type != FTP_ENTRY_LINK || !e->link_target)
-		return 0;
-	d = fetch_find(st, e->name);
-	if (!d)
+	if (!d && fetch_merge_adds(st, e)) {
+		st->from_list = true;
 		return fetch_append(st, e);
-	if (!S_ISLNK(d->st.st_mode) || d->link_target)
+	}
+	if (!d || e->type != FTP_ENTRY_LINK || !e->link_target ||
+	    !S_ISLNK(d->st.st_mode) || d->link_target)
 		return 0;
 	d->link_target = strdup(e->link_target);
 	if (!d->link_target)
@@ -502,21 +521,21 @@ static int fetch_run(struct ftp_conn *c, void *arg)
 	/* A retry starts from an empty list. */
 	fetch_reset(st);
 	st->merging = st->untargeted_link = false;
+	st->from_list = used_list;
 	st->dups = 0;
 	st->clamped = 0;
 	ret = ftp_list_dir(c, st->path, st->force_list, true, fetch_add, st);
-	if (ret < 0)
-		return ret;
-	if (used_list) {
-		/* Exact times are asked later, when someone needs them. */
-		fetch_known_mtimes(st);
-		st->times_askable = ftp_conn_feat(c)->mdtm;
-		return fetch_list_zone(c, st);
+	if (ret == 0 && !used_list &&
+	    (st->untargeted_link || st->ctx->list_hidden)) {
+		st->merging = true;
+		ret = ftp_list_dir(c, st->path, true, true, fetch_add, st);
 	}
-	if (!st->untargeted_link)
-		return 0;
-	st->merging = true;
-	return ftp_list_dir(c, st->path, true, true, fetch_add, st);
+	if (ret < 0 || !st->from_list)
+		return ret;
+	/* Exact times are asked later, when someone needs them. */
+	fetch_known_mtimes(st);
+	st->times_askable = ftp_conn_feat(c)->mdtm;
+	return fetch_list_zone(c, st);
 }
 
 /* Files we created that are not uploaded yet exist too (unless the

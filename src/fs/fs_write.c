@@ -106,7 +106,8 @@ static int create_common(fuse_req_t req, uint64_t parent, const char *name,
 		return -EISDIR;
 	if (!exists) {
 		memset(&attr, 0, sizeof(attr));
-		attr.st_mode = S_IFREG | fs_shown_perm(ctx, fs_new_mode(req, mode));
+		attr.st_mode = S_IFREG | fs_shown_perm(ctx, S_IFREG,
+						      fs_new_mode(req, mode));
 		attr.st_nlink = 1;
 		attr.st_uid = ctx->uid;
 		attr.st_gid = ctx->gid;
@@ -360,8 +361,11 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		if (ret < 0)
 			goto out;
 		(void)itab_getattr(ctx->itab, ino, &st);
+		/* With file_mode=/dir_mode= the server's bits changed,
+		 * the shown ones stay (documented). */
 		st.st_mode = (st.st_mode & S_IFMT) |
-			     fs_shown_perm(ctx, attr->st_mode & 07777);
+			     fs_shown_perm(ctx, st.st_mode & S_IFMT,
+					   attr->st_mode & 07777);
 		itab_set_attr(ctx->itab, ino, &st, NULL, ITAB_FORCE);
 	}
 	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {

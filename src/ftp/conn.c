@@ -479,6 +479,21 @@ static int conn_login_result(struct ftp_conn *c, const struct ftp_reply *r)
 	return ftp_errno(FTP_OP_LOGIN, r, false);
 }
 
+/* What FEAT offers, less what the user told us not to use: with
+ * no_mlsd the server looks like one without MLST everywhere (listings,
+ * lookups, OPTS MLST), since its MLSD may be broken in ways FEAT can't
+ * show. */
+static void conn_parse_feat(struct ftp_conn *c, const struct ftp_reply *r)
+{
+	ftp_parse_feat(r->text, &c->feat);
+	if (!c->ep->no_mlsd)
+		return;
+	c->feat.mlst = false;
+	c->feat.mlst_unique = false;
+	c->feat.mlst_mode = false;
+	c->feat.mlst_opts[0] = '\0';
+}
+
 /*
  * Log in (RFC 959 4.1.1), asking FEAT first: RFC 2389 section 3 allows it
  * at any time, and the servers we know answer the same before login as
@@ -510,7 +525,7 @@ static int conn_login(struct ftp_conn *c, struct ftp_reply *r,
 		return ret;
 	*feat_done = r->code == FTP_REPLY_FEAT;
 	if (*feat_done)
-		ftp_parse_feat(r->text, &c->feat);
+		conn_parse_feat(c, r);
 	ret = ftp_conn_cmd(c, r, "USER", user);
 	if (ret < 0)
 		return ret;
@@ -591,7 +606,7 @@ static int conn_setup(struct ftp_conn *c, struct ftp_reply *r, bool feat_done)
 		if (ret < 0)
 			return ret;
 		if (r->code == FTP_REPLY_FEAT)
-			ftp_parse_feat(r->text, &c->feat);
+			conn_parse_feat(c, r);
 	}
 	ftp_conn_cork(c);
 	if (tls) {
@@ -630,6 +645,7 @@ int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 	c->id = id;
 	c->ep = ep;
 	c->fd = -1;
+	c->no_epsv = ep->no_epsv;
 	ret = net_connect_host(ep->host, ep->port,
 			       net_deadline(ep->connect_timeout_ms), &c->fd,
 			       &c->peer, &c->peerlen);

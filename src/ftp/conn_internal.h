@@ -16,7 +16,8 @@ struct ftp_conn {
 	socklen_t peerlen;
 	struct ftp_features feat;
 	bool broken;
-	bool no_epsv;	      /* EPSV refused once: use PASV */
+	bool no_epsv;	      /* EPSV unknown to the server, or -o no_epsv:
+			       * PASV */
 	bool no_eprt;	      /* EPRT refused once: use PORT */
 	bool pipeline;	      /* passive mode worked: send EPSV (or PASV),
 			       * REST and the transfer command in one flight */

@@ -68,6 +68,12 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("delay_connect", delay_connect),
 	OPT("soft", soft),
 	OPT("active", active),
+	OPT("no_epsv", no_epsv),
+	OPT("no_mlsd", no_mlsd),
+	OPT("list_hidden", list_hidden),
+	OPT("umask=%s", umask),
+	OPT("file_mode=%s", file_mode),
+	OPT("dir_mode=%s", dir_mode),
 	OPT("uid=%u", uid),
 	OPT("uid=", uid_set),
 	OPT("gid=%u", gid),
@@ -234,9 +240,62 @@ static int opts_validate_security(const struct ftpsfs_opts *o,
 	return 0;
 }
 
+int opts_parse_mode(const char *text, mode_t *mode)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	/* By hand: strtoul() would take a sign, spaces and "0x". */
+	for (i = 0; text[i]; i++) {
+		if (text[i] < '0' || text[i] > '7')
+			return -EINVAL;
+		v = v * 8 + (unsigned long)(text[i] - '0');
+		if (v > 07777)
+			return -EINVAL;
+	}
+	if (i == 0)
+		return -EINVAL;
+	*mode = (mode_t)v;
+	return 0;
+}
+
+/* The options about what the server is asked, and how. */
+static int opts_validate_protocol(const struct ftpsfs_opts *o,
+				  const char **msg)
+{
+	if (o->no_epsv && o->active) {
+		*msg = "no_epsv has no effect with active (EPRT/PORT): choose "
+		       "one";
+		return -EINVAL;
+	}
+	if (o->list_hidden && o->no_mlsd) {
+		*msg = "list_hidden has no effect with no_mlsd: LIST -a shows "
+		       "dot files already";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* umask=, file_mode=, dir_mode=: octal, at most 07777. */
+static int opts_validate_modes(const struct ftpsfs_opts *o, const char **msg)
+{
+	mode_t m;
+
+	if ((o->umask && opts_parse_mode(o->umask, &m) < 0) ||
+	    (o->file_mode && opts_parse_mode(o->file_mode, &m) < 0) ||
+	    (o->dir_mode && opts_parse_mode(o->dir_mode, &m) < 0)) {
+		*msg = "umask=, file_mode= and dir_mode= take an octal mode "
+		       "from 0 to 7777 (such as 022, 0644, 0755)";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int opts_validate(const struct ftpsfs_opts *o, const char **msg)
 {
-	if (opts_validate_security(o, msg) < 0)
+	if (opts_validate_security(o, msg) < 0 ||
+	    opts_validate_protocol(o, msg) < 0 ||
+	    opts_validate_modes(o, msg) < 0)
 		return -EINVAL;
 	if (o->max_conns < 1 || o->max_conns > 64) {
 		*msg = "max_conns must be between 1 and 64";
@@ -405,6 +464,19 @@ void opts_print_help(const char *progname)
 	       "                           fstab at boot before the network is up)\n"
 	       "    -o active              active-mode data connections (EPRT/PORT:\n"
 	       "                           the server connects to us)\n"
+	       "    -o no_epsv             passive mode with PASV from the start, not\n"
+	       "                           EPSV (for servers and middleboxes that\n"
+	       "                           mishandle EPSV)\n"
+	       "    -o no_mlsd             never use MLSD/MLST, even if FEAT offers\n"
+	       "                           them: list with LIST -a (for servers whose\n"
+	       "                           MLSD is broken)\n"
+	       "    -o list_hidden         add the dot files a server's MLSD leaves out\n"
+	       "                           (one more LIST -a per listing)\n"
+	       "    -o file_mode=OOOO      permission bits shown for every regular file\n"
+	       "                           instead of the server's (octal); chmod\n"
+	       "                           still changes the server's\n"
+	       "    -o dir_mode=OOOO       ... for every directory\n"
+	       "    -o umask=OOO           bits cleared from every shown mode (octal)\n"
 	       "    -o uid=N,gid=N         show files as owned by N (default: the\n"
 	       "                           mounting user); for a user other than the\n"
 	       "                           one mounting, add allow_other\n"
@@ -459,4 +531,7 @@ void opts_free(struct ftpsfs_opts *o)
 	free(o->credentials);
 	free(o->askpass);
 	free(o->codepage);
+	free(o->umask);
+	free(o->file_mode);
+	free(o->dir_mode);
 }

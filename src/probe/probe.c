@@ -296,6 +296,7 @@ static int probe_setup(struct probe *p)
 	p->ep.tls = p->tls;
 	p->next_id = 1;
 	p->work_mode = -1;
+	p->list_dots = p->mlsd_dots = -1;
 	p->file_times = -1;
 	p->dir_times = -1;
 	return ret;

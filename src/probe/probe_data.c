@@ -7,8 +7,8 @@
  * since vsftpd closes the control connection after refusing it.
  *
  * A mount uses EPSV and falls back to PASV only when the server does not
- * know EPSV (500-502); EPRT and PORT likewise with -o active.  The verdict
- * follows the same rule.
+ * know EPSV (500-502), or PASV from the start with -o no_epsv; EPRT and
+ * PORT likewise with -o active.  The verdict follows the same rule.
  */
 #include <errno.h>
 #include <openssl/ssl.h>
@@ -70,6 +70,15 @@ static int probe_family_mode(const struct probe *p, enum probe_mode first)
 	return -1;
 }
 
+enum probe_mode probe_mount_mode(const struct probe *p)
+{
+	enum probe_mode first = p->o->active ? PROBE_EPRT : PROBE_EPSV;
+
+	if (!p->o->active && p->o->no_epsv)
+		return PROBE_PASV;
+	return p->mode[first].unknown ? (enum probe_mode)(first + 1) : first;
+}
+
 static void probe_modes(struct probe *p)
 {
 	enum probe_mode mine = p->o->active ? PROBE_EPRT : PROBE_EPSV;
@@ -80,6 +89,11 @@ static void probe_modes(struct probe *p)
 	p->mount_mode_ok = probe_family_ok(p, mine);
 	p->other_mode_ok = probe_family_ok(p, other);
 	p->work_mode = probe_family_mode(p, mine);
+	if (!p->o->active && p->o->no_epsv) {
+		/* PASV from the start: EPSV's result does not matter. */
+		p->mount_mode_ok = p->mode[PROBE_PASV].ok;
+		p->work_mode = p->mount_mode_ok ? PROBE_PASV : -1;
+	}
 	if (p->work_mode < 0)
 		p->work_mode = probe_family_mode(p, other);
 }
@@ -208,7 +222,7 @@ static int probe_tmp_name(struct probe *p)
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return -EIO;
 	snprintf(p->tmp_name, sizeof(p->tmp_name),
-		 ".ftpsfs-probe-%ld-%02x%02x%02x%02x%02x%02x", (long)getpid(),
+		 PROBE_TMP_PREFIX "%ld-%02x%02x%02x%02x%02x%02x", (long)getpid(),
 		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 	n = snprintf(p->tmp_path, sizeof(p->tmp_path), "%s%s%s", p->root,
 		     strcmp(p->root, "/") ? "/" : "", p->tmp_name);
@@ -355,7 +369,7 @@ void probe_data_run(struct probe *p)
 	probe_print_work_mode(p);
 	if (p->work_mode < 0) {
 		snprintf(p->why, sizeof(p->why), "no data connection works: %s",
-			 p->mode[p->o->active ? PROBE_EPRT : PROBE_EPSV].err);
+			 p->mode[probe_mount_mode(p)].err);
 		reached = probe_reached_mode(p);
 		probe_print_resumed(p, "LIST",
 				    &p->mode[reached >= 0 ? reached : 0], "");

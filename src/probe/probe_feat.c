@@ -48,6 +48,8 @@ static const char *probe_target(const struct probe *p, uint64_t *size)
 static void probe_feat_mlsd(struct probe *p)
 {
 	struct ftp_conn *c = probe_conn_for(p, "MLSD");
+	/* Tried all the same: the report says whether no_mlsd is needed. */
+	const char *unused = p->o->no_mlsd ? "; not used (no_mlsd)" : "";
 	struct ftp_entry e;
 	struct probe_xfer f;
 	char buf[FTP_LIST_LINE_MAX + 1];
@@ -61,16 +63,24 @@ static void probe_feat_mlsd(struct probe *p)
 		probe_fact("MLST", "no");
 		return;
 	}
-	if (probe_list(p, c, probe_xfer_mode(p), true, &f, &n) == 0)
-		probe_fact("MLSD", "yes (%u %s)", n, n == 1 ? "entry" : "entries");
+	p->mlsd_fails = probe_list(p, c, probe_xfer_mode(p), true, &f, &n) < 0;
+	if (p->mlsd_fails)
+		probe_fact("MLSD", "offered, but fails: %s%s", f.err, unused);
+	else if (p->list_dots > p->mlsd_dots)
+		probe_fact("MLSD", "yes (%u %s), but it leaves out dot files: "
+			   "%d, where LIST -a shows %d%s", n,
+			   n == 1 ? "entry" : "entries", p->mlsd_dots,
+			   p->list_dots, unused);
 	else
-		probe_fact("MLSD", "offered, but fails: %s", f.err);
+		probe_fact("MLSD", "yes (%u %s)%s", n,
+			   n == 1 ? "entry" : "entries", unused);
 	if ((c = probe_conn_for(p, "MLST")) == NULL)
 		return;
 	if (ftp_mlst(c, p->root, &e, buf, sizeof(buf)) == 0)
-		probe_fact("MLST", "yes");
+		probe_fact("MLST", "yes%s", unused);
 	else
-		probe_fact("MLST", "offered, but fails: %s", p->last_text);
+		probe_fact("MLST", "offered, but fails: %s%s", p->last_text,
+			   unused);
 }
 
 static void probe_feat_size(struct probe *p, const char *path,

@@ -43,6 +43,10 @@ struct probe_xfer {
  * that compare content). */
 #define PROBE_READ_MAX 65536
 
+/* The names of the probe's temporary file, directory and symlink start
+ * with this (probe_data.c). */
+#define PROBE_TMP_PREFIX ".ftpsfs-probe-"
+
 /* Most suggestions a report can make (see probe_verdict.c). */
 #define PROBE_SUGGEST_MAX 8
 
@@ -83,6 +87,10 @@ struct probe {
 	bool mount_mode_ok;	     /* the mode the options choose works */
 	bool other_mode_ok;	     /* ... the other one (passive/active) */
 	struct probe_xfer list, retr, stor;
+	bool mlsd_fails;	     /* FEAT offers MLSD, it fails */
+	int list_dots, mlsd_dots;    /* dot names LIST -a and MLSD showed
+				      * (the probe's own left out); -1 if
+				      * not listed */
 	char file[HOSTSPEC_PATH_MAX + 1]; /* a file to read (readonly) */
 	uint64_t file_size;
 	bool have_file;
@@ -157,6 +165,12 @@ int probe_stor(struct probe *p, struct ftp_conn *c, enum probe_mode mode,
 
 /* The mode the checks use (p->work_mode), or passive if none works. */
 enum probe_mode probe_xfer_mode(const struct probe *p);
+
+/* probe_data.c */
+
+/* The mode a mount with these options would use: EPSV (EPRT), or PASV
+ * (PORT) where the server does not know the first, or with no_epsv. */
+enum probe_mode probe_mount_mode(const struct probe *p);
 
 /* probe_feat.c */
 

@@ -102,19 +102,54 @@ static void probe_suggest_tls(struct probe *p)
 		      pi->name_ok ? "" : pi->chain[0].names, fp);
 }
 
+/* EPSV fails otherwise than as an unknown command (a mount would not fall
+ * back), and PASV works: no_epsv, rather than active mode. */
+static bool probe_pasv_rescues(const struct probe *p)
+{
+	const struct probe_xfer *epsv = &p->mode[PROBE_EPSV];
+
+	return !p->o->active && !p->o->no_epsv && epsv->tried && !epsv->ok &&
+	       !epsv->unknown && p->mode[PROBE_PASV].ok;
+}
+
+/* The escape hatches for listings: MLSD offered but failing, or hiding
+ * dot files that LIST -a shows. */
+static void probe_suggest_listing(struct probe *p)
+{
+	const struct ftpsfs_opts *o = p->o;
+
+	if (o->no_mlsd)
+		return;
+	if (p->mlsd_fails)
+		probe_suggest(p, "no_mlsd", "the server offers MLSD, but it "
+			      "fails (see MLSD above): list with LIST");
+	else if (!o->list_hidden && p->mlsd_dots >= 0 &&
+		 p->list_dots > p->mlsd_dots)
+		probe_suggest(p, "list_hidden", "MLSD shows %d dot files, "
+			      "LIST -a %d: without list_hidden the others are "
+			      "not in the mount", p->mlsd_dots, p->list_dots);
+}
+
 static void probe_suggestions(struct probe *p)
 {
 	const struct ftpsfs_opts *o = p->o;
+	bool pasv = probe_pasv_rescues(p);
 	char opt[32];
 
 	probe_suggest_tls(p);
-	if (!p->mount_mode_ok && p->other_mode_ok && !o->active)
+	if (pasv)
+		probe_suggest(p, "no_epsv", "EPSV fails (%s), PASV works; a "
+			      "mount falls back to PASV only when EPSV is "
+			      "unknown to the server",
+			      p->mode[PROBE_EPSV].err);
+	if (!p->mount_mode_ok && p->other_mode_ok && !o->active && !pasv)
 		probe_suggest(p, "active", "passive mode fails, active mode "
 			      "works (the server connects back to this "
 			      "machine: its firewall must let it in)");
 	if (!p->mount_mode_ok && p->other_mode_ok && o->active)
 		probe_suggest(p, "-active", "active mode fails, passive mode "
 			      "works: leave out active");
+	probe_suggest_listing(p);
 	if (p->dir_times == 0 && p->file_times == 1 && !o->ignore_dir_times)
 		probe_suggest(p, "ignore_dir_times", "the server sets file "
 			      "times but not directory times: rsync -a and tar "
@@ -268,15 +303,6 @@ static void probe_fstab(struct probe *p)
 			     "user= and password= lines in the credentials "
 			     "file (mode 0600, owned by root)"
 			   : "");
-}
-
-/* The command a mount with these options would use: EPSV (EPRT), or
- * PASV (PORT) where the server does not know the first. */
-static enum probe_mode probe_mount_mode(const struct probe *p)
-{
-	enum probe_mode first = p->o->active ? PROBE_EPRT : PROBE_EPSV;
-
-	return p->mode[first].unknown ? (enum probe_mode)(first + 1) : first;
 }
 
 int probe_verdict(struct probe *p, int status)

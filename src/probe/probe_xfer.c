@@ -76,6 +76,7 @@ enum probe_mode probe_xfer_mode(const struct probe *p)
 struct probe_listing {
 	struct probe *p;
 	unsigned entries;
+	unsigned dots; /* names starting with a dot, not the probe's own */
 };
 
 /* A small regular file to read in probe_readonly mode, and whether the
@@ -89,6 +90,9 @@ static int probe_list_entry(void *arg, const struct ftp_entry *e)
 	l->entries++;
 	if (p->tmp_name[0] && strcmp(e->name, p->tmp_name) == 0)
 		p->tmp_name_taken = true;
+	if (e->name[0] == '.' && strncmp(e->name, PROBE_TMP_PREFIX,
+					 sizeof(PROBE_TMP_PREFIX) - 1) != 0)
+		l->dots++;
 	if (e->type != FTP_ENTRY_FILE || !e->has_size ||
 	    (p->have_file && e->size >= p->file_size))
 		return 0;
@@ -110,6 +114,11 @@ int probe_list(struct probe *p, struct ftp_conn *c, enum probe_mode mode,
 	ret = ftp_list_dir(c, p->root, !mlsd, true, probe_list_entry, &l);
 	if (entries)
 		*entries = l.entries;
+	/* Whether MLSD hides dot files LIST -a shows (list_hidden). */
+	if (ret == 0 && mlsd)
+		p->mlsd_dots = (int)l.dots;
+	else if (ret == 0 && (int)l.dots > p->list_dots)
+		p->list_dots = (int)l.dots;
 	return probe_end(c, mode, f, &s, ret);
 }
 

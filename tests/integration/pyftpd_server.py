@@ -7,6 +7,10 @@ user (DummyAuthorizer) whose home is the server root. Explicit TLS only (AUTH TL
 required on the control connection (USER/PASS) and on data connections (PROT P before
 EPSV/PASV/PORT/EPRT).
 
+With "mlsd_hides_dot_files" in the config, MLSD leaves out names that start with a dot while
+LIST (and MLST) still show them: what Apache FtpServer (MINA) does for an MLSD without its
+non-standard "-a" argument, a server that cannot run here.
+
 Besides pyftpdlib's own log of every command and reply, it logs one line per TLS data
 connection: "data connection TLSv1.x, session reused" or "... session NOT reused" (pyftpdlib
 does not require reuse: its data connections use the control connection's SSL context, so
@@ -21,6 +25,7 @@ import sys
 from OpenSSL import SSL
 from OpenSSL._util import lib as _ssl_lib
 from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.filesystems import AbstractedFS
 from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 from pyftpdlib.servers import FTPServer
 
@@ -40,6 +45,29 @@ class LoggingDTPHandler(TLS_DTPHandler):
                          "reused" if reused else "NOT reused")
 
 
+class DotHidingFS(AbstractedFS):
+    """listdir() without dot names while `hide_dots` is set (during MLSD only)."""
+
+    hide_dots = False
+
+    def listdir(self, path):
+        names = super().listdir(path)
+        return [n for n in names if not n.startswith(".")] if self.hide_dots else names
+
+
+class DotHidingMLSDHandler(TLS_FTPHandler):
+    """MLSD hides dot files (Apache FtpServer's VisibleFileFilter); LIST shows them."""
+
+    abstracted_fs = DotHidingFS
+
+    def ftp_MLSD(self, path):
+        self.fs.hide_dots = True
+        try:
+            return super().ftp_MLSD(path)
+        finally:
+            self.fs.hide_dots = False
+
+
 def main():
     with open(sys.argv[1]) as f:
         cfg = json.load(f)
@@ -57,7 +85,7 @@ def main():
     # e l r a d f m w M T: every right, including SITE CHMOD (M) and MFMT (T)
     authorizer.add_user(cfg["user"], cfg["password"], cfg["root"], perm="elradfmwMT")
 
-    handler = TLS_FTPHandler
+    handler = DotHidingMLSDHandler if cfg.get("mlsd_hides_dot_files") else TLS_FTPHandler
     handler.ssl_context = ctx
     handler.authorizer = authorizer
     handler.tls_control_required = True

@@ -745,10 +745,20 @@ class Pyftpdlib(_ScriptServer):
     """pyftpdlib 1.5.7 (Debian python3-pyftpdlib with python3-openssl): TLS_FTPHandler with
     tls_control_required and tls_data_required, run by pyftpd_server.py. MLSD/MLST, MFMT,
     SITE CHMOD, SIZE, MDTM, REST STREAM, APPE. Control and data connections share one
-    SSL context, so data connections can resume (not required)."""
+    SSL context, so data connections can resume (not required).
+
+    mlsd_hides_dot_files=True makes its MLSD leave out dot files that LIST shows, as Apache
+    FtpServer's does (pyftpd_server.py)."""
 
     name = "pyftpdlib"
     LOG_NAME = "pyftpdlib.log"
+
+    def __init__(self, root_dir, certs, user, implicit=False, mlsd_hides_dot_files=False, **kw):
+        super().__init__(root_dir, certs, user, implicit, **kw)
+        self.mlsd_hides_dot_files = mlsd_hides_dot_files
+
+    def _config(self):
+        return dict(super()._config(), mlsd_hides_dot_files=self.mlsd_hides_dot_files)
 
     def _argv(self):
         return ["/usr/bin/python3", str(Path(__file__).with_name("pyftpd_server.py")),

@@ -314,6 +314,73 @@ TEST(probe_is_taken_out_and_probe_readonly_needs_it)
 	CHECK(strstr(invalid("probe_readonly"), "--probe") != NULL);
 }
 
+TEST(escape_hatches_are_ours_and_off_by_default)
+{
+	const char *none[] = { "u@h", "/mnt", NULL };
+	const char *all[] = { "u@h", "/mnt", "-o", "no_epsv,no_mlsd", "-o",
+			      "umask=027,file_mode=0640,dir_mode=750", NULL };
+
+	CHECK_INT(parse(none), 0);
+	CHECK_INT(o.no_epsv, 0);
+	CHECK_INT(o.no_mlsd, 0);
+	CHECK_INT(o.list_hidden, 0);
+	CHECK(!o.umask && !o.file_mode && !o.dir_mode);
+	CHECK_INT(parse(all), 0);
+	CHECK_INT(o.no_epsv, 1);
+	CHECK_INT(o.no_mlsd, 1);
+	CHECK_STR(o.umask, "027");
+	CHECK_STR(o.file_mode, "0640");
+	CHECK_STR(o.dir_mode, "750");
+	CHECK(strstr(kept, "epsv") == NULL);
+	CHECK(strstr(kept, "mlsd") == NULL);
+	CHECK(strstr(kept, "mode") == NULL);
+	CHECK(strstr(kept, "umask") == NULL); /* not libfuse's (high-level) */
+}
+
+TEST(a_mode_is_octal_up_to_7777)
+{
+	mode_t m = 0;
+
+	CHECK_INT(opts_parse_mode("022", &m), 0);
+	CHECK_INT(m, 022);
+	CHECK_INT(opts_parse_mode("0", &m), 0);
+	CHECK_INT(m, 0);
+	CHECK_INT(opts_parse_mode("7777", &m), 0);
+	CHECK_INT(m, 07777);
+	CHECK_INT(opts_parse_mode("00000644", &m), 0);
+	CHECK_INT(m, 0644);
+	CHECK_INT(opts_parse_mode("10000", &m), -EINVAL);
+	CHECK_INT(opts_parse_mode("77777777777777777777777", &m), -EINVAL);
+	CHECK_INT(opts_parse_mode("", &m), -EINVAL);
+	CHECK_INT(opts_parse_mode("8", &m), -EINVAL);
+	CHECK_INT(opts_parse_mode("0648", &m), -EINVAL);
+	CHECK_INT(opts_parse_mode("-1", &m), -EINVAL);
+	CHECK_INT(opts_parse_mode("+644", &m), -EINVAL);
+	CHECK_INT(opts_parse_mode(" 644", &m), -EINVAL);
+	CHECK_INT(opts_parse_mode("644 ", &m), -EINVAL);
+	CHECK_INT(opts_parse_mode("0x1ff", &m), -EINVAL);
+	CHECK_INT(opts_parse_mode("u+rw", &m), -EINVAL);
+	CHECK_INT(m, 0644); /* untouched by a refusal */
+}
+
+TEST(bad_modes_are_refused_with_a_clear_message)
+{
+	CHECK(strstr(invalid("umask=0800"), "octal") != NULL);
+	CHECK(strstr(invalid("file_mode=rw-r--r--"), "octal") != NULL);
+	CHECK(strstr(invalid("dir_mode=17777"), "7777") != NULL);
+	CHECK(invalid("umask=") != NULL);
+	CHECK(invalid("umask=077,file_mode=0444,dir_mode=0555") == NULL);
+	CHECK(invalid("file_mode=0") == NULL);
+}
+
+TEST(escape_hatches_without_effect_together_are_refused)
+{
+	CHECK(strstr(invalid("no_epsv,active"), "no_epsv") != NULL);
+	CHECK(strstr(invalid("list_hidden,no_mlsd"), "list_hidden") != NULL);
+	CHECK(invalid("no_epsv,no_mlsd") == NULL);
+	CHECK(invalid("list_hidden") == NULL);
+}
+
 static const struct check_case cases[] = {
 	TEST_ENTRY(defaults_are_filled_in_and_valid),
 	TEST_ENTRY(our_options_are_taken_out_generic_ones_stay),
@@ -332,6 +399,10 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(allow_other_turns_on_default_permissions),
 	TEST_ENTRY(fsname_is_the_remote_as_given_with_commas_and_backslashes_escaped),
 	TEST_ENTRY(probe_is_taken_out_and_probe_readonly_needs_it),
+	TEST_ENTRY(escape_hatches_are_ours_and_off_by_default),
+	TEST_ENTRY(a_mode_is_octal_up_to_7777),
+	TEST_ENTRY(bad_modes_are_refused_with_a_clear_message),
+	TEST_ENTRY(escape_hatches_without_effect_together_are_refused),
 };
 
 CHECK_MAIN(cases)
