@@ -7,8 +7,8 @@
 #  4. the Debian package: built, installed, the fstab tests run with the installed
 #     /usr/bin/ftpsfs, removed again (skipped if an ftpsfs package was installed before)
 #  5. fuzz targets, a bounded time each, under ASan + UBSan
-#  6. the fault, resilience, write and server-quirk tests and part of the read tests against the
-#     ASan + UBSan binary (any sanitizer report in a mount's log fails the test), and the
+#  6. the fault, outage, resilience, write, server-quirk, hostile-server, probe and statistics
+#     tests and part of the read tests against the ASan + UBSan binary (any sanitizer report in a mount's log fails the test), and the
 #     concurrent part of the stress tests (parallel exercisers, dbench with 4 clients)
 #  7. all integration tests (real vsftpd and ProFTPD mounts) against the
 #     normal build, the stress tests in their bounded CI form among them (tests/stress.sh
@@ -53,13 +53,16 @@ fi
 step "fuzzing (${FUZZ_SECONDS}s per target)"
 bash tests/fuzz/run.sh "$FUZZ_SECONDS"
 
-step "fault, resilience, write and security tests, and part of the read matrix, under ASan + UBSan"
+step "fault, outage, resilience, write, security, hostile-server and probe tests, and part of the read matrix, under ASan + UBSan"
 FTPSFS_BIN=build-asan/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     tests/integration/test_faults.py tests/integration/test_resilience.py \
     tests/integration/test_write.py tests/integration/test_security.py \
     tests/integration/test_interop_pureftpd.py tests/integration/test_active.py \
     tests/integration/test_checksums.py tests/integration/test_codepage.py \
     tests/integration/test_refresh.py tests/integration/test_server_quirks.py \
+    tests/integration/test_outage.py tests/integration/test_hatches.py \
+    tests/integration/test_hostile.py tests/integration/test_probe.py \
+    tests/integration/test_open_files.py tests/integration/test_stats.py \
     tests/integration/test_read.py -k "not test_read or vsftpd-explicit-tls1.3 or proftpd-implicit-tls1.2"
 
 step "stress tests under ASan + UBSan: parallel exercisers, dbench with 4 clients"
