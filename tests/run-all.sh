@@ -8,7 +8,8 @@
 #     /usr/bin/ftpsfs, removed again (skipped if an ftpsfs package was installed before)
 #  5. fuzz targets, a bounded time each, under ASan + UBSan
 #  6. the fault, outage, resilience, write, server-quirk, hostile-server, probe and statistics
-#     tests and part of the read tests against the ASan + UBSan binary (any sanitizer report in a mount's log fails the test), and the
+#     tests and part of the read tests against the ASan + UBSan binary (any sanitizer report
+#     in a mount's log fails the test), and the
 #     concurrent part of the stress tests (parallel exercisers, dbench with 4 clients)
 #  7. all integration tests (real vsftpd and ProFTPD mounts) against the
 #     normal build, the stress tests in their bounded CI form among them (tests/stress.sh
