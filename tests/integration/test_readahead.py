@@ -269,3 +269,31 @@ def test_random_order_fetches_nothing_ahead(ftp_server, mounted):
     assert read_in_order(m.mountpoint, order) == [files[n] for n in order]
     s = stats(m.mountpoint)
     assert (s["readahead_files"], s["readahead_used"]) == (0, 0), s
+
+
+def test_rename_over_a_fetched_file_reads_the_renamed_content(ftp_server, mounted):
+    """All files have the same size and (LIST) time: only the rename's drop tells the fetched
+    copy of the replaced name from the file now under it."""
+    srv = ftp_server("vsftpd")
+    m, files, names = _fetch_ahead(srv, mounted, size=3000)
+    target, source = names[2], names[5]
+    r = pycall("os.rename(os.path.join(d, a), os.path.join(d, b))", timeout=30,
+               d=m.mountpoint / "d", a=source, b=target)
+    assert r.errno is None, r.error
+    assert read_in_order(m.mountpoint, [target]) == [files[source]]
+
+
+def test_unlink_and_create_over_a_fetched_file_reads_the_new_content(ftp_server, mounted):
+    srv = ftp_server("vsftpd")
+    m, files, names = _fetch_ahead(srv, mounted, size=3000)
+    name = names[3]
+    code = """
+        p = os.path.join(d, name)
+        os.unlink(p)
+        with open(p, "wb") as f:
+            f.write(b"Z" * 3000)
+    """
+    r = pycall(code, timeout=30, d=m.mountpoint / "d", name=name)
+    assert r.errno is None, r.error
+    assert read_in_order(m.mountpoint, names[2:5]) == [files[names[2]], b"Z" * 3000,
+                                                        files[names[4]]]
