@@ -142,13 +142,17 @@ void ra_store_expire(struct ra_store *s, int64_t now_ms);
  * Serve @len bytes at @off of @name in @dir if a fetched copy exists whose listed
  * size and mtime are exactly @size and @mtime (the inode's attributes
  * now).  Returns the byte count (0 at or past the end), or -ENOENT (none
- * usable; one that disagrees is dropped).  *first tells whether this was
+ * usable; one that disagrees is dropped, and so is one whose fetch has not
+ * started: the reader reads it itself).  *first tells whether this was
  * the first read served from it.  An entry served whole is dropped.
  */
 ssize_t ra_store_read(struct ra_store *s, uint64_t dir, const char *name,
 		      off_t size,
 		      const struct timespec *mtime, char *buf, size_t len,
 		      uint64_t off, bool *first);
+
+/* Is @name of @dir being fetched right now? */
+bool ra_store_fetching(struct ra_store *s, uint64_t dir, const char *name);
 
 /* Free every entry (counted as wasted). */
 void ra_store_clear(struct ra_store *s);

@@ -280,6 +280,8 @@ ssize_t ra_store_read(struct ra_store *s, uint64_t dir, const char *name,
 	size_t n = 0;
 
 	*first = false;
+	if (e && e->state == RA_RESERVED)
+		entry_free(s, e); /* the reader came first: no need any more */
 	if (!e || e->state != RA_READY)
 		return -ENOENT;
 	if (e->size != size || e->mtime.tv_sec != mtime->tv_sec ||
@@ -299,6 +301,13 @@ ssize_t ra_store_read(struct ra_store *s, uint64_t dir, const char *name,
 	if (e->served >= (uint64_t)e->size)
 		entry_free(s, e);
 	return (ssize_t)n;
+}
+
+bool ra_store_fetching(struct ra_store *s, uint64_t dir, const char *name)
+{
+	struct ra_entry *e = store_find(s, dir, name);
+
+	return e && e->state == RA_FETCHING;
 }
 
 void ra_store_clear(struct ra_store *s)

@@ -40,6 +40,10 @@
 /* A directory's order is taken again from its listing this often (a
  * file added meanwhile is found at once: its name is not in the order). */
 #define RA_ORDER_MS 2000
+/* A read of a file whose fetch is under way waits this long for it (the
+ * fetch started earlier: usually sooner done than a RETR of our own),
+ * then reads from the server itself. */
+#define RA_WAIT_MS 1000
 
 struct ra_dir {
 	uint64_t dir; /* 0: slot unused */
@@ -55,6 +59,7 @@ struct ra_next {
 
 struct fs_readahead {
 	pthread_mutex_t lock;
+	pthread_cond_t settled; /* a fetch ended, or an entry was dropped */
 	/* guarded by lock: */
 	struct ra_dir dirs[RA_DIRS];
 	struct ra_store store;
@@ -64,9 +69,16 @@ int fs_readahead_new(struct fs_readahead **out)
 {
 	struct fs_readahead *ra = calloc(1, sizeof(*ra));
 
+	pthread_condattr_t ca;
+
 	if (!ra)
 		return -ENOMEM;
 	pthread_mutex_init(&ra->lock, NULL);
+	/* net_now_ms() is monotonic: so are the waits. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ra->settled, &ca);
+	pthread_condattr_destroy(&ca);
 	*out = ra;
 	return 0;
 }
@@ -78,6 +90,7 @@ void fs_readahead_free(struct fs_readahead *ra)
 	ra_store_clear(&ra->store);
 	for (size_t i = 0; i < RA_DIRS; i++)
 		ra_order_free(ra->dirs[i].order);
+	pthread_cond_destroy(&ra->settled);
 	pthread_mutex_destroy(&ra->lock);
 	free(ra);
 }
@@ -350,6 +363,7 @@ void fs_readahead_run(struct fs_ctx *ctx, uint64_t token)
 	else
 		stats_add(STATS_READAHEAD_FILES, 1);
 	ra_drain_wasted(ra);
+	pthread_cond_broadcast(&ra->settled);
 	pthread_mutex_unlock(&ra->lock);
 }
 
@@ -364,6 +378,24 @@ void fs_readahead_dropped(struct fs_ctx *ctx, uint64_t token)
 	pthread_mutex_unlock(&ra->lock);
 }
 
+/* If @name of @dir is being fetched, wait (RA_WAIT_MS at most) until
+ * the fetch ended. */
+static void ra_wait_fetch(struct fs_readahead *ra, uint64_t dir,
+			  const char *name)
+{
+	int64_t until = net_now_ms() + RA_WAIT_MS;
+
+	pthread_mutex_lock(&ra->lock);
+	while (ra_store_fetching(&ra->store, dir, name) &&
+	       net_now_ms() < until) {
+		struct timespec ts = { .tv_sec = until / 1000,
+				       .tv_nsec = (until % 1000) * 1000000 };
+
+		pthread_cond_timedwait(&ra->settled, &ra->lock, &ts);
+	}
+	pthread_mutex_unlock(&ra->lock);
+}
+
 ssize_t fs_readahead_read(struct fs_ctx *ctx, uint64_t ino, char *buf,
 			  size_t size, uint64_t off)
 {
@@ -374,8 +406,12 @@ ssize_t fs_readahead_read(struct fs_ctx *ctx, uint64_t ino, char *buf,
 	bool first;
 	ssize_t n;
 
-	if (!ra || itab_getattr(ctx->itab, ino, &st) != 0 ||
+	if (!ra ||
 	    itab_parent_name(ctx->itab, ino, &dir, name, sizeof(name)) < 0)
+		return -EAGAIN;
+	ra_wait_fetch(ra, dir, name);
+	/* The attributes as they are now, after the wait. */
+	if (itab_getattr(ctx->itab, ino, &st) != 0)
 		return -EAGAIN;
 	pthread_mutex_lock(&ra->lock);
 	ra_store_expire(&ra->store, net_now_ms());
@@ -400,6 +436,7 @@ void fs_readahead_forget_name(struct fs_ctx *ctx, uint64_t dir,
 	pthread_mutex_lock(&ra->lock);
 	ra_store_drop(&ra->store, dir, name);
 	ra_drain_wasted(ra);
+	pthread_cond_broadcast(&ra->settled);
 	pthread_mutex_unlock(&ra->lock);
 }
 

@@ -189,8 +189,11 @@ TEST(a_drop_while_fetching_makes_the_fetch_unusable)
 	bool first;
 
 	CHECK_INT(ra_store_reserve(&s, 1, N(7), 10, &T1, 0, &token), 0);
+	CHECK(!ra_store_fetching(&s, 1, N(7)));
 	CHECK_INT(ra_store_start(&s, token, &e), 0);
+	CHECK(ra_store_fetching(&s, 1, N(7)));
 	ra_store_drop(&s, 1, N(7)); /* a local write */
+	CHECK(!ra_store_fetching(&s, 1, N(7)));
 	/* decided again meanwhile: the old fetch must not fill the new one */
 	CHECK_INT(ra_store_reserve(&s, 1, N(7), 10, &T1, 0, &token2), 0);
 	CHECK_INT(ra_store_fill(&s, token, data, 10, 0), -ENOENT);
@@ -250,6 +253,22 @@ TEST(entries_expire_and_unstarted_ones_go_when_the_pattern_breaks)
 	CHECK_INT(ra_store_read(&s, 1, N(8), 10, &T1, buf, 4, 0, &first), -ENOENT);
 }
 
+TEST(a_read_before_the_fetch_started_drops_the_entry)
+{
+	struct ra_store s = { 0 };
+	uint64_t token;
+	struct ra_entry e;
+	char buf[4];
+	bool first;
+
+	CHECK_INT(ra_store_reserve(&s, 1, N(7), 10, &T1, 0, &token), 0);
+	CHECK_INT(ra_store_read(&s, 1, N(7), 10, &T1, buf, 4, 0, &first),
+		  -ENOENT);
+	CHECK_INT(ra_store_start(&s, token, &e), -ENOENT);
+	CHECK_INT(s.bytes, 0);
+	CHECK_INT(s.wasted, 0);
+}
+
 TEST(an_empty_file_is_served_once)
 {
 	struct ra_store s = { 0 };
@@ -275,6 +294,7 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(a_drop_while_fetching_makes_the_fetch_unusable),
 	TEST_ENTRY(budget_evicts_the_oldest_stored_and_never_a_fetch_under_way),
 	TEST_ENTRY(entries_expire_and_unstarted_ones_go_when_the_pattern_breaks),
+	TEST_ENTRY(a_read_before_the_fetch_started_drops_the_entry),
 	TEST_ENTRY(an_empty_file_is_served_once),
 };
 
