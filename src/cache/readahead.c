@@ -150,13 +150,15 @@ static void entry_free(struct ra_store *s, struct ra_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* The oldest stored entry (fetches under way are never evicted). */
+/* The oldest stored entry nobody has begun to read (fetches under way
+ * are never evicted, nor a copy part-served: the rest of that file from
+ * the server could be another version of it - it expires instead). */
 static struct ra_entry *store_oldest_ready(struct ra_store *s)
 {
 	struct ra_entry *old = NULL;
 
 	for (size_t i = 0; i < RA_ENTRIES; i++)
-		if (s->e[i].state == RA_READY &&
+		if (s->e[i].state == RA_READY && s->e[i].served == 0 &&
 		    (!old || s->e[i].since_ms < old->since_ms))
 			old = &s->e[i];
 	return old;
