@@ -346,6 +346,9 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 		goto out_unmount;
 	if (!co->foreground)
 		log_use_syslog();
+	if (!m->opts.no_readahead &&
+	    fs_readahead_new(&m->ctx.readahead) < 0)
+		goto out_unmount;
 	/* Threads do not survive fuse_daemonize()'s fork: start it now. */
 	if (ftp_pool_start(m->ctx.pool) < 0 ||
 	    fs_refresh_start(&m->ctx, se, &refresh) < 0 ||
@@ -370,6 +373,8 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 out_unmount:
 	fs_prefetch_stop(prefetch);
 	fs_refresh_stop(refresh);
+	fs_readahead_free(m->ctx.readahead); /* after the workers */
+	m->ctx.readahead = NULL;
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -18,6 +18,7 @@
  *   space_lock    statfs's cached AVBL answer
  *   pool.lock     the connection pool (ftp_pool.h; never held across I/O)
  *   itab.lock     the inode table (inode.h; a leaf, no I/O)
+ *   ra.lock       files fetched ahead (fs_readahead.c; a leaf, no I/O)
  *   pin_lock      the TLS pin (tls_internal.h; TOFU's first recording does
  *                 local file I/O under it)
  *   charset.lock  iconv's state (a leaf)
@@ -46,6 +47,7 @@
 
 struct ftp_pool;
 struct fs_prefetch;
+struct fs_readahead;
 struct fs_wfile;
 struct itab;
 
@@ -60,6 +62,8 @@ struct fs_ctx {
 	struct itab *itab;
 	struct ftp_pool *pool;
 	struct fs_prefetch *prefetch; /* background fetching, or NULL */
+	struct fs_readahead *readahead; /* files fetched ahead, or NULL
+					 * (no_readahead; fs_readahead.c) */
 	struct ftp_features feat; /* what the server offered at login */
 	uid_t uid;		  /* owner shown for every file */
 	gid_t gid;

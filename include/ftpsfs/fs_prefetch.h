@@ -14,6 +14,9 @@
  * (further work is dropped, not queued), two workers, and only while the
  * pool has an idle connection - background work never makes a request
  * wait for a connection.
+ *
+ * The same workers fetch small files ahead of a reader that goes through a
+ * directory file after file (fs_readahead.c).
  */
 #ifndef FTPSFS_FS_PREFETCH_H
 #define FTPSFS_FS_PREFETCH_H
@@ -28,5 +31,12 @@ int fs_prefetch_start(struct fs_ctx *ctx, struct fs_prefetch **out);
 
 /* Stop them (waits for work under way, bounded by the timeouts). */
 void fs_prefetch_stop(struct fs_prefetch *pf);
+
+/* The state of read-ahead across files (fs_readahead.c), for
+ * ctx->readahead; free it after fs_prefetch_stop().  Returns 0 or
+ * -ENOMEM. */
+struct fs_readahead;
+int fs_readahead_new(struct fs_readahead **out);
+void fs_readahead_free(struct fs_readahead *ra);
 
 #endif

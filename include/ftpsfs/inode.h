@@ -165,6 +165,15 @@ int itab_add_local_entries(struct itab *t, uint64_t dir,
 int itab_find_child(struct itab *t, uint64_t parent, const char *name,
 		    uint64_t *ino);
 
+/*
+ * What the fresh listing of @dir says of @name, without a lookup (no
+ * inode is made or counted).  Returns 0 with *st and *exact (the mtime is
+ * exact, not a LIST line's minute), -EAGAIN (no fresh listing), -ENOENT
+ * (not in it), or -ESTALE.
+ */
+int itab_listed(struct itab *t, uint64_t dir, const char *name,
+		struct stat *st, bool *exact);
+
 /* The entry @name of @parent is gone (unlink, rmdir): drop it from the
  * listing; its inode lives on, unreachable by path, until forgotten, and
  * shows no links. */

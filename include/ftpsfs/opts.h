@@ -36,6 +36,7 @@ struct ftpsfs_opts {
 	int atomic_upload;
 	int verify;		/* check each upload (SIZE, HASH) */
 	int ignore_dir_times;
+	int no_readahead;	/* no read-ahead across files */
 	int read_only;
 	unsigned max_conns;
 	double attr_timeout;	 /* s */

@@ -39,6 +39,9 @@ enum stats_counter {
 	STATS_UPLOADS_RESUMED,	/* uploads that went on after a cut */
 	STATS_LISTINGS_DROPPED, /* cached listings dropped for the budget */
 	STATS_OUTAGES,		/* times the server became unreachable */
+	STATS_READAHEAD_FILES,	/* small files fetched ahead of their open */
+	STATS_READAHEAD_USED,	/* ... served from memory */
+	STATS_READAHEAD_WASTED_BYTES, /* ... bytes dropped unserved */
 	STATS_COUNTER_COUNT
 };
 

@@ -396,6 +396,29 @@ out:
 	return ret;
 }
 
+int itab_listed(struct itab *t, uint64_t dir, const char *name,
+		struct stat *st, bool *exact)
+{
+	const struct listing_rec *r;
+	struct inode *p;
+	int ret = -EAGAIN;
+
+	pthread_mutex_lock(&t->lock);
+	p = inode_get(t, dir);
+	if (!p) {
+		ret = -ESTALE;
+	} else if (listing_fresh(p->listing)) {
+		r = listing_find(p->listing, name);
+		ret = r ? 0 : -ENOENT;
+		if (r) {
+			*st = r->d.st;
+			*exact = r->d.mtime_exact;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ret;
+}
+
 /* itab_add_entry() (@since ITAB_NOW, @ours) and itab_add_listed(). */
 static int add_entry(struct itab *t, uint64_t parent, const char *name,
 		     const struct stat *attr, const char *link_target,

@@ -91,6 +91,29 @@ int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir);
 void fs_prefetch_listing(struct fs_ctx *ctx, uint64_t dir);
 /* If a worker is fetching the listing of @dir right now, wait for it. */
 void fs_prefetch_wait(struct fs_ctx *ctx, uint64_t dir);
+/* Queue the read-ahead of entry @token (a file of directory @dir,
+ * fs_readahead.c) for a worker.  Returns false when it was not queued (queue full, stopping):
+ * then the caller drops the entry. */
+bool fs_prefetch_file(struct fs_ctx *ctx, uint64_t dir, uint64_t token);
+
+/*
+ * Read-ahead across files (fs_readahead.c, readahead.h); all are no-ops
+ * when ctx->readahead is NULL.
+ */
+/* @ino was opened read-only: follow the pattern, queue fetches ahead. */
+void fs_readahead_opened(struct fs_ctx *ctx, uint64_t ino);
+/* A worker fetches entry @token now / drops it unfetched. */
+void fs_readahead_run(struct fs_ctx *ctx, uint64_t token);
+void fs_readahead_dropped(struct fs_ctx *ctx, uint64_t token);
+/* Serve a read of @ino from a usable fetched copy.  Returns the byte
+ * count (0 past the end) or -EAGAIN: read from the server. */
+ssize_t fs_readahead_read(struct fs_ctx *ctx, uint64_t ino, char *buf,
+			  size_t size, uint64_t off);
+/* @ino (or @name of @dir) is written, truncated, unlinked or renamed:
+ * drop what was fetched or is being fetched for it. */
+void fs_readahead_forget(struct fs_ctx *ctx, uint64_t ino);
+void fs_readahead_forget_name(struct fs_ctx *ctx, uint64_t dir,
+			      const char *name);
 
 /* Find @name in @snap; NULL if absent. */
 const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,

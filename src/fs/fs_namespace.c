@@ -207,6 +207,7 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	/* Data still being written to it has nowhere to go now; a file
 	 * created but not yet uploaded is not on the server at all.  (The
 	 * inode is found by name, also when the listing expired.) */
+	fs_readahead_forget_name(ctx, parent, name);
 	if (itab_find_child(ctx->itab, parent, name, &ino) == 0)
 		wf = fs_wfile_find(ctx, ino);
 	if (wf) {
@@ -358,6 +359,9 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ret = fs_with_conn_for(req, ctx, ns_rename, &op);
 	if (ret == 0 && victim)
 		fs_discard_inode(ctx, victim); /* replaced: like unlinked */
+	/* Fetched under the old names: not worth keeping. */
+	fs_readahead_forget_name(ctx, parent, name);
+	fs_readahead_forget_name(ctx, newparent, newname);
 	if (ret == 0)
 		ret = itab_rename(ctx->itab, parent, name, newparent, newname);
 	if (ret == 0) {

@@ -27,8 +27,11 @@
  * recently: the listings fetched ahead get theirs too. */
 #define PF_TIMES_RECENT_MS 5000
 
+/* Two kinds of job: a directory's listing (token 0), or a small file's
+ * content fetched ahead (fs_readahead.c: token names its entry). */
 struct pf_job {
-	uint64_t ino; /* a directory */
+	uint64_t ino;	/* a directory (to list, or of the file) */
+	uint64_t token; /* 0, or the read-ahead entry */
 };
 
 struct fs_prefetch {
@@ -48,7 +51,7 @@ struct fs_prefetch {
 
 static bool pf_same(const struct pf_job *a, const struct pf_job *b)
 {
-	return a->ino == b->ino;
+	return a->ino == b->ino && a->token == b->token;
 }
 
 /* Is @job queued or running already?  (lock held) */
@@ -63,26 +66,40 @@ static bool pf_known_locked(struct fs_prefetch *pf, const struct pf_job *job)
 	return false;
 }
 
-void fs_prefetch_listing(struct fs_ctx *ctx, uint64_t ino)
+/* Queue @job unless it is known already.  Returns whether it is queued
+ * or running now. */
+static bool pf_queue(struct fs_prefetch *pf, const struct pf_job *job)
 {
-	struct fs_prefetch *pf = ctx->prefetch;
-	struct pf_job job = { ino };
+	bool queued = false;
 
 	if (!pf)
-		return;
+		return false;
 	pthread_mutex_lock(&pf->lock);
-	if (!pf->stopping && pf->len < PF_QUEUE &&
-	    !pf_known_locked(pf, &job)) {
-		pf->queue[(pf->head + pf->len++) % PF_QUEUE] = job;
+	if (!pf->stopping && pf_known_locked(pf, job)) {
+		queued = true;
+	} else if (!pf->stopping && pf->len < PF_QUEUE) {
+		pf->queue[(pf->head + pf->len++) % PF_QUEUE] = *job;
 		pthread_cond_signal(&pf->work);
+		queued = true;
 	}
 	pthread_mutex_unlock(&pf->lock);
+	return queued;
+}
+
+void fs_prefetch_listing(struct fs_ctx *ctx, uint64_t ino)
+{
+	(void)pf_queue(ctx->prefetch, &(struct pf_job){ ino, 0 });
+}
+
+bool fs_prefetch_file(struct fs_ctx *ctx, uint64_t ino, uint64_t token)
+{
+	return pf_queue(ctx->prefetch, &(struct pf_job){ ino, token });
 }
 
 void fs_prefetch_wait(struct fs_ctx *ctx, uint64_t dir)
 {
 	struct fs_prefetch *pf = ctx->prefetch;
-	struct pf_job job = { dir };
+	struct pf_job job = { dir, 0 };
 
 	if (!pf)
 		return;
@@ -113,11 +130,25 @@ static bool pf_connection_free(struct fs_prefetch *pf)
 	return true;
 }
 
+/* A file's content ahead: only on an idle connection (a reader that
+ * catches up meanwhile reads the file itself). */
+static void pf_run_file(struct fs_prefetch *pf, const struct pf_job *job)
+{
+	if (!pf_connection_free(pf))
+		fs_readahead_dropped(pf->ctx, job->token);
+	else
+		fs_readahead_run(pf->ctx, job->token);
+}
+
 static void pf_run(struct fs_prefetch *pf, const struct pf_job *job)
 {
 	struct fs_ctx *ctx = pf->ctx;
 	struct itab_snapshot *snap = NULL;
 
+	if (job->token) {
+		pf_run_file(pf, job);
+		return;
+	}
 	if (!pf_connection_free(pf))
 		return; /* busy: requests come first */
 	if (itab_snapshot(ctx->itab, job->ino, &snap) == 0) {

@@ -116,8 +116,13 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* Keep the page cache only if the file did not change. */
 	fi->keep_cache = !writing && itab_open_keep_cache(ctx->itab, ino);
 	fi->fh = (uintptr_t)f;
-	if (fuse_reply_open(req, fi) != 0)
+	if (fuse_reply_open(req, fi) != 0) {
 		fs_file_free(f);
+		return;
+	}
+	/* After the reply: the guess costs this open nothing. */
+	if (!writing)
+		fs_readahead_opened(ctx, ino);
 }
 
 /* State of one read() call: a connection and a stream, if any. */
@@ -328,6 +333,9 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			fs_wfile_put(ctx, wf);
 		if (n != -EAGAIN)
 			goto reply;
+	} else if ((n = fs_readahead_read(ctx, f->ino, buf, size,
+					  (uint64_t)off)) >= 0) {
+		goto reply; /* fetched ahead (fs_readahead.c) */
 	}
 	pthread_mutex_lock(&f->lock);
 	if (f->lease && ftp_pool_unpark(ctx->pool, f->lease, &io.c, &io.x) == 1)

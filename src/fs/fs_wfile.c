@@ -86,6 +86,9 @@ int fs_wfile_get(struct fs_ctx *ctx, uint64_t ino, struct fs_wfile **out,
 	}
 	wf->refs++;
 	pthread_mutex_unlock(&ctx->wfiles_lock);
+	/* Whatever was fetched ahead is not what the file will hold (after
+	 * the write state is in the table: fs_readahead.c). */
+	fs_readahead_forget(ctx, ino);
 	*out = wf;
 	return 0;
 }

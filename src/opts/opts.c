@@ -53,6 +53,7 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("atomic_upload", atomic_upload),
 	OPT("verify", verify),
 	OPT("ignore_dir_times", ignore_dir_times),
+	OPT("no_readahead", no_readahead),
 	OPT("spool_dir=%s", spool_dir),
 	OPT("max_conns=%u", max_conns),
 	OPT("attr_timeout=%lf", attr_timeout),
@@ -438,6 +439,8 @@ void opts_print_help(const char *progname)
 	       "                           HASH against ours where it offers one\n"
 	       "    -o ignore_dir_times    accept directory times the server cannot\n"
 	       "                           set (vsftpd) instead of failing with EPERM\n"
+	       "    -o no_readahead        do not fetch the next small files of a\n"
+	       "                           directory read file after file\n"
 	       "    -o spool_dir=DIR       private directory for local copies of files\n"
 	       "                           being changed (default $TMPDIR or /tmp)\n"
 	       "    -o max_conns=N         control connections (default 5; one is\n"

@@ -46,6 +46,9 @@ static const char *const counter_names[STATS_COUNTER_COUNT] = {
 	[STATS_UPLOADS_RESUMED] = "uploads_resumed",
 	[STATS_LISTINGS_DROPPED] = "listings_dropped",
 	[STATS_OUTAGES] = "outages",
+	[STATS_READAHEAD_FILES] = "readahead_files",
+	[STATS_READAHEAD_USED] = "readahead_used",
+	[STATS_READAHEAD_WASTED_BYTES] = "readahead_wasted_bytes",
 };
 
 static const char *const op_names[STATS_OP_COUNT] = {

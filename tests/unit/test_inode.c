@@ -93,6 +93,29 @@ TEST(fresh_listing_answers_lookups_and_negatives)
 	itab_free(t);
 }
 
+TEST(listed_attributes_without_a_lookup)
+{
+	struct itab *t = new_table(1000, 60000, "/");
+	const char *names[] = { "a", "b c" };
+	size_t before;
+	struct stat st;
+	uint64_t ino;
+	bool exact = false;
+
+	CHECK(t);
+	CHECK_INT(itab_listed(t, 1, "a", &st, &exact), -EAGAIN);
+	CHECK_INT(set_listing(t, 1, names, 2), 0);
+	before = itab_count(t);
+	CHECK_INT(itab_listed(t, 1, "b c", &st, &exact), 0);
+	CHECK_INT(st.st_size, 1);
+	CHECK(!exact); /* set_listing() gives no exact times */
+	CHECK_INT(itab_listed(t, 1, "missing", &st, &exact), -ENOENT);
+	CHECK_INT(itab_listed(t, 99, "a", &st, &exact), -ESTALE);
+	CHECK_INT(itab_count(t), before); /* no inode made */
+	CHECK_INT(itab_find_child(t, 1, "b c", &ino), -ENOENT);
+	itab_free(t);
+}
+
 TEST(expired_listing_is_not_used)
 {
 	struct itab *t = new_table(0, 0, "/");
@@ -552,6 +575,7 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(paths_are_built_from_parents),
 	TEST_ENTRY(root_slash_has_no_double_slash),
 	TEST_ENTRY(fresh_listing_answers_lookups_and_negatives),
+	TEST_ENTRY(listed_attributes_without_a_lookup),
 	TEST_ENTRY(expired_listing_is_not_used),
 	TEST_ENTRY(same_name_gives_same_inode),
 	TEST_ENTRY(forget_frees_inodes_and_empty_parents),
