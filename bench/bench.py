@@ -1269,6 +1269,8 @@ def stop_rclone(proc, mnt):
 
 
 def version(tool):
+    if not shutil.which(tool):
+        return f"{tool}: n/a (not installed)"
     p = subprocess.run([tool, "--version"], capture_output=True, text=True)
     return p.stdout.split("\n")[0].split(" (")[0] if p.returncode == 0 else f"{tool}: n/a"
 
