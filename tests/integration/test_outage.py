@@ -43,7 +43,8 @@ from fakeserver import DEFAULT  # noqa: E402
 from mount import Mount, default_binary, is_fuse_mounted  # noqa: E402
 from probes import errname, probe  # noqa: E402
 from tcpproxy import PROXY_HOST, Proxy  # noqa: E402
-from writehelpers import TOOL_ENV, pycall, pystart, snapshot, wait_for  # noqa: E402
+from writehelpers import (TOOL_ENV, mount_stats, pycall, pystart, snapshot,  # noqa: E402
+                          wait_for)
 
 OUTAGE = 5          # seconds the server stays down in the job tests
 FILES = 240         # files of a job
@@ -156,17 +157,6 @@ def log_tail(m, lines=40):
     return f"\nftpsfs log {m.log_path}, last warnings/errors:\n" + "\n".join(hits[-lines:])
 
 
-def stats(mnt):
-    """The mount's statistics as {name: value} (int where a number), read by a child process
-    with os.getxattr (no stat of the mount point first: nothing that may need the server)."""
-    r = pycall("result = os.getxattr(p, 'user.ftpsfs.stats').decode()", timeout=30, p=mnt)
-    assert r.errno is None, f"reading the statistics: {r.error}"
-    out = {}
-    for line in r.result.splitlines():
-        key, _, value = line.partition("=")
-        out[key] = int(value) if value.isdigit() else value
-    return out
-
 
 def wait_for_progress(job, progress, target, m, timeout=60):
     """Wait until progress() >= target while the job runs; fails the test if the job ends or
@@ -209,7 +199,7 @@ def assert_outage_ridden_out(m, outages=None):
     log = m.log_text()
     assert "server unreachable" in log, log_tail(m)
     assert "server reachable again after" in log, log_tail(m)
-    s = stats(m.mountpoint)
+    s = mount_stats(m.mountpoint)
     assert s.get("server_state") == "up", s
     if outages is None:
         assert s.get("outages", 0) >= 1, s
@@ -433,7 +423,7 @@ def test_outage_longer_than_op_timeout_fails_the_operation_then_recovers(ftp_ser
     # It waited for the server (op_timeout), and not much longer (a read may be asked twice).
     assert op_timeout * 0.8 <= r.elapsed < 20, r.elapsed
     assert "server unreachable" in m.log_text()
-    s = stats(m.mountpoint)
+    s = mount_stats(m.mountpoint)
     assert s.get("server_state") == "down", s
     srv.start()
     start = time.monotonic()
@@ -511,7 +501,7 @@ def test_operation_waiting_for_the_server_is_interruptible(ftp_server, mount_of,
             child.wait(timeout=10)
     # The mount is alive and answers (its statistics) while the server is still down ...
     assert m.proc.poll() is None and is_fuse_mounted(m.mountpoint), log_tail(m)
-    assert stats(m.mountpoint).get("server_state") == "down"
+    assert mount_stats(m.mountpoint).get("server_state") == "down"
     # ... and works again once the server is back.
     srv.start()
     r = probe("read", m.mountpoint / "a.txt", limit=60)
@@ -524,7 +514,7 @@ def test_statistics_show_the_server_state_and_count_outages(ftp_server, mount_of
     srv = ftp_server("vsftpd")
     srv.put("a.txt", b"hello\n")
     m = mount_of(srv, *FRESH)
-    s = stats(m.mountpoint)
+    s = mount_stats(m.mountpoint)
     assert (s.get("server_state"), s.get("outages")) == ("up", 0), s
     srv.stop()
     reader = pystart("""
@@ -533,7 +523,7 @@ def test_statistics_show_the_server_state_and_count_outages(ftp_server, mount_of
     """, p=m.mountpoint / "a.txt")
     try:
         deadline = time.monotonic() + 15
-        while (s := stats(m.mountpoint)).get("server_state") != "down":
+        while (s := mount_stats(m.mountpoint)).get("server_state") != "down":
             assert time.monotonic() < deadline, f"no server_state=down with the server down: {s}"
             time.sleep(0.2)
         assert s.get("outages") == 1, s
@@ -544,7 +534,7 @@ def test_statistics_show_the_server_state_and_count_outages(ftp_server, mount_of
         assert r.result == _sha(b"hello\n")
     finally:
         reader.kill()
-    s = stats(m.mountpoint)
+    s = mount_stats(m.mountpoint)
     assert (s.get("server_state"), s.get("outages")) == ("up", 1), s
     log = m.log_text()
     assert log.count("server reachable again after") == 1, log_tail(m)

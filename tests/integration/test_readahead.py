@@ -24,7 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from writehelpers import pycall, wait_for  # noqa: E402
+from writehelpers import mount_stats, pycall, wait_for  # noqa: E402
 
 NFILES = 20
 LONG_CACHE = ["attr_timeout=600", "dir_timeout=600"]
@@ -45,16 +45,6 @@ READ_IN_ORDER = """
 # grep does, lets the background win.
 WORK_PER_FILE = 0.02
 
-
-def stats(mnt):
-    """The mount's statistics as {name: value} (int where a number)."""
-    r = pycall("result = os.getxattr(p, 'user.ftpsfs.stats').decode()", timeout=30, p=mnt)
-    assert r.errno is None, f"reading the statistics: {r.error}"
-    out = {}
-    for line in r.result.splitlines():
-        key, _, value = line.partition("=")
-        out[key] = int(value) if value.isdigit() else value
-    return out
 
 
 def put_files(srv, count=NFILES, size=None, seed=1):
@@ -83,9 +73,9 @@ def read_in_order(mnt, names, pause=0):
 
 def wait_fetched(mnt, count, timeout=15):
     """Wait until `count` files were fetched ahead; returns the statistics."""
-    s = wait_for(lambda: (st := stats(mnt))["readahead_files"] >= count and st, timeout,
+    s = wait_for(lambda: (st := mount_stats(mnt))["readahead_files"] >= count and st, timeout,
                  interval=0.1)
-    assert s, f"fewer than {count} files fetched ahead: {stats(mnt)}"
+    assert s, f"fewer than {count} files fetched ahead: {mount_stats(mnt)}"
     return s
 
 
@@ -99,7 +89,7 @@ def test_files_read_in_listing_order_are_served_from_memory(ftp_server, mounted,
     got = read_in_order(m.mountpoint, names, pause=WORK_PER_FILE)
     for name, data in zip(names, got):
         assert data == files[name], f"{name}: wrong bytes"
-    s = stats(m.mountpoint)
+    s = mount_stats(m.mountpoint)
     assert s["readahead_files"] > 0, s
     assert s["readahead_used"] > 0, s
 
@@ -111,7 +101,7 @@ def test_files_read_in_sorted_order_are_served_from_memory(ftp_server, mounted):
     listing_order(m.mountpoint)  # like a shell glob: list, then open sorted
     names = sorted(files)
     assert read_in_order(m.mountpoint, names, pause=WORK_PER_FILE) == [files[n] for n in names]
-    assert stats(m.mountpoint)["readahead_used"] > 0
+    assert mount_stats(m.mountpoint)["readahead_used"] > 0
 
 
 def test_no_readahead_fetches_nothing(ftp_server, mounted):
@@ -120,7 +110,7 @@ def test_no_readahead_fetches_nothing(ftp_server, mounted):
     m = mounted(srv, options=["no_readahead"])
     names = listing_order(m.mountpoint)
     assert read_in_order(m.mountpoint, names) == [files[n] for n in names]
-    s = stats(m.mountpoint)
+    s = mount_stats(m.mountpoint)
     assert (s["readahead_files"], s["readahead_used"], s["readahead_wasted_bytes"]) == (0, 0, 0)
 
 
@@ -168,7 +158,7 @@ def test_change_on_server_is_read_whole_as_the_attributes_say(ftp_server, mounte
     new = {names[3]: b"N" * 3000, names[4]: b"M" * 5000}
     for name, data in new.items():
         _change_on_server(srv, name, data)
-    used = stats(m.mountpoint)["readahead_used"]
+    used = mount_stats(m.mountpoint)["readahead_used"]
     r = pycall(READ_WITH_MTIME, timeout=60, d=m.mountpoint / "d", names=names[2:5])
     assert r.errno is None, f"reading {r.stage}: {r.error}"
     served_old = 0
@@ -180,7 +170,7 @@ def test_change_on_server_is_read_whole_as_the_attributes_say(ftp_server, mounte
         else:
             assert data == new[name][:size], f"{name}: not the version its attributes show"
     assert served_old >= 2  # names[2] was not changed
-    assert stats(m.mountpoint)["readahead_used"] >= used + served_old
+    assert mount_stats(m.mountpoint)["readahead_used"] >= used + served_old
 
 
 def test_change_seen_in_attributes_reads_the_new_version(ftp_server, mounted):
@@ -267,7 +257,7 @@ def test_random_order_fetches_nothing_ahead(ftp_server, mounted):
     names = listing_order(m.mountpoint)
     order = _shuffled_without_successors(names, seed=7)
     assert read_in_order(m.mountpoint, order) == [files[n] for n in order]
-    s = stats(m.mountpoint)
+    s = mount_stats(m.mountpoint)
     assert (s["readahead_files"], s["readahead_used"]) == (0, 0), s
 
 

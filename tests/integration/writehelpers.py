@@ -365,3 +365,16 @@ INTERLEAVED_WRITERS = """
         os.close(fd)
     stage = "done"
 """
+
+
+def mount_stats(mnt):
+    """The mount's statistics (user.ftpsfs.stats) as {name: value} (int where a number), read
+    by a child process with os.getxattr: no stat of the mount point first, nothing that may
+    need the server, and a hang fails the test."""
+    r = pycall("result = os.getxattr(p, 'user.ftpsfs.stats').decode()", timeout=30, p=mnt)
+    assert r.errno is None, f"reading the statistics: {r.error}"
+    out = {}
+    for line in r.result.splitlines():
+        key, _, value = line.partition("=")
+        out[key] = int(value) if value.isdigit() else value
+    return out
