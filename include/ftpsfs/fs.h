@@ -1,9 +1,10 @@
 /*
  * fs.h - the FUSE low-level operations and the mount context they share.
  *
- * The context is the only process-wide state besides the parsed options:
- * it is handed to libfuse as userdata and reaches every operation through
- * fuse_req_userdata().
+ * Process-wide state: the parsed options, this context (handed to libfuse
+ * as userdata, it reaches every operation through fuse_req_userdata()),
+ * and two documented singletons every layer uses without a context to
+ * carry: the log settings (log.h) and the statistics (stats.h).
  *
  * Locks, and the one order they are taken in.  FUSE runs operations on
  * several threads; each lock guards one thing:
@@ -19,6 +20,8 @@
  *   pool.lock     the connection pool (ftp_pool.h; never held across I/O)
  *   itab.lock     the inode table (inode.h; a leaf, no I/O)
  *   ra.lock       files fetched ahead (fs_readahead.c; a leaf, no I/O)
+ *   pf.lock       the queue of work fetched ahead (fs_prefetch.c; a leaf)
+ *   stats last_lock  the last error's text (stats.c; a leaf)
  *   pin_lock      the TLS pin (tls_internal.h; TOFU's first recording does
  *                 local file I/O under it)
  *   charset.lock  iconv's state (a leaf)
@@ -26,11 +29,16 @@
  * Order: ready_lock, then f->lock or wf->lock (never both: a read looks
  * at the write state before it takes f->lock), then wfiles_lock, then
  * handles_lock or space_lock, then pool.lock, then the leaves (itab.lock,
- * pin_lock, charset.lock).  A thread holding a lock may take only locks
- * after it.  Besides the locks, each thread has a cancel flag (net.h,
- * net_set_cancel()): set by the fs layer for FUSE interrupts, read by
- * every network wait, saved and restored by the pool when it ends another
- * thread's parked upload.
+ * ra.lock, pf.lock, pin_lock, charset.lock, stats last_lock).  A thread
+ * holding a lock may take only locks after it.
+ *
+ * Besides the locks, each thread carries channels of its own (net.h,
+ * stats.h), set by the fs layer for the request it serves: a cancel flag
+ * (net_set_cancel(): FUSE interrupts, read by every network wait, saved
+ * and restored by the pool when it ends another thread's parked upload),
+ * a wait-cancel flag (net_set_wait_cancel(): ends only a wait for a
+ * connection), the operation deadline (net_set_op_deadline(): op_timeout)
+ * and the operation its round trips count for (stats_op_begin()).
  */
 #ifndef FTPSFS_FS_H
 #define FTPSFS_FS_H
