@@ -32,6 +32,7 @@
 #include "ftpsfs/log.h"
 #include "ftpsfs/opts.h"
 #include "ftpsfs/probe.h"
+#include "ftpsfs/proxy.h"
 #include "ftpsfs/spool.h"
 #include "ftpsfs/stats.h"
 #include "ftpsfs/symlink_policy.h"
@@ -46,6 +47,7 @@ struct mount_state {
 	struct ftpsfs_opts opts;
 	struct hostspec hs;
 	struct credentials cred;
+	struct proxy_spec proxy; /* -o proxy=; type PROXY_NONE if not */
 	struct tofu tofu; /* -o tofu: where the server's key is recorded */
 	struct ftp_endpoint ep;
 	struct fs_ctx ctx;
@@ -258,6 +260,7 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	m->ep.active = m->opts.active;
 	m->ep.no_epsv = m->opts.no_epsv;
 	m->ep.no_mlsd = m->opts.no_mlsd;
+	m->ep.proxy = m->proxy.type != PROXY_NONE ? &m->proxy : NULL;
 	if (m->opts.codepage &&
 	    charset_new(m->opts.codepage, &m->ep.charset) < 0) {
 		log_err("codepage=%s: a charset iconv does not know (see "
@@ -320,9 +323,27 @@ static int setup_login(struct mount_state *m)
 		log_err("%s", err);
 		return -EINVAL;
 	}
-	if (credentials_resolve(&m->opts, &m->hs, key_encrypted, &m->cred,
-				err, sizeof(err)) < 0) {
+	if (credentials_resolve(&m->opts, &m->hs, key_encrypted,
+				m->proxy.type != PROXY_NONE ? &m->proxy : NULL,
+				&m->cred, err, sizeof(err)) < 0) {
 		log_err("%s", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The remote argument and proxy= (before any prompt or traffic). */
+static int parse_remote(struct mount_state *m)
+{
+	const char *msg = NULL;
+
+	if (hostspec_parse(m->opts.remote, &m->hs, &msg) < 0) {
+		log_err("%s: %s", m->opts.remote, msg ? msg : "invalid");
+		return -EINVAL;
+	}
+	if (m->opts.proxy &&
+	    proxy_spec_parse(m->opts.proxy, &m->proxy, &msg) < 0) {
+		log_err("proxy=%s: %s", m->opts.proxy, msg ? msg : "invalid");
 		return -EINVAL;
 	}
 	return 0;
@@ -446,10 +467,8 @@ static int run_probe(struct mount_state *m, struct fuse_args *args,
 		log_err("%s", msg);
 		return PROBE_EXIT_USAGE;
 	}
-	if (hostspec_parse(m->opts.remote, &m->hs, &msg) < 0) {
-		log_err("%s: %s", m->opts.remote, msg ? msg : "invalid");
+	if (parse_remote(m) < 0)
 		return PROBE_EXIT_USAGE;
-	}
 	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), NULL);
 	if (!se)
 		return PROBE_EXIT_USAGE;
@@ -459,6 +478,9 @@ static int run_probe(struct mount_state *m, struct fuse_args *args,
 	return probe_run(&(struct probe_args){ .opts = &m->opts,
 					       .hs = &m->hs,
 					       .cred = &m->cred,
+					       .proxy = m->proxy.type != PROXY_NONE
+								? &m->proxy
+								: NULL,
 					       .argc = argc,
 					       .argv = argv });
 }
@@ -514,10 +536,8 @@ int main(int argc, char *argv[])
 		log_err("%s", msg);
 		goto out;
 	}
-	if (hostspec_parse(m->opts.remote, &m->hs, &msg) < 0) {
-		log_err("%s: %s", m->opts.remote, msg ? msg : "invalid");
+	if (parse_remote(m) < 0)
 		goto out;
-	}
 	warn_about_sharing(&m->opts);
 	if (opts_mount_args(&m->opts, geteuid() == 0, &args) < 0)
 		goto out;

@@ -63,6 +63,7 @@ struct ftpsfs_opts {
 	unsigned uid, gid;	 /* owner shown for every file ... */
 	int uid_set, gid_set;	 /* ... if given (else the mounting user) */
 	char *codepage;		 /* the server's charset for names */
+	char *proxy;		 /* socks5:// or http:// URL (proxy.h) */
 	/* A mount other users can reach (allow_other, often root's fstab) is
 	 * a privilege boundary: see opts_mount_args(). */
 	int allow_other;	 /* given; stays in the args for libfuse */

@@ -69,17 +69,16 @@ static int xfer_connect_failed(struct ftp_conn *c, uint16_t port, int err)
 {
 	snprintf(c->err, sizeof(c->err),
 		 "cannot open data connection to port %u: %s", (unsigned)port,
-		 strerror(-err));
+		 c->proxy_err[0] ? c->proxy_err : strerror(-err));
 	ftp_conn_mark_broken(c, c->err);
 	return err;
 }
 
-/* Connect to @port at the control peer (never where a reply says). */
+/* Connect to @port at the control peer, or through the proxy to the
+ * control connection's host (never where a reply says). */
 static int xfer_connect_port(struct ftp_conn *c, uint16_t port, int *fd)
 {
-	int ret = net_connect_peer_port(&c->peer, c->peerlen, port,
-					net_deadline(c->ep->connect_timeout_ms),
-					fd);
+	int ret = ftp_conn_data_connect(c, port, fd);
 
 	return ret < 0 ? xfer_connect_failed(c, port, ret) : 0;
 }
@@ -428,9 +427,7 @@ static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
 	}
 	ret = xfer_passive_reply(c, r, &port);
 	if (ret == 0) {
-		ret = net_connect_peer_port(&c->peer, c->peerlen, port,
-					    net_deadline(c->ep->connect_timeout_ms),
-					    fd);
+		ret = ftp_conn_data_connect(c, port, fd);
 		if (ret < 0)
 			return xfer_pipelined_connect_failed(c, r, cmd, port,
 							     ret);

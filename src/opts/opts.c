@@ -80,6 +80,7 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("gid=%u", gid),
 	OPT("gid=", gid_set),
 	OPT("codepage=%s", codepage),
+	OPT("proxy=%s", proxy),
 	OPT("allow_suid", allow_suid),
 	OPT("no_default_permissions", no_default_permissions),
 	OPT("probe_readonly", probe_readonly),
@@ -267,6 +268,12 @@ static int opts_validate_protocol(const struct ftpsfs_opts *o,
 	if (o->no_epsv && o->active) {
 		*msg = "no_epsv has no effect with active (EPRT/PORT): choose "
 		       "one";
+		return -EINVAL;
+	}
+	if (o->proxy && o->active) {
+		*msg = "active cannot work through proxy=: the server would "
+		       "have to connect back to us; drop -o active (passive "
+		       "data connections go through the proxy)";
 		return -EINVAL;
 	}
 	if (o->list_hidden && o->no_mlsd) {
@@ -494,6 +501,13 @@ void opts_print_help(const char *progname)
 	       "                           the bits are hidden; always nodev)\n"
 	       "    -o codepage=CHARSET    the server's names are in CHARSET, not\n"
 	       "                           UTF-8 (ISO-8859-1, CP1251, GBK ...)\n"
+	       "    -o proxy=URL           every connection through a proxy:\n"
+	       "                           socks5://[user@]host:port (the proxy\n"
+	       "                           resolves the server's name; socks5h://\n"
+	       "                           too) or http://[user@]host:port (HTTP\n"
+	       "                           CONNECT); passive mode only; the proxy\n"
+	       "                           password: proxy_password= in credentials=,\n"
+	       "                           netrc, askpass= or a prompt\n"
 	       "    -o probe_readonly      with --probe: skip the checks that write\n"
 	       "\n"
 	       "--probe connects as a mount with these options would and reports on\n"
@@ -534,6 +548,7 @@ void opts_free(struct ftpsfs_opts *o)
 	free(o->credentials);
 	free(o->askpass);
 	free(o->codepage);
+	free(o->proxy);
 	free(o->umask);
 	free(o->file_mode);
 	free(o->dir_mode);
