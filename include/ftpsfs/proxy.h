@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "ftpsfs/hostspec.h"
 #include "ftpsfs/secret.h"
@@ -78,5 +79,29 @@ const char *proxy_type_name(enum proxy_type type);
 int proxy_connect(const struct proxy_spec *px, const char *host,
 		  bool host_is_ip, uint16_t port, int64_t deadline, int *fd_out,
 		  char *err, size_t errsz);
+
+/*
+ * The control connection's stream to @host port @port: directly
+ * (net_connect_host()) when @px is NULL, else through the proxy.  *peer
+ * is the address connected to (with a proxy, the proxy's: only its
+ * family means anything).  Returns 0, or a negative errno as above with
+ * "cannot connect to HOST port P[ through the socks5 proxy]: why" in @err.
+ */
+int proxy_open_stream(const struct proxy_spec *px, const char *host,
+		      bool host_is_ip, uint16_t port, int64_t deadline,
+		      int *fd_out, struct sockaddr_storage *peer,
+		      socklen_t *peerlen, char *err, size_t errsz);
+
+/*
+ * A passive data connection to @port of the same server: directly to the
+ * control connection's @peer address, or through @px to @host (never to
+ * an address a reply names).  Returns 0 or a negative errno; @err says
+ * why when the proxy failed ("" otherwise: the errno says it all).
+ */
+int proxy_open_data_stream(const struct proxy_spec *px, const char *host,
+			   bool host_is_ip,
+			   const struct sockaddr_storage *peer,
+			   socklen_t peerlen, uint16_t port, int64_t deadline,
+			   int *fd_out, char *err, size_t errsz);
 
 #endif

@@ -630,55 +630,13 @@ static int conn_setup(struct ftp_conn *c, struct ftp_reply *r, bool feat_done)
 	return ret;
 }
 
-/* The control connection's TCP stream: direct, or through the proxy
- * (which resolves the server's name itself: proxy.h). */
-static int conn_connect(struct ftp_conn *c)
-{
-	const struct ftp_endpoint *ep = c->ep;
-	int64_t deadline = net_deadline(ep->connect_timeout_ms);
-	char why[384];
-	int ret;
-
-	if (!ep->proxy) {
-		ret = net_connect_host(ep->host, ep->port, deadline, &c->fd,
-				       &c->peer, &c->peerlen);
-		if (ret < 0)
-			snprintf(c->err, sizeof(c->err),
-				 "cannot connect to %s port %u: %s", ep->host,
-				 (unsigned)ep->port,
-				 ret == -ENOENT ? "host name not found"
-						: strerror(-ret));
-		return ret;
-	}
-	ret = proxy_connect(ep->proxy, ep->host, ep->host_is_ip, ep->port,
-			    deadline, &c->fd, why, sizeof(why));
-	if (ret < 0) {
-		/* Bounded so that the whole fits c->err. */
-		snprintf(c->err, sizeof(c->err),
-			 "cannot connect to %.200s port %u through the %s "
-			 "proxy: %.256s", ep->host, (unsigned)ep->port,
-			 proxy_type_name(ep->proxy->type), why);
-		return ret;
-	}
-	/* The peer is the proxy's address: only its family is ever used
-	 * (active mode, which a proxy excludes, would use more). */
-	c->peerlen = sizeof(c->peer);
-	if (getpeername(c->fd, (struct sockaddr *)&c->peer, &c->peerlen) < 0)
-		c->peerlen = 0;
-	return 0;
-}
-
 int ftp_conn_data_connect(struct ftp_conn *c, uint16_t port, int *fd)
 {
-	int64_t deadline = net_deadline(c->ep->connect_timeout_ms);
-
-	c->proxy_err[0] = '\0';
-	if (!c->ep->proxy)
-		return net_connect_peer_port(&c->peer, c->peerlen, port,
-					     deadline, fd);
-	return proxy_connect(c->ep->proxy, c->ep->host, c->ep->host_is_ip,
-			     port, deadline, fd, c->proxy_err,
-			     sizeof(c->proxy_err));
+	return proxy_open_data_stream(c->ep->proxy, c->ep->host,
+				      c->ep->host_is_ip, &c->peer, c->peerlen,
+				      port,
+				      net_deadline(c->ep->connect_timeout_ms),
+				      fd, c->proxy_err, sizeof(c->proxy_err));
 }
 
 int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
@@ -698,7 +656,10 @@ int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 	c->ep = ep;
 	c->fd = -1;
 	c->no_epsv = ep->no_epsv;
-	ret = conn_connect(c);
+	/* Directly, or through the proxy (which resolves the name). */
+	ret = proxy_open_stream(ep->proxy, ep->host, ep->host_is_ip, ep->port,
+				net_deadline(ep->connect_timeout_ms), &c->fd,
+				&c->peer, &c->peerlen, c->err, sizeof(c->err));
 	if (ret < 0)
 		goto fail;
 	/* Plaintext until AUTH TLS (or for good, with allow_plaintext):

@@ -310,3 +310,51 @@ int proxy_connect(const struct proxy_spec *px, const char *host,
 	*fd_out = fd;
 	return 0;
 }
+
+int proxy_open_stream(const struct proxy_spec *px, const char *host,
+		      bool host_is_ip, uint16_t port, int64_t deadline,
+		      int *fd_out, struct sockaddr_storage *peer,
+		      socklen_t *peerlen, char *err, size_t errsz)
+{
+	char why[384];
+	int ret;
+
+	if (!px) {
+		ret = net_connect_host(host, port, deadline, fd_out, peer,
+				       peerlen);
+		if (ret < 0)
+			snprintf(err, errsz, "cannot connect to %s port %u: %s",
+				 host, (unsigned)port,
+				 ret == -ENOENT ? "host name not found"
+						: strerror(-ret));
+		return ret;
+	}
+	ret = proxy_connect(px, host, host_is_ip, port, deadline, fd_out, why,
+			    sizeof(why));
+	if (ret < 0) {
+		/* Bounded so that the whole fits a 512-byte message. */
+		snprintf(err, errsz,
+			 "cannot connect to %.200s port %u through the %s "
+			 "proxy: %.256s",
+			 host, (unsigned)port, proxy_type_name(px->type), why);
+		return ret;
+	}
+	*peerlen = sizeof(*peer);
+	if (getpeername(*fd_out, (struct sockaddr *)peer, peerlen) < 0)
+		*peerlen = 0;
+	return 0;
+}
+
+int proxy_open_data_stream(const struct proxy_spec *px, const char *host,
+			   bool host_is_ip,
+			   const struct sockaddr_storage *peer,
+			   socklen_t peerlen, uint16_t port, int64_t deadline,
+			   int *fd_out, char *err, size_t errsz)
+{
+	err[0] = '\0';
+	if (!px)
+		return net_connect_peer_port(peer, peerlen, port, deadline,
+					     fd_out);
+	return proxy_connect(px, host, host_is_ip, port, deadline, fd_out, err,
+			     errsz);
+}
