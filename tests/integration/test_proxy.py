@@ -85,16 +85,17 @@ def netrc_for(tmp_path, px, password=PROXY_PASSWORD):
 
 @pytest.fixture
 def proxied(ftp_server, certs, test_user, tmp_path):
-    """Factory: proxied(srv, proxy_url, *options, password=<login's>, start=True) -> a Mount
-    of srv's root named BEHIND_PROXY, through proxy_url, the server's key pinned. Depends on
+    """Factory: proxied(srv, proxy_url, *options, password=<login's>, start=True, url=None)
+    -> a Mount of srv's root named BEHIND_PROXY (or `url`), through proxy_url, the server's key
+    pinned. Depends on
     ftp_server so that teardown unmounts before the servers stop."""
     mounts = []
     assert not resolves_here(BEHIND_PROXY), f"{BEHIND_PROXY} must not resolve outside the proxy"
 
-    def make(srv, proxy_url, *options, password=test_user.password, start=True):
+    def make(srv, proxy_url, *options, password=test_user.password, start=True, url=None):
         opts = [f"proxy={proxy_url}", f"fingerprint={spki_fingerprint(certs.cert_file)}",
                 *TIMEOUTS, *options]
-        m = Mount(None, behind_proxy_url(srv), tmp_path / f"mnt{len(mounts)}", password,
+        m = Mount(None, url or behind_proxy_url(srv), tmp_path / f"mnt{len(mounts)}", password,
                   options=opts)
         mounts.append(m)
         return m.start() if start else m
@@ -105,9 +106,11 @@ def proxied(ftp_server, certs, test_user, tmp_path):
 
 
 def start_fails(m):
-    """Start `m`, expecting ftpsfs to exit before mounting; its log."""
+    """Start `m`, expecting ftpsfs to exit before mounting; its log (free of sanitizer
+    reports: an ASan build's exit is checked here, since stop() has no process left)."""
     with pytest.raises(RuntimeError):
         m.start()
+    assert not m.sanitizer_report(), m.sanitizer_report()
     return m.log_text()
 
 
@@ -155,6 +158,53 @@ def test_http_connect_with_authentication_every_connection_through_it(vsftpd, pr
     opened = px.connections_to(BEHIND_PROXY)
     assert opened >= stats["logins"] + stats["data_connections"], (opened, stats)
     assert PROXY_PASSWORD not in m.log_text()
+
+
+@pytest.mark.parametrize("cls", [Microsocks, Tinyproxy], ids=["socks5", "http"])
+def test_proftpd_implicit_tls_through_a_proxy(ftp_server, proxy, proxied, tmp_path, cls):
+    """Implicit TLS (the TLS handshake is the first thing after the proxy's answer) against
+    ProFTPD, which insists that data connections resume the control connection's session."""
+    srv = ftp_server("proftpd", implicit=True)
+    srv.put("hello.txt", b"hello through the proxy\n")
+    srv.put("sub/big.bin", os.urandom(300_000))
+    px = proxy(cls, PROXY_USER, PROXY_PASSWORD)
+    m = proxied(srv, px.url(), f"netrc={netrc_for(tmp_path, px)}", *FRESH)
+    assert_reads_lists_writes(m, srv)
+    assert srv.count_rejected_data() == 0
+
+
+@pytest.mark.parametrize("cls", [Microsocks, Tinyproxy], ids=["socks5", "http"])
+def test_ipv6_server_address_through_a_proxy(ftp_server, proxy, proxied, cls):
+    """An IPv6 literal goes to the proxy as an address (SOCKS5 address type 4; [::1]:port in
+    CONNECT); data connections resume the control connection's TLS session through it."""
+    srv = ftp_server("vsftpd", ipv6=True)
+    srv.put("hello.txt", b"hello through the proxy\n")
+    srv.put("sub/big.bin", os.urandom(300_000))
+    px = proxy(cls)
+    m = proxied(srv, px.url(), *FRESH, url=srv.url("/"))
+    assert "[::1]" in m.url
+    assert_reads_lists_writes(m, srv)
+    assert srv.count_resumed_data() >= 4
+
+
+def test_proxy_password_from_askpass(vsftpd, proxy, proxied, tmp_path, test_user):
+    """askpass= answers both prompts: the login's and the proxy user's."""
+    px = proxy(Microsocks, PROXY_USER, PROXY_PASSWORD)
+    prog = tmp_path / "askpass.sh"
+    prog.write_text("#!/bin/sh\n"
+                    f'echo "$1" >> {tmp_path}/prompts\n'
+                    'case "$1" in\n'
+                    f'  "Password for proxy user "*) echo "{PROXY_PASSWORD}" ;;\n'
+                    f'  *) echo "{test_user.password}" ;;\n'
+                    "esac\n")
+    prog.chmod(0o700)
+    empty = tmp_path / "netrc-empty"
+    empty.write_text("")
+    m = proxied(vsftpd, px.url(), f"askpass={prog}", f"netrc={empty}", *FRESH, password=None)
+    assert (m.mountpoint / "hello.txt").read_bytes() == b"hello through the proxy\n"
+    prompts = (tmp_path / "prompts").read_text().splitlines()
+    assert f"Password for proxy user {PROXY_USER}@{LOCALHOST}: " in prompts, prompts
+    assert len(prompts) == 2, prompts
 
 
 def test_probe_through_a_proxy_says_so_and_works(vsftpd, proxy, certs, test_user, tmp_path):
