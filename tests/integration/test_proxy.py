@@ -216,6 +216,9 @@ def test_probe_through_a_proxy_says_so_and_works(vsftpd, proxy, certs, test_user
     assert r["proxy"].startswith(f"socks5 proxy {LOCALHOST} port {px.port}, user {PROXY_USER}")
     assert r["passive EPSV"] == "works", str(r)
     assert r["active EPRT"].startswith("not tried"), str(r)
+    assert r["suggested options"] == "none", str(r)
+    assert f"proxy={px.url()}" in r.fstab()[3].split(","), str(r)
+    assert "proxy_password=" in r["fstab note"], str(r)
     assert PROXY_PASSWORD not in r.stdout + r.stderr
 
 
