@@ -67,7 +67,8 @@ int socks5_reply_length(const uint8_t *head, size_t *len, const char **why);
 
 /* The whole CONNECT reply of @len bytes (section 6): 0 when REP is
  * "succeeded", else the errno its REP means (-ECONNREFUSED, -EHOSTUNREACH,
- * -ENETUNREACH, -ETIMEDOUT, -EACCES, -EPROTO ...). */
+ * -ENETUNREACH, -ETIMEDOUT, -EACCES, -ENOENT for "general failure",
+ * -EPROTO ...). */
 int socks5_parse_reply(const uint8_t *b, size_t len, const char **why);
 
 /* ---- HTTP CONNECT (RFC 9110 section 9.3.6) ---- */
@@ -77,11 +78,11 @@ int socks5_parse_reply(const uint8_t *b, size_t len, const char **why);
 #define HTTP_CONNECT_REPLY_MAX 8192
 
 /*
- * "CONNECT host:port HTTP/1.1", Host, and with @credentials
- * ("user:password", NULL for none) Proxy-Authorization: Basic (RFC 7617).
- * IPv6 literals go in brackets (@host_is_ip and a ':').  -EINVAL if
- * @host or @credentials hold CR, LF or NUL-less garbage (control
- * characters); -ENOSPC if @cap is too small.
+ * "CONNECT host:port HTTP/1.1", Host, and with @credentials (the base64
+ * of "user:password", NULL for none) "Proxy-Authorization: Basic"
+ * (RFC 7617).  IPv6 literals go in brackets (@host_is_ip and a ':').
+ * -EINVAL if @host holds a control character, a space, '/' or '@', or
+ * @credentials a control character; -ENOSPC if @cap is too small.
  */
 int http_connect_request(const char *host, bool host_is_ip, uint16_t port,
 			 const char *credentials, char *buf, size_t cap);

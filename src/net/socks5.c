@@ -186,7 +186,12 @@ int socks5_parse_reply(const uint8_t *b, size_t len, const char **why)
 	case SOCKS5_REP_OK:
 		return 0;
 	case SOCKS5_REP_FAILURE:
-		return socks5_fail(why, "proxy: general failure", -EPROTO);
+		/* microsocks and others say this when the server's name
+		 * does not resolve: -ENOENT, as a direct connect's lookup
+		 * (an outage only for a name that resolved before). */
+		return socks5_fail(why, "proxy: general failure (the proxy "
+					"may not resolve the server's name)",
+				   -ENOENT);
 	case SOCKS5_REP_NOT_ALLOWED:
 		return socks5_fail(why,
 				   "proxy refused: connection not "

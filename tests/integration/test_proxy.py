@@ -284,6 +284,18 @@ def test_server_down_behind_the_proxy_counts_as_an_outage(vsftpd, proxy, proxied
     assert mount_stats(m.mountpoint)["outages"] >= 1
 
 
+def test_a_name_the_proxy_cannot_resolve_fails_at_once(vsftpd, proxy, proxied):
+    """microsocks answers "general failure" for a name it cannot resolve: like a name that
+    does not resolve for a direct mount, that fails the mount at once (no waiting for an
+    outage to end)."""
+    px = proxy(Microsocks)
+    url = vsftpd.url("/").replace(f"@{LOCALHOST}:", "@nowhere.invalid:")
+    start = time.monotonic()
+    log = start_fails(proxied(vsftpd, px.url(), url=url, start=False))
+    assert "proxy: general failure" in log, log
+    assert time.monotonic() - start < 15
+
+
 def test_active_mode_with_a_proxy_is_refused(vsftpd, proxied):
     log = start_fails(proxied(vsftpd, f"socks5://{LOCALHOST}:1080", "active", start=False))
     assert "active cannot work through proxy=" in log, log

@@ -188,7 +188,7 @@ static int reply_with_code(uint8_t rep)
 TEST(reply_codes_map_to_errno)
 {
 	CHECK_INT(reply_with_code(0), 0);
-	CHECK_INT(reply_with_code(1), -EPROTO);
+	CHECK_INT(reply_with_code(1), -ENOENT);
 	CHECK_INT(reply_with_code(2), -EACCES);
 	CHECK_INT(reply_with_code(3), -ENETUNREACH);
 	CHECK_INT(reply_with_code(4), -EHOSTUNREACH);
