@@ -286,6 +286,10 @@ int proxy_connect(const struct proxy_spec *px, const char *host,
 	int fd = -1, ret;
 
 	err[0] = '\0';
+	if (px->user[0] && (!px->password || !px->password->value)) {
+		snprintf(err, errsz, "proxy: no password for user %s", px->user);
+		return -EACCES;
+	}
 	ret = net_connect_host(px->host, px->port, deadline, &fd, &peer,
 			       &peerlen);
 	if (ret < 0) {
