@@ -207,6 +207,36 @@ def test_proxy_password_from_askpass(vsftpd, proxy, proxied, tmp_path, test_user
     assert len(prompts) == 2, prompts
 
 
+def test_parallel_reads_and_writes_through_a_proxy(vsftpd, proxy, proxied, tmp_path):
+    """Several programs at once: the pool's connections and their data connections all go
+    through the proxy, each to its own passive port."""
+    px = proxy(Tinyproxy)
+    files = {f"p{i}.bin": os.urandom(150_000 + i) for i in range(12)}
+    for name, data in files.items():
+        vsftpd.put(f"par/{name}", data)
+    m = proxied(vsftpd, px.url(), "max_conns=5", *FRESH)
+    errors = []
+
+    def work(name, data):
+        try:
+            if (m.mountpoint / "par" / name).read_bytes() != data:
+                errors.append(f"{name}: wrong content")
+            (m.mountpoint / "par" / f"{name}.copy").write_bytes(data[::-1])
+        except OSError as e:
+            errors.append(f"{name}: {e}")
+
+    threads = [threading.Thread(target=work, args=item) for item in files.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    for name, data in files.items():
+        assert (vsftpd.root_dir / "par" / f"{name}.copy").read_bytes() == data[::-1]
+    stats = mount_stats(m.mountpoint)
+    assert px.connections_to(BEHIND_PROXY) >= stats["logins"] + stats["data_connections"]
+
+
 def test_probe_through_a_proxy_says_so_and_works(vsftpd, proxy, certs, test_user, tmp_path):
     px = proxy(Microsocks, PROXY_USER, PROXY_PASSWORD)
     r = run_probe(behind_proxy_url(vsftpd), test_user.password,
@@ -220,6 +250,17 @@ def test_probe_through_a_proxy_says_so_and_works(vsftpd, proxy, certs, test_user
     assert f"proxy={px.url()}" in r.fstab()[3].split(","), str(r)
     assert "proxy_password=" in r["fstab note"], str(r)
     assert PROXY_PASSWORD not in r.stdout + r.stderr
+
+
+def test_probe_through_a_proxy_that_refuses_us(vsftpd, proxy, certs, test_user, tmp_path):
+    """The proxy's refusal is the probe's "cannot connect" (exit 2), with the proxy's reason."""
+    px = proxy(Tinyproxy, PROXY_USER, PROXY_PASSWORD)
+    r = run_probe(behind_proxy_url(vsftpd), test_user.password,
+                  [f"proxy={px.url()}", f"netrc={netrc_for(tmp_path, px, 'Wr0ng-Px-pw')}",
+                   f"fingerprint={spki_fingerprint(certs.cert_file)}", "probe_readonly"])
+    assert r.rc == 2, str(r)
+    assert "proxy refused: authentication failed" in r["login"], str(r)
+    assert "Wr0ng-Px-pw" not in r.stdout + r.stderr
 
 
 # --- refusals and failures -----------------------------------------------------------------------
