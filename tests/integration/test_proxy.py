@@ -237,11 +237,16 @@ def test_parallel_reads_and_writes_through_a_proxy(vsftpd, proxy, proxied, tmp_p
     assert px.connections_to(BEHIND_PROXY) >= stats["logins"] + stats["data_connections"]
 
 
+def probe_through(px, srv, certs, test_user, tmp_path, proxy_password=PROXY_PASSWORD):
+    """ftpsfs --probe of srv (named BEHIND_PROXY) through px, the proxy password in netrc."""
+    return run_probe(behind_proxy_url(srv), test_user.password,
+                     [f"proxy={px.url()}", f"netrc={netrc_for(tmp_path, px, proxy_password)}",
+                      f"fingerprint={spki_fingerprint(certs.cert_file)}", "probe_readonly"])
+
+
 def test_probe_through_a_proxy_says_so_and_works(vsftpd, proxy, certs, test_user, tmp_path):
     px = proxy(Microsocks, PROXY_USER, PROXY_PASSWORD)
-    r = run_probe(behind_proxy_url(vsftpd), test_user.password,
-                  [f"proxy={px.url()}", f"netrc={netrc_for(tmp_path, px)}",
-                   f"fingerprint={spki_fingerprint(certs.cert_file)}", "probe_readonly"])
+    r = probe_through(px, vsftpd, certs, test_user, tmp_path)
     assert r.rc == 0, str(r)
     assert r["proxy"].startswith(f"socks5 proxy {LOCALHOST} port {px.port}, user {PROXY_USER}")
     assert r["passive EPSV"] == "works", str(r)
@@ -255,9 +260,7 @@ def test_probe_through_a_proxy_says_so_and_works(vsftpd, proxy, certs, test_user
 def test_probe_through_a_proxy_that_refuses_us(vsftpd, proxy, certs, test_user, tmp_path):
     """The proxy's refusal is the probe's "cannot connect" (exit 2), with the proxy's reason."""
     px = proxy(Tinyproxy, PROXY_USER, PROXY_PASSWORD)
-    r = run_probe(behind_proxy_url(vsftpd), test_user.password,
-                  [f"proxy={px.url()}", f"netrc={netrc_for(tmp_path, px, 'Wr0ng-Px-pw')}",
-                   f"fingerprint={spki_fingerprint(certs.cert_file)}", "probe_readonly"])
+    r = probe_through(px, vsftpd, certs, test_user, tmp_path, proxy_password="Wr0ng-Px-pw")
     assert r.rc == 2, str(r)
     assert "proxy refused: authentication failed" in r["login"], str(r)
     assert "Wr0ng-Px-pw" not in r.stdout + r.stderr
