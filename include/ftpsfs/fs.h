@@ -22,6 +22,7 @@
  *   ra.lock       files fetched ahead (fs_readahead.c; a leaf, no I/O)
  *   pf.lock       the queue of work fetched ahead (fs_prefetch.c; a leaf)
  *   stats last_lock  the last error's text (stats.c; a leaf)
+ *   refresh.lock  entries queued for the kernel (fs_refresh.c; a leaf)
  *   pin_lock      the TLS pin (tls_internal.h; TOFU's first recording does
  *                 local file I/O under it)
  *   charset.lock  iconv's state (a leaf)
@@ -29,7 +30,8 @@
  * Order: ready_lock, then f->lock or wf->lock (never both: a read looks
  * at the write state before it takes f->lock), then wfiles_lock, then
  * handles_lock or space_lock, then pool.lock, then the leaves (itab.lock,
- * ra.lock, pf.lock, pin_lock, charset.lock, stats last_lock).  A thread
+ * ra.lock, pf.lock, pin_lock, charset.lock, stats last_lock,
+ * refresh.lock).  A thread
  * holding a lock may take only locks after it.
  *
  * Besides the locks, each thread carries channels of its own (net.h,
@@ -56,6 +58,7 @@
 struct ftp_pool;
 struct fs_prefetch;
 struct fs_readahead;
+struct fs_refresh;
 struct fs_wfile;
 struct itab;
 
@@ -72,6 +75,8 @@ struct fs_ctx {
 	struct fs_prefetch *prefetch; /* background fetching, or NULL */
 	struct fs_readahead *readahead; /* files fetched ahead, or NULL
 					 * (no_readahead; fs_readahead.c) */
+	struct fs_refresh *refresh; /* tells the kernel what is stale
+				     * (fs_refresh.h), or NULL */
 	struct ftp_features feat; /* what the server offered at login */
 	uid_t uid;		  /* owner shown for every file */
 	gid_t gid;

@@ -79,7 +79,8 @@ int itab_set_root_path(struct itab *t, const char *root_path);
  */
 int itab_path(struct itab *t, uint64_t ino, char *buf, size_t bufsz);
 
-/* Same for the entry @name inside directory @parent. */
+/* Same for the entry @name inside directory @parent; -ENOENT when
+ * @parent was removed (itab_remove()) or an ancestor was. */
 int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 		    char *buf, size_t bufsz);
 
@@ -223,6 +224,10 @@ bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
  * listing).  Returns 0, -ESTALE, or -EINVAL for the root. */
 int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
 		     char *name, size_t namesz);
+
+/* Is @ino known but removed (itab_remove(), a rename over it): no path
+ * leads to it any more? */
+bool itab_is_removed(struct itab *t, uint64_t ino);
 
 /*
  * Install a new listing for directory @dir, asked for at generation

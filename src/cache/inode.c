@@ -292,6 +292,10 @@ int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 	in = inode_get(t, parent);
 	if (in)
 		ret = path_locked(t, in, name, buf, bufsz);
+	/* A directory that was removed (or one of its ancestors) holds no
+	 * names: what a local file system says when creating in it. */
+	if (in && ret == -ESTALE)
+		ret = -ENOENT;
 	pthread_mutex_unlock(&t->lock);
 	return ret;
 }
@@ -571,6 +575,18 @@ int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
 	}
 	pthread_mutex_unlock(&t->lock);
 	return ret;
+}
+
+bool itab_is_removed(struct itab *t, uint64_t ino)
+{
+	struct inode *in;
+	bool removed;
+
+	pthread_mutex_lock(&t->lock);
+	in = inode_get(t, ino);
+	removed = in && in->ino != ITAB_ROOT_INO && !in->named;
+	pthread_mutex_unlock(&t->lock);
+	return removed;
 }
 
 int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,

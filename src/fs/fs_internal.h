@@ -115,6 +115,15 @@ void fs_readahead_forget(struct fs_ctx *ctx, uint64_t ino);
 void fs_readahead_forget_name(struct fs_ctx *ctx, uint64_t dir,
 			      const char *name);
 
+/*
+ * An operation inside directory @dir failed with @err.  If @err is a
+ * refusal that may mean "no such directory" (EACCES, EPERM, ENOENT), ask
+ * the server whether @dir (or an ancestor) is gone; if so, drop the
+ * topmost one gone from the cache and the kernel (fs_gone.c).  Returns
+ * -ENOENT then, else @err.  Costs a listing, only on such failures.
+ */
+int fs_check_dir_gone(struct fs_ctx *ctx, uint64_t dir, int err);
+
 /* Find @name in @snap; NULL if absent. */
 const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,
 					   const char *name);

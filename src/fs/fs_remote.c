@@ -598,6 +598,8 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 	/* One deadline for every try, however many a race costs. */
 	saved = fs_op_deadline_begin(ctx);
 	ret = itab_path(ctx->itab, dir, path, FS_PATH_MAX);
+	if (ret == -ESTALE && itab_is_removed(ctx->itab, dir))
+		ret = -ENOENT; /* a directory found gone meanwhile */
 	if (ret < 0)
 		goto out;
 	st.path = path;
@@ -607,8 +609,11 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		uint64_t gen = itab_generation(ctx->itab);
 
 		ret = fs_with_conn(ctx, fetch_run, &st);
-		if (ret < 0)
+		if (ret < 0) {
+			/* CWD or LIST refused: the directory may be gone. */
+			ret = fs_check_dir_gone(ctx, dir, ret);
 			goto out;
+		}
 		if (st.dups)
 			log_warn("%s: the server listed %lu names more than "
 				 "once; showing each once", path, st.dups);
