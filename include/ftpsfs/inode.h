@@ -213,6 +213,15 @@ ssize_t itab_expire_all(struct itab *t, struct itab_name **out);
 void itab_names_free(struct itab_name *v, size_t n);
 
 /*
+ * The same for one inode: @ino's listing (a directory; for a file, its
+ * parent's, which holds its attributes) and the attributes of @ino and of
+ * its children in the table (pinned ones excepted).  The
+ * inodes (@ino first) are returned in *out as above.  Returns their count,
+ * -ESTALE or -ENOMEM.
+ */
+ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out);
+
+/*
  * The exact mtime we know for @name in @dir, if it agrees with @listed (a
  * LIST entry: same size, and its minute-precise mtime is the exact one
  * cut to the minute).  Returns true and *exact, else false.

@@ -921,45 +921,6 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 	pthread_mutex_unlock(&t->lock);
 }
 
-ssize_t itab_expire_all(struct itab *t, struct itab_name **out)
-{
-	struct inode *in, *tmp;
-	struct itab_name *v;
-	size_t n = 0;
-
-	pthread_mutex_lock(&t->lock);
-	v = calloc(HASH_COUNT(t->by_ino) + 1, sizeof(*v));
-	if (!v) {
-		pthread_mutex_unlock(&t->lock);
-		return -ENOMEM;
-	}
-	HASH_ITER(hh, t->by_ino, in, tmp) {
-		v[n].ino = in->ino;
-		v[n].parent = in->parent;
-		if (in->parent && in->name && !(v[n].name = strdup(in->name))) {
-			pthread_mutex_unlock(&t->lock);
-			itab_names_free(v, n);
-			return -ENOMEM;
-		}
-		n++;
-	}
-	HASH_ITER(hh, t->by_ino, in, tmp) {
-		listing_drop_locked(t, in);
-		if (!in->pinned)
-			in->attr_expire = 0;
-	}
-	pthread_mutex_unlock(&t->lock);
-	*out = v;
-	return (ssize_t)n;
-}
-
-void itab_names_free(struct itab_name *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].name);
-	free(v);
-}
-
 /* Free @in if nothing holds it, then its parent if that became free. */
 static void inode_maybe_free_locked(struct itab *t, struct inode *in)
 {

@@ -240,6 +240,8 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    size_t size);
 void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    const char *value, size_t size, int flags);
 
 /* Upload pending writes of @ino, if any (before rename, utimens ...). */
 int fs_flush_inode(struct fs_ctx *ctx, uint64_t ino);

@@ -1,28 +1,33 @@
 /*
- * fs_xattr.c - read-only extended attributes: the server's checksums of a
- * file (getfattr -n user.ftpsfs.sha256 FILE asks the server's HASH
- * instead of downloading the file) and the mount's statistics
- * (user.ftpsfs.stats, on any file or directory: stats.h).
+ * fs_xattr.c - extended attributes as a control surface.  Read: the
+ * server's checksums of a file (getfattr -n user.ftpsfs.sha256 FILE asks
+ * the server's HASH instead of downloading the file) and the mount's
+ * statistics (user.ftpsfs.stats, on any file or directory: stats.h).
+ * Set: user.ftpsfs.refresh on a file or directory forgets what is cached
+ * of it (another client changed it), here and in the kernel.
  *
  * The names are not listed by listxattr: cp -a, rsync -X and tar --xattrs
  * would otherwise make the server hash every file they copy, in every
- * algorithm.  FTP has no extended attributes of its own, so there is
- * nothing else to list, and nothing can be set.
+ * algorithm, or copy our settings.  FTP has no extended attributes of its
+ * own, so there is nothing else to list or to set.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "fs_internal.h"
 #include "ftpsfs/ftp_hash.h"
 #include "ftpsfs/ftp_ops.h"
+#include "ftpsfs/fs_refresh.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/inode.h"
 #include "ftpsfs/stats.h"
 
 #define XATTR_HASH_PREFIX "user.ftpsfs."
 #define XATTR_STATS "user.ftpsfs.stats"
+#define XATTR_REFRESH "user.ftpsfs.refresh"
 
 struct hash_op {
 	const char *path;
@@ -128,4 +133,35 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_xattr(req, 0);
 	else
 		fuse_reply_buf(req, NULL, 0);
+}
+
+/* user.ftpsfs.refresh: @ino's listing and attributes, and those of its
+ * children, are asked again; the kernel drops its entries for them too. */
+static int xattr_refresh(struct fs_ctx *ctx, fuse_ino_t ino)
+{
+	struct itab_name *v = NULL;
+	ssize_t n = itab_expire_one(ctx->itab, ino, &v);
+
+	if (n < 0)
+		return (int)n;
+	for (ssize_t i = 0; i < n; i++)
+		fs_readahead_forget(ctx, v[i].ino); /* fetched copies too */
+	/* From the refresh thread: the kernel holds @ino's lock now. */
+	fs_refresh_kernel(ctx, v, (size_t)n);
+	return 0;
+}
+
+void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    const char *value, size_t size, int flags)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	int ret = -ENOTSUP;
+
+	(void)value;
+	(void)size;
+	if (flags & XATTR_CREATE)
+		ret = -EEXIST; /* ours always "exist" */
+	else if (strcmp(name, XATTR_REFRESH) == 0)
+		ret = xattr_refresh(ctx, ino);
+	fs_reply_err(req, -ret);
 }

@@ -3,13 +3,15 @@ setfattr user.ftpsfs.refresh PATH, and -o poll=SECONDS.  Mounted with hour-long 
 timeouts so that only the feature under test can make a change visible.
 """
 
+import errno
+import os
 import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from writehelpers import pycall, run  # noqa: E402
+from writehelpers import pycall, run, wait_for  # noqa: E402
 
 LONG_CACHE = ["attr_timeout=3600", "dir_timeout=3600", "negative_timeout=3600"]
 
@@ -71,3 +73,85 @@ def test_rename_into_a_directory_gone_from_the_server_is_enoent(ftp_server, moun
     assert r.errname == "ENOENT"
     assert (srv.root_dir / "src").read_bytes() == b"data"
     assert pycall("result = sorted(os.listdir(d))", d=m.mountpoint).result == ["src"]
+
+
+REFRESH = "os.setxattr(p, 'user.ftpsfs.refresh', b'1')"
+
+LOOK = """
+    result = {"names": sorted(os.listdir(d)), "size": os.stat(d + "/c").st_size,
+              "content": open(d + "/c").read()}
+"""
+
+
+def _look(d):
+    return pycall(LOOK, d=d).result
+
+
+def test_refresh_xattr_on_a_directory_shows_changes_by_others(ftp_server, mounted):
+    srv = ftp_server("vsftpd")
+    srv.put("dir/a", b"a\n")
+    srv.put("dir/c", b"old\n")
+    srv.put("other/x", b"x")
+    m = mounted(srv, options=LONG_CACHE)
+    d = m.mountpoint / "dir"
+    assert _look(d) == {"names": ["a", "c"], "size": 4, "content": "old\n"}
+    assert sorted(os.listdir(m.mountpoint / "other")) == ["x"]
+    held = os.open(d, os.O_RDONLY | os.O_DIRECTORY)  # the kernel keeps the inode
+    try:
+        os.unlink(srv.root_dir / "dir" / "a")
+        srv.put("dir/b", b"b\n")
+        srv.put("dir/c", b"new, longer\n")
+        srv.put("other/y", b"y")
+        assert pycall("result = sorted(os.listdir(d))", d=d).result == ["a", "c"]  # cached
+        r = pycall(REFRESH, p=d)
+        assert r.errno is None, r.error
+        assert pycall("result = sorted(os.listdir(d))", d=d).result == ["b", "c"]
+        # The kernel's attributes of the file are dropped by the mount's refresh
+        # thread, an instant after the call returns.
+        assert wait_for(lambda: _look(d) == {"names": ["b", "c"], "size": 12,
+                                              "content": "new, longer\n"}, timeout=5), _look(d)
+        # Only that directory: the other one still shows what was cached.
+        assert sorted(os.listdir(m.mountpoint / "other")) == ["x"]
+    finally:
+        os.close(held)
+
+
+def test_refresh_xattr_on_a_file_and_on_the_root(ftp_server, mounted):
+    srv = ftp_server("proftpd")
+    srv.put("f", b"1234")
+    m = mounted(srv, options=LONG_CACHE)
+    f = m.mountpoint / "f"
+    assert pycall("result = open(p).read()", p=f).result == "1234"
+    srv.put("f", b"123456789")
+    srv.put("new", b"n")
+    assert os.stat(f).st_size == 4  # cached
+    assert pycall(REFRESH, p=f).errno is None
+    assert wait_for(lambda: os.stat(f).st_size == 9, timeout=5)
+    assert pycall("result = open(p).read()", p=f).result == "123456789"
+    # The file's attributes came with its directory's listing, asked again too.
+    assert sorted(os.listdir(m.mountpoint)) == ["f", "new"]
+    srv.put("newer", b"n")
+    assert sorted(os.listdir(m.mountpoint)) == ["f", "new"]  # cached
+    assert pycall(REFRESH, p=m.mountpoint).errno is None
+    assert sorted(os.listdir(m.mountpoint)) == ["f", "new", "newer"]
+
+
+def test_refresh_xattr_after_a_directory_was_made_again(ftp_server, mounted):
+    srv = ftp_server("vsftpd")
+    srv.put("top/old", b"o")
+    m = mounted(srv, options=LONG_CACHE)
+    assert sorted(os.listdir(m.mountpoint / "top")) == ["old"]
+    _remove_on_server(srv, "top")
+    assert pycall("os.mkdir(d + '/top/sub')", d=m.mountpoint).errname == "ENOENT"
+    srv.put("top/again", b"a")  # another client makes it again
+    assert pycall(REFRESH, p=m.mountpoint).errno is None
+    r = pycall("result = sorted(os.listdir(d + '/top'))", d=m.mountpoint)
+    assert r.result == ["again"], r.error
+
+
+def test_other_xattrs_cannot_be_set(ftp_server, mounted):
+    srv = ftp_server("vsftpd")
+    srv.put("f", b"x")
+    m = mounted(srv, options=LONG_CACHE)
+    r = pycall("os.setxattr(p, 'user.other', b'1')", p=m.mountpoint / "f")
+    assert r.errno == errno.ENOTSUP
