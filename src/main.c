@@ -22,6 +22,7 @@
 #include "ftpsfs/charset.h"
 #include "ftpsfs/credentials.h"
 #include "ftpsfs/fs.h"
+#include "ftpsfs/fs_poll.h"
 #include "ftpsfs/fs_prefetch.h"
 #include "ftpsfs/fs_refresh.h"
 #include "ftpsfs/ftp_conn.h"
@@ -336,6 +337,7 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 	struct fuse_loop_config *lc = NULL;
 	struct fs_refresh *refresh = NULL;
 	struct fs_prefetch *prefetch = NULL;
+	struct fs_poll *poll = NULL;
 	int ret = 1;
 
 	if (fuse_set_signal_handlers(se) != 0)
@@ -352,7 +354,8 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 	/* Threads do not survive fuse_daemonize()'s fork: start it now. */
 	if (ftp_pool_start(m->ctx.pool) < 0 ||
 	    fs_refresh_start(&m->ctx, se, &refresh) < 0 ||
-	    fs_prefetch_start(&m->ctx, &prefetch) < 0)
+	    fs_prefetch_start(&m->ctx, &prefetch) < 0 ||
+	    fs_poll_start(&m->ctx, m->opts.poll, &poll) < 0)
 		goto out_unmount;
 	if (co->singlethread) {
 		ret = fuse_session_loop(se) != 0;
@@ -371,6 +374,7 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 		fuse_loop_cfg_destroy(lc);
 	}
 out_unmount:
+	fs_poll_stop(poll); /* before the refresh thread it uses */
 	fs_prefetch_stop(prefetch);
 	fs_refresh_stop(refresh);
 	fs_readahead_free(m->ctx.readahead); /* after the workers */

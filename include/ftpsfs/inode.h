@@ -297,6 +297,22 @@ void itab_mtime_reqs_free(struct itab_mtime_req *reqs, size_t n);
 int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out);
 void itab_snapshot_free(struct itab_snapshot *s);
 
+/* The same, whether or not the listing is fresh (-EAGAIN: none held),
+ * and without counting as a use (-o poll compares with it). */
+int itab_snapshot_any(struct itab *t, uint64_t dir, struct itab_snapshot **out);
+
+/*
+ * -o poll: the directories whose listings served a request at or after
+ * @since_ms (net_now_ms()), the most recently used first, at most @max
+ * into @out.  Returns their count (0 also without memory).
+ */
+struct itab_recent {
+	uint64_t ino;
+	int64_t used_ms;
+};
+size_t itab_recent_dirs(struct itab *t, int64_t since_ms,
+			struct itab_recent *out, size_t max);
+
 /*
  * The cached symlink target of @ino into @buf.  Returns 0, -EAGAIN (not
  * known: ask the server), -ESTALE, -ENAMETOOLONG.

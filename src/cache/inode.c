@@ -667,7 +667,10 @@ out:
 	return ret;
 }
 
-int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
+/* Copy @dir's listing, fresh or (@any) not; a fresh one copied counts as
+ * used. */
+static int snapshot_copy(struct itab *t, uint64_t dir, bool any,
+			 struct itab_snapshot **out)
 {
 	struct itab_snapshot *s = NULL;
 	struct inode *p;
@@ -680,11 +683,12 @@ int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
 		ret = -ESTALE;
 		goto out;
 	}
-	if (!listing_fresh(p->listing)) {
+	if (!(any ? p->listing != NULL : listing_fresh(p->listing))) {
 		ret = -EAGAIN;
 		goto out;
 	}
-	listing_used_locked(t, p);
+	if (!any)
+		listing_used_locked(t, p);
 	n = HASH_COUNT(p->listing->by_name);
 	s = calloc(1, sizeof(*s));
 	if (!s || (n && !(s->ents = calloc(n, sizeof(*s->ents))))) {
@@ -710,6 +714,16 @@ out:
 	pthread_mutex_unlock(&t->lock);
 	itab_snapshot_free(s);
 	return ret;
+}
+
+int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
+{
+	return snapshot_copy(t, dir, false, out);
+}
+
+int itab_snapshot_any(struct itab *t, uint64_t dir, struct itab_snapshot **out)
+{
+	return snapshot_copy(t, dir, true, out);
 }
 
 void itab_snapshot_free(struct itab_snapshot *s)

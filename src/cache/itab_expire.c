@@ -1,8 +1,9 @@
 /*
  * itab_expire.c - making what the table knows stale on request (SIGUSR1,
- * setfattr user.ftpsfs.refresh, -o poll): listings dropped, attributes
- * expired, and the inodes concerned handed out so that the kernel can be
- * told (fs_refresh.c).  See inode.h.
+ * setfattr user.ftpsfs.refresh): listings dropped, attributes expired,
+ * and the inodes concerned handed out so that the kernel can be told
+ * (fs_refresh.c); and which directories -o poll lists again.  See
+ * inode.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -106,4 +107,40 @@ nomem:
 	if (v)
 		itab_names_free(v, n);
 	return -ENOMEM;
+}
+
+static int recent_cmp(const void *a, const void *b)
+{
+	const struct itab_recent *x = a, *y = b;
+
+	return (x->used_ms < y->used_ms) - (x->used_ms > y->used_ms);
+}
+
+size_t itab_recent_dirs(struct itab *t, int64_t since_ms,
+			struct itab_recent *out, size_t max)
+{
+	struct inode *in, *tmp;
+	struct itab_recent *all;
+	size_t n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	all = calloc(HASH_COUNT(t->by_ino) + 1, sizeof(*all));
+	if (all) {
+		HASH_ITER(hh, t->by_ino, in, tmp) {
+			if (in->used_ms >= since_ms && in->used_ms > 0 &&
+			    (in->ino == ITAB_ROOT_INO || in->named)) {
+				all[n].ino = in->ino;
+				all[n++].used_ms = in->used_ms;
+			}
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (!all)
+		return 0;
+	qsort(all, n, sizeof(*all), recent_cmp); /* most recent first */
+	if (n > max)
+		n = max;
+	memcpy(out, all, n * sizeof(*out));
+	free(all);
+	return n;
 }

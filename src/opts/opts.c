@@ -83,6 +83,10 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("allow_suid", allow_suid),
 	OPT("no_default_permissions", no_default_permissions),
 	OPT("probe_readonly", probe_readonly),
+	/* Remote changes, bandwidth (issue 18). */
+	OPT("poll=%u", poll),
+	OPT("bwlimit=%s", bwlimit),
+	OPT("bwlimit_up=%s", bwlimit_up),
 	/* Also seen by libfuse (they stay in args). */
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
@@ -292,8 +296,70 @@ static int opts_validate_modes(const struct ftpsfs_opts *o, const char **msg)
 	return 0;
 }
 
+int opts_parse_rate(const char *text, uint64_t *bps)
+{
+	uint64_t v = 0, unit = 1;
+	size_t i;
+
+	for (i = 0; text[i] >= '0' && text[i] <= '9'; i++) {
+		v = v * 10 + (uint64_t)(text[i] - '0');
+		if (v > (1ULL << 40))
+			return -EINVAL;
+	}
+	if (i == 0)
+		return -EINVAL;
+	switch (text[i]) {
+	case 'k':
+	case 'K':
+		unit = 1ULL << 10;
+		break;
+	case 'm':
+	case 'M':
+		unit = 1ULL << 20;
+		break;
+	case 'g':
+	case 'G':
+		unit = 1ULL << 30;
+		break;
+	default:
+		break;
+	}
+	if (unit > 1)
+		i++;
+	if (unit > 1 && (text[i] == 'i' || text[i] == 'I'))
+		i++;
+	if (text[i] == 'B' || text[i] == 'b')
+		i++;
+	if (text[i] != '\0' || v > (1ULL << 40) / unit)
+		return -EINVAL;
+	*bps = v * unit;
+	return 0;
+}
+
+/* poll=, bwlimit=, bwlimit_up= (issue 18). */
+static int opts_validate_changes(const struct ftpsfs_opts *o,
+				 const char **msg)
+{
+	uint64_t r;
+
+	if ((o->bwlimit && opts_parse_rate(o->bwlimit, &r) < 0) ||
+	    (o->bwlimit_up && opts_parse_rate(o->bwlimit_up, &r) < 0)) {
+		*msg = "bwlimit= and bwlimit_up= take bytes per second, with k, "
+		       "M or G for 1024, 1024^2, 1024^3 (such as 512k, 10M); "
+		       "0 = no limit";
+		return -EINVAL;
+	}
+	if (o->poll > 86400) {
+		*msg = "poll must be between 0 (off) and 86400 seconds";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int opts_validate(const struct ftpsfs_opts *o, const char **msg)
 {
+	if (opts_validate_changes(o, msg) < 0)
+		return -EINVAL;
 	if (opts_validate_security(o, msg) < 0 ||
 	    opts_validate_protocol(o, msg) < 0 ||
 	    opts_validate_modes(o, msg) < 0)
@@ -495,6 +561,14 @@ void opts_print_help(const char *progname)
 	       "    -o codepage=CHARSET    the server's names are in CHARSET, not\n"
 	       "                           UTF-8 (ISO-8859-1, CP1251, GBK ...)\n"
 	       "    -o probe_readonly      with --probe: skip the checks that write\n"
+	       "    -o poll=S              every S seconds, list again the directories\n"
+	       "                           used in the last 5 minutes (at most 32) and\n"
+	       "                           tell the kernel what changed (0 = off)\n"
+	       "    -o bwlimit=RATE        cap downloads of the whole mount at RATE\n"
+	       "                           bytes/s (k, M, G = 1024, 1024^2, 1024^3:\n"
+	       "                           512k, 10M); 0 = none; changeable mounted:\n"
+	       "                           setfattr -n user.ftpsfs.bwlimit -v 5M MNT\n"
+	       "    -o bwlimit_up=RATE     ... uploads (user.ftpsfs.bwlimit_up)\n"
 	       "\n"
 	       "--probe connects as a mount with these options would and reports on\n"
 	       "standard output: greeting and FEAT, TLS (certificate chain,\n"
@@ -537,4 +611,6 @@ void opts_free(struct ftpsfs_opts *o)
 	free(o->umask);
 	free(o->file_mode);
 	free(o->dir_mode);
+	free(o->bwlimit);
+	free(o->bwlimit_up);
 }

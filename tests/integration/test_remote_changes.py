@@ -6,6 +6,7 @@ timeouts so that only the feature under test can make a change visible.
 import errno
 import os
 import shutil
+import time
 import sys
 from pathlib import Path
 
@@ -155,3 +156,37 @@ def test_other_xattrs_cannot_be_set(ftp_server, mounted):
     m = mounted(srv, options=LONG_CACHE)
     r = pycall("os.setxattr(p, 'user.other', b'1')", p=m.mountpoint / "f")
     assert r.errno == errno.ENOTSUP
+
+
+def test_poll_shows_changes_by_others_without_a_request(ftp_server, mounted):
+    srv = ftp_server("vsftpd")
+    srv.put("dir/a", b"a\n")
+    srv.put("dir/c", b"old\n")
+    m = mounted(srv, options=LONG_CACHE + ["poll=1"])
+    d = m.mountpoint / "dir"
+    assert _look(d) == {"names": ["a", "c"], "size": 4, "content": "old\n"}
+    held = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # A name looked up and missing: the kernel keeps a negative entry for it.
+        assert pycall("os.stat(d + '/b')", d=d).errname == "ENOENT"
+        os.unlink(srv.root_dir / "dir" / "a")
+        srv.put("dir/b", b"b\n")
+        srv.put("dir/c", b"new, longer\n")
+        want = {"names": ["b", "c"], "size": 12, "content": "new, longer\n"}
+        assert wait_for(lambda: _look(d) == want, timeout=15), _look(d)
+        assert pycall("result = os.stat(d + '/b').st_size", d=d).result == 2
+        assert "poll: /dir: 3 names changed on the server" in m.log_text()
+    finally:
+        os.close(held)
+
+
+def test_without_poll_the_cache_stands(ftp_server, mounted):
+    srv = ftp_server("vsftpd")
+    srv.put("dir/c", b"old\n")
+    m = mounted(srv, options=LONG_CACHE)
+    d = m.mountpoint / "dir"
+    assert pycall("result = sorted(os.listdir(d))", d=d).result == ["c"]
+    srv.put("dir/b", b"b\n")
+    time.sleep(2.5)
+    assert pycall("result = sorted(os.listdir(d))", d=d).result == ["c"]
+    assert "poll:" not in m.log_text()
