@@ -88,20 +88,36 @@ def _look(d):
     return pycall(LOOK, d=d).result
 
 
-def test_refresh_xattr_on_a_directory_shows_changes_by_others(ftp_server, mounted):
+BEFORE = {"names": ["a", "c"], "size": 4, "content": "old\n"}
+AFTER = {"names": ["b", "c"], "size": 12, "content": "new, longer\n"}
+
+
+def _dir_for_others(ftp_server, mounted, options, also=()):
+    """A mount whose dir/ holds a and c, looked at once (BEFORE); `also`: more files."""
     srv = ftp_server("vsftpd")
+    for name in also:
+        srv.put(name, name.encode())
     srv.put("dir/a", b"a\n")
     srv.put("dir/c", b"old\n")
-    srv.put("other/x", b"x")
-    m = mounted(srv, options=LONG_CACHE)
+    m = mounted(srv, options=LONG_CACHE + options)
     d = m.mountpoint / "dir"
-    assert _look(d) == {"names": ["a", "c"], "size": 4, "content": "old\n"}
+    assert _look(d) == BEFORE
+    return srv, m, d
+
+
+def _change_dir_as_another_client(srv):
+    """dir/ becomes AFTER: a removed, b added, c longer."""
+    os.unlink(srv.root_dir / "dir" / "a")
+    srv.put("dir/b", b"b\n")
+    srv.put("dir/c", b"new, longer\n")
+
+
+def test_refresh_xattr_on_a_directory_shows_changes_by_others(ftp_server, mounted):
+    srv, m, d = _dir_for_others(ftp_server, mounted, [], also=["other/x"])
     assert sorted(os.listdir(m.mountpoint / "other")) == ["x"]
     held = os.open(d, os.O_RDONLY | os.O_DIRECTORY)  # the kernel keeps the inode
     try:
-        os.unlink(srv.root_dir / "dir" / "a")
-        srv.put("dir/b", b"b\n")
-        srv.put("dir/c", b"new, longer\n")
+        _change_dir_as_another_client(srv)
         srv.put("other/y", b"y")
         assert pycall("result = sorted(os.listdir(d))", d=d).result == ["a", "c"]  # cached
         r = pycall(REFRESH, p=d)
@@ -109,8 +125,7 @@ def test_refresh_xattr_on_a_directory_shows_changes_by_others(ftp_server, mounte
         assert pycall("result = sorted(os.listdir(d))", d=d).result == ["b", "c"]
         # The kernel's attributes of the file are dropped by the mount's refresh
         # thread, an instant after the call returns.
-        assert wait_for(lambda: _look(d) == {"names": ["b", "c"], "size": 12,
-                                              "content": "new, longer\n"}, timeout=5), _look(d)
+        assert wait_for(lambda: _look(d) == AFTER, timeout=5), _look(d)
         # Only that directory: the other one still shows what was cached.
         assert sorted(os.listdir(m.mountpoint / "other")) == ["x"]
     finally:
@@ -159,21 +174,13 @@ def test_other_xattrs_cannot_be_set(ftp_server, mounted):
 
 
 def test_poll_shows_changes_by_others_without_a_request(ftp_server, mounted):
-    srv = ftp_server("vsftpd")
-    srv.put("dir/a", b"a\n")
-    srv.put("dir/c", b"old\n")
-    m = mounted(srv, options=LONG_CACHE + ["poll=1"])
-    d = m.mountpoint / "dir"
-    assert _look(d) == {"names": ["a", "c"], "size": 4, "content": "old\n"}
+    srv, m, d = _dir_for_others(ftp_server, mounted, ["poll=1"])
     held = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
     try:
         # A name looked up and missing: the kernel keeps a negative entry for it.
         assert pycall("os.stat(d + '/b')", d=d).errname == "ENOENT"
-        os.unlink(srv.root_dir / "dir" / "a")
-        srv.put("dir/b", b"b\n")
-        srv.put("dir/c", b"new, longer\n")
-        want = {"names": ["b", "c"], "size": 12, "content": "new, longer\n"}
-        assert wait_for(lambda: _look(d) == want, timeout=15), _look(d)
+        _change_dir_as_another_client(srv)
+        assert wait_for(lambda: _look(d) == AFTER, timeout=15), _look(d)
         assert pycall("result = os.stat(d + '/b').st_size", d=d).result == 2
         assert "poll: /dir: 3 names changed on the server" in m.log_text()
     finally:
