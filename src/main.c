@@ -33,6 +33,7 @@
 #include "ftpsfs/log.h"
 #include "ftpsfs/opts.h"
 #include "ftpsfs/probe.h"
+#include "ftpsfs/stats_view.h"
 #include "ftpsfs/spool.h"
 #include "ftpsfs/stats.h"
 #include "ftpsfs/symlink_policy.h"
@@ -480,6 +481,11 @@ int main(int argc, char *argv[])
 
 	if (!m)
 		return 1;
+	/* ftpsfs --stats MOUNTPOINT [SECONDS]: a viewer, not a mount. */
+	if (argc >= 2 && strcmp(argv[1], "--stats") == 0) {
+		free(m);
+		return stats_view_main(argv[0], argc - 2, argv + 2);
+	}
 	signal(SIGPIPE, SIG_IGN); /* a dead peer is an errno, not a signal */
 	/* The password stays in memory for reconnects: no core dumps of it,
 	 * and no ptrace or /proc/PID/mem by other processes of the user. */

@@ -18,6 +18,7 @@
 #include <sys/xattr.h>
 
 #include "fs_internal.h"
+#include "fs_wfile.h"
 #include "ftpsfs/ftp_hash.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/fs_refresh.h"
@@ -55,6 +56,7 @@ static void xattr_stats(fuse_req_t req, size_t size)
 		ftp_pool_counts(ctx->pool, &pool);
 	cache.inodes = itab_count(ctx->itab);
 	cache.listing_bytes = itab_listing_bytes(ctx->itab, &cache.listings);
+	cache.uploads_pending = fs_wfile_count(ctx);
 	len = stats_format(&pool, &cache, NULL, 0);
 	if (len >= 0 && size == 0) {
 		fuse_reply_xattr(req, (size_t)len);

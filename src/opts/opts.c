@@ -463,6 +463,7 @@ void opts_print_help(const char *progname)
 	       "       %s ftp://[user@]host[:port]/path mountpoint [options]\n"
 	       "       %s ftps://[user@]host[:port]/path mountpoint [options]\n"
 	       "       %s --probe REMOTE [options]   (no mount point)\n"
+	       "       %s --stats MOUNTPOINT [SECONDS]  (a mount's activity)\n"
 	       "\n"
 	       "ftp:// and the plain form use explicit TLS (AUTH TLS, port 21);\n"
 	       "ftps:// uses implicit TLS (port 990).  TLS is required, and the\n"
@@ -588,8 +589,13 @@ void opts_print_help(const char *progname)
 	       "comment=...) are accepted and ignored; any other unknown option is\n"
 	       "refused before connecting.  Detached, ftpsfs logs to syslog (facility\n"
 	       "daemon, tag ftpsfs: journalctl -t ftpsfs).\n"
+	       "--stats prints one line per interval (default 1 s) of what a running\n"
+	       "mount does: operations, bytes downloaded (in) and uploaded (out) and\n"
+	       "round trips per second; connections busy and idle, retries and\n"
+	       "errors in the interval, uploads pending, the server's state.  A header\n"
+	       "every 20 lines; Ctrl-C ends it, and so does unmounting (exit 0).\n"
 	       "\n",
-	       progname, progname, progname, progname);
+	       progname, progname, progname, progname, progname);
 }
 
 void opts_free(struct ftpsfs_opts *o)
