@@ -33,6 +33,7 @@
 #include "ftpsfs/log.h"
 #include "ftpsfs/opts.h"
 #include "ftpsfs/probe.h"
+#include "ftpsfs/ratelimit.h"
 #include "ftpsfs/stats_view.h"
 #include "ftpsfs/spool.h"
 #include "ftpsfs/stats.h"
@@ -549,6 +550,17 @@ int main(int argc, char *argv[])
 	m->ctx.ignore_dir_times = m->opts.ignore_dir_times;
 	m->ctx.show_suid = m->opts.allow_suid;
 	m->ctx.list_hidden = m->opts.list_hidden;
+	/* Bandwidth caps (issue 18): validated by opts_validate(). */
+	{
+		uint64_t bps = 0;
+
+		if (m->opts.bwlimit &&
+		    opts_parse_rate(m->opts.bwlimit, &bps) == 0)
+			ratelimit_set(RATELIMIT_DOWN, bps);
+		if (m->opts.bwlimit_up &&
+		    opts_parse_rate(m->opts.bwlimit_up, &bps) == 0)
+			ratelimit_set(RATELIMIT_UP, bps);
+	}
 	set_shown_modes(&m->opts, &m->ctx);
 	m->ctx.symlink_flags =
 		(m->opts.contain_symlinks ? SYMLINK_CONTAIN : 0) |
