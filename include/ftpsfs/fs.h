@@ -3,8 +3,9 @@
  *
  * Process-wide state: the parsed options, this context (handed to libfuse
  * as userdata, it reaches every operation through fuse_req_userdata()),
- * and two documented singletons every layer uses without a context to
- * carry: the log settings (log.h) and the statistics (stats.h).
+ * and three documented singletons every layer uses without a context to
+ * carry: the log settings (log.h), the statistics (stats.h) and the
+ * bandwidth caps (ratelimit.h).
  *
  * Locks, and the one order they are taken in.  FUSE runs operations on
  * several threads; each lock guards one thing:
@@ -23,6 +24,7 @@
  *   pf.lock       the queue of work fetched ahead (fs_prefetch.c; a leaf)
  *   stats last_lock  the last error's text (stats.c; a leaf)
  *   refresh.lock  entries queued for the kernel (fs_refresh.c; a leaf)
+ *   bucket.lock   a bandwidth cap's clock (ratelimit.c; a leaf, no I/O)
  *   pin_lock      the TLS pin (tls_internal.h; TOFU's first recording does
  *                 local file I/O under it)
  *   charset.lock  iconv's state (a leaf)
@@ -31,7 +33,7 @@
  * at the write state before it takes f->lock), then wfiles_lock, then
  * handles_lock or space_lock, then pool.lock, then the leaves (itab.lock,
  * ra.lock, pf.lock, pin_lock, charset.lock, stats last_lock,
- * refresh.lock).  A thread
+ * refresh.lock, bucket.lock).  A thread
  * holding a lock may take only locks after it.
  *
  * Besides the locks, each thread carries channels of its own (net.h,
