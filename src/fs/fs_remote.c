@@ -676,6 +676,48 @@ const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,
 
 /* ---- single entries ---- */
 
+struct stat_one {
+	const char *path;
+	struct ftp_entry e;
+	char line[FTP_LINE_MAX + 1];
+};
+
+static int stat_one_fn(struct ftp_conn *c, void *arg)
+{
+	struct stat_one *op = arg;
+
+	return ftp_op_stat_one(c, op->path, &op->e, op->line,
+			       sizeof(op->line));
+}
+
+/*
+ * @name in @parent, whose listing the server refuses (a write-only "drop
+ * box"): asked on its own, so that files can be created there (the
+ * kernel looks the name up first) and known names opened.
+ */
+static int stat_unlisted(struct fs_ctx *ctx, uint64_t parent,
+			 const char *name, struct stat *attr, uint64_t *gen)
+{
+	struct stat_one *op = malloc(sizeof(*op));
+	char *path = malloc(FS_PATH_MAX);
+	int ret = op && path ? 0 : -ENOMEM;
+
+	if (gen)
+		*gen = itab_generation(ctx->itab);
+	if (ret == 0)
+		ret = itab_child_path(ctx->itab, parent, name, path,
+				      FS_PATH_MAX);
+	if (ret == 0) {
+		op->path = path;
+		ret = fs_with_conn(ctx, stat_one_fn, op);
+	}
+	if (ret == 0)
+		fs_entry_to_stat(ctx, &op->e, attr);
+	free(op);
+	free(path);
+	return ret;
+}
+
 int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
 		   struct stat *attr, char *link, size_t linksz, uint64_t *gen)
 {
@@ -690,6 +732,8 @@ int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
 	 */
 	link[0] = '\0';
 	ret = fs_fetch_listing(ctx, parent, false, &snap);
+	if (ret == -EACCES || ret == -EPERM)
+		return stat_unlisted(ctx, parent, name, attr, gen);
 	if (ret < 0)
 		return ret;
 	if (gen)
