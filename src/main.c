@@ -32,6 +32,7 @@
 #include "ftpsfs/inode.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/opts.h"
+#include "ftpsfs/idmap.h"
 #include "ftpsfs/probe.h"
 #include "ftpsfs/ratelimit.h"
 #include "ftpsfs/stats_view.h"
@@ -561,6 +562,14 @@ int main(int argc, char *argv[])
 		    opts_parse_rate(m->opts.bwlimit_up, &bps) == 0)
 			ratelimit_set(RATELIMIT_UP, bps);
 	}
+	/* Owners by name (issue 18): the map files are read before any
+	 * connection, so that a bad one fails the mount at once. */
+	if (m->opts.idmap && strcmp(m->opts.idmap, "names") == 0 &&
+	    idmap_new(m->opts.uidfile, m->opts.gidfile, &m->ctx.idmap, err,
+		      sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
 	set_shown_modes(&m->opts, &m->ctx);
 	m->ctx.symlink_flags =
 		(m->opts.contain_symlinks ? SYMLINK_CONTAIN : 0) |
@@ -586,6 +595,7 @@ out:
 	fs_ctx_release_handles(&m->ctx);
 	ftp_pool_free(m->ctx.pool);
 	itab_free(m->ctx.itab);
+	idmap_free(m->ctx.idmap);
 	charset_free(m->ep.charset);
 	tls_ctx_free(tls);
 	credentials_wipe(&m->cred);

@@ -61,6 +61,7 @@ struct ftp_pool;
 struct fs_prefetch;
 struct fs_readahead;
 struct fs_refresh;
+struct idmap;
 struct fs_wfile;
 struct itab;
 
@@ -80,8 +81,10 @@ struct fs_ctx {
 	struct fs_refresh *refresh; /* tells the kernel what is stale
 				     * (fs_refresh.h), or NULL */
 	struct ftp_features feat; /* what the server offered at login */
-	uid_t uid;		  /* owner shown for every file */
+	uid_t uid;		  /* owner shown for every file ... */
 	gid_t gid;
+	struct idmap *idmap;	  /* ... or, with idmap=names, where the
+				   * server's name maps (idmap.h); NULL */
 	double attr_timeout;	  /* seconds, for the kernel */
 	int op_timeout_ms;	  /* one request's work for the server; 0 none */
 	double negative_timeout;

@@ -81,6 +81,8 @@ struct ftpsfs_opts {
 				  * directories; 0 off */
 	char *bwlimit;		 /* download cap (opts_parse_rate()) */
 	char *bwlimit_up;	 /* upload cap */
+	char *idmap;		 /* "none" (default) or "names" (idmap.h) */
+	char *uidfile, *gidfile; /* name:id maps for idmap=names */
 };
 
 /*

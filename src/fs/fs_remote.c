@@ -15,6 +15,7 @@
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_pool.h"
+#include "ftpsfs/idmap.h"
 #include "ftpsfs/list_tz.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
@@ -57,8 +58,12 @@ void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
 	kind = e->type == FTP_ENTRY_OTHER ? 0 : type;
 	/* The server's setuid bit must not become root here (allow_suid). */
 	st->st_mode = type | fs_shown_perm(ctx, kind, perm);
-	st->st_uid = ctx->uid;
-	st->st_gid = ctx->gid;
+	/* idmap=names: the server's owner where a local account (or the
+	 * map files) knows the name; the mount's owner otherwise. */
+	if (!idmap_uid(ctx->idmap, e->owner, &st->st_uid))
+		st->st_uid = ctx->uid;
+	if (!idmap_gid(ctx->idmap, e->group, &st->st_gid))
+		st->st_gid = ctx->gid;
 	if (e->type == FTP_ENTRY_LINK && e->link_target)
 		st->st_size = (off_t)strlen(e->link_target);
 	else if (e->has_size && e->type != FTP_ENTRY_OTHER)

@@ -87,6 +87,9 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("poll=%u", poll),
 	OPT("bwlimit=%s", bwlimit),
 	OPT("bwlimit_up=%s", bwlimit_up),
+	OPT("idmap=%s", idmap),
+	OPT("uidfile=%s", uidfile),
+	OPT("gidfile=%s", gidfile),
 	/* Also seen by libfuse (they stay in args). */
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
@@ -336,7 +339,7 @@ int opts_parse_rate(const char *text, uint64_t *bps)
 	return 0;
 }
 
-/* poll=, bwlimit=, bwlimit_up= (issue 18). */
+/* poll=, bwlimit=, bwlimit_up=, idmap=, uidfile=, gidfile= (issue 18). */
 static int opts_validate_changes(const struct ftpsfs_opts *o,
 				 const char **msg)
 {
@@ -351,6 +354,16 @@ static int opts_validate_changes(const struct ftpsfs_opts *o,
 	}
 	if (o->poll > 86400) {
 		*msg = "poll must be between 0 (off) and 86400 seconds";
+		return -EINVAL;
+	}
+	if (o->idmap && strcmp(o->idmap, "none") != 0 &&
+	    strcmp(o->idmap, "names") != 0) {
+		*msg = "idmap must be none or names";
+		return -EINVAL;
+	}
+	if ((o->uidfile || o->gidfile) &&
+	    !(o->idmap && strcmp(o->idmap, "names") == 0)) {
+		*msg = "uidfile= and gidfile= go with idmap=names";
 		return -EINVAL;
 	}
 	return 0;
@@ -570,6 +583,12 @@ void opts_print_help(const char *progname)
 	       "                           512k, 10M); 0 = none; changeable mounted:\n"
 	       "                           setfattr -n user.ftpsfs.bwlimit -v 5M MNT\n"
 	       "    -o bwlimit_up=RATE     ... uploads (user.ftpsfs.bwlimit_up)\n"
+	       "    -o idmap=names         show the owner and group the server names as\n"
+	       "                           the local account and group of that name;\n"
+	       "                           names unknown here show the mounting user\n"
+	       "                           (or uid=/gid=); default idmap=none\n"
+	       "    -o uidfile=FILE,gidfile=FILE  with idmap=names: name:id lines,\n"
+	       "                           tried before the local accounts\n"
 	       "\n"
 	       "--probe connects as a mount with these options would and reports on\n"
 	       "standard output: greeting and FEAT, TLS (certificate chain,\n"
@@ -619,4 +638,7 @@ void opts_free(struct ftpsfs_opts *o)
 	free(o->dir_mode);
 	free(o->bwlimit);
 	free(o->bwlimit_up);
+	free(o->idmap);
+	free(o->uidfile);
+	free(o->gidfile);
 }
