@@ -80,6 +80,10 @@ struct fs_ctx {
 					 * (no_readahead; fs_readahead.c) */
 	struct fs_refresh *refresh; /* tells the kernel what is stale
 				     * (fs_refresh.h), or NULL */
+	/* fs_gone.c: the directory last found still there after a refusal
+	 * inside it, and when (net_now_ms): not asked again at once. */
+	atomic_ullong gone_present_dir;
+	atomic_llong gone_present_ms;
 	struct ftp_features feat; /* what the server offered at login */
 	uid_t uid;		  /* owner shown for every file ... */
 	gid_t gid;

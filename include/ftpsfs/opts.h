@@ -105,8 +105,8 @@ int opts_parse_mode(const char *text, mode_t *mode);
 /*
  * A bandwidth: decimal digits, then optionally k, M or G (binary: 1024,
  * 1024^2, 1024^3; case-insensitive, with or without a trailing "i" or
- * "B"), in bytes per second; 0 means no limit.  Returns 0 with *bps set,
- * or -EINVAL (also beyond 1 TiB/s).
+ * "B"), in bytes per second; 0 means no limit, else at least 1024.
+ * Returns 0 with *bps set, or -EINVAL (also beyond 1 TiB/s).
  */
 int opts_parse_rate(const char *text, uint64_t *bps);
 

@@ -14,6 +14,7 @@
  * the check climbs to the topmost directory gone.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,14 @@
 #include "fs_internal.h"
 #include "ftpsfs/fs_refresh.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/net.h"
 
 /* Ancestors looked at, at most, for the topmost one that is gone. */
 #define GONE_DEPTH_MAX 16
+/* A directory found still there is not asked again for this long: a
+ * program that keeps writing after a refusal costs one listing, not one
+ * per write. */
+#define GONE_RECHECK_MS 2000
 
 /* Is @dir (named @name in @parent) in @parent's listing on the server?
  * Returns 1, 0, or a negative errno (-ENOENT: @parent is gone too). */
@@ -78,9 +84,16 @@ int fs_check_dir_gone(struct fs_ctx *ctx, uint64_t dir, int err)
 		return -ENOENT; /* found gone meanwhile, by another thread */
 	if (itab_parent_name(ctx->itab, dir, &parent, name, sizeof(name)) < 0)
 		return err; /* the root, or unknown */
+	if (atomic_load(&ctx->gone_present_dir) == dir &&
+	    net_now_ms() - atomic_load(&ctx->gone_present_ms) < GONE_RECHECK_MS)
+		return err;
 	depth++;
 	ret = gone_still_listed(ctx, parent, name);
 	depth--;
+	if (ret != 0 && ret != -ENOENT) { /* there, or nothing learnt */
+		atomic_store(&ctx->gone_present_dir, dir);
+		atomic_store(&ctx->gone_present_ms, net_now_ms());
+	}
 	if (ret == 0)
 		gone_drop(ctx, dir, parent, name);
 	/* -ENOENT: the parent is gone too (and was dropped). */

@@ -299,6 +299,8 @@ static int opts_validate_modes(const struct ftpsfs_opts *o, const char **msg)
 	return 0;
 }
 
+#define RATE_MIN 1024 /* bytes per second, the least cap */
+
 int opts_parse_rate(const char *text, uint64_t *bps)
 {
 	uint64_t v = 0, unit = 1;
@@ -335,6 +337,10 @@ int opts_parse_rate(const char *text, uint64_t *bps)
 		i++;
 	if (text[i] != '\0' || v > (1ULL << 40) / unit)
 		return -EINVAL;
+	/* Below 1 KiB/s one 4 KiB piece would wait longer than a server's
+	 * data timeout. */
+	if (v * unit != 0 && v * unit < RATE_MIN)
+		return -EINVAL;
 	*bps = v * unit;
 	return 0;
 }
@@ -348,8 +354,8 @@ static int opts_validate_changes(const struct ftpsfs_opts *o,
 	if ((o->bwlimit && opts_parse_rate(o->bwlimit, &r) < 0) ||
 	    (o->bwlimit_up && opts_parse_rate(o->bwlimit_up, &r) < 0)) {
 		*msg = "bwlimit= and bwlimit_up= take bytes per second, with k, "
-		       "M or G for 1024, 1024^2, 1024^3 (such as 512k, 10M); "
-		       "0 = no limit";
+		       "M or G for 1024, 1024^2, 1024^3 (such as 512k, 10M), "
+		       "at least 1k; 0 = no limit";
 		return -EINVAL;
 	}
 	if (o->poll > 86400) {
@@ -580,7 +586,8 @@ void opts_print_help(const char *progname)
 	       "                           tell the kernel what changed (0 = off)\n"
 	       "    -o bwlimit=RATE        cap downloads of the whole mount at RATE\n"
 	       "                           bytes/s (k, M, G = 1024, 1024^2, 1024^3:\n"
-	       "                           512k, 10M); 0 = none; changeable mounted:\n"
+	       "                           512k, 10M; at least 1k); 0 = none;\n"
+	       "                           changeable while mounted:\n"
 	       "                           setfattr -n user.ftpsfs.bwlimit -v 5M MNT\n"
 	       "    -o bwlimit_up=RATE     ... uploads (user.ftpsfs.bwlimit_up)\n"
 	       "    -o idmap=names         show the owner and group the server names as\n"

@@ -395,6 +395,7 @@ TEST(a_rate_is_bytes_per_second_with_binary_units)
 {
 	CHECK(rate("0") == 0);
 	CHECK(rate("1500") == 1500);
+	CHECK(rate("1k") == 1024);
 	CHECK(rate("512k") == 512 * 1024);
 	CHECK(rate("512K") == 512 * 1024);
 	CHECK(rate("10M") == 10 * 1024 * 1024);
@@ -407,7 +408,7 @@ TEST(a_rate_is_bytes_per_second_with_binary_units)
 TEST(bad_rates_are_refused)
 {
 	const char *bad[] = { "", "M", "-1", "1.5M", "10 M", "10X", "10Mx",
-			      "1025G", "99999999999999999999", NULL };
+			      "1025G", "99999999999999999999", "1023", NULL };
 
 	for (int i = 0; bad[i]; i++)
 		CHECK(rate(bad[i]) == UINT64_MAX);
