@@ -36,6 +36,8 @@ struct fs_poll {
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* stop */
 	bool stopping;	     /* lock */
+	volatile int cancel; /* ends the network waits of a round at stop
+			      * (net_set_cancel()) */
 };
 
 static int dirent_cmp(const void *a, const void *b)
@@ -150,14 +152,8 @@ static void poll_round(struct fs_poll *p)
 				    dirs, POLL_DIRS_MAX);
 
 	stats_op_begin(STATS_OP_BACKGROUND);
-	for (size_t i = 0; i < n; i++) {
-		pthread_mutex_lock(&p->lock);
-		bool stop = p->stopping;
-		pthread_mutex_unlock(&p->lock);
-		if (stop)
-			break;
+	for (size_t i = 0; i < n && !p->cancel; i++)
 		poll_dir(p->ctx, dirs[i].ino);
-	}
 	stats_op_end();
 }
 
@@ -166,6 +162,8 @@ static void *poll_main(void *arg)
 	struct fs_poll *p = arg;
 	struct timespec until;
 
+	(void)net_set_cancel(&p->cancel); /* a server that is away must not
+					    * hold up the unmount */
 	pthread_mutex_lock(&p->lock);
 	while (!p->stopping) {
 		clock_gettime(CLOCK_MONOTONIC, &until);
@@ -221,6 +219,7 @@ void fs_poll_stop(struct fs_poll *p)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
+	p->cancel = 1;
 	pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
