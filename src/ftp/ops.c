@@ -308,9 +308,19 @@ int ftp_op_stat_one(struct ftp_conn *c, const char *path,
 	memset(e, 0, sizeof(*e));
 	ret = ftp_op_size(c, path, &size);
 	if (ret == 0) {
+		int64_t secs;
+		int got;
+
 		e->type = FTP_ENTRY_FILE;
 		e->has_size = true;
 		e->size = size;
+		/* Its time too, where MDTM answers (else it stays unknown). */
+		if (c->feat.mdtm &&
+		    ftp_op_mdtm_many(c, &path, 1, &secs, &got) == 0 &&
+		    got == 0) {
+			e->mtime = secs;
+			e->mtime_prec = FTP_TIME_SECOND;
+		}
 		return 0;
 	}
 	if (c->broken)

@@ -3,6 +3,7 @@ with such a directory as sites make one: mode -wx for the login (0333), which vs
 ProFTPD then refuse to list (vsftpd says so only in its 226 reply) but store into."""
 
 import errno
+import os
 import sys
 from pathlib import Path
 
@@ -10,9 +11,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from writehelpers import pycall  # noqa: E402
+from writehelpers import pycall, wait_for  # noqa: E402
 
 KINDS = ["vsftpd", "proftpd"]
+
+
+def _size_and_age(path):
+    r = pycall("st = os.stat(p); result = [st.st_size, time.time() - st.st_mtime]", p=path)
+    assert r.errno is None, r.error
+    return r.result
 
 
 def _dropbox_server(ftp_server, kind):
@@ -41,6 +48,11 @@ def test_files_can_be_written_into_a_directory_that_cannot_be_listed(ftp_server,
     r = pycall("open(d + '/small', 'w').write('again')", d=m.mountpoint / "dropbox")
     assert r.errno is None, r.error
     assert (srv.root_dir / "dropbox" / "small").read_bytes() == b"again"
+    # Asked again from the server (the name alone: MLST, or SIZE and MDTM).
+    os.setxattr(m.mountpoint / "dropbox" / "small", "user.ftpsfs.refresh", b"1")
+    assert wait_for(lambda: _size_and_age(m.mountpoint / "dropbox" / "small")[0] == 5, 5)
+    size, age = _size_and_age(m.mountpoint / "dropbox" / "small")
+    assert abs(age) < 3600, age  # its time from the server, not 1970
 
 
 @pytest.mark.parametrize("kind", KINDS)
