@@ -615,6 +615,7 @@ void opts_print_help(const char *progname)
 	       "comment=...) are accepted and ignored; any other unknown option is\n"
 	       "refused before connecting.  Detached, ftpsfs logs to syslog (facility\n"
 	       "daemon, tag ftpsfs: journalctl -t ftpsfs).\n"
+	       "\n"
 	       "--stats prints one line per interval (default 1 s) of what a running\n"
 	       "mount does: operations, bytes downloaded (in) and uploaded (out) and\n"
 	       "round trips per second; connections busy and idle, retries and\n"
