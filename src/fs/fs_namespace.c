@@ -219,6 +219,8 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (on_server)
 		ret = fs_with_conn_for(req, ctx, ns_delete, &op);
+	if (ret < 0)
+		ret = fs_check_dir_gone(ctx, parent, ret);
 	if (ret == 0) {
 		itab_remove(ctx->itab, parent, name);
 		itab_touch_dir(ctx->itab, parent);
@@ -237,8 +239,11 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	FS_READY_OR_REPLY(req, ctx);
 	ret = ctx->read_only ? -EROFS
 			     : ns_paths(ctx, parent, name, path, 0, NULL, NULL);
-	if (ret == 0)
+	if (ret == 0) {
 		ret = fs_with_conn_for(req, ctx, ns_rmdir, &op);
+		if (ret < 0)
+			ret = fs_check_dir_gone(ctx, parent, ret);
+	}
 	if (ret == 0) {
 		itab_remove(ctx->itab, parent, name);
 		itab_touch_dir(ctx->itab, parent);

@@ -44,9 +44,10 @@ static void refresh_on_signal(int sig)
 	errno = saved;
 }
 
-/* Entries queued for the kernel; beyond this, the whole cache is
- * refreshed instead (nothing is lost, a little more is asked again). */
-#define REFRESH_QUEUE_MAX 1024
+/* Entries queued for the kernel (a name each: a few MB at most); beyond
+ * this, the whole cache is refreshed instead (nothing is lost, more is
+ * asked again). */
+#define REFRESH_QUEUE_MAX 65536
 
 struct fs_refresh {
 	struct fs_ctx *ctx;

@@ -197,3 +197,15 @@ def test_without_poll_the_cache_stands(ftp_server, mounted):
     time.sleep(2.5)
     assert pycall("result = sorted(os.listdir(d))", d=d).result == ["c"]
     assert "poll:" not in m.log_text()
+
+
+def test_rm_r_of_a_directory_gone_from_the_server_leaves_no_phantom(ftp_server, mounted):
+    srv = ftp_server("proftpd")
+    srv.put("tree/sub/f", b"x")
+    m = mounted(srv, options=LONG_CACHE)
+    r = pycall("result = sorted(os.listdir(d + '/tree/sub'))", d=m.mountpoint)
+    assert r.result == ["f"]
+    _remove_on_server(srv, "tree")
+    r = pycall("os.unlink(d + '/tree/sub/f')", d=m.mountpoint)
+    assert r.errname == "ENOENT"
+    assert pycall("result = os.listdir(d)", d=m.mountpoint).result == []
