@@ -4,6 +4,7 @@ statistics attribute."""
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -52,25 +53,31 @@ def test_stats_shows_rates_and_ends_on_sigint(ftp_server, mounted, ftpsfs_bin):
     rows = _rows(out)
     assert len(rows) >= 2, out
     assert all(len(row) == len(HEADER) and row[-1] == "up" for row in rows), out
-    # The 4 MiB read shows as bytes in, over the intervals it spanned (rates x 0.5 s).
-    assert sum(_bytes(row[1]) * 0.5 for row in rows) >= 3 * MIB, out
+    # The 4 MiB read shows as bytes in, over the intervals it spanned: rates x 0.5 s add
+    # up to it, less what intervals stretched by a busy machine take off (a third).
+    assert sum(_bytes(row[1]) * 0.5 for row in rows) >= 2.5 * MIB, out
+    assert all(_bytes(row[1]) <= 8 * MIB / 0.5 for row in rows), out
     assert any(_bytes(row[0]) > 0 for row in rows), out
 
 
 def test_stats_repeats_the_header(ftp_server, mounted, ftpsfs_bin):
     m = mounted(ftp_server("vsftpd"))
     view = _start_view(ftpsfs_bin, m.mountpoint, "0.1")
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(view.stdout.readline, "")),
+                              daemon=True)
+    reader.start()
     try:
-        time.sleep(3.5)  # > 20 lines at 0.1 s, however slow the machine is
+        # > 20 lines, however slow the machine is: wait for them, not for a time.
+        assert wait_for(lambda: len(lines) > 22, timeout=60), lines
         view.send_signal(signal.SIGINT)
-        out, _ = view.communicate(timeout=10)
+        view.wait(timeout=10)
+        reader.join(timeout=10)
     finally:
         if view.poll() is None:
             view.kill()
-    lines = out.splitlines()
     headers = [i for i, line in enumerate(lines) if line.split() == HEADER]
-    assert len(lines) > 22, out
-    assert headers[:2] == [0, 21], out
+    assert headers[:2] == [0, 21], lines
 
 
 def test_stats_ends_when_the_mount_goes_away(ftp_server, mounted, ftpsfs_bin):
