@@ -72,6 +72,7 @@ struct fs_ctx {
 	struct fs_prefetch *prefetch; /* background fetching, or NULL */
 	struct fs_readahead *readahead; /* files fetched ahead, or NULL
 					 * (no_readahead; fs_readahead.c) */
+	struct fs_wback *wback;	/* -o writeback queue, or NULL (fs_wback.h) */
 	struct ftp_features feat; /* what the server offered at login */
 	uid_t uid;		  /* owner shown for every file */
 	gid_t gid;

@@ -133,6 +133,8 @@ static int create_common(fuse_req_t req, uint64_t parent, const char *name,
 	} else if (ret == 0 && fresh) {
 		fs_wfile_init_existing(f->wf, (uint64_t)attr.st_size);
 	}
+	if (ret == 0 && fresh)
+		fs_wfile_wb_init(ctx, f->wf, exists);
 	if (ret < 0) {
 		if (f)
 			fs_file_free(f);
@@ -229,17 +231,25 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int ret = 0;
 
 	(void)ino;
-	/* close(): this is where a failed upload must be reported. */
+	/* close(): this is where a failed upload must be reported (with
+	 * -o writeback: where the content is journaled, fs_wback.h). */
 	if (f->wf)
-		ret = fs_wfile_flush(fs_ctx_of(req), f->wf);
+		ret = fs_wfile_close(fs_ctx_of(req), f->wf);
 	fs_reply_err(req, -ftp_errno_kernel(ret));
 }
 
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		 struct fuse_file_info *fi)
 {
+	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	int ret = 0;
+
+	(void)ino;
 	(void)datasync;
-	fs_op_flush(req, ino, fi);
+	/* Always "the server has it", also with -o writeback. */
+	if (f->wf)
+		ret = fs_wfile_flush(fs_ctx_of(req), f->wf);
+	fs_reply_err(req, -ftp_errno_kernel(ret));
 }
 
 /* ---- setattr ---- */

@@ -1,0 +1,457 @@
+/*
+ * wb_journal.c - records of pending write-back uploads.  See wb_journal.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "ftpsfs/wb_journal.h"
+
+#define WB_MAGIC "ftpsfs-writeback 1\n"
+#define WB_CHUNK (256 * 1024)
+
+static const char wb_hex[] = "0123456789abcdef";
+
+int wb_journal_new_id(char *id)
+{
+	unsigned char rnd[8];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -EIO;
+	memcpy(id, "wb-", 3);
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		id[3 + 2 * i] = wb_hex[rnd[i] >> 4];
+		id[4 + 2 * i] = wb_hex[rnd[i] & 15];
+	}
+	id[WB_ID_LEN] = '\0';
+	return 0;
+}
+
+int wb_record_format(const struct wb_record *r, char *buf, size_t bufsz)
+{
+	size_t plen = strlen(r->path), len;
+	int n;
+
+	if (bufsz < sizeof(WB_MAGIC) + 5 + 2 * plen + 1)
+		return -ENAMETOOLONG;
+	len = (size_t)snprintf(buf, bufsz, "%spath=", WB_MAGIC);
+	for (size_t i = 0; i < plen; i++) {
+		buf[len++] = wb_hex[(unsigned char)r->path[i] >> 4];
+		buf[len++] = wb_hex[(unsigned char)r->path[i] & 15];
+	}
+	n = snprintf(buf + len, bufsz - len,
+		     "\nsize=%" PRIu64 "\nsha256=%s\nseen_known=%d\n"
+		     "seen_exists=%d\nseen_size=%" PRIu64 "\n"
+		     "seen_mtime=%" PRId64 "\nstarted=%d\nmode=%d\nend\n",
+		     r->size, r->sha256, r->seen_known, r->seen_exists,
+		     r->seen_size, r->seen_mtime, r->started,
+		     r->set_mode ? (int)(r->mode & 07777) : -1);
+	if (n < 0 || (size_t)n >= bufsz - len)
+		return -ENAMETOOLONG;
+	return (int)(len + (size_t)n);
+}
+
+static int wb_unhex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int wb_parse_path(const char *v, size_t vlen, struct wb_record *r)
+{
+	if (vlen % 2 || vlen == 0 || vlen / 2 >= sizeof(r->path))
+		return -EINVAL;
+	for (size_t i = 0; i < vlen; i += 2) {
+		int hi = wb_unhex(v[i]), lo = wb_unhex(v[i + 1]);
+
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return -EINVAL;
+		r->path[i / 2] = (char)(hi << 4 | lo);
+	}
+	r->path[vlen / 2] = '\0';
+	return 0;
+}
+
+/* An unsigned decimal of @vlen bytes. */
+static int wb_parse_u64(const char *v, size_t vlen, uint64_t *out)
+{
+	uint64_t x = 0;
+
+	if (vlen == 0 || vlen > 20)
+		return -EINVAL;
+	for (size_t i = 0; i < vlen; i++) {
+		if (v[i] < '0' || v[i] > '9' ||
+		    x > (UINT64_MAX - (uint64_t)(v[i] - '0')) / 10)
+			return -EINVAL;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	*out = x;
+	return 0;
+}
+
+static int wb_parse_bool(const char *v, size_t vlen, bool *out)
+{
+	if (vlen != 1 || (v[0] != '0' && v[0] != '1'))
+		return -EINVAL;
+	*out = v[0] == '1';
+	return 0;
+}
+
+/* One "key=value" line; *seen gets a bit per key found. */
+static int wb_parse_line(const char *l, size_t len, struct wb_record *r,
+			 unsigned *seen)
+{
+	const char *eq = memchr(l, '=', len);
+	size_t klen, vlen;
+	const char *v;
+	uint64_t u = 0;
+	int ret = -EINVAL;
+
+	if (!eq)
+		return -EINVAL;
+	klen = (size_t)(eq - l);
+	v = eq + 1;
+	vlen = len - klen - 1;
+#define KEY(k) (klen == sizeof(k) - 1 && memcmp(l, k, klen) == 0)
+	if (KEY("path")) {
+		ret = wb_parse_path(v, vlen, r);
+		*seen |= 1;
+	} else if (KEY("size")) {
+		ret = wb_parse_u64(v, vlen, &r->size);
+		*seen |= 2;
+	} else if (KEY("sha256")) {
+		if (vlen == WB_SHA256_HEX - 1) {
+			memcpy(r->sha256, v, vlen);
+			r->sha256[vlen] = '\0';
+			ret = 0;
+		}
+		*seen |= 4;
+	} else if (KEY("seen_known")) {
+		ret = wb_parse_bool(v, vlen, &r->seen_known);
+	} else if (KEY("seen_exists")) {
+		ret = wb_parse_bool(v, vlen, &r->seen_exists);
+	} else if (KEY("seen_size")) {
+		ret = wb_parse_u64(v, vlen, &r->seen_size);
+	} else if (KEY("seen_mtime")) {
+		bool neg = vlen > 0 && v[0] == '-';
+
+		ret = wb_parse_u64(v + neg, vlen - neg, &u);
+		if (ret == 0 && u > INT64_MAX)
+			ret = -EINVAL;
+		r->seen_mtime = neg ? -(int64_t)u : (int64_t)u;
+	} else if (KEY("started")) {
+		ret = wb_parse_bool(v, vlen, &r->started);
+	} else if (KEY("mode")) {
+		r->set_mode = !(vlen == 2 && memcmp(v, "-1", 2) == 0);
+		ret = r->set_mode ? wb_parse_u64(v, vlen, &u) : 0;
+		if (ret == 0 && r->set_mode && u > 07777)
+			ret = -EINVAL;
+		r->mode = r->set_mode ? (unsigned)u : 0;
+	} else {
+		ret = 0; /* a key of a later version: ignored */
+	}
+#undef KEY
+	return ret;
+}
+
+int wb_record_parse(const char *buf, size_t len, struct wb_record *r)
+{
+	size_t mlen = sizeof(WB_MAGIC) - 1, pos;
+	unsigned seen = 0;
+	bool ended = false;
+
+	memset(r, 0, sizeof(*r));
+	if (len < mlen || memcmp(buf, WB_MAGIC, mlen) != 0)
+		return -EINVAL;
+	for (pos = mlen; pos < len && !ended;) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t llen;
+
+		if (!nl)
+			return -EINVAL; /* a record cut short */
+		llen = (size_t)(nl - (buf + pos));
+		if (llen == 3 && memcmp(buf + pos, "end", 3) == 0)
+			ended = true;
+		else if (wb_parse_line(buf + pos, llen, r, &seen) < 0)
+			return -EINVAL;
+		pos += llen + 1;
+	}
+	return ended && seen == 7 ? 0 : -EINVAL;
+}
+
+int wb_journal_digest(int fd, uint64_t size, char *hex)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char *buf = malloc(WB_CHUNK);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned mdlen = 0;
+	uint64_t off = 0;
+	int ret = -ENOMEM;
+
+	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		goto out_free;
+	ret = 0;
+	while (ret == 0 && off < size) {
+		size_t want = size - off < WB_CHUNK ? (size_t)(size - off)
+						    : WB_CHUNK;
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			ret = n < 0 ? -errno : -EIO;
+		else if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+			ret = -EIO;
+		off += n > 0 ? (uint64_t)n : 0;
+	}
+	if (ret == 0 && !EVP_DigestFinal_ex(ctx, md, &mdlen))
+		ret = -EIO;
+	for (unsigned i = 0; ret == 0 && i < mdlen && i < 32; i++) {
+		hex[2 * i] = wb_hex[md[i] >> 4];
+		hex[2 * i + 1] = wb_hex[md[i] & 15];
+	}
+	if (ret == 0)
+		hex[64] = '\0';
+out_free:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return ret;
+}
+
+static int wb_name(char *out, size_t outsz, const char *dir, const char *id,
+		   const char *ext)
+{
+	int n = snprintf(out, outsz, "%s/%s%s", dir, id, ext);
+
+	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+}
+
+static int wb_sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int wb_journal_link(const char *dir, const char *id, int fd)
+{
+	char tmp[4200], data[4200], proc[64];
+	int ret;
+
+	if (fdatasync(fd) < 0)
+		return -errno;
+	ret = wb_name(tmp, sizeof(tmp), dir, id, ".data.tmp");
+	if (ret == 0)
+		ret = wb_name(data, sizeof(data), dir, id, ".data");
+	if (ret < 0)
+		return ret;
+	(void)unlink(tmp);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	/* As spool_keep(): an O_TMPFILE file gets a name via /proc. */
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0 &&
+	    linkat(fd, "", AT_FDCWD, tmp, AT_EMPTY_PATH) < 0)
+		return -errno;
+	/* rename() of a second link to the same file does nothing: then
+	 * the unlink removes the spare name. */
+	ret = rename(tmp, data) < 0 ? -errno : 0;
+	(void)unlink(tmp);
+	return ret;
+}
+
+static int wb_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int wb_journal_save(const char *dir, const struct wb_record *r)
+{
+	char tmp[4200], rec[4200], *text = malloc(WB_RECORD_MAX);
+	int fd = -1, len, ret = -ENOMEM;
+
+	if (!text)
+		return ret;
+	len = wb_record_format(r, text, WB_RECORD_MAX);
+	ret = len < 0 ? len : wb_name(tmp, sizeof(tmp), dir, r->id, ".rec.tmp");
+	if (ret == 0)
+		ret = wb_name(rec, sizeof(rec), dir, r->id, ".rec");
+	if (ret < 0)
+		goto out;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = wb_write_all(fd, text, (size_t)len);
+	if (ret == 0 && fsync(fd) < 0)
+		ret = -errno;
+	close(fd);
+	if (ret == 0 && rename(tmp, rec) < 0)
+		ret = -errno;
+	if (ret == 0)
+		ret = wb_sync_dir(dir);
+	else
+		(void)unlink(tmp);
+out:
+	free(text);
+	return ret;
+}
+
+int wb_journal_load(const char *dir, const char *id, struct wb_record *r)
+{
+	char name[4200], *text = malloc(WB_RECORD_MAX);
+	ssize_t n = -1;
+	int fd, ret;
+
+	if (!text)
+		return -ENOMEM;
+	ret = wb_name(name, sizeof(name), dir, id, ".rec");
+	fd = ret == 0 ? open(name, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) {
+		free(text);
+		return ret < 0 ? ret : -errno;
+	}
+	n = read(fd, text, WB_RECORD_MAX);
+	close(fd);
+	ret = n < 0 || n == WB_RECORD_MAX ? -EINVAL
+					  : wb_record_parse(text, (size_t)n, r);
+	if (ret == 0)
+		snprintf(r->id, sizeof(r->id), "%s", id);
+	free(text);
+	return ret;
+}
+
+int wb_journal_open_data(const char *dir, const char *id)
+{
+	char name[4200];
+	int ret = wb_name(name, sizeof(name), dir, id, ".data");
+	int fd;
+
+	if (ret < 0)
+		return ret;
+	fd = open(name, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int wb_journal_remove(const char *dir, const char *id)
+{
+	char name[4200];
+	int ret = wb_name(name, sizeof(name), dir, id, ".rec");
+
+	if (ret == 0 && unlink(name) < 0 && errno != ENOENT)
+		ret = -errno;
+	if (ret == 0)
+		ret = wb_name(name, sizeof(name), dir, id, ".data");
+	if (ret == 0 && unlink(name) < 0 && errno != ENOENT)
+		ret = -errno;
+	return ret == 0 ? wb_sync_dir(dir) : ret;
+}
+
+/* Is @name "ID" + @ext for a well-formed ID? */
+static bool wb_is_name(const char *name, const char *ext)
+{
+	size_t elen = strlen(ext);
+
+	if (strlen(name) != WB_ID_LEN + elen || strncmp(name, "wb-", 3) != 0 ||
+	    strcmp(name + WB_ID_LEN, ext) != 0)
+		return false;
+	for (size_t i = 3; i < WB_ID_LEN; i++)
+		if (wb_unhex(name[i]) < 0)
+			return false;
+	return true;
+}
+
+struct wb_entry {
+	char id[WB_ID_LEN + 1];
+	struct timespec when;
+};
+
+static int wb_entry_cmp(const void *a, const void *b)
+{
+	const struct wb_entry *x = a, *y = b;
+
+	if (x->when.tv_sec != y->when.tv_sec)
+		return x->when.tv_sec < y->when.tv_sec ? -1 : 1;
+	if (x->when.tv_nsec != y->when.tv_nsec)
+		return x->when.tv_nsec < y->when.tv_nsec ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+int wb_journal_list(const char *dir, char (**ids)[WB_ID_LEN + 1], size_t *n)
+{
+	struct wb_entry *e = NULL, *grown;
+	size_t count = 0, cap = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int ret = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (wb_is_name(de->d_name, ".rec.tmp")) {
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		if (!wb_is_name(de->d_name, ".rec") ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (count == cap) {
+			cap = cap ? 2 * cap : 16;
+			grown = realloc(e, cap * sizeof(*e));
+			if (!grown) {
+				ret = -ENOMEM;
+				break;
+			}
+			e = grown;
+		}
+		memcpy(e[count].id, de->d_name, WB_ID_LEN);
+		e[count].id[WB_ID_LEN] = '\0';
+		e[count].when = st.st_mtim;
+		count++;
+	}
+	closedir(d);
+	if (ret == 0 && count) {
+		qsort(e, count, sizeof(*e), wb_entry_cmp);
+		*ids = malloc(count * sizeof(**ids));
+		if (!*ids)
+			ret = -ENOMEM;
+		for (size_t i = 0; ret == 0 && i < count; i++)
+			memcpy((*ids)[i], e[i].id, WB_ID_LEN + 1);
+		if (ret == 0)
+			*n = count;
+	}
+	free(e);
+	return ret;
+}

@@ -1,0 +1,279 @@
+"""-o writeback: close() returns once the file is durable in the spool directory; uploads run in
+the background (fs_wback.h).
+
+What is checked, through a real mount against real servers (vsftpd with require_ssl_reuse=YES,
+ProFTPD):
+- close returns and each file appears on the server, byte-exact, shortly after (polled with a
+  generous limit: no timing assertion); the statistics show the queue;
+- a file whose upload is pending (the server is down) reads back its own bytes and size, and is
+  uploaded once the server is back (the queue retries);
+- fsync() returns only once the server has the file;
+- kill -9 of ftpsfs in the middle of copying many files, then a remount with the same
+  spool_dir: every file whose close() returned is on the server byte-exact, and no file under
+  its real name holds anything but its whole content;
+- a file changed on the server while ours was open is not overwritten: ours goes to a
+  conflict name;
+- unmount waits for the queue; with the server away it gives up after op_timeout, keeps the
+  records, and the next mount uploads them.
+"""
+
+import hashlib
+import os
+import random
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from mount import Mount, default_binary  # noqa: E402
+from writehelpers import mount_stats, pycall, pystart, wait_for  # noqa: E402
+
+BOTH_SERVERS = pytest.mark.parametrize("kind", ["vsftpd", "proftpd"])
+ARRIVAL_LIMIT = 90   # seconds a queued upload may take to show up on the server (generous)
+
+
+def _content(name, size=None):
+    rnd = random.Random(f"wb-{name}")
+    return rnd.randbytes(size if size is not None else rnd.randrange(1, 20000))
+
+
+@pytest.fixture
+def wb_mount(ftp_server, certs, test_user, tmp_path):
+    """Factory: wb_mount(server, *options, spool=None) -> started Mount with -o writeback and a
+    spool directory of its own (`spool`: reuse one, e.g. for a remount)."""
+    mounts = []
+
+    def make(server, *options, spool=None):
+        spool = spool or tmp_path / "spool"
+        opts = ["writeback", f"spool_dir={spool}", *options]
+        m = Mount(default_binary(), server.url("/"), tmp_path / f"mnt{len(mounts)}",
+                  test_user.password, options=opts, cafile=certs.ca_file)
+        m.spool = spool
+        mounts.append(m)
+        return m.start()
+
+    yield make
+    for m in reversed(mounts):
+        m.stop()
+
+
+WRITE_FILES = """
+    # Write each of `names` (content from `seed`) under `d`, closing each; returns the names
+    # whose close() returned 0.
+    import random
+    done = []
+    for n in names:
+        rnd = random.Random("wb-" + n)
+        data = rnd.randbytes(rnd.randrange(1, 20000))
+        stage = "write " + n
+        with open(os.path.join(d, n), "wb") as f:
+            f.write(data)
+        done.append(n)
+    result = done
+"""
+
+
+def _server_has(srv, name, data):
+    p = srv.root_dir / name
+    try:
+        return p.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _all_arrived(srv, names):
+    return all(_server_has(srv, n, _content(n)) for n in names)
+
+
+def _records(spool):
+    return sorted(p.name for p in Path(spool).glob("wb-*.rec"))
+
+
+@BOTH_SERVERS
+def test_close_returns_and_the_files_arrive(ftp_server, wb_mount, kind):
+    srv = ftp_server(kind)
+    m = wb_mount(srv)
+    names = [f"f{i:03d}" for i in range(40)]
+    r = pycall(WRITE_FILES, d=m.mountpoint, names=names)
+    assert r.errno is None, r.error
+    assert r.result == names
+    assert wait_for(lambda: _all_arrived(srv, names), ARRIVAL_LIMIT), \
+        f"not all files arrived on the server:\n{m._tail()}"
+    # The queue ran dry: every record is gone, the statistics say so.
+    assert wait_for(lambda: not _records(m.spool), 30), _records(m.spool)
+    st = wait_for(lambda: (lambda s: s if s["writeback_queued"] == 0 else None)(
+        mount_stats(m.mountpoint)), 30)
+    assert st and st["writeback"] == 1
+    assert st["writeback_uploads"] >= len(names)
+    assert st["writeback_failures"] == 0
+    # What the mount shows matches, too.
+    for n in names[:5]:
+        assert (m.mountpoint / n).read_bytes() == _content(n)
+
+
+def test_pending_file_reads_back_and_is_uploaded_after_an_outage(ftp_server, wb_mount):
+    srv = ftp_server("vsftpd")
+    m = wb_mount(srv, "op_timeout=3")
+    (m.mountpoint / "sub").mkdir()
+    os.listdir(m.mountpoint / "sub")  # the listing is cached: creating needs no server
+    srv.stop()
+    try:
+        data = _content("pending", 300000)
+        src = m.spool.parent / "pending.src"
+        src.write_bytes(data)
+        r = pycall("open(p, 'wb').write(open(src, 'rb').read())", timeout=60,
+                   p=m.mountpoint / "sub" / "pending", src=src)
+        assert r.errno is None, r.error
+        # Pending: on disk in the spool, not on the server, and read back from the spool.
+        assert _records(m.spool)
+        assert not (srv.root_dir / "sub" / "pending").exists()
+        r = pycall("st = os.stat(p); result = [st.st_size, "
+                   "hashlib.sha256(open(p, 'rb').read()).hexdigest()]",
+                   timeout=60, p=m.mountpoint / "sub" / "pending")
+        assert r.errno is None, r.error
+        assert r.result == [len(data), hashlib.sha256(data).hexdigest()]
+        st = mount_stats(m.mountpoint)
+        assert st["writeback_queued"] == 1
+        assert st["writeback_bytes_pending"] == len(data)
+        time.sleep(4)  # past op_timeout: the first try failed, the queue tries again
+    finally:
+        srv.start()
+    assert wait_for(lambda: _server_has(srv, "sub/pending", data), ARRIVAL_LIMIT), m._tail()
+    assert wait_for(lambda: not _records(m.spool), 30)
+    st = mount_stats(m.mountpoint)
+    assert st["writeback_retries"] >= 1
+    assert st["writeback_queued"] == 0
+
+
+def test_fsync_waits_for_the_server(ftp_server, wb_mount):
+    srv = ftp_server("vsftpd")
+    m = wb_mount(srv)
+    data = _content("synced", 1 << 20)
+    src = m.spool.parent / "synced.src"
+    src.write_bytes(data)
+    r = pycall("""
+        data = open(src, 'rb').read()
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, data)
+        os.fsync(fd)
+        # fsync returned: the server has it now (checked before close).
+        result = open(oracle, 'rb').read() == data
+        os.close(fd)
+    """, p=m.mountpoint / "synced", src=src, oracle=srv.root_dir / "synced")
+    assert r.errno is None, r.error
+    assert r.result is True
+    # Nothing is left to do for the queue.
+    assert wait_for(lambda: not _records(m.spool), 30)
+
+
+COPY_MANY = """
+    # Copy `count` files into `d` one by one; after each close() returned, its name goes to
+    # the progress file `out` (flushed), so the caller knows what close() promised.
+    import random
+    prog = open(out, "a", buffering=1)
+    for i in range(count):
+        n = "c%04d" % i
+        rnd = random.Random("wb-" + n)
+        data = rnd.randbytes(rnd.randrange(1, 20000))
+        with open(os.path.join(d, n), "wb") as f:
+            f.write(data)
+        prog.write(n + "\\n")
+"""
+
+
+@BOTH_SERVERS
+def test_kill_9_mid_copy_then_remount_uploads_every_closed_file(ftp_server, wb_mount, tmp_path,
+                                                                kind):
+    srv = ftp_server(kind)
+    m = wb_mount(srv)
+    out = tmp_path / "progress"
+    out.write_text("")
+    (m.mountpoint / "cp").mkdir()
+    child = pystart(COPY_MANY, d=m.mountpoint / "cp", count=1000, out=out)
+    try:
+        assert wait_for(lambda: len(out.read_text().split()) >= 300, 120), \
+            f"the copy made no progress:\n{m._tail()}"
+        os.kill(m.proc.pid, signal.SIGKILL)
+        m.proc.wait(timeout=10)
+    finally:
+        child.kill()
+    m.stop()  # clears the dead mount
+    closed = out.read_text().split()
+    assert len(closed) >= 300
+    # Whatever is on the server now under a real name is whole (a cut upload of ours may
+    # be there only while its record waits for the remount, and it is then replaced).
+    m2 = wb_mount(srv, spool=m.spool)
+    os.listdir(m2.mountpoint)  # served only after the replay
+    assert not _records(m.spool), _records(m.spool)
+    for n in closed:
+        assert _server_has(srv, "cp/" + n, _content(n)), f"{n} is not on the server whole"
+        # The mode open() asked for (umask 022) is set after the upload, replayed or not.
+        assert (srv.root_dir / "cp" / n).stat().st_mode & 0o777 == 0o644, n
+    for p in (srv.root_dir / "cp").iterdir():
+        if re.fullmatch(r"c\d{4}", p.name):
+            assert p.read_bytes() == _content(p.name), f"{p.name} is half-written"
+    assert not list((srv.root_dir / "cp").glob("*conflict*"))
+
+
+def test_file_changed_on_the_server_goes_to_a_conflict_name(ftp_server, wb_mount):
+    srv = ftp_server("vsftpd")
+    (srv.root_dir / "doc.txt").write_bytes(b"original\n")
+    os.chown(srv.root_dir / "doc.txt", srv.user.uid, srv.user.gid)
+    m = wb_mount(srv)
+    theirs = b"changed on the server meanwhile\n"
+    ours = b"our edit, written through the mount\n"
+    r = pycall("""
+        f = open(p, 'wb')
+        f.write(ours.encode())
+        f.flush()
+        open(oracle, 'wb').write(theirs.encode())  # someone else, on the server
+        f.close()
+    """, p=m.mountpoint / "doc.txt", oracle=srv.root_dir / "doc.txt", ours=ours.decode(),
+        theirs=theirs.decode())
+    assert r.errno is None, r.error
+
+    def conflicts():
+        return list(srv.root_dir.glob("doc.txt.ftpsfs-conflict-*"))
+    assert wait_for(conflicts, ARRIVAL_LIMIT), m._tail()
+    assert conflicts()[0].read_bytes() == ours
+    assert (srv.root_dir / "doc.txt").read_bytes() == theirs
+    assert "changed on the server" in m.log_text()
+    assert wait_for(lambda: mount_stats(m.mountpoint)["writeback_conflicts"] == 1, 30)
+
+
+def test_unmount_waits_for_the_queue(ftp_server, wb_mount):
+    srv = ftp_server("proftpd")
+    m = wb_mount(srv)
+    names = [f"u{i:03d}" for i in range(60)]
+    r = pycall(WRITE_FILES, d=m.mountpoint, names=names)
+    assert r.errno is None, r.error
+    assert m.stop() == 0
+    # The process ended only after the queue: everything is there without waiting.
+    assert _all_arrived(srv, names)
+    assert not _records(m.spool)
+
+
+def test_unmount_with_the_server_away_keeps_the_records_for_the_next_mount(ftp_server,
+                                                                         wb_mount):
+    srv = ftp_server("vsftpd")
+    m = wb_mount(srv, "op_timeout=2")
+    os.listdir(m.mountpoint)
+    srv.stop()
+    try:
+        names = ["k1", "k2", "k3"]
+        r = pycall(WRITE_FILES, d=m.mountpoint, names=names, timeout=60)
+        assert r.errno is None, r.error
+        m.stop()
+        assert len(_records(m.spool)) == 3
+        assert "uploaded at the next mount" in m.log_text()
+    finally:
+        srv.start()
+    m2 = wb_mount(srv, spool=m.spool)
+    os.listdir(m2.mountpoint)
+    assert _all_arrived(srv, names), m2._tail()
+    assert not _records(m.spool)
