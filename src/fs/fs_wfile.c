@@ -874,8 +874,11 @@ int fs_wfile_wb_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
 	int ret = 0;
 
 	pthread_mutex_lock(&wf->lock);
-	/* fsync'd, unlinked or already sent meanwhile: nothing to do. */
-	if (!wf->wb_journaled || wf->discarded || wf->failed)
+	/* fsync'd, unlinked or already sent meanwhile: nothing to do.  Not
+	 * in the spool: truncated to 0 since, and the record keeps the
+	 * content closed last until the next close journals the new one. */
+	if (!wf->wb_journaled || wf->discarded || wf->failed ||
+	    wf->mode != WF_SPOOL)
 		goto done;
 	ret = itab_path(ctx->itab, wf->ino, wf->wb.path, sizeof(wf->wb.path));
 	if (ret == 0)

@@ -277,3 +277,69 @@ def test_unmount_with_the_server_away_keeps_the_records_for_the_next_mount(ftp_s
     os.listdir(m2.mountpoint)
     assert _all_arrived(srv, names), m2._tail()
     assert not _records(m.spool)
+
+
+def _down_with_a_pending_file(srv, m, name, data):
+    """Stop the server and write `name` through the mount: its upload stays pending."""
+    os.listdir(m.mountpoint)  # the listing is cached: creating needs no server
+    srv.stop()
+    src = m.spool.parent / f"{name}.src"
+    src.write_bytes(data)
+    r = pycall("open(p, 'wb').write(open(src, 'rb').read())", timeout=60,
+               p=m.mountpoint / name, src=src)
+    assert r.errno is None, r.error
+    assert _records(m.spool)
+
+
+def _queue_empty(m):
+    return wait_for(lambda: mount_stats(m.mountpoint)["writeback_queued"] == 0, ARRIVAL_LIMIT)
+
+
+def test_unlink_drops_a_pending_upload(ftp_server, wb_mount):
+    srv = ftp_server("vsftpd")
+    m = wb_mount(srv, "op_timeout=3")
+    try:
+        _down_with_a_pending_file(srv, m, "gone", b"never to arrive\n")
+        r = pycall("os.unlink(p)", timeout=60, p=m.mountpoint / "gone")
+        assert r.errno is None, r.error
+        assert not _records(m.spool)
+    finally:
+        srv.start()
+    assert _queue_empty(m), m._tail()
+    assert not (srv.root_dir / "gone").exists()
+    assert not (m.mountpoint / "gone").exists()
+
+
+def test_writing_a_pending_file_again_joins_its_content(ftp_server, wb_mount):
+    srv = ftp_server("proftpd")
+    m = wb_mount(srv, "op_timeout=3")
+    first = _content("again-1", 50000)
+    more = _content("again-2", 7000)
+    try:
+        _down_with_a_pending_file(srv, m, "again", first)
+        r = pycall("open(p, 'ab').write(bytes.fromhex(h))", timeout=60,
+                   p=m.mountpoint / "again", h=more.hex())
+        assert r.errno is None, r.error
+        assert len(_records(m.spool)) == 1
+        assert (m.mountpoint / "again").read_bytes() == first + more
+    finally:
+        srv.start()
+    assert wait_for(lambda: _server_has(srv, "again", first + more), ARRIVAL_LIMIT), m._tail()
+    assert wait_for(lambda: not _records(m.spool), 30)
+
+
+def test_rename_of_a_pending_file_uploads_it_first(ftp_server, wb_mount):
+    srv = ftp_server("vsftpd")
+    m = wb_mount(srv)
+    data = _content("moved", 80000)
+    src = m.spool.parent / "moved.src"
+    src.write_bytes(data)
+    r = pycall("""
+        open(a, 'wb').write(open(src, 'rb').read())
+        os.rename(a, b)
+    """, a=m.mountpoint / "a.tmp", b=m.mountpoint / "b.txt", src=src)
+    assert r.errno is None, r.error
+    # rename waited for the upload: no polling needed.
+    assert (srv.root_dir / "b.txt").read_bytes() == data
+    assert not (srv.root_dir / "a.tmp").exists()
+    assert wait_for(lambda: not _records(m.spool), 30)
