@@ -31,6 +31,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from mount import Mount, default_binary  # noqa: E402
+from tcpproxy import PROXY_HOST, Proxy  # noqa: E402
 from writehelpers import mount_stats, pycall, pystart, wait_for  # noqa: E402
 
 BOTH_SERVERS = pytest.mark.parametrize("kind", ["vsftpd", "proftpd"])
@@ -44,14 +45,18 @@ def _content(name, size=None):
 
 @pytest.fixture
 def wb_mount(ftp_server, certs, test_user, tmp_path):
-    """Factory: wb_mount(server, *options, spool=None) -> started Mount with -o writeback and a
-    spool directory of its own (`spool`: reuse one, e.g. for a remount)."""
+    """Factory: wb_mount(server, *options, spool=None, host=None) -> started Mount with
+    -o writeback and a spool directory of its own (`spool`: reuse one, e.g. for a remount;
+    `host` replaces 127.0.0.1 in the URL: the proxy)."""
     mounts = []
 
-    def make(server, *options, spool=None):
+    def make(server, *options, spool=None, host=None):
         spool = spool or tmp_path / "spool"
         opts = ["writeback", f"spool_dir={spool}", *options]
-        m = Mount(default_binary(), server.url("/"), tmp_path / f"mnt{len(mounts)}",
+        url = server.url("/")
+        if host:
+            url = url.replace("127.0.0.1", host)
+        m = Mount(default_binary(), url, tmp_path / f"mnt{len(mounts)}",
                   test_user.password, options=opts, cafile=certs.ca_file)
         m.spool = spool
         mounts.append(m)
@@ -343,3 +348,38 @@ def test_rename_of_a_pending_file_uploads_it_first(ftp_server, wb_mount):
     assert (srv.root_dir / "b.txt").read_bytes() == data
     assert not (srv.root_dir / "a.tmp").exists()
     assert wait_for(lambda: not _records(m.spool), 30)
+
+
+def test_kill_9_mid_upload_then_remount_replaces_the_partial_file(ftp_server, wb_mount):
+    """The worst moment: the server holds part of our upload under the file's real name
+    (no atomic_upload) when ftpsfs dies. The record says the upload had begun, so the replay
+    knows that part is ours and replaces it (rather than taking it for someone else's change
+    and keeping ours under a conflict name)."""
+    srv = ftp_server("vsftpd")
+    px = Proxy(srv.port, srv.pasv_range).start()
+    big = srv.root_dir / "big"
+    data = _content("big", 4 << 20)
+    try:
+        m = wb_mount(srv, host=PROXY_HOST)
+        os.listdir(m.mountpoint)
+        px.hold_uploads_after = 512 * 1024
+        src = m.spool.parent / "big.src"
+        src.write_bytes(data)
+        r = pycall("open(p, 'wb').write(open(src, 'rb').read())", p=m.mountpoint / "big",
+                   src=src)
+        assert r.errno is None, r.error
+        assert wait_for(lambda: big.exists() and big.stat().st_size > 0, 60), m._tail()
+        rec = [m.spool / n for n in _records(m.spool)]
+        assert len(rec) == 1 and "started=1" in rec[0].read_text()
+        os.kill(m.proc.pid, signal.SIGKILL)
+        m.proc.wait(timeout=10)
+    finally:
+        px.hold_uploads_after = None
+        px.stop()
+    m.stop()
+    assert big.stat().st_size < len(data)  # half-written until the remount
+    m2 = wb_mount(srv, spool=m.spool)
+    os.listdir(m2.mountpoint)  # served only after the replay
+    assert big.read_bytes() == data
+    assert not list(srv.root_dir.glob("big.ftpsfs-conflict-*"))
+    assert not _records(m.spool)
