@@ -21,6 +21,8 @@
  *   itab.lock     the inode table (inode.h; a leaf, no I/O)
  *   ra.lock       files fetched ahead (fs_readahead.c; a leaf, no I/O)
  *   pf.lock       the queue of work fetched ahead (fs_prefetch.c; a leaf)
+ *   wb.lock       the write-back queue (fs_wback.h; a leaf, taken inside
+ *                 wf->lock)
  *   stats last_lock  the last error's text (stats.c; a leaf)
  *   pin_lock      the TLS pin (tls_internal.h; TOFU's first recording does
  *                 local file I/O under it)
@@ -29,7 +31,7 @@
  * Order: ready_lock, then f->lock or wf->lock (never both: a read looks
  * at the write state before it takes f->lock), then wfiles_lock, then
  * handles_lock or space_lock, then pool.lock, then the leaves (itab.lock,
- * ra.lock, pf.lock, pin_lock, charset.lock, stats last_lock).  A thread
+ * ra.lock, pf.lock, wb.lock, pin_lock, charset.lock, stats last_lock).  A thread
  * holding a lock may take only locks after it.
  *
  * Besides the locks, each thread carries channels of its own (net.h,

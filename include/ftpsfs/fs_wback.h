@@ -29,8 +29,10 @@
  *  - The next mount with the same spool directory uploads every record
  *    before it serves any request (fs_wback_replay()).
  *
- * Locking: wb->lock guards the job list and the gauges.  It is taken
- * inside a file's wf->lock (enqueue, finish), never the other way round.
+ * Locking: wb->lock guards the job list and the gauges; a leaf (fs.h),
+ * taken inside a file's wf->lock (enqueue, finish), never the other way
+ * round.  A worker holds the file's wf->lock across the upload, as a
+ * synchronous flush does.
  */
 #ifndef FTPSFS_FS_WBACK_H
 #define FTPSFS_FS_WBACK_H

@@ -383,3 +383,22 @@ def test_kill_9_mid_upload_then_remount_replaces_the_partial_file(ftp_server, wb
     assert big.read_bytes() == data
     assert not list(srv.root_dir.glob("big.ftpsfs-conflict-*"))
     assert not _records(m.spool)
+
+
+@BOTH_SERVERS
+def test_overwriting_and_appending_existing_files_is_no_conflict(ftp_server, wb_mount, kind):
+    srv = ftp_server(kind)
+    for n in ("over", "app"):
+        (srv.root_dir / n).write_bytes(b"old content\n")
+        os.chown(srv.root_dir / n, srv.user.uid, srv.user.gid)
+    m = wb_mount(srv)
+    r = pycall("""
+        open(over, 'wb').write(b'new content\\n')
+        open(app, 'ab').write(b'more\\n')
+    """, over=m.mountpoint / "over", app=m.mountpoint / "app")
+    assert r.errno is None, r.error
+    assert wait_for(lambda: _server_has(srv, "over", b"new content\n") and
+                    _server_has(srv, "app", b"old content\nmore\n"), ARRIVAL_LIMIT), m._tail()
+    assert _queue_empty(m)
+    assert not list(srv.root_dir.glob("*conflict*"))
+    assert mount_stats(m.mountpoint)["writeback_conflicts"] == 0
