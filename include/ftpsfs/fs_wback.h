@@ -22,6 +22,9 @@
  *    logged; the server's file is left alone.  Once an upload of ours
  *    began (the record says so before the first byte is sent) a
  *    difference may be our own partial upload, so it is not checked.
+ *  - At most WB_MAX_JOBS files are pending: beyond that a close uploads
+ *    its file before it returns, as without writeback, so a writer far
+ *    ahead of the link slows down to it instead of exhausting descriptors.
  *  - A server that is away: uploads wait as any operation (op_timeout),
  *    then the job is tried again every WB_RETRY_MS; statistics count it.
  *  - Unmount waits for the queue up to op_timeout (120 s without), then
@@ -47,6 +50,9 @@
 
 #define WB_WORKERS 4
 #define WB_RETRY_MS 2000
+/* Pending files at most: each keeps its spool file open.  A close that
+ * finds the queue full uploads its file itself (back-pressure). */
+#define WB_MAX_JOBS 512
 
 struct fs_wback;
 struct fs_wback_job;
@@ -68,6 +74,9 @@ void fs_wback_stop(struct fs_ctx *ctx);
 struct fs_wback_job *fs_wback_enqueue(struct fs_wback *wb,
 				      struct fs_wfile *wf, uint64_t bytes,
 				      struct fs_wback_job *job);
+
+/* Is there room for another job (see WB_MAX_JOBS)? */
+bool fs_wback_has_room(struct fs_wback *wb);
 
 /* The worker's upload of @job is over: take it off the queue (the worker
  * frees it).  Called with wf->lock held. */

@@ -97,6 +97,16 @@ static void wb_unlink(struct fs_wback *wb, struct fs_wback_job *job)
 	wb->bytes -= job->bytes;
 }
 
+bool fs_wback_has_room(struct fs_wback *wb)
+{
+	bool room;
+
+	pthread_mutex_lock(&wb->lock);
+	room = wb->jobs < WB_MAX_JOBS;
+	pthread_mutex_unlock(&wb->lock);
+	return room;
+}
+
 void fs_wback_finish(struct fs_wback *wb, struct fs_wback_job *job)
 {
 	pthread_mutex_lock(&wb->lock);

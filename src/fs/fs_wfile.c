@@ -829,11 +829,15 @@ int fs_wfile_close(struct fs_ctx *ctx, struct fs_wfile *wf)
 	/* A new file nothing was written to is still a file to create. */
 	if (wf->mode == WF_STREAM && !wf->discarded && !wf->failed)
 		ret = wf_to_spool(ctx, wf);
+	/* Queued already, or room for one more. */
 	if (wf->mode == WF_SPOOL && !wf->discarded && !wf->failed &&
 	    upload_plan(&wf->sp, wf->remote_exists, ctx->feat.rest_stream,
 			ctx->atomic_upload)
-			    .how != UPLOAD_NONE)
+			    .how != UPLOAD_NONE &&
+	    (wf->wb_job || fs_wback_has_room(ctx->wback)))
 		ret = wf_wb_journal(ctx, wf);
+	else if (ret == 0)
+		ret = -EAGAIN;
 	if (ret == 0) {
 		/* A failure of an earlier upload is still to be reported. */
 		ret = wf->error;

@@ -402,3 +402,39 @@ def test_overwriting_and_appending_existing_files_is_no_conflict(ftp_server, wb_
     assert _queue_empty(m)
     assert not list(srv.root_dir.glob("*conflict*"))
     assert mount_stats(m.mountpoint)["writeback_conflicts"] == 0
+
+
+def test_a_full_queue_makes_close_upload_itself(ftp_server, wb_mount):
+    """Back-pressure: with WB_MAX_JOBS (512) files pending, the next close uploads its own
+    file before it returns - here, with the server away, it waits op_timeout and fails as a
+    mount without writeback would; the pending files all arrive once the server is back."""
+    srv = ftp_server("vsftpd")
+    m = wb_mount(srv, "op_timeout=2")
+    (m.mountpoint / "q").mkdir()
+    os.listdir(m.mountpoint / "q")
+    srv.stop()
+    try:
+        r = pycall("""
+            import errno
+            done, failed = [], None
+            for i in range(520):
+                n = "q%03d" % i
+                try:
+                    with open(os.path.join(d, n), "wb") as f:
+                        f.write(n.encode())
+                except OSError as e:
+                    failed = [n, e.errno]
+                    break
+                done.append(n)
+            result = [done, failed]
+        """, timeout=120, d=m.mountpoint / "q")
+        assert r.errno is None, r.error
+        done, failed = r.result
+        assert len(done) == 512
+        assert failed and failed[0] == "q512"
+        assert mount_stats(m.mountpoint)["writeback_queued"] == 512
+    finally:
+        srv.start()
+    assert wait_for(lambda: all(_server_has(srv, "q/" + n, n.encode()) for n in done),
+                    ARRIVAL_LIMIT), m._tail()
+    assert _queue_empty(m)
