@@ -406,10 +406,11 @@ def test_overwriting_and_appending_existing_files_is_no_conflict(ftp_server, wb_
 
 def test_a_full_queue_makes_close_upload_itself(ftp_server, wb_mount):
     """Back-pressure: with WB_MAX_JOBS (512) files pending, the next close uploads its own
-    file before it returns - here, with the server away, it waits op_timeout and fails as a
-    mount without writeback would; the pending files all arrive once the server is back."""
+    file before it returns - here, with the server away, it waits (an upload: up to
+    `timeout`) and fails as a mount without writeback would; the pending files all arrive
+    once the server is back."""
     srv = ftp_server("vsftpd")
-    m = wb_mount(srv, "op_timeout=2")
+    m = wb_mount(srv, "op_timeout=2", "timeout=3")
     (m.mountpoint / "q").mkdir()
     os.listdir(m.mountpoint / "q")
     srv.stop()
