@@ -88,4 +88,13 @@ int wb_journal_remove(const char *dir, const char *id);
  */
 int wb_journal_list(const char *dir, char (**ids)[WB_ID_LEN + 1], size_t *n);
 
+/*
+ * Content whose record never got written (a crash inside a close that
+ * therefore never returned): each ID.data without ID.rec is renamed
+ * "unsaved-ID" (never uploaded; the user decides), leftover ID.data.tmp
+ * links are removed.  *kept counts the renamed.  Returns 0 or a negative
+ * errno.
+ */
+int wb_journal_keep_orphans(const char *dir, unsigned *kept);
+
 #endif

@@ -81,7 +81,9 @@ static int wb_parse_path(const char *v, size_t vlen, struct wb_record *r)
 		r->path[i / 2] = (char)(hi << 4 | lo);
 	}
 	r->path[vlen / 2] = '\0';
-	return 0;
+	/* An absolute path that can become an FTP argument (the command
+	 * layer refuses CR and LF too). */
+	return r->path[0] == '/' && !strpbrk(r->path, "\r\n") ? 0 : -EINVAL;
 }
 
 /* An unsigned decimal of @vlen bytes. */
@@ -402,6 +404,40 @@ static int wb_entry_cmp(const void *a, const void *b)
 	if (x->when.tv_nsec != y->when.tv_nsec)
 		return x->when.tv_nsec < y->when.tv_nsec ? -1 : 1;
 	return strcmp(x->id, y->id);
+}
+
+/* Does @dir/@id.rec exist? */
+static bool wb_has_record(int dfd, const char *id)
+{
+	char name[WB_ID_LEN + 8];
+
+	snprintf(name, sizeof(name), "%.*s.rec", WB_ID_LEN, id);
+	return faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int wb_journal_keep_orphans(const char *dir, unsigned *kept)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char to[WB_ID_LEN + 16];
+
+	*kept = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (wb_is_name(de->d_name, ".data.tmp")) {
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		if (!wb_is_name(de->d_name, ".data") ||
+		    wb_has_record(dirfd(d), de->d_name))
+			continue;
+		snprintf(to, sizeof(to), "unsaved-%.*s", WB_ID_LEN, de->d_name);
+		if (renameat(dirfd(d), de->d_name, dirfd(d), to) == 0)
+			(*kept)++;
+	}
+	closedir(d);
+	return 0;
 }
 
 int wb_journal_list(const char *dir, char (**ids)[WB_ID_LEN + 1], size_t *n)

@@ -446,6 +446,7 @@ void fs_wback_replay(struct fs_ctx *ctx)
 	char (*ids)[WB_ID_LEN + 1] = NULL;
 	struct wb_record *r = malloc(sizeof(*r));
 	size_t n = 0, done = 0;
+	unsigned orphans = 0;
 	int ret = -ENOMEM;
 
 	/* Read-only mounts have no spool directory (and cannot upload). */
@@ -481,6 +482,10 @@ void fs_wback_replay(struct fs_ctx *ctx)
 	}
 	if (n)
 		log_info("%zu of %zu pending write-back uploads done", done, n);
+	if (wb_journal_keep_orphans(ctx->spool_dir, &orphans) == 0 && orphans)
+		log_warn("%u files written before a crash whose close() never "
+			 "returned are kept in %s as unsaved-wb-*, not uploaded",
+			 orphans, ctx->spool_dir);
 	free(ids);
 	free(r);
 }

@@ -803,6 +803,9 @@ static int wf_wb_journal(struct fs_ctx *ctx, struct fs_wfile *wf)
 		log_warn("%s: cannot journal the write-back in %s (%s): "
 			 "uploading now",
 			 r->path, ctx->spool_dir, strerror(-ret));
+		/* No record of ours yet: no data without one either. */
+		if (!wf->wb_journaled && r->id[0])
+			(void)wb_journal_remove(ctx->spool_dir, r->id);
 		return ret;
 	}
 	wf->wb_journaled = true;

@@ -20,7 +20,7 @@ static struct wb_record sample(void)
 			       .seen_mtime = 1700000000, .started = false,
 			       .set_mode = true, .mode = 0640 };
 
-	snprintf(r.path, sizeof(r.path), "/dir with space/a\nb=c");
+	snprintf(r.path, sizeof(r.path), "/dir with space/a=b\xc3\xa9%%");
 	memset(r.sha256, 'a', 64);
 	r.sha256[64] = '\0';
 	return r;
@@ -75,6 +75,12 @@ TEST(record_with_bad_values_is_refused)
 		"ftpsfs-writeback 1\nsize=1\nsha256="
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		"\nend\n", /* no path */
+		"ftpsfs-writeback 1\npath=2f610a62\nsize=1\nsha256="
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"\nend\n", /* LF in the path: never an FTP argument */
+		"ftpsfs-writeback 1\npath=61\nsize=1\nsha256="
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"\nend\n", /* not absolute */
 		"something else\n",
 	};
 
@@ -142,6 +148,26 @@ TEST(torn_save_leaves_no_record)
 	CHECK(access(name, F_OK) < 0); /* cleaned up */
 }
 
+TEST(data_without_record_is_kept_as_unsaved)
+{
+	char name[512];
+	unsigned kept = 0;
+	FILE *f;
+
+	/* A crash between linking the data and writing its record. */
+	snprintf(name, sizeof(name), "%s/wb-00000000000000aa.data", dir);
+	f = fopen(name, "w");
+	CHECK(f != NULL);
+	fputs("partial", f);
+	fclose(f);
+	CHECK_INT(wb_journal_keep_orphans(dir, &kept), 0);
+	CHECK_INT(kept, 1);
+	CHECK(access(name, F_OK) < 0);
+	snprintf(name, sizeof(name), "%s/unsaved-wb-00000000000000aa", dir);
+	CHECK_INT(access(name, F_OK), 0);
+	unlink(name);
+}
+
 TEST(digest_of_short_file_fails)
 {
 	char sha[WB_SHA256_HEX];
@@ -159,6 +185,7 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(record_with_bad_values_is_refused),
 	TEST_ENTRY(saved_record_and_linked_spool_survive_and_are_removed),
 	TEST_ENTRY(torn_save_leaves_no_record),
+	TEST_ENTRY(data_without_record_is_kept_as_unsaved),
 	TEST_ENTRY(digest_of_short_file_fails),
 };
 
