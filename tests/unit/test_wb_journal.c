@@ -131,18 +131,30 @@ TEST(saved_record_and_linked_spool_survive_and_are_removed)
 	CHECK_INT(wb_journal_open_data(dir, r.id), -ENOENT);
 }
 
+/* @dir/@base holding @text (what a crash left behind); its path to @name.
+ * Returns 0 or -1. */
+static int leftover(char *name, size_t namesz, const char *base,
+		    const char *text)
+{
+	FILE *f;
+
+	snprintf(name, namesz, "%s/%s", dir, base);
+	f = fopen(name, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
 TEST(torn_save_leaves_no_record)
 {
 	char name[512], (*ids)[WB_ID_LEN + 1] = NULL;
 	size_t n = 5;
-	FILE *f;
 
 	/* A crash between writing ID.rec.tmp and renaming it. */
-	snprintf(name, sizeof(name), "%s/wb-0123456789abcdef.rec.tmp", dir);
-	f = fopen(name, "w");
-	CHECK(f != NULL);
-	fputs("ftpsfs-writeback 1\npath=2f", f);
-	fclose(f);
+	CHECK_INT(leftover(name, sizeof(name), "wb-0123456789abcdef.rec.tmp",
+			   "ftpsfs-writeback 1\npath=2f"),
+		  0);
 	CHECK_INT(wb_journal_list(dir, &ids, &n), 0);
 	CHECK_INT(n, 0);
 	CHECK(access(name, F_OK) < 0); /* cleaned up */
@@ -152,14 +164,11 @@ TEST(data_without_record_is_kept_as_unsaved)
 {
 	char name[512];
 	unsigned kept = 0;
-	FILE *f;
 
 	/* A crash between linking the data and writing its record. */
-	snprintf(name, sizeof(name), "%s/wb-00000000000000aa.data", dir);
-	f = fopen(name, "w");
-	CHECK(f != NULL);
-	fputs("partial", f);
-	fclose(f);
+	CHECK_INT(leftover(name, sizeof(name), "wb-00000000000000aa.data",
+			   "partial"),
+		  0);
 	CHECK_INT(wb_journal_keep_orphans(dir, &kept), 0);
 	CHECK_INT(kept, 1);
 	CHECK(access(name, F_OK) < 0);
