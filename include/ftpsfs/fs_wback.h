@@ -13,8 +13,10 @@
  *    new write while its upload runs waits for that upload (one lock per
  *    file); a write after it joins the same content, and the next close
  *    journals and queues it again.
- *  - rename and utimens of a pending file upload it first (as fsync);
- *    unlink drops the pending upload and its record.
+ *  - utimens of a pending file is kept in its record and set after the
+ *    upload (fs_wfile_defer_mtime()); a later write drops it.  rename of
+ *    a pending file uploads it first (as fsync); unlink drops the pending
+ *    upload and its record.
  *  - Conflicts: before the first upload of a journaled content the server
  *    is asked what is at the path (SIZE, MDTM).  If that differs from what
  *    it had when we first opened the file (existence, size, time), ours is
@@ -25,8 +27,10 @@
  *  - At most WB_MAX_JOBS files are pending: beyond that a close uploads
  *    its file before it returns, as without writeback, so a writer far
  *    ahead of the link slows down to it instead of exhausting descriptors.
- *  - A server that is away: uploads wait as any operation (op_timeout),
+ *  - A server that is away: an upload waits as any operation (op_timeout),
  *    then the job is tried again every WB_RETRY_MS; statistics count it.
+ *    While the pool knows the server is away (an outage) jobs are not
+ *    tried at all: an attempt holds its file's lock while it waits.
  *  - Unmount waits for the queue up to op_timeout (120 s without), then
  *    logs each file still pending and where its record is.
  *  - The next mount with the same spool directory uploads every record

@@ -7,7 +7,7 @@
  *   ID.rec   its record: the remote path, the size and SHA-256 of the
  *            content, what the server had at the path when we first saw
  *            it (for the conflict check), whether an upload began,
- *            and the mode a new file gets once uploaded.
+ *            and the mode and time the file gets once uploaded.
  * ID is "wb-" plus 16 random hex digits.  A record is written to
  * ID.rec.tmp, synced, renamed over ID.rec and the directory synced: after
  * a crash either the old or the new record is there, whole, and names
@@ -43,6 +43,8 @@ struct wb_record {
 	bool started;		/* an upload of this content began */
 	bool set_mode;		/* after the upload: SITE CHMOD mode */
 	unsigned mode;		/* ... permission bits */
+	bool set_mtime;		/* after the upload: set the time (utimens) */
+	int64_t mtime;		/* ... to this, seconds since the epoch */
 };
 
 /* A fresh random id into @id (WB_ID_LEN + 1 bytes).  Returns 0 or -EIO. */

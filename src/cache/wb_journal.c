@@ -51,10 +51,12 @@ int wb_record_format(const struct wb_record *r, char *buf, size_t bufsz)
 	n = snprintf(buf + len, bufsz - len,
 		     "\nsize=%" PRIu64 "\nsha256=%s\nseen_known=%d\n"
 		     "seen_exists=%d\nseen_size=%" PRIu64 "\n"
-		     "seen_mtime=%" PRId64 "\nstarted=%d\nmode=%d\nend\n",
+		     "seen_mtime=%" PRId64 "\nstarted=%d\nmode=%d\n"
+		     "set_mtime=%d\nmtime=%" PRId64 "\nend\n",
 		     r->size, r->sha256, r->seen_known, r->seen_exists,
 		     r->seen_size, r->seen_mtime, r->started,
-		     r->set_mode ? (int)(r->mode & 07777) : -1);
+		     r->set_mode ? (int)(r->mode & 07777) : -1, r->set_mtime,
+		     r->set_mtime ? r->mtime : 0);
 	if (n < 0 || (size_t)n >= bufsz - len)
 		return -ENAMETOOLONG;
 	return (int)(len + (size_t)n);
@@ -103,6 +105,20 @@ static int wb_parse_u64(const char *v, size_t vlen, uint64_t *out)
 	return 0;
 }
 
+/* A decimal with an optional minus sign. */
+static int wb_parse_i64(const char *v, size_t vlen, int64_t *out)
+{
+	bool neg = vlen > 0 && v[0] == '-';
+	uint64_t u = 0;
+	int ret = wb_parse_u64(v + neg, vlen - neg, &u);
+
+	if (ret == 0 && u > INT64_MAX)
+		ret = -EINVAL;
+	if (ret == 0)
+		*out = neg ? -(int64_t)u : (int64_t)u;
+	return ret;
+}
+
 static int wb_parse_bool(const char *v, size_t vlen, bool *out)
 {
 	if (vlen != 1 || (v[0] != '0' && v[0] != '1'))
@@ -147,12 +163,11 @@ static int wb_parse_line(const char *l, size_t len, struct wb_record *r,
 	} else if (KEY("seen_size")) {
 		ret = wb_parse_u64(v, vlen, &r->seen_size);
 	} else if (KEY("seen_mtime")) {
-		bool neg = vlen > 0 && v[0] == '-';
-
-		ret = wb_parse_u64(v + neg, vlen - neg, &u);
-		if (ret == 0 && u > INT64_MAX)
-			ret = -EINVAL;
-		r->seen_mtime = neg ? -(int64_t)u : (int64_t)u;
+		ret = wb_parse_i64(v, vlen, &r->seen_mtime);
+	} else if (KEY("set_mtime")) {
+		ret = wb_parse_bool(v, vlen, &r->set_mtime);
+	} else if (KEY("mtime")) {
+		ret = wb_parse_i64(v, vlen, &r->mtime);
 	} else if (KEY("started")) {
 		ret = wb_parse_bool(v, vlen, &r->started);
 	} else if (KEY("mode")) {

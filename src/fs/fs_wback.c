@@ -21,6 +21,7 @@
 #include "fs_wfile.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_ops.h"
+#include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
 
@@ -153,12 +154,24 @@ static void wb_wait(struct fs_wback *wb, pthread_cond_t *cond, int64_t ms)
 	pthread_cond_timedwait(cond, &wb->lock, &ts);
 }
 
+/* Is the server known to be away (an outage: the pool's prober brings
+ * it back)?  Then a job is not tried: trying would hold its file's lock
+ * while waiting, and a read or stat of the file would wait with it. */
+static bool wb_server_away(struct fs_ctx *ctx)
+{
+	struct stats_pool st;
+
+	ftp_pool_counts(ctx->pool, &st);
+	return st.server_down;
+}
+
 /* Run one job (wb->lock not held). */
 static void wb_run(struct fs_wback *wb, struct fs_wback_job *job)
 {
 	struct fs_ctx *ctx = wb->ctx;
 	int64_t saved = fs_op_deadline_begin(ctx);
-	int ret = fs_wfile_wb_upload(ctx, job->wf, job);
+	int ret = wb_server_away(ctx) ? -EAGAIN
+				      : fs_wfile_wb_upload(ctx, job->wf, job);
 	bool over;
 
 	fs_op_deadline_end(saved);
@@ -423,9 +436,7 @@ static int wb_replay_one(struct fs_ctx *ctx, const struct wb_record *r)
 	}
 	ret = fs_wback_target(ctx, r, target, sizeof(target), &conflict);
 	if (ret == 0)
-		ret = fs_wfile_upload_fd(ctx, target, fd, r->size,
-					 r->set_mode && !conflict ? (int)r->mode
-								  : -1);
+		ret = fs_wfile_upload_fd(ctx, target, fd, r->size, r);
 	close(fd);
 	if (ret < 0) {
 		stats_add(STATS_WB_FAILURES, 1);

@@ -531,8 +531,10 @@ int fs_wfile_write(struct fs_ctx *ctx, struct fs_wfile *wf, const char *buf,
 	if (ret == 0)
 		wf->size = wf->sp.size;
 out:
-	if (ret == 0)
+	if (ret == 0) {
 		wf_update_attr(ctx, wf);
+		wf->wb.set_mtime = false; /* now is the time again */
+	}
 	pthread_mutex_unlock(&wf->lock);
 	return ret;
 }
@@ -582,8 +584,10 @@ int fs_wfile_truncate(struct fs_ctx *ctx, struct fs_wfile *wf, uint64_t size)
 		if (ret == 0)
 			wf->size = size;
 	}
-	if (ret == 0)
+	if (ret == 0) {
 		wf_update_attr(ctx, wf);
+		wf->wb.set_mtime = false; /* now is the time again */
+	}
 	pthread_mutex_unlock(&wf->lock);
 	return ret;
 }
@@ -621,6 +625,36 @@ static void wf_apply_chmod(struct fs_ctx *ctx, struct fs_wfile *wf)
 
 static void wf_wb_forget(struct fs_ctx *ctx, struct fs_wfile *wf);
 
+/* The time utimens asked for, on the server (a failure is logged: the
+ * content is there). */
+static void wf_set_mtime(struct fs_ctx *ctx, const char *path, int64_t sec)
+{
+	int ret = fs_set_remote_mtime(ctx, path, sec, false);
+
+	if (ret < 0)
+		log_warn("%s: cannot set the time: %s", path, strerror(-ret));
+}
+
+/* A time deferred by fs_wfile_defer_mtime(), once the content is up. */
+static void wf_apply_mtime(struct fs_ctx *ctx, struct fs_wfile *wf)
+{
+	char path[FS_PATH_MAX];
+	struct stat st;
+
+	if (!wf->wb.set_mtime ||
+	    itab_path(ctx->itab, wf->ino, path, sizeof(path)) < 0)
+		return;
+	wf->wb.set_mtime = false;
+	wf_set_mtime(ctx, path, wf->wb.mtime);
+	if (itab_getattr(ctx->itab, wf->ino, &st) == -ESTALE)
+		return;
+	/* FTP keeps whole seconds. */
+	st.st_mtim.tv_sec = (time_t)wf->wb.mtime;
+	st.st_mtim.tv_nsec = 0;
+	itab_set_attr(ctx->itab, wf->ino, &st, NULL,
+		      ITAB_FORCE | ITAB_EXACT_MTIME);
+}
+
 static int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
 	bool sent = false;
@@ -644,6 +678,8 @@ static int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf)
 	 * undo a time set meanwhile. */
 	if (sent)
 		wf_update_attr(ctx, wf);
+	if (ret == 0)
+		wf_apply_mtime(ctx, wf);
 report:
 	/* Each failure is reported once; a failed stream keeps failing. */
 	ret = wf->error ? wf->error : (wf->failed ? -EIO : 0);
@@ -864,8 +900,11 @@ static int wf_wb_upload_conflict(struct fs_ctx *ctx, struct fs_wfile *wf,
 		char name[256];
 		uint64_t dir;
 
-		/* Ours is kept there; the server's stays under the name. */
+		/* Ours is kept there; the server's stays under the name,
+		 * with its own mode and time. */
 		spool_mark_clean(&wf->sp);
+		wf->chmod_pending = false;
+		wf->wb.set_mtime = false;
 		if (itab_parent_name(ctx->itab, wf->ino, &dir, name,
 				     sizeof(name)) == 0)
 			itab_invalidate_dir(ctx->itab, dir);
@@ -903,6 +942,8 @@ int fs_wfile_wb_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
 		ret = wf_spool_upload(ctx, wf, wf->wb.path, &sent);
 		if (ret == 0)
 			wf_apply_chmod(ctx, wf);
+		if (ret == 0)
+			wf_apply_mtime(ctx, wf);
 	}
 	if (ret < 0 && fs_wback_retryable(ret)) {
 		wf->error = 0; /* the queue tries again */
@@ -928,6 +969,31 @@ done:
 	return ret < 0 ? ret : 0;
 }
 
+bool fs_wfile_defer_mtime(struct fs_ctx *ctx, struct fs_wfile *wf,
+			  int64_t sec)
+{
+	bool pending, deferred = false;
+
+	pthread_mutex_lock(&wf->lock);
+	/* An upload is still to come: journaled, or a close will journal
+	 * what was written (or create the new file). */
+	pending = wf->wb_journaled ||
+		  (wf->mode == WF_STREAM && !wf->ws.active) ||
+		  (wf->mode == WF_SPOOL &&
+		   upload_plan(&wf->sp, wf->remote_exists,
+			       ctx->feat.rest_stream, ctx->atomic_upload)
+				   .how != UPLOAD_NONE);
+	if (ctx->wback && pending && !wf->discarded && !wf->failed) {
+		wf->wb.set_mtime = true;
+		wf->wb.mtime = sec;
+		deferred = !wf->wb_journaled ||
+			   wb_journal_save(ctx->spool_dir, &wf->wb) == 0;
+		wf->wb.set_mtime = deferred;
+	}
+	pthread_mutex_unlock(&wf->lock);
+	return deferred;
+}
+
 void fs_wfile_wb_abandon(struct fs_wfile *wf)
 {
 	pthread_mutex_lock(&wf->lock);
@@ -936,9 +1002,9 @@ void fs_wfile_wb_abandon(struct fs_wfile *wf)
 }
 
 int fs_wfile_upload_fd(struct fs_ctx *ctx, const char *path, int fd,
-		       uint64_t size, int mode)
+		       uint64_t size, const struct wb_record *after)
 {
-	struct wf_chmod_op op = { path, (mode_t)mode };
+	struct wf_chmod_op op = { path, (mode_t)after->mode };
 	struct fs_wfile *wf = calloc(1, sizeof(*wf));
 	bool sent;
 	int ret;
@@ -951,13 +1017,15 @@ int fs_wfile_upload_fd(struct fs_ctx *ctx, const char *path, int fd,
 	wf->sp.size = wf->size = size;
 	wf->sp.changed_from = 0; /* all of it, whatever the server has */
 	ret = wf_spool_upload(ctx, wf, path, &sent);
-	if (ret == 0 && mode >= 0) {
+	if (ret == 0 && after->set_mode) {
 		int cret = fs_with_conn(ctx, wf_chmod_fn, &op);
 
 		if (cret < 0)
 			log_warn("%s: cannot set mode %04o: %s", path,
-				 (unsigned)mode, strerror(-cret));
+				 after->mode, strerror(-cret));
 	}
+	if (ret == 0 && after->set_mtime)
+		wf_set_mtime(ctx, path, after->mtime);
 	pthread_mutex_destroy(&wf->lock);
 	free(wf);
 	return ret;

@@ -30,6 +30,7 @@
 #include "fs_internal.h"
 
 struct fs_wback_job;
+struct wb_record;
 
 /*
  * The write state of @ino with one more reference; made if absent (then
@@ -114,15 +115,24 @@ void fs_wfile_wb_init(struct fs_ctx *ctx, struct fs_wfile *wf,
 int fs_wfile_wb_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
 		       struct fs_wback_job *job);
 
+/*
+ * utimens on a writeback mount: while @wf has an upload still to come
+ * (journaled, or changes a close will journal), remember @sec (in the
+ * record too) and set it after the upload; a later write drops it.
+ * Returns true if deferred so, false if the caller sets it now.
+ */
+bool fs_wfile_defer_mtime(struct fs_ctx *ctx, struct fs_wfile *wf,
+			  int64_t sec);
+
 /* The queue stops with @wf's job still queued: forget the job (the
  * record stays). */
 void fs_wfile_wb_abandon(struct fs_wfile *wf);
 
 /* Upload @size bytes of @fd to @path, whole, with the mount's upload
- * rules (atomic_upload, verify, retries), then set @mode unless it is -1
- * (a failure there is only logged): replay of a record.  Returns 0 or a
- * negative errno. */
+ * rules (atomic_upload, verify, retries), then set the mode and time
+ * @after asks for (a failure there is only logged): replay of a record.
+ * Returns 0 or a negative errno. */
 int fs_wfile_upload_fd(struct fs_ctx *ctx, const char *path, int fd,
-		       uint64_t size, int mode);
+		       uint64_t size, const struct wb_record *after);
 
 #endif

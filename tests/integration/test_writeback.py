@@ -244,8 +244,10 @@ def test_file_changed_on_the_server_goes_to_a_conflict_name(ftp_server, wb_mount
 
     def conflicts():
         return list(srv.root_dir.glob("doc.txt.ftpsfs-conflict-*"))
-    assert wait_for(conflicts, ARRIVAL_LIMIT), m._tail()
-    assert conflicts()[0].read_bytes() == ours
+    # (The conflict copy is there from its STOR on: wait until it is whole.)
+    assert wait_for(lambda: conflicts() and conflicts()[0].read_bytes() == ours,
+                    ARRIVAL_LIMIT), m._tail()
+    assert len(conflicts()) == 1
     assert (srv.root_dir / "doc.txt").read_bytes() == theirs
     assert "changed on the server" in m.log_text()
     assert wait_for(lambda: mount_stats(m.mountpoint)["writeback_conflicts"] == 1, 30)
@@ -439,3 +441,59 @@ def test_a_full_queue_makes_close_upload_itself(ftp_server, wb_mount):
     assert wait_for(lambda: all(_server_has(srv, "q/" + n, n.encode()) for n in done),
                     ARRIVAL_LIMIT), m._tail()
     assert _queue_empty(m)
+
+
+def test_times_of_pending_files_are_set_after_their_upload(ftp_server, wb_mount, tmp_path):
+    """cp -p and tar x set times after writing: on a pending file the time waits for the
+    upload (no synchronous upload, no waiting for the server), also across a crash."""
+    srv = ftp_server("vsftpd")
+    m = wb_mount(srv, "op_timeout=3")
+    t_before, t_after = 1_500_000_000, 1_600_000_000
+    try:
+        _down_with_a_pending_file(srv, m, "closed", b"closed, then touched\n")
+        # Once the mount knows the server is away, no upload attempt holds a file.
+        assert wait_for(lambda: mount_stats(m.mountpoint)["server_state"] == "down" and
+                        mount_stats(m.mountpoint)["writeback_retries"] >= 1, 30)
+        r = pycall("""
+            import time
+            t0 = time.monotonic()
+            os.utime(closed, (t_after, t_after))       # tar x: after close
+            fd = os.open(open_, os.O_WRONLY | os.O_CREAT, 0o644)
+            os.write(fd, b"touched while open\\n")
+            os.utime(fd, (t_before, t_before))         # cp -p: futimens before close
+            os.close(fd)
+            result = [time.monotonic() - t0, os.stat(closed).st_mtime,
+                      os.stat(open_).st_mtime]
+        """, timeout=60, closed=m.mountpoint / "closed", open_=m.mountpoint / "open",
+                   t_after=t_after, t_before=t_before)
+        assert r.errno is None, r.error
+        elapsed, shown_closed, shown_open = r.result
+        assert elapsed < 2.5  # the server is down: nothing waited for it (op_timeout 3 s)
+        assert (shown_closed, shown_open) == (t_after, t_before)
+        assert len(_records(m.spool)) == 2
+        os.kill(m.proc.pid, signal.SIGKILL)  # the times survive in the records
+        m.proc.wait(timeout=10)
+    finally:
+        srv.start()
+    m.stop()
+    m2 = wb_mount(srv, spool=m.spool)
+    os.listdir(m2.mountpoint)
+    assert _server_has(srv, "closed", b"closed, then touched\n")
+    assert _server_has(srv, "open", b"touched while open\n")
+    assert (srv.root_dir / "closed").stat().st_mtime == t_after
+    assert (srv.root_dir / "open").stat().st_mtime == t_before
+
+
+def test_time_set_on_a_pending_file_arrives_with_it(ftp_server, wb_mount):
+    srv = ftp_server("proftpd")
+    m = wb_mount(srv)
+    r = pycall("""
+        with open(p, "wb") as f:
+            f.write(b"x" * 1000)
+            f.flush()  # a write after utime would make the time "now" again
+            os.utime(f.fileno(), (1234567890, 1234567890))
+    """, p=m.mountpoint / "t")
+    assert r.errno is None, r.error
+    assert wait_for(lambda: _server_has(srv, "t", b"x" * 1000) and
+                    (srv.root_dir / "t").stat().st_mtime == 1234567890, ARRIVAL_LIMIT), \
+        m._tail()

@@ -18,7 +18,8 @@ static struct wb_record sample(void)
 	struct wb_record r = { .size = 12345, .seen_known = true,
 			       .seen_exists = true, .seen_size = 77,
 			       .seen_mtime = 1700000000, .started = false,
-			       .set_mode = true, .mode = 0640 };
+			       .set_mode = true, .mode = 0640,
+			       .set_mtime = true, .mtime = -86400 };
 
 	snprintf(r.path, sizeof(r.path), "/dir with space/a=b\xc3\xa9%%");
 	memset(r.sha256, 'a', 64);
@@ -44,6 +45,8 @@ TEST(record_round_trips_through_text)
 	CHECK_INT(back.started, 0);
 	CHECK_INT(back.set_mode, 1);
 	CHECK_INT(back.mode, 0640);
+	CHECK_INT(back.set_mtime, 1);
+	CHECK_INT(back.mtime, -86400);
 	r.set_mode = false;
 	len = wb_record_format(&r, buf, sizeof(buf));
 	CHECK_INT(wb_record_parse(buf, (size_t)len, &back), 0);
