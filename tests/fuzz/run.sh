@@ -17,6 +17,7 @@ declare -A SOURCES=(
     [known_hosts]="src/opts/known_hosts.c src/opts/fingerprint.c"
     [credfile]="src/opts/credfile.c"
     [symlink]="src/fs/symlink_policy.c"
+    [wb_record]="src/cache/wb_record.c"
 )
 CFLAGS=(-std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)

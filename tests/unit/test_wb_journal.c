@@ -84,6 +84,9 @@ TEST(record_with_bad_values_is_refused)
 		"ftpsfs-writeback 1\npath=61\nsize=1\nsha256="
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		"\nend\n", /* not absolute */
+		"ftpsfs-writeback 1\npath=2f61\nsize=1\nsha256="
+		"gaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"\nend\n", /* a digest that is not hex */
 		"something else\n",
 	};
 
