@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from mount import Mount, default_binary  # noqa: E402
 from tcpproxy import PROXY_HOST, Proxy  # noqa: E402
-from writehelpers import mount_stats, pycall, pystart, wait_for  # noqa: E402
+from writehelpers import (make_tree, mount_stats, pycall, pystart, run,  # noqa: E402
+                          snapshot, wait_for)
 
 BOTH_SERVERS = pytest.mark.parametrize("kind", ["vsftpd", "proftpd"])
 ARRIVAL_LIMIT = 90   # seconds a queued upload may take to show up on the server (generous)
@@ -497,3 +498,21 @@ def test_time_set_on_a_pending_file_arrives_with_it(ftp_server, wb_mount):
     assert wait_for(lambda: _server_has(srv, "t", b"x" * 1000) and
                     (srv.root_dir / "t").stat().st_mtime == 1234567890, ARRIVAL_LIMIT), \
         m._tail()
+
+
+def test_tar_x_onto_a_writeback_mount_arrives_whole_with_modes_and_times(ftp_server, wb_mount,
+                                                                          tmp_path):
+    """An ordinary tool: tar x writes each file, then sets its mode and time (after close):
+    everything arrives as in the archive, without waiting for each upload."""
+    srv = ftp_server("proftpd")
+    m = wb_mount(srv)
+    src = make_tree(tmp_path / "src")
+    archive = tmp_path / "tree.tar"
+    run(["tar", "-cf", archive, "-C", src, "."])
+    (m.mountpoint / "x").mkdir()
+    run(["tar", "-xpf", archive, "--no-same-owner", "-C", m.mountpoint / "x"], log=m.log_text)
+    want = snapshot(src)
+    assert wait_for(lambda: snapshot(srv.root_dir / "x") == want, ARRIVAL_LIMIT), \
+        (snapshot(srv.root_dir / "x"), want)
+    assert _queue_empty(m)
+    assert snapshot(m.mountpoint / "x") == want
