@@ -67,7 +67,7 @@ SIZES = {
 class Row:
     """One printed line. unit: s, ms, MiB/s, files/s, IOPS, MiB, files. target: None,
     ("rclone"|"curl", op, x) on the ratio ftpsfs/other, or ("abs", op, x) on every ftpsfs
-    value; rt_target the same on the round-trip count. items: operations in the row (for
+    value (("wb", op, x): on the write-back column's); rt_target the same on the round-trip count. items: operations in the row (for
     round trips per item)."""
 
     def __init__(self, key, label, unit, target=None, rt_target=None, items=1):
@@ -292,7 +292,8 @@ class Bench:
             f"machine {h} login {self.user.name} password {self.user.password}\n"
             for h in (DIRECT_HOST, PROXY_HOST)))
         self.servers["A"] = self.start_server("A")
-        self.cols = [("curl", "A"), ("ftpsfs", "A")]
+        # ftpsfs+wb: ftpsfs with -o writeback, only in the workloads that write (Workload.wb).
+        self.cols = [("curl", "A"), ("ftpsfs", "A"), ("ftpsfs+wb", "A")]
         self.setup_rclone()
 
     def start_server(self, label, reuse="YES", tls_max=None):
@@ -534,10 +535,11 @@ class Bench:
         log = self.work / f"{client}{label}.log"
         stop = lambda: None  # noqa: E731
         try:
-            if client == "ftpsfs":
+            if client.startswith("ftpsfs"):
+                opts = ["writeback", f"spool_dir={mnt}.spool"] if client == "ftpsfs+wb" else []
                 m = Mount(self.args.ftpsfs, f"ftp://{self.user.name}@{host}:{srv.port}/", mnt,
                           self.user.password, debug=False, cafile=self.certs.ca_file,
-                          log_path=log)
+                          log_path=log, options=opts)
                 stop = m.stop
                 m.start()
                 pid = m.proc.pid
@@ -564,7 +566,7 @@ class Bench:
     def rtt_op(self, fn, mnt=None):
         """Run fn() (it returns seconds) between two quiet moments of the proxy; returns
         (seconds, proxy round trips, ftpsfs's own round trips or None, TCP connections)."""
-        path = mnt.path if mnt is not None and mnt.col[0] == "ftpsfs" else None
+        path = mnt.path if mnt is not None and mnt.col[0].startswith("ftpsfs") else None
         s0 = self.proxy.quiesce()
         own0 = own_round_trips(path) if path else None
         secs = fn()
@@ -804,14 +806,18 @@ class Bench:
             out = self.curl_upload(key, upload)
         else:
             d = self.root / f"cp-{col[0]}{col[1]}-{next(self.counter)}"
+            returned = []
             with self.mounted(col, proxied) as m:
                 def fn():
                     t = time.perf_counter()
                     run(["cp", "-r", self.local / src, m.path / d.name],
                         timeout=self.args.step_limit)
+                    returned.append(time.perf_counter() - t)
                     wait_until(self.all_landed(d, names), 30, "cp -r")
                     return time.perf_counter() - t
                 out = self.rtt_op(fn, m) if proxied else fn()
+            if proxied and returned:  # until cp -r returned (write-back: before the uploads)
+                return {key: out, key + "_ret": returned[0]}
         return {key: out if proxied else len(names) / out}
 
     def w_huge(self, col, i):
@@ -954,7 +960,8 @@ class Bench:
         failed = set()
         for i in range(self.args.runs):
             for col in self.cols:
-                if col in failed or (col[0] == "curl" and not w.curl):
+                if col in failed or (col[0] == "curl" and not w.curl) or \
+                        (col[0] == "ftpsfs+wb" and not w.wb):
                     continue
                 try:
                     out = w.fn(self, col, i)
@@ -1022,10 +1029,11 @@ class Bench:
             text = f"{sym}{x:g}x {kind}"
             got, flag = ratios[0 if kind == "curl" else 1]
             return text, "n/a" if got is None else verdict(got, flag)
-        text = f"{sym}{x:g}"
+        text = f"{sym}{x:g}" + (" wb" if kind == "wb" else "")
         verdicts = [verdict(self.median(store, key, c), self.bound(store, key, c))
-                    for c in self.cols if c[0] == "ftpsfs" and self.median(store, key, c)
-                    is not None]
+                    for c in self.cols
+                    if (c[0] == "ftpsfs+wb" if kind == "wb" else c[0].startswith("ftpsfs"))
+                    and self.median(store, key, c) is not None]
         if not verdicts:
             return text, "n/a"
         return text, "no" if "no" in verdicts else ("?" if "?" in verdicts else "yes")
@@ -1153,9 +1161,10 @@ ftpsfs column.
 
 
 class Workload:
-    def __init__(self, name, fn, rows, proxied=False, curl=True, help=""):
+    def __init__(self, name, fn, rows, proxied=False, curl=True, help="", wb=False):
         self.name, self.fn, self.rows, self.proxied = name, fn, rows, proxied
         self.curl, self.help = curl, help
+        self.wb = wb  # also measured with -o writeback (column ftpsfs+wb)
 
 
 def workloads(n):
@@ -1188,7 +1197,8 @@ def workloads(n):
           help=f"pread at random 4 KiB blocks, {n['rand_reads']} or {n['rand_secs']} s "
                f"(curl: {n['curl_ranges']} ranges, one process)"),
         W("cpr", Bench.w_cpr, [R("cpr", f"cp -r {n['small']:,} x 4 KiB files", "files/s")],
-          help="cp -r of a local directory into the mount (curl: -T glob)"),
+          help="cp -r of a local directory into the mount, until all landed (curl: -T glob)",
+          wb=True),
         W("stat", Bench.w_stat, [
             R("stat_cold", f"stat {n['meta']:,} files, cold", "ms"),
             R("stat_warm", f"stat {n['meta']:,} files, warm", "ms")],
@@ -1234,7 +1244,11 @@ def workloads(n):
             R("rtt_stat_warm", f"stat {n['meta']:,} files, warm", "s")],
           proxied=True, curl=False),
         W("rtt-cpr", lambda b, c, i: b.w_cpr(c, i, True), [
-            R("rtt_cpr", f"cp -r {k} x 4 KiB files", "s", items=k)], proxied=True),
+            R("rtt_cpr", f"cp -r {k} x 4 KiB files, all on server", "s", items=k),
+            R("rtt_cpr_ret", "  cp -r returned after", "s", ("wb", "<=", 1.0))],
+          proxied=True, wb=True,
+          help="cp -r into the mount: until all landed, and until cp returned (write-back "
+               "target: returns in <= 1 s, all on the server <= 4 s later)"),
         W("rtt-rsync", lambda b, c, i: b.w_rsync(c, i, True), [
             R("rtt_rsync1", f"rsync -a {k} files, 1st run", "s", items=k),
             R("rtt_rsync1_files", "  files transferred, 1st run", "files"),

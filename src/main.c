@@ -37,6 +37,7 @@
 #include "ftpsfs/proxy.h"
 #include "ftpsfs/ratelimit.h"
 #include "ftpsfs/stats_view.h"
+#include "ftpsfs/fs_wback.h"
 #include "ftpsfs/spool.h"
 #include "ftpsfs/stats.h"
 #include "ftpsfs/symlink_policy.h"
@@ -381,6 +382,11 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 	    fs_prefetch_start(&m->ctx, &prefetch) < 0 ||
 	    fs_poll_start(&m->ctx, m->opts.poll, &poll) < 0)
 		goto out_unmount;
+	/* An earlier mount's pending uploads go first: no request is
+	 * served before they are on the server (fs_wback.h). */
+	fs_wback_replay(&m->ctx);
+	if (m->opts.writeback && fs_wback_start(&m->ctx) < 0)
+		goto out_unmount;
 	if (co->singlethread) {
 		ret = fuse_session_loop(se) != 0;
 	} else {
@@ -399,6 +405,7 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 	}
 out_unmount:
 	fs_poll_stop(poll); /* before the refresh thread it uses */
+	fs_wback_stop(&m->ctx); /* waits for the queue, bounded */
 	fs_prefetch_stop(prefetch);
 	fs_refresh_stop(refresh);
 	fs_readahead_free(m->ctx.readahead); /* after the workers */

@@ -22,6 +22,8 @@
  *   itab.lock     the inode table (inode.h; a leaf, no I/O)
  *   ra.lock       files fetched ahead (fs_readahead.c; a leaf, no I/O)
  *   pf.lock       the queue of work fetched ahead (fs_prefetch.c; a leaf)
+ *   wb.lock       the write-back queue (fs_wback.h; a leaf, taken inside
+ *                 wf->lock)
  *   stats last_lock  the last error's text (stats.c; a leaf)
  *   refresh.lock  entries queued for the kernel (fs_refresh.c; a leaf)
  *   bucket.lock   a bandwidth cap's clock (ratelimit.c; a leaf, no I/O)
@@ -32,7 +34,7 @@
  * Order: ready_lock, then f->lock or wf->lock (never both: a read looks
  * at the write state before it takes f->lock), then wfiles_lock, then
  * handles_lock or space_lock, then pool.lock, then the leaves (itab.lock,
- * ra.lock, pf.lock, pin_lock, charset.lock, stats last_lock,
+ * ra.lock, pf.lock, wb.lock, pin_lock, charset.lock, stats last_lock,
  * refresh.lock, bucket.lock).  A thread
  * holding a lock may take only locks after it.
  *
@@ -84,6 +86,7 @@ struct fs_ctx {
 	 * inside it, and when (net_now_ms): not asked again at once. */
 	atomic_ullong gone_present_dir;
 	atomic_llong gone_present_ms;
+	struct fs_wback *wback;	/* -o writeback queue, or NULL (fs_wback.h) */
 	struct ftp_features feat; /* what the server offered at login */
 	uid_t uid;		  /* owner shown for every file ... */
 	gid_t gid;

@@ -38,6 +38,7 @@ struct ftpsfs_opts {
 	int verify;		/* check each upload (SIZE, HASH) */
 	int ignore_dir_times;
 	int no_readahead;	/* no read-ahead across files */
+	int writeback;		/* durable write-back queue (fs_wback.h) */
 	int read_only;
 	unsigned max_conns;
 	double attr_timeout;	 /* s */

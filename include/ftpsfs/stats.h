@@ -42,6 +42,11 @@ enum stats_counter {
 	STATS_READAHEAD_FILES,	/* small files fetched ahead of their open */
 	STATS_READAHEAD_USED,	/* ... served from memory */
 	STATS_READAHEAD_WASTED_BYTES, /* ... bytes dropped unserved */
+	STATS_WB_UPLOADS,	/* write-back uploads done (-o writeback) */
+	STATS_WB_FAILURES,	/* ... failed for good (record kept) */
+	STATS_WB_RETRIES,	/* ... tried again later */
+	STATS_WB_CONFLICTS,	/* ... sent under a conflict name */
+	STATS_WB_REPLAYED,	/* ... left by an earlier mount, done */
 	STATS_COUNTER_COUNT
 };
 
@@ -102,12 +107,21 @@ struct stats_cache {
 	size_t uploads_pending; /* files written whose upload is not done */
 };
 
+/* The write-back queue when printed (-o writeback; all 0 without). */
+struct stats_writeback {
+	bool on;
+	size_t queued;	    /* uploads pending */
+	uint64_t bytes;	    /* their bytes */
+	uint64_t oldest_ms; /* age of the oldest */
+};
+
 /*
  * The statistics as "name=value" lines into @buf.  Returns the length
  * (which may exceed @bufsz: then call again with a bigger buffer), or a
  * negative errno.
  */
 int stats_format(const struct stats_pool *pool,
-		 const struct stats_cache *cache, char *buf, size_t bufsz);
+		 const struct stats_cache *cache,
+		 const struct stats_writeback *wb, char *buf, size_t bufsz);
 
 #endif

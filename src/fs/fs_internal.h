@@ -250,6 +250,12 @@ int fs_flush_inode(struct fs_ctx *ctx, uint64_t ino);
  * coming through its open handles have nowhere to go. */
 void fs_discard_inode(struct fs_ctx *ctx, uint64_t ino);
 
+/* Set the server's time of @path to @sec (MFMT, vsftpd's MDTM or SITE
+ * UTIME, learnt in ctx->mtime_method; fs_write.c).  Returns 0 or a
+ * negative errno. */
+int fs_set_remote_mtime(struct fs_ctx *ctx, const char *path, int64_t sec,
+			bool is_dir);
+
 /* Check a name from the kernel before it becomes part of a command. */
 int fs_check_name(const char *name);
 

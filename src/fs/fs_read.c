@@ -83,8 +83,10 @@ static int open_for_write(struct fs_ctx *ctx, struct fs_file *f,
 	ret = fs_wfile_get(ctx, f->ino, &f->wf, &fresh);
 	if (ret < 0)
 		return ret;
-	if (fresh)
+	if (fresh) {
 		fs_wfile_init_existing(f->wf, (uint64_t)st->st_size);
+		fs_wfile_wb_init(ctx, f->wf, true);
+	}
 	if (flags & O_TRUNC)
 		ret = fs_wfile_truncate(ctx, f->wf, 0);
 	return ret;

@@ -24,6 +24,8 @@
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
 #include "ftpsfs/spool.h"
+#include "ftpsfs/wb_journal.h"
+#include "ftpsfs/fs_wback.h"
 
 #define WF_CHUNK (1024 * 1024)
 /* Attempts at a spool upload or download cut by network faults, on a
@@ -60,6 +62,11 @@ struct fs_wfile {
 	bool discarded;	 /* deleted: nothing goes to the server any more */
 	bool chmod_pending; /* set create_mode once the content is uploaded */
 	mode_t create_mode;
+	/* -o writeback (fs_wback.h): the spool is journaled (wb.id names
+	 * it in the spool directory) and the queue holds a reference. */
+	bool wb_journaled;
+	struct fs_wback_job *wb_job; /* queued upload, or NULL */
+	struct wb_record wb; /* id, remote path, what the server had */
 };
 
 /* ---- table ---- */
@@ -132,7 +139,9 @@ static void wf_set_remote_exists(struct fs_ctx *ctx, struct fs_wfile *wf,
 				 bool exists)
 {
 	wf->remote_exists = exists;
-	itab_set_local_only(ctx->itab, wf->ino, !exists && !wf->discarded);
+	if (wf->ino) /* 0: a replayed upload (fs_wfile_upload_fd()) */
+		itab_set_local_only(ctx->itab, wf->ino,
+				    !exists && !wf->discarded);
 }
 
 void fs_wfile_init_empty(struct fs_ctx *ctx, struct fs_wfile *wf,
@@ -389,17 +398,14 @@ static int wf_digest_spool(struct fs_wfile *wf, struct ftp_upload *up)
 }
 
 static int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
-			  struct upload_plan plan)
+			  const char *path, struct upload_plan plan)
 {
-	char path[FS_PATH_MAX], err[512];
+	char err[512];
 	struct ftp_upload up;
 	struct ftp_conn *c = NULL;
 	struct ftp_xfer *x;
 	int ret, sret;
 
-	ret = itab_path(ctx->itab, wf->ino, path, sizeof(path));
-	if (ret < 0)
-		return ret;
 	ret = ftp_upload_begin(&up, path, wf_upload_flags(ctx),
 			       ctx->feat.hash_algos);
 	if (ret == 0 && ctx->verify)
@@ -442,22 +448,29 @@ out:
 	return ret;
 }
 
-/* Upload what the spool holds that the server lacks; *sent says whether
- * anything was sent. */
+/* Upload what the spool holds that the server lacks to @path (NULL: the
+ * inode's own path); *sent says whether anything was sent. */
 static int wf_spool_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
-			   bool *sent)
+			   const char *path, bool *sent)
 {
 	struct upload_plan plan = upload_plan(&wf->sp, wf->remote_exists,
 					      ctx->feat.rest_stream,
 					      ctx->atomic_upload);
+	char own[FS_PATH_MAX];
 	int tries = wf_tries(ctx);
 	int ret = 0;
 
 	*sent = false;
+	if (!path && plan.how != UPLOAD_NONE) {
+		ret = itab_path(ctx->itab, wf->ino, own, sizeof(own));
+		if (ret < 0)
+			return ret;
+		path = own;
+	}
 	for (int attempt = 0; plan.how != UPLOAD_NONE; attempt++) {
 		bool partial = plan.how != UPLOAD_STOR;
 
-		ret = wf_upload_plan(ctx, wf, plan);
+		ret = wf_upload_plan(ctx, wf, path, plan);
 		if (ret == 0 || attempt + 1 == tries || net_op_expired())
 			break;
 		/* A refused APPE or REST (or anything but a full disk,
@@ -511,12 +524,14 @@ int fs_wfile_write(struct fs_ctx *ctx, struct fs_wfile *wf, const char *buf,
 		wf->error = 0;
 		goto out;
 	}
-	if (wf->mode == WF_IDLE && !wf->discarded &&
+	/* Write-back keeps every byte local until close (fs_wback.h). */
+	if (wf->mode == WF_IDLE && !wf->discarded && !ctx->wback &&
 	    wf_can_stream_from_idle(ctx, wf, off)) {
 		wf->mode = WF_STREAM;
 		wf->appending = wf->size > 0;
 	}
-	if (wf->mode == WF_STREAM && !wf->discarded && off == wf->size) {
+	if (wf->mode == WF_STREAM && !wf->discarded && !ctx->wback &&
+	    off == wf->size) {
 		ret = wf_stream_write(ctx, wf, buf, len);
 		goto out;
 	}
@@ -526,8 +541,10 @@ int fs_wfile_write(struct fs_ctx *ctx, struct fs_wfile *wf, const char *buf,
 	if (ret == 0)
 		wf->size = wf->sp.size;
 out:
-	if (ret == 0)
+	if (ret == 0) {
 		wf_update_attr(ctx, wf);
+		wf->wb.set_mtime = false; /* now is the time again */
+	}
 	pthread_mutex_unlock(&wf->lock);
 	return ret;
 }
@@ -577,8 +594,10 @@ int fs_wfile_truncate(struct fs_ctx *ctx, struct fs_wfile *wf, uint64_t size)
 		if (ret == 0)
 			wf->size = size;
 	}
-	if (ret == 0)
+	if (ret == 0) {
 		wf_update_attr(ctx, wf);
+		wf->wb.set_mtime = false; /* now is the time again */
+	}
 	pthread_mutex_unlock(&wf->lock);
 	return ret;
 }
@@ -614,6 +633,38 @@ static void wf_apply_chmod(struct fs_ctx *ctx, struct fs_wfile *wf)
 			 (unsigned)wf->create_mode, strerror(-ret));
 }
 
+static void wf_wb_forget(struct fs_ctx *ctx, struct fs_wfile *wf);
+
+/* The time utimens asked for, on the server (a failure is logged: the
+ * content is there). */
+static void wf_set_mtime(struct fs_ctx *ctx, const char *path, int64_t sec)
+{
+	int ret = fs_set_remote_mtime(ctx, path, sec, false);
+
+	if (ret < 0)
+		log_warn("%s: cannot set the time: %s", path, strerror(-ret));
+}
+
+/* A time deferred by fs_wfile_defer_mtime(), once the content is up. */
+static void wf_apply_mtime(struct fs_ctx *ctx, struct fs_wfile *wf)
+{
+	char path[FS_PATH_MAX];
+	struct stat st;
+
+	if (!wf->wb.set_mtime ||
+	    itab_path(ctx->itab, wf->ino, path, sizeof(path)) < 0)
+		return;
+	wf->wb.set_mtime = false;
+	wf_set_mtime(ctx, path, wf->wb.mtime);
+	if (itab_getattr(ctx->itab, wf->ino, &st) == -ESTALE)
+		return;
+	/* FTP keeps whole seconds. */
+	st.st_mtim.tv_sec = (time_t)wf->wb.mtime;
+	st.st_mtim.tv_nsec = 0;
+	itab_set_attr(ctx->itab, wf->ino, &st, NULL,
+		      ITAB_FORCE | ITAB_EXACT_MTIME);
+}
+
 static int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
 	bool sent = false;
@@ -625,15 +676,20 @@ static int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf)
 		ret = wf_stream_end(ctx, wf);
 		sent = ret == 0;
 	} else if (wf->mode == WF_SPOOL) {
-		ret = wf_spool_upload(ctx, wf, &sent);
+		ret = wf_spool_upload(ctx, wf, NULL, &sent);
 	}
 	if (ret == 0)
 		wf_apply_chmod(ctx, wf);
+	/* The server has it: the write-back record has done its job. */
+	if (ret == 0 && wf->wb_journaled)
+		wf_wb_forget(ctx, wf);
 	/* Only an upload makes the server's time "now": a close with nothing
 	 * to send (also the kernel's late RELEASE after a utimens) must not
 	 * undo a time set meanwhile. */
 	if (sent)
 		wf_update_attr(ctx, wf);
+	if (ret == 0)
+		wf_apply_mtime(ctx, wf);
 report:
 	/* Each failure is reported once; a failed stream keeps failing. */
 	ret = wf->error ? wf->error : (wf->failed ? -EIO : 0);
@@ -665,6 +721,8 @@ bool fs_wfile_discard(struct fs_ctx *ctx, struct fs_wfile *wf)
 		wf->mode = WF_IDLE;
 	wf->chmod_pending = false;
 	wf->error = 0;
+	if (wf->wb_journaled)
+		wf_wb_forget(ctx, wf);
 	itab_set_local_only(ctx->itab, wf->ino, false);
 	pthread_mutex_unlock(&wf->lock);
 	return on_server;
@@ -704,7 +762,16 @@ void fs_wfile_put(struct fs_ctx *ctx, struct fs_wfile *wf)
 	pthread_mutex_unlock(&ctx->wfiles_lock);
 	if (!last)
 		return;
-	ret = wf_flush_locked(ctx, wf);
+	if (wf->wb_journaled) {
+		/* The queue gave up or the mount ends: the record stays for
+		 * the next mount (fs_wback_replay()). */
+		log_err("%s: upload still pending; kept in %s as %s.data, "
+			"uploaded at the next mount with this spool_dir",
+			wf->wb.path, ctx->spool_dir, wf->wb.id);
+		ret = 0;
+	} else {
+		ret = wf_flush_locked(ctx, wf);
+	}
 	if (ret < 0) {
 		if (itab_path(ctx->itab, wf->ino, path, sizeof(path)) < 0)
 			snprintf(path, sizeof(path), "inode %llu",
@@ -720,4 +787,256 @@ void fs_wfile_put(struct fs_ctx *ctx, struct fs_wfile *wf)
 	itab_pin(ctx->itab, wf->ino, false);
 	pthread_mutex_destroy(&wf->lock);
 	free(wf);
+}
+
+/* ---- write-back (fs_wback.h) ---- */
+
+/* The record and its data are no longer needed (uploaded, deleted). */
+static void wf_wb_forget(struct fs_ctx *ctx, struct fs_wfile *wf)
+{
+	int ret = wb_journal_remove(ctx->spool_dir, wf->wb.id);
+
+	if (ret < 0)
+		log_warn("write-back record %s/%s.rec: cannot remove: %s",
+			 ctx->spool_dir, wf->wb.id, strerror(-ret));
+	wf->wb_journaled = false;
+	wf->wb.started = false;
+}
+
+void fs_wfile_wb_init(struct fs_ctx *ctx, struct fs_wfile *wf,
+		      bool remote_exists)
+{
+	char path[FS_PATH_MAX];
+	struct wb_record *r = &wf->wb;
+
+	if (!ctx->wback)
+		return;
+	r->seen_known = !remote_exists;
+	r->seen_exists = false;
+	r->seen_size = 0;
+	r->seen_mtime = 0;
+	if (!remote_exists || itab_path(ctx->itab, wf->ino, path, sizeof(path)))
+		return;
+	/* What the server has now: a later change by someone else is a
+	 * conflict (fs_wback_target()). */
+	r->seen_known = fs_wback_remote_state(ctx, path, &r->seen_exists,
+					      &r->seen_size,
+					      &r->seen_mtime) == 0;
+}
+
+/* Make the spool durable in the spool directory and queue its upload. */
+static int wf_wb_journal(struct fs_ctx *ctx, struct fs_wfile *wf)
+{
+	struct wb_record *r = &wf->wb;
+	struct fs_wback_job *job;
+	int ret = 0;
+
+	if (!r->id[0])
+		ret = wb_journal_new_id(r->id);
+	if (ret == 0)
+		ret = itab_path(ctx->itab, wf->ino, r->path, sizeof(r->path));
+	if (ret == 0)
+		ret = wb_journal_link(ctx->spool_dir, r->id, wf->sp.fd);
+	if (ret == 0)
+		ret = wb_journal_digest(wf->sp.fd, wf->sp.size, r->sha256);
+	r->size = wf->sp.size;
+	/* A new file's mode waits for its upload, also after a crash. */
+	r->set_mode = wf->chmod_pending;
+	r->mode = wf->create_mode;
+	if (ret == 0)
+		ret = wb_journal_save(ctx->spool_dir, r);
+	if (ret < 0) {
+		log_warn("%s: cannot journal the write-back in %s (%s): "
+			 "uploading now",
+			 r->path, ctx->spool_dir, strerror(-ret));
+		/* No record of ours yet: no data without one either. */
+		if (!wf->wb_journaled && r->id[0])
+			(void)wb_journal_remove(ctx->spool_dir, r->id);
+		return ret;
+	}
+	wf->wb_journaled = true;
+	job = fs_wback_enqueue(ctx->wback, wf, wf->sp.size, wf->wb_job);
+	if (!job)
+		return -ENOMEM; /* the record stays: uploaded now, then removed */
+	if (!wf->wb_job) {
+		/* The queue's reference, dropped by its worker. */
+		pthread_mutex_lock(&ctx->wfiles_lock);
+		wf->refs++;
+		pthread_mutex_unlock(&ctx->wfiles_lock);
+		wf->wb_job = job;
+	}
+	return 0;
+}
+
+int fs_wfile_close(struct fs_ctx *ctx, struct fs_wfile *wf)
+{
+	int ret = -EAGAIN;
+
+	if (!ctx->wback)
+		return fs_wfile_flush(ctx, wf);
+	pthread_mutex_lock(&wf->lock);
+	/* A new file nothing was written to is still a file to create. */
+	if (wf->mode == WF_STREAM && !wf->discarded && !wf->failed)
+		ret = wf_to_spool(ctx, wf);
+	/* Queued already, or room for one more. */
+	if (wf->mode == WF_SPOOL && !wf->discarded && !wf->failed &&
+	    upload_plan(&wf->sp, wf->remote_exists, ctx->feat.rest_stream,
+			ctx->atomic_upload)
+			    .how != UPLOAD_NONE &&
+	    (wf->wb_job || fs_wback_has_room(ctx->wback)))
+		ret = wf_wb_journal(ctx, wf);
+	else if (ret == 0)
+		ret = -EAGAIN;
+	if (ret == 0) {
+		/* A failure of an earlier upload is still to be reported. */
+		ret = wf->error;
+		wf->error = 0;
+	} else {
+		/* Nothing to journal, or the journal failed: synchronous. */
+		ret = wf_flush_locked(ctx, wf);
+	}
+	pthread_mutex_unlock(&wf->lock);
+	return ret;
+}
+
+/* Upload to the conflict name @target: a whole STOR of the spool. */
+static int wf_wb_upload_conflict(struct fs_ctx *ctx, struct fs_wfile *wf,
+				 const char *target)
+{
+	int ret = wf_upload_plan(ctx, wf, target,
+				 (struct upload_plan){ UPLOAD_STOR, 0 });
+
+	if (ret == 0) {
+		char name[256];
+		uint64_t dir;
+
+		/* Ours is kept there; the server's stays under the name,
+		 * with its own mode and time. */
+		spool_mark_clean(&wf->sp);
+		wf->chmod_pending = false;
+		wf->wb.set_mtime = false;
+		if (itab_parent_name(ctx->itab, wf->ino, &dir, name,
+				     sizeof(name)) == 0)
+			itab_invalidate_dir(ctx->itab, dir);
+	}
+	return ret;
+}
+
+int fs_wfile_wb_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
+		       struct fs_wback_job *job)
+{
+	char target[FS_PATH_MAX];
+	bool sent, conflict = false;
+	int ret = 0;
+
+	pthread_mutex_lock(&wf->lock);
+	/* fsync'd, unlinked or already sent meanwhile: nothing to do.  Not
+	 * in the spool: truncated to 0 since, and the record keeps the
+	 * content closed last until the next close journals the new one. */
+	if (!wf->wb_journaled || wf->discarded || wf->failed ||
+	    wf->mode != WF_SPOOL)
+		goto done;
+	ret = itab_path(ctx->itab, wf->ino, wf->wb.path, sizeof(wf->wb.path));
+	if (ret == 0)
+		ret = fs_wback_target(ctx, &wf->wb, target, sizeof(target),
+				      &conflict);
+	if (ret == 0 && conflict) {
+		ret = wf_wb_upload_conflict(ctx, wf, target);
+	} else if (ret == 0) {
+		if (!wf->wb.started) {
+			/* After a crash from here on, what the server has
+			 * may be a part of ours, not someone else's. */
+			wf->wb.started = true;
+			(void)wb_journal_save(ctx->spool_dir, &wf->wb);
+		}
+		ret = wf_spool_upload(ctx, wf, wf->wb.path, &sent);
+		if (ret == 0)
+			wf_apply_chmod(ctx, wf);
+		if (ret == 0)
+			wf_apply_mtime(ctx, wf);
+	}
+	if (ret < 0 && fs_wback_retryable(ret)) {
+		wf->error = 0; /* the queue tries again */
+		pthread_mutex_unlock(&wf->lock);
+		return ret;
+	}
+	if (ret < 0) {
+		log_err("%s: write-back upload failed: %s; kept in %s as %s",
+			wf->wb.path, strerror(-ret), ctx->spool_dir, wf->wb.id);
+		/* Reported by the next close or fsync; the record stays. */
+	} else {
+		wf_wb_forget(ctx, wf);
+		/* Our own upload is what the server has now. */
+		wf->wb.seen_known = !conflict;
+		wf->wb.seen_exists = true;
+		wf->wb.seen_size = wf->sp.size;
+		wf->wb.seen_mtime = 0;
+	}
+done:
+	fs_wback_finish(ctx->wback, job);
+	wf->wb_job = NULL;
+	pthread_mutex_unlock(&wf->lock);
+	return ret < 0 ? ret : 0;
+}
+
+bool fs_wfile_defer_mtime(struct fs_ctx *ctx, struct fs_wfile *wf,
+			  int64_t sec)
+{
+	bool pending, deferred = false;
+
+	pthread_mutex_lock(&wf->lock);
+	/* An upload is still to come: journaled, or a close will journal
+	 * what was written (or create the new file). */
+	pending = wf->wb_journaled ||
+		  (wf->mode == WF_STREAM && !wf->ws.active) ||
+		  (wf->mode == WF_SPOOL &&
+		   upload_plan(&wf->sp, wf->remote_exists,
+			       ctx->feat.rest_stream, ctx->atomic_upload)
+				   .how != UPLOAD_NONE);
+	if (ctx->wback && pending && !wf->discarded && !wf->failed) {
+		wf->wb.set_mtime = true;
+		wf->wb.mtime = sec;
+		deferred = !wf->wb_journaled ||
+			   wb_journal_save(ctx->spool_dir, &wf->wb) == 0;
+		wf->wb.set_mtime = deferred;
+	}
+	pthread_mutex_unlock(&wf->lock);
+	return deferred;
+}
+
+void fs_wfile_wb_abandon(struct fs_wfile *wf)
+{
+	pthread_mutex_lock(&wf->lock);
+	wf->wb_job = NULL;
+	pthread_mutex_unlock(&wf->lock);
+}
+
+int fs_wfile_upload_fd(struct fs_ctx *ctx, const char *path, int fd,
+		       uint64_t size, const struct wb_record *after)
+{
+	struct wf_chmod_op op = { path, (mode_t)after->mode };
+	struct fs_wfile *wf = calloc(1, sizeof(*wf));
+	bool sent;
+	int ret;
+
+	if (!wf)
+		return -ENOMEM;
+	pthread_mutex_init(&wf->lock, NULL);
+	wf->mode = WF_SPOOL;
+	wf->sp.fd = fd;
+	wf->sp.size = wf->size = size;
+	wf->sp.changed_from = 0; /* all of it, whatever the server has */
+	ret = wf_spool_upload(ctx, wf, path, &sent);
+	if (ret == 0 && after->set_mode) {
+		int cret = fs_with_conn(ctx, wf_chmod_fn, &op);
+
+		if (cret < 0)
+			log_warn("%s: cannot set mode %04o: %s", path,
+				 after->mode, strerror(-cret));
+	}
+	if (ret == 0 && after->set_mtime)
+		wf_set_mtime(ctx, path, after->mtime);
+	pthread_mutex_destroy(&wf->lock);
+	free(wf);
+	return ret;
 }

@@ -29,6 +29,9 @@
 
 #include "fs_internal.h"
 
+struct fs_wback_job;
+struct wb_record;
+
 /*
  * The write state of @ino with one more reference; made if absent (then
  * *fresh is true and the caller initialises it with one of the
@@ -87,5 +90,53 @@ bool fs_wfile_discard(struct fs_ctx *ctx, struct fs_wfile *wf);
  * should send SITE CHMOD now (a mode deferred earlier is then dropped).
  */
 bool fs_wfile_defer_chmod(struct fs_wfile *wf, mode_t mode);
+
+/*
+ * -o writeback (fs_wback.h).  close() of a file open for writing: on a
+ * writeback mount the spool is synced, journaled in the spool directory
+ * and its upload queued, then 0 (or an earlier upload's error) is
+ * returned; a file with nothing to send, or whose journal cannot be
+ * written, is uploaded now as fs_wfile_flush() does.  Without writeback
+ * this is fs_wfile_flush().  fs_wfile_flush() itself (fsync, rename,
+ * utimens) always uploads before it returns and then drops the record.
+ */
+int fs_wfile_close(struct fs_ctx *ctx, struct fs_wfile *wf);
+
+/* A write state just made (fresh) on a writeback mount: remember what the
+ * server has at its path (asked when @remote_exists) for the conflict
+ * check.  A no-op without writeback. */
+void fs_wfile_wb_init(struct fs_ctx *ctx, struct fs_wfile *wf,
+		      bool remote_exists);
+
+/*
+ * The queue's worker runs @job, the journaled upload of @wf: conflict
+ * check, upload, record removed.  Returns 0 when the job is over (sent,
+ * nothing left to send, or failed for good: the record then stays for the
+ * next mount and the error is reported by the next close or fsync; the
+ * job is finished with fs_wback_finish()), or a negative errno worth
+ * another try later (fs_wback_retryable(); the job stays queued).
+ */
+int fs_wfile_wb_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
+		       struct fs_wback_job *job);
+
+/*
+ * utimens on a writeback mount: while @wf has an upload still to come
+ * (journaled, or changes a close will journal), remember @sec (in the
+ * record too) and set it after the upload; a later write drops it.
+ * Returns true if deferred so, false if the caller sets it now.
+ */
+bool fs_wfile_defer_mtime(struct fs_ctx *ctx, struct fs_wfile *wf,
+			  int64_t sec);
+
+/* The queue stops with @wf's job still queued: forget the job (the
+ * record stays). */
+void fs_wfile_wb_abandon(struct fs_wfile *wf);
+
+/* Upload @size bytes of @fd to @path, whole, with the mount's upload
+ * rules (atomic_upload, verify, retries), then set the mode and time
+ * @after asks for (a failure there is only logged): replay of a record.
+ * Returns 0 or a negative errno. */
+int fs_wfile_upload_fd(struct fs_ctx *ctx, const char *path, int fd,
+		       uint64_t size, const struct wb_record *after);
 
 #endif

@@ -145,6 +145,8 @@ static int create_common(fuse_req_t req, uint64_t parent, const char *name,
 	} else if (ret == 0 && fresh) {
 		fs_wfile_init_existing(f->wf, (uint64_t)attr.st_size);
 	}
+	if (ret == 0 && fresh)
+		fs_wfile_wb_init(ctx, f->wf, exists);
 	if (ret < 0) {
 		if (f)
 			fs_file_free(f);
@@ -243,18 +245,26 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	int ret = 0;
 
-	/* close(): this is where a failed upload must be reported. */
+	/* close(): this is where a failed upload must be reported (with
+	 * -o writeback: where the content is journaled, fs_wback.h). */
 	if (f->wf)
 		ret = flush_check_dir(fs_ctx_of(req), ino,
-				      fs_wfile_flush(fs_ctx_of(req), f->wf));
+				      fs_wfile_close(fs_ctx_of(req), f->wf));
 	fs_reply_err(req, -ftp_errno_kernel(ret));
 }
 
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		 struct fuse_file_info *fi)
 {
+	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	int ret = 0;
+
+	(void)ino;
 	(void)datasync;
-	fs_op_flush(req, ino, fi);
+	/* Always "the server has it", also with -o writeback. */
+	if (f->wf)
+		ret = fs_wfile_flush(fs_ctx_of(req), f->wf);
+	fs_reply_err(req, -ftp_errno_kernel(ret));
 }
 
 /* ---- setattr ---- */
@@ -314,6 +324,27 @@ static int attr_mtime(struct ftp_conn *c, void *arg)
 	if (ret == 0 || !op->is_dir)
 		atomic_store(&op->ctx->mtime_method, m);
 	return ret;
+}
+
+int fs_set_remote_mtime(struct fs_ctx *ctx, const char *path, int64_t sec,
+			bool is_dir)
+{
+	struct attr_op op = { .ctx = ctx, .path = path, .mtime = sec,
+			      .is_dir = is_dir };
+
+	return fs_with_conn(ctx, attr_mtime, &op);
+}
+
+/* -o writeback: a file whose upload is pending gets its time after the
+ * upload, not now (fs_wback.h). */
+static bool setattr_defer_mtime(struct fs_ctx *ctx, uint64_t ino, int64_t sec)
+{
+	struct fs_wfile *wf = ctx->wback ? fs_wfile_find(ctx, ino) : NULL;
+	bool deferred = wf && fs_wfile_defer_mtime(ctx, wf, sec);
+
+	if (wf)
+		fs_wfile_put(ctx, wf);
+	return deferred;
 }
 
 /*
@@ -385,17 +416,21 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
 		struct timespec now;
+		bool deferred;
 
-		/* The upload would set the time again: finish it first. */
-		ret = fs_flush_inode(ctx, ino);
-		if (ret < 0)
-			goto out;
 		clock_gettime(CLOCK_REALTIME, &now);
 		op.mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now.tv_sec
 							       : attr->st_mtim.tv_sec;
+		deferred = setattr_defer_mtime(ctx, ino, op.mtime);
+		/* The upload would set the time again: finish it first. */
+		if (!deferred)
+			ret = fs_flush_inode(ctx, ino);
+		if (ret < 0)
+			goto out;
 		(void)itab_getattr(ctx->itab, ino, &st);
 		op.is_dir = S_ISDIR(st.st_mode);
-		ret = fs_with_conn_for(req, ctx, attr_mtime, &op);
+		if (!deferred)
+			ret = fs_with_conn_for(req, ctx, attr_mtime, &op);
 		if (ret < 0 && op.is_dir && ret != -ENOENT) {
 			/* Nothing was set: the cache keeps the old time. */
 			ret = setattr_dir_time_refused(ctx, path, ret);

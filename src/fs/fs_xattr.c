@@ -23,6 +23,7 @@
 
 #include "fs_internal.h"
 #include "fs_wfile.h"
+#include "ftpsfs/fs_wback.h"
 #include "ftpsfs/ftp_hash.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/fs_refresh.h"
@@ -58,6 +59,7 @@ static void xattr_stats(fuse_req_t req, size_t size)
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct stats_pool pool = { 0 };
 	struct stats_cache cache = { 0 };
+	struct stats_writeback wb;
 	char *buf = NULL;
 	int len;
 
@@ -66,7 +68,8 @@ static void xattr_stats(fuse_req_t req, size_t size)
 	cache.inodes = itab_count(ctx->itab);
 	cache.listing_bytes = itab_listing_bytes(ctx->itab, &cache.listings);
 	cache.uploads_pending = fs_wfile_count(ctx);
-	len = stats_format(&pool, &cache, NULL, 0);
+	fs_wback_gauges(ctx->wback, &wb);
+	len = stats_format(&pool, &cache, &wb, NULL, 0);
 	if (len >= 0 && size == 0) {
 		fuse_reply_xattr(req, (size_t)len);
 		return;
@@ -78,7 +81,7 @@ static void xattr_stats(fuse_req_t req, size_t size)
 		fs_reply_err(req, ENOMEM);
 		return;
 	}
-	len = stats_format(&pool, &cache, buf, (size_t)len + 1);
+	len = stats_format(&pool, &cache, &wb, buf, (size_t)len + 1);
 	if (len < 0 || (size_t)len > size)
 		fs_reply_err(req, len < 0 ? -len : ERANGE);
 	else

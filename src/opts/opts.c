@@ -54,6 +54,7 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("verify", verify),
 	OPT("ignore_dir_times", ignore_dir_times),
 	OPT("no_readahead", no_readahead),
+	OPT("writeback", writeback),
 	OPT("spool_dir=%s", spool_dir),
 	OPT("max_conns=%u", max_conns),
 	OPT("attr_timeout=%lf", attr_timeout),
@@ -206,6 +207,10 @@ static int opts_validate_security(const struct ftpsfs_opts *o,
 	uint8_t pin[FINGERPRINT_LEN];
 	int sources;
 
+	if (o->writeback && o->read_only) {
+		*msg = "writeback and ro exclude each other";
+		return -EINVAL;
+	}
 	if (!!o->fingerprint + !!o->tofu + !!o->no_verify > 1) {
 		*msg = "fingerprint=, tofu and no_verify exclude each other";
 		return -EINVAL;
@@ -536,6 +541,10 @@ void opts_print_help(const char *progname)
 	       "                           directory read file after file\n"
 	       "    -o spool_dir=DIR       private directory for local copies of files\n"
 	       "                           being changed (default $TMPDIR or /tmp)\n"
+	       "    -o writeback           close() returns once the file is safe in\n"
+	       "                           spool_dir; uploads run in the background,\n"
+	       "                           resumed at the next mount after a crash;\n"
+	       "                           fsync() still waits for the server\n"
 	       "    -o max_conns=N         control connections (default 5; one is\n"
 	       "                           kept free of transfers for metadata)\n"
 	       "    -o attr_timeout=S      cache attributes for S seconds (20)\n"

@@ -49,6 +49,11 @@ static const char *const counter_names[STATS_COUNTER_COUNT] = {
 	[STATS_READAHEAD_FILES] = "readahead_files",
 	[STATS_READAHEAD_USED] = "readahead_used",
 	[STATS_READAHEAD_WASTED_BYTES] = "readahead_wasted_bytes",
+	[STATS_WB_UPLOADS] = "writeback_uploads",
+	[STATS_WB_FAILURES] = "writeback_failures",
+	[STATS_WB_RETRIES] = "writeback_retries",
+	[STATS_WB_CONFLICTS] = "writeback_conflicts",
+	[STATS_WB_REPLAYED] = "writeback_replayed",
 };
 
 static const char *const op_names[STATS_OP_COUNT] = {
@@ -176,7 +181,8 @@ static unsigned long long stats_get(atomic_ullong *v)
 }
 
 int stats_format(const struct stats_pool *pool,
-		 const struct stats_cache *cache, char *buf, size_t bufsz)
+		 const struct stats_cache *cache,
+		 const struct stats_writeback *wb, char *buf, size_t bufsz)
 {
 	char when[32] = "";
 	size_t len = 0;
@@ -194,6 +200,11 @@ int stats_format(const struct stats_pool *pool,
 		  "cached_listing_bytes=%zu\nuploads_pending=%zu\n",
 		  cache->inodes, cache->listings, cache->listing_bytes,
 		  cache->uploads_pending);
+	stats_put(buf, bufsz, &len,
+		  "writeback=%d\nwriteback_queued=%zu\n"
+		  "writeback_bytes_pending=%llu\nwriteback_oldest_ms=%llu\n",
+		  wb->on, wb->queued, (unsigned long long)wb->bytes,
+		  (unsigned long long)wb->oldest_ms);
 	for (int i = 0; i < STATS_COUNTER_COUNT; i++)
 		stats_put(buf, bufsz, &len, "%s=%llu\n", counter_names[i],
 			  stats_get(&stats.counters[i]));

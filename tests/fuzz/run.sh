@@ -18,6 +18,7 @@ declare -A SOURCES=(
     [credfile]="src/opts/credfile.c"
     [symlink]="src/fs/symlink_policy.c"
     [proxy]="src/net/socks5.c src/net/httpconnect.c src/opts/proxyspec.c src/opts/hostspec.c"
+    [wb_record]="src/cache/wb_record.c"
 )
 CFLAGS=(-std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)

@@ -49,6 +49,11 @@ class _Link:
                 if down and self.kind == "data":
                     while p.stall_data.is_set() and not self.closed.is_set():
                         time.sleep(0.02)
+                if not down and self.kind == "data":
+                    while (p.hold_uploads_after is not None and
+                           self.bytes_up >= p.hold_uploads_after and
+                           not self.closed.is_set()):
+                        time.sleep(0.02)
                 src.settimeout(0.2)
                 try:
                     data = src.recv(16384)
@@ -96,14 +101,16 @@ class _Link:
 class Proxy:
     """Forward PROXY_HOST:port -> TARGET_HOST:port for the control port and
     the passive range.  Faults: stall_data (Event), data_rate (bytes/s on
-    data downloads, None = unlimited), reset(kind), cut_upload(bytes...),
-    connection counts."""
+    data downloads, None = unlimited), hold_uploads_after (bytes: each data
+    connection's upload stops there until it is set to None), reset(kind),
+    cut_upload(bytes...), connection counts."""
 
     def __init__(self, control_port, pasv_range):
         self.control_port = control_port
         self.ports = [control_port] + list(range(pasv_range[0], pasv_range[1] + 1))
         self.stall_data = threading.Event()
         self.data_rate = None
+        self.hold_uploads_after = None
         self._cuts = []  # pending cut_upload() thresholds, in bytes
         self._cut_control = False
         self.cuts_done = 0
