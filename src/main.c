@@ -539,6 +539,7 @@ int main(int argc, char *argv[])
 	m->ctx.ignore_dir_times = m->opts.ignore_dir_times;
 	m->ctx.show_suid = m->opts.allow_suid;
 	m->ctx.list_hidden = m->opts.list_hidden;
+	m->ctx.max_entries = m->opts.dir_max_entries;
 	set_shown_modes(&m->opts, &m->ctx);
 	m->ctx.symlink_flags =
 		(m->opts.contain_symlinks ? SYMLINK_CONTAIN : 0) |

@@ -234,6 +234,7 @@ int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
  * changed the directory after @since: ask again.
  */
 #define ITAB_TIMES_ASKABLE 1
+#define ITAB_AHEAD 2 /* fetched ahead: dropped first until used */
 int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 		     size_t n, uint64_t since, unsigned flags);
 
@@ -282,6 +283,10 @@ void itab_mtime_reqs_free(struct itab_mtime_req *reqs, size_t n);
  */
 int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out);
 void itab_snapshot_free(struct itab_snapshot *s);
+
+/* Does @dir have a fresh listing?  (Not a use of it: a listing fetched
+ * ahead stays first to be dropped.) */
+bool itab_listing_fresh(struct itab *t, uint64_t dir);
 
 /*
  * The cached symlink target of @ino into @buf.  Returns 0, -EAGAIN (not

@@ -6,6 +6,7 @@
  * See inode.h for the model and the locking rule (one mutex, no I/O).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,26 +45,13 @@ int set_string(char **dst, const char *src)
 	return 0;
 }
 
-static char *inode_key(uint64_t parent, const char *name)
-{
-	size_t len = strlen(name) + 20;
-	char *key = malloc(len);
-
-	if (key)
-		snprintf(key, len, "%llx/%s", (unsigned long long)parent, name);
-	return key;
-}
-
 struct inode *inode_find_child(struct itab *t, uint64_t parent,
 				      const char *name)
 {
-	struct inode *in = NULL;
-	char *key = inode_key(parent, name);
+	struct inode *p = inode_get(t, parent), *in = NULL;
 
-	if (!key)
-		return NULL;
-	HASH_FIND(hh_name, t->by_name, key, strlen(key), in);
-	free(key);
+	if (p)
+		HASH_FIND(hh_name, p->children, name, strlen(name), in);
 	return in;
 }
 
@@ -157,8 +145,7 @@ int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 		t->cfg.listing_budget = SIZE_MAX;
 	t->root_path = strdup(cfg->root_path);
 	root->name = strdup("");
-	root->key = strdup("root");
-	if (!t->root_path || !root->name || !root->key)
+	if (!t->root_path || !root->name)
 		goto fail;
 	t->cfg.root_path = t->root_path;
 	pthread_mutex_init(&t->lock, NULL);
@@ -176,10 +163,8 @@ int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	return 0;
 
 fail:
-	if (root) {
+	if (root)
 		free(root->name);
-		free(root->key);
-	}
 	free(root);
 	if (t)
 		free(t->root_path);
@@ -206,8 +191,9 @@ static void inode_destroy(struct itab *t, struct inode *in)
 	if (in->local_only)
 		DL_DELETE2(t->local_only, in, local_prev, local_next);
 	listing_drop_locked(t, in);
+	t->freed_bytes += sizeof(*in) + strlen(in->name) + 32;
+	HASH_CLEAR(hh_name, in->children);
 	free(in->name);
-	free(in->key);
 	free(in->link_target);
 	free(in);
 }
@@ -218,7 +204,6 @@ void itab_free(struct itab *t)
 
 	if (!t)
 		return;
-	HASH_CLEAR(hh_name, t->by_name);
 	HASH_ITER(hh, t->by_ino, in, tmp) {
 		HASH_DELETE(hh, t->by_ino, in);
 		inode_destroy(t, in);
@@ -300,25 +285,22 @@ int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 static int inode_link_locked(struct itab *t, struct inode *in,
 			     struct inode *parent, const char *name)
 {
-	char *nm = strdup(name), *key = inode_key(parent->ino, name);
+	char *nm = strdup(name);
 
-	if (!nm || !key) {
-		free(nm);
-		free(key);
+	if (!nm)
 		return -ENOMEM;
-	}
 	free(in->name);
-	free(in->key);
 	in->name = nm;
-	in->key = key;
 	in->parent = parent->ino;
 	parent->nchildren++;
-	HASH_ADD_KEYPTR(hh_name, t->by_name, in->key, strlen(in->key), in);
+	HASH_ADD_KEYPTR(hh_name, parent->children, in->name, strlen(in->name),
+			in);
 	in->named = true;
 	return 0;
 }
 
 static void inode_maybe_free_locked(struct itab *t, struct inode *in);
+static void children_shrink_locked(struct itab *t, struct inode *p);
 
 /* Take @in out of its parent (rename source, removed entry). */
 static void inode_unlink_locked(struct itab *t, struct inode *in)
@@ -327,14 +309,16 @@ static void inode_unlink_locked(struct itab *t, struct inode *in)
 
 	if (!in->named)
 		return;
-	HASH_DELETE(hh_name, t->by_name, in);
 	in->named = false;
 	parent = inode_get(t, in->parent);
 	in->parent = 0;
 	/* The caller frees the parent if this made it unused: it may
-	 * still hold a pointer to it. */
-	if (parent)
+	 * still hold a pointer to it.  (A parent lives while it has
+	 * children: it is there.) */
+	if (parent) {
+		HASH_DELETE(hh_name, parent->children, in);
 		parent->nchildren--;
+	}
 }
 
 /* Find or create the child inode and count one lookup. */
@@ -618,6 +602,7 @@ int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 	}
 	l->expire = net_now_ms() + t->cfg.dir_timeout_ms;
 	l->gen = since;
+	l->ahead = flags & ITAB_AHEAD;
 	for (struct listing_rec *r = l->by_name;
 	     (flags & ITAB_TIMES_ASKABLE) && r && !l->times_pending;
 	     r = r->hh.next)
@@ -694,6 +679,18 @@ out:
 	pthread_mutex_unlock(&t->lock);
 	itab_snapshot_free(s);
 	return ret;
+}
+
+bool itab_listing_fresh(struct itab *t, uint64_t dir)
+{
+	struct inode *p;
+	bool fresh;
+
+	pthread_mutex_lock(&t->lock);
+	p = inode_get(t, dir);
+	fresh = p && listing_fresh(p->listing);
+	pthread_mutex_unlock(&t->lock);
+	return fresh;
 }
 
 void itab_snapshot_free(struct itab_snapshot *s)
@@ -953,27 +950,82 @@ static void inode_maybe_free_locked(struct itab *t, struct inode *in)
 						 : NULL;
 
 		HASH_DELETE(hh, t->by_ino, in);
-		if (in->named)
-			HASH_DELETE(hh_name, t->by_name, in);
+		if (parent)
+			HASH_DELETE(hh_name, parent->children, in);
 		inode_destroy(t, in);
 		if (!parent)
 			break;
+		children_shrink_locked(t, parent);
 		parent->nchildren--;
 		in = parent;
 	}
 }
 
+/*
+ * uthash grows its bucket array and never shrinks it (only an emptied
+ * table is freed): after 100,000 inodes are forgotten the inode index
+ * would keep a megabyte of empty buckets.  Rebuilt when far too big.
+ */
+static bool index_too_big(struct itab *t, const UT_hash_table *tb)
+{
+	if (!tb || tb->num_buckets <= 1024 ||
+	    tb->num_items * 8 > tb->num_buckets)
+		return false;
+	t->freed_bytes += tb->num_buckets * sizeof(UT_hash_bucket);
+	return true;
+}
+
+static void by_ino_shrink_locked(struct itab *t)
+{
+	struct inode *in, *tmp, *fresh = NULL;
+
+	if (!index_too_big(t, t->by_ino ? t->by_ino->hh.tbl : NULL))
+		return;
+	HASH_ITER(hh, t->by_ino, in, tmp) {
+		HASH_DELETE(hh, t->by_ino, in);
+		HASH_ADD(hh, fresh, ino, sizeof(in->ino), in);
+	}
+	t->by_ino = fresh;
+}
+
+/* The same for the children index of @p. */
+static void children_shrink_locked(struct itab *t, struct inode *p)
+{
+	struct inode *in, *tmp, *fresh = NULL;
+
+	if (!index_too_big(t, p->children ? p->children->hh_name.tbl : NULL))
+		return;
+	HASH_ITER(hh_name, p->children, in, tmp) {
+		HASH_DELETE(hh_name, p->children, in);
+		HASH_ADD_KEYPTR(hh_name, fresh, in->name, strlen(in->name),
+				in);
+	}
+	p->children = fresh;
+}
+
 void itab_forget(struct itab *t, uint64_t ino, uint64_t n)
 {
 	struct inode *in;
+	bool trim = false;
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
 	if (in && in->ino != ITAB_ROOT_INO) {
 		in->nlookup = n > in->nlookup ? 0 : in->nlookup - n;
 		inode_maybe_free_locked(t, in);
+		by_ino_shrink_locked(t);
+	}
+	if (t->freed_bytes >= ITAB_TRIM_BYTES) {
+		t->freed_bytes = 0;
+		trim = true;
 	}
 	pthread_mutex_unlock(&t->lock);
+	/* The kernel forgets in batches (drop_caches, memory pressure,
+	 * unmount): once megabytes were freed, hand the pages back to the
+	 * system, or the daemon's RSS stays at its peak (glibc keeps freed
+	 * memory in its arenas).  Outside the lock: it takes a while. */
+	if (trim)
+		malloc_trim(0);
 }
 
 bool itab_open_keep_cache(struct itab *t, uint64_t ino)

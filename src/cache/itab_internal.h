@@ -30,14 +30,17 @@ struct dir_listing {
 	bool times_pending;  /* files with minute-precise times (LIST) whose
 			      * exact ones can be asked (MDTM) */
 	bool times_fetching; /* a thread asks them now (itab_mtimes_claim) */
+	bool ahead; /* fetched ahead and not used since: dropped first */
 };
 
 struct inode {
 	uint64_t ino;
 	uint64_t parent; /* 0 for the root and for removed inodes */
 	char *name;
-	char *key; /* "<parent hex>/<name>": names never contain '/' */
-	bool named; /* in the by_name index */
+	bool named; /* in its parent's children index */
+	struct inode *children; /* directories: child inodes by name
+				 * (hh_name; keys are the children's names,
+				 * so a lookup allocates nothing) */
 	uint64_t nlookup;
 	unsigned nchildren; /* child inodes in the table */
 	unsigned pinned;    /* open for writing: see itab_pin() */
@@ -67,7 +70,6 @@ struct itab {
 	char *root_path;
 	/* guarded by lock: */
 	struct inode *by_ino;
-	struct inode *by_name;
 	uint64_t next_ino;
 	uint64_t gen; /* of our last change (see inode.h) */
 	struct inode *local_only; /* inodes with local_only set */
@@ -76,6 +78,8 @@ struct itab {
 	struct dir_listing *listings;
 	size_t listing_bytes;
 	pthread_cond_t times_cond; /* a listing's times_fetching ended */
+	size_t freed_bytes; /* freed since memory was last given back to
+			     * the system (itab_forget()) */
 };
 
 static inline struct inode *inode_get(struct itab *t, uint64_t ino)
@@ -91,6 +95,10 @@ static inline bool older_than_ours(const struct inode *in, uint64_t since)
 {
 	return since != ITAB_NOW && in->local_gen > since;
 }
+
+/* Memory freed after which it is given back to the system (see
+ * itab_forget()). */
+#define ITAB_TRIM_BYTES (8u << 20)
 
 /* Replace *@dst by a copy of @src (NULL allowed): 0 or -ENOMEM. */
 int set_string(char **dst, const char *src);

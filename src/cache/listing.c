@@ -116,6 +116,7 @@ void listing_drop_locked(struct itab *t, struct inode *p)
 		return;
 	DL_DELETE2(t->listings, l, lru_prev, lru_next);
 	t->listing_bytes -= l->bytes;
+	t->freed_bytes += l->bytes;
 	listing_free(l);
 	p->listing = NULL;
 }
@@ -123,6 +124,7 @@ void listing_drop_locked(struct itab *t, struct inode *p)
 /* @p's listing was used: the last to be dropped for the budget. */
 void listing_used_locked(struct itab *t, struct inode *p)
 {
+	p->listing->ahead = false;
 	DL_DELETE2(t->listings, p->listing, lru_prev, lru_next);
 	DL_APPEND2(t->listings, p->listing, lru_prev, lru_next);
 }
@@ -134,29 +136,33 @@ void listing_used_locked(struct itab *t, struct inode *p)
  * nothing else: names created here and not uploaded yet live in their
  * inodes and come back with the next listing (itab_add_local_entries()).
  * @l itself stays whatever it costs (the entry limit bounds it), and so
- * does one whose exact times are being asked.
+ * does one whose exact times are being asked.  Listings fetched ahead
+ * that nobody used yet go first: they were a guess.
  */
 void listing_attach_locked(struct itab *t, struct inode *p,
 				  struct dir_listing *l)
 {
-	struct dir_listing *old, *tmp;
-
 	listing_drop_locked(t, p);
 	l->dir = p->ino;
 	p->listing = l;
 	DL_APPEND2(t->listings, l, lru_prev, lru_next);
 	t->listing_bytes += l->bytes;
-	DL_FOREACH_SAFE2(t->listings, old, tmp, lru_next) {
-		struct inode *owner;
+	for (int pass = 0; pass < 2; pass++) {
+		struct dir_listing *old, *tmp;
 
-		if (t->listing_bytes <= t->cfg.listing_budget)
-			break;
-		if (old == l || old->times_fetching)
-			continue;
-		owner = inode_get(t, old->dir);
-		if (owner) {
-			listing_drop_locked(t, owner);
-			stats_add(STATS_LISTINGS_DROPPED, 1);
+		DL_FOREACH_SAFE2(t->listings, old, tmp, lru_next) {
+			struct inode *owner;
+
+			if (t->listing_bytes <= t->cfg.listing_budget)
+				return;
+			if (old == l || old->times_fetching ||
+			    (pass == 0 && !old->ahead))
+				continue;
+			owner = inode_get(t, old->dir);
+			if (owner) {
+				listing_drop_locked(t, owner);
+				stats_add(STATS_LISTINGS_DROPPED, 1);
+			}
 		}
 	}
 }

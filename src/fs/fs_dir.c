@@ -43,6 +43,7 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_reply_err(req, ENOMEM);
 		return;
 	}
+	fs_prefetch_opened(ctx, ino);
 	ret = itab_snapshot(ctx->itab, ino, &d->snap);
 	if (ret == -EAGAIN) {
 		/* Being fetched ahead right now: that listing will do. */

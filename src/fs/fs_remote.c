@@ -173,6 +173,8 @@ struct fetch_state {
 	bool from_list;	      /* an entry came from LIST (times to the
 			       * minute at best) */
 	bool times_askable;   /* LIST times, MDTM can give exact ones */
+	bool ahead;	      /* fetched ahead: nobody asked for it yet */
+	size_t max;	      /* entries allowed (over every pass) */
 	unsigned long dups;   /* names the server listed more than once */
 	unsigned long clamped;	/* sizes beyond STAT_OFF_MAX */
 	char clamped_name[128]; /* the first of them, escaped */
@@ -252,7 +254,7 @@ static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 		return 0;
 	}
 	/* One limit per directory, whatever passes it takes. */
-	if (st->n >= FTP_LIST_ENTRIES_MAX)
+	if (st->n >= st->max)
 		return -E2BIG;
 	if (fetch_grow(st) < 0)
 		return -ENOMEM;
@@ -584,11 +586,31 @@ static int fs_snapshot_copy(const struct itab_dirent *ents, size_t n,
 	return 0;
 }
 
+/* Say why a listing was refused for its size, and what changes it. */
+static void fetch_log_too_big(const struct fetch_state *st)
+{
+	if (st->ahead)
+		log_debug("%s: not fetched ahead: more than %zu entries",
+			  st->path, st->max);
+	else
+		log_warn("%s: refused: the listing has more than %zu entries "
+			 "(mount with -o dir_max_entries=N to allow more; "
+			 "each costs some %u bytes of memory)",
+			 st->path, st->max, FS_BYTES_PER_ENTRY);
+}
+
 int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		     struct itab_snapshot **snap)
 {
+	return fs_fetch_listing_max(ctx, dir, force_list, snap, 0);
+}
+
+int fs_fetch_listing_max(struct fs_ctx *ctx, uint64_t dir, bool force_list,
+			 struct itab_snapshot **snap, size_t ahead_max)
+{
 	struct fetch_state st = { .ctx = ctx, .dir = dir,
-				  .force_list = force_list };
+				  .force_list = force_list,
+				  .ahead = ahead_max > 0 };
 	char *path = malloc(FS_PATH_MAX);
 	int64_t saved;
 	int ret;
@@ -601,12 +623,17 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 	if (ret < 0)
 		goto out;
 	st.path = path;
+	st.max = ctx->max_entries ? ctx->max_entries : FTP_LIST_ENTRIES_MAX;
+	if (ahead_max && ahead_max < st.max)
+		st.max = ahead_max;
 	/* A change of ours while the listing was on its way makes it stale
 	 * (itab generations): ask again, a few times. */
 	for (int attempt = 0;; attempt++) {
 		uint64_t gen = itab_generation(ctx->itab);
 
 		ret = fs_with_conn(ctx, fetch_run, &st);
+		if (ret == -E2BIG && st.n >= st.max)
+			fetch_log_too_big(&st);
 		if (ret < 0)
 			goto out;
 		if (st.dups)
@@ -632,8 +659,9 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		if (force_list && snap)
 			break;
 		ret = itab_set_listing(ctx->itab, dir, st.ents, st.n, gen,
-				       st.times_askable ? ITAB_TIMES_ASKABLE
-							: 0);
+				       (st.times_askable ? ITAB_TIMES_ASKABLE
+							 : 0) |
+					       (st.ahead ? ITAB_AHEAD : 0));
 		st.ents = NULL;
 		st.n = st.cap = 0;
 		if (ret != -EAGAIN)

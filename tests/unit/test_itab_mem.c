@@ -102,10 +102,14 @@ TEST(bytes_per_entry_inode_and_snapshot_within_budget)
 	itab_snapshot_free(s1);
 	itab_snapshot_free(s2);
 	itab_invalidate_dir(t, 1);
-	for (size_t i = 0; i < N; i++)
+	/* One stays: the indexes are not emptied (which frees a uthash
+	 * table), they must shrink. */
+	for (size_t i = 1; i < N; i++)
 		itab_forget(t, inos[i], 1);
-	CHECK_INT(itab_count(t), 1);
+	CHECK_INT(itab_count(t), 2);
 	forgotten = in_use();
+	itab_forget(t, inos[0], 1);
+	CHECK_INT(itab_count(t), 1);
 
 	if (!meas) {
 		printf("mallinfo2() does not see this allocator: unmeasured\n");
