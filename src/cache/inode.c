@@ -71,7 +71,7 @@ static bool listed_exact_locked(const struct inode *p, const char *name)
 {
 	const struct listing_rec *r = p ? listing_find(p->listing, name) : NULL;
 
-	return !r || r->d.mtime_exact;
+	return !r || r->mtime_exact;
 }
 
 /* @in's attributes changed: its record in its parent's listing follows. */
@@ -80,8 +80,10 @@ static void listed_sync_locked(struct itab *t, struct inode *in)
 	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
 	struct listing_rec *r = p ? listing_find(p->listing, in->name) : NULL;
 
-	if (r)
-		r->d.st = in->st;
+	if (r) {
+		listing_changed_locked(p->listing);
+		r->st = in->st;
+	}
 }
 
 /* Our change gave directory @p one more (@delta 1) or one fewer (-1)
@@ -103,7 +105,7 @@ static bool entry_is_dir_locked(struct inode *p, struct inode *in,
 
 	if (in && in->st_known)
 		return S_ISDIR(in->st.st_mode);
-	return r && S_ISDIR(r->d.st.st_mode);
+	return r && S_ISDIR(r->st.st_mode);
 }
 
 /*
@@ -113,7 +115,7 @@ static bool entry_is_dir_locked(struct inode *p, struct inode *in,
  * subdirectories we counted shows 2 + their number as its link count.
  */
 static void inode_set_attr_locked(struct itab *t, struct inode *in,
-				  const struct stat *attr,
+				  const struct itab_attr *attr,
 				  const char *link_target, bool force,
 				  bool exact)
 {
@@ -121,7 +123,6 @@ static void inode_set_attr_locked(struct itab *t, struct inode *in,
 	 * pending writes; a mode change may wait for the upload). */
 	if (!(in->pinned && in->st_known && !force)) {
 		in->st = *attr;
-		in->st.st_ino = in->ino;
 		in->mtime_exact = exact || force;
 	}
 	if (S_ISDIR(in->st.st_mode) && in->subdirs_known)
@@ -152,8 +153,7 @@ int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	pthread_cond_init(&t->times_cond, NULL);
 	root->ino = ITAB_ROOT_INO;
 	root->nlookup = 1;
-	root->st = *root_st;
-	root->st.st_ino = ITAB_ROOT_INO;
+	itab_attr_pack(&root->st, root_st);
 	root->st_known = true;
 	root->mtime_exact = true;
 	root->attr_expire = net_now_ms() + cfg->attr_timeout_ms;
@@ -370,10 +370,10 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 		ret = -ENOMEM;
 		goto out;
 	}
-	inode_set_attr_locked(t, in, &r->d.st, r->d.link_target, false,
-			      r->d.mtime_exact);
+	inode_set_attr_locked(t, in, &r->st, r->link_target, false,
+			      r->mtime_exact);
 	in->attr_expire = p->listing->expire;
-	*st = in->st;
+	itab_attr_unpack(&in->st, in->ino, st);
 	ret = 0;
 out:
 	pthread_mutex_unlock(&t->lock);
@@ -395,8 +395,8 @@ int itab_listed(struct itab *t, uint64_t dir, const char *name,
 		r = listing_find(p->listing, name);
 		ret = r ? 0 : -ENOENT;
 		if (r) {
-			*st = r->d.st;
-			*exact = r->d.mtime_exact;
+			itab_attr_unpack(&r->st, 0, st);
+			*exact = r->mtime_exact;
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -409,8 +409,10 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 		     uint64_t since, bool ours, struct stat *st)
 {
 	struct inode *p, *in;
+	struct itab_attr a;
 	int ret = 0;
 
+	itab_attr_pack(&a, attr);
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, parent);
 	if (!p) {
@@ -425,7 +427,7 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 	if (ours && S_ISDIR(attr->st_mode) && !entry_is_dir_locked(p, in, name))
 		dir_subdirs_add_locked(t, p, 1);
 	if (!in->st_known || !older_than_ours(in, since)) {
-		inode_set_attr_locked(t, in, attr, link_target, false,
+		inode_set_attr_locked(t, in, &a, link_target, false,
 				      ours || listed_exact_locked(p, name));
 		if (ours)
 			local_change_locked(t, in);
@@ -433,7 +435,7 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 			ret = listing_upsert(t, p->listing, name, &in->st,
 					     link_target, false);
 	}
-	*st = in->st;
+	itab_attr_unpack(&in->st, in->ino, st);
 out:
 	pthread_mutex_unlock(&t->lock);
 	return ret;
@@ -476,7 +478,7 @@ int itab_getattr(struct itab *t, uint64_t ino, struct stat *st)
 		 * about): what we know is all there is. */
 		bool ours = in->pinned || (!in->named && in->ino != ITAB_ROOT_INO);
 
-		*st = in->st;
+		itab_attr_unpack(&in->st, in->ino, st);
 		ret = in->st_known && (ours || in->attr_expire > net_now_ms())
 			      ? 0
 			      : -EAGAIN;
@@ -490,12 +492,14 @@ static void set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 		     const char *link_target, unsigned flags, uint64_t since)
 {
 	struct inode *in, *p;
+	struct itab_attr a;
 
+	itab_attr_pack(&a, attr);
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
 	if (!in || (!(flags & ITAB_FORCE) && older_than_ours(in, since)))
 		goto out;
-	inode_set_attr_locked(t, in, attr, link_target, flags & ITAB_FORCE,
+	inode_set_attr_locked(t, in, &a, link_target, flags & ITAB_FORCE,
 			      (flags & ITAB_EXACT_MTIME) ||
 				      listed_exact_locked(
 					      in->named ? inode_get(t, in->parent)
@@ -560,6 +564,13 @@ int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
 int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 		     size_t n, uint64_t since, unsigned flags)
 {
+	return itab_set_listing_snap(t, dir, ents, n, since, flags, NULL);
+}
+
+int itab_set_listing_snap(struct itab *t, uint64_t dir,
+			  struct itab_dirent *ents, size_t n, uint64_t since,
+			  unsigned flags, struct itab_snapshot **snap)
+{
 	struct dir_listing *l = calloc(1, sizeof(*l));
 	struct inode *p;
 	int ret = 0;
@@ -575,14 +586,19 @@ int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 		HASH_FIND_STR(l->by_name, ents[i].name, r);
 		if (r)
 			continue;
-		r = calloc(1, sizeof(*r));
+		r = rec_new(ents[i].name);
 		if (!r) {
 			ret = -ENOMEM;
 			break;
 		}
-		r->d = ents[i];
-		ents[i].name = ents[i].link_target = NULL; /* moved */
-		HASH_ADD_KEYPTR(hh, l->by_name, r->d.name, strlen(r->d.name), r);
+		r->st = ents[i].st;
+		r->mtime_exact = ents[i].mtime_exact;
+		r->link_target = ents[i].link_target; /* moved */
+		ents[i].link_target = NULL;
+		/* Freed as we go: the listing is not held twice. */
+		free(ents[i].name);
+		ents[i].name = NULL;
+		HASH_ADD_KEYPTR(hh, l->by_name, r->name, strlen(r->name), r);
 	}
 	itab_dirents_free(ents, n);
 	if (ret < 0) {
@@ -596,20 +612,22 @@ int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 		ret = -ESTALE;
 		goto out;
 	}
+	l->gen = since;
 	if (older_than_ours(p, since)) {
 		ret = -EAGAIN; /* we changed it meanwhile */
+		if (snap && !(*snap = listing_snapshot_locked(t, l, false)))
+			ret = -ENOMEM;
 		goto out;
 	}
 	l->expire = net_now_ms() + t->cfg.dir_timeout_ms;
-	l->gen = since;
 	l->ahead = flags & ITAB_AHEAD;
 	for (struct listing_rec *r = l->by_name;
 	     (flags & ITAB_TIMES_ASKABLE) && r && !l->times_pending;
 	     r = r->hh.next)
-		l->times_pending = S_ISREG(r->d.st.st_mode) && !r->d.mtime_exact;
+		l->times_pending = S_ISREG(r->st.st_mode) && !r->mtime_exact;
 	p->nsubdirs = 0;
 	for (struct listing_rec *r = l->by_name; r; r = r->hh.next) {
-		p->nsubdirs += S_ISDIR(r->d.st.st_mode);
+		p->nsubdirs += S_ISDIR(r->st.st_mode);
 		l->bytes += rec_bytes(r);
 	}
 	p->subdirs_known = true;
@@ -618,66 +636,23 @@ int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 	/* Refresh the attributes of children the kernel knows; a pinned
 	 * child keeps ours, also in the listing. */
 	for (struct listing_rec *r = l->by_name; r; r = r->hh.next) {
-		struct inode *in = inode_find_child(t, dir, r->d.name);
+		struct inode *in = inode_find_child(t, dir, r->name);
 
 		if (!in)
 			continue;
-		inode_set_attr_locked(t, in, &r->d.st, r->d.link_target, false,
-				      r->d.mtime_exact);
+		inode_set_attr_locked(t, in, &r->st, r->link_target, false,
+				      r->mtime_exact);
 		in->attr_expire = l->expire;
 		if (in->pinned)
-			r->d.st = in->st;
+			r->st = in->st;
 	}
 	listing_attach_locked(t, p, l);
+	if (snap && !(*snap = listing_snapshot_locked(t, l, true)))
+		ret = -ENOMEM;
 	l = NULL;
 out:
 	pthread_mutex_unlock(&t->lock);
 	listing_free(l);
-	return ret;
-}
-
-int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
-{
-	struct itab_snapshot *s = NULL;
-	struct inode *p;
-	size_t n;
-	int ret = 0;
-
-	pthread_mutex_lock(&t->lock);
-	p = inode_get(t, dir);
-	if (!p) {
-		ret = -ESTALE;
-		goto out;
-	}
-	if (!listing_fresh(p->listing)) {
-		ret = -EAGAIN;
-		goto out;
-	}
-	listing_used_locked(t, p);
-	n = HASH_COUNT(p->listing->by_name);
-	s = calloc(1, sizeof(*s));
-	if (!s || (n && !(s->ents = calloc(n, sizeof(*s->ents))))) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	s->gen = p->listing->gen;
-	for (struct listing_rec *r = p->listing->by_name; r; r = r->hh.next) {
-		struct itab_dirent *d = &s->ents[s->n++];
-
-		*d = r->d;
-		d->name = strdup(r->d.name);
-		d->link_target = r->d.link_target ? strdup(r->d.link_target)
-						  : NULL;
-		if (!d->name || (r->d.link_target && !d->link_target)) {
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
-	*out = s;
-	s = NULL;
-out:
-	pthread_mutex_unlock(&t->lock);
-	itab_snapshot_free(s);
 	return ret;
 }
 
@@ -691,14 +666,6 @@ bool itab_listing_fresh(struct itab *t, uint64_t dir)
 	fresh = p && listing_fresh(p->listing);
 	pthread_mutex_unlock(&t->lock);
 	return fresh;
-}
-
-void itab_snapshot_free(struct itab_snapshot *s)
-{
-	if (!s)
-		return;
-	itab_dirents_free(s->ents, s->n);
-	free(s);
 }
 
 int itab_readlink(struct itab *t, uint64_t ino, char *buf, size_t bufsz)
@@ -813,7 +780,7 @@ int itab_rename(struct itab *t, uint64_t parent, const char *name,
 {
 	struct inode *p, *np, *in, *victim;
 	struct listing_rec *r;
-	struct stat st;
+	struct itab_attr st;
 	char *link = NULL;
 	bool have_rec = false, exact = false;
 	int ret = 0;
@@ -828,10 +795,10 @@ int itab_rename(struct itab *t, uint64_t parent, const char *name,
 	p->local_gen = np->local_gen = ++t->gen;
 	r = listing_find(p->listing, name);
 	if (r) {
-		st = r->d.st;
-		exact = r->d.mtime_exact;
+		st = r->st;
+		exact = r->mtime_exact;
 		have_rec = true;
-		link = r->d.link_target ? strdup(r->d.link_target) : NULL;
+		link = r->link_target ? strdup(r->link_target) : NULL;
 	}
 	in = inode_find_child(t, parent, name);
 	if (in && !have_rec && in->st_known) {

@@ -15,9 +15,13 @@
 
 #define ITAB_ROOT_INO 1 /* FUSE_ROOT_ID */
 
+/* One entry of a listing: one allocation, its name inside. */
 struct listing_rec {
-	struct itab_dirent d; /* d.name is the hash key */
-	UT_hash_handle hh;
+	UT_hash_handle hh;	/* key: name */
+	struct itab_attr st;
+	char *link_target;	/* may be NULL */
+	bool mtime_exact;	/* as in struct itab_dirent */
+	char name[];
 };
 
 struct dir_listing {
@@ -31,35 +35,38 @@ struct dir_listing {
 			      * exact ones can be asked (MDTM) */
 	bool times_fetching; /* a thread asks them now (itab_mtimes_claim) */
 	bool ahead; /* fetched ahead and not used since: dropped first */
+	struct itab_snapshot *snap; /* held by opendirs, while unchanged */
 };
 
 struct inode {
 	uint64_t ino;
 	uint64_t parent; /* 0 for the root and for removed inodes */
 	char *name;
-	bool named; /* in its parent's children index */
 	struct inode *children; /* directories: child inodes by name
 				 * (hh_name; keys are the children's names,
 				 * so a lookup allocates nothing) */
 	uint64_t nlookup;
-	unsigned nchildren; /* child inodes in the table */
-	unsigned pinned;    /* open for writing: see itab_pin() */
-	struct stat st;
-	bool st_known;
 	int64_t attr_expire;
 	char *link_target;
 	struct dir_listing *listing;
 	uint64_t local_gen; /* our last change of it (files: attributes;
 			     * directories: their entries too) */
-	bool open_seen;
-	unsigned unconfirmed; /* reads given out before the server's 226 */
 	off_t open_size;
 	struct timespec open_mtime;
-	bool local_only;   /* created by us, not on the server yet */
 	struct inode *local_prev, *local_next; /* t->local_only list */
+	struct itab_attr st;
+	unsigned nchildren;   /* child inodes in the table */
+	unsigned pinned;      /* open for writing: see itab_pin() */
+	unsigned unconfirmed; /* reads given out before the server's 226 */
+	unsigned nsubdirs;    /* directories: subdirectories, see below */
+	/* (the flags together: no padding between them) */
+	bool named;	    /* in its parent's children index */
+	bool st_known;
+	bool open_seen;
+	bool local_only;    /* created by us, not on the server yet */
 	bool mtime_exact;   /* st_mtim to the second (not a LIST minute) */
-	bool subdirs_known; /* directories: nsubdirs is from a listing */
-	unsigned nsubdirs;  /* ... and kept up to date by our changes */
+	bool subdirs_known; /* directories: nsubdirs is from a listing and
+			     * kept up to date by our changes */
 	UT_hash_handle hh;
 	UT_hash_handle hh_name;
 };
@@ -110,14 +117,23 @@ struct inode *inode_find_child(struct itab *t, uint64_t parent,
 /* listing.c */
 void listing_free(struct dir_listing *l);
 struct listing_rec *listing_find(const struct dir_listing *l, const char *name);
+/* A record named @name, the rest zero (NULL: no memory). */
+struct listing_rec *rec_new(const char *name);
 size_t rec_bytes(const struct listing_rec *r);
 int listing_upsert(struct itab *t, struct dir_listing *l, const char *name,
-		   const struct stat *st, const char *link, bool exact);
+		   const struct itab_attr *st, const char *link, bool exact);
 void listing_remove(struct itab *t, struct dir_listing *l, const char *name);
 void listing_drop_locked(struct itab *t, struct inode *p);
 void listing_used_locked(struct itab *t, struct inode *p);
 void listing_attach_locked(struct itab *t, struct inode *p,
 			   struct dir_listing *l);
 bool listing_fresh(const struct dir_listing *l);
+
+/* snapshot.c: @l changes (or ends): its snapshot is no longer its. */
+void listing_changed_locked(struct dir_listing *l);
+/* A new snapshot of @l (NULL: no memory), with @link the one its next
+ * readers share (@l must be a table's then). */
+struct itab_snapshot *listing_snapshot_locked(struct itab *t,
+					      struct dir_listing *l, bool link);
 
 #endif

@@ -15,18 +15,28 @@
 
 static void rec_free(struct listing_rec *r)
 {
-	free(r->d.name);
-	free(r->d.link_target);
+	free(r->link_target);
 	free(r);
 }
 
-/* The memory one record takes, allocator overhead counted roughly. */
+struct listing_rec *rec_new(const char *name)
+{
+	size_t len = strlen(name);
+	struct listing_rec *r = calloc(1, sizeof(*r) + len + 1);
+
+	if (r)
+		memcpy(r->name, name, len + 1);
+	return r;
+}
+
+/* The memory one record takes, allocator overhead (a chunk header and
+ * rounding, a share of the hash buckets) counted roughly. */
 size_t rec_bytes(const struct listing_rec *r)
 {
-	size_t n = sizeof(*r) + strlen(r->d.name) + 1 + 32;
+	size_t n = sizeof(*r) + strlen(r->name) + 1 + 24;
 
-	if (r->d.link_target)
-		n += strlen(r->d.link_target) + 1 + 16;
+	if (r->link_target)
+		n += strlen(r->link_target) + 1 + 16;
 	return n;
 }
 
@@ -36,6 +46,7 @@ void listing_free(struct dir_listing *l)
 
 	if (!l)
 		return;
+	listing_changed_locked(l);
 	HASH_ITER(hh, l->by_name, r, tmp) {
 		HASH_DEL(l->by_name, r);
 		rec_free(r);
@@ -71,26 +82,32 @@ static void listing_count(struct itab *t, struct dir_listing *l,
 
 /* Insert or update @name in @l with @st (and @link for symlinks). */
 int listing_upsert(struct itab *t, struct dir_listing *l,
-			  const char *name, const struct stat *st,
+			  const char *name, const struct itab_attr *st,
 			  const char *link, bool exact)
 {
 	struct listing_rec *r = listing_find(l, name);
+	bool new_link = S_ISLNK(st->st_mode) && link &&
+			(!r || !r->link_target || strcmp(r->link_target, link));
 	int ret = 0;
 
+	/* The same again (readdirplus of a listing tells it what it
+	 * holds): the snapshot opendirs share stays theirs. */
+	if (r && !new_link && r->mtime_exact == exact &&
+	    memcmp(&r->st, st, sizeof(*st)) == 0)
+		return 0;
+	listing_changed_locked(l);
 	if (!r) {
-		r = calloc(1, sizeof(*r));
-		if (!r || !(r->d.name = strdup(name))) {
-			free(r);
+		r = rec_new(name);
+		if (!r)
 			return -ENOMEM;
-		}
-		HASH_ADD_KEYPTR(hh, l->by_name, r->d.name, strlen(r->d.name), r);
+		HASH_ADD_KEYPTR(hh, l->by_name, r->name, strlen(r->name), r);
 	} else {
 		listing_count(t, l, r, -1);
 	}
-	r->d.st = *st;
-	r->d.mtime_exact = exact;
-	if (S_ISLNK(st->st_mode) && link)
-		ret = set_string(&r->d.link_target, link);
+	r->st = *st;
+	r->mtime_exact = exact;
+	if (new_link)
+		ret = set_string(&r->link_target, link);
 	listing_count(t, l, r, +1);
 	return ret;
 }
@@ -101,6 +118,7 @@ void listing_remove(struct itab *t, struct dir_listing *l,
 	struct listing_rec *r = listing_find(l, name);
 
 	if (r) {
+		listing_changed_locked(l);
 		listing_count(t, l, r, -1);
 		HASH_DEL(l->by_name, r);
 		rec_free(r);

@@ -17,7 +17,7 @@
 #include "itab_internal.h"
 
 bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
-		      const struct stat *listed, struct timespec *exact)
+		      const struct itab_attr *listed, struct timespec *exact)
 {
 	const struct listing_rec *r;
 	struct inode *p;
@@ -26,9 +26,9 @@ bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, dir);
 	r = p ? listing_find(p->listing, name) : NULL;
-	if (r && r->d.mtime_exact && r->d.st.st_size == listed->st_size &&
-	    r->d.st.st_mtim.tv_sec / 60 * 60 == listed->st_mtim.tv_sec) {
-		*exact = r->d.st.st_mtim;
+	if (r && r->mtime_exact && r->st.st_size == listed->st_size &&
+	    r->st.st_mtim.tv_sec / 60 * 60 == listed->st_mtim.tv_sec) {
+		*exact = r->st.st_mtim;
 		ok = true;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -67,16 +67,16 @@ static int mtimes_collect_locked(struct dir_listing *l,
 	struct itab_mtime_req *reqs;
 
 	for (struct listing_rec *r = l->by_name; r; r = r->hh.next)
-		n += S_ISREG(r->d.st.st_mode) && !r->d.mtime_exact;
+		n += S_ISREG(r->st.st_mode) && !r->mtime_exact;
 	reqs = calloc(n ? n : 1, sizeof(*reqs));
 	if (!reqs)
 		return -ENOMEM;
 	for (struct listing_rec *r = l->by_name; r && k < n; r = r->hh.next) {
-		if (!S_ISREG(r->d.st.st_mode) || r->d.mtime_exact)
+		if (!S_ISREG(r->st.st_mode) || r->mtime_exact)
 			continue;
-		reqs[k].name = strdup(r->d.name);
-		reqs[k].size = r->d.st.st_size;
-		reqs[k].listed = r->d.st.st_mtim.tv_sec;
+		reqs[k].name = strdup(r->name);
+		reqs[k].size = r->st.st_size;
+		reqs[k].listed = r->st.st_mtim.tv_sec;
 		if (!reqs[k++].name) {
 			itab_mtime_reqs_free(reqs, k);
 			return -ENOMEM;
@@ -127,19 +127,20 @@ void itab_mtimes_done(struct itab *t, uint64_t dir,
 		struct inode *in;
 
 		/* Only where the listing still says what was asked about. */
-		if (!reqs[i].got || !r || r->d.mtime_exact ||
-		    r->d.st.st_size != reqs[i].size ||
-		    r->d.st.st_mtim.tv_sec != reqs[i].listed)
+		if (!reqs[i].got || !r || r->mtime_exact ||
+		    r->st.st_size != reqs[i].size ||
+		    r->st.st_mtim.tv_sec != reqs[i].listed)
 			continue;
-		r->d.st.st_mtim.tv_sec = stat_time_from(reqs[i].exact);
-		r->d.st.st_mtim.tv_nsec = 0;
-		r->d.st.st_atim = r->d.st.st_ctim = r->d.st.st_mtim;
-		r->d.mtime_exact = true;
+		listing_changed_locked(p->listing);
+		r->st.st_mtim.tv_sec = stat_time_from(reqs[i].exact);
+		r->st.st_mtim.tv_nsec = 0;
+		r->st.st_ctim = r->st.st_mtim;
+		r->mtime_exact = true;
 		in = inode_find_child(t, dir, reqs[i].name);
 		if (in && !in->pinned && !in->mtime_exact &&
 		    !older_than_ours(in, gen)) {
-			in->st.st_mtim = r->d.st.st_mtim;
-			in->st.st_atim = in->st.st_ctim = in->st.st_mtim;
+			in->st.st_mtim = r->st.st_mtim;
+			in->st.st_ctim = in->st.st_mtim;
 			in->mtime_exact = true;
 		}
 	}

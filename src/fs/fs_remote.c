@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
-#include <uthash.h>
 
 #include "fs_internal.h"
 #include "ftpsfs/ftp_conn.h"
@@ -156,13 +156,6 @@ int fs_with_conn_for(fuse_req_t req, struct fs_ctx *ctx, fs_conn_fn fn,
 
 /* ---- listings ---- */
 
-/* A name already in the listing being fetched, and where. */
-struct fetch_name {
-	const char *name; /* the entry's own string */
-	size_t idx;
-	UT_hash_handle hh;
-};
-
 struct fetch_state {
 	struct fs_ctx *ctx;
 	uint64_t dir;
@@ -180,14 +173,17 @@ struct fetch_state {
 	char clamped_name[128]; /* the first of them, escaped */
 	struct itab_dirent *ents;
 	size_t n, cap;
-	struct fetch_name *names; /* index of ents by name */
-	struct fetch_name *slots; /* its records, one per entry */
+	/* Index of ents by name: open addressing, entry index + 1 per slot
+	 * (0: free), nslots a power of two at least twice n.  Four bytes
+	 * per slot where a uthash record took 72 per entry: a listing of a
+	 * million entries is read with tens of MiB less. */
+	uint32_t *slots;
 	size_t nslots;
+	uint64_t seed; /* of the hash: names come from the server */
 };
 
 static void fetch_reset(struct fetch_state *st)
 {
-	HASH_CLEAR(hh, st->names);
 	free(st->slots);
 	st->slots = NULL;
 	st->nslots = 0;
@@ -196,20 +192,41 @@ static void fetch_reset(struct fetch_state *st)
 	st->n = st->cap = 0;
 }
 
-static struct itab_dirent *fetch_find(struct fetch_state *st, const char *name)
+/* FNV-1a from a per-listing random start, so that a server cannot
+ * choose names that all fall into one slot chain. */
+static size_t fetch_hash(const struct fetch_state *st, const char *name)
 {
-	struct fetch_name *f = NULL;
+	uint64_t h = 14695981039346656037ull ^ st->seed;
 
-	HASH_FIND_STR(st->names, name, f);
-	return f ? &st->ents[f->idx] : NULL;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return (size_t)(h ^ (h >> 29));
 }
 
-/* Make room for one more entry (and its index record). */
+/* The slot of @name, or the free one where it would go. */
+static uint32_t *fetch_slot(const struct fetch_state *st, const char *name)
+{
+	size_t mask = st->nslots - 1, i = fetch_hash(st, name) & mask;
+
+	while (st->slots[i] && strcmp(st->ents[st->slots[i] - 1].name, name))
+		i = (i + 1) & mask;
+	return &st->slots[i];
+}
+
+static struct itab_dirent *fetch_find(struct fetch_state *st, const char *name)
+{
+	uint32_t *s = st->nslots ? fetch_slot(st, name) : NULL;
+
+	return s && *s ? &st->ents[*s - 1] : NULL;
+}
+
+/* Make room for one more entry and its index slot. */
 static int fetch_grow(struct fetch_state *st)
 {
 	size_t cap = st->cap ? st->cap * 2 : 64;
 	struct itab_dirent *e;
-	struct fetch_name *f;
+	uint32_t *old = st->slots;
+	size_t nold = st->nslots;
 
 	if (st->n < st->cap)
 		return 0;
@@ -217,36 +234,31 @@ static int fetch_grow(struct fetch_state *st)
 	if (!e)
 		return -ENOMEM;
 	st->ents = e;
-	/* The index's records move: index them again (the old table is
-	 * freed while its records are still there to read). */
-	f = malloc(cap * sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	HASH_CLEAR(hh, st->names);
-	for (size_t i = 0; i < st->nslots; i++) {
-		f[i] = st->slots[i];
-		HASH_ADD_KEYPTR(hh, st->names, f[i].name, strlen(f[i].name),
-				&f[i]);
-	}
-	free(st->slots);
-	st->slots = f;
 	st->cap = cap;
+	/* Index again in a table twice the entries' capacity. */
+	st->slots = calloc(2 * cap, sizeof(*st->slots));
+	if (!st->slots) {
+		st->slots = old;
+		return -ENOMEM;
+	}
+	st->nslots = 2 * cap;
+	for (size_t i = 0; i < nold; i++)
+		if (old[i])
+			*fetch_slot(st, st->ents[old[i] - 1].name) = old[i];
+	free(old);
 	return 0;
 }
 
 /* Index the entry just appended at st->n - 1. */
 static void fetch_index_last(struct fetch_state *st)
 {
-	struct fetch_name *f = &st->slots[st->nslots++];
-
-	f->name = st->ents[st->n - 1].name;
-	f->idx = st->n - 1;
-	HASH_ADD_KEYPTR(hh, st->names, f->name, strlen(f->name), f);
+	*fetch_slot(st, st->ents[st->n - 1].name) = (uint32_t)st->n;
 }
 
 static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 {
 	struct itab_dirent *d;
+	struct stat sb;
 
 	/* A server that lists a name twice: the first one counts. */
 	if (fetch_find(st, e->name)) {
@@ -260,7 +272,8 @@ static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 		return -ENOMEM;
 	d = &st->ents[st->n];
 	memset(d, 0, sizeof(*d));
-	fs_entry_to_stat(st->ctx, e, &d->st);
+	fs_entry_to_stat(st->ctx, e, &sb);
+	itab_attr_pack(&d->st, &sb);
 	if (e->has_size && e->size > (uint64_t)STAT_OFF_MAX &&
 	    st->clamped++ == 0)
 		log_escape(st->clamped_name, sizeof(st->clamped_name), e->name,
@@ -376,7 +389,7 @@ static void fetch_known_mtimes(struct fetch_state *st)
 		    !itab_exact_mtime(st->ctx->itab, st->dir, d->name, &d->st,
 				      &d->st.st_mtim))
 			continue;
-		d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
+		d->st.st_ctim = d->st.st_mtim;
 		d->mtime_exact = true;
 	}
 }
@@ -447,7 +460,7 @@ static int fetch_list_zone(struct ftp_conn *c, struct fetch_state *st)
 			continue; /* keep the listing's time */
 		d->st.st_mtim.tv_sec = stat_time_from(secs[k]);
 		d->st.st_mtim.tv_nsec = 0;
-		d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
+		d->st.st_ctim = d->st.st_mtim;
 		d->mtime_exact = true;
 	}
 apply:
@@ -458,7 +471,7 @@ apply:
 		if (d->mtime_exact)
 			continue;
 		d->st.st_mtim.tv_sec -= off;
-		d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
+		d->st.st_ctim = d->st.st_mtim;
 	}
 	return 0;
 }
@@ -557,33 +570,12 @@ static int fetch_add_local(struct fetch_state *st)
 		free(st->ents[i].link_target);
 	}
 	st->n = kept;
-	HASH_CLEAR(hh, st->names); /* not needed any more */
+	/* The index is not needed any more: its memory goes before the
+	 * listing is installed. */
+	free(st->slots);
+	st->slots = NULL;
+	st->nslots = 0;
 	return ret;
-}
-
-static int fs_snapshot_copy(const struct itab_dirent *ents, size_t n,
-			    struct itab_snapshot **out)
-{
-	struct itab_snapshot *s = calloc(1, sizeof(*s));
-
-	if (!s || (n && !(s->ents = calloc(n, sizeof(*s->ents))))) {
-		free(s);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		s->ents[i].st = ents[i].st;
-		s->ents[i].name = strdup(ents[i].name);
-		s->ents[i].link_target =
-			ents[i].link_target ? strdup(ents[i].link_target) : NULL;
-		s->n = i + 1;
-		if (!s->ents[i].name ||
-		    (ents[i].link_target && !s->ents[i].link_target)) {
-			itab_snapshot_free(s);
-			return -ENOMEM;
-		}
-	}
-	*out = s;
-	return 0;
 }
 
 /* Say why a listing was refused for its size, and what changes it. */
@@ -623,6 +615,9 @@ int fs_fetch_listing_max(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 	if (ret < 0)
 		goto out;
 	st.path = path;
+	if (getrandom(&st.seed, sizeof(st.seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(st.seed))
+		st.seed = (uint64_t)net_now_ms() ^ (uintptr_t)&st;
 	st.max = ctx->max_entries ? ctx->max_entries : FTP_LIST_ENTRIES_MAX;
 	if (ahead_max && ahead_max < st.max)
 		st.max = ahead_max;
@@ -647,21 +642,22 @@ int fs_fetch_listing_max(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		ret = fetch_add_local(&st);
 		if (ret < 0)
 			goto out;
-		if (snap) {
-			ret = fs_snapshot_copy(st.ents, st.n, snap);
-			if (ret < 0)
-				goto out;
-			(*snap)->gen = gen;
-		}
 		/* A LIST asked for what MLSD lacks serves its caller only: a
 		 * server whose LIST shows less than its MLSD (or nothing)
 		 * must not hide the directory's files from the cache. */
-		if (force_list && snap)
+		if (force_list && snap) {
+			ret = itab_snapshot_copy(st.ents, st.n, snap);
+			if (ret == 0)
+				(*snap)->gen = gen;
 			break;
-		ret = itab_set_listing(ctx->itab, dir, st.ents, st.n, gen,
-				       (st.times_askable ? ITAB_TIMES_ASKABLE
-							 : 0) |
-					       (st.ahead ? ITAB_AHEAD : 0));
+		}
+		/* The caller's snapshot is the cache's (not a copy): the
+		 * next opendir shares it. */
+		ret = itab_set_listing_snap(
+			ctx->itab, dir, st.ents, st.n, gen,
+			(st.times_askable ? ITAB_TIMES_ASKABLE : 0) |
+				(st.ahead ? ITAB_AHEAD : 0),
+			snap);
 		st.ents = NULL;
 		st.n = st.cap = 0;
 		if (ret != -EAGAIN)
@@ -721,7 +717,7 @@ int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
 	if (!d) {
 		ret = -ENOENT;
 	} else {
-		*attr = d->st;
+		itab_attr_unpack(&d->st, 0, attr);
 		if (d->link_target)
 			snprintf(link, linksz, "%s", d->link_target);
 	}
