@@ -96,18 +96,15 @@ struct itab_dirent {
 			    * the minute or day a LIST line shows */
 };
 
-/* A directory listing as it was at opendir (read only: shared by the
- * opendirs of a listing that did not change meanwhile, snapshot.c). */
-struct dir_listing;
+/* A directory listing as it was at opendir: read only, shared by the
+ * opendirs of a listing that did not change meanwhile (snapshot.c). */
 struct itab_snapshot {
 	size_t n;
 	struct itab_dirent *ents;
 	uint64_t gen; /* the table's generation when the server said this */
 	/* private: */
-	char *names;   /* the entries' names and link targets, one block */
-	unsigned refs; /* holders (under table->lock when table is set) */
-	struct itab *table;	     /* made from a listing of it, or NULL */
-	struct dir_listing *listing; /* ... still linked to it, or NULL */
+	unsigned refs;	    /* holders (under table->lock if table) */
+	struct itab *table; /* the table whose listing it is, or NULL */
 };
 
 /*

@@ -69,7 +69,7 @@ static void local_change_locked(struct itab *t, struct inode *in)
  * record: the attributes came from MLST or our own change.) */
 static bool listed_exact_locked(const struct inode *p, const char *name)
 {
-	const struct listing_rec *r = p ? listing_find(p->listing, name) : NULL;
+	const struct itab_dirent *r = p ? listing_find(p->listing, name) : NULL;
 
 	return !r || r->mtime_exact;
 }
@@ -78,12 +78,12 @@ static bool listed_exact_locked(const struct inode *p, const char *name)
 static void listed_sync_locked(struct itab *t, struct inode *in)
 {
 	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
-	struct listing_rec *r = p ? listing_find(p->listing, in->name) : NULL;
+	struct itab_dirent *r = p && listing_find(p->listing, in->name)
+					? listing_find_mut(p->listing, in->name)
+					: NULL;
 
-	if (r) {
-		listing_changed_locked(p->listing);
+	if (r)
 		r->st = in->st;
-	}
 }
 
 /* Our change gave directory @p one more (@delta 1) or one fewer (-1)
@@ -101,7 +101,7 @@ static void dir_subdirs_add_locked(struct itab *t, struct inode *p, int delta)
 static bool entry_is_dir_locked(struct inode *p, struct inode *in,
 				const char *name)
 {
-	const struct listing_rec *r = listing_find(p ? p->listing : NULL, name);
+	const struct itab_dirent *r = listing_find(p ? p->listing : NULL, name);
 
 	if (in && in->st_known)
 		return S_ISDIR(in->st.st_mode);
@@ -347,7 +347,7 @@ static struct inode *child_ref_locked(struct itab *t, struct inode *parent,
 int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 		struct stat *st)
 {
-	const struct listing_rec *r;
+	const struct itab_dirent *r;
 	struct inode *p, *in;
 	int ret = -EAGAIN;
 
@@ -383,7 +383,7 @@ out:
 int itab_listed(struct itab *t, uint64_t dir, const char *name,
 		struct stat *st, bool *exact)
 {
-	const struct listing_rec *r;
+	const struct itab_dirent *r;
 	struct inode *p;
 	int ret = -EAGAIN;
 
@@ -431,9 +431,12 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 				      ours || listed_exact_locked(p, name));
 		if (ours)
 			local_change_locked(t, in);
+		/* What the listing said comes back unchanged (readdirplus):
+		 * its exactness too.  Ours: the server's time is asked. */
 		if (p->listing)
 			ret = listing_upsert(t, p->listing, name, &in->st,
-					     link_target, false);
+					     link_target,
+					     !ours && in->mtime_exact);
 	}
 	itab_attr_unpack(&in->st, in->ino, st);
 out:
@@ -571,88 +574,64 @@ int itab_set_listing_snap(struct itab *t, uint64_t dir,
 			  struct itab_dirent *ents, size_t n, uint64_t since,
 			  unsigned flags, struct itab_snapshot **snap)
 {
-	struct dir_listing *l = calloc(1, sizeof(*l));
+	/* Made outside the lock: a big listing takes a while to index.
+	 * The entries become the listing's without a copy. */
+	struct dir_listing *l = listing_new(t, ents, n);
+	struct itab_dirent *e;
 	struct inode *p;
 	int ret = 0;
 
-	if (!l) {
-		itab_dirents_free(ents, n);
+	if (!l)
 		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct listing_rec *r = NULL;
-
-		/* A server listing a name twice: keep the first. */
-		HASH_FIND_STR(l->by_name, ents[i].name, r);
-		if (r)
-			continue;
-		r = rec_new(ents[i].name);
-		if (!r) {
-			ret = -ENOMEM;
-			break;
-		}
-		r->st = ents[i].st;
-		r->mtime_exact = ents[i].mtime_exact;
-		r->link_target = ents[i].link_target; /* moved */
-		ents[i].link_target = NULL;
-		/* Freed as we go: the listing is not held twice. */
-		free(ents[i].name);
-		ents[i].name = NULL;
-		HASH_ADD_KEYPTR(hh, l->by_name, r->name, strlen(r->name), r);
-	}
-	itab_dirents_free(ents, n);
-	if (ret < 0) {
-		listing_free(l);
-		return ret;
-	}
-
+	e = l->snap->ents;
+	n = l->snap->n;
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, dir);
 	if (!p) {
 		ret = -ESTALE;
 		goto out;
 	}
-	l->gen = since;
+	l->gen = l->snap->gen = since;
 	if (older_than_ours(p, since)) {
 		ret = -EAGAIN; /* we changed it meanwhile */
-		if (snap && !(*snap = listing_snapshot_locked(t, l, false)))
-			ret = -ENOMEM;
+		if (snap) { /* the caller's alone */
+			*snap = l->snap;
+			l->snap = NULL;
+		}
 		goto out;
 	}
 	l->expire = net_now_ms() + t->cfg.dir_timeout_ms;
 	l->ahead = flags & ITAB_AHEAD;
-	for (struct listing_rec *r = l->by_name;
-	     (flags & ITAB_TIMES_ASKABLE) && r && !l->times_pending;
-	     r = r->hh.next)
-		l->times_pending = S_ISREG(r->st.st_mode) && !r->mtime_exact;
 	p->nsubdirs = 0;
-	for (struct listing_rec *r = l->by_name; r; r = r->hh.next) {
-		p->nsubdirs += S_ISDIR(r->st.st_mode);
-		l->bytes += rec_bytes(r);
+	for (size_t i = 0; i < n; i++) {
+		l->times_pending |= (flags & ITAB_TIMES_ASKABLE) &&
+				    S_ISREG(e[i].st.st_mode) && !e[i].mtime_exact;
+		p->nsubdirs += S_ISDIR(e[i].st.st_mode);
 	}
 	p->subdirs_known = true;
 	p->st.st_nlink = 2 + p->nsubdirs;
 	listed_sync_locked(t, p);
 	/* Refresh the attributes of children the kernel knows; a pinned
-	 * child keeps ours, also in the listing. */
-	for (struct listing_rec *r = l->by_name; r; r = r->hh.next) {
-		struct inode *in = inode_find_child(t, dir, r->name);
+	 * child keeps ours, and a directory its counted links, also in
+	 * the listing (not shared yet: readdirplus then finds the listing
+	 * saying what the inode does, and leaves it shared). */
+	for (size_t i = 0; p->children && i < n; i++) {
+		struct inode *in = inode_find_child(t, dir, e[i].name);
 
 		if (!in)
 			continue;
-		inode_set_attr_locked(t, in, &r->st, r->link_target, false,
-				      r->mtime_exact);
+		inode_set_attr_locked(t, in, &e[i].st, e[i].link_target, false,
+				      e[i].mtime_exact);
 		in->attr_expire = l->expire;
-		if (in->pinned)
-			r->st = in->st;
+		e[i].st = in->st;
 	}
 	listing_attach_locked(t, p, l);
-	if (snap && !(*snap = listing_snapshot_locked(t, l, true)))
-		ret = -ENOMEM;
+	if (snap)
+		*snap = listing_share_locked(l); /* no holes: no failure */
 	l = NULL;
 out:
-	pthread_mutex_unlock(&t->lock);
 	listing_free(l);
+	pthread_mutex_unlock(&t->lock);
 	return ret;
 }
 
@@ -779,7 +758,7 @@ int itab_rename(struct itab *t, uint64_t parent, const char *name,
 		uint64_t newparent, const char *newname)
 {
 	struct inode *p, *np, *in, *victim;
-	struct listing_rec *r;
+	const struct itab_dirent *r;
 	struct itab_attr st;
 	char *link = NULL;
 	bool have_rec = false, exact = false;

@@ -12,22 +12,25 @@
 #include <uthash.h>
 
 #include "ftpsfs/inode.h"
+#include "ftpsfs/nameidx.h"
 
 #define ITAB_ROOT_INO 1 /* FUSE_ROOT_ID */
 
-/* One entry of a listing: one allocation, its name inside. */
-struct listing_rec {
-	UT_hash_handle hh;	/* key: name */
-	struct itab_attr st;
-	char *link_target;	/* may be NULL */
-	bool mtime_exact;	/* as in struct itab_dirent */
-	char name[];
-};
 
+/*
+ * A directory's listing: its entries in the server's order, in the array
+ * of a snapshot (inode.h) that opendirs share - while they do
+ * (snap->refs > 1) it never changes, a change copies it first - and an
+ * index by name.  An entry removed from a private array keeps its place
+ * with a NULL name (a hole) until the next share compacts the array.
+ */
 struct dir_listing {
-	struct listing_rec *by_name;
+	struct itab_snapshot *snap; /* one reference is the listing's */
+	size_t cap;		    /* room in snap->ents */
+	size_t holes;		    /* entries with a NULL name */
+	struct name_index ix;
 	uint64_t dir;	/* the directory's inode */
-	size_t bytes;	/* what its records cost (rec_bytes()) */
+	size_t bytes;	/* what its entries cost (ent_bytes()) */
 	struct dir_listing *lru_prev, *lru_next; /* t->listings */
 	int64_t expire;
 	uint64_t gen; /* generation it was asked for at */
@@ -35,7 +38,6 @@ struct dir_listing {
 			      * exact ones can be asked (MDTM) */
 	bool times_fetching; /* a thread asks them now (itab_mtimes_claim) */
 	bool ahead; /* fetched ahead and not used since: dropped first */
-	struct itab_snapshot *snap; /* held by opendirs, while unchanged */
 };
 
 struct inode {
@@ -115,11 +117,18 @@ struct inode *inode_find_child(struct itab *t, uint64_t parent,
 			       const char *name);
 
 /* listing.c */
+/* A listing of @ents[0, @n) (taken over, also on failure; a name listed
+ * twice: the first counts), its snapshot of table @t.  NULL: no memory. */
+struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
+				size_t n);
 void listing_free(struct dir_listing *l);
-struct listing_rec *listing_find(const struct dir_listing *l, const char *name);
-/* A record named @name, the rest zero (NULL: no memory). */
-struct listing_rec *rec_new(const char *name);
-size_t rec_bytes(const struct listing_rec *r);
+const struct itab_dirent *listing_find(const struct dir_listing *l,
+				       const char *name);
+/* The same, to be changed: the entries are made the listing's own first.
+ * NULL if absent, or if that failed (then the listing is not fresh any
+ * more: asked again when needed). */
+struct itab_dirent *listing_find_mut(struct dir_listing *l, const char *name);
+size_t ent_bytes(const struct itab_dirent *d);
 int listing_upsert(struct itab *t, struct dir_listing *l, const char *name,
 		   const struct itab_attr *st, const char *link, bool exact);
 void listing_remove(struct itab *t, struct dir_listing *l, const char *name);
@@ -128,12 +137,19 @@ void listing_used_locked(struct itab *t, struct inode *p);
 void listing_attach_locked(struct itab *t, struct inode *p,
 			   struct dir_listing *l);
 bool listing_fresh(const struct dir_listing *l);
+/* @l's entries for one more reader (without holes).  NULL: no memory. */
+struct itab_snapshot *listing_share_locked(struct dir_listing *l);
 
-/* snapshot.c: @l changes (or ends): its snapshot is no longer its. */
-void listing_changed_locked(struct dir_listing *l);
-/* A new snapshot of @l (NULL: no memory), with @link the one its next
- * readers share (@l must be a table's then). */
-struct itab_snapshot *listing_snapshot_locked(struct itab *t,
-					      struct dir_listing *l, bool link);
+/* snapshot.c */
+/* A snapshot of @n entries (room for @cap), no names yet, refs 1, of
+ * table @t (NULL: not shared).  NULL: no memory. */
+struct itab_snapshot *snapshot_alloc(struct itab *t, size_t n, size_t cap);
+/* Drop one reference (the table's lock held, if it has a table). */
+void snapshot_unref_locked(struct itab_snapshot *s);
+/* Copy the entries of @src[0, @n) that have a name to @dst (zeroed, room
+ * for them), strings too.  Returns 0, or -ENOMEM (what was copied is in
+ * @dst: free it with the rest). */
+int itab_dirents_copy(struct itab_dirent *dst, const struct itab_dirent *src,
+		      size_t n);
 
 #endif

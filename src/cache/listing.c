@@ -1,7 +1,8 @@
 /*
- * listing.c - directory listings of the inode table: records by name
- * (uthash iterates in insertion order, which keeps readdir in the
- * server's order), what they cost, and the budget all listings share.
+ * listing.c - directory listings of the inode table: an array of entries
+ * in the server's order (the order readdir keeps), shared with opendirs
+ * as a snapshot and copied before a change while shared, an index by
+ * name (nameidx.h), what they cost, and the budget all listings share.
  * Callers hold the table's lock.
  */
 #include <errno.h>
@@ -13,63 +14,147 @@
 #include "ftpsfs/stats.h"
 #include "itab_internal.h"
 
-static void rec_free(struct listing_rec *r)
+/* The memory one entry takes: its slot in the array, its name and link
+ * target with the allocator's overhead, its share of the index. */
+size_t ent_bytes(const struct itab_dirent *d)
 {
-	free(r->link_target);
-	free(r);
-}
+	size_t n = sizeof(*d) + strlen(d->name) + 1 + 16 +
+		   NAME_INDEX_BYTES_PER_ENTRY;
 
-struct listing_rec *rec_new(const char *name)
-{
-	size_t len = strlen(name);
-	struct listing_rec *r = calloc(1, sizeof(*r) + len + 1);
-
-	if (r)
-		memcpy(r->name, name, len + 1);
-	return r;
-}
-
-/* The memory one record takes, allocator overhead (a chunk header and
- * rounding, a share of the hash buckets) counted roughly. */
-size_t rec_bytes(const struct listing_rec *r)
-{
-	size_t n = sizeof(*r) + strlen(r->name) + 1 + 24;
-
-	if (r->link_target)
-		n += strlen(r->link_target) + 1 + 16;
+	if (d->link_target)
+		n += strlen(d->link_target) + 1 + 16;
 	return n;
+}
+
+/* Move @l's live entries to the front, in order, and index them again.
+ * Only for a private array (refs 1).  Returns 0 or -ENOMEM. */
+static int listing_compact(struct dir_listing *l)
+{
+	struct itab_snapshot *s = l->snap;
+	size_t k = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (s->ents[i].name)
+			s->ents[k++] = s->ents[i];
+	s->n = k;
+	l->holes = 0;
+	return name_index_build(&l->ix, s->ents, s->n);
+}
+
+struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
+				size_t n)
+{
+	struct dir_listing *l = calloc(1, sizeof(*l));
+	struct itab_snapshot *s = l ? snapshot_alloc(t, 0, 0) : NULL;
+
+	if (!s) {
+		free(l);
+		itab_dirents_free(ents, n);
+		return NULL;
+	}
+	free(s->ents);
+	s->ents = ents;
+	s->n = n;
+	l->snap = s;
+	l->cap = n;
+	name_index_init(&l->ix);
+	/* Indexed as they come: a name listed twice leaves a hole. */
+	for (size_t i = 0; i < n; i++) {
+		if (name_index_find(&l->ix, ents, ents[i].name) >= 0) {
+			free(ents[i].name);
+			free(ents[i].link_target);
+			ents[i].name = ents[i].link_target = NULL;
+			l->holes++;
+			continue;
+		}
+		if (name_index_add(&l->ix, ents, i) < 0) {
+			listing_free(l);
+			return NULL;
+		}
+		l->bytes += ent_bytes(&ents[i]);
+	}
+	if (l->holes && listing_compact(l) < 0) {
+		listing_free(l);
+		return NULL;
+	}
+	return l;
 }
 
 void listing_free(struct dir_listing *l)
 {
-	struct listing_rec *r, *tmp;
-
 	if (!l)
 		return;
-	listing_changed_locked(l);
-	HASH_ITER(hh, l->by_name, r, tmp) {
-		HASH_DEL(l->by_name, r);
-		rec_free(r);
-	}
+	if (l->snap)
+		snapshot_unref_locked(l->snap);
+	name_index_free(&l->ix);
 	free(l);
 }
 
-struct listing_rec *listing_find(const struct dir_listing *l,
-				 const char *name)
+const struct itab_dirent *listing_find(const struct dir_listing *l,
+				       const char *name)
 {
-	struct listing_rec *r = NULL;
+	ssize_t pos = l ? name_index_find(&l->ix, l->snap->ents, name) : -1;
 
-	if (l)
-		HASH_FIND_STR(l->by_name, name, r);
-	return r;
+	return pos < 0 ? NULL : &l->snap->ents[pos];
 }
 
-/* Add @r's cost to its listing and the table (@sign +1) or take it
+/* Make @l's entries its own (a copy without holes while opendirs share
+ * them).  Returns 0 or -ENOMEM (then @l is not fresh any more). */
+static int listing_own(struct dir_listing *l)
+{
+	struct itab_snapshot *old = l->snap, *s;
+	int ret;
+
+	if (old->refs == 1)
+		return 0;
+	s = snapshot_alloc(old->table, old->n - l->holes,
+			   old->n - l->holes);
+	ret = s ? itab_dirents_copy(s->ents, old->ents, old->n) : -ENOMEM;
+	if (ret < 0) {
+		if (s)
+			snapshot_unref_locked(s);
+		l->expire = 0;
+		return ret;
+	}
+	s->gen = old->gen;
+	snapshot_unref_locked(old);
+	l->snap = s;
+	l->cap = s->n;
+	l->holes = 0;
+	ret = name_index_build(&l->ix, s->ents, s->n);
+	if (ret < 0)
+		l->expire = 0;
+	return ret;
+}
+
+struct itab_dirent *listing_find_mut(struct dir_listing *l, const char *name)
+{
+	ssize_t pos;
+
+	if (!l || listing_own(l) < 0)
+		return NULL;
+	pos = name_index_find(&l->ix, l->snap->ents, name);
+	return pos < 0 ? NULL : &l->snap->ents[pos];
+}
+
+struct itab_snapshot *listing_share_locked(struct dir_listing *l)
+{
+	/* Holes only in a private array: compacting it moves nobody's
+	 * entries. */
+	if (l->holes && listing_compact(l) < 0) {
+		l->expire = 0;
+		return NULL;
+	}
+	l->snap->refs++;
+	return l->snap;
+}
+
+/* Add @d's cost to its listing and the table (@sign +1) or take it
  * off (-1). */
 static void listing_count(struct itab *t, struct dir_listing *l,
-			  const struct listing_rec *r, int sign)
+			  const struct itab_dirent *d, int sign)
 {
-	size_t n = rec_bytes(r);
+	size_t n = ent_bytes(d);
 
 	if (sign > 0) {
 		l->bytes += n;
@@ -80,49 +165,82 @@ static void listing_count(struct itab *t, struct dir_listing *l,
 	}
 }
 
+/* A new entry @name at the end of @l (its own already).  Returns it, or
+ * NULL (no memory). */
+static struct itab_dirent *listing_append(struct dir_listing *l,
+					  const char *name)
+{
+	struct itab_snapshot *s = l->snap;
+	struct itab_dirent *d;
+
+	if (s->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct itab_dirent *e = realloc(s->ents, cap * sizeof(*e));
+
+		if (!e)
+			return NULL;
+		s->ents = e;
+		l->cap = cap;
+	}
+	d = &s->ents[s->n];
+	memset(d, 0, sizeof(*d));
+	d->name = strdup(name);
+	if (!d->name)
+		return NULL;
+	if (name_index_add(&l->ix, s->ents, s->n) < 0) {
+		free(d->name);
+		d->name = NULL;
+		return NULL;
+	}
+	s->n++;
+	return d;
+}
+
 /* Insert or update @name in @l with @st (and @link for symlinks). */
 int listing_upsert(struct itab *t, struct dir_listing *l,
 			  const char *name, const struct itab_attr *st,
 			  const char *link, bool exact)
 {
-	struct listing_rec *r = listing_find(l, name);
+	const struct itab_dirent *cur = listing_find(l, name);
 	bool new_link = S_ISLNK(st->st_mode) && link &&
-			(!r || !r->link_target || strcmp(r->link_target, link));
+			(!cur || !cur->link_target ||
+			 strcmp(cur->link_target, link));
+	struct itab_dirent *d;
 	int ret = 0;
 
 	/* The same again (readdirplus of a listing tells it what it
 	 * holds): the snapshot opendirs share stays theirs. */
-	if (r && !new_link && r->mtime_exact == exact &&
-	    memcmp(&r->st, st, sizeof(*st)) == 0)
+	if (cur && !new_link && cur->mtime_exact == exact &&
+	    memcmp(&cur->st, st, sizeof(*st)) == 0)
 		return 0;
-	listing_changed_locked(l);
-	if (!r) {
-		r = rec_new(name);
-		if (!r)
-			return -ENOMEM;
-		HASH_ADD_KEYPTR(hh, l->by_name, r->name, strlen(r->name), r);
-	} else {
-		listing_count(t, l, r, -1);
-	}
-	r->st = *st;
-	r->mtime_exact = exact;
+	if (listing_own(l) < 0)
+		return -ENOMEM;
+	d = listing_find_mut(l, name);
+	if (d)
+		listing_count(t, l, d, -1);
+	else if (!(d = listing_append(l, name)))
+		return -ENOMEM;
+	d->st = *st;
+	d->mtime_exact = exact;
 	if (new_link)
-		ret = set_string(&r->link_target, link);
-	listing_count(t, l, r, +1);
+		ret = set_string(&d->link_target, link);
+	listing_count(t, l, d, +1);
 	return ret;
 }
 
 void listing_remove(struct itab *t, struct dir_listing *l,
 			   const char *name)
 {
-	struct listing_rec *r = listing_find(l, name);
+	struct itab_dirent *d;
 
-	if (r) {
-		listing_changed_locked(l);
-		listing_count(t, l, r, -1);
-		HASH_DEL(l->by_name, r);
-		rec_free(r);
-	}
+	if (!listing_find(l, name) || !(d = listing_find_mut(l, name)))
+		return;
+	listing_count(t, l, d, -1);
+	name_index_del(&l->ix, l->snap->ents, (size_t)(d - l->snap->ents));
+	free(d->name);
+	free(d->link_target);
+	d->name = d->link_target = NULL;
+	l->holes++;
 }
 
 /* Forget @p's listing (the next lookup or readdir asks the server). */

@@ -19,7 +19,7 @@
 bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
 		      const struct itab_attr *listed, struct timespec *exact)
 {
-	const struct listing_rec *r;
+	const struct itab_dirent *r;
 	struct inode *p;
 	bool ok = false;
 
@@ -63,16 +63,19 @@ void itab_mtime_reqs_free(struct itab_mtime_req *reqs, size_t n)
 static int mtimes_collect_locked(struct dir_listing *l,
 				 struct itab_mtime_req **out, size_t *nout)
 {
+	const struct itab_dirent *e = l->snap->ents;
 	size_t n = 0, k = 0;
 	struct itab_mtime_req *reqs;
 
-	for (struct listing_rec *r = l->by_name; r; r = r->hh.next)
-		n += S_ISREG(r->st.st_mode) && !r->mtime_exact;
+	for (size_t i = 0; i < l->snap->n; i++)
+		n += e[i].name && S_ISREG(e[i].st.st_mode) && !e[i].mtime_exact;
 	reqs = calloc(n ? n : 1, sizeof(*reqs));
 	if (!reqs)
 		return -ENOMEM;
-	for (struct listing_rec *r = l->by_name; r && k < n; r = r->hh.next) {
-		if (!S_ISREG(r->st.st_mode) || r->mtime_exact)
+	for (size_t i = 0; i < l->snap->n && k < n; i++) {
+		const struct itab_dirent *r = &e[i];
+
+		if (!r->name || !S_ISREG(r->st.st_mode) || r->mtime_exact)
 			continue;
 		reqs[k].name = strdup(r->name);
 		reqs[k].size = r->st.st_size;
@@ -123,15 +126,19 @@ void itab_mtimes_done(struct itab *t, uint64_t dir,
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, dir);
 	for (size_t i = 0; p && p->listing && i < n; i++) {
-		struct listing_rec *r = listing_find(p->listing, reqs[i].name);
+		const struct itab_dirent *cur =
+			listing_find(p->listing, reqs[i].name);
+		struct itab_dirent *r;
 		struct inode *in;
 
 		/* Only where the listing still says what was asked about. */
-		if (!reqs[i].got || !r || r->mtime_exact ||
-		    r->st.st_size != reqs[i].size ||
-		    r->st.st_mtim.tv_sec != reqs[i].listed)
+		if (!reqs[i].got || !cur || cur->mtime_exact ||
+		    cur->st.st_size != reqs[i].size ||
+		    cur->st.st_mtim.tv_sec != reqs[i].listed)
 			continue;
-		listing_changed_locked(p->listing);
+		r = listing_find_mut(p->listing, reqs[i].name);
+		if (!r)
+			break; /* no memory: the listing goes stale */
 		r->st.st_mtim.tv_sec = stat_time_from(reqs[i].exact);
 		r->st.st_mtim.tv_nsec = 0;
 		r->st.st_ctim = r->st.st_mtim;

@@ -86,7 +86,7 @@ int fs_fetch_listing_max(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 			 struct itab_snapshot **snap, size_t ahead_max);
 
 /* What one listing entry costs, roughly (for messages). */
-#define FS_BYTES_PER_ENTRY 300
+#define FS_BYTES_PER_ENTRY 150
 
 /*
  * Ask the server the exact times of @dir's files whose listing gives them

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "fs_internal.h"
@@ -17,6 +16,7 @@
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/list_tz.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/nameidx.h"
 #include "ftpsfs/net.h"
 #include "ftpsfs/stat_clamp.h"
 
@@ -173,60 +173,29 @@ struct fetch_state {
 	char clamped_name[128]; /* the first of them, escaped */
 	struct itab_dirent *ents;
 	size_t n, cap;
-	/* Index of ents by name: open addressing, entry index + 1 per slot
-	 * (0: free), nslots a power of two at least twice n.  Four bytes
-	 * per slot where a uthash record took 72 per entry: a listing of a
-	 * million entries is read with tens of MiB less. */
-	uint32_t *slots;
-	size_t nslots;
-	uint64_t seed; /* of the hash: names come from the server */
+	struct name_index ix; /* of ents by name */
 };
 
 static void fetch_reset(struct fetch_state *st)
 {
-	free(st->slots);
-	st->slots = NULL;
-	st->nslots = 0;
+	name_index_free(&st->ix);
 	itab_dirents_free(st->ents, st->n);
 	st->ents = NULL;
 	st->n = st->cap = 0;
 }
 
-/* FNV-1a from a per-listing random start, so that a server cannot
- * choose names that all fall into one slot chain. */
-static size_t fetch_hash(const struct fetch_state *st, const char *name)
-{
-	uint64_t h = 14695981039346656037ull ^ st->seed;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	return (size_t)(h ^ (h >> 29));
-}
-
-/* The slot of @name, or the free one where it would go. */
-static uint32_t *fetch_slot(const struct fetch_state *st, const char *name)
-{
-	size_t mask = st->nslots - 1, i = fetch_hash(st, name) & mask;
-
-	while (st->slots[i] && strcmp(st->ents[st->slots[i] - 1].name, name))
-		i = (i + 1) & mask;
-	return &st->slots[i];
-}
-
 static struct itab_dirent *fetch_find(struct fetch_state *st, const char *name)
 {
-	uint32_t *s = st->nslots ? fetch_slot(st, name) : NULL;
+	ssize_t pos = name_index_find(&st->ix, st->ents, name);
 
-	return s && *s ? &st->ents[*s - 1] : NULL;
+	return pos < 0 ? NULL : &st->ents[pos];
 }
 
-/* Make room for one more entry and its index slot. */
+/* Make room for one more entry. */
 static int fetch_grow(struct fetch_state *st)
 {
 	size_t cap = st->cap ? st->cap * 2 : 64;
 	struct itab_dirent *e;
-	uint32_t *old = st->slots;
-	size_t nold = st->nslots;
 
 	if (st->n < st->cap)
 		return 0;
@@ -235,24 +204,7 @@ static int fetch_grow(struct fetch_state *st)
 		return -ENOMEM;
 	st->ents = e;
 	st->cap = cap;
-	/* Index again in a table twice the entries' capacity. */
-	st->slots = calloc(2 * cap, sizeof(*st->slots));
-	if (!st->slots) {
-		st->slots = old;
-		return -ENOMEM;
-	}
-	st->nslots = 2 * cap;
-	for (size_t i = 0; i < nold; i++)
-		if (old[i])
-			*fetch_slot(st, st->ents[old[i] - 1].name) = old[i];
-	free(old);
 	return 0;
-}
-
-/* Index the entry just appended at st->n - 1. */
-static void fetch_index_last(struct fetch_state *st)
-{
-	*fetch_slot(st, st->ents[st->n - 1].name) = (uint32_t)st->n;
 }
 
 static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
@@ -292,7 +244,12 @@ static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 	if (e->type == FTP_ENTRY_LINK && !e->link_target)
 		st->untargeted_link = true;
 	st->n++;
-	fetch_index_last(st);
+	if (name_index_add(&st->ix, st->ents, st->n - 1) < 0) {
+		st->n--;
+		free(d->name);
+		free(d->link_target);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -572,9 +529,7 @@ static int fetch_add_local(struct fetch_state *st)
 	st->n = kept;
 	/* The index is not needed any more: its memory goes before the
 	 * listing is installed. */
-	free(st->slots);
-	st->slots = NULL;
-	st->nslots = 0;
+	name_index_free(&st->ix);
 	return ret;
 }
 
@@ -615,9 +570,7 @@ int fs_fetch_listing_max(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 	if (ret < 0)
 		goto out;
 	st.path = path;
-	if (getrandom(&st.seed, sizeof(st.seed), GRND_NONBLOCK) !=
-	    (ssize_t)sizeof(st.seed))
-		st.seed = (uint64_t)net_now_ms() ^ (uintptr_t)&st;
+	name_index_init(&st.ix);
 	st.max = ctx->max_entries ? ctx->max_entries : FTP_LIST_ENTRIES_MAX;
 	if (ahead_max && ahead_max < st.max)
 		st.max = ahead_max;

@@ -255,6 +255,38 @@ TEST(snapshot_is_shared_until_the_listing_changes)
 	itab_free(t);
 }
 
+/* readdirplus hands each entry back as it was listed: no copy of the
+ * listing for that. */
+TEST(readdirplus_leaves_the_snapshot_shared)
+{
+	struct itab *t = new_table(1000, 60000, "/");
+	const char *names[] = { "a", "b", "c" };
+	struct itab_snapshot *s1 = NULL, *s2 = NULL;
+	struct stat st, attr;
+
+	struct itab_dirent *ents = calloc(3, sizeof(*ents));
+
+	CHECK(t && ents);
+	for (size_t i = 0; i < 3; i++) { /* exact times, as MLSD gives */
+		ents[i].name = strdup(names[i]);
+		ents[i].st = file_attr((off_t)i);
+		ents[i].mtime_exact = true;
+	}
+	CHECK_INT(itab_set_listing(t, 1, ents, 3, itab_generation(t), 0), 0);
+	CHECK_INT(itab_snapshot(t, 1, &s1), 0);
+	for (size_t i = 0; i < s1->n; i++) {
+		itab_attr_unpack(&s1->ents[i].st, 0, &attr);
+		CHECK_INT(itab_add_listed(t, 1, s1->ents[i].name, &attr, NULL,
+					  s1->gen, &st),
+			  0);
+	}
+	CHECK_INT(itab_snapshot(t, 1, &s2), 0);
+	CHECK(s1 == s2);
+	itab_snapshot_free(s1);
+	itab_snapshot_free(s2);
+	itab_free(t);
+}
+
 TEST(readlink_from_cache)
 {
 	struct itab *t = new_table(1000, 1000, "/");
@@ -626,6 +658,7 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(listing_refreshes_known_children),
 	TEST_ENTRY(snapshot_is_a_copy),
 	TEST_ENTRY(snapshot_is_shared_until_the_listing_changes),
+	TEST_ENTRY(readdirplus_leaves_the_snapshot_shared),
 	TEST_ENTRY(readlink_from_cache),
 	TEST_ENTRY(keep_cache_only_when_unchanged),
 	TEST_ENTRY(many_entries),
