@@ -25,6 +25,10 @@ struct name_index {
 	uint64_t seed;
 };
 
+/* A random seed for name_hash(), and the hash of @name from it. */
+uint64_t name_seed_new(void);
+size_t name_hash(uint64_t seed, const char *name);
+
 /* An empty index with a fresh seed (allocates nothing). */
 void name_index_init(struct name_index *ix);
 void name_index_free(struct name_index *ix);

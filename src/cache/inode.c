@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <uthash.h>
 #include <utlist.h>
 
 #include "ftpsfs/inode.h"
@@ -48,11 +47,9 @@ int set_string(char **dst, const char *src)
 struct inode *inode_find_child(struct itab *t, uint64_t parent,
 				      const char *name)
 {
-	struct inode *p = inode_get(t, parent), *in = NULL;
+	struct inode *p = inode_get(t, parent);
 
-	if (p)
-		HASH_FIND(hh_name, p->children, name, strlen(name), in);
-	return in;
+	return p && p->children ? inotab_find(p->children, 0, name) : NULL;
 }
 
 /* A change of ours to @in: a new generation for it and its directory. */
@@ -133,11 +130,32 @@ static void inode_set_attr_locked(struct itab *t, struct inode *in,
 		(void)set_string(&in->link_target, link_target);
 }
 
+/* A new inode with room for @name inside (not named yet). */
+static struct inode *inode_alloc(const char *name)
+{
+	size_t len = strlen(name) + 1;
+	struct inode *in = calloc(1, sizeof(*in) + len);
+
+	if (in) {
+		in->iname_cap = (uint16_t)len; /* NAME_MAX + 1 at most */
+		in->name = in->iname;
+	}
+	return in;
+}
+
+static void inode_name_free(struct inode *in)
+{
+	if (in->name != in->iname)
+		free(in->name);
+	in->name = in->iname;
+	in->iname[0] = '\0';
+}
+
 int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	     struct itab **out)
 {
 	struct itab *t = calloc(1, sizeof(*t));
-	struct inode *root = calloc(1, sizeof(*root));
+	struct inode *root = inode_alloc("");
 
 	if (!t || !root)
 		goto fail;
@@ -145,8 +163,7 @@ int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	if (t->cfg.listing_budget == 0)
 		t->cfg.listing_budget = SIZE_MAX;
 	t->root_path = strdup(cfg->root_path);
-	root->name = strdup("");
-	if (!t->root_path || !root->name)
+	if (!t->root_path)
 		goto fail;
 	t->cfg.root_path = t->root_path;
 	pthread_mutex_init(&t->lock, NULL);
@@ -158,13 +175,17 @@ int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	root->mtime_exact = true;
 	root->attr_expire = net_now_ms() + cfg->attr_timeout_ms;
 	t->next_ino = ITAB_ROOT_INO + 1;
-	HASH_ADD(hh, t->by_ino, ino, sizeof(root->ino), root);
+	t->seed = name_seed_new();
+	inotab_init(&t->by_ino, false, 0);
+	if (inotab_add(&t->by_ino, root) < 0) {
+		pthread_mutex_destroy(&t->lock);
+		pthread_cond_destroy(&t->times_cond);
+		goto fail;
+	}
 	*out = t;
 	return 0;
 
 fail:
-	if (root)
-		free(root->name);
 	free(root);
 	if (t)
 		free(t->root_path);
@@ -192,22 +213,22 @@ static void inode_destroy(struct itab *t, struct inode *in)
 		DL_DELETE2(t->local_only, in, local_prev, local_next);
 	listing_drop_locked(t, in);
 	t->freed_bytes += sizeof(*in) + strlen(in->name) + 32;
-	HASH_CLEAR(hh_name, in->children);
-	free(in->name);
+	if (in->children)
+		inotab_free(in->children);
+	free(in->children);
+	inode_name_free(in);
 	free(in->link_target);
 	free(in);
 }
 
 void itab_free(struct itab *t)
 {
-	struct inode *in, *tmp;
-
 	if (!t)
 		return;
-	HASH_ITER(hh, t->by_ino, in, tmp) {
-		HASH_DELETE(hh, t->by_ino, in);
-		inode_destroy(t, in);
-	}
+	for (size_t i = 0; i < t->by_ino.nslots; i++)
+		if (t->by_ino.slots[i])
+			inode_destroy(t, t->by_ino.slots[i]);
+	inotab_free(&t->by_ino);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->times_cond);
 	free(t->root_path);
@@ -285,22 +306,43 @@ int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 static int inode_link_locked(struct itab *t, struct inode *in,
 			     struct inode *parent, const char *name)
 {
-	char *nm = strdup(name);
+	size_t len = strlen(name) + 1;
+	char *nm = len <= in->iname_cap ? in->iname : strdup(name);
 
 	if (!nm)
 		return -ENOMEM;
-	free(in->name);
+	if (nm != in->name)
+		inode_name_free(in);
+	memmove(nm, name, len);
 	in->name = nm;
+	if (!parent->children) {
+		parent->children = malloc(sizeof(*parent->children));
+		if (!parent->children)
+			return -ENOMEM;
+		inotab_init(parent->children, true, t->seed);
+	}
+	if (inotab_add(parent->children, in) < 0)
+		return -ENOMEM;
 	in->parent = parent->ino;
 	parent->nchildren++;
-	HASH_ADD_KEYPTR(hh_name, parent->children, in->name, strlen(in->name),
-			in);
 	in->named = true;
 	return 0;
 }
 
 static void inode_maybe_free_locked(struct itab *t, struct inode *in);
-static void children_shrink_locked(struct itab *t, struct inode *p);
+
+/* Take @in out of @p's children index (freed once empty). */
+static void children_del_locked(struct inode *p, struct inode *in)
+{
+	if (!p->children)
+		return;
+	inotab_del(p->children, in);
+	if (p->children->used == 0) {
+		inotab_free(p->children);
+		free(p->children);
+		p->children = NULL;
+	}
+}
 
 /* Take @in out of its parent (rename source, removed entry). */
 static void inode_unlink_locked(struct itab *t, struct inode *in)
@@ -316,7 +358,7 @@ static void inode_unlink_locked(struct itab *t, struct inode *in)
 	 * still hold a pointer to it.  (A parent lives while it has
 	 * children: it is there.) */
 	if (parent) {
-		HASH_DELETE(hh_name, parent->children, in);
+		children_del_locked(parent, in);
 		parent->nchildren--;
 	}
 }
@@ -331,16 +373,22 @@ static struct inode *child_ref_locked(struct itab *t, struct inode *parent,
 		in->nlookup++;
 		return in;
 	}
-	in = calloc(1, sizeof(*in));
+	in = inode_alloc(name);
 	if (!in)
 		return NULL;
+	in->ino = t->next_ino++;
 	if (inode_link_locked(t, in, parent, name) < 0) {
+		inode_name_free(in);
 		free(in);
 		return NULL;
 	}
-	in->ino = t->next_ino++;
+	if (inotab_add(&t->by_ino, in) < 0) {
+		inode_unlink_locked(t, in);
+		inode_name_free(in);
+		free(in);
+		return NULL;
+	}
 	in->nlookup = 1;
-	HASH_ADD(hh, t->by_ino, ino, sizeof(in->ino), in);
 	return in;
 }
 
@@ -850,17 +898,20 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 
 ssize_t itab_expire_all(struct itab *t, struct itab_name **out)
 {
-	struct inode *in, *tmp;
 	struct itab_name *v;
 	size_t n = 0;
 
 	pthread_mutex_lock(&t->lock);
-	v = calloc(HASH_COUNT(t->by_ino) + 1, sizeof(*v));
+	v = calloc(t->by_ino.used + 1, sizeof(*v));
 	if (!v) {
 		pthread_mutex_unlock(&t->lock);
 		return -ENOMEM;
 	}
-	HASH_ITER(hh, t->by_ino, in, tmp) {
+	for (size_t i = 0; i < t->by_ino.nslots; i++) {
+		struct inode *in = t->by_ino.slots[i];
+
+		if (!in)
+			continue;
 		v[n].ino = in->ino;
 		v[n].parent = in->parent;
 		if (in->parent && in->name && !(v[n].name = strdup(in->name))) {
@@ -870,7 +921,11 @@ ssize_t itab_expire_all(struct itab *t, struct itab_name **out)
 		}
 		n++;
 	}
-	HASH_ITER(hh, t->by_ino, in, tmp) {
+	for (size_t i = 0; i < t->by_ino.nslots; i++) {
+		struct inode *in = t->by_ino.slots[i];
+
+		if (!in)
+			continue;
 		listing_drop_locked(t, in);
 		if (!in->pinned)
 			in->attr_expire = 0;
@@ -895,58 +950,15 @@ static void inode_maybe_free_locked(struct itab *t, struct inode *in)
 		struct inode *parent = in->named ? inode_get(t, in->parent)
 						 : NULL;
 
-		HASH_DELETE(hh, t->by_ino, in);
+		inotab_del(&t->by_ino, in);
 		if (parent)
-			HASH_DELETE(hh_name, parent->children, in);
+			children_del_locked(parent, in);
 		inode_destroy(t, in);
 		if (!parent)
 			break;
-		children_shrink_locked(t, parent);
 		parent->nchildren--;
 		in = parent;
 	}
-}
-
-/*
- * uthash grows its bucket array and never shrinks it (only an emptied
- * table is freed): after 100,000 inodes are forgotten the inode index
- * would keep a megabyte of empty buckets.  Rebuilt when far too big.
- */
-static bool index_too_big(struct itab *t, const UT_hash_table *tb)
-{
-	if (!tb || tb->num_buckets <= 1024 ||
-	    tb->num_items * 8 > tb->num_buckets)
-		return false;
-	t->freed_bytes += tb->num_buckets * sizeof(UT_hash_bucket);
-	return true;
-}
-
-static void by_ino_shrink_locked(struct itab *t)
-{
-	struct inode *in, *tmp, *fresh = NULL;
-
-	if (!index_too_big(t, t->by_ino ? t->by_ino->hh.tbl : NULL))
-		return;
-	HASH_ITER(hh, t->by_ino, in, tmp) {
-		HASH_DELETE(hh, t->by_ino, in);
-		HASH_ADD(hh, fresh, ino, sizeof(in->ino), in);
-	}
-	t->by_ino = fresh;
-}
-
-/* The same for the children index of @p. */
-static void children_shrink_locked(struct itab *t, struct inode *p)
-{
-	struct inode *in, *tmp, *fresh = NULL;
-
-	if (!index_too_big(t, p->children ? p->children->hh_name.tbl : NULL))
-		return;
-	HASH_ITER(hh_name, p->children, in, tmp) {
-		HASH_DELETE(hh_name, p->children, in);
-		HASH_ADD_KEYPTR(hh_name, fresh, in->name, strlen(in->name),
-				in);
-	}
-	p->children = fresh;
 }
 
 void itab_forget(struct itab *t, uint64_t ino, uint64_t n)
@@ -959,7 +971,6 @@ void itab_forget(struct itab *t, uint64_t ino, uint64_t n)
 	if (in && in->ino != ITAB_ROOT_INO) {
 		in->nlookup = n > in->nlookup ? 0 : in->nlookup - n;
 		inode_maybe_free_locked(t, in);
-		by_ino_shrink_locked(t);
 	}
 	if (t->freed_bytes >= ITAB_TRIM_BYTES) {
 		t->freed_bytes = 0;
@@ -1018,7 +1029,7 @@ size_t itab_count(struct itab *t)
 	size_t n;
 
 	pthread_mutex_lock(&t->lock);
-	n = HASH_CNT(hh, t->by_ino);
+	n = t->by_ino.used;
 	pthread_mutex_unlock(&t->lock);
 	return n;
 }

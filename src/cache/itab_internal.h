@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <uthash.h>
 
 #include "ftpsfs/inode.h"
 #include "ftpsfs/nameidx.h"
@@ -40,13 +39,31 @@ struct dir_listing {
 	bool ahead; /* fetched ahead and not used since: dropped first */
 };
 
+/* A set of inodes by number or by name (inotab.c). */
+struct inotab {
+	struct inode **slots;
+	size_t nslots; /* a power of two, or 0 */
+	size_t used;
+	bool by_name;
+	uint64_t seed; /* of name_hash() */
+};
+
+void inotab_init(struct inotab *tb, bool by_name, uint64_t seed);
+void inotab_free(struct inotab *tb);
+/* The inode numbered @ino (@name NULL) or named @name, or NULL. */
+struct inode *inotab_find(const struct inotab *tb, uint64_t ino,
+			  const char *name);
+/* Add @in (not in it yet).  Returns 0 or -ENOMEM (nothing changed). */
+int inotab_add(struct inotab *tb, struct inode *in);
+/* Take @in out (if there), before its name changes. */
+void inotab_del(struct inotab *tb, struct inode *in);
+
 struct inode {
 	uint64_t ino;
 	uint64_t parent; /* 0 for the root and for removed inodes */
 	char *name;
-	struct inode *children; /* directories: child inodes by name
-				 * (hh_name; keys are the children's names,
-				 * so a lookup allocates nothing) */
+	struct inotab *children; /* directories: child inodes by name (a
+				  * lookup allocates nothing), or NULL */
 	uint64_t nlookup;
 	int64_t attr_expire;
 	char *link_target;
@@ -69,8 +86,9 @@ struct inode {
 	bool mtime_exact;   /* st_mtim to the second (not a LIST minute) */
 	bool subdirs_known; /* directories: nsubdirs is from a listing and
 			     * kept up to date by our changes */
-	UT_hash_handle hh;
-	UT_hash_handle hh_name;
+	uint16_t iname_cap; /* room in iname, NUL included */
+	char iname[];	    /* the name, if it fits (name points here):
+			     * one allocation for most inodes */
 };
 
 struct itab {
@@ -78,7 +96,7 @@ struct itab {
 	struct itab_config cfg;
 	char *root_path;
 	/* guarded by lock: */
-	struct inode *by_ino;
+	struct inotab by_ino;
 	uint64_t next_ino;
 	uint64_t gen; /* of our last change (see inode.h) */
 	struct inode *local_only; /* inodes with local_only set */
@@ -87,16 +105,14 @@ struct itab {
 	struct dir_listing *listings;
 	size_t listing_bytes;
 	pthread_cond_t times_cond; /* a listing's times_fetching ended */
+	uint64_t seed;	    /* of the children indexes' name_hash() */
 	size_t freed_bytes; /* freed since memory was last given back to
 			     * the system (itab_forget()) */
 };
 
 static inline struct inode *inode_get(struct itab *t, uint64_t ino)
 {
-	struct inode *in = NULL;
-
-	HASH_FIND(hh, t->by_ino, &ino, sizeof(ino), in);
-	return in;
+	return inotab_find(&t->by_ino, ino, NULL);
 }
 
 /* Is server data asked for at @since older than our last change? */

@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
 
 #include "ftpsfs/inode.h"
 #include "ftpsfs/stat_clamp.h"

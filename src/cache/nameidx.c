@@ -12,16 +12,23 @@
 #include "ftpsfs/inode.h"
 #include "ftpsfs/nameidx.h"
 
-void name_index_init(struct name_index *ix)
+uint64_t name_seed_new(void)
 {
 	struct timespec ts;
+	uint64_t seed;
 
-	memset(ix, 0, sizeof(*ix));
-	if (getrandom(&ix->seed, sizeof(ix->seed), GRND_NONBLOCK) !=
-	    (ssize_t)sizeof(ix->seed)) {
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(seed)) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ix->seed = (uint64_t)ts.tv_nsec ^ (uintptr_t)ix;
+		seed = (uint64_t)ts.tv_nsec ^ (uintptr_t)&ts;
 	}
+	return seed;
+}
+
+void name_index_init(struct name_index *ix)
+{
+	memset(ix, 0, sizeof(*ix));
+	ix->seed = name_seed_new();
 }
 
 void name_index_free(struct name_index *ix)
@@ -33,13 +40,18 @@ void name_index_free(struct name_index *ix)
 
 /* FNV-1a from the seed, its high bits folded in (the mask keeps the
  * low ones). */
-static size_t ix_hash(const struct name_index *ix, const char *name)
+size_t name_hash(uint64_t seed, const char *name)
 {
-	uint64_t h = 14695981039346656037ull ^ ix->seed;
+	uint64_t h = 14695981039346656037ull ^ seed;
 
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		h = (h ^ *p) * 1099511628211ull;
 	return (size_t)(h ^ (h >> 29));
+}
+
+static size_t ix_hash(const struct name_index *ix, const char *name)
+{
+	return name_hash(ix->seed, name);
 }
 
 /* The slot holding @name, or the free one where it would go. */

@@ -388,6 +388,16 @@ TEST(rename_moves_inode_and_listing_entry)
 	CHECK_INT(itab_lookup(t, 1, "a", &st), -ENOENT);
 	CHECK_INT(itab_lookup(t, d, "z", &st), 0);
 	CHECK_INT(st.st_ino, a);
+	/* A longer name than the inode was made with, and back. */
+	CHECK_INT(itab_rename(t, d, "z", d, "a much longer name"), 0);
+	CHECK_INT(itab_path(t, a, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "/r/d/a much longer name");
+	CHECK_INT(itab_find_child(t, d, "a much longer name", &d), 0);
+	CHECK_INT(d, a);
+	CHECK_INT(itab_parent_name(t, a, &d, buf, sizeof(buf)), 0);
+	CHECK_INT(itab_rename(t, d, "a much longer name", d, "y"), 0);
+	CHECK_INT(itab_path(t, a, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "/r/d/y");
 	itab_free(t);
 }
 
