@@ -133,7 +133,8 @@ int itab_set_root_path(struct itab *t, const char *root_path);
  */
 int itab_path(struct itab *t, uint64_t ino, char *buf, size_t bufsz);
 
-/* Same for the entry @name inside directory @parent. */
+/* Same for the entry @name inside directory @parent; -ENOENT when
+ * @parent was removed (itab_remove()) or an ancestor was. */
 int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 		    char *buf, size_t bufsz);
 
@@ -266,6 +267,15 @@ ssize_t itab_expire_all(struct itab *t, struct itab_name **out);
 void itab_names_free(struct itab_name *v, size_t n);
 
 /*
+ * The same for one inode: @ino's listing (a directory; for a file, its
+ * parent's, which holds its attributes) and the attributes of @ino and of
+ * its children in the table (pinned ones excepted).  The
+ * inodes (@ino first) are returned in *out as above.  Returns their count,
+ * -ESTALE or -ENOMEM.
+ */
+ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out);
+
+/*
  * The exact mtime we know for @name in @dir, if it agrees with @listed (a
  * LIST entry: same size, and its minute-precise mtime is the exact one
  * cut to the minute).  Returns true and *exact, else false.
@@ -277,6 +287,10 @@ bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
  * listing).  Returns 0, -ESTALE, or -EINVAL for the root. */
 int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
 		     char *name, size_t namesz);
+
+/* Is @ino known but removed (itab_remove(), a rename over it): no path
+ * leads to it any more? */
+bool itab_is_removed(struct itab *t, uint64_t ino);
 
 /*
  * Install a new listing for directory @dir, asked for at generation
@@ -356,6 +370,22 @@ int itab_snapshot_copy(const struct itab_dirent *ents, size_t n,
 /* Does @dir have a fresh listing?  (Not a use of it: a listing fetched
  * ahead stays first to be dropped.) */
 bool itab_listing_fresh(struct itab *t, uint64_t dir);
+
+/* The same, whether or not the listing is fresh (-EAGAIN: none held),
+ * and without counting as a use (-o poll compares with it). */
+int itab_snapshot_any(struct itab *t, uint64_t dir, struct itab_snapshot **out);
+
+/*
+ * -o poll: the directories whose listings served a request at or after
+ * @since_ms (net_now_ms()), the most recently used first, at most @max
+ * into @out.  Returns their count (0 also without memory).
+ */
+struct itab_recent {
+	uint64_t ino;
+	int64_t used_ms;
+};
+size_t itab_recent_dirs(struct itab *t, int64_t since_ms,
+			struct itab_recent *out, size_t max);
 
 /*
  * The cached symlink target of @ino into @buf.  Returns 0, -EAGAIN (not

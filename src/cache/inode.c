@@ -298,6 +298,10 @@ int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 	in = inode_get(t, parent);
 	if (in)
 		ret = path_locked(t, in, name, buf, bufsz);
+	/* A directory that was removed (or one of its ancestors) holds no
+	 * names: what a local file system says when creating in it. */
+	if (in && ret == -ESTALE)
+		ret = -ENOENT;
 	pthread_mutex_unlock(&t->lock);
 	return ret;
 }
@@ -612,6 +616,18 @@ int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
 	return ret;
 }
 
+bool itab_is_removed(struct itab *t, uint64_t ino)
+{
+	struct inode *in;
+	bool removed;
+
+	pthread_mutex_lock(&t->lock);
+	in = inode_get(t, ino);
+	removed = in && in->ino != ITAB_ROOT_INO && !in->named;
+	pthread_mutex_unlock(&t->lock);
+	return removed;
+}
+
 int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 		     size_t n, uint64_t since, unsigned flags)
 {
@@ -894,52 +910,6 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 		p->local_gen = ++t->gen;
 	}
 	pthread_mutex_unlock(&t->lock);
-}
-
-ssize_t itab_expire_all(struct itab *t, struct itab_name **out)
-{
-	struct itab_name *v;
-	size_t n = 0;
-
-	pthread_mutex_lock(&t->lock);
-	v = calloc(t->by_ino.used + 1, sizeof(*v));
-	if (!v) {
-		pthread_mutex_unlock(&t->lock);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < t->by_ino.nslots; i++) {
-		struct inode *in = t->by_ino.slots[i];
-
-		if (!in)
-			continue;
-		v[n].ino = in->ino;
-		v[n].parent = in->parent;
-		if (in->parent && in->name && !(v[n].name = strdup(in->name))) {
-			pthread_mutex_unlock(&t->lock);
-			itab_names_free(v, n);
-			return -ENOMEM;
-		}
-		n++;
-	}
-	for (size_t i = 0; i < t->by_ino.nslots; i++) {
-		struct inode *in = t->by_ino.slots[i];
-
-		if (!in)
-			continue;
-		listing_drop_locked(t, in);
-		if (!in->pinned)
-			in->attr_expire = 0;
-	}
-	pthread_mutex_unlock(&t->lock);
-	*out = v;
-	return (ssize_t)n;
-}
-
-void itab_names_free(struct itab_name *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].name);
-	free(v);
 }
 
 /* Free @in if nothing holds it, then its parent if that became free. */

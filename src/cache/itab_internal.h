@@ -73,6 +73,8 @@ struct inode {
 	off_t open_size;
 	struct timespec open_mtime;
 	struct inode *local_prev, *local_next; /* t->local_only list */
+	int64_t used_ms;    /* directories: net_now_ms() its listing was
+			     * last used for a request (0 never) */
 	struct itab_attr st;
 	unsigned nchildren;   /* child inodes in the table */
 	unsigned pinned;      /* open for writing: see itab_pin() */

@@ -61,7 +61,9 @@ int itab_snapshot_copy(const struct itab_dirent *ents, size_t n,
 	return 0;
 }
 
-int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
+/* @dir's listing, fresh or (@any) not; a fresh one counts as used. */
+static int snapshot_of(struct itab *t, uint64_t dir, bool any,
+		       struct itab_snapshot **out)
 {
 	struct itab_snapshot *s = NULL;
 	struct inode *p;
@@ -71,10 +73,11 @@ int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
 	p = inode_get(t, dir);
 	if (!p) {
 		ret = -ESTALE;
-	} else if (!listing_fresh(p->listing)) {
+	} else if (!(any ? p->listing != NULL : listing_fresh(p->listing))) {
 		ret = -EAGAIN;
 	} else {
-		listing_used_locked(t, p);
+		if (!any)
+			listing_used_locked(t, p);
 		s = listing_share_locked(p->listing);
 		ret = s ? 0 : -ENOMEM;
 	}
@@ -82,6 +85,16 @@ int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
 	if (s)
 		*out = s;
 	return ret;
+}
+
+int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
+{
+	return snapshot_of(t, dir, false, out);
+}
+
+int itab_snapshot_any(struct itab *t, uint64_t dir, struct itab_snapshot **out)
+{
+	return snapshot_of(t, dir, true, out);
 }
 
 void snapshot_unref_locked(struct itab_snapshot *s)
