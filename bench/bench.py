@@ -53,6 +53,8 @@ SIZES = {
     "tree_files": (100, 100),
     "small": (1000, 300),         # cat, cp -r (4 KiB files)
     "huge": (100_000, 10_000),    # one big directory
+    "huge4": (400_000, 40_000),   # bigger ones: memory (workload "huge-mem")
+    "huge10": (1_000_000, 100_000),
     "meta": (1000, 300),          # stat of many files of one directory
     "rsync": (200, 100),          # rsync -a tree (10 dirs)
     "rtt_small": (100, 20),       # cat, cp -r, rsync -a at 20 ms RTT
@@ -359,12 +361,18 @@ class Bench:
         self._files(self.root / "meta", self.meta_names, 100)
         self.user.chown_tree(self.root / "meta")
 
-    def make_huge(self):
-        d = self.root / "huge"
+    def make_huge(self, name="huge"):
+        d = self.root / name
         d.mkdir()
-        for i in range(self.n["huge"]):
-            os.close(os.open(d / f"file-{i:06d}", os.O_WRONLY | os.O_CREAT, 0o644))
+        for i in range(self.n[name]):
+            os.close(os.open(d / f"file-{i:07d}", os.O_WRONLY | os.O_CREAT, 0o644))
         os.chown(d, self.user.uid, self.user.gid)
+
+    def make_huge4(self):
+        self.make_huge("huge4")
+
+    def make_huge10(self):
+        self.make_huge("huge10")
 
     def make_src(self):
         self.src_names = [f"f{i:04d}" for i in range(self.n["small"])]
@@ -833,6 +841,7 @@ class Bench:
         if ("huge_lsl", col) in self.over:  # stopped before: nothing new to learn
             return {**out, "huge_lsl": skipped_over(2 * self.args.step_limit)}
         with self.mounted(col) as m:
+            start = proc_status(m.pid)["VmRSS"] / 1024
             # twice the step limit: rclone needed ~70 s here
             out["huge_lsl"] = t = self.timed("huge_lsl", col, ["ls", "-l", m.path / "huge"],
                                              limit=2 * self.args.step_limit)
@@ -841,6 +850,38 @@ class Bench:
             if isinstance(t, Over):  # ls -l was stopped: what the daemon held by then
                 rss, hwm = Over(rss), Over(hwm)
             out["huge_rss"], out["huge_hwm"] = rss, hwm
+            if not isinstance(t, Over):
+                out["huge_forgot"] = self.rss_after_forget(m) - start
+        return out
+
+    def rss_after_forget(self, m):
+        """VmRSS (MiB) of m's daemon 5 s after the kernel dropped its dentries and inodes (as
+        root; the daemon sees the FORGETs)."""
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("2\n")
+        time.sleep(5)
+        return proc_status(m.pid)["VmRSS"] / 1024
+
+    def w_huge_mem(self, col, i):
+        """Directories of 400,000 and 1,000,000 files: cold ls -f (and ls -l of the big one),
+        the daemon's peak RSS after each (fresh mounts); curl: one LIST."""
+        names = ("huge4", "huge10")
+        self.need(*names)
+        if col[0] == "curl":
+            return {f"{n}_lsf": self.curl(self.col_srv(col), f"{n}/",
+                                          timeout=4 * self.args.step_limit).secs
+                    for n in names}
+        out = {}
+        runs = [(n, "lsf", ["ls", "-f"]) for n in names] + [("huge10", "lsl", ["ls", "-l"])]
+        for name, key, cmd in runs:
+            row = f"{name}_{key}"
+            if (row, col) in self.over:
+                out[row] = skipped_over(4 * self.args.step_limit)
+                continue
+            with self.mounted(col) as m:
+                t = self.timed(row, col, [*cmd, m.path / name], limit=4 * self.args.step_limit)
+                hwm = proc_status(m.pid)["VmHWM"] / 1024
+                out[row], out[f"{row}_hwm"] = t, Over(hwm) if isinstance(t, Over) else hwm
         return out
 
     def w_login(self, col, i):
@@ -1207,8 +1248,19 @@ def workloads(n):
             R("huge_lsf", f"ls -f, {huge}-file dir, cold", "s", ("curl", "<=", 2.0)),
             R("huge_lsl", f"ls -l, {huge}-file dir, cold", "s"),
             R("huge_rss", "  daemon VmRSS after that ls -l", "MiB", ("abs", "<=", 32)),
-            R("huge_hwm", "  daemon VmHWM after that ls -l", "MiB")],
+            R("huge_hwm", "  daemon VmHWM after that ls -l", "MiB"),
+            R("huge_forgot", "  VmRSS growth 5 s after drop_caches", "MiB",
+              ("abs", "<=", 16))],
           help="one directory of many files, created on disk (curl: one LIST, both rows)"),
+        W("huge-mem", Bench.w_huge_mem, [
+            R("huge4_lsf", f"ls -f, {n['huge4']:,}-file dir, cold", "s", ("curl", "<=", 2.0)),
+            R("huge4_lsf_hwm", "  daemon VmHWM after that ls -f", "MiB", ("abs", "<=", 128)),
+            R("huge10_lsf", f"ls -f, {n['huge10']:,}-file dir, cold", "s",
+              ("curl", "<=", 2.0)),
+            R("huge10_lsf_hwm", "  daemon VmHWM after that ls -f", "MiB", ("abs", "<=", 200)),
+            R("huge10_lsl", f"ls -l, {n['huge10']:,}-file dir, cold", "s"),
+            R("huge10_lsl_hwm", "  daemon VmHWM after that ls -l", "MiB", ("abs", "<=", 200))],
+          help="directories of 400,000 and 1,000,000 files: peak RSS (curl: one LIST each)"),
         W("rsync", Bench.w_rsync, [
             R("rsync1", f"rsync -a {rs} files, 1st run", "s"),
             R("rsync1_files", "  files transferred, 1st run", "files"),

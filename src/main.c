@@ -578,6 +578,7 @@ int main(int argc, char *argv[])
 	m->ctx.ignore_dir_times = m->opts.ignore_dir_times;
 	m->ctx.show_suid = m->opts.allow_suid;
 	m->ctx.list_hidden = m->opts.list_hidden;
+	m->ctx.max_entries = m->opts.dir_max_entries;
 	/* Bandwidth caps (issue 18): validated by opts_validate(). */
 	{
 		uint64_t bps = 0;

@@ -104,6 +104,7 @@ struct fs_ctx {
 	bool file_mode_set, dir_mode_set;
 	mode_t file_mode, dir_mode, umask;
 	bool list_hidden;	  /* MLSD hides dot files: LIST -a adds them */
+	unsigned max_entries;	  /* -o dir_max_entries */
 	unsigned symlink_flags;	  /* SYMLINK_CONTAIN, SYMLINK_TRANSFORM */
 	atomic_bool warned_dir_times; /* said once: ignore_dir_times */
 	char spool_dir[4096];	  /* private directory for spool files */

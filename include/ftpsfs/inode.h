@@ -24,7 +24,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
+
+#include "ftpsfs/stat_clamp.h"
 
 struct itab;
 
@@ -37,20 +40,71 @@ struct itab_config {
 				* limit), see itab_listing_bytes() */
 };
 
+/*
+ * The attributes FTP can tell (or we set), packed: 56 bytes where a
+ * struct stat takes 144, in every inode, listing record and snapshot entry.  The
+ * fields keep struct stat's names.  The access time is the modification
+ * time (FTP has none), blocks follow from the size, the inode number is
+ * the inode's.
+ */
+struct itab_attr {
+	off_t st_size;
+	struct timespec st_mtim;
+	struct timespec st_ctim;
+	uint32_t st_mode;
+	uint32_t st_nlink;
+	uint32_t st_uid;
+	uint32_t st_gid;
+};
+
+static inline void itab_attr_pack(struct itab_attr *a, const struct stat *st)
+{
+	a->st_size = st->st_size;
+	a->st_mtim = st->st_mtim;
+	a->st_ctim = st->st_ctim;
+	a->st_mode = st->st_mode;
+	a->st_nlink = st->st_nlink > UINT32_MAX ? UINT32_MAX
+						 : (uint32_t)st->st_nlink;
+	a->st_uid = st->st_uid;
+	a->st_gid = st->st_gid;
+}
+
+/* @a as a struct stat of inode @ino (0: none). */
+static inline void itab_attr_unpack(const struct itab_attr *a, uint64_t ino,
+			       struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_size = a->st_size;
+	st->st_mtim = a->st_mtim;
+	st->st_atim = a->st_mtim;
+	st->st_ctim = a->st_ctim;
+	st->st_mode = a->st_mode;
+	st->st_nlink = a->st_nlink;
+	st->st_uid = a->st_uid;
+	st->st_gid = a->st_gid;
+	st->st_blksize = 4096;
+	st->st_blocks = stat_blocks_of(a->st_size);
+}
+
 /* One directory entry as the server reported it. */
 struct itab_dirent {
 	char *name;	   /* owned */
 	char *link_target; /* owned, may be NULL */
-	struct stat st;	   /* st_ino unset */
+	struct itab_attr st;
 	bool mtime_exact;  /* st_mtim is exact (MLSD, MDTM, our own), not
 			    * the minute or day a LIST line shows */
 };
 
-/* A copy of a directory listing taken at opendir. */
+/* A directory listing as it was at opendir: read only, shared by the
+ * opendirs of a listing that did not change meanwhile (snapshot.c). */
 struct itab_snapshot {
 	size_t n;
 	struct itab_dirent *ents;
 	uint64_t gen; /* the table's generation when the server said this */
+	/* private: */
+	unsigned refs;	    /* holders (under table->lock if table) */
+	struct itab *table; /* the table whose listing it is, or NULL */
 };
 
 /*
@@ -227,7 +281,7 @@ ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out);
  * cut to the minute).  Returns true and *exact, else false.
  */
 bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
-		      const struct stat *listed, struct timespec *exact);
+		      const struct itab_attr *listed, struct timespec *exact);
 
 /* Parent and name of @ino (for refreshing it through its parent's
  * listing).  Returns 0, -ESTALE, or -EINVAL for the root. */
@@ -248,8 +302,17 @@ bool itab_is_removed(struct itab *t, uint64_t ino);
  * changed the directory after @since: ask again.
  */
 #define ITAB_TIMES_ASKABLE 1
+#define ITAB_AHEAD 2 /* fetched ahead: dropped first until used */
 int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 		     size_t n, uint64_t since, unsigned flags);
+
+/* The same, and a snapshot of what was installed into *@snap (also when
+ * the cache keeps listings for no time; and, on -EAGAIN, of what was not
+ * installed: its generation keeps our newer changes).  Otherwise *@snap
+ * is untouched.  @snap NULL: as itab_set_listing(). */
+int itab_set_listing_snap(struct itab *t, uint64_t dir,
+			  struct itab_dirent *ents, size_t n, uint64_t since,
+			  unsigned flags, struct itab_snapshot **snap);
 
 /*
  * Exact times on demand.  A listing from LIST gives times to the minute;
@@ -291,11 +354,22 @@ void itab_mtimes_done(struct itab *t, uint64_t dir,
 void itab_mtime_reqs_free(struct itab_mtime_req *reqs, size_t n);
 
 /*
- * Copy the fresh listing of @dir.  Returns 0 with *out (free with
- * itab_snapshot_free), -EAGAIN when there is none or it expired, -ESTALE.
+ * The fresh listing of @dir as a snapshot: the same one for every caller
+ * until the listing changes.  Returns 0 with *out (free with
+ * itab_snapshot_free), -EAGAIN when there is none or it expired, -ESTALE,
+ * -ENOMEM.  Never write to it.
  */
 int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out);
 void itab_snapshot_free(struct itab_snapshot *s);
+
+/* A snapshot of the @n entries @ents (copied; not linked to the table).
+ * Returns 0 with *out, or -ENOMEM. */
+int itab_snapshot_copy(const struct itab_dirent *ents, size_t n,
+		       struct itab_snapshot **out);
+
+/* Does @dir have a fresh listing?  (Not a use of it: a listing fetched
+ * ahead stays first to be dropped.) */
+bool itab_listing_fresh(struct itab *t, uint64_t dir);
 
 /* The same, whether or not the listing is fresh (-EAGAIN: none held),
  * and without counting as a use (-o poll compares with it). */

@@ -45,6 +45,7 @@ struct ftpsfs_opts {
 	double dir_timeout;	 /* s */
 	double negative_timeout; /* s */
 	unsigned dir_cache_mb;	 /* MiB all cached listings may take */
+	unsigned dir_max_entries; /* entries one listing may have */
 	unsigned connect_timeout; /* s */
 	unsigned timeout;	 /* s */
 	unsigned op_timeout;	 /* s for one request's server work; 0 off */

@@ -6,12 +6,12 @@
  * See inode.h for the model and the locking rule (one mutex, no I/O).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <uthash.h>
 #include <utlist.h>
 
 #include "ftpsfs/inode.h"
@@ -44,27 +44,12 @@ int set_string(char **dst, const char *src)
 	return 0;
 }
 
-static char *inode_key(uint64_t parent, const char *name)
-{
-	size_t len = strlen(name) + 20;
-	char *key = malloc(len);
-
-	if (key)
-		snprintf(key, len, "%llx/%s", (unsigned long long)parent, name);
-	return key;
-}
-
 struct inode *inode_find_child(struct itab *t, uint64_t parent,
 				      const char *name)
 {
-	struct inode *in = NULL;
-	char *key = inode_key(parent, name);
+	struct inode *p = inode_get(t, parent);
 
-	if (!key)
-		return NULL;
-	HASH_FIND(hh_name, t->by_name, key, strlen(key), in);
-	free(key);
-	return in;
+	return p && p->children ? inotab_find(p->children, 0, name) : NULL;
 }
 
 /* A change of ours to @in: a new generation for it and its directory. */
@@ -81,19 +66,21 @@ static void local_change_locked(struct itab *t, struct inode *in)
  * record: the attributes came from MLST or our own change.) */
 static bool listed_exact_locked(const struct inode *p, const char *name)
 {
-	const struct listing_rec *r = p ? listing_find(p->listing, name) : NULL;
+	const struct itab_dirent *r = p ? listing_find(p->listing, name) : NULL;
 
-	return !r || r->d.mtime_exact;
+	return !r || r->mtime_exact;
 }
 
 /* @in's attributes changed: its record in its parent's listing follows. */
 static void listed_sync_locked(struct itab *t, struct inode *in)
 {
 	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
-	struct listing_rec *r = p ? listing_find(p->listing, in->name) : NULL;
+	struct itab_dirent *r = p && listing_find(p->listing, in->name)
+					? listing_find_mut(p->listing, in->name)
+					: NULL;
 
 	if (r)
-		r->d.st = in->st;
+		r->st = in->st;
 }
 
 /* Our change gave directory @p one more (@delta 1) or one fewer (-1)
@@ -111,11 +98,11 @@ static void dir_subdirs_add_locked(struct itab *t, struct inode *p, int delta)
 static bool entry_is_dir_locked(struct inode *p, struct inode *in,
 				const char *name)
 {
-	const struct listing_rec *r = listing_find(p ? p->listing : NULL, name);
+	const struct itab_dirent *r = listing_find(p ? p->listing : NULL, name);
 
 	if (in && in->st_known)
 		return S_ISDIR(in->st.st_mode);
-	return r && S_ISDIR(r->d.st.st_mode);
+	return r && S_ISDIR(r->st.st_mode);
 }
 
 /*
@@ -125,7 +112,7 @@ static bool entry_is_dir_locked(struct inode *p, struct inode *in,
  * subdirectories we counted shows 2 + their number as its link count.
  */
 static void inode_set_attr_locked(struct itab *t, struct inode *in,
-				  const struct stat *attr,
+				  const struct itab_attr *attr,
 				  const char *link_target, bool force,
 				  bool exact)
 {
@@ -133,7 +120,6 @@ static void inode_set_attr_locked(struct itab *t, struct inode *in,
 	 * pending writes; a mode change may wait for the upload). */
 	if (!(in->pinned && in->st_known && !force)) {
 		in->st = *attr;
-		in->st.st_ino = in->ino;
 		in->mtime_exact = exact || force;
 	}
 	if (S_ISDIR(in->st.st_mode) && in->subdirs_known)
@@ -144,11 +130,32 @@ static void inode_set_attr_locked(struct itab *t, struct inode *in,
 		(void)set_string(&in->link_target, link_target);
 }
 
+/* A new inode with room for @name inside (not named yet). */
+static struct inode *inode_alloc(const char *name)
+{
+	size_t len = strlen(name) + 1;
+	struct inode *in = calloc(1, sizeof(*in) + len);
+
+	if (in) {
+		in->iname_cap = (uint16_t)len; /* NAME_MAX + 1 at most */
+		in->name = in->iname;
+	}
+	return in;
+}
+
+static void inode_name_free(struct inode *in)
+{
+	if (in->name != in->iname)
+		free(in->name);
+	in->name = in->iname;
+	in->iname[0] = '\0';
+}
+
 int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	     struct itab **out)
 {
 	struct itab *t = calloc(1, sizeof(*t));
-	struct inode *root = calloc(1, sizeof(*root));
+	struct inode *root = inode_alloc("");
 
 	if (!t || !root)
 		goto fail;
@@ -156,30 +163,29 @@ int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	if (t->cfg.listing_budget == 0)
 		t->cfg.listing_budget = SIZE_MAX;
 	t->root_path = strdup(cfg->root_path);
-	root->name = strdup("");
-	root->key = strdup("root");
-	if (!t->root_path || !root->name || !root->key)
+	if (!t->root_path)
 		goto fail;
 	t->cfg.root_path = t->root_path;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->times_cond, NULL);
 	root->ino = ITAB_ROOT_INO;
 	root->nlookup = 1;
-	root->st = *root_st;
-	root->st.st_ino = ITAB_ROOT_INO;
+	itab_attr_pack(&root->st, root_st);
 	root->st_known = true;
 	root->mtime_exact = true;
 	root->attr_expire = net_now_ms() + cfg->attr_timeout_ms;
 	t->next_ino = ITAB_ROOT_INO + 1;
-	HASH_ADD(hh, t->by_ino, ino, sizeof(root->ino), root);
+	t->seed = name_seed_new();
+	inotab_init(&t->by_ino, false, 0);
+	if (inotab_add(&t->by_ino, root) < 0) {
+		pthread_mutex_destroy(&t->lock);
+		pthread_cond_destroy(&t->times_cond);
+		goto fail;
+	}
 	*out = t;
 	return 0;
 
 fail:
-	if (root) {
-		free(root->name);
-		free(root->key);
-	}
 	free(root);
 	if (t)
 		free(t->root_path);
@@ -206,23 +212,23 @@ static void inode_destroy(struct itab *t, struct inode *in)
 	if (in->local_only)
 		DL_DELETE2(t->local_only, in, local_prev, local_next);
 	listing_drop_locked(t, in);
-	free(in->name);
-	free(in->key);
+	t->freed_bytes += sizeof(*in) + strlen(in->name) + 32;
+	if (in->children)
+		inotab_free(in->children);
+	free(in->children);
+	inode_name_free(in);
 	free(in->link_target);
 	free(in);
 }
 
 void itab_free(struct itab *t)
 {
-	struct inode *in, *tmp;
-
 	if (!t)
 		return;
-	HASH_CLEAR(hh_name, t->by_name);
-	HASH_ITER(hh, t->by_ino, in, tmp) {
-		HASH_DELETE(hh, t->by_ino, in);
-		inode_destroy(t, in);
-	}
+	for (size_t i = 0; i < t->by_ino.nslots; i++)
+		if (t->by_ino.slots[i])
+			inode_destroy(t, t->by_ino.slots[i]);
+	inotab_free(&t->by_ino);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->times_cond);
 	free(t->root_path);
@@ -304,25 +310,43 @@ int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 static int inode_link_locked(struct itab *t, struct inode *in,
 			     struct inode *parent, const char *name)
 {
-	char *nm = strdup(name), *key = inode_key(parent->ino, name);
+	size_t len = strlen(name) + 1;
+	char *nm = len <= in->iname_cap ? in->iname : strdup(name);
 
-	if (!nm || !key) {
-		free(nm);
-		free(key);
+	if (!nm)
 		return -ENOMEM;
-	}
-	free(in->name);
-	free(in->key);
+	if (nm != in->name)
+		inode_name_free(in);
+	memmove(nm, name, len);
 	in->name = nm;
-	in->key = key;
+	if (!parent->children) {
+		parent->children = malloc(sizeof(*parent->children));
+		if (!parent->children)
+			return -ENOMEM;
+		inotab_init(parent->children, true, t->seed);
+	}
+	if (inotab_add(parent->children, in) < 0)
+		return -ENOMEM;
 	in->parent = parent->ino;
 	parent->nchildren++;
-	HASH_ADD_KEYPTR(hh_name, t->by_name, in->key, strlen(in->key), in);
 	in->named = true;
 	return 0;
 }
 
 static void inode_maybe_free_locked(struct itab *t, struct inode *in);
+
+/* Take @in out of @p's children index (freed once empty). */
+static void children_del_locked(struct inode *p, struct inode *in)
+{
+	if (!p->children)
+		return;
+	inotab_del(p->children, in);
+	if (p->children->used == 0) {
+		inotab_free(p->children);
+		free(p->children);
+		p->children = NULL;
+	}
+}
 
 /* Take @in out of its parent (rename source, removed entry). */
 static void inode_unlink_locked(struct itab *t, struct inode *in)
@@ -331,14 +355,16 @@ static void inode_unlink_locked(struct itab *t, struct inode *in)
 
 	if (!in->named)
 		return;
-	HASH_DELETE(hh_name, t->by_name, in);
 	in->named = false;
 	parent = inode_get(t, in->parent);
 	in->parent = 0;
 	/* The caller frees the parent if this made it unused: it may
-	 * still hold a pointer to it. */
-	if (parent)
+	 * still hold a pointer to it.  (A parent lives while it has
+	 * children: it is there.) */
+	if (parent) {
+		children_del_locked(parent, in);
 		parent->nchildren--;
+	}
 }
 
 /* Find or create the child inode and count one lookup. */
@@ -351,23 +377,29 @@ static struct inode *child_ref_locked(struct itab *t, struct inode *parent,
 		in->nlookup++;
 		return in;
 	}
-	in = calloc(1, sizeof(*in));
+	in = inode_alloc(name);
 	if (!in)
 		return NULL;
+	in->ino = t->next_ino++;
 	if (inode_link_locked(t, in, parent, name) < 0) {
+		inode_name_free(in);
 		free(in);
 		return NULL;
 	}
-	in->ino = t->next_ino++;
+	if (inotab_add(&t->by_ino, in) < 0) {
+		inode_unlink_locked(t, in);
+		inode_name_free(in);
+		free(in);
+		return NULL;
+	}
 	in->nlookup = 1;
-	HASH_ADD(hh, t->by_ino, ino, sizeof(in->ino), in);
 	return in;
 }
 
 int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 		struct stat *st)
 {
-	const struct listing_rec *r;
+	const struct itab_dirent *r;
 	struct inode *p, *in;
 	int ret = -EAGAIN;
 
@@ -390,10 +422,10 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 		ret = -ENOMEM;
 		goto out;
 	}
-	inode_set_attr_locked(t, in, &r->d.st, r->d.link_target, false,
-			      r->d.mtime_exact);
+	inode_set_attr_locked(t, in, &r->st, r->link_target, false,
+			      r->mtime_exact);
 	in->attr_expire = p->listing->expire;
-	*st = in->st;
+	itab_attr_unpack(&in->st, in->ino, st);
 	ret = 0;
 out:
 	pthread_mutex_unlock(&t->lock);
@@ -403,7 +435,7 @@ out:
 int itab_listed(struct itab *t, uint64_t dir, const char *name,
 		struct stat *st, bool *exact)
 {
-	const struct listing_rec *r;
+	const struct itab_dirent *r;
 	struct inode *p;
 	int ret = -EAGAIN;
 
@@ -415,8 +447,8 @@ int itab_listed(struct itab *t, uint64_t dir, const char *name,
 		r = listing_find(p->listing, name);
 		ret = r ? 0 : -ENOENT;
 		if (r) {
-			*st = r->d.st;
-			*exact = r->d.mtime_exact;
+			itab_attr_unpack(&r->st, 0, st);
+			*exact = r->mtime_exact;
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -429,8 +461,10 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 		     uint64_t since, bool ours, struct stat *st)
 {
 	struct inode *p, *in;
+	struct itab_attr a;
 	int ret = 0;
 
+	itab_attr_pack(&a, attr);
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, parent);
 	if (!p) {
@@ -445,15 +479,18 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 	if (ours && S_ISDIR(attr->st_mode) && !entry_is_dir_locked(p, in, name))
 		dir_subdirs_add_locked(t, p, 1);
 	if (!in->st_known || !older_than_ours(in, since)) {
-		inode_set_attr_locked(t, in, attr, link_target, false,
+		inode_set_attr_locked(t, in, &a, link_target, false,
 				      ours || listed_exact_locked(p, name));
 		if (ours)
 			local_change_locked(t, in);
+		/* What the listing said comes back unchanged (readdirplus):
+		 * its exactness too.  Ours: the server's time is asked. */
 		if (p->listing)
 			ret = listing_upsert(t, p->listing, name, &in->st,
-					     link_target, false);
+					     link_target,
+					     !ours && in->mtime_exact);
 	}
-	*st = in->st;
+	itab_attr_unpack(&in->st, in->ino, st);
 out:
 	pthread_mutex_unlock(&t->lock);
 	return ret;
@@ -496,7 +533,7 @@ int itab_getattr(struct itab *t, uint64_t ino, struct stat *st)
 		 * about): what we know is all there is. */
 		bool ours = in->pinned || (!in->named && in->ino != ITAB_ROOT_INO);
 
-		*st = in->st;
+		itab_attr_unpack(&in->st, in->ino, st);
 		ret = in->st_known && (ours || in->attr_expire > net_now_ms())
 			      ? 0
 			      : -EAGAIN;
@@ -510,12 +547,14 @@ static void set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 		     const char *link_target, unsigned flags, uint64_t since)
 {
 	struct inode *in, *p;
+	struct itab_attr a;
 
+	itab_attr_pack(&a, attr);
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
 	if (!in || (!(flags & ITAB_FORCE) && older_than_ours(in, since)))
 		goto out;
-	inode_set_attr_locked(t, in, attr, link_target, flags & ITAB_FORCE,
+	inode_set_attr_locked(t, in, &a, link_target, flags & ITAB_FORCE,
 			      (flags & ITAB_EXACT_MTIME) ||
 				      listed_exact_locked(
 					      in->named ? inode_get(t, in->parent)
@@ -592,146 +631,84 @@ bool itab_is_removed(struct itab *t, uint64_t ino)
 int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 		     size_t n, uint64_t since, unsigned flags)
 {
-	struct dir_listing *l = calloc(1, sizeof(*l));
+	return itab_set_listing_snap(t, dir, ents, n, since, flags, NULL);
+}
+
+int itab_set_listing_snap(struct itab *t, uint64_t dir,
+			  struct itab_dirent *ents, size_t n, uint64_t since,
+			  unsigned flags, struct itab_snapshot **snap)
+{
+	/* Made outside the lock: a big listing takes a while to index.
+	 * The entries become the listing's without a copy. */
+	struct dir_listing *l = listing_new(t, ents, n);
+	struct itab_dirent *e;
 	struct inode *p;
 	int ret = 0;
 
-	if (!l) {
-		itab_dirents_free(ents, n);
+	if (!l)
 		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct listing_rec *r = NULL;
-
-		/* A server listing a name twice: keep the first. */
-		HASH_FIND_STR(l->by_name, ents[i].name, r);
-		if (r)
-			continue;
-		r = calloc(1, sizeof(*r));
-		if (!r) {
-			ret = -ENOMEM;
-			break;
-		}
-		r->d = ents[i];
-		ents[i].name = ents[i].link_target = NULL; /* moved */
-		HASH_ADD_KEYPTR(hh, l->by_name, r->d.name, strlen(r->d.name), r);
-	}
-	itab_dirents_free(ents, n);
-	if (ret < 0) {
-		listing_free(l);
-		return ret;
-	}
-
+	e = l->snap->ents;
+	n = l->snap->n;
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, dir);
 	if (!p) {
 		ret = -ESTALE;
 		goto out;
 	}
+	l->gen = l->snap->gen = since;
 	if (older_than_ours(p, since)) {
 		ret = -EAGAIN; /* we changed it meanwhile */
+		if (snap) { /* the caller's alone */
+			*snap = l->snap;
+			l->snap = NULL;
+		}
 		goto out;
 	}
 	l->expire = net_now_ms() + t->cfg.dir_timeout_ms;
-	l->gen = since;
-	for (struct listing_rec *r = l->by_name;
-	     (flags & ITAB_TIMES_ASKABLE) && r && !l->times_pending;
-	     r = r->hh.next)
-		l->times_pending = S_ISREG(r->d.st.st_mode) && !r->d.mtime_exact;
+	l->ahead = flags & ITAB_AHEAD;
 	p->nsubdirs = 0;
-	for (struct listing_rec *r = l->by_name; r; r = r->hh.next) {
-		p->nsubdirs += S_ISDIR(r->d.st.st_mode);
-		l->bytes += rec_bytes(r);
+	for (size_t i = 0; i < n; i++) {
+		l->times_pending |= (flags & ITAB_TIMES_ASKABLE) &&
+				    S_ISREG(e[i].st.st_mode) && !e[i].mtime_exact;
+		p->nsubdirs += S_ISDIR(e[i].st.st_mode);
 	}
 	p->subdirs_known = true;
 	p->st.st_nlink = 2 + p->nsubdirs;
 	listed_sync_locked(t, p);
 	/* Refresh the attributes of children the kernel knows; a pinned
-	 * child keeps ours, also in the listing. */
-	for (struct listing_rec *r = l->by_name; r; r = r->hh.next) {
-		struct inode *in = inode_find_child(t, dir, r->d.name);
+	 * child keeps ours, and a directory its counted links, also in
+	 * the listing (not shared yet: readdirplus then finds the listing
+	 * saying what the inode does, and leaves it shared). */
+	for (size_t i = 0; p->children && i < n; i++) {
+		struct inode *in = inode_find_child(t, dir, e[i].name);
 
 		if (!in)
 			continue;
-		inode_set_attr_locked(t, in, &r->d.st, r->d.link_target, false,
-				      r->d.mtime_exact);
+		inode_set_attr_locked(t, in, &e[i].st, e[i].link_target, false,
+				      e[i].mtime_exact);
 		in->attr_expire = l->expire;
-		if (in->pinned)
-			r->d.st = in->st;
+		e[i].st = in->st;
 	}
 	listing_attach_locked(t, p, l);
+	if (snap)
+		*snap = listing_share_locked(l); /* no holes: no failure */
 	l = NULL;
 out:
-	pthread_mutex_unlock(&t->lock);
 	listing_free(l);
+	pthread_mutex_unlock(&t->lock);
 	return ret;
 }
 
-/* Copy @dir's listing, fresh or (@any) not; a fresh one copied counts as
- * used. */
-static int snapshot_copy(struct itab *t, uint64_t dir, bool any,
-			 struct itab_snapshot **out)
+bool itab_listing_fresh(struct itab *t, uint64_t dir)
 {
-	struct itab_snapshot *s = NULL;
 	struct inode *p;
-	size_t n;
-	int ret = 0;
+	bool fresh;
 
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, dir);
-	if (!p) {
-		ret = -ESTALE;
-		goto out;
-	}
-	if (!(any ? p->listing != NULL : listing_fresh(p->listing))) {
-		ret = -EAGAIN;
-		goto out;
-	}
-	if (!any)
-		listing_used_locked(t, p);
-	n = HASH_COUNT(p->listing->by_name);
-	s = calloc(1, sizeof(*s));
-	if (!s || (n && !(s->ents = calloc(n, sizeof(*s->ents))))) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	s->gen = p->listing->gen;
-	for (struct listing_rec *r = p->listing->by_name; r; r = r->hh.next) {
-		struct itab_dirent *d = &s->ents[s->n++];
-
-		*d = r->d;
-		d->name = strdup(r->d.name);
-		d->link_target = r->d.link_target ? strdup(r->d.link_target)
-						  : NULL;
-		if (!d->name || (r->d.link_target && !d->link_target)) {
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
-	*out = s;
-	s = NULL;
-out:
+	fresh = p && listing_fresh(p->listing);
 	pthread_mutex_unlock(&t->lock);
-	itab_snapshot_free(s);
-	return ret;
-}
-
-int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
-{
-	return snapshot_copy(t, dir, false, out);
-}
-
-int itab_snapshot_any(struct itab *t, uint64_t dir, struct itab_snapshot **out)
-{
-	return snapshot_copy(t, dir, true, out);
-}
-
-void itab_snapshot_free(struct itab_snapshot *s)
-{
-	if (!s)
-		return;
-	itab_dirents_free(s->ents, s->n);
-	free(s);
+	return fresh;
 }
 
 int itab_readlink(struct itab *t, uint64_t ino, char *buf, size_t bufsz)
@@ -845,8 +822,8 @@ int itab_rename(struct itab *t, uint64_t parent, const char *name,
 		uint64_t newparent, const char *newname)
 {
 	struct inode *p, *np, *in, *victim;
-	struct listing_rec *r;
-	struct stat st;
+	const struct itab_dirent *r;
+	struct itab_attr st;
 	char *link = NULL;
 	bool have_rec = false, exact = false;
 	int ret = 0;
@@ -861,10 +838,10 @@ int itab_rename(struct itab *t, uint64_t parent, const char *name,
 	p->local_gen = np->local_gen = ++t->gen;
 	r = listing_find(p->listing, name);
 	if (r) {
-		st = r->d.st;
-		exact = r->d.mtime_exact;
+		st = r->st;
+		exact = r->mtime_exact;
 		have_rec = true;
-		link = r->d.link_target ? strdup(r->d.link_target) : NULL;
+		link = r->link_target ? strdup(r->link_target) : NULL;
 	}
 	in = inode_find_child(t, parent, name);
 	if (in && !have_rec && in->st_known) {
@@ -943,9 +920,9 @@ static void inode_maybe_free_locked(struct itab *t, struct inode *in)
 		struct inode *parent = in->named ? inode_get(t, in->parent)
 						 : NULL;
 
-		HASH_DELETE(hh, t->by_ino, in);
-		if (in->named)
-			HASH_DELETE(hh_name, t->by_name, in);
+		inotab_del(&t->by_ino, in);
+		if (parent)
+			children_del_locked(parent, in);
 		inode_destroy(t, in);
 		if (!parent)
 			break;
@@ -957,6 +934,7 @@ static void inode_maybe_free_locked(struct itab *t, struct inode *in)
 void itab_forget(struct itab *t, uint64_t ino, uint64_t n)
 {
 	struct inode *in;
+	bool trim = false;
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
@@ -964,7 +942,17 @@ void itab_forget(struct itab *t, uint64_t ino, uint64_t n)
 		in->nlookup = n > in->nlookup ? 0 : in->nlookup - n;
 		inode_maybe_free_locked(t, in);
 	}
+	if (t->freed_bytes >= ITAB_TRIM_BYTES) {
+		t->freed_bytes = 0;
+		trim = true;
+	}
 	pthread_mutex_unlock(&t->lock);
+	/* The kernel forgets in batches (drop_caches, memory pressure,
+	 * unmount): once megabytes were freed, hand the pages back to the
+	 * system, or the daemon's RSS stays at its peak (glibc keeps freed
+	 * memory in its arenas).  Outside the lock: it takes a while. */
+	if (trim)
+		malloc_trim(0);
 }
 
 bool itab_open_keep_cache(struct itab *t, uint64_t ino)
@@ -1011,7 +999,7 @@ size_t itab_count(struct itab *t)
 	size_t n;
 
 	pthread_mutex_lock(&t->lock);
-	n = HASH_CNT(hh, t->by_ino);
+	n = t->by_ino.used;
 	pthread_mutex_unlock(&t->lock);
 	return n;
 }

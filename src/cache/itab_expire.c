@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
 
 #include "ftpsfs/inode.h"
 
@@ -30,24 +29,28 @@ static bool expire_record(struct itab_name *v, size_t *n,
 
 ssize_t itab_expire_all(struct itab *t, struct itab_name **out)
 {
-	struct inode *in, *tmp;
+	const struct inotab *all = &t->by_ino;
 	struct itab_name *v;
 	size_t n = 0;
 
 	pthread_mutex_lock(&t->lock);
-	v = calloc(HASH_COUNT(t->by_ino) + 1, sizeof(*v));
+	v = calloc(all->used + 1, sizeof(*v));
 	if (!v) {
 		pthread_mutex_unlock(&t->lock);
 		return -ENOMEM;
 	}
-	HASH_ITER(hh, t->by_ino, in, tmp) {
-		if (!expire_record(v, &n, in)) {
+	for (size_t i = 0; i < all->nslots; i++) {
+		if (all->slots[i] && !expire_record(v, &n, all->slots[i])) {
 			pthread_mutex_unlock(&t->lock);
 			itab_names_free(v, n);
 			return -ENOMEM;
 		}
 	}
-	HASH_ITER(hh, t->by_ino, in, tmp) {
+	for (size_t i = 0; i < all->nslots; i++) {
+		struct inode *in = all->slots[i];
+
+		if (!in)
+			continue;
 		listing_drop_locked(t, in);
 		if (!in->pinned)
 			in->attr_expire = 0;
@@ -66,7 +69,8 @@ void itab_names_free(struct itab_name *v, size_t n)
 
 ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out)
 {
-	struct inode *top, *in, *tmp, *parent;
+	struct inode *top, *parent;
+	const struct inotab *kids;
 	struct itab_name *v;
 	size_t n = 0;
 
@@ -76,13 +80,15 @@ ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out)
 		pthread_mutex_unlock(&t->lock);
 		return -ESTALE;
 	}
-	/* The inode and its children: no index by parent, so a walk (this
-	 * runs on a user's request, not per operation). */
+	/* The inode and its children (its index of them). */
 	v = calloc(top->nchildren + 1, sizeof(*v));
 	if (!v || !expire_record(v, &n, top))
 		goto nomem;
-	HASH_ITER(hh, t->by_ino, in, tmp) {
-		if (!in->named || in->parent != ino || n > top->nchildren)
+	kids = top->children;
+	for (size_t i = 0; kids && i < kids->nslots; i++) {
+		struct inode *in = kids->slots[i];
+
+		if (!in || n > top->nchildren)
 			continue;
 		if (!expire_record(v, &n, in))
 			goto nomem;
@@ -119,19 +125,19 @@ static int recent_cmp(const void *a, const void *b)
 size_t itab_recent_dirs(struct itab *t, int64_t since_ms,
 			struct itab_recent *out, size_t max)
 {
-	struct inode *in, *tmp;
+	const struct inotab *tab = &t->by_ino;
 	struct itab_recent *all;
 	size_t n = 0;
 
 	pthread_mutex_lock(&t->lock);
-	all = calloc(HASH_COUNT(t->by_ino) + 1, sizeof(*all));
-	if (all) {
-		HASH_ITER(hh, t->by_ino, in, tmp) {
-			if (in->used_ms >= since_ms && in->used_ms > 0 &&
-			    (in->ino == ITAB_ROOT_INO || in->named)) {
-				all[n].ino = in->ino;
-				all[n++].used_ms = in->used_ms;
-			}
+	all = calloc(tab->used + 1, sizeof(*all));
+	for (size_t i = 0; all && i < tab->nslots; i++) {
+		const struct inode *in = tab->slots[i];
+
+		if (in && in->used_ms >= since_ms && in->used_ms > 0 &&
+		    (in->ino == ITAB_ROOT_INO || in->named)) {
+			all[n].ino = in->ino;
+			all[n++].used_ms = in->used_ms;
 		}
 	}
 	pthread_mutex_unlock(&t->lock);

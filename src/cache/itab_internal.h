@@ -9,58 +9,88 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <uthash.h>
 
 #include "ftpsfs/inode.h"
+#include "ftpsfs/nameidx.h"
 
 #define ITAB_ROOT_INO 1 /* FUSE_ROOT_ID */
 
-struct listing_rec {
-	struct itab_dirent d; /* d.name is the hash key */
-	UT_hash_handle hh;
-};
 
+/*
+ * A directory's listing: its entries in the server's order, in the array
+ * of a snapshot (inode.h) that opendirs share - while they do
+ * (snap->refs > 1) it never changes, a change copies it first - and an
+ * index by name.  An entry removed from a private array keeps its place
+ * with a NULL name (a hole) until the next share compacts the array.
+ */
 struct dir_listing {
-	struct listing_rec *by_name;
+	struct itab_snapshot *snap; /* one reference is the listing's */
+	size_t cap;		    /* room in snap->ents */
+	size_t holes;		    /* entries with a NULL name */
+	struct name_index ix;
 	uint64_t dir;	/* the directory's inode */
-	size_t bytes;	/* what its records cost (rec_bytes()) */
+	size_t bytes;	/* what its entries cost (ent_bytes()) */
 	struct dir_listing *lru_prev, *lru_next; /* t->listings */
 	int64_t expire;
 	uint64_t gen; /* generation it was asked for at */
 	bool times_pending;  /* files with minute-precise times (LIST) whose
 			      * exact ones can be asked (MDTM) */
 	bool times_fetching; /* a thread asks them now (itab_mtimes_claim) */
+	bool ahead; /* fetched ahead and not used since: dropped first */
 };
+
+/* A set of inodes by number or by name (inotab.c). */
+struct inotab {
+	struct inode **slots;
+	size_t nslots; /* a power of two, or 0 */
+	size_t used;
+	bool by_name;
+	uint64_t seed; /* of name_hash() */
+};
+
+void inotab_init(struct inotab *tb, bool by_name, uint64_t seed);
+void inotab_free(struct inotab *tb);
+/* The inode numbered @ino (@name NULL) or named @name, or NULL. */
+struct inode *inotab_find(const struct inotab *tb, uint64_t ino,
+			  const char *name);
+/* Add @in (not in it yet).  Returns 0 or -ENOMEM (nothing changed). */
+int inotab_add(struct inotab *tb, struct inode *in);
+/* Take @in out (if there), before its name changes. */
+void inotab_del(struct inotab *tb, struct inode *in);
 
 struct inode {
 	uint64_t ino;
 	uint64_t parent; /* 0 for the root and for removed inodes */
 	char *name;
-	char *key; /* "<parent hex>/<name>": names never contain '/' */
-	bool named; /* in the by_name index */
+	struct inotab *children; /* directories: child inodes by name (a
+				  * lookup allocates nothing), or NULL */
 	uint64_t nlookup;
-	unsigned nchildren; /* child inodes in the table */
-	unsigned pinned;    /* open for writing: see itab_pin() */
-	struct stat st;
-	bool st_known;
 	int64_t attr_expire;
 	char *link_target;
 	struct dir_listing *listing;
 	uint64_t local_gen; /* our last change of it (files: attributes;
 			     * directories: their entries too) */
-	bool open_seen;
-	unsigned unconfirmed; /* reads given out before the server's 226 */
 	off_t open_size;
 	struct timespec open_mtime;
-	bool local_only;   /* created by us, not on the server yet */
 	struct inode *local_prev, *local_next; /* t->local_only list */
-	bool mtime_exact;   /* st_mtim to the second (not a LIST minute) */
-	bool subdirs_known; /* directories: nsubdirs is from a listing */
-	unsigned nsubdirs;  /* ... and kept up to date by our changes */
 	int64_t used_ms;    /* directories: net_now_ms() its listing was
 			     * last used for a request (0 never) */
-	UT_hash_handle hh;
-	UT_hash_handle hh_name;
+	struct itab_attr st;
+	unsigned nchildren;   /* child inodes in the table */
+	unsigned pinned;      /* open for writing: see itab_pin() */
+	unsigned unconfirmed; /* reads given out before the server's 226 */
+	unsigned nsubdirs;    /* directories: subdirectories, see below */
+	/* (the flags together: no padding between them) */
+	bool named;	    /* in its parent's children index */
+	bool st_known;
+	bool open_seen;
+	bool local_only;    /* created by us, not on the server yet */
+	bool mtime_exact;   /* st_mtim to the second (not a LIST minute) */
+	bool subdirs_known; /* directories: nsubdirs is from a listing and
+			     * kept up to date by our changes */
+	uint16_t iname_cap; /* room in iname, NUL included */
+	char iname[];	    /* the name, if it fits (name points here):
+			     * one allocation for most inodes */
 };
 
 struct itab {
@@ -68,8 +98,7 @@ struct itab {
 	struct itab_config cfg;
 	char *root_path;
 	/* guarded by lock: */
-	struct inode *by_ino;
-	struct inode *by_name;
+	struct inotab by_ino;
 	uint64_t next_ino;
 	uint64_t gen; /* of our last change (see inode.h) */
 	struct inode *local_only; /* inodes with local_only set */
@@ -78,14 +107,14 @@ struct itab {
 	struct dir_listing *listings;
 	size_t listing_bytes;
 	pthread_cond_t times_cond; /* a listing's times_fetching ended */
+	uint64_t seed;	    /* of the children indexes' name_hash() */
+	size_t freed_bytes; /* freed since memory was last given back to
+			     * the system (itab_forget()) */
 };
 
 static inline struct inode *inode_get(struct itab *t, uint64_t ino)
 {
-	struct inode *in = NULL;
-
-	HASH_FIND(hh, t->by_ino, &ino, sizeof(ino), in);
-	return in;
+	return inotab_find(&t->by_ino, ino, NULL);
 }
 
 /* Is server data asked for at @since older than our last change? */
@@ -93,6 +122,10 @@ static inline bool older_than_ours(const struct inode *in, uint64_t since)
 {
 	return since != ITAB_NOW && in->local_gen > since;
 }
+
+/* Memory freed after which it is given back to the system (see
+ * itab_forget()). */
+#define ITAB_TRIM_BYTES (8u << 20)
 
 /* Replace *@dst by a copy of @src (NULL allowed): 0 or -ENOMEM. */
 int set_string(char **dst, const char *src);
@@ -102,16 +135,39 @@ struct inode *inode_find_child(struct itab *t, uint64_t parent,
 			       const char *name);
 
 /* listing.c */
+/* A listing of @ents[0, @n) (taken over, also on failure; a name listed
+ * twice: the first counts), its snapshot of table @t.  NULL: no memory. */
+struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
+				size_t n);
 void listing_free(struct dir_listing *l);
-struct listing_rec *listing_find(const struct dir_listing *l, const char *name);
-size_t rec_bytes(const struct listing_rec *r);
+const struct itab_dirent *listing_find(const struct dir_listing *l,
+				       const char *name);
+/* The same, to be changed: the entries are made the listing's own first.
+ * NULL if absent, or if that failed (then the listing is not fresh any
+ * more: asked again when needed). */
+struct itab_dirent *listing_find_mut(struct dir_listing *l, const char *name);
+size_t ent_bytes(const struct itab_dirent *d);
 int listing_upsert(struct itab *t, struct dir_listing *l, const char *name,
-		   const struct stat *st, const char *link, bool exact);
+		   const struct itab_attr *st, const char *link, bool exact);
 void listing_remove(struct itab *t, struct dir_listing *l, const char *name);
 void listing_drop_locked(struct itab *t, struct inode *p);
 void listing_used_locked(struct itab *t, struct inode *p);
 void listing_attach_locked(struct itab *t, struct inode *p,
 			   struct dir_listing *l);
 bool listing_fresh(const struct dir_listing *l);
+/* @l's entries for one more reader (without holes).  NULL: no memory. */
+struct itab_snapshot *listing_share_locked(struct dir_listing *l);
+
+/* snapshot.c */
+/* A snapshot of @n entries (room for @cap), no names yet, refs 1, of
+ * table @t (NULL: not shared).  NULL: no memory. */
+struct itab_snapshot *snapshot_alloc(struct itab *t, size_t n, size_t cap);
+/* Drop one reference (the table's lock held, if it has a table). */
+void snapshot_unref_locked(struct itab_snapshot *s);
+/* Copy the entries of @src[0, @n) that have a name to @dst (zeroed, room
+ * for them), strings too.  Returns 0, or -ENOMEM (what was copied is in
+ * @dst: free it with the rest). */
+int itab_dirents_copy(struct itab_dirent *dst, const struct itab_dirent *src,
+		      size_t n);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * listing.c - directory listings of the inode table: records by name
- * (uthash iterates in insertion order, which keeps readdir in the
- * server's order), what they cost, and the budget all listings share.
+ * listing.c - directory listings of the inode table: an array of entries
+ * in the server's order (the order readdir keeps), shared with opendirs
+ * as a snapshot and copied before a change while shared, an index by
+ * name (nameidx.h), what they cost, and the budget all listings share.
  * Callers hold the table's lock.
  */
 #include <errno.h>
@@ -13,52 +14,147 @@
 #include "ftpsfs/stats.h"
 #include "itab_internal.h"
 
-static void rec_free(struct listing_rec *r)
+/* The memory one entry takes: its slot in the array, its name and link
+ * target with the allocator's overhead, its share of the index. */
+size_t ent_bytes(const struct itab_dirent *d)
 {
-	free(r->d.name);
-	free(r->d.link_target);
-	free(r);
+	size_t n = sizeof(*d) + strlen(d->name) + 1 + 16 +
+		   NAME_INDEX_BYTES_PER_ENTRY;
+
+	if (d->link_target)
+		n += strlen(d->link_target) + 1 + 16;
+	return n;
 }
 
-/* The memory one record takes, allocator overhead counted roughly. */
-size_t rec_bytes(const struct listing_rec *r)
+/* Move @l's live entries to the front, in order, and index them again.
+ * Only for a private array (refs 1).  Returns 0 or -ENOMEM. */
+static int listing_compact(struct dir_listing *l)
 {
-	size_t n = sizeof(*r) + strlen(r->d.name) + 1 + 32;
+	struct itab_snapshot *s = l->snap;
+	size_t k = 0;
 
-	if (r->d.link_target)
-		n += strlen(r->d.link_target) + 1 + 16;
-	return n;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->ents[i].name)
+			s->ents[k++] = s->ents[i];
+	s->n = k;
+	l->holes = 0;
+	return name_index_build(&l->ix, s->ents, s->n);
+}
+
+struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
+				size_t n)
+{
+	struct dir_listing *l = calloc(1, sizeof(*l));
+	struct itab_snapshot *s = l ? snapshot_alloc(t, 0, 0) : NULL;
+
+	if (!s) {
+		free(l);
+		itab_dirents_free(ents, n);
+		return NULL;
+	}
+	free(s->ents);
+	s->ents = ents;
+	s->n = n;
+	l->snap = s;
+	l->cap = n;
+	name_index_init(&l->ix);
+	/* Indexed as they come: a name listed twice leaves a hole. */
+	for (size_t i = 0; i < n; i++) {
+		if (name_index_find(&l->ix, ents, ents[i].name) >= 0) {
+			free(ents[i].name);
+			free(ents[i].link_target);
+			ents[i].name = ents[i].link_target = NULL;
+			l->holes++;
+			continue;
+		}
+		if (name_index_add(&l->ix, ents, i) < 0) {
+			listing_free(l);
+			return NULL;
+		}
+		l->bytes += ent_bytes(&ents[i]);
+	}
+	if (l->holes && listing_compact(l) < 0) {
+		listing_free(l);
+		return NULL;
+	}
+	return l;
 }
 
 void listing_free(struct dir_listing *l)
 {
-	struct listing_rec *r, *tmp;
-
 	if (!l)
 		return;
-	HASH_ITER(hh, l->by_name, r, tmp) {
-		HASH_DEL(l->by_name, r);
-		rec_free(r);
-	}
+	if (l->snap)
+		snapshot_unref_locked(l->snap);
+	name_index_free(&l->ix);
 	free(l);
 }
 
-struct listing_rec *listing_find(const struct dir_listing *l,
-				 const char *name)
+const struct itab_dirent *listing_find(const struct dir_listing *l,
+				       const char *name)
 {
-	struct listing_rec *r = NULL;
+	ssize_t pos = l ? name_index_find(&l->ix, l->snap->ents, name) : -1;
 
-	if (l)
-		HASH_FIND_STR(l->by_name, name, r);
-	return r;
+	return pos < 0 ? NULL : &l->snap->ents[pos];
 }
 
-/* Add @r's cost to its listing and the table (@sign +1) or take it
+/* Make @l's entries its own (a copy without holes while opendirs share
+ * them).  Returns 0 or -ENOMEM (then @l is not fresh any more). */
+static int listing_own(struct dir_listing *l)
+{
+	struct itab_snapshot *old = l->snap, *s;
+	int ret;
+
+	if (old->refs == 1)
+		return 0;
+	s = snapshot_alloc(old->table, old->n - l->holes,
+			   old->n - l->holes);
+	ret = s ? itab_dirents_copy(s->ents, old->ents, old->n) : -ENOMEM;
+	if (ret < 0) {
+		if (s)
+			snapshot_unref_locked(s);
+		l->expire = 0;
+		return ret;
+	}
+	s->gen = old->gen;
+	snapshot_unref_locked(old);
+	l->snap = s;
+	l->cap = s->n;
+	l->holes = 0;
+	ret = name_index_build(&l->ix, s->ents, s->n);
+	if (ret < 0)
+		l->expire = 0;
+	return ret;
+}
+
+struct itab_dirent *listing_find_mut(struct dir_listing *l, const char *name)
+{
+	ssize_t pos;
+
+	if (!l || listing_own(l) < 0)
+		return NULL;
+	pos = name_index_find(&l->ix, l->snap->ents, name);
+	return pos < 0 ? NULL : &l->snap->ents[pos];
+}
+
+struct itab_snapshot *listing_share_locked(struct dir_listing *l)
+{
+	/* Holes only in a private array: compacting it moves nobody's
+	 * entries. */
+	if (l->holes && listing_compact(l) < 0) {
+		l->expire = 0;
+		return NULL;
+	}
+	l->snap->refs++;
+	return l->snap;
+}
+
+/* Add @d's cost to its listing and the table (@sign +1) or take it
  * off (-1). */
 static void listing_count(struct itab *t, struct dir_listing *l,
-			  const struct listing_rec *r, int sign)
+			  const struct itab_dirent *d, int sign)
 {
-	size_t n = rec_bytes(r);
+	size_t n = ent_bytes(d);
 
 	if (sign > 0) {
 		l->bytes += n;
@@ -69,42 +165,82 @@ static void listing_count(struct itab *t, struct dir_listing *l,
 	}
 }
 
+/* A new entry @name at the end of @l (its own already).  Returns it, or
+ * NULL (no memory). */
+static struct itab_dirent *listing_append(struct dir_listing *l,
+					  const char *name)
+{
+	struct itab_snapshot *s = l->snap;
+	struct itab_dirent *d;
+
+	if (s->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct itab_dirent *e = realloc(s->ents, cap * sizeof(*e));
+
+		if (!e)
+			return NULL;
+		s->ents = e;
+		l->cap = cap;
+	}
+	d = &s->ents[s->n];
+	memset(d, 0, sizeof(*d));
+	d->name = strdup(name);
+	if (!d->name)
+		return NULL;
+	if (name_index_add(&l->ix, s->ents, s->n) < 0) {
+		free(d->name);
+		d->name = NULL;
+		return NULL;
+	}
+	s->n++;
+	return d;
+}
+
 /* Insert or update @name in @l with @st (and @link for symlinks). */
 int listing_upsert(struct itab *t, struct dir_listing *l,
-			  const char *name, const struct stat *st,
+			  const char *name, const struct itab_attr *st,
 			  const char *link, bool exact)
 {
-	struct listing_rec *r = listing_find(l, name);
+	const struct itab_dirent *cur = listing_find(l, name);
+	bool new_link = S_ISLNK(st->st_mode) && link &&
+			(!cur || !cur->link_target ||
+			 strcmp(cur->link_target, link));
+	struct itab_dirent *d;
 	int ret = 0;
 
-	if (!r) {
-		r = calloc(1, sizeof(*r));
-		if (!r || !(r->d.name = strdup(name))) {
-			free(r);
-			return -ENOMEM;
-		}
-		HASH_ADD_KEYPTR(hh, l->by_name, r->d.name, strlen(r->d.name), r);
-	} else {
-		listing_count(t, l, r, -1);
-	}
-	r->d.st = *st;
-	r->d.mtime_exact = exact;
-	if (S_ISLNK(st->st_mode) && link)
-		ret = set_string(&r->d.link_target, link);
-	listing_count(t, l, r, +1);
+	/* The same again (readdirplus of a listing tells it what it
+	 * holds): the snapshot opendirs share stays theirs. */
+	if (cur && !new_link && cur->mtime_exact == exact &&
+	    memcmp(&cur->st, st, sizeof(*st)) == 0)
+		return 0;
+	if (listing_own(l) < 0)
+		return -ENOMEM;
+	d = listing_find_mut(l, name);
+	if (d)
+		listing_count(t, l, d, -1);
+	else if (!(d = listing_append(l, name)))
+		return -ENOMEM;
+	d->st = *st;
+	d->mtime_exact = exact;
+	if (new_link)
+		ret = set_string(&d->link_target, link);
+	listing_count(t, l, d, +1);
 	return ret;
 }
 
 void listing_remove(struct itab *t, struct dir_listing *l,
 			   const char *name)
 {
-	struct listing_rec *r = listing_find(l, name);
+	struct itab_dirent *d;
 
-	if (r) {
-		listing_count(t, l, r, -1);
-		HASH_DEL(l->by_name, r);
-		rec_free(r);
-	}
+	if (!listing_find(l, name) || !(d = listing_find_mut(l, name)))
+		return;
+	listing_count(t, l, d, -1);
+	name_index_del(&l->ix, l->snap->ents, (size_t)(d - l->snap->ents));
+	free(d->name);
+	free(d->link_target);
+	d->name = d->link_target = NULL;
+	l->holes++;
 }
 
 /* Forget @p's listing (the next lookup or readdir asks the server). */
@@ -116,6 +252,7 @@ void listing_drop_locked(struct itab *t, struct inode *p)
 		return;
 	DL_DELETE2(t->listings, l, lru_prev, lru_next);
 	t->listing_bytes -= l->bytes;
+	t->freed_bytes += l->bytes;
 	listing_free(l);
 	p->listing = NULL;
 }
@@ -124,6 +261,7 @@ void listing_drop_locked(struct itab *t, struct inode *p)
  * that -o poll lists again, itab_recent_dirs()). */
 void listing_used_locked(struct itab *t, struct inode *p)
 {
+	p->listing->ahead = false;
 	p->used_ms = net_now_ms();
 	DL_DELETE2(t->listings, p->listing, lru_prev, lru_next);
 	DL_APPEND2(t->listings, p->listing, lru_prev, lru_next);
@@ -136,29 +274,33 @@ void listing_used_locked(struct itab *t, struct inode *p)
  * nothing else: names created here and not uploaded yet live in their
  * inodes and come back with the next listing (itab_add_local_entries()).
  * @l itself stays whatever it costs (the entry limit bounds it), and so
- * does one whose exact times are being asked.
+ * does one whose exact times are being asked.  Listings fetched ahead
+ * that nobody used yet go first: they were a guess.
  */
 void listing_attach_locked(struct itab *t, struct inode *p,
 				  struct dir_listing *l)
 {
-	struct dir_listing *old, *tmp;
-
 	listing_drop_locked(t, p);
 	l->dir = p->ino;
 	p->listing = l;
 	DL_APPEND2(t->listings, l, lru_prev, lru_next);
 	t->listing_bytes += l->bytes;
-	DL_FOREACH_SAFE2(t->listings, old, tmp, lru_next) {
-		struct inode *owner;
+	for (int pass = 0; pass < 2; pass++) {
+		struct dir_listing *old, *tmp;
 
-		if (t->listing_bytes <= t->cfg.listing_budget)
-			break;
-		if (old == l || old->times_fetching)
-			continue;
-		owner = inode_get(t, old->dir);
-		if (owner) {
-			listing_drop_locked(t, owner);
-			stats_add(STATS_LISTINGS_DROPPED, 1);
+		DL_FOREACH_SAFE2(t->listings, old, tmp, lru_next) {
+			struct inode *owner;
+
+			if (t->listing_bytes <= t->cfg.listing_budget)
+				return;
+			if (old == l || old->times_fetching ||
+			    (pass == 0 && !old->ahead))
+				continue;
+			owner = inode_get(t, old->dir);
+			if (owner) {
+				listing_drop_locked(t, owner);
+				stats_add(STATS_LISTINGS_DROPPED, 1);
+			}
 		}
 	}
 }

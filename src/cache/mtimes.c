@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
 
 #include "ftpsfs/inode.h"
 #include "ftpsfs/stat_clamp.h"
@@ -17,18 +16,18 @@
 #include "itab_internal.h"
 
 bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
-		      const struct stat *listed, struct timespec *exact)
+		      const struct itab_attr *listed, struct timespec *exact)
 {
-	const struct listing_rec *r;
+	const struct itab_dirent *r;
 	struct inode *p;
 	bool ok = false;
 
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, dir);
 	r = p ? listing_find(p->listing, name) : NULL;
-	if (r && r->d.mtime_exact && r->d.st.st_size == listed->st_size &&
-	    r->d.st.st_mtim.tv_sec / 60 * 60 == listed->st_mtim.tv_sec) {
-		*exact = r->d.st.st_mtim;
+	if (r && r->mtime_exact && r->st.st_size == listed->st_size &&
+	    r->st.st_mtim.tv_sec / 60 * 60 == listed->st_mtim.tv_sec) {
+		*exact = r->st.st_mtim;
 		ok = true;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -63,20 +62,23 @@ void itab_mtime_reqs_free(struct itab_mtime_req *reqs, size_t n)
 static int mtimes_collect_locked(struct dir_listing *l,
 				 struct itab_mtime_req **out, size_t *nout)
 {
+	const struct itab_dirent *e = l->snap->ents;
 	size_t n = 0, k = 0;
 	struct itab_mtime_req *reqs;
 
-	for (struct listing_rec *r = l->by_name; r; r = r->hh.next)
-		n += S_ISREG(r->d.st.st_mode) && !r->d.mtime_exact;
+	for (size_t i = 0; i < l->snap->n; i++)
+		n += e[i].name && S_ISREG(e[i].st.st_mode) && !e[i].mtime_exact;
 	reqs = calloc(n ? n : 1, sizeof(*reqs));
 	if (!reqs)
 		return -ENOMEM;
-	for (struct listing_rec *r = l->by_name; r && k < n; r = r->hh.next) {
-		if (!S_ISREG(r->d.st.st_mode) || r->d.mtime_exact)
+	for (size_t i = 0; i < l->snap->n && k < n; i++) {
+		const struct itab_dirent *r = &e[i];
+
+		if (!r->name || !S_ISREG(r->st.st_mode) || r->mtime_exact)
 			continue;
-		reqs[k].name = strdup(r->d.name);
-		reqs[k].size = r->d.st.st_size;
-		reqs[k].listed = r->d.st.st_mtim.tv_sec;
+		reqs[k].name = strdup(r->name);
+		reqs[k].size = r->st.st_size;
+		reqs[k].listed = r->st.st_mtim.tv_sec;
 		if (!reqs[k++].name) {
 			itab_mtime_reqs_free(reqs, k);
 			return -ENOMEM;
@@ -123,23 +125,28 @@ void itab_mtimes_done(struct itab *t, uint64_t dir,
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, dir);
 	for (size_t i = 0; p && p->listing && i < n; i++) {
-		struct listing_rec *r = listing_find(p->listing, reqs[i].name);
+		const struct itab_dirent *cur =
+			listing_find(p->listing, reqs[i].name);
+		struct itab_dirent *r;
 		struct inode *in;
 
 		/* Only where the listing still says what was asked about. */
-		if (!reqs[i].got || !r || r->d.mtime_exact ||
-		    r->d.st.st_size != reqs[i].size ||
-		    r->d.st.st_mtim.tv_sec != reqs[i].listed)
+		if (!reqs[i].got || !cur || cur->mtime_exact ||
+		    cur->st.st_size != reqs[i].size ||
+		    cur->st.st_mtim.tv_sec != reqs[i].listed)
 			continue;
-		r->d.st.st_mtim.tv_sec = stat_time_from(reqs[i].exact);
-		r->d.st.st_mtim.tv_nsec = 0;
-		r->d.st.st_atim = r->d.st.st_ctim = r->d.st.st_mtim;
-		r->d.mtime_exact = true;
+		r = listing_find_mut(p->listing, reqs[i].name);
+		if (!r)
+			break; /* no memory: the listing goes stale */
+		r->st.st_mtim.tv_sec = stat_time_from(reqs[i].exact);
+		r->st.st_mtim.tv_nsec = 0;
+		r->st.st_ctim = r->st.st_mtim;
+		r->mtime_exact = true;
 		in = inode_find_child(t, dir, reqs[i].name);
 		if (in && !in->pinned && !in->mtime_exact &&
 		    !older_than_ours(in, gen)) {
-			in->st.st_mtim = r->d.st.st_mtim;
-			in->st.st_atim = in->st.st_ctim = in->st.st_mtim;
+			in->st.st_mtim = r->st.st_mtim;
+			in->st.st_ctim = in->st.st_mtim;
 			in->mtime_exact = true;
 		}
 	}

@@ -177,9 +177,13 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 				      (int)sizeof(target)
 			      ? 0
 			      : -ENAMETOOLONG;
-	if (ret == 0)
-		itab_set_listed_attr(ctx->itab, ino, &d->st, d->link_target,
+	if (ret == 0) {
+		struct stat st;
+
+		itab_attr_unpack(&d->st, ino, &st);
+		itab_set_listed_attr(ctx->itab, ino, &st, d->link_target,
 				     snap->gen);
+	}
 	itab_snapshot_free(snap);
 out:
 	/* The server's target as-is could point anywhere on this machine. */

@@ -43,6 +43,7 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_reply_err(req, ENOMEM);
 		return;
 	}
+	fs_prefetch_opened(ctx, ino);
 	ret = itab_snapshot(ctx->itab, ino, &d->snap);
 	if (ret == -EAGAIN) {
 		/* Being fetched ahead right now: that listing will do. */
@@ -97,12 +98,13 @@ static void dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				&snap->ents[i - DIR_FIRST_ENTRY];
 
 			name = d->name;
+			itab_attr_unpack(&d->st, 0, &e.attr);
 			if (plus) {
 				struct stat st;
 
 				/* Counts a lookup: the kernel now holds it. */
 				if (itab_add_listed(ctx->itab, ino, name,
-						    &d->st, d->link_target,
+						    &e.attr, d->link_target,
 						    snap->gen, &st) < 0)
 					break;
 				fs_fill_entry(ctx, &st, &e);
@@ -110,7 +112,6 @@ static void dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				if (S_ISDIR(st.st_mode))
 					fs_prefetch_listing(ctx, st.st_ino);
 			} else {
-				e.attr = d->st;
 				e.attr.st_ino = FUSE_ROOT_ID + 1 + (uint64_t)i;
 			}
 		}

@@ -78,6 +78,16 @@ int fs_with_conn_for(fuse_req_t req, struct fs_ctx *ctx, fs_conn_fn fn,
 int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		     struct itab_snapshot **snap);
 
+/* The same, fetched ahead (@ahead_max > 0): at most @ahead_max entries
+ * (a bigger directory is dropped as it is read, -E2BIG), and the cache
+ * drops the listing first while nobody used it.  @ahead_max 0: as
+ * fs_fetch_listing(). */
+int fs_fetch_listing_max(struct fs_ctx *ctx, uint64_t dir, bool force_list,
+			 struct itab_snapshot **snap, size_t ahead_max);
+
+/* What one listing entry costs, roughly (for messages). */
+#define FS_BYTES_PER_ENTRY 150
+
 /*
  * Ask the server the exact times of @dir's files whose listing gives them
  * to the minute (LIST; inode.h "Exact times on demand"), once for the
@@ -89,6 +99,9 @@ int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir);
 /* Fetch the listing of @dir ahead, in the background (fs_prefetch.h); a
  * no-op when nothing runs. */
 void fs_prefetch_listing(struct fs_ctx *ctx, uint64_t dir);
+/* @dir was opened (opendir): when its parent was opened lately, a walk
+ * is under way, and fetching ahead starts (fs_prefetch.c). */
+void fs_prefetch_opened(struct fs_ctx *ctx, uint64_t dir);
 /* If a worker is fetching the listing of @dir right now, wait for it. */
 void fs_prefetch_wait(struct fs_ctx *ctx, uint64_t dir);
 /* Queue the read-ahead of entry @token (a file of directory @dir,

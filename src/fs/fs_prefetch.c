@@ -26,6 +26,18 @@
 /* A walk that looks at times (ls -lR, rsync, du) asked for them this
  * recently: the listings fetched ahead get theirs too. */
 #define PF_TIMES_RECENT_MS 5000
+/*
+ * Fetching ahead is a guess, and must be cheap when it is wrong: listing
+ * a directory of six entries must not make us read its subdirectories of
+ * a million.  So listings are fetched ahead only while a walk is under
+ * way - a directory was opened whose parent was opened within
+ * PF_WALK_MS - and only up to PF_AHEAD_ENTRIES entries: a bigger one is
+ * dropped as it is read (its size is unknown before).  What was fetched
+ * ahead and not used is the first the cache drops (listing.c).
+ */
+#define PF_WALK_MS 10000
+#define PF_RECENT 16 /* directories opened lately, remembered */
+#define PF_AHEAD_ENTRIES 20000
 
 /* Two kinds of job: a directory's listing (token 0), or a small file's
  * content fetched ahead (fs_readahead.c: token names its entry). */
@@ -47,6 +59,9 @@ struct fs_prefetch {
 	bool stopping;
 	pthread_t threads[PF_WORKERS];
 	unsigned started;
+	struct { uint64_t ino; int64_t at; } recent[PF_RECENT];
+	unsigned recent_next;
+	int64_t walk_until; /* a walk is under way until then */
 };
 
 static bool pf_same(const struct pf_job *a, const struct pf_job *b)
@@ -88,7 +103,38 @@ static bool pf_queue(struct fs_prefetch *pf, const struct pf_job *job)
 
 void fs_prefetch_listing(struct fs_ctx *ctx, uint64_t ino)
 {
-	(void)pf_queue(ctx->prefetch, &(struct pf_job){ ino, 0 });
+	struct fs_prefetch *pf = ctx->prefetch;
+	bool walking;
+
+	if (!pf)
+		return;
+	pthread_mutex_lock(&pf->lock);
+	walking = net_now_ms() < pf->walk_until;
+	pthread_mutex_unlock(&pf->lock);
+	if (walking)
+		(void)pf_queue(pf, &(struct pf_job){ ino, 0 });
+}
+
+void fs_prefetch_opened(struct fs_ctx *ctx, uint64_t dir)
+{
+	struct fs_prefetch *pf = ctx->prefetch;
+	uint64_t parent = 0;
+	char name[256];
+	int64_t now = net_now_ms();
+
+	if (!pf)
+		return;
+	if (itab_parent_name(ctx->itab, dir, &parent, name, sizeof(name)) < 0)
+		parent = 0;
+	pthread_mutex_lock(&pf->lock);
+	for (unsigned i = 0; parent && i < PF_RECENT; i++)
+		if (pf->recent[i].ino == parent &&
+		    now - pf->recent[i].at < PF_WALK_MS)
+			pf->walk_until = now + PF_WALK_MS;
+	pf->recent[pf->recent_next].ino = dir;
+	pf->recent[pf->recent_next].at = now;
+	pf->recent_next = (pf->recent_next + 1) % PF_RECENT;
+	pthread_mutex_unlock(&pf->lock);
 }
 
 bool fs_prefetch_file(struct fs_ctx *ctx, uint64_t ino, uint64_t token)
@@ -143,7 +189,6 @@ static void pf_run_file(struct fs_prefetch *pf, const struct pf_job *job)
 static void pf_run(struct fs_prefetch *pf, const struct pf_job *job)
 {
 	struct fs_ctx *ctx = pf->ctx;
-	struct itab_snapshot *snap = NULL;
 
 	if (job->token) {
 		pf_run_file(pf, job);
@@ -151,11 +196,10 @@ static void pf_run(struct fs_prefetch *pf, const struct pf_job *job)
 	}
 	if (!pf_connection_free(pf))
 		return; /* busy: requests come first */
-	if (itab_snapshot(ctx->itab, job->ino, &snap) == 0) {
-		itab_snapshot_free(snap); /* cached already */
-		return;
-	}
-	if (fs_fetch_listing(ctx, job->ino, false, NULL) < 0) {
+	if (itab_listing_fresh(ctx->itab, job->ino))
+		return; /* cached already */
+	if (fs_fetch_listing_max(ctx, job->ino, false, NULL,
+				 PF_AHEAD_ENTRIES) < 0) {
 		log_debug("prefetch of the listing of inode %llu failed",
 			  (unsigned long long)job->ino);
 		return;
@@ -226,7 +270,7 @@ int fs_prefetch_start(struct fs_ctx *ctx, struct fs_prefetch **out)
 	 * passive mode learnt, so that later transfers go in one flight).
 	 * Not with delay_connect: the network may not be up yet. */
 	if (!ctx->late_setup)
-		fs_prefetch_listing(ctx, FUSE_ROOT_ID);
+		(void)pf_queue(pf, &(struct pf_job){ FUSE_ROOT_ID, 0 });
 	return 0;
 }
 

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <uthash.h>
 
 #include "fs_internal.h"
 #include "ftpsfs/ftp_conn.h"
@@ -18,6 +17,7 @@
 #include "ftpsfs/idmap.h"
 #include "ftpsfs/list_tz.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/nameidx.h"
 #include "ftpsfs/net.h"
 #include "ftpsfs/stat_clamp.h"
 
@@ -161,13 +161,6 @@ int fs_with_conn_for(fuse_req_t req, struct fs_ctx *ctx, fs_conn_fn fn,
 
 /* ---- listings ---- */
 
-/* A name already in the listing being fetched, and where. */
-struct fetch_name {
-	const char *name; /* the entry's own string */
-	size_t idx;
-	UT_hash_handle hh;
-};
-
 struct fetch_state {
 	struct fs_ctx *ctx;
 	uint64_t dir;
@@ -178,22 +171,19 @@ struct fetch_state {
 	bool from_list;	      /* an entry came from LIST (times to the
 			       * minute at best) */
 	bool times_askable;   /* LIST times, MDTM can give exact ones */
+	bool ahead;	      /* fetched ahead: nobody asked for it yet */
+	size_t max;	      /* entries allowed (over every pass) */
 	unsigned long dups;   /* names the server listed more than once */
 	unsigned long clamped;	/* sizes beyond STAT_OFF_MAX */
 	char clamped_name[128]; /* the first of them, escaped */
 	struct itab_dirent *ents;
 	size_t n, cap;
-	struct fetch_name *names; /* index of ents by name */
-	struct fetch_name *slots; /* its records, one per entry */
-	size_t nslots;
+	struct name_index ix; /* of ents by name */
 };
 
 static void fetch_reset(struct fetch_state *st)
 {
-	HASH_CLEAR(hh, st->names);
-	free(st->slots);
-	st->slots = NULL;
-	st->nslots = 0;
+	name_index_free(&st->ix);
 	itab_dirents_free(st->ents, st->n);
 	st->ents = NULL;
 	st->n = st->cap = 0;
@@ -201,18 +191,16 @@ static void fetch_reset(struct fetch_state *st)
 
 static struct itab_dirent *fetch_find(struct fetch_state *st, const char *name)
 {
-	struct fetch_name *f = NULL;
+	ssize_t pos = name_index_find(&st->ix, st->ents, name);
 
-	HASH_FIND_STR(st->names, name, f);
-	return f ? &st->ents[f->idx] : NULL;
+	return pos < 0 ? NULL : &st->ents[pos];
 }
 
-/* Make room for one more entry (and its index record). */
+/* Make room for one more entry. */
 static int fetch_grow(struct fetch_state *st)
 {
 	size_t cap = st->cap ? st->cap * 2 : 64;
 	struct itab_dirent *e;
-	struct fetch_name *f;
 
 	if (st->n < st->cap)
 		return 0;
@@ -220,36 +208,14 @@ static int fetch_grow(struct fetch_state *st)
 	if (!e)
 		return -ENOMEM;
 	st->ents = e;
-	/* The index's records move: index them again (the old table is
-	 * freed while its records are still there to read). */
-	f = malloc(cap * sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	HASH_CLEAR(hh, st->names);
-	for (size_t i = 0; i < st->nslots; i++) {
-		f[i] = st->slots[i];
-		HASH_ADD_KEYPTR(hh, st->names, f[i].name, strlen(f[i].name),
-				&f[i]);
-	}
-	free(st->slots);
-	st->slots = f;
 	st->cap = cap;
 	return 0;
-}
-
-/* Index the entry just appended at st->n - 1. */
-static void fetch_index_last(struct fetch_state *st)
-{
-	struct fetch_name *f = &st->slots[st->nslots++];
-
-	f->name = st->ents[st->n - 1].name;
-	f->idx = st->n - 1;
-	HASH_ADD_KEYPTR(hh, st->names, f->name, strlen(f->name), f);
 }
 
 static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 {
 	struct itab_dirent *d;
+	struct stat sb;
 
 	/* A server that lists a name twice: the first one counts. */
 	if (fetch_find(st, e->name)) {
@@ -257,13 +223,14 @@ static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 		return 0;
 	}
 	/* One limit per directory, whatever passes it takes. */
-	if (st->n >= FTP_LIST_ENTRIES_MAX)
+	if (st->n >= st->max)
 		return -E2BIG;
 	if (fetch_grow(st) < 0)
 		return -ENOMEM;
 	d = &st->ents[st->n];
 	memset(d, 0, sizeof(*d));
-	fs_entry_to_stat(st->ctx, e, &d->st);
+	fs_entry_to_stat(st->ctx, e, &sb);
+	itab_attr_pack(&d->st, &sb);
 	if (e->has_size && e->size > (uint64_t)STAT_OFF_MAX &&
 	    st->clamped++ == 0)
 		log_escape(st->clamped_name, sizeof(st->clamped_name), e->name,
@@ -282,7 +249,12 @@ static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 	if (e->type == FTP_ENTRY_LINK && !e->link_target)
 		st->untargeted_link = true;
 	st->n++;
-	fetch_index_last(st);
+	if (name_index_add(&st->ix, st->ents, st->n - 1) < 0) {
+		st->n--;
+		free(d->name);
+		free(d->link_target);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -379,7 +351,7 @@ static void fetch_known_mtimes(struct fetch_state *st)
 		    !itab_exact_mtime(st->ctx->itab, st->dir, d->name, &d->st,
 				      &d->st.st_mtim))
 			continue;
-		d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
+		d->st.st_ctim = d->st.st_mtim;
 		d->mtime_exact = true;
 	}
 }
@@ -450,7 +422,7 @@ static int fetch_list_zone(struct ftp_conn *c, struct fetch_state *st)
 			continue; /* keep the listing's time */
 		d->st.st_mtim.tv_sec = stat_time_from(secs[k]);
 		d->st.st_mtim.tv_nsec = 0;
-		d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
+		d->st.st_ctim = d->st.st_mtim;
 		d->mtime_exact = true;
 	}
 apply:
@@ -461,7 +433,7 @@ apply:
 		if (d->mtime_exact)
 			continue;
 		d->st.st_mtim.tv_sec -= off;
-		d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
+		d->st.st_ctim = d->st.st_mtim;
 	}
 	return 0;
 }
@@ -560,40 +532,37 @@ static int fetch_add_local(struct fetch_state *st)
 		free(st->ents[i].link_target);
 	}
 	st->n = kept;
-	HASH_CLEAR(hh, st->names); /* not needed any more */
+	/* The index is not needed any more: its memory goes before the
+	 * listing is installed. */
+	name_index_free(&st->ix);
 	return ret;
 }
 
-static int fs_snapshot_copy(const struct itab_dirent *ents, size_t n,
-			    struct itab_snapshot **out)
+/* Say why a listing was refused for its size, and what changes it. */
+static void fetch_log_too_big(const struct fetch_state *st)
 {
-	struct itab_snapshot *s = calloc(1, sizeof(*s));
-
-	if (!s || (n && !(s->ents = calloc(n, sizeof(*s->ents))))) {
-		free(s);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		s->ents[i].st = ents[i].st;
-		s->ents[i].name = strdup(ents[i].name);
-		s->ents[i].link_target =
-			ents[i].link_target ? strdup(ents[i].link_target) : NULL;
-		s->n = i + 1;
-		if (!s->ents[i].name ||
-		    (ents[i].link_target && !s->ents[i].link_target)) {
-			itab_snapshot_free(s);
-			return -ENOMEM;
-		}
-	}
-	*out = s;
-	return 0;
+	if (st->ahead)
+		log_debug("%s: not fetched ahead: more than %zu entries",
+			  st->path, st->max);
+	else
+		log_warn("%s: refused: the listing has more than %zu entries "
+			 "(mount with -o dir_max_entries=N to allow more; "
+			 "each costs some %u bytes of memory)",
+			 st->path, st->max, FS_BYTES_PER_ENTRY);
 }
 
 int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		     struct itab_snapshot **snap)
 {
+	return fs_fetch_listing_max(ctx, dir, force_list, snap, 0);
+}
+
+int fs_fetch_listing_max(struct fs_ctx *ctx, uint64_t dir, bool force_list,
+			 struct itab_snapshot **snap, size_t ahead_max)
+{
 	struct fetch_state st = { .ctx = ctx, .dir = dir,
-				  .force_list = force_list };
+				  .force_list = force_list,
+				  .ahead = ahead_max > 0 };
 	char *path = malloc(FS_PATH_MAX);
 	int64_t saved;
 	int ret;
@@ -608,12 +577,18 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 	if (ret < 0)
 		goto out;
 	st.path = path;
+	name_index_init(&st.ix);
+	st.max = ctx->max_entries ? ctx->max_entries : FTP_LIST_ENTRIES_MAX;
+	if (ahead_max && ahead_max < st.max)
+		st.max = ahead_max;
 	/* A change of ours while the listing was on its way makes it stale
 	 * (itab generations): ask again, a few times. */
 	for (int attempt = 0;; attempt++) {
 		uint64_t gen = itab_generation(ctx->itab);
 
 		ret = fs_with_conn(ctx, fetch_run, &st);
+		if (ret == -E2BIG && st.n >= st.max)
+			fetch_log_too_big(&st);
 		if (ret < 0) {
 			/* CWD or LIST refused: the directory may be gone. */
 			ret = fs_check_dir_gone(ctx, dir, ret);
@@ -630,20 +605,22 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		ret = fetch_add_local(&st);
 		if (ret < 0)
 			goto out;
-		if (snap) {
-			ret = fs_snapshot_copy(st.ents, st.n, snap);
-			if (ret < 0)
-				goto out;
-			(*snap)->gen = gen;
-		}
 		/* A LIST asked for what MLSD lacks serves its caller only: a
 		 * server whose LIST shows less than its MLSD (or nothing)
 		 * must not hide the directory's files from the cache. */
-		if (force_list && snap)
+		if (force_list && snap) {
+			ret = itab_snapshot_copy(st.ents, st.n, snap);
+			if (ret == 0)
+				(*snap)->gen = gen;
 			break;
-		ret = itab_set_listing(ctx->itab, dir, st.ents, st.n, gen,
-				       st.times_askable ? ITAB_TIMES_ASKABLE
-							: 0);
+		}
+		/* The caller's snapshot is the cache's (not a copy): the
+		 * next opendir shares it. */
+		ret = itab_set_listing_snap(
+			ctx->itab, dir, st.ents, st.n, gen,
+			(st.times_askable ? ITAB_TIMES_ASKABLE : 0) |
+				(st.ahead ? ITAB_AHEAD : 0),
+			snap);
 		st.ents = NULL;
 		st.n = st.cap = 0;
 		if (ret != -EAGAIN)
@@ -747,7 +724,7 @@ int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
 	if (!d) {
 		ret = -ENOENT;
 	} else {
-		*attr = d->st;
+		itab_attr_unpack(&d->st, 0, attr);
 		if (d->link_target)
 			snprintf(link, linksz, "%s", d->link_target);
 	}

@@ -87,16 +87,11 @@ static int list_one_line(struct list_state *st)
 				    strnlen(e.name, 255)));
 		return 0;
 	}
-	if (++st->entries > FTP_LIST_ENTRIES_MAX) {
-		snprintf(st->c->err, sizeof(st->c->err),
-			 "listing has more than %d entries", FTP_LIST_ENTRIES_MAX);
-		return -E2BIG;
-	}
+	st->entries++;
 	ret = st->cb(st->arg, &e);
-	if (ret == -E2BIG) /* the caller counts over every pass */
+	if (ret == -E2BIG) /* the caller counts over every pass (and logs) */
 		snprintf(st->c->err, sizeof(st->c->err),
-			 "listing has more than %d entries",
-			 FTP_LIST_ENTRIES_MAX);
+			 "listing has too many entries");
 	return ret;
 }
 
@@ -178,6 +173,11 @@ static int list_transfer(struct ftp_conn *c, struct list_state *st,
 		total += (uint64_t)n;
 		if (total > FTP_LIST_BYTES_MAX) {
 			snprintf(c->err, sizeof(c->err), "listing too large");
+			log_warn("%s %s: refused: the listing is larger than "
+				 "%llu MiB (a fixed bound against hostile "
+				 "servers) after %lu entries",
+				 verb, arg ? arg : cwd ? cwd : "",
+				 FTP_LIST_BYTES_MAX >> 20, st->entries);
 			ret = -E2BIG;
 			goto abort;
 		}

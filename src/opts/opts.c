@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ftpsfs/fingerprint.h"
+#include "ftpsfs/ftp_list.h"
 #include "ftpsfs/opts.h"
 
 enum {
@@ -61,6 +62,7 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("dir_timeout=%lf", dir_timeout),
 	OPT("negative_timeout=%lf", negative_timeout),
 	OPT("dir_cache_mb=%u", dir_cache_mb),
+	OPT("dir_max_entries=%u", dir_max_entries),
 	OPT("connect_timeout=%u", connect_timeout),
 	OPT("timeout=%u", timeout),
 	OPT("op_timeout=%u", op_timeout),
@@ -188,6 +190,7 @@ int opts_parse(struct fuse_args *args, struct ftpsfs_opts *o)
 	o->dir_timeout = 20;
 	o->negative_timeout = 5;
 	o->dir_cache_mb = 64;
+	o->dir_max_entries = FTP_LIST_ENTRIES_MAX;
 	o->connect_timeout = 15;
 	o->timeout = 30;
 	o->contain_symlinks = 1;
@@ -409,6 +412,11 @@ int opts_validate(const struct ftpsfs_opts *o, const char **msg)
 		*msg = "dir_cache_mb must be between 1 and 65536";
 		return -EINVAL;
 	}
+	if (o->dir_max_entries < 1 ||
+	    o->dir_max_entries > FTP_LIST_ENTRIES_LIMIT) {
+		*msg = "dir_max_entries must be between 1 and 10000000";
+		return -EINVAL;
+	}
 	if (o->connect_timeout < 1 || o->connect_timeout > 3600 ||
 	    o->timeout < 1 || o->timeout > 3600) {
 		*msg = "connect_timeout and timeout must be between 1 and "
@@ -552,6 +560,8 @@ void opts_print_help(const char *progname)
 	       "    -o negative_timeout=S  cache missing names for S seconds (5)\n"
 	       "    -o dir_cache_mb=N      MiB for cached listings of all directories\n"
 	       "                           together (64); the least used are dropped\n"
+	       "    -o dir_max_entries=N   entries one directory's listing may have\n"
+	       "                           (1000000); a bigger one fails with EIO\n"
 	       "    -o connect_timeout=S   connect/handshake limit (15)\n"
 	       "    -o timeout=S           limit for each reply or stall (30)\n"
 	       "    -o op_timeout=S        limit for the server's part of one request\n"

@@ -164,6 +164,20 @@ def test_absurd_sizes_are_clamped_and_logged(fake_server, fake_mount, fmt):
                           '"huge\\x1b[31m"): shown as 9223372036854775807 bytes')
 
 
+def test_listing_over_dir_max_entries_is_refused_and_logged(fake_server, fake_mount):
+    """A directory bigger than dir_max_entries fails with EIO - never silently: the log says
+    how many entries were allowed and which option changes it. One within the bound lists."""
+    big = [b"type=file;size=1;modify=20240101000000; f%05d" % i for i in range(1500)]
+    small = [b"type=file;size=1;modify=20240101000000; g%03d" % i for i in range(900)]
+    srv = fake_server(files={"/big/x": b"x", "/small/y": b"y"},
+                      listings={"/big": big, "/small": small})
+    m = fake_mount(srv, "dir_max_entries=1000")
+    assert probe("listdir", m.mountpoint / "big").errno == errno.EIO
+    assert len(probe("listdir", m.mountpoint / "small").names) == 900
+    assert_log_escaped(m, "/big: refused: the listing has more than 1000 entries (mount with "
+                          "-o dir_max_entries=N to allow more")
+
+
 def test_far_past_and_future_times_are_kept(fake_server, fake_mount):
     listing = [b"type=file;size=1;modify=00000101000000; past",
                b"type=file;size=1;modify=99991231235959.999; future"]

@@ -30,6 +30,16 @@ static struct stat file_st(off_t size)
 	return st;
 }
 
+/* The same packed, as listings hold it. */
+static struct itab_attr file_attr(off_t size)
+{
+	struct stat st = file_st(size);
+	struct itab_attr a;
+
+	itab_attr_pack(&a, &st);
+	return a;
+}
+
 /* A listing of @n regular files named by @names. */
 static int set_listing(struct itab *t, uint64_t dir, const char **names,
 		       size_t n)
@@ -38,7 +48,7 @@ static int set_listing(struct itab *t, uint64_t dir, const char **names,
 
 	for (size_t i = 0; i < n; i++) {
 		ents[i].name = strdup(names[i]);
-		ents[i].st = file_st((off_t)i);
+		ents[i].st = file_attr((off_t)i);
 	}
 	return itab_set_listing(t, dir, ents, n, itab_generation(t), 0);
 }
@@ -212,6 +222,71 @@ TEST(snapshot_is_a_copy)
 	itab_free(t);
 }
 
+TEST(snapshot_is_shared_until_the_listing_changes)
+{
+	struct itab *t = new_table(1000, 60000, "/");
+	const char *names[] = { "a", "b" };
+	struct itab_snapshot *s1 = NULL, *s2 = NULL, *s3 = NULL, *s4 = NULL;
+	struct stat f = file_st(5), st;
+
+	CHECK(t);
+	CHECK_INT(set_listing(t, 1, names, 2), 0);
+	CHECK_INT(itab_snapshot(t, 1, &s1), 0);
+	CHECK_INT(itab_snapshot(t, 1, &s2), 0);
+	CHECK(s1 == s2); /* one copy for both opendirs */
+	/* A change: the holders keep what they had, the next one sees it. */
+	CHECK_INT(itab_add_entry(t, 1, "new", &f, NULL, &st), 0);
+	CHECK_INT(itab_snapshot(t, 1, &s3), 0);
+	CHECK(s3 != s1);
+	CHECK_INT(s1->n, 2);
+	CHECK_INT(s3->n, 3);
+	CHECK_STR(s3->ents[2].name, "new");
+	itab_snapshot_free(s1);
+	CHECK_STR(s2->ents[1].name, "b");
+	itab_snapshot_free(s2);
+	/* The last holder gone, the next opendir makes a new one; a dropped
+	 * listing leaves its snapshot to its holder. */
+	itab_snapshot_free(s3);
+	CHECK_INT(itab_snapshot(t, 1, &s4), 0);
+	itab_invalidate_dir(t, 1);
+	CHECK_INT(itab_snapshot(t, 1, &s1), -EAGAIN);
+	CHECK_INT(s4->n, 3);
+	itab_snapshot_free(s4);
+	itab_free(t);
+}
+
+/* readdirplus hands each entry back as it was listed: no copy of the
+ * listing for that. */
+TEST(readdirplus_leaves_the_snapshot_shared)
+{
+	struct itab *t = new_table(1000, 60000, "/");
+	const char *names[] = { "a", "b", "c" };
+	struct itab_snapshot *s1 = NULL, *s2 = NULL;
+	struct stat st, attr;
+
+	struct itab_dirent *ents = calloc(3, sizeof(*ents));
+
+	CHECK(t && ents);
+	for (size_t i = 0; i < 3; i++) { /* exact times, as MLSD gives */
+		ents[i].name = strdup(names[i]);
+		ents[i].st = file_attr((off_t)i);
+		ents[i].mtime_exact = true;
+	}
+	CHECK_INT(itab_set_listing(t, 1, ents, 3, itab_generation(t), 0), 0);
+	CHECK_INT(itab_snapshot(t, 1, &s1), 0);
+	for (size_t i = 0; i < s1->n; i++) {
+		itab_attr_unpack(&s1->ents[i].st, 0, &attr);
+		CHECK_INT(itab_add_listed(t, 1, s1->ents[i].name, &attr, NULL,
+					  s1->gen, &st),
+			  0);
+	}
+	CHECK_INT(itab_snapshot(t, 1, &s2), 0);
+	CHECK(s1 == s2);
+	itab_snapshot_free(s1);
+	itab_snapshot_free(s2);
+	itab_free(t);
+}
+
 TEST(readlink_from_cache)
 {
 	struct itab *t = new_table(1000, 1000, "/");
@@ -263,7 +338,7 @@ TEST(many_entries)
 	for (int i = 0; i < 5000; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
 		ents[i].name = strdup(name);
-		ents[i].st = file_st(i);
+		ents[i].st = file_attr(i);
 	}
 	CHECK_INT(itab_set_listing(t, 1, ents, 5000, itab_generation(t), 0), 0);
 	CHECK_INT(itab_lookup(t, 1, "f4321", &st), 0);
@@ -313,6 +388,16 @@ TEST(rename_moves_inode_and_listing_entry)
 	CHECK_INT(itab_lookup(t, 1, "a", &st), -ENOENT);
 	CHECK_INT(itab_lookup(t, d, "z", &st), 0);
 	CHECK_INT(st.st_ino, a);
+	/* A longer name than the inode was made with, and back. */
+	CHECK_INT(itab_rename(t, d, "z", d, "a much longer name"), 0);
+	CHECK_INT(itab_path(t, a, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "/r/d/a much longer name");
+	CHECK_INT(itab_find_child(t, d, "a much longer name", &d), 0);
+	CHECK_INT(d, a);
+	CHECK_INT(itab_parent_name(t, a, &d, buf, sizeof(buf)), 0);
+	CHECK_INT(itab_rename(t, d, "a much longer name", d, "y"), 0);
+	CHECK_INT(itab_path(t, a, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "/r/d/y");
 	itab_free(t);
 }
 
@@ -364,12 +449,12 @@ TEST(exact_mtime_reused_only_when_consistent)
 {
 	struct itab *t = new_table(1000, 60000, "/");
 	struct itab_dirent *e = calloc(1, sizeof(*e));
-	struct stat listed = file_st(10);
+	struct itab_attr listed = file_attr(10);
 	struct timespec ex;
 
 	CHECK(t && e);
 	e->name = strdup("f");
-	e->st = file_st(10);
+	e->st = file_attr(10);
 	e->st.st_mtim.tv_sec = 1000000123;
 	e->mtime_exact = true;
 	CHECK_INT(itab_set_listing(t, 1, e, 1, itab_generation(t), 0), 0);
@@ -433,7 +518,7 @@ TEST(listing_asked_before_our_change_is_not_installed)
 	/* meanwhile we create "new": the listing on its way lacks it */
 	CHECK_INT(itab_add_entry(t, 1, "new", &f, NULL, &st), 0);
 	ents[0].name = strdup(names[0]);
-	ents[0].st = file_st(1);
+	ents[0].st = file_attr(1);
 	CHECK_INT(itab_set_listing(t, 1, ents, 1, gen, 0), -EAGAIN);
 	CHECK_INT(itab_lookup(t, 1, "old", &st), -EAGAIN); /* ask again */
 	/* asked again after the change: installed */
@@ -477,7 +562,7 @@ static int set_numbered_listing(struct itab *t, uint64_t dir, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "f%zu", i);
 		ents[i].name = strdup(name);
-		ents[i].st = file_st((off_t)i);
+		ents[i].st = file_attr((off_t)i);
 	}
 	return itab_set_listing(t, dir, ents, n, itab_generation(t), 0);
 }
@@ -582,6 +667,8 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(getattr_expires),
 	TEST_ENTRY(listing_refreshes_known_children),
 	TEST_ENTRY(snapshot_is_a_copy),
+	TEST_ENTRY(snapshot_is_shared_until_the_listing_changes),
+	TEST_ENTRY(readdirplus_leaves_the_snapshot_shared),
 	TEST_ENTRY(readlink_from_cache),
 	TEST_ENTRY(keep_cache_only_when_unchanged),
 	TEST_ENTRY(many_entries),

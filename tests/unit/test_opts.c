@@ -64,6 +64,7 @@ TEST(defaults_are_filled_in_and_valid)
 	CHECK(o.attr_timeout == 20 && o.dir_timeout == 20);
 	CHECK(o.negative_timeout == 5);
 	CHECK_INT(o.dir_cache_mb, 64);
+	CHECK_INT(o.dir_max_entries, 1000000);
 	CHECK_INT(o.contain_symlinks, 1);
 	CHECK_INT(o.transform_symlinks, 1);
 	CHECK_INT(o.read_only, 0);
@@ -176,6 +177,9 @@ TEST(ranges_are_checked)
 	CHECK(invalid("dir_cache_mb=0") != NULL);
 	CHECK(invalid("dir_cache_mb=65537") != NULL);
 	CHECK(invalid("dir_cache_mb=1") == NULL);
+	CHECK(invalid("dir_max_entries=0") != NULL);
+	CHECK(invalid("dir_max_entries=10000001") != NULL);
+	CHECK(invalid("dir_max_entries=10000000") == NULL);
 	CHECK(invalid("keepalive=0") == NULL);
 	CHECK(invalid("tls_max=1.1") != NULL);
 	CHECK(invalid("tls_max=1.3") == NULL);

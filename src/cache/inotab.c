@@ -1,0 +1,134 @@
+/*
+ * inotab.c - sets of inodes without a handle in each inode: the table's
+ * inodes by number, a directory's child inodes by name.
+ *
+ * Open addressing with linear probing, at most half full, deletion by
+ * shifting the rest of a probe chain back (no tombstones), shrunk when
+ * far too big for what is left (so memory follows forget).  A pointer
+ * per slot: 16 bytes per inode where a uthash handle took 56 plus its
+ * share of the buckets.  Names are hashed from the table's random seed
+ * (they come from the server).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "itab_internal.h"
+
+static size_t ino_hash(uint64_t ino)
+{
+	uint64_t h = ino * 0x9E3779B97F4A7C15ull;
+
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* Where @in's probe chain starts. */
+static size_t home_of(const struct inotab *tb, const struct inode *in)
+{
+	return tb->by_name ? name_hash(tb->seed, in->name) : ino_hash(in->ino);
+}
+
+/* The slot of the inode numbered @ino or named @name, or the free one
+ * where it would go. */
+static size_t probe(const struct inotab *tb, uint64_t ino, const char *name)
+{
+	size_t mask = tb->nslots - 1;
+	size_t i = (name ? name_hash(tb->seed, name) : ino_hash(ino)) & mask;
+
+	for (; tb->slots[i]; i = (i + 1) & mask) {
+		const struct inode *in = tb->slots[i];
+
+		if (name ? strcmp(in->name, name) == 0 : in->ino == ino)
+			break;
+	}
+	return i;
+}
+
+void inotab_init(struct inotab *tb, bool by_name, uint64_t seed)
+{
+	memset(tb, 0, sizeof(*tb));
+	tb->by_name = by_name;
+	tb->seed = seed;
+}
+
+void inotab_free(struct inotab *tb)
+{
+	free(tb->slots);
+	tb->slots = NULL;
+	tb->nslots = tb->used = 0;
+}
+
+struct inode *inotab_find(const struct inotab *tb, uint64_t ino,
+			  const char *name)
+{
+	return tb->nslots ? tb->slots[probe(tb, ino, name)] : NULL;
+}
+
+static int resize(struct inotab *tb, size_t nslots)
+{
+	struct inode **old = tb->slots;
+	size_t nold = tb->nslots;
+
+	tb->slots = calloc(nslots, sizeof(*tb->slots));
+	if (!tb->slots) {
+		tb->slots = old;
+		return -ENOMEM;
+	}
+	tb->nslots = nslots;
+	for (size_t i = 0; i < nold; i++) {
+		if (!old[i])
+			continue;
+		size_t j = home_of(tb, old[i]) & (nslots - 1);
+
+		while (tb->slots[j])
+			j = (j + 1) & (nslots - 1);
+		tb->slots[j] = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+int inotab_add(struct inotab *tb, struct inode *in)
+{
+	if ((tb->used + 1) * 2 > tb->nslots &&
+	    resize(tb, tb->nslots ? tb->nslots * 2 : 8) < 0)
+		return -ENOMEM;
+	tb->slots[probe(tb, in->ino, tb->by_name ? in->name : NULL)] = in;
+	tb->used++;
+	return 0;
+}
+
+void inotab_del(struct inotab *tb, struct inode *in)
+{
+	size_t mask, i, j;
+
+	if (!tb->nslots)
+		return;
+	mask = tb->nslots - 1;
+	i = probe(tb, in->ino, tb->by_name ? in->name : NULL);
+	if (tb->slots[i] != in)
+		return;
+	tb->slots[i] = NULL;
+	tb->used--;
+	for (j = (i + 1) & mask; tb->slots[j]; j = (j + 1) & mask) {
+		size_t k = home_of(tb, tb->slots[j]) & mask;
+		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+
+		if (stays)
+			continue;
+		tb->slots[i] = tb->slots[j];
+		tb->slots[j] = NULL;
+		i = j;
+	}
+	/* Far too big for what is left: smaller (if that fails, stays). */
+	if (tb->used == 0) {
+		inotab_free(tb);
+	} else if (tb->nslots > 64 && tb->used * 8 < tb->nslots) {
+		size_t n = 16;
+
+		while (n < tb->used * 2)
+			n *= 2;
+		(void)resize(tb, n);
+	}
+}

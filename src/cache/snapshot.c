@@ -1,0 +1,120 @@
+/*
+ * snapshot.c - what opendir holds of a listing: the listing's own array
+ * of entries, shared by reference (listing.c copies it before changing
+ * it while shared).  The count of holders is guarded by the table's lock
+ * for a snapshot of a table; the entries never change while shared, so
+ * readers need no lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "itab_internal.h"
+
+struct itab_snapshot *snapshot_alloc(struct itab *t, size_t n, size_t cap)
+{
+	struct itab_snapshot *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->ents = calloc(cap ? cap : 1, sizeof(*s->ents));
+	if (!s->ents) {
+		free(s);
+		return NULL;
+	}
+	s->n = n;
+	s->refs = 1;
+	s->table = t;
+	return s;
+}
+
+int itab_dirents_copy(struct itab_dirent *dst, const struct itab_dirent *src,
+		      size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!src[i].name)
+			continue; /* removed */
+		*dst = src[i];
+		dst->name = strdup(src[i].name);
+		dst->link_target = src[i].link_target
+					   ? strdup(src[i].link_target)
+					   : NULL;
+		if (!dst->name || (src[i].link_target && !dst->link_target))
+			return -ENOMEM; /* the caller frees what was made */
+		dst++;
+	}
+	return 0;
+}
+
+int itab_snapshot_copy(const struct itab_dirent *ents, size_t n,
+		       struct itab_snapshot **out)
+{
+	struct itab_snapshot *s = snapshot_alloc(NULL, n, n);
+
+	if (!s)
+		return -ENOMEM;
+	if (itab_dirents_copy(s->ents, ents, n) < 0) {
+		itab_snapshot_free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+/* @dir's listing, fresh or (@any) not; a fresh one counts as used. */
+static int snapshot_of(struct itab *t, uint64_t dir, bool any,
+		       struct itab_snapshot **out)
+{
+	struct itab_snapshot *s = NULL;
+	struct inode *p;
+	int ret = 0;
+
+	pthread_mutex_lock(&t->lock);
+	p = inode_get(t, dir);
+	if (!p) {
+		ret = -ESTALE;
+	} else if (!(any ? p->listing != NULL : listing_fresh(p->listing))) {
+		ret = -EAGAIN;
+	} else {
+		if (!any)
+			listing_used_locked(t, p);
+		s = listing_share_locked(p->listing);
+		ret = s ? 0 : -ENOMEM;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (s)
+		*out = s;
+	return ret;
+}
+
+int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
+{
+	return snapshot_of(t, dir, false, out);
+}
+
+int itab_snapshot_any(struct itab *t, uint64_t dir, struct itab_snapshot **out)
+{
+	return snapshot_of(t, dir, true, out);
+}
+
+void snapshot_unref_locked(struct itab_snapshot *s)
+{
+	if (--s->refs > 0)
+		return;
+	itab_dirents_free(s->ents, s->n);
+	free(s);
+}
+
+void itab_snapshot_free(struct itab_snapshot *s)
+{
+	struct itab *t;
+
+	if (!s)
+		return;
+	t = s->table;
+	if (t)
+		pthread_mutex_lock(&t->lock);
+	snapshot_unref_locked(s);
+	if (t)
+		pthread_mutex_unlock(&t->lock);
+}
