@@ -23,6 +23,7 @@
 #include "ftpsfs/credentials.h"
 #include "ftpsfs/fs.h"
 #include "ftpsfs/fs_prefetch.h"
+#include "ftpsfs/fs_pread.h"
 #include "ftpsfs/fs_refresh.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_list.h"
@@ -352,7 +353,9 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 	/* Threads do not survive fuse_daemonize()'s fork: start it now. */
 	if (ftp_pool_start(m->ctx.pool) < 0 ||
 	    fs_refresh_start(&m->ctx, se, &refresh) < 0 ||
-	    fs_prefetch_start(&m->ctx, &prefetch) < 0)
+	    fs_prefetch_start(&m->ctx, &prefetch) < 0 ||
+	    fs_preads_start(&m->ctx, m->opts.parallel_reads,
+			    &m->ctx.preads) < 0)
 		goto out_unmount;
 	if (co->singlethread) {
 		ret = fuse_session_loop(se) != 0;
@@ -371,6 +374,7 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 		fuse_loop_cfg_destroy(lc);
 	}
 out_unmount:
+	fs_preads_stop(m->ctx.preads); /* freed after the handles */
 	fs_prefetch_stop(prefetch);
 	fs_refresh_stop(refresh);
 	fs_readahead_free(m->ctx.readahead); /* after the workers */
@@ -562,6 +566,8 @@ out:
 	if (se)
 		fuse_session_destroy(se);
 	fs_ctx_release_handles(&m->ctx);
+	fs_preads_free(m->ctx.preads);
+	m->ctx.preads = NULL;
 	ftp_pool_free(m->ctx.pool);
 	itab_free(m->ctx.itab);
 	charset_free(m->ep.charset);

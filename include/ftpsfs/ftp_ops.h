@@ -61,6 +61,16 @@ int ftp_op_what_is(struct ftp_conn *c, const char *path);
 /* SIZE (RFC 3659 section 4). */
 int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size);
 
+/*
+ * SIZE and MDTM of @path in one flight (two round trips where pipelining
+ * is off): what tells whether a file changed on the server (RFC 3659
+ * sections 3 and 4).  Returns 0 with *size and *mtime (seconds since the
+ * epoch; -1 when the server has no MDTM for it), or SIZE's negative errno
+ * or the transport's.
+ */
+int ftp_op_size_mdtm(struct ftp_conn *c, const char *path, uint64_t *size,
+		     int64_t *mtime);
+
 /* AVBL @path: the bytes this login may still store there ("213 N",
  * draft-peterson-streamlined-ftp-command-extensions-10 section 4).
  * -ENOTSUP when FEAT did not offer it. */

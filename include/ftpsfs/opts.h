@@ -37,6 +37,7 @@ struct ftpsfs_opts {
 	int verify;		/* check each upload (SIZE, HASH) */
 	int ignore_dir_times;
 	int no_readahead;	/* no read-ahead across files */
+	unsigned parallel_reads; /* ranged streams of a big file; 0 off */
 	int read_only;
 	unsigned max_conns;
 	double attr_timeout;	 /* s */

@@ -42,6 +42,11 @@ enum stats_counter {
 	STATS_READAHEAD_FILES,	/* small files fetched ahead of their open */
 	STATS_READAHEAD_USED,	/* ... served from memory */
 	STATS_READAHEAD_WASTED_BYTES, /* ... bytes dropped unserved */
+	STATS_PREAD_RANGES,	/* ranges of big files fetched in parallel */
+	STATS_PREAD_BYTES,	/* ... their bytes */
+	STATS_PREAD_FALLBACKS,	/* parallel reads given up for one stream */
+	STATS_PREAD_STALE,	/* ... because the file changed on the server */
+	STATS_PREAD_END_MS,	/* time spent ending ranges (ABOR, 226) */
 	STATS_COUNTER_COUNT
 };
 

@@ -177,6 +177,64 @@ int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size)
 	return ret;
 }
 
+/* The 213 reply to a SIZE or MDTM already sent: parse it into @size or
+ * @sec, else map it. */
+static int ops_read_213(struct ftp_conn *c, const char *verb, uint64_t *size,
+			int64_t *sec)
+{
+	struct ftp_reply *r = ftp_conn_reply(c);
+	uint32_t ns;
+	char msg[256];
+	int ret = ftp_conn_read_reply(c, r);
+
+	if (ret < 0)
+		return ret;
+	if (r->code != FTP_REPLY_FILE_STATUS) {
+		snprintf(c->err, sizeof(c->err), "%s: %d %s", verb, r->code,
+			 ftp_reply_message(r, msg, sizeof(msg)));
+		return ftp_errno(FTP_OP_ATTR, r, false);
+	}
+	return size ? ftp_parse_size(r->text, size)
+		    : ftp_parse_mdtm(r->text, sec, &ns);
+}
+
+int ftp_op_size_mdtm(struct ftp_conn *c, const char *path, uint64_t *size,
+		     int64_t *mtime)
+{
+	bool pipelined = !(c->ep->no_pipelining &&
+			   atomic_load(c->ep->no_pipelining));
+	int ret, mret;
+
+	/* One flight when the server takes pipelined commands (RFC 959
+	 * answers in order; ftp_conn_cork()). */
+	if (pipelined) {
+		ftp_conn_cork(c);
+		ret = ftp_conn_send(c, "SIZE", path);
+		if (ret == 0)
+			ret = ftp_conn_send(c, "MDTM", path);
+		if (ret < 0) {
+			ftp_conn_drop_held(c);
+			return ret;
+		}
+	} else if ((ret = ftp_conn_send(c, "SIZE", path)) < 0) {
+		return ret;
+	}
+	ret = ops_read_213(c, "SIZE", size, NULL);
+	if (c->broken)
+		return ret;
+	if (!pipelined) {
+		mret = ftp_conn_send(c, "MDTM", path);
+		if (mret < 0)
+			return mret;
+	}
+	mret = ops_read_213(c, "MDTM", NULL, mtime);
+	if (c->broken)
+		return mret;
+	if (mret < 0)
+		*mtime = -1; /* no MDTM here: the size alone tells */
+	return ret;
+}
+
 int ftp_op_avbl(struct ftp_conn *c, const char *path, uint64_t *bytes)
 {
 	struct ftp_reply *r = ftp_conn_reply(c);

@@ -1,0 +1,768 @@
+/*
+ * fs_pread.c - parallel ranged reads of big files.  See fs_pread.h.
+ *
+ * Locking.  pr->lock guards one open file's ranges; pw->lock the job
+ * queue and the list of files.  Both are leaves as far as I/O goes: no
+ * network I/O under either.  Order: the file's f->lock (the reader), then
+ * pr->lock, then pw->lock.  A worker takes them one at a time; forgetting
+ * an inode takes pw->lock, references the files (refs is atomic), drops
+ * it, then takes each pr->lock.
+ *
+ * Ownership.  Range k of a file covers [start + k * CHUNK, ... + CHUNK)
+ * and lives in slot k % nslots.  A slot's gen changes whenever the slot
+ * is dropped or reused (unique within the file), so a worker still
+ * fetching for an old gen throws
+ * its bytes away.  The buffer belongs to the worker while it fetches and
+ * to the slot once the range is ready.  Each queued job holds a reference
+ * on the file's state; so does the open file.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_internal.h"
+#include "ftpsfs/fs_pread.h"
+#include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_ops.h"
+#include "ftpsfs/ftp_pool.h"
+#include "ftpsfs/ftp_xfer.h"
+#include "ftpsfs/log.h"
+#include "ftpsfs/net.h"
+#include "ftpsfs/stats.h"
+
+#define PR_CHUNK (8u << 20)
+/* Sequential bytes read by the stream before ranges take over ... */
+#define PR_AFTER (8u << 20)
+/* ... or of a file that the attributes say is big. */
+#define PR_BIG_FILE (64ull << 20)
+#define PR_AFTER_BIG (1u << 20)
+/* Files in parallel mode at once (memory: N ranges each). */
+#define PR_FILES 2
+#define PR_QUEUE (FS_PREAD_MAX * PR_FILES * 2)
+/* How long a worker looks for a free connection before its range fails
+ * (connections being given back by other ranges come within this). */
+#define PR_CONN_WAIT_MS 1000
+#define PR_POLL_MS 20
+/* One read from the data connection at most. */
+#define PR_READ_MAX (1u << 20)
+
+enum pr_state { PR_EMPTY, PR_QUEUED, PR_FETCHING, PR_READY, PR_FAILED };
+
+/* What a worker learnt of its range. */
+struct pr_result {
+	bool pre;	     /* the check before RETR was made (range 0) */
+	uint64_t pre_size;
+	int64_t pre_mtime;
+	uint64_t size;	     /* the check after the transfer */
+	int64_t mtime;
+};
+
+struct pr_slot {
+	uint64_t k;	/* range number */
+	unsigned gen;
+	enum pr_state state;
+	char *buf;	/* PR_READY */
+	int err;	/* PR_FAILED */
+	struct pr_result res;
+};
+
+struct fs_pread {
+	struct fs_preads *pw;
+	uint64_t ino;
+	struct fs_pread *prev, *next; /* pw->files; pw->lock */
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a range became ready or failed */
+	atomic_uint refs;
+	/* guarded by lock: */
+	unsigned gens;	     /* the last slot generation handed out */
+	bool active;
+	int stale;	     /* sticky: the file changed (-EIO) */
+	bool no_more;	     /* a range failed: one stream from now on */
+	uint64_t start;	     /* where the ranges begin */
+	uint64_t size;	     /* the file's size then */
+	bool base_known;
+	int64_t base_mtime;  /* MDTM the first checked range saw */
+	uint64_t head;	     /* first range still wanted */
+	unsigned nslots;
+	struct pr_slot slots[FS_PREAD_MAX];
+	/* the reader's (f->lock): the pattern of the stream's reads */
+	uint64_t seq_end, seq_len;
+};
+
+struct pr_job {
+	struct fs_pread *pr;
+	uint64_t k;
+	unsigned gen;
+};
+
+struct fs_preads {
+	struct fs_ctx *ctx;
+	unsigned n;
+	atomic_uint active_files;
+	volatile int stop_io; /* the workers' network waits end */
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	/* guarded by lock: */
+	struct pr_job queue[PR_QUEUE];
+	unsigned head, len;
+	bool stopping;
+	struct fs_pread *files;
+	pthread_t threads[FS_PREAD_MAX];
+	unsigned started;
+};
+
+static void pr_unref(struct fs_pread *pr)
+{
+	if (atomic_fetch_sub(&pr->refs, 1) != 1)
+		return;
+	for (unsigned i = 0; i < FS_PREAD_MAX; i++)
+		free(pr->slots[i].buf);
+	pthread_cond_destroy(&pr->cond);
+	pthread_mutex_destroy(&pr->lock);
+	free(pr);
+}
+
+static uint64_t pr_range_off(const struct fs_pread *pr, uint64_t k)
+{
+	return pr->start + k * PR_CHUNK;
+}
+
+static size_t pr_range_len(const struct fs_pread *pr, uint64_t k)
+{
+	uint64_t off = pr_range_off(pr, k);
+
+	return pr->size - off < PR_CHUNK ? (size_t)(pr->size - off) : PR_CHUNK;
+}
+
+/* Put range @k into its slot and queue its job (pr->lock held).  A full
+ * queue fails the range at once: the reader falls back when it gets
+ * there. */
+static void pr_schedule_locked(struct fs_pread *pr, uint64_t k)
+{
+	struct fs_preads *pw = pr->pw;
+	struct pr_slot *s = &pr->slots[k % pr->nslots];
+	bool queued = false;
+
+	free(s->buf);
+	s->buf = NULL;
+	s->k = k;
+	s->gen = ++pr->gens;
+	s->state = PR_QUEUED;
+	pthread_mutex_lock(&pw->lock);
+	if (!pw->stopping && pw->len < PR_QUEUE) {
+		pw->queue[(pw->head + pw->len++) % PR_QUEUE] =
+			(struct pr_job){ .pr = pr, .k = k, .gen = s->gen };
+		atomic_fetch_add(&pr->refs, 1);
+		queued = true;
+		pthread_cond_signal(&pw->work);
+	}
+	pthread_mutex_unlock(&pw->lock);
+	if (!queued) {
+		s->state = PR_FAILED;
+		s->err = -EBUSY;
+	}
+}
+
+/* Range @k is no longer wanted; schedule the one @nslots further on if
+ * the file has it (pr->lock held). */
+static void pr_advance_locked(struct fs_pread *pr, uint64_t k)
+{
+	uint64_t next = k + pr->nslots;
+
+	if (pr_range_off(pr, next) < pr->size) {
+		pr_schedule_locked(pr, next);
+	} else {
+		struct pr_slot *s = &pr->slots[k % pr->nslots];
+
+		free(s->buf);
+		s->buf = NULL;
+		s->gen = ++pr->gens;
+		s->state = PR_EMPTY;
+	}
+}
+
+/* Leave parallel mode: every range is dropped, fetches under way are
+ * thrown away when they end (pr->lock held). */
+static void pr_deactivate_locked(struct fs_pread *pr)
+{
+	if (!pr->active)
+		return;
+	for (unsigned i = 0; i < pr->nslots; i++) {
+		struct pr_slot *s = &pr->slots[i];
+
+		free(s->buf);
+		s->buf = NULL;
+		s->gen = ++pr->gens;
+		s->state = PR_EMPTY;
+	}
+	pr->active = false;
+	atomic_fetch_sub(&pr->pw->active_files, 1);
+	pthread_cond_broadcast(&pr->cond);
+}
+
+/* Give up ranges for the stream (pr->lock held). */
+static void pr_fallback_locked(struct fs_pread *pr, const char *why, int err)
+{
+	log_debug("parallel reads of inode %llu: one stream from offset "
+		  "%llu on (%s%s%s)", (unsigned long long)pr->ino,
+		  (unsigned long long)pr_range_off(pr, pr->head), why,
+		  err ? ": " : "", err ? strerror(-err) : "");
+	stats_add(STATS_PREAD_FALLBACKS, 1);
+	pr_deactivate_locked(pr);
+}
+
+/* ---- workers ---- */
+
+/* Is the job still wanted?  (takes pr->lock) */
+static bool pr_job_wanted(const struct pr_job *j)
+{
+	struct fs_pread *pr = j->pr;
+	bool wanted;
+
+	pthread_mutex_lock(&pr->lock);
+	wanted = pr->active && pr->slots[j->k % pr->nslots].gen == j->gen;
+	pthread_mutex_unlock(&pr->lock);
+	return wanted;
+}
+
+/* A connection for a range: idle or new, never waited for beyond
+ * PR_CONN_WAIT_MS (that is the fallback's cue). */
+static int pr_acquire(struct fs_preads *pw, const struct pr_job *j,
+		      struct ftp_conn **c)
+{
+	int64_t until = net_deadline(PR_CONN_WAIT_MS);
+	char err[256];
+	int ret;
+
+	for (;;) {
+		ret = ftp_pool_acquire(pw->ctx->pool,
+				       FTP_POOL_XFER | FTP_POOL_NOWAIT, c, err,
+				       sizeof(err));
+		if (ret != -EBUSY || net_now_ms() >= until ||
+		    !pr_job_wanted(j))
+			break;
+		if (net_sleep(PR_POLL_MS) < 0)
+			return -EINTR;
+	}
+	if (ret < 0)
+		log_debug("parallel range: %s", err);
+	return ret;
+}
+
+/*
+ * The end of a range that is not the file's end: the server is still
+ * sending.  ftp_xfer_abort() closes the data connection, sends ABOR and
+ * NOOP and reads every reply up to NOOP's (RFC 959 4.1.3: 426 for the
+ * transfer, 225/226 for ABOR); a connection it cannot bring back in step
+ * is marked broken and closed at release, never reused.  At the file's
+ * end the server ends the stream itself: its 226 costs no ABOR.
+ */
+static int pr_end_range(struct ftp_conn *c, struct ftp_xfer *x, bool at_eof)
+{
+	int64_t t0 = net_now_ms();
+	int ret = 0;
+
+	if (at_eof) {
+		char b;
+		ssize_t n = ftp_xfer_read(c, x, &b, 1);
+
+		if (n == 0)
+			ret = ftp_xfer_finish(c, x, FTP_OP_RETR);
+		else {
+			/* More bytes than the size had: it changed. */
+			ret = n > 0 ? -ESTALE : (int)n;
+			ftp_xfer_abort(c, x);
+		}
+	} else {
+		ftp_xfer_abort(c, x);
+		if (ftp_conn_broken(c))
+			ret = -EIO;
+	}
+	stats_add(STATS_PREAD_END_MS, (uint64_t)(net_now_ms() - t0));
+	return ret;
+}
+
+/* Read @len bytes at @off of @path into @buf on @c (a fresh RETR), end
+ * the transfer.  Returns 0, -ECANCELED (no longer wanted), -ESTALE (the
+ * file is shorter or longer than it was), or another negative errno. */
+static int pr_transfer(struct fs_preads *pw, const struct pr_job *j,
+		       struct ftp_conn **c, const char *path, uint64_t off,
+		       char *buf, size_t len, bool at_eof)
+{
+	struct ftp_xfer *x;
+	char err[512];
+	size_t got = 0;
+	ssize_t n = 0;
+	int ret;
+
+	ret = ftp_pool_xfer_open(pw->ctx->pool, FTP_POOL_XFER | FTP_POOL_NOWAIT,
+				 &(struct ftp_xfer_cmd){ .verb = "RETR",
+							 .arg = path,
+							 .rest = off,
+							 .op = FTP_OP_RETR,
+							 .target_exists = true },
+				 c, &x, err, sizeof(err));
+	if (ret < 0) {
+		log_debug("parallel range RETR %s: %s", path, err);
+		return ret;
+	}
+	while (got < len) {
+		n = ftp_xfer_read(*c, x, buf + got,
+				  len - got < PR_READ_MAX ? len - got
+							  : PR_READ_MAX);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (!pr_job_wanted(j)) {
+			ftp_xfer_abort(*c, x);
+			return -ECANCELED;
+		}
+	}
+	if (n < 0) {
+		ftp_xfer_abort(*c, x);
+		return (int)n;
+	}
+	if (got < len) {
+		/* The stream ended early: the file is shorter now. */
+		(void)ftp_xfer_finish(*c, x, FTP_OP_RETR);
+		return -ESTALE;
+	}
+	return pr_end_range(*c, x, at_eof);
+}
+
+/* Fetch range j->k into @buf and check the file: the worker's whole
+ * job.  Returns 0 with @res, or a negative errno. */
+static int pr_fetch(struct fs_preads *pw, const struct pr_job *j,
+		    const char *path, uint64_t off, char *buf, size_t len,
+		    bool at_eof, struct pr_result *res)
+{
+	struct ftp_pool *pool = pw->ctx->pool;
+	struct ftp_conn *c = NULL;
+	int ret = pr_acquire(pw, j, &c);
+
+	if (ret < 0)
+		return ret;
+	/* The first range also looks before its transfer: the time to hold
+	 * every later range to. */
+	if (j->k == 0) {
+		ret = ftp_op_size_mdtm(c, path, &res->pre_size,
+				       &res->pre_mtime);
+		res->pre = ret == 0;
+		if (ret < 0)
+			goto release;
+	}
+	ret = pr_transfer(pw, j, &c, path, off, buf, len, at_eof);
+	if (!c)
+		return ret; /* released by ftp_pool_xfer_open() */
+	/* After the transfer: a file replaced meanwhile shows a new size or
+	 * time, whichever version this range read. */
+	if (ret == 0)
+		ret = ftp_op_size_mdtm(c, path, &res->size, &res->mtime);
+release:
+	ftp_pool_release(pool, c);
+	return ret;
+}
+
+/* Run one job: fetch, then hand the bytes to the slot if still wanted. */
+static void pr_run(struct fs_preads *pw, const struct pr_job *j)
+{
+	struct fs_pread *pr = j->pr;
+	struct pr_slot *s;
+	struct pr_result res = { 0 };
+	char path[FS_PATH_MAX];
+	uint64_t off;
+	size_t len;
+	bool at_eof;
+	char *buf;
+	int ret;
+
+	pthread_mutex_lock(&pr->lock);
+	s = &pr->slots[j->k % pr->nslots];
+	if (!pr->active || s->gen != j->gen) {
+		pthread_mutex_unlock(&pr->lock);
+		return;
+	}
+	s->state = PR_FETCHING;
+	off = pr_range_off(pr, j->k);
+	len = pr_range_len(pr, j->k);
+	at_eof = off + len == pr->size;
+	pthread_mutex_unlock(&pr->lock);
+
+	buf = malloc(len);
+	ret = buf ? itab_path(pw->ctx->itab, pr->ino, path, sizeof(path))
+		  : -ENOMEM;
+	if (ret == 0)
+		ret = pr_fetch(pw, j, path, off, buf, len, at_eof, &res);
+	if (ret == 0) {
+		stats_add(STATS_PREAD_RANGES, 1);
+		stats_add(STATS_PREAD_BYTES, len);
+	}
+
+	pthread_mutex_lock(&pr->lock);
+	if (pr->active && s->gen == j->gen) {
+		s->res = res;
+		s->state = ret == 0 ? PR_READY : PR_FAILED;
+		s->err = ret;
+		if (ret == 0) {
+			s->buf = buf;
+			buf = NULL;
+		}
+		pthread_cond_broadcast(&pr->cond);
+	}
+	pthread_mutex_unlock(&pr->lock);
+	free(buf);
+}
+
+static void *pr_thread(void *arg)
+{
+	struct fs_preads *pw = arg;
+
+	/* Unmounting ends this thread's network waits at once. */
+	net_set_cancel(&pw->stop_io);
+	pthread_mutex_lock(&pw->lock);
+	while (!pw->stopping) {
+		struct pr_job j;
+
+		if (pw->len == 0) {
+			pthread_cond_wait(&pw->work, &pw->lock);
+			continue;
+		}
+		j = pw->queue[pw->head];
+		pw->head = (pw->head + 1) % PR_QUEUE;
+		pw->len--;
+		pthread_mutex_unlock(&pw->lock);
+		pr_run(pw, &j);
+		pr_unref(j.pr);
+		pthread_mutex_lock(&pw->lock);
+	}
+	pthread_mutex_unlock(&pw->lock);
+	return NULL;
+}
+
+int fs_preads_start(struct fs_ctx *ctx, unsigned n, struct fs_preads **out)
+{
+	struct fs_preads *pw;
+
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	if (n > FS_PREAD_MAX)
+		return -EINVAL;
+	pw = calloc(1, sizeof(*pw));
+	if (!pw)
+		return -ENOMEM;
+	pw->ctx = ctx;
+	pw->n = n;
+	pthread_mutex_init(&pw->lock, NULL);
+	pthread_cond_init(&pw->work, NULL);
+	for (; pw->started < n; pw->started++)
+		if (pthread_create(&pw->threads[pw->started], NULL, pr_thread,
+				   pw) != 0)
+			break;
+	*out = pw;
+	if (pw->started == n)
+		return 0;
+	fs_preads_stop(pw);
+	fs_preads_free(pw);
+	*out = NULL;
+	return -EAGAIN;
+}
+
+void fs_preads_stop(struct fs_preads *pw)
+{
+	if (!pw)
+		return;
+	pthread_mutex_lock(&pw->lock);
+	pw->stopping = true;
+	pw->stop_io = 1;
+	pthread_cond_broadcast(&pw->work);
+	pthread_mutex_unlock(&pw->lock);
+	for (unsigned i = 0; i < pw->started; i++)
+		pthread_join(pw->threads[i], NULL);
+	pw->started = 0;
+	/* Jobs never run: their references. */
+	while (pw->len > 0) {
+		pr_unref(pw->queue[pw->head].pr);
+		pw->head = (pw->head + 1) % PR_QUEUE;
+		pw->len--;
+	}
+}
+
+void fs_preads_free(struct fs_preads *pw)
+{
+	if (!pw)
+		return;
+	pthread_cond_destroy(&pw->work);
+	pthread_mutex_destroy(&pw->lock);
+	free(pw);
+}
+
+/* ---- the reader's side ---- */
+
+/* The state of @f, made at its first read from the stream. */
+static struct fs_pread *pr_of(struct fs_ctx *ctx, struct fs_file *f)
+{
+	struct fs_preads *pw = ctx->preads;
+	struct fs_pread *pr;
+
+	if (f->pr || !pw)
+		return f->pr;
+	pr = calloc(1, sizeof(*pr));
+	if (!pr)
+		return NULL;
+	pr->pw = pw;
+	pr->ino = f->ino;
+	atomic_init(&pr->refs, 1);
+	pthread_mutex_init(&pr->lock, NULL);
+	pthread_cond_init(&pr->cond, NULL);
+	pthread_mutex_lock(&pw->lock);
+	pr->next = pw->files;
+	if (pw->files)
+		pw->files->prev = pr;
+	pw->files = pr;
+	pthread_mutex_unlock(&pw->lock);
+	f->pr = pr;
+	return pr;
+}
+
+/* Is the checked range in @s the file the ranges began with?  The first
+ * range checked sets the time (pr->lock held). */
+static bool pr_range_current(struct fs_pread *pr, const struct pr_slot *s)
+{
+	const struct pr_result *r = &s->res;
+
+	if (!pr->base_known) {
+		if (r->pre && r->pre_size != pr->size)
+			return false;
+		pr->base_mtime = r->pre ? r->pre_mtime : r->mtime;
+		pr->base_known = true;
+	}
+	return r->size == pr->size && r->mtime == pr->base_mtime;
+}
+
+/* The file changed on the server: every later read fails (pr->lock
+ * held). */
+static int pr_stale_locked(struct fs_pread *pr, const char *why)
+{
+	log_warn("inode %llu changed on the server while it was read in "
+		 "parallel ranges (%s): reads of this open file fail; reopen "
+		 "it for the new version", (unsigned long long)pr->ino, why);
+	stats_add(STATS_PREAD_STALE, 1);
+	pr->stale = -EIO;
+	pr_deactivate_locked(pr);
+	return pr->stale;
+}
+
+/*
+ * Wait until ranges @k0..@k1 are ready (pr->lock held).  Returns 0; -EAGAIN
+ * after a fallback; -EIO (the file changed); -EINTR.
+ */
+static int pr_wait_ready(struct fs_pread *pr, uint64_t k0, uint64_t k1)
+{
+	for (uint64_t k = k0; k <= k1;) {
+		struct pr_slot *s = &pr->slots[k % pr->nslots];
+		struct timespec until;
+
+		if (!pr->active)
+			return pr->stale ? pr->stale : -EAGAIN;
+		if (s->state == PR_READY) {
+			if (!pr_range_current(pr, s))
+				return pr_stale_locked(pr, "size or time "
+							   "differs");
+			k++;
+			continue;
+		}
+		if (s->state == PR_FAILED) {
+			if (s->err == -ESTALE)
+				return pr_stale_locked(pr, "size differs");
+			pr->no_more = true;
+			pr_fallback_locked(pr, "a range failed", s->err);
+			return -EAGAIN;
+		}
+		if (net_cancelled())
+			return -EINTR;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&pr->cond, &pr->lock, &until);
+	}
+	return 0;
+}
+
+/* Serve [@off, @off + @size) from ranges @k0.. (ready, pr->lock held);
+ * ranges read to their end make room for the next ones. */
+static size_t pr_copy_locked(struct fs_pread *pr, char *buf, size_t size,
+			     uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		uint64_t k = (off + done - pr->start) / PR_CHUNK;
+		struct pr_slot *s = &pr->slots[k % pr->nslots];
+		uint64_t in = off + done - pr_range_off(pr, k);
+		size_t len = pr_range_len(pr, k);
+		size_t n = len - in < size - done ? (size_t)(len - in)
+						  : size - done;
+
+		memcpy(buf + done, s->buf + in, n);
+		done += n;
+		if (in + n == len) {
+			pr_advance_locked(pr, k);
+			pr->head = k + 1;
+		}
+	}
+	return done;
+}
+
+ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
+		      size_t size, uint64_t off)
+{
+	struct fs_pread *pr = f->pr;
+	uint64_t end, k0, k1;
+	ssize_t ret;
+
+	(void)ctx;
+	if (!pr)
+		return -EAGAIN;
+	pthread_mutex_lock(&pr->lock);
+	if (pr->stale || !pr->active) {
+		ret = pr->stale ? pr->stale : -EAGAIN;
+		goto out;
+	}
+	end = off + size < pr->size ? off + size : pr->size;
+	if (off >= pr->size || size == 0) {
+		ret = -EAGAIN; /* past what the ranges know: the stream */
+		goto out;
+	}
+	k0 = off >= pr->start ? (off - pr->start) / PR_CHUNK : 0;
+	k1 = (end - 1 - pr->start) / PR_CHUNK;
+	if (off < pr_range_off(pr, pr->head) || k1 >= pr->head + pr->nslots) {
+		pr->seq_len = 0;
+		pr_fallback_locked(pr, "a seek", 0);
+		ret = -EAGAIN;
+		goto out;
+	}
+	/* A skip forward within the window: the ranges before are not
+	 * wanted. */
+	for (; pr->head < k0; pr->head++)
+		pr_advance_locked(pr, pr->head);
+	ret = pr_wait_ready(pr, k0, k1);
+	if (ret == 0)
+		ret = (ssize_t)pr_copy_locked(pr, buf, (size_t)(end - off), off);
+	if (ret >= 0)
+		pr->seq_end = off + (uint64_t)ret;
+out:
+	pthread_mutex_unlock(&pr->lock);
+	return ret;
+}
+
+/* May @pr begin ranges at @pos, the file being @size long?  (f->lock) */
+static bool pr_worth_it(const struct fs_pread *pr, uint64_t pos,
+			uint64_t size)
+{
+	uint64_t after = size >= PR_BIG_FILE ? PR_AFTER_BIG : PR_AFTER;
+
+	return !pr->stale && !pr->no_more && pr->seq_len >= after &&
+	       size > pos && size - pos >= 2ull * PR_CHUNK;
+}
+
+bool fs_pread_note(struct fs_ctx *ctx, struct fs_file *f, uint64_t off,
+		   size_t n)
+{
+	struct fs_pread *pr = pr_of(ctx, f);
+	struct fs_preads *pw = ctx->preads;
+	unsigned nslots;
+	struct stat st;
+
+	if (!pr)
+		return false;
+	pr->seq_len = off == pr->seq_end ? pr->seq_len + n : n;
+	pr->seq_end = off + n;
+	if (itab_getattr(ctx->itab, f->ino, &st) == -ESTALE ||
+	    !pr_worth_it(pr, pr->seq_end, (uint64_t)st.st_size))
+		return false;
+	/* Leave one transfer for the rest of the mount's work. */
+	nslots = ftp_pool_xfer_limit(ctx->pool);
+	nslots = nslots > pw->n ? pw->n : nslots;
+	if (nslots < 2) {
+		pr->no_more = true;
+		stats_add(STATS_PREAD_FALLBACKS, 1);
+		log_debug("parallel reads: the server allows one transfer");
+		return false;
+	}
+	if (atomic_fetch_add(&pw->active_files, 1) >= PR_FILES) {
+		atomic_fetch_sub(&pw->active_files, 1);
+		return false;
+	}
+	pthread_mutex_lock(&pr->lock);
+	pr->active = true;
+	pr->start = pr->seq_end;
+	pr->size = (uint64_t)st.st_size;
+	pr->base_known = false;
+	pr->head = 0;
+	pr->nslots = nslots;
+	for (uint64_t k = 0; k < nslots && pr_range_off(pr, k) < pr->size; k++)
+		pr_schedule_locked(pr, k);
+	pthread_mutex_unlock(&pr->lock);
+	log_debug("parallel reads of %s from offset %llu: %u streams",
+		  f->path, (unsigned long long)pr->start, nslots);
+	return true;
+}
+
+void fs_pread_release(struct fs_file *f)
+{
+	struct fs_pread *pr = f->pr;
+	struct fs_preads *pw;
+
+	if (!pr)
+		return;
+	pw = pr->pw;
+	pthread_mutex_lock(&pr->lock);
+	pr_deactivate_locked(pr);
+	pthread_mutex_unlock(&pr->lock);
+	pthread_mutex_lock(&pw->lock);
+	if (pr->prev)
+		pr->prev->next = pr->next;
+	else
+		pw->files = pr->next;
+	if (pr->next)
+		pr->next->prev = pr->prev;
+	pthread_mutex_unlock(&pw->lock);
+	f->pr = NULL;
+	pr_unref(pr);
+}
+
+void fs_pread_forget(struct fs_ctx *ctx, uint64_t ino)
+{
+	struct fs_preads *pw = ctx->preads;
+	struct fs_pread *hit[PR_FILES * 4];
+	unsigned n = 0;
+
+	if (!pw)
+		return;
+	/* Only files in parallel mode have ranges to drop: at most PR_FILES
+	 * of them (more if some are leaving it right now). */
+	pthread_mutex_lock(&pw->lock);
+	for (struct fs_pread *pr = pw->files; pr; pr = pr->next) {
+		if (pr->ino != ino || n == sizeof(hit) / sizeof(hit[0]))
+			continue;
+		atomic_fetch_add(&pr->refs, 1); /* the file holds one */
+		hit[n++] = pr;
+	}
+	pthread_mutex_unlock(&pw->lock);
+	for (unsigned i = 0; i < n; i++) {
+		pthread_mutex_lock(&hit[i]->lock);
+		if (hit[i]->active) {
+			log_debug("parallel reads of inode %llu dropped: "
+				  "written locally", (unsigned long long)ino);
+			pr_deactivate_locked(hit[i]);
+		}
+		pthread_mutex_unlock(&hit[i]->lock);
+		pr_unref(hit[i]);
+	}
+}
