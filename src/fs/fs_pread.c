@@ -527,19 +527,24 @@ static struct fs_pread *pr_of(struct fs_ctx *ctx, struct fs_file *f)
 	return pr;
 }
 
-/* Is the checked range in @s the file the ranges began with?  The first
- * range checked sets the time (pr->lock held). */
-static bool pr_range_current(struct fs_pread *pr, const struct pr_slot *s)
+/*
+ * Is the checked range in @s the file the ranges began with?  The first
+ * range checked sets the time (pr->lock held).  Returns 0; -EAGAIN when
+ * the server had another size than the cached attributes before the first
+ * range (the mount's view was out of date before the ranges began: one
+ * stream reads it, as without them); -EIO when it changed since.
+ */
+static int pr_range_current(struct fs_pread *pr, const struct pr_slot *s)
 {
 	const struct pr_result *r = &s->res;
 
 	if (!pr->base_known) {
 		if (r->pre && r->pre_size != pr->size)
-			return false;
+			return -EAGAIN;
 		pr->base_mtime = r->pre ? r->pre_mtime : r->mtime;
 		pr->base_known = true;
 	}
-	return r->size == pr->size && r->mtime == pr->base_mtime;
+	return r->size == pr->size && r->mtime == pr->base_mtime ? 0 : -EIO;
 }
 
 /* The file changed on the server: every later read fails (pr->lock
@@ -568,9 +573,17 @@ static int pr_wait_ready(struct fs_pread *pr, uint64_t k0, uint64_t k1)
 		if (!pr->active)
 			return pr->stale ? pr->stale : -EAGAIN;
 		if (s->state == PR_READY) {
-			if (!pr_range_current(pr, s))
+			int ret = pr_range_current(pr, s);
+
+			if (ret == -EIO)
 				return pr_stale_locked(pr, "size or time "
 							   "differs");
+			if (ret < 0) {
+				pr->no_more = true;
+				pr_fallback_locked(pr, "the cached size is out "
+						       "of date", 0);
+				return ret;
+			}
 			k++;
 			continue;
 		}
@@ -626,7 +639,6 @@ ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
 	uint64_t end, k0, k1;
 	ssize_t ret;
 
-	(void)ctx;
 	if (!pr)
 		return -EAGAIN;
 	pthread_mutex_lock(&pr->lock);
@@ -644,6 +656,14 @@ ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
 	if (off < pr_range_off(pr, pr->head) || k1 >= pr->head + pr->nslots) {
 		pr->seq_len = 0;
 		pr_fallback_locked(pr, "a seek", 0);
+		ret = -EAGAIN;
+		goto out;
+	}
+	/* The server refused more connections since the ranges began
+	 * (ftp_pool.h, Adapting): a transfer at a time is all there is. */
+	if (ftp_pool_xfer_limit(ctx->pool) < 2) {
+		pr->no_more = true;
+		pr_fallback_locked(pr, "the server allows one transfer", 0);
 		ret = -EAGAIN;
 		goto out;
 	}
@@ -757,11 +777,8 @@ void fs_pread_forget(struct fs_ctx *ctx, uint64_t ino)
 	pthread_mutex_unlock(&pw->lock);
 	for (unsigned i = 0; i < n; i++) {
 		pthread_mutex_lock(&hit[i]->lock);
-		if (hit[i]->active) {
-			log_debug("parallel reads of inode %llu dropped: "
-				  "written locally", (unsigned long long)ino);
-			pr_deactivate_locked(hit[i]);
-		}
+		if (hit[i]->active)
+			pr_fallback_locked(hit[i], "written locally", 0);
 		pthread_mutex_unlock(&hit[i]->lock);
 		pr_unref(hit[i]);
 	}
