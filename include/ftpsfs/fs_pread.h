@@ -3,16 +3,19 @@
  *
  * One RETR stream runs at the rate one TCP connection gets; a long fat
  * path, or a server that caps each connection, keeps that well below the
- * link.  An open file read sequentially beyond a threshold (8 MiB, or
- * 1 MiB of a file the attributes say is big) is fetched from then on in
- * ranges of a few MiB, each with its own REST + RETR (RFC 3659 section
- * 5) on a pooled connection, by a few worker threads (-o parallel_reads=N),
- * and handed to the kernel in order.  Memory is bounded: N ranges per
- * file, two files at once.
+ * link.  An open file that the attributes say is big (64 MiB) read from its
+ * start, or any file read sequentially beyond a threshold (8 MiB; 1 MiB of
+ * a big one), is fetched from then on in ranges of 16 MiB, each with its
+ * own REST + RETR (RFC 3659 section 5) on a pooled connection, by a few
+ * worker threads (-o parallel_reads=N), and handed to the kernel in order.
+ * Memory is bounded: N + 1 ranges per file, two files at once.
  *
  * Never stale or mixed bytes: each range is checked after its transfer
  * with SIZE and MDTM against the size the file had when the ranges began
- * and the time the first range saw.  A file replaced on the server meanwhile
+ * and the time the first range saw (the first also looks before its
+ * transfer: a cached size the server no longer has means the mount's view
+ * was out of date already, and one stream reads the file, as without
+ * ranges).  A file replaced on the server meanwhile
  * (a new file renamed over it, as uploads with a temporary name do) makes
  * every later read of the open file fail with EIO: reopen it to read the
  * new version.  (A file rewritten in place while a transfer runs is beyond

@@ -32,10 +32,11 @@
 #include "ftpsfs/net.h"
 #include "ftpsfs/stats.h"
 
-#define PR_CHUNK (8u << 20)
+#define PR_CHUNK (16u << 20)
 /* Sequential bytes read by the stream before ranges take over ... */
 #define PR_AFTER (8u << 20)
-/* ... or of a file that the attributes say is big. */
+/* ... or of a file that the attributes say is big (a read from its
+ * start begins ranges at once). */
 #define PR_BIG_FILE (64ull << 20)
 #define PR_AFTER_BIG (1u << 20)
 /* Files in parallel mode at once (memory: N ranges each). */
@@ -47,8 +48,20 @@
 #define PR_POLL_MS 20
 /* One read from the data connection at most. */
 #define PR_READ_MAX (1u << 20)
+/* The end of the range read last, kept: the kernel steps back into it at
+ * times (a page it dropped), which must not cost the ranges. */
+#define PR_TAIL (1u << 20)
 
-enum pr_state { PR_EMPTY, PR_QUEUED, PR_FETCHING, PR_READY, PR_FAILED };
+/* A range is waiting (for one of the file's streams), queued (for a
+ * worker), being fetched, ready, or failed. */
+enum pr_state {
+	PR_EMPTY,
+	PR_WAITING,
+	PR_QUEUED,
+	PR_FETCHING,
+	PR_READY,
+	PR_FAILED
+};
 
 /* What a worker learnt of its range. */
 struct pr_result {
@@ -85,8 +98,14 @@ struct fs_pread {
 	bool base_known;
 	int64_t base_mtime;  /* MDTM the first checked range saw */
 	uint64_t head;	     /* first range still wanted */
-	unsigned nslots;
-	struct pr_slot slots[FS_PREAD_MAX];
+	unsigned streams;    /* ranges fetched at once, at most */
+	unsigned inflight;   /* jobs queued or running (any gen) */
+	unsigned nslots;     /* streams + 1: a worker never waits for the
+			      * reader to take the oldest range */
+	struct pr_slot slots[FS_PREAD_MAX + 1];
+	char *tail;	     /* PR_TAIL bytes, made at the first use */
+	uint64_t tail_off;   /* ... the file's bytes from here */
+	size_t tail_len;     /* ... this many (0: none) */
 	/* the reader's (f->lock): the pattern of the stream's reads */
 	uint64_t seq_end, seq_len;
 };
@@ -117,8 +136,9 @@ static void pr_unref(struct fs_pread *pr)
 {
 	if (atomic_fetch_sub(&pr->refs, 1) != 1)
 		return;
-	for (unsigned i = 0; i < FS_PREAD_MAX; i++)
+	for (unsigned i = 0; i <= FS_PREAD_MAX; i++)
 		free(pr->slots[i].buf);
+	free(pr->tail);
 	pthread_cond_destroy(&pr->cond);
 	pthread_mutex_destroy(&pr->lock);
 	free(pr);
@@ -136,33 +156,64 @@ static size_t pr_range_len(const struct fs_pread *pr, uint64_t k)
 	return pr->size - off < PR_CHUNK ? (size_t)(pr->size - off) : PR_CHUNK;
 }
 
-/* Put range @k into its slot and queue its job (pr->lock held).  A full
+/* Queue the job of the waiting range in @s (pr->lock held).  A full
  * queue fails the range at once: the reader falls back when it gets
  * there. */
-static void pr_schedule_locked(struct fs_pread *pr, uint64_t k)
+static void pr_queue_locked(struct fs_pread *pr, struct pr_slot *s)
 {
 	struct fs_preads *pw = pr->pw;
-	struct pr_slot *s = &pr->slots[k % pr->nslots];
 	bool queued = false;
 
-	free(s->buf);
-	s->buf = NULL;
-	s->k = k;
-	s->gen = ++pr->gens;
-	s->state = PR_QUEUED;
 	pthread_mutex_lock(&pw->lock);
 	if (!pw->stopping && pw->len < PR_QUEUE) {
 		pw->queue[(pw->head + pw->len++) % PR_QUEUE] =
-			(struct pr_job){ .pr = pr, .k = k, .gen = s->gen };
+			(struct pr_job){ .pr = pr, .k = s->k, .gen = s->gen };
 		atomic_fetch_add(&pr->refs, 1);
 		queued = true;
 		pthread_cond_signal(&pw->work);
 	}
 	pthread_mutex_unlock(&pw->lock);
-	if (!queued) {
+	if (queued) {
+		s->state = PR_QUEUED;
+		pr->inflight++;
+	} else {
 		s->state = PR_FAILED;
 		s->err = -EBUSY;
 	}
+}
+
+/* Put range @k into its slot; queue it if the file has a stream free
+ * (pr->lock held). */
+static void pr_schedule_locked(struct fs_pread *pr, uint64_t k)
+{
+	struct pr_slot *s = &pr->slots[k % pr->nslots];
+
+	free(s->buf);
+	s->buf = NULL;
+	s->k = k;
+	s->gen = ++pr->gens;
+	s->state = PR_WAITING;
+	if (pr->inflight < pr->streams)
+		pr_queue_locked(pr, s);
+}
+
+/* A job of the file ended: its stream goes to the first waiting range
+ * (pr->lock held). */
+static void pr_job_done_locked(struct fs_pread *pr)
+{
+	struct pr_slot *first = NULL;
+
+	pr->inflight--;
+	if (!pr->active)
+		return;
+	for (unsigned i = 0; i < pr->nslots; i++) {
+		struct pr_slot *s = &pr->slots[i];
+
+		if (s->state == PR_WAITING && (!first || s->k < first->k))
+			first = s;
+	}
+	if (first && pr->inflight < pr->streams)
+		pr_queue_locked(pr, first);
 }
 
 /* Range @k is no longer wanted; schedule the one @nslots further on if
@@ -198,6 +249,7 @@ static void pr_deactivate_locked(struct fs_pread *pr)
 		s->state = PR_EMPTY;
 	}
 	pr->active = false;
+	pr->tail_len = 0;
 	atomic_fetch_sub(&pr->pw->active_files, 1);
 	pthread_cond_broadcast(&pr->cond);
 }
@@ -252,44 +304,53 @@ static int pr_acquire(struct fs_preads *pw, const struct pr_job *j,
 }
 
 /*
- * The end of a range that is not the file's end: the server is still
- * sending.  ftp_xfer_abort() closes the data connection, sends ABOR and
- * NOOP and reads every reply up to NOOP's (RFC 959 4.1.3: 426 for the
- * transfer, 225/226 for ABOR); a connection it cannot bring back in step
- * is marked broken and closed at release, never reused.  At the file's
- * end the server ends the stream itself: its 226 costs no ABOR.
+ * End the range's transfer and check the file (SIZE, MDTM: after the
+ * transfer, a file replaced meanwhile shows a new size or time, whichever
+ * version this range read).  A range that is not the file's end: the
+ * server is still sending; the data connection is closed and ABOR and
+ * NOOP sent, with SIZE and MDTM in the same flight (RFC 959 4.1.3: 426
+ * for the transfer, 225/226 for ABOR, then NOOP's 200 proves we are in
+ * step: vsftpd and ProFTPD both answer that way, ~1 round trip in all).
+ * A connection that cannot be brought back in step is marked broken and
+ * closed at release, never reused.  At the file's end the server ends
+ * the stream itself: its 226 costs no ABOR.
  */
-static int pr_end_range(struct ftp_conn *c, struct ftp_xfer *x, bool at_eof)
+static int pr_end_range(struct ftp_conn *c, struct ftp_xfer *x, bool at_eof,
+			const char *path, struct pr_result *res)
 {
 	int64_t t0 = net_now_ms();
-	int ret = 0;
+	int ret;
 
 	if (at_eof) {
 		char b;
 		ssize_t n = ftp_xfer_read(c, x, &b, 1);
 
-		if (n == 0)
+		if (n == 0) {
 			ret = ftp_xfer_finish(c, x, FTP_OP_RETR);
-		else {
+		} else {
 			/* More bytes than the size had: it changed. */
 			ret = n > 0 ? -ESTALE : (int)n;
 			ftp_xfer_abort(c, x);
 		}
+		if (ret == 0)
+			ret = ftp_op_size_mdtm(c, path, &res->size,
+					       &res->mtime);
 	} else {
-		ftp_xfer_abort(c, x);
-		if (ftp_conn_broken(c))
-			ret = -EIO;
+		ret = ftp_op_abort_size_mdtm(c, x, path, &res->size,
+					     &res->mtime);
 	}
 	stats_add(STATS_PREAD_END_MS, (uint64_t)(net_now_ms() - t0));
 	return ret;
 }
 
 /* Read @len bytes at @off of @path into @buf on @c (a fresh RETR), end
- * the transfer.  Returns 0, -ECANCELED (no longer wanted), -ESTALE (the
- * file is shorter or longer than it was), or another negative errno. */
+ * the transfer and check the file into @res.  Returns 0, -ECANCELED (no
+ * longer wanted), -ESTALE (the file is shorter or longer than it was),
+ * or another negative errno. */
 static int pr_transfer(struct fs_preads *pw, const struct pr_job *j,
 		       struct ftp_conn **c, const char *path, uint64_t off,
-		       char *buf, size_t len, bool at_eof)
+		       char *buf, size_t len, bool at_eof,
+		       struct pr_result *res)
 {
 	struct ftp_xfer *x;
 	char err[512];
@@ -329,7 +390,7 @@ static int pr_transfer(struct fs_preads *pw, const struct pr_job *j,
 		(void)ftp_xfer_finish(*c, x, FTP_OP_RETR);
 		return -ESTALE;
 	}
-	return pr_end_range(*c, x, at_eof);
+	return pr_end_range(*c, x, at_eof, path, res);
 }
 
 /* Fetch range j->k into @buf and check the file: the worker's whole
@@ -353,13 +414,9 @@ static int pr_fetch(struct fs_preads *pw, const struct pr_job *j,
 		if (ret < 0)
 			goto release;
 	}
-	ret = pr_transfer(pw, j, &c, path, off, buf, len, at_eof);
+	ret = pr_transfer(pw, j, &c, path, off, buf, len, at_eof, res);
 	if (!c)
 		return ret; /* released by ftp_pool_xfer_open() */
-	/* After the transfer: a file replaced meanwhile shows a new size or
-	 * time, whichever version this range read. */
-	if (ret == 0)
-		ret = ftp_op_size_mdtm(c, path, &res->size, &res->mtime);
 release:
 	ftp_pool_release(pool, c);
 	return ret;
@@ -381,6 +438,7 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 	pthread_mutex_lock(&pr->lock);
 	s = &pr->slots[j->k % pr->nslots];
 	if (!pr->active || s->gen != j->gen) {
+		pr_job_done_locked(pr);
 		pthread_mutex_unlock(&pr->lock);
 		return;
 	}
@@ -411,6 +469,7 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 		}
 		pthread_cond_broadcast(&pr->cond);
 	}
+	pr_job_done_locked(pr);
 	pthread_mutex_unlock(&pr->lock);
 	free(buf);
 }
@@ -607,6 +666,23 @@ static int pr_wait_ready(struct fs_pread *pr, uint64_t k0, uint64_t k1)
 	return 0;
 }
 
+/* Range @k (@len bytes in @buf) was read to its end: keep its last
+ * bytes (pr->lock held). */
+static void pr_keep_tail_locked(struct fs_pread *pr, const char *buf,
+				size_t len, uint64_t k)
+{
+	size_t n = len < PR_TAIL ? len : PR_TAIL;
+
+	pr->tail_len = 0;
+	if (!pr->tail)
+		pr->tail = malloc(PR_TAIL);
+	if (!pr->tail)
+		return;
+	memcpy(pr->tail, buf + len - n, n);
+	pr->tail_off = pr_range_off(pr, k) + len - n;
+	pr->tail_len = n;
+}
+
 /* Serve [@off, @off + @size) from ranges @k0.. (ready, pr->lock held);
  * ranges read to their end make room for the next ones. */
 static size_t pr_copy_locked(struct fs_pread *pr, char *buf, size_t size,
@@ -625,6 +701,7 @@ static size_t pr_copy_locked(struct fs_pread *pr, char *buf, size_t size,
 		memcpy(buf + done, s->buf + in, n);
 		done += n;
 		if (in + n == len) {
+			pr_keep_tail_locked(pr, s->buf, len, k);
 			pr_advance_locked(pr, k);
 			pr->head = k + 1;
 		}
@@ -632,15 +709,75 @@ static size_t pr_copy_locked(struct fs_pread *pr, char *buf, size_t size,
 	return done;
 }
 
+/* May @pr begin ranges at @pos, the file being @size long?  A read from
+ * the start of a file the attributes say is big begins at once; else the
+ * stream must have read enough in order first.  (f->lock) */
+static bool pr_worth_it(const struct fs_pread *pr, uint64_t pos,
+			uint64_t size, bool from_start)
+{
+	bool big = size >= PR_BIG_FILE;
+
+	if (pr->stale || pr->no_more || pr->active || size <= pos ||
+	    size - pos < 2ull * PR_CHUNK)
+		return false;
+	return (from_start && big) ||
+	       pr->seq_len >= (big ? PR_AFTER_BIG : PR_AFTER);
+}
+
+/* Begin ranges at @pos if worth it (f->lock held).  Returns whether
+ * they began. */
+static bool pr_try_activate(struct fs_ctx *ctx, struct fs_file *f,
+			    struct fs_pread *pr, uint64_t pos, bool from_start)
+{
+	struct fs_preads *pw = ctx->preads;
+	unsigned streams;
+	struct stat st;
+
+	if (itab_getattr(ctx->itab, f->ino, &st) == -ESTALE ||
+	    !pr_worth_it(pr, pos, (uint64_t)st.st_size, from_start))
+		return false;
+	/* Leave one transfer for the rest of the mount's work. */
+	streams = ftp_pool_xfer_limit(ctx->pool);
+	streams = streams > pw->n ? pw->n : streams;
+	if (streams < 2) {
+		pr->no_more = true;
+		stats_add(STATS_PREAD_FALLBACKS, 1);
+		log_debug("parallel reads: the server allows one transfer");
+		return false;
+	}
+	if (atomic_fetch_add(&pw->active_files, 1) >= PR_FILES) {
+		atomic_fetch_sub(&pw->active_files, 1);
+		return false;
+	}
+	pthread_mutex_lock(&pr->lock);
+	pr->active = true;
+	pr->start = pos;
+	pr->size = (uint64_t)st.st_size;
+	pr->base_known = false;
+	pr->head = 0;
+	pr->streams = streams;
+	pr->nslots = streams + 1;
+	for (uint64_t k = 0; k < pr->nslots && pr_range_off(pr, k) < pr->size;
+	     k++)
+		pr_schedule_locked(pr, k);
+	pthread_mutex_unlock(&pr->lock);
+	log_debug("parallel reads of %s from offset %llu: %u streams",
+		  f->path, (unsigned long long)pos, streams);
+	return true;
+}
+
 ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
 		      size_t size, uint64_t off)
 {
-	struct fs_pread *pr = f->pr;
-	uint64_t end, k0, k1;
+	struct fs_pread *pr = off == 0 ? pr_of(ctx, f) : f->pr;
+	uint64_t end, k0, k1, head_off;
+	size_t done = 0;
 	ssize_t ret;
 
 	if (!pr)
 		return -EAGAIN;
+	if (off == 0 && !pr->active)
+		(void)pr_try_activate(ctx, f, pr, 0, true);
 	pthread_mutex_lock(&pr->lock);
 	if (pr->stale || !pr->active) {
 		ret = pr->stale ? pr->stale : -EAGAIN;
@@ -651,10 +788,22 @@ ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
 		ret = -EAGAIN; /* past what the ranges know: the stream */
 		goto out;
 	}
-	k0 = off >= pr->start ? (off - pr->start) / PR_CHUNK : 0;
+	/* A step back into the end of the range read last: its tail. */
+	head_off = pr_range_off(pr, pr->head);
+	if (off < head_off && pr->tail_len && off >= pr->tail_off &&
+	    pr->tail_off + pr->tail_len == head_off) {
+		done = (end < head_off ? end : head_off) - off;
+		memcpy(buf, pr->tail + (off - pr->tail_off), done);
+	}
+	k0 = (off + done - pr->start) / PR_CHUNK;
 	k1 = (end - 1 - pr->start) / PR_CHUNK;
-	if (off < pr_range_off(pr, pr->head) || k1 >= pr->head + pr->nslots) {
+	if (off + done < head_off || k1 >= pr->head + pr->nslots) {
 		pr->seq_len = 0;
+		log_debug("read at %llu (+%zu) outside the ranges [%llu, %llu)",
+			  (unsigned long long)off, size,
+			  (unsigned long long)head_off,
+			  (unsigned long long)pr_range_off(pr, pr->head +
+								   pr->nslots));
 		pr_fallback_locked(pr, "a seek", 0);
 		ret = -EAGAIN;
 		goto out;
@@ -669,69 +818,33 @@ ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
 	}
 	/* A skip forward within the window: the ranges before are not
 	 * wanted. */
-	for (; pr->head < k0; pr->head++)
+	if (pr->head < k0 && off + done < end)
+		pr->tail_len = 0;
+	for (; pr->head < k0 && off + done < end; pr->head++)
 		pr_advance_locked(pr, pr->head);
-	ret = pr_wait_ready(pr, k0, k1);
-	if (ret == 0)
-		ret = (ssize_t)pr_copy_locked(pr, buf, (size_t)(end - off), off);
-	if (ret >= 0)
-		pr->seq_end = off + (uint64_t)ret;
+	ret = off + done < end ? pr_wait_ready(pr, k0, k1) : 0;
+	if (ret == 0 && off + done < end)
+		pr_copy_locked(pr, buf + done, (size_t)(end - off - done),
+			       off + done);
+	if (ret == 0) {
+		ret = (ssize_t)(end - off);
+		pr->seq_end = end;
+	}
 out:
 	pthread_mutex_unlock(&pr->lock);
 	return ret;
-}
-
-/* May @pr begin ranges at @pos, the file being @size long?  (f->lock) */
-static bool pr_worth_it(const struct fs_pread *pr, uint64_t pos,
-			uint64_t size)
-{
-	uint64_t after = size >= PR_BIG_FILE ? PR_AFTER_BIG : PR_AFTER;
-
-	return !pr->stale && !pr->no_more && pr->seq_len >= after &&
-	       size > pos && size - pos >= 2ull * PR_CHUNK;
 }
 
 bool fs_pread_note(struct fs_ctx *ctx, struct fs_file *f, uint64_t off,
 		   size_t n)
 {
 	struct fs_pread *pr = pr_of(ctx, f);
-	struct fs_preads *pw = ctx->preads;
-	unsigned nslots;
-	struct stat st;
 
 	if (!pr)
 		return false;
 	pr->seq_len = off == pr->seq_end ? pr->seq_len + n : n;
 	pr->seq_end = off + n;
-	if (itab_getattr(ctx->itab, f->ino, &st) == -ESTALE ||
-	    !pr_worth_it(pr, pr->seq_end, (uint64_t)st.st_size))
-		return false;
-	/* Leave one transfer for the rest of the mount's work. */
-	nslots = ftp_pool_xfer_limit(ctx->pool);
-	nslots = nslots > pw->n ? pw->n : nslots;
-	if (nslots < 2) {
-		pr->no_more = true;
-		stats_add(STATS_PREAD_FALLBACKS, 1);
-		log_debug("parallel reads: the server allows one transfer");
-		return false;
-	}
-	if (atomic_fetch_add(&pw->active_files, 1) >= PR_FILES) {
-		atomic_fetch_sub(&pw->active_files, 1);
-		return false;
-	}
-	pthread_mutex_lock(&pr->lock);
-	pr->active = true;
-	pr->start = pr->seq_end;
-	pr->size = (uint64_t)st.st_size;
-	pr->base_known = false;
-	pr->head = 0;
-	pr->nslots = nslots;
-	for (uint64_t k = 0; k < nslots && pr_range_off(pr, k) < pr->size; k++)
-		pr_schedule_locked(pr, k);
-	pthread_mutex_unlock(&pr->lock);
-	log_debug("parallel reads of %s from offset %llu: %u streams",
-		  f->path, (unsigned long long)pr->start, nslots);
-	return true;
+	return pr_try_activate(ctx, f, pr, pr->seq_end, false);
 }
 
 void fs_pread_release(struct fs_file *f)
