@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "fs_internal.h"
 #include "ftpsfs/fs_pread.h"
@@ -76,7 +77,8 @@ struct pr_slot {
 	uint64_t k;	/* range number */
 	unsigned gen;
 	enum pr_state state;
-	char *buf;	/* PR_READY */
+	char *buf;	/* PR_READY: the range's bytes (pr_buf_new()) */
+	size_t buf_len;
 	int err;	/* PR_FAILED */
 	struct pr_result res;
 };
@@ -95,8 +97,10 @@ struct fs_pread {
 	bool no_more;	     /* a range failed: one stream from now on */
 	uint64_t start;	     /* where the ranges begin */
 	uint64_t size;	     /* the file's size then */
-	bool base_known;
-	int64_t base_mtime;  /* MDTM the first checked range saw */
+	bool base_known;     /* kept across activations of one open, until
+			      * a local write (fs_pread_forget) */
+	uint64_t base_size;  /* SIZE and MDTM the first checked range saw */
+	int64_t base_mtime;
 	uint64_t head;	     /* first range still wanted */
 	unsigned streams;    /* ranges fetched at once, at most */
 	unsigned inflight;   /* jobs queued or running (any gen) */
@@ -132,12 +136,40 @@ struct fs_preads {
 	unsigned started;
 };
 
+/*
+ * A range's buffer: mapped on its own, so that its memory goes back to the
+ * system when it is freed (malloc keeps freed blocks this big in its
+ * arenas once its threshold has grown: the peak RSS doubled).  NULL when
+ * there is no memory.
+ */
+static char *pr_buf_new(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void pr_buf_free(char *buf, size_t len)
+{
+	if (buf)
+		munmap(buf, len);
+}
+
+/* Empty slot @s (pr->lock held, or the last reference). */
+static void pr_slot_clear(struct pr_slot *s)
+{
+	pr_buf_free(s->buf, s->buf_len);
+	s->buf = NULL;
+	s->buf_len = 0;
+}
+
 static void pr_unref(struct fs_pread *pr)
 {
 	if (atomic_fetch_sub(&pr->refs, 1) != 1)
 		return;
 	for (unsigned i = 0; i <= FS_PREAD_MAX; i++)
-		free(pr->slots[i].buf);
+		pr_slot_clear(&pr->slots[i]);
 	free(pr->tail);
 	pthread_cond_destroy(&pr->cond);
 	pthread_mutex_destroy(&pr->lock);
@@ -188,8 +220,7 @@ static void pr_schedule_locked(struct fs_pread *pr, uint64_t k)
 {
 	struct pr_slot *s = &pr->slots[k % pr->nslots];
 
-	free(s->buf);
-	s->buf = NULL;
+	pr_slot_clear(s);
 	s->k = k;
 	s->gen = ++pr->gens;
 	s->state = PR_WAITING;
@@ -227,8 +258,7 @@ static void pr_advance_locked(struct fs_pread *pr, uint64_t k)
 	} else {
 		struct pr_slot *s = &pr->slots[k % pr->nslots];
 
-		free(s->buf);
-		s->buf = NULL;
+		pr_slot_clear(s);
 		s->gen = ++pr->gens;
 		s->state = PR_EMPTY;
 	}
@@ -243,8 +273,7 @@ static void pr_deactivate_locked(struct fs_pread *pr)
 	for (unsigned i = 0; i < pr->nslots; i++) {
 		struct pr_slot *s = &pr->slots[i];
 
-		free(s->buf);
-		s->buf = NULL;
+		pr_slot_clear(s);
 		s->gen = ++pr->gens;
 		s->state = PR_EMPTY;
 	}
@@ -448,7 +477,7 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 	at_eof = off + len == pr->size;
 	pthread_mutex_unlock(&pr->lock);
 
-	buf = malloc(len);
+	buf = pr_buf_new(len);
 	ret = buf ? itab_path(pw->ctx->itab, pr->ino, path, sizeof(path))
 		  : -ENOMEM;
 	if (ret == 0)
@@ -459,19 +488,29 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 	}
 
 	pthread_mutex_lock(&pr->lock);
-	if (pr->active && s->gen == j->gen) {
+	if (pr->active && s->gen == j->gen && ret == -EBUSY &&
+	    pr->inflight > 1) {
+		/* Other transfers hold the connections (another file's, a
+		 * stream): fewer streams for this file, the range waits for
+		 * one of its others to end. */
+		pr->streams = pr->inflight - 1;
+		s->state = PR_WAITING;
+		log_debug("parallel reads of inode %llu: %u streams",
+			  (unsigned long long)pr->ino, pr->streams);
+	} else if (pr->active && s->gen == j->gen) {
 		s->res = res;
 		s->state = ret == 0 ? PR_READY : PR_FAILED;
 		s->err = ret;
 		if (ret == 0) {
 			s->buf = buf;
+			s->buf_len = len;
 			buf = NULL;
 		}
 		pthread_cond_broadcast(&pr->cond);
 	}
 	pr_job_done_locked(pr);
 	pthread_mutex_unlock(&pr->lock);
-	free(buf);
+	pr_buf_free(buf, len);
 }
 
 static void *pr_thread(void *arg)
@@ -587,11 +626,12 @@ static struct fs_pread *pr_of(struct fs_ctx *ctx, struct fs_file *f)
 }
 
 /*
- * Is the checked range in @s the file the ranges began with?  The first
- * range checked sets the time (pr->lock held).  Returns 0; -EAGAIN when
- * the server had another size than the cached attributes before the first
- * range (the mount's view was out of date before the ranges began: one
- * stream reads it, as without them); -EIO when it changed since.
+ * Is the checked range in @s the file the ranges of this open began with?
+ * The first range checked sets the size and time (pr->lock held), for
+ * every later activation of the open too.  Returns 0; -EAGAIN when the
+ * server had another size than the cached attributes before the first
+ * range (the mount's view was out of date before any range: one stream
+ * reads it, as without them); -EIO when it changed since.
  */
 static int pr_range_current(struct fs_pread *pr, const struct pr_slot *s)
 {
@@ -600,10 +640,17 @@ static int pr_range_current(struct fs_pread *pr, const struct pr_slot *s)
 	if (!pr->base_known) {
 		if (r->pre && r->pre_size != pr->size)
 			return -EAGAIN;
+		pr->base_size = pr->size;
 		pr->base_mtime = r->pre ? r->pre_mtime : r->mtime;
 		pr->base_known = true;
 	}
-	return r->size == pr->size && r->mtime == pr->base_mtime ? 0 : -EIO;
+	if (r->pre && (r->pre_size != pr->base_size ||
+		       r->pre_mtime != pr->base_mtime))
+		return -EIO;
+	return r->size == pr->base_size && r->mtime == pr->base_mtime &&
+			       pr->size == pr->base_size
+		       ? 0
+		       : -EIO;
 }
 
 /* The file changed on the server: every later read fails (pr->lock
@@ -753,7 +800,6 @@ static bool pr_try_activate(struct fs_ctx *ctx, struct fs_file *f,
 	pr->active = true;
 	pr->start = pos;
 	pr->size = (uint64_t)st.st_size;
-	pr->base_known = false;
 	pr->head = 0;
 	pr->streams = streams;
 	pr->nslots = streams + 1;
@@ -890,6 +936,8 @@ void fs_pread_forget(struct fs_ctx *ctx, uint64_t ino)
 	pthread_mutex_unlock(&pw->lock);
 	for (unsigned i = 0; i < n; i++) {
 		pthread_mutex_lock(&hit[i]->lock);
+		/* Our own new content is no change to fail on. */
+		hit[i]->base_known = false;
 		if (hit[i]->active)
 			pr_fallback_locked(hit[i], "written locally", 0);
 		pthread_mutex_unlock(&hit[i]->lock);

@@ -252,3 +252,42 @@ def test_server_connection_limit_falls_back_to_one_stream(ftp_server, mounted):
     s = mount_stats(m.mountpoint)
     assert s["parallel_fallbacks"] >= 1
     assert "pool shrunk" in m.log_text()
+
+
+# Read several files at once, each whole: {name: sha256}.
+READ_CONCURRENTLY = """
+    import threading
+    out, errs = {}, []
+    def one(name):
+        try:
+            h = hashlib.sha256()
+            with open(os.path.join(d, name), "rb", buffering=0) as f:
+                while b := f.read(MIB):
+                    h.update(b)
+            out[name] = h.hexdigest()
+        except OSError as e:
+            errs.append(f"{name}: {e}")
+    threads = [threading.Thread(target=one, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errs:
+        raise OSError(5, "; ".join(errs))
+    result = out
+"""
+
+
+def test_big_files_read_at_once_share_the_connections(ftp_server, mounted):
+    """Three big files read at the same time with fewer connections than they would take
+    (max_conns=4: 3 for transfers): ranges wait for connections or files read with one stream,
+    and every file is exact."""
+    srv = ftp_server("vsftpd")
+    files = {f"b{i}.bin": put_big(srv, f"b{i}.bin", seed=10 + i) for i in range(3)}
+    m = mounted(srv, options=["parallel_reads=4", "max_conns=4"])
+    r = pycall(READ_CONCURRENTLY, timeout=300, d=m.mountpoint, names=sorted(files), MIB=MIB)
+    assert r.errno is None, r.error
+    assert r.result == {name: sha(data) for name, data in files.items()}
+    s = mount_stats(m.mountpoint)
+    assert s["parallel_ranges"] > 0 and s["parallel_stale"] == 0
+    assert s["connections_lost"] == 0
