@@ -3,10 +3,10 @@
  *
  * One RETR stream runs at the rate one TCP connection gets; a long fat
  * path, or a server that caps each connection, keeps that well below the
- * link.  An open file that the attributes say is big (64 MiB) read from its
- * start, or any file read sequentially beyond a threshold (8 MiB; 1 MiB of
- * a big one), is fetched from then on in ranges of 16 MiB, each with its
- * own REST + RETR (RFC 3659 section 5) on a pooled connection, by a few
+ * link.  An open file read sequentially beyond a threshold (8 MiB; 256 KiB
+ * of one the attributes say is big, 64 MiB) is fetched from then on in
+ * ranges of 16 MiB (the first four growing from 1 MiB), each with its own
+ * REST + RETR (RFC 3659 section 5) on a pooled connection, by a few
  * worker threads (-o parallel_reads=N), and handed to the kernel in order.
  * Memory is bounded: N + 1 ranges per file, two files at once.
  *

@@ -34,12 +34,18 @@
 #include "ftpsfs/stats.h"
 
 #define PR_CHUNK (16u << 20)
+/* The first ranges grow from 1 MiB (1, 2, 4, 8, then PR_CHUNK): the
+ * reader gets its first bytes soon after the ranges begin, as a stream
+ * would give them, not after a whole range. */
+#define PR_RAMP_FIRST (1u << 20)
+#define PR_RAMP_STEPS 4
+#define PR_RAMP_BYTES (((uint64_t)PR_RAMP_FIRST << PR_RAMP_STEPS) - \
+		       PR_RAMP_FIRST)
 /* Sequential bytes read by the stream before ranges take over ... */
 #define PR_AFTER (8u << 20)
-/* ... or of a file that the attributes say is big (a read from its
- * start begins ranges at once). */
+/* ... or of a file that the attributes say is big. */
 #define PR_BIG_FILE (64ull << 20)
-#define PR_AFTER_BIG (1u << 20)
+#define PR_AFTER_BIG (256u << 10)
 /* Files in parallel mode at once (memory: N ranges each). */
 #define PR_FILES 2
 #define PR_QUEUE (FS_PREAD_MAX * PR_FILES * 2)
@@ -176,16 +182,33 @@ static void pr_unref(struct fs_pread *pr)
 	free(pr);
 }
 
+/* Where range @k begins. */
 static uint64_t pr_range_off(const struct fs_pread *pr, uint64_t k)
 {
-	return pr->start + k * PR_CHUNK;
+	if (k < PR_RAMP_STEPS)
+		return pr->start + ((uint64_t)PR_RAMP_FIRST << k) -
+		       PR_RAMP_FIRST;
+	return pr->start + PR_RAMP_BYTES + (k - PR_RAMP_STEPS) * PR_CHUNK;
+}
+
+/* The range that holds @off (>= pr->start). */
+static uint64_t pr_range_at(const struct fs_pread *pr, uint64_t off)
+{
+	uint64_t rel = off - pr->start, k = 0;
+
+	if (rel >= PR_RAMP_BYTES)
+		return PR_RAMP_STEPS + (rel - PR_RAMP_BYTES) / PR_CHUNK;
+	while (((uint64_t)PR_RAMP_FIRST << (k + 1)) - PR_RAMP_FIRST <= rel)
+		k++;
+	return k;
 }
 
 static size_t pr_range_len(const struct fs_pread *pr, uint64_t k)
 {
 	uint64_t off = pr_range_off(pr, k);
+	uint64_t len = pr_range_off(pr, k + 1) - off;
 
-	return pr->size - off < PR_CHUNK ? (size_t)(pr->size - off) : PR_CHUNK;
+	return pr->size - off < len ? (size_t)(pr->size - off) : (size_t)len;
 }
 
 /* Queue the job of the waiting range in @s (pr->lock held).  A full
@@ -738,7 +761,7 @@ static size_t pr_copy_locked(struct fs_pread *pr, char *buf, size_t size,
 	size_t done = 0;
 
 	while (done < size) {
-		uint64_t k = (off + done - pr->start) / PR_CHUNK;
+		uint64_t k = pr_range_at(pr, off + done);
 		struct pr_slot *s = &pr->slots[k % pr->nslots];
 		uint64_t in = off + done - pr_range_off(pr, k);
 		size_t len = pr_range_len(pr, k);
@@ -756,32 +779,31 @@ static size_t pr_copy_locked(struct fs_pread *pr, char *buf, size_t size,
 	return done;
 }
 
-/* May @pr begin ranges at @pos, the file being @size long?  A read from
- * the start of a file the attributes say is big begins at once; else the
- * stream must have read enough in order first.  (f->lock) */
+/* May @pr begin ranges at @pos, the file being @size long?  The stream
+ * must have read enough in order first: a program that reads a file's
+ * head and no more (file(1), a thumbnailer) costs no ranges.  (f->lock) */
 static bool pr_worth_it(const struct fs_pread *pr, uint64_t pos,
-			uint64_t size, bool from_start)
+			uint64_t size)
 {
 	bool big = size >= PR_BIG_FILE;
 
 	if (pr->stale || pr->no_more || pr->active || size <= pos ||
 	    size - pos < 2ull * PR_CHUNK)
 		return false;
-	return (from_start && big) ||
-	       pr->seq_len >= (big ? PR_AFTER_BIG : PR_AFTER);
+	return pr->seq_len >= (big ? PR_AFTER_BIG : PR_AFTER);
 }
 
 /* Begin ranges at @pos if worth it (f->lock held).  Returns whether
  * they began. */
 static bool pr_try_activate(struct fs_ctx *ctx, struct fs_file *f,
-			    struct fs_pread *pr, uint64_t pos, bool from_start)
+			    struct fs_pread *pr, uint64_t pos)
 {
 	struct fs_preads *pw = ctx->preads;
 	unsigned streams;
 	struct stat st;
 
 	if (itab_getattr(ctx->itab, f->ino, &st) == -ESTALE ||
-	    !pr_worth_it(pr, pos, (uint64_t)st.st_size, from_start))
+	    !pr_worth_it(pr, pos, (uint64_t)st.st_size))
 		return false;
 	/* Leave one transfer for the rest of the mount's work. */
 	streams = ftp_pool_xfer_limit(ctx->pool);
@@ -815,15 +837,13 @@ static bool pr_try_activate(struct fs_ctx *ctx, struct fs_file *f,
 ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
 		      size_t size, uint64_t off)
 {
-	struct fs_pread *pr = off == 0 ? pr_of(ctx, f) : f->pr;
+	struct fs_pread *pr = f->pr;
 	uint64_t end, k0, k1, head_off;
 	size_t done = 0;
 	ssize_t ret;
 
 	if (!pr)
 		return -EAGAIN;
-	if (off == 0 && !pr->active)
-		(void)pr_try_activate(ctx, f, pr, 0, true);
 	pthread_mutex_lock(&pr->lock);
 	if (pr->stale || !pr->active) {
 		ret = pr->stale ? pr->stale : -EAGAIN;
@@ -841,8 +861,8 @@ ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
 		done = (end < head_off ? end : head_off) - off;
 		memcpy(buf, pr->tail + (off - pr->tail_off), done);
 	}
-	k0 = (off + done - pr->start) / PR_CHUNK;
-	k1 = (end - 1 - pr->start) / PR_CHUNK;
+	k0 = off + done >= pr->start ? pr_range_at(pr, off + done) : 0;
+	k1 = pr_range_at(pr, end - 1);
 	if (off + done < head_off || k1 >= pr->head + pr->nslots) {
 		pr->seq_len = 0;
 		log_debug("read at %llu (+%zu) outside the ranges [%llu, %llu)",
@@ -890,7 +910,7 @@ bool fs_pread_note(struct fs_ctx *ctx, struct fs_file *f, uint64_t off,
 		return false;
 	pr->seq_len = off == pr->seq_end ? pr->seq_len + n : n;
 	pr->seq_end = off + n;
-	return pr_try_activate(ctx, f, pr, pr->seq_end, false);
+	return pr_try_activate(ctx, f, pr, pr->seq_end);
 }
 
 void fs_pread_release(struct fs_file *f)
