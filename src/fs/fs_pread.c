@@ -8,13 +8,14 @@
  * an inode takes pw->lock, references the files (refs is atomic), drops
  * it, then takes each pr->lock.
  *
- * Ownership.  Range k of a file covers [start + k * CHUNK, ... + CHUNK)
- * and lives in slot k % nslots.  A slot's gen changes whenever the slot
- * is dropped or reused (unique within the file), so a worker still
- * fetching for an old gen throws
- * its bytes away.  The buffer belongs to the worker while it fetches and
- * to the slot once the range is ready.  Each queued job holds a reference
- * on the file's state; so does the open file.
+ * Ownership.  Range k of a file begins at pr_range_off(k) (1, 2, 4, 8 MiB,
+ * then PR_CHUNK each, from where the ranges began) and lives in slot
+ * k % nslots.  A slot's gen changes whenever the slot is dropped or reused
+ * (unique within the file), so a worker still fetching for an old gen
+ * throws its bytes away.  The buffer belongs to the worker while it
+ * fetches and to the slot once the range is ready.  Each queued job holds
+ * a reference on the file's state; so does the open file.  A file has at
+ * most `streams` jobs queued or running; its other ranges wait.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -46,7 +47,7 @@
 /* ... or of a file that the attributes say is big. */
 #define PR_BIG_FILE (64ull << 20)
 #define PR_AFTER_BIG (256u << 10)
-/* Files in parallel mode at once (memory: N ranges each). */
+/* Files in parallel mode at once (memory: N + 1 ranges each). */
 #define PR_FILES 2
 #define PR_QUEUE (FS_PREAD_MAX * PR_FILES * 2)
 /* How long a worker looks for a free connection before its range fails
@@ -118,6 +119,8 @@ struct fs_pread {
 	size_t tail_len;     /* ... this many (0: none) */
 	/* the reader's (f->lock): the pattern of the stream's reads */
 	uint64_t seq_end, seq_len;
+	bool seeked;	     /* ranges ended for a seek: 8 MiB in order
+			      * before they begin again */
 };
 
 struct pr_job {
@@ -790,7 +793,7 @@ static bool pr_worth_it(const struct fs_pread *pr, uint64_t pos,
 	if (pr->stale || pr->no_more || pr->active || size <= pos ||
 	    size - pos < 2ull * PR_CHUNK)
 		return false;
-	return pr->seq_len >= (big ? PR_AFTER_BIG : PR_AFTER);
+	return pr->seq_len >= (big && !pr->seeked ? PR_AFTER_BIG : PR_AFTER);
 }
 
 /* Begin ranges at @pos if worth it (f->lock held).  Returns whether
@@ -865,6 +868,7 @@ ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
 	k1 = pr_range_at(pr, end - 1);
 	if (off + done < head_off || k1 >= pr->head + pr->nslots) {
 		pr->seq_len = 0;
+		pr->seeked = true;
 		log_debug("read at %llu (+%zu) outside the ranges [%llu, %llu)",
 			  (unsigned long long)off, size,
 			  (unsigned long long)head_off,
