@@ -5,7 +5,7 @@
  * path, or a server that caps each connection, keeps that well below the
  * link.  An open file read sequentially beyond a threshold (8 MiB; 256 KiB
  * of one the attributes say is big, 64 MiB) is fetched from then on in
- * ranges of 16 MiB (the first four growing from 1 MiB), each with its own
+ * ranges of 16 MiB (the first two 4 and 8 MiB), each with its own
  * REST + RETR (RFC 3659 section 5) on a pooled connection, by a few
  * worker threads (-o parallel_reads=N), and handed to the kernel in order.
  * Memory is bounded: N + 1 ranges per file, two files at once.

@@ -2,9 +2,8 @@
 servers (vsftpd with require_ssl_reuse=YES, ProFTPD).
 
 A file read in order beyond 256 KiB (64 MiB or more) or 8 MiB (smaller) is fetched in ranges
-(1, 2, 4, 8, then 16 MiB), each REST+RETR on its own connection, and handed to the reader in
-order. What these
-tests hold it to:
+(4, 8, then 16 MiB), each REST+RETR on its own connection, and handed to the reader in order.
+What these tests hold it to:
 - the bytes read are exactly the file's (sha256), and the statistics show that ranges were
   used (parallel_ranges) - or, with parallel_reads=0 or a server that allows two connections,
   that one stream was (no ranges, or parallel_fallbacks);
@@ -107,7 +106,7 @@ def test_big_file_read_in_parallel_ranges_is_exact(ftp_server, mounted, kind):
     assert r == {"size": len(data), "sha256": sha(data)}
     s = mount_stats(m.mountpoint)
     # All but the first 256 KiB (read by the one stream before the ranges began) in ranges:
-    # 1, 2, 4, 8 MiB, then 16 MiB ones.
+    # 4, 8 MiB, then 16 MiB ones.
     assert s["parallel_ranges"] >= 5
     assert s["parallel_bytes"] >= BIG - MIB
     assert s["parallel_fallbacks"] == 0 and s["parallel_stale"] == 0
@@ -196,7 +195,7 @@ def test_file_replaced_on_server_mid_read_never_mixes(ftp_server, mounted, tmp_p
                                                       change):
     srv = ftp_server(kind)
     # Longer than the ranges fetched ahead of the pause (up to 5 x 16 MiB after the first
-    # 15 MiB): later ones see the change.
+    # 12 MiB): later ones see the change.
     old = put_big(srv, size=160 * MIB, seed=4)
     new = payload(len(old) + (MIB if change == "bigger" else 0), 5)
     # Short cache times: the new version is seen soon by a new open.
@@ -228,7 +227,7 @@ def test_local_write_while_ranges_are_fetched_is_read_back(ftp_server, mounted, 
     m = mounted(srv, options=["parallel_reads=4"])
     path = m.mountpoint / "big.bin"
     child, go = start_paused_read(path, 16 * MIB, tmp_path)
-    # In parallel mode: the first range (from 1 MiB) was served already.
+    # In parallel mode: the first ranges (from 256 KiB) were served already.
     assert mount_stats(m.mountpoint)["parallel_ranges"] > 0
     patch = b"W" * MIB
     w = pycall("fd = os.open(path, os.O_WRONLY)\nos.pwrite(fd, b'W' * n, off)\nos.close(fd)",
