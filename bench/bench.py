@@ -763,6 +763,8 @@ class Bench:
 
     def lftp_pget(self, srv, path, size, out):
         """lftp's `pget -n 4` of path (FTPS, data protected, through the proxy) into out."""
+        if not shutil.which("lftp"):
+            raise RuntimeError("lftp not installed (apt-get install lftp)")
         script = "; ".join([
             "set ftp:ssl-force true", "set ftp:ssl-protect-data true",
             f"set ssl:ca-file {self.certs.ca_file}", "set ftp:prefer-epsv true",
