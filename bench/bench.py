@@ -6,7 +6,7 @@ run with the clients interleaved, and never fails on a number. See bench/README.
 
     /usr/bin/python3 bench/bench.py [--quick] [--runs N] [--only W,...] [--ftpsfs PATH]
                                     [--json FILE] [--keep] [--delay-ms MS] [--step-limit S]
-                                    [--size-mib M] [--list]
+                                    [--size-mib M] [--cap-mbit R] [--list]
 """
 
 import argparse
@@ -59,6 +59,7 @@ SIZES = {
     "rsync": (200, 100),          # rsync -a tree (10 dirs)
     "rtt_small": (100, 20),       # cat, cp -r, rsync -a at 20 ms RTT
     "rtt_read_mib": (256, 32),    # sequential read at 20 ms RTT
+    "capped_mib": (256, 64),      # read at 20 ms RTT, each connection capped (big-capped)
     "rand_reads": (2000, 300),    # random 4 KiB reads: at most this many ...
     "rand_secs": (5, 2),          # ... or this many seconds
     "curl_files": (200, 100),     # curl's share of cat and cp -r (files/s: a rate)
@@ -204,6 +205,7 @@ class Proxy:
     """bench/delayproxy.py in its own process; stats() reads its counters."""
 
     def __init__(self, ports, delay_ms, log):
+        self.rate_mbit = 0.0
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("delayproxy.py")),
              "--delay-ms", str(delay_ms), *ports],
@@ -225,6 +227,12 @@ class Proxy:
     def set_delay(self, ms):
         self.ask(f"delay {ms}")
         self.delay_ms = ms
+
+    def set_rate(self, mbit):
+        """Cap each connection accepted from now on at `mbit` Mbit/s per direction (0: no
+        cap)."""
+        self.ask(f"rate {mbit}")
+        self.rate_mbit = mbit
 
     def quiesce(self, idle=0.25, timeout=5.0):
         """Wait until nothing has crossed the proxy for `idle` seconds (at most `timeout`)."""
@@ -330,6 +338,16 @@ class Bench:
                 f.write(rnd[:min(len(rnd), self.size - off)])
         os.chown(self.root / "big", self.user.uid, self.user.gid)
         run(["cat", self.root / "big"])  # source/served file in the page cache for everyone
+
+    def make_capped(self):
+        """The file of big-capped: exactly the size read (lftp pget reads a whole file)."""
+        size = self.n["capped_mib"] * MiB
+        rnd = os.urandom(8 * MiB)
+        with open(self.root / "capped", "wb") as f:
+            for off in range(0, size, len(rnd)):
+                f.write(rnd[:min(len(rnd), size - off)])
+        os.chown(self.root / "capped", self.user.uid, self.user.gid)
+        run(["cat", self.root / "capped"])  # in the page cache
 
     def make_tree(self):
         t = self.root / "tree"
@@ -535,8 +553,11 @@ class Bench:
     @contextlib.contextmanager
     def mounted(self, col, proxied=False):
         """A fresh mount (cold caches) of col's client on col's server, direct or through the
-        delay proxy. Records the process's peak RSS when it ends."""
+        delay proxy. Records the process's peak RSS when it ends. Column "ftpsfs-pr0" is
+        ftpsfs with -o parallel_reads=0 (one stream per file), "ftpsfs+wb" with -o writeback."""
         client, label = col
+        options = ["parallel_reads=0"] if client == "ftpsfs-pr0" else []
+        client = "ftpsfs" if client == "ftpsfs-pr0" else client
         srv = self.servers[label]
         host = PROXY_HOST if proxied else DIRECT_HOST
         mnt = self.work / f"mnt-{client}{label}-{next(self.counter)}"
@@ -547,7 +568,7 @@ class Bench:
                 opts = ["writeback", f"spool_dir={mnt}.spool"] if client == "ftpsfs+wb" else []
                 m = Mount(self.args.ftpsfs, f"ftp://{self.user.name}@{host}:{srv.port}/", mnt,
                           self.user.password, debug=False, cafile=self.certs.ca_file,
-                          log_path=log, options=opts)
+                          log_path=log, options=options + opts)
                 stop = m.stop
                 m.start()
                 pid = m.proc.pid
@@ -749,6 +770,71 @@ class Bench:
                 secs, *counts = self.rtt_op(fn, m)
                 return {key: (size / MiB / secs, *counts)}
             return {key: size / MiB / fn()}
+
+    def lftp_pget(self, srv, path, size, out):
+        """lftp's `pget -n 4` of path (FTPS, data protected, through the proxy) into out."""
+        if not shutil.which("lftp"):
+            raise RuntimeError("lftp not installed (apt-get install lftp)")
+        script = "; ".join([
+            "set ftp:ssl-force true", "set ftp:ssl-protect-data true",
+            f"set ssl:ca-file {self.certs.ca_file}", "set ftp:prefer-epsv true",
+            "set net:max-retries 1", "set cmd:fail-exit true",
+            f"open -u {self.user.name},{self.user.password} "
+            f"ftp://{PROXY_HOST}:{srv.port}",
+            f"pget -n 4 {path} -o {out}"])
+        r = run(["lftp", "-c", script], quiet=True, timeout=self.args.step_limit)
+        got = out.stat().st_size if out.exists() else 0
+        out.unlink(missing_ok=True)
+        if got != size:
+            raise RuntimeError(f"lftp got {got} bytes, not {size}")
+        return r.secs
+
+    def w_capped(self, col, i):
+        """big-capped: read the capped file at 20 ms, each connection capped at
+        --cap-mbit (100) Mbit/s by the proxy."""
+        self.need("capped")
+        size = self.n["capped_mib"] * MiB
+        key = "capped_read"
+        self.proxy.set_rate(self.args.cap_mbit)
+        try:
+            with contextlib.ExitStack() as stack:
+                m = None
+                if col[0] == "curl":
+                    srv = self.col_srv(col)
+
+                    def fn():
+                        r = self.curl(srv, "capped", *CURL_GET, "-w", "%{size_download}",
+                                      host=PROXY_HOST, capture=True)
+                        if int(r.out or 0) != size:
+                            raise RuntimeError(f"curl read {r.out} bytes, not {size}")
+                        return r.secs
+                elif col[0] == "lftp":
+                    fn = lambda: self.lftp_pget(self.col_srv(col), "capped",  # noqa: E731
+                                                size, self.work / "lftp-capped")
+                else:
+                    m = stack.enter_context(self.mounted(col, True))
+
+                    def fn():
+                        r = run(["dd", f"if={m.path / 'capped'}", "of=/dev/null", "bs=1M"],
+                                timeout=self.args.step_limit)
+                        check_dd(r, size)
+                        return r.secs
+                secs, *counts = self.rtt_op(fn, m)
+                out = {key: (size / MiB / secs, *counts)}
+                if m is not None and col[0] == "ftpsfs":
+                    out["capped_ranges"] = self.pread_ranges(m)
+                return out
+        finally:
+            self.proxy.set_rate(0)
+
+    def pread_ranges(self, m):
+        """parallel_ranges of a mount's statistics (None if it has none)."""
+        try:
+            text = os.getxattr(m.path, STATS_XATTR).decode()
+        except OSError:
+            return None
+        got = re.search(r"^parallel_ranges=(\d+)", text, re.M)
+        return int(got.group(1)) if got else None
 
     def w_randread(self, col, i):
         self.need("big")
@@ -1000,7 +1086,7 @@ class Bench:
                 return
         failed = set()
         for i in range(self.args.runs):
-            for col in self.cols:
+            for col in self.cols + w.extra_cols:
                 if col in failed or (col[0] == "curl" and not w.curl) or \
                         (col[0] == "ftpsfs+wb" and not w.wb):
                     continue
@@ -1080,7 +1166,6 @@ class Bench:
         return text, "no" if "no" in verdicts else ("?" if "?" in verdicts else "yes")
 
     def report(self, workloads):
-        heads = [col_name(c) for c in self.cols]
         out = []
         p = out.append
         p("")
@@ -1096,20 +1181,26 @@ class Bench:
           + " ".join([version("rclone"), "mount --vfs-cache-mode off", *self.rclone_flags]))
         sections = [("loopback", "Loopback", False),
                     ("rtt", f"Through the delay proxy: {self.args.delay_ms:g} ms each way "
-                            f"({2 * self.args.delay_ms:g} ms round trip)", True)]
+                            f"({2 * self.args.delay_ms:g} ms round trip)", True),
+                    ("capped", f"Through the delay proxy ({2 * self.args.delay_ms:g} ms round "
+                               f"trip), each connection capped at {self.args.cap_mbit:g} "
+                               "Mbit/s per direction", True)]
         width = 40
         for sec, title, proxied in sections:
-            rows = [r for w in workloads if w.proxied == proxied for r in w.rows
-                    if r.key in self.samples]
+            ws = [w for w in workloads if w.section == sec]
+            rows = [r for w in ws for r in w.rows if r.key in self.samples]
             if not rows:
                 continue
+            cols = self.cols + [c for w in ws for c in w.extra_cols
+                                if any(c in self.samples.get(r.key, {}) for r in rows)]
+            heads = [col_name(c) for c in cols]
             p("")
             p(title)
             p(f"{'workload':{width}} {'unit':>7} " + " ".join(f"{h:>10}" for h in heads)
               + f" {'f/curl':>7} {'f/rclone':>8} {'target':>12} {'met':>4}")
             for r in rows:
                 cells = []
-                for c in self.cols:
+                for c in cols:
                     v = self.median(self.samples, r.key, c)
                     cell = self.bound(self.samples, r.key, c) + fmt_val(v, r.unit)
                     if c[0] == "curl" and r.key in self.tls12_rows:
@@ -1131,7 +1222,7 @@ class Bench:
                   + f" {'target':>8} {'met':>4}")
                 for r in rt_rows:
                     cells = []
-                    for c in self.cols:
+                    for c in cols:
                         v = self.median(self.rts, r.key, c)
                         own = self.median(self.own, r.key, c)
                         cell = "" if v is None else self.bound(self.rts, r.key, c) + f"{v:g}"
@@ -1143,16 +1234,33 @@ class Bench:
                     ttext, met = self.check(r.rt_target, r.key, self.rts, ())
                     p(f"{r.label:{width}} " + " ".join(f"{x:>14}" for x in cells)
                       + f" {ttext:>8} {met:>4}")
+            if sec == "capped":
+                p("")
+                p(self.capped_summary())
         rc = self.rclone_col()
         p("")
         p("peak RSS of any mount (VmHWM): " + ", ".join(
-            f"{col_name(c)} {self.peak[c] / 1024:.0f} MiB" for c in self.cols if c in self.peak))
+            f"{col_name(c)} {kib / 1024:.0f} MiB" for c, kib in self.peak.items()))
         p("")
         p(LEGEND.format(curl=" ".join(CURL_BASE),
                         rclone=col_name(rc) if rc else "rclone"))
         for n in self.notes:
             p(f"NOTE: {n}")
         print("\n".join(out))
+
+    def capped_summary(self):
+        """big-capped's own ratios: ftpsfs over one stream (target >= 3.5, issue 17) and over
+        lftp pget -n 4."""
+        f = self.median(self.samples, "capped_read", ("ftpsfs", "A"))
+        one = self.median(self.samples, "capped_read", ("ftpsfs-pr0", "A"))
+        lftp = self.median(self.samples, "capped_read", ("lftp", "A"))
+        parts = []
+        if f and one:
+            parts.append(f"ftpsfs[A] / ftpsfs-pr0[A] (one stream) = {f / one:.2f} "
+                         f"(target >= 3.5: {'yes' if f / one >= 3.5 else 'no'})")
+        if f and lftp:
+            parts.append(f"ftpsfs[A] / lftp pget -n 4 = {f / lftp:.2f}")
+        return "; ".join(parts) or "big-capped: no ratio (a column is missing)"
 
     def write_json(self, path, workloads):
         out = {"ftpsfs": str(self.args.ftpsfs), "runs": self.args.runs,
@@ -1202,10 +1310,17 @@ ftpsfs column.
 
 
 class Workload:
-    def __init__(self, name, fn, rows, proxied=False, curl=True, help="", wb=False):
+    """extra_cols: columns of this workload only; section: the report's table ("loopback",
+    "rtt", "capped"; by default from proxied); wb: also measured with -o writeback
+    (column ftpsfs+wb)."""
+
+    def __init__(self, name, fn, rows, proxied=False, curl=True, help="", wb=False,
+                 extra_cols=(), section=None):
         self.name, self.fn, self.rows, self.proxied = name, fn, rows, proxied
         self.curl, self.help = curl, help
-        self.wb = wb  # also measured with -o writeback (column ftpsfs+wb)
+        self.wb = wb
+        self.extra_cols = list(extra_cols)
+        self.section = section or ("rtt" if proxied else "loopback")
 
 
 def workloads(n):
@@ -1312,6 +1427,13 @@ def workloads(n):
         W("rtt-read", lambda b, c, i: b.w_read(c, i, True), [
             R("rtt_read", f"sequential read {n['rtt_read_mib']} MiB", "MiB/s")],
           proxied=True),
+        W("big-capped", Bench.w_capped, [
+            R("capped_read", f"read {n['capped_mib']} MiB", "MiB/s"),
+            R("capped_ranges", "  ftpsfs: parallel ranges fetched", "files")],
+          proxied=True, section="capped", extra_cols=[("ftpsfs-pr0", "A"), ("lftp", "A")],
+          help=f"dd of a {n['capped_mib']} MiB file at 20 ms, each connection capped by the "
+               "proxy (--cap-mbit, 100); columns ftpsfs-pr0 (parallel_reads=0) and lftp "
+               "(pget -n 4) too"),
     ]
 
 
@@ -1366,6 +1488,8 @@ def main():
     ap.add_argument("--list", action="store_true", help="list the workloads and exit")
     ap.add_argument("--delay-ms", type=float, default=10.0,
                     help="the proxy's one-way delay (10: a 20 ms round trip)")
+    ap.add_argument("--cap-mbit", type=float, default=100.0,
+                    help="big-capped: the proxy's rate cap per connection (100 Mbit/s)")
     ap.add_argument("--step-limit", type=float,
                     help="stop a step after this many seconds, shown as >N (60; --quick: 20)")
     ap.add_argument("--ftpsfs", type=Path, default=REPO / "build" / "ftpsfs")

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A loopback TCP proxy that adds a fixed one-way delay and counts round trips (stdlib only).
 
-    delayproxy.py --delay-ms 10 PORT|LOW-HIGH ...
+    delayproxy.py --delay-ms 10 [--rate-mbit R] PORT|LOW-HIGH ...
 
 Listens on 127.0.0.2 at every given port (an FTP server's control port and its whole passive
 range) and forwards each connection to the same port on 127.0.0.1: FTP clients connect their
@@ -14,7 +14,14 @@ handshake costs a round trip on a real network, but the client's connect() to us
 once: so the server side is connected 1.5 round trips after the client connected (when a real
 server would see the handshake's last ACK), and nothing the client sent is delivered earlier
 than that. Queues are bounded (BUFFER bytes per direction, then the reader waits), far above
-the bandwidth-delay product: a latency, not a throughput cap.
+the bandwidth-delay product: a latency, not a throughput cap - unless a rate is set.
+
+Rate cap (--rate-mbit R, or the `rate` command; 0: none): each connection, in each direction,
+gets at most R Mbit/s, paced by a token bucket of its own (PACE bytes of burst). That is what a
+long fat path does to one TCP flow, and what many servers do to each connection: a client that
+opens several connections gets several times the rate. The queue of a capped direction is
+bounded to a quarter second of its rate (at least 256 KiB), as a TCP send buffer would be, so
+an aborted download does not leave megabytes in flight.
 
 Round trips (see bench/README.md): per connection, 1 for the TCP connect, plus 1 each time data
 from the server follows data from the client (or the connect itself) on that connection: every
@@ -24,6 +31,7 @@ reads the data, so it does not depend on the client.
 Control, on stdin (one command a line, one JSON line answers on stdout):
     stats        {"connects", "round_trips", "bytes_up", "bytes_down", "idle_s", "open"}
     delay MS     change the one-way delay for connections accepted from now on
+    rate MBIT    change the per-connection rate cap for connections accepted from now on
 Prints "ready" once every port listens; exits at EOF on stdin (and closes everything).
 """
 
@@ -39,6 +47,7 @@ LISTEN_HOST = "127.0.0.2"
 TARGET_HOST = "127.0.0.1"
 CHUNK = 1 << 20
 BUFFER = 64 << 20   # bytes queued per direction before the reader waits
+PACE = 64 << 10     # a capped direction sends at most this much at once (the bucket's size)
 
 
 class Stats:
@@ -66,13 +75,32 @@ class Pipe:
         self.queued = 0
         self.cond = threading.Condition()
         self.dst = None
+        rate = link.rate_bps
+        self.buffer = min(BUFFER, max(256 << 10, rate // 4)) if rate else BUFFER
+        self.next_send = 0.0    # the token bucket: when the next PACE bytes may go
+
+    def send(self, data):
+        """sendall(data), no faster than the link's rate cap."""
+        rate = self.link.rate_bps
+        if not rate:
+            self.dst.sendall(data)
+            return
+        view = memoryview(data)
+        for off in range(0, len(view), PACE):
+            piece = view[off:off + PACE]
+            now = time.monotonic()
+            start = max(now, self.next_send)
+            if start > now:
+                time.sleep(start - now)
+            self.dst.sendall(piece)
+            self.next_send = start + len(piece) / rate
 
     def read_loop(self):
         link = self.link
         try:
             while True:
                 with self.cond:
-                    while self.queued > BUFFER and not link.dead:
+                    while self.queued > self.buffer and not link.dead:
                         self.cond.wait(0.5)
                 if link.dead:
                     return
@@ -122,7 +150,7 @@ class Pipe:
                             pass
                     return
                 try:
-                    self.dst.sendall(data)
+                    self.send(data)
                 except OSError:
                     link.kill()
                     return
@@ -133,8 +161,9 @@ class Pipe:
 class Link:
     """One proxied connection: client socket, server socket, two pipes (four threads)."""
 
-    def __init__(self, stats, client, port, delay):
+    def __init__(self, stats, client, port, delay, rate_mbit=0.0):
         self.stats, self.client, self.port, self.delay = stats, client, port, delay
+        self.rate_bps = int(rate_mbit * 1e6 / 8)   # bytes/s per direction; 0: no cap
         self.server = None
         self.t_accept = time.monotonic()
         self.t_server = self.t_accept + 3 * delay   # 1.5 round trips: SYN, SYN-ACK, ACK
@@ -230,11 +259,15 @@ def parse_ports(specs):
 
 def main():
     args = sys.argv[1:]
-    delay = 0.010
-    if args[:1] == ["--delay-ms"]:
-        delay, args = float(args[1]) / 1000, args[2:]
+    delay, rate = 0.010, 0.0
+    while args[:1] in (["--delay-ms"], ["--rate-mbit"]):
+        if args[0] == "--delay-ms":
+            delay = float(args[1]) / 1000
+        else:
+            rate = float(args[1])
+        args = args[2:]
     stats = Stats()
-    state = {"delay": delay}
+    state = {"delay": delay, "rate": rate}
     sel = selectors.DefaultSelector()
     for port in parse_ports(args):
         ls = socket.socket()
@@ -252,7 +285,7 @@ def main():
                 except OSError:
                     continue
                 client.setblocking(True)
-                Link(stats, client, key.data, state["delay"]).start()
+                Link(stats, client, key.data, state["delay"], state["rate"]).start()
 
     threading.Thread(target=accept_loop, daemon=True).start()
     print("ready", flush=True)
@@ -263,6 +296,9 @@ def main():
         elif cmd[:1] == ["delay"]:
             state["delay"] = float(cmd[1]) / 1000
             print(json.dumps({"delay_ms": float(cmd[1])}), flush=True)
+        elif cmd[:1] == ["rate"]:
+            state["rate"] = float(cmd[1])
+            print(json.dumps({"rate_mbit": float(cmd[1])}), flush=True)
         else:
             print(json.dumps({"error": f"unknown command {line.strip()!r}"}), flush=True)
 

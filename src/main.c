@@ -24,6 +24,7 @@
 #include "ftpsfs/fs.h"
 #include "ftpsfs/fs_poll.h"
 #include "ftpsfs/fs_prefetch.h"
+#include "ftpsfs/fs_pread.h"
 #include "ftpsfs/fs_refresh.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_list.h"
@@ -380,7 +381,9 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 	if (ftp_pool_start(m->ctx.pool) < 0 ||
 	    fs_refresh_start(&m->ctx, se, &refresh) < 0 ||
 	    fs_prefetch_start(&m->ctx, &prefetch) < 0 ||
-	    fs_poll_start(&m->ctx, m->opts.poll, &poll) < 0)
+	    fs_poll_start(&m->ctx, m->opts.poll, &poll) < 0 ||
+	    fs_preads_start(&m->ctx, m->opts.parallel_reads,
+			    &m->ctx.preads) < 0)
 		goto out_unmount;
 	/* An earlier mount's pending uploads go first: no request is
 	 * served before they are on the server (fs_wback.h). */
@@ -406,6 +409,7 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 out_unmount:
 	fs_poll_stop(poll); /* before the refresh thread it uses */
 	fs_wback_stop(&m->ctx); /* waits for the queue, bounded */
+	fs_preads_stop(m->ctx.preads); /* freed after the handles */
 	fs_prefetch_stop(prefetch);
 	fs_refresh_stop(refresh);
 	fs_readahead_free(m->ctx.readahead); /* after the workers */
@@ -621,6 +625,8 @@ out:
 	if (se)
 		fuse_session_destroy(se);
 	fs_ctx_release_handles(&m->ctx);
+	fs_preads_free(m->ctx.preads);
+	m->ctx.preads = NULL;
 	ftp_pool_free(m->ctx.pool);
 	itab_free(m->ctx.itab);
 	idmap_free(m->ctx.idmap);

@@ -18,6 +18,9 @@
  *   wfiles_lock   the table of write states and their reference counts
  *   handles_lock  the list of open handles
  *   space_lock    statfs's cached AVBL answer
+ *   pr->lock      one open file's parallel ranges (fs_pread.c; no I/O)
+ *   pw.lock       the parallel ranges' job queue and files (fs_pread.c;
+ *                 no I/O)
  *   pool.lock     the connection pool (ftp_pool.h; never held across I/O)
  *   itab.lock     the inode table (inode.h; a leaf, no I/O)
  *   ra.lock       files fetched ahead (fs_readahead.c; a leaf, no I/O)
@@ -33,9 +36,10 @@
  *
  * Order: ready_lock, then f->lock or wf->lock (never both: a read looks
  * at the write state before it takes f->lock), then wfiles_lock, then
- * handles_lock or space_lock, then pool.lock, then the leaves (itab.lock,
- * ra.lock, pf.lock, wb.lock, pin_lock, charset.lock, stats last_lock,
- * refresh.lock, bucket.lock).  A thread
+ * handles_lock or space_lock, then pr->lock, then pw.lock, then
+ * pool.lock, then the leaves (itab.lock, ra.lock, pf.lock, wb.lock,
+ * pin_lock, charset.lock, stats last_lock, refresh.lock, bucket.lock).
+ * A thread
  * holding a lock may take only locks after it.
  *
  * Besides the locks, each thread carries channels of its own (net.h,
@@ -61,6 +65,7 @@
 
 struct ftp_pool;
 struct fs_prefetch;
+struct fs_preads;
 struct fs_readahead;
 struct fs_refresh;
 struct idmap;
@@ -87,6 +92,8 @@ struct fs_ctx {
 	atomic_ullong gone_present_dir;
 	atomic_llong gone_present_ms;
 	struct fs_wback *wback;	/* -o writeback queue, or NULL (fs_wback.h) */
+	struct fs_preads *preads; /* parallel ranged reads, or NULL
+				   * (parallel_reads=0; fs_pread.c) */
 	struct ftp_features feat; /* what the server offered at login */
 	uid_t uid;		  /* owner shown for every file ... */
 	gid_t gid;

@@ -19,6 +19,7 @@
 struct ftp_entry;
 
 struct ftp_conn;
+struct ftp_xfer;
 
 /* How the server lets us set a modification time; probed in this order. */
 enum ftp_mtime_method {
@@ -72,6 +73,31 @@ int ftp_op_stat_one(struct ftp_conn *c, const char *path,
 
 /* SIZE (RFC 3659 section 4). */
 int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size);
+
+/*
+ * SIZE and MDTM of @path in one flight (two round trips where pipelining
+ * is off): what tells whether a file changed on the server (RFC 3659
+ * sections 3 and 4).  Returns 0 with *size and *mtime (seconds since the
+ * epoch; -1 when the server has no MDTM for it), or SIZE's negative errno
+ * or the transport's.
+ */
+int ftp_op_size_mdtm(struct ftp_conn *c, const char *path, uint64_t *size,
+		     int64_t *mtime);
+/* The same in two halves, to ride in another flight (ftp_conn_cork()):
+ * send SIZE and MDTM (0 or a negative errno), later read their replies
+ * (as above). */
+int ftp_op_size_mdtm_send(struct ftp_conn *c, const char *path);
+int ftp_op_size_mdtm_recv(struct ftp_conn *c, uint64_t *size, int64_t *mtime);
+
+/*
+ * End the download @x before its end (ftp_xfer_abort()) and ask SIZE and
+ * MDTM of @path (ftp_op_size_mdtm()), all in one flight where the server
+ * takes pipelined commands.  Frees @x.  Returns 0 with *size and *mtime;
+ * -EIO when the connection could not be brought back in step (it is
+ * broken: close it); or SIZE's negative errno.
+ */
+int ftp_op_abort_size_mdtm(struct ftp_conn *c, struct ftp_xfer *x,
+			   const char *path, uint64_t *size, int64_t *mtime);
 
 /* AVBL @path: the bytes this login may still store there ("213 N",
  * draft-peterson-streamlined-ftp-command-extensions-10 section 4).

@@ -70,6 +70,11 @@ enum ftp_pool_use {
 	 * while the server is unreachable wait for it to come back even on
 	 * a soft mount. */
 	FTP_POOL_PATIENT = 0x10,
+	/* Or'ed in: background work that may be done later or not at all
+	 * (parallel ranges, fs_pread.c): take an idle connection or log in
+	 * a new one if a slot is free, but never wait for one and never
+	 * reclaim a parked stream - fail with -EBUSY instead. */
+	FTP_POOL_NOWAIT = 0x20,
 };
 
 int ftp_pool_new(const struct ftp_endpoint *ep, unsigned max_conns,
@@ -121,6 +126,10 @@ struct stats_pool;
  * request wait)? */
 bool ftp_pool_has_idle(struct ftp_pool *p);
 
+/* How many connections transfers may hold at once now (max_conns - 1, or
+ * 1; less once the server said how many it allows). */
+unsigned ftp_pool_xfer_limit(struct ftp_pool *p);
+
 /* The pool's connections now, for the statistics (stats.h). */
 void ftp_pool_counts(struct ftp_pool *p, struct stats_pool *out);
 
@@ -135,7 +144,8 @@ void ftp_pool_free(struct ftp_pool *p);
  * operation deadline (net_set_op_deadline(); without one, the pool's
  * outage wait: ftp_pool_set_soft()).
  * Returns 0 and *out, or a negative errno with a message in @err:
- * -ETIMEDOUT (no slot; or the server stayed away), -EINTR (interrupted),
+ * -ETIMEDOUT (no slot; or the server stayed away), -EBUSY (no slot now,
+ * with FTP_POOL_NOWAIT), -EINTR (interrupted),
  * -EIO (server unreachable on a soft mount, or refusing us), or the
  * login's error.
  */

@@ -99,6 +99,19 @@ int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op);
 void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x);
 
 /*
+ * ftp_xfer_abort() in two halves, so that more commands can ride in the
+ * flight of ABOR and NOOP (ftp_conn_cork()).  send closes the data
+ * connection, frees @x and sends ABOR and NOOP: 0, or -EIO when the
+ * connection is broken (nothing to read).  recv reads their replies:
+ * 0 in step, else -EIO with the connection broken.  @more_follow: the
+ * caller sent commands after NOOP, so a reply to the abort arriving after
+ * NOOP's could not be told from theirs - unless both of the abort's
+ * replies came before NOOP's (vsftpd, ProFTPD), recv gives up.
+ */
+int ftp_xfer_abort_send(struct ftp_conn *c, struct ftp_xfer *x);
+int ftp_xfer_abort_recv(struct ftp_conn *c, bool more_follow);
+
+/*
  * Send all of @buf on an upload (STOR, APPE).  Returns 0 or a negative
  * errno; after an error the caller still calls ftp_xfer_finish_upload()
  * to learn the server's reason (e.g. 552 quota).

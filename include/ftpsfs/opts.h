@@ -39,6 +39,7 @@ struct ftpsfs_opts {
 	int ignore_dir_times;
 	int no_readahead;	/* no read-ahead across files */
 	int writeback;		/* durable write-back queue (fs_wback.h) */
+	unsigned parallel_reads; /* ranged streams of a big file; 0 off */
 	int read_only;
 	unsigned max_conns;
 	double attr_timeout;	 /* s */

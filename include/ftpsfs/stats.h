@@ -47,6 +47,11 @@ enum stats_counter {
 	STATS_WB_RETRIES,	/* ... tried again later */
 	STATS_WB_CONFLICTS,	/* ... sent under a conflict name */
 	STATS_WB_REPLAYED,	/* ... left by an earlier mount, done */
+	STATS_PREAD_RANGES,	/* ranges of big files fetched in parallel */
+	STATS_PREAD_BYTES,	/* ... their bytes */
+	STATS_PREAD_FALLBACKS,	/* parallel reads given up for one stream */
+	STATS_PREAD_STALE,	/* ... because the file changed on the server */
+	STATS_PREAD_END_MS,	/* time spent ending ranges (ABOR, 226) */
 	STATS_COUNTER_COUNT
 };
 

@@ -14,6 +14,7 @@
 #include "ftpsfs/listing.h"
 
 struct ftp_conn;
+struct fs_pread;
 struct fs_wfile;
 
 #define FS_PATH_MAX 4096
@@ -28,6 +29,7 @@ struct fs_file {
 	uint64_t pos;	      /* offset the parked stream is at */
 	char path[FS_PATH_MAX];
 	struct fs_wfile *wf;  /* write state when opened for writing */
+	struct fs_pread *pr;  /* parallel ranges (fs_pread.h), or NULL */
 };
 
 /* Allocate and track a handle for @ino (path filled in).  Returns 0 or a

@@ -5,10 +5,11 @@
  * reads the stream is parked in the pool (ftp_pool.h), so an idle open
  * file never holds a connection hostage.  A jump backwards, or forwards by
  * more than FS_READ_SKIP_MAX, restarts the transfer with REST offset
- * (RFC 3659 section 5); a short jump forwards reads and discards.  Bytes
- * handed to the kernel are always exactly those at the requested offset:
- * a stream that ends unconfirmed (no close_notify, no 226) is an error,
- * never a short file.
+ * (RFC 3659 section 5); a short jump forwards reads and discards.  A big
+ * file read on and on is fetched in parallel ranges instead (fs_pread.h).
+ * Bytes handed to the kernel are always exactly those at the requested
+ * offset: a stream that ends unconfirmed (no close_notify, no 226) is an
+ * error, never a short file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 
 #include "fs_internal.h"
 #include "fs_wfile.h"
+#include "ftpsfs/fs_pread.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/ftp_xfer.h"
@@ -35,6 +37,7 @@ static void file_destroy(struct fs_handle *h)
 	struct ftp_conn *c;
 	struct ftp_xfer *x;
 
+	fs_pread_release(f);
 	/* Ended in the background: a release must not wait for the server's
 	 * answer to ABOR. */
 	if (f->lease && ftp_pool_unpark(f->ctx->pool, f->lease, &c, &x) == 1)
@@ -316,7 +319,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf = malloc(size ? size : 1);
 	struct ftp_conn *late_c = NULL;
 	struct ftp_xfer *late_x = NULL;
-	bool at_end = false;
+	bool at_end = false, ranges = false;
 	struct fs_intr intr;
 	ssize_t n;
 
@@ -340,13 +343,22 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		goto reply; /* fetched ahead (fs_readahead.c) */
 	}
 	pthread_mutex_lock(&f->lock);
+	fs_intr_begin(req, &intr);
+	/* Big files read on: parallel ranges (fs_pread.h). */
+	n = fs_pread_read(ctx, f, buf, size, (uint64_t)off);
+	if (n != -EAGAIN) {
+		fs_intr_end(req, &intr);
+		pthread_mutex_unlock(&f->lock);
+		goto reply;
+	}
 	if (f->lease && ftp_pool_unpark(ctx->pool, f->lease, &io.c, &io.x) == 1)
 		io.pos = f->pos;
 	f->lease = 0;
 
-	fs_intr_begin(req, &intr);
 	n = read_fill(ctx, f, &io, buf, size, (uint64_t)off);
 	if (n >= 0)
+		ranges = fs_pread_note(ctx, f, (uint64_t)off, (size_t)n);
+	if (n >= 0 && !ranges)
 		at_end = read_io_at_end(ctx, f, &io);
 	/* Abort and resynchronise below without the interrupt flag. */
 	fs_intr_end(req, &intr);
@@ -355,13 +367,14 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		late_c = io.c;
 		late_x = io.x;
 		itab_data_unconfirmed(ctx->itab, ino, ITAB_DATA_SENT);
-	} else if (n >= 0 && io.x) {
+	} else if (n >= 0 && io.x && !ranges) {
 		f->pos = io.pos;
 		f->lease = ftp_pool_park(ctx->pool, io.c, io.x, f->ino);
 	} else if (io.x) {
-		/* Interrupted in the middle of the stream: reply now, and
-		 * let the pool put the connection back in step (ABOR, NOOP:
-		 * up to five replies of `timeout` from a slow server). */
+		/* Interrupted in the middle of the stream, or ranges go on
+		 * from here: reply now, and let the pool put the connection
+		 * back in step (ABOR, NOOP: up to five replies of `timeout`
+		 * from a slow server). */
 		ftp_pool_abandon(ctx->pool, io.c, io.x);
 	} else if (io.c) {
 		ftp_pool_release(ctx->pool, io.c);

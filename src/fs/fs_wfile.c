@@ -16,6 +16,7 @@
 
 #include "fs_wfile.h"
 #include "fs_wstream.h"
+#include "ftpsfs/fs_pread.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_pool.h"
@@ -106,6 +107,7 @@ int fs_wfile_get(struct fs_ctx *ctx, uint64_t ino, struct fs_wfile **out,
 	/* Whatever was fetched ahead is not what the file will hold (after
 	 * the write state is in the table: fs_readahead.c). */
 	fs_readahead_forget(ctx, ino);
+	fs_pread_forget(ctx, ino);
 	*out = wf;
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include "ftpsfs/ftp_hash.h"
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_ops.h"
+#include "ftpsfs/ftp_xfer.h"
 
 /* Send "VERB arg", expect a reply of class @cls; else map with @op. */
 static int ops_simple(struct ftp_conn *c, const char *verb, const char *arg,
@@ -175,6 +176,109 @@ int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size)
 	if (ret == 0)
 		ret = ftp_parse_size(r->text, size);
 	return ret;
+}
+
+/* The 213 reply to a SIZE or MDTM already sent: parse it into @size or
+ * @sec, else map it. */
+static int ops_read_213(struct ftp_conn *c, const char *verb, uint64_t *size,
+			int64_t *sec)
+{
+	struct ftp_reply *r = ftp_conn_reply(c);
+	uint32_t ns;
+	char msg[256];
+	int ret = ftp_conn_read_reply(c, r);
+
+	if (ret < 0)
+		return ret;
+	if (r->code != FTP_REPLY_FILE_STATUS) {
+		snprintf(c->err, sizeof(c->err), "%s: %d %s", verb, r->code,
+			 ftp_reply_message(r, msg, sizeof(msg)));
+		return ftp_errno(FTP_OP_ATTR, r, false);
+	}
+	return size ? ftp_parse_size(r->text, size)
+		    : ftp_parse_mdtm(r->text, sec, &ns);
+}
+
+int ftp_op_size_mdtm_send(struct ftp_conn *c, const char *path)
+{
+	int ret = ftp_conn_send(c, "SIZE", path);
+
+	return ret < 0 ? ret : ftp_conn_send(c, "MDTM", path);
+}
+
+/* The replies to SIZE and MDTM; @mdtm_path: MDTM is sent only after
+ * SIZE's reply (no pipelining), else NULL: it was sent already. */
+static int ops_size_mdtm_replies(struct ftp_conn *c, const char *mdtm_path,
+				 uint64_t *size, int64_t *mtime)
+{
+	int ret = ops_read_213(c, "SIZE", size, NULL), mret;
+
+	if (c->broken)
+		return ret;
+	if (mdtm_path && (mret = ftp_conn_send(c, "MDTM", mdtm_path)) < 0)
+		return mret;
+	mret = ops_read_213(c, "MDTM", NULL, mtime);
+	if (c->broken)
+		return mret;
+	if (mret < 0)
+		*mtime = -1; /* no MDTM here: the size alone tells */
+	return ret;
+}
+
+int ftp_op_size_mdtm_recv(struct ftp_conn *c, uint64_t *size, int64_t *mtime)
+{
+	return ops_size_mdtm_replies(c, NULL, size, mtime);
+}
+
+int ftp_op_size_mdtm(struct ftp_conn *c, const char *path, uint64_t *size,
+		     int64_t *mtime)
+{
+	bool pipelined = !(c->ep->no_pipelining &&
+			   atomic_load(c->ep->no_pipelining));
+	int ret;
+
+	/* One flight when the server takes pipelined commands (RFC 959
+	 * answers in order; ftp_conn_cork()). */
+	if (pipelined) {
+		ftp_conn_cork(c);
+		ret = ftp_op_size_mdtm_send(c, path);
+		if (ret < 0) {
+			ftp_conn_drop_held(c);
+			return ret;
+		}
+		return ftp_op_size_mdtm_recv(c, size, mtime);
+	}
+	ret = ftp_conn_send(c, "SIZE", path);
+	return ret < 0 ? ret : ops_size_mdtm_replies(c, path, size, mtime);
+}
+
+int ftp_op_abort_size_mdtm(struct ftp_conn *c, struct ftp_xfer *x,
+			    const char *path, uint64_t *size, int64_t *mtime)
+{
+	bool pipelined = !(c->ep->no_pipelining &&
+			   atomic_load(c->ep->no_pipelining));
+	int ret;
+
+	if (!pipelined) {
+		ftp_xfer_abort(c, x);
+		return c->broken ? -EIO : ftp_op_size_mdtm(c, path, size, mtime);
+	}
+	/* ABOR, NOOP, SIZE, MDTM in one flight: one round trip for both. */
+	ftp_conn_cork(c);
+	if (ftp_xfer_abort_send(c, x) < 0) {
+		ftp_conn_drop_held(c);
+		return -EIO;
+	}
+	ret = ftp_op_size_mdtm_send(c, path);
+	if (ret < 0) {
+		/* Not sent (the path): what is held still goes. */
+		(void)ftp_conn_flush(c);
+		(void)ftp_xfer_abort_recv(c, false);
+		return ret;
+	}
+	if (ftp_xfer_abort_recv(c, true) < 0)
+		return -EIO;
+	return ftp_op_size_mdtm_recv(c, size, mtime);
 }
 
 int ftp_op_avbl(struct ftp_conn *c, const char *path, uint64_t *bytes)

@@ -312,6 +312,7 @@ int pool_connect(struct ftp_pool *p, unsigned use, unsigned id, bool probe,
 struct pool_wait {
 	unsigned use;	     /* FTP_POOL_META or FTP_POOL_XFER */
 	bool patient;	     /* waits out an outage even on a soft mount */
+	bool nowait;	     /* never waits, never reclaims (-EBUSY) */
 	int64_t deadline;    /* for a free slot */
 	int64_t outage_end;  /* for the server to come back */
 	bool for_server;     /* waiting for the server now, not a slot */
@@ -403,8 +404,9 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 		     char *err, size_t errsz)
 {
 	struct pool_wait w = {
-		.use = use & ~(unsigned)FTP_POOL_PATIENT,
+		.use = use & ~(unsigned)(FTP_POOL_PATIENT | FTP_POOL_NOWAIT),
 		.patient = use & FTP_POOL_PATIENT,
+		.nowait = use & FTP_POOL_NOWAIT,
 		.deadline = net_bound(net_deadline(p->ep->timeout_ms)),
 	};
 	struct timespec until;
@@ -447,6 +449,11 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 			if (ret <= 0)
 				return ret;
 		}
+		if (w.nowait) {
+			snprintf(err, errsz, "no connection free now");
+			pthread_mutex_unlock(&p->lock);
+			return -EBUSY;
+		}
 		if (p->parked && !w.for_server) {
 			/* the longest-parked one */
 			struct ftp_conn *c = pool_reclaim_locked(p, &p->parked);
@@ -485,6 +492,16 @@ void ftp_pool_release(struct ftp_pool *p, struct ftp_conn *c)
 	p->idle[p->nidle++] = c;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
+}
+
+unsigned ftp_pool_xfer_limit(struct ftp_pool *p)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&p->lock);
+	n = pool_xfer_limit(p);
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }
 
 bool ftp_pool_has_idle(struct ftp_pool *p)

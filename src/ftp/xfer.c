@@ -681,11 +681,9 @@ int ftp_xfer_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op)
 /* How long a reply that a server sends out of order may lag behind. */
 #define XFER_ABORT_LATE_MS 1000
 
-void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
+int ftp_xfer_abort_send(struct ftp_conn *c, struct ftp_xfer *x)
 {
-	struct ftp_reply *r = ftp_conn_reply(c);
-	bool timed_out = x->timed_out, noop_seen = false;
-	int others = 0, i;
+	bool timed_out = x->timed_out;
 
 	/*
 	 * Close the data connection first (vsftpd ignores ABOR during a
@@ -706,24 +704,43 @@ void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 	if (timed_out || net_op_expired()) {
 		ftp_conn_mark_broken(c, timed_out ? "data connection stalled"
 						  : "op_timeout passed");
-		return;
+		return -EIO;
 	}
 	if (ftp_conn_send(c, "ABOR", NULL) < 0 ||
 	    ftp_conn_send(c, "NOOP", NULL) < 0)
-		return;
+		return -EIO;
+	return 0;
+}
+
+int ftp_xfer_abort_recv(struct ftp_conn *c, bool more_follow)
+{
+	struct ftp_reply *r = ftp_conn_reply(c);
+	bool noop_seen = false;
+	int others = 0, i;
+
 	for (i = 0; i < 6; i++) {
 		if (noop_seen && others >= 2)
-			return;
-		if (noop_seen && !xfer_reply_comes(c, XFER_ABORT_LATE_MS))
+			return 0;
+		/* With commands of the caller's behind NOOP, a late reply
+		 * could not be told from theirs: not in step for sure. */
+		if (noop_seen && (more_follow ||
+				  !xfer_reply_comes(c, XFER_ABORT_LATE_MS)))
 			break;
 		if (ftp_conn_read_reply(c, r) < 0)
-			return;
+			return -EIO;
 		if (r->code == FTP_REPLY_OK && !noop_seen)
 			noop_seen = true;
 		else
 			others++;
 	}
 	ftp_conn_mark_broken(c, "cannot resynchronise after an abort");
+	return -EIO;
+}
+
+void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
+{
+	if (ftp_xfer_abort_send(c, x) == 0)
+		(void)ftp_xfer_abort_recv(c, false);
 }
 
 int ftp_xfer_write(struct ftp_conn *c, struct ftp_xfer *x, const void *buf,

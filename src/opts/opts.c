@@ -56,6 +56,7 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("ignore_dir_times", ignore_dir_times),
 	OPT("no_readahead", no_readahead),
 	OPT("writeback", writeback),
+	OPT("parallel_reads=%u", parallel_reads),
 	OPT("spool_dir=%s", spool_dir),
 	OPT("max_conns=%u", max_conns),
 	OPT("attr_timeout=%lf", attr_timeout),
@@ -186,6 +187,7 @@ int opts_parse(struct fuse_args *args, struct ftpsfs_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->max_conns = 5;
+	o->parallel_reads = 4;
 	o->attr_timeout = 20;
 	o->dir_timeout = 20;
 	o->negative_timeout = 5;
@@ -402,6 +404,10 @@ int opts_validate(const struct ftpsfs_opts *o, const char **msg)
 		*msg = "max_conns must be between 1 and 64";
 		return -EINVAL;
 	}
+	if (o->parallel_reads > 16) {
+		*msg = "parallel_reads must be between 0 and 16";
+		return -EINVAL;
+	}
 	if (o->attr_timeout < 0 || o->dir_timeout < 0 ||
 	    o->negative_timeout < 0 || o->attr_timeout > 86400 ||
 	    o->dir_timeout > 86400 || o->negative_timeout > 86400) {
@@ -547,6 +553,9 @@ void opts_print_help(const char *progname)
 	       "                           set (vsftpd) instead of failing with EPERM\n"
 	       "    -o no_readahead        do not fetch the next small files of a\n"
 	       "                           directory read file after file\n"
+	       "    -o parallel_reads=N    fetch a big file read on and on with N\n"
+	       "                           ranged streams (default 4; 0 off; at most\n"
+	       "                           max_conns - 1)\n"
 	       "    -o spool_dir=DIR       private directory for local copies of files\n"
 	       "                           being changed (default $TMPDIR or /tmp)\n"
 	       "    -o writeback           close() returns once the file is safe in\n"

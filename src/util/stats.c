@@ -54,6 +54,11 @@ static const char *const counter_names[STATS_COUNTER_COUNT] = {
 	[STATS_WB_RETRIES] = "writeback_retries",
 	[STATS_WB_CONFLICTS] = "writeback_conflicts",
 	[STATS_WB_REPLAYED] = "writeback_replayed",
+	[STATS_PREAD_RANGES] = "parallel_ranges",
+	[STATS_PREAD_BYTES] = "parallel_bytes",
+	[STATS_PREAD_FALLBACKS] = "parallel_fallbacks",
+	[STATS_PREAD_STALE] = "parallel_stale",
+	[STATS_PREAD_END_MS] = "parallel_range_end_ms",
 };
 
 static const char *const op_names[STATS_OP_COUNT] = {

@@ -1,0 +1,295 @@
+"""Parallel ranged reads of big files (src/fs/fs_pread.c, -o parallel_reads=N) against real
+servers (vsftpd with require_ssl_reuse=YES, ProFTPD).
+
+A file read in order beyond 256 KiB (64 MiB or more) or 8 MiB (smaller) is fetched in ranges
+(4, 8, then 16 MiB), each REST+RETR on its own connection, and handed to the reader in order.
+What these tests hold it to:
+- the bytes read are exactly the file's (sha256), and the statistics show that ranges were
+  used (parallel_ranges) - or, with parallel_reads=0 or a server that allows two connections,
+  that one stream was (no ranges, or parallel_fallbacks);
+- random access stays exact while ranges are in flight (a seek returns to one stream);
+- a file replaced on the server while it is read (a new version renamed over it, as an upload
+  with a temporary name does) is never served as a mix: the reader gets a prefix of the old
+  version and then EIO (parallel_stale), or the whole old version - never a byte of the new one;
+- a local write while ranges are fetched drops them: what is read afterwards includes the write.
+The oracle is the content the test put on the server.
+"""
+
+import hashlib
+import os
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from writehelpers import mount_stats, pycall, pystart, wait_for, write_file  # noqa: E402
+
+MIB = 1 << 20
+BIG = 64 * MIB
+KINDS = ["vsftpd", "proftpd"]
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def payload(size, seed):
+    return random.Random(seed).randbytes(size)
+
+
+# Read `path` to its end in reads of `chunk`: size and sha256, or the errno.
+READ_ALL = """
+    h = hashlib.sha256()
+    n = 0
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            b = f.read(chunk)
+            if not b:
+                break
+            h.update(b)
+            n += len(b)
+    result = {"size": n, "sha256": h.hexdigest()}
+"""
+
+# Read `first` bytes of `path`, say so (file `ready`), wait for file `go`, read on to the end or
+# an error.  Result: how much was read, its sha256, the errno at the end (None at EOF).
+READ_PAUSED = """
+    got = bytearray()
+    err = None
+    with open(path, "rb", buffering=0) as f:
+        while len(got) < first:
+            got += f.read(min(MIB, first - len(got)))
+        open(ready, "w").close()
+        deadline = time.time() + 60
+        while not os.path.exists(go) and time.time() < deadline:
+            time.sleep(0.02)
+        try:
+            while True:
+                b = f.read(MIB)
+                if not b:
+                    break
+                got += b
+        except OSError as e:
+            err = e.errno
+    result = {"size": len(got), "sha256": hashlib.sha256(got).hexdigest(), "err": err}
+"""
+
+
+def read_all(path, chunk=MIB, timeout=180):
+    r = pycall(READ_ALL, timeout=timeout, path=path, chunk=chunk)
+    assert r.errno is None, r.error
+    return r.result
+
+
+def start_paused_read(path, first, tmp_path):
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    child = pystart(READ_PAUSED, path=path, first=first, ready=ready, go=go, MIB=MIB)
+    assert wait_for(lambda: ready.exists(), 120), "the reader never got to its pause"
+    return child, go
+
+
+def put_big(srv, name="big.bin", size=BIG, seed=1):
+    data = payload(size, seed)
+    srv.put(name, data)
+    return data
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_big_file_read_in_parallel_ranges_is_exact(ftp_server, mounted, kind):
+    srv = ftp_server(kind)
+    data = put_big(srv)
+    m = mounted(srv, options=["parallel_reads=4"])
+    r = read_all(m.mountpoint / "big.bin")
+    assert r == {"size": len(data), "sha256": sha(data)}
+    s = mount_stats(m.mountpoint)
+    # All but the first 256 KiB (read by the one stream before the ranges began) in ranges:
+    # 4, 8 MiB, then 16 MiB ones.
+    assert s["parallel_ranges"] >= 5
+    assert s["parallel_bytes"] >= BIG - MIB
+    assert s["parallel_fallbacks"] == 0 and s["parallel_stale"] == 0
+    # Ending each range (ABOR) left every connection usable.
+    assert s["connections_lost"] == 0
+
+
+def test_parallel_reads_off_uses_one_stream(ftp_server, mounted):
+    srv = ftp_server("vsftpd")
+    data = put_big(srv)
+    m = mounted(srv, options=["parallel_reads=0"])
+    r = read_all(m.mountpoint / "big.bin")
+    assert r == {"size": len(data), "sha256": sha(data)}
+    s = mount_stats(m.mountpoint)
+    assert s["parallel_ranges"] == 0
+    # The mount's root listing and the one RETR.
+    assert s["data_connections"] <= 3, s
+
+
+def test_file_smaller_than_the_threshold_uses_one_stream(ftp_server, mounted):
+    srv = ftp_server("vsftpd")
+    data = put_big(srv, size=36 * MIB)  # 8 MiB in order, but less than two ranges left
+    m = mounted(srv, options=["parallel_reads=4"])
+    r = read_all(m.mountpoint / "big.bin")
+    assert r == {"size": len(data), "sha256": sha(data)}
+    assert mount_stats(m.mountpoint)["parallel_ranges"] == 0
+
+
+# Read 20 MiB in order (ranges under way), then jump around: back into what was read, into
+# the ranges' window, beyond it; then on in order to the end.
+RANDOM_ACCESS = """
+    rnd = random.Random(seed)
+    out = []
+    fd = os.open(path, os.O_RDONLY)
+    pos = 0
+    while pos < 20 * MIB:
+        b = os.pread(fd, MIB, pos)
+        out.append([pos, hashlib.sha256(b).hexdigest(), len(b)])
+        pos += len(b)
+    for _ in range(40):
+        off = rnd.randrange(0, size - 4096)
+        n = rnd.choice([4096, 65536, 300000, MIB])
+        b = os.pread(fd, n, off)
+        out.append([off, hashlib.sha256(b).hexdigest(), len(b)])
+    pos = 40 * MIB
+    while True:
+        b = os.pread(fd, MIB, pos)
+        if not b:
+            break
+        out.append([pos, hashlib.sha256(b).hexdigest(), len(b)])
+        pos += len(b)
+    os.close(fd)
+    result = out
+"""
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_random_access_while_ranges_are_fetched_is_exact(ftp_server, mounted, kind):
+    srv = ftp_server(kind)
+    data = put_big(srv, seed=2)
+    m = mounted(srv, options=["parallel_reads=4"])
+    r = pycall(RANDOM_ACCESS, timeout=180, path=m.mountpoint / "big.bin", size=len(data),
+               seed=3, MIB=MIB)
+    assert r.errno is None, r.error
+    for off, digest, n in r.result:
+        want = data[off:off + n]
+        assert n == len(want) and digest == sha(want), f"wrong bytes at {off} (+{n})"
+    s = mount_stats(m.mountpoint)
+    assert s["parallel_ranges"] > 0
+    assert s["parallel_fallbacks"] >= 1  # the seeks went back to one stream
+    assert s["parallel_stale"] == 0
+
+
+def replace_on_server(srv, name, data, mtime_shift):
+    """Put `data` under a temporary name and rename it over `name` (atomic on the server's
+    disk), with its mtime moved by `mtime_shift` seconds."""
+    tmp = srv.put(name + ".new", data)
+    st = os.stat(srv.root_dir / name)
+    os.utime(tmp, (st.st_atime, st.st_mtime + mtime_shift))
+    os.rename(tmp, srv.root_dir / name)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("change", ["bigger", "same-size"])
+def test_file_replaced_on_server_mid_read_never_mixes(ftp_server, mounted, tmp_path, kind,
+                                                      change):
+    srv = ftp_server(kind)
+    # Longer than the ranges fetched ahead of the pause (up to 5 x 16 MiB after the first
+    # 12 MiB): later ones see the change.
+    old = put_big(srv, size=160 * MIB, seed=4)
+    new = payload(len(old) + (MIB if change == "bigger" else 0), 5)
+    # Short cache times: the new version is seen soon by a new open.
+    m = mounted(srv, options=["parallel_reads=4", "attr_timeout=1", "dir_timeout=1"])
+    child, go = start_paused_read(m.mountpoint / "big.bin", 16 * MIB, tmp_path)
+    # The same size needs another time (MDTM, to the second) to be told apart.
+    replace_on_server(srv, "big.bin", new, 0 if change == "bigger" else 100)
+    go.touch()
+    r = child.finish(180)
+    assert r.errno is None, r.error
+    got = r.result
+    # Never a byte of the new version: a prefix of the old one (at least what was read before
+    # the pause), then EIO.
+    assert got["sha256"] == sha(old[:got["size"]]), "bytes of another version were served"
+    assert got["size"] >= 16 * MIB
+    assert got["err"] == 5, f"no EIO but {got['err']} after {got['size']} bytes"  # EIO
+    assert mount_stats(m.mountpoint)["parallel_stale"] >= 1
+    # Files opened afterwards read the new version whole.
+    r = wait_for(lambda: (x := read_all(m.mountpoint / "big.bin"))["sha256"] == sha(new) and x,
+                 60, interval=1)
+    assert r, "the new version was never read"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_local_write_while_ranges_are_fetched_is_read_back(ftp_server, mounted, tmp_path,
+                                                           kind):
+    srv = ftp_server(kind)
+    data = put_big(srv, seed=6)
+    m = mounted(srv, options=["parallel_reads=4"])
+    path = m.mountpoint / "big.bin"
+    child, go = start_paused_read(path, 16 * MIB, tmp_path)
+    # In parallel mode: the first ranges (from 256 KiB) were served already.
+    assert mount_stats(m.mountpoint)["parallel_ranges"] > 0
+    patch = b"W" * MIB
+    w = pycall("fd = os.open(path, os.O_WRONLY)\nos.pwrite(fd, b'W' * n, off)\nos.close(fd)",
+               timeout=180, path=path, n=len(patch), off=40 * MIB)
+    assert w.errno is None, w.error
+    go.touch()
+    r = child.finish(180)
+    assert r.errno is None, r.error
+    want = data[:40 * MIB] + patch + data[41 * MIB:]
+    assert r.result["err"] is None, os.strerror(r.result["err"])
+    assert r.result["sha256"] == sha(want) and r.result["size"] == len(want)
+    assert (srv.root_dir / "big.bin").read_bytes() == want
+    s = mount_stats(m.mountpoint)
+    assert s["parallel_fallbacks"] >= 1  # the ranges were dropped for the write
+    assert s["parallel_stale"] == 0
+
+
+def test_server_connection_limit_falls_back_to_one_stream(ftp_server, mounted):
+    srv = ftp_server("vsftpd", extra={"max_per_ip": 2})
+    data = put_big(srv, seed=7)
+    m = mounted(srv, options=["parallel_reads=4"])
+    r = read_all(m.mountpoint / "big.bin")
+    assert r == {"size": len(data), "sha256": sha(data)}
+    s = mount_stats(m.mountpoint)
+    assert s["parallel_fallbacks"] >= 1
+    assert "pool shrunk" in m.log_text()
+
+
+# Read several files at once, each whole: {name: sha256}.
+READ_CONCURRENTLY = """
+    import threading
+    out, errs = {}, []
+    def one(name):
+        try:
+            h = hashlib.sha256()
+            with open(os.path.join(d, name), "rb", buffering=0) as f:
+                while b := f.read(MIB):
+                    h.update(b)
+            out[name] = h.hexdigest()
+        except OSError as e:
+            errs.append(f"{name}: {e}")
+    threads = [threading.Thread(target=one, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errs:
+        raise OSError(5, "; ".join(errs))
+    result = out
+"""
+
+
+def test_big_files_read_at_once_share_the_connections(ftp_server, mounted):
+    """Three big files read at the same time with fewer connections than they would take
+    (max_conns=4: 3 for transfers): ranges wait for connections or files read with one stream,
+    and every file is exact."""
+    srv = ftp_server("vsftpd")
+    files = {f"b{i}.bin": put_big(srv, f"b{i}.bin", seed=10 + i) for i in range(3)}
+    m = mounted(srv, options=["parallel_reads=4", "max_conns=4"])
+    r = pycall(READ_CONCURRENTLY, timeout=300, d=m.mountpoint, names=sorted(files), MIB=MIB)
+    assert r.errno is None, r.error
+    assert r.result == {name: sha(data) for name, data in files.items()}
+    s = mount_stats(m.mountpoint)
+    assert s["parallel_ranges"] > 0 and s["parallel_stale"] == 0
+    assert s["connections_lost"] == 0
