@@ -211,6 +211,15 @@ static unsigned wf_upload_flags(const struct fs_ctx *ctx)
 	       (ctx->verify ? FTP_UPLOAD_VERIFY : 0);
 }
 
+/* Does the spool hold content the server lacks? */
+static bool wf_spool_unsent(const struct fs_ctx *ctx, const struct fs_wfile *wf)
+{
+	return wf->mode == WF_SPOOL &&
+	       upload_plan(&wf->sp, wf->remote_exists, ctx->feat.rest_stream,
+			   ctx->atomic_upload)
+		       .how != UPLOAD_NONE;
+}
+
 /* ---- streams ---- */
 
 /* Bring a stream to its end: after this the server has our content (or
@@ -682,8 +691,11 @@ static int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf)
 	}
 	if (ret == 0)
 		wf_apply_chmod(ctx, wf);
-	/* The server has it: the write-back record has done its job. */
-	if (ret == 0 && wf->wb_journaled)
+	/* The server has it: the write-back record has done its job, once
+	 * the mode is set too.  A mode that waits for the last close keeps
+	 * it: a crash before then leaves the file with the server's umask,
+	 * unless the replay uploads it again and sets the mode. */
+	if (ret == 0 && wf->wb_journaled && !wf->chmod_pending)
 		wf_wb_forget(ctx, wf);
 	/* Only an upload makes the server's time "now": a close with nothing
 	 * to send (also the kernel's late RELEASE after a utimens) must not
@@ -764,9 +776,11 @@ void fs_wfile_put(struct fs_ctx *ctx, struct fs_wfile *wf)
 	pthread_mutex_unlock(&ctx->wfiles_lock);
 	if (!last)
 		return;
-	if (wf->wb_journaled) {
+	if (wf->wb_journaled &&
+	    (wf->mode != WF_SPOOL || wf_spool_unsent(ctx, wf))) {
 		/* The queue gave up or the mount ends: the record stays for
-		 * the next mount (fs_wback_replay()). */
+		 * the next mount (fs_wback_replay()).  (Uploaded already, it
+		 * waited for this last close to set the mode: below.) */
 		log_err("%s: upload still pending; kept in %s as %s.data, "
 			"uploaded at the next mount with this spool_dir",
 			wf->wb.path, ctx->spool_dir, wf->wb.id);
@@ -881,10 +895,7 @@ int fs_wfile_close(struct fs_ctx *ctx, struct fs_wfile *wf)
 	if (wf->mode == WF_STREAM && !wf->discarded && !wf->failed)
 		ret = wf_to_spool(ctx, wf);
 	/* Queued already, or room for one more. */
-	if (wf->mode == WF_SPOOL && !wf->discarded && !wf->failed &&
-	    upload_plan(&wf->sp, wf->remote_exists, ctx->feat.rest_stream,
-			ctx->atomic_upload)
-			    .how != UPLOAD_NONE &&
+	if (wf_spool_unsent(ctx, wf) && !wf->discarded && !wf->failed &&
 	    (wf->wb_job || fs_wback_has_room(ctx->wback)))
 		ret = wf_wb_journal(ctx, wf);
 	else if (ret == 0)
@@ -967,7 +978,10 @@ int fs_wfile_wb_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
 			wf->wb.path, strerror(-ret), ctx->spool_dir, wf->wb.id);
 		/* Reported by the next close or fsync; the record stays. */
 	} else {
-		wf_wb_forget(ctx, wf);
+		/* A mode that waits for the last close keeps the record
+		 * until then (wf_flush_locked()). */
+		if (!wf->chmod_pending)
+			wf_wb_forget(ctx, wf);
 		/* Our own upload is what the server has now. */
 		wf->wb.seen_known = !conflict;
 		wf->wb.seen_exists = true;
@@ -991,10 +1005,7 @@ bool fs_wfile_defer_mtime(struct fs_ctx *ctx, struct fs_wfile *wf,
 	 * what was written (or create the new file). */
 	pending = wf->wb_journaled ||
 		  (wf->mode == WF_STREAM && !wf->ws.active) ||
-		  (wf->mode == WF_SPOOL &&
-		   upload_plan(&wf->sp, wf->remote_exists,
-			       ctx->feat.rest_stream, ctx->atomic_upload)
-				   .how != UPLOAD_NONE);
+		  wf_spool_unsent(ctx, wf);
 	if (ctx->wback && pending && !wf->discarded && !wf->failed) {
 		wf->wb.set_mtime = true;
 		wf->wb.mtime = sec;
