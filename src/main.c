@@ -52,7 +52,6 @@ struct mount_state {
 	char root_path[HOSTSPEC_PATH_MAX + 1];
 	atomic_bool warned_no_resume;
 	atomic_bool no_pipelining;
-	atomic_bool pipelining_works;
 };
 
 /* The mount root's attributes where the server tells none (no MLST,
@@ -269,7 +268,6 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	m->ep.tls = *tls;
 	m->ep.warned_no_resume = &m->warned_no_resume;
 	m->ep.no_pipelining = &m->no_pipelining;
-	m->ep.pipelining_works = &m->pipelining_works;
 
 	ret = ftp_pool_new(&m->ep, m->opts.max_conns, &m->ctx.pool);
 	if (ret < 0)
