@@ -64,7 +64,7 @@ FTPSFS_BIN=build-asan/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     tests/integration/test_outage.py tests/integration/test_hatches.py \
     tests/integration/test_hostile.py tests/integration/test_probe.py \
     tests/integration/test_open_files.py tests/integration/test_stats.py \
-    tests/integration/test_readahead.py \
+    tests/integration/test_readahead.py tests/integration/test_round_trips.py \
     tests/integration/test_read.py -k "not test_read or test_readahead or vsftpd-explicit-tls1.3 or proftpd-implicit-tls1.2"
 
 step "stress tests under ASan + UBSan: parallel exercisers, dbench with 4 clients"
