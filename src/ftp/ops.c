@@ -254,8 +254,11 @@ out:
 	return ret;
 }
 
-/* Commands in one batch at most: bounds what the server must buffer. */
-#define OPS_PIPELINE_DEPTH 64
+/* Commands in one batch at most.  A batch is also one write (16 KiB:
+ * ftp_conn_cork()), which bounds what the server must buffer: some 300
+ * short MDTMs, their replies under 10 KiB.  Each batch costs a round
+ * trip, so a directory of 1,000 files is 4 of them, not 16. */
+#define OPS_PIPELINE_DEPTH 256
 
 int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 		     int64_t *secs, int *results)

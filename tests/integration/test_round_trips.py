@@ -137,3 +137,25 @@ def test_rename_is_one_round_trip(ftp_server, mounted, kind):
         result = open(os.path.join(d, 'f.txt')).read()
     """, d=d)
     assert r.result == "e\n", r.error
+
+
+def test_exact_times_of_200_files_are_one_round_trip(ftp_server, mounted):
+    """vsftpd lists with LIST (times to the minute): the first stat asks the exact times of
+    the directory's files with MDTM, all 200 in one flight."""
+    srv = ftp_server("vsftpd")
+    names = [f"f{i:03d}" for i in range(200)]
+    for n in names:
+        srv.put(f"d/{n}", b"x")
+    m = mounted(srv)
+    d = str(m.mountpoint / "d")
+    assert pycall("result = len(os.listdir(d))", d=d).result == 200
+    before = mount_stats(m.mountpoint)
+    r = pycall("result = [os.stat(os.path.join(d, n)).st_size for n in names]", d=d,
+               names=names)
+    assert r.result == [1] * 200, r.error
+    after = mount_stats(m.mountpoint)
+    grew = {k: after[k] - before[k] for k in ("op_getattr_round_trips",
+                                              "op_lookup_round_trips")}
+    assert grew == {"op_getattr_round_trips": 1, "op_lookup_round_trips": 0}, grew
+    talk = "\n".join(conversation(m, 1) + conversation(m, 2) + conversation(m, 3))
+    assert talk.count("> MDTM /d/") >= 200
