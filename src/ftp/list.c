@@ -129,17 +129,23 @@ static int list_feed(struct list_state *st, const char *buf, size_t n)
 
 static int list_transfer(struct ftp_conn *c, struct list_state *st,
 			 const char *cwd, const char *verb, const char *arg,
-			 bool dir_known)
+			 bool dir_known, const struct ftp_list_pre *pre)
 {
+	struct ftp_xfer_cmd cmd = { .cwd = cwd, .verb = verb, .arg = arg,
+				    .op = FTP_OP_LIST,
+				    .target_exists = dir_known };
 	struct ftp_xfer *x;
 	char *buf;
 	uint64_t total = 0;
 	int ret;
 
-	ret = ftp_xfer_open(c, &(struct ftp_xfer_cmd){ .cwd = cwd, .verb = verb,
-					      .arg = arg, .op = FTP_OP_LIST,
-					      .target_exists = dir_known },
-			    &x);
+	if (pre) {
+		cmd.pre_verb = pre->verb;
+		cmd.pre_arg = pre->arg;
+		cmd.pre_reply = pre->reply;
+		cmd.pre_reply_arg = pre->reply_arg;
+	}
+	ret = ftp_xfer_open(c, &cmd, &x);
 	if (ret < 0)
 		return ret;
 	stats_add(STATS_LISTINGS, 1);
@@ -186,6 +192,14 @@ abort:
 int ftp_list_dir(struct ftp_conn *c, const char *path, bool force_list,
 		 bool dir_known, ftp_list_cb cb, void *arg)
 {
+	return ftp_list_dir_with(c, path, force_list, dir_known, cb, arg,
+				 NULL);
+}
+
+int ftp_list_dir_with(struct ftp_conn *c, const char *path, bool force_list,
+		      bool dir_known, ftp_list_cb cb, void *arg,
+		      const struct ftp_list_pre *pre)
+{
 	struct list_state *st = calloc(1, sizeof(*st));
 	int ret;
 
@@ -197,7 +211,8 @@ int ftp_list_dir(struct ftp_conn *c, const char *path, bool force_list,
 	st->now = time(NULL);
 	st->mlsd = c->feat.mlst && !force_list;
 	if (st->mlsd) {
-		ret = list_transfer(c, st, NULL, "MLSD", path, dir_known);
+		ret = list_transfer(c, st, NULL, "MLSD", path, dir_known,
+				    NULL);
 		goto out;
 	}
 	/*
@@ -206,7 +221,7 @@ int ftp_list_dir(struct ftp_conn *c, const char *path, bool force_list,
 	 * symlink lists the link.  CWD first (in the same flight), then
 	 * list ".": -a shows dot files on vsftpd, ProFTPD and Pure-FTPd.
 	 */
-	ret = list_transfer(c, st, path, "LIST", "-a", dir_known);
+	ret = list_transfer(c, st, path, "LIST", "-a", dir_known, pre);
 out:
 	if (st->dropped)
 		log_warn("%lu entries of %s dropped", st->dropped, path);
