@@ -22,6 +22,7 @@
 #include "ftpsfs/charset.h"
 #include "ftpsfs/credentials.h"
 #include "ftpsfs/fs.h"
+#include "ftpsfs/fs_poll.h"
 #include "ftpsfs/fs_prefetch.h"
 #include "ftpsfs/fs_refresh.h"
 #include "ftpsfs/ftp_conn.h"
@@ -32,7 +33,11 @@
 #include "ftpsfs/inode.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/opts.h"
+#include "ftpsfs/idmap.h"
 #include "ftpsfs/probe.h"
+#include "ftpsfs/proxy.h"
+#include "ftpsfs/ratelimit.h"
+#include "ftpsfs/stats_view.h"
 #include "ftpsfs/spool.h"
 #include "ftpsfs/stats.h"
 #include "ftpsfs/symlink_policy.h"
@@ -47,6 +52,7 @@ struct mount_state {
 	struct ftpsfs_opts opts;
 	struct hostspec hs;
 	struct credentials cred;
+	struct proxy_spec proxy; /* -o proxy=; type PROXY_NONE if not */
 	struct tofu tofu; /* -o tofu: where the server's key is recorded */
 	struct ftp_endpoint ep;
 	struct fs_ctx ctx;
@@ -219,6 +225,7 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	m->ep.active = m->opts.active;
 	m->ep.no_epsv = m->opts.no_epsv;
 	m->ep.no_mlsd = m->opts.no_mlsd;
+	m->ep.proxy = m->proxy.type != PROXY_NONE ? &m->proxy : NULL;
 	if (m->opts.codepage &&
 	    charset_new(m->opts.codepage, &m->ep.charset) < 0) {
 		log_err("codepage=%s: a charset iconv does not know (see "
@@ -280,9 +287,27 @@ static int setup_login(struct mount_state *m)
 		log_err("%s", err);
 		return -EINVAL;
 	}
-	if (credentials_resolve(&m->opts, &m->hs, key_encrypted, &m->cred,
-				err, sizeof(err)) < 0) {
+	if (credentials_resolve(&m->opts, &m->hs, key_encrypted,
+				m->proxy.type != PROXY_NONE ? &m->proxy : NULL,
+				&m->cred, err, sizeof(err)) < 0) {
 		log_err("%s", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The remote argument and proxy= (before any prompt or traffic). */
+static int parse_remote(struct mount_state *m)
+{
+	const char *msg = NULL;
+
+	if (hostspec_parse(m->opts.remote, &m->hs, &msg) < 0) {
+		log_err("%s: %s", m->opts.remote, msg ? msg : "invalid");
+		return -EINVAL;
+	}
+	if (m->opts.proxy &&
+	    proxy_spec_parse(m->opts.proxy, &m->proxy, &msg) < 0) {
+		log_err("proxy=%s: %s", m->opts.proxy, msg ? msg : "invalid");
 		return -EINVAL;
 	}
 	return 0;
@@ -296,6 +321,7 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 	struct fuse_loop_config *lc = NULL;
 	struct fs_refresh *refresh = NULL;
 	struct fs_prefetch *prefetch = NULL;
+	struct fs_poll *poll = NULL;
 	int ret = 1;
 
 	if (fuse_set_signal_handlers(se) != 0)
@@ -312,7 +338,8 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 	/* Threads do not survive fuse_daemonize()'s fork: start it now. */
 	if (ftp_pool_start(m->ctx.pool) < 0 ||
 	    fs_refresh_start(&m->ctx, se, &refresh) < 0 ||
-	    fs_prefetch_start(&m->ctx, &prefetch) < 0)
+	    fs_prefetch_start(&m->ctx, &prefetch) < 0 ||
+	    fs_poll_start(&m->ctx, m->opts.poll, &poll) < 0)
 		goto out_unmount;
 	if (co->singlethread) {
 		ret = fuse_session_loop(se) != 0;
@@ -331,6 +358,7 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 		fuse_loop_cfg_destroy(lc);
 	}
 out_unmount:
+	fs_poll_stop(poll); /* before the refresh thread it uses */
 	fs_prefetch_stop(prefetch);
 	fs_refresh_stop(refresh);
 	fs_readahead_free(m->ctx.readahead); /* after the workers */
@@ -406,10 +434,8 @@ static int run_probe(struct mount_state *m, struct fuse_args *args,
 		log_err("%s", msg);
 		return PROBE_EXIT_USAGE;
 	}
-	if (hostspec_parse(m->opts.remote, &m->hs, &msg) < 0) {
-		log_err("%s: %s", m->opts.remote, msg ? msg : "invalid");
+	if (parse_remote(m) < 0)
 		return PROBE_EXIT_USAGE;
-	}
 	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), NULL);
 	if (!se)
 		return PROBE_EXIT_USAGE;
@@ -419,6 +445,9 @@ static int run_probe(struct mount_state *m, struct fuse_args *args,
 	return probe_run(&(struct probe_args){ .opts = &m->opts,
 					       .hs = &m->hs,
 					       .cred = &m->cred,
+					       .proxy = m->proxy.type != PROXY_NONE
+								? &m->proxy
+								: NULL,
 					       .argc = argc,
 					       .argv = argv });
 }
@@ -436,6 +465,11 @@ int main(int argc, char *argv[])
 
 	if (!m)
 		return 1;
+	/* ftpsfs --stats MOUNTPOINT [SECONDS]: a viewer, not a mount. */
+	if (argc >= 2 && strcmp(argv[1], "--stats") == 0) {
+		free(m);
+		return stats_view_main(argv[0], argc - 2, argv + 2);
+	}
 	signal(SIGPIPE, SIG_IGN); /* a dead peer is an errno, not a signal */
 	/* The password stays in memory for reconnects: no core dumps of it,
 	 * and no ptrace or /proc/PID/mem by other processes of the user. */
@@ -474,10 +508,8 @@ int main(int argc, char *argv[])
 		log_err("%s", msg);
 		goto out;
 	}
-	if (hostspec_parse(m->opts.remote, &m->hs, &msg) < 0) {
-		log_err("%s: %s", m->opts.remote, msg ? msg : "invalid");
+	if (parse_remote(m) < 0)
 		goto out;
-	}
 	warn_about_sharing(&m->opts);
 	if (opts_mount_args(&m->opts, geteuid() == 0, &args) < 0)
 		goto out;
@@ -499,6 +531,25 @@ int main(int argc, char *argv[])
 	m->ctx.ignore_dir_times = m->opts.ignore_dir_times;
 	m->ctx.show_suid = m->opts.allow_suid;
 	m->ctx.list_hidden = m->opts.list_hidden;
+	/* Bandwidth caps (issue 18): validated by opts_validate(). */
+	{
+		uint64_t bps = 0;
+
+		if (m->opts.bwlimit &&
+		    opts_parse_rate(m->opts.bwlimit, &bps) == 0)
+			ratelimit_set(RATELIMIT_DOWN, bps);
+		if (m->opts.bwlimit_up &&
+		    opts_parse_rate(m->opts.bwlimit_up, &bps) == 0)
+			ratelimit_set(RATELIMIT_UP, bps);
+	}
+	/* Owners by name (issue 18): the map files are read before any
+	 * connection, so that a bad one fails the mount at once. */
+	if (m->opts.idmap && strcmp(m->opts.idmap, "names") == 0 &&
+	    idmap_new(m->opts.uidfile, m->opts.gidfile, &m->ctx.idmap, err,
+		      sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
 	set_shown_modes(&m->opts, &m->ctx);
 	m->ctx.symlink_flags =
 		(m->opts.contain_symlinks ? SYMLINK_CONTAIN : 0) |
@@ -524,6 +575,7 @@ out:
 	fs_ctx_release_handles(&m->ctx);
 	ftp_pool_free(m->ctx.pool);
 	itab_free(m->ctx.itab);
+	idmap_free(m->ctx.idmap);
 	charset_free(m->ep.charset);
 	tls_ctx_free(tls);
 	credentials_wipe(&m->cred);

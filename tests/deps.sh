@@ -31,6 +31,8 @@ APT_PACKAGES=(
     fuse3 openssl vsftpd python3-pytest curl rsync git unzip
     # stress tests (test_stress.py, tests/stress.sh): dbench and its loadfile
     dbench
+    # proxy= tests (test_proxy.py): a SOCKS5 and an HTTP CONNECT proxy, started by the tests
+    microsocks tinyproxy
     # pyftpdlib's TLS server; Node.js for ftp-srv (the npm client: below)
     python3-pyftpdlib python3-openssl nodejs
     # packaging (packaging/build-deb.sh)
@@ -51,7 +53,7 @@ is_installed() {
 }
 
 # Packages whose installation must not leave a system service running or enabled.
-QUIET_SERVICES=(vsftpd)
+QUIET_SERVICES=(vsftpd tinyproxy)
 POLICY_RC_D=/usr/sbin/policy-rc.d
 
 # invoke-rc.d and deb-systemd-invoke ask policy-rc.d before starting a service from a package's

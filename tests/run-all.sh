@@ -7,8 +7,8 @@
 #  4. the Debian package: built, installed, the fstab tests run with the installed
 #     /usr/bin/ftpsfs, removed again (skipped if an ftpsfs package was installed before)
 #  5. fuzz targets, a bounded time each, under ASan + UBSan
-#  6. the fault, outage, resilience, write, server-quirk, hostile-server, probe and statistics
-#     tests and part of the read tests against the ASan + UBSan binary (any sanitizer report
+#  6. the fault, outage, resilience, write, server-quirk, hostile-server, probe, statistics and
+#     proxy tests and part of the read tests against the ASan + UBSan binary (any sanitizer report
 #     in a mount's log fails the test), and the
 #     concurrent part of the stress tests (parallel exercisers, dbench with 4 clients)
 #  7. all integration tests (real vsftpd and ProFTPD mounts) against the
@@ -54,7 +54,7 @@ fi
 step "fuzzing (${FUZZ_SECONDS}s per target)"
 bash tests/fuzz/run.sh "$FUZZ_SECONDS"
 
-step "fault, outage, resilience, write, security, hostile-server and probe tests, and part of the read matrix, under ASan + UBSan"
+step "fault, outage, resilience, write, security, hostile-server, probe, proxy, remote-change, drop-box, idmap, bandwidth and --stats tests, and part of the read matrix, under ASan + UBSan"
 FTPSFS_BIN=build-asan/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     tests/integration/test_faults.py tests/integration/test_resilience.py \
     tests/integration/test_write.py tests/integration/test_security.py \
@@ -64,7 +64,10 @@ FTPSFS_BIN=build-asan/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     tests/integration/test_outage.py tests/integration/test_hatches.py \
     tests/integration/test_hostile.py tests/integration/test_probe.py \
     tests/integration/test_open_files.py tests/integration/test_stats.py \
-    tests/integration/test_readahead.py tests/integration/test_round_trips.py \
+    tests/integration/test_readahead.py tests/integration/test_proxy.py \
+    tests/integration/test_remote_changes.py tests/integration/test_dropbox.py \
+    tests/integration/test_idmap.py tests/integration/test_bwlimit.py \
+    tests/integration/test_stats_view.py tests/integration/test_round_trips.py \
     tests/integration/test_read.py -k "not test_read or test_readahead or vsftpd-explicit-tls1.3 or proftpd-implicit-tls1.2"
 
 step "stress tests under ASan + UBSan: parallel exercisers, dbench with 4 clients"

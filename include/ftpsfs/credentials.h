@@ -19,6 +19,11 @@
  * key_password_stdin (the line after the password, if password_stdin is
  * also given), the credentials file, askpass=, or a prompt as above.
  *
+ * The password of a proxy= user (proxy.h) comes from proxy_password= in
+ * the credentials file, else a netrc "machine" entry for the proxy host
+ * whose login is the proxy user, else askpass=, else a prompt as above.
+ * It is never taken from password_stdin (that line is the login's).
+ *
  * Anonymous login happens only when asked for: the user name is
  * "anonymous" or "ftp", or -o anonymous is given.  It never replaces a
  * missing user name or password.
@@ -31,11 +36,13 @@
 
 #include "ftpsfs/hostspec.h"
 #include "ftpsfs/opts.h"
+#include "ftpsfs/proxy.h"
 #include "ftpsfs/secret.h"
 
 struct credentials {
 	struct secret password;	    /* value NULL when none was found */
 	struct secret key_password; /* only for an encrypted client key */
+	struct secret proxy_password; /* only for a proxy= with a user */
 	bool anonymous;
 };
 
@@ -43,15 +50,17 @@ struct credentials {
  * Settle hs->user (from the command line, the credentials file or netrc;
  * "anonymous" with -o anonymous) and find the secrets into @cr (zeroed by
  * the caller).  @key_encrypted says whether the client key needs a
- * passphrase.  Returns 0, or a negative errno with a message in @err: no
- * user name known, conflicting user names, a credentials file that others
- * may read, stdin or askpass gave nothing, an encrypted key without a
- * passphrase, an unreadable file.  @cr may hold secrets also on failure:
+ * passphrase; @proxy (NULL: none) whether a proxy password is needed
+ * (then @proxy->password points to cr->proxy_password on success).
+ * Returns 0, or a negative errno with a message in @err: no user name
+ * known, conflicting user names, a credentials file that others may read,
+ * stdin or askpass gave nothing, an encrypted key without a passphrase, a
+ * proxy user without a password, an unreadable file.  @cr may hold secrets also on failure:
  * wipe it.
  */
 int credentials_resolve(const struct ftpsfs_opts *o, struct hostspec *hs,
-			bool key_encrypted, struct credentials *cr, char *err,
-			size_t errsz);
+			bool key_encrypted, struct proxy_spec *proxy,
+			struct credentials *cr, char *err, size_t errsz);
 
 /* Wipe and free the secrets.  Safe on a zeroed struct. */
 void credentials_wipe(struct credentials *cr);

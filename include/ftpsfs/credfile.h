@@ -6,8 +6,10 @@
  *     user=alice
  *     password=s3cret with spaces
  *     key_password=passphrase of the client key
+ *     proxy_password=password of the proxy= user
  *
- * Keys: user (or username), password (or pass), key_password.  Blanks
+ * Keys: user (or username), password (or pass), key_password,
+ * proxy_password.  Blanks
  * around the key are ignored; the value is everything after the first '='
  * up to the end of the line, taken literally (a trailing CR is dropped, so
  * files written on Windows work).  Empty lines and lines whose first
@@ -31,7 +33,8 @@ struct credfile {
 	char user[HOSTSPEC_USER_MAX + 1];   /* "" when absent */
 	char password[SECRET_MAX + 1];	    /* "" when absent */
 	char key_password[SECRET_MAX + 1];  /* "" when absent */
-	bool has_user, has_password, has_key_password;
+	char proxy_password[SECRET_MAX + 1]; /* "" when absent */
+	bool has_user, has_password, has_key_password, has_proxy_password;
 };
 
 /*

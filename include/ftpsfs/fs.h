@@ -3,8 +3,9 @@
  *
  * Process-wide state: the parsed options, this context (handed to libfuse
  * as userdata, it reaches every operation through fuse_req_userdata()),
- * and two documented singletons every layer uses without a context to
- * carry: the log settings (log.h) and the statistics (stats.h).
+ * and three documented singletons every layer uses without a context to
+ * carry: the log settings (log.h), the statistics (stats.h) and the
+ * bandwidth caps (ratelimit.h).
  *
  * Locks, and the one order they are taken in.  FUSE runs operations on
  * several threads; each lock guards one thing:
@@ -22,6 +23,8 @@
  *   ra.lock       files fetched ahead (fs_readahead.c; a leaf, no I/O)
  *   pf.lock       the queue of work fetched ahead (fs_prefetch.c; a leaf)
  *   stats last_lock  the last error's text (stats.c; a leaf)
+ *   refresh.lock  entries queued for the kernel (fs_refresh.c; a leaf)
+ *   bucket.lock   a bandwidth cap's clock (ratelimit.c; a leaf, no I/O)
  *   pin_lock      the TLS pin (tls_internal.h; TOFU's first recording does
  *                 local file I/O under it)
  *   charset.lock  iconv's state (a leaf)
@@ -29,7 +32,8 @@
  * Order: ready_lock, then f->lock or wf->lock (never both: a read looks
  * at the write state before it takes f->lock), then wfiles_lock, then
  * handles_lock or space_lock, then pool.lock, then the leaves (itab.lock,
- * ra.lock, pf.lock, pin_lock, charset.lock, stats last_lock).  A thread
+ * ra.lock, pf.lock, pin_lock, charset.lock, stats last_lock,
+ * refresh.lock, bucket.lock).  A thread
  * holding a lock may take only locks after it.
  *
  * Besides the locks, each thread carries channels of its own (net.h,
@@ -56,6 +60,8 @@
 struct ftp_pool;
 struct fs_prefetch;
 struct fs_readahead;
+struct fs_refresh;
+struct idmap;
 struct fs_wfile;
 struct itab;
 
@@ -72,9 +78,17 @@ struct fs_ctx {
 	struct fs_prefetch *prefetch; /* background fetching, or NULL */
 	struct fs_readahead *readahead; /* files fetched ahead, or NULL
 					 * (no_readahead; fs_readahead.c) */
+	struct fs_refresh *refresh; /* tells the kernel what is stale
+				     * (fs_refresh.h), or NULL */
+	/* fs_gone.c: the directory last found still there after a refusal
+	 * inside it, and when (net_now_ms): not asked again at once. */
+	atomic_ullong gone_present_dir;
+	atomic_llong gone_present_ms;
 	struct ftp_features feat; /* what the server offered at login */
-	uid_t uid;		  /* owner shown for every file */
+	uid_t uid;		  /* owner shown for every file ... */
 	gid_t gid;
+	struct idmap *idmap;	  /* ... or, with idmap=names, where the
+				   * server's name maps (idmap.h); NULL */
 	double attr_timeout;	  /* seconds, for the kernel */
 	int op_timeout_ms;	  /* one request's work for the server; 0 none */
 	double negative_timeout;

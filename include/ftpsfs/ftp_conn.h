@@ -17,6 +17,7 @@
 #include "ftpsfs/reply.h"
 #include "ftpsfs/secret.h"
 
+struct proxy_spec;
 struct tls_ctx;
 struct tls_conn;
 
@@ -39,6 +40,8 @@ struct ftp_endpoint {
 					* offers them: every connection's
 					* features say "no MLST" */
 	struct charset *charset;       /* names not in UTF-8; NULL: as is */
+	const struct proxy_spec *proxy; /* every connection through it
+					 * (proxy.h); NULL: direct */
 	int connect_timeout_ms;
 	int timeout_ms; /* each reply, each data stall */
 	atomic_bool *warned_no_resume; /* shared by all connections: a

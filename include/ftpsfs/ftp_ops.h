@@ -16,6 +16,8 @@
 
 #include "ftpsfs/ftp_hash.h"
 
+struct ftp_entry;
+
 struct ftp_conn;
 
 /* How the server lets us set a modification time; probed in this order. */
@@ -57,6 +59,16 @@ int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
  * say.  MLST where offered, else SIZE and CWD.
  */
 int ftp_op_what_is(struct ftp_conn *c, const char *path);
+
+/*
+ * What is at @path, without listing its directory (one that refuses to
+ * be listed: a drop box): MLST (RFC 3659 7) where offered and allowed,
+ * else SIZE (a file, with its size) or CWD (a directory).  Returns 0
+ * with *@e (for MLST its name points into @line; after SIZE/CWD only
+ * type and size are known), -ENOENT, or another negative errno.
+ */
+int ftp_op_stat_one(struct ftp_conn *c, const char *path,
+		    struct ftp_entry *e, char *line, size_t linesz);
 
 /* SIZE (RFC 3659 section 4). */
 int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size);

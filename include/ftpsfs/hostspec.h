@@ -71,4 +71,14 @@ struct hostspec {
  */
 int hostspec_parse(const char *spec, struct hostspec *out, const char **errmsg);
 
+/*
+ * Parse the authority of a URL, "[user@]host[:port]" (the URL rules above:
+ * the user percent-decoded, no password, IPv6 in brackets), of @len bytes
+ * at @s into @out (zeroed first: port 0 when none is given, path "").
+ * Used for proxy= (proxy.h).  Returns 0, or -EINVAL / -ENAMETOOLONG with
+ * @errmsg (if not NULL) pointing to a static description.
+ */
+int hostspec_parse_authority(const char *s, size_t len, struct hostspec *out,
+			     const char **errmsg);
+
 #endif

@@ -79,7 +79,8 @@ int itab_set_root_path(struct itab *t, const char *root_path);
  */
 int itab_path(struct itab *t, uint64_t ino, char *buf, size_t bufsz);
 
-/* Same for the entry @name inside directory @parent. */
+/* Same for the entry @name inside directory @parent; -ENOENT when
+ * @parent was removed (itab_remove()) or an ancestor was. */
 int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 		    char *buf, size_t bufsz);
 
@@ -212,6 +213,15 @@ ssize_t itab_expire_all(struct itab *t, struct itab_name **out);
 void itab_names_free(struct itab_name *v, size_t n);
 
 /*
+ * The same for one inode: @ino's listing (a directory; for a file, its
+ * parent's, which holds its attributes) and the attributes of @ino and of
+ * its children in the table (pinned ones excepted).  The
+ * inodes (@ino first) are returned in *out as above.  Returns their count,
+ * -ESTALE or -ENOMEM.
+ */
+ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out);
+
+/*
  * The exact mtime we know for @name in @dir, if it agrees with @listed (a
  * LIST entry: same size, and its minute-precise mtime is the exact one
  * cut to the minute).  Returns true and *exact, else false.
@@ -223,6 +233,10 @@ bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
  * listing).  Returns 0, -ESTALE, or -EINVAL for the root. */
 int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
 		     char *name, size_t namesz);
+
+/* Is @ino known but removed (itab_remove(), a rename over it): no path
+ * leads to it any more? */
+bool itab_is_removed(struct itab *t, uint64_t ino);
 
 /*
  * Install a new listing for directory @dir, asked for at generation
@@ -282,6 +296,22 @@ void itab_mtime_reqs_free(struct itab_mtime_req *reqs, size_t n);
  */
 int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out);
 void itab_snapshot_free(struct itab_snapshot *s);
+
+/* The same, whether or not the listing is fresh (-EAGAIN: none held),
+ * and without counting as a use (-o poll compares with it). */
+int itab_snapshot_any(struct itab *t, uint64_t dir, struct itab_snapshot **out);
+
+/*
+ * -o poll: the directories whose listings served a request at or after
+ * @since_ms (net_now_ms()), the most recently used first, at most @max
+ * into @out.  Returns their count (0 also without memory).
+ */
+struct itab_recent {
+	uint64_t ino;
+	int64_t used_ms;
+};
+size_t itab_recent_dirs(struct itab *t, int64_t since_ms,
+			struct itab_recent *out, size_t max);
 
 /*
  * The cached symlink target of @ino into @buf.  Returns 0, -EAGAIN (not

@@ -49,6 +49,11 @@ struct ftp_entry {
 	uint32_t mtime_ns; /* MLSD fractional seconds, else 0 */
 	bool has_mode;
 	uint32_t mode; /* permission bits only (07777) */
+	/* Owner and group as the server names them (MLSD UNIX.ownername,
+	 * else UNIX.owner/UNIX.uid; the LIST columns), NUL-terminated inside
+	 * the line buffer; NULL when not shown.  Used by -o idmap=names. */
+	const char *owner;
+	const char *group;
 };
 
 /* Results of the line parsers besides a negative errno. */

@@ -7,6 +7,7 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct ftpsfs_opts {
@@ -63,6 +64,7 @@ struct ftpsfs_opts {
 	unsigned uid, gid;	 /* owner shown for every file ... */
 	int uid_set, gid_set;	 /* ... if given (else the mounting user) */
 	char *codepage;		 /* the server's charset for names */
+	char *proxy;		 /* socks5:// or http:// URL (proxy.h) */
 	/* A mount other users can reach (allow_other, often root's fstab) is
 	 * a privilege boundary: see opts_mount_args(). */
 	int allow_other;	 /* given; stays in the args for libfuse */
@@ -75,6 +77,13 @@ struct ftpsfs_opts {
 	int debug;
 	int probe;		 /* --probe: report on the server, no mount */
 	int probe_readonly;	 /* ... without the checks that write */
+	/* Remote changes, bandwidth (issue 18). */
+	unsigned poll;		 /* s between re-listings of recently used
+				  * directories; 0 off */
+	char *bwlimit;		 /* download cap (opts_parse_rate()) */
+	char *bwlimit_up;	 /* upload cap */
+	char *idmap;		 /* "none" (default) or "names" (idmap.h) */
+	char *uidfile, *gidfile; /* name:id maps for idmap=names */
 };
 
 /*
@@ -93,6 +102,14 @@ int opts_validate(const struct ftpsfs_opts *o, const char **msg);
  * or -EINVAL.
  */
 int opts_parse_mode(const char *text, mode_t *mode);
+
+/*
+ * A bandwidth: decimal digits, then optionally k, M or G (binary: 1024,
+ * 1024^2, 1024^3; case-insensitive, with or without a trailing "i" or
+ * "B"), in bytes per second; 0 means no limit, else at least 1024.
+ * Returns 0 with *bps set, or -EINVAL (also beyond 1 TiB/s).
+ */
+int opts_parse_rate(const char *text, uint64_t *bps);
 
 /*
  * Add to @args what ftpsfs decides about the kernel mount, after every

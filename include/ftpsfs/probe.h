@@ -33,6 +33,7 @@ struct probe_args {
 	const struct ftpsfs_opts *opts; /* validated */
 	const struct hostspec *hs;
 	const struct credentials *cred; /* resolved; stays the caller's */
+	const struct proxy_spec *proxy; /* NULL: direct */
 	int argc;			/* the command line, for the fstab */
 	char **argv;			/* line (its -o options) */
 };

@@ -99,6 +99,7 @@ struct stats_pool {
 /* What the inode table holds when printed. */
 struct stats_cache {
 	size_t inodes, listings, listing_bytes;
+	size_t uploads_pending; /* files written whose upload is not done */
 };
 
 /*

@@ -292,6 +292,10 @@ int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 	in = inode_get(t, parent);
 	if (in)
 		ret = path_locked(t, in, name, buf, bufsz);
+	/* A directory that was removed (or one of its ancestors) holds no
+	 * names: what a local file system says when creating in it. */
+	if (in && ret == -ESTALE)
+		ret = -ENOENT;
 	pthread_mutex_unlock(&t->lock);
 	return ret;
 }
@@ -573,6 +577,18 @@ int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
 	return ret;
 }
 
+bool itab_is_removed(struct itab *t, uint64_t ino)
+{
+	struct inode *in;
+	bool removed;
+
+	pthread_mutex_lock(&t->lock);
+	in = inode_get(t, ino);
+	removed = in && in->ino != ITAB_ROOT_INO && !in->named;
+	pthread_mutex_unlock(&t->lock);
+	return removed;
+}
+
 int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 		     size_t n, uint64_t since, unsigned flags)
 {
@@ -651,7 +667,10 @@ out:
 	return ret;
 }
 
-int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
+/* Copy @dir's listing, fresh or (@any) not; a fresh one copied counts as
+ * used. */
+static int snapshot_copy(struct itab *t, uint64_t dir, bool any,
+			 struct itab_snapshot **out)
 {
 	struct itab_snapshot *s = NULL;
 	struct inode *p;
@@ -664,11 +683,12 @@ int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
 		ret = -ESTALE;
 		goto out;
 	}
-	if (!listing_fresh(p->listing)) {
+	if (!(any ? p->listing != NULL : listing_fresh(p->listing))) {
 		ret = -EAGAIN;
 		goto out;
 	}
-	listing_used_locked(t, p);
+	if (!any)
+		listing_used_locked(t, p);
 	n = HASH_COUNT(p->listing->by_name);
 	s = calloc(1, sizeof(*s));
 	if (!s || (n && !(s->ents = calloc(n, sizeof(*s->ents))))) {
@@ -694,6 +714,16 @@ out:
 	pthread_mutex_unlock(&t->lock);
 	itab_snapshot_free(s);
 	return ret;
+}
+
+int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
+{
+	return snapshot_copy(t, dir, false, out);
+}
+
+int itab_snapshot_any(struct itab *t, uint64_t dir, struct itab_snapshot **out)
+{
+	return snapshot_copy(t, dir, true, out);
 }
 
 void itab_snapshot_free(struct itab_snapshot *s)
@@ -903,45 +933,6 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 		p->local_gen = ++t->gen;
 	}
 	pthread_mutex_unlock(&t->lock);
-}
-
-ssize_t itab_expire_all(struct itab *t, struct itab_name **out)
-{
-	struct inode *in, *tmp;
-	struct itab_name *v;
-	size_t n = 0;
-
-	pthread_mutex_lock(&t->lock);
-	v = calloc(HASH_COUNT(t->by_ino) + 1, sizeof(*v));
-	if (!v) {
-		pthread_mutex_unlock(&t->lock);
-		return -ENOMEM;
-	}
-	HASH_ITER(hh, t->by_ino, in, tmp) {
-		v[n].ino = in->ino;
-		v[n].parent = in->parent;
-		if (in->parent && in->name && !(v[n].name = strdup(in->name))) {
-			pthread_mutex_unlock(&t->lock);
-			itab_names_free(v, n);
-			return -ENOMEM;
-		}
-		n++;
-	}
-	HASH_ITER(hh, t->by_ino, in, tmp) {
-		listing_drop_locked(t, in);
-		if (!in->pinned)
-			in->attr_expire = 0;
-	}
-	pthread_mutex_unlock(&t->lock);
-	*out = v;
-	return (ssize_t)n;
-}
-
-void itab_names_free(struct itab_name *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].name);
-	free(v);
 }
 
 /* Free @in if nothing holds it, then its parent if that became free. */

@@ -57,6 +57,8 @@ struct inode {
 	bool mtime_exact;   /* st_mtim to the second (not a LIST minute) */
 	bool subdirs_known; /* directories: nsubdirs is from a listing */
 	unsigned nsubdirs;  /* ... and kept up to date by our changes */
+	int64_t used_ms;    /* directories: net_now_ms() its listing was
+			     * last used for a request (0 never) */
 	UT_hash_handle hh;
 	UT_hash_handle hh_name;
 };

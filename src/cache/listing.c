@@ -120,9 +120,11 @@ void listing_drop_locked(struct itab *t, struct inode *p)
 	p->listing = NULL;
 }
 
-/* @p's listing was used: the last to be dropped for the budget. */
+/* @p's listing was used: the last to be dropped for the budget (and one
+ * that -o poll lists again, itab_recent_dirs()). */
 void listing_used_locked(struct itab *t, struct inode *p)
 {
+	p->used_ms = net_now_ms();
 	DL_DELETE2(t->listings, p->listing, lru_prev, lru_next);
 	DL_APPEND2(t->listings, p->listing, lru_prev, lru_next);
 }

@@ -115,6 +115,15 @@ void fs_readahead_forget(struct fs_ctx *ctx, uint64_t ino);
 void fs_readahead_forget_name(struct fs_ctx *ctx, uint64_t dir,
 			      const char *name);
 
+/*
+ * An operation inside directory @dir failed with @err.  If @err is a
+ * refusal that may mean "no such directory" (EACCES, EPERM, ENOENT), ask
+ * the server whether @dir (or an ancestor) is gone; if so, drop the
+ * topmost one gone from the cache and the kernel (fs_gone.c).  Returns
+ * -ENOENT then, else @err.  Costs a listing, only on such failures.
+ */
+int fs_check_dir_gone(struct fs_ctx *ctx, uint64_t dir, int err);
+
 /* Find @name in @snap; NULL if absent. */
 const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,
 					   const char *name);
@@ -231,6 +240,8 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    size_t size);
 void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    const char *value, size_t size, int flags);
 
 /* Upload pending writes of @ino, if any (before rename, utimens ...). */
 int fs_flush_inode(struct fs_ctx *ctx, uint64_t ino);

@@ -174,8 +174,11 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	op.mode = mode & 07777 & ~(fc ? fc->umask : 022);
 	ret = ctx->read_only ? -EROFS
 			     : ns_paths(ctx, parent, name, path, 0, NULL, NULL);
-	if (ret == 0)
+	if (ret == 0) {
 		ret = fs_with_conn_for(req, ctx, ns_mkdir, &op);
+		if (ret < 0)
+			ret = fs_check_dir_gone(ctx, parent, ret);
+	}
 	if (ret < 0) {
 		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
@@ -216,6 +219,8 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (on_server)
 		ret = fs_with_conn_for(req, ctx, ns_delete, &op);
+	if (ret < 0)
+		ret = fs_check_dir_gone(ctx, parent, ret);
 	if (ret == 0) {
 		itab_remove(ctx->itab, parent, name);
 		itab_touch_dir(ctx->itab, parent);
@@ -234,8 +239,11 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	FS_READY_OR_REPLY(req, ctx);
 	ret = ctx->read_only ? -EROFS
 			     : ns_paths(ctx, parent, name, path, 0, NULL, NULL);
-	if (ret == 0)
+	if (ret == 0) {
 		ret = fs_with_conn_for(req, ctx, ns_rmdir, &op);
+		if (ret < 0)
+			ret = fs_check_dir_gone(ctx, parent, ret);
+	}
 	if (ret == 0) {
 		itab_remove(ctx->itab, parent, name);
 		itab_touch_dir(ctx->itab, parent);
@@ -357,6 +365,10 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		op.target_is_dir = S_ISDIR(st.st_mode);
 	}
 	ret = fs_with_conn_for(req, ctx, ns_rename, &op);
+	if (ret < 0)
+		ret = fs_check_dir_gone(ctx, parent, ret);
+	if (ret < 0 && ret != -ENOENT && newparent != parent)
+		ret = fs_check_dir_gone(ctx, newparent, ret);
 	if (ret == 0 && victim)
 		fs_discard_inode(ctx, victim); /* replaced: like unlinked */
 	/* Fetched under the old names: not worth keeping. */
@@ -411,8 +423,11 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (ret == 0)
 		ret = ns_symlink_target(ctx, parent, link, target,
 					sizeof(target));
-	if (ret == 0)
+	if (ret == 0) {
 		ret = fs_with_conn_for(req, ctx, ns_symlink, &op);
+		if (ret < 0)
+			ret = fs_check_dir_gone(ctx, parent, ret);
+	}
 	if (ret < 0) {
 		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;

@@ -233,6 +233,10 @@ FS_COUNTED(getxattr, STATS_OP_XATTR,
 	   (req, ino, name, size))
 FS_COUNTED(listxattr, STATS_OP_XATTR,
 	   (fuse_req_t req, fuse_ino_t ino, size_t size), (req, ino, size))
+FS_COUNTED(setxattr, STATS_OP_XATTR,
+	   (fuse_req_t req, fuse_ino_t ino, const char *name,
+	    const char *value, size_t size, int flags),
+	   (req, ino, name, value, size, flags))
 
 int fs_reply_err(fuse_req_t req, int err)
 {
@@ -269,4 +273,5 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.fsync = counted_fsync,
 	.getxattr = counted_getxattr,
 	.listxattr = counted_listxattr,
+	.setxattr = counted_setxattr,
 };

@@ -15,6 +15,7 @@
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_pool.h"
+#include "ftpsfs/idmap.h"
 #include "ftpsfs/list_tz.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
@@ -57,8 +58,12 @@ void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
 	kind = e->type == FTP_ENTRY_OTHER ? 0 : type;
 	/* The server's setuid bit must not become root here (allow_suid). */
 	st->st_mode = type | fs_shown_perm(ctx, kind, perm);
-	st->st_uid = ctx->uid;
-	st->st_gid = ctx->gid;
+	/* idmap=names: the server's owner where a local account (or the
+	 * map files) knows the name; the mount's owner otherwise. */
+	if (!idmap_uid(ctx->idmap, e->owner, &st->st_uid))
+		st->st_uid = ctx->uid;
+	if (!idmap_gid(ctx->idmap, e->group, &st->st_gid))
+		st->st_gid = ctx->gid;
 	if (e->type == FTP_ENTRY_LINK && e->link_target)
 		st->st_size = (off_t)strlen(e->link_target);
 	else if (e->has_size && e->type != FTP_ENTRY_OTHER)
@@ -652,6 +657,8 @@ static int fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 	/* One deadline for every try, however many a race costs. */
 	saved = fs_op_deadline_begin(ctx);
 	ret = itab_path(ctx->itab, dir, path, FS_PATH_MAX);
+	if (ret == -ESTALE && itab_is_removed(ctx->itab, dir))
+		ret = -ENOENT; /* a directory found gone meanwhile */
 	if (ret < 0)
 		goto out;
 	st.path = path;
@@ -661,8 +668,11 @@ static int fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		uint64_t gen = itab_generation(ctx->itab);
 
 		ret = fs_with_conn(ctx, fetch_run, &st);
-		if (ret < 0)
+		if (ret < 0) {
+			/* CWD or LIST refused: the directory may be gone. */
+			ret = fs_check_dir_gone(ctx, dir, ret);
 			goto out;
+		}
 		if (st.dups)
 			log_warn("%s: the server listed %lu names more than "
 				 "once; showing each once", path, st.dups);
@@ -731,6 +741,48 @@ const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,
 
 /* ---- single entries ---- */
 
+struct stat_one {
+	const char *path;
+	struct ftp_entry e;
+	char line[FTP_LINE_MAX + 1];
+};
+
+static int stat_one_fn(struct ftp_conn *c, void *arg)
+{
+	struct stat_one *op = arg;
+
+	return ftp_op_stat_one(c, op->path, &op->e, op->line,
+			       sizeof(op->line));
+}
+
+/*
+ * @name in @parent, whose listing the server refuses (a write-only "drop
+ * box"): asked on its own, so that files can be created there (the
+ * kernel looks the name up first) and known names opened.
+ */
+static int stat_unlisted(struct fs_ctx *ctx, uint64_t parent,
+			 const char *name, struct stat *attr, uint64_t *gen)
+{
+	struct stat_one *op = malloc(sizeof(*op));
+	char *path = malloc(FS_PATH_MAX);
+	int ret = op && path ? 0 : -ENOMEM;
+
+	if (gen)
+		*gen = itab_generation(ctx->itab);
+	if (ret == 0)
+		ret = itab_child_path(ctx->itab, parent, name, path,
+				      FS_PATH_MAX);
+	if (ret == 0) {
+		op->path = path;
+		ret = fs_with_conn(ctx, stat_one_fn, op);
+	}
+	if (ret == 0)
+		fs_entry_to_stat(ctx, &op->e, attr);
+	free(op);
+	free(path);
+	return ret;
+}
+
 int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
 		   struct stat *attr, char *link, size_t linksz, uint64_t *gen)
 {
@@ -745,6 +797,8 @@ int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
 	 */
 	link[0] = '\0';
 	ret = fetch_listing(ctx, parent, false, name, &snap);
+	if (ret == -EACCES || ret == -EPERM)
+		return stat_unlisted(ctx, parent, name, attr, gen);
 	if (ret < 0)
 		return ret;
 	if (gen)

@@ -64,6 +64,16 @@ struct fs_wfile {
 
 /* ---- table ---- */
 
+size_t fs_wfile_count(struct fs_ctx *ctx)
+{
+	size_t n;
+
+	pthread_mutex_lock(&ctx->wfiles_lock);
+	n = HASH_COUNT(ctx->wfiles);
+	pthread_mutex_unlock(&ctx->wfiles_lock);
+	return n;
+}
+
 int fs_wfile_get(struct fs_ctx *ctx, uint64_t ino, struct fs_wfile **out,
 		 bool *fresh)
 {

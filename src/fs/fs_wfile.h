@@ -37,6 +37,10 @@
 int fs_wfile_get(struct fs_ctx *ctx, uint64_t ino, struct fs_wfile **out,
 		 bool *fresh);
 
+/* How many files have a write state: written, their upload not done
+ * (for the statistics). */
+size_t fs_wfile_count(struct fs_ctx *ctx);
+
 /* The write state of @ino if there is one (with a reference), else NULL. */
 struct fs_wfile *fs_wfile_find(struct fs_ctx *ctx, uint64_t ino);
 

@@ -57,6 +57,18 @@ static mode_t fs_new_mode(fuse_req_t req, mode_t mode)
 	return mode & 07777 & ~(fc ? fc->umask : 022);
 }
 
+/* An upload of @ino failed with @err: is its directory gone? */
+static int flush_check_dir(struct fs_ctx *ctx, uint64_t ino, int err)
+{
+	char name[NAME_MAX + 1];
+	uint64_t parent;
+
+	if (err < 0 &&
+	    itab_parent_name(ctx->itab, ino, &parent, name, sizeof(name)) == 0)
+		return fs_check_dir_gone(ctx, parent, err);
+	return err;
+}
+
 /* Does @name exist in @parent?  Returns 0 with *exists (and *st when it
  * does), or a negative errno. */
 static int fs_exists(struct fs_ctx *ctx, uint64_t parent, const char *name,
@@ -191,7 +203,7 @@ void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	/* mknod returns no open file: store the empty file now. */
-	ret = fs_wfile_flush(ctx, f->wf);
+	ret = flush_check_dir(ctx, st.st_ino, fs_wfile_flush(ctx, f->wf));
 	fs_file_free(f);
 	if (ret < 0) {
 		itab_remove(ctx->itab, parent, name);
@@ -211,12 +223,15 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	int ret;
 
-	(void)ino;
 	if (!f->wf) {
 		fs_reply_err(req, EBADF);
 		return;
 	}
-	ret = fs_wfile_write(ctx, f->wf, buf, size, (uint64_t)off);
+	/* A streamed upload starts here (its STOR): a refusal may mean
+	 * that the directory is gone. */
+	ret = flush_check_dir(ctx, ino,
+			      fs_wfile_write(ctx, f->wf, buf, size,
+					     (uint64_t)off));
 	if (ret < 0)
 		fs_reply_err(req, -ftp_errno_kernel(ret));
 	else
@@ -228,10 +243,10 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	int ret = 0;
 
-	(void)ino;
 	/* close(): this is where a failed upload must be reported. */
 	if (f->wf)
-		ret = fs_wfile_flush(fs_ctx_of(req), f->wf);
+		ret = flush_check_dir(fs_ctx_of(req), ino,
+				      fs_wfile_flush(fs_ctx_of(req), f->wf));
 	fs_reply_err(req, -ftp_errno_kernel(ret));
 }
 

@@ -14,6 +14,7 @@
 #include "ftpsfs/ftp_errno.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
+#include "ftpsfs/proxy.h"
 #include "ftpsfs/stats.h"
 #include "ftpsfs/tls.h"
 
@@ -679,6 +680,15 @@ static int conn_login(struct ftp_conn *c, struct ftp_reply *r)
 	return ret < 0 ? ret : conn_read_setup(c, r, opts);
 }
 
+int ftp_conn_data_connect(struct ftp_conn *c, uint16_t port, int *fd)
+{
+	return proxy_open_data_stream(c->ep->proxy, c->ep->host,
+				      c->ep->host_is_ip, &c->peer, c->peerlen,
+				      port,
+				      net_deadline(c->ep->connect_timeout_ms),
+				      fd, c->proxy_err, sizeof(c->proxy_err));
+}
+
 int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 		  struct ftp_conn **out, char *err, size_t errsz)
 {
@@ -695,15 +705,12 @@ int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 	c->ep = ep;
 	c->fd = -1;
 	c->no_epsv = ep->no_epsv;
-	ret = net_connect_host(ep->host, ep->port,
-			       net_deadline(ep->connect_timeout_ms), &c->fd,
-			       &c->peer, &c->peerlen);
-	if (ret < 0) {
-		snprintf(c->err, sizeof(c->err), "cannot connect to %s port %u: %s",
-			 ep->host, (unsigned)ep->port,
-			 ret == -ENOENT ? "host name not found" : strerror(-ret));
+	/* Directly, or through the proxy (which resolves the name). */
+	ret = proxy_open_stream(ep->proxy, ep->host, ep->host_is_ip, ep->port,
+				net_deadline(ep->connect_timeout_ms), &c->fd,
+				&c->peer, &c->peerlen, c->err, sizeof(c->err));
+	if (ret < 0)
 		goto fail;
-	}
 	/* Plaintext until AUTH TLS (or for good, with allow_plaintext):
 	 * the same reading and writing code either way. */
 	ret = tls_conn_plain(c->fd, &c->tls);

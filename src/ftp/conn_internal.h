@@ -42,7 +42,18 @@ struct ftp_conn {
 	char rbuf[FTP_LINE_MAX + 1];
 	size_t rlen;
 	char err[512];	      /* description of the last failure */
+	char proxy_err[256];  /* why the proxy refused the last data
+			       * connection ("" if it did not) */
 	struct ftp_reply reply; /* the reply being read (ftp_conn_reply()) */
 };
+
+/*
+ * Open a passive data connection to @port of the server: at the control
+ * connection's peer address, or through the proxy to the host name the
+ * mount was given (never to an address a reply names).  Returns 0 and
+ * the socket in *fd, or a negative errno (with a proxy, c->proxy_err says
+ * why).
+ */
+int ftp_conn_data_connect(struct ftp_conn *c, uint16_t port, int *fd);
 
 #endif

@@ -127,6 +127,24 @@ static int list_feed(struct list_state *st, const char *buf, size_t n)
 	return 0;
 }
 
+/*
+ * vsftpd lists a directory it may not read (a write-only "drop box",
+ * mode -wx) as empty, and says so only in its 226: "Transfer done (but
+ * failed to open directory)."  That is a refusal, not an empty directory:
+ * -EACCES, with the reply kept as the reason.  Returns 0 otherwise.
+ */
+static int list_refused_quietly(struct ftp_conn *c)
+{
+	const struct ftp_reply *r = ftp_conn_reply(c);
+	char msg[256];
+
+	if (!strcasestr(r->text, "failed to open directory"))
+		return 0;
+	snprintf(c->err, sizeof(c->err), "listing refused: %d %s", r->code,
+		 ftp_reply_message(r, msg, sizeof(msg)));
+	return -EACCES;
+}
+
 static int list_transfer(struct ftp_conn *c, struct list_state *st,
 			 const char *cwd, const char *verb, const char *arg,
 			 bool dir_known, const struct ftp_list_pre *pre)
@@ -181,7 +199,8 @@ static int list_transfer(struct ftp_conn *c, struct list_state *st,
 			return ret;
 		}
 	}
-	return ftp_xfer_finish(c, x, FTP_OP_LIST);
+	ret = ftp_xfer_finish(c, x, FTP_OP_LIST);
+	return ret == 0 && total == 0 ? list_refused_quietly(c) : ret;
 
 abort:
 	free(buf);

@@ -41,6 +41,8 @@ struct mlsd_state {
 	bool has_type;
 	bool is_cdir_pdir;
 	bool has_size; /* from "size", which wins over "sizd" */
+	bool owner_named, group_named; /* from UNIX.ownername/groupname,
+					* which win over the numbers */
 };
 
 /* Parse @len decimal digits; false on an empty string, a non-digit or
@@ -185,6 +187,33 @@ static void mlsd_parse_type(char *v, size_t len, struct ftp_entry *out,
 	}
 }
 
+/*
+ * Owner and group (not in RFC 3659; ProFTPD's UNIX.owner/UNIX.group are
+ * numbers, UNIX.ownername/UNIX.groupname names; others send UNIX.uid and
+ * UNIX.gid): the names where given.  Empty values are no owner.
+ */
+static void mlsd_apply_owner_fact(const struct mlsd_fact *f,
+				  struct ftp_entry *out, struct mlsd_state *st)
+{
+	if (f->value_len == 0)
+		return;
+	if (listing_ascii_ieq(f->name, f->name_len, "unix.ownername")) {
+		out->owner = f->value;
+		st->owner_named = true;
+	} else if (listing_ascii_ieq(f->name, f->name_len, "unix.groupname")) {
+		out->group = f->value;
+		st->group_named = true;
+	} else if ((listing_ascii_ieq(f->name, f->name_len, "unix.owner") ||
+		    listing_ascii_ieq(f->name, f->name_len, "unix.uid")) &&
+		   !st->owner_named) {
+		out->owner = f->value;
+	} else if ((listing_ascii_ieq(f->name, f->name_len, "unix.group") ||
+		    listing_ascii_ieq(f->name, f->name_len, "unix.gid")) &&
+		   !st->group_named) {
+		out->group = f->value;
+	}
+}
+
 static void mlsd_apply_fact(const struct mlsd_fact *f, struct ftp_entry *out,
 			    struct mlsd_state *st)
 {
@@ -214,9 +243,11 @@ static void mlsd_apply_fact(const struct mlsd_fact *f, struct ftp_entry *out,
 		out->unique = f->value_len ? f->value : NULL;
 	} else if (listing_ascii_ieq(f->name, f->name_len, "unix.mode")) {
 		mlsd_parse_mode(f->value, f->value_len, out);
+	} else {
+		mlsd_apply_owner_fact(f, out, st);
 	}
-	/* "perm", "create", "UNIX.owner", ...: not needed (section 7.1 lets
-	 * clients ignore facts they do not use) */
+	/* "perm", "create", ...: not needed (section 7.1 lets clients
+	 * ignore facts they do not use) */
 }
 
 /*

@@ -6,8 +6,9 @@
  * is meant for humans), so the parser anchors on what every Unix server
  * prints the same way: the mode string first, and a date made of three
  * tokens "Mon DD HH:MM" or "Mon DD YYYY".  The token before the month is the
- * size; whatever sits between the mode and the size (link count, owner,
- * group, or fewer of them) is ignored.  The name starts exactly one space
+ * size; between the mode and the size sit the link count, owner and
+ * group, or fewer of them: owner and group are taken where all three (or
+ * owner and group alone) are there, for -o idmap=names.  The name starts exactly one space
  * after the date, keeping any further spaces (SERVERS.md, "LIST pitfalls").
  *
  * Times in LIST output are in the server's local time zone, which the
@@ -304,6 +305,8 @@ static int list_set_time(int month, int day, const struct list_clock *c,
 
 struct list_date {
 	struct list_token size; /* token before the month */
+	struct list_token cols[LIST_MONTH_TOKEN_MAX]; /* tokens before it */
+	int ncols;
 	int month;
 	int day;
 	struct list_clock clock;
@@ -352,15 +355,20 @@ static int list_find_date(const char *line, size_t len, size_t pos,
 {
 	struct list_token prev = {0}, tok;
 
+	struct list_token cols[LIST_MONTH_TOKEN_MAX];
+
 	for (int i = 1; i <= LIST_MONTH_TOKEN_MAX; i++) {
 		if (!list_next_token(line, len, &pos, &tok))
 			break;
 		if (i >= LIST_MONTH_TOKEN_MIN &&
 		    list_date_at(line, len, pos, &tok, d)) {
 			d->size = prev;
+			d->ncols = i - 2; /* between the mode and the size */
+			memcpy(d->cols, cols, sizeof(cols));
 			if (list_size(d, type_char, out))
 				return 0;
 		}
+		cols[i - 1] = tok;
 		prev = tok;
 	}
 	return -EINVAL;
@@ -399,6 +407,31 @@ static int list_take_name(char *line, size_t start, size_t len,
 	return ret;
 }
 
+/* Owner and group from the columns before the size: "links owner group"
+ * or "owner group" (no link count); terminated in place. */
+static void list_take_owner(char *line, const struct list_date *d,
+			    struct ftp_entry *out)
+{
+	const struct list_token *owner, *group;
+
+	if (d->ncols == 3) {
+		owner = &d->cols[1];
+		group = &d->cols[2];
+	} else if (d->ncols == 2 &&
+		   !list_all_digits(d->cols[0].s, d->cols[0].len)) {
+		owner = &d->cols[0];
+		group = &d->cols[1];
+	} else {
+		return; /* "links owner", or odder: not told apart */
+	}
+	/* Each token ends before a blank (never at the line's end: the
+	 * size and date follow), so ending it there cuts nothing. */
+	line[owner->end] = '\0';
+	line[group->end] = '\0';
+	out->owner = owner->s;
+	out->group = group->s;
+}
+
 static int list_parse_unix(char *line, size_t len, time_t now,
 			   struct ftp_entry *out)
 {
@@ -422,7 +455,10 @@ static int list_parse_unix(char *line, size_t len, time_t now,
 	/* exactly one space, then the name, leading spaces and all */
 	if (d.end >= len || line[d.end] != ' ')
 		return -EINVAL;
-	return list_take_name(line, d.end + 1, len, out);
+	ret = list_take_name(line, d.end + 1, len, out);
+	if (ret >= 0)
+		list_take_owner(line, &d, out);
+	return ret;
 }
 
 /* ---- DOS / IIS ---- */

@@ -323,6 +323,52 @@ out:
 	return answered ? 0 : ret;
 }
 
+int ftp_op_stat_one(struct ftp_conn *c, const char *path,
+		    struct ftp_entry *e, char *line, size_t linesz)
+{
+	struct ftp_reply *r = ftp_conn_reply(c);
+	uint64_t size;
+	int ret;
+
+	if (c->feat.mlst) {
+		ret = ftp_mlst(c, path, e, line, linesz);
+		/* A refused MLST (a drop box refuses it with its listing)
+		 * leaves SIZE and CWD to try. */
+		if (ret == 0 || ret == -ENOENT || c->broken ||
+		    (ret != -EACCES && ret != -EPERM))
+			return ret;
+	}
+	memset(e, 0, sizeof(*e));
+	ret = ftp_op_size(c, path, &size);
+	if (ret == 0) {
+		int64_t secs;
+		int got;
+
+		e->type = FTP_ENTRY_FILE;
+		e->has_size = true;
+		e->size = size;
+		/* Its time too, where MDTM answers (else it stays unknown). */
+		if (c->feat.mdtm &&
+		    ftp_op_mdtm_many(c, &path, 1, &secs, &got) == 0 &&
+		    got == 0) {
+			e->mtime = secs;
+			e->mtime_prec = FTP_TIME_SECOND;
+		}
+		return 0;
+	}
+	if (c->broken)
+		return ret;
+	/* Our paths are absolute: the working directory left behind
+	 * matters to no later command. */
+	ret = ftp_conn_cmd(c, r, "CWD", path);
+	if (ret < 0)
+		return ret;
+	if (r->code / 100 != 2)
+		return -ENOENT;
+	e->type = FTP_ENTRY_DIR;
+	return 0;
+}
+
 int ftp_op_what_is(struct ftp_conn *c, const char *path)
 {
 	struct ftp_reply *r = ftp_conn_reply(c);

@@ -15,6 +15,7 @@
 #include "ftpsfs/ftp_xfer.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
+#include "ftpsfs/ratelimit.h"
 #include "ftpsfs/stats.h"
 #include "ftpsfs/tls.h"
 
@@ -68,17 +69,16 @@ static int xfer_connect_failed(struct ftp_conn *c, uint16_t port, int err)
 {
 	snprintf(c->err, sizeof(c->err),
 		 "cannot open data connection to port %u: %s", (unsigned)port,
-		 strerror(-err));
+		 c->proxy_err[0] ? c->proxy_err : strerror(-err));
 	ftp_conn_mark_broken(c, c->err);
 	return err;
 }
 
-/* Connect to @port at the control peer (never where a reply says). */
+/* Connect to @port at the control peer, or through the proxy to the
+ * control connection's host (never where a reply says). */
 static int xfer_connect_port(struct ftp_conn *c, uint16_t port, int *fd)
 {
-	int ret = net_connect_peer_port(&c->peer, c->peerlen, port,
-					net_deadline(c->ep->connect_timeout_ms),
-					fd);
+	int ret = ftp_conn_data_connect(c, port, fd);
 
 	return ret < 0 ? xfer_connect_failed(c, port, ret) : 0;
 }
@@ -453,8 +453,7 @@ static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
 		ret = xfer_passive_reply(c, r, &port);
 	if (ret < 0)
 		return ret;
-	ret = net_connect_peer_port(&c->peer, c->peerlen, port,
-				    net_deadline(c->ep->connect_timeout_ms), fd);
+	ret = ftp_conn_data_connect(c, port, fd);
 	if (ret < 0)
 		return xfer_pipelined_connect_failed(c, r, cmd, port, ret);
 	return xfer_rest_reply(c, r, cmd);
@@ -659,10 +658,14 @@ ssize_t ftp_xfer_read(struct ftp_conn *c, struct ftp_xfer *x, void *buf,
 	if (x->eof)
 		return 0;
 	/* The deadline bounds one stall, not the whole transfer. */
-	n = tls_conn_read(x->tls, buf, len, net_deadline(c->ep->timeout_ms));
+	n = tls_conn_read(x->tls, buf, ratelimit_chunk(RATELIMIT_DOWN, len),
+			  net_deadline(c->ep->timeout_ms));
 	if (n > 0) {
 		x->bytes += (uint64_t)n;
 		stats_add(STATS_BYTES_READ, (uint64_t)n);
+		/* -o bwlimit: the bytes are here; the next ones wait.  An
+		 * interrupt ends the wait, and the next read sees it. */
+		(void)ratelimit_account(RATELIMIT_DOWN, (size_t)n);
 		return n;
 	}
 	if (n == 0 || n == -ECONNRESET) {
@@ -778,11 +781,17 @@ void ftp_xfer_abort(struct ftp_conn *c, struct ftp_xfer *x)
 int ftp_xfer_write(struct ftp_conn *c, struct ftp_xfer *x, const void *buf,
 		   size_t len)
 {
-	int ret;
+	int ret = 0;
 
 	if (x->failed)
 		return x->write_err;
-	ret = tls_conn_write_all(x->tls, buf, len, net_deadline(c->ep->timeout_ms));
+	/* -o bwlimit_up: in pieces, each sent when the cap allows it. */
+	for (size_t done = 0, part; ret == 0 && done < len; done += part) {
+		part = ratelimit_chunk(RATELIMIT_UP, len - done);
+		(void)ratelimit_account(RATELIMIT_UP, part);
+		ret = tls_conn_write_all(x->tls, (const char *)buf + done, part,
+					 net_deadline(c->ep->timeout_ms));
+	}
 	if (ret < 0) {
 		x->failed = true;
 		x->write_err = ret;

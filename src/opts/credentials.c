@@ -27,8 +27,11 @@ static void free_text(char *text, size_t len)
 	free(text);
 }
 
-static int credentials_from_netrc(const char *path, struct hostspec *hs,
-				  struct secret *pw, char *err, size_t errsz)
+/* The entry for @host (and @user, if set) in the netrc file @path: the
+ * login into @user when it was empty, the password into @pw. */
+static int credentials_from_netrc(const char *path, const char *host,
+				  char *user, size_t usersz, struct secret *pw,
+				  char *err, size_t errsz)
 {
 	struct netrc_match *m = NULL;
 	char *text = NULL;
@@ -50,7 +53,7 @@ static int credentials_from_netrc(const char *path, struct hostspec *hs,
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = netrc_lookup(text, len, hs->host, hs->user, m);
+	ret = netrc_lookup(text, len, host, user, m);
 	if (ret == -ENOENT) {
 		ret = 0;
 		goto out;
@@ -59,13 +62,13 @@ static int credentials_from_netrc(const char *path, struct hostspec *hs,
 		snprintf(err, errsz, "%s: malformed netrc file", path);
 		goto out;
 	}
-	if (!hs->user[0] && strlen(m->login) >= sizeof(hs->user)) {
+	if (!user[0] && strlen(m->login) >= usersz) {
 		snprintf(err, errsz, "%s: login name too long", path);
 		ret = -ENAMETOOLONG;
 		goto out;
 	}
-	if (!hs->user[0])
-		memcpy(hs->user, m->login, strlen(m->login) + 1);
+	if (!user[0])
+		memcpy(user, m->login, strlen(m->login) + 1);
 	if (m->password[0])
 		ret = secret_set(pw, m->password, strlen(m->password));
 out:
@@ -194,13 +197,37 @@ static int ask_person(const char *prompt, struct secret *s, char *err,
 	return ret;
 }
 
+/* The netrc file: netrc= or ~/.netrc.  False when there is none to read
+ * (no netrc= and no $HOME). */
+static bool netrc_path(const struct ftpsfs_opts *o, char *path, size_t size)
+{
+	const char *home = getenv("HOME");
+
+	if (o->netrc)
+		snprintf(path, size, "%s", o->netrc);
+	else
+		snprintf(path, size, "%s/.netrc", home ? home : "");
+	return o->netrc || home;
+}
+
+/* The askpass=PROGRAM answer to @prompt. */
+static int askpass_option(const struct ftpsfs_opts *o, const char *prompt,
+			  struct secret *s, char *err, size_t errsz)
+{
+	int ret = askpass_run(o->askpass, prompt, s);
+
+	if (ret < 0)
+		snprintf(err, errsz, "askpass=%s: %s", o->askpass,
+			 ret == -ENODATA ? "empty answer" : strerror(-ret));
+	return ret;
+}
+
 static int login_password(const struct ftpsfs_opts *o, struct hostspec *hs,
 			  struct credentials *cr, const struct credfile *cf,
 			  char *err, size_t errsz)
 {
 	char prompt[HOSTSPEC_USER_MAX + HOSTSPEC_HOST_MAX + 32];
 	char path[4096];
-	const char *home = getenv("HOME");
 	int ret;
 
 	if (o->password_stdin) {
@@ -224,20 +251,12 @@ static int login_password(const struct ftpsfs_opts *o, struct hostspec *hs,
 	if (o->askpass) {
 		snprintf(prompt, sizeof(prompt), "Password for %s@%s: ",
 			 hs->user[0] ? hs->user : "?", hs->host);
-		ret = askpass_run(o->askpass, prompt, &cr->password);
-		if (ret < 0)
-			snprintf(err, errsz, "askpass=%s: %s", o->askpass,
-				 ret == -ENODATA ? "empty answer"
-						 : strerror(-ret));
-		return ret;
+		return askpass_option(o, prompt, &cr->password, err, errsz);
 	}
-	if (o->netrc)
-		snprintf(path, sizeof(path), "%s", o->netrc);
-	else
-		snprintf(path, sizeof(path), "%s/.netrc", home ? home : "");
-	if (o->netrc || home) {
-		ret = credentials_from_netrc(path, hs, &cr->password, err,
-					     errsz);
+	if (netrc_path(o, path, sizeof(path))) {
+		ret = credentials_from_netrc(path, hs->host, hs->user,
+					     sizeof(hs->user), &cr->password,
+					     err, errsz);
 		if (ret < 0)
 			return ret;
 	}
@@ -247,6 +266,43 @@ static int login_password(const struct ftpsfs_opts *o, struct hostspec *hs,
 	snprintf(prompt, sizeof(prompt), "Password for %s@%s: ", hs->user,
 		 hs->host);
 	return ask_person(prompt, &cr->password, err, errsz);
+}
+
+/* The proxy user's password (credentials.h): never from argv, never
+ * from password_stdin. */
+static int proxy_password(const struct ftpsfs_opts *o, struct proxy_spec *px,
+			  struct credentials *cr, const struct credfile *cf,
+			  char *err, size_t errsz)
+{
+	char prompt[HOSTSPEC_USER_MAX + HOSTSPEC_HOST_MAX + 48];
+	char path[4096], user[HOSTSPEC_USER_MAX + 1];
+	int ret = 0;
+
+	snprintf(prompt, sizeof(prompt), "Password for proxy user %s@%s: ",
+		 px->user, px->host);
+	snprintf(user, sizeof(user), "%s", px->user);
+	if (cf->has_proxy_password)
+		ret = secret_set(&cr->proxy_password, cf->proxy_password,
+				 strlen(cf->proxy_password));
+	else if (netrc_path(o, path, sizeof(path)))
+		ret = credentials_from_netrc(path, px->host, user, sizeof(user),
+					     &cr->proxy_password, err, errsz);
+	if (ret == 0 && !cr->proxy_password.value && o->askpass)
+		ret = askpass_option(o, prompt, &cr->proxy_password, err,
+				     errsz);
+	else if (ret == 0 && !cr->proxy_password.value)
+		ret = ask_person(prompt, &cr->proxy_password, err, errsz);
+	if (ret == 0 && !cr->proxy_password.value) {
+		snprintf(err, errsz,
+			 "no password for proxy user %s: write proxy_password= "
+			 "in a credentials= file, or a line \"machine %s login "
+			 "%s password ...\" in your netrc file",
+			 px->user, px->host, px->user);
+		ret = -EACCES;
+	}
+	if (ret == 0)
+		px->password = &cr->proxy_password;
+	return ret;
 }
 
 static int key_password(const struct ftpsfs_opts *o, struct credentials *cr,
@@ -269,13 +325,8 @@ static int key_password(const struct ftpsfs_opts *o, struct credentials *cr,
 	if (cf->has_key_password)
 		return secret_set(&cr->key_password, cf->key_password,
 				  strlen(cf->key_password));
-	if (o->askpass) {
-		ret = askpass_run(o->askpass, prompt, &cr->key_password);
-		if (ret < 0)
-			snprintf(err, errsz, "askpass=%s: %s", o->askpass,
-				 strerror(-ret));
-		return ret;
-	}
+	if (o->askpass)
+		return askpass_option(o, prompt, &cr->key_password, err, errsz);
 	ret = ask_person(prompt, &cr->key_password, err, errsz);
 	if (ret == 0 && !cr->key_password.value) {
 		snprintf(err, errsz,
@@ -289,8 +340,8 @@ static int key_password(const struct ftpsfs_opts *o, struct credentials *cr,
 }
 
 int credentials_resolve(const struct ftpsfs_opts *o, struct hostspec *hs,
-			bool key_encrypted, struct credentials *cr, char *err,
-			size_t errsz)
+			bool key_encrypted, struct proxy_spec *proxy,
+			struct credentials *cr, char *err, size_t errsz)
 {
 	struct credfile *cf = calloc(1, sizeof(*cf));
 	int ret = 0;
@@ -333,6 +384,8 @@ int credentials_resolve(const struct ftpsfs_opts *o, struct hostspec *hs,
 	cr->anonymous = is_anonymous_name(hs->user);
 	if (key_encrypted)
 		ret = key_password(o, cr, cf, err, errsz);
+	if (ret == 0 && proxy && proxy->user[0])
+		ret = proxy_password(o, proxy, cr, cf, err, errsz);
 out:
 	OPENSSL_cleanse(cf, sizeof(*cf));
 	free(cf);
@@ -343,4 +396,5 @@ void credentials_wipe(struct credentials *cr)
 {
 	secret_wipe(&cr->password);
 	secret_wipe(&cr->key_password);
+	secret_wipe(&cr->proxy_password);
 }

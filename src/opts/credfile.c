@@ -22,6 +22,7 @@ static const struct credfile_field credfile_fields[] = {
 	FIELD("password", password, has_password),
 	FIELD("pass", password, has_password),
 	FIELD("key_password", key_password, has_key_password),
+	FIELD("proxy_password", proxy_password, has_proxy_password),
 };
 
 static bool is_blank(char c)

@@ -257,6 +257,9 @@ static int hostspec_set_path(struct hostspec *out, const char *s, size_t len,
 	return 0;
 }
 
+static int hostspec_check_chars(const char *spec, size_t len,
+				const char **msg);
+
 /* ---- URLs ---- */
 
 /* RFC 3986 section 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
@@ -374,6 +377,21 @@ static int hostspec_parse_url(const char *spec, size_t scheme_len, size_t len,
 	/* RFC 1738 section 3.2.2: the first '/' only ends the authority */
 	return hostspec_set_path(out, slash + 1, rest - auth_len - 1, true,
 				 msg);
+}
+
+int hostspec_parse_authority(const char *s, size_t len, struct hostspec *out,
+			     const char **errmsg)
+{
+	const char *msg = "invalid host";
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = hostspec_check_chars(s, len, &msg);
+	if (ret == 0)
+		ret = hostspec_url_authority(out, s, len, &msg);
+	if (ret < 0 && errmsg)
+		*errmsg = msg;
+	return ret;
 }
 
 /* ---- plain form ---- */

@@ -80,9 +80,17 @@ static const struct fuse_opt opts_spec[] = {
 	OPT("gid=%u", gid),
 	OPT("gid=", gid_set),
 	OPT("codepage=%s", codepage),
+	OPT("proxy=%s", proxy),
 	OPT("allow_suid", allow_suid),
 	OPT("no_default_permissions", no_default_permissions),
 	OPT("probe_readonly", probe_readonly),
+	/* Remote changes, bandwidth (issue 18). */
+	OPT("poll=%u", poll),
+	OPT("bwlimit=%s", bwlimit),
+	OPT("bwlimit_up=%s", bwlimit_up),
+	OPT("idmap=%s", idmap),
+	OPT("uidfile=%s", uidfile),
+	OPT("gidfile=%s", gidfile),
 	/* Also seen by libfuse (they stay in args). */
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
@@ -269,6 +277,12 @@ static int opts_validate_protocol(const struct ftpsfs_opts *o,
 		       "one";
 		return -EINVAL;
 	}
+	if (o->proxy && o->active) {
+		*msg = "active cannot work through proxy=: the server would "
+		       "have to connect back to us; drop -o active (passive "
+		       "data connections go through the proxy)";
+		return -EINVAL;
+	}
 	if (o->list_hidden && o->no_mlsd) {
 		*msg = "list_hidden has no effect with no_mlsd: LIST -a shows "
 		       "dot files already";
@@ -292,8 +306,86 @@ static int opts_validate_modes(const struct ftpsfs_opts *o, const char **msg)
 	return 0;
 }
 
+#define RATE_MIN 1024 /* bytes per second, the least cap */
+
+int opts_parse_rate(const char *text, uint64_t *bps)
+{
+	uint64_t v = 0, unit = 1;
+	size_t i;
+
+	for (i = 0; text[i] >= '0' && text[i] <= '9'; i++) {
+		v = v * 10 + (uint64_t)(text[i] - '0');
+		if (v > (1ULL << 40))
+			return -EINVAL;
+	}
+	if (i == 0)
+		return -EINVAL;
+	switch (text[i]) {
+	case 'k':
+	case 'K':
+		unit = 1ULL << 10;
+		break;
+	case 'm':
+	case 'M':
+		unit = 1ULL << 20;
+		break;
+	case 'g':
+	case 'G':
+		unit = 1ULL << 30;
+		break;
+	default:
+		break;
+	}
+	if (unit > 1)
+		i++;
+	if (unit > 1 && (text[i] == 'i' || text[i] == 'I'))
+		i++;
+	if (text[i] == 'B' || text[i] == 'b')
+		i++;
+	if (text[i] != '\0' || v > (1ULL << 40) / unit)
+		return -EINVAL;
+	/* Below 1 KiB/s one 4 KiB piece would wait longer than a server's
+	 * data timeout. */
+	if (v * unit != 0 && v * unit < RATE_MIN)
+		return -EINVAL;
+	*bps = v * unit;
+	return 0;
+}
+
+/* poll=, bwlimit=, bwlimit_up=, idmap=, uidfile=, gidfile= (issue 18). */
+static int opts_validate_changes(const struct ftpsfs_opts *o,
+				 const char **msg)
+{
+	uint64_t r;
+
+	if ((o->bwlimit && opts_parse_rate(o->bwlimit, &r) < 0) ||
+	    (o->bwlimit_up && opts_parse_rate(o->bwlimit_up, &r) < 0)) {
+		*msg = "bwlimit= and bwlimit_up= take bytes per second, with k, "
+		       "M or G for 1024, 1024^2, 1024^3 (such as 512k, 10M), "
+		       "at least 1k; 0 = no limit";
+		return -EINVAL;
+	}
+	if (o->poll > 86400) {
+		*msg = "poll must be between 0 (off) and 86400 seconds";
+		return -EINVAL;
+	}
+	if (o->idmap && strcmp(o->idmap, "none") != 0 &&
+	    strcmp(o->idmap, "names") != 0) {
+		*msg = "idmap must be none or names";
+		return -EINVAL;
+	}
+	if ((o->uidfile || o->gidfile) &&
+	    !(o->idmap && strcmp(o->idmap, "names") == 0)) {
+		*msg = "uidfile= and gidfile= go with idmap=names";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int opts_validate(const struct ftpsfs_opts *o, const char **msg)
 {
+	if (opts_validate_changes(o, msg) < 0)
+		return -EINVAL;
 	if (opts_validate_security(o, msg) < 0 ||
 	    opts_validate_protocol(o, msg) < 0 ||
 	    opts_validate_modes(o, msg) < 0)
@@ -397,6 +489,7 @@ void opts_print_help(const char *progname)
 	       "       %s ftp://[user@]host[:port]/path mountpoint [options]\n"
 	       "       %s ftps://[user@]host[:port]/path mountpoint [options]\n"
 	       "       %s --probe REMOTE [options]   (no mount point)\n"
+	       "       %s --stats MOUNTPOINT [SECONDS]  (a mount's activity)\n"
 	       "\n"
 	       "ftp:// and the plain form use explicit TLS (AUTH TLS, port 21);\n"
 	       "ftps:// uses implicit TLS (port 990).  TLS is required, and the\n"
@@ -494,7 +587,29 @@ void opts_print_help(const char *progname)
 	       "                           the bits are hidden; always nodev)\n"
 	       "    -o codepage=CHARSET    the server's names are in CHARSET, not\n"
 	       "                           UTF-8 (ISO-8859-1, CP1251, GBK ...)\n"
+	       "    -o proxy=URL           every connection through a proxy:\n"
+	       "                           socks5://[user@]host:port (the proxy\n"
+	       "                           resolves the server's name; socks5h://\n"
+	       "                           too) or http://[user@]host:port (HTTP\n"
+	       "                           CONNECT); passive mode only; the proxy\n"
+	       "                           password: proxy_password= in credentials=,\n"
+	       "                           netrc, askpass= or a prompt\n"
 	       "    -o probe_readonly      with --probe: skip the checks that write\n"
+	       "    -o poll=S              every S seconds, list again the directories\n"
+	       "                           used in the last 5 minutes (at most 32) and\n"
+	       "                           tell the kernel what changed (0 = off)\n"
+	       "    -o bwlimit=RATE        cap downloads of the whole mount at RATE\n"
+	       "                           bytes/s (k, M, G = 1024, 1024^2, 1024^3:\n"
+	       "                           512k, 10M; at least 1k); 0 = none;\n"
+	       "                           changeable while mounted:\n"
+	       "                           setfattr -n user.ftpsfs.bwlimit -v 5M MNT\n"
+	       "    -o bwlimit_up=RATE     ... uploads (user.ftpsfs.bwlimit_up)\n"
+	       "    -o idmap=names         show the owner and group the server names as\n"
+	       "                           the local account and group of that name;\n"
+	       "                           names unknown here show the mounting user\n"
+	       "                           (or uid=/gid=); default idmap=none\n"
+	       "    -o uidfile=FILE,gidfile=FILE  with idmap=names: name:id lines,\n"
+	       "                           tried before the local accounts\n"
 	       "\n"
 	       "--probe connects as a mount with these options would and reports on\n"
 	       "standard output: greeting and FEAT, TLS (certificate chain,\n"
@@ -514,8 +629,14 @@ void opts_print_help(const char *progname)
 	       "comment=...) are accepted and ignored; any other unknown option is\n"
 	       "refused before connecting.  Detached, ftpsfs logs to syslog (facility\n"
 	       "daemon, tag ftpsfs: journalctl -t ftpsfs).\n"
+	       "\n"
+	       "--stats prints one line per interval (default 1 s) of what a running\n"
+	       "mount does: operations, bytes downloaded (in) and uploaded (out) and\n"
+	       "round trips per second; connections busy and idle, retries and\n"
+	       "errors in the interval, uploads pending, the server's state.  A header\n"
+	       "every 20 lines; Ctrl-C ends it, and so does unmounting (exit 0).\n"
 	       "\n",
-	       progname, progname, progname, progname);
+	       progname, progname, progname, progname, progname);
 }
 
 void opts_free(struct ftpsfs_opts *o)
@@ -534,7 +655,13 @@ void opts_free(struct ftpsfs_opts *o)
 	free(o->credentials);
 	free(o->askpass);
 	free(o->codepage);
+	free(o->proxy);
 	free(o->umask);
 	free(o->file_mode);
 	free(o->dir_mode);
+	free(o->bwlimit);
+	free(o->bwlimit_up);
+	free(o->idmap);
+	free(o->uidfile);
+	free(o->gidfile);
 }

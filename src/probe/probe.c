@@ -20,6 +20,7 @@
 
 #include "ftpsfs/charset.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/proxy.h"
 #include "probe_internal.h"
 
 void probe_section(const char *title)
@@ -132,6 +133,7 @@ static int probe_endpoint(struct probe *p)
 	p->ep.allow_plaintext = p->o->allow_plaintext;
 	p->ep.allow_plaintext_password = p->o->allow_plaintext_password;
 	p->ep.active = p->o->active;
+	p->ep.proxy = p->a->proxy;
 	if (p->o->codepage && charset_new(p->o->codepage, &p->ep.charset) < 0) {
 		log_err("codepage=%s: a charset iconv does not know (see "
 			"iconv --list)", p->o->codepage);
@@ -322,6 +324,13 @@ int probe_run(const struct probe_args *a)
 	probe_fact("server", "%s port %u, %s TLS",
 		   probe_esc(esc, sizeof(esc), p->ep.host), (unsigned)p->ep.port,
 		   p->ep.tls_mode == TLS_MODE_IMPLICIT ? "implicit" : "explicit");
+	if (p->ep.proxy)
+		probe_fact("proxy", "%s proxy %s port %u%s%s: every connection "
+			   "goes through it", proxy_type_name(p->ep.proxy->type),
+			   probe_esc(esc, sizeof(esc), p->ep.proxy->host),
+			   (unsigned)p->ep.proxy->port,
+			   p->ep.proxy->user[0] ? ", user " : "",
+			   p->ep.proxy->user[0] ? p->ep.proxy->user : "");
 	status = probe_login(p);
 	probe_tls_report(p);
 	if (status == PROBE_EXIT_OK)

@@ -40,6 +40,11 @@ static void probe_mode_test(struct probe *p, enum probe_mode m)
 	struct ftp_conn *c;
 
 	memset(f, 0, sizeof(*f));
+	if (p->ep.proxy && (m == PROBE_EPRT || m == PROBE_PORT)) {
+		snprintf(f->err, sizeof(f->err), "the server cannot connect "
+			 "back to us through a proxy");
+		return;
+	}
 	f->tried = true;
 	if (probe_main_conn(p, &c, f->err, sizeof(f->err)) < 0)
 		return;
@@ -155,7 +160,9 @@ static void probe_print_modes(const struct probe *p)
 	for (int m = 0; m < PROBE_MODES; m++) {
 		const struct probe_xfer *f = &p->mode[m];
 
-		if (f->ok)
+		if (!f->tried)
+			probe_fact(probe_mode_names[m], "not tried: %s", f->err);
+		else if (f->ok)
 			probe_fact(probe_mode_names[m], "works");
 		else if (f->unknown)
 			probe_fact(probe_mode_names[m], "not supported by the "

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ftpsfs/net.h"
+#include "ftpsfs/proxy.h"
 #include "probe_internal.h"
 
 /* Control connections open at once, at most: enough to tell a server's
@@ -297,11 +298,14 @@ static void probe_fstab(struct probe *p)
 		probe_fstab_add(opts, sizeof(opts), cred, strlen(cred));
 	}
 	probe_fact("fstab", "%s /mnt/ftp fuse.ftpsfs %s 0 0", src, opts);
-	probe_fact("fstab note", "replace /mnt/ftp with the mount point%s",
+	probe_fact("fstab note", "replace /mnt/ftp with the mount point%s%s",
 		   o->password_stdin
 			   ? "; there is no standard input at boot: put "
 			     "user= and password= lines in the credentials "
 			     "file (mode 0600, owned by root)"
+			   : "",
+		   o->password_stdin && p->ep.proxy && p->ep.proxy->user[0]
+			   ? ", and the proxy's password as proxy_password="
 			   : "");
 }
 

@@ -191,8 +191,9 @@ int stats_format(const struct stats_pool *pool,
 		  pool->open, pool->idle, pool->busy, pool->parked, pool->max);
 	stats_put(buf, bufsz, &len,
 		  "cached_inodes=%zu\ncached_listings=%zu\n"
-		  "cached_listing_bytes=%zu\n",
-		  cache->inodes, cache->listings, cache->listing_bytes);
+		  "cached_listing_bytes=%zu\nuploads_pending=%zu\n",
+		  cache->inodes, cache->listings, cache->listing_bytes,
+		  cache->uploads_pending);
 	for (int i = 0; i < STATS_COUNTER_COUNT; i++)
 		stats_put(buf, bufsz, &len, "%s=%llu\n", counter_names[i],
 			  stats_get(&stats.counters[i]));

@@ -39,6 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ret >= 0) {
 		fuzz_check_inside(e.name, buf, size);
 		fuzz_check_inside(e.link_target, buf, size);
+		fuzz_check_inside(e.owner, buf, size);
+		fuzz_check_inside(e.group, buf, size);
 		if (e.unique || e.mode > 07777 || e.mtime_ns)
 			abort();
 	}

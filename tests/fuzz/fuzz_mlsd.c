@@ -31,6 +31,8 @@ static void fuzz_check_entry(int ret, const struct ftp_entry *e,
 	fuzz_check_inside(e->name, buf, size);
 	fuzz_check_inside(e->link_target, buf, size);
 	fuzz_check_inside(e->unique, buf, size);
+	fuzz_check_inside(e->owner, buf, size);
+	fuzz_check_inside(e->group, buf, size);
 	if (e->mode > 07777 || e->mtime_ns >= 1000000000u)
 		abort();
 	if (ret != LISTING_ENTRY)

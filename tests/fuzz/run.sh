@@ -17,6 +17,7 @@ declare -A SOURCES=(
     [known_hosts]="src/opts/known_hosts.c src/opts/fingerprint.c"
     [credfile]="src/opts/credfile.c"
     [symlink]="src/fs/symlink_policy.c"
+    [proxy]="src/net/socks5.c src/net/httpconnect.c src/opts/proxyspec.c src/opts/hostspec.c"
 )
 CFLAGS=(-std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)

@@ -25,6 +25,15 @@ TEST(all_keys_parse)
 	CHECK(cf.has_user && cf.has_password && cf.has_key_password);
 }
 
+TEST(proxy_password_parses)
+{
+	CHECK_INT(parse("password=a\nproxy_password=p x\n"), 0);
+	CHECK_STR(cf.proxy_password, "p x");
+	CHECK(cf.has_proxy_password);
+	CHECK_INT(parse("proxy_password=a\nproxy_password=b\n"), -EINVAL);
+	CHECK_INT(bad, 2);
+}
+
 TEST(aliases_parse)
 {
 	CHECK_INT(parse("username=bob\npass=pw\n"), 0);
@@ -120,6 +129,7 @@ TEST(empty_file_has_nothing)
 
 static const struct check_case cases[] = {
 	TEST_ENTRY(all_keys_parse),
+	TEST_ENTRY(proxy_password_parses),
 	TEST_ENTRY(aliases_parse),
 	TEST_ENTRY(value_is_literal_after_the_first_equals),
 	TEST_ENTRY(blanks_around_the_key_are_ignored),

@@ -93,9 +93,34 @@ TEST(proftpd_named_owner_and_group)
 {
 	struct parsed p;
 
-	parse(&p, "-rw-r--r--   1 ftpsfstest ftpsfstest     5 Nov 22 00:36 a");
+	parse(&p, "-rw-r--r--   1 ftpsfstest ftpgrp     5 Nov 22 00:36 a");
 	CHECK_INT(p.ret, LISTING_ENTRY);
 	CHECK_STR(p.e.name, "a");
+	CHECK_INT(p.e.size, 5);
+	CHECK_STR(p.e.owner, "ftpsfstest");
+	CHECK_STR(p.e.group, "ftpgrp");
+}
+
+TEST(owner_and_group_without_a_link_count)
+{
+	struct parsed p;
+
+	parse(&p, "drwxr-xr-x alice staff 4096 Nov 22 00:36 d");
+	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_STR(p.e.owner, "alice");
+	CHECK_STR(p.e.group, "staff");
+	CHECK_STR(p.e.name, "d");
+}
+
+TEST(links_and_owner_without_group_give_no_owner)
+{
+	struct parsed p;
+
+	/* "1 alice": link count and owner, or owner and group? Unknown. */
+	parse(&p, "-rw-r--r-- 1 alice 5 Nov 22 00:36 a");
+	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK(p.e.owner == NULL);
+	CHECK(p.e.group == NULL);
 	CHECK_INT(p.e.size, 5);
 }
 
@@ -740,6 +765,8 @@ static const struct check_case cases[] = {
     TEST_ENTRY(vsftpd_directory_with_year),
     TEST_ENTRY(vsftpd_link_with_spaces_in_target),
     TEST_ENTRY(proftpd_named_owner_and_group),
+    TEST_ENTRY(owner_and_group_without_a_link_count),
+    TEST_ENTRY(links_and_owner_without_group_give_no_owner),
     TEST_ENTRY(pureftpd_line),
     TEST_ENTRY(character_device_has_no_size),
     TEST_ENTRY(block_device_with_joined_numbers),

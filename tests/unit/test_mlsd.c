@@ -41,6 +41,22 @@ static void parse_mlst(struct parsed *p, const char *s)
 /* 2020-01-02 03:04:05 UTC */
 #define T_20200102030405 INT64_C(1577934245)
 
+TEST(owner_names_win_over_numbers_in_any_order)
+{
+	struct parsed p;
+
+	parse_mlsd(&p, "type=file;UNIX.owner=1000;UNIX.ownername=alice;"
+		       "UNIX.groupname=staff;UNIX.group=50; f");
+	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_STR(p.e.owner, "alice");
+	CHECK_STR(p.e.group, "staff");
+	parse_mlsd(&p, "type=file;UNIX.uid=1000;UNIX.gid=; f");
+	CHECK_STR(p.e.owner, "1000");
+	CHECK(p.e.group == NULL);
+	parse_mlsd(&p, "type=file;size=1; f");
+	CHECK(p.e.owner == NULL);
+}
+
 TEST(plain_file_has_name_size_and_time)
 {
 	struct parsed p;
@@ -611,6 +627,7 @@ TEST(mlst_two_leading_spaces_mean_no_facts)
 }
 
 static const struct check_case cases[] = {
+	TEST_ENTRY(owner_names_win_over_numbers_in_any_order),
     TEST_ENTRY(plain_file_has_name_size_and_time),
     TEST_ENTRY(directory_type),
     TEST_ENTRY(fact_names_are_case_insensitive),

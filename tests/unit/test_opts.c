@@ -2,6 +2,7 @@
  * test_opts.c - mount option parsing and validation (src/opts/opts.c).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -381,6 +382,42 @@ TEST(escape_hatches_without_effect_together_are_refused)
 	CHECK(invalid("list_hidden") == NULL);
 }
 
+/* ---- issue 18: poll=, bwlimit=, bwlimit_up= ---- */
+
+static uint64_t rate(const char *text)
+{
+	uint64_t v = 12345;
+
+	return opts_parse_rate(text, &v) == 0 ? v : UINT64_MAX;
+}
+
+TEST(a_rate_is_bytes_per_second_with_binary_units)
+{
+	CHECK(rate("0") == 0);
+	CHECK(rate("1500") == 1500);
+	CHECK(rate("1k") == 1024);
+	CHECK(rate("512k") == 512 * 1024);
+	CHECK(rate("512K") == 512 * 1024);
+	CHECK(rate("10M") == 10 * 1024 * 1024);
+	CHECK(rate("10MiB") == 10 * 1024 * 1024);
+	CHECK(rate("10MB") == 10 * 1024 * 1024);
+	CHECK(rate("1G") == 1024ULL * 1024 * 1024);
+	CHECK(rate("1024G") == 1ULL << 40);
+}
+
+TEST(bad_rates_are_refused)
+{
+	const char *bad[] = { "", "M", "-1", "1.5M", "10 M", "10X", "10Mx",
+			      "1025G", "99999999999999999999", "1023", NULL };
+
+	for (int i = 0; bad[i]; i++)
+		CHECK(rate(bad[i]) == UINT64_MAX);
+	CHECK(strstr(invalid("bwlimit=fast"), "bwlimit") != NULL);
+	CHECK(strstr(invalid("bwlimit_up=1.5M"), "bwlimit") != NULL);
+	CHECK(invalid("bwlimit=10M,bwlimit_up=512k,poll=30") == NULL);
+	CHECK(invalid("poll=86401") != NULL);
+}
+
 static const struct check_case cases[] = {
 	TEST_ENTRY(defaults_are_filled_in_and_valid),
 	TEST_ENTRY(our_options_are_taken_out_generic_ones_stay),
@@ -403,6 +440,8 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(a_mode_is_octal_up_to_7777),
 	TEST_ENTRY(bad_modes_are_refused_with_a_clear_message),
 	TEST_ENTRY(escape_hatches_without_effect_together_are_refused),
+	TEST_ENTRY(a_rate_is_bytes_per_second_with_binary_units),
+	TEST_ENTRY(bad_rates_are_refused),
 };
 
 CHECK_MAIN(cases)

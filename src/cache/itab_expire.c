@@ -1,0 +1,146 @@
+/*
+ * itab_expire.c - making what the table knows stale on request (SIGUSR1,
+ * setfattr user.ftpsfs.refresh): listings dropped, attributes expired,
+ * and the inodes concerned handed out so that the kernel can be told
+ * (fs_refresh.c); and which directories -o poll lists again.  See
+ * inode.h.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "ftpsfs/inode.h"
+
+#include "itab_internal.h"
+
+/* Record @in (and where the kernel knows it) in @v[*n]; false without
+ * memory. */
+static bool expire_record(struct itab_name *v, size_t *n,
+			  const struct inode *in)
+{
+	v[*n].ino = in->ino;
+	v[*n].parent = in->parent;
+	if (in->parent && in->name && !(v[*n].name = strdup(in->name)))
+		return false;
+	(*n)++;
+	return true;
+}
+
+ssize_t itab_expire_all(struct itab *t, struct itab_name **out)
+{
+	struct inode *in, *tmp;
+	struct itab_name *v;
+	size_t n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	v = calloc(HASH_COUNT(t->by_ino) + 1, sizeof(*v));
+	if (!v) {
+		pthread_mutex_unlock(&t->lock);
+		return -ENOMEM;
+	}
+	HASH_ITER(hh, t->by_ino, in, tmp) {
+		if (!expire_record(v, &n, in)) {
+			pthread_mutex_unlock(&t->lock);
+			itab_names_free(v, n);
+			return -ENOMEM;
+		}
+	}
+	HASH_ITER(hh, t->by_ino, in, tmp) {
+		listing_drop_locked(t, in);
+		if (!in->pinned)
+			in->attr_expire = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+	*out = v;
+	return (ssize_t)n;
+}
+
+void itab_names_free(struct itab_name *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out)
+{
+	struct inode *top, *in, *tmp, *parent;
+	struct itab_name *v;
+	size_t n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	top = inode_get(t, ino);
+	if (!top) {
+		pthread_mutex_unlock(&t->lock);
+		return -ESTALE;
+	}
+	/* The inode and its children: no index by parent, so a walk (this
+	 * runs on a user's request, not per operation). */
+	v = calloc(top->nchildren + 1, sizeof(*v));
+	if (!v || !expire_record(v, &n, top))
+		goto nomem;
+	HASH_ITER(hh, t->by_ino, in, tmp) {
+		if (!in->named || in->parent != ino || n > top->nchildren)
+			continue;
+		if (!expire_record(v, &n, in))
+			goto nomem;
+		if (!in->pinned)
+			in->attr_expire = 0;
+	}
+	listing_drop_locked(t, top);
+	/* A file's attributes are its parent's listing's too: that one
+	 * goes (a record taken out alone would say "no such file"). */
+	if (!S_ISDIR(top->st.st_mode) && top->named &&
+	    (parent = inode_get(t, top->parent)))
+		listing_drop_locked(t, parent);
+	/* a listing on its way may predate the request */
+	top->local_gen = ++t->gen;
+	if (!top->pinned)
+		top->attr_expire = 0;
+	pthread_mutex_unlock(&t->lock);
+	*out = v;
+	return (ssize_t)n;
+nomem:
+	pthread_mutex_unlock(&t->lock);
+	if (v)
+		itab_names_free(v, n);
+	return -ENOMEM;
+}
+
+static int recent_cmp(const void *a, const void *b)
+{
+	const struct itab_recent *x = a, *y = b;
+
+	return (x->used_ms < y->used_ms) - (x->used_ms > y->used_ms);
+}
+
+size_t itab_recent_dirs(struct itab *t, int64_t since_ms,
+			struct itab_recent *out, size_t max)
+{
+	struct inode *in, *tmp;
+	struct itab_recent *all;
+	size_t n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	all = calloc(HASH_COUNT(t->by_ino) + 1, sizeof(*all));
+	if (all) {
+		HASH_ITER(hh, t->by_ino, in, tmp) {
+			if (in->used_ms >= since_ms && in->used_ms > 0 &&
+			    (in->ino == ITAB_ROOT_INO || in->named)) {
+				all[n].ino = in->ino;
+				all[n++].used_ms = in->used_ms;
+			}
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (!all)
+		return 0;
+	qsort(all, n, sizeof(*all), recent_cmp); /* most recent first */
+	if (n > max)
+		n = max;
+	memcpy(out, all, n * sizeof(*out));
+	free(all);
+	return n;
+}
