@@ -10,7 +10,6 @@
 #include "ftpsfs/listing.h"
 
 struct ftp_conn;
-struct ftp_reply;
 
 /* Limits on what one listing may cost us (hostile servers). */
 #define FTP_LIST_LINE_MAX 8192
@@ -32,20 +31,6 @@ typedef int (*ftp_list_cb)(void *arg, const struct ftp_entry *e);
  */
 int ftp_list_dir(struct ftp_conn *c, const char *path, bool force_list,
 		 bool dir_known, ftp_list_cb cb, void *arg);
-
-/* A question that rides in a LIST's flight (ftp_xfer_cmd's pre_*). */
-struct ftp_list_pre {
-	const char *verb;
-	const char *arg;
-	void (*reply)(void *arg, const struct ftp_reply *r);
-	void *reply_arg;
-};
-
-/* ftp_list_dir(), and with LIST (not MLSD) @pre in its flight: @pre's
- * reply() is called if, and only if, it was sent and answered. */
-int ftp_list_dir_with(struct ftp_conn *c, const char *path, bool force_list,
-		      bool dir_known, ftp_list_cb cb, void *arg,
-		      const struct ftp_list_pre *pre);
 
 /*
  * MLST @path (RFC 3659 section 7): the facts of one entry, without a data

@@ -50,15 +50,6 @@ struct ftp_xfer_cmd {
 	 * session on the data connection, to see whether the server
 	 * enforces resumption (tls_conn_client_data_unresumed()). */
 	bool no_session;
-	/* Optional: "pre_verb pre_arg" rides in the transfer's flight, after
-	 * the CWD and before the passive command, and its reply goes to
-	 * pre_reply() - a question whose answer would otherwise cost a round
-	 * trip of its own.  Only where the transfer goes in one flight:
-	 * pre_reply() is not called when the command was not sent. */
-	const char *pre_verb;
-	const char *pre_arg;
-	void (*pre_reply)(void *arg, const struct ftp_reply *r);
-	void *pre_reply_arg;
 };
 
 /*

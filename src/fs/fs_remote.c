@@ -178,9 +178,6 @@ struct fetch_state {
 	bool from_list;	      /* an entry came from LIST (times to the
 			       * minute at best) */
 	bool times_askable;   /* LIST times, MDTM can give exact ones */
-	const char *want;     /* the name a lookup waits for, or NULL */
-	bool want_got;	      /* its MDTM, in the listing's flight, ... */
-	int64_t want_secs;    /* ... answered this */
 	unsigned long dups;   /* names the server listed more than once */
 	unsigned long clamped;	/* sizes beyond STAT_OFF_MAX */
 	char clamped_name[128]; /* the first of them, escaped */
@@ -520,55 +517,6 @@ int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir)
 	return ret;
 }
 
-/* The reply to "MDTM dir/want" that rode in the listing's flight. */
-static void fetch_want_reply(void *arg, const struct ftp_reply *r)
-{
-	struct fetch_state *st = arg;
-	uint32_t ns;
-
-	st->want_got = r->code == FTP_REPLY_FILE_STATUS &&
-		       ftp_parse_mdtm(r->text, &st->want_secs, &ns) == 0;
-}
-
-/*
- * The looked-up file's exact time, asked in the listing's own flight: its
- * stat then waits neither for another round trip nor for the batch of
- * the directory's other files (their times are asked when someone looks).
- */
-static void fetch_want_mtime(struct fetch_state *st)
-{
-	struct itab_dirent *d = st->want_got ? fetch_find(st, st->want) : NULL;
-
-	if (!d || d->mtime_exact || !S_ISREG(d->st.st_mode))
-		return;
-	d->st.st_mtim.tv_sec = stat_time_from(st->want_secs);
-	d->st.st_mtim.tv_nsec = 0;
-	d->st.st_atim = d->st.st_ctim = d->st.st_mtim;
-	d->mtime_exact = true;
-}
-
-/* The listing of st->path, with "MDTM path/want" in its flight where
- * the listing is LIST's (times to the minute) and MDTM is offered. */
-static int fetch_list(struct ftp_conn *c, struct fetch_state *st,
-		      bool used_list)
-{
-	struct ftp_list_pre pre = { "MDTM", NULL, fetch_want_reply, st };
-	char *path = NULL;
-	int ret;
-
-	st->want_got = false;
-	if (used_list && st->want && ftp_conn_feat(c)->mdtm) {
-		path = fetch_child_path(st->path, st->want);
-		if (!path)
-			return -ENOMEM;
-		pre.arg = path;
-	}
-	ret = ftp_list_dir_with(c, st->path, st->force_list, true, fetch_add,
-				st, path ? &pre : NULL);
-	free(path);
-	return ret;
-}
-
 static int fetch_run(struct ftp_conn *c, void *arg)
 {
 	struct fetch_state *st = arg;
@@ -581,7 +529,7 @@ static int fetch_run(struct ftp_conn *c, void *arg)
 	st->from_list = used_list;
 	st->dups = 0;
 	st->clamped = 0;
-	ret = fetch_list(c, st, used_list);
+	ret = ftp_list_dir(c, st->path, st->force_list, true, fetch_add, st);
 	if (ret == 0 && !used_list &&
 	    (st->untargeted_link || st->ctx->list_hidden)) {
 		st->merging = true;
@@ -591,7 +539,6 @@ static int fetch_run(struct ftp_conn *c, void *arg)
 		return ret;
 	/* Exact times are asked later, when someone needs them. */
 	fetch_known_mtimes(st);
-	fetch_want_mtime(st);
 	st->times_askable = ftp_conn_feat(c)->mdtm;
 	return fetch_list_zone(c, st);
 }
@@ -642,12 +589,11 @@ static int fs_snapshot_copy(const struct itab_dirent *ents, size_t n,
 	return 0;
 }
 
-/* fs_fetch_listing(), for a lookup of @want (NULL: none) in @dir. */
-static int fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
-			 const char *want, struct itab_snapshot **snap)
+int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
+		     struct itab_snapshot **snap)
 {
 	struct fetch_state st = { .ctx = ctx, .dir = dir,
-				  .force_list = force_list, .want = want };
+				  .force_list = force_list };
 	char *path = malloc(FS_PATH_MAX);
 	int64_t saved;
 	int ret;
@@ -724,12 +670,6 @@ out:
 	return ret;
 }
 
-int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
-		     struct itab_snapshot **snap)
-{
-	return fetch_listing(ctx, dir, force_list, NULL, snap);
-}
-
 const struct itab_dirent *fs_snapshot_find(const struct itab_snapshot *snap,
 					   const char *name)
 {
@@ -796,7 +736,7 @@ int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
 	 * name), and MLST describes a symlink as its target on ProFTPD.
 	 */
 	link[0] = '\0';
-	ret = fetch_listing(ctx, parent, false, name, &snap);
+	ret = fs_fetch_listing(ctx, parent, false, &snap);
 	if (ret == -EACCES || ret == -EPERM)
 		return stat_unlisted(ctx, parent, name, attr, gen);
 	if (ret < 0)

@@ -147,23 +147,17 @@ static int list_refused_quietly(struct ftp_conn *c)
 
 static int list_transfer(struct ftp_conn *c, struct list_state *st,
 			 const char *cwd, const char *verb, const char *arg,
-			 bool dir_known, const struct ftp_list_pre *pre)
+			 bool dir_known)
 {
-	struct ftp_xfer_cmd cmd = { .cwd = cwd, .verb = verb, .arg = arg,
-				    .op = FTP_OP_LIST,
-				    .target_exists = dir_known };
 	struct ftp_xfer *x;
 	char *buf;
 	uint64_t total = 0;
 	int ret;
 
-	if (pre) {
-		cmd.pre_verb = pre->verb;
-		cmd.pre_arg = pre->arg;
-		cmd.pre_reply = pre->reply;
-		cmd.pre_reply_arg = pre->reply_arg;
-	}
-	ret = ftp_xfer_open(c, &cmd, &x);
+	ret = ftp_xfer_open(c, &(struct ftp_xfer_cmd){ .cwd = cwd, .verb = verb,
+					      .arg = arg, .op = FTP_OP_LIST,
+					      .target_exists = dir_known },
+			    &x);
 	if (ret < 0)
 		return ret;
 	stats_add(STATS_LISTINGS, 1);
@@ -211,14 +205,6 @@ abort:
 int ftp_list_dir(struct ftp_conn *c, const char *path, bool force_list,
 		 bool dir_known, ftp_list_cb cb, void *arg)
 {
-	return ftp_list_dir_with(c, path, force_list, dir_known, cb, arg,
-				 NULL);
-}
-
-int ftp_list_dir_with(struct ftp_conn *c, const char *path, bool force_list,
-		      bool dir_known, ftp_list_cb cb, void *arg,
-		      const struct ftp_list_pre *pre)
-{
 	struct list_state *st = calloc(1, sizeof(*st));
 	int ret;
 
@@ -230,8 +216,7 @@ int ftp_list_dir_with(struct ftp_conn *c, const char *path, bool force_list,
 	st->now = time(NULL);
 	st->mlsd = c->feat.mlst && !force_list;
 	if (st->mlsd) {
-		ret = list_transfer(c, st, NULL, "MLSD", path, dir_known,
-				    NULL);
+		ret = list_transfer(c, st, NULL, "MLSD", path, dir_known);
 		goto out;
 	}
 	/*
@@ -240,7 +225,7 @@ int ftp_list_dir_with(struct ftp_conn *c, const char *path, bool force_list,
 	 * symlink lists the link.  CWD first (in the same flight), then
 	 * list ".": -a shows dot files on vsftpd, ProFTPD and Pure-FTPd.
 	 */
-	ret = list_transfer(c, st, path, "LIST", "-a", dir_known, pre);
+	ret = list_transfer(c, st, path, "LIST", "-a", dir_known);
 out:
 	if (st->dropped)
 		log_warn("%lu entries of %s dropped", st->dropped, path);

@@ -355,16 +355,14 @@ struct xfer_open {
 	bool resumed;  /* ... resuming the control connection's session */
 };
 
-/* Send "CWD", cmd->pre_verb, the passive command, "REST" and the
- * transfer command into one held flight: 0, or -errno with nothing sent. */
+/* Send "CWD", the passive command, "REST" and the transfer command into
+ * one held flight: 0, or -errno with nothing sent. */
 static int xfer_send_flight(struct ftp_conn *c, const struct ftp_xfer_cmd *cmd)
 {
 	int ret;
 
 	ftp_conn_cork(c); /* one write: see ftp_conn_cork() */
 	ret = cmd->cwd ? ftp_conn_send(c, "CWD", cmd->cwd) : 0;
-	if (ret == 0 && cmd->pre_verb)
-		ret = ftp_conn_send(c, cmd->pre_verb, cmd->pre_arg);
 	if (ret == 0)
 		ret = ftp_conn_send(c, c->no_epsv ? "PASV" : "EPSV", NULL);
 	if (ret == 0)
@@ -441,11 +439,6 @@ static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
 			 * it back in step sooner than a new connection. */
 			ftp_conn_mark_broken(c, c->err);
 		}
-	}
-	if (ret == 0 && cmd->pre_verb) {
-		ret = ftp_conn_read_reply(c, r);
-		if (ret == 0)
-			cmd->pre_reply(cmd->pre_reply_arg, r);
 	}
 	if (ret == 0)
 		ret = xfer_flight_passive_reply(c, r, cmd);

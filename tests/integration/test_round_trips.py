@@ -7,7 +7,6 @@ it was sent in the same flight. The statistics (user.ftpsfs.stats) count the rou
 """
 
 import errno
-import os
 import re
 import sys
 from pathlib import Path
@@ -160,29 +159,3 @@ def test_exact_times_of_200_files_are_one_round_trip(ftp_server, mounted):
     assert grew == {"op_getattr_round_trips": 1, "op_lookup_round_trips": 0}, grew
     talk = "\n".join(conversation(m, 1) + conversation(m, 2) + conversation(m, 3))
     assert talk.count("> MDTM /d/") >= 200
-
-
-def test_cold_deep_stat_asks_the_files_time_in_the_listings_flight(ftp_server, mounted):
-    """vsftpd (LIST: times to the minute): the lookup of a file sends MDTM of it in its
-    directory's listing flight, so the stat that follows has its exact time at once - no
-    round trip of its own, no batch of the directory's other files."""
-    srv = ftp_server("vsftpd")
-    f = srv.put("l1/l2/l3/file", b"x" * 100)
-    for i in range(50):
-        srv.put(f"l1/l2/l3/other{i:02d}", b"y")
-    os.utime(f, (1700000017, 1700000017))
-    m = mounted(srv)
-    mark = len(m.log_text())
-    before = mount_stats(m.mountpoint)
-    r = pycall("st = os.stat(p); result = [st.st_size, st.st_mtime]",
-               p=str(m.mountpoint / "l1/l2/l3/file"))
-    assert r.result == [100, 1700000017], r.error
-    after = mount_stats(m.mountpoint)
-    assert after["op_getattr_round_trips"] == before["op_getattr_round_trips"]
-    log = m.log_text()[mark:]
-    assert "> MDTM /l1/l2/l3/file" in log
-    # The others wait until someone looks (the LIST time zone is learnt from up to 4).
-    assert log.count("> MDTM /l1/l2/l3/other") <= 4, log
-    # Later stats of the others still get exact times (the batch, when asked).
-    r = pycall("result = os.stat(p).st_mtime", p=str(m.mountpoint / "l1/l2/l3/other07"))
-    assert r.result == int(r.result) and r.errno is None, r.error
