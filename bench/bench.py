@@ -970,6 +970,22 @@ class Bench:
                 out[row], out[f"{row}_hwm"] = t, Over(hwm) if isinstance(t, Over) else hwm
         return out
 
+    def mount_then(self, col, first):
+        """rtt_op of a mount through the proxy from its start until first(mount path)
+        returns; the mount is stopped after."""
+        res = {}
+
+        def fn():
+            t = time.perf_counter()
+            res["ctx"] = ctx = self.mounted(col, True)
+            first(ctx.__enter__().path)
+            return time.perf_counter() - t
+        try:
+            return self.rtt_op(fn)
+        finally:
+            if "ctx" in res:
+                res["ctx"].__exit__(None, None, None)
+
     def w_login(self, col, i):
         """Connect and log in: curl -I of the root (login, PWD, QUIT); a mount from start
         until a stat of its root returns (ftpsfs logs in while mounting, rclone at first use).
@@ -978,18 +994,18 @@ class Bench:
             srv = self.col_srv(col)
             return {"rtt_login": self.rtt_op(
                 lambda: self.curl(srv, "", "-I", host=PROXY_HOST).secs)}
-        res = {}
+        return {"rtt_login": self.mount_then(col, os.stat)}
 
-        def fn():
-            t = time.perf_counter()
-            res["ctx"] = ctx = self.mounted(col, True)
-            os.stat(ctx.__enter__().path)
-            return time.perf_counter() - t
-        try:
-            return {"rtt_login": self.rtt_op(fn)}
-        finally:
-            if "ctx" in res:
-                res["ctx"].__exit__(None, None, None)
+    def w_mount_ls(self, col, i):
+        """From start to the end of the first ls -l of a subdirectory: a mount's login and
+        setup, then one listing (curl: LIST of the directory, login included)."""
+        self.need("small100")
+        if col[0] == "curl":
+            srv = self.col_srv(col)
+            return {"rtt_mountls": self.rtt_op(
+                lambda: self.curl(srv, "small100/", host=PROXY_HOST).secs)}
+        return {"rtt_mountls": self.mount_then(col, lambda p: run(
+            ["ls", "-l", p / "small100"], timeout=self.args.step_limit))}
 
     def w_rtt_huge(self, col, i):
         self.need("huge")
@@ -1386,6 +1402,11 @@ def workloads(n):
         W("rtt-login", Bench.w_login, [
             R("rtt_login", "log in (mount; curl -I of /) + stat /", "ms")], proxied=True,
           help="mount (not cold: until a stat of its root returns) / curl -I ftp://host/"),
+        W("rtt-mountls", Bench.w_mount_ls, [
+            R("rtt_mountls", f"mount, then ls -l of a subdirectory ({k} files)", "ms",
+              ("rclone", "<=", 0.6))], proxied=True,
+          help="mount until the first ls -l of a subdirectory returns (curl: LIST, login "
+               "included)"),
         W("rtt-find", lambda b, c, i: b.w_find(c, i, True), [
             R("rtt_find", f"find, {tree:,}-file tree, cold", "s", ("rclone", "<=", 0.5),
               items=n["tree_dirs"] + 1)], proxied=True),

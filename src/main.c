@@ -29,6 +29,7 @@
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_pool.h"
+#include "ftpsfs/ftp_root.h"
 #include "ftpsfs/hostspec.h"
 #include "ftpsfs/inode.h"
 #include "ftpsfs/log.h"
@@ -60,7 +61,6 @@ struct mount_state {
 	char root_path[HOSTSPEC_PATH_MAX + 1];
 	atomic_bool warned_no_resume;
 	atomic_bool no_pipelining;
-	atomic_bool pipelining_works;
 };
 
 /* The mount root's attributes where the server tells none (no MLST,
@@ -75,69 +75,30 @@ static void root_stat_default(const struct fs_ctx *ctx, struct stat *st)
 	st->st_mtime = time(NULL);
 }
 
-/* Make the remote path absolute (PWD), check it is a directory we may
- * enter, and get its attributes. */
+/* Make the remote path absolute, check it is a directory we may enter,
+ * and get its attributes (ftp_root.h). */
 static int resolve_root(struct mount_state *m, struct ftp_conn *c,
 			struct stat *root_st)
 {
-	struct ftp_reply *r = malloc(sizeof(*r));
-	char pwd[HOSTSPEC_PATH_MAX + 1], buf[FTP_LIST_LINE_MAX + 1];
+	char buf[FTP_LIST_LINE_MAX + 1];
 	struct ftp_entry e;
-	int ret;
+	bool have_entry = false;
+	int ret = ftp_resolve_root(c, m->hs.path, m->root_path,
+				   sizeof(m->root_path), &e, buf, sizeof(buf),
+				   &have_entry);
 
-	if (!r)
-		return -ENOMEM;
-	if (m->hs.path[0] == '/') {
-		snprintf(m->root_path, sizeof(m->root_path), "%s", m->hs.path);
-	} else {
-		ret = ftp_conn_cmd(c, r, "PWD", NULL);
-		if (ret == 0 && (r->code != FTP_REPLY_PATH_CREATED ||
-				 ftp_parse_pwd(r->text, pwd, sizeof(pwd)) < 0))
-			ret = -EPROTO;
-		/* Paths are kept in UTF-8 (codepage=). */
-		if (ret == 0 && m->ep.charset) {
-			char local[sizeof(pwd)];
-
-			ret = charset_to_local(m->ep.charset, pwd, local,
-					       sizeof(local));
-			if (ret == 0)
-				memcpy(pwd, local, sizeof(pwd));
-		}
-		if (ret < 0) {
-			log_err("cannot find the login directory (PWD)");
-			goto out;
-		}
-		if (m->hs.path[0] &&
-		    snprintf(m->root_path, sizeof(m->root_path), "%s%s%s", pwd,
-			     strcmp(pwd, "/") ? "/" : "",
-			     m->hs.path) >= (int)sizeof(m->root_path)) {
-			ret = -ENAMETOOLONG;
-			goto out;
-		}
-		if (!m->hs.path[0])
-			snprintf(m->root_path, sizeof(m->root_path), "%s", pwd);
+	if (ret < 0) {
+		log_err("%s", ftp_conn_err(c)[0] ? ftp_conn_err(c)
+						 : strerror(-ret));
+		return ret;
 	}
-	ret = ftp_conn_cmd(c, r, "CWD", m->root_path);
-	if (ret == 0 && r->code / 100 != 2) {
-		char msg[256];
-
-		log_err("remote directory %s: %d %s", m->root_path, r->code,
-			ftp_reply_message(r, msg, sizeof(msg)));
-		ret = -ENOENT;
-	}
-	if (ret < 0)
-		goto out;
-
 	root_stat_default(&m->ctx, root_st);
-	if (ftp_mlst(c, m->root_path, &e, buf, sizeof(buf)) == 0) {
+	if (have_entry) {
 		/* A directory, whatever type the server's facts say. */
 		e.type = FTP_ENTRY_DIR;
 		fs_entry_to_stat(&m->ctx, &e, root_st);
 	}
-	ret = 0;
-out:
-	free(r);
-	return ret;
+	return 0;
 }
 
 /*
@@ -278,7 +239,6 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	m->ep.tls = *tls;
 	m->ep.warned_no_resume = &m->warned_no_resume;
 	m->ep.no_pipelining = &m->no_pipelining;
-	m->ep.pipelining_works = &m->pipelining_works;
 
 	ret = ftp_pool_new(&m->ep, m->opts.max_conns, &m->ctx.pool);
 	if (ret < 0)

@@ -69,6 +69,7 @@ FTPSFS_BIN=build-asan/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     tests/integration/test_idmap.py tests/integration/test_bwlimit.py \
     tests/integration/test_stats_view.py tests/integration/test_writeback.py \
     tests/integration/test_prefetch.py tests/integration/test_parallel_reads.py \
+    tests/integration/test_round_trips.py \
     tests/integration/test_read.py -k "not test_read or test_readahead or vsftpd-explicit-tls1.3 or proftpd-implicit-tls1.2"
 
 step "stress tests under ASan + UBSan: parallel exercisers, dbench with 4 clients"

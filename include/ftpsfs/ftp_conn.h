@@ -49,9 +49,6 @@ struct ftp_endpoint {
 	atomic_bool *no_pipelining;    /* the server answered pipelined
 					* commands out of order: never
 					* again on this mount */
-	atomic_bool *pipelining_works; /* a connection's passive transfers
-					* went in one flight: new ones start
-					* that way too */
 	struct tls_ctx *tls;
 	/* ftpsfs --probe only (NULL for a mount): shown every complete
 	 * reply read on connection @conn_id, the greeting first. */
@@ -168,6 +165,10 @@ void ftp_conn_cork(struct ftp_conn *c);
 
 /* Write what ftp_conn_cork() held back: 0 or a transport errno (broken). */
 int ftp_conn_flush(struct ftp_conn *c);
+
+/* Does a reply start to arrive within @ms?  (Bytes already buffered
+ * count.)  Reads nothing. */
+bool ftp_conn_reply_comes(struct ftp_conn *c, int ms);
 
 /* Forget the commands held back and end the cork: none of them goes. */
 void ftp_conn_drop_held(struct ftp_conn *c);

@@ -45,4 +45,10 @@ int ftp_list_dir(struct ftp_conn *c, const char *path, bool force_list,
 int ftp_mlst(struct ftp_conn *c, const char *path, struct ftp_entry *e,
 	     char *buf, size_t bufsz);
 
+/* ftp_mlst() in two halves, for a pipelined flight: send "MLST path"
+ * (-ENOTSUP, nothing sent, without MLST), and later read its reply. */
+int ftp_mlst_send(struct ftp_conn *c, const char *path);
+int ftp_mlst_read(struct ftp_conn *c, const char *path, struct ftp_entry *e,
+		  char *buf, size_t bufsz);
+
 #endif

@@ -75,103 +75,53 @@ static int conn_read_line(struct ftp_conn *c, char *line, size_t *len,
 }
 
 /*
- * Read one reply.  With @prelim, a multi-line 1xx reply counts as read at
- * its first line: Pure-FTPd sends "150-Accepted data connection" at once
- * but the closing "150 ..." line only after the transfer, so waiting for
- * it before the data handshake would wait for ever.  The rest of that
- * reply is skipped before the next one is read.
+ * Reading a reply failed with @ret (@tls_err: the TLS layer's account, or
+ * NULL): say why in c->err, most telling cause first, and give the
+ * connection up.  Returns @ret.
  */
-static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
-			   bool prelim)
+static int conn_read_failed(struct ftp_conn *c, int ret, const char *tls_err)
 {
-	int64_t deadline = net_deadline(c->ep->timeout_ms);
-	char line[FTP_LINE_MAX + 1];
+	bool told = tls_err && tls_err[0];
 
-	bool skipping = c->prelim_rest != 0;
-
-	if (c->broken)
-		return -EIO;
-	ftp_reply_init(r);
-	if (skipping) {
-		/* Continue the 1xx reply whose first line we acted on. */
-		r->code = c->prelim_rest;
-		r->multiline = true;
-		c->prelim_rest = 0;
+	if (c->tls && !c->tls_answered && tls_conn_cert_requested(c->tls)) {
+		/* The first reply over TLS never came, and the server had
+		 * asked for a certificate we lack: that is why, whatever
+		 * the transport did then (an alert, or a reset that
+		 * swallowed it).  Later failures are not blamed on it:
+		 * vsftpd asks for a certificate it does not require
+		 * (ssl_request_cert). */
+		snprintf(c->err, sizeof(c->err),
+			 "control connection closed: %s%s%s%s",
+			 TLS_CERT_REQUESTED_MSG, told ? " (" : "",
+			 told ? tls_err : "", told ? ")" : "");
+	} else if (told) {
+		/* E.g. TLS 1.3: the server rejects our client certificate
+		 * only after the handshake. */
+		snprintf(c->err, sizeof(c->err),
+			 "TLS error on the control connection: %s", tls_err);
+	} else if (ret == -ETIMEDOUT && net_op_expired()) {
+		snprintf(c->err, sizeof(c->err),
+			 "operation not done within op_timeout");
+	} else if (ret == -ETIMEDOUT) {
+		snprintf(c->err, sizeof(c->err),
+			 "server %s did not reply within %d s (-o timeout= "
+			 "sets the limit)",
+			 c->ep->host, c->ep->timeout_ms / 1000);
+	} else {
+		snprintf(c->err, sizeof(c->err), "%s",
+			 ret == -EINTR ? "interrupted waiting for a reply"
+			 : ret == -EMSGSIZE ? "server reply too long"
+			 : ret == -EPROTO ? "malformed server reply"
+					  : "control connection closed by server");
 	}
-	for (;;) {
-		size_t len = 0;
-		int ret = conn_read_line(c, line, &len, deadline);
-		const char *tls_err = ret == -EPROTO && c->tls
-					      ? tls_conn_error(c->tls)
-					      : NULL;
+	ftp_conn_mark_broken(c, c->err);
+	return ret;
+}
 
-		if (ret == 0)
-			ret = ftp_reply_feed_line(r, line, len);
-		if (ret == 1 && skipping) {
-			/* End of the 1xx reply already acted on: now the
-			 * reply the caller asked for. */
-			skipping = false;
-			ftp_reply_init(r);
-			continue;
-		}
-		if (ret == 1)
-			break;
-		if (ret == 0 && prelim && r->nlines == 1 && r->multiline &&
-		    r->code / 100 == 1) {
-			c->prelim_rest = r->code;
-			r->multiline = false;
-			break;
-		}
-		if (ret < 0 && c->tls && !c->tls_answered &&
-		    tls_conn_cert_requested(c->tls)) {
-			/* The first reply over TLS never came, and the server
-			 * had asked for a certificate we lack: that is why,
-			 * whatever the transport did then (an alert, or a
-			 * reset that swallowed it).  Later failures are not
-			 * blamed on it: vsftpd asks for a certificate it does
-			 * not require (ssl_request_cert). */
-			snprintf(c->err, sizeof(c->err),
-				 "control connection closed: %s%s%s%s",
-				 TLS_CERT_REQUESTED_MSG,
-				 tls_err && tls_err[0] ? " (" : "",
-				 tls_err ? tls_err : "",
-				 tls_err && tls_err[0] ? ")" : "");
-			ftp_conn_mark_broken(c, c->err);
-			return ret;
-		}
-		if (tls_err && tls_err[0]) {
-			/* E.g. TLS 1.3: the server rejects our client
-			 * certificate only after the handshake. */
-			snprintf(c->err, sizeof(c->err),
-				 "TLS error on the control connection: %s",
-				 tls_err);
-			ftp_conn_mark_broken(c, c->err);
-			return ret;
-		}
-		if (ret == -ETIMEDOUT && net_op_expired()) {
-			snprintf(c->err, sizeof(c->err),
-				 "operation not done within op_timeout");
-			ftp_conn_mark_broken(c, c->err);
-			return ret;
-		}
-		if (ret == -ETIMEDOUT) {
-			snprintf(c->err, sizeof(c->err),
-				 "server %s did not reply within %d s (-o "
-				 "timeout= sets the limit)",
-				 c->ep->host, c->ep->timeout_ms / 1000);
-			ftp_conn_mark_broken(c, c->err);
-			return ret;
-		}
-		if (ret < 0) {
-			snprintf(c->err, sizeof(c->err), "%s",
-				 ret == -EINTR ? "interrupted waiting for a reply"
-				 : ret == -EMSGSIZE ? "server reply too long"
-				 : ret == -EPROTO ? "malformed server reply"
-						  : "control connection closed by server");
-			ftp_conn_mark_broken(c, c->err);
-			return ret;
-		}
-	}
+/* A complete reply was read into @r: the debug log, the round-trip
+ * accounting, the probe's hook, and a 421's meaning. */
+static void conn_reply_read(struct ftp_conn *c, const struct ftp_reply *r)
+{
 	if (log_debug_enabled()) { /* every line: FEAT's matter */
 		char pfx[32];
 
@@ -188,7 +138,68 @@ static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
 		ftp_reply_message(r, c->err, sizeof(c->err));
 		ftp_conn_mark_broken(c, "421 from server");
 	}
+}
+
+/*
+ * Read one reply.  With @prelim, a multi-line 1xx reply counts as read at
+ * its first line: Pure-FTPd sends "150-Accepted data connection" at once
+ * but the closing "150 ..." line only after the transfer, so waiting for
+ * it before the data handshake would wait for ever.  The rest of that
+ * reply is skipped before the next one is read.
+ */
+static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
+			   bool prelim)
+{
+	int64_t deadline = net_deadline(c->ep->timeout_ms);
+	char line[FTP_LINE_MAX + 1];
+	bool skipping = c->prelim_rest != 0;
+
+	if (c->broken)
+		return -EIO;
+	ftp_reply_init(r);
+	if (skipping) {
+		/* Continue the 1xx reply whose first line we acted on. */
+		r->code = c->prelim_rest;
+		r->multiline = true;
+		c->prelim_rest = 0;
+	}
+	for (;;) {
+		size_t len = 0;
+		int ret = conn_read_line(c, line, &len, deadline);
+
+		if (ret < 0)
+			return conn_read_failed(c, ret,
+						ret == -EPROTO && c->tls
+							? tls_conn_error(c->tls)
+							: NULL);
+		ret = ftp_reply_feed_line(r, line, len);
+		if (ret < 0)
+			return conn_read_failed(c, ret, NULL);
+		if (ret == 1 && skipping) {
+			/* End of the 1xx reply already acted on: now the
+			 * reply the caller asked for. */
+			skipping = false;
+			ftp_reply_init(r);
+			continue;
+		}
+		if (ret == 1)
+			break;
+		if (prelim && r->nlines == 1 && r->multiline &&
+		    r->code / 100 == 1) {
+			c->prelim_rest = r->code;
+			r->multiline = false;
+			break;
+		}
+	}
+	conn_reply_read(c, r);
 	return 0;
+}
+
+bool ftp_conn_reply_comes(struct ftp_conn *c, int ms)
+{
+	if (c->rlen > 0 || tls_conn_pending(c->tls))
+		return true;
+	return net_wait(tls_conn_fd(c->tls), POLLIN, net_deadline(ms)) == 0;
 }
 
 void ftp_conn_cork(struct ftp_conn *c)
@@ -329,8 +340,7 @@ void ftp_conn_force_modes(struct ftp_conn *c, bool no_epsv, bool no_eprt)
 {
 	c->no_epsv = no_epsv;
 	c->no_eprt = no_eprt;
-	c->pipeline = false; /* what worked before may not now */
-	c->no_pipeline = true;
+	c->no_pipeline = true; /* what worked before may not now */
 }
 
 void ftp_conn_modes(const struct ftp_conn *c, bool *no_epsv, bool *no_eprt)
@@ -495,52 +505,6 @@ static void conn_parse_feat(struct ftp_conn *c, const struct ftp_reply *r)
 	c->feat.mlst_opts[0] = '\0';
 }
 
-/*
- * Log in (RFC 959 4.1.1), asking FEAT first: RFC 2389 section 3 allows it
- * at any time, and the servers we know answer the same before login as
- * after.  One command at a time: some servers (ftp-srv) answer pipelined
- * commands out of order, and a FEAT reply interleaved with USER's would
- * leave us out of step; the spare connections of the pool hide the cost.
- * *feat_done says whether FEAT was answered.
- */
-static int conn_login(struct ftp_conn *c, struct ftp_reply *r,
-		      bool *feat_done)
-{
-	const char *user = c->ep->user; /* never empty: see main */
-	const char *pass;
-	int ret;
-
-	/* Without TLS, only an anonymous login may even start: USER
-	 * would tell the name to every listener for nothing. */
-	if (tls_conn_is_plain(c->tls) && !c->ep->anonymous &&
-	    !c->ep->allow_plaintext_password) {
-		snprintf(c->err, sizeof(c->err),
-			 "the server has no TLS: refusing to log in as %s in "
-			 "the clear (-o allow_plaintext_password would send "
-			 "the password unencrypted)",
-			 user);
-		return -EACCES;
-	}
-	ret = ftp_conn_cmd(c, r, "FEAT", NULL);
-	if (ret < 0)
-		return ret;
-	*feat_done = r->code == FTP_REPLY_FEAT;
-	if (*feat_done)
-		conn_parse_feat(c, r);
-	ret = ftp_conn_cmd(c, r, "USER", user);
-	if (ret < 0)
-		return ret;
-	if (r->code == FTP_REPLY_NEED_PASS) {
-		pass = conn_password(c);
-		if (!pass)
-			return -EACCES;
-		ret = ftp_conn_cmd(c, r, "PASS", pass);
-		if (ret < 0)
-			return ret;
-	}
-	return conn_login_result(c, r);
-}
-
 /* The server's preferences we set: MLSD facts (RFC 3659 7.9: switch on
  * those we use that it knows but leaves off, pyftpdlib's unix.mode; a
  * refusal only costs those facts) and UTF-8 names (not with codepage=,
@@ -589,37 +553,42 @@ static int conn_expect_2xx(struct ftp_conn *c, struct ftp_reply *r,
 }
 
 /*
- * After login, in one flight: PBSZ 0 and PROT P (RFC 4217 section 9: in
- * that order; a server that refuses PROT P would send our files in the
- * clear: fail), the options, TYPE I - single-line 2xx replies, checked
- * for their class only, so a server that answers them out of order does
- * no harm.  FEAT, if it was not answered before login, comes first and on
- * its own.  Over a plaintext control connection there is nothing to
- * protect with.
+ * The settings of a logged-in connection: PBSZ 0 and PROT P (RFC 4217
+ * section 9: in that order; a server that refuses PROT P would send our
+ * files in the clear: fail), the options, TYPE I - single-line 2xx
+ * replies, checked for their class only, so a server that answers them
+ * out of order does no harm.  Over a plaintext control connection there
+ * is nothing to protect with.  Sent only, into the caller's flight:
+ * returns how many OPTS replies are due (conn_read_setup()), or -errno.
  */
-static int conn_setup(struct ftp_conn *c, struct ftp_reply *r, bool feat_done)
+static int conn_send_setup(struct ftp_conn *c)
 {
-	bool tls = !tls_conn_is_plain(c->tls);
-	int opts = 0, ret = 0;
+	int ret = 0;
 
-	if (!feat_done) {
-		ret = ftp_conn_cmd(c, r, "FEAT", NULL);
-		if (ret < 0)
-			return ret;
-		if (r->code == FTP_REPLY_FEAT)
-			conn_parse_feat(c, r);
-	}
-	ftp_conn_cork(c);
-	if (tls) {
+	if (!tls_conn_is_plain(c->tls)) {
 		ret = ftp_conn_send(c, "PBSZ", "0");
 		if (ret == 0)
 			ret = ftp_conn_send(c, "PROT", "P");
 	}
 	if (ret == 0)
-		ret = opts = conn_send_opts(c);
-	if (ret >= 0)
+		ret = conn_send_opts(c);
+	if (ret >= 0) {
+		int opts = ret;
+
 		ret = ftp_conn_send(c, "TYPE", "I");
-	if (ret == 0 && tls)
+		if (ret == 0)
+			ret = opts;
+	}
+	return ret;
+}
+
+/* The replies to conn_send_setup()'s commands (@opts: its result). */
+static int conn_read_setup(struct ftp_conn *c, struct ftp_reply *r, int opts)
+{
+	bool tls = !tls_conn_is_plain(c->tls);
+	int ret = 0;
+
+	if (tls)
 		ret = conn_expect_2xx(c, r, "PBSZ");
 	if (ret == 0 && tls)
 		ret = conn_expect_2xx(c, r, "PROT");
@@ -628,6 +597,87 @@ static int conn_setup(struct ftp_conn *c, struct ftp_reply *r, bool feat_done)
 	if (ret == 0)
 		ret = conn_expect_2xx(c, r, "TYPE");
 	return ret;
+}
+
+/* The first flight: FEAT and USER.  *feat_done says whether FEAT was
+ * answered; @r holds USER's reply. */
+static int conn_feat_user(struct ftp_conn *c, struct ftp_reply *r,
+			  bool *feat_done)
+{
+	const char *user = c->ep->user; /* never empty: see main */
+	int ret;
+
+	/* Without TLS, only an anonymous login may even start: USER
+	 * would tell the name to every listener for nothing. */
+	if (tls_conn_is_plain(c->tls) && !c->ep->anonymous &&
+	    !c->ep->allow_plaintext_password) {
+		snprintf(c->err, sizeof(c->err),
+			 "the server has no TLS: refusing to log in as %s in "
+			 "the clear (-o allow_plaintext_password would send "
+			 "the password unencrypted)",
+			 user);
+		return -EACCES;
+	}
+	ftp_conn_cork(c);
+	ret = ftp_conn_send(c, "FEAT", NULL);
+	if (ret == 0)
+		ret = ftp_conn_send(c, "USER", user);
+	if (ret < 0) {
+		ftp_conn_drop_held(c); /* neither goes */
+		return ret;
+	}
+	ret = ftp_conn_read_reply(c, r);
+	if (ret < 0)
+		return ret;
+	*feat_done = r->code == FTP_REPLY_FEAT;
+	if (*feat_done)
+		conn_parse_feat(c, r);
+	return ftp_conn_read_reply(c, r);
+}
+
+/*
+ * Log in (RFC 959 4.1.1) in two flights, each in one write (ftp-srv
+ * answers the commands of one read in order, see ftp_conn_cork()):
+ *   FEAT, USER - RFC 2389 section 3 allows FEAT at any time, and the
+ *     servers we know answer it the same before login as after;
+ *   PASS (only after a 331: a 230 or 232 to USER ends the login, and the
+ *     password is not sent), then the settings (conn_send_setup()), which
+ *     FEAT's answer shapes.  If PASS fails, their replies (530) are never
+ *     read: the connection is given up.
+ * A server that does not answer FEAT before login is asked after it,
+ * then gets the settings in a flight of their own.
+ */
+static int conn_login(struct ftp_conn *c, struct ftp_reply *r)
+{
+	const char *pass;
+	bool feat_done = false, setup_sent = false;
+	int opts = 0, ret = conn_feat_user(c, r, &feat_done);
+
+	if (ret == 0 && r->code == FTP_REPLY_NEED_PASS) {
+		pass = conn_password(c);
+		if (!pass)
+			return -EACCES;
+		ftp_conn_cork(c);
+		ret = ftp_conn_send(c, "PASS", pass);
+		if (ret == 0 && feat_done) {
+			ret = opts = conn_send_setup(c);
+			setup_sent = true;
+		}
+		if (ret >= 0)
+			ret = ftp_conn_read_reply(c, r);
+	}
+	if (ret == 0)
+		ret = conn_login_result(c, r);
+	if (ret == 0 && !feat_done) {
+		ret = ftp_conn_cmd(c, r, "FEAT", NULL);
+		if (ret == 0 && r->code == FTP_REPLY_FEAT)
+			conn_parse_feat(c, r);
+	}
+	if (ret == 0 && !setup_sent) {
+		ftp_conn_cork(c);
+		ret = opts = conn_send_setup(c);
+	}
+	return ret < 0 ? ret : conn_read_setup(c, r, opts);
 }
 
 int ftp_conn_data_connect(struct ftp_conn *c, uint16_t port, int *fd)
@@ -644,7 +694,6 @@ int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 {
 	struct ftp_conn *c = calloc(1, sizeof(*c));
 	struct ftp_reply *r;
-	bool feat_done = false;
 	int ret;
 
 	if (!c) {
@@ -689,9 +738,7 @@ int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 		if (ret < 0)
 			goto fail;
 	}
-	ret = conn_login(c, r, &feat_done);
-	if (ret == 0)
-		ret = conn_setup(c, r, feat_done);
+	ret = conn_login(c, r);
 	if (ret < 0)
 		goto fail;
 	log_debug("conn %u: logged in (%s)", c->id, tls_conn_version(c->tls));

@@ -19,10 +19,9 @@ struct ftp_conn {
 	bool no_epsv;	      /* EPSV unknown to the server, or -o no_epsv:
 			       * PASV */
 	bool no_eprt;	      /* EPRT refused once: use PORT */
-	bool pipeline;	      /* passive mode worked: send EPSV (or PASV),
-			       * REST and the transfer command in one flight */
-	bool no_pipeline;     /* ... until a pipelined passive command was
-			       * refused: one at a time on this connection */
+	bool no_pipeline;     /* a pipelined passive command was refused:
+			       * one at a time on this connection (else
+			       * passive transfers go in one flight, xfer.c) */
 	bool handshake_first; /* the server answers a transfer command only
 			       * after the data connection's TLS handshake
 			       * (xfer.c: ftp-srv) */

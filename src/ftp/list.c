@@ -233,16 +233,20 @@ out:
 	return ret;
 }
 
-int ftp_mlst(struct ftp_conn *c, const char *path, struct ftp_entry *e,
-	     char *buf, size_t bufsz)
+int ftp_mlst_send(struct ftp_conn *c, const char *path)
+{
+	if (!c->feat.mlst)
+		return -ENOTSUP;
+	return ftp_conn_send(c, "MLST", path);
+}
+
+int ftp_mlst_read(struct ftp_conn *c, const char *path, struct ftp_entry *e,
+		  char *buf, size_t bufsz)
 {
 	struct ftp_reply *r = ftp_conn_reply(c);
 	const char *line;
-	int ret;
+	int ret = ftp_conn_read_reply(c, r);
 
-	if (!c->feat.mlst)
-		return -ENOTSUP;
-	ret = ftp_conn_cmd(c, r, "MLST", path);
 	if (ret < 0)
 		return ret;
 	if (r->code / 100 != 2)
@@ -270,4 +274,12 @@ int ftp_mlst(struct ftp_conn *c, const char *path, struct ftp_entry *e,
 		ftp_conn_mark_broken(c, c->err);
 	}
 	return ret;
+}
+
+int ftp_mlst(struct ftp_conn *c, const char *path, struct ftp_entry *e,
+	     char *buf, size_t bufsz)
+{
+	int ret = ftp_mlst_send(c, path);
+
+	return ret < 0 ? ret : ftp_mlst_read(c, path, e, buf, bufsz);
 }

@@ -14,13 +14,13 @@
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_xfer.h"
 
-/* Send "VERB arg", expect a reply of class @cls; else map with @op. */
-static int ops_simple(struct ftp_conn *c, const char *verb, const char *arg,
-		      int cls, enum ftp_op op, bool target_exists)
+/* Read the reply to "VERB arg", expect class @cls; else map with @op. */
+static int ops_reply(struct ftp_conn *c, const char *verb, const char *arg,
+		     int cls, enum ftp_op op, bool target_exists)
 {
 	struct ftp_reply *r = ftp_conn_reply(c);
 	char msg[256];
-	int ret = ftp_conn_cmd(c, r, verb, arg);
+	int ret = ftp_conn_read_reply(c, r);
 
 	if (ret == 0 && r->code / 100 != cls) {
 		snprintf(c->err, sizeof(c->err), "%s %s: %d %s", verb, arg,
@@ -28,6 +28,15 @@ static int ops_simple(struct ftp_conn *c, const char *verb, const char *arg,
 		ret = ftp_errno(op, r, target_exists);
 	}
 	return ret;
+}
+
+/* Send "VERB arg", expect a reply of class @cls; else map with @op. */
+static int ops_simple(struct ftp_conn *c, const char *verb, const char *arg,
+		      int cls, enum ftp_op op, bool target_exists)
+{
+	int ret = ftp_conn_send(c, verb, arg);
+
+	return ret < 0 ? ret : ops_reply(c, verb, arg, cls, op, target_exists);
 }
 
 int ftp_op_delete(struct ftp_conn *c, const char *path)
@@ -45,13 +54,34 @@ int ftp_op_rmdir(struct ftp_conn *c, const char *path)
 	return ops_simple(c, "RMD", path, 2, FTP_OP_RMD, true);
 }
 
+/*
+ * RNFR and RNTO in one flight: one round trip, not two.  RFC 959 4.1.3
+ * lets RNTO act only right after an accepted RNFR, so a refused RNFR gets
+ * RNTO refused too (503); that reply is read and dropped, and the
+ * connection stays in step.
+ */
 int ftp_op_rename(struct ftp_conn *c, const char *from, const char *to)
 {
-	int ret = ops_simple(c, "RNFR", from, 3, FTP_OP_RENAME, false);
+	int ret;
 
-	if (ret < 0)
+	ftp_conn_cork(c);
+	ret = ftp_conn_send(c, "RNFR", from);
+	if (ret == 0)
+		ret = ftp_conn_send(c, "RNTO", to);
+	if (ret < 0) {
+		if (!ftp_conn_broken(c))
+			ftp_conn_drop_held(c); /* neither goes */
 		return ret;
-	return ops_simple(c, "RNTO", to, 2, FTP_OP_RENAME, true);
+	}
+	ret = ops_reply(c, "RNFR", from, 3, FTP_OP_RENAME, false);
+	if (ret < 0) {
+		if (!ftp_conn_broken(c) &&
+		    ftp_conn_read_reply(c, ftp_conn_reply(c)) == 0 &&
+		    ftp_conn_reply(c)->code / 100 == 2)
+			ret = 0; /* renamed after all: RNTO is what counts */
+		return ret;
+	}
+	return ops_reply(c, "RNTO", to, 2, FTP_OP_RENAME, true);
 }
 
 /* "VERB a b" (or "VERB a b c" with @c) expecting a 2xx reply. */
@@ -328,8 +358,11 @@ out:
 	return ret;
 }
 
-/* Commands in one batch at most: bounds what the server must buffer. */
-#define OPS_PIPELINE_DEPTH 64
+/* Commands in one batch at most.  A batch is also one write (16 KiB:
+ * ftp_conn_cork()), which bounds what the server must buffer: some 300
+ * short MDTMs, their replies under 10 KiB.  Each batch costs a round
+ * trip, so a directory of 1,000 files is 4 of them, not 16. */
+#define OPS_PIPELINE_DEPTH 256
 
 int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 		     int64_t *secs, int *results)

@@ -4,7 +4,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,14 +224,6 @@ static int xfer_handshake_failed(struct ftp_conn *c, struct ftp_reply *r,
  */
 #define XFER_PRELIM_WAIT_MS 1000
 
-/* Does a reply arrive on @c within @ms?  (Bytes already buffered count.) */
-static bool xfer_reply_comes(struct ftp_conn *c, int ms)
-{
-	if (c->rlen > 0 || tls_conn_pending(c->tls))
-		return true;
-	return net_wait(tls_conn_fd(c->tls), POLLIN, net_deadline(ms)) == 0;
-}
-
 /* The data connection's TLS handshake on @fd (owned from here on),
  * resuming the control connection's session unless @cmd says otherwise
  * (--probe).  Sets *@timed_out when the server did not take part in time. */
@@ -325,11 +316,11 @@ static int xfer_pipelined_connect_failed(struct ftp_conn *c,
 {
 	int ret = 0;
 
-	if (cmd->rest > 0 && xfer_reply_comes(c, XFER_PRELIM_WAIT_MS))
+	if (cmd->rest > 0 && ftp_conn_reply_comes(c, XFER_PRELIM_WAIT_MS))
 		ret = xfer_rest_reply(c, r, cmd);
 	if (ret < 0)
 		return ret;
-	if (!c->broken && xfer_reply_comes(c, XFER_PRELIM_WAIT_MS)) {
+	if (!c->broken && ftp_conn_reply_comes(c, XFER_PRELIM_WAIT_MS)) {
 		ret = xfer_prelim_reply(c, r, cmd);
 		if (ret < 0)
 			return ret; /* its refusal, described by the above */
@@ -349,25 +340,25 @@ static int xfer_pipelined_connect_failed(struct ftp_conn *c,
 static bool xfer_refused_flight_settles(struct ftp_conn *c, struct ftp_reply *r,
 					const struct ftp_xfer_cmd *cmd)
 {
-	if (cmd->rest > 0 && (!xfer_reply_comes(c, XFER_PRELIM_WAIT_MS) ||
+	if (cmd->rest > 0 && (!ftp_conn_reply_comes(c, XFER_PRELIM_WAIT_MS) ||
 			      xfer_rest_reply(c, r, cmd) < 0))
 		return false;
-	return xfer_reply_comes(c, XFER_PRELIM_WAIT_MS) &&
+	return ftp_conn_reply_comes(c, XFER_PRELIM_WAIT_MS) &&
 	       ftp_conn_read_reply(c, r) == 0 && !ftp_reply_is_prelim(r);
 }
 
-/*
- * Passive mode in one flight, once it worked on this connection: "EPSV"
- * (or "PASV"), "REST n", "VERB arg" together - RFC 959 lets a client send
- * a command before the previous reply, and the server answers in order:
- * it opens its port, then waits for us on it.  So the command's round
- * trip overlaps the passive one, and the 1xx arrives as the connect
- * completes.  Returns 0 with *fd connected and the 1xx in @r, or -errno.
- */
-static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
-			       const struct ftp_xfer_cmd *cmd, int *fd)
+/* What opening a transfer has made so far (xfer_open_once()). */
+struct xfer_open {
+	int fd;	       /* the data connection (passive), or -1 */
+	int lfd;       /* active mode: where the server will connect */
+	bool early;    /* its TLS handshake is done (before the 1xx) */
+	bool resumed;  /* ... resuming the control connection's session */
+};
+
+/* Send "CWD", the passive command, "REST" and the transfer command into
+ * one held flight: 0, or -errno with nothing sent. */
+static int xfer_send_flight(struct ftp_conn *c, const struct ftp_xfer_cmd *cmd)
 {
-	uint16_t port = 0;
 	int ret;
 
 	ftp_conn_cork(c); /* one write: see ftp_conn_cork() */
@@ -383,9 +374,64 @@ static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
 		 * held so far must not go either, or their replies would be
 		 * taken for the next command's. */
 		ftp_conn_drop_held(c);
-		return ret;
 	}
-	if (ret == 0 && cmd->cwd) {
+	return ret;
+}
+
+/*
+ * The reply to the passive command of a flight, read into @r: 0 for 229
+ * or 227, else -errno with the connection's state settled: a reply that
+ * is no answer to it means the server answers out of order (no more
+ * pipelining on this mount); a refusal (a 425 "address in use" is asked
+ * again by the caller) is followed by the rest of the flight's answers,
+ * or the connection is out of step.
+ */
+static int xfer_flight_passive_reply(struct ftp_conn *c, struct ftp_reply *r,
+				     const struct ftp_xfer_cmd *cmd)
+{
+	int ret = ftp_conn_read_reply(c, r);
+
+	if (ret < 0 || r->code == FTP_REPLY_EPSV_OK ||
+	    r->code == FTP_REPLY_PASV_OK)
+		return ret;
+	if (r->code / 100 < 4) {
+		if (c->ep->no_pipelining)
+			atomic_store(c->ep->no_pipelining, true);
+		snprintf(c->err, sizeof(c->err),
+			 "the server answered pipelined commands out of order "
+			 "(%d): sending one at a time from now on", r->code);
+		ftp_conn_mark_broken(c, c->err);
+		return -ECONNABORTED;
+	}
+	snprintf(c->err, sizeof(c->err), "passive mode refused: %d", r->code);
+	ret = ftp_errno(FTP_OP_DATA, r, false);
+	if (!c->no_epsv && ftp_reply_is_unknown_command(r))
+		c->no_epsv = true; /* PASV from now on (RFC 2428) */
+	else
+		c->no_pipeline = true; /* one at a time from now on */
+	if (!xfer_refused_flight_settles(c, r, cmd))
+		ftp_conn_mark_broken(c, "out of step after a refused "
+					"pipelined transfer");
+	return ret;
+}
+
+/*
+ * Passive mode in one flight: "CWD dir", "EPSV" (or "PASV"), "REST n",
+ * "VERB arg" together - RFC 959 lets a client send a command before the
+ * previous reply, and the server answers in order: it opens its port,
+ * then waits for us on it.  So the command's round trip overlaps the
+ * passive one, and the 1xx arrives as the connect completes.  Returns 0
+ * with *fd connected and REST answered (the 1xx not read), or -errno.
+ */
+static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
+			       const struct ftp_xfer_cmd *cmd, int *fd)
+{
+	uint16_t port = 0;
+	int ret = xfer_send_flight(c, cmd);
+
+	if (ret < 0)
+		return ret;
+	if (cmd->cwd) {
 		ret = xfer_cwd_reply(c, r, cmd);
 		if (ret < 0 && !c->broken) {
 			/* The server now lists the wrong directory and waits
@@ -395,148 +441,105 @@ static int xfer_open_pipelined(struct ftp_conn *c, struct ftp_reply *r,
 		}
 	}
 	if (ret == 0)
-		ret = ftp_conn_read_reply(c, r);
+		ret = xfer_flight_passive_reply(c, r, cmd);
+	if (ret == 0)
+		ret = xfer_passive_reply(c, r, &port);
 	if (ret < 0)
 		return ret;
-	if (r->code / 100 < 4 && r->code != FTP_REPLY_EPSV_OK &&
-	    r->code != FTP_REPLY_PASV_OK) {
-		/* Not an answer to EPSV: the server answers out of order.
-		 * No more pipelining with it. */
-		if (c->ep->no_pipelining)
-			atomic_store(c->ep->no_pipelining, true);
-		snprintf(c->err, sizeof(c->err),
-			 "the server answered pipelined commands out of order "
-			 "(%d): sending one at a time from now on", r->code);
-		ftp_conn_mark_broken(c, c->err);
-		return -ECONNABORTED;
-	}
-	if (r->code != FTP_REPLY_EPSV_OK && r->code != FTP_REPLY_PASV_OK) {
-		/* Refused (a 425 "address in use" is asked again by the
-		 * caller): the rest of the flight is answered with errors,
-		 * or the connection is out of step. */
-		snprintf(c->err, sizeof(c->err), "passive mode refused: %d",
-			 r->code);
-		ret = ftp_errno(FTP_OP_DATA, r, false);
-		if (!c->no_epsv && ftp_reply_is_unknown_command(r))
-			c->no_epsv = true; /* PASV from now on (RFC 2428) */
-		else
-			c->no_pipeline = true; /* one at a time from now on */
-		if (!xfer_refused_flight_settles(c, r, cmd))
-			ftp_conn_mark_broken(c, "out of step after a refused "
-						"pipelined transfer");
-		return ret;
-	}
-	ret = xfer_passive_reply(c, r, &port);
-	if (ret == 0) {
-		ret = ftp_conn_data_connect(c, port, fd);
-		if (ret < 0)
-			return xfer_pipelined_connect_failed(c, r, cmd, port,
-							     ret);
-	}
-	if (ret == 0)
-		ret = xfer_rest_reply(c, r, cmd);
-	if (ret == 0)
-		ret = xfer_prelim_reply(c, r, cmd);
-	if (ret < 0 && *fd >= 0) {
-		close(*fd);
-		*fd = -1;
-	}
-	return ret;
+	ret = ftp_conn_data_connect(c, port, fd);
+	if (ret < 0)
+		return xfer_pipelined_connect_failed(c, r, cmd, port, ret);
+	return xfer_rest_reply(c, r, cmd);
 }
 
-/* One attempt at opening the transfer. */
-static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
-			  const struct ftp_xfer_cmd *cmd,
-			  struct ftp_xfer **out)
+/* One command at a time: "CWD", the passive command and the connect (or
+ * the active one's listen), "REST", then the transfer command, sent only
+ * (its 1xx is xfer_connected()'s). */
+static int xfer_open_stepwise(struct ftp_conn *c, struct ftp_reply *r,
+			      const struct ftp_xfer_cmd *cmd,
+			      struct xfer_open *o)
 {
-	struct ftp_xfer *x = calloc(1, sizeof(*x));
-	bool resumed = false, early = false, timed_out = false;
-	int fd = -1, lfd = -1, ret;
+	int ret = cmd->cwd ? ftp_conn_send(c, "CWD", cmd->cwd) : 0;
 
-	if (!x)
-		return -ENOMEM;
-	if ((c->pipeline || (c->ep->pipelining_works &&
-			     atomic_load(c->ep->pipelining_works))) &&
-	    !c->no_pipeline && !c->handshake_first && !c->ep->active &&
-	    !(c->ep->no_pipelining && atomic_load(c->ep->no_pipelining))) {
-		bool had_epsv = !c->no_epsv;
-
-		ret = xfer_open_pipelined(c, r, cmd, &fd);
-		if (ret == 0)
-			goto handshake;
-		/* EPSV found unknown just now (500/501/502): one command at
-		 * a time with PASV; other failures are the caller's. */
-		if (c->broken || !(had_epsv && c->no_epsv))
-			goto out;
-	}
-	ret = cmd->cwd ? ftp_conn_send(c, "CWD", cmd->cwd) : 0;
 	if (ret == 0 && cmd->cwd)
 		ret = xfer_cwd_reply(c, r, cmd);
 	if (ret < 0)
-		goto out;
+		return ret;
 	if (c->ep->active)
-		ret = xfer_active_listen(c, r, &lfd);
+		ret = xfer_active_listen(c, r, &o->lfd);
 	else
-		ret = xfer_passive_connect(c, r, &fd);
+		ret = xfer_passive_connect(c, r, &o->fd);
 	if (ret == 0 && cmd->rest > 0) {
 		ret = xfer_send_rest(c, cmd);
 		if (ret == 0)
 			ret = xfer_rest_reply(c, r, cmd);
 	}
-	if (ret < 0)
-		goto out;
-	ret = ftp_conn_send(c, cmd->verb, cmd->arg);
-	if (ret < 0)
-		goto out;
-	/* A server known (on this connection) to wait for the handshake
-	 * gets it at once; otherwise only if its 1xx does not come. */
-	if (fd >= 0 && (c->handshake_first ||
-			!xfer_reply_comes(c, XFER_PRELIM_WAIT_MS))) {
-		if (!c->handshake_first)
-			log_debug("conn %u: no reply to %s within %d ms: TLS "
-				  "handshake on the data connection first",
-				  c->id, cmd->verb, XFER_PRELIM_WAIT_MS);
-		c->handshake_first = true;
-		early = true;
-		ret = xfer_handshake(c, r, fd, cmd, x, &resumed, &timed_out);
-		fd = -1; /* owned (and on failure closed) by the TLS layer */
-		if (timed_out)
-			snprintf(c->err, sizeof(c->err),
-				 "server did not reply in time: no reply to %s "
-				 "and no TLS handshake on the data connection",
-				 cmd->verb);
-		if (ret < 0)
-			goto out;
+	return ret < 0 ? ret : ftp_conn_send(c, cmd->verb, cmd->arg);
+}
+
+/*
+ * The route: one flight (passive mode, unless the server answered a
+ * flight out of order or refused one on this connection) or one command
+ * at a time.  Both end with the transfer command sent, the data
+ * connection made (passive) and its 1xx not read yet.
+ */
+static int xfer_route(struct ftp_conn *c, struct ftp_reply *r,
+		      const struct ftp_xfer_cmd *cmd, struct xfer_open *o)
+{
+	if (!c->no_pipeline && !c->ep->active &&
+	    !(c->ep->no_pipelining && atomic_load(c->ep->no_pipelining))) {
+		bool had_epsv = !c->no_epsv;
+		int ret = xfer_open_pipelined(c, r, cmd, &o->fd);
+
+		/* EPSV found unknown just now (500/501/502): one command at
+		 * a time with PASV; other failures are the caller's. */
+		if (ret == 0 || c->broken || !(had_epsv && c->no_epsv))
+			return ret;
 	}
-	ret = xfer_prelim_reply(c, r, cmd);
-	if (ret < 0)
-		goto out;
-	if (lfd >= 0) {
-		ret = xfer_active_accept(c, lfd, &fd);
-		if (ret < 0)
-			goto out;
-	}
-	/* Passive mode works here: the next transfers go in one flight, on
-	 * the connections opened from now on too. */
-	if (fd >= 0 && !early) {
-		c->pipeline = true;
-		if (c->ep->pipelining_works)
-			atomic_store(c->ep->pipelining_works, true);
-	}
-handshake:
-	/* Handshake only now, after the 1xx (docs/DESIGN.md 4, TLS point 3). */
-	if (!early) {
-		ret = xfer_handshake(c, r, fd, cmd, x, &resumed, &timed_out);
-		fd = -1;
-		if (ret < 0)
-			goto out;
-	}
+	return xfer_open_stepwise(c, r, cmd, o);
+}
+
+/*
+ * The TLS handshake before the 1xx, for a server known (on this
+ * connection) to wait for it, or whose 1xx does not come soon: then it
+ * is known to from now on.
+ */
+static int xfer_handshake_early(struct ftp_conn *c, struct ftp_reply *r,
+				const struct ftp_xfer_cmd *cmd,
+				struct ftp_xfer *x, struct xfer_open *o)
+{
+	bool timed_out = false;
+	int ret;
+
+	if (o->fd < 0 ||
+	    (!c->handshake_first && ftp_conn_reply_comes(c, XFER_PRELIM_WAIT_MS)))
+		return 0;
+	if (!c->handshake_first)
+		log_debug("conn %u: no reply to %s within %d ms: TLS "
+			  "handshake on the data connection first",
+			  c->id, cmd->verb, XFER_PRELIM_WAIT_MS);
+	c->handshake_first = true;
+	o->early = true;
+	ret = xfer_handshake(c, r, o->fd, cmd, x, &o->resumed, &timed_out);
+	o->fd = -1; /* owned (and on failure closed) by the TLS layer */
+	if (timed_out)
+		snprintf(c->err, sizeof(c->err),
+			 "server did not reply in time: no reply to %s and no "
+			 "TLS handshake on the data connection",
+			 cmd->verb);
+	return ret;
+}
+
+/* Counters and the debug log of a data connection just secured. */
+static void xfer_count(struct ftp_conn *c, const struct ftp_xfer *x,
+		       bool resumed)
+{
 	c->data_conns++;
 	stats_add(STATS_DATA_CONNS, 1);
 	if (tls_conn_is_plain(x->tls)) {
 		/* allow_plaintext against a server without TLS */
 		log_debug("conn %u: data connection in the clear", c->id);
-		goto done;
+		return;
 	}
 	if (resumed)
 		c->data_resumed++;
@@ -547,23 +550,65 @@ handshake:
 		  resumed ? "resumed" : "NOT resumed",
 		  (unsigned long long)c->data_resumed,
 		  (unsigned long long)c->data_conns);
-	if (!resumed && !atomic_exchange(c->ep->warned_no_resume, true)) {
+	if (!resumed && !atomic_exchange(c->ep->warned_no_resume, true))
 		log_warn("data connection did not resume the control "
 			 "connection's TLS session; servers that require "
 			 "session reuse will refuse it");
+}
+
+/*
+ * The transfer command is sent and the data connection made (or, active,
+ * awaited): the 1xx, the server's connection (active mode), and the TLS
+ * handshake - after the 1xx (docs/DESIGN.md 4, TLS point 3), unless the
+ * server wants it first.
+ */
+static int xfer_connected(struct ftp_conn *c, struct ftp_reply *r,
+			  const struct ftp_xfer_cmd *cmd, struct ftp_xfer *x,
+			  struct xfer_open *o)
+{
+	bool timed_out = false;
+	int ret = xfer_handshake_early(c, r, cmd, x, o);
+
+	if (ret == 0)
+		ret = xfer_prelim_reply(c, r, cmd);
+	if (ret == 0 && o->lfd >= 0)
+		ret = xfer_active_accept(c, o->lfd, &o->fd);
+	if (ret == 0 && !o->early) {
+		ret = xfer_handshake(c, r, o->fd, cmd, x, &o->resumed,
+				     &timed_out);
+		o->fd = -1;
 	}
-done:
-	*out = x;
-	x = NULL;
-out:
+	if (ret == 0)
+		xfer_count(c, x, o->resumed);
+	return ret;
+}
+
+/* One attempt at opening the transfer. */
+static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
+			  const struct ftp_xfer_cmd *cmd,
+			  struct ftp_xfer **out)
+{
+	struct ftp_xfer *x = calloc(1, sizeof(*x));
+	struct xfer_open o = { .fd = -1, .lfd = -1 };
+	int ret;
+
+	if (!x)
+		return -ENOMEM;
+	ret = xfer_route(c, r, cmd, &o);
+	if (ret == 0)
+		ret = xfer_connected(c, r, cmd, x, &o);
+	if (ret == 0) {
+		*out = x;
+		x = NULL;
+	}
 	if (x) {
 		tls_conn_free(x->tls);
 		free(x);
 	}
-	if (fd >= 0)
-		close(fd);
-	if (lfd >= 0)
-		close(lfd);
+	if (o.fd >= 0)
+		close(o.fd);
+	if (o.lfd >= 0)
+		close(o.lfd);
 	return ret;
 }
 
@@ -724,7 +769,7 @@ int ftp_xfer_abort_recv(struct ftp_conn *c, bool more_follow)
 		/* With commands of the caller's behind NOOP, a late reply
 		 * could not be told from theirs: not in step for sure. */
 		if (noop_seen && (more_follow ||
-				  !xfer_reply_comes(c, XFER_ABORT_LATE_MS)))
+				  !ftp_conn_reply_comes(c, XFER_ABORT_LATE_MS)))
 			break;
 		if (ftp_conn_read_reply(c, r) < 0)
 			return -EIO;

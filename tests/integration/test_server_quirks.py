@@ -372,7 +372,7 @@ def test_proftpd_listing_in_another_zone_keeps_utc_times(ftp_server, mounted):
 def test_mdtm_replies_of_separate_reads_out_of_order(fake_server, fake_mount, long_paths):
     """ftp-srv handles each network read on its own and may answer commands of separate reads
     out of order. MDTM replies name no file: a batch must reach the server in one read, or
-    each file gets another's time. With long paths a batch of 64 does not fit in one write
+    each file gets another's time. With long paths a batch of 80 does not fit in one write
     (16 KiB): it must end where the write ends."""
     import time
     now = int(time.time())

@@ -1,0 +1,161 @@
+"""Fewest round trips: commands that may go together travel in one flight (RFC 959 lets a
+client send a command before the previous reply), on real servers.
+
+Each test reads the mount's debug log, where every command sent ("> VERB") and every reply
+read ("< NNN") has a line, in order: a command logged before the reply to the one ahead of
+it was sent in the same flight. The statistics (user.ftpsfs.stats) count the round trips.
+"""
+
+import errno
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from writehelpers import mount_stats, pycall  # noqa: E402
+
+SERVERS = ["vsftpd", "proftpd"]
+# The login and the first transfer on every server we know: ftp-srv answers the commands of
+# separate reads out of order and wants the data handshake before its 1xx.
+ALL_SERVERS = ["vsftpd", "proftpd", "pureftpd", "pyftpdlib", "ftpsrv"]
+
+
+def conversation(m, conn=1):
+    """The lines of connection `conn` in the mount's log: "> VERB arg" and "< NNN text"."""
+    out = []
+    tag = f"conn {conn}: "
+    for line in m.log_text().splitlines():
+        i = line.find(tag)
+        if i >= 0 and line[i + len(tag):i + len(tag) + 2] in ("> ", "< "):
+            out.append(line[i + len(tag):])
+    return out
+
+
+def index(lines, prefix, start=0):
+    """Where the first line at or after `start` beginning with `prefix` is."""
+    for i in range(start, len(lines)):
+        if lines[i].startswith(prefix):
+            return i
+    raise AssertionError(f"no {prefix!r} in:\n" + "\n".join(lines[:80]))
+
+
+def sent_before_reply(lines, later, reply, start=0):
+    """Was command `later` sent before the reply `reply` (a code prefix) came?"""
+    return index(lines, "> " + later, start) < index(lines, "< " + reply, start)
+
+
+def sent_before_answer(lines, later, earlier):
+    """Was command `later` sent before command `earlier` got any reply?"""
+    sent = index(lines, "> " + earlier)
+    return index(lines, "> " + later, sent) < index(lines, "< ", sent)
+
+
+@pytest.mark.parametrize("kind", ALL_SERVERS)
+def test_login_is_two_flights(ftp_server, mounted, kind):
+    """FEAT and USER together; then PASS with PBSZ, PROT and TYPE behind it. The password is
+    still sent only after the server asked for it (331)."""
+    srv = ftp_server(kind)
+    srv.put("f.txt", b"f\n")
+    m = mounted(srv)
+    talk = conversation(m)
+    assert sent_before_answer(talk, "USER", "FEAT"), talk[:30]
+    assert index(talk, "< 331") < index(talk, "> PASS"), talk[:30]
+    for verb in ("PBSZ 0", "PROT P", "TYPE I"):
+        assert sent_before_answer(talk, verb, "PASS"), talk[:30]
+    assert (m.mountpoint / "f.txt").read_bytes() == b"f\n"  # the mount works
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_relative_root_is_one_flight(ftp_server, mounted, kind):
+    """A remote path relative to the login directory: PWD and CWD together, the root still
+    the login directory joined with the path."""
+    srv = ftp_server(kind)
+    srv.put("top/sub/f.txt", b"hello\n")
+    m = mounted(srv, path="/top/sub")
+    talk = conversation(m)
+    assert sent_before_reply(talk, "CWD top/sub", "257"), talk[:40]
+    assert (m.mountpoint / "f.txt").read_bytes() == b"hello\n"
+    # Later commands name the absolute path: PWD's answer joined with ours.
+    assert re.search(r"> [A-Z]+ /top/sub", m.log_text()), talk
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_missing_relative_root_fails_the_mount_with_the_servers_reply(ftp_server, mounted,
+                                                                     kind):
+    """The CWD of the flight is refused: the mount fails and says which directory, with
+    the absolute path (PWD's answer joined with ours) and the server's reply."""
+    srv = ftp_server(kind)
+    with pytest.raises(RuntimeError) as failed:
+        mounted(srv, path="/no/such/dir")
+    assert "remote directory /no/such/dir: 550" in str(failed.value), str(failed.value)
+
+
+@pytest.mark.parametrize("kind", ALL_SERVERS)
+def test_first_transfer_is_one_flight(ftp_server, mounted, kind):
+    """The mount's first listing already sends the passive command and the transfer command
+    together: nothing to learn first. Files read back whole, also from ftp-srv, which
+    answers a transfer command only after the data connection's handshake."""
+    srv = ftp_server(kind)
+    srv.put("d/a.txt", b"a\n" * 1000)
+    m = mounted(srv)
+    assert sorted(p.name for p in (m.mountpoint / "d").iterdir()) == ["a.txt"]
+    assert (m.mountpoint / "d" / "a.txt").read_bytes() == b"a\n" * 1000
+    talk = conversation(m)
+    first = index(talk, "> EPSV")
+    assert talk[first + 1].startswith(("> MLSD", "> LIST")), talk[first - 2:first + 10]
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_rename_is_one_round_trip(ftp_server, mounted, kind):
+    """RNFR and RNTO in one flight; a refused RNFR (a missing file) still leaves the
+    connection in step: the next rename works."""
+    srv = ftp_server(kind)
+    srv.put("a.txt", b"a\n")
+    m = mounted(srv)
+    d = str(m.mountpoint)
+    assert pycall("result = sorted(os.listdir(d))", d=d).result == ["a.txt"]
+    before = mount_stats(m.mountpoint)
+    r = pycall("os.rename(os.path.join(d, 'a.txt'), os.path.join(d, 'b.txt'))", d=d)
+    assert r.errno is None, r.error
+    after = mount_stats(m.mountpoint)
+    assert after["op_namespace_round_trips"] - before["op_namespace_round_trips"] == 1
+    assert (srv.root_dir / "b.txt").read_bytes() == b"a\n"
+    assert not (srv.root_dir / "a.txt").exists()
+    talk = conversation(m, 1) + conversation(m, 2) + conversation(m, 3)
+    assert any(line.startswith("> RNTO") for line in talk)
+    # The server's file vanished behind our back: RNFR refused, RNTO's 503 read and dropped.
+    (srv.root_dir / "b.txt").unlink()
+    r = pycall("os.rename(os.path.join(d, 'b.txt'), os.path.join(d, 'c.txt'))", d=d)
+    assert r.errno == errno.ENOENT, r.error
+    srv.put("e.txt", b"e\n")
+    r = pycall("""
+        os.listdir(d)
+        os.rename(os.path.join(d, 'e.txt'), os.path.join(d, 'f.txt'))
+        result = open(os.path.join(d, 'f.txt')).read()
+    """, d=d)
+    assert r.result == "e\n", r.error
+
+
+def test_exact_times_of_200_files_are_one_round_trip(ftp_server, mounted):
+    """vsftpd lists with LIST (times to the minute): the first stat asks the exact times of
+    the directory's files with MDTM, all 200 in one flight."""
+    srv = ftp_server("vsftpd")
+    names = [f"f{i:03d}" for i in range(200)]
+    for n in names:
+        srv.put(f"d/{n}", b"x")
+    m = mounted(srv)
+    d = str(m.mountpoint / "d")
+    assert pycall("result = len(os.listdir(d))", d=d).result == 200
+    before = mount_stats(m.mountpoint)
+    r = pycall("result = [os.stat(os.path.join(d, n)).st_size for n in names]", d=d,
+               names=names)
+    assert r.result == [1] * 200, r.error
+    after = mount_stats(m.mountpoint)
+    grew = {k: after[k] - before[k] for k in ("op_getattr_round_trips",
+                                              "op_lookup_round_trips")}
+    assert grew == {"op_getattr_round_trips": 1, "op_lookup_round_trips": 0}, grew
+    talk = "\n".join(conversation(m, 1) + conversation(m, 2) + conversation(m, 3))
+    assert talk.count("> MDTM /d/") >= 200
