@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "ftpsfs/charset.h"
+#include "ftpsfs/ftp_list.h"
+#include "ftpsfs/ftp_root.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/proxy.h"
 #include "probe_internal.h"
@@ -240,47 +242,25 @@ static int probe_login(struct probe *p)
 	return PROBE_EXIT_OK;
 }
 
-/* The remote directory a mount would show (main.c: resolve_root()). */
+/* The remote directory a mount would show: the mount's own code
+ * (ftp_root.h), so that what it refuses, the probe reports. */
 static int probe_root(struct probe *p)
 {
 	const char *path = p->a->hs->path;
-	struct ftp_reply *r = malloc(sizeof(*r));
-	char pwd[HOSTSPEC_PATH_MAX + 1], local[HOSTSPEC_PATH_MAX + 1];
-	char esc[1024];
-	int ret = 0, n;
+	char buf[FTP_LIST_LINE_MAX + 1], esc[1024];
+	struct ftp_entry e;
+	bool have_entry = false;
+	int ret;
 
-	if (!r)
-		return PROBE_EXIT_USAGE;
 	probe_section("Remote directory");
-	if (path[0] == '/') {
-		snprintf(p->root, sizeof(p->root), "%s", path);
-	} else {
-		ret = ftp_conn_cmd(p->c, r, "PWD", NULL);
-		if (ret == 0 && (r->code != FTP_REPLY_PATH_CREATED ||
-				 ftp_parse_pwd(r->text, pwd, sizeof(pwd)) < 0))
-			ret = -EPROTO;
-		if (ret == 0 && p->ep.charset &&
-		    charset_to_local(p->ep.charset, pwd, local,
-				     sizeof(local)) == 0)
-			memcpy(pwd, local, sizeof(pwd));
-		if (ret == 0) {
-			n = snprintf(p->root, sizeof(p->root), "%s%s%s", pwd,
-				     path[0] && strcmp(pwd, "/") ? "/" : "",
-				     path);
-			if (n < 0 || (size_t)n >= sizeof(p->root))
-				ret = -ENAMETOOLONG;
-		}
-	}
-	if (ret == 0)
-		ret = ftp_conn_cmd(p->c, r, "CWD", p->root);
-	if (ret == 0 && r->code / 100 != 2)
-		ret = -ENOENT;
-	free(r);
+	ret = ftp_resolve_root(p->c, path, p->root, sizeof(p->root), &e, buf,
+			       sizeof(buf), &have_entry);
 	if (ret < 0) {
-		snprintf(p->why, sizeof(p->why), "the remote directory %s: %s",
-			 probe_esc(esc, sizeof(esc), p->root),
-			 ret == -ENOENT ? p->last_text : strerror(-ret));
-		probe_fact("remote directory", "FAILED: %s", p->why);
+		snprintf(p->why, sizeof(p->why), "%s",
+			 ftp_conn_err(p->c)[0] ? ftp_conn_err(p->c)
+					       : strerror(-ret));
+		probe_fact("remote directory", "FAILED: %s",
+			   probe_esc(esc, sizeof(esc), p->why));
 		return PROBE_EXIT_PATH;
 	}
 	probe_fact("remote directory", "%s%s",

@@ -463,7 +463,7 @@ def test_missing_remote_directory_exit_5(fake_server, certs):
     srv = fake_server()
     r = run_probe(srv.url("//no/such/dir"), srv.password, [f"cafile={certs.ca_file}"])
     assert r.rc == PATH, str(r)
-    assert r["remote directory"].startswith("FAILED: the remote directory /no/such/dir: 550")
+    assert r["remote directory"].startswith("FAILED: remote directory /no/such/dir: 550")
 
 
 def test_unreachable_server_exit_2(certs):
