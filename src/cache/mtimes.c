@@ -140,13 +140,11 @@ void itab_mtimes_done(struct itab *t, uint64_t dir,
 			break; /* no memory: the listing goes stale */
 		r->st.st_mtim.tv_sec = stat_time_from(reqs[i].exact);
 		r->st.st_mtim.tv_nsec = 0;
-		r->st.st_ctim = r->st.st_mtim;
 		r->mtime_exact = true;
 		in = inode_find_child(t, dir, reqs[i].name);
 		if (in && !in->pinned && !in->mtime_exact &&
 		    !older_than_ours(in, gen)) {
 			in->st.st_mtim = r->st.st_mtim;
-			in->st.st_ctim = in->st.st_mtim;
 			in->mtime_exact = true;
 		}
 	}

@@ -351,7 +351,6 @@ static void fetch_known_mtimes(struct fetch_state *st)
 		    !itab_exact_mtime(st->ctx->itab, st->dir, d->name, &d->st,
 				      &d->st.st_mtim))
 			continue;
-		d->st.st_ctim = d->st.st_mtim;
 		d->mtime_exact = true;
 	}
 }
@@ -422,7 +421,6 @@ static int fetch_list_zone(struct ftp_conn *c, struct fetch_state *st)
 			continue; /* keep the listing's time */
 		d->st.st_mtim.tv_sec = stat_time_from(secs[k]);
 		d->st.st_mtim.tv_nsec = 0;
-		d->st.st_ctim = d->st.st_mtim;
 		d->mtime_exact = true;
 	}
 apply:
@@ -433,7 +431,6 @@ apply:
 		if (d->mtime_exact)
 			continue;
 		d->st.st_mtim.tv_sec -= off;
-		d->st.st_ctim = d->st.st_mtim;
 	}
 	return 0;
 }

@@ -64,7 +64,6 @@ static struct itab_dirent *make_ents(size_t n)
 		ents[i].st.st_size = (off_t)i * 1000;
 		ents[i].st.st_nlink = 1;
 		ents[i].st.st_mtim.tv_sec = 1700000000 + (time_t)i;
-		ents[i].st.st_ctim = ents[i].st.st_mtim;
 	}
 	return ents;
 }
