@@ -53,6 +53,14 @@ struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
 		return NULL;
 	}
 	free(s->ents);
+	/* The array grew by doubling while it was read: up to half of it
+	 * is room nobody will use (l->cap says what is there). */
+	if (n > 0) {
+		struct itab_dirent *fit = realloc(ents, n * sizeof(*ents));
+
+		if (fit)
+			ents = fit;
+	}
 	s->ents = ents;
 	s->n = n;
 	l->snap = s;
