@@ -333,8 +333,12 @@ struct itab_mtime_req {
 	bool got;	/* ... if there is one */
 };
 
+/* Files whose times one claim asks at most (in the listing's order). */
+#define ITAB_MTIMES_BATCH 4096
+
 /*
- * Take on asking the exact times of @dir's files.  Returns 1 with the
+ * Take on asking the exact times of @dir's next files (a batch; the one
+ * after it goes to the next claim).  Returns 1 with the
  * files in *reqs (*n of them; free with itab_mtime_reqs_free()) and the
  * table's generation in *gen; then the caller must call
  * itab_mtimes_done().  Returns 0 when there is nothing to ask - also

@@ -36,6 +36,8 @@ struct dir_listing {
 	bool times_pending;  /* files with minute-precise times (LIST) whose
 			      * exact ones can be asked (MDTM) */
 	bool times_fetching; /* a thread asks them now (itab_mtimes_claim) */
+	size_t times_next;   /* the entries before it were asked already */
+	size_t times_claimed; /* where the batch being asked ends */
 	bool ahead; /* fetched ahead and not used since: dropped first */
 };
 

@@ -38,6 +38,8 @@ static int listing_compact(struct dir_listing *l)
 			s->ents[k++] = s->ents[i];
 	s->n = k;
 	l->holes = 0;
+	l->times_next = 0; /* places moved: ask from the start (what is
+			    * exact already is not asked again) */
 	return name_index_build(&l->ix, s->ents, s->n);
 }
 

@@ -467,22 +467,29 @@ static int mtimes_run(struct ftp_conn *c, void *arg)
 	return ret;
 }
 
-int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir)
+int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir, uint64_t ino)
 {
 	char path[FS_PATH_MAX];
-	struct mtimes_op op = { .path = path };
-	uint64_t gen = 0;
+	uint64_t gen = 0, d;
 	int ret = itab_path(ctx->itab, dir, path, sizeof(path));
 
-	if (ret == 0)
+	/* Batch after batch in the listing's order (ls -l asks in that
+	 * order too), until @ino's time is known or every file's. */
+	while (ret == 0 && (!ino || itab_needs_exact_mtime(ctx->itab, ino, &d))) {
+		struct mtimes_op op = { .path = path };
+
 		ret = itab_mtimes_claim(ctx->itab, dir, &op.reqs, &op.n, &gen);
-	if (ret <= 0)
-		return ret;
-	ret = fs_with_conn(ctx, mtimes_run, &op);
-	/* A batch cut short keeps what it got; the rest stay to be asked. */
-	itab_mtimes_done(ctx->itab, dir, op.reqs, op.n, gen,
-			 ret == 0 && !op.cut);
-	itab_mtime_reqs_free(op.reqs, op.n);
+		if (ret <= 0)
+			break;
+		ret = fs_with_conn(ctx, mtimes_run, &op);
+		/* A batch cut short keeps what it got; the rest stay to
+		 * be asked (by the next request). */
+		itab_mtimes_done(ctx->itab, dir, op.reqs, op.n, gen,
+				 ret == 0 && !op.cut);
+		itab_mtime_reqs_free(op.reqs, op.n);
+		if (op.cut)
+			break;
+	}
 	return ret;
 }
 
