@@ -41,16 +41,15 @@ struct itab_config {
 };
 
 /*
- * The attributes FTP can tell (or we set), packed: 56 bytes where a
+ * The attributes FTP can tell (or we set), packed: 40 bytes where a
  * struct stat takes 144, in every inode, listing record and snapshot entry.  The
- * fields keep struct stat's names.  The access time is the modification
- * time (FTP has none), blocks follow from the size, the inode number is
- * the inode's.
+ * fields keep struct stat's names.  The access and change times are the
+ * modification time (FTP has neither), blocks follow from the size, the
+ * inode number is the inode's.
  */
 struct itab_attr {
 	off_t st_size;
 	struct timespec st_mtim;
-	struct timespec st_ctim;
 	uint32_t st_mode;
 	uint32_t st_nlink;
 	uint32_t st_uid;
@@ -61,7 +60,6 @@ static inline void itab_attr_pack(struct itab_attr *a, const struct stat *st)
 {
 	a->st_size = st->st_size;
 	a->st_mtim = st->st_mtim;
-	a->st_ctim = st->st_ctim;
 	a->st_mode = st->st_mode;
 	a->st_nlink = st->st_nlink > UINT32_MAX ? UINT32_MAX
 						 : (uint32_t)st->st_nlink;
@@ -78,7 +76,7 @@ static inline void itab_attr_unpack(const struct itab_attr *a, uint64_t ino,
 	st->st_size = a->st_size;
 	st->st_mtim = a->st_mtim;
 	st->st_atim = a->st_mtim;
-	st->st_ctim = a->st_ctim;
+	st->st_ctim = a->st_mtim;
 	st->st_mode = a->st_mode;
 	st->st_nlink = a->st_nlink;
 	st->st_uid = a->st_uid;
@@ -335,8 +333,12 @@ struct itab_mtime_req {
 	bool got;	/* ... if there is one */
 };
 
+/* Files whose times one claim asks at most (in the listing's order). */
+#define ITAB_MTIMES_BATCH 4096
+
 /*
- * Take on asking the exact times of @dir's files.  Returns 1 with the
+ * Take on asking the exact times of @dir's next files (a batch; the one
+ * after it goes to the next claim).  Returns 1 with the
  * files in *reqs (*n of them; free with itab_mtime_reqs_free()) and the
  * table's generation in *gen; then the caller must call
  * itab_mtimes_done().  Returns 0 when there is nothing to ask - also

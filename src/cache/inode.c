@@ -210,7 +210,8 @@ int itab_set_root_path(struct itab *t, const char *root_path)
 static void inode_destroy(struct itab *t, struct inode *in)
 {
 	if (in->local_only)
-		DL_DELETE2(t->local_only, in, local_prev, local_next);
+		t->nlocal_only--;
+	free(in->open);
 	listing_drop_locked(t, in);
 	t->freed_bytes += sizeof(*in) + strlen(in->name) + 32;
 	if (in->children)
@@ -737,9 +738,9 @@ void itab_set_local_only(struct itab *t, uint64_t ino, bool on)
 	if (in && in->local_only != on) {
 		in->local_only = on;
 		if (on)
-			DL_APPEND2(t->local_only, in, local_prev, local_next);
+			t->nlocal_only++;
 		else
-			DL_DELETE2(t->local_only, in, local_prev, local_next);
+			t->nlocal_only--;
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -747,14 +748,18 @@ void itab_set_local_only(struct itab *t, uint64_t ino, bool on)
 int itab_add_local_entries(struct itab *t, uint64_t dir,
 			   struct itab_dirent **ents, size_t *n, size_t *cap)
 {
-	struct inode *in;
+	struct inode *parent;
 	int ret = 0;
 
 	pthread_mutex_lock(&t->lock);
-	DL_FOREACH2(t->local_only, in, local_next) {
+	parent = t->nlocal_only ? inode_get(t, dir) : NULL;
+	/* A file not on the server yet is a named child of @dir. */
+	for (size_t i = 0; parent && parent->children &&
+			   i < parent->children->nslots; i++) {
+		struct inode *in = parent->children->slots[i];
 		struct itab_dirent *d;
 
-		if (!in->named || in->parent != dir || !in->st_known)
+		if (!in || !in->local_only || !in->named || !in->st_known)
 			continue;
 		if (*n == *cap) {
 			size_t c = *cap ? *cap * 2 : 16;
@@ -889,7 +894,6 @@ void itab_touch_dir(struct itab *t, uint64_t dir)
 		local_change_locked(t, in); /* its parent lists its time */
 	if (in && in->st_known) {
 		clock_gettime(CLOCK_REALTIME, &in->st.st_mtim);
-		in->st.st_ctim = in->st.st_mtim;
 		p = in->named ? inode_get(t, in->parent) : NULL;
 		if (p && p->listing)
 			(void)listing_upsert(t, p->listing, in->name, &in->st,
@@ -963,13 +967,19 @@ bool itab_open_keep_cache(struct itab *t, uint64_t ino)
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
 	if (in) {
-		keep = in->open_seen && in->unconfirmed == 0 &&
-		       in->open_size == in->st.st_size &&
-		       in->open_mtime.tv_sec == in->st.st_mtim.tv_sec &&
-		       in->open_mtime.tv_nsec == in->st.st_mtim.tv_nsec;
-		in->open_seen = true;
-		in->open_size = in->st.st_size;
-		in->open_mtime = in->st.st_mtim;
+		if (!in->open)
+			in->open = calloc(1, sizeof(*in->open));
+		keep = in->open && in->open_seen && in->unconfirmed == 0 &&
+		       in->open->size == in->st.st_size &&
+		       in->open->mtime.tv_sec == in->st.st_mtim.tv_sec &&
+		       in->open->mtime.tv_nsec == in->st.st_mtim.tv_nsec;
+		/* Without memory for the record: no keep_cache next time
+		 * either (the safe answer). */
+		in->open_seen = in->open != NULL;
+		if (in->open) {
+			in->open->size = in->st.st_size;
+			in->open->mtime = in->st.st_mtim;
+		}
 	}
 	pthread_mutex_unlock(&t->lock);
 	return keep;

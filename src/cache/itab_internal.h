@@ -36,6 +36,8 @@ struct dir_listing {
 	bool times_pending;  /* files with minute-precise times (LIST) whose
 			      * exact ones can be asked (MDTM) */
 	bool times_fetching; /* a thread asks them now (itab_mtimes_claim) */
+	size_t times_next;   /* the entries before it were asked already */
+	size_t times_claimed; /* where the batch being asked ends */
 	bool ahead; /* fetched ahead and not used since: dropped first */
 };
 
@@ -58,6 +60,13 @@ int inotab_add(struct inotab *tb, struct inode *in);
 /* Take @in out (if there), before its name changes. */
 void inotab_del(struct inotab *tb, struct inode *in);
 
+/* The size and time a file had when it was last opened (keep_cache):
+ * only for files opened, not in every inode. */
+struct inode_open {
+	off_t size;
+	struct timespec mtime;
+};
+
 struct inode {
 	uint64_t ino;
 	uint64_t parent; /* 0 for the root and for removed inodes */
@@ -70,9 +79,7 @@ struct inode {
 	struct dir_listing *listing;
 	uint64_t local_gen; /* our last change of it (files: attributes;
 			     * directories: their entries too) */
-	off_t open_size;
-	struct timespec open_mtime;
-	struct inode *local_prev, *local_next; /* t->local_only list */
+	struct inode_open *open; /* what the last open saw, or NULL */
 	int64_t used_ms;    /* directories: net_now_ms() its listing was
 			     * last used for a request (0 never) */
 	struct itab_attr st;
@@ -101,7 +108,9 @@ struct itab {
 	struct inotab by_ino;
 	uint64_t next_ino;
 	uint64_t gen; /* of our last change (see inode.h) */
-	struct inode *local_only; /* inodes with local_only set */
+	size_t nlocal_only; /* inodes with local_only set (found through
+			     * their parents' children: no list links in
+			     * every inode) */
 	/* Listings held, least recently used first, and what they cost:
 	 * kept within cfg.listing_budget (see listing_attach_locked()). */
 	struct dir_listing *listings;

@@ -38,6 +38,8 @@ static int listing_compact(struct dir_listing *l)
 			s->ents[k++] = s->ents[i];
 	s->n = k;
 	l->holes = 0;
+	l->times_next = 0; /* places moved: ask from the start (what is
+			    * exact already is not asked again) */
 	return name_index_build(&l->ix, s->ents, s->n);
 }
 
@@ -53,6 +55,14 @@ struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
 		return NULL;
 	}
 	free(s->ents);
+	/* The array grew by doubling while it was read: up to half of it
+	 * is room nobody will use (l->cap says what is there). */
+	if (n > 0) {
+		struct itab_dirent *fit = realloc(ents, n * sizeof(*ents));
+
+		if (fit)
+			ents = fit;
+	}
 	s->ents = ents;
 	s->n = n;
 	l->snap = s;

@@ -58,23 +58,34 @@ void itab_mtime_reqs_free(struct itab_mtime_req *reqs, size_t n)
 	free(reqs);
 }
 
-/* The files of @l whose times are to be asked, into *out. */
+/* Do the entry's time need asking? */
+static bool mtimes_pending(const struct itab_dirent *r)
+{
+	return r->name && S_ISREG(r->st.st_mode) && !r->mtime_exact;
+}
+
+/* The next files of @l whose times are to be asked (at most
+ * ITAB_MTIMES_BATCH: a directory of a million files must not need a
+ * million requests in memory at once), into *out. */
 static int mtimes_collect_locked(struct dir_listing *l,
 				 struct itab_mtime_req **out, size_t *nout)
 {
 	const struct itab_dirent *e = l->snap->ents;
-	size_t n = 0, k = 0;
+	size_t n = 0, k = 0, i, end = l->snap->n;
 	struct itab_mtime_req *reqs;
 
-	for (size_t i = 0; i < l->snap->n; i++)
-		n += e[i].name && S_ISREG(e[i].st.st_mode) && !e[i].mtime_exact;
+	if (l->times_next > end)
+		l->times_next = 0;
+	for (i = l->times_next; i < end && n < ITAB_MTIMES_BATCH; i++)
+		n += mtimes_pending(&e[i]);
+	l->times_claimed = i;
 	reqs = calloc(n ? n : 1, sizeof(*reqs));
 	if (!reqs)
 		return -ENOMEM;
-	for (size_t i = 0; i < l->snap->n && k < n; i++) {
+	for (i = l->times_next; i < l->times_claimed && k < n; i++) {
 		const struct itab_dirent *r = &e[i];
 
-		if (!r->name || !S_ISREG(r->st.st_mode) || r->mtime_exact)
+		if (!mtimes_pending(r))
 			continue;
 		reqs[k].name = strdup(r->name);
 		reqs[k].size = r->st.st_size;
@@ -140,20 +151,24 @@ void itab_mtimes_done(struct itab *t, uint64_t dir,
 			break; /* no memory: the listing goes stale */
 		r->st.st_mtim.tv_sec = stat_time_from(reqs[i].exact);
 		r->st.st_mtim.tv_nsec = 0;
-		r->st.st_ctim = r->st.st_mtim;
 		r->mtime_exact = true;
 		in = inode_find_child(t, dir, reqs[i].name);
 		if (in && !in->pinned && !in->mtime_exact &&
 		    !older_than_ours(in, gen)) {
 			in->st.st_mtim = r->st.st_mtim;
-			in->st.st_ctim = in->st.st_mtim;
 			in->mtime_exact = true;
 		}
 	}
 	if (p && p->listing) {
-		p->listing->times_fetching = false;
+		struct dir_listing *l = p->listing;
+
+		l->times_fetching = false;
+		/* Asked to the end: done (what failed keeps its listed
+		 * time).  A batch cut short is asked again. */
 		if (ok)
-			p->listing->times_pending = false;
+			l->times_next = l->times_claimed;
+		if (ok && l->times_next >= l->snap->n)
+			l->times_pending = false;
 	}
 	pthread_cond_broadcast(&t->times_cond);
 	pthread_mutex_unlock(&t->lock);

@@ -134,7 +134,7 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * its listed time is shown, for the kernel not to keep. */
 	if (ret == 0 && itab_needs_exact_mtime(ctx->itab, ino, &dir)) {
 		atomic_store(&ctx->times_wanted_ms, net_now_ms());
-		ret = fs_fetch_exact_mtimes(ctx, dir);
+		ret = fs_fetch_exact_mtimes(ctx, dir, ino);
 		if (ret == 0 && itab_needs_exact_mtime(ctx->itab, ino, &dir))
 			timeout = 0;
 	}

@@ -92,11 +92,12 @@ int fs_fetch_listing_max(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 
 /*
  * Ask the server the exact times of @dir's files whose listing gives them
- * to the minute (LIST; inode.h "Exact times on demand"), once for the
- * whole directory.  Returns 0 (also when there was nothing to ask) or a
- * negative errno.
+ * to the minute (LIST; inode.h "Exact times on demand"), in batches of
+ * ITAB_MTIMES_BATCH in the listing's order: until @ino's is known, or
+ * (@ino 0) for the whole directory.  Returns 0 (also when there was
+ * nothing to ask) or a negative errno.
  */
-int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir);
+int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir, uint64_t ino);
 
 /* Fetch the listing of @dir ahead, in the background (fs_prefetch.h); a
  * no-op when nothing runs. */

@@ -125,11 +125,19 @@ void fs_ctx_release_handles(struct fs_ctx *ctx)
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
-	/* One MLSD/LIST gives every entry's attributes: always use
-	 * readdirplus, not only for the first "ls -l" of a directory. */
+	/*
+	 * One MLSD/LIST gives every entry's attributes, but an entry handed
+	 * out by readdirplus is an inode the kernel holds (and we with it):
+	 * "ls -f" of a million files must not make a million.  With _AUTO
+	 * the kernel asks readdirplus for a directory's first batch and for
+	 * every next one only after a program looked at an entry it gave
+	 * (ls -l, find -type: it revalidates or looks them up); a walk that
+	 * only reads names gets plain readdir.
+	 */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
-	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)
+		conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
 	/*
 	 * Without async reads the kernel sends a file's reads in order, one
 	 * at a time, which keeps a RETR stream sequential instead of being

@@ -206,7 +206,7 @@ static void pf_run(struct fs_prefetch *pf, const struct pf_job *job)
 	}
 	if (net_now_ms() - atomic_load(&ctx->times_wanted_ms) <
 	    PF_TIMES_RECENT_MS)
-		(void)fs_fetch_exact_mtimes(ctx, job->ino);
+		(void)fs_fetch_exact_mtimes(ctx, job->ino, 0);
 }
 
 struct pf_worker {

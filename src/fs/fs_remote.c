@@ -351,7 +351,6 @@ static void fetch_known_mtimes(struct fetch_state *st)
 		    !itab_exact_mtime(st->ctx->itab, st->dir, d->name, &d->st,
 				      &d->st.st_mtim))
 			continue;
-		d->st.st_ctim = d->st.st_mtim;
 		d->mtime_exact = true;
 	}
 }
@@ -422,7 +421,6 @@ static int fetch_list_zone(struct ftp_conn *c, struct fetch_state *st)
 			continue; /* keep the listing's time */
 		d->st.st_mtim.tv_sec = stat_time_from(secs[k]);
 		d->st.st_mtim.tv_nsec = 0;
-		d->st.st_ctim = d->st.st_mtim;
 		d->mtime_exact = true;
 	}
 apply:
@@ -433,7 +431,6 @@ apply:
 		if (d->mtime_exact)
 			continue;
 		d->st.st_mtim.tv_sec -= off;
-		d->st.st_ctim = d->st.st_mtim;
 	}
 	return 0;
 }
@@ -470,22 +467,29 @@ static int mtimes_run(struct ftp_conn *c, void *arg)
 	return ret;
 }
 
-int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir)
+int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir, uint64_t ino)
 {
 	char path[FS_PATH_MAX];
-	struct mtimes_op op = { .path = path };
-	uint64_t gen = 0;
+	uint64_t gen = 0, d;
 	int ret = itab_path(ctx->itab, dir, path, sizeof(path));
 
-	if (ret == 0)
+	/* Batch after batch in the listing's order (ls -l asks in that
+	 * order too), until @ino's time is known or every file's. */
+	while (ret == 0 && (!ino || itab_needs_exact_mtime(ctx->itab, ino, &d))) {
+		struct mtimes_op op = { .path = path };
+
 		ret = itab_mtimes_claim(ctx->itab, dir, &op.reqs, &op.n, &gen);
-	if (ret <= 0)
-		return ret;
-	ret = fs_with_conn(ctx, mtimes_run, &op);
-	/* A batch cut short keeps what it got; the rest stay to be asked. */
-	itab_mtimes_done(ctx->itab, dir, op.reqs, op.n, gen,
-			 ret == 0 && !op.cut);
-	itab_mtime_reqs_free(op.reqs, op.n);
+		if (ret <= 0)
+			break;
+		ret = fs_with_conn(ctx, mtimes_run, &op);
+		/* A batch cut short keeps what it got; the rest stay to
+		 * be asked (by the next request). */
+		itab_mtimes_done(ctx->itab, dir, op.reqs, op.n, gen,
+				 ret == 0 && !op.cut);
+		itab_mtime_reqs_free(op.reqs, op.n);
+		if (op.cut)
+			break;
+	}
 	return ret;
 }
 

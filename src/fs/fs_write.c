@@ -442,7 +442,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		/* FTP keeps whole seconds. */
 		st.st_mtim.tv_sec = (time_t)op.mtime;
 		st.st_mtim.tv_nsec = 0;
-		st.st_ctim = now;
+		/* (The change time shows it too: FTP keeps no other.) */
 		itab_set_attr(ctx->itab, ino, &st, NULL,
 			      ITAB_FORCE | ITAB_EXACT_MTIME);
 	}

@@ -53,6 +53,57 @@ static int set_listing(struct itab *t, uint64_t dir, const char **names,
 	return itab_set_listing(t, dir, ents, n, itab_generation(t), 0);
 }
 
+/* Exact times of a huge LIST directory are claimed in bounded batches, in
+ * the listing's order, until every file was asked once. */
+TEST(exact_times_are_claimed_in_bounded_batches)
+{
+	struct itab *t = new_table(100000, 100000, "/");
+	size_t n = 2 * ITAB_MTIMES_BATCH + 10, seen = 0, rounds = 0;
+	struct itab_dirent *ents = calloc(n, sizeof(*ents));
+	struct itab_mtime_req *reqs;
+	char name[32];
+	uint64_t gen;
+	size_t k;
+
+	CHECK(t && ents);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%06zu", i);
+		ents[i].name = strdup(name);
+		ents[i].st = file_attr((off_t)i);
+		ents[i].st.st_mtim.tv_sec = 1700000040;
+	}
+	CHECK_INT(itab_set_listing(t, 1, ents, n, itab_generation(t),
+				   ITAB_TIMES_ASKABLE),
+		  0);
+	while (itab_mtimes_claim(t, 1, &reqs, &k, &gen) == 1) {
+		CHECK(k <= ITAB_MTIMES_BATCH);
+		CHECK(rounds < 10);
+		snprintf(name, sizeof(name), "f%06zu", seen);
+		CHECK(k > 0 && strcmp(reqs[0].name, name) == 0);
+		for (size_t i = 0; i < k; i++) {
+			reqs[i].got = true;
+			reqs[i].exact = 1700000042;
+		}
+		itab_mtimes_done(t, 1, reqs, k, gen, true);
+		itab_mtime_reqs_free(reqs, k);
+		seen += k;
+		rounds++;
+	}
+	CHECK(seen == n);
+	CHECK(rounds == 3);
+	/* Every file now shows its exact time, the last one too. */
+	{
+		struct stat st;
+		uint64_t dir;
+
+		snprintf(name, sizeof(name), "f%06zu", n - 1);
+		CHECK_INT(itab_lookup(t, 1, name, &st), 0);
+		CHECK(st.st_mtime == 1700000042);
+		CHECK(!itab_needs_exact_mtime(t, st.st_ino, &dir));
+	}
+	itab_free(t);
+}
+
 TEST(paths_are_built_from_parents)
 {
 	struct itab *t = new_table(1000, 1000, "/srv/ftp");
@@ -672,6 +723,7 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(readlink_from_cache),
 	TEST_ENTRY(keep_cache_only_when_unchanged),
 	TEST_ENTRY(many_entries),
+	TEST_ENTRY(exact_times_are_claimed_in_bounded_batches),
 };
 
 CHECK_MAIN(cases)
