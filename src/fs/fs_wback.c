@@ -315,8 +315,9 @@ struct wb_state_op {
 static int wb_state_fn(struct ftp_conn *c, void *arg)
 {
 	struct wb_state_op *op = arg;
-	int64_t secs = 0;
-	int res = -ENOENT, ret = ftp_op_size(c, op->path, &op->size);
+	/* SIZE and MDTM in one flight: the conflict check is one round
+	 * trip per upload. */
+	int ret = ftp_op_size_mdtm(c, op->path, &op->size, &op->mtime);
 
 	op->exists = ret == 0;
 	if (ret == -ENOENT) {
@@ -324,10 +325,8 @@ static int wb_state_fn(struct ftp_conn *c, void *arg)
 		op->mtime = 0;
 		return 0;
 	}
-	if (ret < 0)
-		return ret;
-	ret = ftp_op_mdtm_many(c, &op->path, 1, &secs, &res);
-	op->mtime = ret == 0 && res == 0 ? secs : 0;
+	if (ret == 0 && op->mtime < 0)
+		op->mtime = 0; /* no MDTM for it: the size alone tells */
 	return ret;
 }
 
