@@ -392,14 +392,9 @@ static int opts_validate_changes(const struct ftpsfs_opts *o,
 	return 0;
 }
 
-int opts_validate(const struct ftpsfs_opts *o, const char **msg)
+/* The numbers: connections, streams, cache sizes and timeouts. */
+static int opts_validate_bounds(const struct ftpsfs_opts *o, const char **msg)
 {
-	if (opts_validate_changes(o, msg) < 0)
-		return -EINVAL;
-	if (opts_validate_security(o, msg) < 0 ||
-	    opts_validate_protocol(o, msg) < 0 ||
-	    opts_validate_modes(o, msg) < 0)
-		return -EINVAL;
 	if (o->max_conns < 1 || o->max_conns > 64) {
 		*msg = "max_conns must be between 1 and 64";
 		return -EINVAL;
@@ -439,6 +434,19 @@ int opts_validate(const struct ftpsfs_opts *o, const char **msg)
 		       "seconds";
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int opts_validate(const struct ftpsfs_opts *o, const char **msg)
+{
+	if (opts_validate_changes(o, msg) < 0)
+		return -EINVAL;
+	if (opts_validate_security(o, msg) < 0 ||
+	    opts_validate_protocol(o, msg) < 0 ||
+	    opts_validate_modes(o, msg) < 0)
+		return -EINVAL;
+	if (opts_validate_bounds(o, msg) < 0)
+		return -EINVAL;
 	if (o->no_default_permissions && o->default_permissions) {
 		*msg = "default_permissions and no_default_permissions exclude "
 		       "each other";
