@@ -14,8 +14,7 @@
 #include <time.h>
 #include <uthash.h>
 
-#include "fs_wfile.h"
-#include "fs_wstream.h"
+#include "fs_wfile_internal.h"
 #include "ftpsfs/fs_pread.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_ops.h"
@@ -36,39 +35,12 @@
  * is briefly away rather than failing at once: failing loses data. */
 #define WF_UPLOAD_USE (FTP_POOL_XFER | FTP_POOL_PATIENT)
 
-enum wf_mode { WF_IDLE, WF_STREAM, WF_SPOOL };
 
 static int wf_tries(const struct fs_ctx *ctx)
 {
 	return ftp_pool_is_soft(ctx->pool) ? WF_TRIES : fs_tries(ctx);
 }
 
-struct fs_wfile {
-	uint64_t ino;
-	unsigned refs;	   /* ctx->wfiles_lock */
-	UT_hash_handle hh; /* ctx->wfiles_lock */
-	pthread_mutex_t lock;
-	enum wf_mode mode;
-	bool remote_exists;
-	uint64_t remote_size;
-	uint64_t size;
-	/* STREAM */
-	bool appending; /* APPE after remote_size, else STOR from 0 */
-	struct fs_wstream ws;
-	/* SPOOL */
-	struct spool sp; /* sp.fd >= 0 in SPOOL mode */
-	/* outcome */
-	int error;	 /* not yet reported */
-	bool failed;	 /* a stream failed: the server's content is unknown */
-	bool discarded;	 /* deleted: nothing goes to the server any more */
-	bool chmod_pending; /* set create_mode once the content is uploaded */
-	mode_t create_mode;
-	/* -o writeback (fs_wback.h): the spool is journaled (wb.id names
-	 * it in the spool directory) and the queue holds a reference. */
-	bool wb_journaled;
-	struct fs_wback_job *wb_job; /* queued upload, or NULL */
-	struct wb_record wb; /* id, remote path, what the server had */
-};
 
 /* ---- table ---- */
 
@@ -212,7 +184,7 @@ static unsigned wf_upload_flags(const struct fs_ctx *ctx)
 }
 
 /* Does the spool hold content the server lacks? */
-static bool wf_spool_unsent(const struct fs_ctx *ctx, const struct fs_wfile *wf)
+bool wf_spool_unsent(const struct fs_ctx *ctx, const struct fs_wfile *wf)
 {
 	return wf->mode == WF_SPOOL &&
 	       upload_plan(&wf->sp, wf->remote_exists, ctx->feat.rest_stream,
@@ -319,7 +291,7 @@ static int wf_download(struct fs_ctx *ctx, struct fs_wfile *wf,
 }
 
 /* Enter SPOOL mode with our current content in the spool. */
-static int wf_to_spool(struct fs_ctx *ctx, struct fs_wfile *wf)
+int wf_to_spool(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
 	char path[FS_PATH_MAX];
 	int ret;
@@ -408,7 +380,7 @@ static int wf_digest_spool(struct fs_wfile *wf, struct ftp_upload *up)
 	return ret;
 }
 
-static int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
+int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
 			  const char *path, struct upload_plan plan)
 {
 	char err[512];
@@ -461,7 +433,7 @@ out:
 
 /* Upload what the spool holds that the server lacks to @path (NULL: the
  * inode's own path); *sent says whether anything was sent. */
-static int wf_spool_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
+int wf_spool_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
 			   const char *path, bool *sent)
 {
 	struct upload_plan plan = upload_plan(&wf->sp, wf->remote_exists,
@@ -627,7 +599,7 @@ static int wf_chmod_fn(struct ftp_conn *c, void *arg)
 
 /* The mode that waited for the upload, once no writer is left to need
  * the old one (see fs_wfile_defer_chmod()). */
-static void wf_apply_chmod(struct fs_ctx *ctx, struct fs_wfile *wf)
+void wf_apply_chmod(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
 	char path[FS_PATH_MAX];
 	struct wf_chmod_op op = { path, wf->create_mode };
@@ -644,11 +616,10 @@ static void wf_apply_chmod(struct fs_ctx *ctx, struct fs_wfile *wf)
 			 (unsigned)wf->create_mode, strerror(-ret));
 }
 
-static void wf_wb_forget(struct fs_ctx *ctx, struct fs_wfile *wf);
 
 /* The time utimens asked for, on the server (a failure is logged: the
  * content is there). */
-static void wf_set_mtime(struct fs_ctx *ctx, const char *path, int64_t sec)
+void wf_set_mtime(struct fs_ctx *ctx, const char *path, int64_t sec)
 {
 	int ret = fs_set_remote_mtime(ctx, path, sec, false);
 
@@ -657,7 +628,7 @@ static void wf_set_mtime(struct fs_ctx *ctx, const char *path, int64_t sec)
 }
 
 /* A time deferred by fs_wfile_defer_mtime(), once the content is up. */
-static void wf_apply_mtime(struct fs_ctx *ctx, struct fs_wfile *wf)
+void wf_apply_mtime(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
 	char path[FS_PATH_MAX];
 	struct stat st;
@@ -676,7 +647,7 @@ static void wf_apply_mtime(struct fs_ctx *ctx, struct fs_wfile *wf)
 		      ITAB_FORCE | ITAB_EXACT_MTIME);
 }
 
-static int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf)
+int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
 	bool sent = false;
 	int ret = 0;
@@ -803,225 +774,6 @@ void fs_wfile_put(struct fs_ctx *ctx, struct fs_wfile *wf)
 	itab_pin(ctx->itab, wf->ino, false);
 	pthread_mutex_destroy(&wf->lock);
 	free(wf);
-}
-
-/* ---- write-back (fs_wback.h) ---- */
-
-/* The record and its data are no longer needed (uploaded, deleted). */
-static void wf_wb_forget(struct fs_ctx *ctx, struct fs_wfile *wf)
-{
-	int ret = wb_journal_remove(ctx->spool_dir, wf->wb.id);
-
-	if (ret < 0)
-		log_warn("write-back record %s/%s.rec: cannot remove: %s",
-			 ctx->spool_dir, wf->wb.id, strerror(-ret));
-	wf->wb_journaled = false;
-	wf->wb.started = false;
-}
-
-void fs_wfile_wb_init(struct fs_ctx *ctx, struct fs_wfile *wf,
-		      bool remote_exists)
-{
-	char path[FS_PATH_MAX];
-	struct wb_record *r = &wf->wb;
-
-	if (!ctx->wback)
-		return;
-	r->seen_known = !remote_exists;
-	r->seen_exists = false;
-	r->seen_size = 0;
-	r->seen_mtime = 0;
-	if (!remote_exists || itab_path(ctx->itab, wf->ino, path, sizeof(path)))
-		return;
-	/* What the server has now: a later change by someone else is a
-	 * conflict (fs_wback_target()). */
-	r->seen_known = fs_wback_remote_state(ctx, path, &r->seen_exists,
-					      &r->seen_size,
-					      &r->seen_mtime) == 0;
-}
-
-/* Make the spool durable in the spool directory and queue its upload. */
-static int wf_wb_journal(struct fs_ctx *ctx, struct fs_wfile *wf)
-{
-	struct wb_record *r = &wf->wb;
-	struct fs_wback_job *job;
-	int ret = 0;
-
-	if (!r->id[0])
-		ret = wb_journal_new_id(r->id);
-	if (ret == 0)
-		ret = itab_path(ctx->itab, wf->ino, r->path, sizeof(r->path));
-	if (ret == 0)
-		ret = wb_journal_link(ctx->spool_dir, r->id, wf->sp.fd);
-	if (ret == 0)
-		ret = wb_journal_digest(wf->sp.fd, wf->sp.size, r->sha256);
-	r->size = wf->sp.size;
-	/* A new file's mode waits for its upload, also after a crash. */
-	r->set_mode = wf->chmod_pending;
-	r->mode = wf->create_mode;
-	if (ret == 0)
-		ret = wb_journal_save(ctx->spool_dir, r);
-	if (ret < 0) {
-		log_warn("%s: cannot journal the write-back in %s (%s): "
-			 "uploading now",
-			 r->path, ctx->spool_dir, strerror(-ret));
-		/* No record of ours yet: no data without one either. */
-		if (!wf->wb_journaled && r->id[0])
-			(void)wb_journal_remove(ctx->spool_dir, r->id);
-		return ret;
-	}
-	wf->wb_journaled = true;
-	job = fs_wback_enqueue(ctx->wback, wf, wf->sp.size, wf->wb_job);
-	if (!job)
-		return -ENOMEM; /* the record stays: uploaded now, then removed */
-	if (!wf->wb_job) {
-		/* The queue's reference, dropped by its worker. */
-		pthread_mutex_lock(&ctx->wfiles_lock);
-		wf->refs++;
-		pthread_mutex_unlock(&ctx->wfiles_lock);
-		wf->wb_job = job;
-	}
-	return 0;
-}
-
-int fs_wfile_close(struct fs_ctx *ctx, struct fs_wfile *wf)
-{
-	int ret = -EAGAIN;
-
-	if (!ctx->wback)
-		return fs_wfile_flush(ctx, wf);
-	pthread_mutex_lock(&wf->lock);
-	/* A new file nothing was written to is still a file to create. */
-	if (wf->mode == WF_STREAM && !wf->discarded && !wf->failed)
-		ret = wf_to_spool(ctx, wf);
-	/* Queued already, or room for one more. */
-	if (wf_spool_unsent(ctx, wf) && !wf->discarded && !wf->failed &&
-	    (wf->wb_job || fs_wback_has_room(ctx->wback)))
-		ret = wf_wb_journal(ctx, wf);
-	else if (ret == 0)
-		ret = -EAGAIN;
-	if (ret == 0) {
-		/* A failure of an earlier upload is still to be reported. */
-		ret = wf->error;
-		wf->error = 0;
-	} else {
-		/* Nothing to journal, or the journal failed: synchronous. */
-		ret = wf_flush_locked(ctx, wf);
-	}
-	pthread_mutex_unlock(&wf->lock);
-	return ret;
-}
-
-/* Upload to the conflict name @target: a whole STOR of the spool. */
-static int wf_wb_upload_conflict(struct fs_ctx *ctx, struct fs_wfile *wf,
-				 const char *target)
-{
-	int ret = wf_upload_plan(ctx, wf, target,
-				 (struct upload_plan){ UPLOAD_STOR, 0 });
-
-	if (ret == 0) {
-		char name[256];
-		uint64_t dir;
-
-		/* Ours is kept there; the server's stays under the name,
-		 * with its own mode and time. */
-		spool_mark_clean(&wf->sp);
-		wf->chmod_pending = false;
-		wf->wb.set_mtime = false;
-		if (itab_parent_name(ctx->itab, wf->ino, &dir, name,
-				     sizeof(name)) == 0)
-			itab_invalidate_dir(ctx->itab, dir);
-	}
-	return ret;
-}
-
-int fs_wfile_wb_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
-		       struct fs_wback_job *job)
-{
-	char target[FS_PATH_MAX];
-	bool sent, conflict = false;
-	int ret = 0;
-
-	pthread_mutex_lock(&wf->lock);
-	/* fsync'd, unlinked or already sent meanwhile: nothing to do.  Not
-	 * in the spool: truncated to 0 since, and the record keeps the
-	 * content closed last until the next close journals the new one. */
-	if (!wf->wb_journaled || wf->discarded || wf->failed ||
-	    wf->mode != WF_SPOOL)
-		goto done;
-	ret = itab_path(ctx->itab, wf->ino, wf->wb.path, sizeof(wf->wb.path));
-	if (ret == 0)
-		ret = fs_wback_target(ctx, &wf->wb, target, sizeof(target),
-				      &conflict);
-	if (ret == 0 && conflict) {
-		ret = wf_wb_upload_conflict(ctx, wf, target);
-	} else if (ret == 0) {
-		if (!wf->wb.started) {
-			/* After a crash from here on, what the server has
-			 * may be a part of ours, not someone else's. */
-			wf->wb.started = true;
-			(void)wb_journal_save(ctx->spool_dir, &wf->wb);
-		}
-		ret = wf_spool_upload(ctx, wf, wf->wb.path, &sent);
-		if (ret == 0)
-			wf_apply_chmod(ctx, wf);
-		if (ret == 0)
-			wf_apply_mtime(ctx, wf);
-	}
-	if (ret < 0 && fs_wback_retryable(ret)) {
-		wf->error = 0; /* the queue tries again */
-		pthread_mutex_unlock(&wf->lock);
-		return ret;
-	}
-	if (ret < 0) {
-		log_err("%s: write-back upload failed: %s; kept in %s as %s",
-			wf->wb.path, strerror(-ret), ctx->spool_dir, wf->wb.id);
-		/* Reported by the next close or fsync; the record stays. */
-	} else {
-		/* A mode that waits for the last close keeps the record
-		 * until then (wf_flush_locked()). */
-		if (!wf->chmod_pending)
-			wf_wb_forget(ctx, wf);
-		/* Our own upload is what the server has now. */
-		wf->wb.seen_known = !conflict;
-		wf->wb.seen_exists = true;
-		wf->wb.seen_size = wf->sp.size;
-		wf->wb.seen_mtime = 0;
-	}
-done:
-	fs_wback_finish(ctx->wback, job);
-	wf->wb_job = NULL;
-	pthread_mutex_unlock(&wf->lock);
-	return ret < 0 ? ret : 0;
-}
-
-bool fs_wfile_defer_mtime(struct fs_ctx *ctx, struct fs_wfile *wf,
-			  int64_t sec)
-{
-	bool pending, deferred = false;
-
-	pthread_mutex_lock(&wf->lock);
-	/* An upload is still to come: journaled, or a close will journal
-	 * what was written (or create the new file). */
-	pending = wf->wb_journaled ||
-		  (wf->mode == WF_STREAM && !wf->ws.active) ||
-		  wf_spool_unsent(ctx, wf);
-	if (ctx->wback && pending && !wf->discarded && !wf->failed) {
-		wf->wb.set_mtime = true;
-		wf->wb.mtime = sec;
-		deferred = !wf->wb_journaled ||
-			   wb_journal_save(ctx->spool_dir, &wf->wb) == 0;
-		wf->wb.set_mtime = deferred;
-	}
-	pthread_mutex_unlock(&wf->lock);
-	return deferred;
-}
-
-void fs_wfile_wb_abandon(struct fs_wfile *wf)
-{
-	pthread_mutex_lock(&wf->lock);
-	wf->wb_job = NULL;
-	pthread_mutex_unlock(&wf->lock);
 }
 
 int fs_wfile_upload_fd(struct fs_ctx *ctx, const char *path, int fd,
