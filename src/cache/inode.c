@@ -53,7 +53,7 @@ struct inode *inode_find_child(struct itab *t, uint64_t parent,
 }
 
 /* A change of ours to @in: a new generation for it and its directory. */
-static void local_change_locked(struct itab *t, struct inode *in)
+void local_change_locked(struct itab *t, struct inode *in)
 {
 	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
 
@@ -85,7 +85,7 @@ static void listed_sync_locked(struct itab *t, struct inode *in)
 
 /* Our change gave directory @p one more (@delta 1) or one fewer (-1)
  * subdirectory: its link count follows, once it was counted. */
-static void dir_subdirs_add_locked(struct itab *t, struct inode *p, int delta)
+void dir_subdirs_add_locked(struct itab *t, struct inode *p, int delta)
 {
 	if (!p || !p->subdirs_known || (delta < 0 && p->nsubdirs == 0))
 		return;
@@ -95,7 +95,7 @@ static void dir_subdirs_add_locked(struct itab *t, struct inode *p, int delta)
 }
 
 /* Is the entry @name of @p a directory, as far as we know? */
-static bool entry_is_dir_locked(struct inode *p, struct inode *in,
+bool entry_is_dir_locked(struct inode *p, struct inode *in,
 				const char *name)
 {
 	const struct itab_dirent *r = listing_find(p ? p->listing : NULL, name);
@@ -308,7 +308,7 @@ int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 }
 
 /* Give @in the name @name in @parent and index it. */
-static int inode_link_locked(struct itab *t, struct inode *in,
+int inode_link_locked(struct itab *t, struct inode *in,
 			     struct inode *parent, const char *name)
 {
 	size_t len = strlen(name) + 1;
@@ -334,8 +334,6 @@ static int inode_link_locked(struct itab *t, struct inode *in,
 	return 0;
 }
 
-static void inode_maybe_free_locked(struct itab *t, struct inode *in);
-
 /* Take @in out of @p's children index (freed once empty). */
 static void children_del_locked(struct inode *p, struct inode *in)
 {
@@ -350,7 +348,7 @@ static void children_del_locked(struct inode *p, struct inode *in)
 }
 
 /* Take @in out of its parent (rename source, removed entry). */
-static void inode_unlink_locked(struct itab *t, struct inode *in)
+void inode_unlink_locked(struct itab *t, struct inode *in)
 {
 	struct inode *parent;
 
@@ -729,64 +727,6 @@ int itab_readlink(struct itab *t, uint64_t ino, char *buf, size_t bufsz)
 	return ret;
 }
 
-void itab_set_local_only(struct itab *t, uint64_t ino, bool on)
-{
-	struct inode *in;
-
-	pthread_mutex_lock(&t->lock);
-	in = inode_get(t, ino);
-	if (in && in->local_only != on) {
-		in->local_only = on;
-		if (on)
-			t->nlocal_only++;
-		else
-			t->nlocal_only--;
-	}
-	pthread_mutex_unlock(&t->lock);
-}
-
-int itab_add_local_entries(struct itab *t, uint64_t dir,
-			   struct itab_dirent **ents, size_t *n, size_t *cap)
-{
-	struct inode *parent;
-	int ret = 0;
-
-	pthread_mutex_lock(&t->lock);
-	parent = t->nlocal_only ? inode_get(t, dir) : NULL;
-	/* A file not on the server yet is a named child of @dir. */
-	for (size_t i = 0; parent && parent->children &&
-			   i < parent->children->nslots; i++) {
-		struct inode *in = parent->children->slots[i];
-		struct itab_dirent *d;
-
-		if (!in || !in->local_only || !in->named || !in->st_known)
-			continue;
-		if (*n == *cap) {
-			size_t c = *cap ? *cap * 2 : 16;
-			struct itab_dirent *p = realloc(*ents, c * sizeof(*p));
-
-			if (!p) {
-				ret = -ENOMEM;
-				break;
-			}
-			*ents = p;
-			*cap = c;
-		}
-		d = &(*ents)[*n];
-		memset(d, 0, sizeof(*d));
-		d->st = in->st;
-		d->mtime_exact = true;
-		d->name = strdup(in->name);
-		if (!d->name) {
-			ret = -ENOMEM;
-			break;
-		}
-		(*n)++;
-	}
-	pthread_mutex_unlock(&t->lock);
-	return ret;
-}
-
 int itab_find_child(struct itab *t, uint64_t parent, const char *name,
 		    uint64_t *ino)
 {
@@ -798,90 +738,6 @@ int itab_find_child(struct itab *t, uint64_t parent, const char *name,
 		*ino = in->ino;
 	pthread_mutex_unlock(&t->lock);
 	return in ? 0 : -ENOENT;
-}
-
-void itab_remove(struct itab *t, uint64_t parent, const char *name)
-{
-	struct inode *p, *in;
-
-	pthread_mutex_lock(&t->lock);
-	p = inode_get(t, parent);
-	in = inode_find_child(t, parent, name);
-	if (p) {
-		if (entry_is_dir_locked(p, in, name))
-			dir_subdirs_add_locked(t, p, -1);
-		listing_remove(t, p->listing, name);
-		p->local_gen = ++t->gen;
-	}
-	if (in) {
-		/* Open files see it as deleted (fstat: no links). */
-		in->st.st_nlink = 0;
-		inode_unlink_locked(t, in);
-		inode_maybe_free_locked(t, in);
-		inode_maybe_free_locked(t, inode_get(t, parent));
-	}
-	pthread_mutex_unlock(&t->lock);
-}
-
-int itab_rename(struct itab *t, uint64_t parent, const char *name,
-		uint64_t newparent, const char *newname)
-{
-	struct inode *p, *np, *in, *victim;
-	const struct itab_dirent *r;
-	struct itab_attr st;
-	char *link = NULL;
-	bool have_rec = false, exact = false;
-	int ret = 0;
-
-	pthread_mutex_lock(&t->lock);
-	p = inode_get(t, parent);
-	np = inode_get(t, newparent);
-	if (!p || !np) {
-		ret = -ESTALE;
-		goto out;
-	}
-	p->local_gen = np->local_gen = ++t->gen;
-	r = listing_find(p->listing, name);
-	if (r) {
-		st = r->st;
-		exact = r->mtime_exact;
-		have_rec = true;
-		link = r->link_target ? strdup(r->link_target) : NULL;
-	}
-	in = inode_find_child(t, parent, name);
-	if (in && !have_rec && in->st_known) {
-		st = in->st;
-		have_rec = true;
-	}
-	if (entry_is_dir_locked(p, in, name)) {
-		dir_subdirs_add_locked(t, p, -1);
-		dir_subdirs_add_locked(t, np, 1);
-	}
-	listing_remove(t, p->listing, name);
-	/* A replaced target: unreachable from now on. */
-	victim = inode_find_child(t, newparent, newname);
-	if (entry_is_dir_locked(np, victim, newname))
-		dir_subdirs_add_locked(t, np, -1);
-	if (victim && victim != in) {
-		victim->st.st_nlink = 0;
-		inode_unlink_locked(t, victim);
-		inode_maybe_free_locked(t, victim);
-	}
-	listing_remove(t, np->listing, newname);
-	if (have_rec && np->listing)
-		ret = listing_upsert(t, np->listing, newname, &st, link, exact);
-	if (in) {
-		inode_unlink_locked(t, in);
-		ret = inode_link_locked(t, in, np, newname);
-		if (ret < 0)
-			inode_maybe_free_locked(t, in);
-	}
-	inode_maybe_free_locked(t, inode_get(t, newparent));
-	inode_maybe_free_locked(t, inode_get(t, parent));
-out:
-	free(link);
-	pthread_mutex_unlock(&t->lock);
-	return ret;
 }
 
 void itab_touch_dir(struct itab *t, uint64_t dir)
@@ -917,7 +773,7 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 }
 
 /* Free @in if nothing holds it, then its parent if that became free. */
-static void inode_maybe_free_locked(struct itab *t, struct inode *in)
+void inode_maybe_free_locked(struct itab *t, struct inode *in)
 {
 	while (in && in->ino != ITAB_ROOT_INO && in->nlookup == 0 &&
 	       in->nchildren == 0) {

@@ -179,4 +179,16 @@ void snapshot_unref_locked(struct itab_snapshot *s);
 int itab_dirents_copy(struct itab_dirent *dst, const struct itab_dirent *src,
 		      size_t n);
 
+
+/* inode.c, for itab_names.c (t->lock held): the name index, link counts
+ * and generations. */
+void dir_subdirs_add_locked(struct itab *t, struct inode *p, int delta);
+bool entry_is_dir_locked(struct inode *p, struct inode *in,
+			 const char *name);
+int inode_link_locked(struct itab *t, struct inode *in,
+		      struct inode *parent, const char *name);
+void inode_maybe_free_locked(struct itab *t, struct inode *in);
+void inode_unlink_locked(struct itab *t, struct inode *in);
+void local_change_locked(struct itab *t, struct inode *in);
+
 #endif
