@@ -21,29 +21,6 @@
 
 #include "itab_internal.h"
 
-void itab_dirents_free(struct itab_dirent *ents, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(ents[i].name);
-		free(ents[i].link_target);
-	}
-	free(ents);
-}
-
-int set_string(char **dst, const char *src)
-{
-	char *copy = NULL;
-
-	if (src) {
-		copy = strdup(src);
-		if (!copy)
-			return -ENOMEM;
-	}
-	free(*dst);
-	*dst = copy;
-	return 0;
-}
-
 struct inode *inode_find_child(struct itab *t, uint64_t parent,
 				      const char *name)
 {

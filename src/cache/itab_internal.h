@@ -2,13 +2,18 @@
  * itab_internal.h - the inode table's data, shared by inode.c (inodes,
  * attributes, names) and listing.c (directory listings and their memory
  * budget).  Everything here runs with itab.lock held (see inode.h).
+ * Calls between the files go one way: itab_names.c and mtimes.c call
+ * inode.c, which calls listing.c, which calls snapshot.c.
  */
 #ifndef FTPSFS_ITAB_INTERNAL_H
 #define FTPSFS_ITAB_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "ftpsfs/inode.h"
 #include "ftpsfs/nameidx.h"
@@ -136,8 +141,21 @@ static inline bool older_than_ours(const struct inode *in, uint64_t since)
  * itab_forget()). */
 #define ITAB_TRIM_BYTES (8u << 20)
 
-/* Replace *@dst by a copy of @src (NULL allowed): 0 or -ENOMEM. */
-int set_string(char **dst, const char *src);
+/* Replace *@dst by a copy of @src (NULL allowed): 0 or -ENOMEM.  Inline
+ * so that listing.c needs nothing from inode.c (calls go one way). */
+static inline int set_string(char **dst, const char *src)
+{
+	char *copy = NULL;
+
+	if (src) {
+		copy = strdup(src);
+		if (!copy)
+			return -ENOMEM;
+	}
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
 
 /* inode.c */
 struct inode *inode_find_child(struct itab *t, uint64_t parent,

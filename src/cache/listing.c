@@ -319,3 +319,39 @@ bool listing_fresh(const struct dir_listing *l)
 {
 	return l && l->expire > net_now_ms();
 }
+
+/* @dir's listing, fresh or (@any) not; a fresh one counts as used. */
+static int snapshot_of(struct itab *t, uint64_t dir, bool any,
+		       struct itab_snapshot **out)
+{
+	struct itab_snapshot *s = NULL;
+	struct inode *p;
+	int ret = 0;
+
+	pthread_mutex_lock(&t->lock);
+	p = inode_get(t, dir);
+	if (!p) {
+		ret = -ESTALE;
+	} else if (!(any ? p->listing != NULL : listing_fresh(p->listing))) {
+		ret = -EAGAIN;
+	} else {
+		if (!any)
+			listing_used_locked(t, p);
+		s = listing_share_locked(p->listing);
+		ret = s ? 0 : -ENOMEM;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (s)
+		*out = s;
+	return ret;
+}
+
+int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
+{
+	return snapshot_of(t, dir, false, out);
+}
+
+int itab_snapshot_any(struct itab *t, uint64_t dir, struct itab_snapshot **out)
+{
+	return snapshot_of(t, dir, true, out);
+}

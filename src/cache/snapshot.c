@@ -3,7 +3,8 @@
  * of entries, shared by reference (listing.c copies it before changing
  * it while shared).  The count of holders is guarded by the table's lock
  * for a snapshot of a table; the entries never change while shared, so
- * readers need no lock.
+ * readers need no lock.  Below listing.c: nothing here calls up (taking
+ * a snapshot of a directory's listing is listing.c's itab_snapshot()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,6 +27,15 @@ struct itab_snapshot *snapshot_alloc(struct itab *t, size_t n, size_t cap)
 	s->refs = 1;
 	s->table = t;
 	return s;
+}
+
+void itab_dirents_free(struct itab_dirent *ents, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(ents[i].name);
+		free(ents[i].link_target);
+	}
+	free(ents);
 }
 
 int itab_dirents_copy(struct itab_dirent *dst, const struct itab_dirent *src,
@@ -59,42 +69,6 @@ int itab_snapshot_copy(const struct itab_dirent *ents, size_t n,
 	}
 	*out = s;
 	return 0;
-}
-
-/* @dir's listing, fresh or (@any) not; a fresh one counts as used. */
-static int snapshot_of(struct itab *t, uint64_t dir, bool any,
-		       struct itab_snapshot **out)
-{
-	struct itab_snapshot *s = NULL;
-	struct inode *p;
-	int ret = 0;
-
-	pthread_mutex_lock(&t->lock);
-	p = inode_get(t, dir);
-	if (!p) {
-		ret = -ESTALE;
-	} else if (!(any ? p->listing != NULL : listing_fresh(p->listing))) {
-		ret = -EAGAIN;
-	} else {
-		if (!any)
-			listing_used_locked(t, p);
-		s = listing_share_locked(p->listing);
-		ret = s ? 0 : -ENOMEM;
-	}
-	pthread_mutex_unlock(&t->lock);
-	if (s)
-		*out = s;
-	return ret;
-}
-
-int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
-{
-	return snapshot_of(t, dir, false, out);
-}
-
-int itab_snapshot_any(struct itab *t, uint64_t dir, struct itab_snapshot **out)
-{
-	return snapshot_of(t, dir, true, out);
 }
 
 void snapshot_unref_locked(struct itab_snapshot *s)
