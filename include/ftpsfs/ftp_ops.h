@@ -55,7 +55,7 @@ int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 
 /*
  * What is at @path now (to learn whether a command whose reply was lost
- * was carried out): its enum ftp_entry_type (listing.h), -ENOENT when
+ * was carried out): its enum ftp_entry_type (lsparse.h), -ENOENT when
  * nothing is there, or another negative errno when the server would not
  * say.  MLST where offered, else SIZE and CWD.
  */

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "ftpsfs/listing.h"
+#include "ftpsfs/lsparse.h"
 
 struct ftp_conn;
 

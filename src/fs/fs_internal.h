@@ -11,7 +11,7 @@
 #include "ftpsfs/fs.h"
 #include "ftpsfs/ftp_errno.h"
 #include "ftpsfs/inode.h"
-#include "ftpsfs/listing.h"
+#include "ftpsfs/lsparse.h"
 
 struct ftp_conn;
 struct fs_pread;

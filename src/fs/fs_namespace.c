@@ -18,7 +18,7 @@
 #include "fs_wfile.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_ops.h"
-#include "ftpsfs/listing.h"
+#include "ftpsfs/lsparse.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/symlink_policy.h"
 

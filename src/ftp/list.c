@@ -61,9 +61,9 @@ static int list_one_line(struct list_state *st)
 	st->line[st->len] = '\0';
 	ret = st->mlsd ? mlsd_parse_line(st->line, st->len, &e)
 		       : list_parse_line(st->line, st->len, st->now, &e);
-	if (ret == LISTING_SKIP)
+	if (ret == LSPARSE_SKIP)
 		return 0;
-	if (ret == LISTING_BAD_NAME) {
+	if (ret == LSPARSE_BAD_NAME) {
 		st->dropped++;
 		/* The parser has cut the line up in place: print the name
 		 * it points at, not the line. */
@@ -265,7 +265,7 @@ int ftp_mlst_read(struct ftp_conn *c, const char *path, struct ftp_entry *e,
 		memcpy(buf, line, len);
 		buf[len] = '\0';
 		ret = mlst_parse_line(buf, len, e);
-		ret = ret == LISTING_ENTRY ? 0 : -EPROTO;
+		ret = ret == LSPARSE_ENTRY ? 0 : -EPROTO;
 		break;
 	}
 	if (ret == -EPROTO) {

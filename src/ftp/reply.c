@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "ftpsfs/ftp_hash.h"
-#include "ftpsfs/listing.h"
+#include "ftpsfs/lsparse.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/reply.h"
 
@@ -296,7 +296,7 @@ int ftp_parse_mdtm(const char *text, int64_t *sec, uint32_t *nsec)
 	}
 	if (*p && *p != '\n' && *p != ' ' && *p != '\r')
 		return -EPROTO;
-	if (listing_utc_time(v[0], v[1], v[2], v[3], v[4], v[5], sec) < 0)
+	if (lsparse_utc_time(v[0], v[1], v[2], v[3], v[4], v[5], sec) < 0)
 		return -EPROTO;
 	*nsec = ns;
 	return 0;
@@ -323,7 +323,7 @@ int ftp_parse_size(const char *text, uint64_t *size)
 int ftp_format_time(int64_t sec, char *buf, size_t bufsz)
 {
 	/* Civil from days (proleptic Gregorian), the inverse of
-	 * listing_utc_time(). */
+	 * lsparse_utc_time(). */
 	int64_t days = sec >= 0 ? sec / 86400 : (sec - 86399) / 86400;
 	int64_t rem = sec - days * 86400;
 	int64_t z = days + 719468;

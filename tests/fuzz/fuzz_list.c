@@ -1,6 +1,6 @@
 /*
  * fuzz_list.c - libFuzzer target for list_parse_line().  Besides memory
- * errors it checks the promises of listing.h: strings point into the line,
+ * errors it checks the promises of lsparse.h: strings point into the line,
  * and accepted names are safe.
  */
 #include <stdint.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ftpsfs/listing.h"
+#include "ftpsfs/lsparse.h"
 
 /* 2023-11-22 12:00:00 UTC; varied below so year inference is exercised. */
 #define FUZZ_NOW_BASE ((time_t)1700654400)
@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data, size);
 	ret = list_parse_line(buf, size, now, &e);
-	if (ret > LISTING_BAD_NAME)
+	if (ret > LSPARSE_BAD_NAME)
 		abort();
 	if (ret >= 0) {
 		fuzz_check_inside(e.name, buf, size);
@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (e.unique || e.mode > 07777 || e.mtime_ns)
 			abort();
 	}
-	if (ret == LISTING_ENTRY) {
+	if (ret == LSPARSE_ENTRY) {
 		if (!e.name[0] || strlen(e.name) > 255 ||
 		    strpbrk(e.name, "/\r\n") || !strcmp(e.name, ".") ||
 		    !strcmp(e.name, ".."))

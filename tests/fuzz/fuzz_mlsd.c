@@ -1,14 +1,14 @@
 /*
  * fuzz_mlsd.c - libFuzzer target for mlsd_parse_line() and
  * mlst_parse_line().  Besides memory errors it checks the promises of
- * listing.h: strings point into the line, and accepted names are safe.
+ * lsparse.h: strings point into the line, and accepted names are safe.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ftpsfs/listing.h"
+#include "ftpsfs/lsparse.h"
 
 /* @s must be a NUL-terminated string inside [buf, buf + size). */
 static void fuzz_check_inside(const char *s, const char *buf, size_t size)
@@ -26,7 +26,7 @@ static void fuzz_check_entry(int ret, const struct ftp_entry *e,
 {
 	if (ret < 0)
 		return;
-	if (ret > LISTING_BAD_NAME)
+	if (ret > LSPARSE_BAD_NAME)
 		abort();
 	fuzz_check_inside(e->name, buf, size);
 	fuzz_check_inside(e->link_target, buf, size);
@@ -35,7 +35,7 @@ static void fuzz_check_entry(int ret, const struct ftp_entry *e,
 	fuzz_check_inside(e->group, buf, size);
 	if (e->mode > 07777 || e->mtime_ns >= 1000000000u)
 		abort();
-	if (ret != LISTING_ENTRY)
+	if (ret != LSPARSE_ENTRY)
 		return;
 	if (!e->name || !e->name[0] || strpbrk(e->name, "\r\n"))
 		abort();

@@ -9,9 +9,9 @@ OUT=build-fuzz
 mkdir -p "$OUT"
 
 declare -A SOURCES=(
-    [reply]="src/ftp/reply.c src/ftp/hash_reply.c src/ftp/listing_time.c src/util/log.c"
-    [mlsd]="src/ftp/listing_mlsd.c src/ftp/listing_time.c"
-    [list]="src/ftp/listing_unix.c src/ftp/listing_time.c"
+    [reply]="src/ftp/reply.c src/ftp/hash_reply.c src/ftp/lsparse_time.c src/util/log.c"
+    [mlsd]="src/ftp/lsparse_mlsd.c src/ftp/lsparse_time.c"
+    [list]="src/ftp/lsparse_unix.c src/ftp/lsparse_time.c"
     [hostspec]="src/opts/hostspec.c"
     [netrc]="src/opts/netrc.c"
     [known_hosts]="src/opts/known_hosts.c src/opts/fingerprint.c"

@@ -1,6 +1,6 @@
 /*
- * test_list.c - LIST line parser (src/ftp/listing_unix.c) and the civil
- * time helper (src/ftp/listing_time.c).
+ * test_list.c - LIST line parser (src/ftp/lsparse_unix.c) and the civil
+ * time helper (src/ftp/lsparse_time.c).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "ftpsfs/listing.h"
+#include "ftpsfs/lsparse.h"
 
 #define LINE_MAX_TEST 1024
 
@@ -47,7 +47,7 @@ TEST(vsftpd_file_with_spaces_in_name)
 
 	parse(&p, "-rw-r--r--    1 1000     1000         1234 Nov 22 00:36 "
 		  "my file.txt");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "my file.txt");
 	CHECK_INT(p.e.type, FTP_ENTRY_FILE);
 	CHECK(p.e.has_size);
@@ -67,7 +67,7 @@ TEST(vsftpd_directory_with_year)
 
 	parse(&p,
 	      "drwxr-xr-x    2 0        0            4096 Jan 01  2020 dir");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "dir");
 	CHECK_INT(p.e.type, FTP_ENTRY_DIR);
 	CHECK_INT(p.e.size, 4096);
@@ -82,7 +82,7 @@ TEST(vsftpd_link_with_spaces_in_target)
 
 	parse(&p, "lrwxrwxrwx    1 0        0               7 Mar 03 12:00 "
 		  "link -> target with spaces");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_LINK);
 	CHECK_STR(p.e.name, "link");
 	CHECK_STR(p.e.link_target, "target with spaces");
@@ -94,7 +94,7 @@ TEST(proftpd_named_owner_and_group)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r--   1 ftpsfstest ftpgrp     5 Nov 22 00:36 a");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "a");
 	CHECK_INT(p.e.size, 5);
 	CHECK_STR(p.e.owner, "ftpsfstest");
@@ -106,7 +106,7 @@ TEST(owner_and_group_without_a_link_count)
 	struct parsed p;
 
 	parse(&p, "drwxr-xr-x alice staff 4096 Nov 22 00:36 d");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.owner, "alice");
 	CHECK_STR(p.e.group, "staff");
 	CHECK_STR(p.e.name, "d");
@@ -118,7 +118,7 @@ TEST(links_and_owner_without_group_give_no_owner)
 
 	/* "1 alice": link count and owner, or owner and group? Unknown. */
 	parse(&p, "-rw-r--r-- 1 alice 5 Nov 22 00:36 a");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK(p.e.owner == NULL);
 	CHECK(p.e.group == NULL);
 	CHECK_INT(p.e.size, 5);
@@ -130,7 +130,7 @@ TEST(pureftpd_line)
 
 	parse(&p, "-rw-r--r--    1 1000       1000              0 Nov 22 00:36 "
 		  "empty");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "empty");
 	CHECK(p.e.has_size);
 	CHECK_INT(p.e.size, 0);
@@ -141,7 +141,7 @@ TEST(character_device_has_no_size)
 	struct parsed p;
 
 	parse(&p, "crw-rw-rw-   1 0 0   1,   3 Jan  1  2020 null");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_OTHER);
 	CHECK_STR(p.e.name, "null");
 	CHECK(!p.e.has_size);
@@ -153,7 +153,7 @@ TEST(block_device_with_joined_numbers)
 	struct parsed p;
 
 	parse(&p, "brw-rw----   1 0 6 8,0 Jan  1  2020 sda");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_OTHER);
 	CHECK(!p.e.has_size);
 	CHECK_STR(p.e.name, "sda");
@@ -164,10 +164,10 @@ TEST(fifo_and_socket_are_other)
 	struct parsed p;
 
 	parse(&p, "prw-r--r--   1 0 0 0 Jan  1  2020 fifo");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_OTHER);
 	parse(&p, "srwxrwxrwx   1 0 0 0 Jan  1  2020 sock");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_OTHER);
 }
 
@@ -176,13 +176,13 @@ TEST(acl_and_selinux_markers_after_mode)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r--+ 1 0 0 5 Jan  1  2020 acl");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mode, 0644);
 	parse(&p, "drwxr-xr-x. 2 0 0 6 Jan  1  2020 selinux");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_DIR);
 	parse(&p, "-rw-r--r--@ 1 0 0 5 Jan  1  2020 mac");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 }
 
 TEST(size_beyond_4gib)
@@ -190,7 +190,7 @@ TEST(size_beyond_4gib)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r--    1 0 0 5368709120 Jan  1  2020 big.iso");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.size, INT64_C(5368709120));
 }
 
@@ -207,7 +207,7 @@ TEST(missing_group_column)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 owner 12 Jan 1 2020 x");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "x");
 	CHECK_INT(p.e.size, 12);
 }
@@ -217,7 +217,7 @@ TEST(owner_named_like_a_month)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 jan users 12 Jan 1 2020 x");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.size, 12);
 	CHECK_STR(p.e.name, "x");
 }
@@ -227,7 +227,7 @@ TEST(date_like_text_in_name_is_kept)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 0 0 12 Jan 1 2020 Feb 2 2021 report");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "Feb 2 2021 report");
 	CHECK_INT(p.e.mtime, INT64_C(1577836800));
 }
@@ -237,11 +237,11 @@ TEST(total_line_is_skipped)
 	struct parsed p;
 
 	parse(&p, "total 123");
-	CHECK_INT(p.ret, LISTING_SKIP);
+	CHECK_INT(p.ret, LSPARSE_SKIP);
 	parse(&p, "total 0");
-	CHECK_INT(p.ret, LISTING_SKIP);
+	CHECK_INT(p.ret, LSPARSE_SKIP);
 	parse(&p, "total 12K");
-	CHECK_INT(p.ret, LISTING_SKIP);
+	CHECK_INT(p.ret, LSPARSE_SKIP);
 }
 
 TEST(blank_line_is_skipped)
@@ -249,9 +249,9 @@ TEST(blank_line_is_skipped)
 	struct parsed p;
 
 	parse(&p, "");
-	CHECK_INT(p.ret, LISTING_SKIP);
+	CHECK_INT(p.ret, LSPARSE_SKIP);
 	parse(&p, "   ");
-	CHECK_INT(p.ret, LISTING_SKIP);
+	CHECK_INT(p.ret, LSPARSE_SKIP);
 }
 
 TEST(dot_and_dotdot_are_skipped)
@@ -259,9 +259,9 @@ TEST(dot_and_dotdot_are_skipped)
 	struct parsed p;
 
 	parse(&p, "drwxr-xr-x    2 0 0 4096 Jan 01  2020 .");
-	CHECK_INT(p.ret, LISTING_SKIP);
+	CHECK_INT(p.ret, LSPARSE_SKIP);
 	parse(&p, "drwxr-xr-x    2 0 0 4096 Jan 01  2020 ..");
-	CHECK_INT(p.ret, LISTING_SKIP);
+	CHECK_INT(p.ret, LSPARSE_SKIP);
 }
 
 TEST(hidden_file_is_an_entry)
@@ -269,7 +269,7 @@ TEST(hidden_file_is_an_entry)
 	struct parsed p;
 
 	parse(&p, "-rw-------    1 0 0 10 Jan 01  2020 .netrc");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, ".netrc");
 	CHECK_INT(p.e.mode, 0600);
 }
@@ -281,7 +281,7 @@ TEST(setuid_setgid_sticky_with_execute)
 	struct parsed p;
 
 	parse(&p, "-rwsr-sr-t 1 0 0 5 Jan 1 2020 x");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mode, 07755);
 }
 
@@ -290,7 +290,7 @@ TEST(setuid_setgid_sticky_without_execute)
 	struct parsed p;
 
 	parse(&p, "-rwSr-Sr-T 1 0 0 5 Jan 1 2020 x");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mode, 07644);
 }
 
@@ -299,7 +299,7 @@ TEST(sticky_directory)
 	struct parsed p;
 
 	parse(&p, "drwxrwxrwt 9 0 0 4096 Jan 1 2020 tmp");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mode, 01777);
 }
 
@@ -308,7 +308,7 @@ TEST(mandatory_lock_l_is_setgid)
 	struct parsed p;
 
 	parse(&p, "-rw-r-lr-- 1 0 0 5 Jan 1 2020 x");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mode, 02644);
 }
 
@@ -317,7 +317,7 @@ TEST(no_permissions)
 	struct parsed p;
 
 	parse(&p, "---------- 1 0 0 5 Jan 1 2020 x");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mode, 0);
 }
 
@@ -350,7 +350,7 @@ TEST(leading_spaces_belong_to_name)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 0 0 5 Jan  1  2020   two spaces");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "  two spaces");
 }
 
@@ -359,7 +359,7 @@ TEST(leading_spaces_after_time_belong_to_name)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 0 0 5 Nov 22 00:36  one");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, " one");
 }
 
@@ -368,7 +368,7 @@ TEST(trailing_and_inner_spaces_are_kept)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 0 0 5 Jan  1  2020 a   b ");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "a   b ");
 }
 
@@ -378,7 +378,7 @@ TEST(utf8_name_passes_through)
 
 	parse(&p, "-rw-r--r-- 1 0 0 5 Jan  1  2020 \xe6\x97\xa5\xe6\x9c\xac "
 		  "\xc3\xa9.txt");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "\xe6\x97\xa5\xe6\x9c\xac \xc3\xa9.txt");
 }
 
@@ -387,7 +387,7 @@ TEST(name_starting_with_dash)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 0 0 5 Jan  1  2020 -rf");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "-rf");
 }
 
@@ -396,7 +396,7 @@ TEST(name_that_looks_like_a_listing_line)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 0 0 5 Jan  1  2020 -rw-r--r-- 1 0 0 9 x");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "-rw-r--r-- 1 0 0 9 x");
 	CHECK_INT(p.e.size, 5);
 }
@@ -406,7 +406,7 @@ TEST(arrow_in_file_name_is_kept)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 0 0 5 Jan  1  2020 a -> b");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "a -> b");
 	CHECK(p.e.link_target == NULL);
 }
@@ -416,7 +416,7 @@ TEST(link_splits_at_first_arrow)
 	struct parsed p;
 
 	parse(&p, "lrwxrwxrwx 1 0 0 5 Jan  1  2020 a -> b -> c");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "a");
 	CHECK_STR(p.e.link_target, "b -> c");
 }
@@ -426,7 +426,7 @@ TEST(link_without_arrow_has_no_target)
 	struct parsed p;
 
 	parse(&p, "lrwxrwxrwx 1 0 0 5 Jan  1  2020 dangling");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_LINK);
 	CHECK_STR(p.e.name, "dangling");
 	CHECK(p.e.link_target == NULL);
@@ -437,7 +437,7 @@ TEST(link_with_absolute_target)
 	struct parsed p;
 
 	parse(&p, "lrwxrwxrwx 1 0 0 11 Jan  1  2020 pw -> /etc/passwd");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.link_target, "/etc/passwd");
 }
 
@@ -446,7 +446,7 @@ TEST(link_with_empty_target_has_no_target)
 	struct parsed p;
 
 	parse(&p, "lrwxrwxrwx 1 0 0 0 Jan  1  2020 l -> ");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "l");
 	CHECK(p.e.link_target == NULL);
 }
@@ -456,7 +456,7 @@ TEST(link_name_with_slash_is_bad_name)
 	struct parsed p;
 
 	parse(&p, "lrwxrwxrwx 1 0 0 5 Jan  1  2020 a/b -> c");
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 }
 
 TEST(slash_in_name_is_bad_name)
@@ -464,7 +464,7 @@ TEST(slash_in_name_is_bad_name)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 0 0 5 Jan  1  2020 ../../etc/passwd");
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 	CHECK_STR(p.e.name, "../../etc/passwd");
 }
 
@@ -473,7 +473,7 @@ TEST(cr_in_name_is_bad_name)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 0 0 5 Jan  1  2020 a\rb");
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 }
 
 TEST(nul_in_name_is_bad_name)
@@ -482,7 +482,7 @@ TEST(nul_in_name_is_bad_name)
 	const char s[] = "-rw-r--r-- 1 0 0 5 Jan  1  2020 a\0b";
 
 	parse_at_n(&p, s, sizeof(s) - 1, NOW_NOV22);
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 }
 
 TEST(nul_before_name_is_invalid)
@@ -499,7 +499,7 @@ TEST(empty_name_is_bad_name)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 0 0 5 Jan  1  2020 ");
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 }
 
 TEST(name_of_256_bytes_is_bad_name)
@@ -512,9 +512,9 @@ TEST(name_of_256_bytes_is_bad_name)
 	memcpy(line, pre, n);
 	memset(line + n, 'x', 256);
 	parse_at_n(&p, line, n + 255, NOW_NOV22);
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	parse_at_n(&p, line, n + 256, NOW_NOV22);
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 }
 
 TEST(parser_writes_only_inside_len)
@@ -526,7 +526,7 @@ TEST(parser_writes_only_inside_len)
 
 	memset(buf, '#', sizeof(buf));
 	memcpy(buf, s, n);
-	CHECK_INT(list_parse_line(buf, n, NOW_NOV22, &e), LISTING_ENTRY);
+	CHECK_INT(list_parse_line(buf, n, NOW_NOV22, &e), LSPARSE_ENTRY);
 	CHECK_STR(e.name, "a");
 	CHECK_STR(e.link_target, "b");
 	CHECK(buf[n] == '#');
@@ -539,7 +539,7 @@ TEST(month_names_are_case_insensitive)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 0 0 5 JAN  1  2020 x");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mtime, INT64_C(1577836800));
 	parse(&p, "-rw-r--r-- 1 0 0 5 jan  1  2020 x");
 	CHECK_INT(p.e.mtime, INT64_C(1577836800));
@@ -550,7 +550,7 @@ TEST(single_digit_hour)
 	struct parsed p;
 
 	parse(&p, "-rw-r--r-- 1 0 0 5 Nov 22 0:36 x");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mtime, INT64_C(1700613360));
 }
 
@@ -602,7 +602,7 @@ TEST(year_before_new_year_is_last_year)
 
 	/* now: 2024-01-01 00:30 UTC */
 	parse_at(&p, "-rw-r--r-- 1 0 0 5 Dec 31 23:59 x", 1704069000);
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mtime, INT64_C(1704067140));
 }
 
@@ -639,7 +639,7 @@ TEST(year_for_february_29_is_last_leap_year)
 
 	/* now: 2023-06-01 */
 	parse_at(&p, "-rw-r--r-- 1 0 0 5 Feb 29 10:00 x", 1685577600);
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mtime, INT64_C(1582970400));
 }
 
@@ -659,7 +659,7 @@ TEST(dos_directory)
 	struct parsed p;
 
 	parse(&p, "01-31-20  02:15PM       <DIR>          My Documents");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_DIR);
 	CHECK_STR(p.e.name, "My Documents");
 	CHECK_INT(p.e.mtime_prec, FTP_TIME_MINUTE);
@@ -672,7 +672,7 @@ TEST(dos_file_with_size)
 	struct parsed p;
 
 	parse(&p, "01-31-20  12:05AM              5368709120 big file.bin");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_FILE);
 	CHECK(p.e.has_size);
 	CHECK_INT(p.e.size, INT64_C(5368709120));
@@ -685,7 +685,7 @@ TEST(dos_four_digit_year_and_24h_clock)
 	struct parsed p;
 
 	parse(&p, "01-31-2020  14:15                 12 a.txt");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mtime, INT64_C(1580480100));
 }
 
@@ -694,7 +694,7 @@ TEST(dos_two_digit_year_pivot)
 	struct parsed p;
 
 	parse(&p, "12-31-99  01:00PM                 12 old.txt");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mtime, INT64_C(946645200));
 }
 
@@ -703,28 +703,28 @@ TEST(dos_bad_name_and_bad_time)
 	struct parsed p;
 
 	parse(&p, "01-31-20  02:15PM       <DIR>          a/b");
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 	parse(&p, "01-31-20  13:15PM       <DIR>          a");
 	CHECK_INT(p.ret, -EINVAL);
 	parse(&p, "01-31-20  02:15PM       <DIR>");
 	CHECK_INT(p.ret, -EINVAL);
 }
 
-/* ---- listing_utc_time ---- */
+/* ---- lsparse_utc_time ---- */
 
 TEST(utc_time_epoch_and_known_dates)
 {
 	int64_t t;
 
-	CHECK_INT(listing_utc_time(1970, 1, 1, 0, 0, 0, &t), 0);
+	CHECK_INT(lsparse_utc_time(1970, 1, 1, 0, 0, 0, &t), 0);
 	CHECK_INT(t, 0);
-	CHECK_INT(listing_utc_time(2000, 2, 29, 0, 0, 0, &t), 0);
+	CHECK_INT(lsparse_utc_time(2000, 2, 29, 0, 0, 0, &t), 0);
 	CHECK_INT(t, INT64_C(951782400));
-	CHECK_INT(listing_utc_time(2038, 1, 19, 3, 14, 8, &t), 0);
+	CHECK_INT(lsparse_utc_time(2038, 1, 19, 3, 14, 8, &t), 0);
 	CHECK_INT(t, INT64_C(2147483648));
-	CHECK_INT(listing_utc_time(1900, 3, 1, 0, 0, 0, &t), 0);
+	CHECK_INT(lsparse_utc_time(1900, 3, 1, 0, 0, 0, &t), 0);
 	CHECK_INT(t, INT64_C(-2203891200));
-	CHECK_INT(listing_utc_time(9999, 12, 31, 23, 59, 59, &t), 0);
+	CHECK_INT(lsparse_utc_time(9999, 12, 31, 23, 59, 59, &t), 0);
 	CHECK_INT(t, INT64_C(253402300799));
 }
 
@@ -732,15 +732,15 @@ TEST(utc_time_rejects_out_of_range_fields)
 {
 	int64_t t;
 
-	CHECK_INT(listing_utc_time(1900, 2, 29, 0, 0, 0, &t), -EINVAL);
-	CHECK_INT(listing_utc_time(2021, 13, 1, 0, 0, 0, &t), -EINVAL);
-	CHECK_INT(listing_utc_time(2021, 0, 1, 0, 0, 0, &t), -EINVAL);
-	CHECK_INT(listing_utc_time(2021, 4, 31, 0, 0, 0, &t), -EINVAL);
-	CHECK_INT(listing_utc_time(2021, 4, 30, 24, 0, 0, &t), -EINVAL);
-	CHECK_INT(listing_utc_time(2021, 4, 30, 0, 60, 0, &t), -EINVAL);
-	CHECK_INT(listing_utc_time(2021, 4, 30, 0, 0, 61, &t), -EINVAL);
-	CHECK_INT(listing_utc_time(-1, 1, 1, 0, 0, 0, &t), -EINVAL);
-	CHECK_INT(listing_utc_time(10000, 1, 1, 0, 0, 0, &t), -EINVAL);
+	CHECK_INT(lsparse_utc_time(1900, 2, 29, 0, 0, 0, &t), -EINVAL);
+	CHECK_INT(lsparse_utc_time(2021, 13, 1, 0, 0, 0, &t), -EINVAL);
+	CHECK_INT(lsparse_utc_time(2021, 0, 1, 0, 0, 0, &t), -EINVAL);
+	CHECK_INT(lsparse_utc_time(2021, 4, 31, 0, 0, 0, &t), -EINVAL);
+	CHECK_INT(lsparse_utc_time(2021, 4, 30, 24, 0, 0, &t), -EINVAL);
+	CHECK_INT(lsparse_utc_time(2021, 4, 30, 0, 60, 0, &t), -EINVAL);
+	CHECK_INT(lsparse_utc_time(2021, 4, 30, 0, 0, 61, &t), -EINVAL);
+	CHECK_INT(lsparse_utc_time(-1, 1, 1, 0, 0, 0, &t), -EINVAL);
+	CHECK_INT(lsparse_utc_time(10000, 1, 1, 0, 0, 0, &t), -EINVAL);
 }
 
 TEST(utc_time_matches_every_day_for_decades)
@@ -751,7 +751,7 @@ TEST(utc_time_matches_every_day_for_decades)
 	for (int y = 1970; y < 2100; y++) {
 		for (int m = 1; m <= 12; m++) {
 			for (int d = 1; d <= 31; d++) {
-				if (listing_utc_time(y, m, d, 0, 0, 0, &t) < 0)
+				if (lsparse_utc_time(y, m, d, 0, 0, 0, &t) < 0)
 					continue;
 				CHECK_INT(t, expect);
 				expect += 86400;

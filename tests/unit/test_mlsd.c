@@ -1,5 +1,5 @@
 /*
- * test_mlsd.c - MLSD and MLST line parser (src/ftp/listing_mlsd.c).
+ * test_mlsd.c - MLSD and MLST line parser (src/ftp/lsparse_mlsd.c).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "ftpsfs/listing.h"
+#include "ftpsfs/lsparse.h"
 
 #define LINE_MAX_TEST 1024
 
@@ -47,7 +47,7 @@ TEST(owner_names_win_over_numbers_in_any_order)
 
 	parse_mlsd(&p, "type=file;UNIX.owner=1000;UNIX.ownername=alice;"
 		       "UNIX.groupname=staff;UNIX.group=50; f");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.owner, "alice");
 	CHECK_STR(p.e.group, "staff");
 	parse_mlsd(&p, "type=file;UNIX.uid=1000;UNIX.gid=; f");
@@ -62,7 +62,7 @@ TEST(plain_file_has_name_size_and_time)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;size=1234;modify=20200102030405; a.txt");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "a.txt");
 	CHECK_INT(p.e.type, FTP_ENTRY_FILE);
 	CHECK(p.e.has_size);
@@ -80,7 +80,7 @@ TEST(directory_type)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=dir;modify=20200102030405; sub");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_DIR);
 	CHECK(!p.e.has_size);
 }
@@ -91,7 +91,7 @@ TEST(fact_names_are_case_insensitive)
 
 	parse_mlsd(&p, "Type=File;SIZE=7;Modify=20200102030405;UNIX.MODE=0644;"
 		       "UNIQUE=801g4804045; x");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_FILE);
 	CHECK_INT(p.e.size, 7);
 	CHECK_INT(p.e.mtime, T_20200102030405);
@@ -104,7 +104,7 @@ TEST(name_keeps_spaces_semicolons_and_equals)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;size=1; a b;c=d; e");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "a b;c=d; e");
 }
 
@@ -113,7 +113,7 @@ TEST(name_keeps_leading_spaces)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;size=1;   three spaces");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "  three spaces");
 }
 
@@ -122,7 +122,7 @@ TEST(name_keeps_trailing_space)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file; trailing ");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "trailing ");
 }
 
@@ -131,7 +131,7 @@ TEST(utf8_name_passes_through)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;size=3; \xc3\xa9t\xc3\xa9 \xe2\x82\xac.txt");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "\xc3\xa9t\xc3\xa9 \xe2\x82\xac.txt");
 }
 
@@ -140,7 +140,7 @@ TEST(name_starting_with_dash_is_fine)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;size=0; -rf");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "-rf");
 }
 
@@ -149,11 +149,11 @@ TEST(cdir_and_pdir_are_skipped)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=cdir;perm=el;unique==keVO1+ZF4; test");
-	CHECK_INT(p.ret, LISTING_SKIP);
+	CHECK_INT(p.ret, LSPARSE_SKIP);
 	parse_mlsd(&p, "type=pdir;perm=e;unique==keVO1+d?3; ..");
-	CHECK_INT(p.ret, LISTING_SKIP);
+	CHECK_INT(p.ret, LSPARSE_SKIP);
 	parse_mlsd(&p, "type=cdir;modify=20200102030405; /home/user");
-	CHECK_INT(p.ret, LISTING_SKIP);
+	CHECK_INT(p.ret, LSPARSE_SKIP);
 }
 
 TEST(dot_and_dotdot_listed_as_dir_are_skipped)
@@ -161,9 +161,9 @@ TEST(dot_and_dotdot_listed_as_dir_are_skipped)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=dir;modify=20200102030405; .");
-	CHECK_INT(p.ret, LISTING_SKIP);
+	CHECK_INT(p.ret, LSPARSE_SKIP);
 	parse_mlsd(&p, "type=dir;modify=20200102030405; ..");
-	CHECK_INT(p.ret, LISTING_SKIP);
+	CHECK_INT(p.ret, LSPARSE_SKIP);
 }
 
 TEST(dotted_names_that_are_not_dot_or_dotdot_are_entries)
@@ -171,10 +171,10 @@ TEST(dotted_names_that_are_not_dot_or_dotdot_are_entries)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file; ...");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "...");
 	parse_mlsd(&p, "type=file; .hidden");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, ".hidden");
 }
 
@@ -183,7 +183,7 @@ TEST(slink_type_gives_link_with_target)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=OS.unix=slink:/etc/passwd;size=11; pw");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_LINK);
 	CHECK_STR(p.e.link_target, "/etc/passwd");
 	CHECK_STR(p.e.name, "pw");
@@ -194,7 +194,7 @@ TEST(slink_type_is_case_insensitive)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=os.UNIX=SLINK:rel/t; l");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_LINK);
 	CHECK_STR(p.e.link_target, "rel/t");
 }
@@ -206,7 +206,7 @@ TEST(symlink_type_gives_link_without_target)
 	parse_mlsd(&p,
 		   "modify=20200102030405;perm=adfrw;size=9;"
 		   "type=OS.unix=symlink;unique=FD00U2C4B6;UNIX.mode=0777; ln");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_LINK);
 	CHECK(p.e.link_target == NULL);
 	CHECK_INT(p.e.mode, 0777);
@@ -217,7 +217,7 @@ TEST(slink_with_empty_target_has_no_target)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=OS.unix=slink:; l");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_LINK);
 	CHECK(p.e.link_target == NULL);
 }
@@ -227,7 +227,7 @@ TEST(slink_target_with_cr_is_dropped)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=OS.unix=slink:a\rb; l");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_LINK);
 	CHECK(p.e.link_target == NULL);
 }
@@ -238,7 +238,7 @@ TEST(device_types_are_other)
 
 	parse_mlsd(&p,
 		   "type=OS.unix=chr-13/29;perm=;unique==keVO1+5G4; device");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_OTHER);
 	parse_mlsd(&p, "type=OS.unix=blkdev; sda");
 	CHECK_INT(p.e.type, FTP_ENTRY_OTHER);
@@ -251,7 +251,7 @@ TEST(unknown_type_is_other)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=mystery;size=1; m");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_OTHER);
 	parse_mlsd(&p, "type=OS.vms=dir; m");
 	CHECK_INT(p.e.type, FTP_ENTRY_OTHER);
@@ -262,7 +262,7 @@ TEST(missing_type_means_file)
 	struct parsed p;
 
 	parse_mlsd(&p, "size=5; f");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_FILE);
 }
 
@@ -271,7 +271,7 @@ TEST(unique_value_may_contain_equals)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;unique==keVO1+4G4;size=1; f");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.unique, "=keVO1+4G4");
 	CHECK_INT(p.e.size, 1);
 }
@@ -281,7 +281,7 @@ TEST(empty_unique_is_null)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;unique=; f");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK(p.e.unique == NULL);
 }
 
@@ -302,7 +302,7 @@ TEST(modify_fraction_beyond_nanoseconds_is_truncated)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;modify=20200102030405.1234567899999; f");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mtime_ns, 123456789);
 }
 
@@ -320,7 +320,7 @@ TEST(bad_modify_is_ignored_not_fatal)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;modify=20201302030405; f");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.mtime_prec, FTP_TIME_NONE);
 	parse_mlsd(&p, "type=file;modify=2020010203040; f");
 	CHECK_INT(p.e.mtime_prec, FTP_TIME_NONE);
@@ -357,7 +357,7 @@ TEST(size_overflow_or_garbage_is_ignored)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;size=18446744073709551616; f");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK(!p.e.has_size);
 	parse_mlsd(&p, "type=file;size=-1; f");
 	CHECK(!p.e.has_size);
@@ -414,7 +414,7 @@ TEST(bad_unix_mode_is_ignored)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;UNIX.mode=0789; f");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK(!p.e.has_mode);
 	parse_mlsd(&p, "type=file;UNIX.mode=77777777777; f");
 	CHECK(!p.e.has_mode);
@@ -427,7 +427,7 @@ TEST(unknown_facts_and_perm_are_ignored)
 	parse_mlsd(&p, "type=file;perm=adfrw;UNIX.owner=1000;UNIX.group=1000;"
 		       "UNIX.ownername=me;X.foo=bar=baz;create=20200101000000;"
 		       "lang=en;media-type=text/plain;charset=UTF-8; f");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "f");
 	CHECK(!p.e.has_mode);
 }
@@ -439,7 +439,7 @@ TEST(real_vsftpd_like_pureftpd_line)
 	parse_mlsd(
 	    &p, "type=file;size=5;modify=20231122003612;UNIX.mode=0644;"
 		"UNIX.uid=1000;UNIX.gid=1000;unique=801g4804045; my file.txt");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "my file.txt");
 	CHECK_INT(p.e.size, 5);
 	CHECK_INT(p.e.mode, 0644);
@@ -452,7 +452,7 @@ TEST(real_iis_line)
 
 	parse_mlsd(&p, "modify=20200102030405.123;perm=flcdmpe;type=dir;"
 		       "UNIX.mode=0755; Program Files");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_DIR);
 	CHECK_STR(p.e.name, "Program Files");
 }
@@ -516,7 +516,7 @@ TEST(nul_in_name_is_bad_name)
 	struct parsed p;
 
 	parse_mlsd_n(&p, "type=file;size=1; f\0g", 21);
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 }
 
 TEST(slash_in_name_is_bad_name)
@@ -524,10 +524,10 @@ TEST(slash_in_name_is_bad_name)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;size=1; ../../etc/passwd");
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 	CHECK_STR(p.e.name, "../../etc/passwd");
 	parse_mlsd(&p, "type=file;size=1; /");
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 }
 
 TEST(cr_or_lf_in_name_is_bad_name)
@@ -535,9 +535,9 @@ TEST(cr_or_lf_in_name_is_bad_name)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;size=1; a\rb");
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 	parse_mlsd(&p, "type=file;size=1; a\nDELE x");
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 }
 
 TEST(empty_name_is_bad_name)
@@ -545,7 +545,7 @@ TEST(empty_name_is_bad_name)
 	struct parsed p;
 
 	parse_mlsd(&p, "type=file;size=1; ");
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 	CHECK_STR(p.e.name, "");
 }
 
@@ -558,10 +558,10 @@ TEST(name_of_255_bytes_is_fine_256_is_bad)
 	memcpy(line, "type=file; ", pre);
 	memset(line + pre, 'n', 256);
 	parse_mlsd_n(&p, line, pre + 255);
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(strlen(p.e.name), 255);
 	parse_mlsd_n(&p, line, pre + 256);
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 }
 
 TEST(parser_writes_only_inside_len)
@@ -573,7 +573,7 @@ TEST(parser_writes_only_inside_len)
 
 	memset(buf, '#', sizeof(buf));
 	memcpy(buf, s, n);
-	CHECK_INT(mlsd_parse_line(buf, n, &e), LISTING_ENTRY);
+	CHECK_INT(mlsd_parse_line(buf, n, &e), LSPARSE_ENTRY);
 	CHECK_STR(e.name, "abc");
 	CHECK(buf[n] == '#');
 }
@@ -594,7 +594,7 @@ TEST(mlst_name_is_whole_path)
 
 	parse_mlst(&p,
 		   " type=file;size=12;modify=20200102030405; /pub/my file");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_STR(p.e.name, "/pub/my file");
 	CHECK_INT(p.e.size, 12);
 	CHECK_INT(p.e.mtime, T_20200102030405);
@@ -605,7 +605,7 @@ TEST(mlst_cdir_is_a_directory_entry)
 	struct parsed p;
 
 	parse_mlst(&p, " type=cdir;modify=20200102030405; /home/user");
-	CHECK_INT(p.ret, LISTING_ENTRY);
+	CHECK_INT(p.ret, LSPARSE_ENTRY);
 	CHECK_INT(p.e.type, FTP_ENTRY_DIR);
 	CHECK_STR(p.e.name, "/home/user");
 }
@@ -615,7 +615,7 @@ TEST(mlst_path_with_lf_is_bad_name)
 	struct parsed p;
 
 	parse_mlst(&p, " type=file; /a\nb");
-	CHECK_INT(p.ret, LISTING_BAD_NAME);
+	CHECK_INT(p.ret, LSPARSE_BAD_NAME);
 }
 
 TEST(mlst_two_leading_spaces_mean_no_facts)

@@ -5,7 +5,7 @@
 
 #include "check.h"
 #include "ftpsfs/fs.h"
-#include "ftpsfs/listing.h"
+#include "ftpsfs/lsparse.h"
 #include "ftpsfs/stat_clamp.h"
 
 TEST(off_max_is_two_to_the_63_minus_one)
@@ -92,10 +92,10 @@ TEST(entry_times_far_in_the_past_and_future_are_kept)
 	struct stat st;
 
 	e.mtime_prec = FTP_TIME_SECOND;
-	CHECK_INT(listing_utc_time(0, 1, 1, 0, 0, 0, &e.mtime), 0);
+	CHECK_INT(lsparse_utc_time(0, 1, 1, 0, 0, 0, &e.mtime), 0);
 	fs_entry_to_stat(&ctx, &e, &st);
 	CHECK_INT(st.st_mtim.tv_sec, -62167219200ll);
-	CHECK_INT(listing_utc_time(9999, 12, 31, 23, 59, 59, &e.mtime), 0);
+	CHECK_INT(lsparse_utc_time(9999, 12, 31, 23, 59, 59, &e.mtime), 0);
 	fs_entry_to_stat(&ctx, &e, &st);
 	CHECK_INT(st.st_mtim.tv_sec, 253402300799ll);
 }

@@ -1,5 +1,5 @@
 /*
- * listing_mlsd.c - MLSD and MLST entry lines (RFC 3659 section 7).
+ * lsparse_mlsd.c - MLSD and MLST entry lines (RFC 3659 section 7).
  *
  * RFC 3659 section 7.2 grammar, as far as it matters here:
  *   entry = [ facts ] SP pathname
@@ -20,8 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ftpsfs/listing.h"
-#include "listing_priv.h"
+#include "ftpsfs/lsparse.h"
+#include "lsparse_priv.h"
 
 /* An MLST pathname is a path, not a component: allow up to PATH_MAX. */
 #define MLST_PATH_MAX 4095
@@ -54,7 +54,7 @@ static bool mlsd_parse_u64(const char *s, size_t len, uint64_t *out)
 	if (len == 0)
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		if (!listing_is_digit(s[i]))
+		if (!lsparse_is_digit(s[i]))
 			return false;
 		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
 			return false;
@@ -85,7 +85,7 @@ static bool mlsd_parse_time(const char *v, size_t len, struct ftp_entry *out)
 	if (len < 14)
 		return false;
 	for (size_t i = 0; i < 14; i++) {
-		if (!listing_is_digit(v[i]))
+		if (!lsparse_is_digit(v[i]))
 			return false;
 	}
 	if (len > 14) {
@@ -96,7 +96,7 @@ static bool mlsd_parse_time(const char *v, size_t len, struct ftp_entry *out)
 		for (size_t i = 0; i < nfrac; i++) {
 			char c = v[15 + i];
 
-			if (!listing_is_digit(c))
+			if (!lsparse_is_digit(c))
 				return false;
 			if (i < MLSD_FRACTION_DIGITS)
 				ns = ns * 10 + (uint32_t)(c - '0');
@@ -104,7 +104,7 @@ static bool mlsd_parse_time(const char *v, size_t len, struct ftp_entry *out)
 		for (size_t i = nfrac; i < MLSD_FRACTION_DIGITS; i++)
 			ns *= 10;
 	}
-	if (listing_utc_time(mlsd_digits(v, 4), mlsd_digits(v + 4, 2),
+	if (lsparse_utc_time(mlsd_digits(v, 4), mlsd_digits(v + 4, 2),
 			     mlsd_digits(v + 6, 2), mlsd_digits(v + 8, 2),
 			     mlsd_digits(v + 10, 2), mlsd_digits(v + 12, 2),
 			     &t) < 0)
@@ -151,18 +151,18 @@ static void mlsd_parse_os_type(char *v, size_t len, struct ftp_entry *out)
 	char *colon;
 
 	out->type = FTP_ENTRY_OTHER;
-	if (len < prefix || !listing_ascii_ieq(v, prefix, "os.unix="))
+	if (len < prefix || !lsparse_ascii_ieq(v, prefix, "os.unix="))
 		return;
 	kind_len = len - prefix;
 	colon = memchr(kind, ':', kind_len);
 	if (colon)
 		kind_len = (size_t)(colon - kind);
-	if (!listing_ascii_ieq(kind, kind_len, "slink") &&
-	    !listing_ascii_ieq(kind, kind_len, "symlink"))
+	if (!lsparse_ascii_ieq(kind, kind_len, "slink") &&
+	    !lsparse_ascii_ieq(kind, kind_len, "symlink"))
 		return;
 	out->type = FTP_ENTRY_LINK;
 	/* the value was NUL-terminated by the caller, so the target is too */
-	if (colon && listing_target_ok(colon + 1, len - prefix - kind_len - 1))
+	if (colon && lsparse_target_ok(colon + 1, len - prefix - kind_len - 1))
 		out->link_target = colon + 1;
 }
 
@@ -173,12 +173,12 @@ static void mlsd_parse_type(char *v, size_t len, struct ftp_entry *out,
 	st->has_type = true;
 	st->is_cdir_pdir = false;
 	out->link_target = NULL;
-	if (listing_ascii_ieq(v, len, "file")) {
+	if (lsparse_ascii_ieq(v, len, "file")) {
 		out->type = FTP_ENTRY_FILE;
-	} else if (listing_ascii_ieq(v, len, "dir")) {
+	} else if (lsparse_ascii_ieq(v, len, "dir")) {
 		out->type = FTP_ENTRY_DIR;
-	} else if (listing_ascii_ieq(v, len, "cdir") ||
-		   listing_ascii_ieq(v, len, "pdir")) {
+	} else if (lsparse_ascii_ieq(v, len, "cdir") ||
+		   lsparse_ascii_ieq(v, len, "pdir")) {
 		/* the listed directory itself or its parent (section 7.5.1) */
 		out->type = FTP_ENTRY_DIR;
 		st->is_cdir_pdir = true;
@@ -197,18 +197,18 @@ static void mlsd_apply_owner_fact(const struct mlsd_fact *f,
 {
 	if (f->value_len == 0)
 		return;
-	if (listing_ascii_ieq(f->name, f->name_len, "unix.ownername")) {
+	if (lsparse_ascii_ieq(f->name, f->name_len, "unix.ownername")) {
 		out->owner = f->value;
 		st->owner_named = true;
-	} else if (listing_ascii_ieq(f->name, f->name_len, "unix.groupname")) {
+	} else if (lsparse_ascii_ieq(f->name, f->name_len, "unix.groupname")) {
 		out->group = f->value;
 		st->group_named = true;
-	} else if ((listing_ascii_ieq(f->name, f->name_len, "unix.owner") ||
-		    listing_ascii_ieq(f->name, f->name_len, "unix.uid")) &&
+	} else if ((lsparse_ascii_ieq(f->name, f->name_len, "unix.owner") ||
+		    lsparse_ascii_ieq(f->name, f->name_len, "unix.uid")) &&
 		   !st->owner_named) {
 		out->owner = f->value;
-	} else if ((listing_ascii_ieq(f->name, f->name_len, "unix.group") ||
-		    listing_ascii_ieq(f->name, f->name_len, "unix.gid")) &&
+	} else if ((lsparse_ascii_ieq(f->name, f->name_len, "unix.group") ||
+		    lsparse_ascii_ieq(f->name, f->name_len, "unix.gid")) &&
 		   !st->group_named) {
 		out->group = f->value;
 	}
@@ -219,29 +219,29 @@ static void mlsd_apply_fact(const struct mlsd_fact *f, struct ftp_entry *out,
 {
 	uint64_t size;
 
-	if (listing_ascii_ieq(f->name, f->name_len, "type")) {
+	if (lsparse_ascii_ieq(f->name, f->name_len, "type")) {
 		mlsd_parse_type(f->value, f->value_len, out, st);
-	} else if (listing_ascii_ieq(f->name, f->name_len, "size")) {
+	} else if (lsparse_ascii_ieq(f->name, f->name_len, "size")) {
 		/* section 7.5.5 */
 		if (mlsd_parse_u64(f->value, f->value_len, &size)) {
 			out->size = size;
 			out->has_size = true;
 			st->has_size = true;
 		}
-	} else if (listing_ascii_ieq(f->name, f->name_len, "sizd")) {
+	} else if (lsparse_ascii_ieq(f->name, f->name_len, "sizd")) {
 		/* directory size (a common extension): only if no "size" */
 		if (!st->has_size &&
 		    mlsd_parse_u64(f->value, f->value_len, &size)) {
 			out->size = size;
 			out->has_size = true;
 		}
-	} else if (listing_ascii_ieq(f->name, f->name_len, "modify")) {
+	} else if (lsparse_ascii_ieq(f->name, f->name_len, "modify")) {
 		/* section 7.5.3; a bad value leaves the time unknown */
 		mlsd_parse_time(f->value, f->value_len, out);
-	} else if (listing_ascii_ieq(f->name, f->name_len, "unique")) {
+	} else if (lsparse_ascii_ieq(f->name, f->name_len, "unique")) {
 		/* section 7.5.2: opaque, compared only for equality */
 		out->unique = f->value_len ? f->value : NULL;
-	} else if (listing_ascii_ieq(f->name, f->name_len, "unix.mode")) {
+	} else if (lsparse_ascii_ieq(f->name, f->name_len, "unix.mode")) {
 		mlsd_parse_mode(f->value, f->value_len, out);
 	} else {
 		mlsd_apply_owner_fact(f, out, st);
@@ -295,12 +295,12 @@ static int mlsd_parse_facts(char *facts, size_t len, struct ftp_entry *out,
 static int mlst_check_path(const char *path, size_t len)
 {
 	if (len == 0 || len > MLST_PATH_MAX)
-		return LISTING_BAD_NAME;
+		return LSPARSE_BAD_NAME;
 	for (size_t i = 0; i < len; i++) {
 		if (path[i] == '\r' || path[i] == '\n' || path[i] == '\0')
-			return LISTING_BAD_NAME;
+			return LSPARSE_BAD_NAME;
 	}
-	return LISTING_ENTRY;
+	return LSPARSE_ENTRY;
 }
 
 static int mlsx_parse(char *line, size_t len, struct ftp_entry *out,
@@ -325,15 +325,15 @@ static int mlsx_parse(char *line, size_t len, struct ftp_entry *out,
 
 	name_start = facts_len + 1;
 	ret = is_mlst ? mlst_check_path(line + name_start, len - name_start)
-		      : listing_check_name(line + name_start, len - name_start);
+		      : lsparse_check_name(line + name_start, len - name_start);
 	/* slide the name over the separating space to terminate it in place */
-	out->name = listing_terminate_tail(line, name_start, len);
-	if (ret == LISTING_SKIP)
-		return LISTING_SKIP;
+	out->name = lsparse_terminate_tail(line, name_start, len);
+	if (ret == LSPARSE_SKIP)
+		return LSPARSE_SKIP;
 	/* the directory's own and parent's entries: not children.  For MLST
 	 * they are the very object asked about, so they stay (as DIR). */
 	if (st.is_cdir_pdir && !is_mlst)
-		return LISTING_SKIP;
+		return LSPARSE_SKIP;
 	return ret;
 }
 

@@ -1,5 +1,5 @@
 /*
- * listing_unix.c - LIST lines: Unix "ls -l" format, and the DOS/IIS format
+ * lsparse_unix.c - LIST lines: Unix "ls -l" format, and the DOS/IIS format
  * as a fallback.
  *
  * LIST output is not specified anywhere (RFC 959 section 4.1.3 only says it
@@ -20,8 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ftpsfs/listing.h"
-#include "listing_priv.h"
+#include "ftpsfs/lsparse.h"
+#include "lsparse_priv.h"
 
 /*
  * The month is at most this many tokens after the mode string: mode,
@@ -34,7 +34,7 @@
 #define LIST_MONTH_TOKEN_MIN 3
 /* "Mon DD HH:MM" may be at most this far in the future (header contract). */
 #define LIST_FUTURE_SLACK 86400
-/* Last second of 9999-12-31, the end of listing_utc_time()'s range. */
+/* Last second of 9999-12-31, the end of lsparse_utc_time()'s range. */
 #define LIST_NOW_MAX INT64_C(253402300799)
 /* 365.2425 days: the mean Gregorian year, to estimate the current year. */
 #define LIST_MEAN_YEAR INT64_C(31556952)
@@ -75,7 +75,7 @@ static bool list_all_digits(const char *s, size_t len)
 	if (len == 0)
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		if (!listing_is_digit(s[i]))
+		if (!lsparse_is_digit(s[i]))
 			return false;
 	}
 	return true;
@@ -207,7 +207,7 @@ static int list_month(const struct list_token *tok)
 					       "sep", "oct", "nov", "dec"};
 
 	for (int i = 0; i < 12; i++) {
-		if (listing_ascii_ieq(tok->s, tok->len, months[i]))
+		if (lsparse_ascii_ieq(tok->s, tok->len, months[i]))
 			return i + 1;
 	}
 	return 0;
@@ -271,7 +271,7 @@ static int list_infer_year(int month, int day, const struct list_clock *c,
 	guess = 1970 + n / LIST_MEAN_YEAR;
 	/* the guess is off by at most one; Feb 29 may be 8 years back */
 	for (int64_t y = guess + 2; y >= guess - 10; y--) {
-		if (listing_utc_time((int)y, month, day, c->hour, c->min, 0,
+		if (lsparse_utc_time((int)y, month, day, c->hour, c->min, 0,
 				     &t) < 0)
 			continue;
 		if (t <= n + LIST_FUTURE_SLACK) {
@@ -289,7 +289,7 @@ static int list_set_time(int month, int day, const struct list_clock *c,
 	int ret;
 
 	if (c->year) {
-		ret = listing_utc_time(c->year, month, day, 0, 0, 0, &t);
+		ret = lsparse_utc_time(c->year, month, day, 0, 0, 0, &t);
 		out->mtime_prec = FTP_TIME_DAY;
 	} else {
 		ret = list_infer_year(month, day, c, now, &t);
@@ -394,14 +394,14 @@ static int list_take_name(char *line, size_t start, size_t len,
 
 	if (out->type == FTP_ENTRY_LINK)
 		name_end = list_find_arrow(line, start, len);
-	ret = listing_check_name(line + start, name_end - start);
+	ret = lsparse_check_name(line + start, name_end - start);
 	if (name_end == len) {
-		out->name = listing_terminate_tail(line, start, len);
+		out->name = lsparse_terminate_tail(line, start, len);
 		return ret;
 	}
-	if (listing_target_ok(line + name_end + 4, len - name_end - 4))
+	if (lsparse_target_ok(line + name_end + 4, len - name_end - 4))
 		out->link_target =
-		    listing_terminate_tail(line, name_end + 4, len);
+		    lsparse_terminate_tail(line, name_end + 4, len);
 	line[name_end] = '\0';
 	out->name = line + start;
 	return ret;
@@ -493,9 +493,9 @@ static bool list_dos_clock(const struct list_token *tok, int *h, int *min)
 	*min = list_small_number(s + 3, 2);
 	if (tok->len == 5)
 		return true;
-	if (listing_ascii_ieq(s + 5, 2, "pm"))
+	if (lsparse_ascii_ieq(s + 5, 2, "pm"))
 		pm = true;
-	else if (listing_ascii_ieq(s + 5, 2, "am"))
+	else if (lsparse_ascii_ieq(s + 5, 2, "am"))
 		pm = false;
 	else
 		return false;
@@ -524,9 +524,9 @@ static int list_parse_dos(char *line, size_t len, struct ftp_entry *out)
 		return -EINVAL;
 	if (!list_dos_date(&date, &y, &m, &d) ||
 	    !list_dos_clock(&clock, &h, &min) ||
-	    listing_utc_time(y, m, d, h, min, 0, &t) < 0)
+	    lsparse_utc_time(y, m, d, h, min, 0, &t) < 0)
 		return -EINVAL;
-	if (listing_ascii_ieq(size.s, size.len, "<dir>"))
+	if (lsparse_ascii_ieq(size.s, size.len, "<dir>"))
 		out->type = FTP_ENTRY_DIR;
 	else if (list_parse_u64(size.s, size.len, &out->size))
 		out->has_size = true;
@@ -548,10 +548,10 @@ static bool list_is_total(const char *line, size_t len)
 	size_t pos = 0;
 
 	if (!list_next_token(line, len, &pos, &word) ||
-	    !listing_ascii_ieq(word.s, word.len, "total") ||
+	    !lsparse_ascii_ieq(word.s, word.len, "total") ||
 	    !list_next_token(line, len, &pos, &count))
 		return false;
-	return listing_is_digit(count.s[0]) &&
+	return lsparse_is_digit(count.s[0]) &&
 	       !list_next_token(line, len, &pos, &extra);
 }
 
@@ -564,9 +564,9 @@ int list_parse_line(char *line, size_t len, time_t now, struct ftp_entry *out)
 	memset(out, 0, sizeof(*out));
 	/* blank lines carry nothing; not worth an error */
 	if (!list_next_token(line, len, &pos, &tok))
-		return LISTING_SKIP;
+		return LSPARSE_SKIP;
 	if (list_is_total(line, len))
-		return LISTING_SKIP;
+		return LSPARSE_SKIP;
 	ret = list_parse_unix(line, len, now, out);
 	if (ret != -EINVAL)
 		return ret;

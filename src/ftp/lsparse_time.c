@@ -1,5 +1,5 @@
 /*
- * listing_time.c - civil UTC date to seconds since the epoch.
+ * lsparse_time.c - civil UTC date to seconds since the epoch.
  *
  * Listing times must not depend on the process's TZ or locale, and timegm()
  * is not in C11, so the conversion is done by hand: count days from
@@ -10,10 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ftpsfs/listing.h"
+#include "ftpsfs/lsparse.h"
 
-#define LISTING_YEAR_MIN 0
-#define LISTING_YEAR_MAX 9999
+#define LSPARSE_YEAR_MIN 0
+#define LSPARSE_YEAR_MAX 9999
 
 static bool listing_is_leap(int year)
 {
@@ -47,10 +47,10 @@ static int64_t listing_days_from_civil(int year, int month, int day)
 	return era * 146097 + doe - 719468;
 }
 
-int listing_utc_time(int year, int month, int day, int hour, int min, int sec,
+int lsparse_utc_time(int year, int month, int day, int hour, int min, int sec,
 		     int64_t *out)
 {
-	if (year < LISTING_YEAR_MIN || year > LISTING_YEAR_MAX)
+	if (year < LSPARSE_YEAR_MIN || year > LSPARSE_YEAR_MAX)
 		return -EINVAL;
 	if (month < 1 || month > 12)
 		return -EINVAL;

@@ -1,5 +1,5 @@
 /*
- * listing.h - parsers for directory listings sent by the server.
+ * lsparse.h - parsers for directory listings sent by the server.
  *
  * MLSD/MLST (RFC 3659 section 7) and Unix "ls -l" style LIST lines.  The
  * parsers are pure functions over one line of bytes: no I/O, no globals, no
@@ -12,10 +12,10 @@
  * Everything here treats the line as hostile: lengths are explicit, embedded
  * NULs are detected, and names that could escape the mount or confuse the
  * kernel ("/", NUL, CR, LF, ".", "..", empty, longer than NAME_MAX) are
- * reported as LISTING_BAD_NAME so the caller can drop and log them.
+ * reported as LSPARSE_BAD_NAME so the caller can drop and log them.
  */
-#ifndef FTPSFS_LISTING_H
-#define FTPSFS_LISTING_H
+#ifndef FTPSFS_LSPARSE_H
+#define FTPSFS_LSPARSE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,16 +58,16 @@ struct ftp_entry {
 
 /* Results of the line parsers besides a negative errno. */
 enum listing_result {
-	LISTING_ENTRY = 0,    /* *out holds an entry */
-	LISTING_SKIP = 1,     /* not an entry: "total 12", "." / "..", cdir/pdir */
-	LISTING_BAD_NAME = 2, /* an entry whose name must be dropped; out->name
+	LSPARSE_ENTRY = 0,    /* *out holds an entry */
+	LSPARSE_SKIP = 1,     /* not an entry: "total 12", "." / "..", cdir/pdir */
+	LSPARSE_BAD_NAME = 2, /* an entry whose name must be dropped; out->name
 			       * may point at the raw name for logging (may hold
 			       * control characters: escape before printing) */
 };
 
 /*
  * Parse one MLSD line (facts, one space, name) without its CRLF.
- * Returns LISTING_ENTRY, LISTING_SKIP or LISTING_BAD_NAME, or -EINVAL when
+ * Returns LSPARSE_ENTRY, LSPARSE_SKIP or LSPARSE_BAD_NAME, or -EINVAL when
  * the line is not a valid fact line.  @line is modified in place.
  *
  * -EINVAL: no space, no facts, a fact without '=' or ';', a NUL in the
@@ -84,7 +84,7 @@ int mlsd_parse_line(char *line, size_t len, struct ftp_entry *out);
  * out->name is the whole path as the server sent it.  Also unlike MLSD:
  * type=cdir/pdir give a DIR entry (it is the object asked about), "." and
  * ".." are not skipped, and the path may be up to 4095 bytes; CR, LF and
- * NUL still make it LISTING_BAD_NAME.
+ * NUL still make it LSPARSE_BAD_NAME.
  */
 int mlst_parse_line(char *line, size_t len, struct ftp_entry *out);
 
@@ -94,11 +94,11 @@ int mlst_parse_line(char *line, size_t len, struct ftp_entry *out);
  * instead of a size, numeric or named owners, sizes beyond 4 GiB).
  * @now is the current time, used to pick the year of "Mon DD HH:MM" dates:
  * the latest year for which the date is not more than a day in the future.
- * Returns LISTING_ENTRY, LISTING_SKIP ("total N" lines, "." and "..") or
- * LISTING_BAD_NAME, or -EINVAL for a line that isn't a listing entry.
+ * Returns LSPARSE_ENTRY, LSPARSE_SKIP ("total N" lines, "." and "..") or
+ * LSPARSE_BAD_NAME, or -EINVAL for a line that isn't a listing entry.
  * @line is modified in place.
  *
- * Blank lines are LISTING_SKIP as well.  The name starts exactly one space
+ * Blank lines are LSPARSE_SKIP as well.  The name starts exactly one space
  * after the time or year.  For links it ends at the first " -> ", so a link
  * whose name itself contains " -> " is split there (ls output is ambiguous);
  * a target holding CR, LF or NUL is dropped (link_target NULL).  Devices
@@ -115,7 +115,7 @@ int list_parse_line(char *line, size_t len, time_t now, struct ftp_entry *out);
  * sec may be 60, a leap second (RFC 3659 section 2.3), which counts as
  * the first second of the next minute.
  */
-int listing_utc_time(int year, int month, int day, int hour, int min, int sec,
+int lsparse_utc_time(int year, int month, int day, int hour, int min, int sec,
 		     int64_t *out);
 
 #endif
