@@ -1,7 +1,9 @@
 /*
  * pool.c - control connection pool: slots, acquire and release, back-off,
- * shrinking to the server's connection limit.  See ftp_pool.h; parking is
- * pool_park.c's, the maintenance thread pool_maint.c's.
+ * shrinking to the server's connection limit, reclaiming a parked
+ * connection.  See ftp_pool.h; parking is pool_park.c's, the maintenance
+ * thread pool_maint.c's.  Calls go one way: pool_park.c, pool_maint.c and
+ * pool_xfer.c call pool.c, never the reverse.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -308,6 +310,66 @@ int pool_connect(struct ftp_pool *p, unsigned use, unsigned id, bool probe,
 	return ret;
 }
 
+/* ---- reclaiming a parked connection (parking itself: pool_park.c) ---- */
+
+/* End the transfer parked on @pk's connection (lock not held). */
+static int pool_end_parked(struct ftp_pool *p, struct pool_parked *pk)
+{
+	volatile int *cancel;
+	int64_t deadline;
+	int ret;
+
+	if (!pk->upload) {
+		p->ops->abort_xfer(pk->c, pk->x);
+		return 0;
+	}
+	/* Someone else's data: an interrupt or the deadline of the request
+	 * that happens to need this connection must not cut that upload
+	 * short. */
+	cancel = net_set_cancel(NULL);
+	deadline = net_set_op_deadline(0);
+	ret = p->ops->finish_upload(pk->c, pk->x, pk->op);
+	net_set_op_deadline(deadline);
+	net_set_cancel(cancel);
+	if (ret < 0 && pk->c->err[0])
+		log_warn("%s", pk->c->err);
+	return ret;
+}
+
+/*
+ * Take the parked connection *@pp (a link of the parked list) and end its
+ * transfer (lock held on entry and on return, dropped meanwhile).  A
+ * reclaimed upload's outcome is kept for its owner (ftp_pool_unpark).
+ */
+struct ftp_conn *pool_reclaim_locked(struct ftp_pool *p,
+					    struct pool_parked **pp)
+{
+	struct pool_parked *pk = *pp;
+	struct ftp_conn *c = pk->c;
+	int ret;
+
+	*pp = pk->next;
+	if (pk->upload) {
+		pk->next = p->reclaimed;
+		p->reclaimed = pk;
+	}
+	pthread_mutex_unlock(&p->lock);
+	log_debug("conn %u: reclaiming from a parked %s", c->id,
+		  pk->upload ? "writer (ending its upload)" : "reader");
+	ret = pool_end_parked(p, pk);
+	pthread_mutex_lock(&p->lock);
+	if (pk->upload) {
+		pk->c = NULL;
+		pk->x = NULL;
+		pk->result = ret;
+		pk->ended = true;
+		pthread_cond_broadcast(&p->cond);
+	} else {
+		free(pk);
+	}
+	return c;
+}
+
 /* One caller's wait for a connection (ftp_pool_acquire). */
 struct pool_wait {
 	unsigned use;	     /* FTP_POOL_META or FTP_POOL_XFER */
@@ -529,8 +591,6 @@ void ftp_pool_counts(struct ftp_pool *p, struct stats_pool *out)
 	out->server_down = pool_down_locked(p);
 	pthread_mutex_unlock(&p->lock);
 }
-
-/* ---- abandoned transfers ---- */
 
 void ftp_pool_free(struct ftp_pool *p)
 {

@@ -101,7 +101,6 @@ bool pool_shrink_locked(struct ftp_pool *p, const char *err);
 int pool_connect(struct ftp_pool *p, unsigned use, unsigned id, bool probe,
 		 struct ftp_conn **out, char *err, size_t errsz);
 bool pool_down_locked(const struct ftp_pool *p);
-int pool_end_parked(struct ftp_pool *p, struct pool_parked *pk);
 struct ftp_conn *pool_reclaim_locked(struct ftp_pool *p,
 				     struct pool_parked **pp);
 bool pool_resync_one(struct ftp_pool *p);

@@ -19,64 +19,6 @@
 #include "ftpsfs/stats.h"
 #include "pool_internal.h"
 
-/* End the transfer parked on @pk's connection (lock not held). */
-int pool_end_parked(struct ftp_pool *p, struct pool_parked *pk)
-{
-	volatile int *cancel;
-	int64_t deadline;
-	int ret;
-
-	if (!pk->upload) {
-		p->ops->abort_xfer(pk->c, pk->x);
-		return 0;
-	}
-	/* Someone else's data: an interrupt or the deadline of the request
-	 * that happens to need this connection must not cut that upload
-	 * short. */
-	cancel = net_set_cancel(NULL);
-	deadline = net_set_op_deadline(0);
-	ret = p->ops->finish_upload(pk->c, pk->x, pk->op);
-	net_set_op_deadline(deadline);
-	net_set_cancel(cancel);
-	if (ret < 0 && pk->c->err[0])
-		log_warn("%s", pk->c->err);
-	return ret;
-}
-
-/*
- * Take the parked connection *@pp (a link of the parked list) and end its
- * transfer (lock held on entry and on return, dropped meanwhile).  A
- * reclaimed upload's outcome is kept for its owner (ftp_pool_unpark).
- */
-struct ftp_conn *pool_reclaim_locked(struct ftp_pool *p,
-					    struct pool_parked **pp)
-{
-	struct pool_parked *pk = *pp;
-	struct ftp_conn *c = pk->c;
-	int ret;
-
-	*pp = pk->next;
-	if (pk->upload) {
-		pk->next = p->reclaimed;
-		p->reclaimed = pk;
-	}
-	pthread_mutex_unlock(&p->lock);
-	log_debug("conn %u: reclaiming from a parked %s", c->id,
-		  pk->upload ? "writer (ending its upload)" : "reader");
-	ret = pool_end_parked(p, pk);
-	pthread_mutex_lock(&p->lock);
-	if (pk->upload) {
-		pk->c = NULL;
-		pk->x = NULL;
-		pk->result = ret;
-		pk->ended = true;
-		pthread_cond_broadcast(&p->cond);
-	} else {
-		free(pk);
-	}
-	return c;
-}
-
 static struct pool_upload *pool_find_upload_locked(struct ftp_pool *p,
 						   uint64_t tag)
 {
