@@ -2,7 +2,7 @@
 # Install what is needed, build, and run every test (as root, on Debian 12).
 #
 #  1. tests/deps.sh: apt packages, ProFTPD unpacked into a private prefix
-#  2. two builds: build/ (normal) and build-asan/ (ASan + UBSan)
+#  2. two builds: build/ (normal) and build-asan/ (ASan + UBSan); tests/check-complexity.sh
 #  3. unit tests of both builds (meson test)
 #  4. the Debian package: built, installed, the fstab tests run with the installed
 #     /usr/bin/ftpsfs, removed again (skipped if an ftpsfs package was installed before)
@@ -29,6 +29,9 @@ ninja -C build
 [[ -f build-asan/build.ninja ]] ||
     meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
 ninja -C build-asan
+
+step "complexity: no function in src/ above 25 (tests/check-complexity.sh)"
+bash tests/check-complexity.sh
 
 step "unit tests"
 meson test -C build --print-errorlogs

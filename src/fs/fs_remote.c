@@ -555,6 +555,19 @@ static void fetch_log_too_big(const struct fetch_state *st)
 			 st->path, st->max, FS_BYTES_PER_ENTRY);
 }
 
+/* Say what was odd in a listing the server sent, and what we made of it. */
+static void fetch_log_oddities(const struct fetch_state *st)
+{
+	if (st->dups)
+		log_warn("%s: the server listed %lu names more than "
+			 "once; showing each once", st->path, st->dups);
+	if (st->clamped)
+		log_warn("%s: %lu entr%s with a size of 2^63 bytes or "
+			 "more (the first: \"%s\"): shown as %lld bytes",
+			 st->path, st->clamped, st->clamped == 1 ? "y" : "ies",
+			 st->clamped_name, (long long)STAT_OFF_MAX);
+}
+
 int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		     struct itab_snapshot **snap)
 {
@@ -598,14 +611,7 @@ int fs_fetch_listing_max(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 			ret = fs_check_dir_gone(ctx, dir, ret);
 			goto out;
 		}
-		if (st.dups)
-			log_warn("%s: the server listed %lu names more than "
-				 "once; showing each once", path, st.dups);
-		if (st.clamped)
-			log_warn("%s: %lu entr%s with a size of 2^63 bytes or "
-				 "more (the first: \"%s\"): shown as %lld bytes",
-				 path, st.clamped, st.clamped == 1 ? "y" : "ies",
-				 st.clamped_name, (long long)STAT_OFF_MAX);
+		fetch_log_oddities(&st);
 		ret = fetch_add_local(&st);
 		if (ret < 0)
 			goto out;
