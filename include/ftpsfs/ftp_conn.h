@@ -117,6 +117,13 @@ void ftp_conn_data_counts(const struct ftp_conn *c, uint64_t *conns,
 int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
 		  struct ftp_conn **out, char *err, size_t errsz);
 
+/* A connection of @ep numbered @id that is not connected (no socket, no
+ * TLS, nothing sent): what ftp_conn_open() starts from, and what a fake
+ * connector hands out to the pool in tests (tests/unit/test_pool.c).
+ * Free it with ftp_conn_close().  Returns 0 and *@out, or -ENOMEM. */
+int ftp_conn_new(const struct ftp_endpoint *ep, unsigned id,
+		 struct ftp_conn **out);
+
 /* Is an idle connection no use any more: closed by the server while
  * idle (a TLS alert or a bare close), an unsolicited reply (421), or
  * out of step?  Looks without waiting. */

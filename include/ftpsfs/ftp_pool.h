@@ -51,6 +51,7 @@
 #ifndef FTPSFS_FTP_POOL_H
 #define FTPSFS_FTP_POOL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,10 +82,25 @@ int ftp_pool_new(const struct ftp_endpoint *ep, unsigned max_conns,
 		 struct ftp_pool **out);
 
 /*
+ * The pool's clock: milliseconds on a monotonic scale, and a wait on one
+ * of the pool's condition variables (@lock held, as for
+ * pthread_cond_timedwait()) until @ms on that scale or a signal.  The
+ * real one is CLOCK_MONOTONIC (net_now_ms()); a test's clock may instead
+ * jump to @ms at once.  Back-off, timeouts, idle and parked ages and the
+ * operation deadline (net_set_op_deadline()) are all read on it.
+ */
+struct ftp_pool_clock {
+	int64_t (*now_ms)(void);
+	void (*wait_until)(pthread_cond_t *cond, pthread_mutex_t *lock,
+			   int64_t ms);
+};
+
+/*
  * What the pool does to connections: ftp_conn_open(), ftp_conn_close(),
  * ftp_conn_looks_dead(), a NOOP, ftp_xfer_abort() and
  * ftp_xfer_finish_upload() - replaceable, so that the pool's logic can be
- * tested with a fake connector (tests/unit/test_pool.c).
+ * tested with a fake connector (tests/unit/test_pool.c); and its clock
+ * (NULL: the real one).
  */
 struct ftp_pool_ops {
 	int (*open)(const struct ftp_endpoint *ep, unsigned id,
@@ -95,6 +111,7 @@ struct ftp_pool_ops {
 	void (*abort_xfer)(struct ftp_conn *c, struct ftp_xfer *x);
 	int (*finish_upload)(struct ftp_conn *c, struct ftp_xfer *x,
 			     enum ftp_op op);
+	const struct ftp_pool_clock *clock;
 };
 
 /* ftp_pool_new() with other @ops (NULL: the real ones). */

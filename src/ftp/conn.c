@@ -689,22 +689,33 @@ int ftp_conn_data_connect(struct ftp_conn *c, uint16_t port, int *fd)
 				      fd, c->proxy_err, sizeof(c->proxy_err));
 }
 
-int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
-		  struct ftp_conn **out, char *err, size_t errsz)
+int ftp_conn_new(const struct ftp_endpoint *ep, unsigned id,
+		 struct ftp_conn **out)
 {
 	struct ftp_conn *c = calloc(1, sizeof(*c));
-	struct ftp_reply *r;
-	int ret;
 
-	if (!c) {
-		snprintf(err, errsz, "out of memory");
+	if (!c)
 		return -ENOMEM;
-	}
-	r = &c->reply;
 	c->id = id;
 	c->ep = ep;
 	c->fd = -1;
 	c->no_epsv = ep->no_epsv;
+	*out = c;
+	return 0;
+}
+
+int ftp_conn_open(const struct ftp_endpoint *ep, unsigned id,
+		  struct ftp_conn **out, char *err, size_t errsz)
+{
+	struct ftp_conn *c = NULL;
+	struct ftp_reply *r;
+	int ret;
+
+	if (ftp_conn_new(ep, id, &c) < 0) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	r = &c->reply;
 	/* Directly, or through the proxy (which resolves the name). */
 	ret = proxy_open_stream(ep->proxy, ep->host, ep->host_is_ip, ep->port,
 				net_deadline(ep->connect_timeout_ms), &c->fd,

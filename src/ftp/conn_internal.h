@@ -1,6 +1,7 @@
 /*
  * conn_internal.h - the control connection's state, for the files of the
- * ftp module only (conn.c, xfer.c, ops.c, list.c, pool*.c, upload.c).
+ * ftp module only (conn.c, xfer.c, ops.c, list.c, upload.c; the pool uses
+ * the accessors of ftp_conn.h).
  */
 #ifndef FTPSFS_CONN_INTERNAL_H
 #define FTPSFS_CONN_INTERNAL_H
@@ -32,8 +33,6 @@ struct ftp_conn {
 	bool tls_answered;    /* a reply came over TLS (conn_read_reply) */
 	int prelim_rest;      /* code of a 1xx reply read only to its first
 			       * line (ftp_conn_read_prelim()), else 0 */
-	bool pool_xfer;	      /* pool.c: held for a transfer */
-	int64_t pool_idle_since; /* pool.c: when it became idle */
 	/* Commands held back by ftp_conn_cork() to go in one write. */
 	bool corked;
 	unsigned oheld;	      /* commands in obuf */

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn_internal.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/ftp_xfer.h"
@@ -35,6 +34,21 @@ static const struct ftp_pool_ops pool_real_ops = {
 	.finish_upload = ftp_xfer_finish_upload,
 };
 
+static void pool_real_wait(pthread_cond_t *cond, pthread_mutex_t *lock,
+			   int64_t ms)
+{
+	/* The condvars wait on CLOCK_MONOTONIC, net_now_ms()'s clock. */
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
+			       .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	pthread_cond_timedwait(cond, lock, &ts);
+}
+
+static const struct ftp_pool_clock pool_real_clock = {
+	.now_ms = net_now_ms,
+	.wait_until = pool_real_wait,
+};
+
 int ftp_pool_new(const struct ftp_endpoint *ep, unsigned max_conns,
 		 struct ftp_pool **out)
 {
@@ -50,12 +64,16 @@ int ftp_pool_new_with(const struct ftp_endpoint *ep, unsigned max_conns,
 	if (!p)
 		return -ENOMEM;
 	p->idle = calloc(max_conns, sizeof(*p->idle));
-	if (!p->idle) {
+	p->xfer = calloc(max_conns, sizeof(*p->xfer));
+	if (!p->idle || !p->xfer) {
+		free(p->idle);
+		free(p->xfer);
 		free(p);
 		return -ENOMEM;
 	}
 	p->ep = ep;
 	p->ops = ops ? ops : &pool_real_ops;
+	p->clock = p->ops->clock ? p->ops->clock : &pool_real_clock;
 	p->max_conns = max_conns;
 	p->outage_wait_ms = ep->timeout_ms;
 	p->next_lease = 1;
@@ -89,13 +107,34 @@ void ftp_pool_set_maintenance(struct ftp_pool *p, int keepalive_ms,
 	p->idle_close_ms = idle_close_ms;
 }
 
-/* @ms (net_now_ms() clock) as an absolute time for the condvars. */
-struct timespec pool_abstime(int64_t ms)
+int64_t pool_now(const struct ftp_pool *p)
 {
-	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
-			       .tv_nsec = (long)(ms % 1000) * 1000000L };
+	return p->clock->now_ms();
+}
 
-	return ts;
+void pool_wait_until(struct ftp_pool *p, pthread_cond_t *cond, int64_t ms)
+{
+	p->clock->wait_until(cond, &p->lock, ms);
+}
+
+/* Is @c held for a transfer?  Its place in p->xfer, or -1 (lock held). */
+static int pool_xfer_index(const struct ftp_pool *p, const struct ftp_conn *c)
+{
+	for (unsigned i = 0; i < p->nxfer; i++)
+		if (p->xfer[i] == c)
+			return (int)i;
+	return -1;
+}
+
+/* Count @c among the connections held for transfers, or not. */
+static void pool_xfer_mark(struct ftp_pool *p, struct ftp_conn *c, bool xfer)
+{
+	int i = pool_xfer_index(p, c);
+
+	if (xfer && i < 0)
+		p->xfer[p->nxfer++] = c;
+	else if (!xfer && i >= 0)
+		p->xfer[i] = p->xfer[--p->nxfer];
 }
 
 /* Transfers leave one connection for metadata (see ftp_pool.h). */
@@ -107,8 +146,8 @@ unsigned pool_xfer_limit(const struct ftp_pool *p)
 void pool_drop_locked(struct ftp_pool *p, struct ftp_conn *c)
 {
 	p->nconns--;
-	if (c && c->pool_xfer)
-		p->nxfer--;
+	if (c)
+		pool_xfer_mark(p, c, false);
 	pthread_cond_broadcast(&p->cond);
 }
 
@@ -116,13 +155,7 @@ void pool_drop_locked(struct ftp_pool *p, struct ftp_conn *c)
 void pool_take_locked(struct ftp_pool *p, struct ftp_conn *c,
 			     unsigned use)
 {
-	bool xfer = use == FTP_POOL_XFER;
-
-	if (xfer && !c->pool_xfer)
-		p->nxfer++;
-	else if (!xfer && c->pool_xfer)
-		p->nxfer--;
-	c->pool_xfer = xfer;
+	pool_xfer_mark(p, c, use == FTP_POOL_XFER);
 }
 
 /* Drop @c and close it outside the lock (held on entry and on return). */
@@ -184,7 +217,7 @@ static bool pool_unreachable_err(const struct ftp_pool *p, int err)
 /* The server came back (lock held): say so once, with what it cost. */
 static void pool_note_back_locked(struct ftp_pool *p)
 {
-	double secs = (double)(net_now_ms() - p->down_since) / 1000.0;
+	double secs = (double)(pool_now(p) - p->down_since) / 1000.0;
 
 	log_info("server reachable again after %.1f s (%u operation%s "
 		 "waited for it)", secs, p->down_waiters,
@@ -198,7 +231,7 @@ static void pool_note_back_locked(struct ftp_pool *p)
 /* The server went away (lock held): say so once. */
 static void pool_note_down_locked(struct ftp_pool *p, const char *err)
 {
-	p->down_since = net_now_ms();
+	p->down_since = pool_now(p);
 	stats_add(STATS_OUTAGES, 1);
 	if (p->soft)
 		log_warn("server unreachable: %s; operations fail until it is "
@@ -235,7 +268,7 @@ static void pool_note_connect_locked(struct ftp_pool *p, int ret, bool probe,
 	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_FIRST_MS;
 	if (p->backoff_ms > POOL_BACKOFF_MAX_MS)
 		p->backoff_ms = POOL_BACKOFF_MAX_MS;
-	p->next_attempt = net_now_ms() + p->backoff_ms;
+	p->next_attempt = pool_now(p) + p->backoff_ms;
 	pthread_cond_signal(&p->tick);
 }
 
@@ -299,7 +332,6 @@ int pool_connect(struct ftp_pool *p, unsigned use, unsigned id, bool probe,
 	if (probe)
 		p->probing = false;
 	if (ret == 0) {
-		(*out)->pool_xfer = false;
 		pool_take_locked(p, *out, use);
 	} else {
 		pool_drop_locked(p, NULL);
@@ -331,8 +363,8 @@ static int pool_end_parked(struct ftp_pool *p, struct pool_parked *pk)
 	ret = p->ops->finish_upload(pk->c, pk->x, pk->op);
 	net_set_op_deadline(deadline);
 	net_set_cancel(cancel);
-	if (ret < 0 && pk->c->err[0])
-		log_warn("%s", pk->c->err);
+	if (ret < 0 && ftp_conn_err(pk->c)[0])
+		log_warn("%s", ftp_conn_err(pk->c));
 	return ret;
 }
 
@@ -354,7 +386,7 @@ struct ftp_conn *pool_reclaim_locked(struct ftp_pool *p,
 		p->reclaimed = pk;
 	}
 	pthread_mutex_unlock(&p->lock);
-	log_debug("conn %u: reclaiming from a parked %s", c->id,
+	log_debug("conn %u: reclaiming from a parked %s", ftp_conn_id(c),
 		  pk->upload ? "writer (ending its upload)" : "reader");
 	ret = pool_end_parked(p, pk);
 	pthread_mutex_lock(&p->lock);
@@ -404,7 +436,7 @@ static int pool_open_or_wait(struct ftp_pool *p, struct pool_wait *w,
 	unsigned id;
 	int ret;
 
-	if (down && (p->probing || net_now_ms() < p->next_attempt)) {
+	if (down && (p->probing || pool_now(p) < p->next_attempt)) {
 		if (!pool_waits_out(p, w)) {
 			if (p->soft)
 				snprintf(err, errsz, "server unreachable (%s); "
@@ -434,9 +466,9 @@ static int pool_open_or_wait(struct ftp_pool *p, struct pool_wait *w,
 		*wake = w->deadline; /* for one of ours */
 		return 1;
 	}
-	if (pool_down_locked(p) && net_now_ms() < w->outage_end &&
+	if (pool_down_locked(p) && pool_now(p) < w->outage_end &&
 	    pool_waits_out(p, w)) {
-		*wake = net_now_ms(); /* look again at once */
+		*wake = pool_now(p); /* look again at once */
 		return 1;
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -469,15 +501,14 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 		.use = use & ~(unsigned)(FTP_POOL_PATIENT | FTP_POOL_NOWAIT),
 		.patient = use & FTP_POOL_PATIENT,
 		.nowait = use & FTP_POOL_NOWAIT,
-		.deadline = net_bound(net_deadline(p->ep->timeout_ms)),
+		.deadline = net_bound(pool_now(p) + p->ep->timeout_ms),
 	};
-	struct timespec until;
 	int ret;
 
 	/* An outage is waited out to the operation's own deadline; a
 	 * thread without one (an upload at close) waits outage_wait_ms. */
 	w.outage_end = net_op_deadline() ? net_op_deadline()
-					 : net_deadline(p->outage_wait_ms);
+					 : pool_now(p) + p->outage_wait_ms;
 	if (w.outage_end < w.deadline)
 		w.outage_end = w.deadline;
 	pthread_mutex_lock(&p->lock);
@@ -496,11 +527,11 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 		}
 		w.for_server = false;
 		if (p->nidle > 0 && !xfer_full) {
-			struct ftp_conn *c = p->idle[--p->nidle];
+			struct ftp_conn *c = p->idle[--p->nidle].c;
 
 			if (p->ops->looks_dead(c)) {
 				log_debug("conn %u: closed by server while idle",
-					  c->id);
+					  ftp_conn_id(c));
 				pool_discard_locked(p, c);
 				continue;
 			}
@@ -520,18 +551,17 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 			/* the longest-parked one */
 			struct ftp_conn *c = pool_reclaim_locked(p, &p->parked);
 
-			if (c->broken) {
+			if (ftp_conn_broken(c)) {
 				pool_discard_locked(p, c);
 				continue;
 			}
 			return pool_hand_out(p, c, w.use, out);
 		}
-		if (net_now_ms() >= (w.for_server ? w.outage_end : w.deadline))
+		if (pool_now(p) >= (w.for_server ? w.outage_end : w.deadline))
 			return pool_wait_expired(p, &w, err, errsz);
-		if (wake > net_now_ms() + POOL_POLL_MS)
-			wake = net_now_ms() + POOL_POLL_MS;
-		until = pool_abstime(wake);
-		pthread_cond_timedwait(&p->cond, &p->lock, &until);
+		if (wake > pool_now(p) + POOL_POLL_MS)
+			wake = pool_now(p) + POOL_POLL_MS;
+		pool_wait_until(p, &p->cond, wake);
 	}
 }
 
@@ -539,19 +569,17 @@ void ftp_pool_release(struct ftp_pool *p, struct ftp_conn *c)
 {
 	pthread_mutex_lock(&p->lock);
 	/* Broken, or beyond what the server now allows. */
-	if (c->broken || p->nconns > p->max_conns || p->stopping) {
-		if (c->broken)
+	if (ftp_conn_broken(c) || p->nconns > p->max_conns || p->stopping) {
+		if (ftp_conn_broken(c))
 			stats_add(STATS_CONNS_LOST, 1);
 		pool_drop_locked(p, c);
 		pthread_mutex_unlock(&p->lock);
-		p->ops->close(c, !c->broken);
+		p->ops->close(c, !ftp_conn_broken(c));
 		return;
 	}
-	if (c->pool_xfer)
-		p->nxfer--;
-	c->pool_xfer = false;
-	c->pool_idle_since = net_now_ms();
-	p->idle[p->nidle++] = c;
+	pool_xfer_mark(p, c, false);
+	p->idle[p->nidle].c = c;
+	p->idle[p->nidle++].since = pool_now(p);
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 }
@@ -634,10 +662,11 @@ void ftp_pool_free(struct ftp_pool *p)
 		free(u);
 	}
 	for (unsigned i = 0; i < p->nidle; i++)
-		p->ops->close(p->idle[i], true);
+		p->ops->close(p->idle[i].c, true);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	pthread_cond_destroy(&p->tick);
 	free(p->idle);
+	free(p->xfer);
 	free(p);
 }

@@ -23,6 +23,12 @@ struct ftp_xfer;
 /* How often a wait for a free connection looks at the interrupt flag. */
 #define POOL_POLL_MS 100
 
+/* An idle connection, and since when it has been (pool_now()). */
+struct pool_idle {
+	struct ftp_conn *c;
+	int64_t since;
+};
+
 struct pool_parked {
 	struct ftp_conn *c;
 	struct ftp_xfer *x;
@@ -54,6 +60,7 @@ struct pool_upload {
 struct ftp_pool {
 	const struct ftp_endpoint *ep;
 	const struct ftp_pool_ops *ops;
+	const struct ftp_pool_clock *clock; /* ops->clock or the real one */
 	int keepalive_ms;
 	int idle_close_ms;
 	pthread_mutex_t lock;
@@ -64,10 +71,12 @@ struct ftp_pool {
 	volatile int stop_io;	    /* set: the thread's network waits end */
 	/* guarded by lock: */
 	unsigned max_conns;	    /* may shrink (server limits) */
-	struct ftp_conn **idle;	    /* stack; slots for the initial max */
+	struct pool_idle *idle;	    /* stack; slots for the initial max */
 	unsigned nidle;
 	unsigned nconns;	    /* idle + busy + parked + connecting */
-	unsigned nxfer;		    /* held for transfers, parked included */
+	struct ftp_conn **xfer;	    /* held for transfers, parked included;
+				     * slots for the initial max */
+	unsigned nxfer;
 	struct pool_parked *parked; /* oldest first */
 	struct pool_parked *reclaimed; /* uploads, until the owner asks */
 	struct pool_upload *uploads;   /* files whose downloads don't park */
@@ -90,7 +99,10 @@ struct ftp_pool {
 };
 
 /* Shared by pool.c, pool_park.c and pool_maint.c (the lock is p->lock). */
-struct timespec pool_abstime(int64_t ms);
+/* The pool's clock (ftp_pool_ops.clock): now, and a wait on @cond (lock
+ * held) until @ms on that clock or a signal. */
+int64_t pool_now(const struct ftp_pool *p);
+void pool_wait_until(struct ftp_pool *p, pthread_cond_t *cond, int64_t ms);
 unsigned pool_xfer_limit(const struct ftp_pool *p);
 void pool_drop_locked(struct ftp_pool *p, struct ftp_conn *c);
 void pool_take_locked(struct ftp_pool *p, struct ftp_conn *c, unsigned use);

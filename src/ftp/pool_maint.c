@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn_internal.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/ftp_xfer.h"
@@ -23,7 +22,7 @@
 /* Take the idle connection at @i out of the list (lock held). */
 static struct ftp_conn *pool_take_idle_locked(struct ftp_pool *p, unsigned i)
 {
-	struct ftp_conn *c = p->idle[i];
+	struct ftp_conn *c = p->idle[i].c;
 
 	p->idle[i] = p->idle[--p->nidle];
 	return c;
@@ -33,11 +32,11 @@ static struct ftp_conn *pool_take_idle_locked(struct ftp_pool *p, unsigned i)
 static bool pool_keepalive_one(struct ftp_pool *p)
 {
 	struct ftp_conn *c = NULL;
-	int64_t now = net_now_ms();
+	int64_t now = pool_now(p);
 
 	pthread_mutex_lock(&p->lock);
 	for (unsigned i = 0; p->keepalive_ms && i < p->nidle; i++) {
-		if (now - p->idle[i]->pool_idle_since >= p->keepalive_ms) {
+		if (now - p->idle[i].since >= p->keepalive_ms) {
 			c = pool_take_idle_locked(p, i);
 			pool_take_locked(p, c, FTP_POOL_META);
 			break;
@@ -62,7 +61,7 @@ static bool pool_end_idle_parked_one(struct ftp_pool *p)
 {
 	struct pool_parked **pp;
 	struct ftp_conn *c = NULL;
-	int64_t now = net_now_ms(), before;
+	int64_t now = pool_now(p), before;
 
 	/* A download's abort gets one `timeout` in all (uploads are ended
 	 * without this bound: pool_end_parked()). */
@@ -71,7 +70,7 @@ static bool pool_end_idle_parked_one(struct ftp_pool *p)
 	for (pp = &p->parked; p->keepalive_ms && *pp; pp = &(*pp)->next) {
 		if (now - (*pp)->since >= p->keepalive_ms) {
 			log_debug("conn %u: ending a transfer parked for %d s",
-				  (*pp)->c->id, p->keepalive_ms / 1000);
+				  ftp_conn_id((*pp)->c), p->keepalive_ms / 1000);
 			c = pool_reclaim_locked(p, pp);
 			break;
 		}
@@ -88,11 +87,11 @@ static bool pool_end_idle_parked_one(struct ftp_pool *p)
 static bool pool_close_surplus_one(struct ftp_pool *p)
 {
 	struct ftp_conn *c = NULL;
-	int64_t now = net_now_ms();
+	int64_t now = pool_now(p);
 
 	pthread_mutex_lock(&p->lock);
 	for (unsigned i = 0; p->nidle > 1 && i < p->nidle; i++) {
-		if (now - p->idle[i]->pool_idle_since >= p->idle_close_ms) {
+		if (now - p->idle[i].since >= p->idle_close_ms) {
 			c = pool_take_idle_locked(p, i);
 			pool_drop_locked(p, c);
 			break;
@@ -101,7 +100,7 @@ static bool pool_close_surplus_one(struct ftp_pool *p)
 	pthread_mutex_unlock(&p->lock);
 	if (!c)
 		return false;
-	log_debug("conn %u: closing surplus idle connection", c->id);
+	log_debug("conn %u: closing surplus idle connection", ftp_conn_id(c));
 	p->ops->close(c, true);
 	return true;
 }
@@ -121,7 +120,7 @@ static void pool_connect_background(struct ftp_pool *p)
 	int ret;
 
 	if (p->nconns >= p->max_conns || p->stopping ||
-	    (down && (p->probing || net_now_ms() < p->next_attempt)) ||
+	    (down && (p->probing || pool_now(p) < p->next_attempt)) ||
 	    (!down && (p->nidle > 0 || !p->ever_connected))) {
 		pthread_mutex_unlock(&p->lock);
 		return;
@@ -160,15 +159,12 @@ static void *pool_thread(void *arg)
 	net_set_cancel(&p->stop_io);
 
 	for (;;) {
-		struct timespec ts;
-
 		pthread_mutex_lock(&p->lock);
 		if (p->stopping) {
 			pthread_mutex_unlock(&p->lock);
 			break;
 		}
-		ts = pool_abstime(net_deadline(POOL_TICK_MS));
-		pthread_cond_timedwait(&p->tick, &p->lock, &ts);
+		pool_wait_until(p, &p->tick, pool_now(p) + POOL_TICK_MS);
 		if (p->stopping) {
 			pthread_mutex_unlock(&p->lock);
 			break;

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn_internal.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/ftp_xfer.h"
@@ -42,7 +41,7 @@ static uint64_t pool_park(struct ftp_pool *p, struct pool_parked *pk)
 		return 0;
 	}
 	lease = pk->lease = p->next_lease++;
-	pk->since = net_now_ms();
+	pk->since = pool_now(p);
 	for (tail = &p->parked; *tail; tail = &(*tail)->next)
 		;
 	*tail = pk;
@@ -107,7 +106,7 @@ int ftp_pool_upload_begin(struct ftp_pool *p, uint64_t tag)
 
 		ended = pk->next;
 		log_debug("conn %u: ending a parked download of the file about "
-			  "to be uploaded", pk->c->id);
+			  "to be uploaded", ftp_conn_id(pk->c));
 		p->ops->abort_xfer(pk->c, pk->x);
 		ftp_pool_release(p, pk->c);
 		free(pk);
@@ -245,7 +244,7 @@ bool pool_resync_one(struct ftp_pool *p)
 	if (!a)
 		return false;
 	log_debug("conn %u: ending an abandoned transfer in the background",
-		  a->c->id);
+		  ftp_conn_id(a->c));
 	before = net_set_op_deadline(net_deadline(p->ep->timeout_ms));
 	p->ops->abort_xfer(a->c, a->x);
 	net_set_op_deadline(before);

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "conn_internal.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/ftp_xfer.h"
@@ -21,7 +20,7 @@
 /* Did @ret cost the connection for a reason another one may not meet? */
 static bool pool_xfer_retry_elsewhere(const struct ftp_conn *c, int ret)
 {
-	return c->broken &&
+	return ftp_conn_broken(c) &&
 	       (ftp_errno_transient(ret) || ret == -EIO || ret == -EPROTO);
 }
 
@@ -44,7 +43,7 @@ int ftp_pool_xfer_open(struct ftp_pool *p, unsigned use,
 		ret = ftp_xfer_open(*c, cmd, x);
 		if (ret == 0)
 			return 0;
-		snprintf(err, errsz, "%s", (*c)->err[0] ? (*c)->err
+		snprintf(err, errsz, "%s", ftp_conn_err(*c)[0] ? ftp_conn_err(*c)
 							: "transfer failed");
 		if (!pool_xfer_retry_elsewhere(*c, ret) || attempt == tries ||
 		    net_op_expired()) {
@@ -53,7 +52,7 @@ int ftp_pool_xfer_open(struct ftp_pool *p, unsigned use,
 			return ret;
 		}
 		log_debug("conn %u: %s; trying %s on a fresh connection",
-			  (*c)->id, err, cmd->verb);
+			  ftp_conn_id(*c), err, cmd->verb);
 		stats_add(STATS_RETRIES, 1);
 		ftp_pool_release(p, *c); /* broken: closed */
 		*c = NULL;

@@ -4,6 +4,10 @@
  * metadata, shrinking to a server's limit, back-off and waiting out an
  * outage (one prober), parking and
  * reclaiming, the download/upload interlock, spares.
+ *
+ * The tests run by one thread use a virtual clock (struct ftp_pool_clock)
+ * that moves only when the pool waits, so their times are exact and take
+ * no wall-clock time; those with threads use the real one.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -11,8 +15,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../src/ftp/conn_internal.h"
 #include "check.h"
+#include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/net.h"
 #include "ftpsfs/stats.h"
@@ -47,11 +51,8 @@ static int fake_open(const struct ftp_endpoint *ep, unsigned id,
 		snprintf(err, errsz, "421 Too many connections");
 		return -EUSERS;
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (ftp_conn_new(ep, id, &c) < 0)
 		return -ENOMEM;
-	c->id = id;
-	c->ep = ep;
 	fake.live++;
 	*out = c;
 	return 0;
@@ -62,12 +63,12 @@ static void fake_close(struct ftp_conn *c, bool polite)
 	(void)polite;
 	fake.closes++;
 	fake.live--;
-	free(c);
+	ftp_conn_close(c, false); /* never connected: only frees it */
 }
 
 static bool fake_dead(struct ftp_conn *c)
 {
-	return c->broken;
+	return ftp_conn_broken(c);
 }
 
 static int fake_noop(struct ftp_conn *c)
@@ -92,14 +93,41 @@ static int fake_finish(struct ftp_conn *c, struct ftp_xfer *x, enum ftp_op op)
 	return fake.finish_result;
 }
 
-static const struct ftp_pool_ops fake_ops = {
-	.open = fake_open,
-	.close = fake_close,
-	.looks_dead = fake_dead,
-	.noop = fake_noop,
-	.abort_xfer = fake_abort,
-	.finish_upload = fake_finish,
+/* The virtual clock: a wait that no other thread can end jumps to its
+ * end.  It starts far from 0 (an operation deadline of 0 means none). */
+static struct {
+	int64_t now;
+	int waits;
+} vclock;
+
+static int64_t vclock_now(void)
+{
+	return vclock.now;
+}
+
+static void vclock_wait(pthread_cond_t *cond, pthread_mutex_t *lock,
+			int64_t ms)
+{
+	(void)cond;
+	(void)lock;
+	vclock.waits++;
+	if (ms > vclock.now)
+		vclock.now = ms;
+}
+
+static const struct ftp_pool_clock virtual_clock = {
+	.now_ms = vclock_now,
+	.wait_until = vclock_wait,
 };
+
+#define FAKE_OPS                                                               \
+	.open = fake_open, .close = fake_close, .looks_dead = fake_dead,       \
+	.noop = fake_noop, .abort_xfer = fake_abort,                           \
+	.finish_upload = fake_finish
+
+static const struct ftp_pool_ops fake_ops = { FAKE_OPS,
+					      .clock = &virtual_clock };
+static const struct ftp_pool_ops fake_ops_real_clock = { FAKE_OPS };
 
 static struct ftp_endpoint ep = { .timeout_ms = 300,
 				  .connect_timeout_ms = 300 };
@@ -107,14 +135,29 @@ static struct ftp_endpoint ep = { .timeout_ms = 300,
 /* A fake transfer: the pool only passes it to the ops. */
 static struct ftp_xfer *dummy_xfer = (struct ftp_xfer *)&ep;
 
-static struct ftp_pool *pool_of(unsigned max)
+static struct ftp_pool *pool_with(unsigned max,
+				   const struct ftp_pool_ops *ops)
 {
 	struct ftp_pool *p = NULL;
 
 	memset(&fake, 0, sizeof(fake));
-	if (ftp_pool_new_with(&ep, max, &fake_ops, &p) < 0)
+	vclock.now = 1000000;
+	vclock.waits = 0;
+	if (ftp_pool_new_with(&ep, max, ops, &p) < 0)
 		return NULL;
 	return p;
+}
+
+/* A pool of @max on the virtual clock, for tests run by one thread. */
+static struct ftp_pool *pool_of(unsigned max)
+{
+	return pool_with(max, &fake_ops);
+}
+
+/* On the real clock, for tests with threads. */
+static struct ftp_pool *pool_of_real(unsigned max)
+{
+	return pool_with(max, &fake_ops_real_clock);
 }
 
 static struct ftp_conn *get(struct ftp_pool *p, unsigned use, int *ret)
@@ -149,7 +192,7 @@ TEST(transfers_leave_one_connection_for_metadata)
 {
 	struct ftp_pool *p = pool_of(3);
 	struct ftp_conn *x1, *x2, *x3, *m;
-	int ret;
+	int ret, waits;
 
 	x1 = get(p, FTP_POOL_XFER, &ret);
 	CHECK_INT(ret, 0);
@@ -158,8 +201,11 @@ TEST(transfers_leave_one_connection_for_metadata)
 	x3 = get(p, FTP_POOL_XFER, &ret); /* waits the timeout */
 	CHECK_INT(ret, -ETIMEDOUT);
 	CHECK(!x3);
+	CHECK(vclock.now - 1000000 >= ep.timeout_ms);
+	waits = vclock.waits;
 	m = get(p, FTP_POOL_META, &ret); /* at once */
 	CHECK_INT(ret, 0);
+	CHECK_INT(vclock.waits, waits);
 	ftp_pool_release(p, m);
 	ftp_pool_release(p, x1);
 	ftp_pool_release(p, x2);
@@ -205,10 +251,11 @@ TEST(a_soft_pool_fails_fast_during_the_back_off)
 	c = get(p, FTP_POOL_META, &ret);
 	CHECK_INT(ret, -ECONNREFUSED);
 	CHECK(!c);
-	t0 = net_now_ms();
+	t0 = vclock.now;
 	c = get(p, FTP_POOL_META, &ret);
 	CHECK_INT(ret, -EIO);
-	CHECK(net_now_ms() - t0 < 100);
+	CHECK_INT(vclock.waits, 0); /* failed without waiting */
+	CHECK(vclock.now == t0);
 	CHECK_INT(fake.opens, 1); /* not tried again */
 	ftp_pool_free(p);
 }
@@ -224,11 +271,11 @@ TEST(a_patient_request_waits_out_the_back_off_even_when_soft)
 	ep.timeout_ms = 2000;
 	fake.fail_next = -ECONNREFUSED;
 	(void)get(p, FTP_POOL_META, &ret);
-	t0 = net_now_ms();
+	t0 = vclock.now;
 	c = get(p, FTP_POOL_XFER | FTP_POOL_PATIENT, &ret);
 	ep.timeout_ms = 300;
 	CHECK_INT(ret, 0);
-	CHECK(net_now_ms() - t0 >= 400); /* the first back-off: 500 ms */
+	CHECK(vclock.now - t0 >= 500); /* the first back-off: 500 ms */
 	CHECK_INT(fake.opens, 2);
 	ftp_pool_release(p, c);
 	ftp_pool_free(p);
@@ -239,16 +286,17 @@ TEST(a_request_waits_for_an_unreachable_server_to_come_back)
 	struct ftp_pool *p = pool_of(2);
 	struct ftp_conn *c;
 	struct stats_pool s = { 0 };
-	int64_t t0 = net_now_ms(), before;
+	int64_t t0 = vclock.now, before;
 	int ret;
 
 	/* The operation may take 2 s; the endpoint's timeout is 300 ms. */
-	before = net_set_op_deadline(net_deadline(2000));
+	before = net_set_op_deadline(vclock.now + 2000);
 	fake.fail_next = -ECONNREFUSED;
 	c = get(p, FTP_POOL_META, &ret);
 	net_set_op_deadline(before);
 	CHECK_INT(ret, 0);
-	CHECK(net_now_ms() - t0 >= 400); /* the first back-off: 500 ms */
+	CHECK(vclock.now - t0 >= 500); /* the first back-off: 500 ms */
+	CHECK(vclock.now - t0 < 2000);
 	CHECK_INT(fake.opens, 2);
 	ftp_pool_counts(p, &s);
 	CHECK(!s.server_down);
@@ -263,7 +311,7 @@ TEST(a_refused_login_is_not_waited_for)
 	int64_t before;
 	int ret;
 
-	before = net_set_op_deadline(net_deadline(2000));
+	before = net_set_op_deadline(vclock.now + 2000);
 	fake.fail_all = -EPROTO; /* a certificate that changed */
 	c = get(p, FTP_POOL_META, &ret);
 	CHECK_INT(ret, -EPROTO);
@@ -272,6 +320,7 @@ TEST(a_refused_login_is_not_waited_for)
 	net_set_op_deadline(before);
 	CHECK_INT(ret, -EIO);
 	CHECK_INT(fake.opens, 1);
+	CHECK_INT(vclock.waits, 0);
 	ftp_pool_free(p);
 }
 
@@ -280,17 +329,20 @@ TEST(an_outage_longer_than_the_operation_deadline_times_out)
 	struct ftp_pool *p = pool_of(2);
 	struct ftp_conn *c;
 	struct stats_pool s = { 0 };
-	int64_t t0 = net_now_ms(), before;
+	int64_t t0 = vclock.now, before;
 	int ret;
 
-	before = net_set_op_deadline(net_deadline(800));
+	before = net_set_op_deadline(vclock.now + 800);
 	fake.fail_all = -ECONNREFUSED;
 	c = get(p, FTP_POOL_META, &ret);
 	net_set_op_deadline(before);
 	CHECK_INT(ret, -ETIMEDOUT);
 	CHECK(!c);
-	CHECK(net_now_ms() - t0 >= 750);
-	CHECK(net_now_ms() - t0 < 800 + 1000);
+	/* At the deadline, give or take one look (every 100 ms)... */
+	CHECK(vclock.now - t0 >= 800);
+	CHECK(vclock.now - t0 < 800 + 100);
+	/* ...after a connect at 0, 0.5 and 1.5 s of back-off: 0 and 0.5. */
+	CHECK_INT(fake.opens, 2);
 	ftp_pool_counts(p, &s);
 	CHECK(s.server_down);
 	ftp_pool_free(p);
@@ -318,7 +370,7 @@ static void *wait_for_server(void *arg)
 
 TEST(waiting_requests_share_one_prober)
 {
-	struct ftp_pool *p = pool_of(4);
+	struct ftp_pool *p = pool_of_real(4);
 	struct waiter w[4];
 	pthread_t t[4];
 
@@ -419,7 +471,7 @@ TEST(downloads_of_a_file_being_uploaded_do_not_park)
 
 TEST(a_spare_is_logged_in_when_the_last_idle_one_is_taken)
 {
-	struct ftp_pool *p = pool_of(3);
+	struct ftp_pool *p = pool_of_real(3);
 	struct ftp_conn *c;
 	struct stats_pool s = { 0 };
 	int ret;
