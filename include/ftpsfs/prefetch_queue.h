@@ -1,0 +1,76 @@
+/*
+ * prefetch_queue.h - the pure part of fetching ahead (fs_prefetch.h): the
+ * bounded queue of jobs for the workers, and telling a tree walk from a
+ * directory listed alone (src/fs/prefetch_queue.c; the workers and the
+ * fetching are src/fs/fs_prefetch.c).
+ *
+ * Nothing here locks, does I/O or looks at the clock: the caller passes
+ * the time and holds its lock (fs_prefetch.c's pf->lock).
+ */
+#ifndef FTPSFS_PREFETCH_QUEUE_H
+#define FTPSFS_PREFETCH_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PFQ_LEN 64	/* jobs waiting; more are dropped, not queued */
+#define PFQ_WORKERS 2	/* jobs running at once */
+/*
+ * Fetching ahead is a guess, and must be cheap when it is wrong: listing
+ * a directory of six entries must not make us read its subdirectories of
+ * a million.  So listings are fetched ahead only while a walk is under
+ * way - a directory was opened whose parent was opened within
+ * PFQ_WALK_MS (one of the last PFQ_RECENT opened).
+ */
+#define PFQ_WALK_MS 10000
+#define PFQ_RECENT 16
+
+/* Two kinds of job: a directory's listing (token 0), or a small file's
+ * content fetched ahead (fs_readahead.c: token names its entry). */
+struct pfq_job {
+	uint64_t ino;	/* a directory (to list, or of the file) */
+	uint64_t token; /* 0, or the read-ahead entry */
+};
+
+struct pf_queue {
+	struct pfq_job queue[PFQ_LEN]; /* a ring: oldest at head */
+	unsigned head, len;
+	struct pfq_job running[PFQ_WORKERS];
+	bool busy[PFQ_WORKERS];
+	struct {
+		uint64_t ino;
+		int64_t at;
+	} recent[PFQ_RECENT]; /* directories opened lately */
+	unsigned recent_next;
+	int64_t walk_until; /* a walk is under way until then */
+};
+
+/*
+ * Queue @job at the end unless it is waiting or running already.
+ * Returns true if it is waiting or running now, false if the queue was
+ * full (the job is dropped).
+ */
+bool pfq_push(struct pf_queue *q, const struct pfq_job *job);
+
+/* Worker @w (< PFQ_WORKERS, idle) takes the oldest job: true with *job,
+ * false if none waits. */
+bool pfq_take(struct pf_queue *q, unsigned w, struct pfq_job *job);
+
+/* Worker @w finished its job. */
+void pfq_done(struct pf_queue *q, unsigned w);
+
+/* Is @job running on a worker? */
+bool pfq_running(const struct pf_queue *q, const struct pfq_job *job);
+
+/* Drop every waiting job (running ones stay until pfq_done()). */
+void pfq_clear(struct pf_queue *q);
+
+/* Directory @dir, child of @parent (0: unknown), was opened at @now_ms:
+ * a walk is under way if @parent was opened within PFQ_WALK_MS. */
+void pfq_opened(struct pf_queue *q, uint64_t dir, uint64_t parent,
+		int64_t now_ms);
+
+/* Is a walk under way at @now_ms? */
+bool pfq_walking(const struct pf_queue *q, int64_t now_ms);
+
+#endif
