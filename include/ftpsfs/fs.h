@@ -1,54 +1,74 @@
 /*
  * fs.h - the FUSE low-level operations and the mount context they share.
  *
- * Process-wide state: the parsed options, this context (handed to libfuse
- * as userdata, it reaches every operation through fuse_req_userdata()),
- * and three documented singletons every layer uses without a context to
- * carry: the log settings (log.h), the statistics (stats.h) and the
- * bandwidth caps (ratelimit.h).
+ * Process-wide state, each kept where it says and nowhere else:
+ *  - the parsed options (main.c) and this context, handed to libfuse as
+ *    userdata (every operation reaches it through fuse_req_userdata());
+ *  - singletons every layer uses without a context to carry: the log
+ *    settings (log.c, set once before any thread), the statistics
+ *    (stats.c: atomic counters, the last error under last_lock) and the
+ *    bandwidth caps (ratelimit.c: one bucket per direction);
+ *  - flags for signal handlers: SIGUSR1's pipe (fs_refresh.c), askpass's
+ *    (askpass.c) and --stats's (stats_view.c, not a mount);
+ *  - the per-thread channels below (thread-locals in sock.c, stats.c)
+ *    and fs_gone.c's nesting depth.
  *
  * Locks, and the one order they are taken in.  FUSE runs operations on
- * several threads; each lock guards one thing:
+ * several threads; each lock guards one thing (conditions wait on the
+ * lock named with them):
  *
  *   ready_lock    delay_connect's first login (held across it: I/O)
  *   f->lock       one open file's read stream (fs_internal.h; held across
  *                 network I/O: one reader of a handle at a time)
- *   wf->lock      one file's write state (fs_wfile.c; held across network
- *                 I/O: one writer of a file at a time)
+ *   wf->lock      one file's write state (fs_wfile_internal.h; held
+ *                 across network I/O: one writer of a file at a time)
  *   wfiles_lock   the table of write states and their reference counts
  *   handles_lock  the list of open handles
  *   space_lock    statfs's cached AVBL answer
- *   pr->lock      one open file's parallel ranges (fs_pread.c; no I/O)
+ *   pr->lock      one open file's parallel ranges (fs_pread.c; no I/O;
+ *                 cond: a range became ready or failed)
  *   pw.lock       the parallel ranges' job queue and files (fs_pread.c;
- *                 no I/O)
- *   pool.lock     the connection pool (ftp_pool.h; never held across I/O)
- *   itab.lock     the inode table (inode.h; a leaf, no I/O)
- *   ra.lock       files fetched ahead (fs_readahead.c; a leaf, no I/O)
- *   pf.lock       the queue of work fetched ahead (fs_prefetch.c; a leaf)
- *   wb.lock       the write-back queue (fs_wback.h; a leaf, taken inside
- *                 wf->lock)
+ *                 no I/O; cond work)
+ *   pool.lock     the connection pool (pool_internal.h; never held across
+ *                 I/O; conds: a connection became free, the maintenance
+ *                 thread's tick)
+ *   itab.lock     the inode table (inode.h; a leaf, no I/O; cond
+ *                 times_cond: a directory's exact times were fetched)
+ *   ra.lock       files fetched ahead (fs_readahead.c; a leaf, no I/O;
+ *                 cond settled)
+ *   pf.lock       the queue of work fetched ahead (fs_prefetch.c; a leaf;
+ *                 conds: work queued, a job ended)
+ *   wb.lock       the write-back queue (fs_wback.c; a leaf, taken inside
+ *                 wf->lock; conds: work, a job ended)
+ *   poll.lock     poll='s thread: its stop flag (fs_poll.c; a leaf; cond
+ *                 wake)
+ *   idmap.lock    idmap=names's cache of NSS answers (idmap.c; a leaf,
+ *                 NSS is asked without it)
  *   stats last_lock  the last error's text (stats.c; a leaf)
  *   refresh.lock  entries queued for the kernel (fs_refresh.c; a leaf)
  *   bucket.lock   a bandwidth cap's clock (ratelimit.c; a leaf, no I/O)
  *   pin_lock      the TLS pin (tls_internal.h; TOFU's first recording does
  *                 local file I/O under it)
- *   charset.lock  iconv's state (a leaf)
+ *   charset.lock  iconv's state (charset.c; a leaf)
  *
  * Order: ready_lock, then f->lock or wf->lock (never both: a read looks
  * at the write state before it takes f->lock), then wfiles_lock, then
  * handles_lock or space_lock, then pr->lock, then pw.lock, then
  * pool.lock, then the leaves (itab.lock, ra.lock, pf.lock, wb.lock,
- * pin_lock, charset.lock, stats last_lock, refresh.lock, bucket.lock).
- * A thread
- * holding a lock may take only locks after it.
+ * poll.lock, idmap.lock, pin_lock, charset.lock, stats last_lock,
+ * refresh.lock, bucket.lock).  A thread holding a lock may take only
+ * locks after it.
  *
- * Besides the locks, each thread carries channels of its own (net.h,
- * stats.h), set by the fs layer for the request it serves: a cancel flag
- * (net_set_cancel(): FUSE interrupts, read by every network wait, saved
- * and restored by the pool when it ends another thread's parked upload),
- * a wait-cancel flag (net_set_wait_cancel(): ends only a wait for a
- * connection), the operation deadline (net_set_op_deadline(): op_timeout)
- * and the operation its round trips count for (stats_op_begin()).
+ * Besides the locks, each thread carries channels of its own, set by the
+ * fs layer for the request it serves and read below it without being
+ * passed: in net.h (sock.c) a cancel flag (net_set_cancel(): FUSE
+ * interrupts, read by every network wait, saved and restored by the pool
+ * when it ends another thread's parked upload), a wait-cancel flag
+ * (net_set_wait_cancel(): ends only a wait for a connection) and the
+ * operation deadline (net_set_op_deadline(): op_timeout, also saved and
+ * restored by the pool); in stats.h (stats.c) the operation its round
+ * trips count for, those round trips and its last error
+ * (stats_op_begin()/stats_op_end()).
  */
 #ifndef FTPSFS_FS_H
 #define FTPSFS_FS_H

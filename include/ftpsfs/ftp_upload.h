@@ -15,8 +15,10 @@
  * (or SIZE where it offers no digest we compute), SIZE with an atomic or
  * resumed upload - then renames the temporary file over @path.  A failure
  * deletes the temporary file.  Nothing here writes the data itself (the
- * caller owns the transfer: ftp_xfer.h) or logs: failures are described in
- * the connection's c->err.
+ * caller owns the transfer: ftp_xfer.h) or logs a failure: failures are
+ * described in the connection's c->err, for the caller to log once (a
+ * verified upload and a rename found done after a lost reply are logged
+ * here, as debug and info).
  */
 #ifndef FTPSFS_FTP_UPLOAD_H
 #define FTPSFS_FTP_UPLOAD_H
