@@ -465,8 +465,11 @@ READ_ONE = textwrap.dedent("""
 
 # What waits: a read (a lookup and an open first), and an unlink of a file whose lookup is
 # cached (an interrupt may end only its wait for a connection, never cut DELE from its reply).
-WAITERS = {"read": READ_ONE,
-           "unlink": "import os, sys\nos.unlink(sys.argv[1])\n"}
+# Each first takes SIGINT back: a test run started in the background by a shell without job
+# control inherits SIGINT ignored, and so would the waiter, which then never gets interrupted.
+SIGINT_BACK = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+WAITERS = {"read": SIGINT_BACK + READ_ONE,
+           "unlink": SIGINT_BACK + "import os, sys\nos.unlink(sys.argv[1])\n"}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
