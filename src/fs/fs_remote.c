@@ -19,6 +19,7 @@
 #include "ftpsfs/log.h"
 #include "ftpsfs/nameidx.h"
 #include "ftpsfs/net.h"
+#include "ftpsfs/path.h"
 #include "ftpsfs/stat_clamp.h"
 
 void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
@@ -303,18 +304,6 @@ static int fetch_add(void *arg, const struct ftp_entry *e)
 	return st->merging ? fetch_merge(st, e) : fetch_append(st, e);
 }
 
-/* "@dir/@name" into a new string, or NULL. */
-static char *fetch_child_path(const char *dir, const char *name)
-{
-	size_t len = strlen(dir) + strlen(name) + 2;
-	char *p = malloc(len);
-
-	if (p)
-		snprintf(p, len, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "",
-			 name);
-	return p;
-}
-
 /* MDTM of @n names in @dir, pipelined (one round trip): secs[i] and
  * res[i] (0 or -errno) for each.  Returns 0 or a transport error. */
 static int fetch_mdtm(struct ftp_conn *c, const char *dir,
@@ -328,7 +317,7 @@ static int fetch_mdtm(struct ftp_conn *c, const char *dir,
 	if (!paths)
 		return -ENOMEM;
 	for (; k < n; k++) {
-		paths[k] = fetch_child_path(dir, names[k]);
+		paths[k] = path_join_new(dir, names[k]);
 		if (!paths[k])
 			goto out;
 	}

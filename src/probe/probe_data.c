@@ -20,6 +20,7 @@
 
 #include "ftpsfs/ftp_xfer.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/path.h"
 #include "probe_internal.h"
 
 static const char *const probe_mode_names[PROBE_MODES] = {
@@ -224,16 +225,14 @@ static void probe_print_resumed(const struct probe *p, const char *verb,
 static int probe_tmp_name(struct probe *p)
 {
 	uint8_t rnd[6];
-	int n;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return -EIO;
 	snprintf(p->tmp_name, sizeof(p->tmp_name),
 		 PROBE_TMP_PREFIX "%ld-%02x%02x%02x%02x%02x%02x", (long)getpid(),
 		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-	n = snprintf(p->tmp_path, sizeof(p->tmp_path), "%s%s%s", p->root,
-		     strcmp(p->root, "/") ? "/" : "", p->tmp_name);
-	return n > 0 && (size_t)n < sizeof(p->tmp_path) ? 0 : -ENAMETOOLONG;
+	return path_join(p->tmp_path, sizeof(p->tmp_path), p->root,
+			 p->tmp_name);
 }
 
 /* STOR of the temporary file (its creation), unless probe_readonly. */

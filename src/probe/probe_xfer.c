@@ -16,6 +16,7 @@
 
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_xfer.h"
+#include "ftpsfs/path.h"
 #include "probe_internal.h"
 
 /* Counters before a transfer. */
@@ -85,7 +86,6 @@ static int probe_list_entry(void *arg, const struct ftp_entry *e)
 {
 	struct probe_listing *l = arg;
 	struct probe *p = l->p;
-	int n;
 
 	l->entries++;
 	if (p->tmp_name[0] && strcmp(e->name, p->tmp_name) == 0)
@@ -96,9 +96,8 @@ static int probe_list_entry(void *arg, const struct ftp_entry *e)
 	if (e->type != FTP_ENTRY_FILE || !e->has_size ||
 	    (p->have_file && e->size >= p->file_size))
 		return 0;
-	n = snprintf(p->file, sizeof(p->file), "%s%s%s", p->root,
-		     strcmp(p->root, "/") ? "/" : "", e->name);
-	p->have_file = n > 0 && (size_t)n < sizeof(p->file);
+	p->have_file = path_join(p->file, sizeof(p->file), p->root,
+				 e->name) == 0;
 	p->file_size = e->size;
 	return 0;
 }
