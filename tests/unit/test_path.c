@@ -5,39 +5,25 @@
 #include "check.h"
 #include "ftpsfs/path.h"
 
-TEST(one_slash_between_directory_and_name)
-{
-	char out[64];
-
-	CHECK_INT(path_join(out, sizeof(out), "/srv/data", "a.txt"), 0);
-	CHECK_STR(out, "/srv/data/a.txt");
-}
-
-TEST(no_second_slash_after_the_root)
-{
-	char out[64];
-
-	CHECK_INT(path_join(out, sizeof(out), "/", "a.txt"), 0);
-	CHECK_STR(out, "/a.txt");
-}
-
-TEST(an_empty_name_is_the_directory_itself)
-{
-	char out[64];
-
-	CHECK_INT(path_join(out, sizeof(out), "/srv", ""), 0);
-	CHECK_STR(out, "/srv");
-	CHECK_INT(path_join(out, sizeof(out), "/", ""), 0);
-	CHECK_STR(out, "/");
-}
-
-TEST(a_relative_name_may_hold_slashes)
-{
-	char out[64];
-
+/* (directory, name, expected) */
+static const char *const joins[][3] = {
+	{ "/srv/data", "a.txt", "/srv/data/a.txt" }, /* one slash between */
+	{ "/", "a.txt", "/a.txt" },		     /* none after the root */
+	{ "/srv", "", "/srv" },	/* an empty name: the directory itself */
+	{ "/", "", "/" },
 	/* ftp_resolve_root(): the login directory and a relative path */
-	CHECK_INT(path_join(out, sizeof(out), "/home/u", "web/site"), 0);
-	CHECK_STR(out, "/home/u/web/site");
+	{ "/home/u", "web/site", "/home/u/web/site" },
+};
+
+TEST(joined_with_exactly_one_slash)
+{
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(joins) / sizeof(joins[0]); i++) {
+		CHECK_INT(path_join(out, sizeof(out), joins[i][0], joins[i][1]),
+			  0);
+		CHECK_STR(out, joins[i][2]);
+	}
 }
 
 TEST(too_long_is_refused_exactly_at_the_limit)
@@ -64,10 +50,7 @@ TEST(new_string_is_joined_the_same_way)
 }
 
 static const struct check_case cases[] = {
-	TEST_ENTRY(one_slash_between_directory_and_name),
-	TEST_ENTRY(no_second_slash_after_the_root),
-	TEST_ENTRY(an_empty_name_is_the_directory_itself),
-	TEST_ENTRY(a_relative_name_may_hold_slashes),
+	TEST_ENTRY(joined_with_exactly_one_slash),
 	TEST_ENTRY(too_long_is_refused_exactly_at_the_limit),
 	TEST_ENTRY(new_string_is_joined_the_same_way),
 };
