@@ -1,6 +1,7 @@
 /*
- * probe.c - ftpsfs --probe: the order of the checks, the connections they
- * use, and the printing helpers.
+ * probe.c - ftpsfs --probe: the order of the checks.  It only drives the
+ * sections (probe_*.c), which print through probe_report.c and take their
+ * connections from probe_conn.c: nothing calls back into this file.
  *
  * Order: log in as a mount would (and if the TLS handshake fails while no
  * tls_max= was given, again with TLS 1.2 to see whether that is why);
@@ -12,7 +13,6 @@
  */
 #include <errno.h>
 #include <openssl/ssl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,100 +24,6 @@
 #include "ftpsfs/log.h"
 #include "ftpsfs/proxy.h"
 #include "probe_internal.h"
-
-void probe_section(const char *title)
-{
-	printf("\n%s\n", title);
-}
-
-void probe_fact(const char *key, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s: ", key);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-char *probe_esc(char *out, size_t outsz, const char *in)
-{
-	/* Messages may hold reply text the ftp layer escaped already
-	 * (ftp_reply_message()): control characters are escaped, escapes
-	 * are left alone. */
-	return log_sanitize(out, outsz, in);
-}
-
-/* Each line of the server's multi-line @text as "key: line", escaped. */
-static void probe_fact_lines(const char *key, const char *text)
-{
-	char esc[4 * 256 + 8];
-
-	do {
-		size_t len = strcspn(text, "\n");
-
-		probe_fact(key, "%s", log_escape(esc, sizeof(esc), text, len));
-		text += len;
-	} while (*text++ == '\n' && *text);
-}
-
-/* The endpoint's observer: the greeting (the first reply of all) and the
- * last reply, whose text explains a refusal. */
-static void probe_reply_seen(void *arg, unsigned conn_id,
-			     const struct ftp_reply *r)
-{
-	struct probe *p = arg;
-	char msg[256], esc[400];
-
-	(void)conn_id;
-	if (!p->have_greeting) {
-		/* A greeting longer than this is cut: it is only shown. */
-		size_t len = strnlen(r->text, sizeof(p->greeting) - 1);
-
-		memcpy(p->greeting, r->text, len);
-		p->greeting[len] = '\0';
-		p->have_greeting = true;
-	}
-	p->last_code = r->code;
-	p->saw_prelim |= ftp_reply_is_prelim(r);
-	snprintf(p->last_text, sizeof(p->last_text), "%d %s", r->code,
-		 probe_esc(esc, sizeof(esc),
-			   ftp_reply_message(r, msg, sizeof(msg))));
-}
-
-int probe_connect(struct probe *p, struct ftp_conn **out, char *err,
-		  size_t errsz)
-{
-	char raw[512];
-	int ret;
-
-	p->peer_seen = false;
-	ret = ftp_conn_open(&p->ep, p->next_id++, out, raw, sizeof(raw));
-	/* The message may quote the server (a refused login): escaped
-	 * here, once, for every caller that prints it. */
-	if (ret < 0)
-		probe_esc(err, errsz, raw);
-	return ret;
-}
-
-int probe_main_conn(struct probe *p, struct ftp_conn **out, char *err,
-		    size_t errsz)
-{
-	int ret;
-
-	if (p->c && ftp_conn_broken(p->c)) {
-		ftp_conn_close(p->c, false);
-		p->c = NULL;
-	}
-	if (!p->c) {
-		ret = probe_connect(p, &p->c, err, errsz);
-		if (ret < 0)
-			return ret;
-	}
-	*out = p->c;
-	return 0;
-}
 
 /* The endpoint of a mount with these options (main.c: setup_remote()). */
 static int probe_endpoint(struct probe *p)

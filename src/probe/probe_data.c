@@ -307,8 +307,7 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 			   r ? err : "out of memory");
 		goto out;
 	}
-	p->ep.active = mode == PROBE_EPRT || mode == PROBE_PORT;
-	ftp_conn_force_modes(c, mode == PROBE_PASV, mode == PROBE_PORT);
+	probe_set_mode(p, c, mode);
 	p->last_code = 0;
 	p->saw_prelim = false;
 	ret = ftp_xfer_open(c, &(struct ftp_xfer_cmd){ .verb = "LIST",

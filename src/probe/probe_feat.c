@@ -21,19 +21,6 @@
 #include "ftpsfs/hexdigit.h"
 #include "probe_internal.h"
 
-/* The main connection, or "KEY: not checked: why" and NULL. */
-static struct ftp_conn *probe_conn_for(struct probe *p, const char *key)
-{
-	struct ftp_conn *c = NULL;
-	char err[512];
-
-	if (probe_main_conn(p, &c, err, sizeof(err)) < 0) {
-		probe_fact(key, "not checked: %s", err);
-		return NULL;
-	}
-	return c;
-}
-
 /* The file the read checks use and its size, or NULL. */
 static const char *probe_target(const struct probe *p, uint64_t *size)
 {

@@ -111,7 +111,25 @@ struct probe {
 	unsigned nsuggest;
 };
 
-/* probe.c */
+/* probe_report.c */
+
+/* Print "key: value" (value printf-style; the caller escapes server
+ * text), and a section title. */
+void probe_fact(const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void probe_section(const char *title);
+
+/* Each line of the server's multi-line @text as "key: line", escaped. */
+void probe_fact_lines(const char *key, const char *text);
+
+/* @in fit for printing into @out (log_sanitize()); returns @out. */
+char *probe_esc(char *out, size_t outsz, const char *in);
+
+/* probe_conn.c */
+
+/* The endpoint's observer (ftp_conn.h: reply_seen): the greeting (the
+ * first reply of all) and the last reply, whose text explains a refusal. */
+void probe_reply_seen(void *arg, unsigned conn_id, const struct ftp_reply *r);
 
 /* Open a new logged-in connection; 0 or a negative errno (@err says). */
 int probe_connect(struct probe *p, struct ftp_conn **out, char *err,
@@ -122,14 +140,13 @@ int probe_connect(struct probe *p, struct ftp_conn **out, char *err,
 int probe_main_conn(struct probe *p, struct ftp_conn **out, char *err,
 		    size_t errsz);
 
-/* Print "key: value" (value printf-style; the caller escapes server
- * text), and a section title. */
-void probe_fact(const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-void probe_section(const char *title);
+/* The main connection, or NULL after printing "@key: not checked: why". */
+struct ftp_conn *probe_conn_for(struct probe *p, const char *key);
 
-/* @in fit for printing into @out (log_sanitize()); returns @out. */
-char *probe_esc(char *out, size_t outsz, const char *in);
+/* Make the next transfer on @c use @mode: EPSV and EPRT as a mount tries
+ * them first; PASV and PORT by marking the former as refused, the way
+ * xfer.c remembers a server that does not know them. */
+void probe_set_mode(struct probe *p, struct ftp_conn *c, enum probe_mode mode);
 
 /* probe_tls.c */
 

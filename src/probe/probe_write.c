@@ -30,21 +30,9 @@ static int probe_tmp_sibling(const struct probe *p, const char *suffix,
 	return n > 0 && (size_t)n < outsz ? 0 : -ENAMETOOLONG;
 }
 
-static struct ftp_conn *probe_wconn(struct probe *p, const char *key)
-{
-	struct ftp_conn *c = NULL;
-	char err[512];
-
-	if (probe_main_conn(p, &c, err, sizeof(err)) < 0) {
-		probe_fact(key, "not checked: %s", err);
-		return NULL;
-	}
-	return c;
-}
-
 static void probe_write_appe(struct probe *p)
 {
-	struct ftp_conn *c = probe_wconn(p, "APPE");
+	struct ftp_conn *c = probe_conn_for(p, "APPE");
 	struct probe_xfer f;
 	uint64_t size = 0;
 
@@ -72,7 +60,7 @@ static void probe_write_appe(struct probe *p)
 static int probe_write_time(struct probe *p, enum ftp_mtime_method m,
 			    const char *key, int64_t when)
 {
-	struct ftp_conn *c = probe_wconn(p, key);
+	struct ftp_conn *c = probe_conn_for(p, key);
 	enum ftp_mtime_method method = m;
 	const char *path = p->tmp_path;
 	int64_t sec = 0;
@@ -110,7 +98,7 @@ static enum ftp_mtime_method probe_write_file_times(struct probe *p)
 	int utime = probe_write_time(p, FTP_MTIME_SITE_UTIME, "SITE UTIME",
 				     PROBE_TIME0 + 120);
 	/* Only now: each check may have replaced the connection. */
-	struct ftp_conn *c = probe_wconn(p, "file times");
+	struct ftp_conn *c = probe_conn_for(p, "file times");
 	enum ftp_mtime_method m = FTP_MTIME_NONE;
 
 	if (!c)
@@ -134,7 +122,7 @@ static enum ftp_mtime_method probe_write_file_times(struct probe *p)
 
 static void probe_write_dir_times(struct probe *p, enum ftp_mtime_method m)
 {
-	struct ftp_conn *c = probe_wconn(p, "directory times");
+	struct ftp_conn *c = probe_conn_for(p, "directory times");
 	char dir[HOSTSPEC_PATH_MAX + 1];
 
 	if (!c)
@@ -163,7 +151,7 @@ static void probe_write_dir_times(struct probe *p, enum ftp_mtime_method m)
 
 static void probe_write_chmod(struct probe *p)
 {
-	struct ftp_conn *c = probe_wconn(p, "SITE CHMOD");
+	struct ftp_conn *c = probe_conn_for(p, "SITE CHMOD");
 
 	if (c && ftp_op_chmod(c, p->tmp_path, 0600) == 0)
 		probe_fact("SITE CHMOD", "yes");
@@ -174,7 +162,7 @@ static void probe_write_chmod(struct probe *p)
 
 static void probe_write_symlink(struct probe *p)
 {
-	struct ftp_conn *c = probe_wconn(p, "SITE SYMLINK");
+	struct ftp_conn *c = probe_conn_for(p, "SITE SYMLINK");
 	char link[HOSTSPEC_PATH_MAX + 1];
 	int ret;
 

@@ -24,16 +24,6 @@ struct probe_snap {
 	uint64_t conns, resumed;
 };
 
-/* Make the next transfer on @c use @mode: EPSV and EPRT as a mount tries
- * them first; PASV and PORT by marking the former as refused, the way
- * xfer.c remembers a server that does not know them. */
-static void probe_set_mode(struct probe *p, struct ftp_conn *c,
-			   enum probe_mode mode)
-{
-	p->ep.active = mode == PROBE_EPRT || mode == PROBE_PORT;
-	ftp_conn_force_modes(c, mode == PROBE_PASV, mode == PROBE_PORT);
-}
-
 static void probe_begin(struct probe *p, struct ftp_conn *c,
 			enum probe_mode mode, struct probe_xfer *f,
 			struct probe_snap *s)
