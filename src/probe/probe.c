@@ -25,39 +25,6 @@
 #include "ftpsfs/proxy.h"
 #include "probe_internal.h"
 
-/* The endpoint of a mount with these options (main.c: setup_remote()). */
-static int probe_endpoint(struct probe *p)
-{
-	const struct hostspec *hs = p->a->hs;
-	const struct credentials *cred = p->a->cred;
-
-	snprintf(p->ep.host, sizeof(p->ep.host), "%s", hs->host);
-	p->ep.host_is_ip = hs->host_is_ip;
-	p->ep.port = hs->port;
-	p->ep.tls_mode = hs->tls_mode;
-	snprintf(p->ep.user, sizeof(p->ep.user), "%s", hs->user);
-	p->ep.password = &cred->password;
-	p->ep.anonymous = cred->anonymous;
-	p->ep.allow_plaintext = p->o->allow_plaintext;
-	p->ep.allow_plaintext_password = p->o->allow_plaintext_password;
-	p->ep.active = p->o->active;
-	p->ep.proxy = p->a->proxy;
-	if (p->o->codepage && charset_new(p->o->codepage, &p->ep.charset) < 0) {
-		log_err("codepage=%s: a charset iconv does not know (see "
-			"iconv --list)", p->o->codepage);
-		return -EINVAL;
-	}
-	p->ep.connect_timeout_ms = (int)p->o->connect_timeout * 1000;
-	p->ep.timeout_ms = (int)p->o->timeout * 1000;
-	/* The report says whether data connections resumed: no warning on
-	 * stderr besides (xfer.c says it once per mount). */
-	atomic_store(&p->warned_no_resume, true);
-	p->ep.warned_no_resume = &p->warned_no_resume;
-	p->ep.reply_seen = probe_reply_seen;
-	p->ep.reply_seen_arg = p;
-	return 0;
-}
-
 /* Why the first login failed, as the exit status says it. */
 static int probe_login_failed(struct probe *p, int ret, const char *err)
 {
@@ -152,7 +119,7 @@ static int probe_login(struct probe *p)
  * (ftp_root.h), so that what it refuses, the probe reports. */
 static int probe_root(struct probe *p)
 {
-	const char *path = p->a->hs->path;
+	const char *path = p->s->hs.path;
 	char buf[FTP_LIST_LINE_MAX + 1], esc[1024];
 	struct ftp_entry e;
 	bool have_entry = false;
@@ -175,13 +142,22 @@ static int probe_root(struct probe *p)
 	return PROBE_EXIT_OK;
 }
 
+/* The TLS context and the endpoint a mount would use (setup.h), but
+ * with every data connection mode and MLSD tried whatever the options
+ * say: the report says which of them a mount needs. */
 static int probe_setup(struct probe *p)
 {
-	int ret = probe_endpoint(p);
+	int ret = probe_tls_new(p, 0, &p->tls);
 
 	if (ret == 0)
-		ret = probe_tls_new(p, 0, &p->tls);
-	p->ep.tls = p->tls;
+		ret = setup_endpoint(p->s, p->tls, &p->ep);
+	p->ep.no_epsv = false;
+	p->ep.no_mlsd = false;
+	/* The report says whether data connections resumed: no warning on
+	 * stderr besides (xfer.c says it once per mount). */
+	atomic_store(&p->s->warned_no_resume, true);
+	p->ep.reply_seen = probe_reply_seen;
+	p->ep.reply_seen_arg = p;
 	p->next_id = 1;
 	p->work_mode = -1;
 	p->list_dots = p->mlsd_dots = -1;
@@ -199,13 +175,14 @@ int probe_run(const struct probe_args *a)
 	if (!p)
 		return PROBE_EXIT_USAGE;
 	p->a = a;
-	p->o = a->opts;
+	p->s = a->setup;
+	p->o = a->setup->opts;
 	if (probe_setup(p) < 0) {
 		status = PROBE_EXIT_USAGE;
 		goto out;
 	}
 	printf("ftpsfs probe of %s\n",
-	       probe_esc(esc, sizeof(esc), a->opts->remote));
+	       probe_esc(esc, sizeof(esc), p->o->remote));
 	probe_section("Server");
 	probe_fact("server", "%s port %u, %s TLS",
 		   probe_esc(esc, sizeof(esc), p->ep.host), (unsigned)p->ep.port,

@@ -16,6 +16,7 @@
 
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/probe.h"
+#include "ftpsfs/setup.h"
 #include "ftpsfs/tls.h"
 #include "ftpsfs/tofu.h"
 
@@ -57,12 +58,11 @@ struct probe_suggestion {
 
 struct probe {
 	const struct probe_args *a;
-	const struct ftpsfs_opts *o;
-	struct ftp_endpoint ep;
+	struct setup *s;	      /* a->setup */
+	const struct ftpsfs_opts *o;  /* s->opts */
+	struct ftp_endpoint ep;	      /* as a mount's (setup_endpoint()) */
 	struct tls_ctx *tls;
 	int tls_max; /* the context's cap: 0 or TLS1_2_VERSION */
-	struct tofu tofu;
-	atomic_bool warned_no_resume; /* preset: the report says it */
 	struct ftp_conn *c;	      /* the main connection, or NULL */
 	unsigned next_id;
 
