@@ -200,8 +200,7 @@ int setup_endpoint(struct setup *s, struct tls_ctx *tls,
 	ep->connect_timeout_ms = (int)o->connect_timeout * 1000;
 	ep->timeout_ms = (int)o->timeout * 1000;
 	ep->tls = tls;
-	ep->warned_no_resume = &s->warned_no_resume;
-	ep->no_pipelining = &s->no_pipelining;
+	ep->learned = &s->learned;
 	return 0;
 }
 

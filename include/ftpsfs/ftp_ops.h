@@ -124,4 +124,10 @@ int ftp_op_hash(struct ftp_conn *c, const char *path, enum ftp_hash_algo a,
 int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 		     int64_t *secs, int *results);
 
+/* The same for @n names in the directory @dir; -ENOMEM when the paths
+ * cannot be made. */
+int ftp_op_mdtm_in(struct ftp_conn *c, const char *dir,
+		   const char *const *names, size_t n, int64_t *secs,
+		   int *results);
+
 #endif

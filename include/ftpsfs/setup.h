@@ -10,10 +10,9 @@
 #ifndef FTPSFS_SETUP_H
 #define FTPSFS_SETUP_H
 
-#include <stdatomic.h>
-
 #include "ftpsfs/credentials.h"
 #include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_learned.h"
 #include "ftpsfs/hostspec.h"
 #include "ftpsfs/opts.h"
 #include "ftpsfs/proxy.h"
@@ -26,8 +25,8 @@ struct setup {
 	struct proxy_spec proxy;	/* -o proxy=; type PROXY_NONE if not */
 	struct credentials cred;	/* setup_credentials() */
 	struct tofu tofu;		/* -o tofu: where the key is recorded */
-	atomic_bool warned_no_resume;	/* the endpoint's (ftp_conn.h) */
-	atomic_bool no_pipelining;
+	struct ftp_learned learned;	/* what connecting learns about the
+					 * server (ftp_learned.h) */
 };
 
 /* Who the TLS context is for. */

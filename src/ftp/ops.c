@@ -13,6 +13,7 @@
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_xfer.h"
+#include "ftpsfs/path.h"
 
 /* Read the reply to "VERB arg", expect class @cls; else map with @op. */
 static int ops_reply(struct ftp_conn *c, const char *verb, const char *arg,
@@ -263,8 +264,7 @@ int ftp_op_size_mdtm_recv(struct ftp_conn *c, uint64_t *size, int64_t *mtime)
 int ftp_op_size_mdtm(struct ftp_conn *c, const char *path, uint64_t *size,
 		     int64_t *mtime)
 {
-	bool pipelined = !(c->ep->no_pipelining &&
-			   atomic_load(c->ep->no_pipelining));
+	bool pipelined = ftp_learned_pipelining(c);
 	int ret;
 
 	/* One flight when the server takes pipelined commands (RFC 959
@@ -285,8 +285,7 @@ int ftp_op_size_mdtm(struct ftp_conn *c, const char *path, uint64_t *size,
 int ftp_op_abort_size_mdtm(struct ftp_conn *c, struct ftp_xfer *x,
 			    const char *path, uint64_t *size, int64_t *mtime)
 {
-	bool pipelined = !(c->ep->no_pipelining &&
-			   atomic_load(c->ep->no_pipelining));
+	bool pipelined = ftp_learned_pipelining(c);
 	int ret;
 
 	if (!pipelined) {
@@ -368,8 +367,7 @@ int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 		     int64_t *secs, int *results)
 {
 	struct ftp_reply *r = ftp_conn_reply(c);
-	size_t depth = c->ep->no_pipelining && atomic_load(c->ep->no_pipelining)
-			       ? 1 : OPS_PIPELINE_DEPTH;
+	size_t depth = ftp_learned_pipelining(c) ? OPS_PIPELINE_DEPTH : 1;
 	size_t sent = 0, done = 0;
 	bool answered = false;
 	int ret = 0;
@@ -495,4 +493,27 @@ int ftp_op_what_is(struct ftp_conn *c, const char *path)
 	if (ret < 0)
 		return ret;
 	return r->code / 100 == 2 ? FTP_ENTRY_DIR : -ENOENT;
+}
+
+int ftp_op_mdtm_in(struct ftp_conn *c, const char *dir,
+		   const char *const *names, size_t n, int64_t *secs,
+		   int *results)
+{
+	const char **paths = calloc(n ? n : 1, sizeof(*paths));
+	size_t k = 0;
+	int ret = -ENOMEM;
+
+	if (!paths)
+		return -ENOMEM;
+	for (; k < n; k++) {
+		paths[k] = path_join_new(dir, names[k]);
+		if (!paths[k])
+			goto out;
+	}
+	ret = ftp_op_mdtm_many(c, paths, n, secs, results);
+out:
+	for (size_t i = 0; i < k; i++)
+		free((char *)paths[i]);
+	free(paths);
+	return ret;
 }

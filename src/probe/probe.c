@@ -155,7 +155,7 @@ static int probe_setup(struct probe *p)
 	p->ep.no_mlsd = false;
 	/* The report says whether data connections resumed: no warning on
 	 * stderr besides (xfer.c says it once per mount). */
-	atomic_store(&p->s->warned_no_resume, true);
+	atomic_store(&p->s->learned.warned_no_resume, true);
 	p->ep.reply_seen = probe_reply_seen;
 	p->ep.reply_seen_arg = p;
 	p->next_id = 1;
