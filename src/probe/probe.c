@@ -201,6 +201,7 @@ int probe_run(const struct probe_args *a)
 	if (status == PROBE_EXIT_OK) {
 		probe_data_run(p);
 		probe_feat_run(p);
+		probe_learned_report(p);
 		probe_conn_limit(p);
 	}
 	status = probe_verdict(p, status);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_learned.h"
 #include "ftpsfs/probe.h"
 #include "ftpsfs/setup.h"
 #include "ftpsfs/tls.h"
@@ -103,6 +104,11 @@ struct probe {
 	bool tmp_file;		     /* STOR was sent: delete at the end */
 	bool tmp_dir;		     /* MKD succeeded: remove at the end */
 	bool tmp_link;		     /* SITE SYMLINK succeeded: delete */
+	/* Files the last LIST listing showed that a mount could learn the
+	 * LIST zone from (ftp_learned.h), and their LIST times. */
+	char zone_name[FTP_ZONE_SAMPLES][256];
+	int64_t zone_time[FTP_ZONE_SAMPLES];
+	size_t nzone;
 	int file_times;		     /* 1 settable, 0 not, -1 unknown */
 	int dir_times;		     /* the same for directories */
 	unsigned conn_limit;	     /* 0: none met up to the bound */
@@ -201,6 +207,12 @@ void probe_feat_write(struct probe *p);
 
 /* Delete what the probe created on the server; says so (once). */
 void probe_tmp_cleanup(struct probe *p);
+
+/* probe_learned.c */
+
+/* The Learned section: what a mount learns about the server (pipelining,
+ * the LIST zone), read from the struct it learns into. */
+void probe_learned_report(struct probe *p);
 
 /* probe_verdict.c */
 
