@@ -21,7 +21,7 @@ struct ftp_entry;
 struct ftp_conn;
 struct ftp_xfer;
 
-/* How the server lets us set a modification time; probed in this order. */
+/* How the server lets us set a modification time; tried in this order. */
 enum ftp_mtime_method {
 	FTP_MTIME_UNKNOWN = 0,
 	FTP_MTIME_MFMT,	      /* MFMT time path (draft-somers-ftp-mfxx) */

@@ -137,7 +137,7 @@ static int ops_mtime_with(struct ftp_conn *c, enum ftp_mtime_method m,
 
 /* -ENOENT if "MDTM path" says @path is missing, else 0 (or a transport
  * error). */
-static int ops_mtime_probe_missing(struct ftp_conn *c, const char *path)
+static int ops_mdtm_says_missing(struct ftp_conn *c, const char *path)
 {
 	struct ftp_reply *r = ftp_conn_reply(c);
 	int ret = ftp_conn_cmd(c, r, "MDTM", path);
@@ -158,10 +158,10 @@ int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 	if (*method != FTP_MTIME_UNKNOWN)
 		return ops_mtime_with(c, *method, path, stamp);
 	/*
-	 * Probe: MFMT when FEAT lists it; vsftpd's two-argument MDTM (only
+	 * Try in turn: MFMT when FEAT lists it; vsftpd's two-argument MDTM (only
 	 * with mdtm_write=YES; servers without it answer 5xx); SITE UTIME.
 	 * A failure that is about the file itself (missing, forbidden)
-	 * ends the probe without deciding.
+	 * ends the search without deciding.
 	 */
 	for (enum ftp_mtime_method m = FTP_MTIME_MFMT; m < FTP_MTIME_NONE; m++) {
 		if (m == FTP_MTIME_MFMT && !c->feat.mfmt)
@@ -177,7 +177,7 @@ int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 		 * as the name "stamp path" and says it does not exist
 		 * (ftp-srv): only if plain MDTM agrees is the file missing. */
 		if (ret == -ENOENT && m == FTP_MTIME_MDTM_WRITE && !c->broken)
-			ret = ops_mtime_probe_missing(c, path);
+			ret = ops_mdtm_says_missing(c, path);
 		if (c->broken || ret == -ENOENT)
 			return ret;
 	}

@@ -676,7 +676,7 @@ ssize_t ftp_xfer_read(struct ftp_conn *c, struct ftp_xfer *x, void *buf,
 	return n;
 }
 
-int ftp_xfer_probe_end(struct ftp_conn *c, struct ftp_xfer *x, int ms)
+int ftp_xfer_peek_end(struct ftp_conn *c, struct ftp_xfer *x, int ms)
 {
 	char b;
 	ssize_t n;
