@@ -88,7 +88,7 @@ static int probe_login_tls12(struct probe *p, char *err, size_t errsz)
 /* Log in, then the Server section: greeting, login, FEAT. */
 static int probe_login(struct probe *p)
 {
-	struct ftp_reply *r = NULL;
+	struct ftp_reply *r;
 	char err[512] = "", esc[2048];
 	int ret;
 
@@ -103,15 +103,14 @@ static int probe_login(struct probe *p)
 	probe_fact("login", "accepted (user %s)",
 		   probe_esc(esc, sizeof(esc), p->ep.user));
 	/* Once more, to show it whole: the login kept only what it uses. */
-	r = malloc(sizeof(*r));
-	if (!r || ftp_conn_cmd(p->c, r, "FEAT", NULL) < 0)
+	r = ftp_conn_reply(p->c);
+	if (ftp_conn_cmd(p->c, r, "FEAT", NULL) < 0)
 		probe_fact("feat", "no reply (%s)",
 			   probe_esc(esc, sizeof(esc), ftp_conn_err(p->c)));
 	else if (r->code == FTP_REPLY_FEAT)
 		probe_fact_lines("feat", r->text);
 	else
 		probe_fact("feat", "not supported (%s)", p->last_text);
-	free(r);
 	return PROBE_EXIT_OK;
 }
 

@@ -294,7 +294,6 @@ static void probe_data_retr(struct probe *p, enum probe_mode mode)
  */
 static void probe_enforcement(struct probe *p, enum probe_mode mode)
 {
-	struct ftp_reply *r = malloc(sizeof(*r));
 	struct ftp_xfer *x = NULL;
 	struct ftp_conn *c = NULL;
 	char err[512], answer[600], buf[4096];
@@ -302,9 +301,8 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 	ssize_t n = 1;
 	int ret;
 
-	if (!r || probe_connect(p, &c, err, sizeof(err)) < 0) {
-		probe_fact("reuse enforced", "not checked: %s",
-			   r ? err : "out of memory");
+	if (probe_connect(p, &c, err, sizeof(err)) < 0) {
+		probe_fact("reuse enforced", "not checked: %s", err);
 		goto out;
 	}
 	probe_set_mode(p, c, mode);
@@ -342,7 +340,8 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 	}
 	snprintf(answer, sizeof(answer), "%s", p->last_text);
 	/* vsftpd ends the session after its 522. */
-	if (!ftp_conn_broken(c) && ftp_conn_cmd(c, r, "NOOP", NULL) < 0)
+	if (!ftp_conn_broken(c) &&
+	    ftp_conn_cmd(c, ftp_conn_reply(c), "NOOP", NULL) < 0)
 		snprintf(answer + strlen(answer), sizeof(answer) - strlen(answer),
 			 "; then the server closed the control connection");
 	probe_fact("reuse enforced", "%s (a data connection that did not "
@@ -350,7 +349,6 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 		   p->saw_prelim ? "yes" : "probably", answer);
 out:
 	ftp_conn_close(c, true);
-	free(r);
 }
 
 /* A mode that made a data connection, even one refused afterwards. */
