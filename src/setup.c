@@ -40,8 +40,8 @@ int setup_credentials(struct setup *s)
 	bool key_encrypted = false;
 	char err[512];
 
-	if (key && tls_key_file_encrypted(key, &key_encrypted, err,
-					  sizeof(err)) < 0) {
+	if (key &&
+	    tls_key_file_encrypted(key, &key_encrypted, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return -EINVAL;
 	}
@@ -75,8 +75,7 @@ static int setup_tofu_record(void *arg, const uint8_t spki[FINGERPRINT_LEN],
 
 /* -o tofu with nothing recorded yet, for the probe: the key is trusted
  * for its own connections and recorded nowhere (probe.h). */
-static int setup_tofu_trust_only(void *arg,
-				 const uint8_t spki[FINGERPRINT_LEN],
+static int setup_tofu_trust_only(void *arg, const uint8_t spki[FINGERPRINT_LEN],
 				 char *err, size_t errsz)
 {
 	(void)arg;
@@ -93,8 +92,8 @@ static int setup_tofu(struct setup *s, enum setup_use use,
 	char err[512];
 
 	if (!s->tofu.path[0] &&
-	    tofu_load(&s->tofu, s->hs.host, s->hs.host_is_ip, s->hs.port,
-		      err, sizeof(err)) < 0) {
+	    tofu_load(&s->tofu, s->hs.host, s->hs.host_is_ip, s->hs.port, err,
+		      sizeof(err)) < 0) {
 		log_err("%s", err);
 		return -EINVAL;
 	}
@@ -107,8 +106,8 @@ static int setup_tofu(struct setup *s, enum setup_use use,
 	else
 		snprintf(origin, originsz, "%s", s->tofu.path);
 	ts->pin_origin = origin;
-	ts->first_use = use == SETUP_MOUNT ? setup_tofu_record
-					   : setup_tofu_trust_only;
+	ts->first_use =
+	    use == SETUP_MOUNT ? setup_tofu_record : setup_tofu_trust_only;
 	ts->first_use_arg = &s->tofu;
 	return 0;
 }
@@ -122,9 +121,9 @@ static int setup_trust(struct setup *s, enum setup_use use,
 
 	if (o->fingerprint) {
 		ts->verify = TLS_VERIFY_PIN;
-		ts->have_pin = fingerprint_parse(o->fingerprint,
-						 strlen(o->fingerprint),
-						 ts->pin) == 0;
+		ts->have_pin =
+		    fingerprint_parse(o->fingerprint, strlen(o->fingerprint),
+				      ts->pin) == 0;
 		ts->pin_origin = "-o fingerprint";
 	} else if (o->tofu) {
 		return setup_tofu(s, use, ts, origin, originsz);
@@ -143,7 +142,7 @@ int setup_tls(struct setup *s, enum setup_use use, int max_version,
 	      tls_peer_fn on_peer, void *on_peer_arg, struct tls_ctx **out)
 {
 	const struct ftpsfs_opts *o = s->opts;
-	struct tls_settings ts = { 0 };
+	struct tls_settings ts = {0};
 	char origin[sizeof(s->tofu.path) + 32], err[512];
 	int ret;
 
@@ -152,8 +151,8 @@ int setup_tls(struct setup *s, enum setup_use use, int max_version,
 	ts.max_version = max_version;
 	if (!max_version && o->tls_max)
 		ts.max_version = strcmp(o->tls_max, "1.2") == 0
-					 ? TLS1_2_VERSION
-					 : TLS1_3_VERSION;
+				     ? TLS1_2_VERSION
+				     : TLS1_3_VERSION;
 	ts.ciphers = o->ciphers;
 	ts.ciphersuites = o->tls13_ciphersuites;
 	ts.cert_file = o->cert;
@@ -194,7 +193,8 @@ int setup_endpoint(struct setup *s, struct tls_ctx *tls,
 	ep->proxy = setup_proxy(s);
 	if (o->codepage && charset_new(o->codepage, &ep->charset) < 0) {
 		log_err("codepage=%s: a charset iconv does not know (see "
-			"iconv --list)", o->codepage);
+			"iconv --list)",
+			o->codepage);
 		return -EINVAL;
 	}
 	ep->connect_timeout_ms = (int)o->connect_timeout * 1000;

@@ -12,11 +12,13 @@
 static void probe_learned_pipelining(const struct probe *p)
 {
 	if (atomic_load(&p->s->learned.no_pipelining))
-		probe_fact("pipelining", "no: the server answered commands "
+		probe_fact("pipelining",
+			   "no: the server answered commands "
 			   "sent together out of order; a mount sends one "
 			   "command at a time");
 	else
-		probe_fact("pipelining", "yes: commands sent together were "
+		probe_fact("pipelining",
+			   "yes: commands sent together were "
 			   "answered in order (a mount sends them in flights)");
 }
 
@@ -42,19 +44,21 @@ static void probe_learned_zone(struct probe *p)
 		return;
 	}
 	if (!ftp_zone_wanted(c)) {
-		probe_fact("list time zone", "unknown (no MDTM): LIST times "
+		probe_fact("list time zone",
+			   "unknown (no MDTM): LIST times "
 			   "are shown as the server lists them");
 		return;
 	}
 	if (p->nzone == 0) {
-		probe_fact("list time zone", "not learnt yet: no file changed "
+		probe_fact("list time zone",
+			   "not learnt yet: no file changed "
 			   "in the last 150 days is listed here; a mount "
 			   "learns it at the first listing with one");
 		return;
 	}
 	for (size_t i = 0; i < p->nzone; i++)
-		files[i] = (struct ftp_zone_file){ .name = p->zone_name[i],
-						   .list_time = p->zone_time[i] };
+		files[i] = (struct ftp_zone_file){.name = p->zone_name[i],
+						  .list_time = p->zone_time[i]};
 	if (ftp_zone_learn(c, p->root, files, p->nzone) < 0) {
 		probe_fact("list time zone", "not learnt: MDTM failed (%s)",
 			   p->last_text);
@@ -63,10 +67,11 @@ static void probe_learned_zone(struct probe *p)
 	for (size_t i = 0; i < p->nzone; i++)
 		answered += files[i].answered;
 	if (ftp_zone_wanted(c)) {
-		probe_fact("list time zone", "not learnt: %s", answered
-			   ? "the LIST and MDTM times of the files listed "
-			     "fit no zone"
-			   : "MDTM answered for none of the files listed");
+		probe_fact("list time zone", "not learnt: %s",
+			   answered
+			       ? "the LIST and MDTM times of the files listed "
+				 "fit no zone"
+			       : "MDTM answered for none of the files listed");
 		return;
 	}
 	off = ftp_zone_offset(c);
