@@ -6,6 +6,8 @@
  * network traffic; the first connection is made BEFORE mounting, so that
  * a wrong password, an untrusted certificate or a missing directory is
  * reported on the terminal and the mount point is never left half-mounted.
+ * What connects (TLS context, endpoint) is made from the options by
+ * setup.h, as for ftpsfs --probe, which main() runs instead of a mount.
  */
 #include <errno.h>
 #include <limits.h>

@@ -61,7 +61,9 @@ struct probe {
 	const struct probe_args *a;
 	struct setup *s;	      /* a->setup */
 	const struct ftpsfs_opts *o;  /* s->opts */
-	struct ftp_endpoint ep;	      /* as a mount's (setup_endpoint()) */
+	struct ftp_endpoint ep;	      /* as a mount's (setup_endpoint()),
+				       * the probe's own: its checks set
+				       * the mode (probe_set_mode()) */
 	struct tls_ctx *tls;
 	int tls_max; /* the context's cap: 0 or TLS1_2_VERSION */
 	struct ftp_conn *c;	      /* the main connection, or NULL */
