@@ -6,12 +6,13 @@
  * network traffic; the first connection is made BEFORE mounting, so that
  * a wrong password, an untrusted certificate or a missing directory is
  * reported on the terminal and the mount point is never left half-mounted.
+ * What connects (TLS context, endpoint) is made from the options by
+ * setup.h, as for ftpsfs --probe, which main() runs instead of a mount.
  */
 #include <errno.h>
 #include <limits.h>
 #include <openssl/ssl.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,6 @@
 #include <unistd.h>
 
 #include "ftpsfs/charset.h"
-#include "ftpsfs/credentials.h"
 #include "ftpsfs/fs.h"
 #include "ftpsfs/fs_poll.h"
 #include "ftpsfs/fs_prefetch.h"
@@ -30,21 +30,19 @@
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/ftp_root.h"
-#include "ftpsfs/hostspec.h"
 #include "ftpsfs/inode.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/opts.h"
 #include "ftpsfs/idmap.h"
 #include "ftpsfs/probe.h"
-#include "ftpsfs/proxy.h"
 #include "ftpsfs/ratelimit.h"
+#include "ftpsfs/setup.h"
 #include "ftpsfs/stats_view.h"
 #include "ftpsfs/fs_wback.h"
 #include "ftpsfs/spool.h"
 #include "ftpsfs/stats.h"
 #include "ftpsfs/symlink_policy.h"
 #include "ftpsfs/tls.h"
-#include "ftpsfs/tofu.h"
 
 #ifndef FTPSFS_VERSION
 #define FTPSFS_VERSION "0"
@@ -52,15 +50,10 @@
 
 struct mount_state {
 	struct ftpsfs_opts opts;
-	struct hostspec hs;
-	struct credentials cred;
-	struct proxy_spec proxy; /* -o proxy=; type PROXY_NONE if not */
-	struct tofu tofu; /* -o tofu: where the server's key is recorded */
+	struct setup s; /* remote argument, credentials (setup.h) */
 	struct ftp_endpoint ep;
 	struct fs_ctx ctx;
 	char root_path[HOSTSPEC_PATH_MAX + 1];
-	atomic_bool warned_no_resume;
-	atomic_bool no_pipelining;
 };
 
 /* The mount root's attributes where the server tells none (no MLST,
@@ -83,7 +76,7 @@ static int resolve_root(struct mount_state *m, struct ftp_conn *c,
 	char buf[FTP_LIST_LINE_MAX + 1];
 	struct ftp_entry e;
 	bool have_entry = false;
-	int ret = ftp_resolve_root(c, m->hs.path, m->root_path,
+	int ret = ftp_resolve_root(c, m->s.hs.path, m->root_path,
 				   sizeof(m->root_path), &e, buf, sizeof(buf),
 				   &have_entry);
 
@@ -126,85 +119,9 @@ static int late_setup(struct fs_ctx *ctx, void *arg)
 	return ret;
 }
 
-/* -o tofu, first connection to this server: record its key.  Runs
- * inside the TLS context's lock (tls.h). */
-static int tofu_first_use(void *arg, const uint8_t spki[FINGERPRINT_LEN],
-			  char *err, size_t errsz)
-{
-	struct tofu *t = arg;
-	char fp[FINGERPRINT_TEXT_LEN + 1];
-	int ret = tofu_record(t, spki, err, errsz);
-
-	if (ret < 0)
-		return ret;
-	fingerprint_format(spki, fp);
-	log_warn("first connection to %s: trusting its public key %s and "
-		 "recording it in %s line %u; compare it with what the "
-		 "server's administrator says it is",
-		 t->key, fp, t->path, t->line);
-	return 0;
-}
-
-/* The TLS context: how the server proves itself, the client certificate,
- * versions and ciphers. */
-static int setup_tls(struct mount_state *m, struct tls_ctx **tls)
-{
-	struct tls_settings ts = { 0 };
-	char origin[sizeof(m->tofu.path) + 32], err[512];
-	int ret;
-
-	ts.cafile = m->opts.cafile;
-	ts.capath = m->opts.capath;
-	if (m->opts.tls_max)
-		ts.max_version = strcmp(m->opts.tls_max, "1.2") == 0
-					 ? TLS1_2_VERSION
-					 : TLS1_3_VERSION;
-	ts.ciphers = m->opts.ciphers;
-	ts.ciphersuites = m->opts.tls13_ciphersuites;
-	ts.cert_file = m->opts.cert;
-	ts.key_file = m->opts.key;
-	if (m->cred.key_password.value)
-		ts.key_password = &m->cred.key_password;
-	if (m->opts.fingerprint) {
-		ts.verify = TLS_VERIFY_PIN;
-		ts.have_pin = fingerprint_parse(m->opts.fingerprint,
-						strlen(m->opts.fingerprint),
-						ts.pin) == 0;
-		ts.pin_origin = "-o fingerprint";
-	} else if (m->opts.tofu) {
-		ret = tofu_load(&m->tofu, m->hs.host, m->hs.host_is_ip,
-				m->hs.port, err, sizeof(err));
-		if (ret < 0) {
-			log_err("%s", err);
-			return ret;
-		}
-		ts.verify = TLS_VERIFY_TOFU;
-		ts.have_pin = m->tofu.known;
-		memcpy(ts.pin, m->tofu.pin, sizeof(ts.pin));
-		if (m->tofu.known)
-			snprintf(origin, sizeof(origin), "%s line %u",
-				 m->tofu.path, m->tofu.line);
-		else
-			snprintf(origin, sizeof(origin), "%s", m->tofu.path);
-		ts.pin_origin = origin;
-		ts.first_use = tofu_first_use;
-		ts.first_use_arg = &m->tofu;
-	} else if (m->opts.no_verify) {
-		ts.verify = TLS_VERIFY_NONE;
-		log_warn("no_verify: the server's certificate is NOT checked: "
-			 "anyone on the network path can pose as %s and read "
-			 "your password and files",
-			 m->hs.host);
-	}
-	ret = tls_ctx_new(&ts, tls, err, sizeof(err));
-	/* The client key is loaded: its passphrase has done its job. */
-	secret_wipe(&m->cred.key_password);
-	if (ret < 0)
-		log_err("%s", err);
-	return ret;
-}
-
-static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
+/* The TLS context, the endpoint and the pool; then the first login (but
+ * with delay_connect), the remote directory and the inode table. */
+static int mount_remote(struct mount_state *m, struct tls_ctx **tls)
 {
 	struct itab_config ic;
 	struct ftp_conn *c = NULL;
@@ -212,34 +129,11 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	char err[512];
 	int ret;
 
-	ret = setup_tls(m, tls);
+	ret = setup_tls(&m->s, SETUP_MOUNT, 0, NULL, NULL, tls);
+	if (ret == 0)
+		ret = setup_endpoint(&m->s, *tls, &m->ep);
 	if (ret < 0)
 		return ret;
-	snprintf(m->ep.host, sizeof(m->ep.host), "%s", m->hs.host);
-	m->ep.host_is_ip = m->hs.host_is_ip;
-	m->ep.port = m->hs.port;
-	m->ep.tls_mode = m->hs.tls_mode;
-	snprintf(m->ep.user, sizeof(m->ep.user), "%s", m->hs.user);
-	m->ep.password = &m->cred.password;
-	m->ep.anonymous = m->cred.anonymous;
-	m->ep.allow_plaintext = m->opts.allow_plaintext;
-	m->ep.allow_plaintext_password = m->opts.allow_plaintext_password;
-	m->ep.active = m->opts.active;
-	m->ep.no_epsv = m->opts.no_epsv;
-	m->ep.no_mlsd = m->opts.no_mlsd;
-	m->ep.proxy = m->proxy.type != PROXY_NONE ? &m->proxy : NULL;
-	if (m->opts.codepage &&
-	    charset_new(m->opts.codepage, &m->ep.charset) < 0) {
-		log_err("codepage=%s: a charset iconv does not know (see "
-			"iconv --list)", m->opts.codepage);
-		return -EINVAL;
-	}
-	m->ep.connect_timeout_ms = (int)m->opts.connect_timeout * 1000;
-	m->ep.timeout_ms = (int)m->opts.timeout * 1000;
-	m->ep.tls = *tls;
-	m->ep.warned_no_resume = &m->warned_no_resume;
-	m->ep.no_pipelining = &m->no_pipelining;
-
 	ret = ftp_pool_new(&m->ep, m->opts.max_conns, &m->ctx.pool);
 	if (ret < 0)
 		return ret;
@@ -258,7 +152,7 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	if (m->opts.delay_connect) {
 		/* fstab at boot: mount now, log in at the first operation. */
 		snprintf(m->root_path, sizeof(m->root_path), "%s",
-			 m->hs.path[0] == '/' ? m->hs.path : "/");
+			 m->s.hs.path[0] == '/' ? m->s.hs.path : "/");
 		root_stat_default(&m->ctx, &root_st);
 		m->ctx.late_setup = late_setup;
 		m->ctx.late_setup_arg = m;
@@ -275,44 +169,6 @@ static int setup_remote(struct mount_state *m, struct tls_ctx **tls)
 	if (ret < 0)
 		return ret;
 	return itab_new(&ic, &root_st, &m->ctx.itab);
-}
-
-/* Who logs in, and the secrets for it (credentials.h). */
-static int setup_login(struct mount_state *m)
-{
-	const char *key = m->opts.key ? m->opts.key : m->opts.cert;
-	bool key_encrypted = false;
-	char err[512];
-
-	if (key && tls_key_file_encrypted(key, &key_encrypted, err,
-					  sizeof(err)) < 0) {
-		log_err("%s", err);
-		return -EINVAL;
-	}
-	if (credentials_resolve(&m->opts, &m->hs, key_encrypted,
-				m->proxy.type != PROXY_NONE ? &m->proxy : NULL,
-				&m->cred, err, sizeof(err)) < 0) {
-		log_err("%s", err);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* The remote argument and proxy= (before any prompt or traffic). */
-static int parse_remote(struct mount_state *m)
-{
-	const char *msg = NULL;
-
-	if (hostspec_parse(m->opts.remote, &m->hs, &msg) < 0) {
-		log_err("%s: %s", m->opts.remote, msg ? msg : "invalid");
-		return -EINVAL;
-	}
-	if (m->opts.proxy &&
-	    proxy_spec_parse(m->opts.proxy, &m->proxy, &msg) < 0) {
-		log_err("proxy=%s: %s", m->opts.proxy, msg ? msg : "invalid");
-		return -EINVAL;
-	}
-	return 0;
 }
 
 /* Mount @se (made by fuse_session_new() before connecting), detach and
@@ -422,18 +278,47 @@ static void warn_about_sharing(const struct ftpsfs_opts *o)
 }
 
 /*
+ * The checks a mount and ftpsfs --probe share, before any prompt or
+ * traffic: the options, the remote argument, and unknown options -
+ * libfuse's parser in fuse_session_new() refuses those neither it nor we
+ * know, and mounts nothing.  Then the credentials (may prompt).  Returns
+ * the session (the caller's), or NULL with the reason logged.
+ */
+static struct fuse_session *start_session(struct mount_state *m,
+					  struct fuse_args *args, bool probe)
+{
+	struct fuse_session *se;
+	const char *msg = NULL;
+
+	if (opts_validate(&m->opts, &msg) < 0) {
+		log_err("%s", msg);
+		return NULL;
+	}
+	if (setup_remote(&m->s) < 0)
+		return NULL;
+	if (!probe) {
+		warn_about_sharing(&m->opts);
+		if (opts_mount_args(&m->opts, geteuid() == 0, args) < 0)
+			return NULL;
+	}
+	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), &m->ctx);
+	if (se && setup_credentials(&m->s) < 0) {
+		fuse_session_destroy(se);
+		se = NULL;
+	}
+	return se;
+}
+
+/*
  * ftpsfs --probe REMOTE [-o ...]: the options, the remote argument and
- * the credentials are checked as for a mount - unknown options included,
- * by libfuse's parser in fuse_session_new(), which mounts nothing - and
- * then the probe runs instead of a mount (probe.h).  Returns its exit
- * status.
+ * the credentials are checked as for a mount (start_session()), and then
+ * the probe runs instead of a mount (probe.h).  Returns its exit status.
  */
 static int run_probe(struct mount_state *m, struct fuse_args *args,
 		     const struct fuse_cmdline_opts *co, int argc,
 		     char *argv[])
 {
 	struct fuse_session *se;
-	const char *msg = NULL;
 
 	if (!m->opts.remote || co->mountpoint) {
 		fprintf(stderr, "usage: %s --probe [user@]host[:port][:/path] "
@@ -441,26 +326,82 @@ static int run_probe(struct mount_state *m, struct fuse_args *args,
 			argv[0]);
 		return PROBE_EXIT_USAGE;
 	}
-	if (opts_validate(&m->opts, &msg) < 0) {
-		log_err("%s", msg);
-		return PROBE_EXIT_USAGE;
-	}
-	if (parse_remote(m) < 0)
-		return PROBE_EXIT_USAGE;
-	se = fuse_session_new(args, &fs_ops, sizeof(fs_ops), NULL);
+	se = start_session(m, args, true);
 	if (!se)
 		return PROBE_EXIT_USAGE;
 	fuse_session_destroy(se);
-	if (setup_login(m) < 0)
-		return PROBE_EXIT_USAGE;
-	return probe_run(&(struct probe_args){ .opts = &m->opts,
-					       .hs = &m->hs,
-					       .cred = &m->cred,
-					       .proxy = m->proxy.type != PROXY_NONE
-								? &m->proxy
-								: NULL,
+	return probe_run(&(struct probe_args){ .setup = &m->s,
 					       .argc = argc,
 					       .argv = argv });
+}
+
+/* The mount context from the options (checked by opts_validate()), and
+ * what they name on this machine: map files, the spool directory.
+ * 0, or -1 with the reason logged. */
+static int ctx_from_opts(struct mount_state *m)
+{
+	const struct ftpsfs_opts *o = &m->opts;
+	uint64_t bps = 0;
+	char err[512];
+
+	fs_ctx_init(&m->ctx);
+	/* uid=/gid=: a root mount (fstab) shown as the user's own files
+	 * (git refuses repositories owned by someone else). */
+	m->ctx.uid = o->uid_set ? (uid_t)o->uid : getuid();
+	m->ctx.gid = o->gid_set ? (gid_t)o->gid : getgid();
+	m->ctx.read_only = o->read_only;
+	m->ctx.atomic_upload = o->atomic_upload;
+	m->ctx.verify = o->verify;
+	m->ctx.ignore_dir_times = o->ignore_dir_times;
+	m->ctx.show_suid = o->allow_suid;
+	m->ctx.list_hidden = o->list_hidden;
+	m->ctx.max_entries = o->dir_max_entries;
+	m->ctx.attr_timeout = o->attr_timeout;
+	m->ctx.negative_timeout = o->negative_timeout;
+	/* DESIGN.md 4: each request's wait for the server is bounded. */
+	m->ctx.op_timeout_ms = 1000 * (int)(o->op_timeout_set
+						    ? o->op_timeout
+						    : 4 * o->timeout);
+	set_shown_modes(o, &m->ctx);
+	m->ctx.symlink_flags = (o->contain_symlinks ? SYMLINK_CONTAIN : 0) |
+			       (o->transform_symlinks ? SYMLINK_TRANSFORM : 0);
+	/* Bandwidth caps (issue 18). */
+	if (o->bwlimit && opts_parse_rate(o->bwlimit, &bps) == 0)
+		ratelimit_set(RATELIMIT_DOWN, bps);
+	if (o->bwlimit_up && opts_parse_rate(o->bwlimit_up, &bps) == 0)
+		ratelimit_set(RATELIMIT_UP, bps);
+	/* Owners by name (issue 18): the map files are read before any
+	 * connection, so that a bad one fails the mount at once. */
+	if ((o->idmap && strcmp(o->idmap, "names") == 0 &&
+	     idmap_new(o->uidfile, o->gidfile, &m->ctx.idmap, err,
+		       sizeof(err)) < 0) ||
+	    (!m->ctx.read_only &&
+	     spool_dir_prepare(o->spool_dir, m->ctx.spool_dir,
+			       sizeof(m->ctx.spool_dir), err, sizeof(err)) < 0)) {
+		log_err("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* --version, --help: 1 if one was asked for (and printed), else 0. */
+static int show_info(const struct ftpsfs_opts *o,
+		     const struct fuse_cmdline_opts *co, const char *argv0)
+{
+	if (o->show_version || co->show_version) {
+		printf("ftpsfs %s\n", FTPSFS_VERSION);
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
+		return 1;
+	}
+	if (o->show_help || co->show_help) {
+		opts_print_help(argv0);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		return 1;
+	}
+	return 0;
 }
 
 int main(int argc, char *argv[])
@@ -470,8 +411,6 @@ int main(int argc, char *argv[])
 	struct mount_state *m = calloc(1, sizeof(*m));
 	struct fuse_session *se = NULL;
 	struct tls_ctx *tls = NULL;
-	const char *msg = NULL;
-	char err[512];
 	int ret = 1;
 
 	if (!m)
@@ -481,6 +420,7 @@ int main(int argc, char *argv[])
 		free(m);
 		return stats_view_main(argv[0], argc - 2, argv + 2);
 	}
+	m->s.opts = &m->opts;
 	signal(SIGPIPE, SIG_IGN); /* a dead peer is an errno, not a signal */
 	/* The password stays in memory for reconnects: no core dumps of it,
 	 * and no ptrace or /proc/PID/mem by other processes of the user. */
@@ -488,18 +428,7 @@ int main(int argc, char *argv[])
 	if (opts_parse(&args, &m->opts) < 0 ||
 	    fuse_parse_cmdline(&args, &co) != 0)
 		goto out;
-	if (m->opts.show_version || co.show_version) {
-		printf("ftpsfs %s\n", FTPSFS_VERSION);
-		printf("FUSE library version %s\n", fuse_pkgversion());
-		printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
-		ret = 0;
-		goto out;
-	}
-	if (m->opts.show_help || co.show_help) {
-		opts_print_help(argv[0]);
-		printf("FUSE options:\n");
-		fuse_cmdline_help();
-		fuse_lowlevel_help();
+	if (show_info(&m->opts, &co, argv[0])) {
 		ret = 0;
 		goto out;
 	}
@@ -515,72 +444,9 @@ int main(int argc, char *argv[])
 			argv[0]);
 		goto out;
 	}
-	if (opts_validate(&m->opts, &msg) < 0) {
-		log_err("%s", msg);
-		goto out;
-	}
-	if (parse_remote(m) < 0)
-		goto out;
-	warn_about_sharing(&m->opts);
-	if (opts_mount_args(&m->opts, geteuid() == 0, &args) < 0)
-		goto out;
-	/* Before any prompt or network traffic: libfuse refuses options
-	 * that neither it nor we know. */
-	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &m->ctx);
-	if (!se)
-		goto out;
-	if (setup_login(m) < 0)
-		goto out;
-	fs_ctx_init(&m->ctx);
-	/* uid=/gid=: a root mount (fstab) shown as the user's own files
-	 * (git refuses repositories owned by someone else). */
-	m->ctx.uid = m->opts.uid_set ? (uid_t)m->opts.uid : getuid();
-	m->ctx.gid = m->opts.gid_set ? (gid_t)m->opts.gid : getgid();
-	m->ctx.read_only = m->opts.read_only;
-	m->ctx.atomic_upload = m->opts.atomic_upload;
-	m->ctx.verify = m->opts.verify;
-	m->ctx.ignore_dir_times = m->opts.ignore_dir_times;
-	m->ctx.show_suid = m->opts.allow_suid;
-	m->ctx.list_hidden = m->opts.list_hidden;
-	m->ctx.max_entries = m->opts.dir_max_entries;
-	/* Bandwidth caps (issue 18): validated by opts_validate(). */
-	{
-		uint64_t bps = 0;
-
-		if (m->opts.bwlimit &&
-		    opts_parse_rate(m->opts.bwlimit, &bps) == 0)
-			ratelimit_set(RATELIMIT_DOWN, bps);
-		if (m->opts.bwlimit_up &&
-		    opts_parse_rate(m->opts.bwlimit_up, &bps) == 0)
-			ratelimit_set(RATELIMIT_UP, bps);
-	}
-	/* Owners by name (issue 18): the map files are read before any
-	 * connection, so that a bad one fails the mount at once. */
-	if (m->opts.idmap && strcmp(m->opts.idmap, "names") == 0 &&
-	    idmap_new(m->opts.uidfile, m->opts.gidfile, &m->ctx.idmap, err,
-		      sizeof(err)) < 0) {
-		log_err("%s", err);
-		goto out;
-	}
-	set_shown_modes(&m->opts, &m->ctx);
-	m->ctx.symlink_flags =
-		(m->opts.contain_symlinks ? SYMLINK_CONTAIN : 0) |
-		(m->opts.transform_symlinks ? SYMLINK_TRANSFORM : 0);
-	if (!m->ctx.read_only &&
-	    spool_dir_prepare(m->opts.spool_dir, m->ctx.spool_dir,
-			      sizeof(m->ctx.spool_dir), err, sizeof(err)) < 0) {
-		log_err("%s", err);
-		goto out;
-	}
-	m->ctx.attr_timeout = m->opts.attr_timeout;
-	/* DESIGN.md 4: each request's wait for the server is bounded. */
-	m->ctx.op_timeout_ms = 1000 * (int)(m->opts.op_timeout_set
-						    ? m->opts.op_timeout
-						    : 4 * m->opts.timeout);
-	m->ctx.negative_timeout = m->opts.negative_timeout;
-	if (setup_remote(m, &tls) < 0)
-		goto out;
-	ret = run_session(m, se, &co);
+	se = start_session(m, &args, false);
+	if (se && ctx_from_opts(m) == 0 && mount_remote(m, &tls) == 0)
+		ret = run_session(m, se, &co);
 out:
 	if (se)
 		fuse_session_destroy(se);
@@ -592,7 +458,7 @@ out:
 	idmap_free(m->ctx.idmap);
 	charset_free(m->ep.charset);
 	tls_ctx_free(tls);
-	credentials_wipe(&m->cred);
+	setup_wipe(&m->s);
 	opts_free(&m->opts);
 	free(co.mountpoint);
 	fuse_opt_free_args(&args);

@@ -114,7 +114,8 @@ struct fs_ctx {
 	struct fs_wback *wback;	/* -o writeback queue, or NULL (fs_wback.h) */
 	struct fs_preads *preads; /* parallel ranged reads, or NULL
 				   * (parallel_reads=0; fs_pread.c) */
-	struct ftp_features feat; /* what the server offered at login */
+	struct ftp_features feat; /* what the server offered at login (what
+				   * it was found to do: ftp_learned.h) */
 	uid_t uid;		  /* owner shown for every file ... */
 	gid_t gid;
 	struct idmap *idmap;	  /* ... or, with idmap=names, where the
@@ -137,11 +138,8 @@ struct fs_ctx {
 	char spool_dir[4096];	  /* private directory for spool files */
 	pthread_mutex_t wfiles_lock;
 	struct fs_wfile *wfiles;  /* write state by inode; wfiles_lock */
-	atomic_int mtime_method;  /* enum ftp_mtime_method, learnt once */
-	atomic_int list_tz_offset; /* LIST time = UTC + this (fs_remote.c) */
 	atomic_llong times_wanted_ms; /* when a stat last asked exact times
 				       * (net_now_ms; fs_prefetch.c) */
-	atomic_int list_tz_tries;  /* attempts to learn it; done at 3 */
 	pthread_mutex_t handles_lock;
 	struct fs_handle handles; /* list head; guarded by handles_lock */
 	/* delay_connect: run once, at the first operation, before any path

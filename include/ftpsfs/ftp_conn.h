@@ -17,11 +17,13 @@
 #include "ftpsfs/reply.h"
 #include "ftpsfs/secret.h"
 
+struct ftp_learned;
 struct proxy_spec;
 struct tls_ctx;
 struct tls_conn;
 
-/* Where and how to log in: fixed at start-up, shared read-only. */
+/* Where and how to log in: fixed at start-up, shared read-only (but for
+ * what *learned points to). */
 struct ftp_endpoint {
 	char host[HOSTSPEC_HOST_MAX + 1];
 	bool host_is_ip;
@@ -44,11 +46,9 @@ struct ftp_endpoint {
 					 * (proxy.h); NULL: direct */
 	int connect_timeout_ms;
 	int timeout_ms; /* each reply, each data stall */
-	atomic_bool *warned_no_resume; /* shared by all connections: a
-					* warning said once per mount */
-	atomic_bool *no_pipelining;    /* the server answered pipelined
-					* commands out of order: never
-					* again on this mount */
+	struct ftp_learned *learned;   /* what every connection learns
+					* about the server (ftp_learned.h);
+					* NULL: nothing is kept */
 	struct tls_ctx *tls;
 	/* ftpsfs --probe only (NULL for a mount): shown every complete
 	 * reply read on connection @conn_id, the greeting first. */

@@ -21,7 +21,7 @@ struct ftp_entry;
 struct ftp_conn;
 struct ftp_xfer;
 
-/* How the server lets us set a modification time; probed in this order. */
+/* How the server lets us set a modification time; tried in this order. */
 enum ftp_mtime_method {
 	FTP_MTIME_UNKNOWN = 0,
 	FTP_MTIME_MFMT,	      /* MFMT time path (draft-somers-ftp-mfxx) */
@@ -123,5 +123,11 @@ int ftp_op_hash(struct ftp_conn *c, const char *path, enum ftp_hash_algo a,
  */
 int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 		     int64_t *secs, int *results);
+
+/* The same for @n names in the directory @dir; -ENOMEM when the paths
+ * cannot be made. */
+int ftp_op_mdtm_in(struct ftp_conn *c, const char *dir,
+		   const char *const *names, size_t n, int64_t *secs,
+		   int *results);
 
 #endif

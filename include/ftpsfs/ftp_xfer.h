@@ -78,7 +78,7 @@ ssize_t ftp_xfer_read(struct ftp_conn *c, struct ftp_xfer *x, void *buf,
  * came: a byte was consumed, so the stream is past x->bytes - 1: abort
  * it), or another negative errno.
  */
-int ftp_xfer_probe_end(struct ftp_conn *c, struct ftp_xfer *x, int ms);
+int ftp_xfer_peek_end(struct ftp_conn *c, struct ftp_xfer *x, int ms);
 
 /*
  * Finish a transfer that reached its end: close the data connection and

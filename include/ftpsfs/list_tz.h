@@ -25,6 +25,10 @@ struct list_tz_sample {
 #define LIST_TZ_STEP 900
 #define LIST_TZ_MAX (14 * 3600)
 
+/* ls shows "Mon DD HH:MM" for files younger than six months; stay well
+ * inside that, so that no day-precision time is taken for one. */
+#define LIST_TZ_RECENT (150 * 86400)
+
 /*
  * The server's LIST offset from UTC in seconds (LIST time = UTC + offset),
  * from @n samples; @now bounds which samples can be used: only files

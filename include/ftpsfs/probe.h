@@ -12,9 +12,7 @@
 #ifndef FTPSFS_PROBE_H
 #define FTPSFS_PROBE_H
 
-#include "ftpsfs/credentials.h"
-#include "ftpsfs/hostspec.h"
-#include "ftpsfs/opts.h"
+struct setup;
 
 /* Exit status of ftpsfs --probe: the first thing that would stop a mount
  * with the options given. */
@@ -30,12 +28,12 @@ enum probe_exit {
 };
 
 struct probe_args {
-	const struct ftpsfs_opts *opts; /* validated */
-	const struct hostspec *hs;
-	const struct credentials *cred; /* resolved; stays the caller's */
-	const struct proxy_spec *proxy; /* NULL: direct */
-	int argc;			/* the command line, for the fstab */
-	char **argv;			/* line (its -o options) */
+	/* What a mount would connect with: options validated, remote
+	 * argument parsed, credentials resolved (setup.h); stays the
+	 * caller's. */
+	struct setup *setup;
+	int argc;    /* the command line, for the fstab */
+	char **argv; /* line (its -o options) */
 };
 
 /* Run the probe, print the report.  Returns an enum probe_exit value. */

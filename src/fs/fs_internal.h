@@ -267,7 +267,7 @@ int fs_flush_inode(struct fs_ctx *ctx, uint64_t ino);
 void fs_discard_inode(struct fs_ctx *ctx, uint64_t ino);
 
 /* Set the server's time of @path to @sec (MFMT, vsftpd's MDTM or SITE
- * UTIME, learnt in ctx->mtime_method; fs_write.c).  Returns 0 or a
+ * UTIME, as ftp_learned_set_mtime() learns it; fs_write.c).  Returns 0 or a
  * negative errno. */
 int fs_set_remote_mtime(struct fs_ctx *ctx, const char *path, int64_t sec,
 			bool is_dir);

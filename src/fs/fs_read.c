@@ -266,7 +266,7 @@ static ssize_t read_fill(struct fs_ctx *ctx, struct fs_file *f,
  * now; at the file's size it is not an error for the bytes already read
  * (docs/DESIGN.md 4), so the read keeps them.
  */
-#define FS_READ_END_PROBE_MS 200
+#define FS_READ_END_PEEK_MS 200
 
 static bool read_io_at_end(struct fs_ctx *ctx, struct fs_file *f,
 			   struct read_io *io)
@@ -278,7 +278,7 @@ static bool read_io_at_end(struct fs_ctx *ctx, struct fs_file *f,
 	if (!x || itab_getattr(ctx->itab, f->ino, &st) == -ESTALE ||
 	    io->pos != (uint64_t)st.st_size)
 		return false;
-	ret = ftp_xfer_probe_end(io->c, x, FS_READ_END_PROBE_MS);
+	ret = ftp_xfer_peek_end(io->c, x, FS_READ_END_PEEK_MS);
 	if (ret == 0)
 		return false; /* not yet: park it as usual */
 	if (ret == 1 && x->clean_eof)

@@ -11,14 +11,15 @@
 
 #include "fs_internal.h"
 #include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_learned.h"
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/idmap.h"
-#include "ftpsfs/list_tz.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/nameidx.h"
 #include "ftpsfs/net.h"
+#include "ftpsfs/path.h"
 #include "ftpsfs/stat_clamp.h"
 
 void fs_entry_to_stat(const struct fs_ctx *ctx, const struct ftp_entry *e,
@@ -303,43 +304,6 @@ static int fetch_add(void *arg, const struct ftp_entry *e)
 	return st->merging ? fetch_merge(st, e) : fetch_append(st, e);
 }
 
-/* "@dir/@name" into a new string, or NULL. */
-static char *fetch_child_path(const char *dir, const char *name)
-{
-	size_t len = strlen(dir) + strlen(name) + 2;
-	char *p = malloc(len);
-
-	if (p)
-		snprintf(p, len, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "",
-			 name);
-	return p;
-}
-
-/* MDTM of @n names in @dir, pipelined (one round trip): secs[i] and
- * res[i] (0 or -errno) for each.  Returns 0 or a transport error. */
-static int fetch_mdtm(struct ftp_conn *c, const char *dir,
-		      const char *const *names, size_t n, int64_t *secs,
-		      int *res)
-{
-	const char **paths = calloc(n ? n : 1, sizeof(*paths));
-	size_t k = 0;
-	int ret = -ENOMEM;
-
-	if (!paths)
-		return -ENOMEM;
-	for (; k < n; k++) {
-		paths[k] = fetch_child_path(dir, names[k]);
-		if (!paths[k])
-			goto out;
-	}
-	ret = ftp_op_mdtm_many(c, paths, n, secs, res);
-out:
-	for (size_t i = 0; i < k; i++)
-		free((char *)paths[i]);
-	free(paths);
-	return ret;
-}
-
 /* Exact times we know already (our own uploads, an earlier MDTM) where
  * they agree with what LIST shows: no need to ask again. */
 static void fetch_known_mtimes(struct fetch_state *st)
@@ -355,76 +319,56 @@ static void fetch_known_mtimes(struct fetch_state *st)
 	}
 }
 
-/* Files to learn the LIST zone from, and attempts before giving up on a
- * server whose samples never agree. */
-#define FETCH_TZ_SAMPLES 4
-#define FETCH_TZ_TRIES 3
-
-/*
- * LIST times are the server's local time; MDTM's are UTC (list_tz.h).
- * The zone is learnt once per mount from a few files MDTM answers for
- * (one pipelined round trip, at the first listing that has recent files),
- * then applied to every time only LIST gives.  A zone with summer time
- * shifts files from the other season by an hour until their exact time is
- * asked; directories keep that hour (documented).
- */
-static int fetch_list_zone(struct ftp_conn *c, struct fetch_state *st)
+/* The files of this LIST listing the zone can be learnt from, asked
+ * (ftp_zone_learn()); those MDTM answered for get their exact time. */
+static int fetch_learn_zone(struct ftp_conn *c, struct fetch_state *st)
 {
-	struct fs_ctx *ctx = st->ctx;
-	struct list_tz_sample samples[FETCH_TZ_SAMPLES];
-	const char *names[FETCH_TZ_SAMPLES];
-	int64_t secs[FETCH_TZ_SAMPLES];
-	int res[FETCH_TZ_SAMPLES], off, ret;
-	size_t which[FETCH_TZ_SAMPLES], n = 0, m = 0;
+	struct ftp_zone_file files[FTP_ZONE_SAMPLES];
+	size_t which[FTP_ZONE_SAMPLES], n = 0;
 	time_t now = time(NULL);
+	int ret;
 
-	if (atomic_load(&ctx->list_tz_tries) >= FETCH_TZ_TRIES ||
-	    !ftp_conn_feat(c)->mdtm)
-		goto apply;
-	for (size_t i = 0; i < st->n && n < FETCH_TZ_SAMPLES; i++) {
+	for (size_t i = 0; i < st->n && n < FTP_ZONE_SAMPLES; i++) {
 		const struct itab_dirent *d = &st->ents[i];
 
-		/* Recent files: ls shows them to the minute. */
 		if (S_ISREG(d->st.st_mode) && !d->mtime_exact &&
-		    d->st.st_mtim.tv_sec > now - 150L * 86400) {
-			names[n] = d->name;
+		    ftp_zone_file_useful(d->st.st_mtim.tv_sec, now)) {
+			files[n] = (struct ftp_zone_file){
+				.name = d->name,
+				.list_time = d->st.st_mtim.tv_sec };
 			which[n++] = i;
 		}
 	}
 	if (n == 0)
-		goto apply;
-	ret = fetch_mdtm(c, st->path, names, n, secs, res);
-	if (ret < 0)
-		return ret;
-	for (size_t k = 0; k < n; k++) {
-		if (res[k] < 0)
-			continue;
-		samples[m].list_time = st->ents[which[k]].st.st_mtim.tv_sec;
-		samples[m++].mdtm_time = secs[k];
-	}
-	ret = list_tz_detect(samples, m, now, &off);
-	if (ret == 0) {
-		atomic_store(&ctx->list_tz_offset, off);
-		atomic_store(&ctx->list_tz_tries, FETCH_TZ_TRIES);
-		if (off)
-			log_info("the server's LIST times are UTC%+d:%02d (from "
-				 "MDTM): corrected", off / 3600,
-				 (off < 0 ? -off : off) / 60 % 60);
-	} else if (ret == -EINVAL) {
-		atomic_fetch_add(&ctx->list_tz_tries, 1);
-	}
+		return 0;
+	ret = ftp_zone_learn(c, st->path, files, n);
 	/* What MDTM answered is exact already. */
-	for (size_t k = 0; k < n; k++) {
+	for (size_t k = 0; ret == 0 && k < n; k++) {
 		struct itab_dirent *d = &st->ents[which[k]];
 
-		if (res[k] < 0)
+		if (!files[k].answered)
 			continue; /* keep the listing's time */
-		d->st.st_mtim.tv_sec = stat_time_from(secs[k]);
+		d->st.st_mtim.tv_sec = stat_time_from(files[k].mdtm_time);
 		d->st.st_mtim.tv_nsec = 0;
 		d->mtime_exact = true;
 	}
-apply:
-	off = atomic_load(&ctx->list_tz_offset);
+	return ret;
+}
+
+/*
+ * LIST times are the server's local time (ftp_learned.h: the zone, learnt
+ * once per mount from the first listing with recent files, in one
+ * pipelined round trip), applied to every time only LIST gives.  A zone
+ * with summer time shifts files from the other season by an hour until
+ * their exact time is asked; directories keep that hour (documented).
+ */
+static int fetch_list_zone(struct ftp_conn *c, struct fetch_state *st)
+{
+	int off, ret = ftp_zone_wanted(c) ? fetch_learn_zone(c, st) : 0;
+
+	if (ret < 0)
+		return ret;
+	off = ftp_zone_offset(c);
 	for (size_t i = 0; off && i < st->n; i++) {
 		struct itab_dirent *d = &st->ents[i];
 
@@ -454,7 +398,7 @@ static int mtimes_run(struct ftp_conn *c, void *arg)
 	if (names && secs && res) {
 		for (size_t i = 0; i < op->n; i++)
 			names[i] = op->reqs[i].name;
-		ret = fetch_mdtm(c, op->path, names, op->n, secs, res);
+		ret = ftp_op_mdtm_in(c, op->path, names, op->n, secs, res);
 		op->cut = ftp_conn_broken(c);
 	}
 	for (size_t i = 0; ret == 0 && i < op->n; i++) {

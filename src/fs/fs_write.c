@@ -14,6 +14,7 @@
 #include "fs_internal.h"
 #include "fs_wfile.h"
 #include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_learned.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/log.h"
 
@@ -316,14 +317,8 @@ static int attr_chmod(struct ftp_conn *c, void *arg)
 static int attr_mtime(struct ftp_conn *c, void *arg)
 {
 	struct attr_op *op = arg;
-	enum ftp_mtime_method m = atomic_load(&op->ctx->mtime_method);
-	int ret = ftp_op_set_mtime(c, op->path, op->mtime, &m);
 
-	/* Servers that set file times may still refuse directories
-	 * (vsftpd): only a file decides how - or that - times are set. */
-	if (ret == 0 || !op->is_dir)
-		atomic_store(&op->ctx->mtime_method, m);
-	return ret;
+	return ftp_learned_set_mtime(c, op->path, op->mtime, op->is_dir);
 }
 
 int fs_set_remote_mtime(struct fs_ctx *ctx, const char *path, int64_t sec,

@@ -338,15 +338,15 @@ struct tls_conn *ftp_conn_tls(const struct ftp_conn *c)
 
 void ftp_conn_force_modes(struct ftp_conn *c, bool no_epsv, bool no_eprt)
 {
-	c->no_epsv = no_epsv;
-	c->no_eprt = no_eprt;
-	c->no_pipeline = true; /* what worked before may not now */
+	c->learned.no_epsv = no_epsv;
+	c->learned.no_eprt = no_eprt;
+	c->learned.no_pipeline = true; /* what worked before may not now */
 }
 
 void ftp_conn_modes(const struct ftp_conn *c, bool *no_epsv, bool *no_eprt)
 {
-	*no_epsv = c->no_epsv;
-	*no_eprt = c->no_eprt;
+	*no_epsv = c->learned.no_epsv;
+	*no_eprt = c->learned.no_eprt;
 }
 
 /*
@@ -699,7 +699,7 @@ int ftp_conn_new(const struct ftp_endpoint *ep, unsigned id,
 	c->id = id;
 	c->ep = ep;
 	c->fd = -1;
-	c->no_epsv = ep->no_epsv;
+	c->learned.no_epsv = ep->no_epsv;
 	*out = c;
 	return 0;
 }

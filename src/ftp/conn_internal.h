@@ -1,12 +1,13 @@
 /*
  * conn_internal.h - the control connection's state, for the files of the
- * ftp module only (conn.c, xfer.c, ops.c, list.c, upload.c; the pool uses
- * the accessors of ftp_conn.h).
+ * ftp module only (conn.c, xfer.c, ops.c, list.c, root.c, learned.c,
+ * upload.c; the pool uses the accessors of ftp_conn.h).
  */
 #ifndef FTPSFS_CONN_INTERNAL_H
 #define FTPSFS_CONN_INTERNAL_H
 
 #include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_learned.h"
 
 struct ftp_conn {
 	unsigned id;
@@ -17,15 +18,8 @@ struct ftp_conn {
 	socklen_t peerlen;
 	struct ftp_features feat;
 	bool broken;
-	bool no_epsv;	      /* EPSV unknown to the server, or -o no_epsv:
-			       * PASV */
-	bool no_eprt;	      /* EPRT refused once: use PORT */
-	bool no_pipeline;     /* a pipelined passive command was refused:
-			       * one at a time on this connection (else
-			       * passive transfers go in one flight, xfer.c) */
-	bool handshake_first; /* the server answers a transfer command only
-			       * after the data connection's TLS handshake
-			       * (xfer.c: ftp-srv) */
+	struct ftp_conn_learned learned; /* this connection's facts about
+					  * the server (ftp_learned.h) */
 	uint64_t data_conns, data_resumed; /* counters for the debug log */
 	/* Round trips (stats.h): commands sent, commands with their final
 	 * reply read, and cmds_sent when we last waited for the server. */

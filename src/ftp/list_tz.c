@@ -7,10 +7,6 @@
 
 #include "ftpsfs/list_tz.h"
 
-/* ls shows "Mon DD HH:MM" for files younger than six months; stay well
- * inside that, so that no day-precision time is taken for one. */
-#define LIST_TZ_RECENT (150 * 86400)
-
 /*
  * The offset one sample implies, or false.  list = floor((mdtm + off) /
  * 60) * 60, so list - mdtm lies in (off - 60, off]: round up to the next

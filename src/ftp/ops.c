@@ -13,6 +13,7 @@
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_xfer.h"
+#include "ftpsfs/path.h"
 
 /* Read the reply to "VERB arg", expect class @cls; else map with @op. */
 static int ops_reply(struct ftp_conn *c, const char *verb, const char *arg,
@@ -136,7 +137,7 @@ static int ops_mtime_with(struct ftp_conn *c, enum ftp_mtime_method m,
 
 /* -ENOENT if "MDTM path" says @path is missing, else 0 (or a transport
  * error). */
-static int ops_mtime_probe_missing(struct ftp_conn *c, const char *path)
+static int ops_mdtm_says_missing(struct ftp_conn *c, const char *path)
 {
 	struct ftp_reply *r = ftp_conn_reply(c);
 	int ret = ftp_conn_cmd(c, r, "MDTM", path);
@@ -157,10 +158,10 @@ int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 	if (*method != FTP_MTIME_UNKNOWN)
 		return ops_mtime_with(c, *method, path, stamp);
 	/*
-	 * Probe: MFMT when FEAT lists it; vsftpd's two-argument MDTM (only
+	 * Try in turn: MFMT when FEAT lists it; vsftpd's two-argument MDTM (only
 	 * with mdtm_write=YES; servers without it answer 5xx); SITE UTIME.
 	 * A failure that is about the file itself (missing, forbidden)
-	 * ends the probe without deciding.
+	 * ends the search without deciding.
 	 */
 	for (enum ftp_mtime_method m = FTP_MTIME_MFMT; m < FTP_MTIME_NONE; m++) {
 		if (m == FTP_MTIME_MFMT && !c->feat.mfmt)
@@ -176,7 +177,7 @@ int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 		 * as the name "stamp path" and says it does not exist
 		 * (ftp-srv): only if plain MDTM agrees is the file missing. */
 		if (ret == -ENOENT && m == FTP_MTIME_MDTM_WRITE && !c->broken)
-			ret = ops_mtime_probe_missing(c, path);
+			ret = ops_mdtm_says_missing(c, path);
 		if (c->broken || ret == -ENOENT)
 			return ret;
 	}
@@ -263,8 +264,7 @@ int ftp_op_size_mdtm_recv(struct ftp_conn *c, uint64_t *size, int64_t *mtime)
 int ftp_op_size_mdtm(struct ftp_conn *c, const char *path, uint64_t *size,
 		     int64_t *mtime)
 {
-	bool pipelined = !(c->ep->no_pipelining &&
-			   atomic_load(c->ep->no_pipelining));
+	bool pipelined = ftp_learned_pipelining(c);
 	int ret;
 
 	/* One flight when the server takes pipelined commands (RFC 959
@@ -285,8 +285,7 @@ int ftp_op_size_mdtm(struct ftp_conn *c, const char *path, uint64_t *size,
 int ftp_op_abort_size_mdtm(struct ftp_conn *c, struct ftp_xfer *x,
 			    const char *path, uint64_t *size, int64_t *mtime)
 {
-	bool pipelined = !(c->ep->no_pipelining &&
-			   atomic_load(c->ep->no_pipelining));
+	bool pipelined = ftp_learned_pipelining(c);
 	int ret;
 
 	if (!pipelined) {
@@ -368,8 +367,7 @@ int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 		     int64_t *secs, int *results)
 {
 	struct ftp_reply *r = ftp_conn_reply(c);
-	size_t depth = c->ep->no_pipelining && atomic_load(c->ep->no_pipelining)
-			       ? 1 : OPS_PIPELINE_DEPTH;
+	size_t depth = ftp_learned_pipelining(c) ? OPS_PIPELINE_DEPTH : 1;
 	size_t sent = 0, done = 0;
 	bool answered = false;
 	int ret = 0;
@@ -495,4 +493,27 @@ int ftp_op_what_is(struct ftp_conn *c, const char *path)
 	if (ret < 0)
 		return ret;
 	return r->code / 100 == 2 ? FTP_ENTRY_DIR : -ENOENT;
+}
+
+int ftp_op_mdtm_in(struct ftp_conn *c, const char *dir,
+		   const char *const *names, size_t n, int64_t *secs,
+		   int *results)
+{
+	const char **paths = calloc(n ? n : 1, sizeof(*paths));
+	size_t k = 0;
+	int ret = -ENOMEM;
+
+	if (!paths)
+		return -ENOMEM;
+	for (; k < n; k++) {
+		paths[k] = path_join_new(dir, names[k]);
+		if (!paths[k])
+			goto out;
+	}
+	ret = ftp_op_mdtm_many(c, paths, n, secs, results);
+out:
+	for (size_t i = 0; i < k; i++)
+		free((char *)paths[i]);
+	free(paths);
+	return ret;
 }

@@ -10,6 +10,7 @@
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_root.h"
+#include "ftpsfs/path.h"
 
 /* The reply to PWD (RFC 959 257 "dir") as a UTF-8 path in @out. */
 static int root_pwd_reply(struct ftp_conn *c, char *out, size_t outsz)
@@ -52,16 +53,6 @@ static int root_cwd_reply(struct ftp_conn *c, const char *root)
 	return -ENOENT;
 }
 
-/* @dir + "/" + @name into @out (one slash, also for "/"). */
-static int root_join(const char *dir, const char *name, char *out,
-		     size_t outsz)
-{
-	int n = snprintf(out, outsz, "%s%s%s", dir,
-			 strcmp(dir, "/") && name[0] ? "/" : "", name);
-
-	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
-}
-
 /*
  * The flight for @spec (see ftp_resolve_root()), sent: *mlst says whether
  * MLST went with it.  A relative CWD, sent before we know the login
@@ -99,7 +90,7 @@ static int root_from_pwd(struct ftp_conn *c, const char *spec, char *root,
 	char pwd[FTP_LINE_MAX + 1];
 	int ret = root_pwd_reply(c, pwd, sizeof(pwd));
 
-	if (ret == 0 && root_join(pwd, spec, root, rootsz) < 0) {
+	if (ret == 0 && path_join(root, rootsz, pwd, spec) < 0) {
 		snprintf(c->err, sizeof(c->err),
 			 "the remote path is too long once joined to the "
 			 "login directory");
@@ -116,7 +107,7 @@ int ftp_resolve_root(struct ftp_conn *c, const char *spec, char *root,
 	int ret = 0, cwd_ret = 0;
 
 	*have_entry = false;
-	if (absolute && root_join(spec, "", root, rootsz) < 0) {
+	if (absolute && path_join(root, rootsz, spec, "") < 0) {
 		snprintf(c->err, sizeof(c->err), "the remote path is too long");
 		return -ENAMETOOLONG;
 	}

@@ -41,7 +41,7 @@ static int xfer_passive_port(struct ftp_conn *c, struct ftp_reply *r,
 {
 	int ret;
 
-	if (!c->no_epsv) {
+	if (!c->learned.no_epsv) {
 		ret = ftp_conn_cmd(c, r, "EPSV", NULL);
 		if (ret < 0)
 			return ret;
@@ -49,7 +49,7 @@ static int xfer_passive_port(struct ftp_conn *c, struct ftp_reply *r,
 			goto parse_epsv;
 		if (!ftp_reply_is_unknown_command(r))
 			goto refused;
-		c->no_epsv = true;
+		c->learned.no_epsv = true;
 	}
 	ret = ftp_conn_cmd(c, r, "PASV", NULL);
 	if (ret < 0)
@@ -121,7 +121,7 @@ static int xfer_active_listen(struct ftp_conn *c, struct ftp_reply *r,
 		  v4 ? (void *)&((struct sockaddr_in *)&a)->sin_addr
 		     : (void *)&((struct sockaddr_in6 *)&a)->sin6_addr,
 		  host, sizeof(host));
-	if (!c->no_eprt) {
+	if (!c->learned.no_eprt) {
 		snprintf(arg, sizeof(arg), "|%d|%s|%u|", v4 ? 1 : 2, host, port);
 		ret = ftp_conn_cmd(c, r, "EPRT", arg);
 		if (ret < 0)
@@ -130,7 +130,7 @@ static int xfer_active_listen(struct ftp_conn *c, struct ftp_reply *r,
 			return 0;
 		if (!v4 || !ftp_reply_is_unknown_command(r))
 			goto refused;
-		c->no_eprt = true;
+		c->learned.no_eprt = true;
 	}
 	for (char *dot = host; (dot = strchr(dot, '.')); )
 		*dot = ',';
@@ -364,7 +364,7 @@ static int xfer_send_flight(struct ftp_conn *c, const struct ftp_xfer_cmd *cmd)
 	ftp_conn_cork(c); /* one write: see ftp_conn_cork() */
 	ret = cmd->cwd ? ftp_conn_send(c, "CWD", cmd->cwd) : 0;
 	if (ret == 0)
-		ret = ftp_conn_send(c, c->no_epsv ? "PASV" : "EPSV", NULL);
+		ret = ftp_conn_send(c, c->learned.no_epsv ? "PASV" : "EPSV", NULL);
 	if (ret == 0)
 		ret = xfer_send_rest(c, cmd);
 	if (ret == 0)
@@ -395,8 +395,8 @@ static int xfer_flight_passive_reply(struct ftp_conn *c, struct ftp_reply *r,
 	    r->code == FTP_REPLY_PASV_OK)
 		return ret;
 	if (r->code / 100 < 4) {
-		if (c->ep->no_pipelining)
-			atomic_store(c->ep->no_pipelining, true);
+		if (c->ep->learned)
+			atomic_store(&c->ep->learned->no_pipelining, true);
 		snprintf(c->err, sizeof(c->err),
 			 "the server answered pipelined commands out of order "
 			 "(%d): sending one at a time from now on", r->code);
@@ -405,10 +405,10 @@ static int xfer_flight_passive_reply(struct ftp_conn *c, struct ftp_reply *r,
 	}
 	snprintf(c->err, sizeof(c->err), "passive mode refused: %d", r->code);
 	ret = ftp_errno(FTP_OP_DATA, r, false);
-	if (!c->no_epsv && ftp_reply_is_unknown_command(r))
-		c->no_epsv = true; /* PASV from now on (RFC 2428) */
+	if (!c->learned.no_epsv && ftp_reply_is_unknown_command(r))
+		c->learned.no_epsv = true; /* PASV from now on (RFC 2428) */
 	else
-		c->no_pipeline = true; /* one at a time from now on */
+		c->learned.no_pipeline = true; /* one at a time from now on */
 	if (!xfer_refused_flight_settles(c, r, cmd))
 		ftp_conn_mark_broken(c, "out of step after a refused "
 					"pipelined transfer");
@@ -486,14 +486,14 @@ static int xfer_open_stepwise(struct ftp_conn *c, struct ftp_reply *r,
 static int xfer_route(struct ftp_conn *c, struct ftp_reply *r,
 		      const struct ftp_xfer_cmd *cmd, struct xfer_open *o)
 {
-	if (!c->no_pipeline && !c->ep->active &&
-	    !(c->ep->no_pipelining && atomic_load(c->ep->no_pipelining))) {
-		bool had_epsv = !c->no_epsv;
+	if (!c->learned.no_pipeline && !c->ep->active &&
+	    ftp_learned_pipelining(c)) {
+		bool had_epsv = !c->learned.no_epsv;
 		int ret = xfer_open_pipelined(c, r, cmd, &o->fd);
 
 		/* EPSV found unknown just now (500/501/502): one command at
 		 * a time with PASV; other failures are the caller's. */
-		if (ret == 0 || c->broken || !(had_epsv && c->no_epsv))
+		if (ret == 0 || c->broken || !(had_epsv && c->learned.no_epsv))
 			return ret;
 	}
 	return xfer_open_stepwise(c, r, cmd, o);
@@ -512,13 +512,13 @@ static int xfer_handshake_early(struct ftp_conn *c, struct ftp_reply *r,
 	int ret;
 
 	if (o->fd < 0 ||
-	    (!c->handshake_first && ftp_conn_reply_comes(c, XFER_PRELIM_WAIT_MS)))
+	    (!c->learned.handshake_first && ftp_conn_reply_comes(c, XFER_PRELIM_WAIT_MS)))
 		return 0;
-	if (!c->handshake_first)
+	if (!c->learned.handshake_first)
 		log_debug("conn %u: no reply to %s within %d ms: TLS "
 			  "handshake on the data connection first",
 			  c->id, cmd->verb, XFER_PRELIM_WAIT_MS);
-	c->handshake_first = true;
+	c->learned.handshake_first = true;
 	o->early = true;
 	ret = xfer_handshake(c, r, o->fd, cmd, x, &o->resumed, &timed_out);
 	o->fd = -1; /* owned (and on failure closed) by the TLS layer */
@@ -550,7 +550,8 @@ static void xfer_count(struct ftp_conn *c, const struct ftp_xfer *x,
 		  resumed ? "resumed" : "NOT resumed",
 		  (unsigned long long)c->data_resumed,
 		  (unsigned long long)c->data_conns);
-	if (!resumed && !atomic_exchange(c->ep->warned_no_resume, true))
+	if (!resumed && c->ep->learned &&
+	    !atomic_exchange(&c->ep->learned->warned_no_resume, true))
 		log_warn("data connection did not resume the control "
 			 "connection's TLS session; servers that require "
 			 "session reuse will refuse it");
@@ -675,7 +676,7 @@ ssize_t ftp_xfer_read(struct ftp_conn *c, struct ftp_xfer *x, void *buf,
 	return n;
 }
 
-int ftp_xfer_probe_end(struct ftp_conn *c, struct ftp_xfer *x, int ms)
+int ftp_xfer_peek_end(struct ftp_conn *c, struct ftp_xfer *x, int ms)
 {
 	char b;
 	ssize_t n;

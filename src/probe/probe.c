@@ -1,6 +1,7 @@
 /*
- * probe.c - ftpsfs --probe: the order of the checks, the connections they
- * use, and the printing helpers.
+ * probe.c - ftpsfs --probe: the order of the checks.  It only drives the
+ * sections (probe_*.c), which print through probe_report.c and take their
+ * connections from probe_conn.c: nothing calls back into this file.
  *
  * Order: log in as a mount would (and if the TLS handshake fails while no
  * tls_max= was given, again with TLS 1.2 to see whether that is why);
@@ -12,7 +13,6 @@
  */
 #include <errno.h>
 #include <openssl/ssl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,133 +24,6 @@
 #include "ftpsfs/log.h"
 #include "ftpsfs/proxy.h"
 #include "probe_internal.h"
-
-void probe_section(const char *title)
-{
-	printf("\n%s\n", title);
-}
-
-void probe_fact(const char *key, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s: ", key);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-char *probe_esc(char *out, size_t outsz, const char *in)
-{
-	/* Messages may hold reply text the ftp layer escaped already
-	 * (ftp_reply_message()): control characters are escaped, escapes
-	 * are left alone. */
-	return log_sanitize(out, outsz, in);
-}
-
-/* Each line of the server's multi-line @text as "key: line", escaped. */
-static void probe_fact_lines(const char *key, const char *text)
-{
-	char esc[4 * 256 + 8];
-
-	do {
-		size_t len = strcspn(text, "\n");
-
-		probe_fact(key, "%s", log_escape(esc, sizeof(esc), text, len));
-		text += len;
-	} while (*text++ == '\n' && *text);
-}
-
-/* The endpoint's observer: the greeting (the first reply of all) and the
- * last reply, whose text explains a refusal. */
-static void probe_reply_seen(void *arg, unsigned conn_id,
-			     const struct ftp_reply *r)
-{
-	struct probe *p = arg;
-	char msg[256], esc[400];
-
-	(void)conn_id;
-	if (!p->have_greeting) {
-		/* A greeting longer than this is cut: it is only shown. */
-		size_t len = strnlen(r->text, sizeof(p->greeting) - 1);
-
-		memcpy(p->greeting, r->text, len);
-		p->greeting[len] = '\0';
-		p->have_greeting = true;
-	}
-	p->last_code = r->code;
-	p->saw_prelim |= ftp_reply_is_prelim(r);
-	snprintf(p->last_text, sizeof(p->last_text), "%d %s", r->code,
-		 probe_esc(esc, sizeof(esc),
-			   ftp_reply_message(r, msg, sizeof(msg))));
-}
-
-int probe_connect(struct probe *p, struct ftp_conn **out, char *err,
-		  size_t errsz)
-{
-	char raw[512];
-	int ret;
-
-	p->peer_seen = false;
-	ret = ftp_conn_open(&p->ep, p->next_id++, out, raw, sizeof(raw));
-	/* The message may quote the server (a refused login): escaped
-	 * here, once, for every caller that prints it. */
-	if (ret < 0)
-		probe_esc(err, errsz, raw);
-	return ret;
-}
-
-int probe_main_conn(struct probe *p, struct ftp_conn **out, char *err,
-		    size_t errsz)
-{
-	int ret;
-
-	if (p->c && ftp_conn_broken(p->c)) {
-		ftp_conn_close(p->c, false);
-		p->c = NULL;
-	}
-	if (!p->c) {
-		ret = probe_connect(p, &p->c, err, errsz);
-		if (ret < 0)
-			return ret;
-	}
-	*out = p->c;
-	return 0;
-}
-
-/* The endpoint of a mount with these options (main.c: setup_remote()). */
-static int probe_endpoint(struct probe *p)
-{
-	const struct hostspec *hs = p->a->hs;
-	const struct credentials *cred = p->a->cred;
-
-	snprintf(p->ep.host, sizeof(p->ep.host), "%s", hs->host);
-	p->ep.host_is_ip = hs->host_is_ip;
-	p->ep.port = hs->port;
-	p->ep.tls_mode = hs->tls_mode;
-	snprintf(p->ep.user, sizeof(p->ep.user), "%s", hs->user);
-	p->ep.password = &cred->password;
-	p->ep.anonymous = cred->anonymous;
-	p->ep.allow_plaintext = p->o->allow_plaintext;
-	p->ep.allow_plaintext_password = p->o->allow_plaintext_password;
-	p->ep.active = p->o->active;
-	p->ep.proxy = p->a->proxy;
-	if (p->o->codepage && charset_new(p->o->codepage, &p->ep.charset) < 0) {
-		log_err("codepage=%s: a charset iconv does not know (see "
-			"iconv --list)", p->o->codepage);
-		return -EINVAL;
-	}
-	p->ep.connect_timeout_ms = (int)p->o->connect_timeout * 1000;
-	p->ep.timeout_ms = (int)p->o->timeout * 1000;
-	/* The report says whether data connections resumed: no warning on
-	 * stderr besides (xfer.c says it once per mount). */
-	atomic_store(&p->warned_no_resume, true);
-	p->ep.warned_no_resume = &p->warned_no_resume;
-	p->ep.reply_seen = probe_reply_seen;
-	p->ep.reply_seen_arg = p;
-	return 0;
-}
 
 /* Why the first login failed, as the exit status says it. */
 static int probe_login_failed(struct probe *p, int ret, const char *err)
@@ -215,7 +88,7 @@ static int probe_login_tls12(struct probe *p, char *err, size_t errsz)
 /* Log in, then the Server section: greeting, login, FEAT. */
 static int probe_login(struct probe *p)
 {
-	struct ftp_reply *r = NULL;
+	struct ftp_reply *r;
 	char err[512] = "", esc[2048];
 	int ret;
 
@@ -230,15 +103,14 @@ static int probe_login(struct probe *p)
 	probe_fact("login", "accepted (user %s)",
 		   probe_esc(esc, sizeof(esc), p->ep.user));
 	/* Once more, to show it whole: the login kept only what it uses. */
-	r = malloc(sizeof(*r));
-	if (!r || ftp_conn_cmd(p->c, r, "FEAT", NULL) < 0)
+	r = ftp_conn_reply(p->c);
+	if (ftp_conn_cmd(p->c, r, "FEAT", NULL) < 0)
 		probe_fact("feat", "no reply (%s)",
 			   probe_esc(esc, sizeof(esc), ftp_conn_err(p->c)));
 	else if (r->code == FTP_REPLY_FEAT)
 		probe_fact_lines("feat", r->text);
 	else
 		probe_fact("feat", "not supported (%s)", p->last_text);
-	free(r);
 	return PROBE_EXIT_OK;
 }
 
@@ -246,7 +118,7 @@ static int probe_login(struct probe *p)
  * (ftp_root.h), so that what it refuses, the probe reports. */
 static int probe_root(struct probe *p)
 {
-	const char *path = p->a->hs->path;
+	const char *path = p->s->hs.path;
 	char buf[FTP_LIST_LINE_MAX + 1], esc[1024];
 	struct ftp_entry e;
 	bool have_entry = false;
@@ -269,13 +141,22 @@ static int probe_root(struct probe *p)
 	return PROBE_EXIT_OK;
 }
 
+/* The TLS context and the endpoint a mount would use (setup.h), but
+ * with every data connection mode and MLSD tried whatever the options
+ * say: the report says which of them a mount needs. */
 static int probe_setup(struct probe *p)
 {
-	int ret = probe_endpoint(p);
+	int ret = probe_tls_new(p, 0, &p->tls);
 
 	if (ret == 0)
-		ret = probe_tls_new(p, 0, &p->tls);
-	p->ep.tls = p->tls;
+		ret = setup_endpoint(p->s, p->tls, &p->ep);
+	p->ep.no_epsv = false;
+	p->ep.no_mlsd = false;
+	/* The report says whether data connections resumed: no warning on
+	 * stderr besides (xfer.c says it once per mount). */
+	atomic_store(&p->s->learned.warned_no_resume, true);
+	p->ep.reply_seen = probe_reply_seen;
+	p->ep.reply_seen_arg = p;
 	p->next_id = 1;
 	p->work_mode = -1;
 	p->list_dots = p->mlsd_dots = -1;
@@ -293,13 +174,14 @@ int probe_run(const struct probe_args *a)
 	if (!p)
 		return PROBE_EXIT_USAGE;
 	p->a = a;
-	p->o = a->opts;
+	p->s = a->setup;
+	p->o = a->setup->opts;
 	if (probe_setup(p) < 0) {
 		status = PROBE_EXIT_USAGE;
 		goto out;
 	}
 	printf("ftpsfs probe of %s\n",
-	       probe_esc(esc, sizeof(esc), a->opts->remote));
+	       probe_esc(esc, sizeof(esc), p->o->remote));
 	probe_section("Server");
 	probe_fact("server", "%s port %u, %s TLS",
 		   probe_esc(esc, sizeof(esc), p->ep.host), (unsigned)p->ep.port,
@@ -318,6 +200,7 @@ int probe_run(const struct probe_args *a)
 	if (status == PROBE_EXIT_OK) {
 		probe_data_run(p);
 		probe_feat_run(p);
+		probe_learned_report(p);
 		probe_conn_limit(p);
 	}
 	status = probe_verdict(p, status);

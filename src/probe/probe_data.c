@@ -20,6 +20,7 @@
 
 #include "ftpsfs/ftp_xfer.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/path.h"
 #include "probe_internal.h"
 
 static const char *const probe_mode_names[PROBE_MODES] = {
@@ -224,16 +225,14 @@ static void probe_print_resumed(const struct probe *p, const char *verb,
 static int probe_tmp_name(struct probe *p)
 {
 	uint8_t rnd[6];
-	int n;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return -EIO;
 	snprintf(p->tmp_name, sizeof(p->tmp_name),
 		 PROBE_TMP_PREFIX "%ld-%02x%02x%02x%02x%02x%02x", (long)getpid(),
 		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-	n = snprintf(p->tmp_path, sizeof(p->tmp_path), "%s%s%s", p->root,
-		     strcmp(p->root, "/") ? "/" : "", p->tmp_name);
-	return n > 0 && (size_t)n < sizeof(p->tmp_path) ? 0 : -ENAMETOOLONG;
+	return path_join(p->tmp_path, sizeof(p->tmp_path), p->root,
+			 p->tmp_name);
 }
 
 /* STOR of the temporary file (its creation), unless probe_readonly. */
@@ -295,7 +294,6 @@ static void probe_data_retr(struct probe *p, enum probe_mode mode)
  */
 static void probe_enforcement(struct probe *p, enum probe_mode mode)
 {
-	struct ftp_reply *r = malloc(sizeof(*r));
 	struct ftp_xfer *x = NULL;
 	struct ftp_conn *c = NULL;
 	char err[512], answer[600], buf[4096];
@@ -303,13 +301,11 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 	ssize_t n = 1;
 	int ret;
 
-	if (!r || probe_connect(p, &c, err, sizeof(err)) < 0) {
-		probe_fact("reuse enforced", "not checked: %s",
-			   r ? err : "out of memory");
+	if (probe_connect(p, &c, err, sizeof(err)) < 0) {
+		probe_fact("reuse enforced", "not checked: %s", err);
 		goto out;
 	}
-	p->ep.active = mode == PROBE_EPRT || mode == PROBE_PORT;
-	ftp_conn_force_modes(c, mode == PROBE_PASV, mode == PROBE_PORT);
+	probe_set_mode(p, c, mode);
 	p->last_code = 0;
 	p->saw_prelim = false;
 	ret = ftp_xfer_open(c, &(struct ftp_xfer_cmd){ .verb = "LIST",
@@ -344,7 +340,8 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 	}
 	snprintf(answer, sizeof(answer), "%s", p->last_text);
 	/* vsftpd ends the session after its 522. */
-	if (!ftp_conn_broken(c) && ftp_conn_cmd(c, r, "NOOP", NULL) < 0)
+	if (!ftp_conn_broken(c) &&
+	    ftp_conn_cmd(c, ftp_conn_reply(c), "NOOP", NULL) < 0)
 		snprintf(answer + strlen(answer), sizeof(answer) - strlen(answer),
 			 "; then the server closed the control connection");
 	probe_fact("reuse enforced", "%s (a data connection that did not "
@@ -352,7 +349,6 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 		   p->saw_prelim ? "yes" : "probably", answer);
 out:
 	ftp_conn_close(c, true);
-	free(r);
 }
 
 /* A mode that made a data connection, even one refused afterwards. */

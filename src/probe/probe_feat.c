@@ -21,19 +21,6 @@
 #include "ftpsfs/hexdigit.h"
 #include "probe_internal.h"
 
-/* The main connection, or "KEY: not checked: why" and NULL. */
-static struct ftp_conn *probe_conn_for(struct probe *p, const char *key)
-{
-	struct ftp_conn *c = NULL;
-	char err[512];
-
-	if (probe_main_conn(p, &c, err, sizeof(err)) < 0) {
-		probe_fact(key, "not checked: %s", err);
-		return NULL;
-	}
-	return c;
-}
-
 /* The file the read checks use and its size, or NULL. */
 static const char *probe_target(const struct probe *p, uint64_t *size)
 {
@@ -215,19 +202,18 @@ static void probe_feat_hash(struct probe *p, const char *path)
 static void probe_feat_utf8(struct probe *p)
 {
 	struct ftp_conn *c = probe_conn_for(p, "UTF8");
-	struct ftp_reply *r = malloc(sizeof(*r));
+	struct ftp_reply *r = c ? ftp_conn_reply(c) : NULL;
 
 	if (c && p->o->codepage)
 		probe_fact("UTF8", "not used (codepage=%s)", p->o->codepage);
 	else if (c && !ftp_conn_feat(c)->utf8)
 		probe_fact("UTF8", "not in FEAT: names are sent as the bytes "
 			   "they are (-o codepage= if they are not UTF-8)");
-	else if (c && r && ftp_conn_cmd(c, r, "OPTS", "UTF8 ON") == 0)
+	else if (c && ftp_conn_cmd(c, r, "OPTS", "UTF8 ON") == 0)
 		probe_fact("UTF8", r->code / 100 == 2 ? "yes (OPTS UTF8 ON: %s)"
 						      : "in FEAT, but OPTS UTF8 "
 							"ON is refused: %s",
 			   p->last_text);
-	free(r);
 }
 
 static void probe_readonly_skipped(void)

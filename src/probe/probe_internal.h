@@ -15,7 +15,9 @@
 #include <stdint.h>
 
 #include "ftpsfs/ftp_conn.h"
+#include "ftpsfs/ftp_learned.h"
 #include "ftpsfs/probe.h"
+#include "ftpsfs/setup.h"
 #include "ftpsfs/tls.h"
 #include "ftpsfs/tofu.h"
 
@@ -57,12 +59,13 @@ struct probe_suggestion {
 
 struct probe {
 	const struct probe_args *a;
-	const struct ftpsfs_opts *o;
-	struct ftp_endpoint ep;
+	struct setup *s;	      /* a->setup */
+	const struct ftpsfs_opts *o;  /* s->opts */
+	struct ftp_endpoint ep;	      /* as a mount's (setup_endpoint()),
+				       * the probe's own: its checks set
+				       * the mode (probe_set_mode()) */
 	struct tls_ctx *tls;
 	int tls_max; /* the context's cap: 0 or TLS1_2_VERSION */
-	struct tofu tofu;
-	atomic_bool warned_no_resume; /* preset: the report says it */
 	struct ftp_conn *c;	      /* the main connection, or NULL */
 	unsigned next_id;
 
@@ -103,6 +106,11 @@ struct probe {
 	bool tmp_file;		     /* STOR was sent: delete at the end */
 	bool tmp_dir;		     /* MKD succeeded: remove at the end */
 	bool tmp_link;		     /* SITE SYMLINK succeeded: delete */
+	/* Files the last LIST listing showed that a mount could learn the
+	 * LIST zone from (ftp_learned.h), and their LIST times. */
+	char zone_name[FTP_ZONE_SAMPLES][256];
+	int64_t zone_time[FTP_ZONE_SAMPLES];
+	size_t nzone;
 	int file_times;		     /* 1 settable, 0 not, -1 unknown */
 	int dir_times;		     /* the same for directories */
 	unsigned conn_limit;	     /* 0: none met up to the bound */
@@ -111,7 +119,25 @@ struct probe {
 	unsigned nsuggest;
 };
 
-/* probe.c */
+/* probe_report.c */
+
+/* Print "key: value" (value printf-style; the caller escapes server
+ * text), and a section title. */
+void probe_fact(const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void probe_section(const char *title);
+
+/* Each line of the server's multi-line @text as "key: line", escaped. */
+void probe_fact_lines(const char *key, const char *text);
+
+/* @in fit for printing into @out (log_sanitize()); returns @out. */
+char *probe_esc(char *out, size_t outsz, const char *in);
+
+/* probe_conn.c */
+
+/* The endpoint's observer (ftp_conn.h: reply_seen): the greeting (the
+ * first reply of all) and the last reply, whose text explains a refusal. */
+void probe_reply_seen(void *arg, unsigned conn_id, const struct ftp_reply *r);
 
 /* Open a new logged-in connection; 0 or a negative errno (@err says). */
 int probe_connect(struct probe *p, struct ftp_conn **out, char *err,
@@ -122,14 +148,13 @@ int probe_connect(struct probe *p, struct ftp_conn **out, char *err,
 int probe_main_conn(struct probe *p, struct ftp_conn **out, char *err,
 		    size_t errsz);
 
-/* Print "key: value" (value printf-style; the caller escapes server
- * text), and a section title. */
-void probe_fact(const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-void probe_section(const char *title);
+/* The main connection, or NULL after printing "@key: not checked: why". */
+struct ftp_conn *probe_conn_for(struct probe *p, const char *key);
 
-/* @in fit for printing into @out (log_sanitize()); returns @out. */
-char *probe_esc(char *out, size_t outsz, const char *in);
+/* Make the next transfer on @c use @mode: EPSV and EPRT as a mount tries
+ * them first; PASV and PORT by marking the former as refused, the way
+ * xfer.c remembers a server that does not know them. */
+void probe_set_mode(struct probe *p, struct ftp_conn *c, enum probe_mode mode);
 
 /* probe_tls.c */
 
@@ -184,6 +209,12 @@ void probe_feat_write(struct probe *p);
 
 /* Delete what the probe created on the server; says so (once). */
 void probe_tmp_cleanup(struct probe *p);
+
+/* probe_learned.c */
+
+/* The Learned section: what a mount learns about the server (pipelining,
+ * the LIST zone), read from the struct it learns into. */
+void probe_learned_report(struct probe *p);
 
 /* probe_verdict.c */
 

@@ -29,78 +29,9 @@ static void probe_on_peer(void *arg, const struct tls_peer_info *info)
 	p->peer_seen = true;
 }
 
-/* -o tofu with nothing recorded yet: a mount would record the key; the
- * probe trusts it for its own connections only and records nothing. */
-static int probe_first_use(void *arg, const uint8_t spki[FINGERPRINT_LEN],
-			   char *err, size_t errsz)
-{
-	(void)arg;
-	(void)spki;
-	(void)err;
-	(void)errsz;
-	return 0;
-}
-
-/* How the server proves itself, as main.c's setup_tls() decides it. */
-static int probe_tls_trust(struct probe *p, struct tls_settings *ts)
-{
-	const struct ftpsfs_opts *o = p->o;
-	char err[512];
-
-	if (o->fingerprint) {
-		ts->verify = TLS_VERIFY_PIN;
-		ts->have_pin = fingerprint_parse(o->fingerprint,
-						 strlen(o->fingerprint),
-						 ts->pin) == 0;
-		ts->pin_origin = "-o fingerprint";
-	} else if (o->tofu) {
-		if (!p->tofu.path[0] &&
-		    tofu_load(&p->tofu, p->a->hs->host, p->a->hs->host_is_ip,
-			      p->a->hs->port, err, sizeof(err)) < 0) {
-			log_err("%s", err);
-			return -EINVAL;
-		}
-		ts->verify = TLS_VERIFY_TOFU;
-		ts->have_pin = p->tofu.known;
-		memcpy(ts->pin, p->tofu.pin, sizeof(ts->pin));
-		ts->pin_origin = p->tofu.path;
-		ts->first_use = probe_first_use;
-	} else if (o->no_verify) {
-		ts->verify = TLS_VERIFY_NONE;
-	}
-	return 0;
-}
-
 int probe_tls_new(struct probe *p, int max_version, struct tls_ctx **out)
 {
-	const struct ftpsfs_opts *o = p->o;
-	struct tls_settings ts = { 0 };
-	char err[512];
-	int ret;
-
-	ts.cafile = o->cafile;
-	ts.capath = o->capath;
-	if (max_version)
-		ts.max_version = max_version;
-	else if (o->tls_max)
-		ts.max_version = strcmp(o->tls_max, "1.2") == 0
-					 ? TLS1_2_VERSION
-					 : TLS1_3_VERSION;
-	ts.ciphers = o->ciphers;
-	ts.ciphersuites = o->tls13_ciphersuites;
-	ts.cert_file = o->cert;
-	ts.key_file = o->key;
-	if (p->a->cred->key_password.value)
-		ts.key_password = &p->a->cred->key_password;
-	ts.on_peer = probe_on_peer;
-	ts.on_peer_arg = p;
-	ret = probe_tls_trust(p, &ts);
-	if (ret < 0)
-		return ret;
-	ret = tls_ctx_new(&ts, out, err, sizeof(err));
-	if (ret < 0)
-		log_err("%s", err);
-	return ret;
+	return setup_tls(p->s, SETUP_PROBE, max_version, probe_on_peer, p, out);
 }
 
 bool probe_tls_fingerprint(const struct probe *p, char *out, size_t outsz)
@@ -151,15 +82,15 @@ static void probe_tls_verdict(const struct probe *p,
 	} else if (pi->identity_ok && o->fingerprint) {
 		probe_fact("verification", "passed (the key matches -o "
 			   "fingerprint)");
-	} else if (pi->identity_ok && o->tofu && p->tofu.known) {
+	} else if (pi->identity_ok && o->tofu && p->s->tofu.known) {
 		probe_fact("verification", "passed (the key matches %s line %u)",
-			   p->tofu.path, p->tofu.line);
+			   p->s->tofu.path, p->s->tofu.line);
 	} else if (pi->identity_ok && o->tofu) {
 		probe_fact("verification", "not recorded yet: a mount would "
 			   "trust this key and record it in %s (trust on first "
 			   "use); compare the fingerprint with what the "
 			   "server's administrator says",
-			   p->tofu.path);
+			   p->s->tofu.path);
 	} else if (pi->identity_ok) {
 		probe_fact("verification", "passed (the chain leads to a CA "
 			   "in %s, and the name matches)",

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ftpsfs/ftp_learned.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/log.h"
 #include "probe_internal.h"
@@ -30,21 +31,9 @@ static int probe_tmp_sibling(const struct probe *p, const char *suffix,
 	return n > 0 && (size_t)n < outsz ? 0 : -ENAMETOOLONG;
 }
 
-static struct ftp_conn *probe_wconn(struct probe *p, const char *key)
-{
-	struct ftp_conn *c = NULL;
-	char err[512];
-
-	if (probe_main_conn(p, &c, err, sizeof(err)) < 0) {
-		probe_fact(key, "not checked: %s", err);
-		return NULL;
-	}
-	return c;
-}
-
 static void probe_write_appe(struct probe *p)
 {
-	struct ftp_conn *c = probe_wconn(p, "APPE");
+	struct ftp_conn *c = probe_conn_for(p, "APPE");
 	struct probe_xfer f;
 	uint64_t size = 0;
 
@@ -67,60 +56,57 @@ static void probe_write_appe(struct probe *p)
 			   p->content_len + sizeof(probe_appended) - 1);
 }
 
-/* Set the temporary file's time with @m; 1 if MDTM then shows it, 0 if
- * refused or not shown, with the fact printed under @key. */
-static int probe_write_time(struct probe *p, enum ftp_mtime_method m,
-			    const char *key, int64_t when)
+/* Set the temporary file's time with @m, and say under @key whether it
+ * was refused, or whether MDTM then shows it. */
+static void probe_write_time(struct probe *p, enum ftp_mtime_method m,
+			     const char *key, int64_t when)
 {
-	struct ftp_conn *c = probe_wconn(p, key);
+	struct ftp_conn *c = probe_conn_for(p, key);
 	enum ftp_mtime_method method = m;
 	const char *path = p->tmp_path;
 	int64_t sec = 0;
 	int res = -EIO;
 
 	if (!c)
-		return 0;
+		return;
 	if (ftp_op_set_mtime(c, path, when, &method) < 0) {
 		probe_fact(key, "no (%s)", p->last_text);
-		return 0;
+		return;
 	}
 	if (ftp_op_mdtm_many(c, &path, 1, &sec, &res) < 0 || res < 0) {
 		probe_fact(key, "accepted (not verified: no MDTM)");
-		return 1;
+		return;
 	}
-	if (sec != when) {
-		probe_fact(key, "accepted, but MDTM shows another time");
-		return 0;
-	}
-	probe_fact(key, "yes");
-	return 1;
+	probe_fact(key, "%s", sec == when ? "yes"
+					  : "accepted, but MDTM shows another "
+					    "time");
 }
 
 /*
- * Each way on its own, then the one a mount would settle on: the first
- * that works in ftp_op_set_mtime()'s order, MFMT and "MDTM time path"
- * only when FEAT names MFMT / MDTM.  Returns that method, or
- * FTP_MTIME_NONE.
+ * Each way on its own, then the one a mount settles on, found the
+ * mount's way (ftp_learned_set_mtime(): the first that works in
+ * ftp_op_set_mtime()'s order, MFMT and "MDTM time path" only when FEAT
+ * names MFMT / MDTM) and read from what it learnt.  Returns that method,
+ * or FTP_MTIME_NONE.
  */
 static enum ftp_mtime_method probe_write_file_times(struct probe *p)
 {
-	int mfmt = probe_write_time(p, FTP_MTIME_MFMT, "MFMT", PROBE_TIME0);
-	int mdtm = probe_write_time(p, FTP_MTIME_MDTM_WRITE, "MDTM with a time",
-				    PROBE_TIME0 + 60);
-	int utime = probe_write_time(p, FTP_MTIME_SITE_UTIME, "SITE UTIME",
-				     PROBE_TIME0 + 120);
-	/* Only now: each check may have replaced the connection. */
-	struct ftp_conn *c = probe_wconn(p, "file times");
-	enum ftp_mtime_method m = FTP_MTIME_NONE;
+	struct ftp_conn *c;
+	enum ftp_mtime_method m;
 
+	probe_write_time(p, FTP_MTIME_MFMT, "MFMT", PROBE_TIME0);
+	probe_write_time(p, FTP_MTIME_MDTM_WRITE, "MDTM with a time",
+			 PROBE_TIME0 + 60);
+	probe_write_time(p, FTP_MTIME_SITE_UTIME, "SITE UTIME",
+			 PROBE_TIME0 + 120);
+	/* Only now: each check may have replaced the connection. */
+	c = probe_conn_for(p, "file times");
 	if (!c)
-		return m;
-	if (mfmt && ftp_conn_feat(c)->mfmt)
-		m = FTP_MTIME_MFMT;
-	else if (mdtm && ftp_conn_feat(c)->mdtm)
-		m = FTP_MTIME_MDTM_WRITE;
-	else if (utime)
-		m = FTP_MTIME_SITE_UTIME;
+		return FTP_MTIME_NONE;
+	(void)ftp_learned_set_mtime(c, p->tmp_path, PROBE_TIME0, false);
+	m = atomic_load(&p->s->learned.mtime_method);
+	if (m == FTP_MTIME_UNKNOWN)
+		m = FTP_MTIME_NONE; /* not even tried: the file is gone */
 	p->file_times = m != FTP_MTIME_NONE;
 	probe_fact("file times", "%s",
 		   m == FTP_MTIME_MFMT ? "can be set (with MFMT)"
@@ -134,7 +120,7 @@ static enum ftp_mtime_method probe_write_file_times(struct probe *p)
 
 static void probe_write_dir_times(struct probe *p, enum ftp_mtime_method m)
 {
-	struct ftp_conn *c = probe_wconn(p, "directory times");
+	struct ftp_conn *c = probe_conn_for(p, "directory times");
 	char dir[HOSTSPEC_PATH_MAX + 1];
 
 	if (!c)
@@ -150,7 +136,7 @@ static void probe_write_dir_times(struct probe *p, enum ftp_mtime_method m)
 		p->dir_times = 0;
 		probe_fact("directory times", "cannot be set (no way to set "
 			   "times works)");
-	} else if (ftp_op_set_mtime(c, dir, PROBE_TIME0, &m) == 0) {
+	} else if (ftp_learned_set_mtime(c, dir, PROBE_TIME0, true) == 0) {
 		p->dir_times = 1;
 		probe_fact("directory times", "can be set");
 	} else {
@@ -163,7 +149,7 @@ static void probe_write_dir_times(struct probe *p, enum ftp_mtime_method m)
 
 static void probe_write_chmod(struct probe *p)
 {
-	struct ftp_conn *c = probe_wconn(p, "SITE CHMOD");
+	struct ftp_conn *c = probe_conn_for(p, "SITE CHMOD");
 
 	if (c && ftp_op_chmod(c, p->tmp_path, 0600) == 0)
 		probe_fact("SITE CHMOD", "yes");
@@ -174,7 +160,7 @@ static void probe_write_chmod(struct probe *p)
 
 static void probe_write_symlink(struct probe *p)
 {
-	struct ftp_conn *c = probe_wconn(p, "SITE SYMLINK");
+	struct ftp_conn *c = probe_conn_for(p, "SITE SYMLINK");
 	char link[HOSTSPEC_PATH_MAX + 1];
 	int ret;
 

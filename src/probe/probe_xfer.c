@@ -13,25 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_xfer.h"
+#include "ftpsfs/path.h"
 #include "probe_internal.h"
 
 /* Counters before a transfer. */
 struct probe_snap {
 	uint64_t conns, resumed;
 };
-
-/* Make the next transfer on @c use @mode: EPSV and EPRT as a mount tries
- * them first; PASV and PORT by marking the former as refused, the way
- * xfer.c remembers a server that does not know them. */
-static void probe_set_mode(struct probe *p, struct ftp_conn *c,
-			   enum probe_mode mode)
-{
-	p->ep.active = mode == PROBE_EPRT || mode == PROBE_PORT;
-	ftp_conn_force_modes(c, mode == PROBE_PASV, mode == PROBE_PORT);
-}
 
 static void probe_begin(struct probe *p, struct ftp_conn *c,
 			enum probe_mode mode, struct probe_xfer *f,
@@ -75,30 +67,48 @@ enum probe_mode probe_xfer_mode(const struct probe *p)
 
 struct probe_listing {
 	struct probe *p;
+	bool mlsd;
+	time_t now;
 	unsigned entries;
 	unsigned dots; /* names starting with a dot, not the probe's own */
 };
 
-/* A small regular file to read in probe_readonly mode, and whether the
- * temporary name is taken. */
+/* A file of a LIST listing a mount would learn the LIST zone from (as
+ * fs_remote.c chooses them). */
+static void probe_zone_file(struct probe_listing *l, const struct ftp_entry *e,
+			    bool ours)
+{
+	struct probe *p = l->p;
+	size_t len = strlen(e->name);
+
+	if (l->mlsd || ours || e->type != FTP_ENTRY_FILE ||
+	    p->nzone >= FTP_ZONE_SAMPLES || len >= sizeof(p->zone_name[0]) ||
+	    !ftp_zone_file_useful(e->mtime, l->now))
+		return;
+	memcpy(p->zone_name[p->nzone], e->name, len + 1);
+	p->zone_time[p->nzone++] = e->mtime;
+}
+
+/* A small regular file to read in probe_readonly mode, whether the
+ * temporary name is taken, and files to learn the LIST zone from. */
 static int probe_list_entry(void *arg, const struct ftp_entry *e)
 {
 	struct probe_listing *l = arg;
 	struct probe *p = l->p;
-	int n;
+	bool ours = strncmp(e->name, PROBE_TMP_PREFIX,
+			    sizeof(PROBE_TMP_PREFIX) - 1) == 0;
 
 	l->entries++;
 	if (p->tmp_name[0] && strcmp(e->name, p->tmp_name) == 0)
 		p->tmp_name_taken = true;
-	if (e->name[0] == '.' && strncmp(e->name, PROBE_TMP_PREFIX,
-					 sizeof(PROBE_TMP_PREFIX) - 1) != 0)
+	if (e->name[0] == '.' && !ours)
 		l->dots++;
+	probe_zone_file(l, e, ours);
 	if (e->type != FTP_ENTRY_FILE || !e->has_size ||
 	    (p->have_file && e->size >= p->file_size))
 		return 0;
-	n = snprintf(p->file, sizeof(p->file), "%s%s%s", p->root,
-		     strcmp(p->root, "/") ? "/" : "", e->name);
-	p->have_file = n > 0 && (size_t)n < sizeof(p->file);
+	p->have_file = path_join(p->file, sizeof(p->file), p->root,
+				 e->name) == 0;
 	p->file_size = e->size;
 	return 0;
 }
@@ -106,11 +116,13 @@ static int probe_list_entry(void *arg, const struct ftp_entry *e)
 int probe_list(struct probe *p, struct ftp_conn *c, enum probe_mode mode,
 	       bool mlsd, struct probe_xfer *f, unsigned *entries)
 {
-	struct probe_listing l = { .p = p };
+	struct probe_listing l = { .p = p, .mlsd = mlsd, .now = time(NULL) };
 	struct probe_snap s;
 	int ret;
 
 	probe_begin(p, c, mode, f, &s);
+	if (!mlsd)
+		p->nzone = 0;
 	ret = ftp_list_dir(c, p->root, !mlsd, true, probe_list_entry, &l);
 	if (entries)
 		*entries = l.entries;

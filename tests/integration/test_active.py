@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from probes import errname, probe  # noqa: E402
+from fscall import errname, fs_call  # noqa: E402
 from writehelpers import MIB, random_bytes, sha256, write_file  # noqa: E402
 
 PASSIVE_OFF = {
@@ -32,9 +32,9 @@ def test_active_mode_lists_reads_and_writes(ftp_server, mounted, kind, tls):
     srv.put("dir/a.bin", data)
     m = mounted(srv, options=["active"] + (["tls_max=1.2"] if tls == "1.2" else []))
 
-    ls = probe("listdir", m.mountpoint / "dir", limit=60)
+    ls = fs_call("listdir", m.mountpoint / "dir", limit=60)
     assert ls.names == ["a.bin"], errname(ls)
-    got = probe("read", m.mountpoint / "dir" / "a.bin", limit=60)
+    got = fs_call("read", m.mountpoint / "dir" / "a.bin", limit=60)
     assert got.sha256 == sha256(data), errname(got)
     new = random_bytes(2 * MIB + 3, "active-write")
     w = write_file(m.mountpoint / "dir" / "b.bin", data=new)
@@ -56,7 +56,7 @@ def _read_through_active_mount(fake_server, mounted, certs, name, **server_kw):
     srv = fake_server(files={"/f.bin": data}, **server_kw)
     m = mounted(srv, options=["active", "timeout=5", "connect_timeout=5"],
                 password=srv.password, cafile=certs.ca_file)
-    got = probe("read", m.mountpoint / "f.bin", limit=60)
+    got = fs_call("read", m.mountpoint / "f.bin", limit=60)
     assert got.sha256 == sha256(data), errname(got)
     return srv, m
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fakeserver import DEFAULT  # noqa: E402
 from conftest import FAKE_TIMEOUT  # noqa: E402
 from mount import is_fuse_mounted  # noqa: E402
-from probes import errname, probe  # noqa: E402
+from fscall import errname, fs_call  # noqa: E402
 from writehelpers import pycall  # noqa: E402
 
 TIMEOUT = FAKE_TIMEOUT  # fake_mount's -o timeout and connect_timeout, seconds
@@ -47,7 +47,7 @@ def assert_mount_alive(m):
 
 
 def assert_listing_works(m, expected):
-    r = probe("listdir", m.mountpoint)
+    r = fs_call("listdir", m.mountpoint)
     assert r.names == sorted(expected), errname(r)
 
 
@@ -71,7 +71,7 @@ def test_retr_truncated_without_close_notify_is_eio(fake_server, fake_mount):
 
     srv.on("RETR", truncate)
     m = fake_mount(srv)
-    r = probe("readchunks", m.mountpoint / "f.bin")
+    r = fs_call("readchunks", m.mountpoint / "f.bin")
     assert r.errno == errno.EIO, errname(r)
     # What came before the error is the file's own bytes; the end is never confirmed.
     assert r.size < len(DATA)
@@ -93,7 +93,7 @@ def test_retr_truncated_once_is_resumed_with_rest(fake_server, fake_mount):
 
     srv.on("RETR", truncate_first)
     m = fake_mount(srv)
-    r = probe("read", m.mountpoint / "f.bin")
+    r = fs_call("read", m.mountpoint / "f.bin")
     assert (r.size, r.sha256) == (len(DATA), DATA_SHA), errname(r)
     assert truncated == [0]
     assert [a for _, _, a in srv.commands("REST")] == [str(cut)]
@@ -107,7 +107,7 @@ def test_retr_complete_but_failure_reply_is_eio(fake_server, fake_mount, final):
     srv = fake_server(files={"/f.bin": DATA})
     srv.on("RETR", lambda s, arg: s.transfer(DATA[s.take_rest():], clean=True, final=final))
     m = fake_mount(srv)
-    r = probe("read", m.mountpoint / "f.bin")
+    r = fs_call("read", m.mountpoint / "f.bin")
     assert r.errno == errno.EIO, errname(r)
     assert f"transfer failed: {final[0]}" in m.log_text()
     assert_mount_alive(m)
@@ -119,11 +119,11 @@ def test_control_connection_closed_on_retr_is_eio_and_mount_recovers(fake_server
     srv = fake_server(files={"/f.bin": DATA, "/d/other.txt": b"other\n"})
     srv.on("RETR", lambda s, arg: s.drop())
     m = fake_mount(srv)
-    r = probe("read", m.mountpoint / "f.bin")
+    r = fs_call("read", m.mountpoint / "f.bin")
     assert r.errno == errno.EIO, errname(r)
     assert "control connection closed by server" in m.log_text()
     logins = srv.logins
-    r = probe("listdir", m.mountpoint / "d")  # not cached yet: needs a new connection
+    r = fs_call("listdir", m.mountpoint / "d")  # not cached yet: needs a new connection
     assert r.names == ["other.txt"], errname(r)
     assert srv.logins > logins
     assert_mount_alive(m)
@@ -133,7 +133,7 @@ def test_silent_server_after_retr_fails_within_timeout(fake_server, fake_mount):
     srv = fake_server(files={"/f.bin": DATA[:5000], "/other.txt": b"other\n"})
     srv.on("RETR", lambda s, arg: s.hang())
     m = fake_mount(srv)
-    r = probe("read", m.mountpoint / "f.bin")
+    r = fs_call("read", m.mountpoint / "f.bin")
     assert r.errno in (errno.EIO, errno.ETIMEDOUT), errname(r)
     assert TIMEOUT * 0.9 < r.elapsed < fault_bound(), r.elapsed
     assert "server did not reply in time" in m.log_text() or \
@@ -185,7 +185,7 @@ def test_hostile_listing_shows_only_normal_entries(fake_server, fake_mount, fmt)
     assert {"../escape", "a/b", "bad\\x0dname"} <= set(dropped)
     assert "dropped an overlong listing line" in log
     assert "4 entries of / dropped" in log
-    r = probe("read", m.mountpoint / "normal.txt")
+    r = fs_call("read", m.mountpoint / "normal.txt")
     assert r.size == 6, errname(r)
     assert_mount_alive(m)
 
@@ -200,7 +200,7 @@ def test_mlsd_truncated_without_close_notify_is_eio(fake_server, fake_mount):
 
     srv.on("MLSD", truncate)
     m = fake_mount(srv)
-    r = probe("listdir", m.mountpoint)
+    r = fs_call("listdir", m.mountpoint)
     assert r.errno == errno.EIO, errname(r)  # never half a directory
     assert "possible truncation" in m.log_text()
     srv.off("MLSD")
@@ -224,7 +224,7 @@ def test_bad_passive_port_is_eio(fake_server, fake_mount, case):
     srv = fake_server(files={"/a.txt": b"a\n"}, epsv=epsv)
     srv.on(verb, lambda s, arg: s.send_raw(text.encode() + b"\r\n"))
     m = fake_mount(srv)
-    r = probe("listdir", m.mountpoint)
+    r = fs_call("listdir", m.mountpoint)
     assert r.errno == errno.EIO, errname(r)
     assert "malformed passive-mode reply" in m.log_text()
     srv.off(verb)
@@ -236,7 +236,7 @@ def test_overlong_reply_line_is_eio(fake_server, fake_mount):
     srv = fake_server(files={"/a.txt": b"a\n"})
     srv.on("EPSV", lambda s, arg: s.send_raw(b"229 " + b"x" * 5000 + b"\r\n"))
     m = fake_mount(srv)
-    r = probe("listdir", m.mountpoint)
+    r = fs_call("listdir", m.mountpoint)
     assert r.errno == errno.EIO, errname(r)
     assert "server reply too long" in m.log_text()
     srv.off("EPSV")
@@ -248,7 +248,7 @@ def test_endless_multiline_reply_is_eio(fake_server, fake_mount):
     srv = fake_server(files={"/a.txt": b"a\n"})
     srv.on("EPSV", lambda s, arg: s.flood_multiline(211))
     m = fake_mount(srv)
-    r = probe("listdir", m.mountpoint)
+    r = fs_call("listdir", m.mountpoint)
     assert r.errno == errno.EIO, errname(r)
     assert r.elapsed < fault_bound(), r.elapsed
     assert "server reply too long" in m.log_text()
@@ -262,7 +262,7 @@ def test_trickled_endless_multiline_reply_times_out(fake_server, fake_mount):
     srv = fake_server(files={"/a.txt": b"a\n"})
     srv.on("EPSV", lambda s, arg: s.flood_multiline(211, interval=0.05))
     m = fake_mount(srv)
-    r = probe("listdir", m.mountpoint)
+    r = fs_call("listdir", m.mountpoint)
     assert r.errno in (errno.EIO, errno.ETIMEDOUT), errname(r)
     assert r.elapsed < fault_bound(), r.elapsed
     assert f"server 127.0.0.1 did not reply within {TIMEOUT} s (-o timeout= sets the limit)" \
@@ -280,7 +280,7 @@ def test_pasv_fallback_ignores_foreign_address(fake_server, fake_mount):
     srv = fake_server(files={"/a.txt": b"hello\n"}, epsv=False, pasv_address="127.0.0.2")
     m = fake_mount(srv)
     assert_listing_works(m, ["a.txt"])
-    r = probe("read", m.mountpoint / "a.txt")
+    r = fs_call("read", m.mountpoint / "a.txt")
     assert r.size == 6, errname(r)
     assert srv.decoy_hits == 0
     assert srv.data_connections == 2
@@ -327,7 +327,7 @@ def test_stalled_data_connection_fails_within_timeout(fake_server, fake_mount):
     srv = fake_server(files={"/f.bin": DATA[:5000]})
     srv.on("RETR", lambda s, arg: s.stall_transfer())
     m = fake_mount(srv, timeout=1)
-    r = probe("read", m.mountpoint / "f.bin", limit=fault_bound(1) + 2)
+    r = fs_call("read", m.mountpoint / "f.bin", limit=fault_bound(1) + 2)
     assert r.errno in (errno.EIO, errno.ETIMEDOUT), errname(r)
     assert r.elapsed < fault_bound(1), r.elapsed
 
@@ -344,9 +344,9 @@ def test_stray_reply_line_does_not_fail_the_next_operation(fake_server, fake_mou
 
     srv.on("RETR", stray)
     m = fake_mount(srv)
-    r = probe("read", m.mountpoint / "f.bin")
+    r = fs_call("read", m.mountpoint / "f.bin")
     assert r.sha256 == DATA_SHA, errname(r)
-    r = probe("read", m.mountpoint / "g.bin")
+    r = fs_call("read", m.mountpoint / "g.bin")
     assert r.sha256 == hashlib.sha256(other).hexdigest(), errname(r)
 
 
@@ -356,7 +356,7 @@ def test_split_multiline_150_does_not_hold_up_the_transfer(fake_server, fake_mou
     srv = fake_server(files={"/f.bin": DATA})
     srv.on("RETR", lambda s, arg: s.transfer(DATA[s.take_rest():], split_150=True))
     m = fake_mount(srv)
-    r = probe("read", m.mountpoint / "f.bin")
+    r = fs_call("read", m.mountpoint / "f.bin")
     assert r.sha256 == DATA_SHA, errname(r)
     assert r.elapsed < TIMEOUT, r.elapsed
     assert_listing_works(m, ["f.bin"])  # and the control connection is in step
@@ -383,8 +383,8 @@ _WRITE_BOTH_WAYS = """
 def _exercise(m, srv, data):
     """List, read, stream a new file and patch an old one through the mount."""
     new = random.Random(9).randbytes(200_000)
-    assert probe("listdir", m.mountpoint / "d").names == ["x"]
-    r = probe("read", m.mountpoint / "a.bin")
+    assert fs_call("listdir", m.mountpoint / "d").names == ["x"]
+    r = fs_call("read", m.mountpoint / "a.bin")
     assert r.sha256 == hashlib.sha256(data).hexdigest(), errname(r)
     out = pycall(_WRITE_BOTH_WAYS, d=str(m.mountpoint))
     assert out.errno is None, f"{out.error} at {out.stage}"
@@ -420,7 +420,7 @@ def test_persistent_epsv_refusal_fails_in_bounded_time(fake_server, fake_mount):
     srv = fake_server(files={"/a.bin": b"a"})
     srv.on("EPSV", lambda s, arg: s.reply(425, "EPSV: Address already in use"))
     m = fake_mount(srv)
-    r = probe("read", m.mountpoint / "a.bin", limit=20)
+    r = fs_call("read", m.mountpoint / "a.bin", limit=20)
     assert r.errno == errno.EIO, errname(r)
     assert r.elapsed < 10, r.elapsed
     assert "425 EPSV: Address already in use" in m.log_text()
@@ -451,7 +451,7 @@ def test_refused_epsv_in_a_flight_whose_command_goes_unanswered_costs_no_timeout
     srv.on("EPSV", epsv)
     srv.on("RETR", retr)
     m = fake_mount(srv, timeout=10)
-    r = probe("read", m.mountpoint / "a.bin", limit=40)
+    r = fs_call("read", m.mountpoint / "a.bin", limit=40)
     assert r.sha256 == DATA_SHA, errname(r)
     assert calls["epsv"] >= 3 and not calls["swallow"]  # the refusal did happen
     assert r.elapsed < 6, r.elapsed  # not the 10 s timeout
@@ -503,12 +503,12 @@ def test_list_asked_for_a_symlink_target_does_not_hide_the_mlsd_listing(fake_ser
                                        b"type=OS.unix=symlink;modify=20240101000000; lnk"]})
     srv.on("LIST", lambda s, arg: s.transfer(b""))
     m = fake_mount(srv)
-    assert probe("listdir", m.mountpoint / "d").names == ["a.txt", "lnk"]
+    assert fs_call("listdir", m.mountpoint / "d").names == ["a.txt", "lnk"]
     assert pycall("result = os.readlink(os.path.join(d, 'lnk'))",
                   d=str(m.mountpoint / "d")).errno is not None  # no target anywhere
     assert srv.commands("LIST")
-    assert probe("listdir", m.mountpoint / "d").names == ["a.txt", "lnk"]
-    assert probe("read", m.mountpoint / "d" / "a.txt").size == 6
+    assert fs_call("listdir", m.mountpoint / "d").names == ["a.txt", "lnk"]
+    assert fs_call("read", m.mountpoint / "d" / "a.txt").size == 6
     assert_mount_alive(m)
 
 
@@ -550,7 +550,7 @@ def test_refused_pipelined_retr_is_its_refusal_not_a_connect_failure(fake_server
     srv.on("EPSV", lambda sess, arg: sess.reply(229, f"Entering Extended Passive Mode "
                                                      f"(|||{dead}|)"))
     srv.on("RETR", lambda sess, arg: sess.reply(550, f"{arg}: Permission denied"))
-    r = probe("read", m.mountpoint / "secret.txt", limit=30)
+    r = fs_call("read", m.mountpoint / "secret.txt", limit=30)
     assert r.errno == errno.EACCES, errname(r)
     assert "cannot open data connection" not in m.log_text()  # no connection given up
     assert_mount_alive(m)
@@ -585,5 +585,5 @@ def test_a_name_listed_twice_is_shown_once(fake_server, fake_mount):
              b"type=file;size=3;modify=20240101000000; twice"]
     srv = fake_server(files={"/twice": b"1", "/once": b"22"}, listings={"/": lines})
     m = fake_mount(srv)
-    assert probe("listdir", m.mountpoint).names == ["once", "twice"]
+    assert fs_call("listdir", m.mountpoint).names == ["once", "twice"]
     assert "listed 1 names more than once" in m.log_text()

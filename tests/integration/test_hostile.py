@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fakeserver import DEFAULT  # noqa: E402
 from mount import is_fuse_mounted  # noqa: E402
-from probes import errname, probe  # noqa: E402
+from fscall import errname, fs_call  # noqa: E402
 
 OFF_MAX = 2**63 - 1
 # How long an interrupted request may take to return: the kernel's interrupt reaches us, our
@@ -158,7 +158,7 @@ def test_absurd_sizes_are_clamped_and_logged(fake_server, fake_mount, fmt):
     assert st["max"]["blocks"] == OFF_MAX // 512 + 1, st  # (size + 511) / 512 overflowed
     assert st["normal"]["size"] == 6, st
     # The content is still there: the read ends at the server's end of file.
-    r = probe("read", m.mountpoint / "max")
+    r = fs_call("read", m.mountpoint / "max")
     assert (r.size, r.sha256) == (6, hashlib.sha256(b"hello\n").hexdigest()), errname(r)
     assert_log_escaped(m, '/: 1 entry with a size of 2^63 bytes or more (the first: '
                           '"huge\\x1b[31m"): shown as 9223372036854775807 bytes')
@@ -172,8 +172,8 @@ def test_listing_over_dir_max_entries_is_refused_and_logged(fake_server, fake_mo
     srv = fake_server(files={"/big/x": b"x", "/small/y": b"y"},
                       listings={"/big": big, "/small": small})
     m = fake_mount(srv, "dir_max_entries=1000")
-    assert probe("listdir", m.mountpoint / "big").errno == errno.EIO
-    assert len(probe("listdir", m.mountpoint / "small").names) == 900
+    assert fs_call("listdir", m.mountpoint / "big").errno == errno.EIO
+    assert len(fs_call("listdir", m.mountpoint / "small").names) == 900
     assert_log_escaped(m, "/big: refused: the listing has more than 1000 entries (mount with "
                           "-o dir_max_entries=N to allow more")
 
@@ -224,7 +224,7 @@ def test_transfer_failure_text_is_escaped(fake_server, fake_mount):
     srv = fake_server(files={"/f.bin": b"x" * 1000})
     srv.on("RETR", lambda s, arg: s.transfer(b"x" * 1000, final=(451, INJECTION)))
     m = fake_mount(srv)
-    r = probe("read", m.mountpoint / "f.bin")
+    r = fs_call("read", m.mountpoint / "f.bin")
     assert r.errno == errno.EIO, errname(r)
     assert_log_escaped(m, f"transfer failed: 451 {INJECTION_ESCAPED}")
 
@@ -238,9 +238,9 @@ def test_names_with_control_characters_are_escaped(fake_server, fake_mount):
     srv = fake_server(files={"/esc\x1b]0;t\x07name": b"e"}, listings={"/": listing})
     srv.on("RETR", lambda s, arg: s.reply(550, "No such file."))
     m = fake_mount(srv)
-    names = probe("listdir", m.mountpoint).names
+    names = fs_call("listdir", m.mountpoint).names
     assert names == ["c1\u009b2Jname", "esc\x1b]0;t\x07name"], names
-    r = probe("read", m.mountpoint / "esc\x1b]0;t\x07name")
+    r = fs_call("read", m.mountpoint / "esc\x1b]0;t\x07name")
     assert r.errno is not None, errname(r)
     assert_log_escaped(m, '"cr\\x0dname"', "RETR /esc\\x1b]0;t\\x07name")
 
@@ -254,7 +254,7 @@ def test_multiline_feat_with_control_characters_is_escaped(fake_server, fake_mou
     srv = fake_server(files={"/a": b"a"})
     srv.on("FEAT", lambda s, arg: s.send_raw(feat))
     m = fake_mount(srv)
-    assert probe("listdir", m.mountpoint).names == ["a"]
+    assert fs_call("listdir", m.mountpoint).names == ["a"]
     assert_log_escaped(m, "< 211-Features \\x1b[2J",
                        "<  X-EVIL \\x07\\x1b]2;title\\x07\\x0dftpsfs info: forged")
 
@@ -278,7 +278,7 @@ def test_interrupted_read_of_a_silent_server_returns_at_once(fake_server, fake_m
     m = fake_mount(srv, timeout=5)
     took = time_to_die("read", m.mountpoint / "f.bin", started)
     assert took < INTERRUPT_BOUND, took
-    r = probe("read", m.mountpoint / "g.bin")  # the next operation works
+    r = fs_call("read", m.mountpoint / "g.bin")  # the next operation works
     assert r.size == 6, errname(r)
 
 
@@ -301,7 +301,7 @@ def test_interrupted_read_of_a_slow_server_returns_at_once(fake_server, fake_mou
     m = fake_mount(srv, timeout=5)
     took = time_to_die("read", m.mountpoint / "f.bin", started)
     assert took < INTERRUPT_BOUND, took
-    r = probe("read", m.mountpoint / "g.bin")
+    r = fs_call("read", m.mountpoint / "g.bin")
     assert r.size == 6, errname(r)
 
 
@@ -327,7 +327,7 @@ def test_interrupted_read_puts_the_connection_back_in_step(fake_server, fake_mou
         assert time.monotonic() < deadline, srv.commands()
         time.sleep(0.05)
     time.sleep(0.3)  # the NOOP's reply read, the connection back in the pool
-    r = probe("read", m.mountpoint / "g.bin")
+    r = fs_call("read", m.mountpoint / "g.bin")
     assert r.size == 6, errname(r)
     assert srv.commands("RETR")[-1] == (retr_session, "RETR", "/g.bin"), srv.commands()
     assert "cannot resynchronise" not in m.log_text()
@@ -350,7 +350,7 @@ def test_interrupted_listing_returns_at_once(fake_server, fake_mount):
     m = fake_mount(srv, timeout=5)
     took = time_to_die("listdir", m.mountpoint / "d", started)
     assert took < INTERRUPT_BOUND, took
-    assert probe("listdir", m.mountpoint / "e").names == ["b"]
+    assert fs_call("listdir", m.mountpoint / "e").names == ["b"]
 
 
 def test_interrupted_lookup_returns_at_once(fake_server, fake_mount):
@@ -367,10 +367,10 @@ def test_interrupted_lookup_returns_at_once(fake_server, fake_mount):
 
     srv.on("MLSD", trickle)
     m = fake_mount(srv, timeout=5)
-    assert probe("listdir", m.mountpoint).names == ["d", "e"]
+    assert fs_call("listdir", m.mountpoint).names == ["d", "e"]
     took = time_to_die("stat", m.mountpoint / "d" / "a", started)
     assert took < INTERRUPT_BOUND, took
-    assert probe("listdir", m.mountpoint / "e").names == ["b"]
+    assert fs_call("listdir", m.mountpoint / "e").names == ["b"]
 
 
 # --- the operation deadline --------------------------------------------------------------------
@@ -398,7 +398,7 @@ def fast_again(srv):
 
 def _listed_fast(m):
     """List d while the server is fast: the stat below then waits only for the times."""
-    assert probe("listdir", m.mountpoint / "d").names == [f"f{i}" for i in range(10)]
+    assert fs_call("listdir", m.mountpoint / "d").names == [f"f{i}" for i in range(10)]
 
 
 # A stat waiting for its directory's MDTM times answers when op_timeout ends the batch: with
@@ -409,12 +409,12 @@ def test_replies_each_inside_timeout_are_bounded_by_op_timeout(fake_server, fake
     m = fake_mount(srv, "op_timeout=3", timeout=1)
     _listed_fast(m)
     slow_ls(srv, 0.8)  # 10 MDTM replies 0.8 s late each: 8 s without a deadline
-    r = probe("stat", m.mountpoint / "d" / "f0", limit=30)
+    r = fs_call("stat", m.mountpoint / "d" / "f0", limit=30)
     assert r.size == 1, errname(r)
     assert r.elapsed < 3 + 1, r.elapsed
     assert "operation not done within op_timeout" in m.log_text()
     fast_again(srv)
-    assert probe("stat", m.mountpoint / "d" / "f0").size == 1
+    assert fs_call("stat", m.mountpoint / "d" / "f0").size == 1
 
 
 def test_op_timeout_defaults_to_four_times_timeout(fake_server, fake_mount):
@@ -422,7 +422,7 @@ def test_op_timeout_defaults_to_four_times_timeout(fake_server, fake_mount):
     m = fake_mount(srv, timeout=1)
     _listed_fast(m)
     slow_ls(srv, 0.8)
-    r = probe("stat", m.mountpoint / "d" / "f0", limit=30)
+    r = fs_call("stat", m.mountpoint / "d" / "f0", limit=30)
     assert r.size == 1, errname(r)
     assert 4 - 0.5 < r.elapsed < 4 + 1, r.elapsed
 
@@ -432,7 +432,7 @@ def test_op_timeout_0_means_no_limit(fake_server, fake_mount):
     m = fake_mount(srv, "op_timeout=0", timeout=1)
     _listed_fast(m)
     slow_ls(srv, 0.5)  # 10 replies 0.5 s late: beyond 4 x timeout in all
-    r = probe("stat", m.mountpoint / "d" / "f0", limit=30)
+    r = fs_call("stat", m.mountpoint / "d" / "f0", limit=30)
     assert r.size == 1, errname(r)
     assert r.elapsed > 4, r.elapsed
 
@@ -449,10 +449,10 @@ def test_trickled_data_is_bounded_by_op_timeout(fake_server, fake_mount):
 
     srv.on("RETR", trickle)
     m = fake_mount(srv, "op_timeout=3", timeout=1)
-    r = probe("read", m.mountpoint / "f.bin", limit=30)
+    r = fs_call("read", m.mountpoint / "f.bin", limit=30)
     assert r.errno in (errno.ETIMEDOUT, errno.EIO), errname(r)
     # The kernel may ask twice (readahead, then the page itself).
     assert r.elapsed < 2 * 3 + 1, r.elapsed
     assert "operation not done within op_timeout" in m.log_text()
-    r = probe("read", m.mountpoint / "g.bin")
+    r = fs_call("read", m.mountpoint / "g.bin")
     assert r.size == 6, errname(r)

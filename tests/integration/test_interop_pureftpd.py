@@ -33,7 +33,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from mount import Mount, default_binary  # noqa: E402
-from probes import assert_random_reads_match  # noqa: E402
+from fscall import assert_random_reads_match  # noqa: E402
 from servers import PureFtpd  # noqa: E402
 from test_write import TOUCH_EPOCH, TOUCH_WHEN  # noqa: E402
 from workspace import Workspace, expect_ok, server_perm  # noqa: E402

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from probes import errname, probe  # noqa: E402
+from fscall import errname, fs_call  # noqa: E402
 from writehelpers import MIB, random_bytes, sha256, write_file  # noqa: E402
 
 
@@ -24,9 +24,9 @@ def test_ipv6_lists_reads_and_writes(ftp_server, mounted, mode, tls):
     options = (["active"] if mode == "active" else []) + (["tls_max=1.2"] if tls == "1.2"
                                                            else [])
     m = mounted(srv, options=options)
-    ls = probe("listdir", m.mountpoint / "d", limit=60)
+    ls = fs_call("listdir", m.mountpoint / "d", limit=60)
     assert ls.names == ["a.bin"], errname(ls)
-    got = probe("read", m.mountpoint / "d" / "a.bin", limit=60)
+    got = fs_call("read", m.mountpoint / "d" / "a.bin", limit=60)
     assert got.sha256 == sha256(data), errname(got)
     new = random_bytes(MIB + 3, "v6-write")
     w = write_file(m.mountpoint / "d" / "b.bin", data=new)

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fakeserver import DEFAULT  # noqa: E402
 from mount import Mount, default_binary, is_fuse_mounted  # noqa: E402
-from probes import errname, probe  # noqa: E402
+from fscall import errname, fs_call  # noqa: E402
 from tcpproxy import PROXY_HOST, Proxy  # noqa: E402
 from writehelpers import (TOOL_ENV, mount_stats, pycall, pystart, snapshot,  # noqa: E402
                           wait_for)
@@ -400,10 +400,10 @@ def test_reading_through_a_flapping_link_gets_exact_data(ftp_server, mount_of, j
 
 def _wait_until_readable(m, name, data, limit=25):
     """Read `name` again and again until it gives `data` (at most `limit` seconds); the last
-    Probe."""
+    FsCall."""
     deadline = time.monotonic() + limit
     while True:
-        r = probe("read", m.mountpoint / name, limit=60)
+        r = fs_call("read", m.mountpoint / name, limit=60)
         if r.sha256 == _sha(data) or time.monotonic() > deadline:
             return r
         time.sleep(0.5)
@@ -416,9 +416,9 @@ def test_outage_longer_than_op_timeout_fails_the_operation_then_recovers(ftp_ser
     srv.put("b.txt", b"bee\n")
     op_timeout = 6
     m = mount_of(srv, "timeout=2", "connect_timeout=2", f"op_timeout={op_timeout}", *FRESH)
-    assert probe("listdir", m.mountpoint).names == ["a.txt", "b.txt"]
+    assert fs_call("listdir", m.mountpoint).names == ["a.txt", "b.txt"]
     srv.stop()
-    r = probe("read", m.mountpoint / "a.txt", limit=60)
+    r = fs_call("read", m.mountpoint / "a.txt", limit=60)
     assert r.errno in WAITING_ERRNOS, errname(r)
     # It waited for the server (op_timeout), and not much longer (a read may be asked twice).
     assert op_timeout * 0.8 <= r.elapsed < 20, r.elapsed
@@ -429,7 +429,7 @@ def test_outage_longer_than_op_timeout_fails_the_operation_then_recovers(ftp_ser
     start = time.monotonic()
     r = _wait_until_readable(m, "a.txt", b"hello\n")
     assert r.sha256 == _sha(b"hello\n"), errname(r) + log_tail(m)
-    assert probe("read", m.mountpoint / "b.txt").sha256 == _sha(b"bee\n")
+    assert fs_call("read", m.mountpoint / "b.txt").sha256 == _sha(b"bee\n")
     print(f"readable again {time.monotonic() - start:.1f} s after the restart")
     assert_outage_ridden_out(m, outages=1)
 
@@ -439,17 +439,17 @@ def test_soft_mount_fails_at_once_while_the_server_is_down(ftp_server, mount_of)
     srv.put("a.txt", b"hello\n")
     srv.put("d/b.txt", b"b\n")
     m = mount_of(srv, "soft", "timeout=3", "connect_timeout=3", *FRESH)
-    assert probe("listdir", m.mountpoint).names == ["a.txt", "d"]
+    assert fs_call("listdir", m.mountpoint).names == ["a.txt", "d"]
     srv.stop()
     for op, path in (("read", m.mountpoint / "a.txt"), ("listdir", m.mountpoint / "d")):
-        r = probe(op, path, limit=60)
+        r = fs_call(op, path, limit=60)
         assert r.errno in (errno.EIO, errno.ETIMEDOUT, errno.ECONNREFUSED), (op, errname(r))
         assert r.elapsed < 3, (op, r.elapsed)
     assert "server unreachable" in m.log_text()
     srv.start()
     r = _wait_until_readable(m, "a.txt", b"hello\n")
     assert r.sha256 == _sha(b"hello\n"), errname(r) + log_tail(m)
-    assert probe("listdir", m.mountpoint / "d").names == ["b.txt"]
+    assert fs_call("listdir", m.mountpoint / "d").names == ["b.txt"]
 
 
 # Opens and reads `path`; prints "ok SHA256" or "error ERRNO".
@@ -479,8 +479,8 @@ def test_operation_waiting_for_the_server_is_interruptible(ftp_server, mount_of,
     srv.put("a.txt", b"hello\n")
     # op_timeout: the default, 120 s; the unlink's lookup must come from the cache.
     m = mount_of(srv, *(FRESH if op == "read" else ()))
-    assert probe("listdir", m.mountpoint).names == ["a.txt"]
-    assert probe("stat", m.mountpoint / "a.txt").size == 6
+    assert fs_call("listdir", m.mountpoint).names == ["a.txt"]
+    assert fs_call("stat", m.mountpoint / "a.txt").size == 6
     srv.stop()
     child = subprocess.Popen([sys.executable, "-c", WAITERS[op], str(m.mountpoint / "a.txt")],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -507,7 +507,7 @@ def test_operation_waiting_for_the_server_is_interruptible(ftp_server, mount_of,
     assert mount_stats(m.mountpoint).get("server_state") == "down"
     # ... and works again once the server is back.
     srv.start()
-    r = probe("read", m.mountpoint / "a.txt", limit=60)
+    r = fs_call("read", m.mountpoint / "a.txt", limit=60)
     assert r.sha256 == _sha(b"hello\n"), errname(r) + log_tail(m)
 
 
@@ -672,7 +672,7 @@ def test_unlink_whose_reply_was_lost_is_done_once_without_error(fake_server, fak
     assert len(lost) == 1
     assert sorted(srv.files) == ["/keep.txt"]
     assert len(srv.commands("DELE")) <= 2, srv.commands("DELE")
-    assert probe("listdir", m.mountpoint).names == ["keep.txt"]
+    assert fs_call("listdir", m.mountpoint).names == ["keep.txt"]
 
 
 def test_rmdir_whose_reply_was_lost_is_done_once_without_error(fake_server, fake_mount):
@@ -684,7 +684,7 @@ def test_rmdir_whose_reply_was_lost_is_done_once_without_error(fake_server, fake
     assert len(lost) == 1
     assert "/d" not in srv.dirs
     assert len(srv.commands("RMD")) <= 2, srv.commands("RMD")
-    assert probe("listdir", m.mountpoint).names == ["keep.txt"]
+    assert fs_call("listdir", m.mountpoint).names == ["keep.txt"]
 
 
 def test_mkdir_whose_reply_was_lost_is_done_once_without_error(fake_server, fake_mount):
@@ -696,8 +696,8 @@ def test_mkdir_whose_reply_was_lost_is_done_once_without_error(fake_server, fake
     assert len(lost) == 1
     assert "/new" in srv.dirs
     assert len(srv.commands("MKD")) <= 2, srv.commands("MKD")
-    assert probe("listdir", m.mountpoint).names == ["keep.txt", "new"]
-    assert probe("listdir", m.mountpoint / "new").names == []
+    assert fs_call("listdir", m.mountpoint).names == ["keep.txt", "new"]
+    assert fs_call("listdir", m.mountpoint / "new").names == []
 
 
 def test_rename_whose_reply_was_lost_is_done_once_without_error(fake_server, fake_mount):
@@ -710,8 +710,8 @@ def test_rename_whose_reply_was_lost_is_done_once_without_error(fake_server, fak
     assert len(lost) == 1
     assert srv.files == {"/b.txt": b"moved\n", "/keep.txt": b"k\n"}
     assert len(srv.commands("RNTO")) <= 2, srv.commands("RNTO")
-    assert probe("listdir", m.mountpoint).names == ["b.txt", "keep.txt"]
-    assert probe("read", m.mountpoint / "b.txt").sha256 == _sha(b"moved\n")
+    assert fs_call("listdir", m.mountpoint).names == ["b.txt", "keep.txt"]
+    assert fs_call("read", m.mountpoint / "b.txt").sha256 == _sha(b"moved\n")
 
 
 def test_rename_over_a_file_whose_reply_was_lost_is_done_once(fake_server, fake_mount):
@@ -726,4 +726,4 @@ def test_rename_over_a_file_whose_reply_was_lost_is_done_once(fake_server, fake_
     assert r.errno is None, r.error + log_tail(m)
     assert len(lost) == 1
     assert srv.files == {"/b.txt": b"new\n"}
-    assert probe("read", m.mountpoint / "b.txt").sha256 == _sha(b"new\n")
+    assert fs_call("read", m.mountpoint / "b.txt").sha256 == _sha(b"new\n")

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -249,6 +250,19 @@ def test_proftpd_commands(probed):
     assert r["file times"] == "can be set (with MFMT)"
     assert r["directory times"] == "can be set"
     assert r.suggested() == [], str(r)
+
+
+def test_learned_what_a_mount_learns(probed):
+    """The Learned section reads the struct a mount learns into (ftp_learned.h): commands go
+    in flights; vsftpd lists with LIST in UTC (hello.txt is recent: MDTM agrees), ProFTPD
+    and Pure-FTPd list with MLSD, whose times need no zone."""
+    r = probed("vsftpd").report
+    assert r["pipelining"].startswith("yes: "), str(r)
+    assert r["list time zone"] == "UTC+0:00", str(r)
+    for name in ("proftpd", "pureftpd"):
+        r = probed(name).report
+        assert r["pipelining"].startswith("yes: "), str(r)
+        assert r["list time zone"] == "not needed (MLSD times are UTC)", str(r)
 
 
 @pytest.mark.parametrize("name", REAL)
@@ -488,3 +502,21 @@ def test_hostile_server_text_is_escaped(fake_server, certs):
     assert " \\x1b[2J\\x07EVIL\\xff" in r.all("feat"), str(r)
     assert r["MLSD"].startswith("offered, but fails: ") and "550 \\x1b]0;pwned\\x07 no" in r["MLSD"]
     assert "\x1b" not in r.stdout and "\x07" not in r.stdout
+
+
+def _ls_time(t):
+    """(month, day, "HH:MM") as ls shows epoch second `t` read as UTC."""
+    tm = time.gmtime(t)
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    return (months[tm.tm_mon - 1], tm.tm_mday, f"{tm.tm_hour:02d}:{tm.tm_min:02d}")
+
+
+def test_list_time_zone_learnt_as_a_mount_learns_it(fake_server, certs):
+    """A server whose LIST shows local time in UTC+2 while MDTM answers in UTC: the probe
+    learns the zone the mount's way (ftp_zone_learn()) and reports it."""
+    file_t = int(time.time()) - 3 * 86400 + 37  # recent: listed to the minute
+    srv = fake_server(files={"/f.bin": HELLO}, mlst=False, mdtm=True,
+                      list_times={"/f.bin": _ls_time(file_t + 7200)})
+    srv.mtimes["/f.bin"] = time.strftime("%Y%m%d%H%M%S", time.gmtime(file_t))
+    r = probe_fake(srv, certs, "probe_readonly")
+    assert r["list time zone"] == "UTC+2:00 (a mount corrects LIST times by it)", str(r)

@@ -20,7 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from mount import Mount  # noqa: E402
-from probes import errname, probe  # noqa: E402
+from fscall import errname, fs_call  # noqa: E402
 from proxies import BEHIND_PROXY, HostileProxy, Microsocks, Tinyproxy, resolves_here  # noqa: E402
 from servers import LOCALHOST, free_port  # noqa: E402
 from test_probe import run_probe, spki_fingerprint  # noqa: E402
@@ -306,13 +306,13 @@ def test_server_down_behind_the_proxy_counts_as_an_outage(vsftpd, proxy, proxied
     server is."""
     px = proxy(Microsocks)
     m = proxied(vsftpd, px.url(), "soft", *FRESH)
-    assert probe("listdir", m.mountpoint).names == ["hello.txt", "sub"]
+    assert fs_call("listdir", m.mountpoint).names == ["hello.txt", "sub"]
     vsftpd.stop()
     # The first failure may be the old connections closing; the mount's reconnects (with
     # back-off) then meet the proxy's refusal.
     deadline = time.monotonic() + 30
     while "connection refused by the server" not in m.log_text():
-        r = probe("read", m.mountpoint / "hello.txt", limit=60)
+        r = fs_call("read", m.mountpoint / "hello.txt", limit=60)
         assert r.errno in (errno.EIO, errno.ETIMEDOUT, errno.ECONNREFUSED), errname(r)
         assert time.monotonic() < deadline, m.log_text()[-3000:]
         time.sleep(0.5)
@@ -320,7 +320,7 @@ def test_server_down_behind_the_proxy_counts_as_an_outage(vsftpd, proxy, proxied
     vsftpd.start()
     deadline = time.monotonic() + 30
     while True:
-        r = probe("read", m.mountpoint / "hello.txt", limit=60)
+        r = fs_call("read", m.mountpoint / "hello.txt", limit=60)
         if r.errno is None or time.monotonic() > deadline:
             break
         time.sleep(0.5)

@@ -31,7 +31,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from mount import Mount, default_binary  # noqa: E402
-from probes import assert_random_reads_match  # noqa: E402
+from fscall import assert_random_reads_match  # noqa: E402
 from servers import SERVER_KINDS  # noqa: E402
 
 MIB = 1024 * 1024

@@ -4,7 +4,7 @@
 Some tests put a loopback TCP proxy (tcpproxy.py) between ftpsfs and the
 server to stall, slow down or reset control and data connections.  Every
 access to the mount that could hang runs in a child process with a hard
-time limit (probes.py).  Timings are asserted only as generous bounds that
+time limit (fscall.py).  Timings are asserted only as generous bounds that
 prove "no hang"; speed belongs to the benchmarks.
 """
 
@@ -23,7 +23,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from mount import Mount, default_binary  # noqa: E402
-from probes import errname, probe  # noqa: E402
+from fscall import errname, fs_call  # noqa: E402
 from tcpproxy import PROXY_HOST, Proxy  # noqa: E402
 from writehelpers import INTERLEAVED_WRITERS, pycall, pystart  # noqa: E402
 
@@ -71,17 +71,17 @@ def _sha(data):
 
 def _read_all_while_listing(m, names, listdir):
     """Read every file of `names` concurrently (one child process each)
-    and list `listdir` meanwhile; returns ({name: Probe}, listing Probe)."""
+    and list `listdir` meanwhile; returns ({name: FsCall}, listing FsCall)."""
     results = {}
 
     def reader(name):
-        results[name] = probe("read", m.mountpoint / name, limit=120)
+        results[name] = fs_call("read", m.mountpoint / name, limit=120)
 
     threads = [threading.Thread(target=reader, args=(n,)) for n in names]
     for t in threads:
         t.start()
     time.sleep(0.3)  # the readers are under way
-    ls = probe("listdir", listdir, limit=60)
+    ls = fs_call("listdir", listdir, limit=60)
     for t in threads:
         t.join()
     return results, ls
@@ -147,11 +147,11 @@ def test_idle_timeout_of_server_is_survived(vsftpd, mount_of):
     srv = vsftpd(extra={"idle_session_timeout": 3})
     srv.put("a.txt", b"hello\n")
     m = mount_of(srv, "attr_timeout=1", "dir_timeout=1")
-    assert probe("listdir", m.mountpoint).names == ["a.txt"]
+    assert fs_call("listdir", m.mountpoint).names == ["a.txt"]
     time.sleep(10)  # the server closes our idle connections
-    r = probe("listdir", m.mountpoint)
+    r = fs_call("listdir", m.mountpoint)
     assert r.names == ["a.txt"], errname(r)
-    r = probe("read", m.mountpoint / "a.txt")
+    r = fs_call("read", m.mountpoint / "a.txt")
     assert r.sha256 == _sha(b"hello\n"), errname(r)
 
 
@@ -159,9 +159,9 @@ def test_keepalive_keeps_connections_through_idle_timeout(vsftpd, mount_of):
     srv = vsftpd(extra={"idle_session_timeout": 3})
     srv.put("a.txt", b"hello\n")
     m = mount_of(srv, "keepalive=1", "attr_timeout=1", "dir_timeout=1")
-    assert probe("listdir", m.mountpoint).names == ["a.txt"]
+    assert fs_call("listdir", m.mountpoint).names == ["a.txt"]
     time.sleep(6)
-    assert probe("listdir", m.mountpoint).names == ["a.txt"]
+    assert fs_call("listdir", m.mountpoint).names == ["a.txt"]
     log = m.log_text()
     assert "> NOOP" in log
     assert "closed by server while idle" not in log
@@ -231,12 +231,12 @@ def test_dead_server_fails_fast_and_mount_recovers(vsftpd, mount_of):
     srv.put("d/b.txt", b"b\n")
     m = mount_of(srv, "soft", f"timeout={TIMEOUT}", f"connect_timeout={TIMEOUT}",
                  "attr_timeout=0", "dir_timeout=0", "negative_timeout=0")
-    assert probe("listdir", m.mountpoint).names == ["a.txt", "d"]
+    assert fs_call("listdir", m.mountpoint).names == ["a.txt", "d"]
     srv.stop()
     worst = 0.0
     for op, path in (("listdir", m.mountpoint / "d"), ("read", m.mountpoint / "a.txt"),
                      ("listdir", m.mountpoint)):
-        r = probe(op, path, limit=60)
+        r = fs_call(op, path, limit=60)
         assert r.errno in (errno.EIO, errno.ETIMEDOUT, errno.ECONNREFUSED), errname(r)
         worst = max(worst, r.elapsed)
     assert worst < TIMEOUT * 3 + 2, worst
@@ -244,12 +244,12 @@ def test_dead_server_fails_fast_and_mount_recovers(vsftpd, mount_of):
     srv.start()  # same port
     deadline = time.monotonic() + 20
     while True:  # back-off: the first tries may still fail fast
-        r = probe("listdir", m.mountpoint / "d")
+        r = fs_call("listdir", m.mountpoint / "d")
         if r.errno is None or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     assert r.names == ["b.txt"], errname(r)
-    assert probe("read", m.mountpoint / "a.txt").sha256 == _sha(b"hello\n")
+    assert fs_call("read", m.mountpoint / "a.txt").sha256 == _sha(b"hello\n")
 
 
 # --- faults through the proxy ------------------------------------------------------------------
@@ -290,7 +290,7 @@ def test_stalled_data_connection_fails_or_resumes_with_exact_bytes(proxied):
 
     t = threading.Thread(target=stall_soon)
     t.start()
-    r = probe("readchunks", m.mountpoint / "big.bin", limit=60)
+    r = fs_call("readchunks", m.mountpoint / "big.bin", limit=60)
     t.join()
     assert r.errno in (None, errno.EIO, errno.ETIMEDOUT), errname(r)
     assert r.elapsed < TIMEOUT * 3 + 10, r.elapsed
@@ -311,7 +311,7 @@ def test_control_reset_during_read_gives_exact_bytes_or_error(proxied):
 
     t = threading.Thread(target=reset_soon)
     t.start()
-    r = probe("readchunks", m.mountpoint / "big.bin", limit=60)
+    r = fs_call("readchunks", m.mountpoint / "big.bin", limit=60)
     t.join()
     assert r.errno in (None, errno.EIO), errname(r)
     assert r.sha256 == _sha(data[:r.size])
@@ -333,7 +333,7 @@ def test_interrupted_read_leaves_the_mount_usable(proxied):
     assert out.returncode == 0, out.stderr
     assert out.stdout == b"small\n"
     assert time.monotonic() - start < 10
-    r = probe("read", m.mountpoint / "big.bin", limit=60)
+    r = fs_call("read", m.mountpoint / "big.bin", limit=60)
     assert r.sha256 == _sha(big), errname(r)
 
 
@@ -345,13 +345,13 @@ def test_delay_connect_mounts_before_the_server_is_up(vsftpd, mount_of):
     port = srv.port
     srv.stop()
     m = mount_of(srv, "delay_connect", f"timeout={TIMEOUT}", f"connect_timeout={TIMEOUT}")
-    r = probe("listdir", m.mountpoint, limit=60)
+    r = fs_call("listdir", m.mountpoint, limit=60)
     assert r.errno == errno.EIO, errname(r)
     srv.start()
     assert srv.port == port
     deadline = time.monotonic() + 20
     while True:
-        r = probe("listdir", m.mountpoint)
+        r = fs_call("listdir", m.mountpoint)
         if r.errno is None or time.monotonic() > deadline:
             break
         time.sleep(0.5)

@@ -13,7 +13,7 @@ import pytest
 
 HARD_LIMIT = 60  # a filesystem call that takes longer than this is a hang
 
-_PROBE = textwrap.dedent("""
+_CHILD = textwrap.dedent("""
     import hashlib, json, os, sys
     op, path = sys.argv[1], sys.argv[2]
     out = {}
@@ -46,7 +46,7 @@ _PROBE = textwrap.dedent("""
 
 
 @dataclass
-class Probe:
+class FsCall:
     """The outcome of one filesystem call made by a child process."""
     elapsed: float
     errno: int = None
@@ -55,13 +55,13 @@ class Probe:
     sha256: str = None
 
 
-def probe(op, path, limit=HARD_LIMIT):
+def fs_call(op, path, limit=HARD_LIMIT):
     """Run `op` on `path` in a child process; fail the test if it takes longer than `limit`
     seconds. op: "read" (the whole file with one read()), "readchunks" (os.read() in 16 KiB
     chunks until the end or an error; size and sha256 cover what came before an error),
     "listdir" or "stat" (size only)."""
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-c", _PROBE, op, str(path)],
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, op, str(path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=limit)
@@ -75,11 +75,11 @@ def probe(op, path, limit=HARD_LIMIT):
             pass  # unkillable: report the hang all the same
         pytest.fail(f"{op} {path}: no result after {limit}s (hang)")
     assert proc.returncode == 0, err
-    return Probe(elapsed=time.monotonic() - start, **json.loads(out))
+    return FsCall(elapsed=time.monotonic() - start, **json.loads(out))
 
 
-def errname(probe_result):
-    e = probe_result.errno
+def errname(result):
+    e = result.errno
     return "success" if e is None else errno.errorcode.get(e, str(e))
 
 
