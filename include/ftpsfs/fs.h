@@ -118,6 +118,11 @@ struct fs_ctx {
 	pthread_mutex_t wfiles_lock;
 	struct fs_wfile *wfiles;  /* write state by inode; wfiles_lock */
 	atomic_int mtime_method;  /* enum ftp_mtime_method, learnt once */
+	/* The mode the server gives the files we create, learnt per
+	 * directory (fs_newmode.c); 0 = not known. */
+	atomic_ullong new_file_mode[16];
+	atomic_int new_mode_misses; /* answers that did not tell it; at 3
+				     * the server is not asked again */
 	atomic_int list_tz_offset; /* LIST time = UTC + this (fs_remote.c) */
 	atomic_llong times_wanted_ms; /* when a stat last asked exact times
 				       * (net_now_ms; fs_prefetch.c) */

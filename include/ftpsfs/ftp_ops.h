@@ -40,6 +40,17 @@ int ftp_op_rename(struct ftp_conn *c, const char *from, const char *to);
 /* SITE CHMOD with the permission bits of @mode.  -EPERM when refused. */
 int ftp_op_chmod(struct ftp_conn *c, const char *path, mode_t mode);
 
+/*
+ * SITE CHMOD of a file we have just created, asking in the same flight what
+ * mode the server gave it (MLST with UNIX.mode where offered, else STAT
+ * @path, whose reply holds an "ls -l" line; RFC 959 4.1.3, RFC 3659 7): what
+ * the server does to new files, learnt at no extra round trip.  Returns
+ * ftp_op_chmod()'s result; *was is the mode before the change (07777 bits)
+ * or -1 when the server's answer did not tell it unambiguously.
+ */
+int ftp_op_chmod_learn(struct ftp_conn *c, const char *path, mode_t mode,
+		       int *was);
+
 /* SITE SYMLINK @target @path.  -EPERM when the server has no such command
  * or refuses the target (ProFTPD: one that does not exist); -EINVAL for a
  * target with spaces (the command could not carry it). */

@@ -275,4 +275,10 @@ int fs_set_remote_mtime(struct fs_ctx *ctx, const char *path, int64_t sec,
 /* Check a name from the kernel before it becomes part of a command. */
 int fs_check_name(const char *name);
 
+/* fs_newmode.c: the permission bits the server gives a file created in
+ * @path's directory, or -1 when not known; and learning them (@mode -1:
+ * nothing learnt). */
+int fs_newmode_get(struct fs_ctx *ctx, const char *path);
+void fs_newmode_set(struct fs_ctx *ctx, const char *path, int mode);
+
 #endif

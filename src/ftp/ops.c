@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conn_internal.h"
 #include "ftpsfs/ftp_conn.h"
@@ -13,6 +14,7 @@
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_xfer.h"
+#include "ftpsfs/listing.h"
 
 /* Read the reply to "VERB arg", expect class @cls; else map with @op. */
 static int ops_reply(struct ftp_conn *c, const char *verb, const char *arg,
@@ -109,6 +111,88 @@ int ftp_op_chmod(struct ftp_conn *c, const char *path, mode_t mode)
 
 	snprintf(num, sizeof(num), "%04o", (unsigned)(mode & 07777));
 	return ops_args(c, "SITE", "CHMOD", num, path, FTP_OP_CHMOD);
+}
+
+/* The one "ls -l" line of a STAT @path reply (RFC 959 4.1.3: the lines
+ * between the first and the last) naming @path's last component: its
+ * permission bits, or -1. */
+static int ops_stat_mode(const struct ftp_reply *r, const char *path)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	const char *line = r->text;
+	char buf[FTP_LINE_MAX];
+	struct ftp_entry e;
+	int mode = -1, found = 0;
+
+	if (r->code / 100 != 2 || r->nlines < 3)
+		return -1;
+	line += strcspn(line, "\n"); /* past "213-Status follows:" */
+	while (*line == '\n') {
+		size_t len = strcspn(++line, "\n");
+
+		if (!line[len])
+			break; /* the closing "213 ..." */
+		if (len >= sizeof(buf))
+			return -1;
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		line += len;
+		if (list_parse_line(buf + strspn(buf, " "), strlen(buf + strspn(buf, " ")),
+				    time(NULL), &e) != LISTING_ENTRY)
+			continue;
+		found++;
+		if (e.type == FTP_ENTRY_FILE && e.has_mode &&
+		    strcmp(e.name, base) == 0)
+			mode = (int)(e.mode & 07777);
+	}
+	return found == 1 ? mode : -1;
+}
+
+/* The reply to the MLST or STAT of ftp_op_chmod_learn(): the mode, or -1.
+ * Only a broken connection is an error here. */
+static int ops_learn_reply(struct ftp_conn *c, const char *path, bool mlst,
+			   int *was)
+{
+	char buf[FTP_LINE_MAX];
+	struct ftp_entry e;
+	int ret;
+
+	*was = -1;
+	if (mlst) {
+		ret = ftp_mlst_read(c, path, &e, buf, sizeof(buf));
+		if (ret == 0 && e.type == FTP_ENTRY_FILE && e.has_mode)
+			*was = (int)(e.mode & 07777);
+	} else {
+		ret = ftp_conn_read_reply(c, ftp_conn_reply(c));
+		if (ret == 0)
+			*was = ops_stat_mode(ftp_conn_reply(c), path);
+	}
+	return c->broken ? (ret < 0 ? ret : -EIO) : 0;
+}
+
+int ftp_op_chmod_learn(struct ftp_conn *c, const char *path, mode_t mode,
+		       int *was)
+{
+	bool mlst = c->feat.mlst && c->feat.mlst_mode;
+	char arg[16 + FTP_LINE_MAX];
+	int ret;
+
+	*was = -1;
+	/* Without pipelining the question would cost a round trip. */
+	if ((c->ep->no_pipelining && atomic_load(c->ep->no_pipelining)) ||
+	    snprintf(arg, sizeof(arg), "CHMOD %04o %s", (unsigned)(mode & 07777),
+		     path) >= (int)sizeof(arg))
+		return ftp_op_chmod(c, path, mode);
+	ftp_conn_cork(c);
+	ret = ftp_conn_send(c, mlst ? "MLST" : "STAT", path);
+	if (ret == 0)
+		ret = ftp_conn_send(c, "SITE", arg);
+	if (ret < 0) {
+		ftp_conn_drop_held(c);
+		return ret;
+	}
+	ret = ops_learn_reply(c, path, mlst, was);
+	return ret < 0 ? ret : ops_reply(c, "SITE", arg, 2, FTP_OP_CHMOD, true);
 }
 
 int ftp_op_symlink(struct ftp_conn *c, const char *target, const char *path)

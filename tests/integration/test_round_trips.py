@@ -8,6 +8,7 @@ it was sent in the same flight. The statistics (user.ftpsfs.stats) count the rou
 
 import errno
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -159,3 +160,68 @@ def test_exact_times_of_200_files_are_one_round_trip(ftp_server, mounted):
     assert grew == {"op_getattr_round_trips": 1, "op_lookup_round_trips": 0}, grew
     talk = "\n".join(conversation(m, 1) + conversation(m, 2) + conversation(m, 3))
     assert talk.count("> MDTM /d/") >= 200
+
+
+def all_talk(m):
+    """Every connection's conversation, one after the other."""
+    return [line for n in range(1, 9) for line in conversation(m, n)]
+
+
+def copy_tree(src, dst):
+    """cp -r, as a user runs it (modes: the source's, less cp's umask)."""
+    subprocess.run(["cp", "-r", str(src), str(dst)], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_cp_sets_no_mode_the_server_gives_anyway(ftp_server, mounted, kind, tmp_path):
+    """cp -r: the first new file's SITE CHMOD asks in its flight what mode the server gave
+    it (MLST or STAT); the next files of that directory asking that mode need no SITE
+    CHMOD. A file asking another mode still gets it, and every mode on the server is the
+    one asked."""
+    srv = ftp_server(kind)  # local_umask / Umask 022: new files are 0644
+    srv.put("dst/keep", b"k")
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(5):
+        (src / f"f{i}").write_bytes(b"y" * 4096)
+        (src / f"f{i}").chmod(0o644)
+    (src / "secret").write_bytes(b"s")
+    (src / "secret").chmod(0o600)
+    m = mounted(srv)
+    copy_tree(src, m.mountpoint / "dst")
+    chmods = [line for line in all_talk(m) if line.startswith("> SITE CHMOD") and "/src/" in line]
+    # The first file (learning) and the file with another mode; none for the rest.
+    assert len(chmods) == 2, chmods
+    assert any(line.startswith("> SITE CHMOD 0600") for line in chmods), chmods
+    for i in range(5):
+        p = srv.root_dir / "dst" / "src" / f"f{i}"
+        assert p.read_bytes() == b"y" * 4096
+        assert p.stat().st_mode & 0o7777 == 0o644, oct(p.stat().st_mode)
+    assert (srv.root_dir / "dst" / "src" / "secret").stat().st_mode & 0o7777 == 0o600
+    # And the mount shows what the server has.
+    shown = pycall("result = [os.stat(os.path.join(d, n)).st_mode & 0o7777 for n in names]",
+                   d=str(m.mountpoint / "dst" / "src"), names=["f0", "f4", "secret"])
+    assert shown.result == [0o644, 0o644, 0o600], shown.error
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_new_file_mode_is_learnt_per_directory(ftp_server, mounted, kind, tmp_path):
+    """What the server gives new files is known per directory: the first file of a second
+    directory still gets its SITE CHMOD (a server may set another umask there)."""
+    srv = ftp_server(kind)
+    srv.put("a/x", b"x")
+    srv.put("b/x", b"x")
+    m = mounted(srv)
+    for d in ("a", "b"):
+        for n in ("1", "2"):
+            r = pycall("""
+                os.umask(0o022)
+                with open(p, 'wb') as f:
+                    f.write(b'data')
+            """, p=str(m.mountpoint / d / n))
+            assert r.errno is None, r.error
+    chmods = [line for line in all_talk(m) if line.startswith("> SITE CHMOD")]
+    assert sorted(c.split()[-1] for c in chmods) == ["/a/1", "/b/1"], chmods
+    for d in ("a", "b"):
+        for n in ("1", "2"):
+            assert (srv.root_dir / d / n).stat().st_mode & 0o7777 == 0o644
