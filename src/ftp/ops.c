@@ -123,6 +123,7 @@ static int ops_stat_mode(const struct ftp_reply *r, const char *path)
 	char buf[FTP_LINE_MAX];
 	struct ftp_entry e;
 	int mode = -1, found = 0;
+	size_t skip;
 
 	if (r->code / 100 != 2 || r->nlines < 3)
 		return -1;
@@ -137,8 +138,9 @@ static int ops_stat_mode(const struct ftp_reply *r, const char *path)
 		memcpy(buf, line, len);
 		buf[len] = '\0';
 		line += len;
-		if (list_parse_line(buf + strspn(buf, " "), strlen(buf + strspn(buf, " ")),
-				    time(NULL), &e) != LISTING_ENTRY)
+		skip = strspn(buf, " "); /* some servers indent the lines */
+		if (list_parse_line(buf + skip, len - skip, time(NULL), &e) !=
+		    LISTING_ENTRY)
 			continue;
 		found++;
 		if (e.type == FTP_ENTRY_FILE && e.has_mode &&
