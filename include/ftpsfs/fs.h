@@ -70,6 +70,7 @@ struct fs_readahead;
 struct fs_refresh;
 struct idmap;
 struct fs_wfile;
+struct fs_attrq;
 struct itab;
 
 /* Open file and directory handles, linked so that those the kernel never
@@ -92,6 +93,8 @@ struct fs_ctx {
 	atomic_ullong gone_present_dir;
 	atomic_llong gone_present_ms;
 	struct fs_wback *wback;	/* -o writeback queue, or NULL (fs_wback.h) */
+	struct fs_attrq *attrq;	/* times and modes sent a moment later, or
+				 * NULL (fs_attrq.c) */
 	struct fs_preads *preads; /* parallel ranged reads, or NULL
 				   * (parallel_reads=0; fs_pread.c) */
 	struct ftp_features feat; /* what the server offered at login */
@@ -141,6 +144,10 @@ struct fs_ctx {
 	uint64_t space_avail;	/* bytes; space_lock */
 	int64_t space_until_ms; /* net_now_ms() until which both hold */
 };
+
+/* At unmount, after the write-back queue stopped: send the times and modes
+ * still waiting (src/fs/fs_attrq.c) and free their queue. */
+void fs_attrq_stop(struct fs_ctx *ctx);
 
 /* 0 once the mount can reach paths on the server; runs late_setup the
  * first time.  A failure is returned (EIO) and retried next time. */

@@ -80,6 +80,9 @@ int fs_wfile_get(struct fs_ctx *ctx, uint64_t ino, struct fs_wfile **out,
 	 * the write state is in the table: fs_readahead.c). */
 	fs_readahead_forget(ctx, ino);
 	fs_pread_forget(ctx, ino);
+	/* A time or mode still to send goes before what is written now. */
+	if (*fresh)
+		fs_attrq_flush(ctx, ino);
 	*out = wf;
 	return 0;
 }
@@ -630,9 +633,11 @@ void wf_apply_chmod(struct fs_ctx *ctx, struct fs_wfile *wf)
 	    itab_path(ctx->itab, wf->ino, path, sizeof(path)) < 0)
 		return;
 	wf->chmod_pending = false;
-	if (wf_mode_is_servers(ctx, wf, path))
+	if (wf_mode_is_servers(ctx, wf, path)) {
+		fs_attrq_created(ctx, wf->ino);
 		return;
-	op.learn = wf->created &&
+	}
+	op.learn = wf->created && fs_newmode_get(ctx, path) < 0 &&
 		   atomic_load(&ctx->new_mode_misses) < WF_NEWMODE_MISSES;
 	/* Once more on a fresh connection if this one was dead. */
 	ret = fs_with_conn(ctx, wf_chmod_fn, &op);
@@ -643,6 +648,8 @@ void wf_apply_chmod(struct fs_ctx *ctx, struct fs_wfile *wf)
 		atomic_fetch_add(&ctx->new_mode_misses, 1);
 	else if (op.learn)
 		fs_newmode_set(ctx, path, op.was);
+	if (ret == 0 && wf->created)
+		fs_attrq_created(ctx, wf->ino);
 	wf->created = false; /* the server's mode is ours now */
 }
 

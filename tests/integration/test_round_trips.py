@@ -7,6 +7,7 @@ it was sent in the same flight. The statistics (user.ftpsfs.stats) count the rou
 """
 
 import errno
+import os
 import re
 import subprocess
 import sys
@@ -225,3 +226,39 @@ def test_new_file_mode_is_learnt_per_directory(ftp_server, mounted, kind, tmp_pa
     for d in ("a", "b"):
         for n in ("1", "2"):
             assert (srv.root_dir / d / n).stat().st_mode & 0o7777 == 0o644
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_rsync_sets_time_and_mode_in_the_rename_flight(ftp_server, mounted, kind, tmp_path):
+    """rsync -a writes .name.XXXXXX, sets its time and mode, renames it: the time and mode
+    ride in the rename's flight (RNFR, RNTO, MFMT/MDTM, SITE CHMOD), and the server ends
+    with rsync's exact times and modes."""
+    srv = ftp_server(kind)
+    srv.put("dst/keep", b"k")
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(4):
+        (src / f"f{i}").write_bytes(bytes([65 + i]) * (1000 + i))
+        (src / f"f{i}").chmod(0o640)
+        os.utime(src / f"f{i}", (1_600_000_000 + i, 1_600_000_000 + i))
+    m = mounted(srv)
+    r = subprocess.run(["rsync", "-a", f"{src}/", f"{m.mountpoint / 'dst'}/"],
+                       capture_output=True, text=True, timeout=120)
+    # 23: vsftpd refuses the directory's time; every file is still done.
+    assert r.returncode in (0, 23), r.stderr
+    talk = all_talk(m)
+    riding = 0
+    for i, line in enumerate(talk):
+        if line.startswith("> RNTO /dst/f"):
+            after = talk[i + 1:]
+            reply = index(after, "< 250")
+            verbs = [x.split()[1] for x in after[:reply] if x.startswith("> ")]
+            riding += "CHMOD" in " ".join(after[:reply]) and (
+                {"MFMT", "MDTM", "SITE"} & set(verbs) != set())
+    # The first file teaches how the server sets times; the rest carry both.
+    assert riding >= 3, talk
+    for i in range(4):
+        p = srv.root_dir / "dst" / f"f{i}"
+        assert p.read_bytes() == bytes([65 + i]) * (1000 + i)
+        assert p.stat().st_mtime == 1_600_000_000 + i
+        assert p.stat().st_mode & 0o7777 == 0o640, oct(p.stat().st_mode)
