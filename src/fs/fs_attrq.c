@@ -4,8 +4,9 @@
  *
  * rsync -a writes ".name.XXXXXX", closes it, sets its time, its mode, and
  * renames it: three round trips after the upload (issue 17).  A file we
- * created and uploaded is "young" for ATTRQ_YOUNG_MS: a time or mode set on
- * it then is recorded here (the mount shows it at once) and sent in the
+ * created and uploaded whose name starts with a dot (rsync's temporaries,
+ * and those of most tools that save by renaming) is "young" for
+ * ATTRQ_YOUNG_MS: a time or mode set on it then is recorded here (the mount shows it at once) and sent in the
  * rename's flight (RNFR, RNTO, MFMT, SITE CHMOD: ftp_op_rename_attrs()), or
  * by this module's thread ATTRQ_DELAY_MS after the first change, or before
  * anything that needs the server's copy to have them: the file opened for
@@ -170,12 +171,15 @@ static void *attrq_thread(void *arg)
 	return NULL;
 }
 
-void fs_attrq_created(struct fs_ctx *ctx, uint64_t ino)
+void fs_attrq_created(struct fs_ctx *ctx, uint64_t ino, const char *path)
 {
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	struct fs_attrq *q = ctx->attrq;
 	struct attrq_entry *e = NULL;
 
-	if (!q)
+	/* Only a temporary by its name: others are done when the tool
+	 * that set their time or mode returns. */
+	if (!q || base[0] != '.')
 		return;
 	pthread_mutex_lock(&q->lock);
 	if (!q->stop && !q->started)

@@ -634,7 +634,7 @@ void wf_apply_chmod(struct fs_ctx *ctx, struct fs_wfile *wf)
 		return;
 	wf->chmod_pending = false;
 	if (wf_mode_is_servers(ctx, wf, path)) {
-		fs_attrq_created(ctx, wf->ino);
+		fs_attrq_created(ctx, wf->ino, path);
 		return;
 	}
 	op.learn = wf->created && fs_newmode_get(ctx, path) < 0 &&
@@ -649,7 +649,7 @@ void wf_apply_chmod(struct fs_ctx *ctx, struct fs_wfile *wf)
 	else if (op.learn)
 		fs_newmode_set(ctx, path, op.was);
 	if (ret == 0 && wf->created)
-		fs_attrq_created(ctx, wf->ino);
+		fs_attrq_created(ctx, wf->ino, path);
 	wf->created = false; /* the server's mode is ours now */
 }
 

@@ -1,6 +1,8 @@
-"""A time or mode set on a file we just uploaded is sent a moment later (in its rename's
-flight, else within a second, before a new write, at fsync and at unmount): whatever way
-it goes, the server ends with it, and the mount shows it at once (src/fs/fs_attrq.c)."""
+"""A time or mode set on a temporary we just uploaded (a name starting with a dot, like
+rsync's .name.XXXXXX) is sent a moment later (in its rename's flight, else within a
+second, before a new write, at fsync and at unmount): whatever way it goes, the server
+ends with it, and the mount shows it at once (src/fs/fs_attrq.c). Other files have it
+on the server when chmod or utime returns."""
 
 import os
 import sys
@@ -67,7 +69,7 @@ def test_time_and_mode_without_rename_reach_the_server(ftp_server, mounted, kind
     srv.put("x", b"x")
     m = mounted(srv)
     # The first file teaches how this server sets times; the second is deferred.
-    for n, name in enumerate(("a", "b")):
+    for n, name in enumerate((".a", ".b")):
         shown = write_then_set(m, name, "data" * n, 0o600, T0 + n)
         assert list(shown) == [T0 + n, 0o600]  # at once, through the mount
         assert wait_for(lambda: server_has(srv, name, "data" * n, 0o600, T0 + n)), \
@@ -78,9 +80,9 @@ def test_time_and_mode_without_rename_reach_the_server(ftp_server, mounted, kind
 @pytest.mark.parametrize("kind", SERVERS)
 def test_unmount_sends_what_waits(ftp_server, mounted, kind):
     srv, m = warm_mount(ftp_server, mounted, kind)
-    write_then_set(m, "second", "2", 0o640, T0 + 7)
+    write_then_set(m, ".second", "2", 0o640, T0 + 7)
     m.stop()  # at once: the second one's time and mode still wait
-    assert server_has(srv, "second", "2", 0o640, T0 + 7)
+    assert server_has(srv, ".second", "2", 0o640, T0 + 7)
 
 
 @pytest.mark.parametrize("kind", SERVERS)
@@ -89,17 +91,17 @@ def test_removed_or_rewritten_file_keeps_step(ftp_server, mounted, kind):
     writing again: the mode is on the server before the new content, which then has the
     time of its own upload."""
     srv, m = warm_mount(ftp_server, mounted, kind)
-    write_then_set(m, "gone", "g", 0o600, T0 + 1)
-    os.unlink(m.mountpoint / "gone")
-    assert not (srv.root_dir / "gone").exists()
-    write_then_set(m, "again", "1", 0o640, T0 + 2)
-    with open(m.mountpoint / "again", "ab") as f:
+    write_then_set(m, ".gone", "g", 0o600, T0 + 1)
+    os.unlink(m.mountpoint / ".gone")
+    assert not (srv.root_dir / ".gone").exists()
+    write_then_set(m, ".again", "1", 0o640, T0 + 2)
+    with open(m.mountpoint / ".again", "ab") as f:
         f.write(b"2")
-    assert (srv.root_dir / "again").read_bytes() == b"12"
-    assert (srv.root_dir / "again").stat().st_mode & 0o7777 == 0o640
-    assert (srv.root_dir / "again").stat().st_mtime > T0 + 1000
+    assert (srv.root_dir / ".again").read_bytes() == b"12"
+    assert (srv.root_dir / ".again").stat().st_mode & 0o7777 == 0o640
+    assert (srv.root_dir / ".again").stat().st_mtime > T0 + 1000
     time.sleep(1.5)  # past when the queue would have sent the old time
-    assert (srv.root_dir / "again").stat().st_mtime > T0 + 1000
+    assert (srv.root_dir / ".again").stat().st_mtime > T0 + 1000
     assert "cannot set its time or mode" not in m.log_text()
 
 
@@ -124,6 +126,14 @@ def test_fsync_sends_it(ftp_server, mounted, kind):
         fd = os.open(p, os.O_RDONLY)
         os.fsync(fd)
         os.close(fd)
-    """, p=str(m.mountpoint / "s"), t=T0 + 9)
+    """, p=str(m.mountpoint / ".s"), t=T0 + 9)
     assert r.errno is None, r.error
-    assert (srv.root_dir / "s").stat().st_mtime == T0 + 9
+    assert (srv.root_dir / ".s").stat().st_mtime == T0 + 9
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_plain_name_has_it_on_the_server_at_once(ftp_server, mounted, kind):
+    """cp -p, tar x, unzip: when utime and chmod return, the server has them."""
+    srv, m = warm_mount(ftp_server, mounted, kind)
+    write_then_set(m, "plain", "p", 0o640, T0 + 3)
+    assert server_has(srv, "plain", "p", 0o640, T0 + 3)
