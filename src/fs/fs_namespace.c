@@ -136,9 +136,11 @@ static int ns_paths(struct fs_ctx *ctx, uint64_t parent, const char *name,
 	return ret;
 }
 
+/* @empty: a directory known to be empty (its listing is installed before
+ * the kernel can ask for anything in it). */
 static void ns_reply_new_entry(fuse_req_t req, uint64_t parent,
 			       const char *name, struct stat *attr,
-			       const char *link)
+			       const char *link, bool empty)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct fuse_entry_param e;
@@ -158,6 +160,9 @@ static void ns_reply_new_entry(fuse_req_t req, uint64_t parent,
 		fs_reply_err(req, -ret);
 		return;
 	}
+	if (empty)
+		(void)itab_set_listing(ctx->itab, st.st_ino, NULL, 0, ITAB_NOW,
+				       0);
 	fs_fill_entry(ctx, &st, &e);
 	fuse_reply_entry(req, &e);
 }
@@ -189,7 +194,11 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	attr.st_mode = S_IFDIR | fs_shown_perm(ctx, S_IFDIR, op.mode);
 	attr.st_nlink = 2;
 	attr.st_size = 4096;
-	ns_reply_new_entry(req, parent, name, &attr, NULL);
+	/* The MKD made it, so it is empty: no listing to fetch before cp -r
+	 * or tar x fill it (four round trips at least).  Not after a lost
+	 * reply: what is there then may not be ours. */
+	ns_reply_new_entry(req, parent, name, &attr, NULL,
+			   !op.maybe_done && !op.chmod_failed);
 	if (op.chmod_failed) /* the mode above is a guess: ask the server */
 		itab_invalidate_dir(ctx->itab, parent);
 }
@@ -465,7 +474,7 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	attr.st_mode = S_IFLNK | 0777;
 	attr.st_nlink = 1;
 	attr.st_size = (off_t)strlen(link);
-	ns_reply_new_entry(req, parent, name, &attr, link);
+	ns_reply_new_entry(req, parent, name, &attr, link, false);
 }
 
 void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,

@@ -262,3 +262,22 @@ def test_rsync_sets_time_and_mode_in_the_rename_flight(ftp_server, mounted, kind
         assert p.read_bytes() == bytes([65 + i]) * (1000 + i)
         assert p.stat().st_mtime == 1_600_000_000 + i
         assert p.stat().st_mode & 0o7777 == 0o640, oct(p.stat().st_mode)
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_new_directory_is_not_listed(ftp_server, mounted, kind):
+    """A directory the mount just made is empty: filling it (cp -r, tar x) asks for no
+    listing of it; what is written there shows and lands."""
+    srv = ftp_server(kind)
+    srv.put("x", b"x")
+    m = mounted(srv)
+    r = pycall("""
+        os.mkdir(d)
+        with open(os.path.join(d, 'f'), 'wb') as f:
+            f.write(b'data')
+        result = sorted(os.listdir(d))
+    """, d=str(m.mountpoint / "made"))
+    assert r.result == ["f"], r.error
+    assert (srv.root_dir / "made" / "f").read_bytes() == b"data"
+    talk = all_talk(m)
+    assert not [x for x in talk if x.startswith(("> CWD /made", "> MLSD /made"))], talk
