@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "conn_internal.h"
 #include "ftpsfs/ftp_conn.h"
@@ -202,43 +201,6 @@ int ftp_op_chmod(struct ftp_conn *c, const char *path, mode_t mode)
 	return ops_args(c, "SITE", "CHMOD", num, path, FTP_OP_CHMOD);
 }
 
-/* The one "ls -l" line of a STAT @path reply (RFC 959 4.1.3: the lines
- * between the first and the last) naming @path's last component: its
- * permission bits, or -1. */
-static int ops_stat_mode(const struct ftp_reply *r, const char *path)
-{
-	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	const char *line = r->text;
-	char buf[FTP_LINE_MAX];
-	struct ftp_entry e;
-	int mode = -1, found = 0;
-	size_t skip;
-
-	if (r->code / 100 != 2 || r->nlines < 3)
-		return -1;
-	line += strcspn(line, "\n"); /* past "213-Status follows:" */
-	while (*line == '\n') {
-		size_t len = strcspn(++line, "\n");
-
-		if (!line[len])
-			break; /* the closing "213 ..." */
-		if (len >= sizeof(buf))
-			return -1;
-		memcpy(buf, line, len);
-		buf[len] = '\0';
-		line += len;
-		skip = strspn(buf, " "); /* some servers indent the lines */
-		if (list_parse_line(buf + skip, len - skip, time(NULL), &e) !=
-		    LISTING_ENTRY)
-			continue;
-		found++;
-		if (e.type == FTP_ENTRY_FILE && e.has_mode &&
-		    strcmp(e.name, base) == 0)
-			mode = (int)(e.mode & 07777);
-	}
-	return found == 1 ? mode : -1;
-}
-
 /* The reply to the MLST or STAT of ftp_op_chmod_learn(): the mode, or -1.
  * Only a broken connection is an error here. */
 static int ops_learn_reply(struct ftp_conn *c, const char *path, bool mlst,
@@ -255,8 +217,8 @@ static int ops_learn_reply(struct ftp_conn *c, const char *path, bool mlst,
 			*was = (int)(e.mode & 07777);
 	} else {
 		ret = ftp_conn_read_reply(c, ftp_conn_reply(c));
-		if (ret == 0)
-			*was = ops_stat_mode(ftp_conn_reply(c), path);
+		if (ret == 0 && ftp_conn_reply(c)->code / 100 == 2)
+			*was = list_stat_file_mode(ftp_conn_reply(c)->text, path);
 	}
 	return c->broken ? (ret < 0 ? ret : -EIO) : 0;
 }
