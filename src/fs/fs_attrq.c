@@ -171,7 +171,7 @@ static void *attrq_thread(void *arg)
 	return NULL;
 }
 
-void fs_attrq_created(struct fs_ctx *ctx, uint64_t ino, const char *path)
+bool fs_attrq_created(struct fs_ctx *ctx, uint64_t ino, const char *path)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	struct fs_attrq *q = ctx->attrq;
@@ -180,7 +180,7 @@ void fs_attrq_created(struct fs_ctx *ctx, uint64_t ino, const char *path)
 	/* Only a temporary by its name: others are done when the tool
 	 * that set their time or mode returns. */
 	if (!q || base[0] != '.')
-		return;
+		return false;
 	pthread_mutex_lock(&q->lock);
 	if (!q->stop && !q->started)
 		q->started = pthread_create(&q->thread, NULL, attrq_thread,
@@ -195,6 +195,7 @@ void fs_attrq_created(struct fs_ctx *ctx, uint64_t ino, const char *path)
 	if (e)
 		e->young_until_ms = net_now_ms() + ATTRQ_YOUNG_MS;
 	pthread_mutex_unlock(&q->lock);
+	return e != NULL;
 }
 
 bool fs_attrq_defer(struct fs_ctx *ctx, uint64_t ino, const mode_t *mode,

@@ -285,8 +285,9 @@ void fs_newmode_set(struct fs_ctx *ctx, const char *path, int mode);
  * fs_attrq.c: the time and mode of a file we just uploaded, sent in its
  * rename's flight or within a second.  fs_attrq_new(): 0 or -ENOMEM (the
  * mount works without it).  fs_attrq_created(): @ino was created and
- * uploaded by us at @path, its creation mode set (only a name starting with
- * a dot is taken: a temporary).  fs_attrq_defer(): record a mode
+ * uploaded by us at @path, its creation mode set or to be set through the
+ * queue (only a name starting with a dot is taken: a temporary); true if
+ * taken.  fs_attrq_defer(): record a mode
  * and/or a time (NULL: not set) for a young @ino; true if recorded, false if
  * the caller sends it now.  fs_attrq_take(): what is pending for @ino, out
  * of the queue (true) or nothing (false).  fs_attrq_flush(): send it now.
@@ -294,7 +295,7 @@ void fs_newmode_set(struct fs_ctx *ctx, const char *path, int mode);
  */
 struct ftp_attrs;
 int fs_attrq_new(struct fs_ctx *ctx);
-void fs_attrq_created(struct fs_ctx *ctx, uint64_t ino, const char *path);
+bool fs_attrq_created(struct fs_ctx *ctx, uint64_t ino, const char *path);
 bool fs_attrq_defer(struct fs_ctx *ctx, uint64_t ino, const mode_t *mode,
 		    const int64_t *mtime);
 bool fs_attrq_take(struct fs_ctx *ctx, uint64_t ino, struct ftp_attrs *out);

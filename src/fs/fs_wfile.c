@@ -637,6 +637,15 @@ void wf_apply_chmod(struct fs_ctx *ctx, struct fs_wfile *wf)
 		fs_attrq_created(ctx, wf->ino, path);
 		return;
 	}
+	/* A temporary (rsync's .name.XXXXXX) where SITE CHMOD is known to
+	 * work: its mode rides with its rename, as what is set next does.
+	 * (The server's own mode held it all through the upload anyway.) */
+	if (wf->created && fs_newmode_get(ctx, path) >= 0 &&
+	    fs_attrq_created(ctx, wf->ino, path) &&
+	    fs_attrq_defer(ctx, wf->ino, &op.mode, NULL)) {
+		wf->created = false;
+		return;
+	}
 	op.learn = wf->created && fs_newmode_get(ctx, path) < 0 &&
 		   atomic_load(&ctx->new_mode_misses) < WF_NEWMODE_MISSES;
 	/* Once more on a fresh connection if this one was dead. */

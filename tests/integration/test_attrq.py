@@ -137,3 +137,20 @@ def test_plain_name_has_it_on_the_server_at_once(ftp_server, mounted, kind):
     srv, m = warm_mount(ftp_server, mounted, kind)
     write_then_set(m, "plain", "p", 0o640, T0 + 3)
     assert server_has(srv, "plain", "p", 0o640, T0 + 3)
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_temporary_gets_its_creation_mode(ftp_server, mounted, kind):
+    """A temporary created 0600 and never renamed nor changed: the server ends with 0600
+    (its SITE CHMOD waited in the queue), and its content is whole."""
+    srv, m = warm_mount(ftp_server, mounted, kind)
+    r = pycall("""
+        fd = os.open(p, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.write(fd, b'private')
+        os.close(fd)
+        result = os.stat(p).st_mode & 0o7777
+    """, p=str(m.mountpoint / ".priv"))
+    assert r.result == 0o600, r.error
+    p = srv.root_dir / ".priv"
+    assert wait_for(lambda: p.exists() and p.stat().st_mode & 0o7777 == 0o600)
+    assert p.read_bytes() == b"private"
