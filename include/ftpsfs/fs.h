@@ -70,6 +70,7 @@ struct fs_readahead;
 struct fs_refresh;
 struct idmap;
 struct fs_wfile;
+struct fs_attrq;
 struct itab;
 
 /* Open file and directory handles, linked so that those the kernel never
@@ -92,6 +93,8 @@ struct fs_ctx {
 	atomic_ullong gone_present_dir;
 	atomic_llong gone_present_ms;
 	struct fs_wback *wback;	/* -o writeback queue, or NULL (fs_wback.h) */
+	struct fs_attrq *attrq;	/* times and modes sent a moment later, or
+				 * NULL (fs_attrq.c) */
 	struct fs_preads *preads; /* parallel ranged reads, or NULL
 				   * (parallel_reads=0; fs_pread.c) */
 	struct ftp_features feat; /* what the server offered at login (what
@@ -118,6 +121,11 @@ struct fs_ctx {
 	char spool_dir[4096];	  /* private directory for spool files */
 	pthread_mutex_t wfiles_lock;
 	struct fs_wfile *wfiles;  /* write state by inode; wfiles_lock */
+	/* The mode the server gives the files we create, learnt per
+	 * directory (fs_newmode.c); 0 = not known. */
+	atomic_ullong new_file_mode[16];
+	atomic_int new_mode_misses; /* answers that did not tell it; at 3
+				     * the server is not asked again */
 	atomic_llong times_wanted_ms; /* when a stat last asked exact times
 				       * (net_now_ms; fs_prefetch.c) */
 	pthread_mutex_t handles_lock;
@@ -134,6 +142,10 @@ struct fs_ctx {
 	uint64_t space_avail;	/* bytes; space_lock */
 	int64_t space_until_ms; /* net_now_ms() until which both hold */
 };
+
+/* At unmount, after the write-back queue stopped: send the times and modes
+ * still waiting (src/fs/fs_attrq.c) and free their queue. */
+void fs_attrq_stop(struct fs_ctx *ctx);
 
 /* 0 once the mount can reach paths on the server; runs late_setup the
  * first time.  A failure is returned (EIO) and retried next time. */

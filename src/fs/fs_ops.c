@@ -14,6 +14,7 @@ void fs_ctx_init(struct fs_ctx *ctx)
 	pthread_mutex_init(&ctx->ready_lock, NULL);
 	pthread_mutex_init(&ctx->space_lock, NULL);
 	ctx->handles.prev = ctx->handles.next = &ctx->handles;
+	(void)fs_attrq_new(ctx); /* without it, times and modes go at once */
 }
 
 int fs_ready(struct fs_ctx *ctx)

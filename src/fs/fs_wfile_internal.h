@@ -40,6 +40,9 @@ struct fs_wfile {
 	bool discarded;	 /* deleted: nothing goes to the server any more */
 	bool chmod_pending; /* set create_mode once the content is uploaded */
 	mode_t create_mode;
+	/* We create the file, and its mode on the server is still the one
+	 * the server gave it (fs_newmode.c). */
+	bool created;
 	/* -o writeback (fs_wback.h): the spool is journaled (wb.id names
 	 * it in the spool directory) and the queue holds a reference. */
 	bool wb_journaled;
