@@ -14,7 +14,8 @@
  *    file); a write after it joins the same content, and the next close
  *    journals and queues it again.
  *  - utimens of a pending file is kept in its record and set after the
- *    upload (fs_wfile_defer_mtime()); a later write drops it.  rename of
+ *    upload (fs_wfile_defer_mtime()); a later write drops it.  So is a
+ *    chmod that waits for the upload (fs_wfile_defer_chmod()).  rename of
  *    a pending file uploads it first (as fsync); unlink drops the pending
  *    upload and its record.
  *  - Conflicts: before the first upload of a journaled content the server

@@ -400,7 +400,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 		op.mode = attr->st_mode;
 		/* A file created but not uploaded yet gets it afterwards. */
-		if (!wf || !fs_wfile_defer_chmod(wf, op.mode))
+		if (!wf || !fs_wfile_defer_chmod(ctx, wf, op.mode))
 			ret = fs_with_conn_for(req, ctx, attr_chmod, &op);
 		if (wf)
 			fs_wfile_put(ctx, wf);

@@ -23,7 +23,6 @@ import random
 import re
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -97,12 +96,32 @@ def _server_has(srv, name, data):
         return False
 
 
+def _mode_on_server(srv, name, data):
+    """The permission bits of `name` on the server, which must hold `data`."""
+    assert _server_has(srv, name, data), f"{name} is not on the server whole"
+    return (srv.root_dir / name).stat().st_mode & 0o777
+
+
 def _all_arrived(srv, names):
     return all(_server_has(srv, n, _content(n)) for n in names)
 
 
 def _records(spool):
     return sorted(p.name for p in Path(spool).glob("wb-*.rec"))
+
+
+def _kill_9(m):
+    os.kill(m.proc.pid, signal.SIGKILL)
+    m.proc.wait(timeout=10)
+
+
+def _remount_replays(wb_mount, srv, m):
+    """After a kill -9 of `m`: mount again with its spool; the replay uploads every record."""
+    m.stop()  # clears the dead mount
+    m2 = wb_mount(srv, spool=m.spool)
+    os.listdir(m2.mountpoint)  # served only after the replay
+    assert not _records(m.spool), _records(m.spool)
+    return m2
 
 
 @BOTH_SERVERS
@@ -273,17 +292,12 @@ def test_kill_9_while_the_mode_waits_for_the_last_close_then_remount_sets_it(ftp
         # Uploaded; the mode waits for the second handle, and so does the record.
         assert (srv.root_dir / "held").stat().st_mode & 0o777 == 0o600
         assert _records(m.spool)
-        os.kill(m.proc.pid, signal.SIGKILL)
-        m.proc.wait(timeout=10)
+        _kill_9(m)
     finally:
         child.kill()
-    m.stop()
-    m2 = wb_mount(srv, spool=m.spool)
-    os.listdir(m2.mountpoint)  # served only after the replay
-    assert not _records(m.spool), _records(m.spool)
-    assert _server_has(srv, "held", data)
+    _remount_replays(wb_mount, srv, m)
     # The mode open() asked for (umask 022).
-    assert (srv.root_dir / "held").stat().st_mode & 0o777 == 0o644
+    assert _mode_on_server(srv, "held", data) == 0o644
 
 
 def test_file_changed_on_the_server_goes_to_a_conflict_name(ftp_server, wb_mount):
@@ -584,6 +598,28 @@ def test_times_of_pending_files_are_set_after_their_upload(ftp_server, wb_mount,
     assert _server_has(srv, "open", b"touched while open\n")
     assert (srv.root_dir / "closed").stat().st_mtime == t_after
     assert (srv.root_dir / "open").stat().st_mtime == t_before
+
+
+def test_kill_9_after_chmod_of_a_pending_file_then_remount_sets_that_mode(ftp_server,
+                                                                          wb_mount):
+    """chmod of a file whose upload is pending (a new file: not on the server yet) waits for
+    the upload - in the file's record too, so that the replay after a crash sets it."""
+    srv = ftp_server("vsftpd", extra={"local_umask": "077"})
+    m = wb_mount(srv, "op_timeout=3", LONG_LISTING)
+    data = b"pending, then chmod\n"
+    try:
+        _down_with_a_pending_file(srv, m, "moded", data)
+        r = pycall("os.chmod(p, 0o640); result = os.stat(p).st_mode & 0o777", timeout=60,
+                   p=m.mountpoint / "moded")
+        assert r.errno is None, r.error
+        assert r.result == 0o640
+        rec = [m.spool / n for n in _records(m.spool)]
+        assert len(rec) == 1 and f"mode={0o640}" in rec[0].read_text()
+        _kill_9(m)
+    finally:
+        srv.start()
+    _remount_replays(wb_mount, srv, m)
+    assert _mode_on_server(srv, "moded", data) == 0o640
 
 
 def test_time_set_on_a_pending_file_arrives_with_it(ftp_server, wb_mount):
