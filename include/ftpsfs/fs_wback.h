@@ -112,9 +112,14 @@ int fs_wback_target(struct fs_ctx *ctx, const struct wb_record *r,
  * (before this one serves requests).  A record whose content no longer
  * matches its digest is never uploaded under its name: the content is
  * kept as "unsaved-ID" and logged.  Failures are logged; their records
- * stay for the next mount.
+ * stay for the next mount.  A delay_connect mount that cannot reach the
+ * server now leaves the replay to fs_wback_replay_late().
  */
 void fs_wback_replay(struct fs_ctx *ctx);
+
+/* The replay fs_wback_replay() left for later, if any: run by fs_ready()
+ * once late_setup succeeded, before any request is served. */
+void fs_wback_replay_late(struct fs_ctx *ctx);
 
 /* Gauges for the statistics. */
 void fs_wback_gauges(struct fs_wback *wb, struct stats_writeback *out);

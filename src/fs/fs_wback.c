@@ -451,7 +451,9 @@ static int wb_replay_one(struct fs_ctx *ctx, const struct wb_record *r)
 	return wb_journal_remove(ctx->spool_dir, r->id);
 }
 
-void fs_wback_replay(struct fs_ctx *ctx)
+/* Upload each record in the spool directory; the server was reached
+ * (fs_ready()).  Each record has an op deadline of its own. */
+static void wb_replay_all(struct fs_ctx *ctx)
 {
 	char (*ids)[WB_ID_LEN + 1] = NULL;
 	struct wb_record *r = malloc(sizeof(*r));
@@ -459,22 +461,11 @@ void fs_wback_replay(struct fs_ctx *ctx)
 	unsigned orphans = 0;
 	int ret = -ENOMEM;
 
-	/* Read-only mounts have no spool directory (and cannot upload). */
-	if (ctx->read_only || !ctx->spool_dir[0]) {
-		free(r);
-		return;
-	}
 	if (r)
 		ret = wb_journal_list(ctx->spool_dir, &ids, &n);
 	if (ret < 0)
 		log_err("write-back records in %s: %s", ctx->spool_dir,
 			strerror(-ret));
-	if (n && fs_ready(ctx) < 0) {
-		log_err("%zu pending write-back uploads in %s wait for the next "
-			"mount: the server cannot be reached",
-			n, ctx->spool_dir);
-		n = 0;
-	}
 	if (n)
 		log_info("uploading %zu pending write-back files from %s", n,
 			 ctx->spool_dir);
@@ -498,4 +489,42 @@ void fs_wback_replay(struct fs_ctx *ctx)
 			 orphans, ctx->spool_dir);
 	free(ids);
 	free(r);
+}
+
+void fs_wback_replay(struct fs_ctx *ctx)
+{
+	char (*ids)[WB_ID_LEN + 1] = NULL;
+	size_t n = 0;
+
+	/* Read-only mounts have no spool directory (and cannot upload). */
+	if (ctx->read_only || !ctx->spool_dir[0])
+		return;
+	/* delay_connect: records make the mount log in now.  With the
+	 * server away the first request that reaches it replays first
+	 * (fs_wback_replay_late()). */
+	if (ctx->late_setup && wb_journal_list(ctx->spool_dir, &ids, &n) == 0 &&
+	    n && fs_ready(ctx) < 0) {
+		log_warn("%zu pending write-back uploads in %s: the server "
+			 "cannot be reached; uploaded once it can, before any "
+			 "request is served",
+			 n, ctx->spool_dir);
+		atomic_store(&ctx->wb_replay_late, true);
+		free(ids);
+		return;
+	}
+	free(ids);
+	wb_replay_all(ctx);
+}
+
+void fs_wback_replay_late(struct fs_ctx *ctx)
+{
+	int64_t outer = net_op_deadline();
+
+	if (!atomic_exchange(&ctx->wb_replay_late, false))
+		return;
+	/* Not bounded by the request that brought the server back: each
+	 * record gets a deadline of its own. */
+	net_set_op_deadline(0);
+	wb_replay_all(ctx);
+	net_set_op_deadline(outer);
 }

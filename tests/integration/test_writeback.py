@@ -622,6 +622,33 @@ def test_kill_9_after_chmod_of_a_pending_file_then_remount_sets_that_mode(ftp_se
     assert _mode_on_server(srv, "moded", data) == 0o640
 
 
+def test_records_of_a_delay_connect_mount_begun_in_an_outage_are_uploaded_once_it_ends(
+        ftp_server, wb_mount):
+    """A mount with delay_connect comes up while the server is away and finds records of an
+    earlier mount: they are uploaded as soon as the server can be reached, before the first
+    request is served - not left for yet another mount."""
+    srv = ftp_server("vsftpd")
+    m = wb_mount(srv, "op_timeout=3", LONG_LISTING)
+    data = _content("late", 30000)
+    try:
+        _down_with_a_pending_file(srv, m, "late", data)
+        _kill_9(m)
+        m.stop()
+        m2 = wb_mount(srv, "delay_connect", "op_timeout=2", spool=m.spool)
+        assert _records(m.spool)
+        # A request in the outage fails (the server cannot be reached).
+        r = pycall("os.listdir(d)", timeout=60, d=m2.mountpoint)
+        assert r.errno is not None
+        assert _records(m.spool)
+    finally:
+        srv.start()
+    r = pycall("result = os.stat(p).st_size", timeout=120, p=m2.mountpoint / "late")
+    assert r.errno is None, (r.error, m2._tail())
+    assert r.result == len(data)
+    assert _server_has(srv, "late", data)  # before that stat was answered
+    assert not _records(m.spool)
+
+
 def test_time_set_on_a_pending_file_arrives_with_it(ftp_server, wb_mount):
     srv = ftp_server("proftpd")
     m = wb_mount(srv)
