@@ -55,6 +55,9 @@
 
 #define WB_WORKERS 4
 #define WB_RETRY_MS 2000
+/* The replay at mount tries a failed upload again (pauses from
+ * WB_RETRY_MS, doubling) for this long at most. */
+#define WB_REPLAY_RETRY_MS 90000
 /* Pending files at most: each keeps its spool file open.  A close that
  * finds the queue full uploads its file itself (back-pressure). */
 #define WB_MAX_JOBS 512
@@ -111,8 +114,9 @@ int fs_wback_target(struct fs_ctx *ctx, const struct wb_record *r,
  * Upload every record left in the spool directory by an earlier mount
  * (before this one serves requests).  A record whose content no longer
  * matches its digest is never uploaded under its name: the content is
- * kept as "unsaved-ID" and logged.  Failures are logged; their records
- * stay for the next mount.  A delay_connect mount that cannot reach the
+ * kept as "unsaved-ID" and logged.  A failure that may pass is tried
+ * again for WB_REPLAY_RETRY_MS at most; then the records left stay for
+ * the next mount (logged).  A delay_connect mount that cannot reach the
  * server now leaves the replay to fs_wback_replay_late().
  */
 void fs_wback_replay(struct fs_ctx *ctx);

@@ -23,6 +23,7 @@ import random
 import re
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -373,6 +374,17 @@ def _down_with_a_pending_file(srv, m, name, data):
     assert _records(m.spool)
 
 
+def _killed_with_a_pending_file(srv, wb_mount, name, size):
+    """A mount whose upload of `name` (`size` bytes) is pending - the server stopped - ended
+    by kill -9. Returns the dead mount (its spool) and the content; the server stays down."""
+    m = wb_mount(srv, "op_timeout=3", LONG_LISTING)
+    data = _content(name, size)
+    _down_with_a_pending_file(srv, m, name, data)
+    _kill_9(m)
+    m.stop()
+    return m, data
+
+
 def _queue_empty(m):
     return wait_for(lambda: mount_stats(m.mountpoint)["writeback_queued"] == 0, ARRIVAL_LIMIT)
 
@@ -628,12 +640,8 @@ def test_records_of_a_delay_connect_mount_begun_in_an_outage_are_uploaded_once_i
     earlier mount: they are uploaded as soon as the server can be reached, before the first
     request is served - not left for yet another mount."""
     srv = ftp_server("vsftpd")
-    m = wb_mount(srv, "op_timeout=3", LONG_LISTING)
-    data = _content("late", 30000)
     try:
-        _down_with_a_pending_file(srv, m, "late", data)
-        _kill_9(m)
-        m.stop()
+        m, data = _killed_with_a_pending_file(srv, wb_mount, "late", 30000)
         m2 = wb_mount(srv, "delay_connect", "op_timeout=2", spool=m.spool)
         assert _records(m.spool)
         # A request in the outage fails (the server cannot be reached).
@@ -646,6 +654,42 @@ def test_records_of_a_delay_connect_mount_begun_in_an_outage_are_uploaded_once_i
     assert r.errno is None, (r.error, m2._tail())
     assert r.result == len(data)
     assert _server_has(srv, "late", data)  # before that stat was answered
+    assert not _records(m.spool)
+
+
+def test_a_replayed_upload_that_fails_is_tried_again_before_the_mount_serves(ftp_server,
+                                                                            wb_mount):
+    """The replay at mount tries an upload that failed for a reason that may pass (here: its
+    data connections are cut, again and again) again after a pause, instead of leaving it for
+    yet another mount; the second try replaces our own partial file of the first (no
+    conflict copy), and only then is the first request served."""
+    # (Cut rather than stalled: vsftpd keeps its upload lock on the file while a session
+    # waits for the rest of a stalled upload, and a second try could not begin.)
+    srv = ftp_server("vsftpd")
+    try:
+        m, data = _killed_with_a_pending_file(srv, wb_mount, "retried", 200000)
+    finally:
+        srv.start()
+    px = Proxy(srv.port, srv.pasv_range).start()
+    try:
+        px.cut_upload(*[64 * 1024] * 100)
+        # The mount comes up only after the replay: the cuts end from another thread once
+        # the first pass failed.
+        log = m.mountpoint.with_name("mnt1.log")
+        uncut = threading.Thread(target=lambda: wait_for(
+            lambda: log.exists() and "trying again in" in log.read_text(errors="replace"),
+            ARRIVAL_LIMIT) and px.cancel_cuts(), daemon=True)
+        uncut.start()
+        m2 = wb_mount(srv, "op_timeout=3", spool=m.spool, host=PROXY_HOST)
+        uncut.join()
+        assert "trying again in" in m2.log_text(), m2._tail()
+        r = pycall("result = os.stat(p).st_size", timeout=180, p=m2.mountpoint / "retried")
+        assert r.errno is None, (r.error, m2._tail())
+        assert r.result == len(data)
+    finally:
+        px.stop()
+    assert _server_has(srv, "retried", data)
+    assert not list(srv.root_dir.glob("retried.ftpsfs-conflict-*"))
     assert not _records(m.spool)
 
 
