@@ -224,10 +224,10 @@ def test_kill_9_mid_copy_then_remount_uploads_every_closed_file(ftp_server, wb_m
     # The kill may land after a STOR and before its data connection: vsftpd's session of the
     # dead mount has then created and locked the file (lock_upload_files) and waits for that
     # connection for accept_timeout (60 s by default), and the replay's STOR of the file waits
-    # for the lock longer than ftpsfs waits for a reply (30 s): the record then stays for the
-    # next mount, as designed (fs_wback_replay()).  A shorter accept_timeout lets the server
-    # give up the dead session's file before the replay gives up.  local_umask=077 (vsftpd's
-    # default): a file whose mode was never set shows.
+    # for the lock longer than ftpsfs waits for a reply (30 s): the replay's first try fails
+    # and its second (WB_REPLAY_RETRY_MS) gets the file about 60 s after the kill (measured).
+    # A shorter accept_timeout keeps this test quick.  local_umask=077 (vsftpd's default): a
+    # file whose mode was never set shows.
     vsftpd_conf = {"accept_timeout": "10", "local_umask": "077"}
     srv = ftp_server(kind, **({"extra": vsftpd_conf} if kind == "vsftpd" else {}))
     m = wb_mount(srv)
