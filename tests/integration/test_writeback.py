@@ -557,7 +557,7 @@ def test_a_pending_file_outlives_the_kernel_forgetting_it(ftp_server, wb_mount):
         # Still there, with our bytes (from the spool: the server is away).
         r = pycall("result = [sorted(os.listdir(d)), {n: hashlib.sha256(open("
                    "os.path.join(d, n), 'rb').read()).hexdigest() for n in names}]",
-                   timeout=60, d=m.mountpoint / "f", names=names)
+                   timeout=120, d=m.mountpoint / "f", names=names)
         assert r.errno is None, r.error
         assert r.result == [names, {n: hashlib.sha256(_content(n)).hexdigest()
                                     for n in names}]
