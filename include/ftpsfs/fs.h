@@ -136,6 +136,8 @@ struct fs_ctx {
 	void *late_setup_arg;
 	pthread_mutex_t ready_lock;
 	bool ready; /* late_setup done (or not needed); ready_lock */
+	/* write-back records wait for ready (fs_wback_replay_late()) */
+	atomic_bool wb_replay_late;
 	/* statfs: the server's AVBL answer, trusted for attr_timeout. */
 	pthread_mutex_t space_lock;
 	bool space_known;	/* space_lock */

@@ -145,7 +145,8 @@ void fs_wfile_init_existing(struct fs_wfile *wf, uint64_t size)
 	wf->size = size;
 }
 
-bool fs_wfile_defer_chmod(struct fs_wfile *wf, mode_t mode)
+bool fs_wfile_defer_chmod(struct fs_ctx *ctx, struct fs_wfile *wf,
+			  mode_t mode)
 {
 	bool deferred;
 
@@ -161,6 +162,10 @@ bool fs_wfile_defer_chmod(struct fs_wfile *wf, mode_t mode)
 	wf->chmod_pending = deferred;
 	if (deferred)
 		wf->create_mode = mode & 07777;
+	/* A pending upload's record says which mode follows it, also after
+	 * a crash (the replay sets it). */
+	if (wf->wb_journaled)
+		wf_wb_save_mode(ctx, wf);
 	pthread_mutex_unlock(&wf->lock);
 	return deferred;
 }

@@ -64,5 +64,8 @@ int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf);
 
 /* fs_wfile_wb.c: the record and its data are no longer needed. */
 void wf_wb_forget(struct fs_ctx *ctx, struct fs_wfile *wf);
+/* ... the mode to set after the upload (chmod_pending, create_mode)
+ * changed: into the record. */
+void wf_wb_save_mode(struct fs_ctx *ctx, struct fs_wfile *wf);
 
 #endif

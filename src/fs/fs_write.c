@@ -400,7 +400,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		op.mode = attr->st_mode;
 		/* A file created but not uploaded yet gets it afterwards;
 		 * one just uploaded with its rename (fs_attrq.c). */
-		if ((!wf || !fs_wfile_defer_chmod(wf, op.mode)) &&
+		if ((!wf || !fs_wfile_defer_chmod(ctx, wf, op.mode)) &&
 		    !fs_attrq_defer(ctx, ino, &op.mode, NULL))
 			ret = fs_with_conn_for(req, ctx, attr_chmod, &op);
 		if (wf)
