@@ -5,7 +5,8 @@ vsftpd, 13 on ProFTPD and Pure-FTPd on loopback (parallel_range_end_ms / paralle
 2026-12-06, loaded 2-core machine).
 
 A file read in order beyond 256 KiB (64 MiB or more) or 8 MiB (smaller) is fetched in ranges
-(4, 8, then 16 MiB, smaller again towards the end), each REST+RETR on its own connection, and handed to the reader in order.
+(4, 8, then 16 MiB, smaller again towards the end), each REST+RETR on its own connection,
+and handed to the reader in order.
 What these tests hold it to:
 - the bytes read are exactly the file's (sha256), and the statistics show that ranges were
   used (parallel_ranges) - or, with parallel_reads=0 or a server that allows two connections,
