@@ -360,3 +360,24 @@ def test_range_cut_every_time_falls_back_to_one_stream_exactly(fake_server, fake
     s = mount_stats(m.mountpoint)
     assert s["parallel_retries"] == 2
     assert s["parallel_fallbacks"] == 1 and s["parallel_stale"] == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_file_replaced_between_listing_and_read_is_one_version(ftp_server, mounted, kind):
+    """The mount listed the file (size and time cached), then the server got a new version of
+    the same size (another MDTM) before the read: what is read is one version whole - the new
+    one, as the server has only that (the ranges hold every range to the size and time the
+    first one saw) - or the read fails with EIO; never a mix."""
+    srv = ftp_server(kind)
+    old = put_big(srv, seed=31)
+    new = payload(len(old), 32)
+    m = mounted(srv, options=["parallel_reads=4"])
+    assert os.stat(m.mountpoint / "big.bin").st_size == len(old)  # listed and cached
+    replace_on_server(srv, "big.bin", new, 100)
+    r = pycall(READ_ALL, timeout=180, path=m.mountpoint / "big.bin", chunk=MIB)
+    if r.errno is None:
+        assert r.result == {"size": len(new), "sha256": sha(new)}, "not the new version whole"
+    else:
+        assert r.errno == 5, r.error  # EIO
+    s = mount_stats(m.mountpoint)
+    assert s["parallel_ranges"] > 0 or s["parallel_fallbacks"] > 0
