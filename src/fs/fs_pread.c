@@ -9,9 +9,11 @@
  * it, then takes each pr->lock.
  *
  * Ownership.  Ranges are cut in order when they are scheduled (4, 8 MiB,
- * then PR_CHUNK each, smaller towards the file's end: pr_cut_len()); range
- * k lives in slot k % nslots, which keeps its offset and length.  A slot's gen changes whenever the slot is dropped or reused
- * (unique within the file), so a worker still fetching for an old gen
+ * then PR_CHUNK each, smaller towards the file's end: pr_cut_len()) while
+ * they stay within the budget of bytes from the head; range k lives in
+ * slot k % nslots, which keeps its offset and length.  A slot's gen
+ * changes whenever the slot is dropped or reused (unique within the
+ * file), so a worker still fetching for an old gen
  * throws its bytes away.  The buffer belongs to the worker while it
  * fetches and to the slot once the range is ready.  Each queued job holds
  * a reference on the file's state; so does the open file.  A file has at
