@@ -319,6 +319,8 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf = malloc(size ? size : 1);
 	struct ftp_conn *late_c = NULL;
 	struct ftp_xfer *late_x = NULL;
+	struct ftp_conn *end_c = NULL;
+	struct ftp_xfer *end_x = NULL;
 	bool at_end = false, ranges = false;
 	struct fs_intr intr;
 	ssize_t n;
@@ -370,11 +372,19 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	} else if (n >= 0 && io.x && !ranges) {
 		f->pos = io.pos;
 		f->lease = ftp_pool_park(ctx->pool, io.c, io.x, f->ino);
+	} else if (n >= 0 && io.x) {
+		/* Ranges go on from here: the stream is ended after the
+		 * reply, on this thread (ABOR, NOOP: a round trip), so that
+		 * its connection is free for a range at once - abandoned,
+		 * it waited for the pool's thread, which may be logging in
+		 * a spare (0.5-1 s under load: a range found no connection
+		 * and the file lost a stream). */
+		end_c = io.c;
+		end_x = io.x;
 	} else if (io.x) {
-		/* Interrupted in the middle of the stream, or ranges go on
-		 * from here: reply now, and let the pool put the connection
-		 * back in step (ABOR, NOOP: up to five replies of `timeout`
-		 * from a slow server). */
+		/* Interrupted in the middle of the stream: reply now, and
+		 * let the pool put the connection back in step (ABOR, NOOP:
+		 * up to five replies of `timeout` from a slow server). */
 		ftp_pool_abandon(ctx->pool, io.c, io.x);
 	} else if (io.c) {
 		ftp_pool_release(ctx->pool, io.c);
@@ -388,6 +398,10 @@ reply:
 	free(buf);
 	if (late_x)
 		read_io_finish_late(ctx, ino, late_c, late_x);
+	if (end_x) {
+		ftp_xfer_abort(end_c, end_x); /* a broken one is closed */
+		ftp_pool_release(ctx->pool, end_c);
+	}
 }
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
