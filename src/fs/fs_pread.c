@@ -45,7 +45,7 @@
 /* The last ranges of a file shrink (no smaller than this) so that the
  * streams end together: with ranges of PR_CHUNK to the end, the last
  * stream went on alone for up to a whole range while the others idled. */
-#define PR_TAPER_MIN (2u << 20)
+#define PR_TAPER_MIN (4u << 20)
 #define PR_ALIGN (64u << 10)
 /* Sequential bytes read by the stream before ranges take over ... */
 #define PR_AFTER (8u << 20)
@@ -114,6 +114,10 @@ struct fs_pread {
 	unsigned gens;	     /* the last slot generation handed out */
 	unsigned retries;    /* ranges fetched again (PR_FILE_RETRIES) */
 	bool active;
+	bool held;	     /* activated, fetches not started yet
+			      * (fs_pread_begin()) */
+	struct ftp_conn *given; /* the stream's connection, for the first
+				 * range that runs */
 	int stale;	     /* sticky: the file changed (-EIO) */
 	bool no_more;	     /* a range failed: one stream from now on */
 	uint64_t size;	     /* the file's size then */
@@ -291,18 +295,17 @@ static void pr_schedule_next_locked(struct fs_pread *pr)
 	pr->next_off += s->len;
 	s->gen = ++pr->gens;
 	s->state = PR_WAITING;
-	if (pr->inflight < pr->streams)
+	if (!pr->held && pr->inflight < pr->streams)
 		pr_queue_locked(pr, s);
 }
 
-/* A job of the file ended: its stream goes to the first waiting range,
- * and so do streams regained (pr->lock held). */
-static void pr_job_done_locked(struct fs_pread *pr)
+/* Queue the first waiting ranges while the file has streams free
+ * (pr->lock held). */
+static void pr_queue_waiting_locked(struct fs_pread *pr)
 {
-	struct pr_slot *first = NULL;
+	struct pr_slot *first;
 
-	pr->inflight--;
-	while (pr->active && pr->inflight < pr->streams) {
+	while (pr->active && !pr->held && pr->inflight < pr->streams) {
 		first = NULL;
 		for (unsigned i = 0; i < pr->nslots; i++) {
 			struct pr_slot *s = &pr->slots[i];
@@ -315,6 +318,14 @@ static void pr_job_done_locked(struct fs_pread *pr)
 			break;
 		pr_queue_locked(pr, first);
 	}
+}
+
+/* A job of the file ended: its stream goes to the first waiting range,
+ * and so do streams regained (pr->lock held). */
+static void pr_job_done_locked(struct fs_pread *pr)
+{
+	pr->inflight--;
+	pr_queue_waiting_locked(pr);
 }
 
 /* Cut ranges while the file has more, a slot is free and the budget
@@ -360,6 +371,10 @@ static void pr_deactivate_locked(struct fs_pread *pr)
 	}
 	pr->active = false;
 	pr->tail_len = 0;
+	if (pr->given) { /* in step and idle: no I/O */
+		ftp_pool_release(pr->pw->ctx->pool, pr->given);
+		pr->given = NULL;
+	}
 	atomic_fetch_sub(&pr->pw->active_files, 1);
 	pthread_cond_broadcast(&pr->cond);
 }
@@ -507,14 +522,15 @@ static int pr_transfer(struct fs_preads *pw, const struct pr_job *j,
 }
 
 /* Fetch range j->k into @buf and check the file: the worker's whole
- * job.  Returns 0 with @res, or a negative errno. */
+ * job, on @given if not NULL (taken), else on a connection acquired.
+ * Returns 0 with @res, or a negative errno. */
 static int pr_fetch(struct fs_preads *pw, const struct pr_job *j,
-		    const char *path, uint64_t off, char *buf, size_t len,
-		    bool at_eof, struct pr_result *res)
+		    struct ftp_conn *given, const char *path, uint64_t off,
+		    char *buf, size_t len, bool at_eof, struct pr_result *res)
 {
 	struct ftp_pool *pool = pw->ctx->pool;
-	struct ftp_conn *c = NULL;
-	int ret = pr_acquire(pw, j, &c);
+	struct ftp_conn *c = given;
+	int ret = c ? 0 : pr_acquire(pw, j, &c);
 
 	if (ret < 0)
 		return ret;
@@ -555,12 +571,28 @@ static bool pr_retryable(int err)
 	}
 }
 
+/* The stream's connection, if the file has it and range @k is the first
+ * of those queued (pr->lock held). */
+static struct ftp_conn *pr_take_given_locked(struct fs_pread *pr, uint64_t k)
+{
+	struct ftp_conn *c = pr->given;
+
+	if (!c)
+		return NULL;
+	for (unsigned i = 0; i < pr->nslots; i++)
+		if (pr->slots[i].state == PR_QUEUED && pr->slots[i].k < k)
+			return NULL;
+	pr->given = NULL;
+	return c;
+}
+
 /* Run one job: fetch, then hand the bytes to the slot if still wanted. */
 static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 {
 	struct fs_pread *pr = j->pr;
 	struct pr_slot *s;
 	struct pr_result res = { 0 };
+	struct ftp_conn *given;
 	char path[FS_PATH_MAX];
 	uint64_t off;
 	size_t len;
@@ -575,6 +607,7 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 		pthread_mutex_unlock(&pr->lock);
 		return;
 	}
+	given = pr_take_given_locked(pr, j->k);
 	s->state = PR_FETCHING;
 	off = s->off;
 	len = s->len;
@@ -585,7 +618,9 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 	ret = buf ? itab_path(pw->ctx->itab, pr->ino, path, sizeof(path))
 		  : -ENOMEM;
 	if (ret == 0)
-		ret = pr_fetch(pw, j, path, off, buf, len, at_eof, &res);
+		ret = pr_fetch(pw, j, given, path, off, buf, len, at_eof, &res);
+	else if (given)
+		ftp_pool_release(pw->ctx->pool, given);
 	if (ret == 0) {
 		stats_add(STATS_PREAD_RANGES, 1);
 		stats_add(STATS_PREAD_BYTES, len);
@@ -920,6 +955,7 @@ static bool pr_try_activate(struct fs_ctx *ctx, struct fs_file *f,
 	}
 	pthread_mutex_lock(&pr->lock);
 	pr->active = true;
+	pr->held = true;
 	pr->size = (uint64_t)st.st_size;
 	pr->head = 0;
 	pr->streams = streams;
@@ -1017,6 +1053,25 @@ bool fs_pread_note(struct fs_ctx *ctx, struct fs_file *f, uint64_t off,
 	pr->seq_len = off == pr->seq_end ? pr->seq_len + n : n;
 	pr->seq_end = off + n;
 	return pr_try_activate(ctx, f, pr, pr->seq_end);
+}
+
+void fs_pread_begin(struct fs_ctx *ctx, struct fs_file *f,
+		    struct ftp_conn *c)
+{
+	struct fs_pread *pr = f->pr;
+
+	if (pr) {
+		pthread_mutex_lock(&pr->lock);
+		pr->held = false;
+		if (pr->active && c) {
+			pr->given = c;
+			c = NULL;
+		}
+		pr_queue_waiting_locked(pr);
+		pthread_mutex_unlock(&pr->lock);
+	}
+	if (c)
+		ftp_pool_release(ctx->pool, c);
 }
 
 void fs_pread_release(struct fs_file *f)
