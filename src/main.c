@@ -225,6 +225,7 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 out_unmount:
 	fs_poll_stop(poll); /* before the refresh thread it uses */
 	fs_wback_stop(&m->ctx); /* waits for the queue, bounded */
+	fs_attrq_stop(&m->ctx); /* after the uploads that feed it */
 	fs_preads_stop(m->ctx.preads); /* freed after the handles */
 	fs_prefetch_stop(prefetch);
 	fs_refresh_stop(refresh);

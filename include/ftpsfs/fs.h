@@ -90,6 +90,7 @@ struct fs_readahead;
 struct fs_refresh;
 struct idmap;
 struct fs_wfile;
+struct fs_attrq;
 struct itab;
 
 /* Open file and directory handles, linked so that those the kernel never
@@ -112,6 +113,8 @@ struct fs_ctx {
 	atomic_ullong gone_present_dir;
 	atomic_llong gone_present_ms;
 	struct fs_wback *wback;	/* -o writeback queue, or NULL (fs_wback.h) */
+	struct fs_attrq *attrq;	/* times and modes sent a moment later, or
+				 * NULL (fs_attrq.c) */
 	struct fs_preads *preads; /* parallel ranged reads, or NULL
 				   * (parallel_reads=0; fs_pread.c) */
 	struct ftp_features feat; /* what the server offered at login (what
@@ -138,6 +141,11 @@ struct fs_ctx {
 	char spool_dir[4096];	  /* private directory for spool files */
 	pthread_mutex_t wfiles_lock;
 	struct fs_wfile *wfiles;  /* write state by inode; wfiles_lock */
+	/* The mode the server gives the files we create, learnt per
+	 * directory (fs_newmode.c); 0 = not known. */
+	atomic_ullong new_file_mode[16];
+	atomic_int new_mode_misses; /* answers that did not tell it; at 3
+				     * the server is not asked again */
 	atomic_llong times_wanted_ms; /* when a stat last asked exact times
 				       * (net_now_ms; fs_prefetch.c) */
 	pthread_mutex_t handles_lock;
@@ -148,12 +156,18 @@ struct fs_ctx {
 	void *late_setup_arg;
 	pthread_mutex_t ready_lock;
 	bool ready; /* late_setup done (or not needed); ready_lock */
+	/* write-back records wait for ready (fs_wback_replay_late()) */
+	atomic_bool wb_replay_late;
 	/* statfs: the server's AVBL answer, trusted for attr_timeout. */
 	pthread_mutex_t space_lock;
 	bool space_known;	/* space_lock */
 	uint64_t space_avail;	/* bytes; space_lock */
 	int64_t space_until_ms; /* net_now_ms() until which both hold */
 };
+
+/* At unmount, after the write-back queue stopped: send the times and modes
+ * still waiting (src/fs/fs_attrq.c) and free their queue. */
+void fs_attrq_stop(struct fs_ctx *ctx);
 
 /* 0 once the mount can reach paths on the server; runs late_setup the
  * first time.  A failure is returned (EIO) and retried next time. */

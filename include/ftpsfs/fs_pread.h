@@ -61,9 +61,16 @@ ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
 
 /* The stream of @f (its lock held) served [@off, @off + @n): follow the
  * pattern.  Returns true when ranges take over from @off + @n: the caller
- * ends its stream instead of parking it. */
+ * ends its stream instead of parking it, then calls fs_pread_begin(). */
 bool fs_pread_note(struct fs_ctx *ctx, struct fs_file *f, uint64_t off,
 		   size_t n);
+
+/* The stream that fs_pread_note() ended is over: the ranges of @f (its
+ * lock held) start being fetched, the first on @c (the stream's
+ * connection, in step and taken; NULL: none) if it is given. */
+struct ftp_conn;
+void fs_pread_begin(struct fs_ctx *ctx, struct fs_file *f,
+		    struct ftp_conn *c);
 
 /* @f is closed: its ranges are dropped (transfers under way end). */
 void fs_pread_release(struct fs_file *f);

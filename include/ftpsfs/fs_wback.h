@@ -14,7 +14,8 @@
  *    file); a write after it joins the same content, and the next close
  *    journals and queues it again.
  *  - utimens of a pending file is kept in its record and set after the
- *    upload (fs_wfile_defer_mtime()); a later write drops it.  rename of
+ *    upload (fs_wfile_defer_mtime()); a later write drops it.  So is a
+ *    chmod that waits for the upload (fs_wfile_defer_chmod()).  rename of
  *    a pending file uploads it first (as fsync); unlink drops the pending
  *    upload and its record.
  *  - Conflicts: before the first upload of a journaled content the server
@@ -54,6 +55,9 @@
 
 #define WB_WORKERS 4
 #define WB_RETRY_MS 2000
+/* The replay at mount tries a failed upload again (pauses from
+ * WB_RETRY_MS, doubling) for this long at most. */
+#define WB_REPLAY_RETRY_MS 90000
 /* Pending files at most: each keeps its spool file open.  A close that
  * finds the queue full uploads its file itself (back-pressure). */
 #define WB_MAX_JOBS 512
@@ -110,10 +114,16 @@ int fs_wback_target(struct fs_ctx *ctx, const struct wb_record *r,
  * Upload every record left in the spool directory by an earlier mount
  * (before this one serves requests).  A record whose content no longer
  * matches its digest is never uploaded under its name: the content is
- * kept as "unsaved-ID" and logged.  Failures are logged; their records
- * stay for the next mount.
+ * kept as "unsaved-ID" and logged.  A failure that may pass is tried
+ * again for WB_REPLAY_RETRY_MS at most; then the records left stay for
+ * the next mount (logged).  A delay_connect mount that cannot reach the
+ * server now leaves the replay to fs_wback_replay_late().
  */
 void fs_wback_replay(struct fs_ctx *ctx);
+
+/* The replay fs_wback_replay() left for later, if any: run by fs_ready()
+ * once late_setup succeeded, before any request is served. */
+void fs_wback_replay_late(struct fs_ctx *ctx);
 
 /* Gauges for the statistics. */
 void fs_wback_gauges(struct fs_wback *wb, struct stats_writeback *out);

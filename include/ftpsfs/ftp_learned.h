@@ -33,6 +33,7 @@
 #include <time.h>
 
 struct ftp_conn;
+struct ftp_pool;
 
 struct ftp_learned {
 	/* The server answered a flight of commands out of order (ftp-srv
@@ -68,6 +69,10 @@ struct ftp_conn_learned {
 
 /* Is pipelining still trusted for @c's server? */
 bool ftp_learned_pipelining(const struct ftp_conn *c);
+
+/* The way @p's server takes modification times (enum ftp_mtime_method),
+ * FTP_MTIME_UNKNOWN while no file's time was set yet. */
+int ftp_learned_mtime_method(const struct ftp_pool *p);
 
 /*
  * Set @path's modification time to @sec (UTC) the way this server was

@@ -37,8 +37,44 @@ int ftp_op_rmdir(struct ftp_conn *c, const char *path);
 /* RNFR @from, RNTO @to (RFC 959 4.1.3).  -ENOENT when @from is missing. */
 int ftp_op_rename(struct ftp_conn *c, const char *from, const char *to);
 
+/* A file's time and mode to set in one flight: the time with @method (a
+ * method already learnt: ftp_op_set_mtime()), the mode with SITE CHMOD. */
+struct ftp_attrs {
+	bool set_mtime;
+	int64_t mtime; /* UTC seconds */
+	enum ftp_mtime_method method;
+	bool set_mode;
+	mode_t mode;
+	int result; /* ftp_op_rename_attrs(): 0 or the first failure of these */
+};
+
+/* The time and mode of @a for @path, pipelined: 0 or the first failure
+ * (every reply is read). */
+int ftp_op_set_attrs(struct ftp_conn *c, const char *path,
+		     const struct ftp_attrs *a);
+
+/*
+ * ftp_op_rename(), with the commands of @a (or NULL) for @to in the same
+ * flight; for a rename onto a name where nothing is (a refused rename then
+ * leaves them nothing to change).  Returns the rename's result; @a->result
+ * is theirs (or the rename's failure).
+ */
+int ftp_op_rename_attrs(struct ftp_conn *c, const char *from, const char *to,
+			struct ftp_attrs *a);
+
 /* SITE CHMOD with the permission bits of @mode.  -EPERM when refused. */
 int ftp_op_chmod(struct ftp_conn *c, const char *path, mode_t mode);
+
+/*
+ * SITE CHMOD of a file we have just created, asking in the same flight what
+ * mode the server gave it (MLST with UNIX.mode where offered, else STAT
+ * @path, whose reply holds an "ls -l" line; RFC 959 4.1.3, RFC 3659 7): what
+ * the server does to new files, learnt at no extra round trip.  Returns
+ * ftp_op_chmod()'s result; *was is the mode before the change (07777 bits)
+ * or -1 when the server's answer did not tell it unambiguously.
+ */
+int ftp_op_chmod_learn(struct ftp_conn *c, const char *path, mode_t mode,
+		       int *was);
 
 /* SITE SYMLINK @target @path.  -EPERM when the server has no such command
  * or refuses the target (ProFTPD: one that does not exist); -EINVAL for a

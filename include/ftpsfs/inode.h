@@ -190,7 +190,9 @@ void itab_set_listed_attr(struct itab *t, uint64_t ino,
 /*
  * While an inode is pinned (open for writing), what the server reports
  * about its size and times is stale by definition: only our own updates
- * (force) change them.  Counted: pin and unpin in pairs.
+ * (force) change them.  Counted: pin and unpin in pairs.  A pinned inode
+ * stays in the table (with its name and path) after the kernel forgot it,
+ * until the last unpin.
  */
 void itab_pin(struct itab *t, uint64_t ino, bool pin);
 

@@ -109,6 +109,15 @@ int mlst_parse_line(char *line, size_t len, struct ftp_entry *out);
 int list_parse_line(char *line, size_t len, time_t now, struct ftp_entry *out);
 
 /*
+ * The permission bits of the regular file @path from the text of a 2xx
+ * reply to "STAT @path" (RFC 959 4.1.3: an "ls -l" of it between the first
+ * and the last line, as vsftpd and ProFTPD send it; lines may be indented),
+ * or -1 unless exactly one line parses and it names a regular file called
+ * as @path's last component.
+ */
+int list_stat_file_mode(const char *text, const char *path);
+
+/*
  * Days-from-civil helper shared by the parsers: seconds since the epoch of
  * the given UTC date and time, or -EINVAL if a field is out of range.
  * Month is 1..12.  Result in *out.  Year 0..9999 (proleptic Gregorian);

@@ -52,6 +52,7 @@ enum stats_counter {
 	STATS_PREAD_FALLBACKS,	/* parallel reads given up for one stream */
 	STATS_PREAD_STALE,	/* ... because the file changed on the server */
 	STATS_PREAD_END_MS,	/* time spent ending ranges (ABOR, 226) */
+	STATS_PREAD_RETRIES,	/* ranges fetched again after a failure */
 	STATS_COUNTER_COUNT
 };
 

@@ -565,10 +565,13 @@ void itab_pin(struct itab *t, uint64_t ino, bool pin)
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
-	if (in && pin)
+	if (in && pin) {
 		in->pinned++;
-	else if (in && in->pinned)
+	} else if (in && in->pinned) {
 		in->pinned--;
+		/* Forgotten by the kernel meanwhile: no longer needed. */
+		inode_maybe_free_locked(t, in);
+	}
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -749,11 +752,14 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* Free @in if nothing holds it, then its parent if that became free. */
+/* Free @in if nothing holds it, then its parent if that became free.  A
+ * pinned inode is held too: its write state (with -o writeback a queued
+ * upload, after the last release) still needs its path and attributes
+ * once the kernel has forgotten it. */
 void inode_maybe_free_locked(struct itab *t, struct inode *in)
 {
 	while (in && in->ino != ITAB_ROOT_INO && in->nlookup == 0 &&
-	       in->nchildren == 0) {
+	       in->pinned == 0 && in->nchildren == 0) {
 		struct inode *parent = in->named ? inode_get(t, in->parent)
 						 : NULL;
 

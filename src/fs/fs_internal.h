@@ -275,4 +275,34 @@ int fs_set_remote_mtime(struct fs_ctx *ctx, const char *path, int64_t sec,
 /* Check a name from the kernel before it becomes part of a command. */
 int fs_check_name(const char *name);
 
+/* fs_newmode.c: the permission bits the server gives a file created in
+ * @path's directory, or -1 when not known; and learning them (@mode -1:
+ * nothing learnt). */
+int fs_newmode_get(struct fs_ctx *ctx, const char *path);
+void fs_newmode_set(struct fs_ctx *ctx, const char *path, int mode);
+
+/*
+ * fs_attrq.c: the time and mode of a file we just uploaded, sent in its
+ * rename's flight or within a second.  fs_attrq_new(): 0 or -ENOMEM (the
+ * mount works without it).  fs_attrq_created(): @ino was created and
+ * uploaded by us at @path, its creation mode set or to be set through the
+ * queue (only a name starting with a dot is taken: a temporary); true if
+ * taken.  fs_attrq_defer(): record a mode
+ * and/or a time (NULL: not set) for a young @ino; true if recorded, false if
+ * the caller sends it now.  fs_attrq_take(): what is pending for @ino, out
+ * of the queue (true) or nothing (false).  fs_attrq_flush(): send it now.
+ * fs_attrq_forget(): drop it (the file is gone).  fs_attrq_stop(): fs.h.
+ */
+struct ftp_attrs;
+int fs_attrq_new(struct fs_ctx *ctx);
+bool fs_attrq_created(struct fs_ctx *ctx, uint64_t ino, const char *path);
+bool fs_attrq_defer(struct fs_ctx *ctx, uint64_t ino, const mode_t *mode,
+		    const int64_t *mtime);
+bool fs_attrq_take(struct fs_ctx *ctx, uint64_t ino, struct ftp_attrs *out);
+void fs_attrq_flush(struct fs_ctx *ctx, uint64_t ino);
+void fs_attrq_forget(struct fs_ctx *ctx, uint64_t ino);
+/* @a for @ino on the server now, on its own (a failure is logged). */
+void fs_attrq_send(struct fs_ctx *ctx, uint64_t ino,
+		   const struct ftp_attrs *a);
+
 #endif

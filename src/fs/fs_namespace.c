@@ -30,6 +30,8 @@ struct ns_op {
 	mode_t mode;	    /* mkdir */
 	bool chmod_failed;  /* mkdir: the server's mode stands */
 	bool maybe_done;    /* a try lost its reply with its connection */
+	struct ftp_attrs *attrs; /* rename: the file's time and mode that
+				  * waited for it (fs_attrq.c), or NULL */
 };
 
 /*
@@ -134,9 +136,11 @@ static int ns_paths(struct fs_ctx *ctx, uint64_t parent, const char *name,
 	return ret;
 }
 
+/* @empty: a directory known to be empty (its listing is installed before
+ * the kernel can ask for anything in it). */
 static void ns_reply_new_entry(fuse_req_t req, uint64_t parent,
 			       const char *name, struct stat *attr,
-			       const char *link)
+			       const char *link, bool empty)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct fuse_entry_param e;
@@ -156,6 +160,9 @@ static void ns_reply_new_entry(fuse_req_t req, uint64_t parent,
 		fs_reply_err(req, -ret);
 		return;
 	}
+	if (empty)
+		(void)itab_set_listing(ctx->itab, st.st_ino, NULL, 0, ITAB_NOW,
+				       0);
 	fs_fill_entry(ctx, &st, &e);
 	fuse_reply_entry(req, &e);
 }
@@ -187,7 +194,11 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	attr.st_mode = S_IFDIR | fs_shown_perm(ctx, S_IFDIR, op.mode);
 	attr.st_nlink = 2;
 	attr.st_size = 4096;
-	ns_reply_new_entry(req, parent, name, &attr, NULL);
+	/* The MKD made it, so it is empty: no listing to fetch before cp -r
+	 * or tar x fill it (four round trips at least).  Not after a lost
+	 * reply: what is there then may not be ours. */
+	ns_reply_new_entry(req, parent, name, &attr, NULL,
+			   !op.maybe_done && !op.chmod_failed);
 	if (op.chmod_failed) /* the mode above is a guess: ask the server */
 		itab_invalidate_dir(ctx->itab, parent);
 }
@@ -199,7 +210,7 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct ns_op op = { .path = path };
 	struct fs_wfile *wf = NULL;
 	bool on_server = true;
-	uint64_t ino;
+	uint64_t ino = 0;
 	int ret;
 
 	FS_READY_OR_REPLY(req, ctx);
@@ -221,6 +232,8 @@ void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		ret = fs_with_conn_for(req, ctx, ns_delete, &op);
 	if (ret < 0)
 		ret = fs_check_dir_gone(ctx, parent, ret);
+	if (ret == 0 && ino)
+		fs_attrq_forget(ctx, ino); /* nothing left to set them on */
 	if (ret == 0) {
 		itab_remove(ctx->itab, parent, name);
 		itab_touch_dir(ctx->itab, parent);
@@ -304,7 +317,10 @@ static bool ns_renamed(struct ftp_conn *c, const struct ns_op *op)
 static int ns_rename(struct ftp_conn *c, void *arg)
 {
 	struct ns_op *op = arg;
-	int ret = ftp_op_rename(c, op->path, op->path2);
+	/* Only onto a free name: a refused rename must not leave them to
+	 * change the file that is there. */
+	int ret = ftp_op_rename_attrs(c, op->path, op->path2,
+				      op->target_exists ? NULL : op->attrs);
 
 	if (ret == -ENOENT && op->maybe_done && !ftp_conn_broken(c))
 		return ns_settle(c, op, ret, ns_renamed(c, op));
@@ -315,12 +331,25 @@ static int ns_rename(struct ftp_conn *c, void *arg)
 				 : ns_rename_over_file(c, op, ret);
 }
 
+/* The time and mode that rode with a rename: a failure is logged; a
+ * rename that failed leaves them to send to the file where it is. */
+static void ns_rename_attrs_done(struct fs_ctx *ctx, uint64_t ino, int ret,
+				 const struct ftp_attrs *a)
+{
+	if (ret < 0)
+		fs_attrq_send(ctx, ino, a);
+	else if (a->result < 0)
+		log_warn("renamed, but its time or mode was not set: %s",
+			 strerror(-a->result));
+}
+
 void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		  fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	char path[FS_PATH_MAX], path2[FS_PATH_MAX];
 	struct ns_op op = { .path = path, .path2 = path2 };
+	struct ftp_attrs attrs = { 0 };
 	uint64_t ino = 0, victim = 0;
 	struct stat st;
 	int ret, exists;
@@ -364,7 +393,16 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		op.target_exists = true;
 		op.target_is_dir = S_ISDIR(st.st_mode);
 	}
+	/* A time and mode set since the upload ride in the rename's flight
+	 * (rsync: write .name.XXXXXX, set them, rename), or go first when
+	 * something is at the target. */
+	if (ino && op.target_exists)
+		fs_attrq_flush(ctx, ino);
+	else if (ino && fs_attrq_take(ctx, ino, &attrs))
+		op.attrs = &attrs;
 	ret = fs_with_conn_for(req, ctx, ns_rename, &op);
+	if (op.attrs)
+		ns_rename_attrs_done(ctx, ino, ret, &attrs);
 	if (ret < 0)
 		ret = fs_check_dir_gone(ctx, parent, ret);
 	if (ret < 0 && ret != -ENOENT && newparent != parent)
@@ -436,7 +474,7 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	attr.st_mode = S_IFLNK | 0777;
 	attr.st_nlink = 1;
 	attr.st_size = (off_t)strlen(link);
-	ns_reply_new_entry(req, parent, name, &attr, link);
+	ns_reply_new_entry(req, parent, name, &attr, link, false);
 }
 
 void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,

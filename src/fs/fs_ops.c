@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "fs_internal.h"
+#include "ftpsfs/fs_wback.h"
 #include "ftpsfs/net.h"
 #include "ftpsfs/stats.h"
 
@@ -14,6 +15,7 @@ void fs_ctx_init(struct fs_ctx *ctx)
 	pthread_mutex_init(&ctx->ready_lock, NULL);
 	pthread_mutex_init(&ctx->space_lock, NULL);
 	ctx->handles.prev = ctx->handles.next = &ctx->handles;
+	(void)fs_attrq_new(ctx); /* without it, times and modes go at once */
 }
 
 int fs_ready(struct fs_ctx *ctx)
@@ -30,6 +32,10 @@ int fs_ready(struct fs_ctx *ctx)
 		ret = ctx->late_setup(ctx, ctx->late_setup_arg);
 		fs_op_deadline_end(saved);
 		ctx->ready = ret == 0;
+		/* An earlier mount's pending uploads before any request
+		 * (under ready_lock: the others wait too). */
+		if (ctx->ready)
+			fs_wback_replay_late(ctx);
 	}
 	pthread_mutex_unlock(&ctx->ready_lock);
 	return ret < 0 ? -EIO : 0;

@@ -8,10 +8,12 @@
  * an inode takes pw->lock, references the files (refs is atomic), drops
  * it, then takes each pr->lock.
  *
- * Ownership.  Range k of a file begins at pr_range_off(k) (4, 8 MiB,
- * then PR_CHUNK each, from where the ranges began) and lives in slot
- * k % nslots.  A slot's gen changes whenever the slot is dropped or reused
- * (unique within the file), so a worker still fetching for an old gen
+ * Ownership.  Ranges are cut in order when they are scheduled (4, 8 MiB,
+ * then PR_CHUNK each, smaller towards the file's end: pr_cut_len()) while
+ * they stay within the budget of bytes from the head; range k lives in
+ * slot k % nslots, which keeps its offset and length.  A slot's gen
+ * changes whenever the slot is dropped or reused (unique within the
+ * file), so a worker still fetching for an old gen
  * throws its bytes away.  The buffer belongs to the worker while it
  * fetches and to the slot once the range is ready.  Each queued job holds
  * a reference on the file's state; so does the open file.  A file has at
@@ -40,8 +42,11 @@
  * (Starting at 1 MiB cost another ~5% of a 256 MiB read at 20 ms.) */
 #define PR_RAMP_FIRST (4u << 20)
 #define PR_RAMP_STEPS 2
-#define PR_RAMP_BYTES (((uint64_t)PR_RAMP_FIRST << PR_RAMP_STEPS) - \
-		       PR_RAMP_FIRST)
+/* The last ranges of a file shrink (no smaller than this) so that the
+ * streams end together: with ranges of PR_CHUNK to the end, the last
+ * stream went on alone for up to a whole range while the others idled. */
+#define PR_TAPER_MIN (4u << 20)
+#define PR_ALIGN (64u << 10)
 /* Sequential bytes read by the stream before ranges take over ... */
 #define PR_AFTER (8u << 20)
 /* ... or of a file that the attributes say is big. */
@@ -54,6 +59,11 @@
  * (connections being given back by other ranges come within this). */
 #define PR_CONN_WAIT_MS 1000
 #define PR_POLL_MS 20
+/* A range that failed (a data connection cut, a timeout, a 4xx) is fetched
+ * again on another connection this many times; a file's ranges get
+ * PR_FILE_RETRIES in all.  Then the reader falls back to one stream. */
+#define PR_RANGE_RETRIES 2
+#define PR_FILE_RETRIES 8
 /* One read from the data connection at most. */
 #define PR_READ_MAX (1u << 20)
 /* The end of the range read last, kept: the kernel steps back into it at
@@ -82,11 +92,14 @@ struct pr_result {
 
 struct pr_slot {
 	uint64_t k;	/* range number */
+	uint64_t off;	/* the range's bytes in the file */
+	size_t len;
 	unsigned gen;
 	enum pr_state state;
 	char *buf;	/* PR_READY: the range's bytes (pr_buf_new()) */
 	size_t buf_len;
 	int err;	/* PR_FAILED */
+	unsigned tries;	/* fetches that failed and were tried again */
 	struct pr_result res;
 };
 
@@ -99,20 +112,32 @@ struct fs_pread {
 	atomic_uint refs;
 	/* guarded by lock: */
 	unsigned gens;	     /* the last slot generation handed out */
+	unsigned retries;    /* ranges fetched again (PR_FILE_RETRIES) */
 	bool active;
+	bool held;	     /* activated, fetches not started yet
+			      * (fs_pread_begin()) */
+	struct ftp_conn *given; /* the stream's connection, for the first
+				 * range that runs */
 	int stale;	     /* sticky: the file changed (-EIO) */
 	bool no_more;	     /* a range failed: one stream from now on */
-	uint64_t start;	     /* where the ranges begin */
 	uint64_t size;	     /* the file's size then */
 	bool base_known;     /* kept across activations of one open, until
 			      * a local write (fs_pread_forget) */
 	uint64_t base_size;  /* SIZE and MDTM the first checked range saw */
 	int64_t base_mtime;
 	uint64_t head;	     /* first range still wanted */
-	unsigned streams;    /* ranges fetched at once, at most */
+	uint64_t next_k;     /* the next range to cut ... */
+	uint64_t next_off;   /* ... and where it begins */
+	uint64_t budget;     /* bytes from the head's offset that ranges
+			      * may cover: (streams + 1) * PR_CHUNK */
+	unsigned streams;    /* ranges fetched at once, at most (fewer while
+			      * the pool has no connection for more) */
+	unsigned max_streams; /* ... when it has */
 	unsigned inflight;   /* jobs queued or running (any gen) */
-	unsigned nslots;     /* streams + 1: a worker never waits for the
-			      * reader to take the oldest range */
+	unsigned nslots;     /* the slots in use (all): ranges are cut while
+			      * the budget allows, so that a worker seldom
+			      * waits for the reader to take the oldest
+			      * range, even when the last ranges are small */
 	struct pr_slot slots[FS_PREAD_MAX + 1];
 	char *tail;	     /* PR_TAIL bytes, made at the first use */
 	uint64_t tail_off;   /* ... the file's bytes from here */
@@ -185,33 +210,48 @@ static void pr_unref(struct fs_pread *pr)
 	free(pr);
 }
 
-/* Where range @k begins. */
-static uint64_t pr_range_off(const struct fs_pread *pr, uint64_t k)
+/*
+ * How long range @k, cut at @off, is: the ramp first (the reader gets its
+ * next bytes soon after the ranges begin), then PR_CHUNK; towards the end
+ * 2/(streams + 1) of what is left, so that the last ranges of the streams
+ * (begun one after another) end about together.  What would be left as a
+ * piece smaller than PR_TAPER_MIN goes into this range.
+ */
+static size_t pr_cut_len(const struct fs_pread *pr, uint64_t k, uint64_t off)
 {
-	if (k < PR_RAMP_STEPS)
-		return pr->start + ((uint64_t)PR_RAMP_FIRST << k) -
-		       PR_RAMP_FIRST;
-	return pr->start + PR_RAMP_BYTES + (k - PR_RAMP_STEPS) * PR_CHUNK;
+	uint64_t left = pr->size - off, len;
+
+	if (k < PR_RAMP_STEPS) {
+		len = (uint64_t)PR_RAMP_FIRST << k;
+	} else {
+		len = left * 2 / (pr->streams + 1);
+		len = len < PR_TAPER_MIN ? PR_TAPER_MIN
+		      : len > PR_CHUNK	 ? PR_CHUNK
+					 : len - len % PR_ALIGN;
+	}
+	if (len >= left || left - len < PR_TAPER_MIN)
+		len = left;
+	return (size_t)len;
 }
 
-/* The range that holds @off (>= pr->start). */
+/* The range (in the window [head, next_k)) that holds @off; UINT64_MAX
+ * when none does. */
 static uint64_t pr_range_at(const struct fs_pread *pr, uint64_t off)
 {
-	uint64_t rel = off - pr->start, k = 0;
+	for (uint64_t k = pr->head; k < pr->next_k; k++) {
+		const struct pr_slot *s = &pr->slots[k % pr->nslots];
 
-	if (rel >= PR_RAMP_BYTES)
-		return PR_RAMP_STEPS + (rel - PR_RAMP_BYTES) / PR_CHUNK;
-	while (((uint64_t)PR_RAMP_FIRST << (k + 1)) - PR_RAMP_FIRST <= rel)
-		k++;
-	return k;
+		if (off >= s->off && off - s->off < s->len)
+			return k;
+	}
+	return UINT64_MAX;
 }
 
-static size_t pr_range_len(const struct fs_pread *pr, uint64_t k)
+/* Where the first range still wanted begins. */
+static uint64_t pr_head_off(const struct fs_pread *pr)
 {
-	uint64_t off = pr_range_off(pr, k);
-	uint64_t len = pr_range_off(pr, k + 1) - off;
-
-	return pr->size - off < len ? (size_t)(pr->size - off) : (size_t)len;
+	return pr->head < pr->next_k ? pr->slots[pr->head % pr->nslots].off
+				     : pr->next_off;
 }
 
 /* Queue the job of the waiting range in @s (pr->lock held).  A full
@@ -240,54 +280,80 @@ static void pr_queue_locked(struct fs_pread *pr, struct pr_slot *s)
 	}
 }
 
-/* Put range @k into its slot; queue it if the file has a stream free
- * (pr->lock held). */
-static void pr_schedule_locked(struct fs_pread *pr, uint64_t k)
+/* Cut the next range into its slot; queue it if the file has a stream
+ * free (pr->lock held). */
+static void pr_schedule_next_locked(struct fs_pread *pr)
 {
+	uint64_t k = pr->next_k++;
 	struct pr_slot *s = &pr->slots[k % pr->nslots];
 
 	pr_slot_clear(s);
 	s->k = k;
+	s->off = pr->next_off;
+	s->len = pr_cut_len(pr, k, s->off);
+	s->tries = 0;
+	pr->next_off += s->len;
 	s->gen = ++pr->gens;
 	s->state = PR_WAITING;
-	if (pr->inflight < pr->streams)
+	if (!pr->held && pr->inflight < pr->streams)
 		pr_queue_locked(pr, s);
 }
 
-/* A job of the file ended: its stream goes to the first waiting range
+/* Queue the first waiting ranges while the file has streams free
  * (pr->lock held). */
-static void pr_job_done_locked(struct fs_pread *pr)
+static void pr_queue_waiting_locked(struct fs_pread *pr)
 {
-	struct pr_slot *first = NULL;
+	struct pr_slot *first;
 
-	pr->inflight--;
-	if (!pr->active)
-		return;
-	for (unsigned i = 0; i < pr->nslots; i++) {
-		struct pr_slot *s = &pr->slots[i];
+	while (pr->active && !pr->held && pr->inflight < pr->streams) {
+		first = NULL;
+		for (unsigned i = 0; i < pr->nslots; i++) {
+			struct pr_slot *s = &pr->slots[i];
 
-		if (s->state == PR_WAITING && (!first || s->k < first->k))
-			first = s;
-	}
-	if (first && pr->inflight < pr->streams)
+			if (s->state == PR_WAITING &&
+			    (!first || s->k < first->k))
+				first = s;
+		}
+		if (!first)
+			break;
 		pr_queue_locked(pr, first);
+	}
 }
 
-/* Range @k is no longer wanted; schedule the one @nslots further on if
- * the file has it (pr->lock held). */
+/* A job of the file ended: its stream goes to the first waiting range,
+ * and so do streams regained (pr->lock held). */
+static void pr_job_done_locked(struct fs_pread *pr)
+{
+	pr->inflight--;
+	pr_queue_waiting_locked(pr);
+}
+
+/* Cut ranges while the file has more, a slot is free and the budget
+ * allows (pr->lock held). */
+static void pr_fill_locked(struct fs_pread *pr)
+{
+	while (pr->next_off < pr->size &&
+	       pr->next_k - pr->head < pr->nslots) {
+		uint64_t len = pr_cut_len(pr, pr->next_k, pr->next_off);
+
+		if (pr->next_k > pr->head &&
+		    pr->next_off + len - pr_head_off(pr) > pr->budget)
+			break;
+		pr_schedule_next_locked(pr);
+	}
+}
+
+/* Range @k (the head) is no longer wanted: the next one is the head, its
+ * slot is free for a range further on (pr->lock held). */
 static void pr_advance_locked(struct fs_pread *pr, uint64_t k)
 {
-	uint64_t next = k + pr->nslots;
+	struct pr_slot *s = &pr->slots[k % pr->nslots];
 
-	if (pr_range_off(pr, next) < pr->size) {
-		pr_schedule_locked(pr, next);
-	} else {
-		struct pr_slot *s = &pr->slots[k % pr->nslots];
-
-		pr_slot_clear(s);
-		s->gen = ++pr->gens;
-		s->state = PR_EMPTY;
-	}
+	pr_slot_clear(s);
+	s->gen = ++pr->gens;
+	s->state = PR_EMPTY;
+	pr->head = k + 1;
+	pr_fill_locked(pr);
 }
 
 /* Leave parallel mode: every range is dropped, fetches under way are
@@ -305,6 +371,10 @@ static void pr_deactivate_locked(struct fs_pread *pr)
 	}
 	pr->active = false;
 	pr->tail_len = 0;
+	if (pr->given) { /* in step and idle: no I/O */
+		ftp_pool_release(pr->pw->ctx->pool, pr->given);
+		pr->given = NULL;
+	}
 	atomic_fetch_sub(&pr->pw->active_files, 1);
 	pthread_cond_broadcast(&pr->cond);
 }
@@ -314,7 +384,7 @@ static void pr_fallback_locked(struct fs_pread *pr, const char *why, int err)
 {
 	log_debug("parallel reads of inode %llu: one stream from offset "
 		  "%llu on (%s%s%s)", (unsigned long long)pr->ino,
-		  (unsigned long long)pr_range_off(pr, pr->head), why,
+		  (unsigned long long)pr_head_off(pr), why,
 		  err ? ": " : "", err ? strerror(-err) : "");
 	stats_add(STATS_PREAD_FALLBACKS, 1);
 	pr_deactivate_locked(pr);
@@ -441,22 +511,26 @@ static int pr_transfer(struct fs_preads *pw, const struct pr_job *j,
 		return (int)n;
 	}
 	if (got < len) {
-		/* The stream ended early: the file is shorter now. */
-		(void)ftp_xfer_finish(*c, x, FTP_OP_RETR);
-		return -ESTALE;
+		/* The stream ended early: the file is shorter now - if the
+		 * server says the transfer went through (226).  A transfer
+		 * it failed (426: the data connection was cut) or one cut
+		 * without a TLS close is an error worth another fetch. */
+		ret = ftp_xfer_finish(*c, x, FTP_OP_RETR);
+		return ret < 0 ? ret : -ESTALE;
 	}
 	return pr_end_range(*c, x, at_eof, path, res);
 }
 
 /* Fetch range j->k into @buf and check the file: the worker's whole
- * job.  Returns 0 with @res, or a negative errno. */
+ * job, on @given if not NULL (taken), else on a connection acquired.
+ * Returns 0 with @res, or a negative errno. */
 static int pr_fetch(struct fs_preads *pw, const struct pr_job *j,
-		    const char *path, uint64_t off, char *buf, size_t len,
-		    bool at_eof, struct pr_result *res)
+		    struct ftp_conn *given, const char *path, uint64_t off,
+		    char *buf, size_t len, bool at_eof, struct pr_result *res)
 {
 	struct ftp_pool *pool = pw->ctx->pool;
-	struct ftp_conn *c = NULL;
-	int ret = pr_acquire(pw, j, &c);
+	struct ftp_conn *c = given;
+	int ret = c ? 0 : pr_acquire(pw, j, &c);
 
 	if (ret < 0)
 		return ret;
@@ -477,12 +551,48 @@ release:
 	return ret;
 }
 
+/* Is a range's failure @err worth another fetch?  Not when the file
+ * changed or is gone or refused (another fetch says the same), nor when
+ * the fetch was stopped. */
+static bool pr_retryable(int err)
+{
+	switch (err) {
+	case 0:
+	case -ECANCELED:
+	case -ESTALE:
+	case -ENOENT:
+	case -EACCES:
+	case -EPERM:
+	case -ENOMEM:
+	case -EINTR:
+		return false;
+	default:
+		return !net_cancelled();
+	}
+}
+
+/* The stream's connection, if the file has it and range @k is the first
+ * of those queued (pr->lock held). */
+static struct ftp_conn *pr_take_given_locked(struct fs_pread *pr, uint64_t k)
+{
+	struct ftp_conn *c = pr->given;
+
+	if (!c)
+		return NULL;
+	for (unsigned i = 0; i < pr->nslots; i++)
+		if (pr->slots[i].state == PR_QUEUED && pr->slots[i].k < k)
+			return NULL;
+	pr->given = NULL;
+	return c;
+}
+
 /* Run one job: fetch, then hand the bytes to the slot if still wanted. */
 static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 {
 	struct fs_pread *pr = j->pr;
 	struct pr_slot *s;
 	struct pr_result res = { 0 };
+	struct ftp_conn *given;
 	char path[FS_PATH_MAX];
 	uint64_t off;
 	size_t len;
@@ -497,9 +607,10 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 		pthread_mutex_unlock(&pr->lock);
 		return;
 	}
+	given = pr_take_given_locked(pr, j->k);
 	s->state = PR_FETCHING;
-	off = pr_range_off(pr, j->k);
-	len = pr_range_len(pr, j->k);
+	off = s->off;
+	len = s->len;
 	at_eof = off + len == pr->size;
 	pthread_mutex_unlock(&pr->lock);
 
@@ -507,7 +618,9 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 	ret = buf ? itab_path(pw->ctx->itab, pr->ino, path, sizeof(path))
 		  : -ENOMEM;
 	if (ret == 0)
-		ret = pr_fetch(pw, j, path, off, buf, len, at_eof, &res);
+		ret = pr_fetch(pw, j, given, path, off, buf, len, at_eof, &res);
+	else if (given)
+		ftp_pool_release(pw->ctx->pool, given);
 	if (ret == 0) {
 		stats_add(STATS_PREAD_RANGES, 1);
 		stats_add(STATS_PREAD_BYTES, len);
@@ -523,7 +636,27 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 		s->state = PR_WAITING;
 		log_debug("parallel reads of inode %llu: %u streams",
 			  (unsigned long long)pr->ino, pr->streams);
+	} else if (pr->active && s->gen == j->gen && pr_retryable(ret) &&
+		   s->tries < PR_RANGE_RETRIES &&
+		   pr->retries < PR_FILE_RETRIES) {
+		/* Fetched again from its start on another connection (the
+		 * failed one was closed): none of the bytes of the failed
+		 * fetch are kept, and the check after the transfer holds
+		 * the new fetch to the same size and time. */
+		s->tries++;
+		pr->retries++;
+		s->state = PR_WAITING;
+		stats_add(STATS_PREAD_RETRIES, 1);
+		log_debug("parallel range at %llu of inode %llu: %s; fetching "
+			  "it again", (unsigned long long)s->off,
+			  (unsigned long long)pr->ino, strerror(-ret));
 	} else if (pr->active && s->gen == j->gen) {
+		/* A range went through: try the streams given up again (a
+		 * connection busy for a while - a login, an abandoned
+		 * transfer ending - cost a stream for good otherwise). */
+		if (ret == 0 && pr->streams < pr->max_streams &&
+		    pr->streams < ftp_pool_xfer_limit(pw->ctx->pool))
+			pr->streams++;
 		s->res = res;
 		s->state = ret == 0 ? PR_READY : PR_FAILED;
 		s->err = ret;
@@ -752,7 +885,7 @@ static void pr_keep_tail_locked(struct fs_pread *pr, const char *buf,
 	if (!pr->tail)
 		return;
 	memcpy(pr->tail, buf + len - n, n);
-	pr->tail_off = pr_range_off(pr, k) + len - n;
+	pr->tail_off = pr->slots[k % pr->nslots].off + len - n;
 	pr->tail_len = n;
 }
 
@@ -766,8 +899,8 @@ static size_t pr_copy_locked(struct fs_pread *pr, char *buf, size_t size,
 	while (done < size) {
 		uint64_t k = pr_range_at(pr, off + done);
 		struct pr_slot *s = &pr->slots[k % pr->nslots];
-		uint64_t in = off + done - pr_range_off(pr, k);
-		size_t len = pr_range_len(pr, k);
+		uint64_t in = off + done - s->off;
+		size_t len = s->len;
 		size_t n = len - in < size - done ? (size_t)(len - in)
 						  : size - done;
 
@@ -776,7 +909,6 @@ static size_t pr_copy_locked(struct fs_pread *pr, char *buf, size_t size,
 		if (in + n == len) {
 			pr_keep_tail_locked(pr, s->buf, len, k);
 			pr_advance_locked(pr, k);
-			pr->head = k + 1;
 		}
 	}
 	return done;
@@ -823,14 +955,16 @@ static bool pr_try_activate(struct fs_ctx *ctx, struct fs_file *f,
 	}
 	pthread_mutex_lock(&pr->lock);
 	pr->active = true;
-	pr->start = pos;
+	pr->held = true;
 	pr->size = (uint64_t)st.st_size;
 	pr->head = 0;
 	pr->streams = streams;
-	pr->nslots = streams + 1;
-	for (uint64_t k = 0; k < pr->nslots && pr_range_off(pr, k) < pr->size;
-	     k++)
-		pr_schedule_locked(pr, k);
+	pr->max_streams = streams;
+	pr->nslots = FS_PREAD_MAX + 1;
+	pr->budget = (uint64_t)(streams + 1) * PR_CHUNK;
+	pr->next_k = 0;
+	pr->next_off = pos;
+	pr_fill_locked(pr);
 	pthread_mutex_unlock(&pr->lock);
 	log_debug("parallel reads of %s from offset %llu: %u streams",
 		  f->path, (unsigned long long)pos, streams);
@@ -858,26 +992,30 @@ ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
 		goto out;
 	}
 	/* A step back into the end of the range read last: its tail. */
-	head_off = pr_range_off(pr, pr->head);
+	head_off = pr_head_off(pr);
 	if (off < head_off && pr->tail_len && off >= pr->tail_off &&
 	    pr->tail_off + pr->tail_len == head_off) {
 		done = (end < head_off ? end : head_off) - off;
 		memcpy(buf, pr->tail + (off - pr->tail_off), done);
 	}
-	k0 = off + done >= pr->start ? pr_range_at(pr, off + done) : 0;
-	k1 = pr_range_at(pr, end - 1);
-	if (off + done < head_off || k1 >= pr->head + pr->nslots) {
+	if (off + done == end) {
+		ret = (ssize_t)(end - off);
+		pr->seq_end = end;
+		goto out;
+	}
+	if (off + done < head_off || end > pr->next_off) {
 		pr->seq_len = 0;
 		pr->seeked = true;
 		log_debug("read at %llu (+%zu) outside the ranges [%llu, %llu)",
 			  (unsigned long long)off, size,
 			  (unsigned long long)head_off,
-			  (unsigned long long)pr_range_off(pr, pr->head +
-								   pr->nslots));
+			  (unsigned long long)pr->next_off);
 		pr_fallback_locked(pr, "a seek", 0);
 		ret = -EAGAIN;
 		goto out;
 	}
+	k0 = pr_range_at(pr, off + done);
+	k1 = pr_range_at(pr, end - 1);
 	/* The server refused more connections since the ranges began
 	 * (ftp_pool.h, Adapting): a transfer at a time is all there is. */
 	if (ftp_pool_xfer_limit(ctx->pool) < 2) {
@@ -890,7 +1028,7 @@ ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
 	 * wanted. */
 	if (pr->head < k0 && off + done < end)
 		pr->tail_len = 0;
-	for (; pr->head < k0 && off + done < end; pr->head++)
+	while (pr->head < k0 && off + done < end)
 		pr_advance_locked(pr, pr->head);
 	ret = off + done < end ? pr_wait_ready(pr, k0, k1) : 0;
 	if (ret == 0 && off + done < end)
@@ -915,6 +1053,25 @@ bool fs_pread_note(struct fs_ctx *ctx, struct fs_file *f, uint64_t off,
 	pr->seq_len = off == pr->seq_end ? pr->seq_len + n : n;
 	pr->seq_end = off + n;
 	return pr_try_activate(ctx, f, pr, pr->seq_end);
+}
+
+void fs_pread_begin(struct fs_ctx *ctx, struct fs_file *f,
+		    struct ftp_conn *c)
+{
+	struct fs_pread *pr = f->pr;
+
+	if (pr) {
+		pthread_mutex_lock(&pr->lock);
+		pr->held = false;
+		if (pr->active && c) {
+			pr->given = c;
+			c = NULL;
+		}
+		pr_queue_waiting_locked(pr);
+		pthread_mutex_unlock(&pr->lock);
+	}
+	if (c)
+		ftp_pool_release(ctx->pool, c);
 }
 
 void fs_pread_release(struct fs_file *f)

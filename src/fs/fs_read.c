@@ -310,6 +310,26 @@ static void read_io_finish_late(struct fs_ctx *ctx, fuse_ino_t ino,
 	ftp_pool_release(ctx->pool, c);
 }
 
+/* What a read finds without the server: the pending writes of the file
+ * (of any handle), which are part of what we read, or its copy fetched
+ * ahead (fs_readahead.c).  Returns the byte count or a negative errno, or
+ * -EAGAIN: ask the server. */
+static ssize_t read_local(struct fs_ctx *ctx, struct fs_file *f, char *buf,
+			  size_t size, off_t off)
+{
+	struct fs_wfile *wf = f->wf ? f->wf : fs_wfile_find(ctx, f->ino);
+	ssize_t n;
+
+	if (wf) {
+		n = fs_wfile_read(ctx, wf, buf, size, (uint64_t)off);
+		if (wf != f->wf)
+			fs_wfile_put(ctx, wf);
+		return n;
+	}
+	n = fs_readahead_read(ctx, f->ino, buf, size, (uint64_t)off);
+	return n >= 0 ? n : -EAGAIN;
+}
+
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi)
 {
@@ -319,29 +339,19 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf = malloc(size ? size : 1);
 	struct ftp_conn *late_c = NULL;
 	struct ftp_xfer *late_x = NULL;
+	struct ftp_conn *given = NULL;
 	bool at_end = false, ranges = false;
 	struct fs_intr intr;
 	ssize_t n;
-
-	struct fs_wfile *wf;
 
 	(void)ino;
 	if (!buf) {
 		fs_reply_err(req, ENOMEM);
 		return;
 	}
-	/* Pending writes (of any handle) are part of what we read. */
-	wf = f->wf ? f->wf : fs_wfile_find(ctx, f->ino);
-	if (wf) {
-		n = fs_wfile_read(ctx, wf, buf, size, (uint64_t)off);
-		if (wf != f->wf)
-			fs_wfile_put(ctx, wf);
-		if (n != -EAGAIN)
-			goto reply;
-	} else if ((n = fs_readahead_read(ctx, f->ino, buf, size,
-					  (uint64_t)off)) >= 0) {
-		goto reply; /* fetched ahead (fs_readahead.c) */
-	}
+	n = read_local(ctx, f, buf, size, off);
+	if (n != -EAGAIN)
+		goto reply;
 	pthread_mutex_lock(&f->lock);
 	fs_intr_begin(req, &intr);
 	/* Big files read on: parallel ranges (fs_pread.h). */
@@ -370,15 +380,31 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	} else if (n >= 0 && io.x && !ranges) {
 		f->pos = io.pos;
 		f->lease = ftp_pool_park(ctx->pool, io.c, io.x, f->ino);
+	} else if (n >= 0 && io.x) {
+		/* Ranges go on from here: the stream is ended here (ABOR,
+		 * NOOP: a round trip; the reader waits for the first range
+		 * anyway) and its connection given back before the ranges
+		 * start, so that the first range finds it idle.  Abandoned,
+		 * it waited for the pool's thread, which may be logging in
+		 * a spare (0.5-1 s under load); given back to the pool, the
+		 * first range's worker, racing the others for it, could
+		 * lose and log in a new one (0.4 s).  So the first range
+		 * gets it. */
+		ftp_xfer_abort(io.c, io.x);
+		if (ftp_conn_broken(io.c))
+			ftp_pool_release(ctx->pool, io.c); /* closed */
+		else
+			given = io.c;
 	} else if (io.x) {
-		/* Interrupted in the middle of the stream, or ranges go on
-		 * from here: reply now, and let the pool put the connection
-		 * back in step (ABOR, NOOP: up to five replies of `timeout`
-		 * from a slow server). */
+		/* Interrupted in the middle of the stream: reply now, and
+		 * let the pool put the connection back in step (ABOR, NOOP:
+		 * up to five replies of `timeout` from a slow server). */
 		ftp_pool_abandon(ctx->pool, io.c, io.x);
 	} else if (io.c) {
 		ftp_pool_release(ctx->pool, io.c);
 	}
+	if (ranges)
+		fs_pread_begin(ctx, f, given);
 	pthread_mutex_unlock(&f->lock);
 reply:
 	if (n < 0)

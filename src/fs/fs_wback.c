@@ -22,6 +22,7 @@
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_pool.h"
+#include "ftpsfs/inode.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
 
@@ -413,7 +414,7 @@ static void wb_keep_unsaved(struct fs_ctx *ctx, const struct wb_record *r)
 }
 
 /* Check that the data is what the record says, then upload it. */
-static int wb_replay_one(struct fs_ctx *ctx, const struct wb_record *r)
+static int wb_replay_one(struct fs_ctx *ctx, struct wb_record *r)
 {
 	char target[FS_PATH_MAX], sha[WB_SHA256_HEX];
 	bool conflict = false;
@@ -431,17 +432,23 @@ static int wb_replay_one(struct fs_ctx *ctx, const struct wb_record *r)
 	    strcmp(sha, r->sha256) != 0) {
 		close(fd);
 		wb_keep_unsaved(ctx, r);
-		return -EIO;
+		return -EBADMSG; /* never again: not fs_wback_retryable() */
 	}
 	ret = fs_wback_target(ctx, r, target, sizeof(target), &conflict);
+	if (ret == 0 && !conflict && !r->started) {
+		/* As at the first upload (fs_wfile_wb_upload()): from here
+		 * on a part of the file on the server may be ours, for the
+		 * next try or the next mount. */
+		r->started = true;
+		(void)wb_journal_save(ctx->spool_dir, r);
+	}
 	if (ret == 0)
 		ret = fs_wfile_upload_fd(ctx, target, fd, r->size, r);
 	close(fd);
 	if (ret < 0) {
 		stats_add(STATS_WB_FAILURES, 1);
-		log_err("%s: pending write-back upload failed: %s; kept in %s "
-			"for the next mount",
-			r->path, strerror(-ret), ctx->spool_dir);
+		log_err("%s: pending write-back upload failed: %s", r->path,
+			strerror(-ret));
 		return ret;
 	}
 	stats_add(STATS_WB_REPLAYED, 1);
@@ -451,51 +458,135 @@ static int wb_replay_one(struct fs_ctx *ctx, const struct wb_record *r)
 	return wb_journal_remove(ctx->spool_dir, r->id);
 }
 
-void fs_wback_replay(struct fs_ctx *ctx)
+/* One pass over the @n records @ids (@r: room for one), each with an op
+ * deadline of its own; *done counts the uploaded.  The ids worth another
+ * try (fs_wback_retryable()) are moved to the front: returns how many. */
+static size_t wb_replay_pass(struct fs_ctx *ctx, char (*ids)[WB_ID_LEN + 1],
+			     size_t n, struct wb_record *r, size_t *done)
+{
+	size_t again = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int64_t saved = fs_op_deadline_begin(ctx);
+		int ret = wb_journal_load(ctx->spool_dir, ids[i], r);
+
+		if (ret < 0)
+			log_err("write-back record %s/%s.rec is damaged; left "
+				"in place",
+				ctx->spool_dir, ids[i]);
+		else
+			ret = wb_replay_one(ctx, r);
+		if (ret == 0)
+			(*done)++;
+		else if (fs_wback_retryable(ret) && again++ != i)
+			memcpy(ids[again - 1], ids[i], sizeof(ids[i]));
+		fs_op_deadline_end(saved);
+	}
+	return again;
+}
+
+/* Listings fetched before the replay (the root's, at mount) do not show
+ * what it uploaded.  Nothing was served yet: the kernel caches nothing. */
+static void wb_forget_listings(struct fs_ctx *ctx)
+{
+	struct itab_name *names;
+	ssize_t n = itab_expire_all(ctx->itab, &names);
+
+	if (n >= 0)
+		itab_names_free(names, (size_t)n);
+}
+
+static void wb_sleep_ms(int64_t ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Upload each record in the spool directory; the server was reached
+ * (fs_ready()).  A record that failed for a reason that may pass (the
+ * server away for a moment, a connection cut, vsftpd still holding the
+ * upload lock of the killed mount's session on the file until its
+ * accept_timeout, 60 s by default, ends) is tried again after a growing
+ * pause, until WB_REPLAY_RETRY_MS after the first pass. */
+static void wb_replay_all(struct fs_ctx *ctx)
 {
 	char (*ids)[WB_ID_LEN + 1] = NULL;
 	struct wb_record *r = malloc(sizeof(*r));
-	size_t n = 0, done = 0;
+	size_t n = 0, done = 0, left;
 	unsigned orphans = 0;
+	int64_t until, pause = WB_RETRY_MS;
 	int ret = -ENOMEM;
 
-	/* Read-only mounts have no spool directory (and cannot upload). */
-	if (ctx->read_only || !ctx->spool_dir[0]) {
-		free(r);
-		return;
-	}
 	if (r)
 		ret = wb_journal_list(ctx->spool_dir, &ids, &n);
 	if (ret < 0)
 		log_err("write-back records in %s: %s", ctx->spool_dir,
 			strerror(-ret));
-	if (n && fs_ready(ctx) < 0) {
-		log_err("%zu pending write-back uploads in %s wait for the next "
-			"mount: the server cannot be reached",
-			n, ctx->spool_dir);
-		n = 0;
-	}
 	if (n)
 		log_info("uploading %zu pending write-back files from %s", n,
 			 ctx->spool_dir);
-	for (size_t i = 0; i < n; i++) {
-		int64_t saved = fs_op_deadline_begin(ctx);
-
-		ret = wb_journal_load(ctx->spool_dir, ids[i], r);
-		if (ret < 0)
-			log_err("write-back record %s/%s.rec is damaged; left "
-				"in place",
-				ctx->spool_dir, ids[i]);
-		else if (wb_replay_one(ctx, r) == 0)
-			done++;
-		fs_op_deadline_end(saved);
+	until = net_now_ms() + WB_REPLAY_RETRY_MS;
+	left = wb_replay_pass(ctx, ids, n, r, &done);
+	while (left && net_now_ms() + pause < until) {
+		log_warn("%zu pending write-back uploads failed for now; "
+			 "trying again in %lld s",
+			 left, (long long)(pause / 1000));
+		wb_sleep_ms(pause);
+		left = wb_replay_pass(ctx, ids, left, r, &done);
+		pause *= 2;
 	}
-	if (n)
-		log_info("%zu of %zu pending write-back uploads done", done, n);
+	if (done)
+		wb_forget_listings(ctx);
+	if (done < n)
+		log_err("%zu of %zu pending write-back uploads not done (see "
+			"above); their records stay in %s for the next mount",
+			n - done, n, ctx->spool_dir);
+	else if (n)
+		log_info("%zu pending write-back uploads done", n);
 	if (wb_journal_keep_orphans(ctx->spool_dir, &orphans) == 0 && orphans)
 		log_warn("%u files written before a crash whose close() never "
 			 "returned are kept in %s as unsaved-wb-*, not uploaded",
 			 orphans, ctx->spool_dir);
 	free(ids);
 	free(r);
+}
+
+void fs_wback_replay(struct fs_ctx *ctx)
+{
+	char (*ids)[WB_ID_LEN + 1] = NULL;
+	size_t n = 0;
+
+	/* Read-only mounts have no spool directory (and cannot upload). */
+	if (ctx->read_only || !ctx->spool_dir[0])
+		return;
+	/* delay_connect: records make the mount log in now.  With the
+	 * server away the first request that reaches it replays first
+	 * (fs_wback_replay_late()). */
+	if (ctx->late_setup && wb_journal_list(ctx->spool_dir, &ids, &n) == 0 &&
+	    n && fs_ready(ctx) < 0) {
+		log_warn("%zu pending write-back uploads in %s: the server "
+			 "cannot be reached; uploaded once it can, before any "
+			 "request is served",
+			 n, ctx->spool_dir);
+		atomic_store(&ctx->wb_replay_late, true);
+		free(ids);
+		return;
+	}
+	free(ids);
+	wb_replay_all(ctx);
+}
+
+void fs_wback_replay_late(struct fs_ctx *ctx)
+{
+	int64_t outer = net_op_deadline();
+
+	if (!atomic_exchange(&ctx->wb_replay_late, false))
+		return;
+	/* Not bounded by the request that brought the server back: each
+	 * record gets a deadline of its own. */
+	net_set_op_deadline(0);
+	wb_replay_all(ctx);
+	net_set_op_deadline(outer);
 }

@@ -80,6 +80,9 @@ int fs_wfile_get(struct fs_ctx *ctx, uint64_t ino, struct fs_wfile **out,
 	 * the write state is in the table: fs_readahead.c). */
 	fs_readahead_forget(ctx, ino);
 	fs_pread_forget(ctx, ino);
+	/* A time or mode still to send goes before what is written now. */
+	if (*fresh)
+		fs_attrq_flush(ctx, ino);
 	*out = wf;
 	return 0;
 }
@@ -131,6 +134,7 @@ void fs_wfile_init_empty(struct fs_ctx *ctx, struct fs_wfile *wf,
 	/* Servers create files with their own umask (vsftpd's default is
 	 * 077): the mode the program asked for is set after the upload. */
 	wf->chmod_pending = !remote_exists;
+	wf->created = !remote_exists;
 }
 
 void fs_wfile_init_existing(struct fs_wfile *wf, uint64_t size)
@@ -141,7 +145,8 @@ void fs_wfile_init_existing(struct fs_wfile *wf, uint64_t size)
 	wf->size = size;
 }
 
-bool fs_wfile_defer_chmod(struct fs_wfile *wf, mode_t mode)
+bool fs_wfile_defer_chmod(struct fs_ctx *ctx, struct fs_wfile *wf,
+			  mode_t mode)
 {
 	bool deferred;
 
@@ -157,6 +162,10 @@ bool fs_wfile_defer_chmod(struct fs_wfile *wf, mode_t mode)
 	wf->chmod_pending = deferred;
 	if (deferred)
 		wf->create_mode = mode & 07777;
+	/* A pending upload's record says which mode follows it, also after
+	 * a crash (the replay sets it). */
+	if (wf->wb_journaled)
+		wf_wb_save_mode(ctx, wf);
 	pthread_mutex_unlock(&wf->lock);
 	return deferred;
 }
@@ -588,13 +597,33 @@ int fs_wfile_truncate(struct fs_ctx *ctx, struct fs_wfile *wf, uint64_t size)
 struct wf_chmod_op {
 	const char *path;
 	mode_t mode;
+	bool learn; /* ask what mode the server gave the new file */
+	int was;    /* its answer, or -1 */
 };
 
 static int wf_chmod_fn(struct ftp_conn *c, void *arg)
 {
 	struct wf_chmod_op *op = arg;
 
+	op->was = -1;
+	if (op->learn)
+		return ftp_op_chmod_learn(c, op->path, op->mode, &op->was);
 	return ftp_op_chmod(c, op->path, op->mode);
+}
+
+#define WF_NEWMODE_MISSES 3
+
+/* A file we created, still with the mode the server gave it, where the
+ * server is known to give new files @wf->create_mode: nothing to send
+ * (fs_newmode.c). */
+static bool wf_mode_is_servers(struct fs_ctx *ctx, struct fs_wfile *wf,
+			       const char *path)
+{
+	if (!wf->created || fs_newmode_get(ctx, path) != (int)wf->create_mode)
+		return false;
+	log_debug("%s: the server gives new files here mode %04o: no SITE "
+		  "CHMOD", path, (unsigned)wf->create_mode);
+	return true;
 }
 
 /* The mode that waited for the upload, once no writer is left to need
@@ -602,18 +631,40 @@ static int wf_chmod_fn(struct ftp_conn *c, void *arg)
 void wf_apply_chmod(struct fs_ctx *ctx, struct fs_wfile *wf)
 {
 	char path[FS_PATH_MAX];
-	struct wf_chmod_op op = { path, wf->create_mode };
+	struct wf_chmod_op op = { path, wf->create_mode, false, -1 };
 	int ret;
 
 	if (!wf->chmod_pending || !wf->remote_exists || !wf_last_ref(ctx, wf) ||
 	    itab_path(ctx->itab, wf->ino, path, sizeof(path)) < 0)
 		return;
 	wf->chmod_pending = false;
+	if (wf_mode_is_servers(ctx, wf, path)) {
+		fs_attrq_created(ctx, wf->ino, path);
+		return;
+	}
+	/* A temporary (rsync's .name.XXXXXX) where SITE CHMOD is known to
+	 * work: its mode rides with its rename, as what is set next does.
+	 * (The server's own mode held it all through the upload anyway.) */
+	if (wf->created && fs_newmode_get(ctx, path) >= 0 &&
+	    fs_attrq_created(ctx, wf->ino, path) &&
+	    fs_attrq_defer(ctx, wf->ino, &op.mode, NULL)) {
+		wf->created = false;
+		return;
+	}
+	op.learn = wf->created && fs_newmode_get(ctx, path) < 0 &&
+		   atomic_load(&ctx->new_mode_misses) < WF_NEWMODE_MISSES;
 	/* Once more on a fresh connection if this one was dead. */
 	ret = fs_with_conn(ctx, wf_chmod_fn, &op);
 	if (ret < 0)
 		log_warn("%s: cannot set mode %04o: %s", path,
 			 (unsigned)wf->create_mode, strerror(-ret));
+	if (op.learn && op.was < 0)
+		atomic_fetch_add(&ctx->new_mode_misses, 1);
+	else if (op.learn)
+		fs_newmode_set(ctx, path, op.was);
+	if (ret == 0 && wf->created)
+		fs_attrq_created(ctx, wf->ino, path);
+	wf->created = false; /* the server's mode is ours now */
 }
 
 
@@ -779,7 +830,7 @@ void fs_wfile_put(struct fs_ctx *ctx, struct fs_wfile *wf)
 int fs_wfile_upload_fd(struct fs_ctx *ctx, const char *path, int fd,
 		       uint64_t size, const struct wb_record *after)
 {
-	struct wf_chmod_op op = { path, (mode_t)after->mode };
+	struct wf_chmod_op op = { path, (mode_t)after->mode, false, -1 };
 	struct fs_wfile *wf = calloc(1, sizeof(*wf));
 	bool sent;
 	int ret;

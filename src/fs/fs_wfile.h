@@ -88,8 +88,10 @@ bool fs_wfile_discard(struct fs_ctx *ctx, struct fs_wfile *wf);
  * upload by the last writer (the server would refuse the upload of what
  * is still to come).  Returns true if deferred so, false if the caller
  * should send SITE CHMOD now (a mode deferred earlier is then dropped).
+ * With -o writeback a journaled file's record is updated either way.
  */
-bool fs_wfile_defer_chmod(struct fs_wfile *wf, mode_t mode);
+bool fs_wfile_defer_chmod(struct fs_ctx *ctx, struct fs_wfile *wf,
+			  mode_t mode);
 
 /*
  * -o writeback (fs_wback.h).  close() of a file open for writing: on a

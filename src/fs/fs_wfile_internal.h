@@ -40,6 +40,9 @@ struct fs_wfile {
 	bool discarded;	 /* deleted: nothing goes to the server any more */
 	bool chmod_pending; /* set create_mode once the content is uploaded */
 	mode_t create_mode;
+	/* We create the file, and its mode on the server is still the one
+	 * the server gave it (fs_newmode.c). */
+	bool created;
 	/* -o writeback (fs_wback.h): the spool is journaled (wb.id names
 	 * it in the spool directory) and the queue holds a reference. */
 	bool wb_journaled;
@@ -61,5 +64,8 @@ int wf_flush_locked(struct fs_ctx *ctx, struct fs_wfile *wf);
 
 /* fs_wfile_wb.c: the record and its data are no longer needed. */
 void wf_wb_forget(struct fs_ctx *ctx, struct fs_wfile *wf);
+/* ... the mode to set after the upload (chmod_pending, create_mode)
+ * changed: into the record. */
+void wf_wb_save_mode(struct fs_ctx *ctx, struct fs_wfile *wf);
 
 #endif

@@ -29,6 +29,20 @@ void wf_wb_forget(struct fs_ctx *ctx, struct fs_wfile *wf)
 	wf->wb.started = false;
 }
 
+void wf_wb_save_mode(struct fs_ctx *ctx, struct fs_wfile *wf)
+{
+	int ret;
+
+	wf->wb.set_mode = wf->chmod_pending;
+	wf->wb.mode = wf->create_mode;
+	ret = wb_journal_save(ctx->spool_dir, &wf->wb);
+	/* The upload still sets it; only a crash before then loses it. */
+	if (ret < 0)
+		log_warn("%s: cannot record mode %04o in %s/%s.rec: %s",
+			 wf->wb.path, (unsigned)wf->create_mode, ctx->spool_dir,
+			 wf->wb.id, strerror(-ret));
+}
+
 void fs_wfile_wb_init(struct fs_ctx *ctx, struct fs_wfile *wf,
 		      bool remote_exists)
 {

@@ -265,6 +265,8 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	/* Always "the server has it", also with -o writeback. */
 	if (f->wf)
 		ret = fs_wfile_flush(fs_ctx_of(req), f->wf);
+	if (ret == 0)
+		fs_attrq_flush(fs_ctx_of(req), f->ino);
 	fs_reply_err(req, -ftp_errno_kernel(ret));
 }
 
@@ -331,11 +333,13 @@ int fs_set_remote_mtime(struct fs_ctx *ctx, const char *path, int64_t sec,
 }
 
 /* -o writeback: a file whose upload is pending gets its time after the
- * upload, not now (fs_wback.h). */
+ * upload, not now (fs_wback.h).  A file just uploaded and no longer open
+ * for writing gets it with its rename (fs_attrq.c). */
 static bool setattr_defer_mtime(struct fs_ctx *ctx, uint64_t ino, int64_t sec)
 {
-	struct fs_wfile *wf = ctx->wback ? fs_wfile_find(ctx, ino) : NULL;
-	bool deferred = wf && fs_wfile_defer_mtime(ctx, wf, sec);
+	struct fs_wfile *wf = fs_wfile_find(ctx, ino);
+	bool deferred = wf ? ctx->wback && fs_wfile_defer_mtime(ctx, wf, sec)
+			   : fs_attrq_defer(ctx, ino, NULL, &sec);
 
 	if (wf)
 		fs_wfile_put(ctx, wf);
@@ -394,8 +398,10 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		struct fs_wfile *wf = fs_wfile_find(ctx, ino);
 
 		op.mode = attr->st_mode;
-		/* A file created but not uploaded yet gets it afterwards. */
-		if (!wf || !fs_wfile_defer_chmod(wf, op.mode))
+		/* A file created but not uploaded yet gets it afterwards;
+		 * one just uploaded with its rename (fs_attrq.c). */
+		if ((!wf || !fs_wfile_defer_chmod(ctx, wf, op.mode)) &&
+		    !fs_attrq_defer(ctx, ino, &op.mode, NULL))
 			ret = fs_with_conn_for(req, ctx, attr_chmod, &op);
 		if (wf)
 			fs_wfile_put(ctx, wf);

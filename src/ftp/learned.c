@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "conn_internal.h"
+#include "pool_internal.h"
 #include "ftpsfs/ftp_learned.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/list_tz.h"
@@ -13,6 +14,13 @@
 bool ftp_learned_pipelining(const struct ftp_conn *c)
 {
 	return !(c->ep->learned && atomic_load(&c->ep->learned->no_pipelining));
+}
+
+int ftp_learned_mtime_method(const struct ftp_pool *p)
+{
+	const struct ftp_learned *l = p->ep->learned;
+
+	return l ? atomic_load(&l->mtime_method) : FTP_MTIME_UNKNOWN;
 }
 
 int ftp_learned_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,

@@ -36,6 +36,8 @@
 #define LIST_FUTURE_SLACK 86400
 /* Last second of 9999-12-31, the end of lsparse_utc_time()'s range. */
 #define LIST_NOW_MAX INT64_C(253402300799)
+/* The longest line of a STAT reply we parse (a reply line is shorter). */
+#define FTP_LIST_STAT_LINE_MAX 4096
 /* 365.2425 days: the mean Gregorian year, to estimate the current year. */
 #define LIST_MEAN_YEAR INT64_C(31556952)
 
@@ -571,4 +573,34 @@ int list_parse_line(char *line, size_t len, time_t now, struct ftp_entry *out)
 	if (ret != -EINVAL)
 		return ret;
 	return list_parse_dos(line, len, out);
+}
+
+int list_stat_file_mode(const char *text, const char *path)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	const char *line = text + strcspn(text, "\n"); /* past "213-..." */
+	char buf[FTP_LIST_STAT_LINE_MAX];
+	struct ftp_entry e;
+	int mode = -1, found = 0;
+
+	while (*line == '\n') {
+		size_t len = strcspn(++line, "\n"), skip;
+
+		if (!line[len])
+			break; /* the closing "213 ..." */
+		if (len >= sizeof(buf))
+			return -1;
+		memcpy(buf, line, len);
+		buf[len] = '\0';
+		line += len;
+		skip = strspn(buf, " ");
+		if (list_parse_line(buf + skip, len - skip, time(NULL), &e) !=
+		    LSPARSE_ENTRY)
+			continue;
+		found++;
+		if (e.type == FTP_ENTRY_FILE && e.has_mode &&
+		    strcmp(e.name, base) == 0)
+			mode = (int)(e.mode & 07777);
+	}
+	return found == 1 ? mode : -1;
 }

@@ -13,6 +13,7 @@
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_xfer.h"
+#include "ftpsfs/lsparse.h"
 #include "ftpsfs/path.h"
 
 /* Read the reply to "VERB arg", expect class @cls; else map with @op. */
@@ -55,34 +56,123 @@ int ftp_op_rmdir(struct ftp_conn *c, const char *path)
 	return ops_simple(c, "RMD", path, 2, FTP_OP_RMD, true);
 }
 
+/* The verb and argument of @a's time command for @path ("MFMT stamp
+ * path", ...) into @arg: 0, or -EINVAL. */
+static int ops_time_cmd(const struct ftp_attrs *a, const char *path,
+			const char **verb, char *arg, size_t argsz)
+{
+	const char *pre = a->method == FTP_MTIME_SITE_UTIME ? "UTIME " : "";
+	char stamp[16];
+
+	*verb = a->method == FTP_MTIME_MFMT	  ? "MFMT"
+		: a->method == FTP_MTIME_MDTM_WRITE ? "MDTM"
+		: a->method == FTP_MTIME_SITE_UTIME ? "SITE"
+						    : NULL;
+	if (!*verb || ftp_format_time(a->mtime, stamp, sizeof(stamp)) < 0 ||
+	    snprintf(arg, argsz, "%s%s %s", pre, stamp, path) >= (int)argsz)
+		return -EINVAL;
+	return 0;
+}
+
+/* Send @a's commands for @path (into the cork), keeping their arguments
+ * in @targ and @marg for the replies. */
+static int ops_attrs_send(struct ftp_conn *c, const char *path,
+			  const struct ftp_attrs *a, char *targ, char *marg,
+			  size_t argsz)
+{
+	const char *verb;
+	int ret = 0;
+
+	if (a && a->set_mtime) {
+		ret = ops_time_cmd(a, path, &verb, targ, argsz);
+		if (ret == 0)
+			ret = ftp_conn_send(c, verb, targ);
+	}
+	if (ret == 0 && a && a->set_mode) {
+		if (snprintf(marg, argsz, "CHMOD %04o %s",
+			     (unsigned)(a->mode & 07777), path) >= (int)argsz)
+			return -EINVAL;
+		ret = ftp_conn_send(c, "SITE", marg);
+	}
+	return ret;
+}
+
+/* Their replies, in order: every one is read (the connection stays in
+ * step); the first failure is the result. */
+static int ops_attrs_recv(struct ftp_conn *c, const struct ftp_attrs *a,
+			  const char *targ, const char *marg)
+{
+	int ret = 0, r2;
+
+	if (a && a->set_mtime)
+		ret = ops_reply(c, a->method == FTP_MTIME_SITE_UTIME ? "SITE"
+				   : a->method == FTP_MTIME_MFMT ? "MFMT" : "MDTM",
+				targ, 2, FTP_OP_ATTR, true);
+	if (c->broken || !a || !a->set_mode)
+		return ret;
+	r2 = ops_reply(c, "SITE", marg, 2, FTP_OP_CHMOD, true);
+	return ret < 0 ? ret : r2;
+}
+
+int ftp_op_set_attrs(struct ftp_conn *c, const char *path,
+		     const struct ftp_attrs *a)
+{
+	char targ[FTP_LINE_MAX], marg[FTP_LINE_MAX];
+	int ret;
+
+	ftp_conn_cork(c);
+	ret = ops_attrs_send(c, path, a, targ, marg, sizeof(targ));
+	if (ret < 0) {
+		if (!ftp_conn_broken(c))
+			ftp_conn_drop_held(c); /* none goes */
+		return ret;
+	}
+	return ops_attrs_recv(c, a, targ, marg);
+}
+
 /*
  * RNFR and RNTO in one flight: one round trip, not two.  RFC 959 4.1.3
  * lets RNTO act only right after an accepted RNFR, so a refused RNFR gets
  * RNTO refused too (503); that reply is read and dropped, and the
- * connection stays in step.
+ * connection stays in step.  @a's commands for @to ride in the same
+ * flight (the caller knows nothing else is at @to: a refused rename
+ * leaves them nothing to change).
  */
-int ftp_op_rename(struct ftp_conn *c, const char *from, const char *to)
+int ftp_op_rename_attrs(struct ftp_conn *c, const char *from, const char *to,
+			struct ftp_attrs *a)
 {
-	int ret;
+	char targ[FTP_LINE_MAX], marg[FTP_LINE_MAX];
+	int ret, aret;
 
 	ftp_conn_cork(c);
 	ret = ftp_conn_send(c, "RNFR", from);
 	if (ret == 0)
 		ret = ftp_conn_send(c, "RNTO", to);
+	if (ret == 0)
+		ret = ops_attrs_send(c, to, a, targ, marg, sizeof(targ));
 	if (ret < 0) {
 		if (!ftp_conn_broken(c))
-			ftp_conn_drop_held(c); /* neither goes */
+			ftp_conn_drop_held(c); /* none goes */
 		return ret;
 	}
 	ret = ops_reply(c, "RNFR", from, 3, FTP_OP_RENAME, false);
-	if (ret < 0) {
-		if (!ftp_conn_broken(c) &&
-		    ftp_conn_read_reply(c, ftp_conn_reply(c)) == 0 &&
-		    ftp_conn_reply(c)->code / 100 == 2)
-			ret = 0; /* renamed after all: RNTO is what counts */
-		return ret;
-	}
-	return ops_reply(c, "RNTO", to, 2, FTP_OP_RENAME, true);
+	if (ret < 0 && !ftp_conn_broken(c) &&
+	    ftp_conn_read_reply(c, ftp_conn_reply(c)) == 0 &&
+	    ftp_conn_reply(c)->code / 100 == 2)
+		ret = 0; /* renamed after all: RNTO is what counts */
+	else if (ret == 0)
+		ret = ops_reply(c, "RNTO", to, 2, FTP_OP_RENAME, true);
+	if (ftp_conn_broken(c))
+		return ret < 0 ? ret : -EIO;
+	aret = ops_attrs_recv(c, a, targ, marg);
+	if (a)
+		a->result = ret < 0 ? ret : aret;
+	return ftp_conn_broken(c) && ret == 0 ? -EIO : ret;
+}
+
+int ftp_op_rename(struct ftp_conn *c, const char *from, const char *to)
+{
+	return ftp_op_rename_attrs(c, from, to, NULL);
 }
 
 /* "VERB a b" (or "VERB a b c" with @c) expecting a 2xx reply. */
@@ -110,6 +200,53 @@ int ftp_op_chmod(struct ftp_conn *c, const char *path, mode_t mode)
 
 	snprintf(num, sizeof(num), "%04o", (unsigned)(mode & 07777));
 	return ops_args(c, "SITE", "CHMOD", num, path, FTP_OP_CHMOD);
+}
+
+/* The reply to the MLST or STAT of ftp_op_chmod_learn(): the mode, or -1.
+ * Only a broken connection is an error here. */
+static int ops_learn_reply(struct ftp_conn *c, const char *path, bool mlst,
+			   int *was)
+{
+	char buf[FTP_LINE_MAX];
+	struct ftp_entry e;
+	int ret;
+
+	*was = -1;
+	if (mlst) {
+		ret = ftp_mlst_read(c, path, &e, buf, sizeof(buf));
+		if (ret == 0 && e.type == FTP_ENTRY_FILE && e.has_mode)
+			*was = (int)(e.mode & 07777);
+	} else {
+		ret = ftp_conn_read_reply(c, ftp_conn_reply(c));
+		if (ret == 0 && ftp_conn_reply(c)->code / 100 == 2)
+			*was = list_stat_file_mode(ftp_conn_reply(c)->text, path);
+	}
+	return c->broken ? (ret < 0 ? ret : -EIO) : 0;
+}
+
+int ftp_op_chmod_learn(struct ftp_conn *c, const char *path, mode_t mode,
+		       int *was)
+{
+	bool mlst = c->feat.mlst && c->feat.mlst_mode;
+	char arg[16 + FTP_LINE_MAX];
+	int ret;
+
+	*was = -1;
+	/* Without pipelining the question would cost a round trip. */
+	if (!ftp_learned_pipelining(c) ||
+	    snprintf(arg, sizeof(arg), "CHMOD %04o %s", (unsigned)(mode & 07777),
+		     path) >= (int)sizeof(arg))
+		return ftp_op_chmod(c, path, mode);
+	ftp_conn_cork(c);
+	ret = ftp_conn_send(c, mlst ? "MLST" : "STAT", path);
+	if (ret == 0)
+		ret = ftp_conn_send(c, "SITE", arg);
+	if (ret < 0) {
+		ftp_conn_drop_held(c);
+		return ret;
+	}
+	ret = ops_learn_reply(c, path, mlst, was);
+	return ret < 0 ? ret : ops_reply(c, "SITE", arg, 2, FTP_OP_CHMOD, true);
 }
 
 int ftp_op_symlink(struct ftp_conn *c, const char *target, const char *path)

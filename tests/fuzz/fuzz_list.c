@@ -1,7 +1,8 @@
 /*
- * fuzz_list.c - libFuzzer target for list_parse_line().  Besides memory
- * errors it checks the promises of lsparse.h: strings point into the line,
- * and accepted names are safe.
+ * fuzz_list.c - libFuzzer target for list_parse_line() and, with the input
+ * as a whole STAT reply, list_stat_file_mode().  Besides memory errors it
+ * checks the promises of lsparse.h: strings point into the line, accepted
+ * names are safe, and a mode is permission bits or -1.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!buf)
 		return 0;
 	memcpy(buf, data, size);
+	if (size && !memchr(buf, '\0', size)) {
+		char *text = strndup(buf, size); /* a reply's text: a string */
+		int mode = text ? list_stat_file_mode(text, "/d/f") : -1;
+
+		if (mode < -1 || mode > 07777)
+			abort();
+		free(text);
+	}
 	ret = list_parse_line(buf, size, now, &e);
 	if (ret > LSPARSE_BAD_NAME)
 		abort();

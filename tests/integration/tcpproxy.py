@@ -158,6 +158,11 @@ class Proxy:
             self._cuts.extend(after_bytes)
             self._cut_control = with_control
 
+    def cancel_cuts(self):
+        """Drop the cut_upload() thresholds not reached yet."""
+        with self._lock:
+            self._cuts.clear()
+
     def _cut_due(self, link):
         with self._lock:
             if link.kind != "data" or not self._cuts or link.bytes_up <= self._cuts[0]:

@@ -7,7 +7,9 @@ it was sent in the same flight. The statistics (user.ftpsfs.stats) count the rou
 """
 
 import errno
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -159,3 +161,123 @@ def test_exact_times_of_200_files_are_one_round_trip(ftp_server, mounted):
     assert grew == {"op_getattr_round_trips": 1, "op_lookup_round_trips": 0}, grew
     talk = "\n".join(conversation(m, 1) + conversation(m, 2) + conversation(m, 3))
     assert talk.count("> MDTM /d/") >= 200
+
+
+def all_talk(m):
+    """Every connection's conversation, one after the other."""
+    return [line for n in range(1, 9) for line in conversation(m, n)]
+
+
+def copy_tree(src, dst):
+    """cp -r, as a user runs it (modes: the source's, less cp's umask)."""
+    subprocess.run(["cp", "-r", str(src), str(dst)], check=True, timeout=60)
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_cp_sets_no_mode_the_server_gives_anyway(ftp_server, mounted, kind, tmp_path):
+    """cp -r: the first new file's SITE CHMOD asks in its flight what mode the server gave
+    it (MLST or STAT); the next files of that directory asking that mode need no SITE
+    CHMOD. A file asking another mode still gets it, and every mode on the server is the
+    one asked."""
+    srv = ftp_server(kind)  # local_umask / Umask 022: new files are 0644
+    srv.put("dst/keep", b"k")
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(5):
+        (src / f"f{i}").write_bytes(b"y" * 4096)
+        (src / f"f{i}").chmod(0o644)
+    (src / "secret").write_bytes(b"s")
+    (src / "secret").chmod(0o600)
+    m = mounted(srv)
+    copy_tree(src, m.mountpoint / "dst")
+    chmods = [line for line in all_talk(m) if line.startswith("> SITE CHMOD") and "/src/" in line]
+    # The first file (learning) and the file with another mode; none for the rest.
+    assert len(chmods) == 2, chmods
+    assert any(line.startswith("> SITE CHMOD 0600") for line in chmods), chmods
+    for i in range(5):
+        p = srv.root_dir / "dst" / "src" / f"f{i}"
+        assert p.read_bytes() == b"y" * 4096
+        assert p.stat().st_mode & 0o7777 == 0o644, oct(p.stat().st_mode)
+    assert (srv.root_dir / "dst" / "src" / "secret").stat().st_mode & 0o7777 == 0o600
+    # And the mount shows what the server has.
+    shown = pycall("result = [os.stat(os.path.join(d, n)).st_mode & 0o7777 for n in names]",
+                   d=str(m.mountpoint / "dst" / "src"), names=["f0", "f4", "secret"])
+    assert shown.result == [0o644, 0o644, 0o600], shown.error
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_new_file_mode_is_learnt_per_directory(ftp_server, mounted, kind, tmp_path):
+    """What the server gives new files is known per directory: the first file of a second
+    directory still gets its SITE CHMOD (a server may set another umask there)."""
+    srv = ftp_server(kind)
+    srv.put("a/x", b"x")
+    srv.put("b/x", b"x")
+    m = mounted(srv)
+    for d in ("a", "b"):
+        for n in ("1", "2"):
+            r = pycall("""
+                os.umask(0o022)
+                with open(p, 'wb') as f:
+                    f.write(b'data')
+            """, p=str(m.mountpoint / d / n))
+            assert r.errno is None, r.error
+    chmods = [line for line in all_talk(m) if line.startswith("> SITE CHMOD")]
+    assert sorted(c.split()[-1] for c in chmods) == ["/a/1", "/b/1"], chmods
+    for d in ("a", "b"):
+        for n in ("1", "2"):
+            assert (srv.root_dir / d / n).stat().st_mode & 0o7777 == 0o644
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_rsync_sets_time_and_mode_in_the_rename_flight(ftp_server, mounted, kind, tmp_path):
+    """rsync -a writes .name.XXXXXX, sets its time and mode, renames it: the time and mode
+    ride in the rename's flight (RNFR, RNTO, MFMT/MDTM, SITE CHMOD), and the server ends
+    with rsync's exact times and modes."""
+    srv = ftp_server(kind)
+    srv.put("dst/keep", b"k")
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(4):
+        (src / f"f{i}").write_bytes(bytes([65 + i]) * (1000 + i))
+        (src / f"f{i}").chmod(0o640)
+        os.utime(src / f"f{i}", (1_600_000_000 + i, 1_600_000_000 + i))
+    m = mounted(srv)
+    r = subprocess.run(["rsync", "-a", f"{src}/", f"{m.mountpoint / 'dst'}/"],
+                       capture_output=True, text=True, timeout=120)
+    # 23: vsftpd refuses the directory's time; every file is still done.
+    assert r.returncode in (0, 23), r.stderr
+    talk = all_talk(m)
+    riding = 0
+    for i, line in enumerate(talk):
+        if line.startswith("> RNTO /dst/f"):
+            after = talk[i + 1:]
+            reply = index(after, "< 250")
+            verbs = [x.split()[1] for x in after[:reply] if x.startswith("> ")]
+            riding += "CHMOD" in " ".join(after[:reply]) and (
+                {"MFMT", "MDTM", "SITE"} & set(verbs) != set())
+    # The first file teaches how the server sets times; the rest carry both.
+    assert riding >= 3, talk
+    for i in range(4):
+        p = srv.root_dir / "dst" / f"f{i}"
+        assert p.read_bytes() == bytes([65 + i]) * (1000 + i)
+        assert p.stat().st_mtime == 1_600_000_000 + i
+        assert p.stat().st_mode & 0o7777 == 0o640, oct(p.stat().st_mode)
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_new_directory_is_not_listed(ftp_server, mounted, kind):
+    """A directory the mount just made is empty: filling it (cp -r, tar x) asks for no
+    listing of it; what is written there shows and lands."""
+    srv = ftp_server(kind)
+    srv.put("x", b"x")
+    m = mounted(srv)
+    r = pycall("""
+        os.mkdir(d)
+        with open(os.path.join(d, 'f'), 'wb') as f:
+            f.write(b'data')
+        result = sorted(os.listdir(d))
+    """, d=str(m.mountpoint / "made"))
+    assert r.result == ["f"], r.error
+    assert (srv.root_dir / "made" / "f").read_bytes() == b"data"
+    talk = all_talk(m)
+    assert not [x for x in talk if x.startswith(("> CWD /made", "> MLSD /made"))], talk

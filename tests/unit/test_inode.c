@@ -204,17 +204,27 @@ TEST(same_name_gives_same_inode)
 	itab_free(t);
 }
 
-TEST(forget_frees_inodes_and_empty_parents)
+/* A table with the directory /d (*d) and the file /d/x (*x) in it. */
+static struct itab *table_d_x(uint64_t *d, uint64_t *x)
 {
 	struct itab *t = new_table(1000, 1000, "/");
 	struct stat dir = { .st_mode = S_IFDIR | 0755 }, f = file_st(3), st;
-	uint64_t d, x;
+
+	if (!t || itab_add_entry(t, 1, "d", &dir, NULL, &st) < 0)
+		return t;
+	*d = st.st_ino;
+	if (itab_add_entry(t, *d, "x", &f, NULL, &st) == 0)
+		*x = st.st_ino;
+	return t;
+}
+
+TEST(forget_frees_inodes_and_empty_parents)
+{
+	uint64_t d = 0, x = 0;
+	struct itab *t = table_d_x(&d, &x);
+	struct stat st;
 
 	CHECK(t);
-	CHECK_INT(itab_add_entry(t, 1, "d", &dir, NULL, &st), 0);
-	d = st.st_ino;
-	CHECK_INT(itab_add_entry(t, d, "x", &f, NULL, &st), 0);
-	x = st.st_ino;
 	CHECK_INT(itab_count(t), 3);
 	/* The kernel forgets the directory first: kept for its child. */
 	itab_forget(t, d, 1);
@@ -225,6 +235,33 @@ TEST(forget_frees_inodes_and_empty_parents)
 	/* The root is never freed. */
 	itab_forget(t, 1, 100);
 	CHECK_INT(itab_count(t), 1);
+	itab_free(t);
+}
+
+TEST(pinned_inode_outlives_the_kernels_forget)
+{
+	uint64_t d = 0, x = 0;
+	struct itab *t = table_d_x(&d, &x);
+	struct stat f = file_st(3), st;
+	char path[64];
+
+	CHECK(t);
+	CHECK_INT(itab_count(t), 3);
+	/* A write-back upload still queued after the last close. */
+	itab_pin(t, x, true);
+	itab_forget(t, d, 1);
+	itab_forget(t, x, 1);
+	CHECK_INT(itab_count(t), 3);
+	CHECK_INT(itab_path(t, x, path, sizeof(path)), 0);
+	CHECK_STR(path, "/d/x");
+	/* Looked up again meanwhile: the same inode. */
+	CHECK_INT(itab_add_entry(t, d, "x", &f, NULL, &st), 0);
+	CHECK_INT(st.st_ino, x);
+	itab_forget(t, x, 1);
+	/* The upload is over: now nothing holds it or its directory. */
+	itab_pin(t, x, false);
+	CHECK_INT(itab_count(t), 1);
+	CHECK_INT(itab_getattr(t, x, &st), -ESTALE);
 	itab_free(t);
 }
 
@@ -715,6 +752,7 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(expired_listing_is_not_used),
 	TEST_ENTRY(same_name_gives_same_inode),
 	TEST_ENTRY(forget_frees_inodes_and_empty_parents),
+	TEST_ENTRY(pinned_inode_outlives_the_kernels_forget),
 	TEST_ENTRY(getattr_expires),
 	TEST_ENTRY(listing_refreshes_known_children),
 	TEST_ENTRY(snapshot_is_a_copy),

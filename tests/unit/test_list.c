@@ -760,6 +760,38 @@ TEST(utc_time_matches_every_day_for_decades)
 	}
 }
 
+TEST(stat_reply_gives_the_files_mode)
+{
+	CHECK_INT(list_stat_file_mode("213-Status follows:\n"
+				      "-rw-r-----    1 1017     1017   4096 "
+				      "Dec 06 19:03 f3\n213 End of status",
+				      "/d/f3"),
+		  0640);
+	/* Indented lines (RFC 959 leaves their form to the server). */
+	CHECK_INT(list_stat_file_mode("211-Status of /d/f:\n -rwxr-xr-x 1 a b "
+				      "1 Jan  1 2020 f\n211 End",
+				      "/d/f"),
+		  0755);
+}
+
+TEST(stat_reply_that_is_not_one_file_tells_nothing)
+{
+	/* Another name, a directory's listing, a directory, no lines. */
+	CHECK_INT(list_stat_file_mode("213-S\n-rw-r--r-- 1 a b 1 Jan  1 2020 g\n"
+				      "213 E", "/d/f"),
+		  -1);
+	CHECK_INT(list_stat_file_mode("213-S\n-rw-r--r-- 1 a b 1 Jan  1 2020 f\n"
+				      "-rw-r--r-- 1 a b 1 Jan  1 2020 f\n213 E",
+				      "/d/f"),
+		  -1);
+	CHECK_INT(list_stat_file_mode("213-S\ndrwxr-xr-x 1 a b 1 Jan  1 2020 f\n"
+				      "213 E", "/d/f"),
+		  -1);
+	CHECK_INT(list_stat_file_mode("213 nothing", "/d/f"), -1);
+	CHECK_INT(list_stat_file_mode("", "/d/f"), -1);
+	CHECK_INT(list_stat_file_mode("213-S\ngarbage\n213 E", "/d/f"), -1);
+}
+
 static const struct check_case cases[] = {
     TEST_ENTRY(vsftpd_file_with_spaces_in_name),
     TEST_ENTRY(vsftpd_directory_with_year),
@@ -827,6 +859,8 @@ static const struct check_case cases[] = {
     TEST_ENTRY(utc_time_epoch_and_known_dates),
     TEST_ENTRY(utc_time_rejects_out_of_range_fields),
     TEST_ENTRY(utc_time_matches_every_day_for_decades),
+    TEST_ENTRY(stat_reply_gives_the_files_mode),
+    TEST_ENTRY(stat_reply_that_is_not_one_file_tells_nothing),
 };
 
 CHECK_MAIN(cases)
