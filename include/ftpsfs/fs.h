@@ -32,6 +32,9 @@
  *   pool.lock     the connection pool (pool_internal.h; never held across
  *                 I/O; conds: a connection became free, the maintenance
  *                 thread's tick)
+ *   attrq.lock    times and modes waiting to be sent (fs_attrq.c; no I/O,
+ *                 takes only itab.lock; conds: a new due time, a send
+ *                 ended)
  *   itab.lock     the inode table (inode.h; a leaf, no I/O; cond
  *                 times_cond: a directory's exact times were fetched)
  *   ra.lock       files fetched ahead (fs_readahead.c; a leaf, no I/O;
@@ -54,10 +57,10 @@
  * Order: ready_lock, then f->lock or wf->lock (never both: a read looks
  * at the write state before it takes f->lock), then wfiles_lock, then
  * handles_lock or space_lock, then pr->lock, then pw.lock, then
- * pool.lock, then the leaves (itab.lock, ra.lock, pf.lock, wb.lock,
- * poll.lock, idmap.lock, pin_lock, charset.lock, stats last_lock,
- * refresh.lock, bucket.lock).  A thread holding a lock may take only
- * locks after it.
+ * pool.lock, then attrq.lock, then the leaves (itab.lock, ra.lock,
+ * pf.lock, wb.lock, poll.lock, idmap.lock, pin_lock, charset.lock, stats
+ * last_lock, refresh.lock, bucket.lock).  A thread holding a lock may take
+ * only locks after it.
  *
  * Besides the locks, each thread carries channels of its own, set by the
  * fs layer for the request it serves and read below it without being
