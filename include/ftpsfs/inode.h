@@ -95,7 +95,8 @@ struct itab_dirent {
 };
 
 /* A directory listing as it was at opendir: read only, shared by the
- * opendirs of a listing that did not change meanwhile (snapshot.c). */
+ * opendirs of a listing whose names did not change meanwhile (its
+ * attributes may: itab_snapshot_stat(); snapshot.c). */
 struct itab_snapshot {
 	size_t n;
 	struct itab_dirent *ents;
@@ -363,6 +364,16 @@ void itab_mtime_reqs_free(struct itab_mtime_req *reqs, size_t n);
  */
 int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out);
 void itab_snapshot_free(struct itab_snapshot *s);
+
+/*
+ * The attributes of entry @d of snapshot @s as a struct stat of inode
+ * @ino (0: none).  Names, link targets and places in a snapshot never
+ * change, but attributes and exact times arriving later are written in
+ * place, under the table's lock: read them here, not from @d->st.
+ */
+void itab_snapshot_stat(const struct itab_snapshot *s,
+			const struct itab_dirent *d, uint64_t ino,
+			struct stat *st);
 
 /* A snapshot of the @n entries @ents (copied; not linked to the table).
  * Returns 0 with *out, or -ENOMEM. */

@@ -75,9 +75,8 @@ static bool listed_exact_locked(const struct inode *p, const char *name)
 static void listed_sync_locked(struct itab *t, struct inode *in)
 {
 	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
-	struct itab_dirent *r = p && listing_find(p->listing, in->name)
-					? listing_find_mut(p->listing, in->name)
-					: NULL;
+	struct itab_dirent *r = p ? listing_find_attr(p->listing, in->name)
+				  : NULL;
 
 	if (r)
 		r->st = in->st;

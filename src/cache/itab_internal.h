@@ -19,8 +19,9 @@
 /*
  * A directory's listing: its entries in the server's order, in the array
  * of a snapshot (inode.h) that opendirs share - while they do
- * (snap->refs > 1) it never changes, a change copies it first - and an
- * index by name.  An entry removed from a private array keeps its place
+ * (snap->refs > 1) its names and places never change, a structural
+ * change copies it first; attributes change in place - and an index by
+ * name.  An entry removed from a private array keeps its place
  * with a NULL name (a hole) until the next share compacts the array.
  */
 struct dir_listing {
@@ -155,6 +156,10 @@ const struct itab_dirent *listing_find(const struct dir_listing *l,
  * NULL if absent, or if that failed (then the listing is not fresh any
  * more: asked again when needed). */
 struct itab_dirent *listing_find_mut(struct dir_listing *l, const char *name);
+/* The same, for a change of its attributes only (st, mtime_exact): in
+ * place, also while opendirs share the entries (they read them under the
+ * lock, itab_snapshot_attr()).  Never fails but for an absent name. */
+struct itab_dirent *listing_find_attr(struct dir_listing *l, const char *name);
 size_t ent_bytes(const struct itab_dirent *d);
 int listing_upsert(struct itab *t, struct dir_listing *l, const char *name,
 		   const struct itab_attr *st, const char *link, bool exact);

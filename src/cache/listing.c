@@ -1,9 +1,14 @@
 /*
  * listing.c - directory listings of the inode table: an array of entries
  * in the server's order (the order readdir keeps), shared with opendirs
- * as a snapshot and copied before a change while shared, an index by
- * name (nameidx.h), what they cost, and the budget all listings share.
- * Callers hold the table's lock.
+ * as a snapshot, an index by name (nameidx.h), what they cost, and the
+ * budget all listings share.  Callers hold the table's lock.
+ *
+ * While shared, only structural changes (an entry added or removed, a
+ * symlink's new target) copy the array; attributes and exact times are
+ * written in place under the lock, where snapshot readers read them
+ * (itab_snapshot_attr()).  A copy of a million entries is some 120 MB:
+ * the exact times ls -l brings in must not cost one.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -137,6 +142,13 @@ static int listing_own(struct dir_listing *l)
 	return ret;
 }
 
+struct itab_dirent *listing_find_attr(struct dir_listing *l, const char *name)
+{
+	ssize_t pos = l ? name_index_find(&l->ix, l->snap->ents, name) : -1;
+
+	return pos < 0 ? NULL : &l->snap->ents[pos];
+}
+
 struct itab_dirent *listing_find_mut(struct dir_listing *l, const char *name)
 {
 	ssize_t pos;
@@ -223,9 +235,12 @@ int listing_upsert(struct itab *t, struct dir_listing *l,
 	if (cur && !new_link && cur->mtime_exact == exact &&
 	    memcmp(&cur->st, st, sizeof(*st)) == 0)
 		return 0;
-	if (listing_own(l) < 0)
+	/* Only the attributes change: in place, shared or not. */
+	d = cur && !new_link ? listing_find_attr(l, name) : NULL;
+	if (!d && listing_own(l) < 0)
 		return -ENOMEM;
-	d = listing_find_mut(l, name);
+	if (!d)
+		d = listing_find_mut(l, name);
 	if (d)
 		listing_count(t, l, d, -1);
 	else if (!(d = listing_append(l, name)))

@@ -146,9 +146,8 @@ void itab_mtimes_done(struct itab *t, uint64_t dir,
 		    cur->st.st_size != reqs[i].size ||
 		    cur->st.st_mtim.tv_sec != reqs[i].listed)
 			continue;
-		r = listing_find_mut(p->listing, reqs[i].name);
-		if (!r)
-			break; /* no memory: the listing goes stale */
+		/* In place, also while opendirs share it: no copy. */
+		r = listing_find_attr(p->listing, reqs[i].name);
 		r->st.st_mtim.tv_sec = stat_time_from(reqs[i].exact);
 		r->st.st_mtim.tv_nsec = 0;
 		r->mtime_exact = true;

@@ -1,9 +1,10 @@
 /*
  * snapshot.c - what opendir holds of a listing: the listing's own array
  * of entries, shared by reference (listing.c copies it before changing
- * it while shared).  The count of holders is guarded by the table's lock
- * for a snapshot of a table; the entries never change while shared, so
- * readers need no lock.
+ * its names while shared).  The count of holders is guarded by the
+ * table's lock for a snapshot of a table, and so are the attributes,
+ * which change in place (itab_snapshot_stat()); names and link targets
+ * never change while shared, so readers of those need no lock.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -95,6 +96,19 @@ int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out)
 int itab_snapshot_any(struct itab *t, uint64_t dir, struct itab_snapshot **out)
 {
 	return snapshot_of(t, dir, true, out);
+}
+
+void itab_snapshot_stat(const struct itab_snapshot *s,
+			const struct itab_dirent *d, uint64_t ino,
+			struct stat *st)
+{
+	struct itab *t = s->table;
+
+	if (t)
+		pthread_mutex_lock(&t->lock);
+	itab_attr_unpack(&d->st, ino, st);
+	if (t)
+		pthread_mutex_unlock(&t->lock);
 }
 
 void snapshot_unref_locked(struct itab_snapshot *s)

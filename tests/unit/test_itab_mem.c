@@ -179,7 +179,79 @@ TEST(lookups_stay_right_while_inodes_are_forgotten)
 	free(inos);
 }
 
+/*
+ * Exact times arriving (MDTM, as ls -l brings them in) while an opendir
+ * shares the listing are written in place: no copy of the listing (a
+ * million entries once cost 120 MB more at the peak of ls -l), and the
+ * opendir's snapshot shows them.  An attribute change of one entry
+ * (itab_set_attr) is in place too; a new name still copies the array,
+ * so the snapshot keeps its names and places.
+ */
+TEST(exact_times_while_shared_copy_nothing)
+{
+	struct itab_config cfg = { 3600000, 3600000, "/", 0 };
+	struct stat root_st = { .st_mode = S_IFDIR | 0755 }, st;
+	struct itab_snapshot *s = NULL;
+	struct itab_mtime_req *reqs;
+	struct itab *t = NULL;
+	size_t before, after, n, asked = 0;
+	uint64_t gen, dir, ino;
+	bool meas = measurable();
+	char name[64];
+	int ret;
+
+	CHECK_INT(itab_new(&cfg, &root_st, &t), 0);
+	CHECK_INT(itab_set_listing(t, 1, make_ents(N), N, itab_generation(t),
+				   ITAB_TIMES_ASKABLE),
+		  0);
+	CHECK_INT(itab_snapshot(t, 1, &s), 0);
+	entry_name(name, sizeof(name), 7);
+	CHECK_INT(itab_lookup(t, 1, name, &st), 0);
+	ino = st.st_ino;
+	CHECK(itab_needs_exact_mtime(t, ino, &dir));
+	CHECK_INT(dir, 1);
+	malloc_trim(0);
+	before = in_use();
+	while ((ret = itab_mtimes_claim(t, 1, &reqs, &n, &gen)) == 1) {
+		for (size_t i = 0; i < n; i++) {
+			reqs[i].exact = reqs[i].listed + 7;
+			reqs[i].got = true;
+		}
+		itab_mtimes_done(t, 1, reqs, n, gen, true);
+		itab_mtime_reqs_free(reqs, n);
+		asked += n;
+	}
+	CHECK_INT(ret, 0);
+	CHECK_INT(asked, N);
+	after = in_use();
+	if (meas) {
+		printf("exact times for %d shared entries: %zd bytes more\n",
+		       N, (ssize_t)(after - before));
+		CHECK(after <= before + 64 * 1024);
+	}
+	/* the snapshot sees them, the inode too */
+	itab_snapshot_stat(s, &s->ents[7], 0, &st);
+	CHECK_INT(st.st_mtim.tv_sec, 1700000000 + 7 + 7);
+	CHECK_INT(itab_getattr(t, ino, &st), 0);
+	CHECK_INT(st.st_mtim.tv_sec, 1700000000 + 7 + 7);
+	/* an attribute change: in place; a new name: a copy, the
+	 * snapshot keeps its own */
+	st.st_size = 12345;
+	itab_set_attr(t, ino, &st, NULL, ITAB_FORCE);
+	itab_snapshot_stat(s, &s->ents[7], 0, &st);
+	CHECK_INT(st.st_size, 12345);
+	CHECK(itab_add_entry(t, 1, "new-file", &st, NULL, &st) == 0);
+	CHECK_INT(s->n, N);
+	CHECK(strcmp(s->ents[7].name, name) == 0);
+	CHECK_INT(itab_listed(t, 1, "new-file", &st, &(bool){ false }), 0);
+	CHECK_INT(itab_listed(t, 1, name, &st, &(bool){ false }), 0);
+	CHECK_INT(st.st_size, 12345);
+	itab_snapshot_free(s);
+	itab_free(t);
+}
+
 static const struct check_case cases[] = {
+	TEST_ENTRY(exact_times_while_shared_copy_nothing),
 	TEST_ENTRY(lookups_stay_right_while_inodes_are_forgotten),
 	TEST_ENTRY(bytes_per_entry_inode_and_snapshot_within_budget),
 };
