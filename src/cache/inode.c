@@ -129,32 +129,71 @@ static void inode_set_attr_locked(struct itab *t, struct inode *in,
 		(void)set_string(&in->link_target, link_target);
 }
 
-/* A new inode with room for @name inside (not named yet). */
-static struct inode *inode_alloc(const char *name)
+/* A new inode (not named yet) with room for @name inside, or, with
+ * @shared (@name's string in the parent's listing), pointing at that. */
+static struct inode *inode_alloc(const char *name, const char *shared)
 {
-	size_t len = strlen(name) + 1;
+	size_t len = shared ? 0 : strlen(name) + 1;
 	struct inode *in = calloc(1, sizeof(*in) + len);
 
 	if (in) {
 		in->iname_cap = (uint16_t)len; /* NAME_MAX + 1 at most */
-		in->name = in->iname;
+		in->name = shared ? (char *)shared : in->iname;
+		in->name_shared = shared != NULL;
 	}
 	return in;
 }
 
 static void inode_name_free(struct inode *in)
 {
-	if (in->name != in->iname)
+	if (in->name != in->iname && !in->name_shared)
 		free(in->name);
+	in->name_shared = false;
 	in->name = in->iname;
-	in->iname[0] = '\0';
+	if (in->iname_cap)
+		in->iname[0] = '\0';
+}
+
+/* A name for an inode that leaves the namespace without memory for a
+ * copy of its shared one: never freed (name_shared stays set). */
+static char no_name[1];
+
+void inode_names_release_locked(struct itab *t, struct inode *p,
+				const struct dir_listing *to,
+				const char *name)
+{
+	if (t->closing || !p)
+		return;
+restart:
+	for (size_t i = 0; p->children && i < p->children->nslots; i++) {
+		struct inode *in = p->children->slots[i];
+		const struct itab_dirent *d;
+		char *copy;
+
+		if (!in || !in->name_shared ||
+		    (name && strcmp(in->name, name) != 0))
+			continue;
+		d = to ? listing_find(to, in->name) : NULL;
+		if (d) {
+			in->name = d->name;
+			continue;
+		}
+		copy = strdup(in->name);
+		if (!copy) {
+			/* (it shrinks the index: start over) */
+			inode_unlink_locked(t, in);
+			goto restart;
+		}
+		in->name = copy;
+		in->name_shared = false;
+	}
 }
 
 int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	     struct itab **out)
 {
 	struct itab *t = calloc(1, sizeof(*t));
-	struct inode *root = inode_alloc("");
+	struct inode *root = inode_alloc("", NULL);
 
 	if (!t || !root)
 		goto fail;
@@ -225,6 +264,7 @@ void itab_free(struct itab *t)
 {
 	if (!t)
 		return;
+	t->closing = true; /* inodes go in any order */
 	for (size_t i = 0; i < t->by_ino.nslots; i++)
 		if (t->by_ino.slots[i])
 			inode_destroy(t, t->by_ino.slots[i]);
@@ -311,14 +351,20 @@ int inode_link_locked(struct itab *t, struct inode *in,
 			     struct inode *parent, const char *name)
 {
 	size_t len = strlen(name) + 1;
-	char *nm = len <= in->iname_cap ? in->iname : strdup(name);
+	/* (a new inode's shared name is in place already) */
+	char *nm = in->name == name	 ? in->name
+		   : len <= in->iname_cap ? in->iname
+					  : strdup(name);
 
 	if (!nm)
 		return -ENOMEM;
-	if (nm != in->name)
+	if (nm != in->name) {
 		inode_name_free(in);
-	memmove(nm, name, len);
-	in->name = nm;
+		memmove(nm, name, len);
+		in->name = nm;
+	} else if (nm != name) {
+		memmove(nm, name, len);
+	}
 	if (!parent->children) {
 		parent->children = malloc(sizeof(*parent->children));
 		if (!parent->children)
@@ -363,23 +409,34 @@ void inode_unlink_locked(struct itab *t, struct inode *in)
 		children_del_locked(parent, in);
 		parent->nchildren--;
 	}
+	/* Out of its parent: not its listing's name any more (without
+	 * memory for a copy, an empty one: it has no path anyway). */
+	if (in->name_shared) {
+		char *copy = strdup(in->name);
+
+		in->name = copy ? copy : no_name;
+		in->name_shared = copy == NULL;
+	}
 }
 
-/* Find or create the child inode and count one lookup. */
+/* Find or create the child inode and count one lookup.  @listed: its
+ * entry in the parent's listing, if there is one (its name is shared). */
 static struct inode *child_ref_locked(struct itab *t, struct inode *parent,
-				      const char *name)
+				      const char *name,
+				      const struct itab_dirent *listed)
 {
 	struct inode *in = inode_find_child(t, parent->ino, name);
+	const char *shared = listed ? listed->name : NULL;
 
 	if (in) {
 		in->nlookup++;
 		return in;
 	}
-	in = inode_alloc(name);
+	in = inode_alloc(name, shared);
 	if (!in)
 		return NULL;
 	in->ino = t->next_ino++;
-	if (inode_link_locked(t, in, parent, name) < 0) {
+	if (inode_link_locked(t, in, parent, shared ? shared : name) < 0) {
 		inode_name_free(in);
 		free(in);
 		return NULL;
@@ -415,7 +472,7 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 		ret = -ENOENT;
 		goto out;
 	}
-	in = child_ref_locked(t, p, name);
+	in = child_ref_locked(t, p, name, r);
 	if (!in) {
 		ret = -ENOMEM;
 		goto out;
@@ -469,7 +526,7 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 		ret = -ESTALE;
 		goto out;
 	}
-	in = child_ref_locked(t, p, name);
+	in = child_ref_locked(t, p, name, listing_find(p->listing, name));
 	if (!in) {
 		ret = -ENOMEM;
 		goto out;

@@ -88,18 +88,31 @@ struct inode {
 	unsigned pinned;      /* open for writing: see itab_pin() */
 	unsigned unconfirmed; /* reads given out before the server's 226 */
 	unsigned nsubdirs;    /* directories: subdirectories, see below */
-	/* (the flags together: no padding between them) */
-	bool named;	    /* in its parent's children index */
-	bool st_known;
-	bool open_seen;
-	bool local_only;    /* created by us, not on the server yet */
-	bool mtime_exact;   /* st_mtim to the second (not a LIST minute) */
-	bool subdirs_known; /* directories: nsubdirs is from a listing and
-			     * kept up to date by our changes */
+	/* (the flags together in bits: no padding between them) */
+	bool named : 1;	      /* in its parent's children index */
+	bool st_known : 1;
+	bool open_seen : 1;
+	bool local_only : 1;    /* created by us, not on the server yet */
+	bool mtime_exact : 1;   /* st_mtim to the second (not a LIST minute) */
+	bool subdirs_known : 1; /* directories: nsubdirs is from a listing
+				 * and kept up to date by our changes */
+	bool name_shared : 1;	/* name is the string of its entry in the
+				 * parent's listing (see below) */
 	uint16_t iname_cap; /* room in iname, NUL included */
 	char iname[];	    /* the name, if it fits (name points here):
 			     * one allocation for most inodes */
 };
+
+/*
+ * Names stored once: an inode made from its parent's listing (lookup,
+ * readdirplus) has no copy of its name, it points at the listing's
+ * (name_shared, iname empty: 32 bytes less per inode).  Invariant: a
+ * shared name is the string of the entry of that name in the parent's
+ * current listing.  Whatever lets that string go keeps it: a new listing
+ * (the inode points at the new one's), a copy of the listing, the entry
+ * removed, the listing dropped, the inode leaving its parent (an own copy
+ * then: inode_names_release_locked(), inode_unlink_locked()).
+ */
 
 struct itab {
 	pthread_mutex_t lock;
@@ -120,6 +133,7 @@ struct itab {
 	uint64_t seed;	    /* of the children indexes' name_hash() */
 	size_t freed_bytes; /* freed since memory was last given back to
 			     * the system (itab_forget()) */
+	bool closing; /* itab_free(): names are not handed over */
 };
 
 static inline struct inode *inode_get(struct itab *t, uint64_t ino)
@@ -143,6 +157,14 @@ int set_string(char **dst, const char *src);
 /* inode.c */
 struct inode *inode_find_child(struct itab *t, uint64_t parent,
 			       const char *name);
+/* @p's listing lets its names go: the children whose names it holds
+ * point at @to's (the listing replacing it, or a copy of it) where it has
+ * them, else get their own copies.  Without memory for one, that child
+ * leaves the namespace (as if removed): never a name in freed memory.
+ * With @name, only the child of that name (its entry goes). */
+void inode_names_release_locked(struct itab *t, struct inode *p,
+				const struct dir_listing *to,
+				const char *name);
 
 /* listing.c */
 /* A listing of @ents[0, @n) (taken over, also on failure; a name listed

@@ -132,11 +132,15 @@ static int listing_own(struct dir_listing *l)
 		return ret;
 	}
 	s->gen = old->gen;
-	snapshot_unref_locked(old);
 	l->snap = s;
 	l->cap = s->n;
 	l->holes = 0;
 	ret = name_index_build(&l->ix, s->ents, s->n);
+	/* The children's shared names: the copy's now (without an index,
+	 * their own copies). */
+	inode_names_release_locked(old->table, inode_get(old->table, l->dir),
+				   ret < 0 ? NULL : l, NULL);
+	snapshot_unref_locked(old);
 	if (ret < 0)
 		l->expire = 0;
 	return ret;
@@ -262,14 +266,15 @@ void listing_remove(struct itab *t, struct dir_listing *l,
 		return;
 	listing_count(t, l, d, -1);
 	name_index_del(&l->ix, l->snap->ents, (size_t)(d - l->snap->ents));
+	inode_names_release_locked(t, inode_get(t, l->dir), NULL, d->name);
 	free(d->name);
 	free(d->link_target);
 	d->name = d->link_target = NULL;
 	l->holes++;
 }
 
-/* Forget @p's listing (the next lookup or readdir asks the server). */
-void listing_drop_locked(struct itab *t, struct inode *p)
+/* Free @p's listing (its children's names are seen to). */
+static void listing_unhook_locked(struct itab *t, struct inode *p)
 {
 	struct dir_listing *l = p->listing;
 
@@ -280,6 +285,14 @@ void listing_drop_locked(struct itab *t, struct inode *p)
 	t->freed_bytes += l->bytes;
 	listing_free(l);
 	p->listing = NULL;
+}
+
+/* Forget @p's listing (the next lookup or readdir asks the server). */
+void listing_drop_locked(struct itab *t, struct inode *p)
+{
+	if (p->listing)
+		inode_names_release_locked(t, p, NULL, NULL);
+	listing_unhook_locked(t, p);
 }
 
 /* @p's listing was used: the last to be dropped for the budget (and one
@@ -305,7 +318,10 @@ void listing_used_locked(struct itab *t, struct inode *p)
 void listing_attach_locked(struct itab *t, struct inode *p,
 				  struct dir_listing *l)
 {
-	listing_drop_locked(t, p);
+	/* the children's names the old one holds: the new one's */
+	if (p->listing)
+		inode_names_release_locked(t, p, l, NULL);
+	listing_unhook_locked(t, p);
 	l->dir = p->ino;
 	p->listing = l;
 	DL_APPEND2(t->listings, l, lru_prev, lru_next);

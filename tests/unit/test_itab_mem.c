@@ -250,7 +250,92 @@ TEST(exact_times_while_shared_copy_nothing)
 	itab_free(t);
 }
 
+/* Is @ino's path "/" @name? */
+static bool path_is(struct itab *t, uint64_t ino, const char *name)
+{
+	char buf[256], want[256];
+
+	snprintf(want, sizeof(want), "/%s", name);
+	return itab_path(t, ino, buf, sizeof(buf)) == 0 &&
+	       strcmp(buf, want) == 0;
+}
+
+#define NS 1000
+
+/*
+ * Names stored once: inodes made from a listing point at its names.
+ * Whatever lets those go (a new listing without some of them, a copy of
+ * the listing while an opendir shares it, a removal, a rename, the
+ * listing dropped) leaves every inode with its right name (under ASan:
+ * never one in freed memory).
+ */
+TEST(shared_names_survive_what_lets_the_listing_go)
+{
+	struct itab_config cfg = { 3600000, 3600000, "/", 0 };
+	struct stat root_st = { .st_mode = S_IFDIR | 0755 }, st;
+	struct itab_snapshot *s = NULL;
+	struct itab *t = NULL;
+	uint64_t inos[NS], ino;
+	char name[64], other[64];
+
+	CHECK_INT(itab_new(&cfg, &root_st, &t), 0);
+	CHECK_INT(itab_set_listing(t, 1, make_ents(NS), NS,
+				   itab_generation(t), 0),
+		  0);
+	for (size_t i = 0; i < NS; i++) {
+		entry_name(name, sizeof(name), i);
+		CHECK_INT(itab_lookup(t, 1, name, &st), 0);
+		inos[i] = st.st_ino;
+	}
+	/* a new listing lacking the first half */
+	CHECK_INT(itab_set_listing(t, 1, make_ents(NS / 2), NS / 2,
+				   itab_generation(t), 0),
+		  0);
+	/* an opendir shares it; a new name copies it */
+	CHECK_INT(itab_snapshot(t, 1, &s), 0);
+	CHECK_INT(itab_add_entry(t, 1, "added", &st, NULL, &st), 0);
+	itab_snapshot_free(s);
+	for (size_t i = 0; i < NS; i++) {
+		entry_name(name, sizeof(name), i);
+		CHECK(path_is(t, inos[i], name));
+	}
+	/* removed and renamed entries, shared or not */
+	entry_name(name, sizeof(name), 1);
+	itab_remove(t, 1, name);
+	CHECK_INT(itab_path(t, inos[1], name, sizeof(name)), -ESTALE);
+	entry_name(name, sizeof(name), 2);
+	CHECK_INT(itab_rename(t, 1, name, 1, "renamed"), 0);
+	CHECK(path_is(t, inos[2], "renamed"));
+	entry_name(name, sizeof(name), 3);
+	entry_name(other, sizeof(other), NS / 2 - 1);
+	CHECK_INT(itab_rename(t, 1, name, 1, other), 0); /* over a shared one */
+	CHECK(path_is(t, inos[3], other));
+	CHECK_INT(itab_find_child(t, 1, other, &ino), 0);
+	CHECK_INT(ino, inos[3]);
+	CHECK_INT(itab_path(t, inos[NS / 2 - 1], name, sizeof(name)), -ESTALE);
+	/* dropped */
+	itab_invalidate_dir(t, 1);
+	for (size_t i = 4; i < NS; i++) {
+		if (i == NS / 2 - 1)
+			continue;
+		entry_name(name, sizeof(name), i);
+		CHECK(path_is(t, inos[i], name));
+		CHECK_INT(itab_find_child(t, 1, name, &ino), 0);
+		CHECK_INT(ino, inos[i]);
+	}
+	/* a listing again, then forget them all */
+	CHECK_INT(itab_set_listing(t, 1, make_ents(NS), NS,
+				   itab_generation(t), 0),
+		  0);
+	for (size_t i = 0; i < NS; i++)
+		itab_forget(t, inos[i], 1);
+	CHECK_INT(itab_lookup(t, 1, other, &st), 0);
+	CHECK(path_is(t, st.st_ino, other));
+	itab_free(t);
+}
+
 static const struct check_case cases[] = {
+	TEST_ENTRY(shared_names_survive_what_lets_the_listing_go),
 	TEST_ENTRY(exact_times_while_shared_copy_nothing),
 	TEST_ENTRY(lookups_stay_right_while_inodes_are_forgotten),
 	TEST_ENTRY(bytes_per_entry_inode_and_snapshot_within_budget),
