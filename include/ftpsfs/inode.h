@@ -104,6 +104,9 @@ struct itab_snapshot {
 	/* private: */
 	unsigned refs;	    /* holders (under table->lock if table) */
 	struct itab *table; /* the table whose listing it is, or NULL */
+	char *names;	    /* one block holding the names (those of
+			     * entries added later are their own), or NULL */
+	size_t names_len;
 };
 
 /*

@@ -92,6 +92,7 @@ struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
 		listing_free(l);
 		return NULL;
 	}
+	snapshot_pack_names(s);
 	return l;
 }
 
@@ -267,7 +268,7 @@ void listing_remove(struct itab *t, struct dir_listing *l,
 	listing_count(t, l, d, -1);
 	name_index_del(&l->ix, l->snap->ents, (size_t)(d - l->snap->ents));
 	inode_names_release_locked(t, inode_get(t, l->dir), NULL, d->name);
-	free(d->name);
+	snapshot_name_free(l->snap, d->name);
 	free(d->link_target);
 	d->name = d->link_target = NULL;
 	l->holes++;

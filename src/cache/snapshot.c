@@ -111,11 +111,50 @@ void itab_snapshot_stat(const struct itab_snapshot *s,
 		pthread_mutex_unlock(&t->lock);
 }
 
+void snapshot_pack_names(struct itab_snapshot *s)
+{
+	size_t total = 0, o = 0;
+	char *block;
+
+	for (size_t i = 0; i < s->n; i++)
+		total += s->ents[i].name ? strlen(s->ents[i].name) + 1 : 0;
+	block = total ? malloc(total) : NULL;
+	if (!block)
+		return; /* they stay where they are */
+	for (size_t i = 0; i < s->n; i++) {
+		size_t len;
+
+		if (!s->ents[i].name)
+			continue;
+		len = strlen(s->ents[i].name) + 1;
+		memcpy(block + o, s->ents[i].name, len);
+		free(s->ents[i].name);
+		s->ents[i].name = block + o;
+		o += len;
+	}
+	s->names = block;
+	s->names_len = total;
+}
+
+void snapshot_name_free(const struct itab_snapshot *s, char *name)
+{
+	/* (compared as addresses: a name is in the block or not at all) */
+	uintptr_t a = (uintptr_t)name, b = (uintptr_t)s->names;
+
+	if (!s->names || a < b || a >= b + s->names_len)
+		free(name);
+}
+
 void snapshot_unref_locked(struct itab_snapshot *s)
 {
 	if (--s->refs > 0)
 		return;
-	itab_dirents_free(s->ents, s->n);
+	for (size_t i = 0; i < s->n; i++) {
+		snapshot_name_free(s, s->ents[i].name);
+		free(s->ents[i].link_target);
+	}
+	free(s->ents);
+	free(s->names);
 	free(s);
 }
 
