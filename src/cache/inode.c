@@ -118,6 +118,7 @@ static void inode_set_attr_locked(struct itab *t, struct inode *in,
 	/* Pinned: ours, whatever the server says (size and times lag behind
 	 * pending writes; a mode change may wait for the upload). */
 	if (!(in->pinned && in->st_known && !force)) {
+		inode_attr_changed(in, attr->st_size, &attr->st_mtim);
 		in->st = *attr;
 		in->mtime_exact = exact || force;
 	}
@@ -249,7 +250,6 @@ static void inode_destroy(struct itab *t, struct inode *in)
 {
 	if (in->local_only)
 		t->nlocal_only--;
-	free(in->open);
 	listing_drop_locked(t, in);
 	t->freed_bytes += sizeof(*in) + strlen(in->name) + 32;
 	if (in->children)
@@ -374,7 +374,6 @@ int inode_link_locked(struct itab *t, struct inode *in,
 	if (inotab_add(parent->children, in) < 0)
 		return -ENOMEM;
 	in->parent = parent->ino;
-	parent->nchildren++;
 	in->named = true;
 	return 0;
 }
@@ -405,10 +404,8 @@ void inode_unlink_locked(struct itab *t, struct inode *in)
 	/* The caller frees the parent if this made it unused: it may
 	 * still hold a pointer to it.  (A parent lives while it has
 	 * children: it is there.) */
-	if (parent) {
+	if (parent)
 		children_del_locked(parent, in);
-		parent->nchildren--;
-	}
 	/* Out of its parent: not its listing's name any more (without
 	 * memory for a copy, an empty one: it has no path anyway). */
 	if (in->name_shared) {
@@ -805,7 +802,11 @@ void itab_touch_dir(struct itab *t, uint64_t dir)
 	if (in)
 		local_change_locked(t, in); /* its parent lists its time */
 	if (in && in->st_known) {
-		clock_gettime(CLOCK_REALTIME, &in->st.st_mtim);
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		inode_attr_changed(in, in->st.st_size, &now);
+		in->st.st_mtim = now;
 		p = in->named ? inode_get(t, in->parent) : NULL;
 		if (p && p->listing)
 			(void)listing_upsert(t, p->listing, in->name, &in->st,
@@ -832,7 +833,7 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 void inode_maybe_free_locked(struct itab *t, struct inode *in)
 {
 	while (in && in->ino != ITAB_ROOT_INO && in->nlookup == 0 &&
-	       in->nchildren == 0) {
+	       inode_nchildren(in) == 0) {
 		struct inode *parent = in->named ? inode_get(t, in->parent)
 						 : NULL;
 
@@ -842,7 +843,6 @@ void inode_maybe_free_locked(struct itab *t, struct inode *in)
 		inode_destroy(t, in);
 		if (!parent)
 			break;
-		parent->nchildren--;
 		in = parent;
 	}
 }
@@ -879,19 +879,12 @@ bool itab_open_keep_cache(struct itab *t, uint64_t ino)
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
 	if (in) {
-		if (!in->open)
-			in->open = calloc(1, sizeof(*in->open));
-		keep = in->open && in->open_seen && in->unconfirmed == 0 &&
-		       in->open->size == in->st.st_size &&
-		       in->open->mtime.tv_sec == in->st.st_mtim.tv_sec &&
-		       in->open->mtime.tv_nsec == in->st.st_mtim.tv_nsec;
-		/* Without memory for the record: no keep_cache next time
-		 * either (the safe answer). */
-		in->open_seen = in->open != NULL;
-		if (in->open) {
-			in->open->size = in->st.st_size;
-			in->open->mtime = in->st.st_mtim;
-		}
+		/* The size and time the last open saw: a bit set when
+		 * they change, not a record of them in every inode. */
+		keep = in->open_seen && !in->open_changed &&
+		       in->unconfirmed == 0;
+		in->open_seen = true;
+		in->open_changed = false;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return keep;

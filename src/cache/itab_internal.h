@@ -61,13 +61,6 @@ int inotab_add(struct inotab *tb, struct inode *in);
 /* Take @in out (if there), before its name changes. */
 void inotab_del(struct inotab *tb, struct inode *in);
 
-/* The size and time a file had when it was last opened (keep_cache):
- * only for files opened, not in every inode. */
-struct inode_open {
-	off_t size;
-	struct timespec mtime;
-};
-
 struct inode {
 	uint64_t ino;
 	uint64_t parent; /* 0 for the root and for removed inodes */
@@ -80,18 +73,18 @@ struct inode {
 	struct dir_listing *listing;
 	uint64_t local_gen; /* our last change of it (files: attributes;
 			     * directories: their entries too) */
-	struct inode_open *open; /* what the last open saw, or NULL */
 	int64_t used_ms;    /* directories: net_now_ms() its listing was
 			     * last used for a request (0 never) */
 	struct itab_attr st;
-	unsigned nchildren;   /* child inodes in the table */
 	unsigned pinned;      /* open for writing: see itab_pin() */
 	unsigned unconfirmed; /* reads given out before the server's 226 */
 	unsigned nsubdirs;    /* directories: subdirectories, see below */
 	/* (the flags together in bits: no padding between them) */
 	bool named : 1;	      /* in its parent's children index */
 	bool st_known : 1;
-	bool open_seen : 1;
+	bool open_seen : 1;	/* opened before (keep_cache) ... */
+	bool open_changed : 1;	/* ... and its size or time changed since
+				 * (inode_attr_changed()) */
 	bool local_only : 1;    /* created by us, not on the server yet */
 	bool mtime_exact : 1;   /* st_mtim to the second (not a LIST minute) */
 	bool subdirs_known : 1; /* directories: nsubdirs is from a listing
@@ -135,6 +128,23 @@ struct itab {
 			     * the system (itab_forget()) */
 	bool closing; /* itab_free(): names are not handed over */
 };
+
+/* Child inodes in the table (each holds its parent). */
+static inline size_t inode_nchildren(const struct inode *in)
+{
+	return in->children ? in->children->used : 0;
+}
+
+/* @in's size or time changes to @size, @mtim: an open no longer keeps
+ * the page cache (itab_open_keep_cache()).  Before every such change. */
+static inline void inode_attr_changed(struct inode *in, off_t size,
+				      const struct timespec *mtim)
+{
+	if (in->st.st_size != size ||
+	    in->st.st_mtim.tv_sec != mtim->tv_sec ||
+	    in->st.st_mtim.tv_nsec != mtim->tv_nsec)
+		in->open_changed = true;
+}
 
 static inline struct inode *inode_get(struct itab *t, uint64_t ino)
 {
