@@ -251,7 +251,9 @@ static void inode_destroy(struct itab *t, struct inode *in)
 	if (in->local_only)
 		t->nlocal_only--;
 	listing_drop_locked(t, in);
-	t->freed_bytes += sizeof(*in) + strlen(in->name) + 32;
+	/* (a shared name is its listing's: in itab_free() maybe freed
+	 * already, never to be read here) */
+	t->freed_bytes += sizeof(*in) + in->iname_cap + 32;
 	if (in->children)
 		inotab_free(in->children);
 	free(in->children);

@@ -331,6 +331,12 @@ TEST(shared_names_survive_what_lets_the_listing_go)
 		itab_forget(t, inos[i], 1);
 	CHECK_INT(itab_lookup(t, 1, other, &st), 0);
 	CHECK(path_is(t, st.st_ino, other));
+	/* the table freed with inodes sharing the names of a listing that
+	 * goes first or last (in the order of the index) */
+	for (size_t i = 0; i < NS; i++) {
+		entry_name(name, sizeof(name), i);
+		CHECK_INT(itab_lookup(t, 1, name, &st), 0);
+	}
 	itab_free(t);
 }
 
