@@ -159,34 +159,47 @@ static void inode_name_free(struct inode *in)
  * copy of its shared one: never freed (name_shared stays set). */
 static char no_name[1];
 
+/* inode_names_release_locked() for @in.  Returns false if @in left its
+ * parent (no memory for a copy: the parent's index changed). */
+static bool name_release_one(struct itab *t, struct inode *in,
+			     const struct dir_listing *to)
+{
+	const struct itab_dirent *d = to ? listing_find(to, in->name) : NULL;
+	char *copy;
+
+	if (d) {
+		in->name = d->name;
+		return true;
+	}
+	copy = strdup(in->name);
+	if (!copy) {
+		inode_unlink_locked(t, in);
+		return false;
+	}
+	in->name = copy;
+	in->name_shared = false;
+	return true;
+}
+
 void inode_names_release_locked(struct itab *t, struct inode *p,
 				const struct dir_listing *to,
 				const char *name)
 {
-	if (t->closing || !p)
+	if (t->closing || !p || !p->children)
 		return;
+	if (name) { /* one entry goes: its child only (no walk) */
+		struct inode *in = inotab_find(p->children, 0, name);
+
+		if (in && in->name_shared)
+			name_release_one(t, in, to);
+		return;
+	}
 restart:
 	for (size_t i = 0; p->children && i < p->children->nslots; i++) {
 		struct inode *in = p->children->slots[i];
-		const struct itab_dirent *d;
-		char *copy;
 
-		if (!in || !in->name_shared ||
-		    (name && strcmp(in->name, name) != 0))
-			continue;
-		d = to ? listing_find(to, in->name) : NULL;
-		if (d) {
-			in->name = d->name;
-			continue;
-		}
-		copy = strdup(in->name);
-		if (!copy) {
-			/* (it shrinks the index: start over) */
-			inode_unlink_locked(t, in);
+		if (in && in->name_shared && !name_release_one(t, in, to))
 			goto restart;
-		}
-		in->name = copy;
-		in->name_shared = false;
 	}
 }
 

@@ -190,7 +190,7 @@ const struct itab_dirent *listing_find(const struct dir_listing *l,
 struct itab_dirent *listing_find_mut(struct dir_listing *l, const char *name);
 /* The same, for a change of its attributes only (st, mtime_exact): in
  * place, also while opendirs share the entries (they read them under the
- * lock, itab_snapshot_attr()).  Never fails but for an absent name. */
+ * lock, itab_snapshot_stat()).  Never fails but for an absent name. */
 struct itab_dirent *listing_find_attr(struct dir_listing *l, const char *name);
 size_t ent_bytes(const struct itab_dirent *d);
 int listing_upsert(struct itab *t, struct dir_listing *l, const char *name,

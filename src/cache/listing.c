@@ -7,7 +7,7 @@
  * While shared, only structural changes (an entry added or removed, a
  * symlink's new target) copy the array; attributes and exact times are
  * written in place under the lock, where snapshot readers read them
- * (itab_snapshot_attr()).  A copy of a million entries is some 120 MB:
+ * (itab_snapshot_stat()).  A copy of a million entries is some 120 MB:
  * the exact times ls -l brings in must not cost one.
  */
 #include <errno.h>
