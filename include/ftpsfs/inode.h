@@ -90,6 +90,8 @@ struct itab_dirent {
 	char *name;	   /* owned */
 	char *link_target; /* owned, may be NULL */
 	struct itab_attr st;
+	bool name_packed;  /* name is in its snapshot's blocks (not to be
+			    * freed on its own; in the padding: no cost) */
 	bool mtime_exact;  /* st_mtim is exact (MLSD, MDTM, our own), not
 			    * the minute or day a LIST line shows */
 };
@@ -104,9 +106,9 @@ struct itab_snapshot {
 	/* private: */
 	unsigned refs;	    /* holders (under table->lock if table) */
 	struct itab *table; /* the table whose listing it is, or NULL */
-	char *names;	    /* one block holding the names (those of
-			     * entries added later are their own), or NULL */
-	size_t names_len;
+	struct name_block *blocks; /* the names of its entries, packed
+				    * (name_packed; those added later are
+				    * their own), or NULL */
 };
 
 /*

@@ -210,13 +210,13 @@ struct itab_snapshot *listing_share_locked(struct dir_listing *l);
 struct itab_snapshot *snapshot_alloc(struct itab *t, size_t n, size_t cap);
 /* Drop one reference (the table's lock held, if it has a table). */
 void snapshot_unref_locked(struct itab_snapshot *s);
-/* Move the names of @s's entries into one block (s->names): a name
- * costs its bytes, not a heap chunk each (16 to 24 bytes less).  Without
- * memory for the block they stay as they are. */
+/* Move the names of @s's entries into blocks (s->blocks): a name costs
+ * its bytes, not a heap chunk each (16 to 24 bytes less).  Without memory
+ * for a block they stay as they are. */
 void snapshot_pack_names(struct itab_snapshot *s);
-/* Free @name of an entry of @s (NULL allowed), unless it is in the
- * block. */
-void snapshot_name_free(const struct itab_snapshot *s, char *name);
+/* Free the name of entry @d (NULL allowed) unless it is packed; then
+ * NULL. */
+void snapshot_name_free(struct itab_dirent *d);
 /* Copy the entries of @src[0, @n) that have a name to @dst (zeroed, room
  * for them), strings too.  Returns 0, or -ENOMEM (what was copied is in
  * @dst: free it with the rest). */

@@ -268,9 +268,9 @@ void listing_remove(struct itab *t, struct dir_listing *l,
 	listing_count(t, l, d, -1);
 	name_index_del(&l->ix, l->snap->ents, (size_t)(d - l->snap->ents));
 	inode_names_release_locked(t, inode_get(t, l->dir), NULL, d->name);
-	snapshot_name_free(l->snap, d->name);
+	snapshot_name_free(d);
 	free(d->link_target);
-	d->name = d->link_target = NULL;
+	d->link_target = NULL;
 	l->holes++;
 }
 

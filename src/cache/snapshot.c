@@ -37,6 +37,7 @@ int itab_dirents_copy(struct itab_dirent *dst, const struct itab_dirent *src,
 			continue; /* removed */
 		*dst = src[i];
 		dst->name = strdup(src[i].name);
+		dst->name_packed = false;
 		dst->link_target = src[i].link_target
 					   ? strdup(src[i].link_target)
 					   : NULL;
@@ -111,38 +112,54 @@ void itab_snapshot_stat(const struct itab_snapshot *s,
 		pthread_mutex_unlock(&t->lock);
 }
 
+/* A block of names.  At most 64 KiB, under glibc's mmap threshold: each
+ * is carved from the heap where the names copied before it were freed
+ * (one block for all would exist beside all of them: a listing's names
+ * twice at the peak, 29 MB more for a million). */
+#define NAME_BLOCK_MAX (64u << 10)
+struct name_block {
+	struct name_block *next;
+	char bytes[];
+};
+
 void snapshot_pack_names(struct itab_snapshot *s)
 {
-	size_t total = 0, o = 0;
-	char *block;
+	struct name_block *b = NULL;
+	size_t left = 0, room = 0, used = 0;
 
 	for (size_t i = 0; i < s->n; i++)
-		total += s->ents[i].name ? strlen(s->ents[i].name) + 1 : 0;
-	block = total ? malloc(total) : NULL;
-	if (!block)
-		return; /* they stay where they are */
+		left += s->ents[i].name ? strlen(s->ents[i].name) + 1 : 0;
 	for (size_t i = 0; i < s->n; i++) {
+		struct itab_dirent *d = &s->ents[i];
 		size_t len;
 
-		if (!s->ents[i].name)
+		if (!d->name)
 			continue;
-		len = strlen(s->ents[i].name) + 1;
-		memcpy(block + o, s->ents[i].name, len);
-		free(s->ents[i].name);
-		s->ents[i].name = block + o;
-		o += len;
+		len = strlen(d->name) + 1;
+		if (len > room - used) {
+			room = left < NAME_BLOCK_MAX ? left : NAME_BLOCK_MAX;
+			b = malloc(sizeof(*b) + room);
+			if (!b)
+				return; /* the rest stay where they are */
+			b->next = s->blocks;
+			s->blocks = b;
+			used = 0;
+		}
+		memcpy(b->bytes + used, d->name, len);
+		free(d->name);
+		d->name = b->bytes + used;
+		d->name_packed = true;
+		used += len;
+		left -= len;
 	}
-	s->names = block;
-	s->names_len = total;
 }
 
-void snapshot_name_free(const struct itab_snapshot *s, char *name)
+void snapshot_name_free(struct itab_dirent *d)
 {
-	/* (compared as addresses: a name is in the block or not at all) */
-	uintptr_t a = (uintptr_t)name, b = (uintptr_t)s->names;
-
-	if (!s->names || a < b || a >= b + s->names_len)
-		free(name);
+	if (!d->name_packed)
+		free(d->name);
+	d->name = NULL;
+	d->name_packed = false;
 }
 
 void snapshot_unref_locked(struct itab_snapshot *s)
@@ -150,11 +167,16 @@ void snapshot_unref_locked(struct itab_snapshot *s)
 	if (--s->refs > 0)
 		return;
 	for (size_t i = 0; i < s->n; i++) {
-		snapshot_name_free(s, s->ents[i].name);
+		snapshot_name_free(&s->ents[i]);
 		free(s->ents[i].link_target);
 	}
 	free(s->ents);
-	free(s->names);
+	while (s->blocks) {
+		struct name_block *next = s->blocks->next;
+
+		free(s->blocks);
+		s->blocks = next;
+	}
 	free(s);
 }
 
