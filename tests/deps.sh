@@ -31,6 +31,8 @@ APT_PACKAGES=(
     pmccabe
     # test
     fuse3 openssl vsftpd python3-pytest curl rsync git unzip
+    # hostile-server tests under valgrind (tests/valgrind-ftpsfs.sh, run-all.sh)
+    valgrind
     # stress tests (test_stress.py, tests/stress.sh): dbench and its loadfile
     dbench
     # proxy= tests (test_proxy.py): a SOCKS5 and an HTTP CONNECT proxy, started by the tests

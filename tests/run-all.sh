@@ -9,7 +9,7 @@
 #  5. fuzz targets, a bounded time each, under ASan + UBSan
 #  6. the fault, outage, resilience, write, server-quirk, hostile-server, probe, statistics and
 #     proxy tests and part of the read tests against the ASan + UBSan binary (any sanitizer report
-#     in a mount's log fails the test), and the
+#     in a mount's log fails the test), part of the hostile-server tests under valgrind, and the
 #     concurrent part of the stress tests (parallel exercisers, dbench with 4 clients)
 #  7. all integration tests (real vsftpd and ProFTPD mounts) against the
 #     normal build, the stress tests in their bounded CI form among them (tests/stress.sh
@@ -74,6 +74,14 @@ FTPSFS_BIN=build-asan/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     tests/integration/test_prefetch.py tests/integration/test_parallel_reads.py \
     tests/integration/test_round_trips.py \
     tests/integration/test_read.py -k "not test_read or test_readahead or vsftpd-explicit-tls1.3 or proftpd-implicit-tls1.2"
+
+# The hostile server's listings, times and texts, the daemon under valgrind (about a minute;
+# every error valgrind reports fails the test: tests/valgrind-ftpsfs.sh). The whole file
+# passes too but takes twice the time (its timeout tests wait).
+step "hostile-server tests (listings, times, texts) under valgrind"
+FTPSFS_BIN=tests/valgrind-ftpsfs.sh /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    tests/integration/test_hostile.py \
+    -k "absurd_sizes or dir_max_entries or far_ or control_characters or interrupted_listing or interrupted_lookup"
 
 step "stress tests under ASan + UBSan: parallel exercisers, dbench with 4 clients"
 FTPSFS_BIN=build-asan/ftpsfs /usr/bin/python3 -m pytest -q -p no:cacheprovider \

@@ -90,12 +90,15 @@ struct itab_dirent {
 	char *name;	   /* owned */
 	char *link_target; /* owned, may be NULL */
 	struct itab_attr st;
+	bool name_packed;  /* name is in its snapshot's blocks (not to be
+			    * freed on its own; in the padding: no cost) */
 	bool mtime_exact;  /* st_mtim is exact (MLSD, MDTM, our own), not
 			    * the minute or day a LIST line shows */
 };
 
 /* A directory listing as it was at opendir: read only, shared by the
- * opendirs of a listing that did not change meanwhile (snapshot.c). */
+ * opendirs of a listing whose names did not change meanwhile (its
+ * attributes may: itab_snapshot_stat(); snapshot.c). */
 struct itab_snapshot {
 	size_t n;
 	struct itab_dirent *ents;
@@ -103,6 +106,9 @@ struct itab_snapshot {
 	/* private: */
 	unsigned refs;	    /* holders (under table->lock if table) */
 	struct itab *table; /* the table whose listing it is, or NULL */
+	struct name_block *blocks; /* the names of its entries, packed
+				    * (name_packed; those added later are
+				    * their own), or NULL */
 };
 
 /*
@@ -365,6 +371,16 @@ void itab_mtime_reqs_free(struct itab_mtime_req *reqs, size_t n);
  */
 int itab_snapshot(struct itab *t, uint64_t dir, struct itab_snapshot **out);
 void itab_snapshot_free(struct itab_snapshot *s);
+
+/*
+ * The attributes of entry @d of snapshot @s as a struct stat of inode
+ * @ino (0: none).  Names, link targets and places in a snapshot never
+ * change, but attributes and exact times arriving later are written in
+ * place, under the table's lock: read them here, not from @d->st.
+ */
+void itab_snapshot_stat(const struct itab_snapshot *s,
+			const struct itab_dirent *d, uint64_t ino,
+			struct stat *st);
 
 /* A snapshot of the @n entries @ents (copied; not linked to the table).
  * Returns 0 with *out, or -ENOMEM. */

@@ -52,9 +52,8 @@ static bool listed_exact_locked(const struct inode *p, const char *name)
 static void listed_sync_locked(struct itab *t, struct inode *in)
 {
 	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
-	struct itab_dirent *r = p && listing_find(p->listing, in->name)
-					? listing_find_mut(p->listing, in->name)
-					: NULL;
+	struct itab_dirent *r = p ? listing_find_attr(p->listing, in->name)
+				  : NULL;
 
 	if (r)
 		r->st = in->st;
@@ -96,6 +95,7 @@ static void inode_set_attr_locked(struct itab *t, struct inode *in,
 	/* Pinned: ours, whatever the server says (size and times lag behind
 	 * pending writes; a mode change may wait for the upload). */
 	if (!(in->pinned && in->st_known && !force)) {
+		inode_attr_changed(in, attr->st_size, &attr->st_mtim);
 		in->st = *attr;
 		in->mtime_exact = exact || force;
 	}
@@ -107,32 +107,84 @@ static void inode_set_attr_locked(struct itab *t, struct inode *in,
 		(void)set_string(&in->link_target, link_target);
 }
 
-/* A new inode with room for @name inside (not named yet). */
-static struct inode *inode_alloc(const char *name)
+/* A new inode (not named yet) with room for @name inside, or, with
+ * @shared (@name's string in the parent's listing), pointing at that. */
+static struct inode *inode_alloc(const char *name, const char *shared)
 {
-	size_t len = strlen(name) + 1;
+	size_t len = shared ? 0 : strlen(name) + 1;
 	struct inode *in = calloc(1, sizeof(*in) + len);
 
 	if (in) {
 		in->iname_cap = (uint16_t)len; /* NAME_MAX + 1 at most */
-		in->name = in->iname;
+		in->name = shared ? (char *)shared : in->iname;
+		in->name_shared = shared != NULL;
 	}
 	return in;
 }
 
 static void inode_name_free(struct inode *in)
 {
-	if (in->name != in->iname)
+	if (in->name != in->iname && !in->name_shared)
 		free(in->name);
+	in->name_shared = false;
 	in->name = in->iname;
-	in->iname[0] = '\0';
+	if (in->iname_cap)
+		in->iname[0] = '\0';
+}
+
+/* A name for an inode that leaves the namespace without memory for a
+ * copy of its shared one: never freed (name_shared stays set). */
+static char no_name[1];
+
+/* inode_names_release_locked() for @in.  Returns false if @in left its
+ * parent (no memory for a copy: the parent's index changed). */
+static bool name_release_one(struct itab *t, struct inode *in,
+			     const struct dir_listing *to)
+{
+	const struct itab_dirent *d = to ? listing_find(to, in->name) : NULL;
+	char *copy;
+
+	if (d) {
+		in->name = d->name;
+		return true;
+	}
+	copy = strdup(in->name);
+	if (!copy) {
+		inode_unlink_locked(t, in);
+		return false;
+	}
+	in->name = copy;
+	in->name_shared = false;
+	return true;
+}
+
+void inode_names_release_locked(struct itab *t, struct inode *p,
+				const struct dir_listing *to,
+				const char *name)
+{
+	if (t->closing || !p || !p->children)
+		return;
+	if (name) { /* one entry goes: its child only (no walk) */
+		struct inode *in = inotab_find(p->children, 0, name);
+
+		if (in && in->name_shared)
+			name_release_one(t, in, to);
+		return;
+	}
+restart:
+	for (size_t i = 0; p->children && i < p->children->nslots; i++) {
+		struct inode *in = p->children->slots[i];
+
+		if (in && in->name_shared && !name_release_one(t, in, to))
+			goto restart;
+	}
 }
 
 int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	     struct itab **out)
 {
 	struct itab *t = calloc(1, sizeof(*t));
-	struct inode *root = inode_alloc("");
+	struct inode *root = inode_alloc("", NULL);
 
 	if (!t || !root)
 		goto fail;
@@ -188,9 +240,10 @@ static void inode_destroy(struct itab *t, struct inode *in)
 {
 	if (in->local_only)
 		t->nlocal_only--;
-	free(in->open);
 	listing_drop_locked(t, in);
-	t->freed_bytes += sizeof(*in) + strlen(in->name) + 32;
+	/* (a shared name is its listing's: in itab_free() maybe freed
+	 * already, never to be read here) */
+	t->freed_bytes += sizeof(*in) + in->iname_cap + 32;
 	if (in->children)
 		inotab_free(in->children);
 	free(in->children);
@@ -203,6 +256,7 @@ void itab_free(struct itab *t)
 {
 	if (!t)
 		return;
+	t->closing = true; /* inodes go in any order */
 	for (size_t i = 0; i < t->by_ino.nslots; i++)
 		if (t->by_ino.slots[i])
 			inode_destroy(t, t->by_ino.slots[i]);
@@ -289,14 +343,20 @@ int inode_link_locked(struct itab *t, struct inode *in,
 			     struct inode *parent, const char *name)
 {
 	size_t len = strlen(name) + 1;
-	char *nm = len <= in->iname_cap ? in->iname : strdup(name);
+	/* (a new inode's shared name is in place already) */
+	char *nm = in->name == name	 ? in->name
+		   : len <= in->iname_cap ? in->iname
+					  : strdup(name);
 
 	if (!nm)
 		return -ENOMEM;
-	if (nm != in->name)
+	if (nm != in->name) {
 		inode_name_free(in);
-	memmove(nm, name, len);
-	in->name = nm;
+		memmove(nm, name, len);
+		in->name = nm;
+	} else if (nm != name) {
+		memmove(nm, name, len);
+	}
 	if (!parent->children) {
 		parent->children = malloc(sizeof(*parent->children));
 		if (!parent->children)
@@ -306,7 +366,6 @@ int inode_link_locked(struct itab *t, struct inode *in,
 	if (inotab_add(parent->children, in) < 0)
 		return -ENOMEM;
 	in->parent = parent->ino;
-	parent->nchildren++;
 	in->named = true;
 	return 0;
 }
@@ -337,27 +396,36 @@ void inode_unlink_locked(struct itab *t, struct inode *in)
 	/* The caller frees the parent if this made it unused: it may
 	 * still hold a pointer to it.  (A parent lives while it has
 	 * children: it is there.) */
-	if (parent) {
+	if (parent)
 		children_del_locked(parent, in);
-		parent->nchildren--;
+	/* Out of its parent: not its listing's name any more (without
+	 * memory for a copy, an empty one: it has no path anyway). */
+	if (in->name_shared) {
+		char *copy = strdup(in->name);
+
+		in->name = copy ? copy : no_name;
+		in->name_shared = copy == NULL;
 	}
 }
 
-/* Find or create the child inode and count one lookup. */
+/* Find or create the child inode and count one lookup.  @listed: its
+ * entry in the parent's listing, if there is one (its name is shared). */
 static struct inode *child_ref_locked(struct itab *t, struct inode *parent,
-				      const char *name)
+				      const char *name,
+				      const struct itab_dirent *listed)
 {
 	struct inode *in = inode_find_child(t, parent->ino, name);
+	const char *shared = listed ? listed->name : NULL;
 
 	if (in) {
 		in->nlookup++;
 		return in;
 	}
-	in = inode_alloc(name);
+	in = inode_alloc(name, shared);
 	if (!in)
 		return NULL;
 	in->ino = t->next_ino++;
-	if (inode_link_locked(t, in, parent, name) < 0) {
+	if (inode_link_locked(t, in, parent, shared ? shared : name) < 0) {
 		inode_name_free(in);
 		free(in);
 		return NULL;
@@ -393,7 +461,7 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 		ret = -ENOENT;
 		goto out;
 	}
-	in = child_ref_locked(t, p, name);
+	in = child_ref_locked(t, p, name, r);
 	if (!in) {
 		ret = -ENOMEM;
 		goto out;
@@ -447,7 +515,7 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 		ret = -ESTALE;
 		goto out;
 	}
-	in = child_ref_locked(t, p, name);
+	in = child_ref_locked(t, p, name, listing_find(p->listing, name));
 	if (!in) {
 		ret = -ENOMEM;
 		goto out;
@@ -729,7 +797,11 @@ void itab_touch_dir(struct itab *t, uint64_t dir)
 	if (in)
 		local_change_locked(t, in); /* its parent lists its time */
 	if (in && in->st_known) {
-		clock_gettime(CLOCK_REALTIME, &in->st.st_mtim);
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		inode_attr_changed(in, in->st.st_size, &now);
+		in->st.st_mtim = now;
 		p = in->named ? inode_get(t, in->parent) : NULL;
 		if (p && p->listing)
 			(void)listing_upsert(t, p->listing, in->name, &in->st,
@@ -759,7 +831,7 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 void inode_maybe_free_locked(struct itab *t, struct inode *in)
 {
 	while (in && in->ino != ITAB_ROOT_INO && in->nlookup == 0 &&
-	       in->pinned == 0 && in->nchildren == 0) {
+	       in->pinned == 0 && inode_nchildren(in) == 0) {
 		struct inode *parent = in->named ? inode_get(t, in->parent)
 						 : NULL;
 
@@ -769,7 +841,6 @@ void inode_maybe_free_locked(struct itab *t, struct inode *in)
 		inode_destroy(t, in);
 		if (!parent)
 			break;
-		parent->nchildren--;
 		in = parent;
 	}
 }
@@ -806,19 +877,12 @@ bool itab_open_keep_cache(struct itab *t, uint64_t ino)
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
 	if (in) {
-		if (!in->open)
-			in->open = calloc(1, sizeof(*in->open));
-		keep = in->open && in->open_seen && in->unconfirmed == 0 &&
-		       in->open->size == in->st.st_size &&
-		       in->open->mtime.tv_sec == in->st.st_mtim.tv_sec &&
-		       in->open->mtime.tv_nsec == in->st.st_mtim.tv_nsec;
-		/* Without memory for the record: no keep_cache next time
-		 * either (the safe answer). */
-		in->open_seen = in->open != NULL;
-		if (in->open) {
-			in->open->size = in->st.st_size;
-			in->open->mtime = in->st.st_mtim;
-		}
+		/* The size and time the last open saw: a bit set when
+		 * they change, not a record of them in every inode. */
+		keep = in->open_seen && !in->open_changed &&
+		       in->unconfirmed == 0;
+		in->open_seen = true;
+		in->open_changed = false;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return keep;

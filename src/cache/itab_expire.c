@@ -81,14 +81,14 @@ ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out)
 		return -ESTALE;
 	}
 	/* The inode and its children (its index of them). */
-	v = calloc(top->nchildren + 1, sizeof(*v));
+	v = calloc(inode_nchildren(top) + 1, sizeof(*v));
 	if (!v || !expire_record(v, &n, top))
 		goto nomem;
 	kids = top->children;
 	for (size_t i = 0; kids && i < kids->nslots; i++) {
 		struct inode *in = kids->slots[i];
 
-		if (!in || n > top->nchildren)
+		if (!in || n > inode_nchildren(top))
 			continue;
 		if (!expire_record(v, &n, in))
 			goto nomem;

@@ -3,7 +3,9 @@
  * attributes, names) and listing.c (directory listings and their memory
  * budget).  Everything here runs with itab.lock held (see inode.h).
  * Calls between the files go one way: itab_names.c and mtimes.c call
- * inode.c, which calls listing.c, which calls snapshot.c.
+ * inode.c, which calls listing.c, which calls snapshot.c - but for one
+ * call up, inode_names_release_locked(): a listing that drops or changes
+ * names gives the inodes sharing them their own copies.
  */
 #ifndef FTPSFS_ITAB_INTERNAL_H
 #define FTPSFS_ITAB_INTERNAL_H
@@ -24,8 +26,9 @@
 /*
  * A directory's listing: its entries in the server's order, in the array
  * of a snapshot (inode.h) that opendirs share - while they do
- * (snap->refs > 1) it never changes, a change copies it first - and an
- * index by name.  An entry removed from a private array keeps its place
+ * (snap->refs > 1) its names and places never change, a structural
+ * change copies it first; attributes change in place - and an index by
+ * name.  An entry removed from a private array keeps its place
  * with a NULL name (a hole) until the next share compacts the array.
  */
 struct dir_listing {
@@ -65,13 +68,6 @@ int inotab_add(struct inotab *tb, struct inode *in);
 /* Take @in out (if there), before its name changes. */
 void inotab_del(struct inotab *tb, struct inode *in);
 
-/* The size and time a file had when it was last opened (keep_cache):
- * only for files opened, not in every inode. */
-struct inode_open {
-	off_t size;
-	struct timespec mtime;
-};
-
 struct inode {
 	uint64_t ino;
 	uint64_t parent; /* 0 for the root and for removed inodes */
@@ -84,26 +80,39 @@ struct inode {
 	struct dir_listing *listing;
 	uint64_t local_gen; /* our last change of it (files: attributes;
 			     * directories: their entries too) */
-	struct inode_open *open; /* what the last open saw, or NULL */
 	int64_t used_ms;    /* directories: net_now_ms() its listing was
 			     * last used for a request (0 never) */
 	struct itab_attr st;
-	unsigned nchildren;   /* child inodes in the table */
 	unsigned pinned;      /* open for writing: see itab_pin() */
 	unsigned unconfirmed; /* reads given out before the server's 226 */
 	unsigned nsubdirs;    /* directories: subdirectories, see below */
-	/* (the flags together: no padding between them) */
-	bool named;	    /* in its parent's children index */
-	bool st_known;
-	bool open_seen;
-	bool local_only;    /* created by us, not on the server yet */
-	bool mtime_exact;   /* st_mtim to the second (not a LIST minute) */
-	bool subdirs_known; /* directories: nsubdirs is from a listing and
-			     * kept up to date by our changes */
+	/* (the flags together in bits: no padding between them) */
+	bool named : 1;	      /* in its parent's children index */
+	bool st_known : 1;
+	bool open_seen : 1;	/* opened before (keep_cache) ... */
+	bool open_changed : 1;	/* ... and its size or time changed since
+				 * (inode_attr_changed()) */
+	bool local_only : 1;    /* created by us, not on the server yet */
+	bool mtime_exact : 1;   /* st_mtim to the second (not a LIST minute) */
+	bool subdirs_known : 1; /* directories: nsubdirs is from a listing
+				 * and kept up to date by our changes */
+	bool name_shared : 1;	/* name is the string of its entry in the
+				 * parent's listing (see below) */
 	uint16_t iname_cap; /* room in iname, NUL included */
 	char iname[];	    /* the name, if it fits (name points here):
 			     * one allocation for most inodes */
 };
+
+/*
+ * Names stored once: an inode made from its parent's listing (lookup,
+ * readdirplus) has no copy of its name, it points at the listing's
+ * (name_shared, iname empty: 32 bytes less per inode).  Invariant: a
+ * shared name is the string of the entry of that name in the parent's
+ * current listing.  Whatever lets that string go keeps it: a new listing
+ * (the inode points at the new one's), a copy of the listing, the entry
+ * removed, the listing dropped, the inode leaving its parent (an own copy
+ * then: inode_names_release_locked(), inode_unlink_locked()).
+ */
 
 struct itab {
 	pthread_mutex_t lock;
@@ -124,7 +133,25 @@ struct itab {
 	uint64_t seed;	    /* of the children indexes' name_hash() */
 	size_t freed_bytes; /* freed since memory was last given back to
 			     * the system (itab_forget()) */
+	bool closing; /* itab_free(): names are not handed over */
 };
+
+/* Child inodes in the table (each holds its parent). */
+static inline size_t inode_nchildren(const struct inode *in)
+{
+	return in->children ? in->children->used : 0;
+}
+
+/* @in's size or time changes to @size, @mtim: an open no longer keeps
+ * the page cache (itab_open_keep_cache()).  Before every such change. */
+static inline void inode_attr_changed(struct inode *in, off_t size,
+				      const struct timespec *mtim)
+{
+	if (in->st.st_size != size ||
+	    in->st.st_mtim.tv_sec != mtim->tv_sec ||
+	    in->st.st_mtim.tv_nsec != mtim->tv_nsec)
+		in->open_changed = true;
+}
 
 static inline struct inode *inode_get(struct itab *t, uint64_t ino)
 {
@@ -160,6 +187,14 @@ static inline int set_string(char **dst, const char *src)
 /* inode.c */
 struct inode *inode_find_child(struct itab *t, uint64_t parent,
 			       const char *name);
+/* @p's listing lets its names go: the children whose names it holds
+ * point at @to's (the listing replacing it, or a copy of it) where it has
+ * them, else get their own copies.  Without memory for one, that child
+ * leaves the namespace (as if removed): never a name in freed memory.
+ * With @name, only the child of that name (its entry goes). */
+void inode_names_release_locked(struct itab *t, struct inode *p,
+				const struct dir_listing *to,
+				const char *name);
 
 /* listing.c */
 /* A listing of @ents[0, @n) (taken over, also on failure; a name listed
@@ -173,6 +208,10 @@ const struct itab_dirent *listing_find(const struct dir_listing *l,
  * NULL if absent, or if that failed (then the listing is not fresh any
  * more: asked again when needed). */
 struct itab_dirent *listing_find_mut(struct dir_listing *l, const char *name);
+/* The same, for a change of its attributes only (st, mtime_exact): in
+ * place, also while opendirs share the entries (they read them under the
+ * lock, itab_snapshot_stat()).  Never fails but for an absent name. */
+struct itab_dirent *listing_find_attr(struct dir_listing *l, const char *name);
 size_t ent_bytes(const struct itab_dirent *d);
 int listing_upsert(struct itab *t, struct dir_listing *l, const char *name,
 		   const struct itab_attr *st, const char *link, bool exact);
@@ -191,6 +230,13 @@ struct itab_snapshot *listing_share_locked(struct dir_listing *l);
 struct itab_snapshot *snapshot_alloc(struct itab *t, size_t n, size_t cap);
 /* Drop one reference (the table's lock held, if it has a table). */
 void snapshot_unref_locked(struct itab_snapshot *s);
+/* Move the names of @s's entries into blocks (s->blocks): a name costs
+ * its bytes, not a heap chunk each (16 to 24 bytes less).  Without memory
+ * for a block they stay as they are. */
+void snapshot_pack_names(struct itab_snapshot *s);
+/* Free the name of entry @d (NULL allowed) unless it is packed; then
+ * NULL. */
+void snapshot_name_free(struct itab_dirent *d);
 /* Copy the entries of @src[0, @n) that have a name to @dst (zeroed, room
  * for them), strings too.  Returns 0, or -ENOMEM (what was copied is in
  * @dst: free it with the rest). */

@@ -1,9 +1,14 @@
 /*
  * listing.c - directory listings of the inode table: an array of entries
  * in the server's order (the order readdir keeps), shared with opendirs
- * as a snapshot and copied before a change while shared, an index by
- * name (nameidx.h), what they cost, and the budget all listings share.
- * Callers hold the table's lock.
+ * as a snapshot, an index by name (nameidx.h), what they cost, and the
+ * budget all listings share.  Callers hold the table's lock.
+ *
+ * While shared, only structural changes (an entry added or removed, a
+ * symlink's new target) copy the array; attributes and exact times are
+ * written in place under the lock, where snapshot readers read them
+ * (itab_snapshot_stat()).  A copy of a million entries is some 120 MB:
+ * the exact times ls -l brings in must not cost one.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -87,6 +92,7 @@ struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
 		listing_free(l);
 		return NULL;
 	}
+	snapshot_pack_names(s);
 	return l;
 }
 
@@ -127,14 +133,25 @@ static int listing_own(struct dir_listing *l)
 		return ret;
 	}
 	s->gen = old->gen;
-	snapshot_unref_locked(old);
 	l->snap = s;
 	l->cap = s->n;
 	l->holes = 0;
 	ret = name_index_build(&l->ix, s->ents, s->n);
+	/* The children's shared names: the copy's now (without an index,
+	 * their own copies). */
+	inode_names_release_locked(old->table, inode_get(old->table, l->dir),
+				   ret < 0 ? NULL : l, NULL);
+	snapshot_unref_locked(old);
 	if (ret < 0)
 		l->expire = 0;
 	return ret;
+}
+
+struct itab_dirent *listing_find_attr(struct dir_listing *l, const char *name)
+{
+	ssize_t pos = l ? name_index_find(&l->ix, l->snap->ents, name) : -1;
+
+	return pos < 0 ? NULL : &l->snap->ents[pos];
 }
 
 struct itab_dirent *listing_find_mut(struct dir_listing *l, const char *name)
@@ -223,9 +240,12 @@ int listing_upsert(struct itab *t, struct dir_listing *l,
 	if (cur && !new_link && cur->mtime_exact == exact &&
 	    memcmp(&cur->st, st, sizeof(*st)) == 0)
 		return 0;
-	if (listing_own(l) < 0)
+	/* Only the attributes change: in place, shared or not. */
+	d = cur && !new_link ? listing_find_attr(l, name) : NULL;
+	if (!d && listing_own(l) < 0)
 		return -ENOMEM;
-	d = listing_find_mut(l, name);
+	if (!d)
+		d = listing_find_mut(l, name);
 	if (d)
 		listing_count(t, l, d, -1);
 	else if (!(d = listing_append(l, name)))
@@ -247,14 +267,15 @@ void listing_remove(struct itab *t, struct dir_listing *l,
 		return;
 	listing_count(t, l, d, -1);
 	name_index_del(&l->ix, l->snap->ents, (size_t)(d - l->snap->ents));
-	free(d->name);
+	inode_names_release_locked(t, inode_get(t, l->dir), NULL, d->name);
+	snapshot_name_free(d);
 	free(d->link_target);
-	d->name = d->link_target = NULL;
+	d->link_target = NULL;
 	l->holes++;
 }
 
-/* Forget @p's listing (the next lookup or readdir asks the server). */
-void listing_drop_locked(struct itab *t, struct inode *p)
+/* Free @p's listing (its children's names are seen to). */
+static void listing_unhook_locked(struct itab *t, struct inode *p)
 {
 	struct dir_listing *l = p->listing;
 
@@ -265,6 +286,14 @@ void listing_drop_locked(struct itab *t, struct inode *p)
 	t->freed_bytes += l->bytes;
 	listing_free(l);
 	p->listing = NULL;
+}
+
+/* Forget @p's listing (the next lookup or readdir asks the server). */
+void listing_drop_locked(struct itab *t, struct inode *p)
+{
+	if (p->listing)
+		inode_names_release_locked(t, p, NULL, NULL);
+	listing_unhook_locked(t, p);
 }
 
 /* @p's listing was used: the last to be dropped for the budget (and one
@@ -290,7 +319,10 @@ void listing_used_locked(struct itab *t, struct inode *p)
 void listing_attach_locked(struct itab *t, struct inode *p,
 				  struct dir_listing *l)
 {
-	listing_drop_locked(t, p);
+	/* the children's names the old one holds: the new one's */
+	if (p->listing)
+		inode_names_release_locked(t, p, l, NULL);
+	listing_unhook_locked(t, p);
 	l->dir = p->ino;
 	p->listing = l;
 	DL_APPEND2(t->listings, l, lru_prev, lru_next);

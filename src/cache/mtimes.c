@@ -146,15 +146,15 @@ void itab_mtimes_done(struct itab *t, uint64_t dir,
 		    cur->st.st_size != reqs[i].size ||
 		    cur->st.st_mtim.tv_sec != reqs[i].listed)
 			continue;
-		r = listing_find_mut(p->listing, reqs[i].name);
-		if (!r)
-			break; /* no memory: the listing goes stale */
+		/* In place, also while opendirs share it: no copy. */
+		r = listing_find_attr(p->listing, reqs[i].name);
 		r->st.st_mtim.tv_sec = stat_time_from(reqs[i].exact);
 		r->st.st_mtim.tv_nsec = 0;
 		r->mtime_exact = true;
 		in = inode_find_child(t, dir, reqs[i].name);
 		if (in && !in->pinned && !in->mtime_exact &&
 		    !older_than_ours(in, gen)) {
+			inode_attr_changed(in, in->st.st_size, &r->st.st_mtim);
 			in->st.st_mtim = r->st.st_mtim;
 			in->mtime_exact = true;
 		}

@@ -1,10 +1,12 @@
 /*
  * snapshot.c - what opendir holds of a listing: the listing's own array
  * of entries, shared by reference (listing.c copies it before changing
- * it while shared).  The count of holders is guarded by the table's lock
- * for a snapshot of a table; the entries never change while shared, so
- * readers need no lock.  Below listing.c: nothing here calls up (taking
- * a snapshot of a directory's listing is listing.c's itab_snapshot()).
+ * its names while shared).  The count of holders is guarded by the
+ * table's lock for a snapshot of a table, and so are the attributes,
+ * which change in place (itab_snapshot_stat()); names and link targets
+ * never change while shared, so readers of those need no lock.  Below
+ * listing.c: nothing here calls up (taking a snapshot of a directory's
+ * listing is listing.c's itab_snapshot()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -46,6 +48,7 @@ int itab_dirents_copy(struct itab_dirent *dst, const struct itab_dirent *src,
 			continue; /* removed */
 		*dst = src[i];
 		dst->name = strdup(src[i].name);
+		dst->name_packed = false;
 		dst->link_target = src[i].link_target
 					   ? strdup(src[i].link_target)
 					   : NULL;
@@ -71,11 +74,84 @@ int itab_snapshot_copy(const struct itab_dirent *ents, size_t n,
 	return 0;
 }
 
+void itab_snapshot_stat(const struct itab_snapshot *s,
+			const struct itab_dirent *d, uint64_t ino,
+			struct stat *st)
+{
+	struct itab *t = s->table;
+
+	if (t)
+		pthread_mutex_lock(&t->lock);
+	itab_attr_unpack(&d->st, ino, st);
+	if (t)
+		pthread_mutex_unlock(&t->lock);
+}
+
+/* A block of names.  At most 64 KiB, under glibc's mmap threshold: each
+ * is carved from the heap where the names copied before it were freed
+ * (one block for all would exist beside all of them: a listing's names
+ * twice at the peak, 29 MB more for a million). */
+#define NAME_BLOCK_MAX (64u << 10)
+struct name_block {
+	struct name_block *next;
+	char bytes[];
+};
+
+void snapshot_pack_names(struct itab_snapshot *s)
+{
+	struct name_block *b = NULL;
+	size_t left = 0, room = 0, used = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		left += s->ents[i].name ? strlen(s->ents[i].name) + 1 : 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct itab_dirent *d = &s->ents[i];
+		size_t len;
+
+		if (!d->name)
+			continue;
+		len = strlen(d->name) + 1;
+		if (len > room - used) {
+			room = left < NAME_BLOCK_MAX ? left : NAME_BLOCK_MAX;
+			b = malloc(sizeof(*b) + room);
+			if (!b)
+				return; /* the rest stay where they are */
+			b->next = s->blocks;
+			s->blocks = b;
+			used = 0;
+		}
+		memcpy(b->bytes + used, d->name, len);
+		free(d->name);
+		d->name = b->bytes + used;
+		d->name_packed = true;
+		used += len;
+		left -= len;
+	}
+}
+
+void snapshot_name_free(struct itab_dirent *d)
+{
+	if (!d->name_packed)
+		free(d->name);
+	d->name = NULL;
+	d->name_packed = false;
+}
+
 void snapshot_unref_locked(struct itab_snapshot *s)
 {
 	if (--s->refs > 0)
 		return;
-	itab_dirents_free(s->ents, s->n);
+	for (size_t i = 0; i < s->n; i++) {
+		snapshot_name_free(&s->ents[i]);
+		free(s->ents[i].link_target);
+	}
+	free(s->ents);
+	while (s->blocks) {
+		struct name_block *next = s->blocks->next;
+
+		free(s->blocks);
+		s->blocks = next;
+	}
 	free(s);
 }
 

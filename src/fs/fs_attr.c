@@ -180,7 +180,7 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	if (ret == 0) {
 		struct stat st;
 
-		itab_attr_unpack(&d->st, ino, &st);
+		itab_snapshot_stat(snap, d, ino, &st);
 		itab_set_listed_attr(ctx->itab, ino, &st, d->link_target,
 				     snap->gen);
 	}

@@ -98,7 +98,7 @@ static void dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				&snap->ents[i - DIR_FIRST_ENTRY];
 
 			name = d->name;
-			itab_attr_unpack(&d->st, 0, &e.attr);
+			itab_snapshot_stat(snap, d, 0, &e.attr);
 			if (plus) {
 				struct stat st;
 

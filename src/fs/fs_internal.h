@@ -87,8 +87,9 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 int fs_fetch_listing_max(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 			 struct itab_snapshot **snap, size_t ahead_max);
 
-/* What one listing entry costs, roughly (for messages). */
-#define FS_BYTES_PER_ENTRY 150
+/* What one listing entry costs, roughly (for messages; test_itab_mem.c
+ * measures it). */
+#define FS_BYTES_PER_ENTRY 110
 
 /*
  * Ask the server the exact times of @dir's files whose listing gives them

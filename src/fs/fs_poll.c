@@ -42,16 +42,39 @@ struct fs_poll {
 
 static int dirent_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct itab_dirent *)a)->name,
-		      ((const struct itab_dirent *)b)->name);
+	return strcmp((*(const struct itab_dirent *const *)a)->name,
+		      (*(const struct itab_dirent *const *)b)->name);
 }
 
-static bool poll_changed(const struct itab_dirent *a,
+/* @s's entries by name.  Pointers are sorted, not the entries: the
+ * snapshots are the cache's listings, whose order readdir offsets and
+ * the name index rely on.  NULL: no memory. */
+static const struct itab_dirent **poll_sorted(const struct itab_snapshot *s)
+{
+	const struct itab_dirent **v = malloc((s->n + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < s->n; i++)
+		v[i] = &s->ents[i];
+	qsort(v, s->n, sizeof(*v), dirent_cmp);
+	return v;
+}
+
+static bool poll_changed(const struct itab_snapshot *os,
+			 const struct itab_dirent *a,
+			 const struct itab_snapshot *ns,
 			 const struct itab_dirent *b)
 {
-	return a->st.st_size != b->st.st_size ||
-	       a->st.st_mtim.tv_sec != b->st.st_mtim.tv_sec ||
-	       (a->st.st_mode & S_IFMT) != (b->st.st_mode & S_IFMT);
+	struct stat sa, sb;
+
+	/* attributes are read under the table's lock (they change in
+	 * place) */
+	itab_snapshot_stat(os, a, 0, &sa);
+	itab_snapshot_stat(ns, b, 0, &sb);
+	return sa.st_size != sb.st_size ||
+	       sa.st_mtim.tv_sec != sb.st_mtim.tv_sec ||
+	       (sa.st_mode & S_IFMT) != (sb.st_mode & S_IFMT);
 }
 
 /* What the kernel must drop for @name of @dir: its entry (@entry) and the
@@ -82,28 +105,26 @@ static size_t poll_diff(struct fs_ctx *ctx, uint64_t dir,
 			struct itab_snapshot *old, struct itab_snapshot *new)
 {
 	struct itab_name *v = calloc(old->n + new->n + 1, sizeof(*v));
+	const struct itab_dirent **o = poll_sorted(old), **w = poll_sorted(new);
 	size_t i = 0, j = 0, n = 0, changes = 0;
-	bool ok = v != NULL;
+	bool ok = v && o && w;
 
 	while (ok && (i < old->n || j < new->n)) {
 		int c = i == old->n   ? 1
 			: j == new->n ? -1
-				      : strcmp(old->ents[i].name,
-					       new->ents[j].name);
+				      : strcmp(o[i]->name, w[j]->name);
 
 		if (c < 0) { /* removed by someone else */
-			ok = poll_note(ctx, dir, old->ents[i].name, true, v,
-				       &n);
-			itab_remove(ctx->itab, dir, old->ents[i++].name);
+			ok = poll_note(ctx, dir, o[i]->name, true, v, &n);
+			itab_remove(ctx->itab, dir, o[i++]->name);
 			changes++;
 		} else if (c > 0) { /* added: a negative entry may hide it */
-			ok = poll_note(ctx, dir, new->ents[j++].name, true, v,
-				       &n);
+			ok = poll_note(ctx, dir, w[j++]->name, true, v, &n);
 			changes++;
 		} else {
-			if (poll_changed(&old->ents[i], &new->ents[j])) {
-				ok = poll_note(ctx, dir, new->ents[j].name,
-					       false, v, &n);
+			if (poll_changed(old, o[i], new, w[j])) {
+				ok = poll_note(ctx, dir, w[j]->name, false, v,
+					       &n);
 				changes++;
 			}
 			i++;
@@ -114,6 +135,8 @@ static size_t poll_diff(struct fs_ctx *ctx, uint64_t dir,
 		v[n++].ino = dir; /* its own times and cached contents */
 	if (v)
 		fs_refresh_kernel(ctx, v, n);
+	free(o);
+	free(w);
 	return changes;
 }
 
@@ -134,8 +157,6 @@ static void poll_dir(struct fs_ctx *ctx, uint64_t dir)
 	}
 	if (!old)
 		goto out;
-	qsort(old->ents, old->n, sizeof(*old->ents), dirent_cmp);
-	qsort(new->ents, new->n, sizeof(*new->ents), dirent_cmp);
 	changes = poll_diff(ctx, dir, old, new);
 	if (changes && itab_path(ctx->itab, dir, path, sizeof(path)) == 0)
 		log_info("poll: %s: %zu name%s changed on the server", path,

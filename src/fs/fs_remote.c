@@ -678,7 +678,7 @@ int fs_stat_remote(struct fs_ctx *ctx, uint64_t parent, const char *name,
 	if (!d) {
 		ret = -ENOENT;
 	} else {
-		itab_attr_unpack(&d->st, 0, attr);
+		itab_snapshot_stat(snap, d, 0, attr);
 		if (d->link_target)
 			snprintf(link, linksz, "%s", d->link_target);
 	}

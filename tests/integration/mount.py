@@ -160,11 +160,12 @@ class Mount:
         return rc
 
     SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                         "runtime error:")
+                         "runtime error:", "VALGRIND-ERROR-BEGIN")
 
     def sanitizer_report(self):
-        """The first ASan/LSan/UBSan report in the log, or "" (a binary
-        built with -Db_sanitize=address,undefined prints them at exit)."""
+        """The first ASan/LSan/UBSan or valgrind report in the log, or "" (a binary
+        built with -Db_sanitize=address,undefined prints them at exit; valgrind, through
+        tests/valgrind-ftpsfs.sh, as it finds them)."""
         lines = self.log_text().splitlines()
         for i, line in enumerate(lines):
             if any(m in line for m in self.SANITIZER_MARKERS):
