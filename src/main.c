@@ -23,24 +23,24 @@
 #include "ftpsfs/charset.h"
 #include "ftpsfs/fs.h"
 #include "ftpsfs/fs_poll.h"
-#include "ftpsfs/fs_prefetch.h"
 #include "ftpsfs/fs_pread.h"
+#include "ftpsfs/fs_prefetch.h"
 #include "ftpsfs/fs_refresh.h"
+#include "ftpsfs/fs_wback.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/ftp_root.h"
+#include "ftpsfs/idmap.h"
 #include "ftpsfs/inode.h"
 #include "ftpsfs/log.h"
 #include "ftpsfs/opts.h"
-#include "ftpsfs/idmap.h"
 #include "ftpsfs/probe.h"
 #include "ftpsfs/ratelimit.h"
 #include "ftpsfs/setup.h"
-#include "ftpsfs/stats_view.h"
-#include "ftpsfs/fs_wback.h"
 #include "ftpsfs/spool.h"
 #include "ftpsfs/stats.h"
+#include "ftpsfs/stats_view.h"
 #include "ftpsfs/symlink_policy.h"
 #include "ftpsfs/tls.h"
 
@@ -81,8 +81,8 @@ static int resolve_root(struct mount_state *m, struct ftp_conn *c,
 				   &have_entry);
 
 	if (ret < 0) {
-		log_err("%s", ftp_conn_err(c)[0] ? ftp_conn_err(c)
-						 : strerror(-ret));
+		log_err("%s",
+			ftp_conn_err(c)[0] ? ftp_conn_err(c) : strerror(-ret));
 		return ret;
 	}
 	root_stat_default(&m->ctx, root_st);
@@ -158,7 +158,8 @@ static int mount_remote(struct mount_state *m, struct tls_ctx **tls)
 		m->ctx.late_setup_arg = m;
 		return itab_new(&ic, &root_st, &m->ctx.itab);
 	}
-	ret = ftp_pool_acquire(m->ctx.pool, FTP_POOL_META, &c, err, sizeof(err));
+	ret = ftp_pool_acquire(m->ctx.pool, FTP_POOL_META, &c, err,
+			       sizeof(err));
 	if (ret < 0) {
 		log_err("%s", err);
 		return ret;
@@ -190,16 +191,15 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 		goto out_unmount;
 	if (!co->foreground)
 		log_use_syslog();
-	if (!m->opts.no_readahead &&
-	    fs_readahead_new(&m->ctx.readahead) < 0)
+	if (!m->opts.no_readahead && fs_readahead_new(&m->ctx.readahead) < 0)
 		goto out_unmount;
 	/* Threads do not survive fuse_daemonize()'s fork: start it now. */
 	if (ftp_pool_start(m->ctx.pool) < 0 ||
 	    fs_refresh_start(&m->ctx, se, &refresh) < 0 ||
 	    fs_prefetch_start(&m->ctx, &prefetch) < 0 ||
 	    fs_poll_start(&m->ctx, m->opts.poll, &poll) < 0 ||
-	    fs_preads_start(&m->ctx, m->opts.parallel_reads,
-			    &m->ctx.preads) < 0)
+	    fs_preads_start(&m->ctx, m->opts.parallel_reads, &m->ctx.preads) <
+		    0)
 		goto out_unmount;
 	/* An earlier mount's pending uploads go first: no request is
 	 * served before they are on the server (fs_wback.h). */
@@ -217,15 +217,16 @@ static int run_session(struct mount_state *m, struct fuse_session *se,
 		 * 3.14 would log it as an invalid value.  The loop's own
 		 * default is the same: no limit on idle threads. */
 		if (co->max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(lc, co->max_idle_threads);
+			fuse_loop_cfg_set_idle_threads(lc,
+						       co->max_idle_threads);
 		fuse_loop_cfg_set_max_threads(lc, co->max_threads);
 		ret = fuse_session_loop_mt(se, lc) != 0;
 		fuse_loop_cfg_destroy(lc);
 	}
 out_unmount:
-	fs_poll_stop(poll); /* before the refresh thread it uses */
-	fs_wback_stop(&m->ctx); /* waits for the queue, bounded */
-	fs_attrq_stop(&m->ctx); /* after the uploads that feed it */
+	fs_poll_stop(poll);	       /* before the refresh thread it uses */
+	fs_wback_stop(&m->ctx);	       /* waits for the queue, bounded */
+	fs_attrq_stop(&m->ctx);	       /* after the uploads that feed it */
 	fs_preads_stop(m->ctx.preads); /* freed after the handles */
 	fs_prefetch_stop(prefetch);
 	fs_refresh_stop(refresh);
@@ -244,8 +245,9 @@ static void set_shown_modes(const struct ftpsfs_opts *o, struct fs_ctx *ctx)
 	ctx->umask = 0;
 	if (o->umask)
 		(void)opts_parse_mode(o->umask, &ctx->umask);
-	ctx->file_mode_set = o->file_mode &&
-			     opts_parse_mode(o->file_mode, &ctx->file_mode) == 0;
+	ctx->file_mode_set =
+		o->file_mode &&
+		opts_parse_mode(o->file_mode, &ctx->file_mode) == 0;
 	ctx->dir_mode_set = o->dir_mode &&
 			    opts_parse_mode(o->dir_mode, &ctx->dir_mode) == 0;
 }
@@ -264,9 +266,10 @@ static void warn_about_sharing(const struct ftpsfs_opts *o)
 			 "\"Permission denied\"; add allow_other",
 			 o->uid, (unsigned)getuid(), o->uid);
 	if (o->allow_other && o->no_default_permissions)
-		log_warn("allow_other with no_default_permissions: every local "
-			 "user may read, change and delete every file the login "
-			 "may");
+		log_warn(
+			"allow_other with no_default_permissions: every local "
+			"user may read, change and delete every file the login "
+			"may");
 	if (o->allow_suid && geteuid() != 0)
 		log_warn("allow_suid: only root can mount with suid; setuid "
 			 "and setgid bits are shown but have no effect");
@@ -316,14 +319,14 @@ static struct fuse_session *start_session(struct mount_state *m,
  * the probe runs instead of a mount (probe.h).  Returns its exit status.
  */
 static int run_probe(struct mount_state *m, struct fuse_args *args,
-		     const struct fuse_cmdline_opts *co, int argc,
-		     char *argv[])
+		     const struct fuse_cmdline_opts *co, int argc, char *argv[])
 {
 	struct fuse_session *se;
 
 	if (!m->opts.remote || co->mountpoint) {
-		fprintf(stderr, "usage: %s --probe [user@]host[:port][:/path] "
-				"[options]  (no mount point; see --help)\n",
+		fprintf(stderr,
+			"usage: %s --probe [user@]host[:port][:/path] "
+			"[options]  (no mount point; see --help)\n",
 			argv[0]);
 		return PROBE_EXIT_USAGE;
 	}
@@ -331,9 +334,8 @@ static int run_probe(struct mount_state *m, struct fuse_args *args,
 	if (!se)
 		return PROBE_EXIT_USAGE;
 	fuse_session_destroy(se);
-	return probe_run(&(struct probe_args){ .setup = &m->s,
-					       .argc = argc,
-					       .argv = argv });
+	return probe_run(&(struct probe_args){
+		.setup = &m->s, .argc = argc, .argv = argv });
 }
 
 /* The mount context from the options (checked by opts_validate()), and
@@ -360,9 +362,8 @@ static int ctx_from_opts(struct mount_state *m)
 	m->ctx.attr_timeout = o->attr_timeout;
 	m->ctx.negative_timeout = o->negative_timeout;
 	/* DESIGN.md 4: each request's wait for the server is bounded. */
-	m->ctx.op_timeout_ms = 1000 * (int)(o->op_timeout_set
-						    ? o->op_timeout
-						    : 4 * o->timeout);
+	m->ctx.op_timeout_ms = 1000 * (int)(o->op_timeout_set ? o->op_timeout
+							      : 4 * o->timeout);
 	set_shown_modes(o, &m->ctx);
 	m->ctx.symlink_flags = (o->contain_symlinks ? SYMLINK_CONTAIN : 0) |
 			       (o->transform_symlinks ? SYMLINK_TRANSFORM : 0);
@@ -378,7 +379,8 @@ static int ctx_from_opts(struct mount_state *m)
 		       sizeof(err)) < 0) ||
 	    (!m->ctx.read_only &&
 	     spool_dir_prepare(o->spool_dir, m->ctx.spool_dir,
-			       sizeof(m->ctx.spool_dir), err, sizeof(err)) < 0)) {
+			       sizeof(m->ctx.spool_dir), err,
+			       sizeof(err)) < 0)) {
 		log_err("%s", err);
 		return -1;
 	}
@@ -440,8 +442,9 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	if (!m->opts.remote || !co.mountpoint) {
-		fprintf(stderr, "usage: %s [user@]host[:port][:/path] mountpoint "
-				"[options]  (see --help)\n",
+		fprintf(stderr,
+			"usage: %s [user@]host[:port][:/path] mountpoint "
+			"[options]  (see --help)\n",
 			argv[0]);
 		goto out;
 	}

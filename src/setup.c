@@ -107,7 +107,7 @@ static int setup_tofu(struct setup *s, enum setup_use use,
 		snprintf(origin, originsz, "%s", s->tofu.path);
 	ts->pin_origin = origin;
 	ts->first_use =
-	    use == SETUP_MOUNT ? setup_tofu_record : setup_tofu_trust_only;
+		use == SETUP_MOUNT ? setup_tofu_record : setup_tofu_trust_only;
 	ts->first_use_arg = &s->tofu;
 	return 0;
 }
@@ -122,8 +122,8 @@ static int setup_trust(struct setup *s, enum setup_use use,
 	if (o->fingerprint) {
 		ts->verify = TLS_VERIFY_PIN;
 		ts->have_pin =
-		    fingerprint_parse(o->fingerprint, strlen(o->fingerprint),
-				      ts->pin) == 0;
+			fingerprint_parse(o->fingerprint,
+					  strlen(o->fingerprint), ts->pin) == 0;
 		ts->pin_origin = "-o fingerprint";
 	} else if (o->tofu) {
 		return setup_tofu(s, use, ts, origin, originsz);
@@ -142,7 +142,7 @@ int setup_tls(struct setup *s, enum setup_use use, int max_version,
 	      tls_peer_fn on_peer, void *on_peer_arg, struct tls_ctx **out)
 {
 	const struct ftpsfs_opts *o = s->opts;
-	struct tls_settings ts = {0};
+	struct tls_settings ts = { 0 };
 	char origin[sizeof(s->tofu.path) + 32], err[512];
 	int ret;
 
@@ -151,8 +151,8 @@ int setup_tls(struct setup *s, enum setup_use use, int max_version,
 	ts.max_version = max_version;
 	if (!max_version && o->tls_max)
 		ts.max_version = strcmp(o->tls_max, "1.2") == 0
-				     ? TLS1_2_VERSION
-				     : TLS1_3_VERSION;
+					 ? TLS1_2_VERSION
+					 : TLS1_3_VERSION;
 	ts.ciphers = o->ciphers;
 	ts.ciphersuites = o->tls13_ciphersuites;
 	ts.cert_file = o->cert;

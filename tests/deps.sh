@@ -29,6 +29,8 @@ APT_PACKAGES=(
     clang libclang-rt-14-dev
     # tests/check-complexity.sh: no function above a cyclomatic complexity
     pmccabe
+    # tests/check-format.sh: the layout of .clang-format (Debian 12: version 14)
+    clang-format
     # test
     fuse3 openssl vsftpd python3-pytest curl rsync git unzip
     # hostile-server tests under valgrind (tests/valgrind-ftpsfs.sh, run-all.sh)

@@ -2,7 +2,8 @@
 # Install what is needed, build, and run every test (as root, on Debian 12).
 #
 #  1. tests/deps.sh: apt packages, ProFTPD unpacked into a private prefix
-#  2. two builds: build/ (normal) and build-asan/ (ASan + UBSan); tests/check-complexity.sh
+#  2. two builds: build/ (normal) and build-asan/ (ASan + UBSan); tests/check-complexity.sh,
+#     tests/check-format.sh
 #  3. unit tests of both builds (meson test)
 #  4. the Debian package: built, installed, the fstab tests run with the installed
 #     /usr/bin/ftpsfs, removed again (skipped if an ftpsfs package was installed before)
@@ -32,6 +33,9 @@ ninja -C build-asan
 
 step "complexity: no function in src/ above 25 (tests/check-complexity.sh)"
 bash tests/check-complexity.sh
+
+step "format: every C file as .clang-format lays it out (tests/check-format.sh)"
+bash tests/check-format.sh
 
 step "unit tests"
 meson test -C build --print-errorlogs

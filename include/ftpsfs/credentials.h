@@ -40,8 +40,8 @@
 #include "ftpsfs/secret.h"
 
 struct credentials {
-	struct secret password;	    /* value NULL when none was found */
-	struct secret key_password; /* only for an encrypted client key */
+	struct secret password;	      /* value NULL when none was found */
+	struct secret key_password;   /* only for an encrypted client key */
 	struct secret proxy_password; /* only for a proxy= with a user */
 	bool anonymous;
 };
@@ -55,8 +55,8 @@ struct credentials {
  * Returns 0, or a negative errno with a message in @err: no user name
  * known, conflicting user names, a credentials file that others may read,
  * stdin or askpass gave nothing, an encrypted key without a passphrase, a
- * proxy user without a password, an unreadable file.  @cr may hold secrets also on failure:
- * wipe it.
+ * proxy user without a password, an unreadable file.  @cr may hold secrets also
+ * on failure: wipe it.
  */
 int credentials_resolve(const struct ftpsfs_opts *o, struct hostspec *hs,
 			bool key_encrypted, struct proxy_spec *proxy,

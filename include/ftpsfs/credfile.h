@@ -30,9 +30,9 @@
 #include "ftpsfs/secret.h"
 
 struct credfile {
-	char user[HOSTSPEC_USER_MAX + 1];   /* "" when absent */
-	char password[SECRET_MAX + 1];	    /* "" when absent */
-	char key_password[SECRET_MAX + 1];  /* "" when absent */
+	char user[HOSTSPEC_USER_MAX + 1];    /* "" when absent */
+	char password[SECRET_MAX + 1];	     /* "" when absent */
+	char key_password[SECRET_MAX + 1];   /* "" when absent */
 	char proxy_password[SECRET_MAX + 1]; /* "" when absent */
 	bool has_user, has_password, has_key_password, has_proxy_password;
 };

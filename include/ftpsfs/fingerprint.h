@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FINGERPRINT_LEN 32			  /* SHA-256 */
+#define FINGERPRINT_LEN	     32			       /* SHA-256 */
 #define FINGERPRINT_TEXT_LEN (7 + 2 * FINGERPRINT_LEN) /* "sha256:"+hex */
 
 /*

@@ -106,49 +106,49 @@ struct fs_handle {
 struct fs_ctx {
 	struct itab *itab;
 	struct ftp_pool *pool;
-	struct fs_prefetch *prefetch; /* background fetching, or NULL */
+	struct fs_prefetch *prefetch;	/* background fetching, or NULL */
 	struct fs_readahead *readahead; /* files fetched ahead, or NULL
 					 * (no_readahead; fs_readahead.c) */
-	struct fs_refresh *refresh; /* tells the kernel what is stale
-				     * (fs_refresh.h), or NULL */
+	struct fs_refresh *refresh;	/* tells the kernel what is stale
+					 * (fs_refresh.h), or NULL */
 	/* fs_gone.c: the directory last found still there after a refusal
 	 * inside it, and when (net_now_ms): not asked again at once. */
 	atomic_ullong gone_present_dir;
 	atomic_llong gone_present_ms;
-	struct fs_wback *wback;	/* -o writeback queue, or NULL (fs_wback.h) */
-	struct fs_attrq *attrq;	/* times and modes sent a moment later, or
-				 * NULL (fs_attrq.c) */
+	struct fs_wback *wback;	  /* -o writeback queue, or NULL (fs_wback.h) */
+	struct fs_attrq *attrq;	  /* times and modes sent a moment later, or
+				   * NULL (fs_attrq.c) */
 	struct fs_preads *preads; /* parallel ranged reads, or NULL
 				   * (parallel_reads=0; fs_pread.c) */
 	struct ftp_features feat; /* what the server offered at login (what
 				   * it was found to do: ftp_learned.h) */
 	uid_t uid;		  /* owner shown for every file ... */
 	gid_t gid;
-	struct idmap *idmap;	  /* ... or, with idmap=names, where the
-				   * server's name maps (idmap.h); NULL */
-	double attr_timeout;	  /* seconds, for the kernel */
-	int op_timeout_ms;	  /* one request's work for the server; 0 none */
+	struct idmap *idmap; /* ... or, with idmap=names, where the
+			      * server's name maps (idmap.h); NULL */
+	double attr_timeout; /* seconds, for the kernel */
+	int op_timeout_ms;   /* one request's work for the server; 0 none */
 	double negative_timeout;
-	bool read_only;		  /* -o ro: every change is EROFS */
-	bool atomic_upload;	  /* upload to a temporary name, then rename */
-	bool verify;		  /* check SIZE and HASH after each upload */
-	bool ignore_dir_times;	  /* directory times the server refuses: no-op */
-	bool show_suid;		  /* allow_suid: keep setuid/setgid bits */
+	bool read_only;	       /* -o ro: every change is EROFS */
+	bool atomic_upload;    /* upload to a temporary name, then rename */
+	bool verify;	       /* check SIZE and HASH after each upload */
+	bool ignore_dir_times; /* directory times the server refuses: no-op */
+	bool show_suid;	       /* allow_suid: keep setuid/setgid bits */
 	/* -o file_mode=, dir_mode=, umask= (fs_shown_perm()). */
 	bool file_mode_set, dir_mode_set;
 	mode_t file_mode, dir_mode, umask;
-	bool list_hidden;	  /* MLSD hides dot files: LIST -a adds them */
-	unsigned max_entries;	  /* -o dir_max_entries */
-	unsigned symlink_flags;	  /* SYMLINK_CONTAIN, SYMLINK_TRANSFORM */
+	bool list_hidden;	/* MLSD hides dot files: LIST -a adds them */
+	unsigned max_entries;	/* -o dir_max_entries */
+	unsigned symlink_flags; /* SYMLINK_CONTAIN, SYMLINK_TRANSFORM */
 	atomic_bool warned_dir_times; /* said once: ignore_dir_times */
-	char spool_dir[4096];	  /* private directory for spool files */
+	char spool_dir[4096];	      /* private directory for spool files */
 	pthread_mutex_t wfiles_lock;
-	struct fs_wfile *wfiles;  /* write state by inode; wfiles_lock */
+	struct fs_wfile *wfiles; /* write state by inode; wfiles_lock */
 	/* The mode the server gives the files we create, learnt per
 	 * directory (fs_newmode.c); 0 = not known. */
 	atomic_ullong new_file_mode[16];
-	atomic_int new_mode_misses; /* answers that did not tell it; at 3
-				     * the server is not asked again */
+	atomic_int new_mode_misses;   /* answers that did not tell it; at 3
+				       * the server is not asked again */
 	atomic_llong times_wanted_ms; /* when a stat last asked exact times
 				       * (net_now_ms; fs_prefetch.c) */
 	pthread_mutex_t handles_lock;

@@ -69,8 +69,7 @@ bool fs_pread_note(struct fs_ctx *ctx, struct fs_file *f, uint64_t off,
  * lock held) start being fetched, the first on @c (the stream's
  * connection, in step and taken; NULL: none) if it is given. */
 struct ftp_conn;
-void fs_pread_begin(struct fs_ctx *ctx, struct fs_file *f,
-		    struct ftp_conn *c);
+void fs_pread_begin(struct fs_ctx *ctx, struct fs_file *f, struct ftp_conn *c);
 
 /* @f is closed: its ranges are dropped (transfers under way end). */
 void fs_pread_release(struct fs_file *f);

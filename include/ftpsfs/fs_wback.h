@@ -53,7 +53,7 @@
 #include "ftpsfs/stats.h"
 #include "ftpsfs/wb_journal.h"
 
-#define WB_WORKERS 4
+#define WB_WORKERS  4
 #define WB_RETRY_MS 2000
 /* The replay at mount tries a failed upload again (pauses from
  * WB_RETRY_MS, doubling) for this long at most. */
@@ -79,9 +79,8 @@ void fs_wback_stop(struct fs_ctx *ctx);
  * already, update that.  Called with wf->lock held.  Returns the job, or
  * NULL when memory ran out.
  */
-struct fs_wback_job *fs_wback_enqueue(struct fs_wback *wb,
-				      struct fs_wfile *wf, uint64_t bytes,
-				      struct fs_wback_job *job);
+struct fs_wback_job *fs_wback_enqueue(struct fs_wback *wb, struct fs_wfile *wf,
+				      uint64_t bytes, struct fs_wback_job *job);
 
 /* Is there room for another job (see WB_MAX_JOBS)? */
 bool fs_wback_has_room(struct fs_wback *wb);
@@ -107,8 +106,8 @@ int fs_wback_remote_state(struct fs_ctx *ctx, const char *path, bool *exists,
  * it.  Returns 0 with @out set, or a negative errno (the server could not
  * be asked: try later).
  */
-int fs_wback_target(struct fs_ctx *ctx, const struct wb_record *r,
-		    char *out, size_t outsz, bool *conflict);
+int fs_wback_target(struct fs_ctx *ctx, const struct wb_record *r, char *out,
+		    size_t outsz, bool *conflict);
 
 /*
  * Upload every record left in the spool directory by an earlier mount

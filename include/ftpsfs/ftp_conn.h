@@ -30,25 +30,25 @@ struct ftp_endpoint {
 	uint16_t port;
 	enum tls_mode tls_mode;
 	char user[HOSTSPEC_USER_MAX + 1];
-	const struct secret *password; /* NULL or empty: none known */
-	bool anonymous;		       /* asked for: user anonymous/ftp */
-	bool allow_plaintext;	       /* go on in the clear if AUTH TLS is
-					* refused (never for implicit TLS) */
-	bool allow_plaintext_password; /* ... and send PASS in the clear */
-	bool active;		       /* data connections by EPRT/PORT */
-	bool no_epsv;		       /* passive mode: PASV from the start
-					* (-o no_epsv) */
-	bool no_mlsd;		       /* MLSD/MLST unused even where FEAT
-					* offers them: every connection's
-					* features say "no MLST" */
-	struct charset *charset;       /* names not in UTF-8; NULL: as is */
+	const struct secret *password;	/* NULL or empty: none known */
+	bool anonymous;			/* asked for: user anonymous/ftp */
+	bool allow_plaintext;		/* go on in the clear if AUTH TLS is
+					 * refused (never for implicit TLS) */
+	bool allow_plaintext_password;	/* ... and send PASS in the clear */
+	bool active;			/* data connections by EPRT/PORT */
+	bool no_epsv;			/* passive mode: PASV from the start
+					 * (-o no_epsv) */
+	bool no_mlsd;			/* MLSD/MLST unused even where FEAT
+					 * offers them: every connection's
+					 * features say "no MLST" */
+	struct charset *charset;	/* names not in UTF-8; NULL: as is */
 	const struct proxy_spec *proxy; /* every connection through it
 					 * (proxy.h); NULL: direct */
 	int connect_timeout_ms;
-	int timeout_ms; /* each reply, each data stall */
-	struct ftp_learned *learned;   /* what every connection learns
-					* about the server (ftp_learned.h);
-					* NULL: nothing is kept */
+	int timeout_ms;		     /* each reply, each data stall */
+	struct ftp_learned *learned; /* what every connection learns
+				      * about the server (ftp_learned.h);
+				      * NULL: nothing is kept */
 	struct tls_ctx *tls;
 	/* ftpsfs --probe only (NULL for a mount): shown every complete
 	 * reply read on connection @conn_id, the greeting first. */
@@ -95,7 +95,6 @@ int ftp_conn_peer_family(const struct ftp_conn *c);
 /* Data connections opened on @c, and how many resumed its TLS session. */
 void ftp_conn_data_counts(const struct ftp_conn *c, uint64_t *conns,
 			  uint64_t *resumed);
-
 
 /*
  * Connect, secure (AUTH TLS or implicit), log in, PBSZ 0, PROT P, FEAT,

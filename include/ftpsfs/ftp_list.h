@@ -12,12 +12,12 @@
 struct ftp_conn;
 
 /* Limits on what one listing may cost us (hostile servers). */
-#define FTP_LIST_LINE_MAX 8192
+#define FTP_LIST_LINE_MAX  8192
 #define FTP_LIST_BYTES_MAX (256ull << 20)
 /* Entries per directory: the default of -o dir_max_entries, and the most
  * it may be set to (with FTP_LIST_BYTES_MAX, what bounds the memory one
  * listing takes). */
-#define FTP_LIST_ENTRIES_MAX 1000000
+#define FTP_LIST_ENTRIES_MAX   1000000
 #define FTP_LIST_ENTRIES_LIMIT 10000000
 
 /*

@@ -104,8 +104,8 @@ int ftp_op_what_is(struct ftp_conn *c, const char *path);
  * with *@e (for MLST its name points into @line; after SIZE/CWD only
  * type and size are known), -ENOENT, or another negative errno.
  */
-int ftp_op_stat_one(struct ftp_conn *c, const char *path,
-		    struct ftp_entry *e, char *line, size_t linesz);
+int ftp_op_stat_one(struct ftp_conn *c, const char *path, struct ftp_entry *e,
+		    char *line, size_t linesz);
 
 /* SIZE (RFC 3659 section 4). */
 int ftp_op_size(struct ftp_conn *c, const char *path, uint64_t *size);

@@ -65,8 +65,8 @@ struct ftp_xfer;
 struct ftp_xfer_cmd;
 
 enum ftp_pool_use {
-	FTP_POOL_META = 1,  /* short commands and listings */
-	FTP_POOL_XFER = 2,  /* file transfers, held for long */
+	FTP_POOL_META = 1, /* short commands and listings */
+	FTP_POOL_XFER = 2, /* file transfers, held for long */
 	/* Or'ed in: data would be lost by failing fast (an upload), so
 	 * while the server is unreachable wait for it to come back even on
 	 * a soft mount. */

@@ -39,13 +39,13 @@ struct ftp_conn;
 
 struct ftp_upload {
 	char path[FTP_UPLOAD_PATH_MAX]; /* the file */
-	char tmp[FTP_UPLOAD_PATH_MAX];	/* atomic: the temporary name, else "" */
+	char tmp[FTP_UPLOAD_PATH_MAX]; /* atomic: the temporary name, else "" */
 	unsigned flags;
 	struct evp_md_ctx_st *md; /* verify: digest of bytes from 0, or NULL */
 	int algo;		  /* enum ftp_hash_algo of md */
 	bool check_size;	  /* commit compares SIZE even without verify */
 	char digest[FTP_HASH_HEX_MAX]; /* md's final value, once taken */
-	bool cut;		  /* the commit lost its connection */
+	bool cut;		       /* the commit lost its connection */
 };
 
 /*

@@ -122,8 +122,8 @@ int ftp_xfer_write(struct ftp_conn *c, struct ftp_xfer *x, const void *buf,
 /*
  * End an upload: close_notify, drain the server's late TLS 1.3 ticket
  * (else close() may become a RST that cuts the tail, docs/DESIGN.md
- * 4, TLS point 4), close, then read the final reply.  Returns 0 only when every byte
- * was written and the server confirmed with 2xx; else the server's reason
+ * 4, TLS point 4), close, then read the final reply.  Returns 0 only when every
+ * byte was written and the server confirmed with 2xx; else the server's reason
  * via ftp_errno(@op), the transport's error, or the failed write's error
  * when the server confirmed what it got.  Frees @x.
  */

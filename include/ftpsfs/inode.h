@@ -32,8 +32,8 @@
 struct itab;
 
 struct itab_config {
-	int attr_timeout_ms; /* how long attributes are trusted */
-	int dir_timeout_ms;  /* how long a directory listing is trusted */
+	int attr_timeout_ms;   /* how long attributes are trusted */
+	int dir_timeout_ms;    /* how long a directory listing is trusted */
 	const char *root_path; /* absolute remote path of the mount root */
 	size_t listing_budget; /* bytes all listings may hold together (the
 				* least recently used go first; 0: no
@@ -42,7 +42,7 @@ struct itab_config {
 
 /*
  * The attributes FTP can tell (or we set), packed: 40 bytes where a
- * struct stat takes 144, in every inode, listing record and snapshot entry.  The
+ * struct stat takes 144, in every inode, listing record and snapshot entry. The
  * fields keep struct stat's names.  The access and change times are the
  * modification time (FTP has neither), blocks follow from the size, the
  * inode number is the inode's.
@@ -61,15 +61,15 @@ static inline void itab_attr_pack(struct itab_attr *a, const struct stat *st)
 	a->st_size = st->st_size;
 	a->st_mtim = st->st_mtim;
 	a->st_mode = st->st_mode;
-	a->st_nlink = st->st_nlink > UINT32_MAX ? UINT32_MAX
-						 : (uint32_t)st->st_nlink;
+	a->st_nlink =
+		st->st_nlink > UINT32_MAX ? UINT32_MAX : (uint32_t)st->st_nlink;
 	a->st_uid = st->st_uid;
 	a->st_gid = st->st_gid;
 }
 
 /* @a as a struct stat of inode @ino (0: none). */
 static inline void itab_attr_unpack(const struct itab_attr *a, uint64_t ino,
-			       struct stat *st)
+				    struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -90,10 +90,10 @@ struct itab_dirent {
 	char *name;	   /* owned */
 	char *link_target; /* owned, may be NULL */
 	struct itab_attr st;
-	bool name_packed;  /* name is in its snapshot's blocks (not to be
-			    * freed on its own; in the padding: no cost) */
-	bool mtime_exact;  /* st_mtim is exact (MLSD, MDTM, our own), not
-			    * the minute or day a LIST line shows */
+	bool name_packed; /* name is in its snapshot's blocks (not to be
+			   * freed on its own; in the padding: no cost) */
+	bool mtime_exact; /* st_mtim is exact (MLSD, MDTM, our own), not
+			   * the minute or day a LIST line shows */
 };
 
 /* A directory listing as it was at opendir: read only, shared by the
@@ -104,8 +104,8 @@ struct itab_snapshot {
 	struct itab_dirent *ents;
 	uint64_t gen; /* the table's generation when the server said this */
 	/* private: */
-	unsigned refs;	    /* holders (under table->lock if table) */
-	struct itab *table; /* the table whose listing it is, or NULL */
+	unsigned refs;		   /* holders (under table->lock if table) */
+	struct itab *table;	   /* the table whose listing it is, or NULL */
 	struct name_block *blocks; /* the names of its entries, packed
 				    * (name_packed; those added later are
 				    * their own), or NULL */
@@ -182,16 +182,15 @@ int itab_getattr(struct itab *t, uint64_t ino, struct stat *st);
  * its parent's listing.  Without ITAB_FORCE, the size and times of a
  * pinned inode are kept (see itab_pin()).
  */
-#define ITAB_FORCE 1	    /* our own change: also for pinned inodes */
+#define ITAB_FORCE	 1 /* our own change: also for pinned inodes */
 #define ITAB_EXACT_MTIME 2 /* st_mtim is exact (set by us, MLST, MDTM) */
 void itab_set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 		   const char *link_target, unsigned flags);
 
 /* Attributes the server gave in a listing asked for at generation
  * @since: ignored if we changed the inode after that. */
-void itab_set_listed_attr(struct itab *t, uint64_t ino,
-			  const struct stat *attr, const char *link_target,
-			  uint64_t since);
+void itab_set_listed_attr(struct itab *t, uint64_t ino, const struct stat *attr,
+			  const char *link_target, uint64_t since);
 
 /*
  * While an inode is pinned (open for writing), what the server reports
@@ -232,8 +231,8 @@ int itab_find_child(struct itab *t, uint64_t parent, const char *name,
  * exact, not a LIST line's minute), -EAGAIN (no fresh listing), -ENOENT
  * (not in it), or -ESTALE.
  */
-int itab_listed(struct itab *t, uint64_t dir, const char *name,
-		struct stat *st, bool *exact);
+int itab_listed(struct itab *t, uint64_t dir, const char *name, struct stat *st,
+		bool *exact);
 
 /* The entry @name of @parent is gone (unlink, rmdir): drop it from the
  * listing; its inode lives on, unreachable by path, until forgotten, and
@@ -291,8 +290,8 @@ bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
 
 /* Parent and name of @ino (for refreshing it through its parent's
  * listing).  Returns 0, -ESTALE, or -EINVAL for the root. */
-int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
-		     char *name, size_t namesz);
+int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent, char *name,
+		     size_t namesz);
 
 /* Is @ino known but removed (itab_remove(), a rename over it): no path
  * leads to it any more? */
@@ -308,7 +307,7 @@ bool itab_is_removed(struct itab *t, uint64_t ino);
  * changed the directory after @since: ask again.
  */
 #define ITAB_TIMES_ASKABLE 1
-#define ITAB_AHEAD 2 /* fetched ahead: dropped first until used */
+#define ITAB_AHEAD	   2 /* fetched ahead: dropped first until used */
 int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
 		     size_t n, uint64_t since, unsigned flags);
 
@@ -359,8 +358,8 @@ int itab_mtimes_claim(struct itab *t, uint64_t dir,
  * about and our own changes after @gen know no better.  @ok false (asking
  * failed): the times stay to be asked. */
 void itab_mtimes_done(struct itab *t, uint64_t dir,
-		      const struct itab_mtime_req *reqs, size_t n,
-		      uint64_t gen, bool ok);
+		      const struct itab_mtime_req *reqs, size_t n, uint64_t gen,
+		      bool ok);
 void itab_mtime_reqs_free(struct itab_mtime_req *reqs, size_t n);
 
 /*
@@ -429,9 +428,9 @@ bool itab_open_keep_cache(struct itab *t, uint64_t ino);
  * and the attributes are asked again).  Meanwhile opens do not keep the
  * page cache either.
  */
-#define ITAB_DATA_SENT 1
+#define ITAB_DATA_SENT	    1
 #define ITAB_DATA_CONFIRMED (-1)
-#define ITAB_DATA_REFUSED (-2)
+#define ITAB_DATA_REFUSED   (-2)
 void itab_data_unconfirmed(struct itab *t, uint64_t ino, int delta);
 
 /* Number of inodes (for tests of forget). */

@@ -30,8 +30,8 @@
  * control characters (it could not be written on one line), or
  * -ENAMETOOLONG.
  */
-int known_hosts_key(const char *host, bool host_is_ip, uint16_t port,
-		    char *out, size_t outsz);
+int known_hosts_key(const char *host, bool host_is_ip, uint16_t port, char *out,
+		    size_t outsz);
 
 /*
  * Find @key in @text (@len bytes).  Returns 0 with the recorded
@@ -44,8 +44,7 @@ int known_hosts_lookup(const char *text, size_t len, const char *key,
  * The line to append for @key and @fp, with its newline.  Returns the
  * length, or -ENAMETOOLONG when @outsz is too small.
  */
-int known_hosts_format_line(const char *key,
-			    const uint8_t fp[FINGERPRINT_LEN], char *out,
-			    size_t outsz);
+int known_hosts_format_line(const char *key, const uint8_t fp[FINGERPRINT_LEN],
+			    char *out, size_t outsz);
 
 #endif

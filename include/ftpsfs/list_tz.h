@@ -23,7 +23,7 @@ struct list_tz_sample {
 
 /* Zones are whole quarter hours, within UTC-14..UTC+14. */
 #define LIST_TZ_STEP 900
-#define LIST_TZ_MAX (14 * 3600)
+#define LIST_TZ_MAX  (14 * 3600)
 
 /* ls shows "Mon DD HH:MM" for files younger than six months; stay well
  * inside that, so that no day-precision time is taken for one. */

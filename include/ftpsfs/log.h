@@ -31,13 +31,13 @@ void log_set_error_hook(void (*hook)(const char *msg));
 void log_msg(int level, const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-#define log_err(...) log_msg(LOG_ERR, __func__, __VA_ARGS__)
+#define log_err(...)  log_msg(LOG_ERR, __func__, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARNING, __func__, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __func__, __VA_ARGS__)
-#define log_debug(...)                                                        \
-	do {                                                                  \
-		if (log_debug_enabled())                                      \
-			log_msg(LOG_DEBUG, __func__, __VA_ARGS__);            \
+#define log_debug(...)                                                         \
+	do {                                                                   \
+		if (log_debug_enabled())                                       \
+			log_msg(LOG_DEBUG, __func__, __VA_ARGS__);             \
 	} while (0)
 
 /*

@@ -38,9 +38,10 @@ enum ftp_time_prec {
 };
 
 struct ftp_entry {
-	const char *name;	 /* NUL-terminated, inside the line buffer */
-	const char *link_target; /* LIST "a -> b" or MLSD OS.unix=slink:b; else NULL */
-	const char *unique;	 /* MLSD "unique" fact value, else NULL */
+	const char *name; /* NUL-terminated, inside the line buffer */
+	/* LIST "a -> b" or MLSD OS.unix=slink:b; else NULL */
+	const char *link_target;
+	const char *unique; /* MLSD "unique" fact value, else NULL */
 	enum ftp_entry_type type;
 	bool has_size;
 	uint64_t size;
@@ -58,8 +59,8 @@ struct ftp_entry {
 
 /* Results of the line parsers besides a negative errno. */
 enum listing_result {
-	LSPARSE_ENTRY = 0,    /* *out holds an entry */
-	LSPARSE_SKIP = 1,     /* not an entry: "total 12", "." / "..", cdir/pdir */
+	LSPARSE_ENTRY = 0, /* *out holds an entry */
+	LSPARSE_SKIP = 1,  /* not an entry: "total 12", "." / "..", cdir/pdir */
 	LSPARSE_BAD_NAME = 2, /* an entry whose name must be dropped; out->name
 			       * may point at the raw name for logging (may hold
 			       * control characters: escape before printing) */

@@ -19,10 +19,10 @@ struct ftpsfs_opts {
 	char *spool_dir;
 	int password_stdin;
 	/* Security (see the SECURITY section of ftpsfs(1)). */
-	char *fingerprint;	/* "sha256:HEX": pin certificate or key */
-	int tofu;		/* trust on first use, known_hosts file */
-	int no_verify;		/* accept any certificate (warns) */
-	char *ciphers;		/* TLS 1.2 cipher list */
+	char *fingerprint; /* "sha256:HEX": pin certificate or key */
+	int tofu;	   /* trust on first use, known_hosts file */
+	int no_verify;	   /* accept any certificate (warns) */
+	char *ciphers;	   /* TLS 1.2 cipher list */
 	char *tls13_ciphersuites;
 	char *cert;		/* client certificate (PEM) */
 	char *key;		/* its private key (PEM); default: cert */
@@ -32,54 +32,54 @@ struct ftpsfs_opts {
 	int anonymous;		/* log in as "anonymous" */
 	int allow_plaintext;	/* go on without TLS if AUTH TLS is refused */
 	int allow_plaintext_password; /* ... and then even send PASS */
-	int contain_symlinks;	/* hide symlinks leaving the mount (1) */
-	int transform_symlinks; /* absolute targets made relative (1) */
+	int contain_symlinks;	      /* hide symlinks leaving the mount (1) */
+	int transform_symlinks;	      /* absolute targets made relative (1) */
 	int atomic_upload;
-	int verify;		/* check each upload (SIZE, HASH) */
+	int verify; /* check each upload (SIZE, HASH) */
 	int ignore_dir_times;
-	int no_readahead;	/* no read-ahead across files */
-	int writeback;		/* durable write-back queue (fs_wback.h) */
+	int no_readahead;	 /* no read-ahead across files */
+	int writeback;		 /* durable write-back queue (fs_wback.h) */
 	unsigned parallel_reads; /* ranged streams of a big file; 0 off */
 	int read_only;
 	unsigned max_conns;
-	double attr_timeout;	 /* s */
-	double dir_timeout;	 /* s */
-	double negative_timeout; /* s */
-	unsigned dir_cache_mb;	 /* MiB all cached listings may take */
+	double attr_timeout;	  /* s */
+	double dir_timeout;	  /* s */
+	double negative_timeout;  /* s */
+	unsigned dir_cache_mb;	  /* MiB all cached listings may take */
 	unsigned dir_max_entries; /* entries one listing may have */
 	unsigned connect_timeout; /* s */
-	unsigned timeout;	 /* s */
-	unsigned op_timeout;	 /* s for one request's server work; 0 off */
-	int op_timeout_set;	 /* given (else 4 * timeout) */
-	unsigned keepalive;	 /* s between NOOPs on idle connections; 0 off */
-	unsigned idle_close;	 /* s before a surplus idle connection closes */
-	int delay_connect;	 /* mount first, connect on first use */
-	int soft;		 /* fail at once while the server is down */
-	int active;		 /* data connections by EPRT/PORT */
-	int no_epsv;		 /* passive mode with PASV from the start */
-	int no_mlsd;		 /* list with LIST, never MLSD/MLST */
-	int list_hidden;	 /* add the dot files MLSD leaves out */
+	unsigned timeout;	  /* s */
+	unsigned op_timeout;	  /* s for one request's server work; 0 off */
+	int op_timeout_set;	  /* given (else 4 * timeout) */
+	unsigned keepalive;  /* s between NOOPs on idle connections; 0 off */
+	unsigned idle_close; /* s before a surplus idle connection closes */
+	int delay_connect;   /* mount first, connect on first use */
+	int soft;	     /* fail at once while the server is down */
+	int active;	     /* data connections by EPRT/PORT */
+	int no_epsv;	     /* passive mode with PASV from the start */
+	int no_mlsd;	     /* list with LIST, never MLSD/MLST */
+	int list_hidden;     /* add the dot files MLSD leaves out */
 	/* Permission bits shown (octal text as given; opts_parse_mode()). */
-	char *umask;		 /* cleared from every shown mode */
-	char *file_mode;	 /* shown for regular files instead of the
-				  * server's bits */
-	char *dir_mode;		 /* ... for directories */
-	unsigned uid, gid;	 /* owner shown for every file ... */
-	int uid_set, gid_set;	 /* ... if given (else the mounting user) */
-	char *codepage;		 /* the server's charset for names */
-	char *proxy;		 /* socks5:// or http:// URL (proxy.h) */
+	char *umask;	      /* cleared from every shown mode */
+	char *file_mode;      /* shown for regular files instead of the
+			       * server's bits */
+	char *dir_mode;	      /* ... for directories */
+	unsigned uid, gid;    /* owner shown for every file ... */
+	int uid_set, gid_set; /* ... if given (else the mounting user) */
+	char *codepage;	      /* the server's charset for names */
+	char *proxy;	      /* socks5:// or http:// URL (proxy.h) */
 	/* A mount other users can reach (allow_other, often root's fstab) is
 	 * a privilege boundary: see opts_mount_args(). */
-	int allow_other;	 /* given; stays in the args for libfuse */
-	int default_permissions; /* given; stays in the args for libfuse */
-	int no_default_permissions; /* allow_other without the kernel's checks */
-	int allow_suid;		 /* mount suid, show setuid/setgid bits */
-	int nosuid;		 /* "nosuid" given (mount(8) for user mounts) */
+	int allow_other;	    /* given; stays in the args for libfuse */
+	int default_permissions;    /* given; stays in the args for libfuse */
+	int no_default_permissions; /* allow_other, no kernel checks */
+	int allow_suid;		    /* mount suid, show setuid/setgid bits */
+	int nosuid; /* "nosuid" given (mount(8) for user mounts) */
 	int show_help;
 	int show_version;
 	int debug;
-	int probe;		 /* --probe: report on the server, no mount */
-	int probe_readonly;	 /* ... without the checks that write */
+	int probe;	    /* --probe: report on the server, no mount */
+	int probe_readonly; /* ... without the checks that write */
 	/* Remote changes, bandwidth (issue 18). */
 	unsigned poll;		 /* s between re-listings of recently used
 				  * directories; 0 off */

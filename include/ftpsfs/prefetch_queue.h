@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PFQ_LEN 64	/* jobs waiting; more are dropped, not queued */
-#define PFQ_WORKERS 2	/* jobs running at once */
+#define PFQ_LEN	    64 /* jobs waiting; more are dropped, not queued */
+#define PFQ_WORKERS 2  /* jobs running at once */
 /*
  * Fetching ahead is a guess, and must be cheap when it is wrong: listing
  * a directory of six entries must not make us read its subdirectories of
@@ -23,7 +23,7 @@
  * PFQ_WALK_MS (one of the last PFQ_RECENT opened).
  */
 #define PFQ_WALK_MS 10000
-#define PFQ_RECENT 16
+#define PFQ_RECENT  16
 
 /* Two kinds of job: a directory's listing (token 0), or a small file's
  * content fetched ahead (fs_readahead.c: token names its entry). */

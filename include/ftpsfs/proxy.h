@@ -99,8 +99,7 @@ int proxy_open_stream(const struct proxy_spec *px, const char *host,
  * why when the proxy failed ("" otherwise: the errno says it all).
  */
 int proxy_open_data_stream(const struct proxy_spec *px, const char *host,
-			   bool host_is_ip,
-			   const struct sockaddr_storage *peer,
+			   bool host_is_ip, const struct sockaddr_storage *peer,
 			   socklen_t peerlen, uint16_t port, int64_t deadline,
 			   int *fd_out, char *err, size_t errsz);
 

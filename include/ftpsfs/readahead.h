@@ -22,11 +22,11 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define RA_FILE_MAX (256 * 1024)	/* only files this small */
-#define RA_WINDOW 4			/* files fetched ahead of the reader */
-#define RA_BUDGET (4 * 1024 * 1024)	/* bytes held (and reserved) in all */
-#define RA_ENTRIES 64			/* files held (and reserved) in all */
-#define RA_TTL_MS 30000			/* an entry unused this long is dropped */
+#define RA_FILE_MAX (256 * 1024)      /* only files this small */
+#define RA_WINDOW   4		      /* files fetched ahead of the reader */
+#define RA_BUDGET   (4 * 1024 * 1024) /* bytes held (and reserved) in all */
+#define RA_ENTRIES  64		      /* files held (and reserved) in all */
+#define RA_TTL_MS   30000	      /* an entry unused this long is dropped */
 
 /* ---- the order of a directory's names ---- */
 
@@ -46,7 +46,7 @@ void ra_order_free(struct ra_order *o);
 ssize_t ra_order_find(const struct ra_order *o, const char *name);
 
 #define RA_BY_LISTING 1u
-#define RA_BY_NAME 2u
+#define RA_BY_NAME    2u
 
 /* The @k-th name (k >= 1) after listing index @i in order @by (one of
  * RA_BY_*), or NULL past the end.  Points into @o. */
@@ -83,19 +83,19 @@ enum ra_state {
 struct ra_entry {
 	enum ra_state state;
 	uint64_t dir, token;
-	char name[256];		/* in dir (NAME_MAX + 1) */
-	off_t size;		/* as listed when decided */
-	struct timespec mtime;	/* as listed when decided */
-	char *data;		/* RA_READY: exactly size bytes (owned) */
-	uint64_t served;	/* bytes from 0 handed out, contiguous */
-	int64_t since_ms;	/* reserved, or stored */
+	char name[256];	       /* in dir (NAME_MAX + 1) */
+	off_t size;	       /* as listed when decided */
+	struct timespec mtime; /* as listed when decided */
+	char *data;	       /* RA_READY: exactly size bytes (owned) */
+	uint64_t served;       /* bytes from 0 handed out, contiguous */
+	int64_t since_ms;      /* reserved, or stored */
 };
 
 struct ra_store {
 	struct ra_entry e[RA_ENTRIES];
-	size_t bytes;		/* sizes of all entries not free */
+	size_t bytes; /* sizes of all entries not free */
 	uint64_t next_token;
-	uint64_t wasted;	/* fetched bytes dropped unserved (to drain) */
+	uint64_t wasted; /* fetched bytes dropped unserved (to drain) */
 };
 
 /*
@@ -104,8 +104,8 @@ struct ra_store {
  *
  * Make room for @name in directory @dir with the listed @size and
  * @mtime: the oldest stored entries go if needed.  Returns 0 with *token,
- * -EEXIST (already there), -EFBIG (too big, or the name too long), -ENOSPC (the budget is taken
- * by fetches under way).
+ * -EEXIST (already there), -EFBIG (too big, or the name too long), -ENOSPC (the
+ * budget is taken by fetches under way).
  */
 int ra_store_reserve(struct ra_store *s, uint64_t dir, const char *name,
 		     off_t size, const struct timespec *mtime, int64_t now_ms,
@@ -139,17 +139,16 @@ void ra_store_drop_unstarted(struct ra_store *s, uint64_t dir);
 void ra_store_expire(struct ra_store *s, int64_t now_ms);
 
 /*
- * Serve @len bytes at @off of @name in @dir if a fetched copy exists whose listed
- * size and mtime are exactly @size and @mtime (the inode's attributes
+ * Serve @len bytes at @off of @name in @dir if a fetched copy exists whose
+ * listed size and mtime are exactly @size and @mtime (the inode's attributes
  * now).  Returns the byte count (0 at or past the end), or -ENOENT (none
  * usable; one that disagrees is dropped, and so is one whose fetch has not
  * started: the reader reads it itself).  *first tells whether this was
  * the first read served from it.  An entry served whole is dropped.
  */
 ssize_t ra_store_read(struct ra_store *s, uint64_t dir, const char *name,
-		      off_t size,
-		      const struct timespec *mtime, char *buf, size_t len,
-		      uint64_t off, bool *first);
+		      off_t size, const struct timespec *mtime, char *buf,
+		      size_t len, uint64_t off, bool *first);
 
 /* Is @name of @dir being fetched right now? */
 bool ra_store_fetching(struct ra_store *s, uint64_t dir, const char *name);

@@ -17,11 +17,11 @@
 
 struct replay {
 	unsigned char *buf;
-	size_t cap;	/* allocated; grows up to max */
+	size_t cap; /* allocated; grows up to max */
 	size_t max;
-	size_t head;	/* index of the oldest byte kept */
-	size_t len;	/* bytes kept: [end - len, end) */
-	uint64_t end;	/* stream offset just past the newest byte */
+	size_t head;  /* index of the oldest byte kept */
+	size_t len;   /* bytes kept: [end - len, end) */
+	uint64_t end; /* stream offset just past the newest byte */
 };
 
 /* An empty buffer keeping at most @max bytes, starting at stream offset
@@ -42,7 +42,6 @@ static inline uint64_t replay_start(const struct replay *r)
 
 /* Copy up to @n bytes from stream offset @from into @out.  Returns the
  * count (0 at the end), or -ERANGE when @from is not kept. */
-ssize_t replay_read(const struct replay *r, uint64_t from, void *out,
-		    size_t n);
+ssize_t replay_read(const struct replay *r, uint64_t from, void *out, size_t n);
 
 #endif

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FTP_LINE_MAX 4096
-#define FTP_REPLY_TEXT_MAX 16384
+#define FTP_LINE_MAX	    4096
+#define FTP_REPLY_TEXT_MAX  16384
 #define FTP_REPLY_LINES_MAX 10000
 
 /*
@@ -47,11 +47,11 @@ enum {
 	FTP_REPLY_FILE_BUSY = 450,
 	FTP_REPLY_LOCAL_ERROR = 451,
 	FTP_REPLY_NO_STORAGE = 452,
-	FTP_REPLY_SYNTAX_ERROR = 500,	/* unknown command */
+	FTP_REPLY_SYNTAX_ERROR = 500, /* unknown command */
 	FTP_REPLY_BAD_ARGS = 501,
 	FTP_REPLY_NOT_IMPLEMENTED = 502,
 	FTP_REPLY_BAD_SEQUENCE = 503,
-	FTP_REPLY_BAD_PARAM = 504,	/* not implemented for that argument */
+	FTP_REPLY_BAD_PARAM = 504, /* not implemented for that argument */
 	FTP_REPLY_NOT_LOGGED_IN = 530,
 	FTP_REPLY_NEED_ACCOUNT_STORE = 532,
 	FTP_REPLY_FILE_UNAVAILABLE = 550,
@@ -129,7 +129,9 @@ struct ftp_features {
 	bool rest_stream;
 	bool mfmt;
 	bool tvfs;
-	bool avbl; /* AVBL: space left (draft-peterson-streamlined-ftp-command-extensions) */
+	/* AVBL: space left (draft-peterson-streamlined-ftp-command-extensions)
+	 */
+	bool avbl;
 	/* HASH (ftp_hash.h): bits 1 << enum ftp_hash_algo */
 	unsigned hash_algos;
 	int hash_selected; /* HASH's algorithm now, -1 if unknown */

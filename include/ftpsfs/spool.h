@@ -44,8 +44,8 @@ void spool_close(struct spool *sp);
 /*
  * Give the spool's content a name in @dir, so that it outlives the spool
  * (an upload that could not be done): "unsaved-DATE-TIME-N-NAME", NAME
- * the last component of @path, N the first number free.  The name goes to @out.  Returns 0 or a
- * negative errno.
+ * the last component of @path, N the first number free.  The name goes to @out.
+ * Returns 0 or a negative errno.
  */
 int spool_keep(const struct spool *sp, const char *dir, const char *path,
 	       char *out, size_t outsz);

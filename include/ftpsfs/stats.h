@@ -33,41 +33,41 @@ enum stats_counter {
 	STATS_LISTINGS,		/* MLSD/LIST transfers */
 	STATS_COMMANDS,		/* commands sent */
 	STATS_ROUND_TRIPS,
-	STATS_CACHE_HITS,	/* lookups, attributes, listings from the cache */
-	STATS_CACHE_MISSES,	/* ... that had to ask the server */
-	STATS_RETRIES,		/* transient failures tried again */
+	STATS_CACHE_HITS,   /* lookups, attributes, listings from the cache */
+	STATS_CACHE_MISSES, /* ... that had to ask the server */
+	STATS_RETRIES,	    /* transient failures tried again */
 	STATS_UPLOADS_RESUMED,	/* uploads that went on after a cut */
 	STATS_LISTINGS_DROPPED, /* cached listings dropped for the budget */
 	STATS_OUTAGES,		/* times the server became unreachable */
 	STATS_READAHEAD_FILES,	/* small files fetched ahead of their open */
 	STATS_READAHEAD_USED,	/* ... served from memory */
 	STATS_READAHEAD_WASTED_BYTES, /* ... bytes dropped unserved */
-	STATS_WB_UPLOADS,	/* write-back uploads done (-o writeback) */
-	STATS_WB_FAILURES,	/* ... failed for good (record kept) */
-	STATS_WB_RETRIES,	/* ... tried again later */
-	STATS_WB_CONFLICTS,	/* ... sent under a conflict name */
-	STATS_WB_REPLAYED,	/* ... left by an earlier mount, done */
-	STATS_PREAD_RANGES,	/* ranges of big files fetched in parallel */
-	STATS_PREAD_BYTES,	/* ... their bytes */
-	STATS_PREAD_FALLBACKS,	/* parallel reads given up for one stream */
-	STATS_PREAD_STALE,	/* ... because the file changed on the server */
-	STATS_PREAD_END_MS,	/* time spent ending ranges (ABOR, 226) */
-	STATS_PREAD_RETRIES,	/* ranges fetched again after a failure */
+	STATS_WB_UPLOADS,      /* write-back uploads done (-o writeback) */
+	STATS_WB_FAILURES,     /* ... failed for good (record kept) */
+	STATS_WB_RETRIES,      /* ... tried again later */
+	STATS_WB_CONFLICTS,    /* ... sent under a conflict name */
+	STATS_WB_REPLAYED,     /* ... left by an earlier mount, done */
+	STATS_PREAD_RANGES,    /* ranges of big files fetched in parallel */
+	STATS_PREAD_BYTES,     /* ... their bytes */
+	STATS_PREAD_FALLBACKS, /* parallel reads given up for one stream */
+	STATS_PREAD_STALE,     /* ... because the file changed on the server */
+	STATS_PREAD_END_MS,    /* time spent ending ranges (ABOR, 226) */
+	STATS_PREAD_RETRIES,   /* ranges fetched again after a failure */
 	STATS_COUNTER_COUNT
 };
 
 enum stats_op {
 	STATS_OP_LOOKUP,
 	STATS_OP_GETATTR,
-	STATS_OP_READDIR,  /* opendir, readdir, readdirplus */
+	STATS_OP_READDIR, /* opendir, readdir, readdirplus */
 	STATS_OP_OPEN,
 	STATS_OP_READ,
-	STATS_OP_WRITE,	   /* write, create, mknod */
-	STATS_OP_FLUSH,	   /* flush, fsync, release */
+	STATS_OP_WRITE, /* write, create, mknod */
+	STATS_OP_FLUSH, /* flush, fsync, release */
 	STATS_OP_SETATTR,
 	STATS_OP_NAMESPACE, /* mkdir, unlink, rmdir, rename, symlink, link */
 	STATS_OP_XATTR,
-	STATS_OP_OTHER,	   /* statfs, readlink, forget, ... */
+	STATS_OP_OTHER,	     /* statfs, readlink, forget, ... */
 	STATS_OP_BACKGROUND, /* not for a request: keepalive, reconnects */
 	STATS_OP_COUNT
 };
@@ -77,7 +77,7 @@ enum stats_error {
 	STATS_ERR_REFUSED,   /* the server said no (4xx/5xx reply) */
 	STATS_ERR_TRANSPORT, /* resets, TLS failures, malformed replies */
 	STATS_ERR_TIMEOUT,
-	STATS_ERR_LOCAL,     /* our side: memory, spool, names */
+	STATS_ERR_LOCAL, /* our side: memory, spool, names */
 	STATS_ERROR_COUNT
 };
 
@@ -126,8 +126,7 @@ struct stats_writeback {
  * (which may exceed @bufsz: then call again with a bigger buffer), or a
  * negative errno.
  */
-int stats_format(const struct stats_pool *pool,
-		 const struct stats_cache *cache,
+int stats_format(const struct stats_pool *pool, const struct stats_cache *cache,
 		 const struct stats_writeback *wb, char *buf, size_t bufsz);
 
 #endif

@@ -35,7 +35,7 @@
 
 #include <stddef.h>
 
-#define SYMLINK_CONTAIN 1u
+#define SYMLINK_CONTAIN	  1u
 #define SYMLINK_TRANSFORM 2u
 
 /*

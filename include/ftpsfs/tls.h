@@ -30,8 +30,8 @@ struct tls_ctx;
 struct tls_conn;
 
 /*
- * How the server proves its identity (docs/DESIGN.md 4, TLS point 1; 6).  In every
- * mode the control connection is checked right after its handshake,
+ * How the server proves its identity (docs/DESIGN.md 4, TLS point 1; 6).  In
+ * every mode the control connection is checked right after its handshake,
  * before any byte of FTP is sent over it, and a data connection that was
  * not resumed must present the very certificate of its control
  * connection.
@@ -73,15 +73,15 @@ struct tls_peer_cert {
 };
 
 struct tls_peer_info {
-	bool handshake_ok;  /* the TLS handshake completed */
-	bool identity_ok;   /* ... and the server is the one we trust */
-	char error[512];    /* why not, as the connection reports it */
-	char version[16];   /* "TLSv1.3"; "" before the ServerHello */
+	bool handshake_ok; /* the TLS handshake completed */
+	bool identity_ok;  /* ... and the server is the one we trust */
+	char error[512];   /* why not, as the connection reports it */
+	char version[16];  /* "TLSv1.3"; "" before the ServerHello */
 	char cipher[64];
-	unsigned chain_len; /* certificates in chain[], leaf first ... */
+	unsigned chain_len;  /* certificates in chain[], leaf first ... */
 	unsigned chain_sent; /* ... of this many the server sent */
 	struct tls_peer_cert chain[TLS_PEER_CHAIN_MAX];
-	bool have_leaf;	    /* the digests below are set */
+	bool have_leaf; /* the digests below are set */
 	uint8_t cert_sha256[FINGERPRINT_LEN];
 	uint8_t spki_sha256[FINGERPRINT_LEN];
 	/* OpenSSL's verification of the chain against the CA store; only
@@ -98,17 +98,17 @@ struct tls_peer_info {
 typedef void (*tls_peer_fn)(void *arg, const struct tls_peer_info *info);
 
 struct tls_settings {
-	const char *cafile; /* NULL: system trust store */
-	const char *capath; /* NULL: none */
-	int max_version;    /* 0 (library maximum) or TLS1_2_VERSION... */
+	const char *cafile;	  /* NULL: system trust store */
+	const char *capath;	  /* NULL: none */
+	int max_version;	  /* 0 (library maximum) or TLS1_2_VERSION... */
 	const char *ciphers;	  /* TLS 1.2 cipher list; NULL: OpenSSL's */
 	const char *ciphersuites; /* TLS 1.3 suites; NULL: OpenSSL's */
 	enum tls_verify verify;
-	bool have_pin;			   /* PIN; TOFU with a recorded pin */
-	uint8_t pin[FINGERPRINT_LEN];	   /* certificate or key hash */
-	const char *pin_origin;		   /* for messages: "-o fingerprint",
-					    * "FILE line N" */
-	tls_first_use_fn first_use;	   /* TOFU without a recorded pin */
+	bool have_pin;		      /* PIN; TOFU with a recorded pin */
+	uint8_t pin[FINGERPRINT_LEN]; /* certificate or key hash */
+	const char *pin_origin;	      /* for messages: "-o fingerprint",
+				       * "FILE line N" */
+	tls_first_use_fn first_use;   /* TOFU without a recorded pin */
 	void *first_use_arg;
 	const char *cert_file;		   /* client certificate chain (PEM) */
 	const char *key_file;		   /* its key (PEM); NULL: cert_file */
@@ -159,8 +159,8 @@ int tls_conn_client_control(struct tls_ctx *ctx, int fd, const char *host,
  * negative errno with the reason in @err.
  */
 int tls_conn_client_data(struct tls_ctx *ctx, int fd, struct tls_conn *control,
-			 int64_t deadline, struct tls_conn **out,
-			 bool *resumed, char *err, size_t errsz);
+			 int64_t deadline, struct tls_conn **out, bool *resumed,
+			 char *err, size_t errsz);
 
 /*
  * ftpsfs --probe only, never on a mount's path: like
@@ -219,8 +219,8 @@ int tls_conn_shutdown(struct tls_conn *c, bool drain, int64_t deadline);
 void tls_conn_free(struct tls_conn *c);
 
 /* What a connection refused for want of a client certificate says. */
-#define TLS_CERT_REQUESTED_MSG                                                \
-	"the server asked for a client certificate and none was given "       \
+#define TLS_CERT_REQUESTED_MSG                                                 \
+	"the server asked for a client certificate and none was given "        \
 	"(-o cert=FILE, key=FILE)"
 
 /*

@@ -29,8 +29,8 @@ struct tofu {
  * whether a pin is recorded; a missing file means none), or a negative
  * errno with a message in @err (no HOME, unsafe or unreadable file).
  */
-int tofu_load(struct tofu *t, const char *host, bool host_is_ip,
-	      uint16_t port, char *err, size_t errsz);
+int tofu_load(struct tofu *t, const char *host, bool host_is_ip, uint16_t port,
+	      char *err, size_t errsz);
 
 /*
  * Record @fp for t->key (appends a line, under an exclusive lock).  If
@@ -38,7 +38,7 @@ int tofu_load(struct tofu *t, const char *host, bool host_is_ip,
  * equal @fp (else -EPERM).  Returns 0 with t->known, t->pin and t->line
  * set, or a negative errno with a message in @err.
  */
-int tofu_record(struct tofu *t, const uint8_t fp[FINGERPRINT_LEN],
-		char *err, size_t errsz);
+int tofu_record(struct tofu *t, const uint8_t fp[FINGERPRINT_LEN], char *err,
+		size_t errsz);
 
 #endif

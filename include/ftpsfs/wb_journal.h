@@ -26,9 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WB_ID_LEN 19	     /* "wb-" + 16 hex digits */
-#define WB_PATH_MAX 4096
-#define WB_SHA256_HEX 65     /* 64 hex digits and NUL */
+#define WB_ID_LEN     19 /* "wb-" + 16 hex digits */
+#define WB_PATH_MAX   4096
+#define WB_SHA256_HEX 65 /* 64 hex digits and NUL */
 #define WB_RECORD_MAX (2 * WB_PATH_MAX + 512)
 
 struct wb_record {
@@ -36,15 +36,15 @@ struct wb_record {
 	char path[WB_PATH_MAX]; /* the remote file */
 	uint64_t size;		/* of the content */
 	char sha256[WB_SHA256_HEX];
-	bool seen_known;	/* the server's state below was asked */
-	bool seen_exists;	/* ... a file was at path */
-	uint64_t seen_size;	/* ... of this size (SIZE) */
-	int64_t seen_mtime;	/* ... and time (MDTM; 0 unknown) */
-	bool started;		/* an upload of this content began */
-	bool set_mode;		/* after the upload: SITE CHMOD mode */
-	unsigned mode;		/* ... permission bits */
-	bool set_mtime;		/* after the upload: set the time (utimens) */
-	int64_t mtime;		/* ... to this, seconds since the epoch */
+	bool seen_known;    /* the server's state below was asked */
+	bool seen_exists;   /* ... a file was at path */
+	uint64_t seen_size; /* ... of this size (SIZE) */
+	int64_t seen_mtime; /* ... and time (MDTM; 0 unknown) */
+	bool started;	    /* an upload of this content began */
+	bool set_mode;	    /* after the upload: SITE CHMOD mode */
+	unsigned mode;	    /* ... permission bits */
+	bool set_mtime;	    /* after the upload: set the time (utimens) */
+	int64_t mtime;	    /* ... to this, seconds since the epoch */
 };
 
 /* A fresh random id into @id (WB_ID_LEN + 1 bytes).  Returns 0 or -EIO. */

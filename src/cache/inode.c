@@ -22,7 +22,7 @@
 #include "itab_internal.h"
 
 struct inode *inode_find_child(struct itab *t, uint64_t parent,
-				      const char *name)
+			       const char *name)
 {
 	struct inode *p = inode_get(t, parent);
 
@@ -52,8 +52,8 @@ static bool listed_exact_locked(const struct inode *p, const char *name)
 static void listed_sync_locked(struct itab *t, struct inode *in)
 {
 	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
-	struct itab_dirent *r = p ? listing_find_attr(p->listing, in->name)
-				  : NULL;
+	struct itab_dirent *r =
+		p ? listing_find_attr(p->listing, in->name) : NULL;
 
 	if (r)
 		r->st = in->st;
@@ -71,8 +71,7 @@ void dir_subdirs_add_locked(struct itab *t, struct inode *p, int delta)
 }
 
 /* Is the entry @name of @p a directory, as far as we know? */
-bool entry_is_dir_locked(struct inode *p, struct inode *in,
-				const char *name)
+bool entry_is_dir_locked(struct inode *p, struct inode *in, const char *name)
 {
 	const struct itab_dirent *r = listing_find(p ? p->listing : NULL, name);
 
@@ -159,8 +158,7 @@ static bool name_release_one(struct itab *t, struct inode *in,
 }
 
 void inode_names_release_locked(struct itab *t, struct inode *p,
-				const struct dir_listing *to,
-				const char *name)
+				const struct dir_listing *to, const char *name)
 {
 	if (t->closing || !p || !p->children)
 		return;
@@ -339,12 +337,12 @@ int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 }
 
 /* Give @in the name @name in @parent and index it. */
-int inode_link_locked(struct itab *t, struct inode *in,
-			     struct inode *parent, const char *name)
+int inode_link_locked(struct itab *t, struct inode *in, struct inode *parent,
+		      const char *name)
 {
 	size_t len = strlen(name) + 1;
 	/* (a new inode's shared name is in place already) */
-	char *nm = in->name == name	 ? in->name
+	char *nm = in->name == name	  ? in->name
 		   : len <= in->iname_cap ? in->iname
 					  : strdup(name);
 
@@ -476,8 +474,8 @@ out:
 	return ret;
 }
 
-int itab_listed(struct itab *t, uint64_t dir, const char *name,
-		struct stat *st, bool *exact)
+int itab_listed(struct itab *t, uint64_t dir, const char *name, struct stat *st,
+		bool *exact)
 {
 	const struct itab_dirent *r;
 	struct inode *p;
@@ -575,7 +573,8 @@ int itab_getattr(struct itab *t, uint64_t ino, struct stat *st)
 	if (in) {
 		/* Open for writing, or deleted (no name to ask the server
 		 * about): what we know is all there is. */
-		bool ours = in->pinned || (!in->named && in->ino != ITAB_ROOT_INO);
+		bool ours =
+			in->pinned || (!in->named && in->ino != ITAB_ROOT_INO);
 
 		itab_attr_unpack(&in->st, in->ino, st);
 		ret = in->st_known && (ours || in->attr_expire > net_now_ms())
@@ -598,12 +597,12 @@ static void set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 	in = inode_get(t, ino);
 	if (!in || (!(flags & ITAB_FORCE) && older_than_ours(in, since)))
 		goto out;
-	inode_set_attr_locked(t, in, &a, link_target, flags & ITAB_FORCE,
-			      (flags & ITAB_EXACT_MTIME) ||
-				      listed_exact_locked(
-					      in->named ? inode_get(t, in->parent)
-							: NULL,
-					      in->name));
+	inode_set_attr_locked(
+		t, in, &a, link_target, flags & ITAB_FORCE,
+		(flags & ITAB_EXACT_MTIME) ||
+			listed_exact_locked(in->named ? inode_get(t, in->parent)
+						      : NULL,
+					    in->name));
 	if (flags & ITAB_FORCE)
 		local_change_locked(t, in);
 	p = in->named ? inode_get(t, in->parent) : NULL;
@@ -620,9 +619,8 @@ void itab_set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 	set_attr(t, ino, attr, link_target, flags, ITAB_NOW);
 }
 
-void itab_set_listed_attr(struct itab *t, uint64_t ino,
-			  const struct stat *attr, const char *link_target,
-			  uint64_t since)
+void itab_set_listed_attr(struct itab *t, uint64_t ino, const struct stat *attr,
+			  const char *link_target, uint64_t since)
 {
 	set_attr(t, ino, attr, link_target, 0, since);
 }
@@ -643,8 +641,8 @@ void itab_pin(struct itab *t, uint64_t ino, bool pin)
 	pthread_mutex_unlock(&t->lock);
 }
 
-int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent,
-		     char *name, size_t namesz)
+int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent, char *name,
+		     size_t namesz)
 {
 	struct inode *in;
 	int ret = -ESTALE;
@@ -705,7 +703,7 @@ int itab_set_listing_snap(struct itab *t, uint64_t dir,
 	l->gen = l->snap->gen = since;
 	if (older_than_ours(p, since)) {
 		ret = -EAGAIN; /* we changed it meanwhile */
-		if (snap) { /* the caller's alone */
+		if (snap) {    /* the caller's alone */
 			*snap = l->snap;
 			l->snap = NULL;
 		}
@@ -716,7 +714,8 @@ int itab_set_listing_snap(struct itab *t, uint64_t dir,
 	p->nsubdirs = 0;
 	for (size_t i = 0; i < n; i++) {
 		l->times_pending |= (flags & ITAB_TIMES_ASKABLE) &&
-				    S_ISREG(e[i].st.st_mode) && !e[i].mtime_exact;
+				    S_ISREG(e[i].st.st_mode) &&
+				    !e[i].mtime_exact;
 		p->nsubdirs += S_ISDIR(e[i].st.st_mode);
 	}
 	p->subdirs_known = true;
@@ -832,8 +831,8 @@ void inode_maybe_free_locked(struct itab *t, struct inode *in)
 {
 	while (in && in->ino != ITAB_ROOT_INO && in->nlookup == 0 &&
 	       in->pinned == 0 && inode_nchildren(in) == 0) {
-		struct inode *parent = in->named ? inode_get(t, in->parent)
-						 : NULL;
+		struct inode *parent =
+			in->named ? inode_get(t, in->parent) : NULL;
 
 		inotab_del(&t->by_ino, in);
 		if (parent)

@@ -22,7 +22,6 @@
 
 #define ITAB_ROOT_INO 1 /* FUSE_ROOT_ID */
 
-
 /*
  * A directory's listing: its entries in the server's order, in the array
  * of a snapshot (inode.h) that opendirs share - while they do
@@ -36,15 +35,15 @@ struct dir_listing {
 	size_t cap;		    /* room in snap->ents */
 	size_t holes;		    /* entries with a NULL name */
 	struct name_index ix;
-	uint64_t dir;	/* the directory's inode */
-	size_t bytes;	/* what its entries cost (ent_bytes()) */
+	uint64_t dir; /* the directory's inode */
+	size_t bytes; /* what its entries cost (ent_bytes()) */
 	struct dir_listing *lru_prev, *lru_next; /* t->listings */
 	int64_t expire;
-	uint64_t gen; /* generation it was asked for at */
-	bool times_pending;  /* files with minute-precise times (LIST) whose
-			      * exact ones can be asked (MDTM) */
-	bool times_fetching; /* a thread asks them now (itab_mtimes_claim) */
-	size_t times_next;   /* the entries before it were asked already */
+	uint64_t gen;	      /* generation it was asked for at */
+	bool times_pending;   /* files with minute-precise times (LIST) whose
+			       * exact ones can be asked (MDTM) */
+	bool times_fetching;  /* a thread asks them now (itab_mtimes_claim) */
+	size_t times_next;    /* the entries before it were asked already */
 	size_t times_claimed; /* where the batch being asked ends */
 	bool ahead; /* fetched ahead and not used since: dropped first */
 };
@@ -87,20 +86,20 @@ struct inode {
 	unsigned unconfirmed; /* reads given out before the server's 226 */
 	unsigned nsubdirs;    /* directories: subdirectories, see below */
 	/* (the flags together in bits: no padding between them) */
-	bool named : 1;	      /* in its parent's children index */
+	bool named : 1; /* in its parent's children index */
 	bool st_known : 1;
 	bool open_seen : 1;	/* opened before (keep_cache) ... */
 	bool open_changed : 1;	/* ... and its size or time changed since
 				 * (inode_attr_changed()) */
-	bool local_only : 1;    /* created by us, not on the server yet */
-	bool mtime_exact : 1;   /* st_mtim to the second (not a LIST minute) */
+	bool local_only : 1;	/* created by us, not on the server yet */
+	bool mtime_exact : 1;	/* st_mtim to the second (not a LIST minute) */
 	bool subdirs_known : 1; /* directories: nsubdirs is from a listing
 				 * and kept up to date by our changes */
 	bool name_shared : 1;	/* name is the string of its entry in the
 				 * parent's listing (see below) */
-	uint16_t iname_cap; /* room in iname, NUL included */
-	char iname[];	    /* the name, if it fits (name points here):
-			     * one allocation for most inodes */
+	uint16_t iname_cap;	/* room in iname, NUL included */
+	char iname[];		/* the name, if it fits (name points here):
+				 * one allocation for most inodes */
 };
 
 /*
@@ -121,7 +120,7 @@ struct itab {
 	/* guarded by lock: */
 	struct inotab by_ino;
 	uint64_t next_ino;
-	uint64_t gen; /* of our last change (see inode.h) */
+	uint64_t gen;	    /* of our last change (see inode.h) */
 	size_t nlocal_only; /* inodes with local_only set (found through
 			     * their parents' children: no list links in
 			     * every inode) */
@@ -130,10 +129,10 @@ struct itab {
 	struct dir_listing *listings;
 	size_t listing_bytes;
 	pthread_cond_t times_cond; /* a listing's times_fetching ended */
-	uint64_t seed;	    /* of the children indexes' name_hash() */
-	size_t freed_bytes; /* freed since memory was last given back to
-			     * the system (itab_forget()) */
-	bool closing; /* itab_free(): names are not handed over */
+	uint64_t seed;		   /* of the children indexes' name_hash() */
+	size_t freed_bytes;	   /* freed since memory was last given back to
+				    * the system (itab_forget()) */
+	bool closing;		   /* itab_free(): names are not handed over */
 };
 
 /* Child inodes in the table (each holds its parent). */
@@ -147,8 +146,7 @@ static inline size_t inode_nchildren(const struct inode *in)
 static inline void inode_attr_changed(struct inode *in, off_t size,
 				      const struct timespec *mtim)
 {
-	if (in->st.st_size != size ||
-	    in->st.st_mtim.tv_sec != mtim->tv_sec ||
+	if (in->st.st_size != size || in->st.st_mtim.tv_sec != mtim->tv_sec ||
 	    in->st.st_mtim.tv_nsec != mtim->tv_nsec)
 		in->open_changed = true;
 }
@@ -193,8 +191,7 @@ struct inode *inode_find_child(struct itab *t, uint64_t parent,
  * leaves the namespace (as if removed): never a name in freed memory.
  * With @name, only the child of that name (its entry goes). */
 void inode_names_release_locked(struct itab *t, struct inode *p,
-				const struct dir_listing *to,
-				const char *name);
+				const struct dir_listing *to, const char *name);
 
 /* listing.c */
 /* A listing of @ents[0, @n) (taken over, also on failure; a name listed
@@ -243,14 +240,12 @@ void snapshot_name_free(struct itab_dirent *d);
 int itab_dirents_copy(struct itab_dirent *dst, const struct itab_dirent *src,
 		      size_t n);
 
-
 /* inode.c, for itab_names.c (t->lock held): the name index, link counts
  * and generations. */
 void dir_subdirs_add_locked(struct itab *t, struct inode *p, int delta);
-bool entry_is_dir_locked(struct inode *p, struct inode *in,
-			 const char *name);
-int inode_link_locked(struct itab *t, struct inode *in,
-		      struct inode *parent, const char *name);
+bool entry_is_dir_locked(struct inode *p, struct inode *in, const char *name);
+int inode_link_locked(struct itab *t, struct inode *in, struct inode *parent,
+		      const char *name);
 void inode_maybe_free_locked(struct itab *t, struct inode *in);
 void inode_unlink_locked(struct itab *t, struct inode *in);
 void local_change_locked(struct itab *t, struct inode *in);

@@ -40,8 +40,8 @@ int itab_add_local_entries(struct itab *t, uint64_t dir,
 	pthread_mutex_lock(&t->lock);
 	parent = t->nlocal_only ? inode_get(t, dir) : NULL;
 	/* A file not on the server yet is a named child of @dir. */
-	for (size_t i = 0; parent && parent->children &&
-			   i < parent->children->nslots; i++) {
+	for (size_t i = 0;
+	     parent && parent->children && i < parent->children->nslots; i++) {
 		struct inode *in = parent->children->slots[i];
 		struct itab_dirent *d;
 

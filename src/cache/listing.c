@@ -123,8 +123,7 @@ static int listing_own(struct dir_listing *l)
 
 	if (old->refs == 1)
 		return 0;
-	s = snapshot_alloc(old->table, old->n - l->holes,
-			   old->n - l->holes);
+	s = snapshot_alloc(old->table, old->n - l->holes, old->n - l->holes);
 	ret = s ? itab_dirents_copy(s->ents, old->ents, old->n) : -ENOMEM;
 	if (ret < 0) {
 		if (s)
@@ -224,14 +223,13 @@ static struct itab_dirent *listing_append(struct dir_listing *l,
 }
 
 /* Insert or update @name in @l with @st (and @link for symlinks). */
-int listing_upsert(struct itab *t, struct dir_listing *l,
-			  const char *name, const struct itab_attr *st,
-			  const char *link, bool exact)
+int listing_upsert(struct itab *t, struct dir_listing *l, const char *name,
+		   const struct itab_attr *st, const char *link, bool exact)
 {
 	const struct itab_dirent *cur = listing_find(l, name);
-	bool new_link = S_ISLNK(st->st_mode) && link &&
-			(!cur || !cur->link_target ||
-			 strcmp(cur->link_target, link));
+	bool new_link =
+		S_ISLNK(st->st_mode) && link &&
+		(!cur || !cur->link_target || strcmp(cur->link_target, link));
 	struct itab_dirent *d;
 	int ret = 0;
 
@@ -258,8 +256,7 @@ int listing_upsert(struct itab *t, struct dir_listing *l,
 	return ret;
 }
 
-void listing_remove(struct itab *t, struct dir_listing *l,
-			   const char *name)
+void listing_remove(struct itab *t, struct dir_listing *l, const char *name)
 {
 	struct itab_dirent *d;
 
@@ -317,7 +314,7 @@ void listing_used_locked(struct itab *t, struct inode *p)
  * that nobody used yet go first: they were a guess.
  */
 void listing_attach_locked(struct itab *t, struct inode *p,
-				  struct dir_listing *l)
+			   struct dir_listing *l)
 {
 	/* the children's names the old one holds: the new one's */
 	if (p->listing)
@@ -330,7 +327,8 @@ void listing_attach_locked(struct itab *t, struct inode *p,
 	for (int pass = 0; pass < 2; pass++) {
 		struct dir_listing *old, *tmp;
 
-		DL_FOREACH_SAFE2(t->listings, old, tmp, lru_next) {
+		DL_FOREACH_SAFE2(t->listings, old, tmp, lru_next)
+		{
 			struct inode *owner;
 
 			if (t->listing_bytes <= t->cfg.listing_budget)

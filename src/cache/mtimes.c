@@ -128,8 +128,8 @@ int itab_mtimes_claim(struct itab *t, uint64_t dir,
 }
 
 void itab_mtimes_done(struct itab *t, uint64_t dir,
-		      const struct itab_mtime_req *reqs, size_t n,
-		      uint64_t gen, bool ok)
+		      const struct itab_mtime_req *reqs, size_t n, uint64_t gen,
+		      bool ok)
 {
 	struct inode *p;
 

@@ -49,9 +49,8 @@ int itab_dirents_copy(struct itab_dirent *dst, const struct itab_dirent *src,
 		*dst = src[i];
 		dst->name = strdup(src[i].name);
 		dst->name_packed = false;
-		dst->link_target = src[i].link_target
-					   ? strdup(src[i].link_target)
-					   : NULL;
+		dst->link_target =
+			src[i].link_target ? strdup(src[i].link_target) : NULL;
 		if (!dst->name || (src[i].link_target && !dst->link_target))
 			return -ENOMEM; /* the caller frees what was made */
 		dst++;

@@ -22,10 +22,11 @@ int spool_dir_prepare(const char *dir, char *out, size_t outsz, char *err,
 		snprintf(out, outsz, "%s", dir);
 	else
 		snprintf(out, outsz, "%s/ftpsfs-spool-%u",
-			 tmp && tmp[0] == '/' ? tmp : "/tmp", (unsigned)getuid());
+			 tmp && tmp[0] == '/' ? tmp : "/tmp",
+			 (unsigned)getuid());
 	if (mkdir(out, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errsz, "cannot create spool directory %s: %s", out,
-			 strerror(errno));
+		snprintf(err, errsz, "cannot create spool directory %s: %s",
+			 out, strerror(errno));
 		return -errno;
 	}
 	/* lstat: a symlink planted in /tmp must not redirect our data. */

@@ -48,8 +48,8 @@ int wb_journal_digest(int fd, uint64_t size, char *hex)
 		goto out_free;
 	ret = 0;
 	while (ret == 0 && off < size) {
-		size_t want = size - off < WB_CHUNK ? (size_t)(size - off)
-						    : WB_CHUNK;
+		size_t want =
+			size - off < WB_CHUNK ? (size_t)(size - off) : WB_CHUNK;
 		ssize_t n = pread(fd, buf, want, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
@@ -302,7 +302,8 @@ int wb_journal_list(const char *dir, char (**ids)[WB_ID_LEN + 1], size_t *n)
 			continue;
 		}
 		if (!wb_is_name(de->d_name, ".rec") ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+			    0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
 		if (count == cap) {

@@ -91,7 +91,8 @@ static int refresh_attr(struct fs_ctx *ctx, fuse_ino_t ino, struct stat *st)
 		 * is nothing to list; keep the attributes from mount time
 		 * (documented). */
 		itab_set_attr(ctx->itab, ino, st, NULL, 0);
-		return itab_getattr(ctx->itab, ino, st) == -ESTALE ? -ESTALE : 0;
+		return itab_getattr(ctx->itab, ino, st) == -ESTALE ? -ESTALE
+								   : 0;
 	}
 	if (ret < 0)
 		return ret;
@@ -139,7 +140,8 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			timeout = 0;
 	}
 	if (ret == 0)
-		ret = itab_getattr(ctx->itab, ino, &st) == -ESTALE ? -ESTALE : 0;
+		ret = itab_getattr(ctx->itab, ino, &st) == -ESTALE ? -ESTALE
+								   : 0;
 	if (ret < 0) {
 		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
@@ -188,7 +190,8 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 out:
 	/* The server's target as-is could point anywhere on this machine. */
 	if (ret == 0)
-		ret = fs_symlink_present(ctx, ino, target, shown, sizeof(shown));
+		ret = fs_symlink_present(ctx, ino, target, shown,
+					 sizeof(shown));
 	if (ret < 0)
 		fs_reply_err(req, -ftp_errno_kernel(ret));
 	else

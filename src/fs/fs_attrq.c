@@ -6,23 +6,24 @@
  * renames it: three round trips after the upload (issue 17).  A file we
  * created and uploaded whose name starts with a dot (rsync's temporaries,
  * and those of most tools that save by renaming) is "young" for
- * ATTRQ_YOUNG_MS: a time or mode set on it then is recorded here (the mount shows it at once) and sent in the
- * rename's flight (RNFR, RNTO, MFMT, SITE CHMOD: ftp_op_rename_attrs()), or
- * by this module's thread ATTRQ_DELAY_MS after the first change, or before
- * anything that needs the server's copy to have them: the file opened for
- * writing again (fs_wfile_get()), fsync, unmount.  An unlink drops them.
+ * ATTRQ_YOUNG_MS: a time or mode set on it then is recorded here (the mount
+ * shows it at once) and sent in the rename's flight (RNFR, RNTO, MFMT, SITE
+ * CHMOD: ftp_op_rename_attrs()), or by this module's thread ATTRQ_DELAY_MS
+ * after the first change, or before anything that needs the server's copy to
+ * have them: the file opened for writing again (fs_wfile_get()), fsync,
+ * unmount.  An unlink drops them.
  *
  * Only where the server already did the same thing for us: a time when
- * the way to set one is learnt (ftp_learned_mtime_method()), a mode on a file whose
- * creation mode the server took (so SITE CHMOD works there).  A failure is
- * logged (the call returned already, as with a mode set after an upload).
+ * the way to set one is learnt (ftp_learned_mtime_method()), a mode on a file
+ * whose creation mode the server took (so SITE CHMOD works there).  A failure
+ * is logged (the call returned already, as with a mode set after an upload).
  * What a crash loses is a time or a mode, never content.
  *
  * Locking: q->lock guards the table, `sending` and `stop`; no I/O under it
  * (what is due is taken out of the table first, and a later change for the
- * same file waits for that send to end, so the older never lands last).  A pending entry pins its inode
- * (itab_pin()): a listing does not replace the time we showed, and the
- * path still resolves when it is sent.
+ * same file waits for that send to end, so the older never lands last).  A
+ * pending entry pins its inode (itab_pin()): a listing does not replace the
+ * time we showed, and the path still resolves when it is sent.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -39,7 +40,7 @@
 
 #define ATTRQ_YOUNG_MS 2000
 #define ATTRQ_DELAY_MS 1000
-#define ATTRQ_MAX 4096 /* young files remembered at once */
+#define ATTRQ_MAX      4096 /* young files remembered at once */
 
 struct attrq_entry {
 	uint64_t ino;
@@ -111,8 +112,7 @@ static int attrq_send_fn(struct ftp_conn *c, void *arg)
 	return ftp_op_set_attrs(c, op->path, op->a);
 }
 
-void fs_attrq_send(struct fs_ctx *ctx, uint64_t ino,
-		       const struct ftp_attrs *a)
+void fs_attrq_send(struct fs_ctx *ctx, uint64_t ino, const struct ftp_attrs *a)
 {
 	char path[FS_PATH_MAX];
 	struct attrq_send_op op = { path, a };
@@ -120,7 +120,8 @@ void fs_attrq_send(struct fs_ctx *ctx, uint64_t ino,
 
 	if (ret == -ESTALE) {
 		log_debug("inode %" PRIu64 " removed before its time or mode "
-			  "was sent: nothing to set", ino);
+			  "was sent: nothing to set",
+			  ino);
 		return;
 	}
 	if (ret == 0)
@@ -141,7 +142,8 @@ static void *attrq_thread(void *arg)
 		struct attrq_entry *e, *tmp, *due = NULL;
 		struct timespec ts;
 
-		HASH_ITER(hh, q->map, e, tmp) {
+		HASH_ITER(hh, q->map, e, tmp)
+		{
 			if (e->due_ms && e->due_ms <= now) {
 				due = e;
 				break;
@@ -287,7 +289,8 @@ void fs_attrq_stop(struct fs_ctx *ctx)
 	if (q->started)
 		pthread_join(q->thread, NULL);
 	/* What is still pending goes now, before the connections close. */
-	HASH_ITER(hh, q->map, e, tmp) {
+	HASH_ITER(hh, q->map, e, tmp)
+	{
 		bool pending = attrq_pending(e);
 
 		attrq_remove(ctx, e);

@@ -144,8 +144,7 @@ void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	dir_read(req, ino, size, off, fi, true);
 }
 
-void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
-		      struct fuse_file_info *fi)
+void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
 

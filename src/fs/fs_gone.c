@@ -14,8 +14,8 @@
  * the check climbs to the topmost directory gone.
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -21,15 +21,15 @@ struct fs_wfile;
 
 /* An open file. */
 struct fs_file {
-	struct fs_handle h;   /* first: the list links back to us */
+	struct fs_handle h; /* first: the list links back to us */
 	struct fs_ctx *ctx;
 	uint64_t ino;
 	pthread_mutex_t lock; /* serialises reads of this handle */
 	uint64_t lease;	      /* parked read stream, 0 if none */
 	uint64_t pos;	      /* offset the parked stream is at */
 	char path[FS_PATH_MAX];
-	struct fs_wfile *wf;  /* write state when opened for writing */
-	struct fs_pread *pr;  /* parallel ranges (fs_pread.h), or NULL */
+	struct fs_wfile *wf; /* write state when opened for writing */
+	struct fs_pread *pr; /* parallel ranges (fs_pread.h), or NULL */
 };
 
 /* Allocate and track a handle for @ino (path filled in).  Returns 0 or a
@@ -42,7 +42,6 @@ static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
-
 
 /*
  * How often an operation whose connection broke is tried in all, each
@@ -109,8 +108,8 @@ void fs_prefetch_opened(struct fs_ctx *ctx, uint64_t dir);
 /* If a worker is fetching the listing of @dir right now, wait for it. */
 void fs_prefetch_wait(struct fs_ctx *ctx, uint64_t dir);
 /* Queue the read-ahead of entry @token (a file of directory @dir,
- * fs_readahead.c) for a worker.  Returns false when it was not queued (queue full, stopping):
- * then the caller drops the entry. */
+ * fs_readahead.c) for a worker.  Returns false when it was not queued (queue
+ * full, stopping): then the caller drops the entry. */
 bool fs_prefetch_file(struct fs_ctx *ctx, uint64_t dir, uint64_t token);
 
 /*
@@ -158,7 +157,6 @@ void fs_handle_track(struct fs_ctx *ctx, struct fs_handle *h,
 		     void (*destroy)(struct fs_handle *h));
 void fs_handle_untrack(struct fs_ctx *ctx, struct fs_handle *h);
 
-
 /* Entry reply from attributes (attr/entry timeouts from the context). */
 void fs_fill_entry(const struct fs_ctx *ctx, const struct stat *st,
 		   struct fuse_entry_param *e);
@@ -167,13 +165,13 @@ void fs_fill_entry(const struct fs_ctx *ctx, const struct stat *st,
 int fs_reply_err(fuse_req_t req, int err);
 
 /* The first line of every operation that reaches the server. */
-#define FS_READY_OR_REPLY(req, ctx)                                           \
-	do {                                                                  \
-		int fs_ready_ret_ = fs_ready(ctx);                            \
-		if (fs_ready_ret_ < 0) {                                      \
-			fs_reply_err(req, -fs_ready_ret_);                    \
-			return;                                               \
-		}                                                             \
+#define FS_READY_OR_REPLY(req, ctx)                                            \
+	do {                                                                   \
+		int fs_ready_ret_ = fs_ready(ctx);                             \
+		if (fs_ready_ret_ < 0) {                                       \
+			fs_reply_err(req, -fs_ready_ret_);                     \
+			return;                                                \
+		}                                                              \
 	} while (0)
 
 /*
@@ -244,7 +242,8 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		   const char *name);
 void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-		  fuse_ino_t newparent, const char *newname, unsigned int flags);
+		  fuse_ino_t newparent, const char *newname,
+		  unsigned int flags);
 void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		const char *newname);
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -303,7 +302,6 @@ bool fs_attrq_take(struct fs_ctx *ctx, uint64_t ino, struct ftp_attrs *out);
 void fs_attrq_flush(struct fs_ctx *ctx, uint64_t ino);
 void fs_attrq_forget(struct fs_ctx *ctx, uint64_t ino);
 /* @a for @ino on the server now, on its own (a failure is logged). */
-void fs_attrq_send(struct fs_ctx *ctx, uint64_t ino,
-		   const struct ftp_attrs *a);
+void fs_attrq_send(struct fs_ctx *ctx, uint64_t ino, const struct ftp_attrs *a);
 
 #endif

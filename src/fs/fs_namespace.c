@@ -18,8 +18,8 @@
 #include "fs_wfile.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_ops.h"
-#include "ftpsfs/lsparse.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/lsparse.h"
 #include "ftpsfs/symlink_policy.h"
 
 struct ns_op {
@@ -27,9 +27,9 @@ struct ns_op {
 	const char *path2;
 	bool target_exists; /* rename: something is at path2 */
 	bool target_is_dir;
-	mode_t mode;	    /* mkdir */
-	bool chmod_failed;  /* mkdir: the server's mode stands */
-	bool maybe_done;    /* a try lost its reply with its connection */
+	mode_t mode;		 /* mkdir */
+	bool chmod_failed;	 /* mkdir: the server's mode stands */
+	bool maybe_done;	 /* a try lost its reply with its connection */
 	struct ftp_attrs *attrs; /* rename: the file's time and mode that
 				  * waited for it (fs_attrq.c), or NULL */
 };
@@ -42,12 +42,12 @@ struct ns_op {
  * on its next try, what the server now holds (@done says whether the
  * work is there); a failure that says nothing of it stays a failure.
  */
-static int ns_settle(struct ftp_conn *c, struct ns_op *op, int ret,
-		     bool done)
+static int ns_settle(struct ftp_conn *c, struct ns_op *op, int ret, bool done)
 {
 	if (ret < 0 && op->maybe_done && done) {
 		log_info("%s: done before the connection was lost (its reply "
-			 "never came)", op->path);
+			 "never came)",
+			 op->path);
 		return 0;
 	}
 	if (ret < 0 && ftp_conn_broken(c))
@@ -114,8 +114,7 @@ static int ns_symlink(struct ftp_conn *c, void *arg)
 	int ret = ftp_op_symlink(c, op->path2, op->path);
 
 	if (ret < 0 && op->maybe_done && !ftp_conn_broken(c))
-		return ns_settle(c, op, ret,
-				 ns_is_there(c, op->path, -1));
+		return ns_settle(c, op, ret, ns_is_there(c, op->path, -1));
 	return ns_settle(c, op, ret, false);
 }
 
@@ -127,7 +126,8 @@ static int ns_paths(struct fs_ctx *ctx, uint64_t parent, const char *name,
 	int ret = fs_check_name(name);
 
 	if (ret == 0)
-		ret = itab_child_path(ctx->itab, parent, name, path, FS_PATH_MAX);
+		ret = itab_child_path(ctx->itab, parent, name, path,
+				      FS_PATH_MAX);
 	if (ret == 0 && name2)
 		ret = fs_check_name(name2);
 	if (ret == 0 && name2)
@@ -288,16 +288,19 @@ static int ns_rename_over_file(struct ftp_conn *c, struct ns_op *op, int err)
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return err;
-	snprintf(aside, sizeof(aside), "%.*s/.ftpsfs-old-%02x%02x%02x%02x%02x%02x",
-		 slash ? (int)(slash - op->path2) : 0, op->path2, rnd[0], rnd[1],
-		 rnd[2], rnd[3], rnd[4], rnd[5]);
+	snprintf(aside, sizeof(aside),
+		 "%.*s/.ftpsfs-old-%02x%02x%02x%02x%02x%02x",
+		 slash ? (int)(slash - op->path2) : 0, op->path2, rnd[0],
+		 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 	if (ftp_op_rename(c, op->path2, aside) < 0)
 		return err; /* the target was not what stood in the way */
 	ret = ftp_op_rename(c, op->path, op->path2);
 	if (ret == 0) {
 		if (ftp_op_delete(c, aside) < 0)
-			log_warn("renamed over %s, but could not delete its old "
-				 "copy %s", op->path2, aside);
+			log_warn(
+				"renamed over %s, but could not delete its old "
+				"copy %s",
+				op->path2, aside);
 		return 0;
 	}
 	if (ftp_op_rename(c, aside, op->path2) < 0)
@@ -325,7 +328,8 @@ static int ns_rename(struct ftp_conn *c, void *arg)
 	if (ret == -ENOENT && op->maybe_done && !ftp_conn_broken(c))
 		return ns_settle(c, op, ret, ns_renamed(c, op));
 	ret = ns_settle(c, op, ret, false);
-	if (ret == 0 || ftp_conn_broken(c) || ret == -ENOENT || !op->target_exists)
+	if (ret == 0 || ftp_conn_broken(c) || ret == -ENOENT ||
+	    !op->target_exists)
 		return ret;
 	return op->target_is_dir ? ns_rename_over_dir(c, op)
 				 : ns_rename_over_file(c, op, ret);
@@ -439,8 +443,10 @@ static int ns_symlink_target(struct fs_ctx *ctx, uint64_t parent,
 	if (ret == 0)
 		ret = symlink_server_target(root, dir, link, out, outsz);
 	if (ret == -EPERM)
-		log_info("symlink to %s refused: only targets inside the mount, "
-			 "given relative, can be created on the server", link);
+		log_info(
+			"symlink to %s refused: only targets inside the mount, "
+			"given relative, can be created on the server",
+			link);
 	return ret;
 }
 

@@ -19,9 +19,10 @@
 
 #include "fs_internal.h"
 
-#define NM_SLOTS (sizeof(((struct fs_ctx *)0)->new_file_mode) / \
-		  sizeof(((struct fs_ctx *)0)->new_file_mode[0]))
-#define NM_KNOWN 0x8000ull
+#define NM_SLOTS                                                               \
+	(sizeof(((struct fs_ctx *)0)->new_file_mode) /                         \
+	 sizeof(((struct fs_ctx *)0)->new_file_mode[0]))
+#define NM_KNOWN  0x8000ull
 #define NM_TAG(h) ((h) & ~0xffffull)
 
 /* FNV-1a of the directory part of @path (all before the last '/'). */

@@ -159,12 +159,12 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
  * Every operation counted in the statistics by kind, with the round trips
  * it made (stats.h): a thin wrapper per operation.
  */
-#define FS_COUNTED(name, kind, params, args)                                  \
-	static void counted_##name params                                     \
-	{                                                                     \
-		stats_op_begin(kind);                                         \
-		fs_op_##name args;                                            \
-		stats_op_end();                                               \
+#define FS_COUNTED(name, kind, params, args)                                   \
+	static void counted_##name params                                      \
+	{                                                                      \
+		stats_op_begin(kind);                                          \
+		fs_op_##name args;                                             \
+		stats_op_end();                                                \
 	}
 
 FS_COUNTED(lookup, STATS_OP_LOOKUP,
@@ -175,8 +175,7 @@ FS_COUNTED(getattr, STATS_OP_GETATTR,
 	   (req, ino, fi))
 FS_COUNTED(readlink, STATS_OP_OTHER, (fuse_req_t req, fuse_ino_t ino),
 	   (req, ino))
-FS_COUNTED(statfs, STATS_OP_OTHER, (fuse_req_t req, fuse_ino_t ino),
-	   (req, ino))
+FS_COUNTED(statfs, STATS_OP_OTHER, (fuse_req_t req, fuse_ino_t ino), (req, ino))
 FS_COUNTED(opendir, STATS_OP_READDIR,
 	   (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
 	   (req, ino, fi))
@@ -248,8 +247,8 @@ FS_COUNTED(getxattr, STATS_OP_XATTR,
 FS_COUNTED(listxattr, STATS_OP_XATTR,
 	   (fuse_req_t req, fuse_ino_t ino, size_t size), (req, ino, size))
 FS_COUNTED(setxattr, STATS_OP_XATTR,
-	   (fuse_req_t req, fuse_ino_t ino, const char *name,
-	    const char *value, size_t size, int flags),
+	   (fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+	    size_t size, int flags),
 	   (req, ino, name, value, size, flags))
 
 int fs_reply_err(fuse_req_t req, int err)

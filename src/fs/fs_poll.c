@@ -27,7 +27,7 @@
 #include "ftpsfs/stats.h"
 
 #define POLL_RECENT_MS (5 * 60 * 1000) /* "recently used" */
-#define POLL_DIRS_MAX 32	       /* directories per interval */
+#define POLL_DIRS_MAX  32	       /* directories per interval */
 
 struct fs_poll {
 	struct fs_ctx *ctx;
@@ -184,7 +184,7 @@ static void *poll_main(void *arg)
 	struct timespec until;
 
 	(void)net_set_cancel(&p->cancel); /* a server that is away must not
-					    * hold up the unmount */
+					   * hold up the unmount */
 	pthread_mutex_lock(&p->lock);
 	while (!p->stopping) {
 		clock_gettime(CLOCK_MONOTONIC, &until);
@@ -203,8 +203,7 @@ static void *poll_main(void *arg)
 	return NULL;
 }
 
-int fs_poll_start(struct fs_ctx *ctx, unsigned interval_s,
-		  struct fs_poll **out)
+int fs_poll_start(struct fs_ctx *ctx, unsigned interval_s, struct fs_poll **out)
 {
 	struct fs_poll *p;
 	pthread_condattr_t ca;

@@ -46,11 +46,11 @@
  * streams end together: with ranges of PR_CHUNK to the end, the last
  * stream went on alone for up to a whole range while the others idled. */
 #define PR_TAPER_MIN (4u << 20)
-#define PR_ALIGN (64u << 10)
+#define PR_ALIGN     (64u << 10)
 /* Sequential bytes read by the stream before ranges take over ... */
 #define PR_AFTER (8u << 20)
 /* ... or of a file that the attributes say is big. */
-#define PR_BIG_FILE (64ull << 20)
+#define PR_BIG_FILE  (64ull << 20)
 #define PR_AFTER_BIG (256u << 10)
 /* Files in parallel mode at once (memory: N + 1 ranges each). */
 #define PR_FILES 2
@@ -58,12 +58,12 @@
 /* How long a worker looks for a free connection before its range fails
  * (connections being given back by other ranges come within this). */
 #define PR_CONN_WAIT_MS 1000
-#define PR_POLL_MS 20
+#define PR_POLL_MS	20
 /* A range that failed (a data connection cut, a timeout, a 4xx) is fetched
  * again on another connection this many times; a file's ranges get
  * PR_FILE_RETRIES in all.  Then the reader falls back to one stream. */
 #define PR_RANGE_RETRIES 2
-#define PR_FILE_RETRIES 8
+#define PR_FILE_RETRIES	 8
 /* One read from the data connection at most. */
 #define PR_READ_MAX (1u << 20)
 /* The end of the range read last, kept: the kernel steps back into it at
@@ -83,23 +83,23 @@ enum pr_state {
 
 /* What a worker learnt of its range. */
 struct pr_result {
-	bool pre;	     /* the check before RETR was made (range 0) */
+	bool pre; /* the check before RETR was made (range 0) */
 	uint64_t pre_size;
 	int64_t pre_mtime;
-	uint64_t size;	     /* the check after the transfer */
+	uint64_t size; /* the check after the transfer */
 	int64_t mtime;
 };
 
 struct pr_slot {
-	uint64_t k;	/* range number */
-	uint64_t off;	/* the range's bytes in the file */
+	uint64_t k;   /* range number */
+	uint64_t off; /* the range's bytes in the file */
 	size_t len;
 	unsigned gen;
 	enum pr_state state;
-	char *buf;	/* PR_READY: the range's bytes (pr_buf_new()) */
+	char *buf; /* PR_READY: the range's bytes (pr_buf_new()) */
 	size_t buf_len;
 	int err;	/* PR_FAILED */
-	unsigned tries;	/* fetches that failed and were tried again */
+	unsigned tries; /* fetches that failed and were tried again */
 	struct pr_result res;
 };
 
@@ -111,41 +111,41 @@ struct fs_pread {
 	pthread_cond_t cond; /* a range became ready or failed */
 	atomic_uint refs;
 	/* guarded by lock: */
-	unsigned gens;	     /* the last slot generation handed out */
-	unsigned retries;    /* ranges fetched again (PR_FILE_RETRIES) */
+	unsigned gens;	  /* the last slot generation handed out */
+	unsigned retries; /* ranges fetched again (PR_FILE_RETRIES) */
 	bool active;
-	bool held;	     /* activated, fetches not started yet
-			      * (fs_pread_begin()) */
+	bool held;		/* activated, fetches not started yet
+				 * (fs_pread_begin()) */
 	struct ftp_conn *given; /* the stream's connection, for the first
 				 * range that runs */
-	int stale;	     /* sticky: the file changed (-EIO) */
-	bool no_more;	     /* a range failed: one stream from now on */
-	uint64_t size;	     /* the file's size then */
-	bool base_known;     /* kept across activations of one open, until
-			      * a local write (fs_pread_forget) */
-	uint64_t base_size;  /* SIZE and MDTM the first checked range saw */
+	int stale;		/* sticky: the file changed (-EIO) */
+	bool no_more;		/* a range failed: one stream from now on */
+	uint64_t size;		/* the file's size then */
+	bool base_known;	/* kept across activations of one open, until
+				 * a local write (fs_pread_forget) */
+	uint64_t base_size;	/* SIZE and MDTM the first checked range saw */
 	int64_t base_mtime;
-	uint64_t head;	     /* first range still wanted */
-	uint64_t next_k;     /* the next range to cut ... */
-	uint64_t next_off;   /* ... and where it begins */
-	uint64_t budget;     /* bytes from the head's offset that ranges
-			      * may cover: (streams + 1) * PR_CHUNK */
-	unsigned streams;    /* ranges fetched at once, at most (fewer while
-			      * the pool has no connection for more) */
+	uint64_t head;	      /* first range still wanted */
+	uint64_t next_k;      /* the next range to cut ... */
+	uint64_t next_off;    /* ... and where it begins */
+	uint64_t budget;      /* bytes from the head's offset that ranges
+			       * may cover: (streams + 1) * PR_CHUNK */
+	unsigned streams;     /* ranges fetched at once, at most (fewer while
+			       * the pool has no connection for more) */
 	unsigned max_streams; /* ... when it has */
-	unsigned inflight;   /* jobs queued or running (any gen) */
-	unsigned nslots;     /* the slots in use (all): ranges are cut while
-			      * the budget allows, so that a worker seldom
-			      * waits for the reader to take the oldest
-			      * range, even when the last ranges are small */
+	unsigned inflight;    /* jobs queued or running (any gen) */
+	unsigned nslots;      /* the slots in use (all): ranges are cut while
+			       * the budget allows, so that a worker seldom
+			       * waits for the reader to take the oldest
+			       * range, even when the last ranges are small */
 	struct pr_slot slots[FS_PREAD_MAX + 1];
-	char *tail;	     /* PR_TAIL bytes, made at the first use */
-	uint64_t tail_off;   /* ... the file's bytes from here */
-	size_t tail_len;     /* ... this many (0: none) */
+	char *tail;	   /* PR_TAIL bytes, made at the first use */
+	uint64_t tail_off; /* ... the file's bytes from here */
+	size_t tail_len;   /* ... this many (0: none) */
 	/* the reader's (f->lock): the pattern of the stream's reads */
 	uint64_t seq_end, seq_len;
-	bool seeked;	     /* ranges ended for a seek: 8 MiB in order
-			      * before they begin again */
+	bool seeked; /* ranges ended for a seek: 8 MiB in order
+		      * before they begin again */
 };
 
 struct pr_job {
@@ -332,8 +332,7 @@ static void pr_job_done_locked(struct fs_pread *pr)
  * allows (pr->lock held). */
 static void pr_fill_locked(struct fs_pread *pr)
 {
-	while (pr->next_off < pr->size &&
-	       pr->next_k - pr->head < pr->nslots) {
+	while (pr->next_off < pr->size && pr->next_k - pr->head < pr->nslots) {
 		uint64_t len = pr_cut_len(pr, pr->next_k, pr->next_off);
 
 		if (pr->next_k > pr->head &&
@@ -383,9 +382,10 @@ static void pr_deactivate_locked(struct fs_pread *pr)
 static void pr_fallback_locked(struct fs_pread *pr, const char *why, int err)
 {
 	log_debug("parallel reads of inode %llu: one stream from offset "
-		  "%llu on (%s%s%s)", (unsigned long long)pr->ino,
-		  (unsigned long long)pr_head_off(pr), why,
-		  err ? ": " : "", err ? strerror(-err) : "");
+		  "%llu on (%s%s%s)",
+		  (unsigned long long)pr->ino,
+		  (unsigned long long)pr_head_off(pr), why, err ? ": " : "",
+		  err ? strerror(-err) : "");
 	stats_add(STATS_PREAD_FALLBACKS, 1);
 	pr_deactivate_locked(pr);
 }
@@ -417,8 +417,7 @@ static int pr_acquire(struct fs_preads *pw, const struct pr_job *j,
 		ret = ftp_pool_acquire(pw->ctx->pool,
 				       FTP_POOL_XFER | FTP_POOL_NOWAIT, c, err,
 				       sizeof(err));
-		if (ret != -EBUSY || net_now_ms() >= until ||
-		    !pr_job_wanted(j))
+		if (ret != -EBUSY || net_now_ms() >= until || !pr_job_wanted(j))
 			break;
 		if (net_sleep(PR_POLL_MS) < 0)
 			return -EINTR;
@@ -483,13 +482,14 @@ static int pr_transfer(struct fs_preads *pw, const struct pr_job *j,
 	ssize_t n = 0;
 	int ret;
 
-	ret = ftp_pool_xfer_open(pw->ctx->pool, FTP_POOL_XFER | FTP_POOL_NOWAIT,
-				 &(struct ftp_xfer_cmd){ .verb = "RETR",
-							 .arg = path,
-							 .rest = off,
-							 .op = FTP_OP_RETR,
-							 .target_exists = true },
-				 c, &x, err, sizeof(err));
+	ret = ftp_pool_xfer_open(
+		pw->ctx->pool, FTP_POOL_XFER | FTP_POOL_NOWAIT,
+		&(struct ftp_xfer_cmd){ .verb = "RETR",
+					.arg = path,
+					.rest = off,
+					.op = FTP_OP_RETR,
+					.target_exists = true },
+		c, &x, err, sizeof(err));
 	if (ret < 0) {
 		log_debug("parallel range RETR %s: %s", path, err);
 		return ret;
@@ -648,7 +648,8 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 		s->state = PR_WAITING;
 		stats_add(STATS_PREAD_RETRIES, 1);
 		log_debug("parallel range at %llu of inode %llu: %s; fetching "
-			  "it again", (unsigned long long)s->off,
+			  "it again",
+			  (unsigned long long)s->off,
 			  (unsigned long long)pr->ino, strerror(-ret));
 	} else if (pr->active && s->gen == j->gen) {
 		/* A range went through: try the streams given up again (a
@@ -803,8 +804,8 @@ static int pr_range_current(struct fs_pread *pr, const struct pr_slot *s)
 		pr->base_mtime = r->pre ? r->pre_mtime : r->mtime;
 		pr->base_known = true;
 	}
-	if (r->pre && (r->pre_size != pr->base_size ||
-		       r->pre_mtime != pr->base_mtime))
+	if (r->pre &&
+	    (r->pre_size != pr->base_size || r->pre_mtime != pr->base_mtime))
 		return -EIO;
 	return r->size == pr->base_size && r->mtime == pr->base_mtime &&
 			       pr->size == pr->base_size
@@ -818,7 +819,8 @@ static int pr_stale_locked(struct fs_pread *pr, const char *why)
 {
 	log_warn("inode %llu changed on the server while it was read in "
 		 "parallel ranges (%s): reads of this open file fail; reopen "
-		 "it for the new version", (unsigned long long)pr->ino, why);
+		 "it for the new version",
+		 (unsigned long long)pr->ino, why);
 	stats_add(STATS_PREAD_STALE, 1);
 	pr->stale = -EIO;
 	pr_deactivate_locked(pr);
@@ -845,8 +847,10 @@ static int pr_wait_ready(struct fs_pread *pr, uint64_t k0, uint64_t k1)
 							   "differs");
 			if (ret < 0) {
 				pr->no_more = true;
-				pr_fallback_locked(pr, "the cached size is out "
-						       "of date", 0);
+				pr_fallback_locked(pr,
+						   "the cached size is out "
+						   "of date",
+						   0);
 				return ret;
 			}
 			k++;
@@ -917,8 +921,7 @@ static size_t pr_copy_locked(struct fs_pread *pr, char *buf, size_t size,
 /* May @pr begin ranges at @pos, the file being @size long?  The stream
  * must have read enough in order first: a program that reads a file's
  * head and no more (file(1), a thumbnailer) costs no ranges.  (f->lock) */
-static bool pr_worth_it(const struct fs_pread *pr, uint64_t pos,
-			uint64_t size)
+static bool pr_worth_it(const struct fs_pread *pr, uint64_t pos, uint64_t size)
 {
 	bool big = size >= PR_BIG_FILE;
 
@@ -966,8 +969,8 @@ static bool pr_try_activate(struct fs_ctx *ctx, struct fs_file *f,
 	pr->next_off = pos;
 	pr_fill_locked(pr);
 	pthread_mutex_unlock(&pr->lock);
-	log_debug("parallel reads of %s from offset %llu: %u streams",
-		  f->path, (unsigned long long)pos, streams);
+	log_debug("parallel reads of %s from offset %llu: %u streams", f->path,
+		  (unsigned long long)pos, streams);
 	return true;
 }
 
@@ -1055,8 +1058,7 @@ bool fs_pread_note(struct fs_ctx *ctx, struct fs_file *f, uint64_t off,
 	return pr_try_activate(ctx, f, pr, pr->seq_end);
 }
 
-void fs_pread_begin(struct fs_ctx *ctx, struct fs_file *f,
-		    struct ftp_conn *c)
+void fs_pread_begin(struct fs_ctx *ctx, struct fs_file *f, struct ftp_conn *c)
 {
 	struct fs_pread *pr = f->pr;
 

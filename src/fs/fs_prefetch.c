@@ -144,8 +144,8 @@ static void pf_run(struct fs_prefetch *pf, const struct pfq_job *job)
 		return; /* busy: requests come first */
 	if (itab_listing_fresh(ctx->itab, job->ino))
 		return; /* cached already */
-	if (fs_fetch_listing_max(ctx, job->ino, false, NULL,
-				 PF_AHEAD_ENTRIES) < 0) {
+	if (fs_fetch_listing_max(ctx, job->ino, false, NULL, PF_AHEAD_ENTRIES) <
+	    0) {
 		log_debug("prefetch of the listing of inode %llu failed",
 			  (unsigned long long)job->ino);
 		return;

@@ -29,7 +29,6 @@
 
 #define FS_READ_SKIP_MAX (256 * 1024)
 
-
 /* Give back a parked stream and the write state, free the handle. */
 static void file_destroy(struct fs_handle *h)
 {
@@ -109,7 +108,8 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
-	if (itab_getattr(ctx->itab, ino, &st) != -ESTALE && !S_ISREG(st.st_mode))
+	if (itab_getattr(ctx->itab, ino, &st) != -ESTALE &&
+	    !S_ISREG(st.st_mode))
 		ret = -EACCES; /* a device or fifo listed by the server */
 	else if (writing)
 		ret = open_for_write(ctx, f, &st, fi->flags);
@@ -148,13 +148,14 @@ static int read_io_start(struct fs_ctx *ctx, struct fs_file *f,
 	ret = itab_path(ctx->itab, f->ino, f->path, sizeof(f->path));
 	if (ret < 0)
 		return ret;
-	ret = ftp_pool_xfer_open(ctx->pool, FTP_POOL_XFER,
-				 &(struct ftp_xfer_cmd){ .verb = "RETR",
-							 .arg = f->path,
-							 .rest = off,
-							 .op = FTP_OP_RETR,
-							 .target_exists = true },
-				 &io->c, &io->x, err, sizeof(err));
+	ret = ftp_pool_xfer_open(
+		ctx->pool, FTP_POOL_XFER,
+		&(struct ftp_xfer_cmd){ .verb = "RETR",
+					.arg = f->path,
+					.rest = off,
+					.op = FTP_OP_RETR,
+					.target_exists = true },
+		&io->c, &io->x, err, sizeof(err));
 	if (ret < 0) {
 		if (ret != -EINTR)
 			log_warn("RETR %s: %s", f->path, err);
@@ -306,7 +307,8 @@ static void read_io_finish_late(struct fs_ctx *ctx, fuse_ino_t ino,
 			 "ended cleanly at the file's size: %s",
 			 ftp_conn_err(c));
 	itab_data_unconfirmed(ctx->itab, ino,
-			      ret < 0 ? ITAB_DATA_REFUSED : ITAB_DATA_CONFIRMED);
+			      ret < 0 ? ITAB_DATA_REFUSED
+				      : ITAB_DATA_CONFIRMED);
 	ftp_pool_release(ctx->pool, c);
 }
 

@@ -304,12 +304,13 @@ static int ra_fetch(struct fs_ctx *ctx, const char *path, size_t size,
 
 	if (!buf)
 		return -ENOMEM;
-	ret = ftp_pool_xfer_open(ctx->pool, FTP_POOL_XFER,
-				 &(struct ftp_xfer_cmd){ .verb = "RETR",
-							 .arg = path,
-							 .op = FTP_OP_RETR,
-							 .target_exists = true },
-				 &c, &x, err, sizeof(err));
+	ret = ftp_pool_xfer_open(
+		ctx->pool, FTP_POOL_XFER,
+		&(struct ftp_xfer_cmd){ .verb = "RETR",
+					.arg = path,
+					.op = FTP_OP_RETR,
+					.target_exists = true },
+		&c, &x, err, sizeof(err));
 	if (ret < 0) {
 		log_debug("read-ahead RETR %s: %s", path, err);
 		free(buf);

@@ -69,8 +69,8 @@ static void refresh_tell_kernel(struct fuse_session *se,
 			(void)fuse_lowlevel_notify_inval_entry(
 				se, v[i].parent, v[i].name, strlen(v[i].name));
 		if (v[i].ino)
-			(void)fuse_lowlevel_notify_inval_inode(se, v[i].ino,
-							       0, 0);
+			(void)fuse_lowlevel_notify_inval_inode(se, v[i].ino, 0,
+							       0);
 	}
 }
 
@@ -86,7 +86,8 @@ static void refresh_now(struct fs_refresh *r)
 	refresh_tell_kernel(r->se, v, (size_t)n);
 	itab_names_free(v, (size_t)n);
 	log_info("cache refreshed on request: %zd entries will be asked "
-		 "for again", n);
+		 "for again",
+		 n);
 }
 
 /* Tell the kernel what was queued (or everything, after an overflow). */

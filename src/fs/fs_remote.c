@@ -121,7 +121,8 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 		struct ftp_conn *c;
 		bool broken;
 
-		ret = ftp_pool_acquire(ctx->pool, FTP_POOL_META, &c, err, sizeof(err));
+		ret = ftp_pool_acquire(ctx->pool, FTP_POOL_META, &c, err,
+				       sizeof(err));
 		if (ret < 0) {
 			/* No connection (server down, certificate changed,
 			 * login refused): the operation could not be tried. */
@@ -133,7 +134,8 @@ int fs_with_conn(struct fs_ctx *ctx, fs_conn_fn fn, void *arg)
 		ret = fn(c, arg);
 		broken = ftp_conn_broken(c);
 		if (ret < 0 && ftp_conn_err(c)[0])
-			log_debug("conn %u: %s", ftp_conn_id(c), ftp_conn_err(c));
+			log_debug("conn %u: %s", ftp_conn_id(c),
+				  ftp_conn_err(c));
 		if (ret < 0 && broken && ftp_conn_err(c)[0])
 			log_warn("%s", ftp_conn_err(c));
 		ftp_pool_release(ctx->pool, c);
@@ -167,14 +169,14 @@ struct fetch_state {
 	uint64_t dir;
 	const char *path;
 	bool force_list;
-	bool merging;	      /* second pass: LIST after MLSD */
-	bool untargeted_link; /* MLSD named a symlink without its target */
-	bool from_list;	      /* an entry came from LIST (times to the
-			       * minute at best) */
-	bool times_askable;   /* LIST times, MDTM can give exact ones */
-	bool ahead;	      /* fetched ahead: nobody asked for it yet */
-	size_t max;	      /* entries allowed (over every pass) */
-	unsigned long dups;   /* names the server listed more than once */
+	bool merging;		/* second pass: LIST after MLSD */
+	bool untargeted_link;	/* MLSD named a symlink without its target */
+	bool from_list;		/* an entry came from LIST (times to the
+				 * minute at best) */
+	bool times_askable;	/* LIST times, MDTM can give exact ones */
+	bool ahead;		/* fetched ahead: nobody asked for it yet */
+	size_t max;		/* entries allowed (over every pass) */
+	unsigned long dups;	/* names the server listed more than once */
 	unsigned long clamped;	/* sizes beyond STAT_OFF_MAX */
 	char clamped_name[128]; /* the first of them, escaped */
 	struct itab_dirent *ents;
@@ -335,7 +337,8 @@ static int fetch_learn_zone(struct ftp_conn *c, struct fetch_state *st)
 		    ftp_zone_file_useful(d->st.st_mtim.tv_sec, now)) {
 			files[n] = (struct ftp_zone_file){
 				.name = d->name,
-				.list_time = d->st.st_mtim.tv_sec };
+				.list_time = d->st.st_mtim.tv_sec
+			};
 			which[n++] = i;
 		}
 	}
@@ -419,7 +422,8 @@ int fs_fetch_exact_mtimes(struct fs_ctx *ctx, uint64_t dir, uint64_t ino)
 
 	/* Batch after batch in the listing's order (ls -l asks in that
 	 * order too), until @ino's time is known or every file's. */
-	while (ret == 0 && (!ino || itab_needs_exact_mtime(ctx->itab, ino, &d))) {
+	while (ret == 0 &&
+	       (!ino || itab_needs_exact_mtime(ctx->itab, ino, &d))) {
 		struct mtimes_op op = { .path = path };
 
 		ret = itab_mtimes_claim(ctx->itab, dir, &op.reqs, &op.n, &gen);
@@ -504,7 +508,8 @@ static void fetch_log_oddities(const struct fetch_state *st)
 {
 	if (st->dups)
 		log_warn("%s: the server listed %lu names more than "
-			 "once; showing each once", st->path, st->dups);
+			 "once; showing each once",
+			 st->path, st->dups);
 	if (st->clamped)
 		log_warn("%s: %lu entr%s with a size of 2^63 bytes or "
 			 "more (the first: \"%s\"): shown as %lld bytes",
@@ -521,7 +526,8 @@ int fs_fetch_listing(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 int fs_fetch_listing_max(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 			 struct itab_snapshot **snap, size_t ahead_max)
 {
-	struct fetch_state st = { .ctx = ctx, .dir = dir,
+	struct fetch_state st = { .ctx = ctx,
+				  .dir = dir,
 				  .force_list = force_list,
 				  .ahead = ahead_max > 0 };
 	char *path = malloc(FS_PATH_MAX);
@@ -622,8 +628,7 @@ static int stat_one_fn(struct ftp_conn *c, void *arg)
 {
 	struct stat_one *op = arg;
 
-	return ftp_op_stat_one(c, op->path, &op->e, op->line,
-			       sizeof(op->line));
+	return ftp_op_stat_one(c, op->path, &op->e, op->line, sizeof(op->line));
 }
 
 /*
@@ -631,8 +636,8 @@ static int stat_one_fn(struct ftp_conn *c, void *arg)
  * box"): asked on its own, so that files can be created there (the
  * kernel looks the name up first) and known names opened.
  */
-static int stat_unlisted(struct fs_ctx *ctx, uint64_t parent,
-			 const char *name, struct stat *attr, uint64_t *gen)
+static int stat_unlisted(struct fs_ctx *ctx, uint64_t parent, const char *name,
+			 struct stat *attr, uint64_t *gen)
 {
 	struct stat_one *op = malloc(sizeof(*op));
 	char *path = malloc(FS_PATH_MAX);

@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ftpsfs/fs_wback.h"
 #include "fs_wfile.h"
+#include "ftpsfs/fs_wback.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_pool.h"
@@ -30,24 +30,24 @@
 #define WB_STOP_DEFAULT_MS 120000
 
 struct fs_wback_job {
-	struct fs_wfile *wf;	/* with the job's reference */
-	uint64_t bytes;		/* wb->lock */
-	int64_t since_ms;	/* first queued (net_now_ms()) */
-	int64_t not_before_ms;	/* retry delay; wb->lock */
-	bool running;		/* a worker has it; wb->lock */
-	bool over;		/* finished; wb->lock */
+	struct fs_wfile *wf;	   /* with the job's reference */
+	uint64_t bytes;		   /* wb->lock */
+	int64_t since_ms;	   /* first queued (net_now_ms()) */
+	int64_t not_before_ms;	   /* retry delay; wb->lock */
+	bool running;		   /* a worker has it; wb->lock */
+	bool over;		   /* finished; wb->lock */
 	struct fs_wback_job *next; /* wb->lock */
 };
 
 struct fs_wback {
 	struct fs_ctx *ctx;
 	pthread_mutex_t lock;
-	pthread_cond_t work;	/* a job can run, or stopping */
-	pthread_cond_t change;	/* a job ended */
+	pthread_cond_t work;		   /* a job can run, or stopping */
+	pthread_cond_t change;		   /* a job ended */
 	struct fs_wback_job *head, **tail; /* lock */
-	size_t jobs;		/* lock */
-	uint64_t bytes;		/* lock */
-	bool stopping;		/* lock: workers end after their job */
+	size_t jobs;			   /* lock */
+	uint64_t bytes;			   /* lock */
+	bool stopping; /* lock: workers end after their job */
 	pthread_t threads[WB_WORKERS];
 	unsigned nthreads;
 };
@@ -60,9 +60,8 @@ bool fs_wback_retryable(int err)
 
 /* ---- queue ---- */
 
-struct fs_wback_job *fs_wback_enqueue(struct fs_wback *wb,
-				      struct fs_wfile *wf, uint64_t bytes,
-				      struct fs_wback_job *job)
+struct fs_wback_job *fs_wback_enqueue(struct fs_wback *wb, struct fs_wfile *wf,
+				      uint64_t bytes, struct fs_wback_job *job)
 {
 	pthread_mutex_lock(&wb->lock);
 	if (job) {
@@ -277,9 +276,11 @@ void fs_wback_stop(struct fs_ctx *ctx)
 	for (unsigned i = 0; i < wb->nthreads; i++)
 		pthread_join(wb->threads[i], NULL);
 	if (wb->jobs)
-		log_err("unmount: %zu write-back uploads not done (%llu bytes); "
+		log_err("unmount: %zu write-back uploads not done (%llu "
+			"bytes); "
 			"their records stay in %s for the next mount",
-			wb->jobs, (unsigned long long)wb->bytes, ctx->spool_dir);
+			wb->jobs, (unsigned long long)wb->bytes,
+			ctx->spool_dir);
 	wb_drop_all(wb);
 	pthread_cond_destroy(&wb->work);
 	pthread_cond_destroy(&wb->change);
@@ -360,8 +361,8 @@ static int wb_conflict_name(const char *path, char *out, size_t outsz)
 	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
 }
 
-int fs_wback_target(struct fs_ctx *ctx, const struct wb_record *r,
-		    char *out, size_t outsz, bool *conflict)
+int fs_wback_target(struct fs_ctx *ctx, const struct wb_record *r, char *out,
+		    size_t outsz, bool *conflict)
 {
 	bool exists;
 	uint64_t size;
@@ -376,9 +377,9 @@ int fs_wback_target(struct fs_ctx *ctx, const struct wb_record *r,
 	ret = fs_wback_remote_state(ctx, r->path, &exists, &size, &mtime);
 	if (ret < 0)
 		return ret;
-	*conflict = exists != r->seen_exists ||
-		    (exists && size != r->seen_size) ||
-		    (exists && mtime && r->seen_mtime && mtime != r->seen_mtime);
+	*conflict =
+		exists != r->seen_exists || (exists && size != r->seen_size) ||
+		(exists && mtime && r->seen_mtime && mtime != r->seen_mtime);
 	if (!*conflict) {
 		snprintf(out, outsz, "%s", r->path);
 		return 0;
@@ -423,8 +424,8 @@ static int wb_replay_one(struct fs_ctx *ctx, struct wb_record *r)
 	int ret = fd;
 
 	if (fd < 0) {
-		log_err("%s: write-back data %s/%s.data is missing: %s", r->path,
-			ctx->spool_dir, r->id, strerror(-fd));
+		log_err("%s: write-back data %s/%s.data is missing: %s",
+			r->path, ctx->spool_dir, r->id, strerror(-fd));
 		return fd;
 	}
 	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != r->size ||
@@ -452,8 +453,8 @@ static int wb_replay_one(struct fs_ctx *ctx, struct wb_record *r)
 		return ret;
 	}
 	stats_add(STATS_WB_REPLAYED, 1);
-	log_info("%s: pending write-back upload done (%llu bytes)%s",
-		 target, (unsigned long long)r->size,
+	log_info("%s: pending write-back upload done (%llu bytes)%s", target,
+		 (unsigned long long)r->size,
 		 conflict ? " under a conflict name" : "");
 	return wb_journal_remove(ctx->spool_dir, r->id);
 }
@@ -512,7 +513,7 @@ static void wb_sleep_ms(int64_t ms)
  * pause, until WB_REPLAY_RETRY_MS after the first pass. */
 static void wb_replay_all(struct fs_ctx *ctx)
 {
-	char (*ids)[WB_ID_LEN + 1] = NULL;
+	char(*ids)[WB_ID_LEN + 1] = NULL;
 	struct wb_record *r = malloc(sizeof(*r));
 	size_t n = 0, done = 0, left;
 	unsigned orphans = 0;
@@ -546,16 +547,17 @@ static void wb_replay_all(struct fs_ctx *ctx)
 	else if (n)
 		log_info("%zu pending write-back uploads done", n);
 	if (wb_journal_keep_orphans(ctx->spool_dir, &orphans) == 0 && orphans)
-		log_warn("%u files written before a crash whose close() never "
-			 "returned are kept in %s as unsaved-wb-*, not uploaded",
-			 orphans, ctx->spool_dir);
+		log_warn(
+			"%u files written before a crash whose close() never "
+			"returned are kept in %s as unsaved-wb-*, not uploaded",
+			orphans, ctx->spool_dir);
 	free(ids);
 	free(r);
 }
 
 void fs_wback_replay(struct fs_ctx *ctx)
 {
-	char (*ids)[WB_ID_LEN + 1] = NULL;
+	char(*ids)[WB_ID_LEN + 1] = NULL;
 	size_t n = 0;
 
 	/* Read-only mounts have no spool directory (and cannot upload). */

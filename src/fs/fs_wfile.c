@@ -16,6 +16,7 @@
 
 #include "fs_wfile_internal.h"
 #include "ftpsfs/fs_pread.h"
+#include "ftpsfs/fs_wback.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/ftp_pool.h"
@@ -25,7 +26,6 @@
 #include "ftpsfs/net.h"
 #include "ftpsfs/spool.h"
 #include "ftpsfs/wb_journal.h"
-#include "ftpsfs/fs_wback.h"
 
 #define WF_CHUNK (1024 * 1024)
 /* Attempts at a spool upload or download cut by network faults, on a
@@ -35,12 +35,10 @@
  * is briefly away rather than failing at once: failing loses data. */
 #define WF_UPLOAD_USE (FTP_POOL_XFER | FTP_POOL_PATIENT)
 
-
 static int wf_tries(const struct fs_ctx *ctx)
 {
 	return ftp_pool_is_soft(ctx->pool) ? WF_TRIES : fs_tries(ctx);
 }
-
 
 /* ---- table ---- */
 
@@ -145,8 +143,7 @@ void fs_wfile_init_existing(struct fs_wfile *wf, uint64_t size)
 	wf->size = size;
 }
 
-bool fs_wfile_defer_chmod(struct fs_ctx *ctx, struct fs_wfile *wf,
-			  mode_t mode)
+bool fs_wfile_defer_chmod(struct fs_ctx *ctx, struct fs_wfile *wf, mode_t mode)
 {
 	bool deferred;
 
@@ -157,8 +154,7 @@ bool fs_wfile_defer_chmod(struct fs_ctx *ctx, struct fs_wfile *wf,
 	 * would make the server refuse the upload of what is still to
 	 * come (local file systems check permissions at open only).
 	 */
-	deferred = !wf->discarded &&
-		   (!wf->remote_exists || !(mode & S_IWUSR));
+	deferred = !wf->discarded && (!wf->remote_exists || !(mode & S_IWUSR));
 	wf->chmod_pending = deferred;
 	if (deferred)
 		wf->create_mode = mode & 07777;
@@ -198,7 +194,7 @@ bool wf_spool_unsent(const struct fs_ctx *ctx, const struct fs_wfile *wf)
 	return wf->mode == WF_SPOOL &&
 	       upload_plan(&wf->sp, wf->remote_exists, ctx->feat.rest_stream,
 			   ctx->atomic_upload)
-		       .how != UPLOAD_NONE;
+			       .how != UPLOAD_NONE;
 }
 
 /* ---- streams ---- */
@@ -263,12 +259,14 @@ static int wf_download(struct fs_ctx *ctx, struct fs_wfile *wf,
 	int ret = -ENOMEM;
 
 	for (int attempt = 0; buf && attempt < tries; attempt++) {
-		ret = ftp_pool_xfer_open(ctx->pool, WF_UPLOAD_USE,
-					 &(struct ftp_xfer_cmd){
-						 .verb = "RETR", .arg = path,
-						 .rest = got, .op = FTP_OP_RETR,
-						 .target_exists = true },
-					 &c, &x, err, sizeof(err));
+		ret = ftp_pool_xfer_open(
+			ctx->pool, WF_UPLOAD_USE,
+			&(struct ftp_xfer_cmd){ .verb = "RETR",
+						.arg = path,
+						.rest = got,
+						.op = FTP_OP_RETR,
+						.target_exists = true },
+			&c, &x, err, sizeof(err));
 		if (ret < 0) {
 			log_warn("RETR %s: %s", path, err);
 			break;
@@ -312,8 +310,8 @@ int wf_to_spool(struct fs_ctx *ctx, struct fs_wfile *wf)
 		if (ret < 0)
 			return ret;
 	}
-	ret = spool_open(ctx->spool_dir, wf->remote_exists ? wf->remote_size : 0,
-			 &wf->sp);
+	ret = spool_open(ctx->spool_dir,
+			 wf->remote_exists ? wf->remote_size : 0, &wf->sp);
 	if (ret < 0) {
 		log_err("cannot create a spool file in %s: %s", ctx->spool_dir,
 			strerror(-ret));
@@ -389,8 +387,8 @@ static int wf_digest_spool(struct fs_wfile *wf, struct ftp_upload *up)
 	return ret;
 }
 
-int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
-			  const char *path, struct upload_plan plan)
+int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf, const char *path,
+		   struct upload_plan plan)
 {
 	char err[512];
 	struct ftp_upload up;
@@ -408,16 +406,14 @@ int wf_upload_plan(struct fs_ctx *ctx, struct fs_wfile *wf,
 		ftp_upload_end(&up);
 		return ret;
 	}
-	ret = ftp_pool_xfer_open(ctx->pool, WF_UPLOAD_USE,
-				 &(struct ftp_xfer_cmd){
-					 .verb = plan.how == UPLOAD_APPE ? "APPE"
-									 : "STOR",
-					 .arg = ftp_upload_target(&up),
-					 .rest = plan.how == UPLOAD_REST_STOR
-							 ? plan.offset
-							 : 0,
-					 .op = FTP_OP_STOR },
-				 &c, &x, err, sizeof(err));
+	ret = ftp_pool_xfer_open(
+		ctx->pool, WF_UPLOAD_USE,
+		&(struct ftp_xfer_cmd){
+			.verb = plan.how == UPLOAD_APPE ? "APPE" : "STOR",
+			.arg = ftp_upload_target(&up),
+			.rest = plan.how == UPLOAD_REST_STOR ? plan.offset : 0,
+			.op = FTP_OP_STOR },
+		&c, &x, err, sizeof(err));
 	if (ret < 0) {
 		log_warn("upload of %s: %s", path, err);
 		ftp_upload_end(&up);
@@ -442,12 +438,12 @@ out:
 
 /* Upload what the spool holds that the server lacks to @path (NULL: the
  * inode's own path); *sent says whether anything was sent. */
-int wf_spool_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
-			   const char *path, bool *sent)
+int wf_spool_upload(struct fs_ctx *ctx, struct fs_wfile *wf, const char *path,
+		    bool *sent)
 {
-	struct upload_plan plan = upload_plan(&wf->sp, wf->remote_exists,
-					      ctx->feat.rest_stream,
-					      ctx->atomic_upload);
+	struct upload_plan plan =
+		upload_plan(&wf->sp, wf->remote_exists, ctx->feat.rest_stream,
+			    ctx->atomic_upload);
 	char own[FS_PATH_MAX];
 	int tries = wf_tries(ctx);
 	int ret = 0;
@@ -622,7 +618,8 @@ static bool wf_mode_is_servers(struct fs_ctx *ctx, struct fs_wfile *wf,
 	if (!wf->created || fs_newmode_get(ctx, path) != (int)wf->create_mode)
 		return false;
 	log_debug("%s: the server gives new files here mode %04o: no SITE "
-		  "CHMOD", path, (unsigned)wf->create_mode);
+		  "CHMOD",
+		  path, (unsigned)wf->create_mode);
 	return true;
 }
 
@@ -666,7 +663,6 @@ void wf_apply_chmod(struct fs_ctx *ctx, struct fs_wfile *wf)
 		fs_attrq_created(ctx, wf->ino, path);
 	wf->created = false; /* the server's mode is ours now */
 }
-
 
 /* The time utimens asked for, on the server (a failure is logged: the
  * content is there). */

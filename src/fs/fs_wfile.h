@@ -90,8 +90,7 @@ bool fs_wfile_discard(struct fs_ctx *ctx, struct fs_wfile *wf);
  * should send SITE CHMOD now (a mode deferred earlier is then dropped).
  * With -o writeback a journaled file's record is updated either way.
  */
-bool fs_wfile_defer_chmod(struct fs_ctx *ctx, struct fs_wfile *wf,
-			  mode_t mode);
+bool fs_wfile_defer_chmod(struct fs_ctx *ctx, struct fs_wfile *wf, mode_t mode);
 
 /*
  * -o writeback (fs_wback.h).  close() of a file open for writing: on a
@@ -127,8 +126,7 @@ int fs_wfile_wb_upload(struct fs_ctx *ctx, struct fs_wfile *wf,
  * record too) and set it after the upload; a later write drops it.
  * Returns true if deferred so, false if the caller sets it now.
  */
-bool fs_wfile_defer_mtime(struct fs_ctx *ctx, struct fs_wfile *wf,
-			  int64_t sec);
+bool fs_wfile_defer_mtime(struct fs_ctx *ctx, struct fs_wfile *wf, int64_t sec);
 
 /* The queue stops with @wf's job still queued: forget the job (the
  * record stays). */

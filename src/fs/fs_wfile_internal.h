@@ -35,9 +35,9 @@ struct fs_wfile {
 	/* SPOOL */
 	struct spool sp; /* sp.fd >= 0 in SPOOL mode */
 	/* outcome */
-	int error;	 /* not yet reported */
-	bool failed;	 /* a stream failed: the server's content is unknown */
-	bool discarded;	 /* deleted: nothing goes to the server any more */
+	int error;	/* not yet reported */
+	bool failed;	/* a stream failed: the server's content is unknown */
+	bool discarded; /* deleted: nothing goes to the server any more */
 	bool chmod_pending; /* set create_mode once the content is uploaded */
 	mode_t create_mode;
 	/* We create the file, and its mode on the server is still the one
@@ -47,7 +47,7 @@ struct fs_wfile {
 	 * it in the spool directory) and the queue holds a reference. */
 	bool wb_journaled;
 	struct fs_wback_job *wb_job; /* queued upload, or NULL */
-	struct wb_record wb; /* id, remote path, what the server had */
+	struct wb_record wb;	     /* id, remote path, what the server had */
 };
 
 /* fs_wfile.c, with wf->lock held where the state is touched. */

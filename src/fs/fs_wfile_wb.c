@@ -59,9 +59,9 @@ void fs_wfile_wb_init(struct fs_ctx *ctx, struct fs_wfile *wf,
 		return;
 	/* What the server has now: a later change by someone else is a
 	 * conflict (fs_wback_target()). */
-	r->seen_known = fs_wback_remote_state(ctx, path, &r->seen_exists,
-					      &r->seen_size,
-					      &r->seen_mtime) == 0;
+	r->seen_known =
+		fs_wback_remote_state(ctx, path, &r->seen_exists, &r->seen_size,
+				      &r->seen_mtime) == 0;
 }
 
 /* Make the spool durable in the spool directory and queue its upload. */
@@ -97,7 +97,7 @@ static int wf_wb_journal(struct fs_ctx *ctx, struct fs_wfile *wf)
 	wf->wb_journaled = true;
 	job = fs_wback_enqueue(ctx->wback, wf, wf->sp.size, wf->wb_job);
 	if (!job)
-		return -ENOMEM; /* the record stays: uploaded now, then removed */
+		return -ENOMEM; /* record kept: uploaded now, then removed */
 	if (!wf->wb_job) {
 		/* The queue's reference, dropped by its worker. */
 		pthread_mutex_lock(&ctx->wfiles_lock);
@@ -219,8 +219,7 @@ done:
 	return ret < 0 ? ret : 0;
 }
 
-bool fs_wfile_defer_mtime(struct fs_ctx *ctx, struct fs_wfile *wf,
-			  int64_t sec)
+bool fs_wfile_defer_mtime(struct fs_ctx *ctx, struct fs_wfile *wf, int64_t sec)
 {
 	bool pending, deferred = false;
 
@@ -247,4 +246,3 @@ void fs_wfile_wb_abandon(struct fs_wfile *wf)
 	wf->wb_job = NULL;
 	pthread_mutex_unlock(&wf->lock);
 }
-

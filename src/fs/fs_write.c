@@ -120,7 +120,7 @@ static int create_common(fuse_req_t req, uint64_t parent, const char *name,
 	if (!exists) {
 		memset(&attr, 0, sizeof(attr));
 		attr.st_mode = S_IFREG | fs_shown_perm(ctx, S_IFREG,
-						      fs_new_mode(req, mode));
+						       fs_new_mode(req, mode));
 		attr.st_nlink = 1;
 		attr.st_uid = ctx->uid;
 		attr.st_gid = ctx->gid;
@@ -232,9 +232,8 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	}
 	/* A streamed upload starts here (its STOR): a refusal may mean
 	 * that the directory is gone. */
-	ret = flush_check_dir(ctx, ino,
-			      fs_wfile_write(ctx, f->wf, buf, size,
-					     (uint64_t)off));
+	ret = flush_check_dir(
+		ctx, ino, fs_wfile_write(ctx, f->wf, buf, size, (uint64_t)off));
 	if (ret < 0)
 		fs_reply_err(req, -ftp_errno_kernel(ret));
 	else
@@ -326,8 +325,9 @@ static int attr_mtime(struct ftp_conn *c, void *arg)
 int fs_set_remote_mtime(struct fs_ctx *ctx, const char *path, int64_t sec,
 			bool is_dir)
 {
-	struct attr_op op = { .ctx = ctx, .path = path, .mtime = sec,
-			      .is_dir = is_dir };
+	struct attr_op op = {
+		.ctx = ctx, .path = path, .mtime = sec, .is_dir = is_dir
+	};
 
 	return fs_with_conn(ctx, attr_mtime, &op);
 }
@@ -420,8 +420,9 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		bool deferred;
 
 		clock_gettime(CLOCK_REALTIME, &now);
-		op.mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now.tv_sec
-							       : attr->st_mtim.tv_sec;
+		op.mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW)
+				   ? now.tv_sec
+				   : attr->st_mtim.tv_sec;
 		deferred = setattr_defer_mtime(ctx, ino, op.mtime);
 		/* The upload would set the time again: finish it first. */
 		if (!deferred)

@@ -21,7 +21,7 @@
  * once the server has stopped writing what the cut connection carried:
  * its size must hold still this long. */
 #define WS_APPE_SETTLE_MS 250
-#define WS_CHUNK (256 * 1024)
+#define WS_CHUNK	  (256 * 1024)
 /* An upload waits for a server that is briefly away (a restart) rather
  * than failing at once: failing would lose the data. */
 #define WS_UPLOAD_USE (FTP_POOL_XFER | FTP_POOL_PATIENT)
@@ -35,7 +35,8 @@ int fs_wstream_begin(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino,
 	int ret = itab_path(ctx->itab, ino, path, sizeof(path));
 
 	if (ret == 0)
-		ret = ftp_upload_begin(&ws->up, path, flags, ctx->feat.hash_algos);
+		ret = ftp_upload_begin(&ws->up, path, flags,
+				       ctx->feat.hash_algos);
 	if (ret < 0)
 		return ret;
 	/* Appended to a start we never read: only sizes can be checked. */
@@ -109,8 +110,8 @@ static int ws_unpark(struct fs_ctx *ctx, struct fs_wstream *ws)
 
 static void ws_park(struct fs_ctx *ctx, struct fs_wstream *ws)
 {
-	uint64_t lease = ftp_pool_park_upload(ctx->pool, ws->c, ws->x,
-					      FTP_OP_STOR);
+	uint64_t lease =
+		ftp_pool_park_upload(ctx->pool, ws->c, ws->x, FTP_OP_STOR);
 
 	if (lease) { /* else we keep holding it */
 		ws->lease = lease;
@@ -128,12 +129,13 @@ static int ws_open(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino)
 	int ret = ws_hold(ctx, ws, ino, true);
 
 	if (ret == 0)
-		ret = ftp_pool_xfer_open(ctx->pool, WS_UPLOAD_USE,
-					 &(struct ftp_xfer_cmd){
-						 .verb = verb,
-						 .arg = ftp_upload_target(&ws->up),
-						 .op = FTP_OP_STOR },
-					 &ws->c, &ws->x, err, sizeof(err));
+		ret = ftp_pool_xfer_open(
+			ctx->pool, WS_UPLOAD_USE,
+			&(struct ftp_xfer_cmd){
+				.verb = verb,
+				.arg = ftp_upload_target(&ws->up),
+				.op = FTP_OP_STOR },
+			&ws->c, &ws->x, err, sizeof(err));
 	if (ret < 0) {
 		if (ret != -ENOMEM)
 			log_warn("%s %s: %s", verb, ws->up.path, err);
@@ -219,12 +221,13 @@ static int ws_recover_once(struct fs_ctx *ctx, struct fs_wstream *ws)
 	if (ret < 0)
 		goto fail;
 	rest = ftp_conn_feat(ws->c)->rest_stream;
-	ret = ftp_xfer_open(ws->c, &(struct ftp_xfer_cmd){
-				    .verb = rest ? "STOR" : "APPE",
-				    .arg = ftp_upload_target(&ws->up),
-				    .rest = rest ? off : 0,
-				    .op = FTP_OP_STOR },
-			    &ws->x);
+	ret = ftp_xfer_open(
+		ws->c,
+		&(struct ftp_xfer_cmd){ .verb = rest ? "STOR" : "APPE",
+					.arg = ftp_upload_target(&ws->up),
+					.rest = rest ? off : 0,
+					.op = FTP_OP_STOR },
+		&ws->x);
 	if (ret < 0)
 		goto fail;
 	ret = ws_resend(ws, off - ws->base);
@@ -246,13 +249,12 @@ fail:
 /* The stream was cut (@why): go on if a fresh connection can. */
 static int ws_recover(struct fs_ctx *ctx, struct fs_wstream *ws, int why)
 {
-	int tries = ftp_pool_is_soft(ctx->pool) ? WS_RECOVER_TRIES
-						: fs_tries(ctx);
+	int tries =
+		ftp_pool_is_soft(ctx->pool) ? WS_RECOVER_TRIES : fs_tries(ctx);
 	int ret = why;
 
-	for (int i = 0; i < tries && ftp_errno_transient(ret) &&
-			!net_op_expired();
-	     i++) {
+	for (int i = 0;
+	     i < tries && ftp_errno_transient(ret) && !net_op_expired(); i++) {
 		ws_release(ctx, ws);
 		ret = ws_recover_once(ctx, ws);
 	}
@@ -289,7 +291,8 @@ int fs_wstream_write(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino,
 	if (ret < 0) {
 		(void)ws_end_transfer(ws, ret);
 		if (ws->c && ftp_conn_err(ws->c)[0])
-			log_warn("upload of %s: %s", ws->up.path, ftp_conn_err(ws->c));
+			log_warn("upload of %s: %s", ws->up.path,
+				 ftp_conn_err(ws->c));
 		ftp_upload_abandon(ws->c, &ws->up);
 		ws_finish(ctx, ws, ino);
 		return ret;
@@ -301,13 +304,13 @@ int fs_wstream_write(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino,
 int fs_upload_commit(struct fs_ctx *ctx, struct ftp_conn **c,
 		     struct ftp_upload *up, uint64_t size)
 {
-	int tries = ftp_pool_is_soft(ctx->pool) ? WS_RECOVER_TRIES
-						: fs_tries(ctx);
+	int tries =
+		ftp_pool_is_soft(ctx->pool) ? WS_RECOVER_TRIES : fs_tries(ctx);
 	char err[512];
 	int ret = ftp_upload_commit(*c, up, size);
 
-	for (int i = 1; ret < 0 && ftp_upload_cut(up) && i < tries &&
-			!net_op_expired();
+	for (int i = 1;
+	     ret < 0 && ftp_upload_cut(up) && i < tries && !net_op_expired();
 	     i++) {
 		log_debug("upload of %s: %s; committing on a fresh connection",
 			  up->path, ftp_conn_err(*c));
@@ -343,9 +346,9 @@ int fs_wstream_end(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino)
 			ret = ws_recover(ctx, ws, ret);
 	}
 	if (ret == 0 && !ws->c && ftp_upload_needs_commit(&ws->up)) {
-		ret = ftp_pool_acquire(ctx->pool, FTP_POOL_META | FTP_POOL_PATIENT,
-				       &ws->c, err,
-				       sizeof(err));
+		ret = ftp_pool_acquire(ctx->pool,
+				       FTP_POOL_META | FTP_POOL_PATIENT, &ws->c,
+				       err, sizeof(err));
 		if (ret < 0) {
 			ws->c = NULL;
 			log_err("%s", err);
@@ -362,8 +365,7 @@ int fs_wstream_end(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino)
 	return ret;
 }
 
-bool fs_wstream_abandon(struct fs_ctx *ctx, struct fs_wstream *ws,
-			uint64_t ino)
+bool fs_wstream_abandon(struct fs_ctx *ctx, struct fs_wstream *ws, uint64_t ino)
 {
 	bool on_server = ws->opened && !ws->up.tmp[0];
 	char err[512];

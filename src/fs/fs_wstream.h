@@ -40,8 +40,8 @@ struct fs_wstream {
 	uint64_t sent;	    /* bytes of the stream given to the server */
 	struct ftp_conn *c; /* while a call drives the transfer */
 	struct ftp_xfer *x;
-	uint64_t lease;	    /* parked in the pool between calls, or 0 */
-	bool held;	    /* ftp_pool_upload_begin() done for it */
+	uint64_t lease; /* parked in the pool between calls, or 0 */
+	bool held;	/* ftp_pool_upload_begin() done for it */
 	struct replay replay;
 };
 

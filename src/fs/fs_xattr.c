@@ -23,10 +23,10 @@
 
 #include "fs_internal.h"
 #include "fs_wfile.h"
+#include "ftpsfs/fs_refresh.h"
 #include "ftpsfs/fs_wback.h"
 #include "ftpsfs/ftp_hash.h"
 #include "ftpsfs/ftp_ops.h"
-#include "ftpsfs/fs_refresh.h"
 #include "ftpsfs/ftp_pool.h"
 #include "ftpsfs/inode.h"
 #include "ftpsfs/log.h"
@@ -35,10 +35,10 @@
 #include "ftpsfs/stats.h"
 
 #define XATTR_HASH_PREFIX "user.ftpsfs."
-#define XATTR_STATS "user.ftpsfs.stats"
-#define XATTR_REFRESH "user.ftpsfs.refresh"
-#define XATTR_BWLIMIT "user.ftpsfs.bwlimit"
-#define XATTR_BWLIMIT_UP "user.ftpsfs.bwlimit_up"
+#define XATTR_STATS	  "user.ftpsfs.stats"
+#define XATTR_REFRESH	  "user.ftpsfs.refresh"
+#define XATTR_BWLIMIT	  "user.ftpsfs.bwlimit"
+#define XATTR_BWLIMIT_UP  "user.ftpsfs.bwlimit_up"
 
 struct hash_op {
 	const char *path;
@@ -114,8 +114,7 @@ static void xattr_rate_get(fuse_req_t req, enum ratelimit_dir d, size_t size)
 }
 
 /* A new cap from setfattr's value (not NUL-terminated; "10M", "0"). */
-static int xattr_rate_set(enum ratelimit_dir d, const char *value,
-			  size_t size)
+static int xattr_rate_set(enum ratelimit_dir d, const char *value, size_t size)
 {
 	char text[32];
 	uint64_t bps;

@@ -99,8 +99,8 @@ static int put(char *out, size_t outsz, size_t *o, const char *s, size_t n)
  * @root and has no "..".  Returns 0, -ENOENT (not transformable),
  * -ENAMETOOLONG.
  */
-static int transform(const char *root, const char *linkdir,
-		     const char *target, char *out, size_t outsz)
+static int transform(const char *root, const char *linkdir, const char *target,
+		     char *out, size_t outsz)
 {
 	bool has_dotdot, unused;
 	size_t rn = count_comps(root), ln = count_comps(linkdir);
@@ -152,8 +152,8 @@ static bool contained(const char *target, size_t depth)
 }
 
 /* What both directions refuse alike; *depth as depth_below(). */
-static int check_link(const char *root, const char *linkdir,
-		      const char *target, size_t outsz, size_t *depth)
+static int check_link(const char *root, const char *linkdir, const char *target,
+		      size_t outsz, size_t *depth)
 {
 	if (outsz == 0)
 		return -ENAMETOOLONG;

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ftpsfs/charset.h"
 #include "conn_internal.h"
+#include "ftpsfs/charset.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_errno.h"
 #include "ftpsfs/log.h"
@@ -109,10 +109,11 @@ static int conn_read_failed(struct ftp_conn *c, int ret, const char *tls_err)
 			 c->ep->host, c->ep->timeout_ms / 1000);
 	} else {
 		snprintf(c->err, sizeof(c->err), "%s",
-			 ret == -EINTR ? "interrupted waiting for a reply"
+			 ret == -EINTR	    ? "interrupted waiting for a reply"
 			 : ret == -EMSGSIZE ? "server reply too long"
-			 : ret == -EPROTO ? "malformed server reply"
-					  : "control connection closed by server");
+			 : ret == -EPROTO
+				 ? "malformed server reply"
+				 : "control connection closed by server");
 	}
 	ftp_conn_mark_broken(c, c->err);
 	return ret;
@@ -147,8 +148,7 @@ static void conn_reply_read(struct ftp_conn *c, const struct ftp_reply *r)
  * it before the data handshake would wait for ever.  The rest of that
  * reply is skipped before the next one is read.
  */
-static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r,
-			   bool prelim)
+static int conn_read_reply(struct ftp_conn *c, struct ftp_reply *r, bool prelim)
 {
 	int64_t deadline = net_deadline(c->ep->timeout_ms);
 	char line[FTP_LINE_MAX + 1];
@@ -266,7 +266,8 @@ int ftp_conn_send(struct ftp_conn *c, const char *verb, const char *arg)
 		if (ret < 0) {
 			snprintf(c->err, sizeof(c->err),
 				 "%s: a name with no form in the server's "
-				 "charset", verb);
+				 "charset",
+				 verb);
 			return ret;
 		}
 		arg = conv;
@@ -452,8 +453,8 @@ static const char *conn_password(struct ftp_conn *c)
 
 	/* In the clear, an anonymous login never sends the user's own
 	 * secret, only the customary placeholder. */
-	if (c->ep->anonymous && (!have || (clear &&
-					   !c->ep->allow_plaintext_password)))
+	if (c->ep->anonymous &&
+	    (!have || (clear && !c->ep->allow_plaintext_password)))
 		return FTP_ANONYMOUS_PASSWORD;
 	if (clear && !c->ep->allow_plaintext_password) {
 		snprintf(c->err, sizeof(c->err),
@@ -682,11 +683,10 @@ static int conn_login(struct ftp_conn *c, struct ftp_reply *r)
 
 int ftp_conn_data_connect(struct ftp_conn *c, uint16_t port, int *fd)
 {
-	return proxy_open_data_stream(c->ep->proxy, c->ep->host,
-				      c->ep->host_is_ip, &c->peer, c->peerlen,
-				      port,
-				      net_deadline(c->ep->connect_timeout_ms),
-				      fd, c->proxy_err, sizeof(c->proxy_err));
+	return proxy_open_data_stream(
+		c->ep->proxy, c->ep->host, c->ep->host_is_ip, &c->peer,
+		c->peerlen, port, net_deadline(c->ep->connect_timeout_ms), fd,
+		c->proxy_err, sizeof(c->proxy_err));
 }
 
 int ftp_conn_new(const struct ftp_endpoint *ep, unsigned id,

@@ -18,25 +18,25 @@ struct ftp_conn {
 	socklen_t peerlen;
 	struct ftp_features feat;
 	bool broken;
-	struct ftp_conn_learned learned; /* this connection's facts about
-					  * the server (ftp_learned.h) */
+	struct ftp_conn_learned learned;   /* this connection's facts about
+					    * the server (ftp_learned.h) */
 	uint64_t data_conns, data_resumed; /* counters for the debug log */
 	/* Round trips (stats.h): commands sent, commands with their final
 	 * reply read, and cmds_sent when we last waited for the server. */
 	uint64_t cmds_sent, cmds_answered, rtt_mark;
-	bool tls_answered;    /* a reply came over TLS (conn_read_reply) */
-	int prelim_rest;      /* code of a 1xx reply read only to its first
-			       * line (ftp_conn_read_prelim()), else 0 */
+	bool tls_answered; /* a reply came over TLS (conn_read_reply) */
+	int prelim_rest;   /* code of a 1xx reply read only to its first
+			    * line (ftp_conn_read_prelim()), else 0 */
 	/* Commands held back by ftp_conn_cork() to go in one write. */
 	bool corked;
-	unsigned oheld;	      /* commands in obuf */
+	unsigned oheld; /* commands in obuf */
 	size_t olen;
-	char obuf[16384];     /* one TLS record at most */
+	char obuf[16384]; /* one TLS record at most */
 	char rbuf[FTP_LINE_MAX + 1];
 	size_t rlen;
-	char err[512];	      /* description of the last failure */
-	char proxy_err[256];  /* why the proxy refused the last data
-			       * connection ("" if it did not) */
+	char err[512];		/* description of the last failure */
+	char proxy_err[256];	/* why the proxy refused the last data
+				 * connection ("" if it did not) */
 	struct ftp_reply reply; /* the reply being read (ftp_conn_reply()) */
 };
 

@@ -94,8 +94,8 @@ int ftp_parse_hash(const char *text, enum ftp_hash_algo a, char *out,
 
 		if (!sp)
 			return -EPROTO;
-		if (w == 0 && !word_is(p, (size_t)(sp - p),
-				       hash_table[a].hash_name))
+		if (w == 0 &&
+		    !word_is(p, (size_t)(sp - p), hash_table[a].hash_name))
 			return -EPROTO; /* the digest of another algorithm */
 		p = sp + 1;
 	}

@@ -5,11 +5,11 @@
 #include <errno.h>
 
 #include "conn_internal.h"
-#include "pool_internal.h"
 #include "ftpsfs/ftp_learned.h"
 #include "ftpsfs/ftp_ops.h"
 #include "ftpsfs/list_tz.h"
 #include "ftpsfs/log.h"
+#include "pool_internal.h"
 
 bool ftp_learned_pipelining(const struct ftp_conn *c)
 {
@@ -28,7 +28,7 @@ int ftp_learned_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 {
 	struct ftp_learned *l = c->ep->learned;
 	enum ftp_mtime_method m =
-	    l ? atomic_load(&l->mtime_method) : FTP_MTIME_UNKNOWN;
+		l ? atomic_load(&l->mtime_method) : FTP_MTIME_UNKNOWN;
 	int ret = ftp_op_set_mtime(c, path, sec, &m);
 
 	if (l && (ret == 0 || !is_dir))
@@ -54,8 +54,8 @@ int ftp_zone_learn(struct ftp_conn *c, const char *dir,
 {
 	struct ftp_learned *l = c->ep->learned;
 	struct list_tz_sample samples[FTP_ZONE_SAMPLES];
-	const char *names[FTP_ZONE_SAMPLES] = {NULL};
-	int64_t secs[FTP_ZONE_SAMPLES] = {0};
+	const char *names[FTP_ZONE_SAMPLES] = { NULL };
+	int64_t secs[FTP_ZONE_SAMPLES] = { 0 };
 	int res[FTP_ZONE_SAMPLES], off, ret;
 	size_t m = 0;
 
@@ -82,9 +82,9 @@ int ftp_zone_learn(struct ftp_conn *c, const char *dir,
 		atomic_store(&l->list_zone_tries, FTP_ZONE_TRIES);
 		if (off)
 			log_info(
-			    "the server's LIST times are UTC%+d:%02d (from "
-			    "MDTM): corrected",
-			    off / 3600, (off < 0 ? -off : off) / 60 % 60);
+				"the server's LIST times are UTC%+d:%02d (from "
+				"MDTM): corrected",
+				off / 3600, (off < 0 ? -off : off) / 60 % 60);
 	} else if (ret == -EINVAL) {
 		atomic_fetch_add(&l->list_zone_tries, 1);
 	}

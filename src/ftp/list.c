@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "ftpsfs/charset.h"
 #include "conn_internal.h"
+#include "ftpsfs/charset.h"
 #include "ftpsfs/ftp_conn.h"
 #include "ftpsfs/ftp_list.h"
 #include "ftpsfs/ftp_xfer.h"
@@ -149,10 +149,14 @@ static int list_transfer(struct ftp_conn *c, struct list_state *st,
 	uint64_t total = 0;
 	int ret;
 
-	ret = ftp_xfer_open(c, &(struct ftp_xfer_cmd){ .cwd = cwd, .verb = verb,
-					      .arg = arg, .op = FTP_OP_LIST,
-					      .target_exists = dir_known },
-			    &x);
+	ret = ftp_xfer_open(
+		c,
+		&(struct ftp_xfer_cmd){ .cwd = cwd,
+					.verb = verb,
+					.arg = arg,
+					.op = FTP_OP_LIST,
+					.target_exists = dir_known },
+		&x);
 	if (ret < 0)
 		return ret;
 	stats_add(STATS_LISTINGS, 1);
@@ -176,7 +180,10 @@ static int list_transfer(struct ftp_conn *c, struct list_state *st,
 			log_warn("%s %s: refused: the listing is larger than "
 				 "%llu MiB (a fixed bound against hostile "
 				 "servers) after %lu entries",
-				 verb, arg ? arg : cwd ? cwd : "",
+				 verb,
+				 arg   ? arg
+				 : cwd ? cwd
+				       : "",
 				 FTP_LIST_BYTES_MAX >> 20, st->entries);
 			ret = -E2BIG;
 			goto abort;
@@ -253,7 +260,9 @@ int ftp_mlst_read(struct ftp_conn *c, const char *path, struct ftp_entry *e,
 		return ftp_errno(FTP_OP_MLST, r, false);
 	/* RFC 3659 7.2: the entry is the one line starting with a space. */
 	ret = -EPROTO;
-	for (line = r->text; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] == '\n')) {
+	for (line = r->text; *line;
+	     line +=
+	     strcspn(line, "\n") + (line[strcspn(line, "\n")] == '\n')) {
 		size_t len = strcspn(line, "\n");
 
 		if (line[0] != ' ')

@@ -40,7 +40,7 @@ struct mlsd_fact {
 struct mlsd_state {
 	bool has_type;
 	bool is_cdir_pdir;
-	bool has_size; /* from "size", which wins over "sizd" */
+	bool has_size;		       /* from "size", which wins over "sizd" */
 	bool owner_named, group_named; /* from UNIX.ownername/groupname,
 					* which win over the numbers */
 };
@@ -306,7 +306,7 @@ static int mlst_check_path(const char *path, size_t len)
 static int mlsx_parse(char *line, size_t len, struct ftp_entry *out,
 		      bool is_mlst)
 {
-	struct mlsd_state st = {0};
+	struct mlsd_state st = { 0 };
 	char *sp = memchr(line, ' ', len);
 	size_t facts_len, name_start;
 	int ret;

@@ -22,8 +22,8 @@ static bool listing_is_leap(int year)
 
 static int listing_days_in_month(int year, int month)
 {
-	static const unsigned char days[12] = {31, 28, 31, 30, 31, 30,
-					       31, 31, 30, 31, 30, 31};
+	static const unsigned char days[12] = { 31, 28, 31, 30, 31, 30,
+						31, 31, 30, 31, 30, 31 };
 
 	if (month == 2 && listing_is_leap(year))
 		return 29;

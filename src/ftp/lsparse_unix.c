@@ -8,8 +8,9 @@
  * tokens "Mon DD HH:MM" or "Mon DD YYYY".  The token before the month is the
  * size; between the mode and the size sit the link count, owner and
  * group, or fewer of them: owner and group are taken where all three (or
- * owner and group alone) are there, for -o idmap=names.  The name starts exactly one space
- * after the date, keeping any further spaces (SERVERS.md, "LIST pitfalls").
+ * owner and group alone) are there, for -o idmap=names.  The name starts
+ * exactly one space after the date, keeping any further spaces (SERVERS.md,
+ * "LIST pitfalls").
  *
  * Times in LIST output are in the server's local time zone, which the
  * client cannot know; they are taken as UTC.  MLSD (always UTC) is
@@ -144,7 +145,7 @@ static int list_parse_type(char c, enum ftp_entry_type *type)
  */
 static int list_parse_triplet(const char *s, int k, uint32_t *mode)
 {
-	static const uint32_t special[3] = {04000, 02000, 01000};
+	static const uint32_t special[3] = { 04000, 02000, 01000 };
 	const char set = k == 2 ? 't' : 's';
 	const char unset = k == 2 ? 'T' : 'S';
 	const int shift = 3 * (2 - k);
@@ -204,9 +205,9 @@ static int list_parse_mode(const struct list_token *tok, struct ftp_entry *out)
  * locale, which is what FTP servers use. */
 static int list_month(const struct list_token *tok)
 {
-	static const char *const months[12] = {"jan", "feb", "mar", "apr",
-					       "may", "jun", "jul", "aug",
-					       "sep", "oct", "nov", "dec"};
+	static const char *const months[12] = { "jan", "feb", "mar", "apr",
+						"may", "jun", "jul", "aug",
+						"sep", "oct", "nov", "dec" };
 
 	for (int i = 0; i < 12; i++) {
 		if (lsparse_ascii_ieq(tok->s, tok->len, months[i]))
@@ -355,7 +356,7 @@ static int list_find_date(const char *line, size_t len, size_t pos,
 			  char type_char, struct ftp_entry *out,
 			  struct list_date *d)
 {
-	struct list_token prev = {0}, tok;
+	struct list_token prev = { 0 }, tok;
 
 	struct list_token cols[LIST_MONTH_TOKEN_MAX];
 
@@ -403,7 +404,7 @@ static int list_take_name(char *line, size_t start, size_t len,
 	}
 	if (lsparse_target_ok(line + name_end + 4, len - name_end - 4))
 		out->link_target =
-		    lsparse_terminate_tail(line, name_end + 4, len);
+			lsparse_terminate_tail(line, name_end + 4, len);
 	line[name_end] = '\0';
 	out->name = line + start;
 	return ret;

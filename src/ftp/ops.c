@@ -64,7 +64,7 @@ static int ops_time_cmd(const struct ftp_attrs *a, const char *path,
 	const char *pre = a->method == FTP_MTIME_SITE_UTIME ? "UTIME " : "";
 	char stamp[16];
 
-	*verb = a->method == FTP_MTIME_MFMT	  ? "MFMT"
+	*verb = a->method == FTP_MTIME_MFMT	    ? "MFMT"
 		: a->method == FTP_MTIME_MDTM_WRITE ? "MDTM"
 		: a->method == FTP_MTIME_SITE_UTIME ? "SITE"
 						    : NULL;
@@ -105,8 +105,10 @@ static int ops_attrs_recv(struct ftp_conn *c, const struct ftp_attrs *a,
 	int ret = 0, r2;
 
 	if (a && a->set_mtime)
-		ret = ops_reply(c, a->method == FTP_MTIME_SITE_UTIME ? "SITE"
-				   : a->method == FTP_MTIME_MFMT ? "MFMT" : "MDTM",
+		ret = ops_reply(c,
+				a->method == FTP_MTIME_SITE_UTIME ? "SITE"
+				: a->method == FTP_MTIME_MFMT	  ? "MFMT"
+								  : "MDTM",
 				targ, 2, FTP_OP_ATTR, true);
 	if (c->broken || !a || !a->set_mode)
 		return ret;
@@ -219,7 +221,8 @@ static int ops_learn_reply(struct ftp_conn *c, const char *path, bool mlst,
 	} else {
 		ret = ftp_conn_read_reply(c, ftp_conn_reply(c));
 		if (ret == 0 && ftp_conn_reply(c)->code / 100 == 2)
-			*was = list_stat_file_mode(ftp_conn_reply(c)->text, path);
+			*was = list_stat_file_mode(ftp_conn_reply(c)->text,
+						   path);
 	}
 	return c->broken ? (ret < 0 ? ret : -EIO) : 0;
 }
@@ -234,8 +237,8 @@ int ftp_op_chmod_learn(struct ftp_conn *c, const char *path, mode_t mode,
 	*was = -1;
 	/* Without pipelining the question would cost a round trip. */
 	if (!ftp_learned_pipelining(c) ||
-	    snprintf(arg, sizeof(arg), "CHMOD %04o %s", (unsigned)(mode & 07777),
-		     path) >= (int)sizeof(arg))
+	    snprintf(arg, sizeof(arg), "CHMOD %04o %s",
+		     (unsigned)(mode & 07777), path) >= (int)sizeof(arg))
 		return ftp_op_chmod(c, path, mode);
 	ftp_conn_cork(c);
 	ret = ftp_conn_send(c, mlst ? "MLST" : "STAT", path);
@@ -295,12 +298,13 @@ int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 	if (*method != FTP_MTIME_UNKNOWN)
 		return ops_mtime_with(c, *method, path, stamp);
 	/*
-	 * Try in turn: MFMT when FEAT lists it; vsftpd's two-argument MDTM (only
-	 * with mdtm_write=YES; servers without it answer 5xx); SITE UTIME.
-	 * A failure that is about the file itself (missing, forbidden)
+	 * Try in turn: MFMT when FEAT lists it; vsftpd's two-argument MDTM
+	 * (only with mdtm_write=YES; servers without it answer 5xx); SITE
+	 * UTIME. A failure that is about the file itself (missing, forbidden)
 	 * ends the search without deciding.
 	 */
-	for (enum ftp_mtime_method m = FTP_MTIME_MFMT; m < FTP_MTIME_NONE; m++) {
+	for (enum ftp_mtime_method m = FTP_MTIME_MFMT; m < FTP_MTIME_NONE;
+	     m++) {
 		if (m == FTP_MTIME_MFMT && !c->feat.mfmt)
 			continue;
 		if (m == FTP_MTIME_MDTM_WRITE && !c->feat.mdtm)
@@ -322,8 +326,8 @@ int ftp_op_set_mtime(struct ftp_conn *c, const char *path, int64_t sec,
 	return -EPERM;
 }
 
-static int ops_reply_213(struct ftp_conn *c, const char *verb,
-			 const char *path, struct ftp_reply *r)
+static int ops_reply_213(struct ftp_conn *c, const char *verb, const char *path,
+			 struct ftp_reply *r)
 {
 	char msg[256];
 	int ret = ftp_conn_cmd(c, r, verb, path);
@@ -420,14 +424,15 @@ int ftp_op_size_mdtm(struct ftp_conn *c, const char *path, uint64_t *size,
 }
 
 int ftp_op_abort_size_mdtm(struct ftp_conn *c, struct ftp_xfer *x,
-			    const char *path, uint64_t *size, int64_t *mtime)
+			   const char *path, uint64_t *size, int64_t *mtime)
 {
 	bool pipelined = ftp_learned_pipelining(c);
 	int ret;
 
 	if (!pipelined) {
 		ftp_xfer_abort(c, x);
-		return c->broken ? -EIO : ftp_op_size_mdtm(c, path, size, mtime);
+		return c->broken ? -EIO
+				 : ftp_op_size_mdtm(c, path, size, mtime);
 	}
 	/* ABOR, NOOP, SIZE, MDTM in one flight: one round trip for both. */
 	ftp_conn_cork(c);
@@ -479,7 +484,8 @@ int ftp_op_hash(struct ftp_conn *c, const char *path, enum ftp_hash_algo a,
 			goto out;
 		if (r->code != FTP_REPLY_OK) {
 			snprintf(c->err, sizeof(c->err), "OPTS %s: %d %s", arg,
-				 r->code, ftp_reply_message(r, msg, sizeof(msg)));
+				 r->code,
+				 ftp_reply_message(r, msg, sizeof(msg)));
 			ret = ftp_errno(FTP_OP_ATTR, r, false);
 			goto out;
 		}
@@ -487,7 +493,8 @@ int ftp_op_hash(struct ftp_conn *c, const char *path, enum ftp_hash_algo a,
 	}
 	ret = ops_reply_213(c, "HASH", path, r);
 	if (ret == 0 && ftp_parse_hash(r->text, a, hex, hexsz) < 0) {
-		snprintf(c->err, sizeof(c->err), "HASH %s: malformed reply", path);
+		snprintf(c->err, sizeof(c->err), "HASH %s: malformed reply",
+			 path);
 		ret = -EPROTO;
 	}
 out:
@@ -518,7 +525,7 @@ int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 			ret = ftp_conn_send(c, "MDTM", paths[sent]);
 			if (ret == -ENOBUFS && sent > done) {
 				ret = 0;
-				break; /* the batch is full: its replies first */
+				break; /* batch full: its replies first */
 			}
 			if (ret < 0 && !c->broken) {
 				/* Not sent at all (CR/LF, too long, not in
@@ -542,11 +549,11 @@ int ftp_op_mdtm_many(struct ftp_conn *c, const char *const *paths, size_t n,
 				goto out;
 			answered = true;
 			if (r->code == FTP_REPLY_FILE_STATUS)
-				results[done] = ftp_parse_mdtm(r->text,
-							       &secs[done], &ns);
+				results[done] = ftp_parse_mdtm(
+					r->text, &secs[done], &ns);
 			else
-				results[done] = ftp_errno(FTP_OP_ATTR, r,
-							  false);
+				results[done] =
+					ftp_errno(FTP_OP_ATTR, r, false);
 		}
 	}
 out:
@@ -562,8 +569,8 @@ out:
 	return answered ? 0 : ret;
 }
 
-int ftp_op_stat_one(struct ftp_conn *c, const char *path,
-		    struct ftp_entry *e, char *line, size_t linesz)
+int ftp_op_stat_one(struct ftp_conn *c, const char *path, struct ftp_entry *e,
+		    char *line, size_t linesz)
 {
 	struct ftp_reply *r = ftp_conn_reply(c);
 	uint64_t size;

@@ -152,8 +152,7 @@ void pool_drop_locked(struct ftp_pool *p, struct ftp_conn *c)
 }
 
 /* Hand @c out for @use (lock held). */
-void pool_take_locked(struct ftp_pool *p, struct ftp_conn *c,
-			     unsigned use)
+void pool_take_locked(struct ftp_pool *p, struct ftp_conn *c, unsigned use)
 {
 	pool_xfer_mark(p, c, use == FTP_POOL_XFER);
 }
@@ -169,8 +168,8 @@ void pool_discard_locked(struct ftp_pool *p, struct ftp_conn *c)
 }
 
 /* Give @c to the caller for @use and unlock. */
-int pool_hand_out(struct ftp_pool *p, struct ftp_conn *c,
-			 unsigned use, struct ftp_conn **out)
+int pool_hand_out(struct ftp_pool *p, struct ftp_conn *c, unsigned use,
+		  struct ftp_conn **out)
 {
 	pool_take_locked(p, c, use);
 	/* The last idle one: have a spare logged in meanwhile. */
@@ -220,8 +219,8 @@ static void pool_note_back_locked(struct ftp_pool *p)
 	double secs = (double)(pool_now(p) - p->down_since) / 1000.0;
 
 	log_info("server reachable again after %.1f s (%u operation%s "
-		 "waited for it)", secs, p->down_waiters,
-		 p->down_waiters == 1 ? "" : "s");
+		 "waited for it)",
+		 secs, p->down_waiters, p->down_waiters == 1 ? "" : "s");
 	p->backoff_ms = 0;
 	p->next_attempt = 0;
 	p->down_waiters = 0;
@@ -239,7 +238,8 @@ static void pool_note_down_locked(struct ftp_pool *p, const char *err)
 			 err);
 	else
 		log_warn("server unreachable: %s; operations wait for it "
-			 "(at most op_timeout each), reconnecting", err);
+			 "(at most op_timeout each), reconnecting",
+			 err);
 }
 
 /* The outcome of a connect attempt, for the back-off (lock held).  @ret
@@ -265,7 +265,8 @@ static void pool_note_connect_locked(struct ftp_pool *p, int ret, bool probe,
 		return;
 	if (!pool_down_locked(p))
 		pool_note_down_locked(p, err);
-	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_FIRST_MS;
+	p->backoff_ms =
+		p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_FIRST_MS;
 	if (p->backoff_ms > POOL_BACKOFF_MAX_MS)
 		p->backoff_ms = POOL_BACKOFF_MAX_MS;
 	p->next_attempt = pool_now(p) + p->backoff_ms;
@@ -286,7 +287,8 @@ bool pool_shrink_locked(struct ftp_pool *p, const char *err)
 	if (allowed < p->max_conns) {
 		if (!p->shrunk_logged)
 			log_warn("server allows %u connections (%s); pool "
-				 "shrunk from %u", allowed, err, p->max_conns);
+				 "shrunk from %u",
+				 allowed, err, p->max_conns);
 		p->shrunk_logged = true;
 		p->max_conns = allowed;
 	}
@@ -374,7 +376,7 @@ static int pool_end_parked(struct ftp_pool *p, struct pool_parked *pk)
  * reclaimed upload's outcome is kept for its owner (ftp_pool_unpark).
  */
 struct ftp_conn *pool_reclaim_locked(struct ftp_pool *p,
-					    struct pool_parked **pp)
+				     struct pool_parked **pp)
 {
 	struct pool_parked *pk = *pp;
 	struct ftp_conn *c = pk->c;
@@ -404,13 +406,13 @@ struct ftp_conn *pool_reclaim_locked(struct ftp_pool *p,
 
 /* One caller's wait for a connection (ftp_pool_acquire). */
 struct pool_wait {
-	unsigned use;	     /* FTP_POOL_META or FTP_POOL_XFER */
-	bool patient;	     /* waits out an outage even on a soft mount */
-	bool nowait;	     /* never waits, never reclaims (-EBUSY) */
-	int64_t deadline;    /* for a free slot */
-	int64_t outage_end;  /* for the server to come back */
-	bool for_server;     /* waiting for the server now, not a slot */
-	bool counted;	     /* among p->down_waiters */
+	unsigned use;	    /* FTP_POOL_META or FTP_POOL_XFER */
+	bool patient;	    /* waits out an outage even on a soft mount */
+	bool nowait;	    /* never waits, never reclaims (-EBUSY) */
+	int64_t deadline;   /* for a free slot */
+	int64_t outage_end; /* for the server to come back */
+	bool for_server;    /* waiting for the server now, not a slot */
+	bool counted;	    /* among p->down_waiters */
 };
 
 /* Does @w wait while the server is down, or fail at once (lock held)? */
@@ -429,8 +431,8 @@ static bool pool_waits_out(struct ftp_pool *p, struct pool_wait *w)
  * held; unlocked on return if it returns other than 1).  Returns 0 and
  * *out, 1 to wait (@wake set), or a negative errno. */
 static int pool_open_or_wait(struct ftp_pool *p, struct pool_wait *w,
-			     struct ftp_conn **out, int64_t *wake,
-			     char *err, size_t errsz)
+			     struct ftp_conn **out, int64_t *wake, char *err,
+			     size_t errsz)
 {
 	bool down = pool_down_locked(p);
 	unsigned id;
@@ -439,12 +441,16 @@ static int pool_open_or_wait(struct ftp_pool *p, struct pool_wait *w,
 	if (down && (p->probing || pool_now(p) < p->next_attempt)) {
 		if (!pool_waits_out(p, w)) {
 			if (p->soft)
-				snprintf(err, errsz, "server unreachable (%s); "
+				snprintf(err, errsz,
+					 "server unreachable (%s); "
 					 "retrying in the background (soft "
-					 "mount)", p->down_reason);
+					 "mount)",
+					 p->down_reason);
 			else
-				snprintf(err, errsz, "cannot connect to the "
-					 "server: %s", p->down_reason);
+				snprintf(err, errsz,
+					 "cannot connect to the "
+					 "server: %s",
+					 p->down_reason);
 			pthread_mutex_unlock(&p->lock);
 			return -EIO;
 		}
@@ -486,8 +492,9 @@ static int pool_wait_expired(struct ftp_pool *p, const struct pool_wait *w,
 			 w->outage_end == w->deadline ? "the timeout"
 						      : "op_timeout");
 	else if (net_op_expired())
-		snprintf(err, errsz, "operation not done within op_timeout "
-				     "(waiting for a connection)");
+		snprintf(err, errsz,
+			 "operation not done within op_timeout "
+			 "(waiting for a connection)");
 	else
 		snprintf(err, errsz, "no FTP connection became free in time");
 	pthread_mutex_unlock(&p->lock);
@@ -521,8 +528,9 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 		 * wait for a connection any longer. */
 		if (net_wait_cancelled()) {
 			pthread_mutex_unlock(&p->lock);
-			snprintf(err, errsz, "interrupted while waiting for a "
-					     "connection");
+			snprintf(err, errsz,
+				 "interrupted while waiting for a "
+				 "connection");
 			return -EINTR;
 		}
 		w.for_server = false;
@@ -530,8 +538,9 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 			struct ftp_conn *c = p->idle[--p->nidle].c;
 
 			if (p->ops->looks_dead(c)) {
-				log_debug("conn %u: closed by server while idle",
-					  ftp_conn_id(c));
+				log_debug(
+					"conn %u: closed by server while idle",
+					ftp_conn_id(c));
 				pool_discard_locked(p, c);
 				continue;
 			}

@@ -18,8 +18,8 @@ struct ftp_endpoint;
 struct ftp_xfer;
 
 #define POOL_BACKOFF_FIRST_MS 500
-#define POOL_BACKOFF_MAX_MS 2000
-#define POOL_TICK_MS 500
+#define POOL_BACKOFF_MAX_MS   2000
+#define POOL_TICK_MS	      500
 /* How often a wait for a free connection looks at the interrupt flag. */
 #define POOL_POLL_MS 100
 
@@ -33,11 +33,11 @@ struct pool_parked {
 	struct ftp_conn *c;
 	struct ftp_xfer *x;
 	uint64_t lease;
-	uint64_t tag;	  /* the file of a download (ftp_pool_park) */
-	int64_t since;	  /* parked at (net_now_ms) */
-	bool upload;	  /* reclaiming ends it (226) instead of aborting */
-	enum ftp_op op;	  /* of the upload */
-	bool ended;	  /* reclaimed upload: ending done, result valid */
+	uint64_t tag;	/* the file of a download (ftp_pool_park) */
+	int64_t since;	/* parked at (net_now_ms) */
+	bool upload;	/* reclaiming ends it (226) instead of aborting */
+	enum ftp_op op; /* of the upload */
+	bool ended;	/* reclaimed upload: ending done, result valid */
 	int result;
 	struct pool_parked *next;
 };
@@ -64,37 +64,37 @@ struct ftp_pool {
 	int keepalive_ms;
 	int idle_close_ms;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;	    /* a slot or connection became free */
-	pthread_cond_t tick;	    /* wakes the maintenance thread */
+	pthread_cond_t cond; /* a slot or connection became free */
+	pthread_cond_t tick; /* wakes the maintenance thread */
 	pthread_t thread;
 	bool thread_started;
-	volatile int stop_io;	    /* set: the thread's network waits end */
+	volatile int stop_io; /* set: the thread's network waits end */
 	/* guarded by lock: */
-	unsigned max_conns;	    /* may shrink (server limits) */
-	struct pool_idle *idle;	    /* stack; slots for the initial max */
+	unsigned max_conns;	/* may shrink (server limits) */
+	struct pool_idle *idle; /* stack; slots for the initial max */
 	unsigned nidle;
-	unsigned nconns;	    /* idle + busy + parked + connecting */
-	struct ftp_conn **xfer;	    /* held for transfers, parked included;
-				     * slots for the initial max */
+	unsigned nconns;	/* idle + busy + parked + connecting */
+	struct ftp_conn **xfer; /* held for transfers, parked included;
+				 * slots for the initial max */
 	unsigned nxfer;
-	struct pool_parked *parked; /* oldest first */
-	struct pool_parked *reclaimed; /* uploads, until the owner asks */
-	struct pool_upload *uploads;   /* files whose downloads don't park */
+	struct pool_parked *parked;	  /* oldest first */
+	struct pool_parked *reclaimed;	  /* uploads, until the owner asks */
+	struct pool_upload *uploads;	  /* files whose downloads don't park */
 	struct pool_abandoned *abandoned; /* for the maintenance thread */
 	unsigned next_id;
 	uint64_t next_lease;
-	int64_t next_attempt;	    /* no connect before (back-off) */
-	int backoff_ms;		    /* 0 while the server is reachable */
+	int64_t next_attempt; /* no connect before (back-off) */
+	int backoff_ms;	      /* 0 while the server is reachable */
 	char down_reason[256];
-	int down_err;		    /* the last failed connect's errno */
-	int64_t down_since;	    /* when the outage began (net_now_ms) */
-	unsigned down_waiters;	    /* operations that waited for it */
-	bool probing;		    /* while down: the one connect in flight */
-	bool soft;		    /* fail at once while the server is down */
-	int outage_wait_ms;	    /* without an operation deadline: how
-				     * long to wait for a down server */
+	int down_err;	       /* the last failed connect's errno */
+	int64_t down_since;    /* when the outage began (net_now_ms) */
+	unsigned down_waiters; /* operations that waited for it */
+	bool probing;	       /* while down: the one connect in flight */
+	bool soft;	       /* fail at once while the server is down */
+	int outage_wait_ms;    /* without an operation deadline: how
+				* long to wait for a down server */
 	bool shrunk_logged;
-	bool ever_connected;	    /* a login worked: spares make sense */
+	bool ever_connected; /* a login worked: spares make sense */
 	bool stopping;
 };
 

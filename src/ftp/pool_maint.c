@@ -70,7 +70,8 @@ static bool pool_end_idle_parked_one(struct ftp_pool *p)
 	for (pp = &p->parked; p->keepalive_ms && *pp; pp = &(*pp)->next) {
 		if (now - (*pp)->since >= p->keepalive_ms) {
 			log_debug("conn %u: ending a transfer parked for %d s",
-				  ftp_conn_id((*pp)->c), p->keepalive_ms / 1000);
+				  ftp_conn_id((*pp)->c),
+				  p->keepalive_ms / 1000);
 			c = pool_reclaim_locked(p, pp);
 			break;
 		}

@@ -106,7 +106,8 @@ int ftp_pool_upload_begin(struct ftp_pool *p, uint64_t tag)
 
 		ended = pk->next;
 		log_debug("conn %u: ending a parked download of the file about "
-			  "to be uploaded", ftp_conn_id(pk->c));
+			  "to be uploaded",
+			  ftp_conn_id(pk->c));
 		p->ops->abort_xfer(pk->c, pk->x);
 		ftp_pool_release(p, pk->c);
 		free(pk);

@@ -43,8 +43,9 @@ int ftp_pool_xfer_open(struct ftp_pool *p, unsigned use,
 		ret = ftp_xfer_open(*c, cmd, x);
 		if (ret == 0)
 			return 0;
-		snprintf(err, errsz, "%s", ftp_conn_err(*c)[0] ? ftp_conn_err(*c)
-							: "transfer failed");
+		snprintf(err, errsz, "%s",
+			 ftp_conn_err(*c)[0] ? ftp_conn_err(*c)
+					     : "transfer failed");
 		if (!pool_xfer_retry_elsewhere(*c, ret) || attempt == tries ||
 		    net_op_expired()) {
 			ftp_pool_release(p, *c);

@@ -8,8 +8,8 @@
 #include <strings.h>
 
 #include "ftpsfs/ftp_hash.h"
-#include "ftpsfs/lsparse.h"
 #include "ftpsfs/log.h"
+#include "ftpsfs/lsparse.h"
 #include "ftpsfs/reply.h"
 
 void ftp_reply_init(struct ftp_reply *r)
@@ -24,7 +24,8 @@ void ftp_reply_init(struct ftp_reply *r)
 /* "NNN" with a first digit 1-5 (RFC 959 4.2), followed by @sep or end. */
 static int reply_code_of(const char *line, size_t len, char *sep)
 {
-	if (len < 3 || line[0] < '1' || line[0] > '5' || !isdigit((unsigned char)line[1]) ||
+	if (len < 3 || line[0] < '1' || line[0] > '5' ||
+	    !isdigit((unsigned char)line[1]) ||
 	    !isdigit((unsigned char)line[2]))
 		return -1;
 	*sep = len > 3 ? line[3] : ' ';
@@ -252,7 +253,8 @@ void ftp_parse_feat(const char *text, struct ftp_features *f)
 			} else if (feat_is(s, sl, "SIZE")) {
 				f->size = true;
 			} else if (feat_is(s, sl, "REST")) {
-				f->rest_stream = memmem(s, sl, "STREAM", 6) != NULL;
+				f->rest_stream =
+					memmem(s, sl, "STREAM", 6) != NULL;
 			} else if (feat_is(s, sl, "MFMT")) {
 				f->mfmt = true;
 			} else if (feat_is(s, sl, "TVFS")) {

@@ -127,7 +127,8 @@ static int upload_check_size(struct ftp_conn *c, struct ftp_upload *u,
 	if (ret == 0 && got != size) {
 		snprintf(c->err, sizeof(c->err),
 			 "upload not verified: the server has %" PRIu64
-			 " bytes, we sent %" PRIu64, got, size);
+			 " bytes, we sent %" PRIu64,
+			 got, size);
 		return -EIO;
 	}
 	if (ret == 0 && (u->flags & FTP_UPLOAD_VERIFY))
@@ -154,8 +155,8 @@ static int upload_check_digest(struct ftp_conn *c, struct ftp_upload *u,
 			return -EIO;
 		hex_encode(d, dlen, u->digest);
 	}
-	ret = ftp_op_hash(c, ftp_upload_target(u),
-			  (enum ftp_hash_algo)u->algo, theirs, sizeof(theirs));
+	ret = ftp_op_hash(c, ftp_upload_target(u), (enum ftp_hash_algo)u->algo,
+			  theirs, sizeof(theirs));
 	if (ret == 0 && strcmp(u->digest, theirs) != 0) {
 		snprintf(c->err, sizeof(c->err),
 			 "upload not verified: the server's %s is %s, ours %s",
@@ -183,7 +184,8 @@ static bool upload_renamed(struct ftp_conn *c, const struct ftp_upload *u)
 	    ftp_op_what_is(c, u->path) < 0)
 		return false;
 	log_info("%s: renamed into place before the connection was lost (its "
-		 "reply never came)", u->path);
+		 "reply never came)",
+		 u->path);
 	return true;
 }
 
@@ -247,7 +249,8 @@ int ftp_upload_resume_point(struct ftp_conn *c, struct ftp_upload *u,
 		snprintf(c->err, sizeof(c->err),
 			 "upload cut: the server holds %" PRIu64 " bytes, and "
 			 "only bytes %" PRIu64 " to %" PRIu64 " can be sent "
-			 "again", size, lo, hi);
+			 "again",
+			 size, lo, hi);
 		return -EIO;
 	}
 	u->check_size = true;

@@ -28,7 +28,8 @@ static int xfer_passive_reply(struct ftp_conn *c, const struct ftp_reply *r,
 					       : ftp_parse_pasv(r->text, port);
 
 	if (ret < 0) {
-		snprintf(c->err, sizeof(c->err), "malformed passive-mode reply");
+		snprintf(c->err, sizeof(c->err),
+			 "malformed passive-mode reply");
 		ftp_conn_mark_broken(c, c->err);
 		return -EPROTO;
 	}
@@ -99,8 +100,7 @@ static int xfer_passive_connect(struct ftp_conn *c, struct ftp_reply *r,
  * know it, PORT (RFC 959).  The argument is made of digits, dots, colons
  * and bars only.
  */
-static int xfer_active_listen(struct ftp_conn *c, struct ftp_reply *r,
-			      int *lfd)
+static int xfer_active_listen(struct ftp_conn *c, struct ftp_reply *r, int *lfd)
 {
 	struct sockaddr_storage a;
 	char host[INET6_ADDRSTRLEN], arg[INET6_ADDRSTRLEN + 16];
@@ -122,7 +122,8 @@ static int xfer_active_listen(struct ftp_conn *c, struct ftp_reply *r,
 		     : (void *)&((struct sockaddr_in6 *)&a)->sin6_addr,
 		  host, sizeof(host));
 	if (!c->learned.no_eprt) {
-		snprintf(arg, sizeof(arg), "|%d|%s|%u|", v4 ? 1 : 2, host, port);
+		snprintf(arg, sizeof(arg), "|%d|%s|%u|", v4 ? 1 : 2, host,
+			 port);
 		ret = ftp_conn_cmd(c, r, "EPRT", arg);
 		if (ret < 0)
 			goto fail;
@@ -132,7 +133,7 @@ static int xfer_active_listen(struct ftp_conn *c, struct ftp_reply *r,
 			goto refused;
 		c->learned.no_eprt = true;
 	}
-	for (char *dot = host; (dot = strchr(dot, '.')); )
+	for (char *dot = host; (dot = strchr(dot, '.'));)
 		*dot = ',';
 	snprintf(arg, sizeof(arg), "%s,%u,%u", host, port >> 8, port & 0xff);
 	ret = ftp_conn_cmd(c, r, "PORT", arg);
@@ -160,12 +161,13 @@ static int xfer_active_accept(struct ftp_conn *c, int lfd, int *fd)
 
 	if (strangers)
 		log_warn("conn %u: refused %u data connection%s not coming "
-			 "from the server's address", c->id, strangers,
-			 strangers == 1 ? "" : "s");
+			 "from the server's address",
+			 c->id, strangers, strangers == 1 ? "" : "s");
 	if (ret < 0) {
 		snprintf(c->err, sizeof(c->err),
 			 "the server did not open the active-mode data "
-			 "connection: %s", strerror(-ret));
+			 "connection: %s",
+			 strerror(-ret));
 		ftp_conn_mark_broken(c, c->err);
 	}
 	return ret;
@@ -196,14 +198,15 @@ static int xfer_handshake_failed(struct ftp_conn *c, struct ftp_reply *r,
 	if (ret != -ETIMEDOUT && ftp_conn_read_reply(c, r) == 0 &&
 	    r->code >= 400) {
 		snprintf(c->err, sizeof(c->err),
-			 "server refused the TLS data connection (%s; %s): %d %s",
+			 "server refused the TLS data connection (%s; %s): %d "
+			 "%s",
 			 tls_err,
 			 had_session ? "session offered for resumption"
 				     : "no resumable session was available",
 			 r->code, ftp_reply_message(r, msg, sizeof(msg)));
 	} else {
-		snprintf(c->err, sizeof(c->err), "TLS data connection failed: %s",
-			 tls_err);
+		snprintf(c->err, sizeof(c->err),
+			 "TLS data connection failed: %s", tls_err);
 	}
 	/* Whatever the server thinks now, this connection is suspect. */
 	ftp_conn_mark_broken(c, c->err);
@@ -216,11 +219,11 @@ static int xfer_handshake_failed(struct ftp_conn *c, struct ftp_reply *r,
 
 /*
  * How long to wait for the 1xx before starting the data handshake anyway.
- * The handshake belongs after the 1xx (docs/DESIGN.md 4, TLS session resumption, point 3), but some
- * servers answer the transfer command only once the data connection's TLS
- * handshake is done (ftp-srv: its 150 waits for the secure data socket, and
- * after 5 s it gives up with 425).  lftp has the same fallback
- * (ftp:waiting-150-timeout).
+ * The handshake belongs after the 1xx (docs/DESIGN.md 4, TLS session
+ * resumption, point 3), but some servers answer the transfer command only once
+ * the data connection's TLS handshake is done (ftp-srv: its 150 waits for the
+ * secure data socket, and after 5 s it gives up with 425).  lftp has the same
+ * fallback (ftp:waiting-150-timeout).
  */
 #define XFER_PRELIM_WAIT_MS 1000
 
@@ -349,10 +352,10 @@ static bool xfer_refused_flight_settles(struct ftp_conn *c, struct ftp_reply *r,
 
 /* What opening a transfer has made so far (xfer_open_once()). */
 struct xfer_open {
-	int fd;	       /* the data connection (passive), or -1 */
-	int lfd;       /* active mode: where the server will connect */
-	bool early;    /* its TLS handshake is done (before the 1xx) */
-	bool resumed;  /* ... resuming the control connection's session */
+	int fd;	      /* the data connection (passive), or -1 */
+	int lfd;      /* active mode: where the server will connect */
+	bool early;   /* its TLS handshake is done (before the 1xx) */
+	bool resumed; /* ... resuming the control connection's session */
 };
 
 /* Send "CWD", the passive command, "REST" and the transfer command into
@@ -364,7 +367,8 @@ static int xfer_send_flight(struct ftp_conn *c, const struct ftp_xfer_cmd *cmd)
 	ftp_conn_cork(c); /* one write: see ftp_conn_cork() */
 	ret = cmd->cwd ? ftp_conn_send(c, "CWD", cmd->cwd) : 0;
 	if (ret == 0)
-		ret = ftp_conn_send(c, c->learned.no_epsv ? "PASV" : "EPSV", NULL);
+		ret = ftp_conn_send(c, c->learned.no_epsv ? "PASV" : "EPSV",
+				    NULL);
 	if (ret == 0)
 		ret = xfer_send_rest(c, cmd);
 	if (ret == 0)
@@ -399,7 +403,8 @@ static int xfer_flight_passive_reply(struct ftp_conn *c, struct ftp_reply *r,
 			atomic_store(&c->ep->learned->no_pipelining, true);
 		snprintf(c->err, sizeof(c->err),
 			 "the server answered pipelined commands out of order "
-			 "(%d): sending one at a time from now on", r->code);
+			 "(%d): sending one at a time from now on",
+			 r->code);
 		ftp_conn_mark_broken(c, c->err);
 		return -ECONNABORTED;
 	}
@@ -511,8 +516,8 @@ static int xfer_handshake_early(struct ftp_conn *c, struct ftp_reply *r,
 	bool timed_out = false;
 	int ret;
 
-	if (o->fd < 0 ||
-	    (!c->learned.handshake_first && ftp_conn_reply_comes(c, XFER_PRELIM_WAIT_MS)))
+	if (o->fd < 0 || (!c->learned.handshake_first &&
+			  ftp_conn_reply_comes(c, XFER_PRELIM_WAIT_MS)))
 		return 0;
 	if (!c->learned.handshake_first)
 		log_debug("conn %u: no reply to %s within %d ms: TLS "
@@ -586,8 +591,7 @@ static int xfer_connected(struct ftp_conn *c, struct ftp_reply *r,
 
 /* One attempt at opening the transfer. */
 static int xfer_open_once(struct ftp_conn *c, struct ftp_reply *r,
-			  const struct ftp_xfer_cmd *cmd,
-			  struct ftp_xfer **out)
+			  const struct ftp_xfer_cmd *cmd, struct ftp_xfer **out)
 {
 	struct ftp_xfer *x = calloc(1, sizeof(*x));
 	struct xfer_open o = { .fd = -1, .lfd = -1 };

@@ -115,12 +115,12 @@ int http_connect_parse_status(const char *buf, size_t len, bool sent_auth,
 	switch (code) {
 	case 401: /* tinyproxy's answer to a wrong password */
 	case 407:
-		return http_fail(why,
-				 sent_auth
-				     ? "proxy refused: authentication failed"
-				     : "proxy refused: authentication required "
-				       "(give user@ in proxy=)",
-				 -EACCES);
+		return http_fail(
+			why,
+			sent_auth ? "proxy refused: authentication failed"
+				  : "proxy refused: authentication required "
+				    "(give user@ in proxy=)",
+			-EACCES);
 	case 403:
 		return http_fail(why,
 				 "proxy refused: connection not allowed "

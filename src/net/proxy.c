@@ -196,8 +196,8 @@ static int proxy_http_reply(int fd, char *buf, size_t *len, int64_t deadline,
 		if (ret < 0 && ret != -EAGAIN)
 			return ret;
 		take = ret == 0 ? end - have : got;
-		ret =
-		    proxy_recv_exact(fd, (uint8_t *)buf + have, take, deadline);
+		ret = proxy_recv_exact(fd, (uint8_t *)buf + have, take,
+				       deadline);
 		if (ret < 0)
 			return ret;
 		have += take;
@@ -287,7 +287,8 @@ int proxy_connect(const struct proxy_spec *px, const char *host,
 
 	err[0] = '\0';
 	if (px->user[0] && (!px->password || !px->password->value)) {
-		snprintf(err, errsz, "proxy: no password for user %s", px->user);
+		snprintf(err, errsz, "proxy: no password for user %s",
+			 px->user);
 		return -EACCES;
 	}
 	ret = net_connect_host(px->host, px->port, deadline, &fd, &peer,
@@ -350,8 +351,7 @@ int proxy_open_stream(const struct proxy_spec *px, const char *host,
 }
 
 int proxy_open_data_stream(const struct proxy_spec *px, const char *host,
-			   bool host_is_ip,
-			   const struct sockaddr_storage *peer,
+			   bool host_is_ip, const struct sockaddr_storage *peer,
 			   socklen_t peerlen, uint16_t port, int64_t deadline,
 			   int *fd_out, char *err, size_t errsz)
 {

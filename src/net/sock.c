@@ -108,7 +108,8 @@ int net_wait(int fd, short events, int64_t deadline)
 			left = 100; /* look at the flag again soon */
 		n = poll(&pfd, 1, (int)left);
 		if (n > 0)
-			return 0; /* also on POLLERR/POLLHUP: the I/O call reports it */
+			/* also on POLLERR/POLLHUP: the I/O call reports it */
+			return 0;
 		if (n < 0 && errno != EINTR)
 			return -errno;
 	}

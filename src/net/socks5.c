@@ -49,12 +49,12 @@ int socks5_parse_method(const uint8_t *b, bool with_auth, uint8_t *method,
 				   -EPROTO);
 	if (b[1] == SOCKS5_AUTH_NO_ACCEPTABLE)
 		return socks5_fail(
-		    why,
-		    with_auth ? "proxy refused: it does not accept "
-				"user/password authentication"
-			      : "proxy refused: authentication required "
-				"(give user@ in proxy=)",
-		    -EACCES);
+			why,
+			with_auth ? "proxy refused: it does not accept "
+				    "user/password authentication"
+				  : "proxy refused: authentication required "
+				    "(give user@ in proxy=)",
+			-EACCES);
 	if (b[1] != offered)
 		return socks5_fail(why,
 				   "proxy chose an authentication method "
@@ -189,8 +189,9 @@ int socks5_parse_reply(const uint8_t *b, size_t len, const char **why)
 		/* microsocks and others say this when the server's name
 		 * does not resolve: -ENOENT, as a direct connect's lookup
 		 * (an outage only for a name that resolved before). */
-		return socks5_fail(why, "proxy: general failure (the proxy "
-					"may not resolve the server's name)",
+		return socks5_fail(why,
+				   "proxy: general failure (the proxy "
+				   "may not resolve the server's name)",
 				   -ENOENT);
 	case SOCKS5_REP_NOT_ALLOWED:
 		return socks5_fail(why,

@@ -63,7 +63,7 @@ static void askpass_on_signal(int sig)
 	askpass_signal = sig;
 }
 
-static const int askpass_signals[] = { SIGINT, SIGTERM, SIGQUIT, SIGHUP,
+static const int askpass_signals[] = { SIGINT,	SIGTERM, SIGQUIT, SIGHUP,
 				       SIGTSTP, SIGTTIN, SIGTTOU };
 #define NSIG_ASKPASS (sizeof(askpass_signals) / sizeof(askpass_signals[0]))
 

@@ -41,11 +41,13 @@ static int credentials_from_netrc(const char *path, const char *host,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return 0; /* no netrc: fine */
-	ret = fd < 0 ? -errno : small_file_read(fd, SMALL_FILE_MAX, &text, &len);
+	ret = fd < 0 ? -errno
+		     : small_file_read(fd, SMALL_FILE_MAX, &text, &len);
 	if (fd >= 0)
 		close(fd);
 	if (ret < 0) {
-		snprintf(err, errsz, "cannot read %s: %s", path, strerror(-ret));
+		snprintf(err, errsz, "cannot read %s: %s", path,
+			 strerror(-ret));
 		return ret;
 	}
 	m = calloc(1, sizeof(*m));
@@ -105,10 +107,11 @@ static int credfile_load(const char *path, struct credfile *cf, char *err,
 		goto out;
 	}
 	if (st.st_uid != getuid() && st.st_uid != 0) {
-		snprintf(err, errsz,
-			 "credentials file %s belongs to another user (uid %u): "
-			 "refusing to use it",
-			 path, (unsigned)st.st_uid);
+		snprintf(
+			err, errsz,
+			"credentials file %s belongs to another user (uid %u): "
+			"refusing to use it",
+			path, (unsigned)st.st_uid);
 		ret = -EPERM;
 		goto out;
 	}
@@ -182,7 +185,8 @@ static int ask_person(const char *prompt, struct secret *s, char *err,
 			if (ret == -ENODATA)
 				return 0; /* Enter alone: no password */
 			if (ret < 0)
-				snprintf(err, errsz, "no answer at the prompt: %s",
+				snprintf(err, errsz,
+					 "no answer at the prompt: %s",
 					 strerror(-ret));
 			return ret;
 		}
@@ -234,8 +238,9 @@ static int login_password(const struct ftpsfs_opts *o, struct hostspec *hs,
 		ret = secret_read_line(&cr->password, STDIN_FILENO);
 		if (ret < 0)
 			snprintf(err, errsz, "password_stdin: %s",
-				 ret == -ENODATA ? "no password on standard input"
-						 : strerror(-ret));
+				 ret == -ENODATA
+					 ? "no password on standard input"
+					 : strerror(-ret));
 		return ret;
 	}
 	if (o->credentials) {
@@ -244,13 +249,16 @@ static int login_password(const struct ftpsfs_opts *o, struct hostspec *hs,
 		ret = secret_set(&cr->password, cf->password,
 				 strlen(cf->password));
 		if (ret < 0)
-			snprintf(err, errsz, "credentials file %s: unusable "
-					     "password", o->credentials);
+			snprintf(err, errsz,
+				 "credentials file %s: unusable "
+				 "password",
+				 o->credentials);
 		return ret;
 	}
 	if (o->askpass) {
-		snprintf(prompt, sizeof(prompt), "Password for %s@%s: ",
-			 hs->user[0] ? hs->user : "?", hs->host);
+		snprintf(prompt, sizeof(prompt),
+			 "Password for %s@%s: ", hs->user[0] ? hs->user : "?",
+			 hs->host);
 		return askpass_option(o, prompt, &cr->password, err, errsz);
 	}
 	if (netrc_path(o, path, sizeof(path))) {
@@ -278,8 +286,8 @@ static int proxy_password(const struct ftpsfs_opts *o, struct proxy_spec *px,
 	char path[4096], user[HOSTSPEC_USER_MAX + 1];
 	int ret = 0;
 
-	snprintf(prompt, sizeof(prompt), "Password for proxy user %s@%s: ",
-		 px->user, px->host);
+	snprintf(prompt, sizeof(prompt),
+		 "Password for proxy user %s@%s: ", px->user, px->host);
 	snprintf(user, sizeof(user), "%s", px->user);
 	if (cf->has_proxy_password)
 		ret = secret_set(&cr->proxy_password, cf->proxy_password,
@@ -329,11 +337,12 @@ static int key_password(const struct ftpsfs_opts *o, struct credentials *cr,
 		return askpass_option(o, prompt, &cr->key_password, err, errsz);
 	ret = ask_person(prompt, &cr->key_password, err, errsz);
 	if (ret == 0 && !cr->key_password.value) {
-		snprintf(err, errsz,
-			 "client key %s is encrypted: give its passphrase with "
-			 "-o key_password_stdin, key_password= in a credentials "
-			 "file, or -o askpass=PROGRAM",
-			 key);
+		snprintf(
+			err, errsz,
+			"client key %s is encrypted: give its passphrase with "
+			"-o key_password_stdin, key_password= in a credentials "
+			"file, or -o askpass=PROGRAM",
+			key);
 		ret = -EACCES;
 	}
 	return ret;

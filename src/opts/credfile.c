@@ -12,9 +12,11 @@ struct credfile_field {
 	size_t offset_value, offset_has, size;
 };
 
-#define FIELD(n, v, h)                                                        \
-	{ n, offsetof(struct credfile, v), offsetof(struct credfile, h),      \
-	  sizeof(((struct credfile *)0)->v) }
+#define FIELD(n, v, h)                                                         \
+	{                                                                      \
+		n, offsetof(struct credfile, v), offsetof(struct credfile, h), \
+			sizeof(((struct credfile *)0)->v)                      \
+	}
 
 static const struct credfile_field credfile_fields[] = {
 	FIELD("user", user, has_user),

@@ -28,7 +28,7 @@
 #define HOSTSPEC_SPEC_MAX 16384
 
 #define HOSTSPEC_MSG_PASSWORD                                                  \
-	"a password on the command line is refused; use -o password_stdin "      \
+	"a password on the command line is refused; use -o password_stdin "    \
 	"or ~/.netrc"
 
 static int hostspec_fail(const char **msg, const char *text, int err)
@@ -128,8 +128,8 @@ static int hostspec_decode(char *dst, size_t size, const char *src, size_t len,
 		}
 		if (hostspec_is_control(c))
 			return hostspec_fail(
-			    msg, "control character in the remote spec",
-			    -EINVAL);
+				msg, "control character in the remote spec",
+				-EINVAL);
 		if (n + 1 >= size)
 			return -ENAMETOOLONG;
 		dst[n++] = (char)c;
@@ -147,8 +147,8 @@ static int hostspec_set_user(struct hostspec *out, const char *s, size_t len,
 		return hostspec_fail(msg, "empty user name before '@'",
 				     -EINVAL);
 	if (decode)
-		ret =
-		    hostspec_decode(out->user, sizeof(out->user), s, len, msg);
+		ret = hostspec_decode(out->user, sizeof(out->user), s, len,
+				      msg);
 	else
 		ret = hostspec_copy(out->user, sizeof(out->user), s, len);
 	if (ret == -ENAMETOOLONG)
@@ -196,17 +196,17 @@ static int hostspec_set_host(struct hostspec *out, const char *s, size_t len,
 	if (s[0] == '[') {
 		if (len < 2 || s[len - 1] != ']')
 			return hostspec_fail(
-			    msg, "missing ']' after IPv6 address", -EINVAL);
+				msg, "missing ']' after IPv6 address", -EINVAL);
 		return hostspec_set_ipv6(out, s, len, msg);
 	}
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == ':')
 			return hostspec_fail(
-			    msg, "write IPv6 addresses in brackets: [::1]",
-			    -EINVAL);
+				msg, "write IPv6 addresses in brackets: [::1]",
+				-EINVAL);
 		if (!hostspec_host_char_ok(s[i]))
 			return hostspec_fail(
-			    msg, "invalid character in host name", -EINVAL);
+				msg, "invalid character in host name", -EINVAL);
 	}
 	ret = hostspec_copy(out->host, sizeof(out->host), s, len);
 	if (ret < 0)
@@ -242,8 +242,8 @@ static int hostspec_set_path(struct hostspec *out, const char *s, size_t len,
 	int ret;
 
 	if (decode)
-		ret =
-		    hostspec_decode(out->path, sizeof(out->path), s, len, msg);
+		ret = hostspec_decode(out->path, sizeof(out->path), s, len,
+				      msg);
 	else
 		ret = hostspec_copy(out->path, sizeof(out->path), s, len);
 	if (ret == -ENAMETOOLONG)
@@ -257,8 +257,7 @@ static int hostspec_set_path(struct hostspec *out, const char *s, size_t len,
 	return 0;
 }
 
-static int hostspec_check_chars(const char *spec, size_t len,
-				const char **msg);
+static int hostspec_check_chars(const char *spec, size_t len, const char **msg);
 
 /* ---- URLs ---- */
 
@@ -295,8 +294,8 @@ static int hostspec_set_scheme(struct hostspec *out, const char *s, size_t len,
 		return hostspec_fail(msg, "sftp is not FTPS; use sshfs",
 				     -EINVAL);
 	return hostspec_fail(
-	    msg, "unknown URL scheme; use ftp://, ftpes:// or ftps://",
-	    -EINVAL);
+		msg, "unknown URL scheme; use ftp://, ftpes:// or ftps://",
+		-EINVAL);
 }
 
 /* "[v6]", "[v6]:port", "host" or "host:port" */
@@ -312,7 +311,7 @@ static int hostspec_url_hostport(struct hostspec *out, const char *s,
 
 		if (!close)
 			return hostspec_fail(
-			    msg, "missing ']' after IPv6 address", -EINVAL);
+				msg, "missing ']' after IPv6 address", -EINVAL);
 		host_len = (size_t)(close - s) + 1;
 		if (host_len < len && s[host_len] != ':')
 			return hostspec_fail(msg, "junk after ']'", -EINVAL);
@@ -322,8 +321,8 @@ static int hostspec_url_hostport(struct hostspec *out, const char *s,
 		host_len = colon ? (size_t)(colon - s) : len;
 		if (colon && memchr(colon + 1, ':', len - host_len - 1))
 			return hostspec_fail(
-			    msg, "write IPv6 addresses in brackets: [::1]",
-			    -EINVAL);
+				msg, "write IPv6 addresses in brackets: [::1]",
+				-EINVAL);
 	}
 	ret = hostspec_set_host(out, s, host_len, msg);
 	if (ret < 0)
@@ -406,8 +405,8 @@ static int hostspec_host_end(const char *s, size_t len, size_t *end,
 
 			if (!close)
 				return hostspec_fail(
-				    msg, "missing ']' after IPv6 address",
-				    -EINVAL);
+					msg, "missing ']' after IPv6 address",
+					-EINVAL);
 			i = (size_t)(close - s);
 		} else if (s[i] == ':') {
 			*end = i;
@@ -508,8 +507,8 @@ static int hostspec_check_chars(const char *spec, size_t len, const char **msg)
 	for (size_t i = 0; i < len; i++) {
 		if (hostspec_is_control((unsigned char)spec[i]))
 			return hostspec_fail(
-			    msg, "control character in the remote spec",
-			    -EINVAL);
+				msg, "control character in the remote spec",
+				-EINVAL);
 	}
 	return 0;
 }
@@ -523,8 +522,8 @@ int hostspec_parse(const char *spec, struct hostspec *out, const char **errmsg)
 
 	memset(out, 0, sizeof(*out));
 	if (len > HOSTSPEC_SPEC_MAX) {
-		ret =
-		    hostspec_fail(&msg, "remote spec too long", -ENAMETOOLONG);
+		ret = hostspec_fail(&msg, "remote spec too long",
+				    -ENAMETOOLONG);
 		goto out;
 	}
 	ret = hostspec_check_chars(spec, len, &msg);

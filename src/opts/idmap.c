@@ -13,10 +13,10 @@
 
 #include "ftpsfs/idmap.h"
 
-#define IDMAP_NAME_MAX 256    /* longer names are never mapped */
-#define IDMAP_CACHE_MAX 4096  /* names remembered per kind */
+#define IDMAP_NAME_MAX	 256   /* longer names are never mapped */
+#define IDMAP_CACHE_MAX	 4096  /* names remembered per kind */
 #define IDMAP_FILE_LINES 65536 /* a bound on a map file */
-#define IDMAP_NSS_BUF 16384   /* getpwnam_r/getgrnam_r scratch */
+#define IDMAP_NSS_BUF	 16384 /* getpwnam_r/getgrnam_r scratch */
 
 struct idmap_entry {
 	char *name;
@@ -41,7 +41,8 @@ static void idmap_table_free(struct idmap_entry **h)
 {
 	struct idmap_entry *e, *tmp;
 
-	HASH_ITER(hh, *h, e, tmp) {
+	HASH_ITER(hh, *h, e, tmp)
+	{
 		HASH_DEL(*h, e);
 		free(e->name);
 		free(e);
@@ -107,8 +108,8 @@ int idmap_parse_line(const char *line, char *namebuf, size_t namesz,
 	return 1;
 }
 
-static int idmap_read_file(const char *path, struct idmap_entry **h,
-			   char *err, size_t errsz)
+static int idmap_read_file(const char *path, struct idmap_entry **h, char *err,
+			   size_t errsz)
 {
 	FILE *f = fopen(path, "re");
 	char line[IDMAP_NAME_MAX + 32], name[IDMAP_NAME_MAX];

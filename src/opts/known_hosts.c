@@ -9,8 +9,8 @@
 
 #include "ftpsfs/known_hosts.h"
 
-int known_hosts_key(const char *host, bool host_is_ip, uint16_t port,
-		    char *out, size_t outsz)
+int known_hosts_key(const char *host, bool host_is_ip, uint16_t port, char *out,
+		    size_t outsz)
 {
 	bool v6 = host_is_ip && strchr(host, ':');
 	size_t o = 0, hl = strlen(host);
@@ -85,9 +85,8 @@ int known_hosts_lookup(const char *text, size_t len, const char *key,
 	return -ENOENT;
 }
 
-int known_hosts_format_line(const char *key,
-			    const uint8_t fp[FINGERPRINT_LEN], char *out,
-			    size_t outsz)
+int known_hosts_format_line(const char *key, const uint8_t fp[FINGERPRINT_LEN],
+			    char *out, size_t outsz)
 {
 	char text[FINGERPRINT_TEXT_LEN + 1];
 	int n;

@@ -168,9 +168,12 @@ static enum netrc_keyword netrc_keyword(const struct netrc_token *tok)
 		const char *word;
 		enum netrc_keyword kw;
 	} words[] = {
-	    {"machine", NETRC_KW_MACHINE}, {"default", NETRC_KW_DEFAULT},
-	    {"login", NETRC_KW_LOGIN},	   {"password", NETRC_KW_PASSWORD},
-	    {"account", NETRC_KW_ACCOUNT}, {"macdef", NETRC_KW_MACDEF},
+		{ "machine", NETRC_KW_MACHINE },
+		{ "default", NETRC_KW_DEFAULT },
+		{ "login", NETRC_KW_LOGIN },
+		{ "password", NETRC_KW_PASSWORD },
+		{ "account", NETRC_KW_ACCOUNT },
+		{ "macdef", NETRC_KW_MACDEF },
 	};
 
 	if (tok->quoted)
@@ -320,8 +323,8 @@ static int netrc_return(struct netrc_entry *e, struct netrc_match *out)
 int netrc_lookup(const char *text, size_t len, const char *host,
 		 const char *user, struct netrc_match *out)
 {
-	struct netrc_lexer lx = {.p = text, .end = text + len};
-	struct netrc_entry cur = {0}, def = {0};
+	struct netrc_lexer lx = { .p = text, .end = text + len };
+	struct netrc_entry cur = { 0 }, def = { 0 };
 	struct netrc_token tok;
 	enum netrc_keyword kw;
 	int ret;

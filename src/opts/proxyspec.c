@@ -31,9 +31,9 @@ static int proxy_scheme(const char *text, enum proxy_type *type, size_t *skip)
 		const char *prefix;
 		enum proxy_type type;
 	} schemes[] = {
-	    {"socks5://", PROXY_SOCKS5},
-	    {"socks5h://", PROXY_SOCKS5}, /* curl's name: same for us */
-	    {"http://", PROXY_HTTP},
+		{ "socks5://", PROXY_SOCKS5 },
+		{ "socks5h://", PROXY_SOCKS5 }, /* curl's name: same for us */
+		{ "http://", PROXY_HTTP },
 	};
 
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
@@ -64,10 +64,10 @@ int proxy_spec_parse(const char *text, struct proxy_spec *out,
 	ret = proxy_scheme(text, &out->type, &skip);
 	if (ret < 0) {
 		msg = strstr(text, "https://") == text
-			  ? "proxy=https:// is not supported (TLS to the "
-			    "proxy): use http:// or socks5://"
-			  : "proxy= must start with socks5://, socks5h:// "
-			    "or http://";
+			      ? "proxy=https:// is not supported (TLS to the "
+				"proxy): use http:// or socks5://"
+			      : "proxy= must start with socks5://, socks5h:// "
+				"or http://";
 		goto out;
 	}
 	auth = text + skip;

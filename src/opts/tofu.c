@@ -17,8 +17,8 @@
 #define KNOWN_HOSTS_FILE_MAX (4 << 20)
 
 /* Whoever can write the file chooses the servers we trust. */
-static int tofu_check_owner(const struct stat *st, const char *path,
-			    char *err, size_t errsz)
+static int tofu_check_owner(const struct stat *st, const char *path, char *err,
+			    size_t errsz)
 {
 	if (!S_ISREG(st->st_mode)) {
 		snprintf(err, errsz, "%s is not a regular file", path);
@@ -83,8 +83,8 @@ static int tofu_mkdirs(const char *path)
 	return 0;
 }
 
-int tofu_load(struct tofu *t, const char *host, bool host_is_ip,
-	      uint16_t port, char *err, size_t errsz)
+int tofu_load(struct tofu *t, const char *host, bool host_is_ip, uint16_t port,
+	      char *err, size_t errsz)
 {
 	const char *xdg = getenv("XDG_CONFIG_HOME");
 	const char *home = getenv("HOME");
@@ -106,8 +106,9 @@ int tofu_load(struct tofu *t, const char *host, bool host_is_ip,
 		n = snprintf(t->path, sizeof(t->path),
 			     "%s/.config/ftpsfs/known_hosts", home);
 	else {
-		snprintf(err, errsz, "tofu: neither $XDG_CONFIG_HOME nor $HOME "
-				     "is set: nowhere to keep known hosts");
+		snprintf(err, errsz,
+			 "tofu: neither $XDG_CONFIG_HOME nor $HOME "
+			 "is set: nowhere to keep known hosts");
 		return -ENOENT;
 	}
 	if (n < 0 || (size_t)n >= sizeof(t->path)) {
@@ -132,8 +133,8 @@ int tofu_load(struct tofu *t, const char *host, bool host_is_ip,
 	return 0;
 }
 
-int tofu_record(struct tofu *t, const uint8_t fp[FINGERPRINT_LEN],
-		char *err, size_t errsz)
+int tofu_record(struct tofu *t, const uint8_t fp[FINGERPRINT_LEN], char *err,
+		size_t errsz)
 {
 	char line[KNOWN_HOSTS_KEY_MAX + FINGERPRINT_TEXT_LEN + 4];
 	char *text = NULL;

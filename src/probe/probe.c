@@ -39,7 +39,8 @@ static int probe_login_failed(struct probe *p, int ret, const char *err)
 				   : "the TLS handshake failed (see TLS)");
 		if (pi->have_leaf && pi->chain_error[0] && !p->o->fingerprint &&
 		    !p->o->tofu && !p->o->no_verify)
-			snprintf(p->why, sizeof(p->why), "the server's "
+			snprintf(p->why, sizeof(p->why),
+				 "the server's "
 				 "certificate does not verify (%s)",
 				 pi->chain_error);
 		else
@@ -94,7 +95,8 @@ static int probe_login(struct probe *p)
 
 	ret = probe_connect(p, &p->c, err, sizeof(err));
 	if (ret < 0 && ret != -EPERM && !p->o->tls_max && p->peer_seen &&
-	    !p->peer->handshake_ok && probe_login_tls12(p, err, sizeof(err)) == 0)
+	    !p->peer->handshake_ok &&
+	    probe_login_tls12(p, err, sizeof(err)) == 0)
 		ret = 0;
 	if (p->have_greeting)
 		probe_fact_lines("greeting", p->greeting);
@@ -183,12 +185,15 @@ int probe_run(const struct probe_args *a)
 	printf("ftpsfs probe of %s\n",
 	       probe_esc(esc, sizeof(esc), p->o->remote));
 	probe_section("Server");
-	probe_fact("server", "%s port %u, %s TLS",
-		   probe_esc(esc, sizeof(esc), p->ep.host), (unsigned)p->ep.port,
-		   p->ep.tls_mode == TLS_MODE_IMPLICIT ? "implicit" : "explicit");
+	probe_fact(
+		"server", "%s port %u, %s TLS",
+		probe_esc(esc, sizeof(esc), p->ep.host), (unsigned)p->ep.port,
+		p->ep.tls_mode == TLS_MODE_IMPLICIT ? "implicit" : "explicit");
 	if (p->ep.proxy)
-		probe_fact("proxy", "%s proxy %s port %u%s%s: every connection "
-			   "goes through it", proxy_type_name(p->ep.proxy->type),
+		probe_fact("proxy",
+			   "%s proxy %s port %u%s%s: every connection "
+			   "goes through it",
+			   proxy_type_name(p->ep.proxy->type),
 			   probe_esc(esc, sizeof(esc), p->ep.proxy->host),
 			   (unsigned)p->ep.proxy->port,
 			   p->ep.proxy->user[0] ? ", user " : "",

@@ -42,7 +42,8 @@ static void probe_mode_test(struct probe *p, enum probe_mode m)
 
 	memset(f, 0, sizeof(*f));
 	if (p->ep.proxy && (m == PROBE_EPRT || m == PROBE_PORT)) {
-		snprintf(f->err, sizeof(f->err), "the server cannot connect "
+		snprintf(f->err, sizeof(f->err),
+			 "the server cannot connect "
 			 "back to us through a proxy");
 		return;
 	}
@@ -50,7 +51,8 @@ static void probe_mode_test(struct probe *p, enum probe_mode m)
 	if (probe_main_conn(p, &c, f->err, sizeof(f->err)) < 0)
 		return;
 	if (m == PROBE_PORT && ftp_conn_peer_family(c) != AF_INET) {
-		snprintf(f->err, sizeof(f->err), "PORT cannot name an IPv6 "
+		snprintf(f->err, sizeof(f->err),
+			 "PORT cannot name an IPv6 "
 			 "address");
 		return;
 	}
@@ -162,17 +164,22 @@ static void probe_print_modes(const struct probe *p)
 		const struct probe_xfer *f = &p->mode[m];
 
 		if (!f->tried)
-			probe_fact(probe_mode_names[m], "not tried: %s", f->err);
+			probe_fact(probe_mode_names[m], "not tried: %s",
+				   f->err);
 		else if (f->ok)
 			probe_fact(probe_mode_names[m], "works");
 		else if (f->unknown)
-			probe_fact(probe_mode_names[m], "not supported by the "
+			probe_fact(probe_mode_names[m],
+				   "not supported by the "
 				   "server (%s falls back to %s)",
-				   m == PROBE_EPSV ? "passive mode" : "active mode",
+				   m == PROBE_EPSV ? "passive mode"
+						   : "active mode",
 				   m == PROBE_EPSV ? "PASV" : "PORT");
 		else if (f->reached)
-			probe_fact(probe_mode_names[m], "the data connection "
-				   "was made; then %s", f->err);
+			probe_fact(probe_mode_names[m],
+				   "the data connection "
+				   "was made; then %s",
+				   f->err);
 		else
 			probe_fact(probe_mode_names[m], "fails: %s", f->err);
 	}
@@ -183,11 +190,14 @@ static void probe_print_modes(const struct probe *p)
 static void probe_print_work_mode(const struct probe *p)
 {
 	if (p->tls12_resumes)
-		probe_fact("with tls_max=1.2", "%s works and its data "
+		probe_fact("with tls_max=1.2",
+			   "%s works and its data "
 			   "connection resumed the session; the checks below "
-			   "use TLS 1.2", probe_mode_names[p->work_mode]);
+			   "use TLS 1.2",
+			   probe_mode_names[p->work_mode]);
 	if (p->work_mode >= 0 && !p->mount_mode_ok)
-		probe_fact("checks below", "use %s, which works (the mode "
+		probe_fact("checks below",
+			   "use %s, which works (the mode "
 			   "these options choose does not)",
 			   probe_mode_names[p->work_mode]);
 }
@@ -209,13 +219,18 @@ static void probe_print_resumed(const struct probe *p, const char *verb,
 	else if (!f->reached)
 		probe_fact(key, "not checked: no data connection (%s)", f->err);
 	else if (f->resumed)
-		probe_fact(key, "yes (the control connection's session was "
-			   "offered and resumed)%s", failed);
+		probe_fact(key,
+			   "yes (the control connection's session was "
+			   "offered and resumed)%s",
+			   failed);
 	else if (f->offered)
-		probe_fact(key, "no (the control connection's session was "
-			   "offered, the server did not resume it)%s", failed);
+		probe_fact(key,
+			   "no (the control connection's session was "
+			   "offered, the server did not resume it)%s",
+			   failed);
 	else
-		probe_fact(key, "no (the server issued no session on the "
+		probe_fact(key,
+			   "no (the server issued no session on the "
 			   "control connection to offer%s)%s",
 			   tls13 ? ": no TLS 1.3 session ticket arrived" : "",
 			   failed);
@@ -229,8 +244,9 @@ static int probe_tmp_name(struct probe *p)
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return -EIO;
 	snprintf(p->tmp_name, sizeof(p->tmp_name),
-		 PROBE_TMP_PREFIX "%ld-%02x%02x%02x%02x%02x%02x", (long)getpid(),
-		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+		 PROBE_TMP_PREFIX "%ld-%02x%02x%02x%02x%02x%02x",
+		 (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+		 rnd[5]);
 	return path_join(p->tmp_path, sizeof(p->tmp_path), p->root,
 			 p->tmp_name);
 }
@@ -281,9 +297,10 @@ static void probe_data_retr(struct probe *p, enum probe_mode mode)
 	if (p->stor.ok && p->retr.ok &&
 	    (got != sizeof(probe_tmp_text) - 1 ||
 	     memcmp(p->content, probe_tmp_text, got) != 0))
-		probe_fact("read back", "DIFFERENT from what was stored: %zu "
-			   "bytes stored, %zu read", sizeof(probe_tmp_text) - 1,
-			   got);
+		probe_fact("read back",
+			   "DIFFERENT from what was stored: %zu "
+			   "bytes stored, %zu read",
+			   sizeof(probe_tmp_text) - 1, got);
 }
 
 /*
@@ -308,10 +325,11 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 	probe_set_mode(p, c, mode);
 	p->last_code = 0;
 	p->saw_prelim = false;
-	ret = ftp_xfer_open(c, &(struct ftp_xfer_cmd){ .verb = "LIST",
-						      .op = FTP_OP_LIST,
-						      .target_exists = true,
-						      .no_session = true },
+	ret = ftp_xfer_open(c,
+			    &(struct ftp_xfer_cmd){ .verb = "LIST",
+						    .op = FTP_OP_LIST,
+						    .target_exists = true,
+						    .no_session = true },
 			    &x);
 	/* Bounded: a listing that does not end has been accepted anyway. */
 	while (ret == 0 && n > 0 && total < PROBE_LIST_MAX) {
@@ -325,7 +343,8 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 		ftp_xfer_abort(c, x);
 	}
 	if (ret == 0) {
-		probe_fact("reuse enforced", "no (a data connection that did "
+		probe_fact("reuse enforced",
+			   "no (a data connection that did "
 			   "not resume the TLS session was accepted)");
 		goto out;
 	}
@@ -333,18 +352,22 @@ static void probe_enforcement(struct probe *p, enum probe_mode mode)
 	 * the data connection; anything else may be something else. */
 	if (p->last_code < 400) {
 		probe_esc(answer, sizeof(answer), ftp_conn_err(c));
-		probe_fact("reuse enforced", "unknown (the data connection "
+		probe_fact("reuse enforced",
+			   "unknown (the data connection "
 			   "without resumption failed with no refusal from the "
-			   "server: %s)", answer);
+			   "server: %s)",
+			   answer);
 		goto out;
 	}
 	snprintf(answer, sizeof(answer), "%s", p->last_text);
 	/* vsftpd ends the session after its 522. */
 	if (!ftp_conn_broken(c) &&
 	    ftp_conn_cmd(c, ftp_conn_reply(c), "NOOP", NULL) < 0)
-		snprintf(answer + strlen(answer), sizeof(answer) - strlen(answer),
+		snprintf(answer + strlen(answer),
+			 sizeof(answer) - strlen(answer),
 			 "; then the server closed the control connection");
-	probe_fact("reuse enforced", "%s (a data connection that did not "
+	probe_fact("reuse enforced",
+		   "%s (a data connection that did not "
 		   "resume the TLS session was refused: %s)",
 		   p->saw_prelim ? "yes" : "probably", answer);
 out:
@@ -381,7 +404,8 @@ void probe_data_run(struct probe *p)
 		if (reached >= 0)
 			probe_enforcement(p, (enum probe_mode)reached);
 		else
-			probe_fact("reuse enforced", "not checked (no data "
+			probe_fact("reuse enforced",
+				   "not checked (no data "
 				   "connection could be made)");
 		return;
 	}
@@ -391,9 +415,10 @@ void probe_data_run(struct probe *p)
 	probe_data_retr(p, mode);
 	probe_print_resumed(p, "LIST", &p->list, "");
 	probe_print_resumed(p, "RETR", &p->retr,
-			    p->o->probe_readonly ? "probe_readonly, and no file "
-						   "in the directory"
-						 : "no file to read");
+			    p->o->probe_readonly
+				    ? "probe_readonly, and no file "
+				      "in the directory"
+				    : "no file to read");
 	probe_print_resumed(p, "STOR", &p->stor,
 			    p->o->probe_readonly ? "probe_readonly"
 						 : "no temporary name");

@@ -45,7 +45,8 @@ static void probe_feat_mlsd(struct probe *p)
 	if (!c)
 		return;
 	if (!ftp_conn_feat(c)->mlst) {
-		probe_fact("MLSD", "no (FEAT does not offer MLST): listings "
+		probe_fact("MLSD",
+			   "no (FEAT does not offer MLST): listings "
 			   "come from LIST, times to the minute at best");
 		probe_fact("MLST", "no");
 		return;
@@ -54,9 +55,10 @@ static void probe_feat_mlsd(struct probe *p)
 	if (p->mlsd_fails)
 		probe_fact("MLSD", "offered, but fails: %s%s", f.err, unused);
 	else if (p->list_dots > p->mlsd_dots)
-		probe_fact("MLSD", "yes (%u %s), but it leaves out dot files: "
-			   "%d, where LIST -a shows %d%s", n,
-			   n == 1 ? "entry" : "entries", p->mlsd_dots,
+		probe_fact("MLSD",
+			   "yes (%u %s), but it leaves out dot files: "
+			   "%d, where LIST -a shows %d%s",
+			   n, n == 1 ? "entry" : "entries", p->mlsd_dots,
 			   p->list_dots, unused);
 	else
 		probe_fact("MLSD", "yes (%u %s)%s", n,
@@ -70,8 +72,7 @@ static void probe_feat_mlsd(struct probe *p)
 			   unused);
 }
 
-static void probe_feat_size(struct probe *p, const char *path,
-			    uint64_t expect)
+static void probe_feat_size(struct probe *p, const char *path, uint64_t expect)
 {
 	struct ftp_conn *c = probe_conn_for(p, "SIZE");
 	uint64_t size = 0;
@@ -126,16 +127,20 @@ static void probe_feat_rest(struct probe *p, const char *path, uint64_t size)
 	}
 	probe_retr(p, c, probe_xfer_mode(p), path, rest, buf, PROBE_READ_MAX,
 		   &got, &f);
-	same = got == size - rest &&
-	       (rest + got > p->content_len ||
-		memcmp(buf, p->content + rest, got) == 0);
+	same = got == size - rest && (rest + got > p->content_len ||
+				      memcmp(buf, p->content + rest, got) == 0);
 	if (f.ok && same)
-		probe_fact("REST STREAM", "yes (a RETR from byte %llu got the "
-			   "rest of the file)%s", (unsigned long long)rest,
-			   ftp_conn_feat(c)->rest_stream ? "" : ", though FEAT does not "
-			   "say so");
+		probe_fact("REST STREAM",
+			   "yes (a RETR from byte %llu got the "
+			   "rest of the file)%s",
+			   (unsigned long long)rest,
+			   ftp_conn_feat(c)->rest_stream
+				   ? ""
+				   : ", though FEAT does not "
+				     "say so");
 	else if (f.ok)
-		probe_fact("REST STREAM", "no (a RETR from byte %llu got %zu "
+		probe_fact("REST STREAM",
+			   "no (a RETR from byte %llu got %zu "
 			   "bytes, not the %llu after it)",
 			   (unsigned long long)rest, got,
 			   (unsigned long long)(size - rest));
@@ -169,8 +174,8 @@ static void probe_feat_hash(struct probe *p, const char *path)
 		return;
 	if (!ftp_conn_feat(c)->hash_algos) {
 		probe_fact("HASH", "no (not in FEAT): the user.ftpsfs.* "
-			   "checksums and -o verify's digest are not "
-			   "available");
+				   "checksums and -o verify's digest are not "
+				   "available");
 		return;
 	}
 	for (a = 0; a < FTP_HASH_COUNT; a++)
@@ -178,7 +183,8 @@ static void probe_feat_hash(struct probe *p, const char *path)
 			snprintf(names + strlen(names),
 				 sizeof(names) - strlen(names), "%s%s",
 				 names[0] ? ", " : "",
-				 ftp_hash_info((enum ftp_hash_algo)a)->hash_name);
+				 ftp_hash_info((enum ftp_hash_algo)a)
+					 ->hash_name);
 	a = probe_hash_algo(ftp_conn_feat(c)->hash_algos);
 	if (a < 0 || !path || !p->content_whole ||
 	    !EVP_Digest(p->content, p->content_len, md, &mdlen,
@@ -207,20 +213,23 @@ static void probe_feat_utf8(struct probe *p)
 	if (c && p->o->codepage)
 		probe_fact("UTF8", "not used (codepage=%s)", p->o->codepage);
 	else if (c && !ftp_conn_feat(c)->utf8)
-		probe_fact("UTF8", "not in FEAT: names are sent as the bytes "
+		probe_fact("UTF8",
+			   "not in FEAT: names are sent as the bytes "
 			   "they are (-o codepage= if they are not UTF-8)");
 	else if (c && ftp_conn_cmd(c, r, "OPTS", "UTF8 ON") == 0)
-		probe_fact("UTF8", r->code / 100 == 2 ? "yes (OPTS UTF8 ON: %s)"
-						      : "in FEAT, but OPTS UTF8 "
-							"ON is refused: %s",
+		probe_fact("UTF8",
+			   r->code / 100 == 2 ? "yes (OPTS UTF8 ON: %s)"
+					      : "in FEAT, but OPTS UTF8 "
+						"ON is refused: %s",
 			   p->last_text);
 }
 
 static void probe_readonly_skipped(void)
 {
 	static const char *const skipped[] = {
-		"APPE", "MFMT", "MDTM with a time", "SITE UTIME",
-		"file times", "directory times", "SITE CHMOD", "SITE SYMLINK",
+		"APPE",	      "MFMT",	      "MDTM with a time",
+		"SITE UTIME", "file times",   "directory times",
+		"SITE CHMOD", "SITE SYMLINK",
 	};
 
 	for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++)
@@ -249,7 +258,8 @@ void probe_feat_run(struct probe *p)
 	if (p->o->probe_readonly)
 		probe_readonly_skipped();
 	else if (!p->stor.ok)
-		probe_fact("writing", "not checked: the temporary file could "
+		probe_fact("writing",
+			   "not checked: the temporary file could "
 			   "not be stored (%s)",
 			   p->stor.tried ? p->stor.err : "no data connection");
 	else

@@ -22,13 +22,7 @@
 #include "ftpsfs/tofu.h"
 
 /* Data connection modes, each tried on its own. */
-enum probe_mode {
-	PROBE_EPSV,
-	PROBE_PASV,
-	PROBE_EPRT,
-	PROBE_PORT,
-	PROBE_MODES
-};
+enum probe_mode { PROBE_EPSV, PROBE_PASV, PROBE_EPRT, PROBE_PORT, PROBE_MODES };
 
 /* What one transfer showed. */
 struct probe_xfer {
@@ -59,22 +53,22 @@ struct probe_suggestion {
 
 struct probe {
 	const struct probe_args *a;
-	struct setup *s;	      /* a->setup */
-	const struct ftpsfs_opts *o;  /* s->opts */
-	struct ftp_endpoint ep;	      /* as a mount's (setup_endpoint()),
-				       * the probe's own: its checks set
-				       * the mode (probe_set_mode()) */
+	struct setup *s;	     /* a->setup */
+	const struct ftpsfs_opts *o; /* s->opts */
+	struct ftp_endpoint ep;	     /* as a mount's (setup_endpoint()),
+				      * the probe's own: its checks set
+				      * the mode (probe_set_mode()) */
 	struct tls_ctx *tls;
-	int tls_max; /* the context's cap: 0 or TLS1_2_VERSION */
-	struct ftp_conn *c;	      /* the main connection, or NULL */
+	int tls_max;	    /* the context's cap: 0 or TLS1_2_VERSION */
+	struct ftp_conn *c; /* the main connection, or NULL */
 	unsigned next_id;
 
 	/* Seen through the endpoint's and the TLS context's observers. */
 	char greeting[2048]; /* the server's text: escape to print */
 	bool have_greeting;
-	int last_code;	     /* last reply on any connection */
-	bool saw_prelim;     /* a 1xx reply came (reset by the checks) */
-	char last_text[512]; /* ... code and first line, escaped */
+	int last_code;		    /* last reply on any connection */
+	bool saw_prelim;	    /* a 1xx reply came (reset by the checks) */
+	char last_text[512];	    /* ... code and first line, escaped */
 	struct tls_peer_info *peer; /* last control handshake, or NULL */
 	bool peer_seen;		    /* ... during the last probe_connect() */
 	char tls13_error[512];	    /* why the first handshake failed */
@@ -83,37 +77,37 @@ struct probe {
 	char root[HOSTSPEC_PATH_MAX + 1]; /* the remote directory */
 
 	/* Facts for the verdict. */
-	bool tls13_failed;	     /* handshake failed with 1.3, 1.2 worked */
-	bool tls12_resumes;	     /* data refused with 1.3, resumed on 1.2 */
+	bool tls13_failed;  /* handshake failed with 1.3, 1.2 worked */
+	bool tls12_resumes; /* data refused with 1.3, resumed on 1.2 */
 	struct probe_xfer mode[PROBE_MODES];
-	int work_mode;		     /* the mode the checks used; -1: none */
-	bool mount_mode_ok;	     /* the mode the options choose works */
-	bool other_mode_ok;	     /* ... the other one (passive/active) */
+	int work_mode;	    /* the mode the checks used; -1: none */
+	bool mount_mode_ok; /* the mode the options choose works */
+	bool other_mode_ok; /* ... the other one (passive/active) */
 	struct probe_xfer list, retr, stor;
-	bool mlsd_fails;	     /* FEAT offers MLSD, it fails */
-	int list_dots, mlsd_dots;    /* dot names LIST -a and MLSD showed
-				      * (the probe's own left out); -1 if
-				      * not listed */
+	bool mlsd_fails;		  /* FEAT offers MLSD, it fails */
+	int list_dots, mlsd_dots;	  /* dot names LIST -a and MLSD showed
+					   * (the probe's own left out); -1 if
+					   * not listed */
 	char file[HOSTSPEC_PATH_MAX + 1]; /* a file to read (readonly) */
 	uint64_t file_size;
 	bool have_file;
-	uint8_t *content;	     /* what RETR read of it (malloc) */
+	uint8_t *content; /* what RETR read of it (malloc) */
 	size_t content_len;
-	bool content_whole;	     /* ... all of it */
-	char tmp_name[64];	     /* .ftpsfs-probe-PID-RANDOM */
-	bool tmp_name_taken;	     /* seen in a listing: choose again */
+	bool content_whole;  /* ... all of it */
+	char tmp_name[64];   /* .ftpsfs-probe-PID-RANDOM */
+	bool tmp_name_taken; /* seen in a listing: choose again */
 	char tmp_path[HOSTSPEC_PATH_MAX + 1]; /* root + tmp_name */
-	bool tmp_file;		     /* STOR was sent: delete at the end */
-	bool tmp_dir;		     /* MKD succeeded: remove at the end */
-	bool tmp_link;		     /* SITE SYMLINK succeeded: delete */
+	bool tmp_file; /* STOR was sent: delete at the end */
+	bool tmp_dir;  /* MKD succeeded: remove at the end */
+	bool tmp_link; /* SITE SYMLINK succeeded: delete */
 	/* Files the last LIST listing showed that a mount could learn the
 	 * LIST zone from (ftp_learned.h), and their LIST times. */
 	char zone_name[FTP_ZONE_SAMPLES][256];
 	int64_t zone_time[FTP_ZONE_SAMPLES];
 	size_t nzone;
-	int file_times;		     /* 1 settable, 0 not, -1 unknown */
-	int dir_times;		     /* the same for directories */
-	unsigned conn_limit;	     /* 0: none met up to the bound */
+	int file_times;	     /* 1 settable, 0 not, -1 unknown */
+	int dir_times;	     /* the same for directories */
+	unsigned conn_limit; /* 0: none met up to the bound */
 
 	struct probe_suggestion suggest[PROBE_SUGGEST_MAX];
 	unsigned nsuggest;

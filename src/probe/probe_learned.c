@@ -57,8 +57,9 @@ static void probe_learned_zone(struct probe *p)
 		return;
 	}
 	for (size_t i = 0; i < p->nzone; i++)
-		files[i] = (struct ftp_zone_file){.name = p->zone_name[i],
-						  .list_time = p->zone_time[i]};
+		files[i] =
+			(struct ftp_zone_file){ .name = p->zone_name[i],
+						.list_time = p->zone_time[i] };
 	if (ftp_zone_learn(c, p->root, files, p->nzone) < 0) {
 		probe_fact("list time zone", "not learnt: MDTM failed (%s)",
 			   p->last_text);
@@ -67,11 +68,12 @@ static void probe_learned_zone(struct probe *p)
 	for (size_t i = 0; i < p->nzone; i++)
 		answered += files[i].answered;
 	if (ftp_zone_wanted(c)) {
-		probe_fact("list time zone", "not learnt: %s",
-			   answered
-			       ? "the LIST and MDTM times of the files listed "
-				 "fit no zone"
-			       : "MDTM answered for none of the files listed");
+		probe_fact(
+			"list time zone", "not learnt: %s",
+			answered
+				? "the LIST and MDTM times of the files listed "
+				  "fit no zone"
+				: "MDTM answered for none of the files listed");
 		return;
 	}
 	off = ftp_zone_offset(c);

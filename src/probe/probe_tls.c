@@ -57,8 +57,9 @@ static void probe_tls_chain(const struct tls_peer_info *pi)
 		snprintf(key, sizeof(key), "certificate %u issuer", i + 1);
 		probe_fact(key, "%s", pc->issuer);
 		snprintf(key, sizeof(key), "certificate %u valid", i + 1);
-		probe_fact(key, "from %s to %s%s", pc->not_before, pc->not_after,
-			   pc->expired ? " (EXPIRED)"
+		probe_fact(key, "from %s to %s%s", pc->not_before,
+			   pc->not_after,
+			   pc->expired	       ? " (EXPIRED)"
 			   : pc->not_yet_valid ? " (NOT YET VALID)"
 					       : "");
 		snprintf(key, sizeof(key), "certificate %u names", i + 1);
@@ -77,31 +78,35 @@ static void probe_tls_verdict(const struct probe *p,
 	const struct ftpsfs_opts *o = p->o;
 
 	if (o->no_verify) {
-		probe_fact("verification", "not checked (no_verify): anyone on "
+		probe_fact("verification",
+			   "not checked (no_verify): anyone on "
 			   "the network path could pose as this server");
 	} else if (pi->identity_ok && o->fingerprint) {
 		probe_fact("verification", "passed (the key matches -o "
-			   "fingerprint)");
+					   "fingerprint)");
 	} else if (pi->identity_ok && o->tofu && p->s->tofu.known) {
-		probe_fact("verification", "passed (the key matches %s line %u)",
+		probe_fact("verification",
+			   "passed (the key matches %s line %u)",
 			   p->s->tofu.path, p->s->tofu.line);
 	} else if (pi->identity_ok && o->tofu) {
-		probe_fact("verification", "not recorded yet: a mount would "
+		probe_fact("verification",
+			   "not recorded yet: a mount would "
 			   "trust this key and record it in %s (trust on first "
 			   "use); compare the fingerprint with what the "
 			   "server's administrator says",
 			   p->s->tofu.path);
 	} else if (pi->identity_ok) {
-		probe_fact("verification", "passed (the chain leads to a CA "
+		probe_fact("verification",
+			   "passed (the chain leads to a CA "
 			   "in %s, and the name matches)",
-			   o->cafile ? o->cafile
+			   o->cafile   ? o->cafile
 			   : o->capath ? o->capath
 				       : "the system's store");
 	} else if (pi->error[0]) {
 		probe_fact("verification", "FAILED: %s", pi->error);
 	} else {
 		probe_fact("verification", "FAILED: the TLS handshake did not "
-			   "complete");
+					   "complete");
 	}
 }
 
@@ -113,7 +118,8 @@ void probe_tls_report(struct probe *p)
 
 	probe_section("TLS");
 	if (p->tls13_failed)
-		probe_fact("tls 1.3", "the handshake failed (%s); with TLS "
+		probe_fact("tls 1.3",
+			   "the handshake failed (%s); with TLS "
 			   "1.2 it works, and the probe went on with TLS 1.2",
 			   p->tls13_error);
 	if (!pi) {
@@ -136,16 +142,22 @@ void probe_tls_report(struct probe *p)
 				   pi->name_ok ? "in the certificate"
 					       : "NOT in the certificate");
 		else
-			probe_fact("name checked", "none, the pin is the "
+			probe_fact("name checked",
+				   "none, the pin is the "
 				   "identity (the certificate %s %s)",
-				   pi->name_ok ? "names" : "does not name", esc);
+				   pi->name_ok ? "names" : "does not name",
+				   esc);
 		fingerprint_format(pi->spki_sha256, fp);
-		probe_fact("fingerprint", "%s (SHA-256 of the public key: "
-			   "what -o fingerprint= takes)", fp);
+		probe_fact("fingerprint",
+			   "%s (SHA-256 of the public key: "
+			   "what -o fingerprint= takes)",
+			   fp);
 		fingerprint_format(pi->cert_sha256, fp);
-		probe_fact("certificate fingerprint", "%s (SHA-256 of the "
+		probe_fact("certificate fingerprint",
+			   "%s (SHA-256 of the "
 			   "certificate, as openssl x509 -fingerprint -sha256 "
-			   "shows it)", fp);
+			   "shows it)",
+			   fp);
 	}
 	if (pi->have_leaf && ca && !pi->chain_ok && pi->chain_error[0])
 		probe_fact("chain", "does not verify: %s", pi->chain_error);

@@ -49,16 +49,21 @@ void probe_conn_limit(struct probe *p)
 		}
 	}
 	if (open == PROBE_CONN_BOUND) {
-		probe_fact("connection limit", "none met (%u connections at "
+		probe_fact("connection limit",
+			   "none met (%u connections at "
 			   "once were accepted; the probe tries no more)",
 			   PROBE_CONN_BOUND);
 	} else if (ret == -EUSERS) {
 		p->conn_limit = open;
-		probe_fact("connection limit", "%u (connection %u was refused: "
-			   "%s)", open, open + 1, err);
+		probe_fact("connection limit",
+			   "%u (connection %u was refused: "
+			   "%s)",
+			   open, open + 1, err);
 	} else {
-		probe_fact("connection limit", "not found: connection %u "
-			   "failed (%s)", open + 1, err);
+		probe_fact("connection limit",
+			   "not found: connection %u "
+			   "failed (%s)",
+			   open + 1, err);
 	}
 	while (n > 0)
 		ftp_conn_close(extra[--n], true);
@@ -85,17 +90,20 @@ static void probe_suggest_tls(struct probe *p)
 	char fp[128], opt[160];
 
 	if (p->tls13_failed)
-		probe_suggest(p, "tls_max=1.2", "the TLS 1.3 handshake fails, "
+		probe_suggest(p, "tls_max=1.2",
+			      "the TLS 1.3 handshake fails, "
 			      "TLS 1.2 works");
 	if (p->tls12_resumes)
-		probe_suggest(p, "tls_max=1.2", "with TLS 1.3 the server "
+		probe_suggest(p, "tls_max=1.2",
+			      "with TLS 1.3 the server "
 			      "refuses every data connection (they cannot "
 			      "resume the session), with TLS 1.2 they resume");
 	if (!ca || !pi || pi->identity_ok || !pi->chain_len ||
 	    !probe_tls_fingerprint(p, fp, sizeof(fp)))
 		return;
 	snprintf(opt, sizeof(opt), "fingerprint=%s", fp);
-	probe_suggest(p, opt, "the certificate does not verify (%s%s%s): pin "
+	probe_suggest(p, opt,
+		      "the certificate does not verify (%s%s%s): pin "
 		      "its key instead - but first check with the server's "
 		      "administrator that %s is its key",
 		      pi->chain_error[0] ? pi->chain_error : pi->error,
@@ -122,13 +130,16 @@ static void probe_suggest_listing(struct probe *p)
 	if (o->no_mlsd)
 		return;
 	if (p->mlsd_fails)
-		probe_suggest(p, "no_mlsd", "the server offers MLSD, but it "
+		probe_suggest(p, "no_mlsd",
+			      "the server offers MLSD, but it "
 			      "fails (see MLSD above): list with LIST");
 	else if (!o->list_hidden && p->mlsd_dots >= 0 &&
 		 p->list_dots > p->mlsd_dots)
-		probe_suggest(p, "list_hidden", "MLSD shows %d dot files, "
+		probe_suggest(p, "list_hidden",
+			      "MLSD shows %d dot files, "
 			      "LIST -a %d: without list_hidden the others are "
-			      "not in the mount", p->mlsd_dots, p->list_dots);
+			      "not in the mount",
+			      p->mlsd_dots, p->list_dots);
 }
 
 static void probe_suggestions(struct probe *p)
@@ -139,26 +150,31 @@ static void probe_suggestions(struct probe *p)
 
 	probe_suggest_tls(p);
 	if (pasv)
-		probe_suggest(p, "no_epsv", "EPSV fails (%s), PASV works; a "
+		probe_suggest(p, "no_epsv",
+			      "EPSV fails (%s), PASV works; a "
 			      "mount falls back to PASV only when EPSV is "
 			      "unknown to the server",
 			      p->mode[PROBE_EPSV].err);
 	if (!p->mount_mode_ok && p->other_mode_ok && !o->active && !pasv)
-		probe_suggest(p, "active", "passive mode fails, active mode "
+		probe_suggest(p, "active",
+			      "passive mode fails, active mode "
 			      "works (the server connects back to this "
 			      "machine: its firewall must let it in)");
 	if (!p->mount_mode_ok && p->other_mode_ok && o->active)
-		probe_suggest(p, "-active", "active mode fails, passive mode "
+		probe_suggest(p, "-active",
+			      "active mode fails, passive mode "
 			      "works: leave out active");
 	probe_suggest_listing(p);
 	if (p->dir_times == 0 && p->file_times == 1 && !o->ignore_dir_times)
-		probe_suggest(p, "ignore_dir_times", "the server sets file "
+		probe_suggest(p, "ignore_dir_times",
+			      "the server sets file "
 			      "times but not directory times: rsync -a and tar "
 			      "x would fail on directories");
 	if (p->conn_limit && p->conn_limit <= o->max_conns) {
 		snprintf(opt, sizeof(opt), "max_conns=%u",
 			 p->conn_limit > 1 ? p->conn_limit - 1 : 1);
-		probe_suggest(p, opt, "the server allows %u connections from "
+		probe_suggest(p, opt,
+			      "the server allows %u connections from "
 			      "here; leave one for other clients (a mount "
 			      "shrinks its pool by itself, after a refusal)",
 			      p->conn_limit);
@@ -233,12 +249,12 @@ static void probe_fstab_add(char *out, size_t outsz, const char *item,
 static void probe_fstab_item(const char *item, size_t len, char *out,
 			     size_t outsz)
 {
-	static const char *const files[] = { "cafile", "capath", "cert",
-					     "key", "credentials", "netrc",
+	static const char *const files[] = { "cafile",	 "capath",	"cert",
+					     "key",	 "credentials", "netrc",
 					     "spool_dir" };
 	size_t n = strcspn(item, "=");
-	bool relative = n + 1 < len && item[n + 1] != '/' &&
-			!memchr(item, '\\', len);
+	bool relative =
+		n + 1 < len && item[n + 1] != '/' && !memchr(item, '\\', len);
 	char cwd[2048], path[4096];
 
 	for (size_t i = 0; relative && i < sizeof(files) / sizeof(files[0]);
@@ -256,8 +272,7 @@ static void probe_fstab_item(const char *item, size_t len, char *out,
 
 /* The -o options of the command line, item by item (libfuse's syntax:
  * ',' separates, '\' escapes the next character). */
-static void probe_fstab_cmdline(const struct probe *p, char *out,
-				size_t outsz)
+static void probe_fstab_cmdline(const struct probe *p, char *out, size_t outsz)
 {
 	for (int i = 1; i < p->a->argc; i++) {
 		const char *list = p->a->argv[i];
@@ -272,7 +287,8 @@ static void probe_fstab_cmdline(const struct probe *p, char *out,
 			size_t len = 0;
 
 			while (list[len] && list[len] != ',')
-				len += list[len] == '\\' && list[len + 1] ? 2 : 1;
+				len += list[len] == '\\' && list[len + 1] ? 2
+									  : 1;
 			if (len && !probe_fstab_drops(p, list, len))
 				probe_fstab_item(list, len, out, outsz);
 			list += len + (list[len] == ',');
@@ -290,7 +306,8 @@ static void probe_fstab(struct probe *p)
 	probe_fstab_cmdline(p, opts, sizeof(opts));
 	for (unsigned s = 0; s < p->nsuggest; s++)
 		if (p->suggest[s].option[0] != '-')
-			probe_fstab_add(opts, sizeof(opts), p->suggest[s].option,
+			probe_fstab_add(opts, sizeof(opts),
+					p->suggest[s].option,
 					strlen(p->suggest[s].option));
 	if (o->password_stdin) {
 		snprintf(cred, sizeof(cred), "credentials=/etc/ftpsfs/%s.cred",
@@ -318,7 +335,8 @@ int probe_verdict(struct probe *p, int status)
 		snprintf(p->why, sizeof(p->why), "the TLS 1.3 handshake fails");
 	} else if (status == PROBE_EXIT_OK && p->tls12_resumes) {
 		status = PROBE_EXIT_DATA;
-		snprintf(p->why, sizeof(p->why), "with TLS 1.3 the server "
+		snprintf(p->why, sizeof(p->why),
+			 "with TLS 1.3 the server "
 			 "refuses every data connection");
 	} else if (status == PROBE_EXIT_OK && !p->mount_mode_ok) {
 		status = PROBE_EXIT_DATA;
@@ -345,7 +363,8 @@ int probe_verdict(struct probe *p, int status)
 	if (status == PROBE_EXIT_OK)
 		probe_fact("result", "a mount with these options would work");
 	else
-		probe_fact("result", "a mount with these options would fail: %s",
+		probe_fact("result",
+			   "a mount with these options would fail: %s",
 			   p->why[0] ? p->why : "see above");
 	probe_fact("exit status", "%d", status);
 	return status;

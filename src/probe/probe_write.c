@@ -46,11 +46,12 @@ static void probe_write_appe(struct probe *p)
 	}
 	if (ftp_op_size(c, p->tmp_path, &size) < 0)
 		probe_fact("APPE", "accepted (the size was not checked: no "
-			   "SIZE)");
+				   "SIZE)");
 	else if (size == p->content_len + sizeof(probe_appended) - 1)
 		probe_fact("APPE", "yes");
 	else
-		probe_fact("APPE", "accepted, but the file has %llu bytes "
+		probe_fact("APPE",
+			   "accepted, but the file has %llu bytes "
 			   "instead of %zu",
 			   (unsigned long long)size,
 			   p->content_len + sizeof(probe_appended) - 1);
@@ -77,9 +78,10 @@ static void probe_write_time(struct probe *p, enum ftp_mtime_method m,
 		probe_fact(key, "accepted (not verified: no MDTM)");
 		return;
 	}
-	probe_fact(key, "%s", sec == when ? "yes"
-					  : "accepted, but MDTM shows another "
-					    "time");
+	probe_fact(key, "%s",
+		   sec == when ? "yes"
+			       : "accepted, but MDTM shows another "
+				 "time");
 }
 
 /*
@@ -109,7 +111,7 @@ static enum ftp_mtime_method probe_write_file_times(struct probe *p)
 		m = FTP_MTIME_NONE; /* not even tried: the file is gone */
 	p->file_times = m != FTP_MTIME_NONE;
 	probe_fact("file times", "%s",
-		   m == FTP_MTIME_MFMT ? "can be set (with MFMT)"
+		   m == FTP_MTIME_MFMT	       ? "can be set (with MFMT)"
 		   : m == FTP_MTIME_MDTM_WRITE ? "can be set (with MDTM time "
 						 "path)"
 		   : m == FTP_MTIME_SITE_UTIME ? "can be set (with SITE UTIME)"
@@ -135,15 +137,17 @@ static void probe_write_dir_times(struct probe *p, enum ftp_mtime_method m)
 	if (m == FTP_MTIME_NONE) {
 		p->dir_times = 0;
 		probe_fact("directory times", "cannot be set (no way to set "
-			   "times works)");
+					      "times works)");
 	} else if (ftp_learned_set_mtime(c, dir, PROBE_TIME0, true) == 0) {
 		p->dir_times = 1;
 		probe_fact("directory times", "can be set");
 	} else {
 		p->dir_times = 0;
-		probe_fact("directory times", "cannot be set (%s): rsync -a "
+		probe_fact("directory times",
+			   "cannot be set (%s): rsync -a "
 			   "and tar x fail on directories without -o "
-			   "ignore_dir_times", p->last_text);
+			   "ignore_dir_times",
+			   p->last_text);
 	}
 }
 
@@ -176,7 +180,7 @@ static void probe_write_symlink(struct probe *p)
 		probe_fact("SITE SYMLINK", "yes");
 	} else if (ret == -EINVAL) {
 		probe_fact("SITE SYMLINK", "not checked (the path has spaces, "
-			   "which SITE SYMLINK cannot carry)");
+					   "which SITE SYMLINK cannot carry)");
 	} else {
 		probe_fact("SITE SYMLINK", "no (%s): symlink gets EPERM",
 			   p->last_text);
@@ -204,8 +208,7 @@ static bool probe_tmp_delete(struct probe *p, const char *what,
 	if (ret == 0 || ret == -ENOENT)
 		return true;
 	probe_fact(what, "COULD NOT BE DELETED (%s): please delete %s",
-		   c ? p->last_text : err,
-		   probe_esc(esc, sizeof(esc), path));
+		   c ? p->last_text : err, probe_esc(esc, sizeof(esc), path));
 	return false;
 }
 
@@ -216,15 +219,16 @@ void probe_tmp_cleanup(struct probe *p)
 
 	if (!p->tmp_file && !p->tmp_dir && !p->tmp_link)
 		return;
-	if (p->tmp_link && probe_tmp_sibling(p, ".link", path,
-					     sizeof(path)) == 0)
+	if (p->tmp_link &&
+	    probe_tmp_sibling(p, ".link", path, sizeof(path)) == 0)
 		ok &= probe_tmp_delete(p, "temporary link", path, false);
 	if (p->tmp_dir && probe_tmp_sibling(p, ".d", path, sizeof(path)) == 0)
 		ok &= probe_tmp_delete(p, "temporary directory", path, true);
 	if (p->tmp_file)
 		ok &= probe_tmp_delete(p, "temporary file", p->tmp_path, false);
 	if (ok)
-		probe_fact("temporary files", "%s (and what was made beside "
+		probe_fact("temporary files",
+			   "%s (and what was made beside "
 			   "it) created and deleted",
 			   probe_esc(esc, sizeof(esc), p->tmp_path));
 	p->tmp_file = p->tmp_dir = p->tmp_link = false;

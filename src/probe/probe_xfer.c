@@ -51,10 +51,12 @@ static int probe_end(struct ftp_conn *c, enum probe_mode mode,
 	f->unknown = (mode == PROBE_EPSV && no_epsv) ||
 		     (mode == PROBE_EPRT && no_eprt);
 	f->ok = ret == 0;
-	/* ftp_conn_err(c) may quote the server's reply: escaped for printing. */
+	/* ftp_conn_err(c) may quote the server's reply: escaped for printing.
+	 */
 	if (ret < 0)
 		probe_esc(f->err, sizeof(f->err),
-			  ftp_conn_err(c)[0] ? ftp_conn_err(c) : strerror(-ret));
+			  ftp_conn_err(c)[0] ? ftp_conn_err(c)
+					     : strerror(-ret));
 	return ret;
 }
 
@@ -107,8 +109,8 @@ static int probe_list_entry(void *arg, const struct ftp_entry *e)
 	if (e->type != FTP_ENTRY_FILE || !e->has_size ||
 	    (p->have_file && e->size >= p->file_size))
 		return 0;
-	p->have_file = path_join(p->file, sizeof(p->file), p->root,
-				 e->name) == 0;
+	p->have_file =
+		path_join(p->file, sizeof(p->file), p->root, e->name) == 0;
 	p->file_size = e->size;
 	return 0;
 }
@@ -145,11 +147,12 @@ int probe_retr(struct probe *p, struct ftp_conn *c, enum probe_mode mode,
 
 	*got = 0;
 	probe_begin(p, c, mode, f, &s);
-	ret = ftp_xfer_open(c, &(struct ftp_xfer_cmd){ .verb = "RETR",
-						      .arg = path,
-						      .rest = rest,
-						      .op = FTP_OP_RETR,
-						      .target_exists = true },
+	ret = ftp_xfer_open(c,
+			    &(struct ftp_xfer_cmd){ .verb = "RETR",
+						    .arg = path,
+						    .rest = rest,
+						    .op = FTP_OP_RETR,
+						    .target_exists = true },
 			    &x);
 	while (ret == 0 && *got < cap && n > 0) {
 		n = ftp_xfer_read(c, x, buf + *got, cap - *got);
@@ -174,11 +177,12 @@ int probe_stor(struct probe *p, struct ftp_conn *c, enum probe_mode mode,
 	int ret;
 
 	probe_begin(p, c, mode, f, &s);
-	ret = ftp_xfer_open(c, &(struct ftp_xfer_cmd){
-				       .verb = append ? "APPE" : "STOR",
-				       .arg = path,
-				       .op = FTP_OP_STOR },
-			    &x);
+	ret = ftp_xfer_open(
+		c,
+		&(struct ftp_xfer_cmd){ .verb = append ? "APPE" : "STOR",
+					.arg = path,
+					.op = FTP_OP_STOR },
+		&x);
 	if (ret == 0) {
 		/* Its error, if any, comes back with the server's reason
 		 * from ftp_xfer_finish_upload(). */

@@ -1,8 +1,8 @@
 /*
  * tls_ctx.c - the shared SSL_CTX, peer verification and session capture.
  *
- * Follows the recipe of docs/DESIGN.md 4 (TLS session resumption): one SSL_CTX for all
- * connections; client session caching with a new-session callback (the
+ * Follows the recipe of docs/DESIGN.md 4 (TLS session resumption): one SSL_CTX
+ * for all connections; client session caching with a new-session callback (the
  * callback only runs when client caching is on) that keeps the newest
  * session of each CONTROL connection; data connections set that session,
  * handshake after the 1xx reply, and check SSL_session_reused().
@@ -109,14 +109,13 @@ static int tls_ctx_client_cert(SSL_CTX *ctx, const struct tls_settings *s,
 	if (ok != 1) {
 		tls_openssl_reason(why, sizeof(why));
 		snprintf(err, errsz, "cannot load client key %s: %s%s", key,
-			 why,
-			 s->key_password ? " (wrong passphrase?)" : "");
+			 why, s->key_password ? " (wrong passphrase?)" : "");
 		return -EINVAL;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
 		snprintf(err, errsz,
-			 "client key %s does not belong to certificate %s",
-			 key, s->cert_file);
+			 "client key %s does not belong to certificate %s", key,
+			 s->cert_file);
 		return -EINVAL;
 	}
 	return 0;
@@ -133,8 +132,8 @@ static void tls_ca_reason(const char *path, int mode, char *buf, size_t bufsz)
 		tls_openssl_reason(buf, bufsz);
 }
 
-static int tls_ctx_trust(SSL_CTX *ctx, const struct tls_settings *s,
-			 char *err, size_t errsz)
+static int tls_ctx_trust(SSL_CTX *ctx, const struct tls_settings *s, char *err,
+			 size_t errsz)
 {
 	char why[128];
 
@@ -199,7 +198,8 @@ int tls_ctx_new(const struct tls_settings *s, struct tls_ctx **out, char *err,
 			 s->ciphers);
 		goto fail;
 	}
-	if (s->ciphersuites && !SSL_CTX_set_ciphersuites(ctx, s->ciphersuites)) {
+	if (s->ciphersuites &&
+	    !SSL_CTX_set_ciphersuites(ctx, s->ciphersuites)) {
 		snprintf(err, errsz, "tls13_ciphersuites=%s: not a valid list",
 			 s->ciphersuites);
 		goto fail;
@@ -211,8 +211,8 @@ int tls_ctx_new(const struct tls_settings *s, struct tls_ctx **out, char *err,
 	if (!s->cert_file)
 		SSL_CTX_set_client_cert_cb(ctx, tls_on_cert_request);
 
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
-						    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_set_session_cache_mode(
+		ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx, tls_on_new_session);
 
 	t->ssl_ctx = ctx;
@@ -296,8 +296,9 @@ static int tls_set_peer_name(SSL *ssl, const char *host, bool host_is_ip,
 			     bool check_name)
 {
 	if (!check_name)
-		return host_is_ip || SSL_set_tlsext_host_name(ssl, host) ? 0
-								  : -EINVAL;
+		return host_is_ip || SSL_set_tlsext_host_name(ssl, host)
+			       ? 0
+			       : -EINVAL;
 	if (host_is_ip) {
 		/* SSL_set1_host() checks DNS names only; IPs need this. */
 		if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host))
@@ -534,8 +535,8 @@ fail:
 }
 
 int tls_conn_client_data(struct tls_ctx *t, int fd, struct tls_conn *control,
-			 int64_t deadline, struct tls_conn **out,
-			 bool *resumed, char *err, size_t errsz)
+			 int64_t deadline, struct tls_conn **out, bool *resumed,
+			 char *err, size_t errsz)
 {
 	return tls_data_handshake(t, fd, control, true, deadline, out, resumed,
 				  err, errsz);
@@ -546,6 +547,6 @@ int tls_conn_client_data_unresumed(struct tls_ctx *t, int fd,
 				   struct tls_conn **out, bool *resumed,
 				   char *err, size_t errsz)
 {
-	return tls_data_handshake(t, fd, control, false, deadline, out,
-				  resumed, err, errsz);
+	return tls_data_handshake(t, fd, control, false, deadline, out, resumed,
+				  err, errsz);
 }

@@ -37,13 +37,13 @@ struct tls_conn {
 	SSL *ssl;
 	int fd;
 	bool is_control;
-	bool fatal;	      /* a fatal TLS error: never SSL_shutdown() */
-	SSL_SESSION *latest;  /* control only: newest session issued on it */
-	char host[256];	      /* verified name, reused for data connections */
+	bool fatal;	     /* a fatal TLS error: never SSL_shutdown() */
+	SSL_SESSION *latest; /* control only: newest session issued on it */
+	char host[256];	     /* verified name, reused for data connections */
 	bool host_is_ip;
-	bool cert_requested;  /* the server asked for a client certificate
-			       * and we had none (tls_on_cert_request) */
-	char error[200];      /* the last fatal TLS error, for messages */
+	bool cert_requested; /* the server asked for a client certificate
+			      * and we had none (tls_on_cert_request) */
+	char error[200];     /* the last fatal TLS error, for messages */
 };
 
 /*

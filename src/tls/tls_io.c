@@ -166,7 +166,8 @@ int tls_conn_shutdown(struct tls_conn *c, bool drain, int64_t deadline)
 	if (!drain)
 		return 0;
 	for (;;) {
-		ssize_t n = tls_conn_read(c, scratch, sizeof(scratch), deadline);
+		ssize_t n =
+			tls_conn_read(c, scratch, sizeof(scratch), deadline);
 
 		if (n <= 0)
 			return n == 0 || n == -ECONNRESET ? 0 : (int)n;

@@ -61,8 +61,8 @@ static void tls_peer_append(char *out, size_t outsz, const char *what)
 
 static void tls_peer_sans(X509 *x, char *out, size_t outsz)
 {
-	GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
-					       NULL);
+	GENERAL_NAMES *sans =
+		X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	char item[300], esc[280];
 
 	out[0] = '\0';
@@ -76,9 +76,10 @@ static void tls_peer_sans(X509 *x, char *out, size_t outsz)
 			/* A DNS name may hold a NUL (the classic
 			 * "www.bank.com\0.evil.com"): escape by length. */
 			snprintf(item, sizeof(item), "DNS:%s",
-				 log_escape(esc, sizeof(esc),
-					    (const char *)ASN1_STRING_get0_data(s),
-					    (size_t)ASN1_STRING_length(s)));
+				 log_escape(
+					 esc, sizeof(esc),
+					 (const char *)ASN1_STRING_get0_data(s),
+					 (size_t)ASN1_STRING_length(s)));
 		} else if (g->type == GEN_IPADD) {
 			int len;
 
@@ -87,7 +88,8 @@ static void tls_peer_sans(X509 *x, char *out, size_t outsz)
 			/* inet_ntop() reads 4 or 16 bytes: check first. */
 			if ((len != 4 && len != 16) ||
 			    !inet_ntop(len == 4 ? AF_INET : AF_INET6,
-				       ASN1_STRING_get0_data(s), ip, sizeof(ip)))
+				       ASN1_STRING_get0_data(s), ip,
+				       sizeof(ip)))
 				snprintf(ip, sizeof(ip), "?");
 			snprintf(item, sizeof(item), "IP:%s", ip);
 		} else {
@@ -142,18 +144,20 @@ void tls_peer_report(struct tls_ctx *t, struct tls_conn *c, bool handshake_ok,
 	snprintf(pi->cipher, sizeof(pi->cipher), "%s",
 		 cipher ? SSL_CIPHER_get_name(cipher) : "");
 	tls_peer_chain(c->ssl, pi);
-	if (leaf && tls_cert_digests(leaf, pi->cert_sha256,
-				     pi->spki_sha256) == 0)
+	if (leaf &&
+	    tls_cert_digests(leaf, pi->cert_sha256, pi->spki_sha256) == 0)
 		pi->have_leaf = true;
 	pi->chain_ok = leaf && vr == X509_V_OK;
 	snprintf(pi->chain_error, sizeof(pi->chain_error), "%s",
 		 vr == X509_V_OK ? "" : X509_verify_cert_error_string(vr));
 	if (leaf)
-		pi->name_ok = c->host_is_ip
-				      ? X509_check_ip_asc(leaf, c->host, 0) == 1
-				      : X509_check_host(leaf, c->host, 0,
-							X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
-							NULL) == 1;
+		pi->name_ok =
+			c->host_is_ip
+				? X509_check_ip_asc(leaf, c->host, 0) == 1
+				: X509_check_host(
+					  leaf, c->host, 0,
+					  X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+					  NULL) == 1;
 	t->on_peer(t->on_peer_arg, pi);
 	free(pi);
 }

@@ -20,7 +20,7 @@
 
 X509 *tls_leaf(SSL *ssl)
 {
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	X509 *x = SSL_get0_peer_certificate(ssl);
 
 	if (x)
@@ -88,7 +88,8 @@ static int tls_check_pin(struct tls_ctx *t, struct tls_conn *c, X509 *x,
 		 * connection always follows a checked control one. */
 		ret = -EPERM;
 		snprintf(err, errsz, "no pin for the server's certificate");
-		if (t->verify == TLS_VERIFY_TOFU && c->is_control && t->first_use)
+		if (t->verify == TLS_VERIFY_TOFU && c->is_control &&
+		    t->first_use)
 			ret = t->first_use(t->first_use_arg, spki, err, errsz);
 		if (ret == 0) {
 			memcpy(t->pin, spki, FINGERPRINT_LEN);

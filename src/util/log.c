@@ -74,7 +74,8 @@ void log_msg(int level, const char *func, const char *fmt, ...)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		if (!localtime_r(&ts.tv_sec, &tm) ||
 		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm) == 0)
-			snprintf(when, sizeof(when), "%lld", (long long)ts.tv_sec);
+			snprintf(when, sizeof(when), "%lld",
+				 (long long)ts.tv_sec);
 		fprintf(stderr, "%s.%03ld ftpsfs %s: %s: %s\n", when,
 			ts.tv_nsec / 1000000, log_level_name(level), func, msg);
 	} else {

@@ -84,8 +84,7 @@ int replay_append(struct replay *r, const void *p, size_t n)
 	return 0;
 }
 
-ssize_t replay_read(const struct replay *r, uint64_t from, void *out,
-		    size_t n)
+ssize_t replay_read(const struct replay *r, uint64_t from, void *out, size_t n)
 {
 	uint64_t start = replay_start(r);
 	size_t off, done = 0;
@@ -97,7 +96,8 @@ ssize_t replay_read(const struct replay *r, uint64_t from, void *out,
 		n = r->len - off;
 	while (done < n) {
 		size_t pos = (r->head + off + done) % r->cap;
-		size_t chunk = r->cap - pos < n - done ? r->cap - pos : n - done;
+		size_t chunk =
+			r->cap - pos < n - done ? r->cap - pos : n - done;
 
 		memcpy((unsigned char *)out + done, r->buf + pos, chunk);
 		done += chunk;

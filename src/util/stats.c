@@ -19,7 +19,7 @@ static struct {
 	atomic_ullong op_errors[STATS_OP_COUNT];
 	atomic_ullong errors[STATS_ERROR_COUNT];
 	pthread_mutex_t last_lock;
-	char last_error[256]; /* last_lock */
+	char last_error[256];	/* last_lock */
 	time_t last_error_time; /* last_lock */
 } stats = { .last_lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -63,12 +63,18 @@ static const char *const counter_names[STATS_COUNTER_COUNT] = {
 };
 
 static const char *const op_names[STATS_OP_COUNT] = {
-	[STATS_OP_LOOKUP] = "lookup",	  [STATS_OP_GETATTR] = "getattr",
-	[STATS_OP_READDIR] = "readdir",	  [STATS_OP_OPEN] = "open",
-	[STATS_OP_READ] = "read",	  [STATS_OP_WRITE] = "write",
-	[STATS_OP_FLUSH] = "flush",	  [STATS_OP_SETATTR] = "setattr",
-	[STATS_OP_NAMESPACE] = "namespace", [STATS_OP_XATTR] = "xattr",
-	[STATS_OP_OTHER] = "other",	  [STATS_OP_BACKGROUND] = "background",
+	[STATS_OP_LOOKUP] = "lookup",
+	[STATS_OP_GETATTR] = "getattr",
+	[STATS_OP_READDIR] = "readdir",
+	[STATS_OP_OPEN] = "open",
+	[STATS_OP_READ] = "read",
+	[STATS_OP_WRITE] = "write",
+	[STATS_OP_FLUSH] = "flush",
+	[STATS_OP_SETATTR] = "setattr",
+	[STATS_OP_NAMESPACE] = "namespace",
+	[STATS_OP_XATTR] = "xattr",
+	[STATS_OP_OTHER] = "other",
+	[STATS_OP_BACKGROUND] = "background",
 };
 
 static const char *const error_names[STATS_ERROR_COUNT] = {
@@ -87,8 +93,9 @@ void stats_round_trip(void)
 {
 	stats_add(STATS_ROUND_TRIPS, 1);
 	if (stats_thread_op == STATS_OP_BACKGROUND)
-		atomic_fetch_add_explicit(&stats.op_round_trips[STATS_OP_BACKGROUND],
-					  1, memory_order_relaxed);
+		atomic_fetch_add_explicit(
+			&stats.op_round_trips[STATS_OP_BACKGROUND], 1,
+			memory_order_relaxed);
 	else
 		stats_thread_rtt++;
 }
@@ -141,7 +148,7 @@ static int stats_error_kind(int err)
 	case EBADF:
 		return STATS_ERR_LOCAL;
 	default:
-		return STATS_ERR_REFUSED; /* EACCES, EPERM, ENOSPC, EDQUOT ... */
+		return STATS_ERR_REFUSED; /* EACCES, EPERM, ENOSPC ... */
 	}
 }
 
@@ -186,8 +193,7 @@ static unsigned long long stats_get(atomic_ullong *v)
 	return atomic_load_explicit(v, memory_order_relaxed);
 }
 
-int stats_format(const struct stats_pool *pool,
-		 const struct stats_cache *cache,
+int stats_format(const struct stats_pool *pool, const struct stats_cache *cache,
 		 const struct stats_writeback *wb, char *buf, size_t bufsz)
 {
 	char when[32] = "";
@@ -225,8 +231,7 @@ int stats_format(const struct stats_pool *pool,
 		stats_put(buf, bufsz, &len, "errors_%s=%llu\n", error_names[i],
 			  stats_get(&stats.errors[i]));
 	pthread_mutex_lock(&stats.last_lock);
-	if (stats.last_error_time &&
-	    localtime_r(&stats.last_error_time, &tm))
+	if (stats.last_error_time && localtime_r(&stats.last_error_time, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
 	stats_put(buf, bufsz, &len, "last_error=%s\nlast_error_time=%s\n",
 		  stats.last_error, when);

@@ -20,9 +20,9 @@
 
 #include "ftpsfs/stats_view.h"
 
-#define STATS_VIEW_XATTR "user.ftpsfs.stats"
-#define STATS_VIEW_HEADER 20	 /* lines between headers */
-#define STATS_VIEW_MAX (1 << 20) /* the attribute is ~2 KiB; a bound */
+#define STATS_VIEW_XATTR  "user.ftpsfs.stats"
+#define STATS_VIEW_HEADER 20	    /* lines between headers */
+#define STATS_VIEW_MAX	  (1 << 20) /* the attribute is ~2 KiB; a bound */
 
 static volatile sig_atomic_t view_stop;
 
@@ -62,7 +62,8 @@ static bool view_line(const char *line, size_t n, struct stats_sample *s)
 {
 	static const char *const errors[] = { "errors_refused",
 					      "errors_transport",
-					      "errors_timeout", "errors_local" };
+					      "errors_timeout",
+					      "errors_local" };
 	const char *eq = memchr(line, '=', n);
 	long long v;
 
@@ -235,7 +236,8 @@ int stats_view_main(const char *progname, int argc, char **argv)
 
 	if (argc < 1 || argc > 2 ||
 	    (argc == 2 && view_parse_interval(argv[1], &secs) < 0)) {
-		fprintf(stderr, "usage: %s --stats MOUNTPOINT [SECONDS]\n"
+		fprintf(stderr,
+			"usage: %s --stats MOUNTPOINT [SECONDS]\n"
 			"  SECONDS between lines: 0.1 to 3600 (default 1)\n",
 			progname);
 		return 1;

@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data + 1, size - 1);
 	/* The same bytes as a fingerprint on its own. */
 	(void)fingerprint_parse(copy, size - 1, fp);
-	ret = known_hosts_lookup(copy, size - 1, keys[data[0] % 4], fp, &lineno);
+	ret = known_hosts_lookup(copy, size - 1, keys[data[0] % 4], fp,
+				 &lineno);
 	if (ret != 0 && ret != -ENOENT)
 		abort();
 	if (ret == 0) {

@@ -11,7 +11,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const users[] = {NULL, "", "alice", "bob"};
+	static const char *const users[] = { NULL, "", "alice", "bob" };
 	struct netrc_match m;
 	const char *user;
 	char *text;
@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ret == 0) {
 		if (strnlen(m.login, sizeof(m.login)) == sizeof(m.login) ||
 		    strnlen(m.password, sizeof(m.password)) ==
-			sizeof(m.password))
+			    sizeof(m.password))
 			abort();
 		if (user && user[0] && m.login[0] && strcmp(m.login, user))
 			abort();

@@ -1,7 +1,7 @@
 /*
  * fuzz_reply.c - libFuzzer target for the reply assembler and the parsers
- * of 227/229/257/211/213 (HASH) replies.  Input: lines separated by '\n', fed to one
- * reply until it completes; then its text goes to every data parser.
+ * of 227/229/257/211/213 (HASH) replies.  Input: lines separated by '\n', fed
+ * to one reply until it completes; then its text goes to every data parser.
  */
 #include <stdint.h>
 #include <stdlib.h>

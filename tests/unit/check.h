@@ -18,43 +18,49 @@ struct check_case {
 	void (*fn)(int *failed);
 };
 
-#define CHECK(cond)                                                           \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: %s: check failed: %s\n",      \
-				__FILE__, __LINE__, __func__, #cond);         \
-			*failed = 1;                                          \
-			return;                                               \
-		}                                                             \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: %s: check failed: %s\n",       \
+				__FILE__, __LINE__, __func__, #cond);          \
+			*failed = 1;                                           \
+			return;                                                \
+		}                                                              \
 	} while (0)
 
-#define CHECK_INT(a, b)                                                       \
-	do {                                                                  \
-		long long check_a_ = (long long)(a), check_b_ = (long long)(b); \
-		if (check_a_ != check_b_) {                                   \
-			fprintf(stderr, "%s:%d: %s: %s == %lld, expected %lld\n", \
-				__FILE__, __LINE__, __func__, #a, check_a_,   \
-				check_b_);                                    \
-			*failed = 1;                                          \
-			return;                                               \
-		}                                                             \
+#define CHECK_INT(a, b)                                                        \
+	do {                                                                   \
+		long long check_a_ = (long long)(a),                           \
+			  check_b_ = (long long)(b);                           \
+		if (check_a_ != check_b_) {                                    \
+			fprintf(stderr,                                        \
+				"%s:%d: %s: %s == %lld, expected %lld\n",      \
+				__FILE__, __LINE__, __func__, #a, check_a_,    \
+				check_b_);                                     \
+			*failed = 1;                                           \
+			return;                                                \
+		}                                                              \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                       \
-	do {                                                                  \
-		const char *check_a_ = (a), *check_b_ = (b);                  \
-		if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_)) {   \
-			fprintf(stderr, "%s:%d: %s: %s == \"%s\", expected \"%s\"\n", \
-				__FILE__, __LINE__, __func__, #a,             \
-				check_a_ ? check_a_ : "(null)",               \
-				check_b_ ? check_b_ : "(null)");              \
-			*failed = 1;                                          \
-			return;                                               \
-		}                                                             \
+#define CHECK_STR(a, b)                                                        \
+	do {                                                                   \
+		const char *check_a_ = (a), *check_b_ = (b);                   \
+		if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_)) {    \
+			fprintf(stderr,                                        \
+				"%s:%d: %s: %s == \"%s\", expected \"%s\"\n",  \
+				__FILE__, __LINE__, __func__, #a,              \
+				check_a_ ? check_a_ : "(null)",                \
+				check_b_ ? check_b_ : "(null)");               \
+			*failed = 1;                                           \
+			return;                                                \
+		}                                                              \
 	} while (0)
 
 #define TEST(name) static void name(int *failed)
-#define TEST_ENTRY(name) { #name, name }
+#define TEST_ENTRY(name)                                                       \
+	{                                                                      \
+#name, name                                                    \
+	}
 
 static inline int check_run(const struct check_case *cases, size_t n)
 {
@@ -75,10 +81,10 @@ static inline int check_run(const struct check_case *cases, size_t n)
 	return failed_count ? 1 : 0;
 }
 
-#define CHECK_MAIN(table)                                                     \
-	int main(void)                                                        \
-	{                                                                     \
-		return check_run(table, sizeof(table) / sizeof(table[0]));    \
+#define CHECK_MAIN(table)                                                      \
+	int main(void)                                                         \
+	{                                                                      \
+		return check_run(table, sizeof(table) / sizeof(table[0]));     \
 	}
 
 #endif

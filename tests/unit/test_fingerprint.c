@@ -80,7 +80,10 @@ TEST(other_characters_are_refused)
 	CHECK_INT(parse("sha256:g00102030405060708090a0b0c0d0e0f"
 			"101112131415161718191a1b1c1d1e1"),
 		  -EINVAL);
-	CHECK_INT(fingerprint_parse("sha256:00\0" "1", 11, fp), -EINVAL);
+	CHECK_INT(fingerprint_parse("sha256:00\0"
+				    "1",
+				    11, fp),
+		  -EINVAL);
 }
 
 TEST(format_round_trips)

@@ -9,7 +9,8 @@
 #include "ftpsfs/ftp_hash.h"
 #include "ftpsfs/reply.h"
 
-#define SHA256_HEX "555812d3df91c5390f2211d729e58eb2005369934ac2ba69eb42913f897f7a7e"
+#define SHA256_HEX                                                             \
+	"555812d3df91c5390f2211d729e58eb2005369934ac2ba69eb42913f897f7a7e"
 #define B(a) (1u << (a))
 
 static char hex[FTP_HASH_HEX_MAX];
@@ -27,7 +28,8 @@ TEST(feat_hash_line_gives_algorithms_and_the_selected_one)
 	/* ProFTPD 1.3.8 with mod_digest */
 	ftp_parse_feat("211-Features:\n AUTH TLS\n EPSV\n"
 		       " HASH CRC32;MD5;SHA-1*;SHA-256;SHA-512;\n"
-		       " MDTM\n XSHA256\n 211 End", &f);
+		       " MDTM\n XSHA256\n 211 End",
+		       &f);
 	CHECK_INT(f.hash_algos, B(FTP_HASH_CRC32) | B(FTP_HASH_MD5) |
 					B(FTP_HASH_SHA1) | B(FTP_HASH_SHA256) |
 					B(FTP_HASH_SHA512));
@@ -91,7 +93,8 @@ TEST(digest_of_another_algorithm_is_refused)
 	CHECK_INT(parse("213 SHA-1 0-12000 " SHA256_HEX " a.bin",
 			FTP_HASH_SHA256),
 		  -EPROTO);
-	CHECK_INT(parse("213 SHA-256 0-12000 214a1f4cb75fd78e3b90ce3359f95b81931cf532 a",
+	CHECK_INT(parse("213 SHA-256 0-12000 "
+			"214a1f4cb75fd78e3b90ce3359f95b81931cf532 a",
 			FTP_HASH_SHA256),
 		  -EPROTO);
 }
@@ -112,15 +115,18 @@ TEST(output_buffer_too_small_is_eproto)
 {
 	char small[10];
 
-	CHECK_INT(ftp_parse_hash("213 MD5 0-1 dbc19cf9f71b359ad11c1b0fb963df1e a",
-				 FTP_HASH_MD5, small, sizeof(small)),
-		  -EPROTO);
+	CHECK_INT(
+		ftp_parse_hash("213 MD5 0-1 dbc19cf9f71b359ad11c1b0fb963df1e a",
+			       FTP_HASH_MD5, small, sizeof(small)),
+		-EPROTO);
 }
 
 TEST(names_map_both_ways)
 {
 	for (int a = 0; a < FTP_HASH_COUNT; a++)
-		CHECK_INT(ftp_hash_by_name(ftp_hash_info((enum ftp_hash_algo)a)->name), a);
+		CHECK_INT(ftp_hash_by_name(
+				  ftp_hash_info((enum ftp_hash_algo)a)->name),
+			  a);
 	CHECK_INT(ftp_hash_by_name("SHA-256"), -1);
 	CHECK_INT(ftp_hash_by_name(""), -1);
 }

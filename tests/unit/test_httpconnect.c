@@ -45,11 +45,11 @@ TEST(request_refuses_line_breaks_and_small_buffers)
 				       sizeof(buf)),
 		  -EINVAL);
 	CHECK_INT(
-	    http_connect_request("a b", false, 21, NULL, buf, sizeof(buf)),
-	    -EINVAL);
+		http_connect_request("a b", false, 21, NULL, buf, sizeof(buf)),
+		-EINVAL);
 	CHECK_INT(
-	    http_connect_request("h", false, 21, "x\ny", buf, sizeof(buf)),
-	    -EINVAL);
+		http_connect_request("h", false, 21, "x\ny", buf, sizeof(buf)),
+		-EINVAL);
 	CHECK_INT(http_connect_request("h", false, 21, NULL, buf, 10), -ENOSPC);
 }
 
@@ -132,9 +132,9 @@ TEST(status_auth_failures_are_eacces)
 	int code = 0;
 
 	CHECK_INT(
-	    status_of("HTTP/1.0 407 Proxy Authentication Required\r\n\r\n",
-		      true, &code),
-	    -EACCES);
+		status_of("HTTP/1.0 407 Proxy Authentication Required\r\n\r\n",
+			  true, &code),
+		-EACCES);
 	CHECK_STR(why, "proxy refused: authentication failed");
 	CHECK_INT(status_of("HTTP/1.0 407 x\r\n\r\n", false, &code), -EACCES);
 	CHECK(strstr(why, "authentication required"));
@@ -148,9 +148,9 @@ TEST(status_server_unreachable_counts_as_refused)
 {
 	int code = 0;
 
-	CHECK_INT(
-	    status_of("HTTP/1.1 500 Unable to connect\r\n\r\n", false, &code),
-	    -ECONNREFUSED);
+	CHECK_INT(status_of("HTTP/1.1 500 Unable to connect\r\n\r\n", false,
+			    &code),
+		  -ECONNREFUSED);
 	CHECK_INT(status_of("HTTP/1.1 502 Bad Gateway\r\n\r\n", false, &code),
 		  -ECONNREFUSED);
 	CHECK_INT(status_of("HTTP/1.1 503 x\r\n\r\n", false, &code),
@@ -173,19 +173,19 @@ TEST(status_other_is_eproto)
 }
 
 static const struct check_case cases[] = {
-    TEST_ENTRY(request_without_credentials),
-    TEST_ENTRY(request_with_basic_credentials),
-    TEST_ENTRY(request_brackets_ipv6),
-    TEST_ENTRY(request_refuses_line_breaks_and_small_buffers),
-    TEST_ENTRY(header_end_after_the_empty_line),
-    TEST_ENTRY(header_incomplete_wants_more),
-    TEST_ENTRY(header_garbage_is_eproto_early),
-    TEST_ENTRY(header_with_nul_is_eproto),
-    TEST_ENTRY(header_without_end_is_bounded),
-    TEST_ENTRY(status_2xx_is_success),
-    TEST_ENTRY(status_auth_failures_are_eacces),
-    TEST_ENTRY(status_server_unreachable_counts_as_refused),
-    TEST_ENTRY(status_other_is_eproto),
+	TEST_ENTRY(request_without_credentials),
+	TEST_ENTRY(request_with_basic_credentials),
+	TEST_ENTRY(request_brackets_ipv6),
+	TEST_ENTRY(request_refuses_line_breaks_and_small_buffers),
+	TEST_ENTRY(header_end_after_the_empty_line),
+	TEST_ENTRY(header_incomplete_wants_more),
+	TEST_ENTRY(header_garbage_is_eproto_early),
+	TEST_ENTRY(header_with_nul_is_eproto),
+	TEST_ENTRY(header_without_end_is_bounded),
+	TEST_ENTRY(status_2xx_is_success),
+	TEST_ENTRY(status_auth_failures_are_eacces),
+	TEST_ENTRY(status_server_unreachable_counts_as_refused),
+	TEST_ENTRY(status_other_is_eproto),
 };
 
 CHECK_MAIN(cases)

@@ -20,7 +20,8 @@ TEST(a_line_is_name_colon_id_with_spaces_allowed)
 	CHECK_STR(name, "alice");
 	CHECK_INT(id, 1000);
 	CHECK_INT(idmap_parse_line("  bob smith : 7 \r\n", name, sizeof(name),
-				   &id), 1);
+				   &id),
+		  1);
 	CHECK_STR(name, "bob smith");
 	CHECK_INT(id, 7);
 	/* the last ':' splits: names may hold one (domain\user:...) */
@@ -34,15 +35,21 @@ TEST(comments_and_blank_lines_are_nothing)
 	char name[64];
 	uint32_t id;
 
-	CHECK_INT(idmap_parse_line("# owner:uid\n", name, sizeof(name), &id), 0);
+	CHECK_INT(idmap_parse_line("# owner:uid\n", name, sizeof(name), &id),
+		  0);
 	CHECK_INT(idmap_parse_line("   \n", name, sizeof(name), &id), 0);
 	CHECK_INT(idmap_parse_line("", name, sizeof(name), &id), 0);
 }
 
 TEST(bad_lines_are_refused)
 {
-	const char *bad[] = { "alice", "alice:", ":1000", "alice:-1",
-			      "alice:1x", "alice:4294967295", "alice:99999999999",
+	const char *bad[] = { "alice",
+			      "alice:",
+			      ":1000",
+			      "alice:-1",
+			      "alice:1x",
+			      "alice:4294967295",
+			      "alice:99999999999",
 			      NULL };
 	char name[64];
 	uint32_t id;

@@ -6,8 +6,8 @@
 #include "check.h"
 #include "ftpsfs/inode.h"
 
-static struct itab *new_table_budget(int attr_ms, int dir_ms,
-				     const char *root, size_t budget)
+static struct itab *new_table_budget(int attr_ms, int dir_ms, const char *root,
+				     size_t budget)
 {
 	struct itab_config cfg = { attr_ms, dir_ms, root, budget };
 	struct stat root_st = { .st_mode = S_IFDIR | 0755 };
@@ -448,7 +448,7 @@ TEST(remove_drops_name_keeps_inode_until_forgotten)
 	a = st.st_ino;
 	itab_remove(t, 1, "a");
 	CHECK_INT(itab_lookup(t, 1, "a", &st), -ENOENT);
-	CHECK_INT(itab_getattr(t, a, &st), 0);	/* open files still stat */
+	CHECK_INT(itab_getattr(t, a, &st), 0); /* open files still stat */
 	CHECK_INT(itab_path(t, a, buf, sizeof(buf)), -ESTALE);
 	itab_forget(t, a, 1);
 	CHECK_INT(itab_count(t), 1);
@@ -633,9 +633,9 @@ TEST(server_attributes_older_than_our_change_are_ignored)
 	CHECK_INT(itab_getattr(t, x, &st), 0);
 	CHECK_INT(st.st_size, 100);
 	/* what the server says later is taken */
-	CHECK_INT(itab_add_listed(t, 1, "log", &f, NULL, itab_generation(t),
-				  &st),
-		  0);
+	CHECK_INT(
+		itab_add_listed(t, 1, "log", &f, NULL, itab_generation(t), &st),
+		0);
 	CHECK_INT(st.st_size, 14);
 	itab_forget(t, x, 3);
 	itab_free(t);

@@ -24,11 +24,11 @@
  * record and the open record outside the inode: 122.5 and 234; with a
  * listing's names in one block, an inode's name shared with its listing
  * and the open record a bit: 103.5 and 186). */
-#define BUDGET_PER_ENTRY 110
-#define BUDGET_PER_INODE 195
-#define BUDGET_PER_SNAPSHOT_ENTRY 1	   /* opendir shares the listing */
+#define BUDGET_PER_ENTRY		 110
+#define BUDGET_PER_INODE		 195
+#define BUDGET_PER_SNAPSHOT_ENTRY	 1 /* opendir shares the listing */
 #define BUDGET_PER_SHARED_SNAPSHOT_ENTRY 1 /* and so does the next */
-#define BUDGET_LEFT_AFTER_FORGET (32 * 1024)
+#define BUDGET_LEFT_AFTER_FORGET	 (32 * 1024)
 
 static size_t in_use(void)
 {
@@ -151,8 +151,9 @@ TEST(lookups_stay_right_while_inodes_are_forgotten)
 
 	CHECK(inos);
 	CHECK_INT(itab_new(&cfg, &root_st, &t), 0);
-	CHECK_INT(itab_set_listing(t, 1, make_ents(N), N, itab_generation(t), 0),
-		  0);
+	CHECK_INT(
+		itab_set_listing(t, 1, make_ents(N), N, itab_generation(t), 0),
+		0);
 	for (size_t i = 0; i < N; i++) {
 		entry_name(name, sizeof(name), i);
 		CHECK_INT(itab_lookup(t, 1, name, &st), 0);
@@ -227,8 +228,8 @@ TEST(exact_times_while_shared_copy_nothing)
 	CHECK_INT(asked, N);
 	after = in_use();
 	if (meas) {
-		printf("exact times for %d shared entries: %zd bytes more\n",
-		       N, (ssize_t)(after - before));
+		printf("exact times for %d shared entries: %zd bytes more\n", N,
+		       (ssize_t)(after - before));
 		CHECK(after <= before + 64 * 1024);
 	}
 	/* the snapshot sees them, the inode too */
@@ -281,8 +282,8 @@ TEST(shared_names_survive_what_lets_the_listing_go)
 	char name[64], other[64];
 
 	CHECK_INT(itab_new(&cfg, &root_st, &t), 0);
-	CHECK_INT(itab_set_listing(t, 1, make_ents(NS), NS,
-				   itab_generation(t), 0),
+	CHECK_INT(itab_set_listing(t, 1, make_ents(NS), NS, itab_generation(t),
+				   0),
 		  0);
 	for (size_t i = 0; i < NS; i++) {
 		entry_name(name, sizeof(name), i);
@@ -326,8 +327,8 @@ TEST(shared_names_survive_what_lets_the_listing_go)
 		CHECK_INT(ino, inos[i]);
 	}
 	/* a listing again, then forget them all */
-	CHECK_INT(itab_set_listing(t, 1, make_ents(NS), NS,
-				   itab_generation(t), 0),
+	CHECK_INT(itab_set_listing(t, 1, make_ents(NS), NS, itab_generation(t),
+				   0),
 		  0);
 	for (size_t i = 0; i < NS; i++)
 		itab_forget(t, inos[i], 1);

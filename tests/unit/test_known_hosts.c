@@ -7,8 +7,12 @@
 #include "check.h"
 #include "ftpsfs/known_hosts.h"
 
-#define FP_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define FP_B "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define FP_A                                                                   \
+	"sha256:"                                                              \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define FP_B                                                                   \
+	"sha256:"                                                              \
+	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
 static uint8_t fp[FINGERPRINT_LEN];
 static unsigned line;
@@ -24,9 +28,9 @@ TEST(key_of_a_name_is_lower_case_with_port)
 {
 	char key[KNOWN_HOSTS_KEY_MAX];
 
-	CHECK_INT(known_hosts_key("FTP.Example.COM", false, 21, key,
-				  sizeof(key)),
-		  0);
+	CHECK_INT(
+		known_hosts_key("FTP.Example.COM", false, 21, key, sizeof(key)),
+		0);
 	CHECK_STR(key, "ftp.example.com:21");
 }
 
@@ -46,8 +50,7 @@ TEST(key_refuses_blanks_and_empty)
 	char key[KNOWN_HOSTS_KEY_MAX];
 
 	CHECK_INT(known_hosts_key("", false, 21, key, sizeof(key)), -EINVAL);
-	CHECK_INT(known_hosts_key("a b", false, 21, key, sizeof(key)),
-		  -EINVAL);
+	CHECK_INT(known_hosts_key("a b", false, 21, key, sizeof(key)), -EINVAL);
 	CHECK_INT(known_hosts_key("a\nb", false, 21, key, sizeof(key)),
 		  -EINVAL);
 	CHECK_INT(known_hosts_key("host", false, 21, key, 6), -ENAMETOOLONG);
@@ -75,8 +78,7 @@ TEST(lookup_distinguishes_ports)
 
 TEST(first_line_wins)
 {
-	CHECK_INT(lookup("host:21 " FP_A "\nhost:21 " FP_B "\n", "host:21"),
-		  0);
+	CHECK_INT(lookup("host:21 " FP_A "\nhost:21 " FP_B "\n", "host:21"), 0);
 	CHECK_INT(line, 1);
 	CHECK_INT(fp[0], 0xaa);
 }

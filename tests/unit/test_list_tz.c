@@ -5,7 +5,7 @@
 #include "ftpsfs/list_tz.h"
 
 #define NOW INT64_C(1800000000)
-#define T (NOW - 3 * 86400) /* a recent file's MDTM time, second-exact */
+#define T   (NOW - 3 * 86400) /* a recent file's MDTM time, second-exact */
 
 /* What a server in zone @off lists for a file changed at @t (UTC): the
  * local time, cut to the minute. */
@@ -25,9 +25,13 @@ TEST(utc_server_has_offset_zero)
 
 TEST(east_and_west_of_utc)
 {
-	static const int zones[] = { 7200, -5 * 3600, 19800 /* +05:30 */,
-				     20700 /* +05:45 */, -9 * 3600 - 1800,
-				     14 * 3600, -12 * 3600 };
+	static const int zones[] = { 7200,
+				     -5 * 3600,
+				     19800 /* +05:30 */,
+				     20700 /* +05:45 */,
+				     -9 * 3600 - 1800,
+				     14 * 3600,
+				     -12 * 3600 };
 
 	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
 		for (int sec = 0; sec < 60; sec += 59) {

@@ -20,8 +20,9 @@ TEST(printable_ascii_passes_unchanged)
 TEST(terminal_controls_are_escaped)
 {
 	/* OSC title change ended by BEL, then a bare CR and a forged line */
-	CHECK_STR(sanitized("login refused: 530 \x1b]0;owned\x07\rftpsfs: ok\n"),
-		  "login refused: 530 \\x1b]0;owned\\x07\\x0dftpsfs: ok\\x0a");
+	CHECK_STR(
+		sanitized("login refused: 530 \x1b]0;owned\x07\rftpsfs: ok\n"),
+		"login refused: 530 \\x1b]0;owned\\x07\\x0dftpsfs: ok\\x0a");
 	CHECK_STR(sanitized("a\tb\x7f"), "a\\x09b\\x7f");
 }
 
@@ -32,20 +33,26 @@ TEST(already_escaped_text_is_not_escaped_again)
 
 TEST(valid_utf8_stays)
 {
-	CHECK_STR(sanitized("/Dokumente/\xc3\x9c" "bersicht \xe2\x82\xac \xf0\x9f\x98\x80"),
-		  "/Dokumente/\xc3\x9c" "bersicht \xe2\x82\xac \xf0\x9f\x98\x80");
+	CHECK_STR(sanitized("/Dokumente/\xc3\x9c"
+			    "bersicht \xe2\x82\xac \xf0\x9f\x98\x80"),
+		  "/Dokumente/\xc3\x9c"
+		  "bersicht \xe2\x82\xac \xf0\x9f\x98\x80");
 }
 
 TEST(c1_controls_in_utf8_are_escaped)
 {
 	/* U+009B is CSI for terminals that obey C1 controls */
-	CHECK_STR(sanitized("x\xc2\x9b" "31m"), "x\\xc2\\x9b31m");
+	CHECK_STR(sanitized("x\xc2\x9b"
+			    "31m"),
+		  "x\\xc2\\x9b31m");
 	CHECK_STR(sanitized("\xc2\xa0"), "\xc2\xa0"); /* U+00A0 is printable */
 }
 
 TEST(invalid_utf8_is_escaped_bytewise)
 {
-	CHECK_STR(sanitized("\x9b" "2J"), "\\x9b2J");		 /* raw CSI */
+	CHECK_STR(sanitized("\x9b"
+			    "2J"),
+		  "\\x9b2J");					 /* raw CSI */
 	CHECK_STR(sanitized("\xc0\xaf"), "\\xc0\\xaf");		 /* overlong */
 	CHECK_STR(sanitized("\xed\xa0\x80"), "\\xed\\xa0\\x80"); /* surrogate */
 	CHECK_STR(sanitized("\xe2\x82"), "\\xe2\\x82");		 /* cut short */

@@ -16,7 +16,7 @@
 #include "ftpsfs/inode.h"
 
 #define LISTED 1700000040 /* a LIST time: to the minute */
-#define EXACT 1700000042
+#define EXACT  1700000042
 
 static struct itab *new_table(void)
 {
@@ -305,7 +305,8 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(a_claim_asks_only_listed_files_without_an_exact_time),
 	TEST_ENTRY(nothing_is_claimed_for_a_listing_with_exact_times),
 	TEST_ENTRY(answers_are_installed_in_the_listing_and_the_inode),
-	TEST_ENTRY(a_failed_fetch_releases_the_claim_and_the_rest_is_asked_again),
+	TEST_ENTRY(
+		a_failed_fetch_releases_the_claim_and_the_rest_is_asked_again),
 	TEST_ENTRY(an_answer_is_dropped_where_the_listing_changed_meanwhile),
 	TEST_ENTRY(a_second_claim_waits_and_takes_the_first_ones_answers),
 	TEST_ENTRY(a_waiting_claim_takes_over_after_a_failed_fetch),

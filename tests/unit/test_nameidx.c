@@ -58,7 +58,8 @@ TEST(add_find_and_delete_agree_with_a_plain_search)
 
 TEST(build_keeps_the_first_of_equal_names)
 {
-	struct itab_dirent ents[3] = { { .name = "a" }, { .name = "b" },
+	struct itab_dirent ents[3] = { { .name = "a" },
+				       { .name = "b" },
 				       { .name = "a" } };
 	struct name_index ix;
 

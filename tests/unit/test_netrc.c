@@ -117,19 +117,20 @@ TEST(entry_without_password)
 TEST(one_line_and_multi_line_layouts)
 {
 	CHECK_INT(
-	    lookup("machine h\n\tlogin alice\n\tpassword pa\n", "h", NULL), 0);
+		lookup("machine h\n\tlogin alice\n\tpassword pa\n", "h", NULL),
+		0);
 	CHECK_STR(m.password, "pa");
-	CHECK_INT(
-	    lookup("machine\th\r\nlogin\talice\r\npassword\tpa\r\n", "h", NULL),
-	    0);
+	CHECK_INT(lookup("machine\th\r\nlogin\talice\r\npassword\tpa\r\n", "h",
+			 NULL),
+		  0);
 	CHECK_STR(m.password, "pa");
 }
 
 TEST(fields_in_any_order)
 {
-	CHECK_INT(
-	    lookup("machine h password pa account acct login alice", "h", NULL),
-	    0);
+	CHECK_INT(lookup("machine h password pa account acct login alice", "h",
+			 NULL),
+		  0);
 	CHECK_STR(m.login, "alice");
 	CHECK_STR(m.password, "pa");
 }
@@ -137,7 +138,8 @@ TEST(fields_in_any_order)
 TEST(quoted_password_with_spaces)
 {
 	CHECK_INT(
-	    lookup("machine h login a password \"two words\"\n", "h", NULL), 0);
+		lookup("machine h login a password \"two words\"\n", "h", NULL),
+		0);
 	CHECK_STR(m.password, "two words");
 }
 
@@ -152,7 +154,8 @@ TEST(quoted_password_with_escaped_quote_and_backslash)
 TEST(unquoted_backslash_is_literal)
 {
 	CHECK_INT(
-	    lookup("machine h login DOMAIN\\user password p\\w", "h", NULL), 0);
+		lookup("machine h login DOMAIN\\user password p\\w", "h", NULL),
+		0);
 	CHECK_STR(m.login, "DOMAIN\\user");
 	CHECK_STR(m.password, "p\\w");
 }
@@ -193,9 +196,9 @@ TEST(macdef_body_ends_at_crlf_empty_line)
 
 TEST(macdef_at_end_of_file)
 {
-	CHECK_INT(
-	    lookup("machine h login a password b\nmacdef m\nls\n", "h", NULL),
-	    0);
+	CHECK_INT(lookup("machine h login a password b\nmacdef m\nls\n", "h",
+			 NULL),
+		  0);
 	CHECK_STR(m.login, "a");
 }
 
@@ -308,40 +311,40 @@ TEST(too_long_machine_name_does_not_match)
 }
 
 static const struct check_case cases[] = {
-    TEST_ENTRY(machine_entry_matches),
-    TEST_ENTRY(host_match_is_case_insensitive),
-    TEST_ENTRY(no_match_is_enoent),
-    TEST_ENTRY(first_matching_machine_wins),
-    TEST_ENTRY(default_is_used_when_no_machine_matches),
-    TEST_ENTRY(machine_wins_over_earlier_default),
-    TEST_ENTRY(login_filter_skips_other_logins),
-    TEST_ENTRY(login_filter_accepts_entry_without_login),
-    TEST_ENTRY(login_filter_with_no_matching_login_is_enoent),
-    TEST_ENTRY(empty_login_filter_means_any),
-    TEST_ENTRY(login_filter_applies_to_default),
-    TEST_ENTRY(entry_without_password),
-    TEST_ENTRY(one_line_and_multi_line_layouts),
-    TEST_ENTRY(fields_in_any_order),
-    TEST_ENTRY(quoted_password_with_spaces),
-    TEST_ENTRY(quoted_password_with_escaped_quote_and_backslash),
-    TEST_ENTRY(unquoted_backslash_is_literal),
-    TEST_ENTRY(empty_quoted_password),
-    TEST_ENTRY(quoted_machine_name),
-    TEST_ENTRY(macdef_body_is_skipped),
-    TEST_ENTRY(macdef_body_ends_at_crlf_empty_line),
-    TEST_ENTRY(macdef_at_end_of_file),
-    TEST_ENTRY(comments_are_ignored),
-    TEST_ENTRY(hash_in_value_position_is_a_value),
-    TEST_ENTRY(hash_inside_token_is_part_of_it),
-    TEST_ENTRY(unknown_words_are_skipped),
-    TEST_ENTRY(truncated_file_is_einval),
-    TEST_ENTRY(unterminated_quote_is_einval),
-    TEST_ENTRY(match_before_a_later_syntax_error_is_returned),
-    TEST_ENTRY(nul_in_a_value_is_einval),
-    TEST_ENTRY(text_is_bounded_by_len),
-    TEST_ENTRY(too_long_password_is_enametoolong),
-    TEST_ENTRY(too_long_field_of_another_machine_is_fine),
-    TEST_ENTRY(too_long_machine_name_does_not_match),
+	TEST_ENTRY(machine_entry_matches),
+	TEST_ENTRY(host_match_is_case_insensitive),
+	TEST_ENTRY(no_match_is_enoent),
+	TEST_ENTRY(first_matching_machine_wins),
+	TEST_ENTRY(default_is_used_when_no_machine_matches),
+	TEST_ENTRY(machine_wins_over_earlier_default),
+	TEST_ENTRY(login_filter_skips_other_logins),
+	TEST_ENTRY(login_filter_accepts_entry_without_login),
+	TEST_ENTRY(login_filter_with_no_matching_login_is_enoent),
+	TEST_ENTRY(empty_login_filter_means_any),
+	TEST_ENTRY(login_filter_applies_to_default),
+	TEST_ENTRY(entry_without_password),
+	TEST_ENTRY(one_line_and_multi_line_layouts),
+	TEST_ENTRY(fields_in_any_order),
+	TEST_ENTRY(quoted_password_with_spaces),
+	TEST_ENTRY(quoted_password_with_escaped_quote_and_backslash),
+	TEST_ENTRY(unquoted_backslash_is_literal),
+	TEST_ENTRY(empty_quoted_password),
+	TEST_ENTRY(quoted_machine_name),
+	TEST_ENTRY(macdef_body_is_skipped),
+	TEST_ENTRY(macdef_body_ends_at_crlf_empty_line),
+	TEST_ENTRY(macdef_at_end_of_file),
+	TEST_ENTRY(comments_are_ignored),
+	TEST_ENTRY(hash_in_value_position_is_a_value),
+	TEST_ENTRY(hash_inside_token_is_part_of_it),
+	TEST_ENTRY(unknown_words_are_skipped),
+	TEST_ENTRY(truncated_file_is_einval),
+	TEST_ENTRY(unterminated_quote_is_einval),
+	TEST_ENTRY(match_before_a_later_syntax_error_is_returned),
+	TEST_ENTRY(nul_in_a_value_is_einval),
+	TEST_ENTRY(text_is_bounded_by_len),
+	TEST_ENTRY(too_long_password_is_enametoolong),
+	TEST_ENTRY(too_long_field_of_another_machine_is_fine),
+	TEST_ENTRY(too_long_machine_name_does_not_match),
 };
 
 CHECK_MAIN(cases)

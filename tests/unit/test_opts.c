@@ -9,7 +9,8 @@
 #include "check.h"
 #include "ftpsfs/opts.h"
 
-#define PIN "sha256:" \
+#define PIN                                                                    \
+	"sha256:"                                                              \
 	"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 static struct ftpsfs_opts o;
@@ -79,10 +80,13 @@ TEST(defaults_are_filled_in_and_valid)
 
 TEST(our_options_are_taken_out_generic_ones_stay)
 {
-	const char *argv[] = { "u@h", "/mnt", "-o",
+	const char *argv[] = { "u@h",
+			       "/mnt",
+			       "-o",
 			       "max_conns=3,timeout=7,active,atomic_upload,"
 			       "allow_other,ro,attr_timeout=1.5",
-			       "-d", NULL };
+			       "-d",
+			       NULL };
 
 	CHECK_INT(parse(argv), 0);
 	CHECK_INT(o.max_conns, 3);
@@ -133,8 +137,11 @@ TEST(op_timeout_is_set_only_when_given_and_zero_means_none)
 
 TEST(later_option_wins)
 {
-	const char *argv[] = { "u@h", "/mnt", "-o", "ro", "-o", "rw,max_conns=2",
-			       "-o", "max_conns=9,no_contain_symlinks", NULL };
+	const char *argv[] = { "u@h", "/mnt",
+			       "-o",  "ro",
+			       "-o",  "rw,max_conns=2",
+			       "-o",  "max_conns=9,no_contain_symlinks",
+			       NULL };
 
 	CHECK_INT(parse(argv), 0);
 	CHECK_INT(o.read_only, 0);
@@ -144,10 +151,12 @@ TEST(later_option_wins)
 
 TEST(string_options_are_copied)
 {
-	const char *argv[] = { "u@h", "/mnt", "-o",
-			       "cafile=/etc/ca.pem,tls_max=1.2,spool_dir=/var/x,"
-			       "fingerprint=" PIN,
-			       NULL };
+	const char *argv[] = {
+		"u@h", "/mnt", "-o",
+		"cafile=/etc/ca.pem,tls_max=1.2,spool_dir=/var/x,"
+		"fingerprint=" PIN,
+		NULL
+	};
 
 	CHECK_INT(parse(argv), 0);
 	CHECK_STR(o.cafile, "/etc/ca.pem");
@@ -205,7 +214,8 @@ TEST(fstab_only_options_are_accepted_and_dropped)
 	const char *argv[] = { "u@h", "/mnt", "-o",
 			       "_netdev,noauto,nofail,user,users,defaults,"
 			       "x-systemd.automount,x-systemd.idle-timeout=60,"
-			       "comment=backup,allow_other", NULL };
+			       "comment=backup,allow_other",
+			       NULL };
 
 	CHECK_INT(parse(argv), 0);
 	CHECK_INT(o.allow_other, 1);
@@ -322,8 +332,10 @@ TEST(probe_is_taken_out_and_probe_readonly_needs_it)
 TEST(escape_hatches_are_ours_and_off_by_default)
 {
 	const char *none[] = { "u@h", "/mnt", NULL };
-	const char *all[] = { "u@h", "/mnt", "-o", "no_epsv,no_mlsd", "-o",
-			      "umask=027,file_mode=0640,dir_mode=750", NULL };
+	const char *all[] = { "u@h", "/mnt",
+			      "-o",  "no_epsv,no_mlsd",
+			      "-o",  "umask=027,file_mode=0640,dir_mode=750",
+			      NULL };
 
 	CHECK_INT(parse(none), 0);
 	CHECK_INT(o.no_epsv, 0);
@@ -411,8 +423,10 @@ TEST(a_rate_is_bytes_per_second_with_binary_units)
 
 TEST(bad_rates_are_refused)
 {
-	const char *bad[] = { "", "M", "-1", "1.5M", "10 M", "10X", "10Mx",
-			      "1025G", "99999999999999999999", "1023", NULL };
+	const char *bad[] = { "",     "M",     "-1",
+			      "1.5M", "10 M",  "10X",
+			      "10Mx", "1025G", "99999999999999999999",
+			      "1023", NULL };
 
 	for (int i = 0; bad[i]; i++)
 		CHECK(rate(bad[i]) == UINT64_MAX);
@@ -438,7 +452,8 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(a_root_mount_is_nosuid_and_nodev_whatever_the_helper_said),
 	TEST_ENTRY(allow_suid_mounts_suid_only_as_root_and_without_nosuid),
 	TEST_ENTRY(allow_other_turns_on_default_permissions),
-	TEST_ENTRY(fsname_is_the_remote_as_given_with_commas_and_backslashes_escaped),
+	TEST_ENTRY(
+		fsname_is_the_remote_as_given_with_commas_and_backslashes_escaped),
 	TEST_ENTRY(probe_is_taken_out_and_probe_readonly_needs_it),
 	TEST_ENTRY(escape_hatches_are_ours_and_off_by_default),
 	TEST_ENTRY(a_mode_is_octal_up_to_7777),

@@ -7,12 +7,12 @@
 
 /* (directory, name, expected) */
 static const char *const joins[][3] = {
-    {"/srv/data", "a.txt", "/srv/data/a.txt"}, /* one slash between */
-    {"/", "a.txt", "/a.txt"},		       /* none after the root */
-    {"/srv", "", "/srv"}, /* an empty name: the directory itself */
-    {"/", "", "/"},
-    /* ftp_resolve_root(): the login directory and a relative path */
-    {"/home/u", "web/site", "/home/u/web/site"},
+	{ "/srv/data", "a.txt", "/srv/data/a.txt" }, /* one slash between */
+	{ "/", "a.txt", "/a.txt" },		     /* none after the root */
+	{ "/srv", "", "/srv" }, /* an empty name: the directory itself */
+	{ "/", "", "/" },
+	/* ftp_resolve_root(): the login directory and a relative path */
+	{ "/home/u", "web/site", "/home/u/web/site" },
 };
 
 TEST(joined_with_exactly_one_slash)
@@ -49,9 +49,9 @@ TEST(new_string_is_joined_the_same_way)
 }
 
 static const struct check_case cases[] = {
-    TEST_ENTRY(joined_with_exactly_one_slash),
-    TEST_ENTRY(too_long_is_refused_exactly_at_the_limit),
-    TEST_ENTRY(new_string_is_joined_the_same_way),
+	TEST_ENTRY(joined_with_exactly_one_slash),
+	TEST_ENTRY(too_long_is_refused_exactly_at_the_limit),
+	TEST_ENTRY(new_string_is_joined_the_same_way),
 };
 
 CHECK_MAIN(cases)

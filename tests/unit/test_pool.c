@@ -105,8 +105,7 @@ static int64_t vclock_now(void)
 	return vclock.now;
 }
 
-static void vclock_wait(pthread_cond_t *cond, pthread_mutex_t *lock,
-			int64_t ms)
+static void vclock_wait(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms)
 {
 	(void)cond;
 	(void)lock;
@@ -135,8 +134,7 @@ static struct ftp_endpoint ep = { .timeout_ms = 300,
 /* A fake transfer: the pool only passes it to the ops. */
 static struct ftp_xfer *dummy_xfer = (struct ftp_xfer *)&ep;
 
-static struct ftp_pool *pool_with(unsigned max,
-				   const struct ftp_pool_ops *ops)
+static struct ftp_pool *pool_with(unsigned max, const struct ftp_pool_ops *ops)
 {
 	struct ftp_pool *p = NULL;
 

@@ -83,14 +83,14 @@ TEST(path_and_bad_hosts_are_refused)
 }
 
 static const struct check_case cases[] = {
-    TEST_ENTRY(socks5_with_user),
-    TEST_ENTRY(socks5h_is_a_synonym),
-    TEST_ENTRY(http_with_ipv6_and_trailing_slash),
-    TEST_ENTRY(user_is_percent_decoded),
-    TEST_ENTRY(password_in_url_is_refused),
-    TEST_ENTRY(port_is_required),
-    TEST_ENTRY(unknown_schemes_are_refused),
-    TEST_ENTRY(path_and_bad_hosts_are_refused),
+	TEST_ENTRY(socks5_with_user),
+	TEST_ENTRY(socks5h_is_a_synonym),
+	TEST_ENTRY(http_with_ipv6_and_trailing_slash),
+	TEST_ENTRY(user_is_percent_decoded),
+	TEST_ENTRY(password_in_url_is_refused),
+	TEST_ENTRY(port_is_required),
+	TEST_ENTRY(unknown_schemes_are_refused),
+	TEST_ENTRY(path_and_bad_hosts_are_refused),
 };
 
 CHECK_MAIN(cases)

@@ -145,7 +145,8 @@ TEST(store_serves_ranges_and_drops_an_entry_served_whole)
 	CHECK(buf[0] == 'x' && buf[3] == 'x');
 	CHECK_INT(ra_store_read(&s, 1, N(7), 10, &T1, buf, 16, 4, &first), 6);
 	CHECK(!first);
-	CHECK_INT(ra_store_read(&s, 1, N(7), 10, &T1, buf, 16, 10, &first), -ENOENT);
+	CHECK_INT(ra_store_read(&s, 1, N(7), 10, &T1, buf, 16, 10, &first),
+		  -ENOENT);
 	CHECK_INT(s.bytes, 0);
 	CHECK_INT(s.wasted, 0);
 }
@@ -157,11 +158,14 @@ TEST(store_never_serves_when_size_or_mtime_changed)
 	bool first;
 
 	CHECK_INT(store_put(&s, 7, 10, 'x', 0), 0);
-	CHECK_INT(ra_store_read(&s, 1, N(7), 10, &T2, buf, 4, 0, &first), -ENOENT);
+	CHECK_INT(ra_store_read(&s, 1, N(7), 10, &T2, buf, 4, 0, &first),
+		  -ENOENT);
 	CHECK_INT(s.wasted, 10);
 	CHECK_INT(store_put(&s, 8, 10, 'x', 0), 0);
-	CHECK_INT(ra_store_read(&s, 1, N(8), 11, &T1, buf, 4, 0, &first), -ENOENT);
-	CHECK_INT(ra_store_read(&s, 1, N(8), 10, &T1, buf, 4, 0, &first), -ENOENT);
+	CHECK_INT(ra_store_read(&s, 1, N(8), 11, &T1, buf, 4, 0, &first),
+		  -ENOENT);
+	CHECK_INT(ra_store_read(&s, 1, N(8), 10, &T1, buf, 4, 0, &first),
+		  -ENOENT);
 	CHECK_INT(s.bytes, 0);
 }
 
@@ -198,7 +202,8 @@ TEST(a_drop_while_fetching_makes_the_fetch_unusable)
 	CHECK_INT(ra_store_reserve(&s, 1, N(7), 10, &T1, 0, &token2), 0);
 	CHECK_INT(ra_store_fill(&s, token, data, 10, 0), -ENOENT);
 	free(data);
-	CHECK_INT(ra_store_read(&s, 1, N(7), 10, &T1, buf, 4, 0, &first), -ENOENT);
+	CHECK_INT(ra_store_read(&s, 1, N(7), 10, &T1, buf, 4, 0, &first),
+		  -ENOENT);
 }
 
 TEST(budget_evicts_the_oldest_stored_and_never_a_fetch_under_way)
@@ -211,22 +216,28 @@ TEST(budget_evicts_the_oldest_stored_and_never_a_fetch_under_way)
 	uint64_t n = RA_BUDGET / RA_FILE_MAX;
 
 	for (uint64_t i = 0; i < n; i++)
-		CHECK_INT(store_put(&s, 100 + i, RA_FILE_MAX, 'z', (int64_t)i), 0);
+		CHECK_INT(store_put(&s, 100 + i, RA_FILE_MAX, 'z', (int64_t)i),
+			  0);
 	CHECK_INT(store_put(&s, 999, RA_FILE_MAX, 'z', 1000), 0);
-	CHECK_INT(ra_store_read(&s, 1, N(100), RA_FILE_MAX, &T1, buf, 4, 0, &first),
+	CHECK_INT(ra_store_read(&s, 1, N(100), RA_FILE_MAX, &T1, buf, 4, 0,
+				&first),
 		  -ENOENT);
 	CHECK_INT(s.wasted, RA_FILE_MAX);
-	CHECK_INT(ra_store_read(&s, 1, N(101), RA_FILE_MAX, &T1, buf, 4, 0, &first), 4);
+	CHECK_INT(ra_store_read(&s, 1, N(101), RA_FILE_MAX, &T1, buf, 4, 0,
+				&first),
+		  4);
 	CHECK(s.bytes <= RA_BUDGET);
 	ra_store_clear(&s);
 	/* fetches under way fill the budget: no room */
 	for (uint64_t i = 0; i < n; i++) {
-		CHECK_INT(ra_store_reserve(&s, 1, N(200 + i), RA_FILE_MAX, &T1, 0,
-					   &token), 0);
+		CHECK_INT(ra_store_reserve(&s, 1, N(200 + i), RA_FILE_MAX, &T1,
+					   0, &token),
+			  0);
 		CHECK_INT(ra_store_start(&s, token, &e), 0);
 	}
 	CHECK_INT(ra_store_reserve(&s, 1, N(300), 1, &T1, 0, &token), -ENOSPC);
-	CHECK_INT(ra_store_reserve(&s, 1, N(301), RA_FILE_MAX + 1, &T1, 0, &token),
+	CHECK_INT(ra_store_reserve(&s, 1, N(301), RA_FILE_MAX + 1, &T1, 0,
+				   &token),
 		  -EFBIG);
 	ra_store_clear(&s);
 	CHECK_INT(s.bytes, 0);
@@ -250,7 +261,8 @@ TEST(entries_expire_and_unstarted_ones_go_when_the_pattern_breaks)
 	CHECK_INT(s.bytes, 10);
 	ra_store_drop_unstarted(&s, 1);
 	CHECK_INT(s.bytes, 0);
-	CHECK_INT(ra_store_read(&s, 1, N(8), 10, &T1, buf, 4, 0, &first), -ENOENT);
+	CHECK_INT(ra_store_read(&s, 1, N(8), 10, &T1, buf, 4, 0, &first),
+		  -ENOENT);
 }
 
 TEST(a_read_before_the_fetch_started_drops_the_entry)
@@ -278,7 +290,8 @@ TEST(an_empty_file_is_served_once)
 	CHECK_INT(store_put(&s, 7, 0, 'x', 0), 0);
 	CHECK_INT(ra_store_read(&s, 1, N(7), 0, &T1, buf, 4, 0, &first), 0);
 	CHECK(first);
-	CHECK_INT(ra_store_read(&s, 1, N(7), 0, &T1, buf, 4, 0, &first), -ENOENT);
+	CHECK_INT(ra_store_read(&s, 1, N(7), 0, &T1, buf, 4, 0, &first),
+		  -ENOENT);
 }
 
 static const struct check_case cases[] = {
@@ -293,7 +306,8 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(store_refuses_a_fetch_of_another_length),
 	TEST_ENTRY(a_drop_while_fetching_makes_the_fetch_unusable),
 	TEST_ENTRY(budget_evicts_the_oldest_stored_and_never_a_fetch_under_way),
-	TEST_ENTRY(entries_expire_and_unstarted_ones_go_when_the_pattern_breaks),
+	TEST_ENTRY(
+		entries_expire_and_unstarted_ones_go_when_the_pattern_breaks),
 	TEST_ENTRY(a_read_before_the_fetch_started_drops_the_entry),
 	TEST_ENTRY(an_empty_file_is_served_once),
 };

@@ -69,7 +69,8 @@ TEST(long_stream_keeps_the_last_max_bytes)
 	CHECK_INT(r.end, at);
 	CHECK_INT(replay_start(&r), at - 300000);
 	CHECK(holds(&r, replay_start(&r)));
-	CHECK_INT(replay_read(&r, replay_start(&r) - 1, (char[4]){ 0 }, 4), -ERANGE);
+	CHECK_INT(replay_read(&r, replay_start(&r) - 1, (char[4]){ 0 }, 4),
+		  -ERANGE);
 	replay_free(&r);
 }
 

@@ -107,7 +107,10 @@ TEST(epsv_port_parsed)
 {
 	uint16_t port = 0;
 
-	CHECK_INT(ftp_parse_epsv("229 Entering Extended Passive Mode (|||40123|)", &port), 0);
+	CHECK_INT(
+		ftp_parse_epsv("229 Entering Extended Passive Mode (|||40123|)",
+			       &port),
+		0);
 	CHECK_INT(port, 40123);
 	CHECK_INT(ftp_parse_epsv("229 ok (!!!21!)", &port), 0);
 	CHECK_INT(port, 21);
@@ -119,7 +122,8 @@ TEST(epsv_malformed_rejected)
 
 	CHECK_INT(ftp_parse_epsv("229 Entering (|||99999|)", &port), -EPROTO);
 	CHECK_INT(ftp_parse_epsv("229 Entering (|||0|)", &port), -EPROTO);
-	CHECK_INT(ftp_parse_epsv("229 Entering (||1.2.3.4|21|)", &port), -EPROTO);
+	CHECK_INT(ftp_parse_epsv("229 Entering (||1.2.3.4|21|)", &port),
+		  -EPROTO);
 	CHECK_INT(ftp_parse_epsv("229 Entering", &port), -EPROTO);
 	CHECK_INT(ftp_parse_epsv("229 (|||12", &port), -EPROTO);
 }
@@ -128,7 +132,9 @@ TEST(pasv_port_parsed_and_address_ignored)
 {
 	uint16_t port = 0;
 
-	CHECK_INT(ftp_parse_pasv("227 Entering Passive Mode (10,9,8,7,156,64).", &port), 0);
+	CHECK_INT(ftp_parse_pasv("227 Entering Passive Mode (10,9,8,7,156,64).",
+				 &port),
+		  0);
 	CHECK_INT(port, 156 * 256 + 64);
 	CHECK_INT(ftp_parse_pasv("227 =127,0,0,1,4,1", &port), 0);
 	CHECK_INT(port, 1025);
@@ -148,7 +154,9 @@ TEST(pwd_unquotes_doubled_quotes)
 {
 	char buf[64];
 
-	CHECK_INT(ftp_parse_pwd("257 \"/home/a\"\"b\" is current", buf, sizeof(buf)), 0);
+	CHECK_INT(ftp_parse_pwd("257 \"/home/a\"\"b\" is current", buf,
+				sizeof(buf)),
+		  0);
 	CHECK_STR(buf, "/home/a\"b");
 	CHECK_INT(ftp_parse_pwd("257 \"/\"", buf, sizeof(buf)), 0);
 	CHECK_STR(buf, "/");
@@ -159,8 +167,10 @@ TEST(pwd_malformed_or_too_long)
 	char buf[64], tiny[4];
 
 	CHECK_INT(ftp_parse_pwd("257 no quotes", buf, sizeof(buf)), -EPROTO);
-	CHECK_INT(ftp_parse_pwd("257 \"/unterminated", buf, sizeof(buf)), -EPROTO);
-	CHECK_INT(ftp_parse_pwd("257 \"/long/path\"", tiny, sizeof(tiny)), -ENAMETOOLONG);
+	CHECK_INT(ftp_parse_pwd("257 \"/unterminated", buf, sizeof(buf)),
+		  -EPROTO);
+	CHECK_INT(ftp_parse_pwd("257 \"/long/path\"", tiny, sizeof(tiny)),
+		  -ENAMETOOLONG);
 	CHECK_INT(ftp_parse_pwd("250 \"/\"", buf, sizeof(buf)), -EPROTO);
 }
 
@@ -168,19 +178,24 @@ TEST(feat_proftpd_style)
 {
 	struct ftp_features f;
 
-	ftp_parse_feat("211-Features:\n AUTH TLS\n MLST modify*;perm*;size*;type*;unique*;UNIX.mode*;\n"
-		       " MFMT\n EPSV\n REST STREAM\n SIZE\n MDTM\n UTF8\n TVFS\n211 End",
+	ftp_parse_feat("211-Features:\n AUTH TLS\n MLST "
+		       "modify*;perm*;size*;type*;unique*;UNIX.mode*;\n"
+		       " MFMT\n EPSV\n REST STREAM\n SIZE\n MDTM\n UTF8\n "
+		       "TVFS\n211 End",
 		       &f);
 	CHECK(f.auth_tls && f.mlst && f.mlst_unique && f.mlst_mode);
-	CHECK(f.mfmt && f.epsv && f.rest_stream && f.size && f.mdtm && f.utf8 && f.tvfs);
+	CHECK(f.mfmt && f.epsv && f.rest_stream && f.size && f.mdtm && f.utf8 &&
+	      f.tvfs);
 }
 
 TEST(feat_mlst_all_used_facts_on_needs_no_opts)
 {
 	struct ftp_features f;
 
-	ftp_parse_feat("211-Features:\n MLST modify*;perm*;size*;type*;unique*;UNIX.mode*;\n"
-		       "211 End", &f);
+	ftp_parse_feat("211-Features:\n MLST "
+		       "modify*;perm*;size*;type*;unique*;UNIX.mode*;\n"
+		       "211 End",
+		       &f);
 	CHECK_STR(f.mlst_opts, "");
 }
 
@@ -188,9 +203,12 @@ TEST(feat_mlst_facts_off_are_asked_for_in_server_spelling)
 {
 	struct ftp_features f;
 
-	/* pyftpdlib: unix.mode known but off; its OPTS MLST is case-sensitive */
-	ftp_parse_feat("211-Features:\n MLST type*;perm*;size*;modify*;unique*;unix.mode;"
-		       "unix.uid;unix.gid;\n211 End", &f);
+	/* pyftpdlib: unix.mode known but off; its OPTS MLST is case-sensitive
+	 */
+	ftp_parse_feat("211-Features:\n MLST "
+		       "type*;perm*;size*;modify*;unique*;unix.mode;"
+		       "unix.uid;unix.gid;\n211 End",
+		       &f);
 	CHECK(f.mlst_mode);
 	CHECK_STR(f.mlst_opts, "type;size;modify;unique;unix.mode;");
 }
@@ -199,7 +217,9 @@ TEST(feat_mlst_facts_in_other_case_and_without_final_semicolon)
 {
 	struct ftp_features f;
 
-	ftp_parse_feat("211-Features:\n MLST Size*;Modify*;Type*;UNIX.MODE\n211 End", &f);
+	ftp_parse_feat(
+		"211-Features:\n MLST Size*;Modify*;Type*;UNIX.MODE\n211 End",
+		&f);
 	CHECK_STR(f.mlst_opts, "Size;Modify;Type;UNIX.MODE;");
 }
 
@@ -207,7 +227,8 @@ TEST(feat_vsftpd_style_has_no_mlst)
 {
 	struct ftp_features f;
 
-	ftp_parse_feat("211-Features:\n AUTH SSL\n AUTH TLS\n EPRT\n EPSV\n MDTM\n PASV\n PBSZ\n"
+	ftp_parse_feat("211-Features:\n AUTH SSL\n AUTH TLS\n EPRT\n EPSV\n "
+		       "MDTM\n PASV\n PBSZ\n"
 		       " PROT\n REST STREAM\n SIZE\n TVFS\n UTF8\n211 End",
 		       &f);
 	CHECK(!f.mlst && !f.mfmt && !f.avbl);
@@ -265,7 +286,8 @@ TEST(size_parsed_beyond_4gib)
 
 	CHECK_INT(ftp_parse_size("213 5368709120", &size), 0);
 	CHECK(size == 5368709120ull);
-	CHECK_INT(ftp_parse_size("213 99999999999999999999999", &size), -EPROTO);
+	CHECK_INT(ftp_parse_size("213 99999999999999999999999", &size),
+		  -EPROTO);
 	CHECK_INT(ftp_parse_size("213 -1", &size), -EPROTO);
 }
 
@@ -280,7 +302,8 @@ TEST(format_time_round_trips)
 	CHECK_STR(buf, "20200101123456");
 	CHECK_INT(ftp_format_time(0, buf, sizeof(buf)), 0);
 	CHECK_STR(buf, "19700101000000");
-	CHECK_INT(ftp_format_time(951782400, buf, sizeof(buf)), 0); /* leap day */
+	CHECK_INT(ftp_format_time(951782400, buf, sizeof(buf)),
+		  0); /* leap day */
 	CHECK_STR(buf, "20000229000000");
 	for (int64_t t = -2000000000; t < 4000000000; t += 123456789) {
 		CHECK_INT(ftp_format_time(t, buf, sizeof(buf)), 0);

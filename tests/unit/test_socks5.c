@@ -57,9 +57,9 @@ TEST(method_not_offered_or_wrong_version_is_eproto)
 	CHECK_INT(socks5_parse_method((const uint8_t *)"\x04\x00", false,
 				      &method, &why),
 		  -EPROTO);
-	CHECK_INT(
-	    socks5_parse_method((const uint8_t *)"HT", false, &method, &why),
-	    -EPROTO);
+	CHECK_INT(socks5_parse_method((const uint8_t *)"HT", false, &method,
+				      &why),
+		  -EPROTO);
 }
 
 TEST(auth_request_layout)
@@ -114,8 +114,8 @@ TEST(connect_sends_a_name_for_the_proxy_to_resolve)
 TEST(connect_sends_ip_literals_as_addresses)
 {
 	CHECK_INT(
-	    socks5_connect_request("127.0.0.1", true, 21, buf, sizeof(buf)),
-	    10);
+		socks5_connect_request("127.0.0.1", true, 21, buf, sizeof(buf)),
+		10);
 	CHECK(memcmp(buf, "\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x15", 10) == 0);
 	CHECK_INT(socks5_connect_request("::1", true, 990, buf, sizeof(buf)),
 		  22);
@@ -136,8 +136,8 @@ TEST(connect_refuses_bad_names)
 	CHECK_INT(socks5_connect_request("", false, 21, buf, sizeof(buf)),
 		  -EINVAL);
 	CHECK_INT(
-	    socks5_connect_request("not-an-ip", true, 21, buf, sizeof(buf)),
-	    -EINVAL);
+		socks5_connect_request("not-an-ip", true, 21, buf, sizeof(buf)),
+		-EINVAL);
 }
 
 TEST(reply_length_by_address_type)
@@ -180,7 +180,7 @@ TEST(reply_header_fields_are_checked)
 
 static int reply_with_code(uint8_t rep)
 {
-	uint8_t r[10] = {5, rep, 0, 1, 127, 0, 0, 1, 0, 80};
+	uint8_t r[10] = { 5, rep, 0, 1, 127, 0, 0, 1, 0, 80 };
 
 	return socks5_parse_reply(r, sizeof(r), &why);
 }
@@ -203,7 +203,7 @@ TEST(reply_codes_map_to_errno)
 
 TEST(reply_of_the_wrong_length_is_refused)
 {
-	uint8_t r[11] = {5, 0, 0, 1, 127, 0, 0, 1, 0, 80, 0};
+	uint8_t r[11] = { 5, 0, 0, 1, 127, 0, 0, 1, 0, 80, 0 };
 
 	CHECK_INT(socks5_parse_reply(r, 11, &why), -EPROTO);
 	CHECK_INT(socks5_parse_reply(r, 9, &why), -EPROTO);
@@ -211,20 +211,20 @@ TEST(reply_of_the_wrong_length_is_refused)
 }
 
 static const struct check_case cases[] = {
-    TEST_ENTRY(greeting_offers_one_method),
-    TEST_ENTRY(method_choice_is_checked),
-    TEST_ENTRY(no_acceptable_method_is_eacces),
-    TEST_ENTRY(method_not_offered_or_wrong_version_is_eproto),
-    TEST_ENTRY(auth_request_layout),
-    TEST_ENTRY(auth_request_lengths_are_1_to_255),
-    TEST_ENTRY(auth_status),
-    TEST_ENTRY(connect_sends_a_name_for_the_proxy_to_resolve),
-    TEST_ENTRY(connect_sends_ip_literals_as_addresses),
-    TEST_ENTRY(connect_refuses_bad_names),
-    TEST_ENTRY(reply_length_by_address_type),
-    TEST_ENTRY(reply_header_fields_are_checked),
-    TEST_ENTRY(reply_codes_map_to_errno),
-    TEST_ENTRY(reply_of_the_wrong_length_is_refused),
+	TEST_ENTRY(greeting_offers_one_method),
+	TEST_ENTRY(method_choice_is_checked),
+	TEST_ENTRY(no_acceptable_method_is_eacces),
+	TEST_ENTRY(method_not_offered_or_wrong_version_is_eproto),
+	TEST_ENTRY(auth_request_layout),
+	TEST_ENTRY(auth_request_lengths_are_1_to_255),
+	TEST_ENTRY(auth_status),
+	TEST_ENTRY(connect_sends_a_name_for_the_proxy_to_resolve),
+	TEST_ENTRY(connect_sends_ip_literals_as_addresses),
+	TEST_ENTRY(connect_refuses_bad_names),
+	TEST_ENTRY(reply_length_by_address_type),
+	TEST_ENTRY(reply_header_fields_are_checked),
+	TEST_ENTRY(reply_codes_map_to_errno),
+	TEST_ENTRY(reply_of_the_wrong_length_is_refused),
 };
 
 CHECK_MAIN(cases)

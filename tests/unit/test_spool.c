@@ -13,7 +13,9 @@ static char spool_dir[256];
 
 static struct spool fake(uint64_t size, uint64_t remote, uint64_t changed)
 {
-	struct spool sp = { .fd = -1, .size = size, .remote_size = remote,
+	struct spool sp = { .fd = -1,
+			    .size = size,
+			    .remote_size = remote,
 			    .changed_from = changed };
 
 	return sp;
@@ -124,9 +126,11 @@ TEST(kept_spool_outlives_its_file_under_new_names)
 	CHECK_INT(spool_open(spool_dir, 0, &sp), 0);
 	CHECK_INT(spool_pwrite(&sp, "unsaved", 7, 0), 0);
 	CHECK_INT(spool_keep(&sp, spool_dir, "/dir/report.txt", kept,
-			     sizeof(kept)), 0);
+			     sizeof(kept)),
+		  0);
 	CHECK_INT(spool_keep(&sp, spool_dir, "/dir/report.txt", kept2,
-			     sizeof(kept2)), 0);
+			     sizeof(kept2)),
+		  0);
 	spool_close(&sp);
 	CHECK(strstr(kept, "/unsaved-") && strstr(kept, "-report.txt"));
 	CHECK(strcmp(kept, kept2) != 0); /* the same second: the next number */
@@ -173,9 +177,11 @@ TEST(spool_dir_must_be_private)
 
 	snprintf(dir, sizeof(dir), "%s/open", spool_dir);
 	CHECK_INT(mkdir(dir, 0755), 0);
-	CHECK_INT(spool_dir_prepare(dir, out, sizeof(out), err, sizeof(err)), -EPERM);
+	CHECK_INT(spool_dir_prepare(dir, out, sizeof(out), err, sizeof(err)),
+		  -EPERM);
 	CHECK_INT(chmod(dir, 0700), 0);
-	CHECK_INT(spool_dir_prepare(dir, out, sizeof(out), err, sizeof(err)), 0);
+	CHECK_INT(spool_dir_prepare(dir, out, sizeof(out), err, sizeof(err)),
+		  0);
 	rmdir(dir);
 }
 

@@ -56,8 +56,10 @@ TEST(times_of_years_0_and_9999_are_kept)
 
 static struct ftp_entry file_of_size(uint64_t size)
 {
-	struct ftp_entry e = { .name = "f", .type = FTP_ENTRY_FILE,
-			       .has_size = true, .size = size };
+	struct ftp_entry e = { .name = "f",
+			       .type = FTP_ENTRY_FILE,
+			       .has_size = true,
+			       .size = size };
 
 	return e;
 }

@@ -15,11 +15,16 @@ static char dir[256];
 
 static struct wb_record sample(void)
 {
-	struct wb_record r = { .size = 12345, .seen_known = true,
-			       .seen_exists = true, .seen_size = 77,
-			       .seen_mtime = 1700000000, .started = false,
-			       .set_mode = true, .mode = 0640,
-			       .set_mtime = true, .mtime = -86400 };
+	struct wb_record r = { .size = 12345,
+			       .seen_known = true,
+			       .seen_exists = true,
+			       .seen_size = 77,
+			       .seen_mtime = 1700000000,
+			       .started = false,
+			       .set_mode = true,
+			       .mode = 0640,
+			       .set_mtime = true,
+			       .mtime = -86400 };
 
 	snprintf(r.path, sizeof(r.path), "/dir with space/a=b\xc3\xa9%%");
 	memset(r.sha256, 'a', 64);
@@ -70,22 +75,28 @@ TEST(record_with_bad_values_is_refused)
 	struct wb_record back;
 	const char *bad[] = {
 		"ftpsfs-writeback 1\npath=2f61\nsize=x\nsha256=" /* no */
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aa"
 		"\nend\n",
 		"ftpsfs-writeback 1\npath=2f0061\nsize=1\nsha256="
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aa"
 		"\nend\n", /* NUL in the path */
 		"ftpsfs-writeback 1\nsize=1\nsha256="
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aa"
 		"\nend\n", /* no path */
 		"ftpsfs-writeback 1\npath=2f610a62\nsize=1\nsha256="
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aa"
 		"\nend\n", /* LF in the path: never an FTP argument */
 		"ftpsfs-writeback 1\npath=61\nsize=1\nsha256="
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aa"
 		"\nend\n", /* not absolute */
 		"ftpsfs-writeback 1\npath=2f61\nsize=1\nsha256="
-		"gaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"gaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aa"
 		"\nend\n", /* a digest that is not hex */
 		"something else\n",
 	};
