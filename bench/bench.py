@@ -70,8 +70,9 @@ SIZES = {
 class Row:
     """One printed line. unit: s, ms, MiB/s, files/s, IOPS, MiB, files. target: None,
     ("rclone"|"curl", op, x) on the ratio ftpsfs/other, or ("abs", op, x) on every ftpsfs
-    value (("wb", op, x): on the write-back column's); rt_target the same on the round-trip count. items: operations in the row (for
-    round trips per item)."""
+    value (("wb", op, x): on the write-back column's); rt_target the same on the round-trip
+    count, or ("item", op, x) on the synchronous ftpsfs columns' count per item. items:
+    operations in the row (for round trips per item)."""
 
     def __init__(self, key, label, unit, target=None, rt_target=None, items=1):
         self.key, self.label, self.unit = key, label, unit
@@ -1155,8 +1156,8 @@ class Bench:
         return (r(("ftpsfs", "A"), ("curl", "A")),
                 r(("ftpsfs", rc[1]), rc) if rc else (None, ""))
 
-    def check(self, target, key, store, ratios):
-        """(target text, "yes"/"no"/"n/a")."""
+    def check(self, target, key, store, ratios, items=1):
+        """(target text, "yes"/"no"/"n/a"); an "item" target is on the value / items."""
         if target is None:
             return "", ""
         kind, op, x = target
@@ -1172,11 +1173,15 @@ class Bench:
             text = f"{sym}{x:g}x {kind}"
             got, flag = ratios[0 if kind == "curl" else 1]
             return text, "n/a" if got is None else verdict(got, flag)
-        text = f"{sym}{x:g}" + (" wb" if kind == "wb" else "")
-        verdicts = [verdict(self.median(store, key, c), self.bound(store, key, c))
+        text = f"{sym}{x:g}" + {"wb": " wb", "item": "/item"}.get(kind, "")
+        per = items if kind == "item" else 1
+        def ours(col):  # "wb": the write-back column; "item": the synchronous ones
+            if kind == "wb":
+                return col == "ftpsfs+wb"
+            return col == "ftpsfs" if kind == "item" else col.startswith("ftpsfs")
+        verdicts = [verdict(self.median(store, key, c) / per, self.bound(store, key, c))
                     for c in self.cols
-                    if (c[0] == "ftpsfs+wb" if kind == "wb" else c[0].startswith("ftpsfs"))
-                    and self.median(store, key, c) is not None]
+                    if ours(c[0]) and self.median(store, key, c) is not None]
         if not verdicts:
             return text, "n/a"
         return text, "no" if "no" in verdicts else ("?" if "?" in verdicts else "yes")
@@ -1247,7 +1252,7 @@ class Bench:
                         if v is not None and r.items > 1:
                             cell += f" /{v / r.items:.1f}"
                         cells.append(cell or "n/a")
-                    ttext, met = self.check(r.rt_target, r.key, self.rts, ())
+                    ttext, met = self.check(r.rt_target, r.key, self.rts, (), r.items)
                     p(f"{r.label:{width}} " + " ".join(f"{x:>14}" for x in cells)
                       + f" {ttext:>8} {met:>4}")
             if sec == "capped":
@@ -1376,7 +1381,7 @@ def workloads(n):
             R("stat_warm", f"stat {n['meta']:,} files, warm", "ms")],
           help="os.stat of every file of one directory, then again (curl: -I glob)"),
         W("huge", Bench.w_huge, [
-            R("huge_lsf", f"ls -f, {huge}-file dir, cold", "s", ("curl", "<=", 2.0)),
+            R("huge_lsf", f"ls -f, {huge}-file dir, cold", "s", ("curl", "<=", 1.5)),
             R("huge_lsl", f"ls -l, {huge}-file dir, cold", "s"),
             R("huge_rss", "  daemon VmRSS after that ls -l", "MiB", ("abs", "<=", 32)),
             R("huge_hwm", "  daemon VmHWM after that ls -l", "MiB"),
@@ -1408,13 +1413,13 @@ def workloads(n):
           help="mount until the first ls -l of a subdirectory returns (curl: LIST, login "
                "included)"),
         W("rtt-find", lambda b, c, i: b.w_find(c, i, True), [
-            R("rtt_find", f"find, {tree:,}-file tree, cold", "s", ("rclone", "<=", 0.5),
+            R("rtt_find", f"find, {tree:,}-file tree, cold", "s", ("rclone", "<=", 0.4),
               items=n["tree_dirs"] + 1)], proxied=True),
         W("rtt-lsR", lambda b, c, i: b.w_lsR(c, i, True), [
             R("rtt_lsR", f"ls -lR, {tree:,}-file tree, cold", "s",
               items=n["tree_dirs"] + 1)], proxied=True),
         W("rtt-stat3", lambda b, c, i: b.w_stat3(c, i, True), [
-            R("rtt_stat3", "stat 3 levels deep, cold", "ms", ("rclone", "<=", 1.0))],
+            R("rtt_stat3", "stat 3 levels deep, cold", "ms", ("rclone", "<=", 0.6))],
           proxied=True),
         W("rtt-ls", Bench.w_ls, [
             R("rtt_ls", f"list one directory ({k} files, ls -l)", "ms",
@@ -1425,20 +1430,22 @@ def workloads(n):
               rt_target=("abs", "<=", 3))], proxied=True,
           help="open+read+close of a 4 KiB file, its directory listed (curl: RETR)"),
         W("rtt-cat", lambda b, c, i: b.w_cat(c, i, True), [
-            R("rtt_cat", f"cat {k} x 4 KiB files, cold", "s", ("rclone", "<=", 0.6),
+            R("rtt_cat", f"cat {k} x 4 KiB files, cold", "s", ("rclone", "<=", 0.3),
               items=k)], proxied=True),
         W("rtt-stat", lambda b, c, i: b.w_stat(c, i, True), [
             R("rtt_stat_cold", f"stat {n['meta']:,} files, cold", "s"),
             R("rtt_stat_warm", f"stat {n['meta']:,} files, warm", "s")],
           proxied=True, curl=False),
         W("rtt-cpr", lambda b, c, i: b.w_cpr(c, i, True), [
-            R("rtt_cpr", f"cp -r {k} x 4 KiB files, all on server", "s", items=k),
+            R("rtt_cpr", f"cp -r {k} x 4 KiB files, all on server", "s", items=k,
+              rt_target=("item", "<=", 4)),
             R("rtt_cpr_ret", "  cp -r returned after", "s", ("wb", "<=", 1.0))],
           proxied=True, wb=True,
           help="cp -r into the mount: until all landed, and until cp returned (write-back "
                "target: returns in <= 1 s, all on the server <= 4 s later)"),
         W("rtt-rsync", lambda b, c, i: b.w_rsync(c, i, True), [
-            R("rtt_rsync1", f"rsync -a {k} files, 1st run", "s", items=k),
+            R("rtt_rsync1", f"rsync -a {k} files, 1st run", "s", items=k,
+              rt_target=("item", "<=", 6)),
             R("rtt_rsync1_files", "  files transferred, 1st run", "files"),
             R("rtt_rsync2", f"rsync -a {k} files again, fresh mount", "s", items=k),
             R("rtt_rsync2_files", "  files transferred, 2nd run", "files", ("abs", "==", 0))],
