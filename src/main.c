@@ -455,6 +455,7 @@ out:
 	if (se)
 		fuse_session_destroy(se);
 	fs_ctx_release_handles(&m->ctx);
+	fs_attrq_stop(&m->ctx); /* a start that failed: its empty queue */
 	fs_preads_free(m->ctx.preads);
 	m->ctx.preads = NULL;
 	ftp_pool_free(m->ctx.pool);
