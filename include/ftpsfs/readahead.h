@@ -22,11 +22,13 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define RA_FILE_MAX (256 * 1024)      /* only files this small */
-#define RA_WINDOW   4		      /* files fetched ahead of the reader */
-#define RA_BUDGET   (4 * 1024 * 1024) /* bytes held (and reserved) in all */
-#define RA_ENTRIES  64		      /* files held (and reserved) in all */
-#define RA_TTL_MS   30000	      /* an entry unused this long is dropped */
+#define RA_FILE_MAX (256 * 1024) /* only files this small */
+/* Files fetched ahead of the reader: more than the workers fetching at
+ * once (PFQ_WORKERS), so that one that ends finds the next queued. */
+#define RA_WINDOW  8
+#define RA_BUDGET  (4 * 1024 * 1024) /* bytes held (and reserved) in all */
+#define RA_ENTRIES 64		     /* files held (and reserved) in all */
+#define RA_TTL_MS  30000	     /* an entry unused this long is dropped */
 
 /* ---- the order of a directory's names ---- */
 

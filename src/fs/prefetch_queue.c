@@ -36,11 +36,32 @@ bool pfq_push(struct pf_queue *q, const struct pfq_job *job)
 	return true;
 }
 
+/* How many listings run now. */
+static unsigned pfq_listings_running(const struct pf_queue *q)
+{
+	unsigned n = 0;
+
+	for (unsigned w = 0; w < PFQ_WORKERS; w++)
+		if (q->busy[w] && q->running[w].token == 0)
+			n++;
+	return n;
+}
+
 bool pfq_take(struct pf_queue *q, unsigned w, struct pfq_job *job)
 {
-	if (q->len == 0)
+	bool files_only = pfq_listings_running(q) >= PFQ_LIST_WORKERS;
+	unsigned i = 0;
+
+	while (files_only && i < q->len &&
+	       q->queue[(q->head + i) % PFQ_LEN].token == 0)
+		i++;
+	if (i >= q->len)
 		return false;
-	*job = q->queue[q->head];
+	*job = q->queue[(q->head + i) % PFQ_LEN];
+	/* The jobs queued before it move back one place, in order. */
+	for (; i > 0; i--)
+		q->queue[(q->head + i) % PFQ_LEN] =
+			q->queue[(q->head + i - 1) % PFQ_LEN];
 	q->head = (q->head + 1) % PFQ_LEN;
 	q->len--;
 	q->running[w] = *job;

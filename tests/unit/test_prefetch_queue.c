@@ -27,6 +27,42 @@ TEST(jobs_are_taken_in_the_order_they_came)
 	CHECK(!pfq_take(&q, 0, &job));
 }
 
+TEST(listings_run_at_most_PFQ_LIST_WORKERS_at_once_files_on_all)
+{
+	struct pf_queue q = { 0 };
+	struct pfq_job job;
+	unsigned w = 0;
+
+	for (uint64_t i = 1; i <= PFQ_LIST_WORKERS + 1; i++)
+		CHECK(pfq_push(&q, LIST(i)));
+	for (uint64_t t = 1; t <= PFQ_WORKERS; t++)
+		CHECK(pfq_push(&q, &(struct pfq_job){ 50, t }));
+	for (; w < PFQ_LIST_WORKERS; w++) {
+		CHECK(pfq_take(&q, w, &job));
+		CHECK(job.token == 0 && job.ino == w + 1);
+	}
+	/* The next listing waits; the files behind it are taken in order
+	 * by every other worker. */
+	for (uint64_t t = 1; w < PFQ_WORKERS; w++, t++) {
+		CHECK(pfq_take(&q, w, &job));
+		CHECK(job.ino == 50 && job.token == t);
+	}
+	pfq_done(&q, PFQ_WORKERS - 1);
+	pfq_done(&q, PFQ_WORKERS - 2);
+	/* Still two listings running: a file, not the listing. */
+	CHECK(pfq_take(&q, PFQ_WORKERS - 1, &job));
+	CHECK(job.ino == 50 && job.token == PFQ_WORKERS - PFQ_LIST_WORKERS + 1);
+	pfq_done(&q, 0);
+	/* A listing ended: the one that waited comes first again. */
+	CHECK(pfq_take(&q, 0, &job));
+	CHECK(job.token == 0 && job.ino == PFQ_LIST_WORKERS + 1);
+	while (pfq_take(&q, PFQ_WORKERS - 2, &job)) {
+		CHECK(job.ino == 50);
+		pfq_done(&q, PFQ_WORKERS - 2);
+	}
+	CHECK_INT(q.len, 0);
+}
+
 TEST(a_full_queue_drops_more_work)
 {
 	struct pf_queue q = { 0 };
@@ -123,6 +159,7 @@ TEST(a_parent_opened_too_long_ago_or_forgotten_starts_no_walk)
 
 static const struct check_case cases[] = {
 	TEST_ENTRY(jobs_are_taken_in_the_order_they_came),
+	TEST_ENTRY(listings_run_at_most_PFQ_LIST_WORKERS_at_once_files_on_all),
 	TEST_ENTRY(a_full_queue_drops_more_work),
 	TEST_ENTRY(a_job_waiting_or_running_is_not_queued_twice),
 	TEST_ENTRY(clearing_drops_waiting_jobs_not_running_ones),
