@@ -86,7 +86,7 @@ def test_debug_log_has_local_time_and_every_line_of_feat(ftp_server, mounted):
 def _header_constant(header, name):
     """The value of `#define NAME expr` in include/ftpsfs/`header` (integer expressions)."""
     text = (REPO_ROOT / "include" / "ftpsfs" / header).read_text()
-    expr = re.search(rf"^#define {name} (.+)$", text, re.M).group(1)
+    expr = re.search(rf"^#define {name}\s+(.+)$", text, re.M).group(1)
     return eval(re.sub(r"(\d+)ull", r"\1", expr))  # "(256ull << 20)" and plain numbers
 
 
