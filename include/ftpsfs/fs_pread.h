@@ -1,5 +1,6 @@
 /*
- * fs_pread.h - parallel ranged reads of big files (fs_pread.c).
+ * fs_pread.h - parallel ranged reads of big files (fs_pread.c; the
+ * workers: fs_pread_work.c).
  *
  * One RETR stream runs at the rate one TCP connection gets; a long fat
  * path, or a server that caps each connection, keeps that well below the
