@@ -14,10 +14,13 @@
  * (inode.h) are asked ahead only while the walk looks at times (a stat
  * asked for them in the last seconds: ls -lR, rsync): asking them for
  * every listing of a find made it 2.5 times slower on loopback.
- * Bounded: a small queue
- * (further work is dropped, not queued), two workers, and only while the
- * pool has an idle connection - background work never makes a request
- * wait for a connection.
+ * Most subdirectories of a walk were handed to the kernel before the walk
+ * was seen to be one, so each opendir of a walk also queues the next few
+ * subdirectories of its parent (a window in the walk's order, not the
+ * rest of the parent).  Bounded: a small queue (further work is dropped,
+ * not queued), a few workers (prefetch_queue.h), and only while the pool
+ * has an idle connection - background work never makes a request wait
+ * for a connection.
  *
  * The same workers fetch small files ahead of a reader that goes through a
  * directory file after file (fs_readahead.c).

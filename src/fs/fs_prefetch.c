@@ -12,6 +12,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "fs_internal.h"
@@ -31,6 +33,18 @@
  * (its size is unknown before).  What was fetched ahead and not used is
  * the first the cache drops (listing.c). */
 #define PF_AHEAD_ENTRIES 20000
+/*
+ * A walk (find, du) reads a directory's subdirectories one after another,
+ * each a listing of a few round trips; most of them were handed to the
+ * kernel before the walk was seen to be one (the first opendir below the
+ * directory), so readdirplus queued none.  So each opendir of a walk
+ * queues the next PF_SIBLINGS_AHEAD subdirectories of its parent, in the
+ * parent's order (the walk's): the workers list them while the walk
+ * reads this one.  A window, not the rest of the parent: what is fetched
+ * ahead stays a few directories ahead of the reader.  A parent of more
+ * than PF_AHEAD_ENTRIES entries is not scanned (one scan per opendir).
+ */
+#define PF_SIBLINGS_AHEAD 8
 
 struct fs_prefetch {
 	struct fs_ctx *ctx;
@@ -75,11 +89,53 @@ void fs_prefetch_listing(struct fs_ctx *ctx, uint64_t ino)
 		(void)pf_queue(pf, &(struct pfq_job){ ino, 0 });
 }
 
+/* Is @d a subdirectory of @parent whose listing is not fresh?  Then
+ * *ino is its inode (one the kernel was handed). */
+static bool pf_sibling_unlisted(struct fs_ctx *ctx, uint64_t parent,
+				const struct itab_dirent *d, uint64_t *ino)
+{
+	return S_ISDIR(d->st.st_mode) &&
+	       itab_find_child(ctx->itab, parent, d->name, ino) == 0 &&
+	       !itab_listing_fresh(ctx->itab, *ino);
+}
+
+/* Queue the listings of the PF_SIBLINGS_AHEAD subdirectories of @parent
+ * that follow @name in its fresh listing (see PF_SIBLINGS_AHEAD). */
+static void pf_queue_siblings(struct fs_prefetch *pf, uint64_t parent,
+			      const char *name)
+{
+	struct fs_ctx *ctx = pf->ctx;
+	struct itab_snapshot *snap;
+	unsigned ahead = 0;
+	size_t i = 0;
+
+	if (itab_snapshot(ctx->itab, parent, &snap) < 0)
+		return; /* not fresh: its entries may be gone */
+	if (snap->n > PF_AHEAD_ENTRIES)
+		goto out;
+	while (i < snap->n && strcmp(snap->ents[i].name, name) != 0)
+		i++;
+	for (i++; i < snap->n && ahead < PF_SIBLINGS_AHEAD; i++) {
+		const struct itab_dirent *d = &snap->ents[i];
+		uint64_t ino;
+
+		if (!S_ISDIR(d->st.st_mode))
+			continue;
+		ahead++; /* listed already or not: a place in the window */
+		if (pf_sibling_unlisted(ctx, parent, d, &ino) &&
+		    !pf_queue(pf, &(struct pfq_job){ ino, 0 }))
+			break; /* queue full */
+	}
+out:
+	itab_snapshot_free(snap);
+}
+
 void fs_prefetch_opened(struct fs_ctx *ctx, uint64_t dir)
 {
 	struct fs_prefetch *pf = ctx->prefetch;
 	uint64_t parent = 0;
 	char name[256];
+	bool walking;
 
 	if (!pf)
 		return;
@@ -87,7 +143,10 @@ void fs_prefetch_opened(struct fs_ctx *ctx, uint64_t dir)
 		parent = 0;
 	pthread_mutex_lock(&pf->lock);
 	pfq_opened(&pf->q, dir, parent, net_now_ms());
+	walking = pfq_walking(&pf->q, net_now_ms());
 	pthread_mutex_unlock(&pf->lock);
+	if (walking && parent)
+		pf_queue_siblings(pf, parent, name);
 }
 
 bool fs_prefetch_file(struct fs_ctx *ctx, uint64_t ino, uint64_t token)
