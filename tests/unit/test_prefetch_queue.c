@@ -47,18 +47,19 @@ TEST(listings_run_at_most_PFQ_LIST_WORKERS_at_once_files_on_all)
 		CHECK(pfq_take(&q, w, &job));
 		CHECK(job.ino == 50 && job.token == t);
 	}
-	pfq_done(&q, PFQ_WORKERS - 1);
-	pfq_done(&q, PFQ_WORKERS - 2);
-	/* Still two listings running: a file, not the listing. */
+	pfq_done(&q, PFQ_WORKERS - 1); /* a file ended */
+	/* Still PFQ_LIST_WORKERS listings running: a file, not the
+	 * listing. */
 	CHECK(pfq_take(&q, PFQ_WORKERS - 1, &job));
 	CHECK(job.ino == 50 && job.token == PFQ_WORKERS - PFQ_LIST_WORKERS + 1);
+	pfq_done(&q, PFQ_WORKERS - 1);
 	pfq_done(&q, 0);
 	/* A listing ended: the one that waited comes first again. */
 	CHECK(pfq_take(&q, 0, &job));
 	CHECK(job.token == 0 && job.ino == PFQ_LIST_WORKERS + 1);
-	while (pfq_take(&q, PFQ_WORKERS - 2, &job)) {
+	while (pfq_take(&q, PFQ_WORKERS - 1, &job)) {
 		CHECK(job.ino == 50);
-		pfq_done(&q, PFQ_WORKERS - 2);
+		pfq_done(&q, PFQ_WORKERS - 1);
 	}
 	CHECK_INT(q.len, 0);
 }
