@@ -197,9 +197,10 @@ void itab_set_listed_attr(struct itab *t, uint64_t ino, const struct stat *attr,
  * about its size and times is stale by definition: only our own updates
  * (force) change them.  Counted: pin and unpin in pairs.  A pinned inode
  * stays in the table (with its name and path) after the kernel forgot it,
- * until the last unpin.
+ * until the last unpin.  Returns 0, or -ENOMEM (a pin not counted: do
+ * not unpin it).
  */
-void itab_pin(struct itab *t, uint64_t ino, bool pin);
+int itab_pin(struct itab *t, uint64_t ino, bool pin);
 
 /*
  * @ino was created by us and is not on the server yet (@on true), or now

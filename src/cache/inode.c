@@ -26,7 +26,8 @@ struct inode *inode_find_child(struct itab *t, uint64_t parent,
 {
 	struct inode *p = inode_get(t, parent);
 
-	return p && p->children ? inotab_find(p->children, 0, name) : NULL;
+	return p && inode_children(p) ? inotab_find(inode_children(p), 0, name)
+				      : NULL;
 }
 
 /* A change of ours to @in: a new generation for it and its directory. */
@@ -43,7 +44,8 @@ void local_change_locked(struct itab *t, struct inode *in)
  * record: the attributes came from MLST or our own change.) */
 static bool listed_exact_locked(const struct inode *p, const char *name)
 {
-	const struct itab_dirent *r = p ? listing_find(p->listing, name) : NULL;
+	const struct itab_dirent *r =
+		p ? listing_find(inode_listing(p), name) : NULL;
 
 	return !r || r->mtime_exact;
 }
@@ -53,7 +55,7 @@ static void listed_sync_locked(struct itab *t, struct inode *in)
 {
 	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
 	struct itab_dirent *r =
-		p ? listing_find_attr(p->listing, in->name) : NULL;
+		p ? listing_find_attr(inode_listing(p), in->name) : NULL;
 
 	if (r)
 		r->st = in->st;
@@ -63,17 +65,18 @@ static void listed_sync_locked(struct itab *t, struct inode *in)
  * subdirectory: its link count follows, once it was counted. */
 void dir_subdirs_add_locked(struct itab *t, struct inode *p, int delta)
 {
-	if (!p || !p->subdirs_known || (delta < 0 && p->nsubdirs == 0))
+	if (!p || !p->subdirs_known || (delta < 0 && p->more->nsubdirs == 0))
 		return;
-	p->nsubdirs = (unsigned)((int)p->nsubdirs + delta);
-	p->st.st_nlink = 2 + p->nsubdirs;
+	p->more->nsubdirs = (unsigned)((int)p->more->nsubdirs + delta);
+	p->st.st_nlink = 2 + p->more->nsubdirs;
 	listed_sync_locked(t, p);
 }
 
 /* Is the entry @name of @p a directory, as far as we know? */
 bool entry_is_dir_locked(struct inode *p, struct inode *in, const char *name)
 {
-	const struct itab_dirent *r = listing_find(p ? p->listing : NULL, name);
+	const struct itab_dirent *r =
+		listing_find(p ? inode_listing(p) : NULL, name);
 
 	if (in && in->st_known)
 		return S_ISDIR(in->st.st_mode);
@@ -93,17 +96,18 @@ static void inode_set_attr_locked(struct itab *t, struct inode *in,
 {
 	/* Pinned: ours, whatever the server says (size and times lag behind
 	 * pending writes; a mode change may wait for the upload). */
-	if (!(in->pinned && in->st_known && !force)) {
+	if (!(inode_pinned(in) && in->st_known && !force)) {
 		inode_attr_changed(in, attr->st_size, &attr->st_mtim);
 		in->st = *attr;
 		in->mtime_exact = exact || force;
 	}
 	if (S_ISDIR(in->st.st_mode) && in->subdirs_known)
-		in->st.st_nlink = 2 + in->nsubdirs;
+		in->st.st_nlink = 2 + in->more->nsubdirs;
 	in->st_known = true;
 	in->attr_expire = net_now_ms() + t->cfg.attr_timeout_ms;
-	if (S_ISLNK(attr->st_mode) && link_target)
-		(void)set_string(&in->link_target, link_target);
+	/* (without memory for it, readlink asks the server) */
+	if (S_ISLNK(attr->st_mode) && link_target && inode_more(in))
+		(void)set_string(&in->more->link_target, link_target);
 }
 
 /* A new inode (not named yet) with room for @name inside, or, with
@@ -160,18 +164,19 @@ static bool name_release_one(struct itab *t, struct inode *in,
 void inode_names_release_locked(struct itab *t, struct inode *p,
 				const struct dir_listing *to, const char *name)
 {
-	if (t->closing || !p || !p->children)
+	if (t->closing || !p || !inode_children(p))
 		return;
 	if (name) { /* one entry goes: its child only (no walk) */
-		struct inode *in = inotab_find(p->children, 0, name);
+		struct inode *in = inotab_find(inode_children(p), 0, name);
 
 		if (in && in->name_shared)
 			name_release_one(t, in, to);
 		return;
 	}
 restart:
-	for (size_t i = 0; p->children && i < p->children->nslots; i++) {
-		struct inode *in = p->children->slots[i];
+	for (size_t i = 0; inode_children(p) && i < inode_children(p)->nslots;
+	     i++) {
+		struct inode *in = inode_children(p)->slots[i];
 
 		if (in && in->name_shared && !name_release_one(t, in, to))
 			goto restart;
@@ -242,11 +247,14 @@ static void inode_destroy(struct itab *t, struct inode *in)
 	/* (a shared name is its listing's: in itab_free() maybe freed
 	 * already, never to be read here) */
 	t->freed_bytes += sizeof(*in) + in->iname_cap + 32;
-	if (in->children)
-		inotab_free(in->children);
-	free(in->children);
+	if (in->more) {
+		if (in->more->children)
+			inotab_free(in->more->children);
+		free(in->more->children);
+		free(in->more->link_target);
+		free(in->more);
+	}
 	inode_name_free(in);
-	free(in->link_target);
 	free(in);
 }
 
@@ -355,13 +363,14 @@ int inode_link_locked(struct itab *t, struct inode *in, struct inode *parent,
 	} else if (nm != name) {
 		memmove(nm, name, len);
 	}
-	if (!parent->children) {
-		parent->children = malloc(sizeof(*parent->children));
-		if (!parent->children)
+	if (!inode_children(parent)) {
+		struct inode_more *m = inode_more(parent);
+
+		if (!m || !(m->children = malloc(sizeof(*m->children))))
 			return -ENOMEM;
-		inotab_init(parent->children, true, t->seed);
+		inotab_init(m->children, true, t->seed);
 	}
-	if (inotab_add(parent->children, in) < 0)
+	if (inotab_add(parent->more->children, in) < 0)
 		return -ENOMEM;
 	in->parent = parent->ino;
 	in->named = true;
@@ -371,13 +380,15 @@ int inode_link_locked(struct itab *t, struct inode *in, struct inode *parent,
 /* Take @in out of @p's children index (freed once empty). */
 static void children_del_locked(struct inode *p, struct inode *in)
 {
-	if (!p->children)
+	struct inotab *kids = inode_children(p);
+
+	if (!kids)
 		return;
-	inotab_del(p->children, in);
-	if (p->children->used == 0) {
-		inotab_free(p->children);
-		free(p->children);
-		p->children = NULL;
+	inotab_del(kids, in);
+	if (kids->used == 0) {
+		inotab_free(kids);
+		free(kids);
+		p->more->children = NULL;
 	}
 }
 
@@ -451,10 +462,10 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 		ret = -ESTALE;
 		goto out;
 	}
-	if (!listing_fresh(p->listing))
+	if (!listing_fresh(inode_listing(p)))
 		goto out;
 	listing_used_locked(t, p);
-	r = listing_find(p->listing, name);
+	r = listing_find(inode_listing(p), name);
 	if (!r) {
 		ret = -ENOENT;
 		goto out;
@@ -466,7 +477,7 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 	}
 	inode_set_attr_locked(t, in, &r->st, r->link_target, false,
 			      r->mtime_exact);
-	in->attr_expire = p->listing->expire;
+	in->attr_expire = inode_listing(p)->expire;
 	itab_attr_unpack(&in->st, in->ino, st);
 	ret = 0;
 out:
@@ -485,8 +496,8 @@ int itab_listed(struct itab *t, uint64_t dir, const char *name, struct stat *st,
 	p = inode_get(t, dir);
 	if (!p) {
 		ret = -ESTALE;
-	} else if (listing_fresh(p->listing)) {
-		r = listing_find(p->listing, name);
+	} else if (listing_fresh(inode_listing(p))) {
+		r = listing_find(inode_listing(p), name);
 		ret = r ? 0 : -ENOENT;
 		if (r) {
 			itab_attr_unpack(&r->st, 0, st);
@@ -513,7 +524,7 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 		ret = -ESTALE;
 		goto out;
 	}
-	in = child_ref_locked(t, p, name, listing_find(p->listing, name));
+	in = child_ref_locked(t, p, name, listing_find(inode_listing(p), name));
 	if (!in) {
 		ret = -ENOMEM;
 		goto out;
@@ -527,8 +538,8 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 			local_change_locked(t, in);
 		/* What the listing said comes back unchanged (readdirplus):
 		 * its exactness too.  Ours: the server's time is asked. */
-		if (p->listing)
-			ret = listing_upsert(t, p->listing, name, &in->st,
+		if (inode_listing(p))
+			ret = listing_upsert(t, inode_listing(p), name, &in->st,
 					     link_target,
 					     !ours && in->mtime_exact);
 	}
@@ -573,8 +584,8 @@ int itab_getattr(struct itab *t, uint64_t ino, struct stat *st)
 	if (in) {
 		/* Open for writing, or deleted (no name to ask the server
 		 * about): what we know is all there is. */
-		bool ours =
-			in->pinned || (!in->named && in->ino != ITAB_ROOT_INO);
+		bool ours = inode_pinned(in) ||
+			    (!in->named && in->ino != ITAB_ROOT_INO);
 
 		itab_attr_unpack(&in->st, in->ino, st);
 		ret = in->st_known && (ours || in->attr_expire > net_now_ms())
@@ -606,9 +617,9 @@ static void set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 	if (flags & ITAB_FORCE)
 		local_change_locked(t, in);
 	p = in->named ? inode_get(t, in->parent) : NULL;
-	if (p && p->listing)
-		(void)listing_upsert(t, p->listing, in->name, &in->st,
-				     in->link_target, flags & ITAB_EXACT_MTIME);
+	if (p && inode_listing(p))
+		(void)listing_upsert(t, inode_listing(p), in->name, &in->st,
+				     inode_link(in), flags & ITAB_EXACT_MTIME);
 out:
 	pthread_mutex_unlock(&t->lock);
 }
@@ -625,20 +636,25 @@ void itab_set_listed_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 	set_attr(t, ino, attr, link_target, 0, since);
 }
 
-void itab_pin(struct itab *t, uint64_t ino, bool pin)
+int itab_pin(struct itab *t, uint64_t ino, bool pin)
 {
 	struct inode *in;
+	int ret = 0;
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
 	if (in && pin) {
-		in->pinned++;
-	} else if (in && in->pinned) {
-		in->pinned--;
+		if (inode_more(in))
+			in->more->pinned++;
+		else
+			ret = -ENOMEM;
+	} else if (in && inode_pinned(in)) {
+		in->more->pinned--;
 		/* Forgotten by the kernel meanwhile: no longer needed. */
 		inode_maybe_free_locked(t, in);
 	}
 	pthread_mutex_unlock(&t->lock);
+	return ret;
 }
 
 int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent, char *name,
@@ -711,21 +727,25 @@ int itab_set_listing_snap(struct itab *t, uint64_t dir,
 	}
 	l->expire = net_now_ms() + t->cfg.dir_timeout_ms;
 	l->ahead = flags & ITAB_AHEAD;
-	p->nsubdirs = 0;
+	if (!inode_more(p)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	p->more->nsubdirs = 0;
 	for (size_t i = 0; i < n; i++) {
 		l->times_pending |= (flags & ITAB_TIMES_ASKABLE) &&
 				    S_ISREG(e[i].st.st_mode) &&
 				    !e[i].mtime_exact;
-		p->nsubdirs += S_ISDIR(e[i].st.st_mode);
+		p->more->nsubdirs += S_ISDIR(e[i].st.st_mode);
 	}
 	p->subdirs_known = true;
-	p->st.st_nlink = 2 + p->nsubdirs;
+	p->st.st_nlink = 2 + p->more->nsubdirs;
 	listed_sync_locked(t, p);
 	/* Refresh the attributes of children the kernel knows; a pinned
 	 * child keeps ours, and a directory its counted links, also in
 	 * the listing (not shared yet: readdirplus then finds the listing
 	 * saying what the inode does, and leaves it shared). */
-	for (size_t i = 0; p->children && i < n; i++) {
+	for (size_t i = 0; inode_children(p) && i < n; i++) {
 		struct inode *in = inode_find_child(t, dir, e[i].name);
 
 		if (!in)
@@ -752,7 +772,7 @@ bool itab_listing_fresh(struct itab *t, uint64_t dir)
 
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, dir);
-	fresh = p && listing_fresh(p->listing);
+	fresh = p && listing_fresh(inode_listing(p));
 	pthread_mutex_unlock(&t->lock);
 	return fresh;
 }
@@ -764,10 +784,10 @@ int itab_readlink(struct itab *t, uint64_t ino, char *buf, size_t bufsz)
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
-	if (in && !in->link_target)
+	if (in && !inode_link(in))
 		ret = -EAGAIN;
 	else if (in)
-		ret = snprintf(buf, bufsz, "%s", in->link_target) < (int)bufsz
+		ret = snprintf(buf, bufsz, "%s", inode_link(in)) < (int)bufsz
 			      ? 0
 			      : -ENAMETOOLONG;
 	pthread_mutex_unlock(&t->lock);
@@ -802,9 +822,9 @@ void itab_touch_dir(struct itab *t, uint64_t dir)
 		inode_attr_changed(in, in->st.st_size, &now);
 		in->st.st_mtim = now;
 		p = in->named ? inode_get(t, in->parent) : NULL;
-		if (p && p->listing)
-			(void)listing_upsert(t, p->listing, in->name, &in->st,
-					     NULL, false);
+		if (p && inode_listing(p))
+			(void)listing_upsert(t, inode_listing(p), in->name,
+					     &in->st, NULL, false);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -830,7 +850,7 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 void inode_maybe_free_locked(struct itab *t, struct inode *in)
 {
 	while (in && in->ino != ITAB_ROOT_INO && in->nlookup == 0 &&
-	       in->pinned == 0 && inode_nchildren(in) == 0) {
+	       inode_pinned(in) == 0 && inode_nchildren(in) == 0) {
 		struct inode *parent =
 			in->named ? inode_get(t, in->parent) : NULL;
 
@@ -899,7 +919,7 @@ void itab_data_unconfirmed(struct itab *t, uint64_t ino, int delta)
 		in->unconfirmed--;
 		if (delta < -1) {
 			in->open_seen = false;
-			if (!in->pinned)
+			if (!inode_pinned(in))
 				in->attr_expire = 0;
 		}
 	}

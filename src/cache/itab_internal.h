@@ -67,24 +67,34 @@ int inotab_add(struct inotab *tb, struct inode *in);
 /* Take @in out (if there), before its name changes. */
 void inotab_del(struct inotab *tb, struct inode *in);
 
+/*
+ * What only some inodes need - directories (their children and listing),
+ * symlinks (their target), files open for writing (pinned) - out of line:
+ * a file the kernel holds costs 112 bytes of heap, not 144 (issue 21).
+ * Made when first needed (inode_more()), freed with the inode.
+ */
+struct inode_more {
+	struct inotab *children;     /* child inodes by name (a lookup
+				      * allocates nothing), or NULL */
+	struct dir_listing *listing; /* or NULL */
+	char *link_target;	     /* symlinks: the target, or NULL */
+	int64_t used_ms;	     /* net_now_ms() the listing was last used
+				      * for a request (0 never) */
+	unsigned nsubdirs;	     /* subdirectories, see subdirs_known */
+	unsigned pinned;	     /* open for writing: see itab_pin() */
+};
+
 struct inode {
 	uint64_t ino;
 	uint64_t parent; /* 0 for the root and for removed inodes */
 	char *name;
-	struct inotab *children; /* directories: child inodes by name (a
-				  * lookup allocates nothing), or NULL */
+	struct inode_more *more; /* or NULL: none of it */
 	uint64_t nlookup;
 	int64_t attr_expire;
-	char *link_target;
-	struct dir_listing *listing;
 	uint64_t local_gen; /* our last change of it (files: attributes;
 			     * directories: their entries too) */
-	int64_t used_ms;    /* directories: net_now_ms() its listing was
-			     * last used for a request (0 never) */
 	struct itab_attr st;
-	unsigned pinned;      /* open for writing: see itab_pin() */
 	unsigned unconfirmed; /* reads given out before the server's 226 */
-	unsigned nsubdirs;    /* directories: subdirectories, see below */
 	/* (the flags together in bits: no padding between them) */
 	bool named : 1; /* in its parent's children index */
 	bool st_known : 1;
@@ -93,14 +103,43 @@ struct inode {
 				 * (inode_attr_changed()) */
 	bool local_only : 1;	/* created by us, not on the server yet */
 	bool mtime_exact : 1;	/* st_mtim to the second (not a LIST minute) */
-	bool subdirs_known : 1; /* directories: nsubdirs is from a listing
-				 * and kept up to date by our changes */
+	bool subdirs_known : 1; /* directories: more->nsubdirs is from a
+				 * listing and kept up to date by our
+				 * changes (more is there) */
 	bool name_shared : 1;	/* name is the string of its entry in the
 				 * parent's listing (see below) */
 	uint16_t iname_cap;	/* room in iname, NUL included */
 	char iname[];		/* the name, if it fits (name points here):
 				 * one allocation for most inodes */
 };
+
+static inline struct inotab *inode_children(const struct inode *in)
+{
+	return in->more ? in->more->children : NULL;
+}
+
+static inline struct dir_listing *inode_listing(const struct inode *in)
+{
+	return in->more ? in->more->listing : NULL;
+}
+
+static inline const char *inode_link(const struct inode *in)
+{
+	return in->more ? in->more->link_target : NULL;
+}
+
+static inline unsigned inode_pinned(const struct inode *in)
+{
+	return in->more ? in->more->pinned : 0;
+}
+
+/* @in's out-of-line part, made if needed.  NULL: no memory. */
+static inline struct inode_more *inode_more(struct inode *in)
+{
+	if (!in->more)
+		in->more = calloc(1, sizeof(*in->more));
+	return in->more;
+}
 
 /*
  * Names stored once: an inode made from its parent's listing (lookup,
@@ -138,7 +177,7 @@ struct itab {
 /* Child inodes in the table (each holds its parent). */
 static inline size_t inode_nchildren(const struct inode *in)
 {
-	return in->children ? in->children->used : 0;
+	return inode_children(in) ? inode_children(in)->used : 0;
 }
 
 /* @in's size or time changes to @size, @mtim: an open no longer keeps
@@ -215,6 +254,7 @@ int listing_upsert(struct itab *t, struct dir_listing *l, const char *name,
 void listing_remove(struct itab *t, struct dir_listing *l, const char *name);
 void listing_drop_locked(struct itab *t, struct inode *p);
 void listing_used_locked(struct itab *t, struct inode *p);
+/* (@p->more is there) */
 void listing_attach_locked(struct itab *t, struct inode *p,
 			   struct dir_listing *l);
 bool listing_fresh(const struct dir_listing *l);

@@ -274,7 +274,7 @@ void listing_remove(struct itab *t, struct dir_listing *l, const char *name)
 /* Free @p's listing (its children's names are seen to). */
 static void listing_unhook_locked(struct itab *t, struct inode *p)
 {
-	struct dir_listing *l = p->listing;
+	struct dir_listing *l = inode_listing(p);
 
 	if (!l)
 		return;
@@ -282,13 +282,13 @@ static void listing_unhook_locked(struct itab *t, struct inode *p)
 	t->listing_bytes -= l->bytes;
 	t->freed_bytes += l->bytes;
 	listing_free(l);
-	p->listing = NULL;
+	p->more->listing = NULL;
 }
 
 /* Forget @p's listing (the next lookup or readdir asks the server). */
 void listing_drop_locked(struct itab *t, struct inode *p)
 {
-	if (p->listing)
+	if (inode_listing(p))
 		inode_names_release_locked(t, p, NULL, NULL);
 	listing_unhook_locked(t, p);
 }
@@ -297,10 +297,10 @@ void listing_drop_locked(struct itab *t, struct inode *p)
  * that -o poll lists again, itab_recent_dirs()). */
 void listing_used_locked(struct itab *t, struct inode *p)
 {
-	p->listing->ahead = false;
-	p->used_ms = net_now_ms();
-	DL_DELETE2(t->listings, p->listing, lru_prev, lru_next);
-	DL_APPEND2(t->listings, p->listing, lru_prev, lru_next);
+	inode_listing(p)->ahead = false;
+	p->more->used_ms = net_now_ms();
+	DL_DELETE2(t->listings, inode_listing(p), lru_prev, lru_next);
+	DL_APPEND2(t->listings, inode_listing(p), lru_prev, lru_next);
 }
 
 /*
@@ -317,11 +317,11 @@ void listing_attach_locked(struct itab *t, struct inode *p,
 			   struct dir_listing *l)
 {
 	/* the children's names the old one holds: the new one's */
-	if (p->listing)
+	if (inode_listing(p))
 		inode_names_release_locked(t, p, l, NULL);
 	listing_unhook_locked(t, p);
 	l->dir = p->ino;
-	p->listing = l;
+	p->more->listing = l;
 	DL_APPEND2(t->listings, l, lru_prev, lru_next);
 	t->listing_bytes += l->bytes;
 	for (int pass = 0; pass < 2; pass++) {
@@ -362,12 +362,13 @@ static int snapshot_of(struct itab *t, uint64_t dir, bool any,
 	p = inode_get(t, dir);
 	if (!p) {
 		ret = -ESTALE;
-	} else if (!(any ? p->listing != NULL : listing_fresh(p->listing))) {
+	} else if (!(any ? inode_listing(p) != NULL
+			 : listing_fresh(inode_listing(p)))) {
 		ret = -EAGAIN;
 	} else {
 		if (!any)
 			listing_used_locked(t, p);
-		s = listing_share_locked(p->listing);
+		s = listing_share_locked(inode_listing(p));
 		ret = s ? 0 : -ENOMEM;
 	}
 	pthread_mutex_unlock(&t->lock);

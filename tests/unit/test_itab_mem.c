@@ -23,9 +23,10 @@
  * listing's own array is shared - and 8 KiB; with the 40-byte attribute
  * record and the open record outside the inode: 122.5 and 234; with a
  * listing's names in one block, an inode's name shared with its listing
- * and the open record a bit: 103.5 and 186). */
+ * and the open record a bit: 103.5 and 186; with what only directories,
+ * symlinks and files open for writing need out of line: 154). */
 #define BUDGET_PER_ENTRY		 110
-#define BUDGET_PER_INODE		 195
+#define BUDGET_PER_INODE		 160
 #define BUDGET_PER_SNAPSHOT_ENTRY	 1 /* opendir shares the listing */
 #define BUDGET_PER_SHARED_SNAPSHOT_ENTRY 1 /* and so does the next */
 #define BUDGET_LEFT_AFTER_FORGET	 (32 * 1024)
