@@ -51,7 +51,7 @@ struct dir_listing {
 /* A set of inodes by number or by name (inotab.c). */
 struct inotab {
 	struct inode **slots;
-	size_t nslots; /* a power of two, or 0 */
+	size_t nslots; /* or 0 (see oa_home() in nameidx.h) */
 	size_t used;
 	bool by_name;
 	uint64_t seed; /* of name_hash() */
