@@ -816,9 +816,12 @@ void itab_touch_dir(struct itab *t, uint64_t dir)
 	if (in)
 		local_change_locked(t, in); /* its parent lists its time */
 	if (in && in->st_known) {
-		struct timespec now;
+		struct timespec ts;
+		struct itab_mtim now;
 
-		clock_gettime(CLOCK_REALTIME, &now);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now.tv_sec = ts.tv_sec;
+		now.tv_nsec = (uint32_t)ts.tv_nsec;
 		inode_attr_changed(in, in->st.st_size, &now);
 		in->st.st_mtim = now;
 		p = in->named ? inode_get(t, in->parent) : NULL;

@@ -183,7 +183,7 @@ static inline size_t inode_nchildren(const struct inode *in)
 /* @in's size or time changes to @size, @mtim: an open no longer keeps
  * the page cache (itab_open_keep_cache()).  Before every such change. */
 static inline void inode_attr_changed(struct inode *in, off_t size,
-				      const struct timespec *mtim)
+				      const struct itab_mtim *mtim)
 {
 	if (in->st.st_size != size || in->st.st_mtim.tv_sec != mtim->tv_sec ||
 	    in->st.st_mtim.tv_nsec != mtim->tv_nsec)

@@ -16,7 +16,7 @@
 #include "itab_internal.h"
 
 bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
-		      const struct itab_attr *listed, struct timespec *exact)
+		      const struct itab_attr *listed, struct itab_mtim *exact)
 {
 	const struct itab_dirent *r;
 	struct inode *p;

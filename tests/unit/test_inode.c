@@ -538,7 +538,7 @@ TEST(exact_mtime_reused_only_when_consistent)
 	struct itab *t = new_table(1000, 60000, "/");
 	struct itab_dirent *e = calloc(1, sizeof(*e));
 	struct itab_attr listed = file_attr(10);
-	struct timespec ex;
+	struct itab_mtim ex;
 
 	CHECK(t && e);
 	e->name = strdup("f");
