@@ -35,9 +35,9 @@ void local_change_locked(struct itab *t, struct inode *in)
 {
 	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
 
-	in->local_gen = ++t->gen;
+	inode_set_local_gen(t, in, ++t->gen);
 	if (p)
-		p->local_gen = t->gen;
+		inode_set_local_gen(t, p, t->gen);
 }
 
 /* Is the time the listing of @p gives @name exact?  (No listing, or no
@@ -106,38 +106,41 @@ static void inode_set_attr_locked(struct itab *t, struct inode *in,
 	in->st_known = true;
 	in->attr_expire = net_now_ms() + t->cfg.attr_timeout_ms;
 	/* (without memory for it, readlink asks the server) */
-	if (S_ISLNK(attr->st_mode) && link_target && inode_more(in))
+	if (S_ISLNK(attr->st_mode) && link_target && inode_more(t, in))
 		(void)set_string(&in->more->link_target, link_target);
 }
 
-/* A new inode (not named yet) with room for @name inside, or, with
- * @shared (@name's string in the parent's listing), pointing at that. */
+/* The name of an inode without one (the root; one that left the
+ * namespace without memory for a copy of its shared one): never freed. */
+static char no_name[1];
+
+/* A new inode (not named yet) with a copy of @name, or, with @shared
+ * (@name's string in the parent's listing), pointing at that.  (The
+ * copy is its own allocation: an inode inside which a name could fit
+ * would be 16 bytes bigger, and most names are shared.) */
 static struct inode *inode_alloc(const char *name, const char *shared)
 {
-	size_t len = shared ? 0 : strlen(name) + 1;
-	struct inode *in = calloc(1, sizeof(*in) + len);
+	struct inode *in = calloc(1, sizeof(*in));
+	char *nm = shared ? (char *)shared : *name ? strdup(name) : no_name;
 
-	if (in) {
-		in->iname_cap = (uint16_t)len; /* NAME_MAX + 1 at most */
-		in->name = shared ? (char *)shared : in->iname;
-		in->name_shared = shared != NULL;
+	if (!in || !nm) {
+		free(in);
+		if (nm != shared && nm != no_name)
+			free(nm);
+		return NULL;
 	}
+	in->name = nm;
+	in->name_shared = shared != NULL;
 	return in;
 }
 
 static void inode_name_free(struct inode *in)
 {
-	if (in->name != in->iname && !in->name_shared)
+	if (in->name != no_name && !in->name_shared)
 		free(in->name);
 	in->name_shared = false;
-	in->name = in->iname;
-	if (in->iname_cap)
-		in->iname[0] = '\0';
+	in->name = no_name;
 }
-
-/* A name for an inode that leaves the namespace without memory for a
- * copy of its shared one: never freed (name_shared stays set). */
-static char no_name[1];
 
 /* inode_names_release_locked() for @in.  Returns false if @in left its
  * parent (no memory for a copy: the parent's index changed). */
@@ -246,7 +249,7 @@ static void inode_destroy(struct itab *t, struct inode *in)
 	listing_drop_locked(t, in);
 	/* (a shared name is its listing's: in itab_free() maybe freed
 	 * already, never to be read here) */
-	t->freed_bytes += sizeof(*in) + in->iname_cap + 32;
+	t->freed_bytes += sizeof(*in) + 64;
 	if (in->more) {
 		if (in->more->children)
 			inotab_free(in->more->children);
@@ -348,23 +351,17 @@ int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 int inode_link_locked(struct itab *t, struct inode *in, struct inode *parent,
 		      const char *name)
 {
-	size_t len = strlen(name) + 1;
-	/* (a new inode's shared name is in place already) */
-	char *nm = in->name == name	  ? in->name
-		   : len <= in->iname_cap ? in->iname
-					  : strdup(name);
+	/* (a new inode's name is in place already) */
+	char *nm = in->name == name ? in->name : strdup(name);
 
 	if (!nm)
 		return -ENOMEM;
 	if (nm != in->name) {
 		inode_name_free(in);
-		memmove(nm, name, len);
 		in->name = nm;
-	} else if (nm != name) {
-		memmove(nm, name, len);
 	}
 	if (!inode_children(parent)) {
-		struct inode_more *m = inode_more(parent);
+		struct inode_more *m = inode_more(t, parent);
 
 		if (!m || !(m->children = malloc(sizeof(*m->children))))
 			return -ENOMEM;
@@ -434,7 +431,7 @@ static struct inode *child_ref_locked(struct itab *t, struct inode *parent,
 	if (!in)
 		return NULL;
 	in->ino = t->next_ino++;
-	if (inode_link_locked(t, in, parent, shared ? shared : name) < 0) {
+	if (inode_link_locked(t, in, parent, in->name) < 0) {
 		inode_name_free(in);
 		free(in);
 		return NULL;
@@ -531,7 +528,7 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 	}
 	if (ours && S_ISDIR(attr->st_mode) && !entry_is_dir_locked(p, in, name))
 		dir_subdirs_add_locked(t, p, 1);
-	if (!in->st_known || !older_than_ours(in, since)) {
+	if (!in->st_known || !older_than_ours(t, in, since)) {
 		inode_set_attr_locked(t, in, &a, link_target, false,
 				      ours || listed_exact_locked(p, name));
 		if (ours)
@@ -606,7 +603,7 @@ static void set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 	itab_attr_pack(&a, attr);
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
-	if (!in || (!(flags & ITAB_FORCE) && older_than_ours(in, since)))
+	if (!in || (!(flags & ITAB_FORCE) && older_than_ours(t, in, since)))
 		goto out;
 	inode_set_attr_locked(
 		t, in, &a, link_target, flags & ITAB_FORCE,
@@ -644,7 +641,7 @@ int itab_pin(struct itab *t, uint64_t ino, bool pin)
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
 	if (in && pin) {
-		if (inode_more(in))
+		if (inode_more(t, in))
 			in->more->pinned++;
 		else
 			ret = -ENOMEM;
@@ -717,7 +714,7 @@ int itab_set_listing_snap(struct itab *t, uint64_t dir,
 		goto out;
 	}
 	l->gen = l->snap->gen = since;
-	if (older_than_ours(p, since)) {
+	if (older_than_ours(t, p, since)) {
 		ret = -EAGAIN; /* we changed it meanwhile */
 		if (snap) {    /* the caller's alone */
 			*snap = l->snap;
@@ -727,7 +724,7 @@ int itab_set_listing_snap(struct itab *t, uint64_t dir,
 	}
 	l->expire = net_now_ms() + t->cfg.dir_timeout_ms;
 	l->ahead = flags & ITAB_AHEAD;
-	if (!inode_more(p)) {
+	if (!inode_more(t, p)) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -841,7 +838,7 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 	if (p) {
 		listing_drop_locked(t, p);
 		/* a listing on its way may predate what made us forget */
-		p->local_gen = ++t->gen;
+		inode_set_local_gen(t, p, ++t->gen);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -916,7 +913,9 @@ void itab_data_unconfirmed(struct itab *t, uint64_t ino, int delta)
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
-	if (in && delta > 0) {
+	if (in && in->unconfirmed == UINT16_MAX) {
+		/* too many to count: never confirmed (no page cache kept) */
+	} else if (in && delta > 0) {
 		in->unconfirmed++;
 	} else if (in && in->unconfirmed > 0) {
 		in->unconfirmed--;

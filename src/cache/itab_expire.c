@@ -102,7 +102,7 @@ ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out)
 	    (parent = inode_get(t, top->parent)))
 		listing_drop_locked(t, parent);
 	/* a listing on its way may predate the request */
-	top->local_gen = ++t->gen;
+	inode_set_local_gen(t, top, ++t->gen);
 	if (!inode_pinned(top))
 		top->attr_expire = 0;
 	pthread_mutex_unlock(&t->lock);

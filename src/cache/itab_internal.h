@@ -82,6 +82,9 @@ struct inode_more {
 				      * for a request (0 never) */
 	unsigned nsubdirs;	     /* subdirectories, see subdirs_known */
 	unsigned pinned;	     /* open for writing: see itab_pin() */
+	uint64_t local_gen; /* our last change of it (files: attributes;
+			     * directories: their entries too), see
+			     * inode_local_gen() */
 };
 
 struct inode {
@@ -91,10 +94,9 @@ struct inode {
 	struct inode_more *more; /* or NULL: none of it */
 	uint64_t nlookup;
 	int64_t attr_expire;
-	uint64_t local_gen; /* our last change of it (files: attributes;
-			     * directories: their entries too) */
 	struct itab_attr st;
-	unsigned unconfirmed; /* reads given out before the server's 226 */
+	uint16_t unconfirmed; /* reads given out before the server's 226
+			       * (UINT16_MAX: too many to count, stays) */
 	/* (the flags together in bits: no padding between them) */
 	bool named : 1; /* in its parent's children index */
 	bool st_known : 1;
@@ -107,10 +109,8 @@ struct inode {
 				 * listing and kept up to date by our
 				 * changes (more is there) */
 	bool name_shared : 1;	/* name is the string of its entry in the
-				 * parent's listing (see below) */
-	uint16_t iname_cap;	/* room in iname, NUL included */
-	char iname[];		/* the name, if it fits (name points here):
-				 * one allocation for most inodes */
+				 * parent's listing (see below), else its
+				 * own (or no_name) */
 };
 
 static inline struct inotab *inode_children(const struct inode *in)
@@ -133,18 +133,10 @@ static inline unsigned inode_pinned(const struct inode *in)
 	return in->more ? in->more->pinned : 0;
 }
 
-/* @in's out-of-line part, made if needed.  NULL: no memory. */
-static inline struct inode_more *inode_more(struct inode *in)
-{
-	if (!in->more)
-		in->more = calloc(1, sizeof(*in->more));
-	return in->more;
-}
-
 /*
  * Names stored once: an inode made from its parent's listing (lookup,
  * readdirplus) has no copy of its name, it points at the listing's
- * (name_shared, iname empty: 32 bytes less per inode).  Invariant: a
+ * (name_shared: no copy of 24 to 272 bytes).  Invariant: a
  * shared name is the string of the entry of that name in the parent's
  * current listing.  Whatever lets that string go keeps it: a new listing
  * (the inode points at the new one's), a copy of the listing, the entry
@@ -172,7 +164,38 @@ struct itab {
 	size_t freed_bytes;	   /* freed since memory was last given back to
 				    * the system (itab_forget()) */
 	bool closing;		   /* itab_free(): names are not handed over */
+	uint64_t nomem_gen;	   /* see inode_local_gen() */
 };
+
+/* @in's out-of-line part, made if needed.  NULL: no memory. */
+static inline struct inode_more *inode_more(struct itab *t, struct inode *in)
+{
+	if (!in->more) {
+		in->more = calloc(1, sizeof(*in->more));
+		if (in->more)
+			in->more->local_gen = t->nomem_gen;
+	}
+	return in->more;
+}
+
+/* Our last change of @in: without memory to record one, every inode
+ * without its own record counts as changed then (server data asked
+ * for before is ignored: asked again). */
+static inline uint64_t inode_local_gen(const struct itab *t,
+				       const struct inode *in)
+{
+	return in->more ? in->more->local_gen : t->nomem_gen;
+}
+
+/* Record our change of @in at generation @gen. */
+static inline void inode_set_local_gen(struct itab *t, struct inode *in,
+				       uint64_t gen)
+{
+	if (inode_more(t, in))
+		in->more->local_gen = gen;
+	else
+		t->nomem_gen = gen;
+}
 
 /* Child inodes in the table (each holds its parent). */
 static inline size_t inode_nchildren(const struct inode *in)
@@ -196,9 +219,10 @@ static inline struct inode *inode_get(struct itab *t, uint64_t ino)
 }
 
 /* Is server data asked for at @since older than our last change? */
-static inline bool older_than_ours(const struct inode *in, uint64_t since)
+static inline bool older_than_ours(const struct itab *t, const struct inode *in,
+				   uint64_t since)
 {
-	return since != ITAB_NOW && in->local_gen > since;
+	return since != ITAB_NOW && inode_local_gen(t, in) > since;
 }
 
 /* Memory freed after which it is given back to the system (see

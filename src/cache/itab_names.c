@@ -85,7 +85,7 @@ void itab_remove(struct itab *t, uint64_t parent, const char *name)
 		if (entry_is_dir_locked(p, in, name))
 			dir_subdirs_add_locked(t, p, -1);
 		listing_remove(t, inode_listing(p), name);
-		p->local_gen = ++t->gen;
+		inode_set_local_gen(t, p, ++t->gen);
 	}
 	if (in) {
 		/* Open files see it as deleted (fstat: no links). */
@@ -114,7 +114,8 @@ int itab_rename(struct itab *t, uint64_t parent, const char *name,
 		ret = -ESTALE;
 		goto out;
 	}
-	p->local_gen = np->local_gen = ++t->gen;
+	inode_set_local_gen(t, p, ++t->gen);
+	inode_set_local_gen(t, np, t->gen);
 	r = listing_find(inode_listing(p), name);
 	if (r) {
 		st = r->st;

@@ -154,7 +154,7 @@ void itab_mtimes_done(struct itab *t, uint64_t dir,
 		r->mtime_exact = true;
 		in = inode_find_child(t, dir, reqs[i].name);
 		if (in && !inode_pinned(in) && !in->mtime_exact &&
-		    !older_than_ours(in, gen)) {
+		    !older_than_ours(t, in, gen)) {
 			inode_attr_changed(in, in->st.st_size, &r->st.st_mtim);
 			in->st.st_mtim = r->st.st_mtim;
 			in->mtime_exact = true;
