@@ -696,9 +696,17 @@ int itab_set_listing_snap(struct itab *t, uint64_t dir,
 			  struct itab_dirent *ents, size_t n, uint64_t since,
 			  unsigned flags, struct itab_snapshot **snap)
 {
+	return itab_set_listing_pool(t, dir, ents, n, NULL, since, flags, snap);
+}
+
+int itab_set_listing_pool(struct itab *t, uint64_t dir,
+			  struct itab_dirent *ents, size_t n,
+			  struct itab_name_pool *pool, uint64_t since,
+			  unsigned flags, struct itab_snapshot **snap)
+{
 	/* Made outside the lock: a big listing takes a while to index.
 	 * The entries become the listing's without a copy. */
-	struct dir_listing *l = listing_new(t, ents, n);
+	struct dir_listing *l = listing_new(t, ents, n, pool);
 	struct itab_dirent *e;
 	struct inode *p;
 	int ret = 0;

@@ -257,10 +257,11 @@ void inode_names_release_locked(struct itab *t, struct inode *p,
 				const struct dir_listing *to, const char *name);
 
 /* listing.c */
-/* A listing of @ents[0, @n) (taken over, also on failure; a name listed
- * twice: the first counts), its snapshot of table @t.  NULL: no memory. */
+/* A listing of @ents[0, @n) (taken over, also on failure, with the
+ * blocks of @pool, NULL allowed; a name listed twice: the first counts),
+ * its snapshot of table @t.  NULL: no memory. */
 struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
-				size_t n);
+				size_t n, struct itab_name_pool *pool);
 void listing_free(struct dir_listing *l);
 const struct itab_dirent *listing_find(const struct dir_listing *l,
 				       const char *name);
@@ -295,6 +296,8 @@ void snapshot_unref_locked(struct itab_snapshot *s);
  * its bytes, not a heap chunk each (16 to 24 bytes less).  Without memory
  * for a block they stay as they are. */
 void snapshot_pack_names(struct itab_snapshot *s);
+/* @s holds the blocks of @pool from now on (@pool is emptied). */
+void snapshot_take_pool(struct itab_snapshot *s, struct itab_name_pool *pool);
 /* Free the name of entry @d (NULL allowed) unless it is packed; then
  * NULL. */
 void snapshot_name_free(struct itab_dirent *d);

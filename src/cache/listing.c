@@ -49,7 +49,7 @@ static int listing_compact(struct dir_listing *l)
 }
 
 struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
-				size_t n)
+				size_t n, struct itab_name_pool *pool)
 {
 	struct dir_listing *l = calloc(1, sizeof(*l));
 	struct itab_snapshot *s = l ? snapshot_alloc(t, 0, 0) : NULL;
@@ -57,8 +57,12 @@ struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
 	if (!s) {
 		free(l);
 		itab_dirents_free(ents, n);
+		if (pool)
+			itab_pool_free(pool);
 		return NULL;
 	}
+	if (pool)
+		snapshot_take_pool(s, pool);
 	free(s->ents);
 	/* The array grew by doubling while it was read: up to half of it
 	 * is room nobody will use (l->cap says what is there). */
@@ -76,9 +80,9 @@ struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
 	/* Indexed as they come: a name listed twice leaves a hole. */
 	for (size_t i = 0; i < n; i++) {
 		if (name_index_find(&l->ix, ents, ents[i].name) >= 0) {
-			free(ents[i].name);
+			snapshot_name_free(&ents[i]);
 			free(ents[i].link_target);
-			ents[i].name = ents[i].link_target = NULL;
+			ents[i].link_target = NULL;
 			l->holes++;
 			continue;
 		}
