@@ -40,26 +40,36 @@ struct itab_config {
 				* limit), see itab_listing_bytes() */
 };
 
+/* A time as struct timespec says it, in 12 bytes (its tv_nsec is a long
+ * for 30 bits), 4-aligned: see struct itab_attr. */
+struct itab_mtim {
+	int64_t tv_sec;
+	uint32_t tv_nsec;
+} __attribute__((packed, aligned(4)));
+
 /*
- * The attributes FTP can tell (or we set), packed: 40 bytes where a
- * struct stat takes 144, in every inode, listing record and snapshot entry. The
- * fields keep struct stat's names.  The access and change times are the
- * modification time (FTP has neither), blocks follow from the size, the
- * inode number is the inode's.
+ * The attributes FTP can tell (or we set), packed: 36 bytes where a
+ * struct stat takes 144, in every inode, listing record and snapshot
+ * entry - 4-aligned, so that a listing entry (two pointers, this, two
+ * flags) takes 56 bytes, not 64 (issue 21).  The fields keep struct
+ * stat's names.  The access and change times are the modification time
+ * (FTP has neither), blocks follow from the size, the inode number is the
+ * inode's.
  */
 struct itab_attr {
 	off_t st_size;
-	struct timespec st_mtim;
+	struct itab_mtim st_mtim;
 	uint32_t st_mode;
 	uint32_t st_nlink;
 	uint32_t st_uid;
 	uint32_t st_gid;
-};
+} __attribute__((packed, aligned(4)));
 
 static inline void itab_attr_pack(struct itab_attr *a, const struct stat *st)
 {
 	a->st_size = st->st_size;
-	a->st_mtim = st->st_mtim;
+	a->st_mtim.tv_sec = st->st_mtim.tv_sec;
+	a->st_mtim.tv_nsec = (uint32_t)st->st_mtim.tv_nsec;
 	a->st_mode = st->st_mode;
 	a->st_nlink =
 		st->st_nlink > UINT32_MAX ? UINT32_MAX : (uint32_t)st->st_nlink;
@@ -74,9 +84,10 @@ static inline void itab_attr_unpack(const struct itab_attr *a, uint64_t ino,
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	st->st_size = a->st_size;
-	st->st_mtim = a->st_mtim;
-	st->st_atim = a->st_mtim;
-	st->st_ctim = a->st_mtim;
+	st->st_mtim.tv_sec = (time_t)a->st_mtim.tv_sec;
+	st->st_mtim.tv_nsec = a->st_mtim.tv_nsec;
+	st->st_atim = st->st_mtim;
+	st->st_ctim = st->st_mtim;
 	st->st_mode = a->st_mode;
 	st->st_nlink = a->st_nlink;
 	st->st_uid = a->st_uid;
@@ -90,8 +101,9 @@ struct itab_dirent {
 	char *name;	   /* owned */
 	char *link_target; /* owned, may be NULL */
 	struct itab_attr st;
-	bool name_packed; /* name is in its snapshot's blocks (not to be
-			   * freed on its own; in the padding: no cost) */
+	bool name_packed; /* name is in its snapshot's (or a pool's) blocks
+			   * (not to be freed on its own; in the padding: no
+			   * cost) */
 	bool mtime_exact; /* st_mtim is exact (MLSD, MDTM, our own), not
 			   * the minute or day a LIST line shows */
 };
@@ -197,9 +209,10 @@ void itab_set_listed_attr(struct itab *t, uint64_t ino, const struct stat *attr,
  * about its size and times is stale by definition: only our own updates
  * (force) change them.  Counted: pin and unpin in pairs.  A pinned inode
  * stays in the table (with its name and path) after the kernel forgot it,
- * until the last unpin.
+ * until the last unpin.  Returns 0, or -ENOMEM (a pin not counted: do
+ * not unpin it).
  */
-void itab_pin(struct itab *t, uint64_t ino, bool pin);
+int itab_pin(struct itab *t, uint64_t ino, bool pin);
 
 /*
  * @ino was created by us and is not on the server yet (@on true), or now
@@ -286,7 +299,7 @@ ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out);
  * cut to the minute).  Returns true and *exact, else false.
  */
 bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
-		      const struct itab_attr *listed, struct timespec *exact);
+		      const struct itab_attr *listed, struct itab_mtim *exact);
 
 /* Parent and name of @ino (for refreshing it through its parent's
  * listing).  Returns 0, -ESTALE, or -EINVAL for the root. */
@@ -317,6 +330,28 @@ int itab_set_listing(struct itab *t, uint64_t dir, struct itab_dirent *ents,
  * is untouched.  @snap NULL: as itab_set_listing(). */
 int itab_set_listing_snap(struct itab *t, uint64_t dir,
 			  struct itab_dirent *ents, size_t n, uint64_t since,
+			  unsigned flags, struct itab_snapshot **snap);
+
+/*
+ * Names of a listing on its way, packed in blocks as they come (a name
+ * costs its bytes, not a heap chunk of its own: 1,000,000 names took
+ * 30 MiB more while read).  An entry whose name is from a pool says so
+ * (name_packed); itab_dirents_free() leaves such names to the pool.
+ */
+struct itab_name_pool {
+	struct name_block *blocks; /* the newest first */
+	size_t used, room;	   /* in the newest */
+};
+
+/* A copy of @name in @pool, or NULL (no memory). */
+char *itab_pool_add(struct itab_name_pool *pool, const char *name);
+void itab_pool_free(struct itab_name_pool *pool);
+
+/* itab_set_listing_snap() for entries whose packed names are in @pool
+ * (taken over, emptied, also on failure; NULL: none). */
+int itab_set_listing_pool(struct itab *t, uint64_t dir,
+			  struct itab_dirent *ents, size_t n,
+			  struct itab_name_pool *pool, uint64_t since,
 			  unsigned flags, struct itab_snapshot **snap);
 
 /*
@@ -440,6 +475,7 @@ size_t itab_count(struct itab *t);
  * link targets with allocator overhead), and how many are held. */
 size_t itab_listing_bytes(struct itab *t, size_t *nlistings);
 
+/* Free @ents and their strings (packed names excepted). */
 void itab_dirents_free(struct itab_dirent *ents, size_t n);
 
 #endif

@@ -26,7 +26,8 @@ struct inode *inode_find_child(struct itab *t, uint64_t parent,
 {
 	struct inode *p = inode_get(t, parent);
 
-	return p && p->children ? inotab_find(p->children, 0, name) : NULL;
+	return p && inode_children(p) ? inotab_find(inode_children(p), 0, name)
+				      : NULL;
 }
 
 /* A change of ours to @in: a new generation for it and its directory. */
@@ -34,16 +35,17 @@ void local_change_locked(struct itab *t, struct inode *in)
 {
 	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
 
-	in->local_gen = ++t->gen;
+	inode_set_local_gen(t, in, ++t->gen);
 	if (p)
-		p->local_gen = t->gen;
+		inode_set_local_gen(t, p, t->gen);
 }
 
 /* Is the time the listing of @p gives @name exact?  (No listing, or no
  * record: the attributes came from MLST or our own change.) */
 static bool listed_exact_locked(const struct inode *p, const char *name)
 {
-	const struct itab_dirent *r = p ? listing_find(p->listing, name) : NULL;
+	const struct itab_dirent *r =
+		p ? listing_find(inode_listing(p), name) : NULL;
 
 	return !r || r->mtime_exact;
 }
@@ -53,7 +55,7 @@ static void listed_sync_locked(struct itab *t, struct inode *in)
 {
 	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
 	struct itab_dirent *r =
-		p ? listing_find_attr(p->listing, in->name) : NULL;
+		p ? listing_find_attr(inode_listing(p), in->name) : NULL;
 
 	if (r)
 		r->st = in->st;
@@ -63,17 +65,18 @@ static void listed_sync_locked(struct itab *t, struct inode *in)
  * subdirectory: its link count follows, once it was counted. */
 void dir_subdirs_add_locked(struct itab *t, struct inode *p, int delta)
 {
-	if (!p || !p->subdirs_known || (delta < 0 && p->nsubdirs == 0))
+	if (!p || !p->subdirs_known || (delta < 0 && p->more->nsubdirs == 0))
 		return;
-	p->nsubdirs = (unsigned)((int)p->nsubdirs + delta);
-	p->st.st_nlink = 2 + p->nsubdirs;
+	p->more->nsubdirs = (unsigned)((int)p->more->nsubdirs + delta);
+	p->st.st_nlink = 2 + p->more->nsubdirs;
 	listed_sync_locked(t, p);
 }
 
 /* Is the entry @name of @p a directory, as far as we know? */
 bool entry_is_dir_locked(struct inode *p, struct inode *in, const char *name)
 {
-	const struct itab_dirent *r = listing_find(p ? p->listing : NULL, name);
+	const struct itab_dirent *r =
+		listing_find(p ? inode_listing(p) : NULL, name);
 
 	if (in && in->st_known)
 		return S_ISDIR(in->st.st_mode);
@@ -93,47 +96,51 @@ static void inode_set_attr_locked(struct itab *t, struct inode *in,
 {
 	/* Pinned: ours, whatever the server says (size and times lag behind
 	 * pending writes; a mode change may wait for the upload). */
-	if (!(in->pinned && in->st_known && !force)) {
+	if (!(inode_pinned(in) && in->st_known && !force)) {
 		inode_attr_changed(in, attr->st_size, &attr->st_mtim);
 		in->st = *attr;
 		in->mtime_exact = exact || force;
 	}
 	if (S_ISDIR(in->st.st_mode) && in->subdirs_known)
-		in->st.st_nlink = 2 + in->nsubdirs;
+		in->st.st_nlink = 2 + in->more->nsubdirs;
 	in->st_known = true;
 	in->attr_expire = net_now_ms() + t->cfg.attr_timeout_ms;
-	if (S_ISLNK(attr->st_mode) && link_target)
-		(void)set_string(&in->link_target, link_target);
+	/* (without memory for it, readlink asks the server) */
+	if (S_ISLNK(attr->st_mode) && link_target && inode_more(t, in))
+		(void)set_string(&in->more->link_target, link_target);
 }
 
-/* A new inode (not named yet) with room for @name inside, or, with
- * @shared (@name's string in the parent's listing), pointing at that. */
+/* The name of an inode without one (the root; one that left the
+ * namespace without memory for a copy of its shared one): never freed. */
+static char no_name[1];
+
+/* A new inode (not named yet) with a copy of @name, or, with @shared
+ * (@name's string in the parent's listing), pointing at that.  (The
+ * copy is its own allocation: an inode inside which a name could fit
+ * would be 16 bytes bigger, and most names are shared.) */
 static struct inode *inode_alloc(const char *name, const char *shared)
 {
-	size_t len = shared ? 0 : strlen(name) + 1;
-	struct inode *in = calloc(1, sizeof(*in) + len);
+	struct inode *in = calloc(1, sizeof(*in));
+	char *nm = shared ? (char *)shared : *name ? strdup(name) : no_name;
 
-	if (in) {
-		in->iname_cap = (uint16_t)len; /* NAME_MAX + 1 at most */
-		in->name = shared ? (char *)shared : in->iname;
-		in->name_shared = shared != NULL;
+	if (!in || !nm) {
+		free(in);
+		if (nm != shared && nm != no_name)
+			free(nm);
+		return NULL;
 	}
+	in->name = nm;
+	in->name_shared = shared != NULL;
 	return in;
 }
 
 static void inode_name_free(struct inode *in)
 {
-	if (in->name != in->iname && !in->name_shared)
+	if (in->name != no_name && !in->name_shared)
 		free(in->name);
 	in->name_shared = false;
-	in->name = in->iname;
-	if (in->iname_cap)
-		in->iname[0] = '\0';
+	in->name = no_name;
 }
-
-/* A name for an inode that leaves the namespace without memory for a
- * copy of its shared one: never freed (name_shared stays set). */
-static char no_name[1];
 
 /* inode_names_release_locked() for @in.  Returns false if @in left its
  * parent (no memory for a copy: the parent's index changed). */
@@ -160,18 +167,19 @@ static bool name_release_one(struct itab *t, struct inode *in,
 void inode_names_release_locked(struct itab *t, struct inode *p,
 				const struct dir_listing *to, const char *name)
 {
-	if (t->closing || !p || !p->children)
+	if (t->closing || !p || !inode_children(p))
 		return;
 	if (name) { /* one entry goes: its child only (no walk) */
-		struct inode *in = inotab_find(p->children, 0, name);
+		struct inode *in = inotab_find(inode_children(p), 0, name);
 
 		if (in && in->name_shared)
 			name_release_one(t, in, to);
 		return;
 	}
 restart:
-	for (size_t i = 0; p->children && i < p->children->nslots; i++) {
-		struct inode *in = p->children->slots[i];
+	for (size_t i = 0; inode_children(p) && i < inode_children(p)->nslots;
+	     i++) {
+		struct inode *in = inode_children(p)->slots[i];
 
 		if (in && in->name_shared && !name_release_one(t, in, to))
 			goto restart;
@@ -241,12 +249,15 @@ static void inode_destroy(struct itab *t, struct inode *in)
 	listing_drop_locked(t, in);
 	/* (a shared name is its listing's: in itab_free() maybe freed
 	 * already, never to be read here) */
-	t->freed_bytes += sizeof(*in) + in->iname_cap + 32;
-	if (in->children)
-		inotab_free(in->children);
-	free(in->children);
+	t->freed_bytes += sizeof(*in) + 64;
+	if (in->more) {
+		if (in->more->children)
+			inotab_free(in->more->children);
+		free(in->more->children);
+		free(in->more->link_target);
+		free(in->more);
+	}
 	inode_name_free(in);
-	free(in->link_target);
 	free(in);
 }
 
@@ -340,28 +351,23 @@ int itab_child_path(struct itab *t, uint64_t parent, const char *name,
 int inode_link_locked(struct itab *t, struct inode *in, struct inode *parent,
 		      const char *name)
 {
-	size_t len = strlen(name) + 1;
-	/* (a new inode's shared name is in place already) */
-	char *nm = in->name == name	  ? in->name
-		   : len <= in->iname_cap ? in->iname
-					  : strdup(name);
+	/* (a new inode's name is in place already) */
+	char *nm = in->name == name ? in->name : strdup(name);
 
 	if (!nm)
 		return -ENOMEM;
 	if (nm != in->name) {
 		inode_name_free(in);
-		memmove(nm, name, len);
 		in->name = nm;
-	} else if (nm != name) {
-		memmove(nm, name, len);
 	}
-	if (!parent->children) {
-		parent->children = malloc(sizeof(*parent->children));
-		if (!parent->children)
+	if (!inode_children(parent)) {
+		struct inode_more *m = inode_more(t, parent);
+
+		if (!m || !(m->children = malloc(sizeof(*m->children))))
 			return -ENOMEM;
-		inotab_init(parent->children, true, t->seed);
+		inotab_init(m->children, true, t->seed);
 	}
-	if (inotab_add(parent->children, in) < 0)
+	if (inotab_add(parent->more->children, in) < 0)
 		return -ENOMEM;
 	in->parent = parent->ino;
 	in->named = true;
@@ -371,13 +377,15 @@ int inode_link_locked(struct itab *t, struct inode *in, struct inode *parent,
 /* Take @in out of @p's children index (freed once empty). */
 static void children_del_locked(struct inode *p, struct inode *in)
 {
-	if (!p->children)
+	struct inotab *kids = inode_children(p);
+
+	if (!kids)
 		return;
-	inotab_del(p->children, in);
-	if (p->children->used == 0) {
-		inotab_free(p->children);
-		free(p->children);
-		p->children = NULL;
+	inotab_del(kids, in);
+	if (kids->used == 0) {
+		inotab_free(kids);
+		free(kids);
+		p->more->children = NULL;
 	}
 }
 
@@ -423,7 +431,7 @@ static struct inode *child_ref_locked(struct itab *t, struct inode *parent,
 	if (!in)
 		return NULL;
 	in->ino = t->next_ino++;
-	if (inode_link_locked(t, in, parent, shared ? shared : name) < 0) {
+	if (inode_link_locked(t, in, parent, in->name) < 0) {
 		inode_name_free(in);
 		free(in);
 		return NULL;
@@ -451,10 +459,10 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 		ret = -ESTALE;
 		goto out;
 	}
-	if (!listing_fresh(p->listing))
+	if (!listing_fresh(inode_listing(p)))
 		goto out;
 	listing_used_locked(t, p);
-	r = listing_find(p->listing, name);
+	r = listing_find(inode_listing(p), name);
 	if (!r) {
 		ret = -ENOENT;
 		goto out;
@@ -466,7 +474,7 @@ int itab_lookup(struct itab *t, uint64_t parent, const char *name,
 	}
 	inode_set_attr_locked(t, in, &r->st, r->link_target, false,
 			      r->mtime_exact);
-	in->attr_expire = p->listing->expire;
+	in->attr_expire = inode_listing(p)->expire;
 	itab_attr_unpack(&in->st, in->ino, st);
 	ret = 0;
 out:
@@ -485,8 +493,8 @@ int itab_listed(struct itab *t, uint64_t dir, const char *name, struct stat *st,
 	p = inode_get(t, dir);
 	if (!p) {
 		ret = -ESTALE;
-	} else if (listing_fresh(p->listing)) {
-		r = listing_find(p->listing, name);
+	} else if (listing_fresh(inode_listing(p))) {
+		r = listing_find(inode_listing(p), name);
 		ret = r ? 0 : -ENOENT;
 		if (r) {
 			itab_attr_unpack(&r->st, 0, st);
@@ -513,22 +521,22 @@ static int add_entry(struct itab *t, uint64_t parent, const char *name,
 		ret = -ESTALE;
 		goto out;
 	}
-	in = child_ref_locked(t, p, name, listing_find(p->listing, name));
+	in = child_ref_locked(t, p, name, listing_find(inode_listing(p), name));
 	if (!in) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	if (ours && S_ISDIR(attr->st_mode) && !entry_is_dir_locked(p, in, name))
 		dir_subdirs_add_locked(t, p, 1);
-	if (!in->st_known || !older_than_ours(in, since)) {
+	if (!in->st_known || !older_than_ours(t, in, since)) {
 		inode_set_attr_locked(t, in, &a, link_target, false,
 				      ours || listed_exact_locked(p, name));
 		if (ours)
 			local_change_locked(t, in);
 		/* What the listing said comes back unchanged (readdirplus):
 		 * its exactness too.  Ours: the server's time is asked. */
-		if (p->listing)
-			ret = listing_upsert(t, p->listing, name, &in->st,
+		if (inode_listing(p))
+			ret = listing_upsert(t, inode_listing(p), name, &in->st,
 					     link_target,
 					     !ours && in->mtime_exact);
 	}
@@ -573,8 +581,8 @@ int itab_getattr(struct itab *t, uint64_t ino, struct stat *st)
 	if (in) {
 		/* Open for writing, or deleted (no name to ask the server
 		 * about): what we know is all there is. */
-		bool ours =
-			in->pinned || (!in->named && in->ino != ITAB_ROOT_INO);
+		bool ours = inode_pinned(in) ||
+			    (!in->named && in->ino != ITAB_ROOT_INO);
 
 		itab_attr_unpack(&in->st, in->ino, st);
 		ret = in->st_known && (ours || in->attr_expire > net_now_ms())
@@ -595,7 +603,7 @@ static void set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 	itab_attr_pack(&a, attr);
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
-	if (!in || (!(flags & ITAB_FORCE) && older_than_ours(in, since)))
+	if (!in || (!(flags & ITAB_FORCE) && older_than_ours(t, in, since)))
 		goto out;
 	inode_set_attr_locked(
 		t, in, &a, link_target, flags & ITAB_FORCE,
@@ -606,9 +614,9 @@ static void set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 	if (flags & ITAB_FORCE)
 		local_change_locked(t, in);
 	p = in->named ? inode_get(t, in->parent) : NULL;
-	if (p && p->listing)
-		(void)listing_upsert(t, p->listing, in->name, &in->st,
-				     in->link_target, flags & ITAB_EXACT_MTIME);
+	if (p && inode_listing(p))
+		(void)listing_upsert(t, inode_listing(p), in->name, &in->st,
+				     inode_link(in), flags & ITAB_EXACT_MTIME);
 out:
 	pthread_mutex_unlock(&t->lock);
 }
@@ -625,20 +633,25 @@ void itab_set_listed_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 	set_attr(t, ino, attr, link_target, 0, since);
 }
 
-void itab_pin(struct itab *t, uint64_t ino, bool pin)
+int itab_pin(struct itab *t, uint64_t ino, bool pin)
 {
 	struct inode *in;
+	int ret = 0;
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
 	if (in && pin) {
-		in->pinned++;
-	} else if (in && in->pinned) {
-		in->pinned--;
+		if (inode_more(t, in))
+			in->more->pinned++;
+		else
+			ret = -ENOMEM;
+	} else if (in && inode_pinned(in)) {
+		in->more->pinned--;
 		/* Forgotten by the kernel meanwhile: no longer needed. */
 		inode_maybe_free_locked(t, in);
 	}
 	pthread_mutex_unlock(&t->lock);
+	return ret;
 }
 
 int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent, char *name,
@@ -683,9 +696,17 @@ int itab_set_listing_snap(struct itab *t, uint64_t dir,
 			  struct itab_dirent *ents, size_t n, uint64_t since,
 			  unsigned flags, struct itab_snapshot **snap)
 {
+	return itab_set_listing_pool(t, dir, ents, n, NULL, since, flags, snap);
+}
+
+int itab_set_listing_pool(struct itab *t, uint64_t dir,
+			  struct itab_dirent *ents, size_t n,
+			  struct itab_name_pool *pool, uint64_t since,
+			  unsigned flags, struct itab_snapshot **snap)
+{
 	/* Made outside the lock: a big listing takes a while to index.
 	 * The entries become the listing's without a copy. */
-	struct dir_listing *l = listing_new(t, ents, n);
+	struct dir_listing *l = listing_new(t, ents, n, pool);
 	struct itab_dirent *e;
 	struct inode *p;
 	int ret = 0;
@@ -701,7 +722,7 @@ int itab_set_listing_snap(struct itab *t, uint64_t dir,
 		goto out;
 	}
 	l->gen = l->snap->gen = since;
-	if (older_than_ours(p, since)) {
+	if (older_than_ours(t, p, since)) {
 		ret = -EAGAIN; /* we changed it meanwhile */
 		if (snap) {    /* the caller's alone */
 			*snap = l->snap;
@@ -711,21 +732,25 @@ int itab_set_listing_snap(struct itab *t, uint64_t dir,
 	}
 	l->expire = net_now_ms() + t->cfg.dir_timeout_ms;
 	l->ahead = flags & ITAB_AHEAD;
-	p->nsubdirs = 0;
+	if (!inode_more(t, p)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	p->more->nsubdirs = 0;
 	for (size_t i = 0; i < n; i++) {
 		l->times_pending |= (flags & ITAB_TIMES_ASKABLE) &&
 				    S_ISREG(e[i].st.st_mode) &&
 				    !e[i].mtime_exact;
-		p->nsubdirs += S_ISDIR(e[i].st.st_mode);
+		p->more->nsubdirs += S_ISDIR(e[i].st.st_mode);
 	}
 	p->subdirs_known = true;
-	p->st.st_nlink = 2 + p->nsubdirs;
+	p->st.st_nlink = 2 + p->more->nsubdirs;
 	listed_sync_locked(t, p);
 	/* Refresh the attributes of children the kernel knows; a pinned
 	 * child keeps ours, and a directory its counted links, also in
 	 * the listing (not shared yet: readdirplus then finds the listing
 	 * saying what the inode does, and leaves it shared). */
-	for (size_t i = 0; p->children && i < n; i++) {
+	for (size_t i = 0; inode_children(p) && i < n; i++) {
 		struct inode *in = inode_find_child(t, dir, e[i].name);
 
 		if (!in)
@@ -752,7 +777,7 @@ bool itab_listing_fresh(struct itab *t, uint64_t dir)
 
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, dir);
-	fresh = p && listing_fresh(p->listing);
+	fresh = p && listing_fresh(inode_listing(p));
 	pthread_mutex_unlock(&t->lock);
 	return fresh;
 }
@@ -764,10 +789,10 @@ int itab_readlink(struct itab *t, uint64_t ino, char *buf, size_t bufsz)
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
-	if (in && !in->link_target)
+	if (in && !inode_link(in))
 		ret = -EAGAIN;
 	else if (in)
-		ret = snprintf(buf, bufsz, "%s", in->link_target) < (int)bufsz
+		ret = snprintf(buf, bufsz, "%s", inode_link(in)) < (int)bufsz
 			      ? 0
 			      : -ENAMETOOLONG;
 	pthread_mutex_unlock(&t->lock);
@@ -796,15 +821,18 @@ void itab_touch_dir(struct itab *t, uint64_t dir)
 	if (in)
 		local_change_locked(t, in); /* its parent lists its time */
 	if (in && in->st_known) {
-		struct timespec now;
+		struct timespec ts;
+		struct itab_mtim now;
 
-		clock_gettime(CLOCK_REALTIME, &now);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now.tv_sec = ts.tv_sec;
+		now.tv_nsec = (uint32_t)ts.tv_nsec;
 		inode_attr_changed(in, in->st.st_size, &now);
 		in->st.st_mtim = now;
 		p = in->named ? inode_get(t, in->parent) : NULL;
-		if (p && p->listing)
-			(void)listing_upsert(t, p->listing, in->name, &in->st,
-					     NULL, false);
+		if (p && inode_listing(p))
+			(void)listing_upsert(t, inode_listing(p), in->name,
+					     &in->st, NULL, false);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -818,7 +846,7 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 	if (p) {
 		listing_drop_locked(t, p);
 		/* a listing on its way may predate what made us forget */
-		p->local_gen = ++t->gen;
+		inode_set_local_gen(t, p, ++t->gen);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -830,7 +858,7 @@ void itab_invalidate_dir(struct itab *t, uint64_t dir)
 void inode_maybe_free_locked(struct itab *t, struct inode *in)
 {
 	while (in && in->ino != ITAB_ROOT_INO && in->nlookup == 0 &&
-	       in->pinned == 0 && inode_nchildren(in) == 0) {
+	       inode_pinned(in) == 0 && inode_nchildren(in) == 0) {
 		struct inode *parent =
 			in->named ? inode_get(t, in->parent) : NULL;
 
@@ -893,13 +921,15 @@ void itab_data_unconfirmed(struct itab *t, uint64_t ino, int delta)
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
-	if (in && delta > 0) {
+	if (in && in->unconfirmed == UINT16_MAX) {
+		/* too many to count: never confirmed (no page cache kept) */
+	} else if (in && delta > 0) {
 		in->unconfirmed++;
 	} else if (in && in->unconfirmed > 0) {
 		in->unconfirmed--;
 		if (delta < -1) {
 			in->open_seen = false;
-			if (!in->pinned)
+			if (!inode_pinned(in))
 				in->attr_expire = 0;
 		}
 	}

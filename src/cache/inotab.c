@@ -2,7 +2,8 @@
  * inotab.c - sets of inodes without a handle in each inode: the table's
  * inodes by number, a directory's child inodes by name.
  *
- * Open addressing with linear probing, at most half full, deletion by
+ * Open addressing with linear probing, at most 3/4 full (oa_full() in
+ * nameidx.h), deletion by
  * shifting the rest of a probe chain back (no tombstones), shrunk when
  * far too big for what is left (so memory follows forget).  A pointer
  * per slot: 16 bytes per inode where a uthash handle took 56 plus its
@@ -23,7 +24,7 @@ static size_t ino_hash(uint64_t ino)
 	return (size_t)(h ^ (h >> 32));
 }
 
-/* Where @in's probe chain starts. */
+/* The hash of @in (oa_home() of it: where its probe chain starts). */
 static size_t home_of(const struct inotab *tb, const struct inode *in)
 {
 	return tb->by_name ? name_hash(tb->seed, in->name) : ino_hash(in->ino);
@@ -33,10 +34,10 @@ static size_t home_of(const struct inotab *tb, const struct inode *in)
  * where it would go. */
 static size_t probe(const struct inotab *tb, uint64_t ino, const char *name)
 {
-	size_t mask = tb->nslots - 1;
-	size_t i = (name ? name_hash(tb->seed, name) : ino_hash(ino)) & mask;
+	size_t i = oa_home(name ? name_hash(tb->seed, name) : ino_hash(ino),
+			   tb->nslots);
 
-	for (; tb->slots[i]; i = (i + 1) & mask) {
+	for (; tb->slots[i]; i = oa_next(i, tb->nslots)) {
 		const struct inode *in = tb->slots[i];
 
 		if (name ? strcmp(in->name, name) == 0 : in->ino == ino)
@@ -79,10 +80,10 @@ static int resize(struct inotab *tb, size_t nslots)
 	for (size_t i = 0; i < nold; i++) {
 		if (!old[i])
 			continue;
-		size_t j = home_of(tb, old[i]) & (nslots - 1);
+		size_t j = oa_home(home_of(tb, old[i]), nslots);
 
 		while (tb->slots[j])
-			j = (j + 1) & (nslots - 1);
+			j = oa_next(j, nslots);
 		tb->slots[j] = old[i];
 	}
 	free(old);
@@ -91,8 +92,8 @@ static int resize(struct inotab *tb, size_t nslots)
 
 int inotab_add(struct inotab *tb, struct inode *in)
 {
-	if ((tb->used + 1) * 2 > tb->nslots &&
-	    resize(tb, tb->nslots ? tb->nslots * 2 : 8) < 0)
+	if ((!tb->nslots || oa_full(tb->used, tb->nslots)) &&
+	    resize(tb, oa_size_for(tb->used + 1)) < 0)
 		return -ENOMEM;
 	tb->slots[probe(tb, in->ino, tb->by_name ? in->name : NULL)] = in;
 	tb->used++;
@@ -101,18 +102,18 @@ int inotab_add(struct inotab *tb, struct inode *in)
 
 void inotab_del(struct inotab *tb, struct inode *in)
 {
-	size_t mask, i, j;
+	size_t i, j;
 
 	if (!tb->nslots)
 		return;
-	mask = tb->nslots - 1;
 	i = probe(tb, in->ino, tb->by_name ? in->name : NULL);
 	if (tb->slots[i] != in)
 		return;
 	tb->slots[i] = NULL;
 	tb->used--;
-	for (j = (i + 1) & mask; tb->slots[j]; j = (j + 1) & mask) {
-		size_t k = home_of(tb, tb->slots[j]) & mask;
+	for (j = oa_next(i, tb->nslots); tb->slots[j];
+	     j = oa_next(j, tb->nslots)) {
+		size_t k = oa_home(home_of(tb, tb->slots[j]), tb->nslots);
 		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
 
 		if (stays)
@@ -125,10 +126,6 @@ void inotab_del(struct inotab *tb, struct inode *in)
 	if (tb->used == 0) {
 		inotab_free(tb);
 	} else if (tb->nslots > 64 && tb->used * 8 < tb->nslots) {
-		size_t n = 16;
-
-		while (n < tb->used * 2)
-			n *= 2;
-		(void)resize(tb, n);
+		(void)resize(tb, oa_size_for(tb->used));
 	}
 }

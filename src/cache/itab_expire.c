@@ -52,7 +52,7 @@ ssize_t itab_expire_all(struct itab *t, struct itab_name **out)
 		if (!in)
 			continue;
 		listing_drop_locked(t, in);
-		if (!in->pinned)
+		if (!inode_pinned(in))
 			in->attr_expire = 0;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -84,7 +84,7 @@ ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out)
 	v = calloc(inode_nchildren(top) + 1, sizeof(*v));
 	if (!v || !expire_record(v, &n, top))
 		goto nomem;
-	kids = top->children;
+	kids = inode_children(top);
 	for (size_t i = 0; kids && i < kids->nslots; i++) {
 		struct inode *in = kids->slots[i];
 
@@ -92,7 +92,7 @@ ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out)
 			continue;
 		if (!expire_record(v, &n, in))
 			goto nomem;
-		if (!in->pinned)
+		if (!inode_pinned(in))
 			in->attr_expire = 0;
 	}
 	listing_drop_locked(t, top);
@@ -102,8 +102,8 @@ ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out)
 	    (parent = inode_get(t, top->parent)))
 		listing_drop_locked(t, parent);
 	/* a listing on its way may predate the request */
-	top->local_gen = ++t->gen;
-	if (!top->pinned)
+	inode_set_local_gen(t, top, ++t->gen);
+	if (!inode_pinned(top))
 		top->attr_expire = 0;
 	pthread_mutex_unlock(&t->lock);
 	*out = v;
@@ -133,11 +133,12 @@ size_t itab_recent_dirs(struct itab *t, int64_t since_ms,
 	all = calloc(tab->used + 1, sizeof(*all));
 	for (size_t i = 0; all && i < tab->nslots; i++) {
 		const struct inode *in = tab->slots[i];
+		int64_t used = in && in->more ? in->more->used_ms : 0;
 
-		if (in && in->used_ms >= since_ms && in->used_ms > 0 &&
+		if (used >= since_ms && used > 0 &&
 		    (in->ino == ITAB_ROOT_INO || in->named)) {
 			all[n].ino = in->ino;
-			all[n++].used_ms = in->used_ms;
+			all[n++].used_ms = used;
 		}
 	}
 	pthread_mutex_unlock(&t->lock);

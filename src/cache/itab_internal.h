@@ -51,7 +51,7 @@ struct dir_listing {
 /* A set of inodes by number or by name (inotab.c). */
 struct inotab {
 	struct inode **slots;
-	size_t nslots; /* a power of two, or 0 */
+	size_t nslots; /* or 0 (see oa_home() in nameidx.h) */
 	size_t used;
 	bool by_name;
 	uint64_t seed; /* of name_hash() */
@@ -67,24 +67,36 @@ int inotab_add(struct inotab *tb, struct inode *in);
 /* Take @in out (if there), before its name changes. */
 void inotab_del(struct inotab *tb, struct inode *in);
 
+/*
+ * What only some inodes need - directories (their children and listing),
+ * symlinks (their target), files open for writing (pinned) - out of line:
+ * a file the kernel holds costs 112 bytes of heap, not 144 (issue 21).
+ * Made when first needed (inode_more()), freed with the inode.
+ */
+struct inode_more {
+	struct inotab *children;     /* child inodes by name (a lookup
+				      * allocates nothing), or NULL */
+	struct dir_listing *listing; /* or NULL */
+	char *link_target;	     /* symlinks: the target, or NULL */
+	int64_t used_ms;	     /* net_now_ms() the listing was last used
+				      * for a request (0 never) */
+	unsigned nsubdirs;	     /* subdirectories, see subdirs_known */
+	unsigned pinned;	     /* open for writing: see itab_pin() */
+	uint64_t local_gen; /* our last change of it (files: attributes;
+			     * directories: their entries too), see
+			     * inode_local_gen() */
+};
+
 struct inode {
 	uint64_t ino;
 	uint64_t parent; /* 0 for the root and for removed inodes */
 	char *name;
-	struct inotab *children; /* directories: child inodes by name (a
-				  * lookup allocates nothing), or NULL */
+	struct inode_more *more; /* or NULL: none of it */
 	uint64_t nlookup;
 	int64_t attr_expire;
-	char *link_target;
-	struct dir_listing *listing;
-	uint64_t local_gen; /* our last change of it (files: attributes;
-			     * directories: their entries too) */
-	int64_t used_ms;    /* directories: net_now_ms() its listing was
-			     * last used for a request (0 never) */
 	struct itab_attr st;
-	unsigned pinned;      /* open for writing: see itab_pin() */
-	unsigned unconfirmed; /* reads given out before the server's 226 */
-	unsigned nsubdirs;    /* directories: subdirectories, see below */
+	uint16_t unconfirmed; /* reads given out before the server's 226
+			       * (UINT16_MAX: too many to count, stays) */
 	/* (the flags together in bits: no padding between them) */
 	bool named : 1; /* in its parent's children index */
 	bool st_known : 1;
@@ -93,19 +105,38 @@ struct inode {
 				 * (inode_attr_changed()) */
 	bool local_only : 1;	/* created by us, not on the server yet */
 	bool mtime_exact : 1;	/* st_mtim to the second (not a LIST minute) */
-	bool subdirs_known : 1; /* directories: nsubdirs is from a listing
-				 * and kept up to date by our changes */
+	bool subdirs_known : 1; /* directories: more->nsubdirs is from a
+				 * listing and kept up to date by our
+				 * changes (more is there) */
 	bool name_shared : 1;	/* name is the string of its entry in the
-				 * parent's listing (see below) */
-	uint16_t iname_cap;	/* room in iname, NUL included */
-	char iname[];		/* the name, if it fits (name points here):
-				 * one allocation for most inodes */
+				 * parent's listing (see below), else its
+				 * own (or no_name) */
 };
+
+static inline struct inotab *inode_children(const struct inode *in)
+{
+	return in->more ? in->more->children : NULL;
+}
+
+static inline struct dir_listing *inode_listing(const struct inode *in)
+{
+	return in->more ? in->more->listing : NULL;
+}
+
+static inline const char *inode_link(const struct inode *in)
+{
+	return in->more ? in->more->link_target : NULL;
+}
+
+static inline unsigned inode_pinned(const struct inode *in)
+{
+	return in->more ? in->more->pinned : 0;
+}
 
 /*
  * Names stored once: an inode made from its parent's listing (lookup,
  * readdirplus) has no copy of its name, it points at the listing's
- * (name_shared, iname empty: 32 bytes less per inode).  Invariant: a
+ * (name_shared: no copy of 24 to 272 bytes).  Invariant: a
  * shared name is the string of the entry of that name in the parent's
  * current listing.  Whatever lets that string go keeps it: a new listing
  * (the inode points at the new one's), a copy of the listing, the entry
@@ -133,18 +164,49 @@ struct itab {
 	size_t freed_bytes;	   /* freed since memory was last given back to
 				    * the system (itab_forget()) */
 	bool closing;		   /* itab_free(): names are not handed over */
+	uint64_t nomem_gen;	   /* see inode_local_gen() */
 };
+
+/* @in's out-of-line part, made if needed.  NULL: no memory. */
+static inline struct inode_more *inode_more(struct itab *t, struct inode *in)
+{
+	if (!in->more) {
+		in->more = calloc(1, sizeof(*in->more));
+		if (in->more)
+			in->more->local_gen = t->nomem_gen;
+	}
+	return in->more;
+}
+
+/* Our last change of @in: without memory to record one, every inode
+ * without its own record counts as changed then (server data asked
+ * for before is ignored: asked again). */
+static inline uint64_t inode_local_gen(const struct itab *t,
+				       const struct inode *in)
+{
+	return in->more ? in->more->local_gen : t->nomem_gen;
+}
+
+/* Record our change of @in at generation @gen. */
+static inline void inode_set_local_gen(struct itab *t, struct inode *in,
+				       uint64_t gen)
+{
+	if (inode_more(t, in))
+		in->more->local_gen = gen;
+	else
+		t->nomem_gen = gen;
+}
 
 /* Child inodes in the table (each holds its parent). */
 static inline size_t inode_nchildren(const struct inode *in)
 {
-	return in->children ? in->children->used : 0;
+	return inode_children(in) ? inode_children(in)->used : 0;
 }
 
 /* @in's size or time changes to @size, @mtim: an open no longer keeps
  * the page cache (itab_open_keep_cache()).  Before every such change. */
 static inline void inode_attr_changed(struct inode *in, off_t size,
-				      const struct timespec *mtim)
+				      const struct itab_mtim *mtim)
 {
 	if (in->st.st_size != size || in->st.st_mtim.tv_sec != mtim->tv_sec ||
 	    in->st.st_mtim.tv_nsec != mtim->tv_nsec)
@@ -157,9 +219,10 @@ static inline struct inode *inode_get(struct itab *t, uint64_t ino)
 }
 
 /* Is server data asked for at @since older than our last change? */
-static inline bool older_than_ours(const struct inode *in, uint64_t since)
+static inline bool older_than_ours(const struct itab *t, const struct inode *in,
+				   uint64_t since)
 {
-	return since != ITAB_NOW && in->local_gen > since;
+	return since != ITAB_NOW && inode_local_gen(t, in) > since;
 }
 
 /* Memory freed after which it is given back to the system (see
@@ -194,10 +257,11 @@ void inode_names_release_locked(struct itab *t, struct inode *p,
 				const struct dir_listing *to, const char *name);
 
 /* listing.c */
-/* A listing of @ents[0, @n) (taken over, also on failure; a name listed
- * twice: the first counts), its snapshot of table @t.  NULL: no memory. */
+/* A listing of @ents[0, @n) (taken over, also on failure, with the
+ * blocks of @pool, NULL allowed; a name listed twice: the first counts),
+ * its snapshot of table @t.  NULL: no memory. */
 struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
-				size_t n);
+				size_t n, struct itab_name_pool *pool);
 void listing_free(struct dir_listing *l);
 const struct itab_dirent *listing_find(const struct dir_listing *l,
 				       const char *name);
@@ -215,6 +279,7 @@ int listing_upsert(struct itab *t, struct dir_listing *l, const char *name,
 void listing_remove(struct itab *t, struct dir_listing *l, const char *name);
 void listing_drop_locked(struct itab *t, struct inode *p);
 void listing_used_locked(struct itab *t, struct inode *p);
+/* (@p->more is there) */
 void listing_attach_locked(struct itab *t, struct inode *p,
 			   struct dir_listing *l);
 bool listing_fresh(const struct dir_listing *l);
@@ -231,6 +296,8 @@ void snapshot_unref_locked(struct itab_snapshot *s);
  * its bytes, not a heap chunk each (16 to 24 bytes less).  Without memory
  * for a block they stay as they are. */
 void snapshot_pack_names(struct itab_snapshot *s);
+/* @s holds the blocks of @pool from now on (@pool is emptied). */
+void snapshot_take_pool(struct itab_snapshot *s, struct itab_name_pool *pool);
 /* Free the name of entry @d (NULL allowed) unless it is packed; then
  * NULL. */
 void snapshot_name_free(struct itab_dirent *d);

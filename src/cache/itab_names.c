@@ -40,9 +40,10 @@ int itab_add_local_entries(struct itab *t, uint64_t dir,
 	pthread_mutex_lock(&t->lock);
 	parent = t->nlocal_only ? inode_get(t, dir) : NULL;
 	/* A file not on the server yet is a named child of @dir. */
-	for (size_t i = 0;
-	     parent && parent->children && i < parent->children->nslots; i++) {
-		struct inode *in = parent->children->slots[i];
+	for (size_t i = 0; parent && inode_children(parent) &&
+			   i < inode_children(parent)->nslots;
+	     i++) {
+		struct inode *in = inode_children(parent)->slots[i];
 		struct itab_dirent *d;
 
 		if (!in || !in->local_only || !in->named || !in->st_known)
@@ -83,8 +84,8 @@ void itab_remove(struct itab *t, uint64_t parent, const char *name)
 	if (p) {
 		if (entry_is_dir_locked(p, in, name))
 			dir_subdirs_add_locked(t, p, -1);
-		listing_remove(t, p->listing, name);
-		p->local_gen = ++t->gen;
+		listing_remove(t, inode_listing(p), name);
+		inode_set_local_gen(t, p, ++t->gen);
 	}
 	if (in) {
 		/* Open files see it as deleted (fstat: no links). */
@@ -113,8 +114,9 @@ int itab_rename(struct itab *t, uint64_t parent, const char *name,
 		ret = -ESTALE;
 		goto out;
 	}
-	p->local_gen = np->local_gen = ++t->gen;
-	r = listing_find(p->listing, name);
+	inode_set_local_gen(t, p, ++t->gen);
+	inode_set_local_gen(t, np, t->gen);
+	r = listing_find(inode_listing(p), name);
 	if (r) {
 		st = r->st;
 		exact = r->mtime_exact;
@@ -130,7 +132,7 @@ int itab_rename(struct itab *t, uint64_t parent, const char *name,
 		dir_subdirs_add_locked(t, p, -1);
 		dir_subdirs_add_locked(t, np, 1);
 	}
-	listing_remove(t, p->listing, name);
+	listing_remove(t, inode_listing(p), name);
 	/* A replaced target: unreachable from now on. */
 	victim = inode_find_child(t, newparent, newname);
 	if (entry_is_dir_locked(np, victim, newname))
@@ -140,9 +142,10 @@ int itab_rename(struct itab *t, uint64_t parent, const char *name,
 		inode_unlink_locked(t, victim);
 		inode_maybe_free_locked(t, victim);
 	}
-	listing_remove(t, np->listing, newname);
-	if (have_rec && np->listing)
-		ret = listing_upsert(t, np->listing, newname, &st, link, exact);
+	listing_remove(t, inode_listing(np), newname);
+	if (have_rec && inode_listing(np))
+		ret = listing_upsert(t, inode_listing(np), newname, &st, link,
+				     exact);
 	if (in) {
 		inode_unlink_locked(t, in);
 		ret = inode_link_locked(t, in, np, newname);

@@ -49,7 +49,7 @@ static int listing_compact(struct dir_listing *l)
 }
 
 struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
-				size_t n)
+				size_t n, struct itab_name_pool *pool)
 {
 	struct dir_listing *l = calloc(1, sizeof(*l));
 	struct itab_snapshot *s = l ? snapshot_alloc(t, 0, 0) : NULL;
@@ -57,8 +57,12 @@ struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
 	if (!s) {
 		free(l);
 		itab_dirents_free(ents, n);
+		if (pool)
+			itab_pool_free(pool);
 		return NULL;
 	}
+	if (pool)
+		snapshot_take_pool(s, pool);
 	free(s->ents);
 	/* The array grew by doubling while it was read: up to half of it
 	 * is room nobody will use (l->cap says what is there). */
@@ -76,9 +80,9 @@ struct dir_listing *listing_new(struct itab *t, struct itab_dirent *ents,
 	/* Indexed as they come: a name listed twice leaves a hole. */
 	for (size_t i = 0; i < n; i++) {
 		if (name_index_find(&l->ix, ents, ents[i].name) >= 0) {
-			free(ents[i].name);
+			snapshot_name_free(&ents[i]);
 			free(ents[i].link_target);
-			ents[i].name = ents[i].link_target = NULL;
+			ents[i].link_target = NULL;
 			l->holes++;
 			continue;
 		}
@@ -274,7 +278,7 @@ void listing_remove(struct itab *t, struct dir_listing *l, const char *name)
 /* Free @p's listing (its children's names are seen to). */
 static void listing_unhook_locked(struct itab *t, struct inode *p)
 {
-	struct dir_listing *l = p->listing;
+	struct dir_listing *l = inode_listing(p);
 
 	if (!l)
 		return;
@@ -282,13 +286,13 @@ static void listing_unhook_locked(struct itab *t, struct inode *p)
 	t->listing_bytes -= l->bytes;
 	t->freed_bytes += l->bytes;
 	listing_free(l);
-	p->listing = NULL;
+	p->more->listing = NULL;
 }
 
 /* Forget @p's listing (the next lookup or readdir asks the server). */
 void listing_drop_locked(struct itab *t, struct inode *p)
 {
-	if (p->listing)
+	if (inode_listing(p))
 		inode_names_release_locked(t, p, NULL, NULL);
 	listing_unhook_locked(t, p);
 }
@@ -297,10 +301,10 @@ void listing_drop_locked(struct itab *t, struct inode *p)
  * that -o poll lists again, itab_recent_dirs()). */
 void listing_used_locked(struct itab *t, struct inode *p)
 {
-	p->listing->ahead = false;
-	p->used_ms = net_now_ms();
-	DL_DELETE2(t->listings, p->listing, lru_prev, lru_next);
-	DL_APPEND2(t->listings, p->listing, lru_prev, lru_next);
+	inode_listing(p)->ahead = false;
+	p->more->used_ms = net_now_ms();
+	DL_DELETE2(t->listings, inode_listing(p), lru_prev, lru_next);
+	DL_APPEND2(t->listings, inode_listing(p), lru_prev, lru_next);
 }
 
 /*
@@ -317,11 +321,11 @@ void listing_attach_locked(struct itab *t, struct inode *p,
 			   struct dir_listing *l)
 {
 	/* the children's names the old one holds: the new one's */
-	if (p->listing)
+	if (inode_listing(p))
 		inode_names_release_locked(t, p, l, NULL);
 	listing_unhook_locked(t, p);
 	l->dir = p->ino;
-	p->listing = l;
+	p->more->listing = l;
 	DL_APPEND2(t->listings, l, lru_prev, lru_next);
 	t->listing_bytes += l->bytes;
 	for (int pass = 0; pass < 2; pass++) {
@@ -362,12 +366,13 @@ static int snapshot_of(struct itab *t, uint64_t dir, bool any,
 	p = inode_get(t, dir);
 	if (!p) {
 		ret = -ESTALE;
-	} else if (!(any ? p->listing != NULL : listing_fresh(p->listing))) {
+	} else if (!(any ? inode_listing(p) != NULL
+			 : listing_fresh(inode_listing(p)))) {
 		ret = -EAGAIN;
 	} else {
 		if (!any)
 			listing_used_locked(t, p);
-		s = listing_share_locked(p->listing);
+		s = listing_share_locked(inode_listing(p));
 		ret = s ? 0 : -ENOMEM;
 	}
 	pthread_mutex_unlock(&t->lock);

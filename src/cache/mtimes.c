@@ -16,7 +16,7 @@
 #include "itab_internal.h"
 
 bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
-		      const struct itab_attr *listed, struct timespec *exact)
+		      const struct itab_attr *listed, struct itab_mtim *exact)
 {
 	const struct itab_dirent *r;
 	struct inode *p;
@@ -24,7 +24,7 @@ bool itab_exact_mtime(struct itab *t, uint64_t dir, const char *name,
 
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, dir);
-	r = p ? listing_find(p->listing, name) : NULL;
+	r = p ? listing_find(inode_listing(p), name) : NULL;
 	if (r && r->mtime_exact && r->st.st_size == listed->st_size &&
 	    r->st.st_mtim.tv_sec / 60 * 60 == listed->st_mtim.tv_sec) {
 		*exact = r->st.st_mtim;
@@ -42,8 +42,9 @@ bool itab_needs_exact_mtime(struct itab *t, uint64_t ino, uint64_t *dir)
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
 	p = in && in->named ? inode_get(t, in->parent) : NULL;
-	if (p && p->listing && p->listing->times_pending && in->st_known &&
-	    !in->mtime_exact && !in->pinned && S_ISREG(in->st.st_mode)) {
+	if (p && inode_listing(p) && inode_listing(p)->times_pending &&
+	    in->st_known && !in->mtime_exact && !inode_pinned(in) &&
+	    S_ISREG(in->st.st_mode)) {
 		*dir = p->ino;
 		needs = true;
 	}
@@ -109,12 +110,12 @@ int itab_mtimes_claim(struct itab *t, uint64_t dir,
 	pthread_mutex_lock(&t->lock);
 	for (;;) {
 		p = inode_get(t, dir);
-		if (!p || !p->listing || !p->listing->times_pending)
+		if (!p || !inode_listing(p) || !inode_listing(p)->times_pending)
 			break;
-		if (!p->listing->times_fetching) {
-			ret = mtimes_collect_locked(p->listing, reqs, n);
+		if (!inode_listing(p)->times_fetching) {
+			ret = mtimes_collect_locked(inode_listing(p), reqs, n);
 			if (ret == 0) {
-				p->listing->times_fetching = true;
+				inode_listing(p)->times_fetching = true;
 				*gen = t->gen;
 				ret = 1;
 			}
@@ -135,9 +136,9 @@ void itab_mtimes_done(struct itab *t, uint64_t dir,
 
 	pthread_mutex_lock(&t->lock);
 	p = inode_get(t, dir);
-	for (size_t i = 0; p && p->listing && i < n; i++) {
+	for (size_t i = 0; p && inode_listing(p) && i < n; i++) {
 		const struct itab_dirent *cur =
-			listing_find(p->listing, reqs[i].name);
+			listing_find(inode_listing(p), reqs[i].name);
 		struct itab_dirent *r;
 		struct inode *in;
 
@@ -147,20 +148,20 @@ void itab_mtimes_done(struct itab *t, uint64_t dir,
 		    cur->st.st_mtim.tv_sec != reqs[i].listed)
 			continue;
 		/* In place, also while opendirs share it: no copy. */
-		r = listing_find_attr(p->listing, reqs[i].name);
+		r = listing_find_attr(inode_listing(p), reqs[i].name);
 		r->st.st_mtim.tv_sec = stat_time_from(reqs[i].exact);
 		r->st.st_mtim.tv_nsec = 0;
 		r->mtime_exact = true;
 		in = inode_find_child(t, dir, reqs[i].name);
-		if (in && !in->pinned && !in->mtime_exact &&
-		    !older_than_ours(in, gen)) {
+		if (in && !inode_pinned(in) && !in->mtime_exact &&
+		    !older_than_ours(t, in, gen)) {
 			inode_attr_changed(in, in->st.st_size, &r->st.st_mtim);
 			in->st.st_mtim = r->st.st_mtim;
 			in->mtime_exact = true;
 		}
 	}
-	if (p && p->listing) {
-		struct dir_listing *l = p->listing;
+	if (p && inode_listing(p)) {
+		struct dir_listing *l = inode_listing(p);
 
 		l->times_fetching = false;
 		/* Asked to the end: done (what failed keeps its listed

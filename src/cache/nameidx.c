@@ -58,10 +58,10 @@ static size_t ix_hash(const struct name_index *ix, const char *name)
 static size_t ix_slot(const struct name_index *ix,
 		      const struct itab_dirent *ents, const char *name)
 {
-	size_t mask = ix->nslots - 1, i = ix_hash(ix, name) & mask;
+	size_t i = oa_home(ix_hash(ix, name), ix->nslots);
 
 	while (ix->slots[i] && strcmp(ents[ix->slots[i] - 1].name, name))
-		i = (i + 1) & mask;
+		i = oa_next(i, ix->nslots);
 	return i;
 }
 
@@ -76,7 +76,7 @@ ssize_t name_index_find(const struct name_index *ix,
 	return ix->slots[i] ? (ssize_t)ix->slots[i] - 1 : -1;
 }
 
-/* Move to a table of @nslots slots (a power of two, more than used). */
+/* Move to a table of @nslots slots (more than used). */
 static int ix_resize(struct name_index *ix, const struct itab_dirent *ents,
 		     size_t nslots)
 {
@@ -100,8 +100,8 @@ static int ix_resize(struct name_index *ix, const struct itab_dirent *ents,
 int name_index_add(struct name_index *ix, const struct itab_dirent *ents,
 		   size_t pos)
 {
-	if ((ix->used + 1) * 2 > ix->nslots &&
-	    ix_resize(ix, ents, ix->nslots ? ix->nslots * 2 : 16) < 0)
+	if ((!ix->nslots || oa_full(ix->used, ix->nslots)) &&
+	    ix_resize(ix, ents, oa_size_for(ix->used + 1)) < 0)
 		return -ENOMEM;
 	ix->slots[ix_slot(ix, ents, ents[pos].name)] = (uint32_t)(pos + 1);
 	ix->used++;
@@ -111,7 +111,7 @@ int name_index_add(struct name_index *ix, const struct itab_dirent *ents,
 void name_index_del(struct name_index *ix, const struct itab_dirent *ents,
 		    size_t pos)
 {
-	size_t mask = ix->nslots - 1, i, j;
+	size_t i, j;
 
 	if (!ix->nslots)
 		return;
@@ -123,8 +123,10 @@ void name_index_del(struct name_index *ix, const struct itab_dirent *ents,
 	/* Linear probing without tombstones: move later members of the
 	 * chain back into the hole unless their home slot lies
 	 * (cyclically) after the hole. */
-	for (j = (i + 1) & mask; ix->slots[j]; j = (j + 1) & mask) {
-		size_t k = ix_hash(ix, ents[ix->slots[j] - 1].name) & mask;
+	for (j = oa_next(i, ix->nslots); ix->slots[j];
+	     j = oa_next(j, ix->nslots)) {
+		size_t k = oa_home(ix_hash(ix, ents[ix->slots[j] - 1].name),
+				   ix->nslots);
 		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
 
 		if (stays)
@@ -138,10 +140,9 @@ void name_index_del(struct name_index *ix, const struct itab_dirent *ents,
 int name_index_build(struct name_index *ix, const struct itab_dirent *ents,
 		     size_t n)
 {
-	size_t nslots = 16;
+	/* 2/3 full: a listing mostly stays as it came */
+	size_t nslots = n < 8 ? 16 : n + n / 2;
 
-	while (nslots < 2 * n)
-		nslots *= 2;
 	free(ix->slots);
 	ix->used = 0;
 	ix->slots = calloc(nslots, sizeof(*ix->slots));

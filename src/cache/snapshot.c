@@ -34,7 +34,7 @@ struct itab_snapshot *snapshot_alloc(struct itab *t, size_t n, size_t cap)
 void itab_dirents_free(struct itab_dirent *ents, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(ents[i].name);
+		snapshot_name_free(&ents[i]);
 		free(ents[i].link_target);
 	}
 	free(ents);
@@ -96,18 +96,75 @@ struct name_block {
 	char bytes[];
 };
 
+/* The first block of a pool, and how they grow: a small listing does
+ * not take 64 KiB. */
+#define NAME_BLOCK_MIN (1u << 10)
+
+char *itab_pool_add(struct itab_name_pool *pool, const char *name)
+{
+	size_t len = strlen(name) + 1;
+	char *p;
+
+	if (len > pool->room - pool->used) {
+		size_t room = pool->room ? 2 * pool->room : NAME_BLOCK_MIN;
+		struct name_block *b;
+
+		room = room > NAME_BLOCK_MAX ? NAME_BLOCK_MAX : room;
+		room = room < len ? len : room;
+		b = malloc(sizeof(*b) + room);
+		if (!b)
+			return NULL;
+		b->next = pool->blocks;
+		pool->blocks = b;
+		pool->room = room;
+		pool->used = 0;
+	}
+	p = pool->blocks->bytes + pool->used;
+	memcpy(p, name, len);
+	pool->used += len;
+	return p;
+}
+
+static void blocks_free(struct name_block *b)
+{
+	while (b) {
+		struct name_block *next = b->next;
+
+		free(b);
+		b = next;
+	}
+}
+
+void itab_pool_free(struct itab_name_pool *pool)
+{
+	blocks_free(pool->blocks);
+	memset(pool, 0, sizeof(*pool));
+}
+
+void snapshot_take_pool(struct itab_snapshot *s, struct itab_name_pool *pool)
+{
+	struct name_block **end = &s->blocks;
+
+	while (*end)
+		end = &(*end)->next;
+	*end = pool->blocks;
+	memset(pool, 0, sizeof(*pool));
+}
+
 void snapshot_pack_names(struct itab_snapshot *s)
 {
 	struct name_block *b = NULL;
 	size_t left = 0, room = 0, used = 0;
 
 	for (size_t i = 0; i < s->n; i++)
-		left += s->ents[i].name ? strlen(s->ents[i].name) + 1 : 0;
+		left += s->ents[i].name && !s->ents[i].name_packed
+				? strlen(s->ents[i].name) + 1
+				: 0;
 	for (size_t i = 0; i < s->n; i++) {
 		struct itab_dirent *d = &s->ents[i];
 		size_t len;
 
-		if (!d->name)
+		if (!d->name || d->name_packed)
 			continue;
 		len = strlen(d->name) + 1;
 		if (len > room - used) {
@@ -145,12 +202,7 @@ void snapshot_unref_locked(struct itab_snapshot *s)
 		free(s->ents[i].link_target);
 	}
 	free(s->ents);
-	while (s->blocks) {
-		struct name_block *next = s->blocks->next;
-
-		free(s->blocks);
-		s->blocks = next;
-	}
+	blocks_free(s->blocks);
 	free(s);
 }
 

@@ -220,8 +220,11 @@ bool fs_attrq_defer(struct fs_ctx *ctx, uint64_t ino, const mode_t *mode,
 		pthread_mutex_unlock(&q->lock);
 		return false;
 	}
-	if (!attrq_pending(e))
-		itab_pin(ctx->itab, ino, true);
+	/* (not pinned, no memory: not queued, the caller sends it now) */
+	if (!attrq_pending(e) && itab_pin(ctx->itab, ino, true) < 0) {
+		pthread_mutex_unlock(&q->lock);
+		return false;
+	}
 	if (mode) {
 		e->a.set_mode = true;
 		e->a.mode = *mode & 07777;

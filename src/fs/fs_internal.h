@@ -88,7 +88,7 @@ int fs_fetch_listing_max(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 
 /* What one listing entry costs, roughly (for messages; test_itab_mem.c
  * measures it). */
-#define FS_BYTES_PER_ENTRY 110
+#define FS_BYTES_PER_ENTRY 95
 
 /*
  * Ask the server the exact times of @dir's files whose listing gives them

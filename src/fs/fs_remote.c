@@ -181,13 +181,15 @@ struct fetch_state {
 	char clamped_name[128]; /* the first of them, escaped */
 	struct itab_dirent *ents;
 	size_t n, cap;
-	struct name_index ix; /* of ents by name */
+	struct itab_name_pool pool; /* the names in ents (name_packed) */
+	struct name_index ix;	    /* of ents by name */
 };
 
 static void fetch_reset(struct fetch_state *st)
 {
 	name_index_free(&st->ix);
 	itab_dirents_free(st->ents, st->n);
+	itab_pool_free(&st->pool);
 	st->ents = NULL;
 	st->n = st->cap = 0;
 }
@@ -238,15 +240,15 @@ static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 	    st->clamped++ == 0)
 		log_escape(st->clamped_name, sizeof(st->clamped_name), e->name,
 			   strlen(e->name));
-	d->name = strdup(e->name);
+	/* (a name that fails below stays in the pool until it goes) */
+	d->name = itab_pool_add(&st->pool, e->name);
 	if (!d->name)
 		return -ENOMEM;
+	d->name_packed = true;
 	if (e->link_target) {
 		d->link_target = strdup(e->link_target);
-		if (!d->link_target) {
-			free(d->name);
+		if (!d->link_target)
 			return -ENOMEM;
-		}
 	}
 	d->mtime_exact = e->mtime_prec == FTP_TIME_SECOND;
 	if (e->type == FTP_ENTRY_LINK && !e->link_target)
@@ -254,7 +256,6 @@ static int fetch_append(struct fetch_state *st, const struct ftp_entry *e)
 	st->n++;
 	if (name_index_add(&st->ix, st->ents, st->n - 1) < 0) {
 		st->n--;
-		free(d->name);
 		free(d->link_target);
 		return -ENOMEM;
 	}
@@ -576,8 +577,8 @@ int fs_fetch_listing_max(struct fs_ctx *ctx, uint64_t dir, bool force_list,
 		}
 		/* The caller's snapshot is the cache's (not a copy): the
 		 * next opendir shares it. */
-		ret = itab_set_listing_snap(
-			ctx->itab, dir, st.ents, st.n, gen,
+		ret = itab_set_listing_pool(
+			ctx->itab, dir, st.ents, st.n, &st.pool, gen,
 			(st.times_askable ? ITAB_TIMES_ASKABLE : 0) |
 				(st.ahead ? ITAB_AHEAD : 0),
 			snap);

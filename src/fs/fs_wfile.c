@@ -66,11 +66,16 @@ int fs_wfile_get(struct fs_ctx *ctx, uint64_t ino, struct fs_wfile **out,
 			pthread_mutex_unlock(&ctx->wfiles_lock);
 			return -ENOMEM;
 		}
+		/* pinned before it is found: not unpinned unless pinned */
+		if (itab_pin(ctx->itab, ino, true) < 0) {
+			free(wf);
+			pthread_mutex_unlock(&ctx->wfiles_lock);
+			return -ENOMEM;
+		}
 		wf->ino = ino;
 		wf->sp.fd = -1;
 		pthread_mutex_init(&wf->lock, NULL);
 		HASH_ADD(hh, ctx->wfiles, ino, sizeof(wf->ino), wf);
-		itab_pin(ctx->itab, ino, true);
 	}
 	wf->refs++;
 	pthread_mutex_unlock(&ctx->wfiles_lock);

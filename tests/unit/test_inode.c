@@ -434,6 +434,58 @@ TEST(many_entries)
 	itab_free(t);
 }
 
+/* Names packed in a pool as they are read: the listing takes the pool's
+ * blocks over (a name listed twice: the first counts, the second is
+ * not freed on its own), and a failed or replaced listing frees them
+ * (ASan and valgrind check that). */
+TEST(listing_from_a_name_pool)
+{
+	struct itab *t = new_table(1000, 60000, "/");
+	struct itab_name_pool pool = { 0 };
+	struct itab_dirent *ents = calloc(3001, sizeof(*ents));
+	struct itab_snapshot *s = NULL;
+	struct stat st;
+	char name[32];
+
+	CHECK(t && ents);
+	for (int i = 0; i < 3001; i++) {
+		snprintf(name, sizeof(name), "f%d", i == 3000 ? 7 : i);
+		ents[i].name = itab_pool_add(&pool, name);
+		CHECK(ents[i].name);
+		ents[i].name_packed = true;
+		ents[i].st = file_attr(i);
+	}
+	CHECK(pool.blocks && pool.room > 1024); /* it grew */
+	CHECK_INT(itab_set_listing_pool(t, 1, ents, 3001, &pool,
+					itab_generation(t), 0, &s),
+		  0);
+	CHECK(!pool.blocks);
+	CHECK_INT(s->n, 3000); /* the repeated name is gone */
+	CHECK_INT(itab_lookup(t, 1, "f7", &st), 0);
+	CHECK_INT(st.st_size, 7);
+	CHECK_INT(itab_lookup(t, 1, "f2999", &st), 0);
+	CHECK_INT(st.st_size, 2999);
+	/* A name pooled but never listed goes with the pool. */
+	CHECK(itab_pool_add(&pool, "stray"));
+	itab_pool_free(&pool);
+	/* The lookups' inodes share the pooled names: a new listing
+	 * replacing the one they are in keeps them right. */
+	ents = calloc(1, sizeof(*ents));
+	CHECK(ents);
+	ents[0].name = itab_pool_add(&pool, "f7");
+	ents[0].name_packed = true;
+	ents[0].st = file_attr(70);
+	CHECK_INT(itab_set_listing_pool(t, 1, ents, 1, &pool,
+					itab_generation(t), 0, NULL),
+		  0);
+	CHECK_INT(itab_lookup(t, 1, "f7", &st), 0);
+	CHECK_INT(st.st_size, 70);
+	CHECK_INT(itab_lookup(t, 1, "f2999", &st), -ENOENT);
+	CHECK_INT(s->n, 3000); /* the opendir's stays as it was */
+	itab_snapshot_free(s);
+	itab_free(t);
+}
+
 TEST(remove_drops_name_keeps_inode_until_forgotten)
 {
 	struct itab *t = new_table(1000, 60000, "/");
@@ -538,7 +590,7 @@ TEST(exact_mtime_reused_only_when_consistent)
 	struct itab *t = new_table(1000, 60000, "/");
 	struct itab_dirent *e = calloc(1, sizeof(*e));
 	struct itab_attr listed = file_attr(10);
-	struct timespec ex;
+	struct itab_mtim ex;
 
 	CHECK(t && e);
 	e->name = strdup("f");
@@ -738,6 +790,7 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(listings_stay_within_budget_least_recently_used_dropped),
 	TEST_ENTRY(dropped_listing_keeps_local_only_files),
 	TEST_ENTRY(remove_drops_name_keeps_inode_until_forgotten),
+	TEST_ENTRY(listing_from_a_name_pool),
 	TEST_ENTRY(rename_moves_inode_and_listing_entry),
 	TEST_ENTRY(rename_over_existing_replaces_target),
 	TEST_ENTRY(pinned_inode_keeps_our_size_against_listings),
