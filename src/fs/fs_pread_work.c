@@ -22,18 +22,6 @@
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
 #include "ftpsfs/stats.h"
-/* Is the job still wanted?  (takes pr->lock) */
-static bool pr_job_wanted(const struct pr_job *j)
-{
-	struct fs_pread *pr = j->pr;
-	bool wanted;
-
-	pthread_mutex_lock(&pr->lock);
-	wanted = pr->active && pr->slots[j->k % pr->nslots].gen == j->gen;
-	pthread_mutex_unlock(&pr->lock);
-	return wanted;
-}
-
 /* A connection for a range: idle or new, never waited for beyond
  * PR_CONN_WAIT_MS (that is the fallback's cue). */
 static int pr_acquire(struct fs_preads *pw, const struct pr_job *j,
@@ -47,7 +35,8 @@ static int pr_acquire(struct fs_preads *pw, const struct pr_job *j,
 		ret = ftp_pool_acquire(pw->ctx->pool,
 				       FTP_POOL_XFER | FTP_POOL_NOWAIT, c, err,
 				       sizeof(err));
-		if (ret != -EBUSY || net_now_ms() >= until || !pr_job_wanted(j))
+		if (ret != -EBUSY || net_now_ms() >= until ||
+		    !pr_job_progress(j, 0))
 			break;
 		if (net_sleep(PR_POLL_MS) < 0)
 			return -EINTR;
@@ -112,6 +101,7 @@ static int pr_transfer(struct fs_preads *pw, const struct pr_job *j,
 	ssize_t n = 0;
 	int ret;
 
+	int64_t t_open = net_now_ms(), t_first = 0;
 	ret = ftp_pool_xfer_open(
 		pw->ctx->pool, FTP_POOL_XFER | FTP_POOL_NOWAIT,
 		&(struct ftp_xfer_cmd){ .verb = "RETR",
@@ -130,8 +120,10 @@ static int pr_transfer(struct fs_preads *pw, const struct pr_job *j,
 							  : PR_READ_MAX);
 		if (n <= 0)
 			break;
+		if (got == 0)
+			t_first = net_now_ms();
 		got += (size_t)n;
-		if (!pr_job_wanted(j)) {
+		if (!pr_job_progress(j, got)) {
 			ftp_xfer_abort(*c, x);
 			return -ECANCELED;
 		}
@@ -148,6 +140,10 @@ static int pr_transfer(struct fs_preads *pw, const struct pr_job *j,
 		ret = ftp_xfer_finish(*c, x, FTP_OP_RETR);
 		return ret < 0 ? ret : -ESTALE;
 	}
+	/* The cost of opening a range, in bytes at this one's rate (the
+	 * tail's shares, pr_cut_len()). */
+	res->gap = (uint64_t)(t_first - t_open) * len /
+		   (uint64_t)(net_now_ms() - t_first + 1);
 	return pr_end_range(*c, x, at_eof, path, res);
 }
 
@@ -289,6 +285,8 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 		    pr->streams < ftp_pool_xfer_limit(pw->ctx->pool))
 			pr->streams++;
 		s->res = res;
+		if (ret == 0)
+			pr->gap = res.gap;
 		s->state = ret == 0 ? PR_READY : PR_FAILED;
 		s->err = ret;
 		if (ret == 0) {
