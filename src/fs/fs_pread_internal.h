@@ -135,6 +135,7 @@ struct pr_job {
 	struct fs_pread *pr;
 	uint64_t k;
 	unsigned gen;
+	bool spare; /* opened while another range ends (FTP_POOL_SPARE) */
 };
 
 struct fs_preads {
@@ -149,7 +150,7 @@ struct fs_preads {
 	unsigned head, len;
 	bool stopping;
 	struct fs_pread *files;
-	pthread_t threads[FS_PREAD_MAX];
+	pthread_t threads[FS_PREAD_MAX + 1]; /* n + 1: the spare's */
 	unsigned started;
 };
 

@@ -22,6 +22,13 @@
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
 #include "ftpsfs/stats.h"
+/* How a range takes its connections. */
+static unsigned pr_use(const struct pr_job *j)
+{
+	return FTP_POOL_XFER | FTP_POOL_NOWAIT |
+	       (j->spare ? FTP_POOL_SPARE : 0);
+}
+
 /* A connection for a range: idle or new, never waited for beyond
  * PR_CONN_WAIT_MS (that is the fallback's cue). */
 static int pr_acquire(struct fs_preads *pw, const struct pr_job *j,
@@ -32,8 +39,7 @@ static int pr_acquire(struct fs_preads *pw, const struct pr_job *j,
 	int ret;
 
 	for (;;) {
-		ret = ftp_pool_acquire(pw->ctx->pool,
-				       FTP_POOL_XFER | FTP_POOL_NOWAIT, c, err,
+		ret = ftp_pool_acquire(pw->ctx->pool, pr_use(j), c, err,
 				       sizeof(err));
 		if (ret != -EBUSY || net_now_ms() >= until ||
 		    !pr_job_progress(j, 0))
@@ -103,7 +109,7 @@ static int pr_transfer(struct fs_preads *pw, const struct pr_job *j,
 
 	int64_t t_open = net_now_ms(), t_first = 0;
 	ret = ftp_pool_xfer_open(
-		pw->ctx->pool, FTP_POOL_XFER | FTP_POOL_NOWAIT,
+		pw->ctx->pool, pr_use(j),
 		&(struct ftp_xfer_cmd){ .verb = "RETR",
 					.arg = path,
 					.rest = off,
@@ -160,6 +166,8 @@ static int pr_fetch(struct fs_preads *pw, const struct pr_job *j,
 
 	if (ret < 0)
 		return ret;
+	if (j->spare)
+		stats_add(STATS_PREAD_OVERLAPS, 1);
 	/* The first range also looks before its transfer: the time to hold
 	 * every later range to. */
 	if (j->k == 0) {
@@ -212,6 +220,63 @@ static struct ftp_conn *pr_take_given_locked(struct fs_pread *pr, uint64_t k)
 	return c;
 }
 
+/* The fetch of job @j into slot @s ended with @ret (pr->lock held): the
+ * slot gets its bytes (@buf), its error, or waits to be fetched again.
+ * Returns @buf unless the slot took it. */
+static char *pr_settle_locked(struct fs_preads *pw, const struct pr_job *j,
+			      struct pr_slot *s, int ret,
+			      const struct pr_result *res, char *buf)
+{
+	struct fs_pread *pr = j->pr;
+
+	if (!pr->active || s->gen != j->gen)
+		return buf; /* no longer wanted */
+	if (ret == -EBUSY && j->spare) {
+		s->state = PR_WAITING; /* for a stream of the file's own */
+	} else if (ret == -EBUSY && pr->inflight > 1) {
+		/* Other transfers hold the connections (another file's, a
+		 * stream): fewer streams for this file, the range waits for
+		 * one of its others to end. */
+		pr->streams = pr->inflight - 1;
+		s->state = PR_WAITING;
+		log_debug("parallel reads of inode %llu: %u streams",
+			  (unsigned long long)pr->ino, pr->streams);
+	} else if (pr_retryable(ret) && s->tries < PR_RANGE_RETRIES &&
+		   pr->retries < PR_FILE_RETRIES) {
+		/* Fetched again from its start on another connection (the
+		 * failed one was closed): none of the bytes of the failed
+		 * fetch are kept, and the check after the transfer holds
+		 * the new fetch to the same size and time. */
+		s->tries++;
+		pr->retries++;
+		s->state = PR_WAITING;
+		stats_add(STATS_PREAD_RETRIES, 1);
+		log_debug("parallel range at %llu of inode %llu: %s; fetching "
+			  "it again",
+			  (unsigned long long)s->off,
+			  (unsigned long long)pr->ino, strerror(-ret));
+	} else {
+		/* A range went through: try the streams given up again (a
+		 * connection busy for a while - a login, an abandoned
+		 * transfer ending - cost a stream for good otherwise). */
+		if (ret == 0 && pr->streams < pr->max_streams &&
+		    pr->streams < ftp_pool_xfer_limit(pw->ctx->pool))
+			pr->streams++;
+		s->res = *res;
+		if (ret == 0)
+			pr->gap = res->gap;
+		s->state = ret == 0 ? PR_READY : PR_FAILED;
+		s->err = ret;
+		if (ret == 0) {
+			s->buf = buf;
+			s->buf_len = s->len;
+			buf = NULL;
+		}
+		pthread_cond_broadcast(&pr->cond);
+	}
+	return buf;
+}
+
 /* Run one job: fetch, then hand the bytes to the slot if still wanted. */
 static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 {
@@ -253,49 +318,7 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 	}
 
 	pthread_mutex_lock(&pr->lock);
-	if (pr->active && s->gen == j->gen && ret == -EBUSY &&
-	    pr->inflight > 1) {
-		/* Other transfers hold the connections (another file's, a
-		 * stream): fewer streams for this file, the range waits for
-		 * one of its others to end. */
-		pr->streams = pr->inflight - 1;
-		s->state = PR_WAITING;
-		log_debug("parallel reads of inode %llu: %u streams",
-			  (unsigned long long)pr->ino, pr->streams);
-	} else if (pr->active && s->gen == j->gen && pr_retryable(ret) &&
-		   s->tries < PR_RANGE_RETRIES &&
-		   pr->retries < PR_FILE_RETRIES) {
-		/* Fetched again from its start on another connection (the
-		 * failed one was closed): none of the bytes of the failed
-		 * fetch are kept, and the check after the transfer holds
-		 * the new fetch to the same size and time. */
-		s->tries++;
-		pr->retries++;
-		s->state = PR_WAITING;
-		stats_add(STATS_PREAD_RETRIES, 1);
-		log_debug("parallel range at %llu of inode %llu: %s; fetching "
-			  "it again",
-			  (unsigned long long)s->off,
-			  (unsigned long long)pr->ino, strerror(-ret));
-	} else if (pr->active && s->gen == j->gen) {
-		/* A range went through: try the streams given up again (a
-		 * connection busy for a while - a login, an abandoned
-		 * transfer ending - cost a stream for good otherwise). */
-		if (ret == 0 && pr->streams < pr->max_streams &&
-		    pr->streams < ftp_pool_xfer_limit(pw->ctx->pool))
-			pr->streams++;
-		s->res = res;
-		if (ret == 0)
-			pr->gap = res.gap;
-		s->state = ret == 0 ? PR_READY : PR_FAILED;
-		s->err = ret;
-		if (ret == 0) {
-			s->buf = buf;
-			s->buf_len = len;
-			buf = NULL;
-		}
-		pthread_cond_broadcast(&pr->cond);
-	}
+	buf = pr_settle_locked(pw, j, s, ret, &res, buf);
 	pr_job_done_locked(pr);
 	pthread_mutex_unlock(&pr->lock);
 	pr_buf_free(buf, len);
@@ -343,12 +366,13 @@ int fs_preads_start(struct fs_ctx *ctx, unsigned n, struct fs_preads **out)
 	pw->n = n;
 	pthread_mutex_init(&pw->lock, NULL);
 	pthread_cond_init(&pw->work, NULL);
-	for (; pw->started < n; pw->started++)
+	/* One more than the streams: a range opened while another ends. */
+	for (; pw->started < n + 1; pw->started++)
 		if (pthread_create(&pw->threads[pw->started], NULL, pr_thread,
 				   pw) != 0)
 			break;
 	*out = pw;
-	if (pw->started == n)
+	if (pw->started == n + 1)
 		return 0;
 	fs_preads_stop(pw);
 	fs_preads_free(pw);

@@ -128,6 +128,22 @@ def test_big_file_read_in_parallel_ranges_is_exact(ftp_server, mounted, kind):
     assert s["connections_lost"] <= (0 if kind == "vsftpd" else 1), s
 
 
+def test_next_range_opens_while_one_ends_and_stays_exact(ftp_server, mounted):
+    """When a range has about as many bytes left as opening one costs, the next range opens on
+    one more connection (parallel_overlaps), so its bytes flow as the first one ends: the
+    file stays exact, no connection is lost, and the streams never exceed max_conns."""
+    srv = ftp_server("vsftpd")
+    data = put_big(srv, size=2 * BIG, seed=3)
+    m = mounted(srv, options=["parallel_reads=4", "max_conns=5"])
+    r = read_all(m.mountpoint / "big.bin")
+    assert r == {"size": len(data), "sha256": sha(data)}
+    s = mount_stats(m.mountpoint)
+    assert s["parallel_overlaps"] >= 1, s
+    assert s["parallel_fallbacks"] == 0 and s["parallel_stale"] == 0
+    assert s["connections_lost"] == 0, s
+    assert s["logins"] <= 5, s
+
+
 def test_parallel_reads_off_uses_one_stream(ftp_server, mounted):
     srv = ftp_server("vsftpd")
     data = put_big(srv)
