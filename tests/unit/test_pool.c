@@ -211,6 +211,55 @@ TEST(transfers_leave_one_connection_for_metadata)
 	CHECK_INT(fake.live, 0);
 }
 
+TEST(spare_transfer_takes_the_metadata_connection_for_a_moment)
+{
+	struct ftp_pool *p = pool_of(3);
+	struct ftp_conn *x1, *x2, *x3, *x4, *m;
+	int ret, waits;
+
+	x1 = get(p, FTP_POOL_XFER, &ret);
+	CHECK_INT(ret, 0);
+	x2 = get(p, FTP_POOL_XFER, &ret);
+	CHECK_INT(ret, 0);
+	/* The limit of transfers reached: a spare one gets the third
+	 * connection at once, another spare one none. */
+	waits = vclock.waits;
+	x3 = get(p, FTP_POOL_XFER | FTP_POOL_SPARE | FTP_POOL_NOWAIT, &ret);
+	CHECK_INT(ret, 0);
+	CHECK(x3 != NULL);
+	x4 = get(p, FTP_POOL_XFER | FTP_POOL_SPARE | FTP_POOL_NOWAIT, &ret);
+	CHECK_INT(ret, -EBUSY);
+	CHECK(!x4);
+	CHECK_INT(vclock.waits, waits);
+	CHECK_INT(fake.opens, 3);
+	/* A range ended: metadata gets its connection back. */
+	ftp_pool_release(p, x1);
+	m = get(p, FTP_POOL_META, &ret);
+	CHECK_INT(ret, 0);
+	CHECK(m == x1);
+	ftp_pool_release(p, m);
+	ftp_pool_release(p, x2);
+	ftp_pool_release(p, x3);
+	ftp_pool_free(p);
+	CHECK_INT(fake.live, 0);
+}
+
+TEST(spare_transfer_is_no_more_than_one_connection_allows)
+{
+	struct ftp_pool *p = pool_of(1);
+	struct ftp_conn *x1, *x2;
+	int ret;
+
+	x1 = get(p, FTP_POOL_XFER, &ret);
+	CHECK_INT(ret, 0);
+	x2 = get(p, FTP_POOL_XFER | FTP_POOL_SPARE | FTP_POOL_NOWAIT, &ret);
+	CHECK_INT(ret, -EBUSY);
+	CHECK(!x2);
+	ftp_pool_release(p, x1);
+	ftp_pool_free(p);
+	CHECK_INT(fake.live, 0);
+}
+
 TEST(pool_shrinks_to_the_servers_limit)
 {
 	struct ftp_pool *p = pool_of(4);
@@ -491,6 +540,8 @@ TEST(a_spare_is_logged_in_when_the_last_idle_one_is_taken)
 static const struct check_case cases[] = {
 	TEST_ENTRY(released_connections_are_used_again),
 	TEST_ENTRY(transfers_leave_one_connection_for_metadata),
+	TEST_ENTRY(spare_transfer_takes_the_metadata_connection_for_a_moment),
+	TEST_ENTRY(spare_transfer_is_no_more_than_one_connection_allows),
 	TEST_ENTRY(pool_shrinks_to_the_servers_limit),
 	TEST_ENTRY(a_soft_pool_fails_fast_during_the_back_off),
 	TEST_ENTRY(a_patient_request_waits_out_the_back_off_even_when_soft),
