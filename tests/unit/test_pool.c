@@ -186,6 +186,16 @@ TEST(released_connections_are_used_again)
 	CHECK_INT(fake.live, 0);
 }
 
+/* Give back @n connections, free the pool: none is left open. */
+static void end_pool(struct ftp_pool *p, struct ftp_conn *const *cs, size_t n,
+		     int *failed)
+{
+	for (size_t i = 0; i < n; i++)
+		ftp_pool_release(p, cs[i]);
+	ftp_pool_free(p);
+	CHECK_INT(fake.live, 0);
+}
+
 TEST(transfers_leave_one_connection_for_metadata)
 {
 	struct ftp_pool *p = pool_of(3);
@@ -204,11 +214,7 @@ TEST(transfers_leave_one_connection_for_metadata)
 	m = get(p, FTP_POOL_META, &ret); /* at once */
 	CHECK_INT(ret, 0);
 	CHECK_INT(vclock.waits, waits);
-	ftp_pool_release(p, m);
-	ftp_pool_release(p, x1);
-	ftp_pool_release(p, x2);
-	ftp_pool_free(p);
-	CHECK_INT(fake.live, 0);
+	end_pool(p, (struct ftp_conn *[]){ m, x1, x2 }, 3, failed);
 }
 
 TEST(spare_transfer_takes_the_metadata_connection_for_a_moment)
@@ -237,27 +243,22 @@ TEST(spare_transfer_takes_the_metadata_connection_for_a_moment)
 	m = get(p, FTP_POOL_META, &ret);
 	CHECK_INT(ret, 0);
 	CHECK(m == x1);
-	ftp_pool_release(p, m);
-	ftp_pool_release(p, x2);
-	ftp_pool_release(p, x3);
-	ftp_pool_free(p);
-	CHECK_INT(fake.live, 0);
+	end_pool(p, (struct ftp_conn *[]){ m, x2, x3 }, 3, failed);
 }
 
 TEST(spare_transfer_is_no_more_than_one_connection_allows)
 {
-	struct ftp_pool *p = pool_of(1);
-	struct ftp_conn *x1, *x2;
+	struct ftp_pool *one = pool_of(1);
+	struct ftp_conn *x = get(one, FTP_POOL_XFER, &(int){ 0 });
 	int ret;
 
-	x1 = get(p, FTP_POOL_XFER, &ret);
-	CHECK_INT(ret, 0);
-	x2 = get(p, FTP_POOL_XFER | FTP_POOL_SPARE | FTP_POOL_NOWAIT, &ret);
+	CHECK(!get(one, FTP_POOL_XFER | FTP_POOL_SPARE | FTP_POOL_NOWAIT,
+		   &ret));
 	CHECK_INT(ret, -EBUSY);
-	CHECK(!x2);
-	ftp_pool_release(p, x1);
-	ftp_pool_free(p);
-	CHECK_INT(fake.live, 0);
+	CHECK(x != NULL);
+	ftp_pool_release(one, x);
+	ftp_pool_free(one);
+	CHECK_INT(fake.opens, 1);
 }
 
 TEST(pool_shrinks_to_the_servers_limit)
