@@ -9,7 +9,7 @@
  * ranges of 16 MiB (the first two 4 and 8 MiB), each with its own
  * REST + RETR (RFC 3659 section 5) on a pooled connection, by a few
  * worker threads (-o parallel_reads=N), and handed to the kernel in order.
- * Memory is bounded: N + 1 ranges per file, two files at once.
+ * Memory is bounded: N + 2 ranges per file, two files at once.
  *
  * Never stale or mixed bytes: each range is checked after its transfer
  * with SIZE and MDTM against the size the file had when the ranges began

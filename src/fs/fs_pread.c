@@ -233,15 +233,15 @@ static void pr_queue_waiting_locked(struct fs_pread *pr)
 }
 
 /* May the next range be cut: the file has more, a slot is free and the
- * budget allows (pr->lock held)? */
-static bool pr_may_cut_locked(const struct fs_pread *pr)
+ * budget allows, with @more bytes on top (pr->lock held)? */
+static bool pr_may_cut_locked(const struct fs_pread *pr, uint64_t more)
 {
 	if (pr->next_off >= pr->size || pr->next_k - pr->head >= pr->nslots)
 		return false;
 	return pr->next_k == pr->head ||
 	       pr->next_off + pr_cut_len(pr, pr->next_k, pr->next_off) -
 			       pr_head_off(pr) <=
-		       pr->budget;
+		       pr->budget + more;
 }
 
 /* Cut ranges while the file has more, a slot is free and the budget
@@ -250,7 +250,7 @@ static void pr_fill_locked(struct fs_pread *pr)
 {
 	unsigned busy;
 
-	while (pr_may_cut_locked(pr)) {
+	while (pr_may_cut_locked(pr, 0)) {
 		if (pr_in_tail(pr, pr->next_off) && pr->next_k > pr->head &&
 		    (pr_owed_locked(pr, &busy), busy >= pr->streams))
 			break;
@@ -274,8 +274,13 @@ static void pr_overlap_locked(struct fs_pread *pr, const struct pr_slot *s,
 	if (pr->held || pr->inflight != pr->streams || pr->gap == 0 ||
 	    s->len - got > pr->gap)
 		return;
+	/* The range ending is often the head, whose bytes the reader takes
+	 * as soon as they are all in: the next one may be cut beyond the
+	 * budget by the head's length (its buffer fills from its first
+	 * byte on, about when the head's is let go). */
 	next = pr_first_waiting_locked(pr);
-	if (!next && pr_in_tail(pr, pr->next_off) && pr_may_cut_locked(pr)) {
+	if (!next && (pr_in_tail(pr, pr->next_off) || s->k == pr->head) &&
+	    pr_may_cut_locked(pr, s->k == pr->head ? s->len : 0)) {
 		pr_schedule_next_locked(pr); /* stays waiting: no stream */
 		next = pr_first_waiting_locked(pr);
 	}

@@ -32,7 +32,7 @@
 /* ... or of a file that the attributes say is big. */
 #define PR_BIG_FILE  (64ull << 20)
 #define PR_AFTER_BIG (256u << 10)
-/* Files in parallel mode at once (memory: N + 1 ranges each). */
+/* Files in parallel mode at once (memory: N + 2 ranges each). */
 #define PR_FILES 2
 #define PR_QUEUE (FS_PREAD_MAX * PR_FILES * 2)
 /* How long a worker looks for a free connection before its range fails
