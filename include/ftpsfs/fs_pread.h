@@ -72,6 +72,12 @@ bool fs_pread_note(struct fs_ctx *ctx, struct fs_file *f, uint64_t off,
 struct ftp_conn;
 void fs_pread_begin(struct fs_ctx *ctx, struct fs_file *f, struct ftp_conn *c);
 
+/* A file of @size bytes was opened for reading: if it is big enough for
+ * ranges, the connections they would take are logged in now, in the
+ * background (a login is ~10 round trips: begun when the ranges begin,
+ * the first ranges waited for it). */
+void fs_pread_opened(struct fs_ctx *ctx, uint64_t size);
+
 /* @f is closed: its ranges are dropped (transfers under way end). */
 void fs_pread_release(struct fs_file *f);
 

@@ -81,6 +81,10 @@ enum ftp_pool_use {
 	 * a parallel range opened while another range of the file ends
 	 * (fs_pread_work.c), which gives its connection back soon. */
 	FTP_POOL_SPARE = 0x40,
+	/* Or'ed in with FTP_POOL_NOWAIT: a new connection only, logged in
+	 * if a slot is free, never an idle one (-EBUSY): the pool grows
+	 * ahead of the transfers that will need it. */
+	FTP_POOL_FRESH = 0x80,
 };
 
 int ftp_pool_new(const struct ftp_endpoint *ep, unsigned max_conns,

@@ -132,7 +132,7 @@ struct fs_pread {
 };
 
 struct pr_job {
-	struct fs_pread *pr;
+	struct fs_pread *pr; /* NULL: a login ahead (fs_pread_opened()) */
 	uint64_t k;
 	unsigned gen;
 	bool spare; /* opened while another range ends (FTP_POOL_SPARE) */
@@ -149,6 +149,7 @@ struct fs_preads {
 	struct pr_job queue[PR_QUEUE];
 	unsigned head, len;
 	bool stopping;
+	unsigned warming; /* logins ahead queued or running */
 	struct fs_pread *files;
 	pthread_t threads[FS_PREAD_MAX + 1]; /* n + 1: the spare's */
 	unsigned started;

@@ -324,6 +324,47 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 	pr_buf_free(buf, len);
 }
 
+/* A login ahead: a new connection, given back idle (pw->warming counts
+ * it until here). */
+static void pr_warm(struct fs_preads *pw)
+{
+	struct ftp_conn *c;
+	char err[256];
+
+	if (ftp_pool_acquire(pw->ctx->pool,
+			     FTP_POOL_META | FTP_POOL_NOWAIT | FTP_POOL_FRESH,
+			     &c, err, sizeof(err)) == 0)
+		ftp_pool_release(pw->ctx->pool, c);
+	pthread_mutex_lock(&pw->lock);
+	pw->warming--;
+	pthread_mutex_unlock(&pw->lock);
+}
+
+void fs_pread_opened(struct fs_ctx *ctx, uint64_t size)
+{
+	struct fs_preads *pw = ctx->preads;
+	unsigned n;
+
+	if (!pw || size < PR_BIG_FILE)
+		return;
+	/* The streams' connections and the spare's (the reader's own is
+	 * one of them: the pool has it at least). */
+	n = ftp_pool_xfer_limit(ctx->pool);
+	n = n > pw->n ? pw->n : n;
+	if (n < 2)
+		return;
+	pthread_mutex_lock(&pw->lock);
+	/* One batch at a time, never more than a quarter of the queue
+	 * (the ranges' jobs must find room). */
+	for (n = pw->warming ? 0 : n; n > 0 && pw->len < PR_QUEUE / 4; n--) {
+		pw->queue[(pw->head + pw->len++) % PR_QUEUE] =
+			(struct pr_job){ .pr = NULL };
+		pw->warming++;
+	}
+	pthread_cond_broadcast(&pw->work);
+	pthread_mutex_unlock(&pw->lock);
+}
+
 static void *pr_thread(void *arg)
 {
 	struct fs_preads *pw = arg;
@@ -342,8 +383,12 @@ static void *pr_thread(void *arg)
 		pw->head = (pw->head + 1) % PR_QUEUE;
 		pw->len--;
 		pthread_mutex_unlock(&pw->lock);
-		pr_run(pw, &j);
-		pr_unref(j.pr);
+		if (j.pr) {
+			pr_run(pw, &j);
+			pr_unref(j.pr);
+		} else {
+			pr_warm(pw);
+		}
 		pthread_mutex_lock(&pw->lock);
 	}
 	pthread_mutex_unlock(&pw->lock);
@@ -394,7 +439,8 @@ void fs_preads_stop(struct fs_preads *pw)
 	pw->started = 0;
 	/* Jobs never run: their references. */
 	while (pw->len > 0) {
-		pr_unref(pw->queue[pw->head].pr);
+		if (pw->queue[pw->head].pr)
+			pr_unref(pw->queue[pw->head].pr);
 		pw->head = (pw->head + 1) % PR_QUEUE;
 		pw->len--;
 	}

@@ -418,6 +418,7 @@ struct pool_wait {
 	bool patient;	    /* waits out an outage even on a soft mount */
 	bool nowait;	    /* never waits, never reclaims (-EBUSY) */
 	bool spare;	    /* may take the connection kept for metadata */
+	bool fresh;	    /* a new connection only */
 	int64_t deadline;   /* for a free slot */
 	int64_t outage_end; /* for the server to come back */
 	bool for_server;    /* waiting for the server now, not a slot */
@@ -515,10 +516,11 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 {
 	struct pool_wait w = {
 		.use = use & ~(unsigned)(FTP_POOL_PATIENT | FTP_POOL_NOWAIT |
-					 FTP_POOL_SPARE),
+					 FTP_POOL_SPARE | FTP_POOL_FRESH),
 		.patient = use & FTP_POOL_PATIENT,
 		.nowait = use & FTP_POOL_NOWAIT,
 		.spare = use & FTP_POOL_SPARE,
+		.fresh = use & FTP_POOL_FRESH,
 		.deadline = net_bound(pool_now(p) + p->ep->timeout_ms),
 	};
 	int ret;
@@ -545,7 +547,7 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 			return -EINTR;
 		}
 		w.for_server = false;
-		if (p->nidle > 0 && !xfer_full) {
+		if (p->nidle > 0 && !xfer_full && !w.fresh) {
 			struct ftp_conn *c = p->idle[--p->nidle].c;
 
 			if (p->ops->looks_dead(c)) {

@@ -261,6 +261,28 @@ TEST(spare_transfer_is_no_more_than_one_connection_allows)
 	CHECK_INT(fake.opens, 1);
 }
 
+TEST(fresh_acquire_logs_in_a_new_connection_never_an_idle_one)
+{
+	struct ftp_pool *p = pool_of(3);
+	struct ftp_conn *idle, *c1, *c2, *none;
+	int ret;
+	unsigned use = FTP_POOL_META | FTP_POOL_NOWAIT | FTP_POOL_FRESH;
+
+	idle = get(p, FTP_POOL_META, &ret);
+	ftp_pool_release(p, idle);
+	c1 = get(p, use, &ret);
+	CHECK_INT(ret, 0);
+	CHECK(c1 != idle);
+	c2 = get(p, use, &ret);
+	CHECK_INT(ret, 0);
+	CHECK(c2 != idle && c2 != c1);
+	none = get(p, use, &ret); /* all three slots taken, one idle */
+	CHECK_INT(ret, -EBUSY);
+	CHECK(!none);
+	CHECK_INT(fake.opens, 3);
+	end_pool(p, (struct ftp_conn *[]){ c1, c2 }, 2, failed);
+}
+
 TEST(pool_shrinks_to_the_servers_limit)
 {
 	struct ftp_pool *p = pool_of(4);
@@ -543,6 +565,7 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(transfers_leave_one_connection_for_metadata),
 	TEST_ENTRY(spare_transfer_takes_the_metadata_connection_for_a_moment),
 	TEST_ENTRY(spare_transfer_is_no_more_than_one_connection_allows),
+	TEST_ENTRY(fresh_acquire_logs_in_a_new_connection_never_an_idle_one),
 	TEST_ENTRY(pool_shrinks_to_the_servers_limit),
 	TEST_ENTRY(a_soft_pool_fails_fast_during_the_back_off),
 	TEST_ENTRY(a_patient_request_waits_out_the_back_off_even_when_soft),
