@@ -156,8 +156,10 @@ def test_open_of_a_big_file_logs_in_the_ranges_connections_ahead(ftp_server, mou
     with open(m.mountpoint / "small.bin", "rb") as f:
         assert f.read(4096) == b"x" * 4096
     time.sleep(0.5)
+    # The mount's connection, a spare, maybe one for a listing at the same time - not the pool
+    # (5) that a big file's open logs in.
     small = mount_stats(m.mountpoint)["logins"]
-    assert small <= 2  # the mount's connection and at most one spare
+    assert small < 5, mount_stats(m.mountpoint)
     with open(m.mountpoint / "big.bin", "rb") as f:
         f.read(4096)  # the head only: no ranges
     logins = wait_for(lambda: mount_stats(m.mountpoint)["logins"] >= 5 and
