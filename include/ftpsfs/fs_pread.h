@@ -9,7 +9,7 @@
  * ranges of 16 MiB (the first two 4 and 8 MiB), each with its own
  * REST + RETR (RFC 3659 section 5) on a pooled connection, by a few
  * worker threads (-o parallel_reads=N), and handed to the kernel in order.
- * Memory is bounded: N + 1 ranges per file, two files at once.
+ * Memory is bounded: N + 2 ranges per file, two files at once.
  *
  * Never stale or mixed bytes: each range is checked after its transfer
  * with SIZE and MDTM against the size the file had when the ranges began
@@ -71,6 +71,12 @@ bool fs_pread_note(struct fs_ctx *ctx, struct fs_file *f, uint64_t off,
  * connection, in step and taken; NULL: none) if it is given. */
 struct ftp_conn;
 void fs_pread_begin(struct fs_ctx *ctx, struct fs_file *f, struct ftp_conn *c);
+
+/* A file of @size bytes was opened for reading: if it is big enough for
+ * ranges, the connections they would take are logged in now, in the
+ * background (a login is ~10 round trips: begun when the ranges begin,
+ * the first ranges waited for it). */
+void fs_pread_opened(struct fs_ctx *ctx, uint64_t size);
 
 /* @f is closed: its ranges are dropped (transfers under way end). */
 void fs_pread_release(struct fs_file *f);

@@ -76,6 +76,15 @@ enum ftp_pool_use {
 	 * a new one if a slot is free, but never wait for one and never
 	 * reclaim a parked stream - fail with -EBUSY instead. */
 	FTP_POOL_NOWAIT = 0x20,
+	/* Or'ed in with FTP_POOL_XFER: the transfer may also take the
+	 * connection kept for the rest of the mount's work, for a moment:
+	 * a parallel range opened while another range of the file ends
+	 * (fs_pread_work.c), which gives its connection back soon. */
+	FTP_POOL_SPARE = 0x40,
+	/* Or'ed in with FTP_POOL_NOWAIT: a new connection only, logged in
+	 * if a slot is free, never an idle one (-EBUSY): the pool grows
+	 * ahead of the transfers that will need it. */
+	FTP_POOL_FRESH = 0x80,
 };
 
 int ftp_pool_new(const struct ftp_endpoint *ep, unsigned max_conns,

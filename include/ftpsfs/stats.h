@@ -53,6 +53,7 @@ enum stats_counter {
 	STATS_PREAD_STALE,     /* ... because the file changed on the server */
 	STATS_PREAD_END_MS,    /* time spent ending ranges (ABOR, 226) */
 	STATS_PREAD_RETRIES,   /* ranges fetched again after a failure */
+	STATS_PREAD_OVERLAPS,  /* ranges opened while another ended */
 	STATS_COUNTER_COUNT
 };
 

@@ -17,7 +17,8 @@
  * throws its bytes away.  The buffer belongs to the worker while it
  * fetches and to the slot once the range is ready.  Each queued job holds
  * a reference on the file's state; so does the open file.  A file has at
- * most `streams` jobs queued or running; its other ranges wait.
+ * most `streams` jobs queued or running, and one more while a range ends
+ * (pr_overlap_locked()); its other ranges wait.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -76,21 +77,58 @@ void pr_unref(struct fs_pread *pr)
 	free(pr);
 }
 
+/* Is the cut at @off in the file's tail, where ranges shrink? */
+static bool pr_in_tail(const struct fs_pread *pr, uint64_t off)
+{
+	return (pr->size - off) * 2 / (pr->streams + 1) < PR_CHUNK;
+}
+
+/* Bytes that the ranges cut and not fetched yet still have to fetch
+ * (pr->lock held), and (@busy) how many of them there are. */
+static uint64_t pr_owed_locked(const struct fs_pread *pr, unsigned *busy)
+{
+	uint64_t owed = 0;
+
+	*busy = 0;
+	for (uint64_t k = pr->head; k < pr->next_k; k++) {
+		const struct pr_slot *s = &pr->slots[k % pr->nslots];
+
+		if (s->state != PR_WAITING && s->state != PR_QUEUED &&
+		    s->state != PR_FETCHING)
+			continue;
+		(*busy)++;
+		owed += s->len - (s->state == PR_FETCHING ? s->got : 0);
+	}
+	return owed;
+}
+
 /*
- * How long range @k, cut at @off, is: the ramp first (the reader gets its
- * next bytes soon after the ranges begin), then PR_CHUNK; towards the end
- * 2/(streams + 1) of what is left, so that the last ranges of the streams
- * (begun one after another) end about together.  What would be left as a
- * piece smaller than PR_TAPER_MIN goes into this range.
+ * How long range @k, cut at @off, is (pr->lock held): the ramp first (the
+ * reader gets its next bytes soon after the ranges begin), then PR_CHUNK.
+ * In the tail, a range is cut only when a stream is free to fetch it
+ * (pr_fill_locked()), to its share of all that is left - the file's
+ * bytes not cut yet and those the other streams still have to fetch - so
+ * that the streams end together: cut ahead, by a guess, the last ranges
+ * left one stream fetching alone for ~0.5 s of a 256 MiB read.  What
+ * would be left as a piece smaller than PR_TAPER_MIN goes into this one.
  */
 static size_t pr_cut_len(const struct fs_pread *pr, uint64_t k, uint64_t off)
 {
 	uint64_t left = pr->size - off, len;
+	unsigned busy;
 
 	if (k < PR_RAMP_STEPS) {
 		len = (uint64_t)PR_RAMP_FIRST << k;
+	} else if (!pr_in_tail(pr, off)) {
+		len = PR_CHUNK;
 	} else {
-		len = left * 2 / (pr->streams + 1);
+		uint64_t all = left + pr_owed_locked(pr, &busy);
+		unsigned idle = busy < pr->streams ? pr->streams - busy : 1;
+
+		/* Each stream that begins a range loses its opening. */
+		all += idle * pr->gap;
+		len = all / pr->streams > pr->gap ? all / pr->streams - pr->gap
+						  : 0;
 		len = len < PR_TAPER_MIN ? PR_TAPER_MIN
 		      : len > PR_CHUNK	 ? PR_CHUNK
 					 : len - len % PR_ALIGN;
@@ -123,15 +161,16 @@ static uint64_t pr_head_off(const struct fs_pread *pr)
 /* Queue the job of the waiting range in @s (pr->lock held).  A full
  * queue fails the range at once: the reader falls back when it gets
  * there. */
-static void pr_queue_locked(struct fs_pread *pr, struct pr_slot *s)
+static void pr_queue_locked(struct fs_pread *pr, struct pr_slot *s, bool spare)
 {
 	struct fs_preads *pw = pr->pw;
 	bool queued = false;
 
 	pthread_mutex_lock(&pw->lock);
 	if (!pw->stopping && pw->len < PR_QUEUE) {
-		pw->queue[(pw->head + pw->len++) % PR_QUEUE] =
-			(struct pr_job){ .pr = pr, .k = s->k, .gen = s->gen };
+		pw->queue[(pw->head + pw->len++) % PR_QUEUE] = (struct pr_job){
+			.pr = pr, .k = s->k, .gen = s->gen, .spare = spare
+		};
 		atomic_fetch_add(&pr->refs, 1);
 		queued = true;
 		pthread_cond_signal(&pw->work);
@@ -158,54 +197,123 @@ static void pr_schedule_next_locked(struct fs_pread *pr)
 	s->off = pr->next_off;
 	s->len = pr_cut_len(pr, k, s->off);
 	s->tries = 0;
+	s->got = 0;
 	pr->next_off += s->len;
 	s->gen = ++pr->gens;
 	s->state = PR_WAITING;
 	if (!pr->held && pr->inflight < pr->streams)
-		pr_queue_locked(pr, s);
+		pr_queue_locked(pr, s, false);
 }
 
 /* Queue the first waiting ranges while the file has streams free
  * (pr->lock held). */
+static struct pr_slot *pr_first_waiting_locked(struct fs_pread *pr)
+{
+	struct pr_slot *first = NULL;
+
+	for (unsigned i = 0; i < pr->nslots; i++) {
+		struct pr_slot *s = &pr->slots[i];
+
+		if (s->state == PR_WAITING && (!first || s->k < first->k))
+			first = s;
+	}
+	return first;
+}
+
 static void pr_queue_waiting_locked(struct fs_pread *pr)
 {
 	struct pr_slot *first;
 
 	while (pr->active && !pr->held && pr->inflight < pr->streams) {
-		first = NULL;
-		for (unsigned i = 0; i < pr->nslots; i++) {
-			struct pr_slot *s = &pr->slots[i];
-
-			if (s->state == PR_WAITING &&
-			    (!first || s->k < first->k))
-				first = s;
-		}
+		first = pr_first_waiting_locked(pr);
 		if (!first)
 			break;
-		pr_queue_locked(pr, first);
+		pr_queue_locked(pr, first, false);
 	}
 }
 
+/* May the next range be cut: the file has more, a slot is free and the
+ * budget allows, with @more bytes on top (pr->lock held)? */
+static bool pr_may_cut_locked(const struct fs_pread *pr, uint64_t more)
+{
+	if (pr->next_off >= pr->size || pr->next_k - pr->head >= pr->nslots)
+		return false;
+	return pr->next_k == pr->head ||
+	       pr->next_off + pr_cut_len(pr, pr->next_k, pr->next_off) -
+			       pr_head_off(pr) <=
+		       pr->budget + more;
+}
+
+/* Cut ranges while the file has more, a slot is free and the budget
+ * allows - in the tail only while a stream is free (pr->lock held). */
+static void pr_fill_locked(struct fs_pread *pr)
+{
+	unsigned busy;
+
+	while (pr_may_cut_locked(pr, 0)) {
+		if (pr_in_tail(pr, pr->next_off) && pr->next_k > pr->head &&
+		    (pr_owed_locked(pr, &busy), busy >= pr->streams))
+			break;
+		pr_schedule_next_locked(pr);
+	}
+}
+
+/*
+ * Range @s has @got of its bytes: when what is left takes about as long
+ * as opening a range (pr->gap), the next range opens now, on one more
+ * connection (FTP_POOL_SPARE), so that its bytes flow as this range's
+ * end - not ~5 round trips later (EPSV, REST + RETR, the data connection,
+ * its 1xx and TLS handshake: ~9% of each 16 MiB range at 20 ms and 100
+ * Mbit/s).  One range at a time is opened so (pr->lock held).
+ */
+static void pr_overlap_locked(struct fs_pread *pr, const struct pr_slot *s,
+			      size_t got)
+{
+	struct pr_slot *next;
+
+	if (pr->held || pr->inflight != pr->streams || pr->gap == 0 ||
+	    s->len - got > pr->gap)
+		return;
+	/* The range ending is often the head, whose bytes the reader takes
+	 * as soon as they are all in: the next one may be cut beyond the
+	 * budget by the head's length (its buffer fills from its first
+	 * byte on, about when the head's is let go). */
+	next = pr_first_waiting_locked(pr);
+	if (!next && (pr_in_tail(pr, pr->next_off) || s->k == pr->head) &&
+	    pr_may_cut_locked(pr, s->k == pr->head ? s->len : 0)) {
+		pr_schedule_next_locked(pr); /* stays waiting: no stream */
+		next = pr_first_waiting_locked(pr);
+	}
+	if (next)
+		pr_queue_locked(pr, next, true);
+}
+
+bool pr_job_progress(const struct pr_job *j, size_t got)
+{
+	struct fs_pread *pr = j->pr;
+	struct pr_slot *s;
+	bool wanted;
+
+	pthread_mutex_lock(&pr->lock);
+	s = &pr->slots[j->k % pr->nslots];
+	wanted = pr->active && s->gen == j->gen;
+	if (wanted && got > s->got) {
+		s->got = got;
+		pr_overlap_locked(pr, s, got);
+	}
+	pthread_mutex_unlock(&pr->lock);
+	return wanted;
+}
+
 /* A job of the file ended: its stream goes to the first waiting range,
- * and so do streams regained (pr->lock held). */
+ * and so do streams regained, or to the next range of the tail
+ * (pr->lock held). */
 void pr_job_done_locked(struct fs_pread *pr)
 {
 	pr->inflight--;
 	pr_queue_waiting_locked(pr);
-}
-
-/* Cut ranges while the file has more, a slot is free and the budget
- * allows (pr->lock held). */
-static void pr_fill_locked(struct fs_pread *pr)
-{
-	while (pr->next_off < pr->size && pr->next_k - pr->head < pr->nslots) {
-		uint64_t len = pr_cut_len(pr, pr->next_k, pr->next_off);
-
-		if (pr->next_k > pr->head &&
-		    pr->next_off + len - pr_head_off(pr) > pr->budget)
-			break;
-		pr_schedule_next_locked(pr);
-	}
+	if (pr->active)
+		pr_fill_locked(pr);
 }
 
 /* Range @k (the head) is no longer wanted: the next one is the head, its
@@ -472,6 +580,19 @@ static bool pr_try_activate(struct fs_ctx *ctx, struct fs_file *f,
 	return true;
 }
 
+/* The tail is cut as streams free up (pr_fill_locked()): a read from
+ * the window [@from, @end) across its end has the next ranges cut now
+ * (pr->lock held). */
+static void pr_cut_for_read_locked(struct fs_pread *pr, uint64_t from,
+				   uint64_t end)
+{
+	if (from < pr_head_off(pr))
+		return;
+	while (end > pr->next_off && from < pr->next_off &&
+	       pr->next_k - pr->head < pr->nslots)
+		pr_schedule_next_locked(pr);
+}
+
 ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
 		      size_t size, uint64_t off)
 {
@@ -504,6 +625,7 @@ ssize_t fs_pread_read(struct fs_ctx *ctx, struct fs_file *f, char *buf,
 		pr->seq_end = end;
 		goto out;
 	}
+	pr_cut_for_read_locked(pr, off + done, end);
 	if (off + done < head_off || end > pr->next_off) {
 		pr->seq_len = 0;
 		pr->seeked = true;

@@ -25,14 +25,14 @@
 /* The last ranges of a file shrink (no smaller than this) so that the
  * streams end together: with ranges of PR_CHUNK to the end, the last
  * stream went on alone for up to a whole range while the others idled. */
-#define PR_TAPER_MIN (4u << 20)
+#define PR_TAPER_MIN (2u << 20)
 #define PR_ALIGN     (64u << 10)
 /* Sequential bytes read by the stream before ranges take over ... */
 #define PR_AFTER (8u << 20)
 /* ... or of a file that the attributes say is big. */
 #define PR_BIG_FILE  (64ull << 20)
 #define PR_AFTER_BIG (256u << 10)
-/* Files in parallel mode at once (memory: N + 1 ranges each). */
+/* Files in parallel mode at once (memory: N + 2 ranges each). */
 #define PR_FILES 2
 #define PR_QUEUE (FS_PREAD_MAX * PR_FILES * 2)
 /* How long a worker looks for a free connection before its range fails
@@ -68,6 +68,7 @@ struct pr_result {
 	int64_t pre_mtime;
 	uint64_t size; /* the check after the transfer */
 	int64_t mtime;
+	uint64_t gap; /* bytes the range could have had while it opened */
 };
 
 struct pr_slot {
@@ -78,6 +79,7 @@ struct pr_slot {
 	enum pr_state state;
 	char *buf; /* PR_READY: the range's bytes (pr_buf_new()) */
 	size_t buf_len;
+	size_t got;	/* PR_FETCHING: bytes fetched so far */
 	int err;	/* PR_FAILED */
 	unsigned tries; /* fetches that failed and were tried again */
 	struct pr_result res;
@@ -114,6 +116,7 @@ struct fs_pread {
 			       * the pool has no connection for more) */
 	unsigned max_streams; /* ... when it has */
 	unsigned inflight;    /* jobs queued or running (any gen) */
+	uint64_t gap;	      /* the last range's pr_result.gap */
 	unsigned nslots;      /* the slots in use (all): ranges are cut while
 			       * the budget allows, so that a worker seldom
 			       * waits for the reader to take the oldest
@@ -129,9 +132,10 @@ struct fs_pread {
 };
 
 struct pr_job {
-	struct fs_pread *pr;
+	struct fs_pread *pr; /* NULL: a login ahead (fs_pread_opened()) */
 	uint64_t k;
 	unsigned gen;
+	bool spare; /* opened while another range ends (FTP_POOL_SPARE) */
 };
 
 struct fs_preads {
@@ -145,8 +149,9 @@ struct fs_preads {
 	struct pr_job queue[PR_QUEUE];
 	unsigned head, len;
 	bool stopping;
+	unsigned warming; /* logins ahead queued or running */
 	struct fs_pread *files;
-	pthread_t threads[FS_PREAD_MAX];
+	pthread_t threads[FS_PREAD_MAX + 1]; /* n + 1: the spare's */
 	unsigned started;
 };
 
@@ -157,5 +162,7 @@ void pr_buf_free(char *buf, size_t len);
 void pr_unref(struct fs_pread *pr);
 /* A job of the file ended (pr->lock held). */
 void pr_job_done_locked(struct fs_pread *pr);
+/* Is the job still wanted?  Records its @got bytes (takes pr->lock). */
+bool pr_job_progress(const struct pr_job *j, size_t got);
 
 #endif

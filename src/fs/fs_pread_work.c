@@ -22,16 +22,11 @@
 #include "ftpsfs/log.h"
 #include "ftpsfs/net.h"
 #include "ftpsfs/stats.h"
-/* Is the job still wanted?  (takes pr->lock) */
-static bool pr_job_wanted(const struct pr_job *j)
+/* How a range takes its connections. */
+static unsigned pr_use(const struct pr_job *j)
 {
-	struct fs_pread *pr = j->pr;
-	bool wanted;
-
-	pthread_mutex_lock(&pr->lock);
-	wanted = pr->active && pr->slots[j->k % pr->nslots].gen == j->gen;
-	pthread_mutex_unlock(&pr->lock);
-	return wanted;
+	return FTP_POOL_XFER | FTP_POOL_NOWAIT |
+	       (j->spare ? FTP_POOL_SPARE : 0);
 }
 
 /* A connection for a range: idle or new, never waited for beyond
@@ -44,10 +39,10 @@ static int pr_acquire(struct fs_preads *pw, const struct pr_job *j,
 	int ret;
 
 	for (;;) {
-		ret = ftp_pool_acquire(pw->ctx->pool,
-				       FTP_POOL_XFER | FTP_POOL_NOWAIT, c, err,
+		ret = ftp_pool_acquire(pw->ctx->pool, pr_use(j), c, err,
 				       sizeof(err));
-		if (ret != -EBUSY || net_now_ms() >= until || !pr_job_wanted(j))
+		if (ret != -EBUSY || net_now_ms() >= until ||
+		    !pr_job_progress(j, 0))
 			break;
 		if (net_sleep(PR_POLL_MS) < 0)
 			return -EINTR;
@@ -112,8 +107,9 @@ static int pr_transfer(struct fs_preads *pw, const struct pr_job *j,
 	ssize_t n = 0;
 	int ret;
 
+	int64_t t_open = net_now_ms(), t_first = 0;
 	ret = ftp_pool_xfer_open(
-		pw->ctx->pool, FTP_POOL_XFER | FTP_POOL_NOWAIT,
+		pw->ctx->pool, pr_use(j),
 		&(struct ftp_xfer_cmd){ .verb = "RETR",
 					.arg = path,
 					.rest = off,
@@ -130,8 +126,10 @@ static int pr_transfer(struct fs_preads *pw, const struct pr_job *j,
 							  : PR_READ_MAX);
 		if (n <= 0)
 			break;
+		if (got == 0)
+			t_first = net_now_ms();
 		got += (size_t)n;
-		if (!pr_job_wanted(j)) {
+		if (!pr_job_progress(j, got)) {
 			ftp_xfer_abort(*c, x);
 			return -ECANCELED;
 		}
@@ -148,6 +146,10 @@ static int pr_transfer(struct fs_preads *pw, const struct pr_job *j,
 		ret = ftp_xfer_finish(*c, x, FTP_OP_RETR);
 		return ret < 0 ? ret : -ESTALE;
 	}
+	/* The cost of opening a range, in bytes at this one's rate (the
+	 * tail's shares, pr_cut_len()). */
+	res->gap = (uint64_t)(t_first - t_open) * len /
+		   (uint64_t)(net_now_ms() - t_first + 1);
 	return pr_end_range(*c, x, at_eof, path, res);
 }
 
@@ -164,6 +166,8 @@ static int pr_fetch(struct fs_preads *pw, const struct pr_job *j,
 
 	if (ret < 0)
 		return ret;
+	if (j->spare)
+		stats_add(STATS_PREAD_OVERLAPS, 1);
 	/* The first range also looks before its transfer: the time to hold
 	 * every later range to. */
 	if (j->k == 0) {
@@ -216,6 +220,63 @@ static struct ftp_conn *pr_take_given_locked(struct fs_pread *pr, uint64_t k)
 	return c;
 }
 
+/* The fetch of job @j into slot @s ended with @ret (pr->lock held): the
+ * slot gets its bytes (@buf), its error, or waits to be fetched again.
+ * Returns @buf unless the slot took it. */
+static char *pr_settle_locked(struct fs_preads *pw, const struct pr_job *j,
+			      struct pr_slot *s, int ret,
+			      const struct pr_result *res, char *buf)
+{
+	struct fs_pread *pr = j->pr;
+
+	if (!pr->active || s->gen != j->gen)
+		return buf; /* no longer wanted */
+	if (ret == -EBUSY && j->spare) {
+		s->state = PR_WAITING; /* for a stream of the file's own */
+	} else if (ret == -EBUSY && pr->inflight > 1) {
+		/* Other transfers hold the connections (another file's, a
+		 * stream): fewer streams for this file, the range waits for
+		 * one of its others to end. */
+		pr->streams = pr->inflight - 1;
+		s->state = PR_WAITING;
+		log_debug("parallel reads of inode %llu: %u streams",
+			  (unsigned long long)pr->ino, pr->streams);
+	} else if (pr_retryable(ret) && s->tries < PR_RANGE_RETRIES &&
+		   pr->retries < PR_FILE_RETRIES) {
+		/* Fetched again from its start on another connection (the
+		 * failed one was closed): none of the bytes of the failed
+		 * fetch are kept, and the check after the transfer holds
+		 * the new fetch to the same size and time. */
+		s->tries++;
+		pr->retries++;
+		s->state = PR_WAITING;
+		stats_add(STATS_PREAD_RETRIES, 1);
+		log_debug("parallel range at %llu of inode %llu: %s; fetching "
+			  "it again",
+			  (unsigned long long)s->off,
+			  (unsigned long long)pr->ino, strerror(-ret));
+	} else {
+		/* A range went through: try the streams given up again (a
+		 * connection busy for a while - a login, an abandoned
+		 * transfer ending - cost a stream for good otherwise). */
+		if (ret == 0 && pr->streams < pr->max_streams &&
+		    pr->streams < ftp_pool_xfer_limit(pw->ctx->pool))
+			pr->streams++;
+		s->res = *res;
+		if (ret == 0)
+			pr->gap = res->gap;
+		s->state = ret == 0 ? PR_READY : PR_FAILED;
+		s->err = ret;
+		if (ret == 0) {
+			s->buf = buf;
+			s->buf_len = s->len;
+			buf = NULL;
+		}
+		pthread_cond_broadcast(&pr->cond);
+	}
+	return buf;
+}
+
 /* Run one job: fetch, then hand the bytes to the slot if still wanted. */
 static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 {
@@ -257,50 +318,51 @@ static void pr_run(struct fs_preads *pw, const struct pr_job *j)
 	}
 
 	pthread_mutex_lock(&pr->lock);
-	if (pr->active && s->gen == j->gen && ret == -EBUSY &&
-	    pr->inflight > 1) {
-		/* Other transfers hold the connections (another file's, a
-		 * stream): fewer streams for this file, the range waits for
-		 * one of its others to end. */
-		pr->streams = pr->inflight - 1;
-		s->state = PR_WAITING;
-		log_debug("parallel reads of inode %llu: %u streams",
-			  (unsigned long long)pr->ino, pr->streams);
-	} else if (pr->active && s->gen == j->gen && pr_retryable(ret) &&
-		   s->tries < PR_RANGE_RETRIES &&
-		   pr->retries < PR_FILE_RETRIES) {
-		/* Fetched again from its start on another connection (the
-		 * failed one was closed): none of the bytes of the failed
-		 * fetch are kept, and the check after the transfer holds
-		 * the new fetch to the same size and time. */
-		s->tries++;
-		pr->retries++;
-		s->state = PR_WAITING;
-		stats_add(STATS_PREAD_RETRIES, 1);
-		log_debug("parallel range at %llu of inode %llu: %s; fetching "
-			  "it again",
-			  (unsigned long long)s->off,
-			  (unsigned long long)pr->ino, strerror(-ret));
-	} else if (pr->active && s->gen == j->gen) {
-		/* A range went through: try the streams given up again (a
-		 * connection busy for a while - a login, an abandoned
-		 * transfer ending - cost a stream for good otherwise). */
-		if (ret == 0 && pr->streams < pr->max_streams &&
-		    pr->streams < ftp_pool_xfer_limit(pw->ctx->pool))
-			pr->streams++;
-		s->res = res;
-		s->state = ret == 0 ? PR_READY : PR_FAILED;
-		s->err = ret;
-		if (ret == 0) {
-			s->buf = buf;
-			s->buf_len = len;
-			buf = NULL;
-		}
-		pthread_cond_broadcast(&pr->cond);
-	}
+	buf = pr_settle_locked(pw, j, s, ret, &res, buf);
 	pr_job_done_locked(pr);
 	pthread_mutex_unlock(&pr->lock);
 	pr_buf_free(buf, len);
+}
+
+/* A login ahead: a new connection, given back idle (pw->warming counts
+ * it until here). */
+static void pr_warm(struct fs_preads *pw)
+{
+	struct ftp_conn *c;
+	char err[256];
+
+	if (ftp_pool_acquire(pw->ctx->pool,
+			     FTP_POOL_META | FTP_POOL_NOWAIT | FTP_POOL_FRESH,
+			     &c, err, sizeof(err)) == 0)
+		ftp_pool_release(pw->ctx->pool, c);
+	pthread_mutex_lock(&pw->lock);
+	pw->warming--;
+	pthread_mutex_unlock(&pw->lock);
+}
+
+void fs_pread_opened(struct fs_ctx *ctx, uint64_t size)
+{
+	struct fs_preads *pw = ctx->preads;
+	unsigned n;
+
+	if (!pw || size < PR_BIG_FILE)
+		return;
+	/* The streams' connections and the spare's (the reader's own is
+	 * one of them: the pool has it at least). */
+	n = ftp_pool_xfer_limit(ctx->pool);
+	n = n > pw->n ? pw->n : n;
+	if (n < 2)
+		return;
+	pthread_mutex_lock(&pw->lock);
+	/* One batch at a time, never more than a quarter of the queue
+	 * (the ranges' jobs must find room). */
+	for (n = pw->warming ? 0 : n; n > 0 && pw->len < PR_QUEUE / 4; n--) {
+		pw->queue[(pw->head + pw->len++) % PR_QUEUE] =
+			(struct pr_job){ .pr = NULL };
+		pw->warming++;
+	}
+	pthread_cond_broadcast(&pw->work);
+	pthread_mutex_unlock(&pw->lock);
 }
 
 static void *pr_thread(void *arg)
@@ -321,8 +383,12 @@ static void *pr_thread(void *arg)
 		pw->head = (pw->head + 1) % PR_QUEUE;
 		pw->len--;
 		pthread_mutex_unlock(&pw->lock);
-		pr_run(pw, &j);
-		pr_unref(j.pr);
+		if (j.pr) {
+			pr_run(pw, &j);
+			pr_unref(j.pr);
+		} else {
+			pr_warm(pw);
+		}
 		pthread_mutex_lock(&pw->lock);
 	}
 	pthread_mutex_unlock(&pw->lock);
@@ -345,12 +411,13 @@ int fs_preads_start(struct fs_ctx *ctx, unsigned n, struct fs_preads **out)
 	pw->n = n;
 	pthread_mutex_init(&pw->lock, NULL);
 	pthread_cond_init(&pw->work, NULL);
-	for (; pw->started < n; pw->started++)
+	/* One more than the streams: a range opened while another ends. */
+	for (; pw->started < n + 1; pw->started++)
 		if (pthread_create(&pw->threads[pw->started], NULL, pr_thread,
 				   pw) != 0)
 			break;
 	*out = pw;
-	if (pw->started == n)
+	if (pw->started == n + 1)
 		return 0;
 	fs_preads_stop(pw);
 	fs_preads_free(pw);
@@ -372,7 +439,8 @@ void fs_preads_stop(struct fs_preads *pw)
 	pw->started = 0;
 	/* Jobs never run: their references. */
 	while (pw->len > 0) {
-		pr_unref(pw->queue[pw->head].pr);
+		if (pw->queue[pw->head].pr)
+			pr_unref(pw->queue[pw->head].pr);
 		pw->head = (pw->head + 1) % PR_QUEUE;
 		pw->len--;
 	}

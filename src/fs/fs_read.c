@@ -97,7 +97,7 @@ static int open_for_write(struct fs_ctx *ctx, struct fs_file *f,
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *ctx = fs_ctx_of(req);
-	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
+	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY, known;
 	struct fs_file *f;
 	struct stat st;
 	int ret;
@@ -108,8 +108,8 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_reply_err(req, -ftp_errno_kernel(ret));
 		return;
 	}
-	if (itab_getattr(ctx->itab, ino, &st) != -ESTALE &&
-	    !S_ISREG(st.st_mode))
+	known = itab_getattr(ctx->itab, ino, &st) != -ESTALE;
+	if (known && !S_ISREG(st.st_mode))
 		ret = -EACCES; /* a device or fifo listed by the server */
 	else if (writing)
 		ret = open_for_write(ctx, f, &st, fi->flags);
@@ -128,6 +128,8 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* After the reply: the guess costs this open nothing. */
 	if (!writing)
 		fs_readahead_opened(ctx, ino);
+	if (!writing && known)
+		fs_pread_opened(ctx, (uint64_t)st.st_size);
 }
 
 /* State of one read() call: a connection and a stream, if any. */

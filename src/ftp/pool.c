@@ -143,6 +143,14 @@ unsigned pool_xfer_limit(const struct ftp_pool *p)
 	return p->max_conns > 1 ? p->max_conns - 1 : 1;
 }
 
+/* ... or, for a moment (FTP_POOL_SPARE), that one too. */
+static unsigned pool_xfer_cap(const struct ftp_pool *p, bool spare)
+{
+	unsigned n = pool_xfer_limit(p);
+
+	return spare && n < p->max_conns ? n + 1 : n;
+}
+
 void pool_drop_locked(struct ftp_pool *p, struct ftp_conn *c)
 {
 	p->nconns--;
@@ -409,6 +417,8 @@ struct pool_wait {
 	unsigned use;	    /* FTP_POOL_META or FTP_POOL_XFER */
 	bool patient;	    /* waits out an outage even on a soft mount */
 	bool nowait;	    /* never waits, never reclaims (-EBUSY) */
+	bool spare;	    /* may take the connection kept for metadata */
+	bool fresh;	    /* a new connection only */
 	int64_t deadline;   /* for a free slot */
 	int64_t outage_end; /* for the server to come back */
 	bool for_server;    /* waiting for the server now, not a slot */
@@ -505,9 +515,12 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 		     char *err, size_t errsz)
 {
 	struct pool_wait w = {
-		.use = use & ~(unsigned)(FTP_POOL_PATIENT | FTP_POOL_NOWAIT),
+		.use = use & ~(unsigned)(FTP_POOL_PATIENT | FTP_POOL_NOWAIT |
+					 FTP_POOL_SPARE | FTP_POOL_FRESH),
 		.patient = use & FTP_POOL_PATIENT,
 		.nowait = use & FTP_POOL_NOWAIT,
+		.spare = use & FTP_POOL_SPARE,
+		.fresh = use & FTP_POOL_FRESH,
 		.deadline = net_bound(pool_now(p) + p->ep->timeout_ms),
 	};
 	int ret;
@@ -521,7 +534,7 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		bool xfer_full = w.use == FTP_POOL_XFER &&
-				 p->nxfer >= pool_xfer_limit(p);
+				 p->nxfer >= pool_xfer_cap(p, w.spare);
 		int64_t wake = w.deadline;
 
 		/* The request was interrupted while it waited: it must not
@@ -534,7 +547,7 @@ int ftp_pool_acquire(struct ftp_pool *p, unsigned use, struct ftp_conn **out,
 			return -EINTR;
 		}
 		w.for_server = false;
-		if (p->nidle > 0 && !xfer_full) {
+		if (p->nidle > 0 && !xfer_full && !w.fresh) {
 			struct ftp_conn *c = p->idle[--p->nidle].c;
 
 			if (p->ops->looks_dead(c)) {

@@ -60,6 +60,7 @@ static const char *const counter_names[STATS_COUNTER_COUNT] = {
 	[STATS_PREAD_STALE] = "parallel_stale",
 	[STATS_PREAD_END_MS] = "parallel_range_end_ms",
 	[STATS_PREAD_RETRIES] = "parallel_retries",
+	[STATS_PREAD_OVERLAPS] = "parallel_overlaps",
 };
 
 static const char *const op_names[STATS_OP_COUNT] = {

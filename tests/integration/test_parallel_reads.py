@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 
 import threading
+import time
 
 import pytest
 
@@ -126,6 +127,46 @@ def test_big_file_read_in_parallel_ranges_is_exact(ftp_server, mounted, kind):
     # closed early (seen once each in many runs, on a loaded machine): the read stays exact
     # (above) because the range is fetched again, so one such loss is allowed there.
     assert s["connections_lost"] <= (0 if kind == "vsftpd" else 1), s
+
+
+def test_next_range_opens_while_one_ends_and_stays_exact(ftp_server, mounted):
+    """When a range has about as many bytes left as opening one costs, the next range opens on
+    one more connection (parallel_overlaps), so its bytes flow as the first one ends: the
+    file stays exact, no connection is lost, and the streams never exceed max_conns."""
+    srv = ftp_server("vsftpd")
+    data = put_big(srv, size=2 * BIG, seed=3)
+    m = mounted(srv, options=["parallel_reads=4", "max_conns=5"])
+    r = read_all(m.mountpoint / "big.bin")
+    assert r == {"size": len(data), "sha256": sha(data)}
+    s = mount_stats(m.mountpoint)
+    assert s["parallel_overlaps"] >= 1, s
+    assert s["parallel_fallbacks"] == 0 and s["parallel_stale"] == 0
+    assert s["connections_lost"] == 0, s
+    assert s["logins"] <= 5, s
+
+
+def test_open_of_a_big_file_logs_in_the_ranges_connections_ahead(ftp_server, mounted):
+    """Opening a file big enough for ranges (64 MiB) logs in the connections the ranges would
+    take, in the background, so that they do not wait for logins when they begin; a small
+    file's open does not."""
+    srv = ftp_server("vsftpd")
+    put_big(srv)
+    srv.put("small.bin", b"x" * MIB)
+    m = mounted(srv, options=["parallel_reads=4", "max_conns=5"])
+    with open(m.mountpoint / "small.bin", "rb") as f:
+        assert f.read(4096) == b"x" * 4096
+    time.sleep(0.5)
+    # The mount's connection, a spare, maybe one for a listing at the same time - not the pool
+    # (5) that a big file's open logs in.
+    small = mount_stats(m.mountpoint)["logins"]
+    assert small < 5, mount_stats(m.mountpoint)
+    with open(m.mountpoint / "big.bin", "rb") as f:
+        f.read(4096)  # the head only: no ranges
+    logins = wait_for(lambda: mount_stats(m.mountpoint)["logins"] >= 5 and
+                      mount_stats(m.mountpoint)["logins"], timeout=20)
+    assert logins == 5, mount_stats(m.mountpoint)  # max_conns, never more
+    s = mount_stats(m.mountpoint)
+    assert s["parallel_ranges"] == 0 and s["connections_lost"] == 0
 
 
 def test_parallel_reads_off_uses_one_stream(ftp_server, mounted):

@@ -186,6 +186,16 @@ TEST(released_connections_are_used_again)
 	CHECK_INT(fake.live, 0);
 }
 
+/* Give back @n connections, free the pool: none is left open. */
+static void end_pool(struct ftp_pool *p, struct ftp_conn *const *cs, size_t n,
+		     int *failed)
+{
+	for (size_t i = 0; i < n; i++)
+		ftp_pool_release(p, cs[i]);
+	ftp_pool_free(p);
+	CHECK_INT(fake.live, 0);
+}
+
 TEST(transfers_leave_one_connection_for_metadata)
 {
 	struct ftp_pool *p = pool_of(3);
@@ -204,11 +214,73 @@ TEST(transfers_leave_one_connection_for_metadata)
 	m = get(p, FTP_POOL_META, &ret); /* at once */
 	CHECK_INT(ret, 0);
 	CHECK_INT(vclock.waits, waits);
-	ftp_pool_release(p, m);
+	end_pool(p, (struct ftp_conn *[]){ m, x1, x2 }, 3, failed);
+}
+
+TEST(spare_transfer_takes_the_metadata_connection_for_a_moment)
+{
+	struct ftp_pool *p = pool_of(3);
+	struct ftp_conn *x1, *x2, *x3, *x4, *m;
+	int ret, waits;
+
+	x1 = get(p, FTP_POOL_XFER, &ret);
+	CHECK_INT(ret, 0);
+	x2 = get(p, FTP_POOL_XFER, &ret);
+	CHECK_INT(ret, 0);
+	/* The limit of transfers reached: a spare one gets the third
+	 * connection at once, another spare one none. */
+	waits = vclock.waits;
+	x3 = get(p, FTP_POOL_XFER | FTP_POOL_SPARE | FTP_POOL_NOWAIT, &ret);
+	CHECK_INT(ret, 0);
+	CHECK(x3 != NULL);
+	x4 = get(p, FTP_POOL_XFER | FTP_POOL_SPARE | FTP_POOL_NOWAIT, &ret);
+	CHECK_INT(ret, -EBUSY);
+	CHECK(!x4);
+	CHECK_INT(vclock.waits, waits);
+	CHECK_INT(fake.opens, 3);
+	/* A range ended: metadata gets its connection back. */
 	ftp_pool_release(p, x1);
-	ftp_pool_release(p, x2);
-	ftp_pool_free(p);
-	CHECK_INT(fake.live, 0);
+	m = get(p, FTP_POOL_META, &ret);
+	CHECK_INT(ret, 0);
+	CHECK(m == x1);
+	end_pool(p, (struct ftp_conn *[]){ m, x2, x3 }, 3, failed);
+}
+
+TEST(spare_transfer_is_no_more_than_one_connection_allows)
+{
+	struct ftp_pool *one = pool_of(1);
+	struct ftp_conn *x = get(one, FTP_POOL_XFER, &(int){ 0 });
+	int ret;
+
+	CHECK(!get(one, FTP_POOL_XFER | FTP_POOL_SPARE | FTP_POOL_NOWAIT,
+		   &ret));
+	CHECK_INT(ret, -EBUSY);
+	CHECK(x != NULL);
+	ftp_pool_release(one, x);
+	ftp_pool_free(one);
+	CHECK_INT(fake.opens, 1);
+}
+
+TEST(fresh_acquire_logs_in_a_new_connection_never_an_idle_one)
+{
+	struct ftp_pool *p = pool_of(3);
+	struct ftp_conn *idle, *c1, *c2, *none;
+	int ret;
+	unsigned use = FTP_POOL_META | FTP_POOL_NOWAIT | FTP_POOL_FRESH;
+
+	idle = get(p, FTP_POOL_META, &ret);
+	ftp_pool_release(p, idle);
+	c1 = get(p, use, &ret);
+	CHECK_INT(ret, 0);
+	CHECK(c1 != idle);
+	c2 = get(p, use, &ret);
+	CHECK_INT(ret, 0);
+	CHECK(c2 != idle && c2 != c1);
+	none = get(p, use, &ret); /* all three slots taken, one idle */
+	CHECK_INT(ret, -EBUSY);
+	CHECK(!none);
+	CHECK_INT(fake.opens, 3);
+	end_pool(p, (struct ftp_conn *[]){ c1, c2 }, 2, failed);
 }
 
 TEST(pool_shrinks_to_the_servers_limit)
@@ -491,6 +563,9 @@ TEST(a_spare_is_logged_in_when_the_last_idle_one_is_taken)
 static const struct check_case cases[] = {
 	TEST_ENTRY(released_connections_are_used_again),
 	TEST_ENTRY(transfers_leave_one_connection_for_metadata),
+	TEST_ENTRY(spare_transfer_takes_the_metadata_connection_for_a_moment),
+	TEST_ENTRY(spare_transfer_is_no_more_than_one_connection_allows),
+	TEST_ENTRY(fresh_acquire_logs_in_a_new_connection_never_an_idle_one),
 	TEST_ENTRY(pool_shrinks_to_the_servers_limit),
 	TEST_ENTRY(a_soft_pool_fails_fast_during_the_back_off),
 	TEST_ENTRY(a_patient_request_waits_out_the_back_off_even_when_soft),
