@@ -135,14 +135,20 @@ def test_next_range_opens_while_one_ends_and_stays_exact(ftp_server, mounted):
     file stays exact, no connection is lost, and the streams never exceed max_conns."""
     srv = ftp_server("vsftpd")
     data = put_big(srv, size=2 * BIG, seed=3)
-    m = mounted(srv, options=["parallel_reads=4", "max_conns=5"])
-    r = read_all(m.mountpoint / "big.bin")
-    assert r == {"size": len(data), "sha256": sha(data)}
-    s = mount_stats(m.mountpoint)
+    # An overlap needs all the streams running as a range ends; on a loaded machine one read
+    # may lose a stream to a busy pool at each such moment: up to three reads, fresh mounts.
+    for attempt in range(3):
+        m = mounted(srv, options=["parallel_reads=4", "max_conns=5"])
+        r = read_all(m.mountpoint / "big.bin")
+        assert r == {"size": len(data), "sha256": sha(data)}
+        s = mount_stats(m.mountpoint)
+        assert s["parallel_fallbacks"] == 0 and s["parallel_stale"] == 0
+        assert s["connections_lost"] == 0, s
+        assert s["logins"] <= 5, s
+        if s["parallel_overlaps"] >= 1:
+            break
+        m.stop()
     assert s["parallel_overlaps"] >= 1, s
-    assert s["parallel_fallbacks"] == 0 and s["parallel_stale"] == 0
-    assert s["connections_lost"] == 0, s
-    assert s["logins"] <= 5, s
 
 
 def test_open_of_a_big_file_logs_in_the_ranges_connections_ahead(ftp_server, mounted):
