@@ -5,9 +5,10 @@
  * Open addressing with linear probing, at most 3/4 full (oa_full() in
  * nameidx.h), deletion by
  * shifting the rest of a probe chain back (no tombstones), shrunk when
- * far too big for what is left (so memory follows forget).  A pointer
- * per slot: 16 bytes per inode where a uthash handle took 56 plus its
- * share of the buckets.  Names are hashed from the table's random seed
+ * far too big for what is left (so memory follows forget).  A 4-byte
+ * slab id per slot (inoslab.c): 5 to 8 bytes per inode and index where
+ * a pointer took 11 to 16 and a uthash handle 56 plus its share of the
+ * buckets.  Names are hashed from the table's random seed
  * (they come from the server).
  */
 #include <errno.h>
@@ -38,7 +39,7 @@ static size_t probe(const struct inotab *tb, uint64_t ino, const char *name)
 			   tb->nslots);
 
 	for (; tb->slots[i]; i = oa_next(i, tb->nslots)) {
-		const struct inode *in = tb->slots[i];
+		const struct inode *in = inoslab_at(tb->slab, tb->slots[i]);
 
 		if (name ? strcmp(in->name, name) == 0 : in->ino == ino)
 			break;
@@ -46,11 +47,13 @@ static size_t probe(const struct inotab *tb, uint64_t ino, const char *name)
 	return i;
 }
 
-void inotab_init(struct inotab *tb, bool by_name, uint64_t seed)
+void inotab_init(struct inotab *tb, bool by_name, uint64_t seed,
+		 const struct inoslab *slab)
 {
 	memset(tb, 0, sizeof(*tb));
 	tb->by_name = by_name;
 	tb->seed = seed;
+	tb->slab = slab;
 }
 
 void inotab_free(struct inotab *tb)
@@ -63,12 +66,12 @@ void inotab_free(struct inotab *tb)
 struct inode *inotab_find(const struct inotab *tb, uint64_t ino,
 			  const char *name)
 {
-	return tb->nslots ? tb->slots[probe(tb, ino, name)] : NULL;
+	return tb->nslots ? inotab_at(tb, probe(tb, ino, name)) : NULL;
 }
 
 static int resize(struct inotab *tb, size_t nslots)
 {
-	struct inode **old = tb->slots;
+	uint32_t *old = tb->slots;
 	size_t nold = tb->nslots;
 
 	tb->slots = calloc(nslots, sizeof(*tb->slots));
@@ -80,7 +83,8 @@ static int resize(struct inotab *tb, size_t nslots)
 	for (size_t i = 0; i < nold; i++) {
 		if (!old[i])
 			continue;
-		size_t j = oa_home(home_of(tb, old[i]), nslots);
+		size_t j = oa_home(home_of(tb, inoslab_at(tb->slab, old[i])),
+				   nslots);
 
 		while (tb->slots[j])
 			j = oa_next(j, nslots);
@@ -95,7 +99,7 @@ int inotab_add(struct inotab *tb, struct inode *in)
 	if ((!tb->nslots || oa_full(tb->used, tb->nslots)) &&
 	    resize(tb, oa_size_for(tb->used + 1)) < 0)
 		return -ENOMEM;
-	tb->slots[probe(tb, in->ino, tb->by_name ? in->name : NULL)] = in;
+	tb->slots[probe(tb, in->ino, tb->by_name ? in->name : NULL)] = in->id;
 	tb->used++;
 	return 0;
 }
@@ -107,19 +111,19 @@ void inotab_del(struct inotab *tb, struct inode *in)
 	if (!tb->nslots)
 		return;
 	i = probe(tb, in->ino, tb->by_name ? in->name : NULL);
-	if (tb->slots[i] != in)
+	if (tb->slots[i] != in->id)
 		return;
-	tb->slots[i] = NULL;
+	tb->slots[i] = 0;
 	tb->used--;
 	for (j = oa_next(i, tb->nslots); tb->slots[j];
 	     j = oa_next(j, tb->nslots)) {
-		size_t k = oa_home(home_of(tb, tb->slots[j]), tb->nslots);
+		size_t k = oa_home(home_of(tb, inotab_at(tb, j)), tb->nslots);
 		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
 
 		if (stays)
 			continue;
 		tb->slots[i] = tb->slots[j];
-		tb->slots[j] = NULL;
+		tb->slots[j] = 0;
 		i = j;
 	}
 	/* Far too big for what is left: smaller (if that fails, stays). */

@@ -16,12 +16,15 @@
 
 /* Record @in (and where the kernel knows it) in @v[*n]; false without
  * memory. */
-static bool expire_record(struct itab_name *v, size_t *n,
+static bool expire_record(const struct itab *t, struct itab_name *v, size_t *n,
 			  const struct inode *in)
 {
+	const struct inode *p =
+		in->parent ? inoslab_at(&t->slab, in->parent) : NULL;
+
 	v[*n].ino = in->ino;
-	v[*n].parent = in->parent;
-	if (in->parent && in->name && !(v[*n].name = strdup(in->name)))
+	v[*n].parent = p ? p->ino : 0;
+	if (p && in->name && !(v[*n].name = strdup(in->name)))
 		return false;
 	(*n)++;
 	return true;
@@ -40,14 +43,15 @@ ssize_t itab_expire_all(struct itab *t, struct itab_name **out)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < all->nslots; i++) {
-		if (all->slots[i] && !expire_record(v, &n, all->slots[i])) {
+		if (all->slots[i] &&
+		    !expire_record(t, v, &n, inotab_at(all, i))) {
 			pthread_mutex_unlock(&t->lock);
 			itab_names_free(v, n);
 			return -ENOMEM;
 		}
 	}
 	for (size_t i = 0; i < all->nslots; i++) {
-		struct inode *in = all->slots[i];
+		struct inode *in = inotab_at(all, i);
 
 		if (!in)
 			continue;
@@ -82,15 +86,15 @@ ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out)
 	}
 	/* The inode and its children (its index of them). */
 	v = calloc(inode_nchildren(top) + 1, sizeof(*v));
-	if (!v || !expire_record(v, &n, top))
+	if (!v || !expire_record(t, v, &n, top))
 		goto nomem;
 	kids = inode_children(top);
 	for (size_t i = 0; kids && i < kids->nslots; i++) {
-		struct inode *in = kids->slots[i];
+		struct inode *in = inotab_at(kids, i);
 
 		if (!in || n > inode_nchildren(top))
 			continue;
-		if (!expire_record(v, &n, in))
+		if (!expire_record(t, v, &n, in))
 			goto nomem;
 		if (!inode_pinned(in))
 			in->attr_expire = 0;
@@ -98,8 +102,7 @@ ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out)
 	listing_drop_locked(t, top);
 	/* A file's attributes are its parent's listing's too: that one
 	 * goes (a record taken out alone would say "no such file"). */
-	if (!S_ISDIR(top->st.st_mode) && top->named &&
-	    (parent = inode_get(t, top->parent)))
+	if (!S_ISDIR(top->st.st_mode) && (parent = inode_parent(t, top)))
 		listing_drop_locked(t, parent);
 	/* a listing on its way may predate the request */
 	inode_set_local_gen(t, top, ++t->gen);
@@ -132,7 +135,7 @@ size_t itab_recent_dirs(struct itab *t, int64_t since_ms,
 	pthread_mutex_lock(&t->lock);
 	all = calloc(tab->used + 1, sizeof(*all));
 	for (size_t i = 0; all && i < tab->nslots; i++) {
-		const struct inode *in = tab->slots[i];
+		const struct inode *in = inotab_at(tab, i);
 		int64_t used = in && in->more ? in->more->used_ms : 0;
 
 		if (used >= since_ms && used > 0 &&
