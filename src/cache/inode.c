@@ -26,7 +26,7 @@ struct inode *inode_find_child(struct itab *t, uint64_t parent,
 {
 	struct inode *p = inode_get(t, parent);
 
-	return p && inode_children(p) ? inotab_find(inode_children(p), 0, name)
+	return p && inode_children(p) ? inotab_find(inode_children(p), name)
 				      : NULL;
 }
 
@@ -170,7 +170,7 @@ void inode_names_release_locked(struct itab *t, struct inode *p,
 	if (t->closing || !p || !inode_children(p))
 		return;
 	if (name) { /* one entry goes: its child only (no walk) */
-		struct inode *in = inotab_find(inode_children(p), 0, name);
+		struct inode *in = inotab_find(inode_children(p), name);
 
 		if (in && in->name_shared)
 			name_release_one(t, in, to);
@@ -203,20 +203,13 @@ int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	t->cfg.root_path = t->root_path;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->times_cond, NULL);
-	root->ino = ITAB_ROOT_INO;
+	/* (the first inode of a slab is numbered 1: ITAB_ROOT_INO) */
 	root->nlookup = 1;
 	itab_attr_pack(&root->st, root_st);
 	root->st_known = true;
 	root->mtime_exact = true;
 	root->attr_expire = net_now_ms() + cfg->attr_timeout_ms;
-	t->next_ino = ITAB_ROOT_INO + 1;
 	t->seed = name_seed_new();
-	inotab_init(&t->by_ino, false, 0, &t->slab);
-	if (inotab_add(&t->by_ino, root) < 0) {
-		pthread_mutex_destroy(&t->lock);
-		pthread_cond_destroy(&t->times_cond);
-		goto fail;
-	}
 	*out = t;
 	return 0;
 
@@ -264,13 +257,13 @@ static void inode_destroy(struct itab *t, struct inode *in)
 
 void itab_free(struct itab *t)
 {
+	struct inode *in;
+
 	if (!t)
 		return;
 	t->closing = true; /* inodes go in any order */
-	for (size_t i = 0; i < t->by_ino.nslots; i++)
-		if (t->by_ino.slots[i])
-			inode_destroy(t, inotab_at(&t->by_ino, i));
-	inotab_free(&t->by_ino);
+	for (size_t pos = 0; (in = inoslab_next(&t->slab, &pos));)
+		inode_destroy(t, in);
 	inoslab_free(&t->slab);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->times_cond);
@@ -367,7 +360,7 @@ int inode_link_locked(struct itab *t, struct inode *in, struct inode *parent,
 
 		if (!m || !(m->children = malloc(sizeof(*m->children))))
 			return -ENOMEM;
-		inotab_init(m->children, true, t->seed, &t->slab);
+		inotab_init(m->children, t->seed, &t->slab);
 	}
 	if (inotab_add(parent->more->children, in) < 0)
 		return -ENOMEM;
@@ -432,14 +425,7 @@ static struct inode *child_ref_locked(struct itab *t, struct inode *parent,
 	in = inode_alloc(t, name, shared);
 	if (!in)
 		return NULL;
-	in->ino = t->next_ino++;
 	if (inode_link_locked(t, in, parent, in->name) < 0) {
-		inode_name_free(in);
-		inoslab_release(&t->slab, in);
-		return NULL;
-	}
-	if (inotab_add(&t->by_ino, in) < 0) {
-		inode_unlink_locked(t, in);
 		inode_name_free(in);
 		inoslab_release(&t->slab, in);
 		return NULL;
@@ -861,7 +847,6 @@ void inode_maybe_free_locked(struct itab *t, struct inode *in)
 	       inode_pinned(in) == 0 && inode_nchildren(in) == 0) {
 		struct inode *parent = inode_parent(t, in);
 
-		inotab_del(&t->by_ino, in);
 		if (parent)
 			children_del_locked(parent, in);
 		inode_destroy(t, in);
@@ -940,7 +925,7 @@ size_t itab_count(struct itab *t)
 	size_t n;
 
 	pthread_mutex_lock(&t->lock);
-	n = t->by_ino.used;
+	n = t->slab.used;
 	pthread_mutex_unlock(&t->lock);
 	return n;
 }

@@ -1,10 +1,14 @@
 /*
  * inoslab.c - the inodes of a table in pages of INOSLAB_PAGE, each known
- * by a 32-bit id (issue 21): no allocator header per inode (8 bytes),
- * and the indexes (inotab.c) hold 4-byte ids, not 8-byte pointers.  A
- * page is freed once its last inode is: after the kernel forgets its
- * inodes the memory goes back (itab_forget() trims).  An inode never
- * moves while it lives.  Not thread-safe: the table's lock.
+ * by a 32-bit id (issue 21): no allocator header per inode (8 bytes), the
+ * children indexes (inotab.c) hold 4-byte ids, not 8-byte pointers, and
+ * no index by number at all: an inode's number is its id, above it how
+ * often its page's slots were freed before (so a number, once forgotten,
+ * does not come back for another inode: a request still on its way for
+ * it finds nothing).  The first inodes get 1, 2, 3 ...  A page's memory
+ * is freed once its last inode is: after the kernel forgets its inodes
+ * the memory goes back (itab_forget() trims).  An inode never moves while
+ * it lives.  Not thread-safe: the table's lock.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,6 +36,11 @@ void inoslab_free(struct inoslab *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static bool is_live(const struct inoslab_page *pg, uint32_t slot)
+{
+	return pg->live[slot / 64] >> (slot % 64) & 1;
+}
+
 /* A slot of page @p (which has room). */
 static struct inode *take(struct inoslab *s, size_t p)
 {
@@ -48,10 +57,12 @@ static struct inode *take(struct inoslab *s, size_t p)
 		SLAB_UNPOISON(&pg->mem[slot], sizeof(struct inode));
 	}
 	pg->nused++;
+	pg->live[slot / 64] |= 1ull << (slot % 64);
 	s->used++;
 	in = &pg->mem[slot];
 	memset(in, 0, sizeof(*in));
 	in->id = (uint32_t)(p * INOSLAB_PAGE + slot + 1);
+	in->ino = (uint64_t)pg->gen << 32 | in->id;
 	return in;
 }
 
@@ -60,35 +71,42 @@ static bool has_room(const struct inoslab_page *pg)
 	return !pg->mem || pg->free_head || pg->fresh < INOSLAB_PAGE;
 }
 
+/* Room for page @p in s->pages: 0 or -ENOMEM. */
+static int pages_grow(struct inoslab *s, size_t p)
+{
+	size_t n = s->npages ? s->npages * 2 : 4;
+	struct inoslab_page *v;
+
+	if (n > MAX_PAGES)
+		n = MAX_PAGES;
+	if (p >= n)
+		return -ENOMEM;
+	v = realloc(s->pages, n * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memset(v + s->npages, 0, (n - s->npages) * sizeof(*v));
+	s->pages = v;
+	s->npages = n;
+	return 0;
+}
+
 struct inode *inoslab_alloc(struct inoslab *s)
 {
 	size_t p = s->hint;
+	struct inoslab_page *pg;
 
 	while (p < s->npages && !has_room(&s->pages[p]))
 		p++;
-	if (p == s->npages) {
-		size_t n = s->npages ? s->npages * 2 : 4;
-		struct inoslab_page *v;
-
-		if (n > MAX_PAGES)
-			n = MAX_PAGES;
-		if (p >= n)
+	if (p == s->npages && pages_grow(s, p) < 0)
+		return NULL;
+	pg = &s->pages[p];
+	if (!pg->mem) {
+		pg->mem = malloc(INOSLAB_PAGE * sizeof(struct inode));
+		if (!pg->mem)
 			return NULL;
-		v = realloc(s->pages, n * sizeof(*v));
-		if (!v)
-			return NULL;
-		memset(v + s->npages, 0, (n - s->npages) * sizeof(*v));
-		s->pages = v;
-		s->npages = n;
-	}
-	if (!s->pages[p].mem) {
-		s->pages[p].mem = malloc(INOSLAB_PAGE * sizeof(struct inode));
-		if (!s->pages[p].mem)
-			return NULL;
-		SLAB_POISON(s->pages[p].mem,
-			    INOSLAB_PAGE * sizeof(struct inode));
-		s->pages[p].fresh = 0;
-		s->pages[p].free_head = 0;
+		SLAB_POISON(pg->mem, INOSLAB_PAGE * sizeof(struct inode));
+		pg->fresh = 0;
+		pg->free_head = 0;
 	}
 	s->hint = p;
 	return take(s, p);
@@ -103,14 +121,48 @@ void inoslab_release(struct inoslab *s, struct inode *in)
 	s->used--;
 	if (p < s->hint)
 		s->hint = p;
-	if (--pg->nused == 0) { /* the page goes back */
+	pg->gen++; /* (wraps after 2^32 frees in one page) */
+	pg->live[slot / 64] &= ~(1ull << (slot % 64));
+	if (--pg->nused == 0) { /* the page goes back (not its record) */
 		free(pg->mem);
 		pg->mem = NULL;
-		if (s->used == 0)
-			inoslab_free(s);
 		return;
 	}
 	memcpy(in, &pg->free_head, sizeof(pg->free_head));
 	pg->free_head = slot + 1;
 	SLAB_POISON(in, sizeof(*in));
+}
+
+struct inode *inoslab_find(const struct inoslab *s, uint64_t ino)
+{
+	uint32_t id = (uint32_t)ino;
+	size_t p = (size_t)(id - 1) / INOSLAB_PAGE;
+	const struct inoslab_page *pg;
+	struct inode *in;
+
+	if (id == 0 || p >= s->npages)
+		return NULL;
+	pg = &s->pages[p];
+	if (!pg->mem || !is_live(pg, (id - 1) % INOSLAB_PAGE))
+		return NULL;
+	in = &pg->mem[(id - 1) % INOSLAB_PAGE];
+	return in->ino == ino ? in : NULL;
+}
+
+struct inode *inoslab_next(const struct inoslab *s, size_t *pos)
+{
+	for (; *pos < s->npages * INOSLAB_PAGE; (*pos)++) {
+		const struct inoslab_page *pg = &s->pages[*pos / INOSLAB_PAGE];
+		uint32_t slot = *pos % INOSLAB_PAGE;
+
+		if (!pg->mem) { /* the whole page is free */
+			*pos += INOSLAB_PAGE - slot - 1;
+			continue;
+		}
+		if (is_live(pg, slot)) {
+			(*pos)++;
+			return &pg->mem[slot];
+		}
+	}
+	return NULL;
 }

@@ -32,29 +32,24 @@ static bool expire_record(const struct itab *t, struct itab_name *v, size_t *n,
 
 ssize_t itab_expire_all(struct itab *t, struct itab_name **out)
 {
-	const struct inotab *all = &t->by_ino;
 	struct itab_name *v;
+	struct inode *in;
 	size_t n = 0;
 
 	pthread_mutex_lock(&t->lock);
-	v = calloc(all->used + 1, sizeof(*v));
+	v = calloc(t->slab.used + 1, sizeof(*v));
 	if (!v) {
 		pthread_mutex_unlock(&t->lock);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < all->nslots; i++) {
-		if (all->slots[i] &&
-		    !expire_record(t, v, &n, inotab_at(all, i))) {
+	for (size_t pos = 0; (in = inoslab_next(&t->slab, &pos));) {
+		if (!expire_record(t, v, &n, in)) {
 			pthread_mutex_unlock(&t->lock);
 			itab_names_free(v, n);
 			return -ENOMEM;
 		}
 	}
-	for (size_t i = 0; i < all->nslots; i++) {
-		struct inode *in = inotab_at(all, i);
-
-		if (!in)
-			continue;
+	for (size_t pos = 0; (in = inoslab_next(&t->slab, &pos));) {
 		listing_drop_locked(t, in);
 		if (!inode_pinned(in))
 			in->attr_expire = 0;
@@ -128,15 +123,14 @@ static int recent_cmp(const void *a, const void *b)
 size_t itab_recent_dirs(struct itab *t, int64_t since_ms,
 			struct itab_recent *out, size_t max)
 {
-	const struct inotab *tab = &t->by_ino;
 	struct itab_recent *all;
+	const struct inode *in;
 	size_t n = 0;
 
 	pthread_mutex_lock(&t->lock);
-	all = calloc(tab->used + 1, sizeof(*all));
-	for (size_t i = 0; all && i < tab->nslots; i++) {
-		const struct inode *in = inotab_at(tab, i);
-		int64_t used = in && in->more ? in->more->used_ms : 0;
+	all = calloc(t->slab.used + 1, sizeof(*all));
+	for (size_t pos = 0; all && (in = inoslab_next(&t->slab, &pos));) {
+		int64_t used = in->more ? in->more->used_ms : 0;
 
 		if (used >= since_ms && used > 0 &&
 		    (in->ino == ITAB_ROOT_INO || in->named)) {
