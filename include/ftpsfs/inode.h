@@ -3,7 +3,10 @@
  *
  * Each inode records its parent inode and its own name, not a full path:
  * paths are built on demand by walking parents (so renaming a directory is
- * O(1)).  Two uthash indexes find an inode by number and by (parent, name).
+ * O(1)).  Inodes live in slab pages: an inode's number is its slab id
+ * (with the times its page's slots were freed above it: a forgotten
+ * number finds nothing), and each directory indexes its children by
+ * name.
  * An inode lives while the kernel holds lookups on it (nlookup > 0) or it
  * has children in the table; forget() frees the rest, so memory follows
  * what the kernel caches.  The root (FUSE_ROOT_ID) is never freed.

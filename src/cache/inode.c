@@ -26,14 +26,14 @@ struct inode *inode_find_child(struct itab *t, uint64_t parent,
 {
 	struct inode *p = inode_get(t, parent);
 
-	return p && inode_children(p) ? inotab_find(inode_children(p), 0, name)
+	return p && inode_children(p) ? inotab_find(inode_children(p), name)
 				      : NULL;
 }
 
 /* A change of ours to @in: a new generation for it and its directory. */
 void local_change_locked(struct itab *t, struct inode *in)
 {
-	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
+	struct inode *p = inode_parent(t, in);
 
 	inode_set_local_gen(t, in, ++t->gen);
 	if (p)
@@ -53,7 +53,7 @@ static bool listed_exact_locked(const struct inode *p, const char *name)
 /* @in's attributes changed: its record in its parent's listing follows. */
 static void listed_sync_locked(struct itab *t, struct inode *in)
 {
-	struct inode *p = in->named ? inode_get(t, in->parent) : NULL;
+	struct inode *p = inode_parent(t, in);
 	struct itab_dirent *r =
 		p ? listing_find_attr(inode_listing(p), in->name) : NULL;
 
@@ -118,13 +118,13 @@ static char no_name[1];
  * (@name's string in the parent's listing), pointing at that.  (The
  * copy is its own allocation: an inode inside which a name could fit
  * would be 16 bytes bigger, and most names are shared.) */
-static struct inode *inode_alloc(const char *name, const char *shared)
+static struct inode *inode_alloc(struct itab *t, const char *name,
+				 const char *shared)
 {
-	struct inode *in = calloc(1, sizeof(*in));
 	char *nm = shared ? (char *)shared : *name ? strdup(name) : no_name;
+	struct inode *in = nm ? inoslab_alloc(&t->slab) : NULL;
 
-	if (!in || !nm) {
-		free(in);
+	if (!in) {
 		if (nm != shared && nm != no_name)
 			free(nm);
 		return NULL;
@@ -170,7 +170,7 @@ void inode_names_release_locked(struct itab *t, struct inode *p,
 	if (t->closing || !p || !inode_children(p))
 		return;
 	if (name) { /* one entry goes: its child only (no walk) */
-		struct inode *in = inotab_find(inode_children(p), 0, name);
+		struct inode *in = inotab_find(inode_children(p), name);
 
 		if (in && in->name_shared)
 			name_release_one(t, in, to);
@@ -179,7 +179,7 @@ void inode_names_release_locked(struct itab *t, struct inode *p,
 restart:
 	for (size_t i = 0; inode_children(p) && i < inode_children(p)->nslots;
 	     i++) {
-		struct inode *in = inode_children(p)->slots[i];
+		struct inode *in = inotab_at(inode_children(p), i);
 
 		if (in && in->name_shared && !name_release_one(t, in, to))
 			goto restart;
@@ -190,9 +190,9 @@ int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	     struct itab **out)
 {
 	struct itab *t = calloc(1, sizeof(*t));
-	struct inode *root = inode_alloc("", NULL);
+	struct inode *root = t ? inode_alloc(t, "", NULL) : NULL;
 
-	if (!t || !root)
+	if (!root)
 		goto fail;
 	t->cfg = *cfg;
 	if (t->cfg.listing_budget == 0)
@@ -203,27 +203,21 @@ int itab_new(const struct itab_config *cfg, const struct stat *root_st,
 	t->cfg.root_path = t->root_path;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->times_cond, NULL);
-	root->ino = ITAB_ROOT_INO;
+	/* (the first inode of a slab is numbered 1: ITAB_ROOT_INO) */
 	root->nlookup = 1;
 	itab_attr_pack(&root->st, root_st);
 	root->st_known = true;
 	root->mtime_exact = true;
 	root->attr_expire = net_now_ms() + cfg->attr_timeout_ms;
-	t->next_ino = ITAB_ROOT_INO + 1;
 	t->seed = name_seed_new();
-	inotab_init(&t->by_ino, false, 0);
-	if (inotab_add(&t->by_ino, root) < 0) {
-		pthread_mutex_destroy(&t->lock);
-		pthread_cond_destroy(&t->times_cond);
-		goto fail;
-	}
 	*out = t;
 	return 0;
 
 fail:
-	free(root);
-	if (t)
+	if (t) {
+		inoslab_free(&t->slab);
 		free(t->root_path);
+	}
 	free(t);
 	return -ENOMEM;
 }
@@ -258,18 +252,19 @@ static void inode_destroy(struct itab *t, struct inode *in)
 		free(in->more);
 	}
 	inode_name_free(in);
-	free(in);
+	inoslab_release(&t->slab, in);
 }
 
 void itab_free(struct itab *t)
 {
+	struct inode *in;
+
 	if (!t)
 		return;
 	t->closing = true; /* inodes go in any order */
-	for (size_t i = 0; i < t->by_ino.nslots; i++)
-		if (t->by_ino.slots[i])
-			inode_destroy(t, t->by_ino.slots[i]);
-	inotab_free(&t->by_ino);
+	for (size_t pos = 0; (in = inoslab_next(&t->slab, &pos));)
+		inode_destroy(t, in);
+	inoslab_free(&t->slab);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->times_cond);
 	free(t->root_path);
@@ -289,7 +284,7 @@ static int path_locked(struct itab *t, struct inode *in, const char *extra,
 		if (nparts == sizeof(parts) / sizeof(parts[0]))
 			return -ENAMETOOLONG;
 		parts[nparts++] = in->name;
-		in = inode_get(t, in->parent);
+		in = inode_parent(t, in);
 		if (!in)
 			return -ESTALE; /* removed, or an ancestor was */
 	}
@@ -365,11 +360,11 @@ int inode_link_locked(struct itab *t, struct inode *in, struct inode *parent,
 
 		if (!m || !(m->children = malloc(sizeof(*m->children))))
 			return -ENOMEM;
-		inotab_init(m->children, true, t->seed);
+		inotab_init(m->children, t->seed, &t->slab);
 	}
 	if (inotab_add(parent->more->children, in) < 0)
 		return -ENOMEM;
-	in->parent = parent->ino;
+	in->parent = parent->id;
 	in->named = true;
 	return 0;
 }
@@ -396,8 +391,8 @@ void inode_unlink_locked(struct itab *t, struct inode *in)
 
 	if (!in->named)
 		return;
+	parent = inode_parent(t, in);
 	in->named = false;
-	parent = inode_get(t, in->parent);
 	in->parent = 0;
 	/* The caller frees the parent if this made it unused: it may
 	 * still hold a pointer to it.  (A parent lives while it has
@@ -427,19 +422,12 @@ static struct inode *child_ref_locked(struct itab *t, struct inode *parent,
 		in->nlookup++;
 		return in;
 	}
-	in = inode_alloc(name, shared);
+	in = inode_alloc(t, name, shared);
 	if (!in)
 		return NULL;
-	in->ino = t->next_ino++;
 	if (inode_link_locked(t, in, parent, in->name) < 0) {
 		inode_name_free(in);
-		free(in);
-		return NULL;
-	}
-	if (inotab_add(&t->by_ino, in) < 0) {
-		inode_unlink_locked(t, in);
-		inode_name_free(in);
-		free(in);
+		inoslab_release(&t->slab, in);
 		return NULL;
 	}
 	in->nlookup = 1;
@@ -608,12 +596,10 @@ static void set_attr(struct itab *t, uint64_t ino, const struct stat *attr,
 	inode_set_attr_locked(
 		t, in, &a, link_target, flags & ITAB_FORCE,
 		(flags & ITAB_EXACT_MTIME) ||
-			listed_exact_locked(in->named ? inode_get(t, in->parent)
-						      : NULL,
-					    in->name));
+			listed_exact_locked(inode_parent(t, in), in->name));
 	if (flags & ITAB_FORCE)
 		local_change_locked(t, in);
-	p = in->named ? inode_get(t, in->parent) : NULL;
+	p = inode_parent(t, in);
 	if (p && inode_listing(p))
 		(void)listing_upsert(t, inode_listing(p), in->name, &in->st,
 				     inode_link(in), flags & ITAB_EXACT_MTIME);
@@ -665,7 +651,7 @@ int itab_parent_name(struct itab *t, uint64_t ino, uint64_t *parent, char *name,
 	if (in && in->ino == ITAB_ROOT_INO) {
 		ret = -EINVAL;
 	} else if (in && in->named) {
-		*parent = in->parent;
+		*parent = inode_parent(t, in)->ino;
 		ret = snprintf(name, namesz, "%s", in->name) < (int)namesz
 			      ? 0
 			      : -ENAMETOOLONG;
@@ -829,7 +815,7 @@ void itab_touch_dir(struct itab *t, uint64_t dir)
 		now.tv_nsec = (uint32_t)ts.tv_nsec;
 		inode_attr_changed(in, in->st.st_size, &now);
 		in->st.st_mtim = now;
-		p = in->named ? inode_get(t, in->parent) : NULL;
+		p = inode_parent(t, in);
 		if (p && inode_listing(p))
 			(void)listing_upsert(t, inode_listing(p), in->name,
 					     &in->st, NULL, false);
@@ -859,10 +845,8 @@ void inode_maybe_free_locked(struct itab *t, struct inode *in)
 {
 	while (in && in->ino != ITAB_ROOT_INO && in->nlookup == 0 &&
 	       inode_pinned(in) == 0 && inode_nchildren(in) == 0) {
-		struct inode *parent =
-			in->named ? inode_get(t, in->parent) : NULL;
+		struct inode *parent = inode_parent(t, in);
 
-		inotab_del(&t->by_ino, in);
 		if (parent)
 			children_del_locked(parent, in);
 		inode_destroy(t, in);
@@ -941,7 +925,7 @@ size_t itab_count(struct itab *t)
 	size_t n;
 
 	pthread_mutex_lock(&t->lock);
-	n = t->by_ino.used;
+	n = t->slab.used;
 	pthread_mutex_unlock(&t->lock);
 	return n;
 }

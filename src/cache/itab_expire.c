@@ -16,12 +16,15 @@
 
 /* Record @in (and where the kernel knows it) in @v[*n]; false without
  * memory. */
-static bool expire_record(struct itab_name *v, size_t *n,
+static bool expire_record(const struct itab *t, struct itab_name *v, size_t *n,
 			  const struct inode *in)
 {
+	const struct inode *p =
+		in->parent ? inoslab_at(&t->slab, in->parent) : NULL;
+
 	v[*n].ino = in->ino;
-	v[*n].parent = in->parent;
-	if (in->parent && in->name && !(v[*n].name = strdup(in->name)))
+	v[*n].parent = p ? p->ino : 0;
+	if (p && in->name && !(v[*n].name = strdup(in->name)))
 		return false;
 	(*n)++;
 	return true;
@@ -29,28 +32,24 @@ static bool expire_record(struct itab_name *v, size_t *n,
 
 ssize_t itab_expire_all(struct itab *t, struct itab_name **out)
 {
-	const struct inotab *all = &t->by_ino;
 	struct itab_name *v;
+	struct inode *in;
 	size_t n = 0;
 
 	pthread_mutex_lock(&t->lock);
-	v = calloc(all->used + 1, sizeof(*v));
+	v = calloc(t->slab.used + 1, sizeof(*v));
 	if (!v) {
 		pthread_mutex_unlock(&t->lock);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < all->nslots; i++) {
-		if (all->slots[i] && !expire_record(v, &n, all->slots[i])) {
+	for (size_t pos = 0; (in = inoslab_next(&t->slab, &pos));) {
+		if (!expire_record(t, v, &n, in)) {
 			pthread_mutex_unlock(&t->lock);
 			itab_names_free(v, n);
 			return -ENOMEM;
 		}
 	}
-	for (size_t i = 0; i < all->nslots; i++) {
-		struct inode *in = all->slots[i];
-
-		if (!in)
-			continue;
+	for (size_t pos = 0; (in = inoslab_next(&t->slab, &pos));) {
 		listing_drop_locked(t, in);
 		if (!inode_pinned(in))
 			in->attr_expire = 0;
@@ -82,15 +81,15 @@ ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out)
 	}
 	/* The inode and its children (its index of them). */
 	v = calloc(inode_nchildren(top) + 1, sizeof(*v));
-	if (!v || !expire_record(v, &n, top))
+	if (!v || !expire_record(t, v, &n, top))
 		goto nomem;
 	kids = inode_children(top);
 	for (size_t i = 0; kids && i < kids->nslots; i++) {
-		struct inode *in = kids->slots[i];
+		struct inode *in = inotab_at(kids, i);
 
 		if (!in || n > inode_nchildren(top))
 			continue;
-		if (!expire_record(v, &n, in))
+		if (!expire_record(t, v, &n, in))
 			goto nomem;
 		if (!inode_pinned(in))
 			in->attr_expire = 0;
@@ -98,8 +97,7 @@ ssize_t itab_expire_one(struct itab *t, uint64_t ino, struct itab_name **out)
 	listing_drop_locked(t, top);
 	/* A file's attributes are its parent's listing's too: that one
 	 * goes (a record taken out alone would say "no such file"). */
-	if (!S_ISDIR(top->st.st_mode) && top->named &&
-	    (parent = inode_get(t, top->parent)))
+	if (!S_ISDIR(top->st.st_mode) && (parent = inode_parent(t, top)))
 		listing_drop_locked(t, parent);
 	/* a listing on its way may predate the request */
 	inode_set_local_gen(t, top, ++t->gen);
@@ -125,15 +123,14 @@ static int recent_cmp(const void *a, const void *b)
 size_t itab_recent_dirs(struct itab *t, int64_t since_ms,
 			struct itab_recent *out, size_t max)
 {
-	const struct inotab *tab = &t->by_ino;
 	struct itab_recent *all;
+	const struct inode *in;
 	size_t n = 0;
 
 	pthread_mutex_lock(&t->lock);
-	all = calloc(tab->used + 1, sizeof(*all));
-	for (size_t i = 0; all && i < tab->nslots; i++) {
-		const struct inode *in = tab->slots[i];
-		int64_t used = in && in->more ? in->more->used_ms : 0;
+	all = calloc(t->slab.used + 1, sizeof(*all));
+	for (size_t pos = 0; all && (in = inoslab_next(&t->slab, &pos));) {
+		int64_t used = in->more ? in->more->used_ms : 0;
 
 		if (used >= since_ms && used > 0 &&
 		    (in->ino == ITAB_ROOT_INO || in->named)) {

@@ -48,20 +48,50 @@ struct dir_listing {
 	bool ahead; /* fetched ahead and not used since: dropped first */
 };
 
-/* A set of inodes by number or by name (inotab.c). */
-struct inotab {
-	struct inode **slots;
-	size_t nslots; /* or 0 (see oa_home() in nameidx.h) */
-	size_t used;
-	bool by_name;
-	uint64_t seed; /* of name_hash() */
+/* A table's inodes, by 32-bit id (inoslab.c). */
+#define INOSLAB_PAGE 1024 /* inodes per page (90 KiB) */
+
+struct inoslab_page {
+	struct inode *mem; /* INOSLAB_PAGE of them, or NULL (freed) */
+	uint32_t nused;
+	uint32_t fresh;	    /* slots [fresh, INOSLAB_PAGE) never used yet */
+	uint32_t free_head; /* a freed slot + 1, or 0 */
+	uint32_t gen;	    /* slots freed so far: the high half of the
+			     * numbers of the inodes made now */
+	uint64_t live[INOSLAB_PAGE / 64]; /* the slots in use */
 };
 
-void inotab_init(struct inotab *tb, bool by_name, uint64_t seed);
+struct inoslab {
+	struct inoslab_page *pages;
+	size_t npages;
+	size_t hint; /* no page before it has room */
+	size_t used;
+};
+
+/* A zeroed inode with its id and number set, or NULL (no memory). */
+struct inode *inoslab_alloc(struct inoslab *s);
+void inoslab_release(struct inoslab *s, struct inode *in);
+/* Free all pages (the inodes in them are gone). */
+void inoslab_free(struct inoslab *s);
+/* The inode numbered @ino, or NULL. */
+struct inode *inoslab_find(const struct inoslab *s, uint64_t ino);
+/* The first inode at or after position @pos (0 to start), @pos moved
+ * past it; NULL at the end.  Releasing the inode returned is allowed. */
+struct inode *inoslab_next(const struct inoslab *s, size_t *pos);
+
+/* A set of inodes by name (inotab.c): their ids. */
+struct inotab {
+	uint32_t *slots;
+	size_t nslots; /* or 0 (see oa_home() in nameidx.h) */
+	size_t used;
+	const struct inoslab *slab; /* where the ids point */
+	uint64_t seed;		    /* of name_hash() */
+};
+
+void inotab_init(struct inotab *tb, uint64_t seed, const struct inoslab *slab);
 void inotab_free(struct inotab *tb);
-/* The inode numbered @ino (@name NULL) or named @name, or NULL. */
-struct inode *inotab_find(const struct inotab *tb, uint64_t ino,
-			  const char *name);
+/* The inode named @name, or NULL. */
+struct inode *inotab_find(const struct inotab *tb, const char *name);
 /* Add @in (not in it yet).  Returns 0 or -ENOMEM (nothing changed). */
 int inotab_add(struct inotab *tb, struct inode *in);
 /* Take @in out (if there), before its name changes. */
@@ -70,7 +100,7 @@ void inotab_del(struct inotab *tb, struct inode *in);
 /*
  * What only some inodes need - directories (their children and listing),
  * symlinks (their target), files open for writing (pinned) - out of line:
- * a file the kernel holds costs 112 bytes of heap, not 144 (issue 21).
+ * a file the kernel holds costs an 88-byte slab slot (issue 21).
  * Made when first needed (inode_more()), freed with the inode.
  */
 struct inode_more {
@@ -89,7 +119,8 @@ struct inode_more {
 
 struct inode {
 	uint64_t ino;
-	uint64_t parent; /* 0 for the root and for removed inodes */
+	uint32_t id;	 /* in the table's slab (inoslab.c) */
+	uint32_t parent; /* its id; 0 for the root and for removed inodes */
 	char *name;
 	struct inode_more *more; /* or NULL: none of it */
 	uint64_t nlookup;
@@ -112,6 +143,18 @@ struct inode {
 				 * parent's listing (see below), else its
 				 * own (or no_name) */
 };
+
+/* The inode of id @id (not 0, alive). */
+static inline struct inode *inoslab_at(const struct inoslab *s, uint32_t id)
+{
+	return &s->pages[(id - 1) / INOSLAB_PAGE].mem[(id - 1) % INOSLAB_PAGE];
+}
+
+/* The inode in slot @i of @tb, or NULL. */
+static inline struct inode *inotab_at(const struct inotab *tb, size_t i)
+{
+	return tb->slots[i] ? inoslab_at(tb->slab, tb->slots[i]) : NULL;
+}
 
 static inline struct inotab *inode_children(const struct inode *in)
 {
@@ -149,12 +192,11 @@ struct itab {
 	struct itab_config cfg;
 	char *root_path;
 	/* guarded by lock: */
-	struct inotab by_ino;
-	uint64_t next_ino;
-	uint64_t gen;	    /* of our last change (see inode.h) */
-	size_t nlocal_only; /* inodes with local_only set (found through
-			     * their parents' children: no list links in
-			     * every inode) */
+	struct inoslab slab; /* the inodes, by number too */
+	uint64_t gen;	     /* of our last change (see inode.h) */
+	size_t nlocal_only;  /* inodes with local_only set (found through
+			      * their parents' children: no list links in
+			      * every inode) */
 	/* Listings held, least recently used first, and what they cost:
 	 * kept within cfg.listing_budget (see listing_attach_locked()). */
 	struct dir_listing *listings;
@@ -215,7 +257,15 @@ static inline void inode_attr_changed(struct inode *in, off_t size,
 
 static inline struct inode *inode_get(struct itab *t, uint64_t ino)
 {
-	return inotab_find(&t->by_ino, ino, NULL);
+	return inoslab_find(&t->slab, ino);
+}
+
+/* @in's parent, if it is in one. */
+static inline struct inode *inode_parent(const struct itab *t,
+					 const struct inode *in)
+{
+	return in->named && in->parent ? inoslab_at(&t->slab, in->parent)
+				       : NULL;
 }
 
 /* Is server data asked for at @since older than our last change? */

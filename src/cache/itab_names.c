@@ -43,7 +43,7 @@ int itab_add_local_entries(struct itab *t, uint64_t dir,
 	for (size_t i = 0; parent && inode_children(parent) &&
 			   i < inode_children(parent)->nslots;
 	     i++) {
-		struct inode *in = inode_children(parent)->slots[i];
+		struct inode *in = inotab_at(inode_children(parent), i);
 		struct itab_dirent *d;
 
 		if (!in || !in->local_only || !in->named || !in->st_known)

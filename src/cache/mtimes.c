@@ -41,7 +41,7 @@ bool itab_needs_exact_mtime(struct itab *t, uint64_t ino, uint64_t *dir)
 
 	pthread_mutex_lock(&t->lock);
 	in = inode_get(t, ino);
-	p = in && in->named ? inode_get(t, in->parent) : NULL;
+	p = in ? inode_parent(t, in) : NULL;
 	if (p && inode_listing(p) && inode_listing(p)->times_pending &&
 	    in->st_known && !in->mtime_exact && !inode_pinned(in) &&
 	    S_ISREG(in->st.st_mode)) {

@@ -238,6 +238,53 @@ TEST(forget_frees_inodes_and_empty_parents)
 	itab_free(t);
 }
 
+static int ino_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Inode numbers come from the slab (its ids, across pages): the first
+ * are small, a forgotten one never finds an inode again, not even one
+ * made in its slot later, and no number is given twice. */
+TEST(forgotten_inode_numbers_are_not_reused)
+{
+	enum { K = 3000 }; /* about three slab pages */
+	struct itab *t = new_table(1000, 1000, "/");
+	uint64_t *ino = calloc(2 * K, sizeof(*ino));
+	struct stat st;
+	char name[32];
+
+	CHECK(t && ino);
+	for (size_t i = 0; i < 2 * K; i++) {
+		struct stat f = file_st((off_t)i);
+
+		if (i == K) /* the kernel forgets every other one */
+			for (size_t j = 0; j < K; j += 2)
+				itab_forget(t, ino[j], 1);
+		snprintf(name, sizeof(name), "f%zu", i);
+		CHECK_INT(itab_add_entry(t, 1, name, &f, NULL, &st), 0);
+		ino[i] = st.st_ino;
+	}
+	CHECK_INT(ino[0], 2);
+	CHECK_INT(itab_count(t), 1 + 2 * K - K / 2);
+	for (size_t i = 0; i < 2 * K; i++) {
+		bool gone = i < K && i % 2 == 0;
+
+		CHECK_INT(itab_getattr(t, ino[i], &st), gone ? -ESTALE : 0);
+		CHECK(gone || st.st_size == (off_t)i);
+	}
+	CHECK_INT(itab_getattr(t, 0, &st), -ESTALE);
+	CHECK_INT(itab_getattr(t, (1ull << 40) | 2, &st), -ESTALE);
+	CHECK_INT(itab_getattr(t, UINT32_MAX, &st), -ESTALE);
+	qsort(ino, 2 * K, sizeof(*ino), ino_cmp);
+	for (size_t i = 1; i < 2 * K; i++)
+		CHECK(ino[i] != ino[i - 1]);
+	free(ino);
+	itab_free(t);
+}
+
 TEST(pinned_inode_outlives_the_kernels_forget)
 {
 	uint64_t d = 0, x = 0;
@@ -814,6 +861,7 @@ static const struct check_case cases[] = {
 	TEST_ENTRY(readlink_from_cache),
 	TEST_ENTRY(keep_cache_only_when_unchanged),
 	TEST_ENTRY(many_entries),
+	TEST_ENTRY(forgotten_inode_numbers_are_not_reused),
 	TEST_ENTRY(exact_times_are_claimed_in_bounded_batches),
 };
 
