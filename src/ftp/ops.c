@@ -25,7 +25,8 @@ static int ops_reply(struct ftp_conn *c, const char *verb, const char *arg,
 	int ret = ftp_conn_read_reply(c, r);
 
 	if (ret == 0 && r->code / 100 != cls) {
-		snprintf(c->err, sizeof(c->err), "%s %s: %d %s", verb, arg,
+		/* The path cut, not the server's reason (c->err is 512). */
+		snprintf(c->err, sizeof(c->err), "%s %.200s: %d %s", verb, arg,
 			 r->code, ftp_reply_message(r, msg, sizeof(msg)));
 		ret = ftp_errno(op, r, target_exists);
 	}
