@@ -110,7 +110,12 @@ def pure(certs, test_user, roots_base, tmp_path_factory):
     root.chmod(0o755)
     hashes = _make_read_tree(root / "read", test_user)
     os.chown(root, test_user.uid, test_user.gid)
-    srv = PureFtpd(root, certs, test_user, workdir=tmp_path_factory.mktemp("pureftpd"))
+    # ~75 tests share this server, each with one or two mounts of up to max_conns (5)
+    # connections; the sessions of a test that just ended can outlive its unmount for a while
+    # on a loaded machine, and this build's limit of 8 sessions then refused a later test's
+    # mount (421 "8 users (the maximum)"): the limit of a busy real server instead.
+    srv = PureFtpd(root, certs, test_user, workdir=tmp_path_factory.mktemp("pureftpd"),
+                   extra_args=["--maxclientsnumber", "50"])
     srv.start()
     yield srv, hashes
     srv.stop()
